@@ -1,0 +1,29 @@
+GO ?= go
+BIN := bin/hoist
+
+.PHONY: build test unit demo bench deps clean
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN) ./cmd/hoist
+
+# Installs what the tests need (Debian packages), then runs every test.
+# Integration tests need root, overlayfs and runc; they skip with a reason
+# when a facility is truly missing.
+test: deps build
+	HOIST_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 40m ./...
+
+# Unit tests only (no root, no peers).
+unit:
+	$(GO) test -short ./...
+
+deps:
+	./scripts/install-deps.sh
+
+demo: deps build
+	./scripts/demo.sh
+
+bench: deps build
+	./bench/run.sh
+
+clean:
+	rm -rf bin

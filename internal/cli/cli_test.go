@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// run executes hoist in-process and returns stdout, stderr and the exit code.
+func run(t *testing.T, root string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Execute(context.Background(), append([]string{"--root", root}, args...), strings.NewReader(""), &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+func TestVersionAndUnknownCommand(t *testing.T) {
+	out, _, code := run(t, t.TempDir(), "version")
+	if code != 0 || !strings.Contains(out, "hoist") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+	_, _, code = run(t, t.TempDir(), "no-such-verb")
+	if code == 0 {
+		t.Fatalf("unknown verb exited 0")
+	}
+	_, errOut, code := run(t, t.TempDir(), "version", "--bogus")
+	if code != 125 || !strings.Contains(errOut, "unknown flag") {
+		t.Fatalf("bad flag: %d %q", code, errOut)
+	}
+}
+
+func TestRenderList(t *testing.T) {
+	type row struct{ Repository, Tag string }
+	rows := []any{row{"busybox", "latest"}, row{"debian", "12"}}
+	var b bytes.Buffer
+	err := renderList(&b, "", "table {{.Repository}}\t{{.Tag}}", map[string]string{"Repository": "REPOSITORY", "Tag": "TAG"}, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "REPOSITORY   TAG\nbusybox      latest\ndebian       12\n"
+	if b.String() != want {
+		t.Fatalf("got %q want %q", b.String(), want)
+	}
+	b.Reset()
+	renderList(&b, "{{.Repository}}:{{.Tag}}", "", nil, rows)
+	if b.String() != "busybox:latest\ndebian:12\n" {
+		t.Fatalf("raw template: %q", b.String())
+	}
+	b.Reset()
+	if err := renderList(&b, "{{.Nope", "", nil, rows); err == nil {
+		t.Fatal("bad template accepted")
+	}
+}

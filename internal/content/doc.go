@@ -1,0 +1,19 @@
+// Package content is the content-addressed blob store: immutable bytes named
+// by their digest. It knows digests only; names (tags, repositories) live in
+// package images.
+//
+// Roles are small interfaces, composed: Provider reads, Ingester writes,
+// Manager lists and deletes. Functions take the narrowest role they need.
+//
+// On-disk layout of Local (under its root directory):
+//
+//	blobs/<algorithm>/<hex>   immutable blob content (sha256 or sha512)
+//	ingest/<random>           in-progress writes; never visible as blobs
+//
+// A write goes to ingest/, is hashed while written, fsynced, checked against
+// the expected digest and size, renamed into blobs/ and the directory is
+// fsynced. A blob whose bytes do not hash to its name is never visible.
+// Concurrent writers of the same digest are safe: the rename is atomic and the
+// loser's ingest file is removed. Ingest files left by a crash are removed by
+// PruneIngest.
+package content

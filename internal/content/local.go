@@ -1,0 +1,242 @@
+package content
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/opencontainers/go-digest"
+)
+
+// Local is a Store on a local directory. It holds no mutable state besides
+// the files, so several processes may share one root.
+type Local struct {
+	root string
+}
+
+var _ Store = (*Local)(nil)
+
+// NewLocal opens (creating if needed) a store under root.
+func NewLocal(root string) (*Local, error) {
+	for _, d := range []string{"blobs/sha256", "blobs/sha512", "ingest"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+			return nil, fmt.Errorf("content store: %w", err)
+		}
+	}
+	return &Local{root: root}, nil
+}
+
+// Root is the directory of the store.
+func (s *Local) Root() string { return s.root }
+
+// BlobPath is where the blob with this digest lives (it may not exist).
+func (s *Local) BlobPath(dgst digest.Digest) (string, error) {
+	if err := dgst.Validate(); err != nil {
+		return "", errdefs.InvalidArgumentf("invalid digest %q: %v", dgst, err)
+	}
+	return filepath.Join(s.root, "blobs", string(dgst.Algorithm()), dgst.Encoded()), nil
+}
+
+// Info implements InfoProvider.
+func (s *Local) Info(ctx context.Context, dgst digest.Digest) (Info, error) {
+	p, err := s.BlobPath(dgst)
+	if err != nil {
+		return Info{}, err
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Info{}, errdefs.NotFoundf("blob %s not found", dgst)
+		}
+		return Info{}, err
+	}
+	return Info{Digest: dgst, Size: st.Size(), CreatedAt: st.ModTime()}, nil
+}
+
+// Open implements Provider.
+func (s *Local) Open(ctx context.Context, dgst digest.Digest) (Reader, error) {
+	p, err := s.BlobPath(dgst)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errdefs.NotFoundf("blob %s not found", dgst)
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+// Delete implements Manager. Deleting a missing blob is ErrNotFound.
+func (s *Local) Delete(ctx context.Context, dgst digest.Digest) error {
+	p, err := s.BlobPath(dgst)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return errdefs.NotFoundf("blob %s not found", dgst)
+		}
+		return err
+	}
+	return nil
+}
+
+// Walk implements Manager. Files whose names are not valid digests are skipped.
+func (s *Local) Walk(ctx context.Context, fn func(Info) error) error {
+	for _, alg := range []digest.Algorithm{digest.SHA256, digest.SHA512} {
+		dir := filepath.Join(s.root, "blobs", string(alg))
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return err
+		}
+		for _, e := range ents {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			d := digest.NewDigestFromEncoded(alg, e.Name())
+			if d.Validate() != nil || !e.Type().IsRegular() {
+				continue
+			}
+			fi, err := e.Info()
+			if err != nil {
+				continue
+			}
+			if err := fn(Info{Digest: d, Size: fi.Size(), CreatedAt: fi.ModTime()}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Writer implements Ingester.
+func (s *Local) Writer(ctx context.Context, alg digest.Algorithm) (Writer, error) {
+	if alg == "" {
+		alg = digest.Canonical
+	}
+	if !alg.Available() || (alg != digest.SHA256 && alg != digest.SHA512) {
+		return nil, errdefs.InvalidArgumentf("unsupported digest algorithm %q", alg)
+	}
+	var rnd [12]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(s.root, "ingest", hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("content store: %w", err)
+	}
+	return &localWriter{s: s, f: f, path: p, dg: alg.Digester()}, nil
+}
+
+// PruneIngest removes ingest files older than age (left by crashed writers).
+func (s *Local) PruneIngest(age time.Duration) (int, error) {
+	dir := filepath.Join(s.root, "ingest")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil || time.Since(fi.ModTime()) < age {
+			continue
+		}
+		if os.RemoveAll(filepath.Join(dir, e.Name())) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+type localWriter struct {
+	s      *Local
+	f      *os.File
+	path   string
+	dg     digest.Digester
+	n      int64
+	closed bool
+}
+
+func (w *localWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.dg.Hash().Write(p[:n])
+	w.n += int64(n)
+	return n, err
+}
+
+func (w *localWriter) Digest() digest.Digest { return w.dg.Digest() }
+func (w *localWriter) Size() int64           { return w.n }
+
+func (w *localWriter) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	w.f.Close()
+	return os.Remove(w.path)
+}
+
+func (w *localWriter) Commit(ctx context.Context, size int64, expected digest.Digest) (Info, error) {
+	if w.closed {
+		return Info{}, errors.New("content writer already closed")
+	}
+	got := w.dg.Digest()
+	if size >= 0 && size != w.n {
+		w.Close()
+		return Info{}, errdefs.DataLossf("blob %s: size mismatch: expected %d bytes, got %d", orUnknown(expected), size, w.n)
+	}
+	if expected != "" && expected != got {
+		w.Close()
+		return Info{}, errdefs.DataLossf("blob digest mismatch: expected %s, got %s", expected, got)
+	}
+	if err := w.f.Sync(); err != nil {
+		w.Close()
+		return Info{}, fmt.Errorf("fsync blob %s: %w", got, err)
+	}
+	if err := w.f.Close(); err != nil {
+		w.closed = true
+		os.Remove(w.path)
+		return Info{}, err
+	}
+	w.closed = true
+	target, err := w.s.BlobPath(got)
+	if err != nil {
+		os.Remove(w.path)
+		return Info{}, err
+	}
+	if err := os.Chmod(w.path, 0o444); err != nil {
+		os.Remove(w.path)
+		return Info{}, err
+	}
+	if err := os.Rename(w.path, target); err != nil {
+		os.Remove(w.path)
+		return Info{}, fmt.Errorf("commit blob %s: %w", got, err)
+	}
+	if err := syncDir(filepath.Dir(target)); err != nil {
+		return Info{}, err
+	}
+	return Info{Digest: got, Size: w.n, CreatedAt: time.Now()}, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
