@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/build/buildcontext"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"
@@ -39,9 +40,12 @@ type Builder struct {
 // Options are the inputs of one build (the flags of `docker build`).
 type Options struct {
 	Dockerfile     []byte
-	DockerfileName string  // for messages, default "Dockerfile"
-	Context        Context // nil: the build may not use the context
-	Tags           []string
+	DockerfileName string // for messages, default "Dockerfile"
+	// Context is the build context (nil: the build may not use one) and
+	// StatCache its stat cache (optional; makes re-hashing incremental).
+	Context   *buildcontext.Context
+	StatCache *buildcontext.StatCache
+	Tags      []string
 	// BuildArgs are --build-arg values.
 	BuildArgs  map[string]string
 	Target     string

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/hoistproject/hoist/internal/build/buildcontext"
 	"time"
 )
 
@@ -183,16 +185,13 @@ func writeCtx(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-func openCtx(t *testing.T, dir string) *LocalContext {
+func openCtx(t *testing.T, dir string) *buildcontext.Context {
 	t.Helper()
-	ign, err := ReadDockerignore(dir, "")
+	c, err := buildcontext.New(dir, buildcontext.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := OpenContext(dir, ign, filepath.Join(t.TempDir(), "stat"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 

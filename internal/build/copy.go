@@ -20,6 +20,7 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/hoistproject/hoist/internal/build/buildcontext"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"
@@ -52,7 +53,6 @@ type copyArgs struct {
 type srcTree struct {
 	dir      string
 	excluded func(rel string) bool
-	fromCtx  bool
 	release  func() error
 }
 
@@ -111,7 +111,25 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		return nil, errdefs.InvalidArgumentf("%s: --checksum requires exactly one http(s) source", where)
 	}
 	var matches []string
-	if len(local) > 0 {
+	var sel *buildcontext.Selection
+	if len(local) > 0 && a.from == "" {
+		bc := j.opts.Context
+		if bc == nil {
+			return nil, errdefs.InvalidArgumentf("%s: the build has no context to copy from", where)
+		}
+		var err error
+		if sel, err = bc.Select(ctx, a.kw, local, a.exclude); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		if len(sel.Sources) > 1 && !strings.HasSuffix(a.dest, "/") {
+			return nil, errdefs.InvalidArgumentf("%s: when using %s with more than one source file, the destination must be a directory and end with a /", where, a.kw)
+		}
+		sum, err := sel.Checksum(ctx, bc, buildcontext.ChecksumOptions{Instruction: a.kw, Exclude: a.exclude, Cache: j.opts.StatCache})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		inputs = append(inputs, "context="+sum.String())
+	} else if len(local) > 0 {
 		var err error
 		if tree, inputs, err = c.sourceTree(ctx, a.from, where); err != nil {
 			return nil, err
@@ -119,24 +137,16 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		for _, s := range local {
 			m, err := resolveSources(tree, s)
 			if err != nil {
+				tree.release()
 				return nil, fmt.Errorf("%s: %w", where, err)
 			}
 			matches = append(matches, m...)
 		}
 		if len(matches) > 1 && !strings.HasSuffix(a.dest, "/") {
+			tree.release()
 			return nil, errdefs.InvalidArgumentf("%s: when using %s with more than one source file, the destination must be a directory and end with a /", where, a.kw)
 		}
-		if tree.fromCtx {
-			for _, m := range matches {
-				sum, err := j.opts.Context.Checksum(ctx, m)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", where, err)
-				}
-				inputs = append(inputs, m+"="+sum.String())
-			}
-		} else {
-			inputs = append(inputs, matches...)
-		}
+		inputs = append(inputs, matches...)
 	}
 	for _, u := range urls {
 		// Remote content is part of the key only through --checksum; without
@@ -160,10 +170,15 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
-		if own == nil && tree != nil && tree.fromCtx {
-			own = &owner{0, 0}
+		if own == nil && sel != nil {
+			own = &owner{0, 0} // context files belong to root unless --chown
 		}
 		cp := &copier{root: root, own: own, mode: mode, tree: tree}
+		if sel != nil {
+			if err := cp.copySelection(ctx, j.opts.Context, sel, dest, a.kw == "ADD" && (a.unpack == nil || *a.unpack), j.b.Unpacker); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+		}
 		for _, in := range a.inline {
 			if err := cp.writeInline(dest, in); err != nil {
 				return fmt.Errorf("%s: %w", where, err)
@@ -197,13 +212,6 @@ func isURL(s string) bool {
 // stages and images; context sources are hashed per match by the caller).
 func (c *stageCtx) sourceTree(ctx context.Context, from, where string) (*srcTree, []string, error) {
 	j := c.s.j
-	if from == "" {
-		if j.opts.Context == nil {
-			return nil, nil, errdefs.InvalidArgumentf("%s: the build has no context to copy from", where)
-		}
-		cx := j.opts.Context
-		return &srcTree{dir: cx.Dir(), excluded: cx.Excluded, fromCtx: true}, nil, nil
-	}
 	var chainID, id digest.Digest
 	if s := j.stageByRef(from, c.s.index); s != nil {
 		if s.state == nil {
@@ -438,7 +446,6 @@ func (cp *copier) copyMatch(ctx context.Context, rel, dest string, unpack bool, 
 	if err != nil {
 		return fmt.Errorf("%q: not found", "/"+rel)
 	}
-	destDir := strings.HasSuffix(dest, "/")
 	if fi.IsDir() {
 		dp, err := cp.mkdirAll(dest)
 		if err != nil {
@@ -447,43 +454,15 @@ func (cp *copier) copyMatch(ctx context.Context, rel, dest string, unpack bool, 
 		return cp.copyTree(ctx, src, dp, rel)
 	}
 	if unpack && u != nil && fi.Mode().IsRegular() {
-		f, err := os.Open(src)
-		if err != nil {
-			return err
-		}
-		dp, err := cp.mkdirAll(dest)
-		if err != nil {
-			f.Close()
-			return err
-		}
-		ok, err := u.Unpack(ctx, dp, f)
-		f.Close()
+		done, err := cp.unpack(ctx, src, dest, u)
 		if err != nil {
 			return fmt.Errorf("extracting %s: %w", rel, err)
 		}
-		if ok {
+		if done {
 			return nil
 		}
 	}
-	target := dest
-	if !destDir {
-		if p, err := cp.target(dest); err == nil {
-			if st, err := os.Stat(p); err == nil && st.IsDir() {
-				destDir = true
-			}
-		}
-	}
-	if destDir {
-		target = path.Join(dest, path.Base(rel))
-	}
-	if _, err := cp.mkdirAll(path.Dir(target)); err != nil {
-		return err
-	}
-	tp, err := cp.target(target)
-	if err != nil {
-		return err
-	}
-	return cp.copyEntry(src, tp, fi)
+	return cp.copyFileTo(src, fi, path.Base(rel), dest)
 }
 
 // copyTree copies the contents of directory src into dst.
@@ -537,6 +516,12 @@ func (cp *copier) copyEntry(src, dst string, fi fs.FileInfo) error {
 	}
 	switch {
 	case mode.IsDir():
+		if fi, err := os.Lstat(dst); err == nil && !fi.IsDir() {
+			// Never write through a symlink (or over a file) of the image.
+			if err := os.RemoveAll(dst); err != nil {
+				return err
+			}
+		}
 		if err := os.Mkdir(dst, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
@@ -687,4 +672,113 @@ func (cp *copier) download(ctx context.Context, rawURL, dest, checksum string) e
 		_ = os.Chtimes(tmp, time.Unix(0, 0), time.Unix(0, 0))
 	}
 	return os.Rename(tmp, tp)
+}
+
+// copySelection copies what a COPY/ADD selected in the build context into
+// the rootfs: a directory source's contents go into dest, a file goes to
+// dest (or into it when dest ends in "/" or is a directory).
+func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, sel *buildcontext.Selection, dest string, unpack bool, u Unpacker) error {
+	type dirTime struct {
+		p  string
+		fi fs.FileInfo
+	}
+	var dirs []dirTime
+	base := make([]string, len(sel.Sources))
+	for i, src := range sel.Sources {
+		if !src.Info.IsDir() {
+			continue
+		}
+		dp, err := cp.mkdirAll(dest)
+		if err != nil {
+			return err
+		}
+		base[i] = dp
+	}
+	for _, e := range sel.Entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		src := sel.Sources[e.Source]
+		abs := filepath.Join(bc.Dir(), filepath.FromSlash(e.Rel))
+		if src.Info.IsDir() {
+			if e.Path == "." {
+				continue
+			}
+			tp := filepath.Join(base[e.Source], filepath.FromSlash(e.Path))
+			if err := cp.copyEntry(abs, tp, e.Info); err != nil {
+				return err
+			}
+			if e.Info.IsDir() {
+				dirs = append(dirs, dirTime{tp, e.Info})
+			}
+			continue
+		}
+		if unpack && u != nil && e.Info.Mode().IsRegular() {
+			done, err := cp.unpack(ctx, abs, dest, u)
+			if err != nil {
+				return fmt.Errorf("extracting %s: %w", e.Rel, err)
+			}
+			if done {
+				continue
+			}
+		}
+		if err := cp.copyFileTo(abs, e.Info, path.Base(e.Rel), dest); err != nil {
+			return err
+		}
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := setTimes(dirs[i].p, dirs[i].fi, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unpack extracts an archive at abs into the directory dest; done is false
+// when abs is not an archive.
+func (cp *copier) unpack(ctx context.Context, abs, dest string, u Unpacker) (bool, error) {
+	f, err := os.Open(abs)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	dp, err := cp.mkdirAll(dest)
+	if err != nil {
+		return false, err
+	}
+	return u.Unpack(ctx, dp, f)
+}
+
+// copyFileTo copies one non-directory source named name to dest with
+// docker's rules.
+func (cp *copier) copyFileTo(abs string, fi fs.FileInfo, name, dest string) error {
+	destDir := strings.HasSuffix(dest, "/")
+	if !destDir {
+		if p, err := cp.target(dest); err == nil {
+			if st, err := os.Stat(p); err == nil && st.IsDir() {
+				destDir = true
+			}
+		}
+	}
+	target := dest
+	if destDir {
+		target = path.Join(dest, name)
+	}
+	if _, err := cp.mkdirAll(path.Dir(target)); err != nil {
+		return err
+	}
+	tp, err := cp.target(target)
+	if err != nil {
+		return err
+	}
+	return cp.copyEntry(abs, tp, fi)
+}
+
+// cleanRel makes p a slash path relative to a root ("." for the root).
+func cleanRel(p string) string {
+	p = strings.TrimPrefix(path.Clean("/"+filepath.ToSlash(p)), "/")
+	if p == "" {
+		return "."
+	}
+	return p
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/hoistproject/hoist/internal/build/buildcontext"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -81,7 +82,7 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 			if src == "" {
 				src = "."
 			}
-			sum, err := j.opts.Context.Checksum(ctx, cleanRel(src))
+			sum, err := buildcontext.Checksum(ctx, j.opts.Context, []string{src}, buildcontext.ChecksumOptions{Instruction: "RUN --mount", Cache: j.opts.StatCache})
 			if err != nil {
 				return nil, fmt.Errorf("%s --mount source=%s: %w", where, m.Source, err)
 			}
