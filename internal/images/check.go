@@ -279,4 +279,3 @@ func verifyBlob(ctx context.Context, p content.Provider, d digest.Digest) (bool,
 	}
 	return v.Verified(), nil
 }
-

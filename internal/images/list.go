@@ -254,4 +254,3 @@ func (s *Store) Count(ctx context.Context) (int, error) {
 	})
 	return n, err
 }
-

@@ -186,4 +186,3 @@ func (s *Store) History(ctx context.Context, ref string) ([]HistoryItem, error) 
 	})
 	return out, err
 }
-
