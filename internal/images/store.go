@@ -399,3 +399,33 @@ func (s *Store) AddRepoDigest(ctx context.Context, id digest.Digest, repoDigest 
 		return putRecord(tx, r)
 	})
 }
+
+// CreateFromBlobs records an image whose config and layer blobs are already
+// in the content store (load, pull): each layer is unpacked from its blob
+// unless the layer store has it, then the image and its names are recorded
+// last. layerBlobs are bottom first and pair with the config's diff_ids.
+// The whole flow runs under one lease so that no prune removes the layers
+// before the image record holds them.
+func (s *Store) CreateFromBlobs(ctx context.Context, n NewImage, layerBlobs []ocispec.Descriptor) (Image, error) {
+	cfg, err := ParseConfig(n.Config)
+	if err != nil {
+		return Image{}, err
+	}
+	if len(layerBlobs) != len(cfg.RootFS.DiffIDs) {
+		return Image{}, errdefs.InvalidArgumentf("image has %d layers but its config lists %d diff_ids", len(layerBlobs), len(cfg.RootFS.DiffIDs))
+	}
+	ctx, done, err := s.db.WithLease(ctx)
+	if err != nil {
+		return Image{}, err
+	}
+	defer done()
+	var parent digest.Digest
+	for i, b := range layerBlobs {
+		l, err := s.ls.CreateFromBlob(ctx, parent, b, cfg.RootFS.DiffIDs[i], layers.CreateOptions{})
+		if err != nil {
+			return Image{}, fmt.Errorf("layer %d (%s): %w", i, b.Digest, err)
+		}
+		parent = l.ChainID
+	}
+	return s.Create(ctx, n)
+}

@@ -144,6 +144,36 @@ type CreateOptions struct {
 // for a base layer), stores the blob and records the layer. Carry a lease in
 // ctx (metadata.WithLease) to keep the layer until an image references it.
 func (s *Store) Create(ctx context.Context, parent digest.Digest, r io.Reader, opts CreateOptions) (Layer, error) {
+	return s.create(ctx, parent, r, opts, nil)
+}
+
+// CreateFromBlob unpacks a layer blob already in the content store (load,
+// pull) on top of parent and records it with that blob. diffID is the
+// expected diffID from the image config ("" unknown); when the layer exists
+// the blob is not read.
+func (s *Store) CreateFromBlob(ctx context.Context, parent digest.Digest, blob ocispec.Descriptor, diffID digest.Digest, opts CreateOptions) (Layer, error) {
+	opts.DiffID = diffID
+	if diffID != "" {
+		if l, err := s.existing(ctx, chainOf(parent, diffID)); err == nil {
+			return l, nil
+		} else if !errdefs.IsNotFound(err) {
+			return Layer{}, err
+		}
+	}
+	rc, err := s.cs.Open(ctx, blob.Digest)
+	if err != nil {
+		return Layer{}, fmt.Errorf("layer blob %s: %w", blob.Digest, err)
+	}
+	defer rc.Close()
+	return s.create(ctx, parent, rc, opts, &blob)
+}
+
+// nopWriter stands in for a content writer when the blob is already stored.
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+func (s *Store) create(ctx context.Context, parent digest.Digest, r io.Reader, opts CreateOptions, stored *ocispec.Descriptor) (Layer, error) {
 	if parent != "" {
 		if _, err := s.Get(ctx, parent); err != nil {
 			return Layer{}, fmt.Errorf("parent layer: %w", err)
@@ -175,16 +205,23 @@ func (s *Store) Create(ctx context.Context, parent digest.Digest, r io.Reader, o
 		}
 		alg = opts.Digest.Algorithm()
 	}
-	w, err := s.cs.Writer(ctx, alg)
-	if err != nil {
-		return Layer{}, err
+	var w content.Writer
+	var sink io.Writer = nopWriter{}
+	if stored == nil {
+		var err error
+		if w, err = s.cs.Writer(ctx, alg); err != nil {
+			return Layer{}, err
+		}
+		defer w.Close()
+		sink = w
+	} else {
+		opts.KeepCompressed = true
 	}
-	defer w.Close()
 
 	// raw: the blob as read. It goes into content when kept compressed.
 	raw := r
 	if opts.KeepCompressed {
-		raw = io.TeeReader(r, w)
+		raw = io.TeeReader(r, sink)
 	}
 	dec, comp, err := archive.DecompressStream(raw)
 	if err != nil {
@@ -198,7 +235,7 @@ func (s *Store) Create(ctx context.Context, parent digest.Digest, r io.Reader, o
 	diffIDer := digest.Canonical.Digester()
 	var tarStream io.Reader = io.TeeReader(dec, diffIDer.Hash())
 	if !opts.KeepCompressed {
-		tarStream = io.TeeReader(tarStream, w)
+		tarStream = io.TeeReader(tarStream, sink)
 	}
 	size, err := archive.Apply(ctx, diff, tarStream, archive.ApplyOptions{Overlay: true, MaxBytes: opts.MaxBytes, NoSameOwner: opts.NoSameOwner})
 	if err != nil {
@@ -217,11 +254,20 @@ func (s *Store) Create(ctx context.Context, parent digest.Digest, r io.Reader, o
 	if opts.DiffID != "" && opts.DiffID != diffID {
 		return Layer{}, errdefs.DataLossf("layer diffID mismatch: expected %s, got %s", opts.DiffID, diffID)
 	}
-	info, err := w.Commit(ctx, -1, opts.Digest)
-	if err != nil {
-		return Layer{}, err
+	var blob ocispec.Descriptor
+	if stored != nil {
+		blob = *stored
+	} else {
+		info, err := w.Commit(ctx, -1, opts.Digest)
+		if err != nil {
+			return Layer{}, err
+		}
+		blob = ocispec.Descriptor{Digest: info.Digest, Size: info.Size}
 	}
 	mt := opts.MediaType
+	if stored != nil && stored.MediaType != "" {
+		mt = stored.MediaType
+	}
 	if !opts.KeepCompressed || mt == "" {
 		switch {
 		case !opts.KeepCompressed || comp == archive.Uncompressed:
@@ -240,7 +286,7 @@ func (s *Store) Create(ctx context.Context, parent digest.Digest, r io.Reader, o
 		DiffID:  diffID,
 		Parent:  parent,
 		Size:    size,
-		Blob:    ocispec.Descriptor{MediaType: mt, Digest: info.Digest, Size: info.Size},
+		Blob:    ocispec.Descriptor{MediaType: mt, Digest: blob.Digest, Size: blob.Size},
 		Created: time.Now().UTC(),
 	}
 	var existing *Layer
