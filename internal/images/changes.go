@@ -69,10 +69,11 @@ func applyNode(c *ContainerConfig, n *parser.Node, line string) error {
 		}
 		return append(slices.Clone(sh), strings.Join(w, " ")), nil
 	}
-	if len(n.Flags) > 0 && n.Value != "healthcheck" {
+	instr := strings.ToLower(n.Value)
+	if len(n.Flags) > 0 && instr != "healthcheck" {
 		return bad("%s takes no flags", strings.ToUpper(n.Value))
 	}
-	switch n.Value {
+	switch instr {
 	case "cmd":
 		v, err := cmdForm()
 		if err != nil {
@@ -91,11 +92,12 @@ func applyNode(c *ContainerConfig, n *parser.Node, line string) error {
 		}
 		c.Shell = words(n)
 	case "env", "label":
+		// The parser gives key, value, separator triples.
 		w := words(n)
-		if len(w) == 0 || len(w)%2 != 0 {
+		if len(w) == 0 || len(w)%3 != 0 {
 			return bad("%s requires at least one argument", strings.ToUpper(n.Value))
 		}
-		for i := 0; i < len(w); i += 2 {
+		for i := 0; i < len(w); i += 3 {
 			k, err := expand(w[i])
 			if err != nil {
 				return err
@@ -104,7 +106,7 @@ func applyNode(c *ContainerConfig, n *parser.Node, line string) error {
 			if err != nil {
 				return err
 			}
-			if n.Value == "label" {
+			if instr == "label" {
 				if c.Labels == nil {
 					c.Labels = map[string]string{}
 				}
@@ -140,7 +142,7 @@ func applyNode(c *ContainerConfig, n *parser.Node, line string) error {
 		if err != nil {
 			return err
 		}
-		switch n.Value {
+		switch instr {
 		case "user":
 			c.User = v
 		case "stopsignal":
@@ -173,7 +175,7 @@ func applyNode(c *ContainerConfig, n *parser.Node, line string) error {
 		if n.Next == nil || len(n.Next.Children) == 0 {
 			return bad("ONBUILD requires at least one argument")
 		}
-		sub := n.Next.Children[0].Value
+		sub := strings.ToLower(n.Next.Children[0].Value)
 		if sub == "onbuild" || sub == "from" || sub == "maintainer" {
 			return bad("%s isn't allowed as an ONBUILD trigger", strings.ToUpper(sub))
 		}

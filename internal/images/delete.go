@@ -172,7 +172,7 @@ func (d *deleter) delete(ref string, opts DeleteOptions) error {
 			mask |= conflictSoft &^ conflictActiveReference
 		}
 		if c := d.conflict(r, mask); c != nil {
-			return c
+			return c.error
 		}
 		for _, x := range refs {
 			if err := d.removeRef(&r, x); err != nil {
