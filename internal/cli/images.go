@@ -168,4 +168,3 @@ func newImagesCmd(e *env) *cobra.Command {
 	fl.StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided")
 	return cmd
 }
-
