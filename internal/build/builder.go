@@ -35,6 +35,10 @@ type Builder struct {
 	Logger *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Lease, when set, is held for the whole build so that the layers it
+	// creates are not removed by another process before the image (or a
+	// cache record) uses them.
+	Lease func(ctx context.Context) (context.Context, func(), error)
 }
 
 // Options are the inputs of one build (the flags of `docker build`).
@@ -81,6 +85,14 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	f, err := dockerfile.Parse(bytes.NewReader(opts.Dockerfile), name)
 	if err != nil {
 		return nil, err
+	}
+	if b.Lease != nil {
+		lctx, done, err := b.Lease(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		ctx = lctx
 	}
 	now := b.Now
 	if now == nil {

@@ -53,7 +53,6 @@ type copyArgs struct {
 type srcTree struct {
 	dir      string
 	excluded func(rel string) bool
-	release  func() error
 }
 
 func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
@@ -97,7 +96,6 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 
 	// Resolve the source tree and compute the inputs of the cache key.
 	var inputs []string
-	var tree *srcTree
 	var urls []string
 	var local []string
 	for _, s := range a.sources {
@@ -110,8 +108,8 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 	if a.checksum != "" && (len(urls) != 1 || len(a.sources) != 1) {
 		return nil, errdefs.InvalidArgumentf("%s: --checksum requires exactly one http(s) source", where)
 	}
-	var matches []string
 	var sel *buildcontext.Selection
+	var fromChain *digest.Digest
 	if len(local) > 0 && a.from == "" {
 		bc := j.opts.Context
 		if bc == nil {
@@ -130,23 +128,15 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		}
 		inputs = append(inputs, "context="+sum.String())
 	} else if len(local) > 0 {
-		var err error
-		if tree, inputs, err = c.sourceTree(ctx, a.from, where); err != nil {
+		// --from a stage or an image: the key is its state ID and the
+		// patterns; the tree is only opened (mounted) on a cache miss.
+		id, chainID, err := c.fromState(ctx, a.from, where)
+		if err != nil {
 			return nil, err
 		}
-		for _, s := range local {
-			m, err := resolveSources(tree, s)
-			if err != nil {
-				tree.release()
-				return nil, fmt.Errorf("%s: %w", where, err)
-			}
-			matches = append(matches, m...)
-		}
-		if len(matches) > 1 && !strings.HasSuffix(a.dest, "/") {
-			tree.release()
-			return nil, errdefs.InvalidArgumentf("%s: when using %s with more than one source file, the destination must be a directory and end with a /", where, a.kw)
-		}
-		inputs = append(inputs, matches...)
+		inputs = append(inputs, "from="+id.String())
+		inputs = append(inputs, local...)
+		fromChain = &chainID
 	}
 	for _, u := range urls {
 		// Remote content is part of the key only through --checksum; without
@@ -173,7 +163,7 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		if own == nil && sel != nil {
 			own = &owner{0, 0} // context files belong to root unless --chown
 		}
-		cp := &copier{root: root, own: own, mode: mode, tree: tree}
+		cp := &copier{root: root, own: own, mode: mode}
 		if sel != nil {
 			if err := cp.copySelection(ctx, j.opts.Context, sel, dest, a.kw == "ADD" && (a.unpack == nil || *a.unpack), j.b.Unpacker); err != nil {
 				return fmt.Errorf("%s: %w", where, err)
@@ -184,9 +174,28 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 				return fmt.Errorf("%s: %w", where, err)
 			}
 		}
-		for _, m := range matches {
-			if err := cp.copyMatch(ctx, m, dest, a.kw == "ADD" && (a.unpack == nil || *a.unpack), j.b.Unpacker); err != nil {
-				return fmt.Errorf("%s: %w", where, err)
+		if fromChain != nil {
+			dir, release, err := j.b.Snapshots.View(ctx, *fromChain)
+			if err != nil {
+				return fmt.Errorf("%s --from=%s: %w", where, a.from, err)
+			}
+			defer release()
+			cp.tree = &srcTree{dir: dir, excluded: func(string) bool { return false }}
+			var matches []string
+			for _, s := range local {
+				m, err := resolveSources(cp.tree, s)
+				if err != nil {
+					return fmt.Errorf("%s: %w", where, err)
+				}
+				matches = append(matches, m...)
+			}
+			if len(matches) > 1 && !strings.HasSuffix(a.dest, "/") {
+				return errdefs.InvalidArgumentf("%s: when using %s with more than one source file, the destination must be a directory and end with a /", where, a.kw)
+			}
+			for _, m := range matches {
+				if err := cp.copyMatch(ctx, m, dest, false, nil); err != nil {
+					return fmt.Errorf("%s: %w", where, err)
+				}
 			}
 		}
 		for _, u := range urls {
@@ -196,43 +205,28 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		}
 		return nil
 	}
-	st := &step{instr: instr, inputs: inputs, kind: a.kw, history: hist.String() + " # buildkit", fs: fsFn}
-	if tree != nil && tree.release != nil {
-		st.cleanup = func() { _ = tree.release() }
-	}
-	return st, nil
+	return &step{instr: instr, inputs: inputs, kind: a.kw, history: hist.String() + " # buildkit", fs: fsFn}, nil
 }
 
 func isURL(s string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
-// sourceTree opens the tree COPY reads: the context, or --from a stage or an
-// image. It returns cache key inputs identifying the tree (the state ID for
-// stages and images; context sources are hashed per match by the caller).
-func (c *stageCtx) sourceTree(ctx context.Context, from, where string) (*srcTree, []string, error) {
+// fromState resolves COPY --from: an earlier stage (name or index) or an
+// image. It returns the state's ID (for the cache key) and its top layer.
+func (c *stageCtx) fromState(ctx context.Context, from, where string) (digest.Digest, digest.Digest, error) {
 	j := c.s.j
-	var chainID, id digest.Digest
 	if s := j.stageByRef(from, c.s.index); s != nil {
 		if s.state == nil {
-			return nil, nil, errdefs.FailedPreconditionf("%s: stage %q is not built", where, from)
+			return "", "", errdefs.FailedPreconditionf("%s: stage %q is not built", where, from)
 		}
-		chainID, id = s.state.chainID, s.state.id
-	} else {
-		img, err := j.b.Images.Resolve(ctx, from)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%s --from=%s: %w", where, from, err)
-		}
-		chainID, id = img.ChainID, img.ID
+		return s.state.id, s.state.chainID, nil
 	}
-	// Source paths must be resolved (wildcards) to know the step, so the
-	// tree is viewed now; it is released when the step ends or is cached.
-	dir, rel, err := j.b.Snapshots.View(ctx, chainID)
+	img, err := j.b.Images.Resolve(ctx, from)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s --from=%s: %w", where, from, err)
+		return "", "", fmt.Errorf("%s --from=%s: %w", where, from, err)
 	}
-	t := &srcTree{dir: dir, release: rel, excluded: func(string) bool { return false }}
-	return t, []string{"from=" + id.String()}, nil
+	return img.ID, img.ChainID, nil
 }
 
 // resolveSources expands one source (wildcards allowed) to the matching
