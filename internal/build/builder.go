@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -118,6 +120,9 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	for _, w := range f.Warnings {
 		j.warn(fmt.Sprintf("[Warning] %s:%d: %s", name, w.Line, w.Msg))
 	}
+	// This process's temporary area goes when empty (snapshots and mounts
+	// are released by the steps themselves).
+	defer os.Remove(filepath.Join(b.Dir, "tmp", strconv.Itoa(os.Getpid())))
 	res, err := j.run(ctx)
 	if err != nil {
 		return nil, err

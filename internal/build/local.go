@@ -243,10 +243,16 @@ type overlaySnap struct {
 
 func (o *OverlaySnapshotter) tmp() (string, error) {
 	d := filepath.Join(o.Dir, strconv.Itoa(os.Getpid()))
-	if err := os.MkdirAll(d, 0o700); err != nil {
-		return "", err
+	for i := 0; ; i++ {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return "", err
+		}
+		// A finishing build of this process may remove d when empty.
+		dir, err := os.MkdirTemp(d, "snap-")
+		if err == nil || i > 2 || !errors.Is(err, fs.ErrNotExist) {
+			return dir, err
+		}
 	}
-	return os.MkdirTemp(d, "snap-")
 }
 
 func (o *OverlaySnapshotter) lowers(ctx context.Context, chainID digest.Digest, dir string) ([]string, error) {
@@ -443,6 +449,11 @@ func (ArchiveUnpacker) Unpack(ctx context.Context, dir string, r io.Reader) (boo
 // RUN steps (nil: builds with RUN fail with a clear error).
 func NewLocal(st *images.Store, runner Runner) *Builder {
 	dir := filepath.Join(st.Root(), "build")
+	// After a kill -9: first stop the dead builds' containers, then
+	// unmount and remove their snapshots.
+	if c, ok := runner.(interface{ Cleanup() }); ok {
+		c.Cleanup()
+	}
 	CleanupStale(filepath.Join(dir, "tmp"))
 	return &Builder{
 		Images:    StoreImages{st},

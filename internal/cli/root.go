@@ -84,6 +84,7 @@ func newRootCommand(e *env) *cobra.Command {
 	root.AddCommand(newVersionCmd(e))
 	root.AddCommand(newImagesCmd(e), newTagCmd(e), newInspectCmd(e), newHistoryCmd(e), newRmiCmd(e),
 		newImportCmd(e), newInfoCmd(e))
+	root.AddCommand(newBuildCmd(e), newBuilderCmd(e))
 
 	// `hoist image VERB`: docker's management-command forms of the image verbs.
 	image := &cobra.Command{Use: "image", Short: "Manage images", Args: cobra.NoArgs,
@@ -94,7 +95,7 @@ func newRootCommand(e *env) *cobra.Command {
 	imageRm := newRmiCmd(e)
 	imageRm.Use, imageRm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
 	image.AddCommand(imageLs, imageRm, newTagCmd(e), newImageInspectCmd(e), newHistoryCmd(e),
-		newImportCmd(e), newImagePruneCmd(e))
+		newImportCmd(e), newImagePruneCmd(e), newBuildCmd(e))
 
 	// `hoist container VERB`.
 	container := &cobra.Command{Use: "container", Short: "Manage containers", Args: cobra.NoArgs,
