@@ -88,14 +88,7 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if b.Lease != nil {
-		lctx, done, err := b.Lease(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer done()
-		ctx = lctx
-	}
+
 	now := b.Now
 	if now == nil {
 		now = time.Now
@@ -117,6 +110,7 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 		j.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	defer j.prog.close()
+	defer j.releaseLease()
 	for _, w := range f.Warnings {
 		j.warn(fmt.Sprintf("[Warning] %s:%d: %s", name, w.Line, w.Msg))
 	}
@@ -144,9 +138,51 @@ type job struct {
 	stages     []*stageRun
 
 	mu       sync.Mutex
+	leaseCtx context.Context // set once a step needs new layers
+	leaseEnd func()
 	usedArg  map[string]bool
 	warnings []string
 	pending  []CacheEntry
+}
+
+// withLease returns ctx carrying the build's lease, taken on first use: a
+// fully cached build writes nothing that needs one.
+func (j *job) withLease(ctx context.Context) (context.Context, error) {
+	if j.b.Lease == nil {
+		return ctx, nil
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.leaseCtx == nil {
+		lctx, done, err := j.b.Lease(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, err
+		}
+		j.leaseCtx, j.leaseEnd = lctx, done
+	}
+	return &leaseContext{Context: ctx, lease: j.leaseCtx}, nil
+}
+
+func (j *job) releaseLease() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.leaseEnd != nil {
+		j.leaseEnd()
+		j.leaseEnd, j.leaseCtx = nil, nil
+	}
+}
+
+// leaseContext is ctx (cancellation, deadline) with the lease's values.
+type leaseContext struct {
+	context.Context
+	lease context.Context
+}
+
+func (c *leaseContext) Value(key any) any {
+	if v := c.lease.Value(key); v != nil {
+		return v
+	}
+	return c.Context.Value(key)
 }
 
 func (j *job) warn(msg string) {
@@ -427,6 +463,11 @@ func (j *job) export(ctx context.Context, target *stageRun) (*Result, error) {
 	}
 	v := j.prog.start("exporting to image")
 	raw := cfg.bytes()
+	j.mu.Lock()
+	if j.leaseCtx != nil {
+		ctx = &leaseContext{Context: ctx, lease: j.leaseCtx}
+	}
+	j.mu.Unlock()
 	id, err := j.b.Writer.WriteImage(ctx, NewImage{Config: raw, ChainID: st.chainID, Parent: target.baseID, Tags: j.opts.Tags})
 	if err != nil {
 		v.finish(err)

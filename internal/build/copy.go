@@ -155,7 +155,8 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		}
 		dest = path.Join(workdir, dest) + map[bool]string{true: "/", false: ""}[strings.HasSuffix(a.dest, "/") || a.dest == "."]
 	}
-	fsFn := func(ctx context.Context, root string, v *vertex) error {
+	fsFn := func(ctx context.Context, snap Snapshot, v *vertex) error {
+		root := snap.Root()
 		own, err := resolveChown(root, a.chown)
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
@@ -163,7 +164,7 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		if own == nil && sel != nil {
 			own = &owner{0, 0} // context files belong to root unless --chown
 		}
-		cp := &copier{root: root, own: own, mode: mode}
+		cp := &copier{root: root, upper: snap.Upper(), own: own, mode: mode}
 		if sel != nil {
 			if err := cp.copySelection(ctx, j.opts.Context, sel, dest, a.kw == "ADD" && (a.unpack == nil || *a.unpack), j.b.Unpacker); err != nil {
 				return fmt.Errorf("%s: %w", where, err)
@@ -358,7 +359,8 @@ func lookupID(root, file, name string) (int, int, error) {
 
 // copier writes COPY/ADD results into a rootfs.
 type copier struct {
-	root string
+	root  string
+	upper string // overlay upper dir for direct writes ("" for none)
 	own  *owner
 	mode *fs.FileMode
 	tree *srcTree
@@ -682,7 +684,11 @@ func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, s
 		if !src.Info.IsDir() {
 			continue
 		}
-		dp, err := cp.mkdirAll(dest)
+		if i > 0 && sel.Sources[i-1].Info.IsDir() {
+			base[i] = base[i-1]
+			continue
+		}
+		dp, err := cp.destDir(dest)
 		if err != nil {
 			return err
 		}
@@ -775,4 +781,82 @@ func cleanRel(p string) string {
 		return "."
 	}
 	return p
+}
+
+// destDir returns where the contents of a directory copied to dest go: in
+// the upper dir directly when dest does not exist in the image (nothing to
+// merge with: the fast path, overlay's write path costs several times a
+// plain write), else through the merged root.
+func (cp *copier) destDir(dest string) (string, error) {
+	if cp.upper == "" {
+		return cp.mkdirAll(dest)
+	}
+	p, err := cp.target(dest)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(cp.root, p)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return cp.mkdirAll(dest)
+	}
+	if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+		return cp.mkdirAll(dest) // exists (or unknown): merge through overlay
+	}
+	// Find the nearest existing ancestor; every existing component must be a
+	// real directory (securejoin resolved the symlinks).
+	comps := strings.Split(filepath.ToSlash(rel), "/")
+	n := 0 // number of leading components that exist
+	for n < len(comps) {
+		fi, err := os.Lstat(filepath.Join(cp.root, filepath.Join(comps[:n+1]...)))
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if err != nil || !fi.IsDir() {
+			return cp.mkdirAll(dest)
+		}
+		n++
+	}
+	// Existing ancestors get their merged metadata in the upper dir (what an
+	// overlay copy-up of the directory does); new ones are created.
+	for i := 1; i <= len(comps); i++ {
+		up := filepath.Join(cp.upper, filepath.Join(comps[:i]...))
+		if i <= n {
+			if _, err := os.Lstat(up); err == nil {
+				continue
+			}
+			fi, err := os.Lstat(filepath.Join(cp.root, filepath.Join(comps[:i]...)))
+			if err != nil {
+				return "", err
+			}
+			if err := os.Mkdir(up, 0o700); err != nil {
+				return "", err
+			}
+			if err := cp.copyDirMeta(up, fi); err != nil {
+				return "", err
+			}
+			continue
+		}
+		if err := os.Mkdir(up, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+		if cp.own != nil {
+			if err := os.Lchown(up, cp.own.uid, cp.own.gid); err != nil {
+				return "", err
+			}
+		}
+	}
+	return filepath.Join(cp.upper, rel), nil
+}
+
+// copyDirMeta gives dir the owner, mode and times of fi.
+func (cp *copier) copyDirMeta(dir string, fi fs.FileInfo) error {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if err := os.Lchown(dir, int(st.Uid), int(st.Gid)); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(dir, fi.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)); err != nil {
+		return err
+	}
+	return setTimes(dir, fi, false)
 }

@@ -140,6 +140,8 @@ func (w *fakeWorld) View(_ context.Context, chainID digest.Digest) (string, func
 
 func (s *fakeSnap) Root() string { return s.dir }
 
+func (s *fakeSnap) Upper() string { return "" }
+
 func (s *fakeSnap) Commit(context.Context) (Layer, bool, error) {
 	s.done = true
 	s.w.mu.Lock()

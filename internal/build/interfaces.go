@@ -38,6 +38,12 @@ type Layer struct {
 type Snapshot interface {
 	// Root is the merged tree (the rootfs a step works in).
 	Root() string
+	// Upper is the directory holding the snapshot's changes in overlay form,
+	// where COPY may write new paths directly (paths that do not exist in
+	// Root, once their parents exist in Upper with Root's metadata); "" when
+	// the snapshot has no such directory. Writes there must not be read
+	// back through Root.
+	Upper() string
 	// Commit turns the changes into a new layer on top of the parent chain
 	// and releases the snapshot. empty is true (and Layer zero) when
 	// nothing changed.

@@ -42,6 +42,20 @@ func (s StoreImages) Resolve(ctx context.Context, ref string) (BaseImage, error)
 // WriteImage implements ImageWriter: config blob, record and tags in the
 // image store's one transaction (tags last).
 func (s StoreImages) WriteImage(ctx context.Context, img NewImage) (digest.Digest, error) {
+	// A no-op rebuild: the image exists and every tag already names it.
+	id := digest.FromBytes(img.Config)
+	if cur, err := s.Store.Resolve(ctx, id.String()); err == nil && cur.ID == id {
+		same := true
+		for _, t := range img.Tags {
+			if r, err := s.Store.Resolve(ctx, t); err != nil || r.ID != id {
+				same = false
+				break
+			}
+		}
+		if same {
+			return id, nil
+		}
+	}
 	r, err := s.Store.Create(ctx, images.NewImage{Config: img.Config, Names: img.Tags, Parent: img.Parent})
 	if err != nil {
 		return "", err
@@ -296,6 +310,8 @@ func (o *OverlaySnapshotter) Prepare(ctx context.Context, parent digest.Digest) 
 
 func (s *overlaySnap) Root() string { return s.root }
 
+func (s *overlaySnap) Upper() string { return filepath.Join(s.dir, "upper") }
+
 func (s *overlaySnap) unmount() error {
 	if !s.mnt {
 		return nil
@@ -308,7 +324,8 @@ func (s *overlaySnap) unmount() error {
 }
 
 // Commit implements Snapshot: the upper dir, an overlay-format layer, is
-// written once as a layer tar (archive.DiffOverlay) into the layer store.
+// moved into the layer store and written once as a layer tar
+// (archive.DiffOverlay) for the blob.
 func (s *overlaySnap) Commit(ctx context.Context) (Layer, bool, error) {
 	defer s.Release(context.WithoutCancel(ctx))
 	if err := s.unmount(); err != nil {
@@ -322,12 +339,11 @@ func (s *overlaySnap) Commit(ctx context.Context) (Layer, bool, error) {
 	if len(ents) == 0 {
 		return Layer{}, true, nil
 	}
-	pr, pw := io.Pipe()
-	go func() {
-		pw.CloseWithError(archive.DiffOverlay(ctx, pw, upper, archive.DiffOptions{}))
-	}()
-	l, err := s.o.Layers.Create(ctx, s.parent, pr, layers.CreateOptions{})
-	pr.CloseWithError(errors.New("layer creation ended"))
+	// The upper dir is already an overlay-format layer: it is moved into
+	// the layer store and its tar written once, never re-extracted.
+	l, err := s.o.Layers.CreateFromDir(ctx, s.parent, upper, func(ctx context.Context, w io.Writer, dir string) error {
+		return archive.DiffOverlay(ctx, w, dir, archive.DiffOptions{})
+	})
 	if err != nil {
 		return Layer{}, false, fmt.Errorf("storing layer: %w", err)
 	}

@@ -96,7 +96,8 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 		cwd = "/"
 	}
 	mounts := x.Mounts
-	fsFn := func(ctx context.Context, root string, v *vertex) error {
+	fsFn := func(ctx context.Context, snap Snapshot, v *vertex) error {
+		root := snap.Root()
 		var extra []RunMount
 		var cleanups []func()
 		defer func() {
@@ -302,7 +303,8 @@ func (c *stageCtx) prepareWorkdir(x *dockerfile.Workdir) (*step, error) {
 		return st, nil
 	}
 	user := c.cur.cfg.Config.User
-	st.fs = func(ctx context.Context, root string, v *vertex) error {
+	st.fs = func(ctx context.Context, snap Snapshot, v *vertex) error {
+		root := snap.Root()
 		var own *owner
 		if user != "" {
 			u, g, _ := strings.Cut(user, ":")

@@ -181,7 +181,7 @@ type step struct {
 	// meta applies a config-only change to cfg.
 	meta func(cfg *Config)
 	// fs changes files in a prepared snapshot root; nil for metadata steps.
-	fs func(ctx context.Context, root string, v *vertex) error
+	fs func(ctx context.Context, snap Snapshot, v *vertex) error
 	// history is the created_by text; emptyLayer for metadata steps.
 	history    string
 	emptyLayer bool
@@ -272,15 +272,22 @@ func (c *stageCtx) execute(ctx context.Context, st *step, v *vertex) (*state, er
 		}
 		return newState(cfg, c.cur.chainID), nil
 	}
+	ctx, err := j.withLease(ctx)
+	if err != nil {
+		return nil, err
+	}
 	snap, err := j.b.Snapshots.Prepare(ctx, c.cur.chainID)
 	if err != nil {
 		return nil, fmt.Errorf("preparing rootfs: %w", err)
 	}
 	defer snap.Release(context.WithoutCancel(ctx))
-	if err := st.fs(ctx, snap.Root(), v); err != nil {
+	t0 := j.now()
+	if err := st.fs(ctx, snap, v); err != nil {
 		return nil, err
 	}
+	t1 := j.now()
 	layer, empty, err := snap.Commit(ctx)
+	j.log.Debug("step timings", "instr", st.instr, "prepare+run", t1.Sub(t0), "commit", j.now().Sub(t1))
 	if err != nil {
 		return nil, fmt.Errorf("committing layer: %w", err)
 	}
