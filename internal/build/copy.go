@@ -165,6 +165,9 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 			own = &owner{0, 0} // context files belong to root unless --chown
 		}
 		cp := &copier{root: root, upper: snap.Upper(), own: own, mode: mode}
+		if len(a.inline) > 0 || len(urls) > 0 || fromChain != nil {
+			cp.upper = "" // direct writes only when every write goes there
+		}
 		if sel != nil {
 			if err := cp.copySelection(ctx, j.opts.Context, sel, dest, a.kw == "ADD" && (a.unpack == nil || *a.unpack), j.b.Unpacker); err != nil {
 				return fmt.Errorf("%s: %w", where, err)
@@ -679,6 +682,13 @@ func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, s
 		fi fs.FileInfo
 	}
 	var dirs []dirTime
+	for _, src := range sel.Sources {
+		if !src.Info.IsDir() {
+			// Files go through the merged root; so must everything else of
+			// this step, so that no write bypasses what the mount has seen.
+			cp.upper = ""
+		}
+	}
 	base := make([]string, len(sel.Sources))
 	for i, src := range sel.Sources {
 		if !src.Info.IsDir() {

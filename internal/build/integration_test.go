@@ -111,6 +111,7 @@ func TestIntegrationBuildRunCopyCache(t *testing.T) {
 	df := `FROM busybox
 RUN echo small > /small && echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd && echo 'app:x:1000:' >> /etc/group
 COPY src /src
+COPY src /usr/newdir/
 COPY --chown=app other.txt /home/app/
 RUN find /src | wc -l > /count && whoami > /who
 USER app
@@ -134,6 +135,17 @@ CMD ["sh", "-c", "echo $GREETING"]
 	if _, fi := e.readImageFile(t, "test/app:1", "home/app/other.txt"); fi == nil || fi.Sys().(*syscall.Stat_t).Uid != 1000 {
 		t.Errorf("--chown=app not applied: %v", fi)
 	}
+	// COPY into a new directory under an existing one (written in the
+	// upper dir directly) keeps the existing directory's content and mode.
+	if got, _ := e.readImageFile(t, "test/app:1", "usr/newdir/a.txt"); got != "alpha" {
+		t.Errorf("/usr/newdir/a.txt = %q", got)
+	}
+	if _, fi := e.readImageFile(t, "test/app:1", "usr/bin/env"); fi == nil {
+		t.Error("/usr/bin/env hidden by COPY into /usr/newdir")
+	}
+	if _, fi := e.readImageFile(t, "test/app:1", "usr"); fi == nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("/usr mode changed: %v", fi)
+	}
 	if _, fi := e.readImageFile(t, "test/app:1", "work/dir"); fi == nil || !fi.IsDir() {
 		t.Error("WORKDIR not created")
 	}
@@ -141,8 +153,8 @@ CMD ["sh", "-c", "echo $GREETING"]
 	if _, fi := e.readImageFile(t, "test/app:1", "etc/hosts"); fi != nil {
 		t.Error("/etc/hosts leaked into the image")
 	}
-	if got := len(r.cfg.RootFS.DiffIDs); got != 7 { // base + RUN + COPY + COPY + RUN + RUN + WORKDIR
-		t.Errorf("%d layers, want 7:\n%q", got, createdBy(r.cfg))
+	if got := len(r.cfg.RootFS.DiffIDs); got != 8 { // base + RUN + COPY*3 + RUN + RUN + WORKDIR
+		t.Errorf("%d layers, want 8:\n%q", got, createdBy(r.cfg))
 	}
 
 	// No-op rebuild: all cached, same ID, no mount.
@@ -150,8 +162,8 @@ CMD ["sh", "-c", "echo $GREETING"]
 	if r2.err != nil || r2.res.ID != r.res.ID {
 		t.Fatalf("rebuild: %v, id %v vs %v\n%s", r2.err, r2.res, r.res.ID, r2.out)
 	}
-	if n := len(cachedRe.FindAllString(r2.out, -1)); n != 9 {
-		t.Errorf("%d CACHED, want 9:\n%s", n, r2.out)
+	if n := len(cachedRe.FindAllString(r2.out, -1)); n != 10 {
+		t.Errorf("%d CACHED, want 10:\n%s", n, r2.out)
 	}
 
 	// One file changed: COPY and later steps re-run.

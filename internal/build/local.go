@@ -344,6 +344,14 @@ func (s *overlaySnap) Commit(ctx context.Context) (Layer, bool, error) {
 	l, err := s.o.Layers.CreateFromDir(ctx, s.parent, upper, func(ctx context.Context, w io.Writer, dir string) error {
 		return archive.DiffOverlay(ctx, w, dir, archive.DiffOptions{})
 	})
+	if errors.Is(err, syscall.EXDEV) {
+		// The build directory is on another filesystem than the layer
+		// store: stream the tar and unpack it there instead.
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(archive.DiffOverlay(ctx, pw, upper, archive.DiffOptions{})) }()
+		l, err = s.o.Layers.Create(ctx, s.parent, pr, layers.CreateOptions{})
+		pr.CloseWithError(errors.New("layer creation ended"))
+	}
 	if err != nil {
 		return Layer{}, false, fmt.Errorf("storing layer: %w", err)
 	}
