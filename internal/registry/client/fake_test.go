@@ -41,7 +41,7 @@ type fakeReg struct {
 	// fault injection
 	cutBlobAt      int64 // GETs of blobs cut the connection after this many bytes
 	cutsLeft       int
-	corrupt        bool  // blob GETs flip a byte
+	corrupt        bool   // blob GETs flip a byte
 	redirectBlobs  string // base URL blob GETs redirect to
 	failPatches    int    // PATCHes answered 500 after keeping half the chunk
 	ignoreRange    bool

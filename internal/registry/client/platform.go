@@ -131,4 +131,3 @@ func dedupe(s []string) []string {
 	}
 	return out
 }
-

@@ -21,9 +21,9 @@ import (
 
 // Docker's manifest media types (OCI's are in ocispec).
 const (
-	MediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	MediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-	mediaTypeDockerSchema1      = "application/vnd.docker.distribution.manifest.v1+json"
+	MediaTypeDockerManifest      = "application/vnd.docker.distribution.manifest.v2+json"
+	MediaTypeDockerManifestList  = "application/vnd.docker.distribution.manifest.list.v2+json"
+	mediaTypeDockerSchema1       = "application/vnd.docker.distribution.manifest.v1+json"
 	mediaTypeDockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 )
 

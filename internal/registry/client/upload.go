@@ -454,4 +454,3 @@ func orUnknown(d digest.Digest) string {
 	}
 	return d.String()
 }
-
