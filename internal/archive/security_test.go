@@ -148,7 +148,9 @@ func TestApplyHostile(t *testing.T) {
 		{name: "existing-symlink-parent", prep: func(s *sandbox) {
 			os.Symlink(s.outside, filepath.Join(s.root, "etc"))
 			os.MkdirAll(filepath.Join(s.root, s.outside), 0o755)
-		}, entries: func(s *sandbox) []entry { return []entry{reg("etc/sentinel", "pwned"), dirE("etc/dir"), reg("etc/dir/file", "pwned")} }},
+		}, entries: func(s *sandbox) []entry {
+			return []entry{reg("etc/sentinel", "pwned"), dirE("etc/dir"), reg("etc/dir/file", "pwned")}
+		}},
 		{name: "existing-dangling-symlink-parent", prep: func(s *sandbox) {
 			os.Symlink(s.outside, filepath.Join(s.root, "etc"))
 		}, entries: func(s *sandbox) []entry { return []entry{reg("etc/sentinel", "pwned")} }, wantErr: "cannot create directory"},
@@ -236,9 +238,9 @@ func TestApplyReplaceDocker(t *testing.T) {
 	kd := dirE("keep")
 	kd.hdr.Mode = 0o711
 	mustApply(t, dir, mkTar(t,
-		reg("d", "now a file"), // file replaces a non-empty dir
+		reg("d", "now a file"),       // file replaces a non-empty dir
 		dirE("f"), reg("f/in", "in"), // dir replaces a file
-		symlinkE("s", "d"), // symlink replaces a dir
+		symlinkE("s", "d"),         // symlink replaces a dir
 		kd, reg("keep/new", "new"), // dir over dir: merged, metadata updated
 	), ApplyOptions{})
 	snap := snapshot(t, dir, false)
