@@ -33,6 +33,7 @@ func ShortID(id digest.Digest) string {
 
 // deleter runs one rmi or prune inside one transaction.
 type deleter struct {
+	ctx   context.Context
 	s     *Store
 	tx    *metadata.Tx
 	items []DeleteItem
@@ -42,12 +43,12 @@ type deleter struct {
 	users  map[digest.Digest][]ContainerUse
 }
 
-func (s *Store) newDeleter(tx *metadata.Tx) (*deleter, error) {
+func (s *Store) newDeleter(ctx context.Context, tx *metadata.Tx) (*deleter, error) {
 	users, err := s.imageUsers(tx)
 	if err != nil {
 		return nil, err
 	}
-	return &deleter{s: s, tx: tx, users: users}, nil
+	return &deleter{ctx: ctx, s: s, tx: tx, users: users}, nil
 }
 
 func (d *deleter) finish(committed bool) {
@@ -105,7 +106,7 @@ func (s *Store) Delete(ctx context.Context, ref string, opts DeleteOptions) ([]D
 	var d *deleter
 	err := s.db.Update(ctx, func(tx *metadata.Tx) error {
 		var err error
-		if d, err = s.newDeleter(tx); err != nil {
+		if d, err = s.newDeleter(ctx, tx); err != nil {
 			return err
 		}
 		return d.delete(ref, opts)
@@ -256,7 +257,7 @@ func (d *deleter) deleteImage(id digest.Digest, force, prune, quiet bool) error 
 		return err
 	}
 	d.items = append(d.items, DeleteItem{Deleted: id.String()})
-	removed, after, err := d.s.ls.Release(context.Background(), d.tx, d.s.layerUsers())
+	removed, after, err := d.s.ls.Release(d.ctx, d.tx, d.s.layerUsers())
 	if err != nil {
 		return err
 	}
@@ -297,7 +298,7 @@ func (d *deleter) deleteBlobs(r Record) error {
 		if used[c] || leased[layers.BlobResource(c)] {
 			continue
 		}
-		if err := d.s.cs.Delete(context.Background(), c); err != nil && !errdefs.IsNotFound(err) {
+		if err := d.s.cs.Delete(d.ctx, c); err != nil && !errdefs.IsNotFound(err) {
 			return err
 		}
 	}

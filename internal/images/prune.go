@@ -42,7 +42,7 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 			return err
 		}
 		var err error
-		if d, err = s.newDeleter(tx); err != nil {
+		if d, err = s.newDeleter(ctx, tx); err != nil {
 			return err
 		}
 		recs, err := allRecords(tx)

@@ -102,6 +102,9 @@ func (s *Store) Cleanup() int {
 }
 
 func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
 	if pid == os.Getpid() {
 		return true
 	}
