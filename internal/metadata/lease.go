@@ -138,3 +138,20 @@ func PruneLeases(tx *Tx) (int, error) {
 	}
 	return len(dead), nil
 }
+
+// AddResources records, in its own transaction, that the lease of ctx
+// protects res (e.g. blobs a load or pull wrote before any record names
+// them). Without a lease in ctx it does nothing.
+func (db *DB) AddResources(ctx context.Context, res ...string) error {
+	if _, ok := LeaseFromContext(ctx); !ok || len(res) == 0 {
+		return nil
+	}
+	return db.Update(ctx, func(tx *Tx) error {
+		for _, r := range res {
+			if err := AddResource(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
