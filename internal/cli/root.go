@@ -84,6 +84,7 @@ func newRootCommand(e *env) *cobra.Command {
 	root.AddCommand(newVersionCmd(e))
 	root.AddCommand(newImagesCmd(e), newTagCmd(e), newInspectCmd(e), newHistoryCmd(e), newRmiCmd(e),
 		newImportCmd(e), newInfoCmd(e))
+	root.AddCommand(newRegistryCmd(e))
 
 	// `hoist image VERB`: docker's management-command forms of the image verbs.
 	image := &cobra.Command{Use: "image", Short: "Manage images", Args: cobra.NoArgs,
