@@ -1,6 +1,7 @@
 package images
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -541,5 +542,48 @@ func TestLeaseProtectsUnreferencedLayer(t *testing.T) {
 	rep, err := s.Prune(ctx, PruneOptions{All: true})
 	if err != nil || rep.Reclaimed != 1 {
 		t.Fatalf("unleased layer not pruned: %+v %v", rep, err)
+	}
+}
+
+func TestImportHostileTars(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	outside := t.TempDir()
+	mk := func(hdrs ...*tar.Header) []byte {
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		for _, h := range hdrs {
+			if h.Typeflag == tar.TypeReg {
+				h.Size = 4
+			}
+			tw.WriteHeader(h)
+			if h.Typeflag == tar.TypeReg {
+				tw.Write([]byte("evil"))
+			}
+		}
+		tw.Close()
+		return b.Bytes()
+	}
+	cases := map[string][]byte{
+		"dotdot":        mk(&tar.Header{Name: "../../../../../../" + outside + "/x", Typeflag: tar.TypeReg, Mode: 0o644}),
+		"symlink-out":   mk(&tar.Header{Name: "l", Typeflag: tar.TypeSymlink, Linkname: outside}, &tar.Header{Name: "l/x", Typeflag: tar.TypeReg, Mode: 0o644}),
+		"hardlink-out":  mk(&tar.Header{Name: "h", Typeflag: tar.TypeLink, Linkname: "../../../../etc/passwd"}),
+		"bad-whiteout":  mk(&tar.Header{Name: "a/.wh..", Typeflag: tar.TypeReg, Mode: 0o644}),
+		"bad-whiteout2": mk(&tar.Header{Name: ".wh...", Typeflag: tar.TypeReg, Mode: 0o644}),
+	}
+	for name, b := range cases {
+		_, err := s.Import(ctx, bytes.NewReader(b), ImportOptions{Name: "evil:" + name})
+		if err == nil {
+			t.Errorf("%s: hostile tar imported", name)
+		}
+		if _, err := s.Resolve(ctx, "evil:"+name); !errdefs.IsNotFound(err) {
+			t.Errorf("%s: a name was recorded: %v", name, err)
+		}
+		if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+			t.Fatalf("%s: wrote outside the layer: %v", name, ents)
+		}
+	}
+	if rep, err := s.Check(ctx, false); err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("check: %v %v", rep.Problems, err)
 	}
 }
