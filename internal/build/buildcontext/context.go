@@ -195,20 +195,20 @@ type WalkFunc func(rel string, info fs.FileInfo) error
 // directory that holds re-included (`!pattern`) entries is reported just
 // before its first visible child. Symlinks are reported, not followed.
 func (c *Context) Walk(ctx context.Context, rel string, fn WalkFunc) error {
-	return c.walk(ctx, rel, nil, fn)
+	return c.walkDepth(ctx, rel, nil, 0, nil, fn)
 }
 
-// walk is Walk with extra exclude patterns matched relative to rel.
-func (c *Context) walk(ctx context.Context, rel string, extra *patternmatcher.PatternMatcher, fn WalkFunc) error {
-	return c.walkDepth(ctx, rel, extra, 0, fn)
-}
-
-func (c *Context) walkDepth(ctx context.Context, rel string, extra *patternmatcher.PatternMatcher, maxDepth int, fn WalkFunc) error {
+// walkDepth is Walk with extra exclude patterns matched relative to rel, an
+// optional depth limit and an optional cache of directory listings.
+func (c *Context) walkDepth(ctx context.Context, rel string, extra *patternmatcher.PatternMatcher, maxDepth int, cache *StatCache, fn WalkFunc) error {
 	r, err := cleanRel(rel)
 	if err != nil {
 		return err
 	}
-	w := &walker{c: c, ctx: ctx, base: r, extra: extra, fn: fn, maxDepth: maxDepth}
+	w := &walker{c: c, ctx: ctx, base: r, extra: extra, fn: fn, maxDepth: maxDepth, cache: cache}
+	if extra != nil {
+		w.extraPatterns = patternStrings(extra)
+	}
 	info, err := os.Lstat(c.abs(r))
 	if err != nil {
 		return err
@@ -229,7 +229,11 @@ func (c *Context) walkDepth(ctx context.Context, rel string, extra *patternmatch
 	if excluded && !c.mayReinclude(r) {
 		return nil
 	}
-	return w.visitDir(r, info, excluded, mi, patternmatcher.MatchInfo{})
+	dirs, err := w.scan(r, info, mi)
+	if err != nil {
+		return err
+	}
+	return w.emitDir(dirs, r, info, excluded)
 }
 
 func (c *Context) abs(rel string) string {
@@ -274,108 +278,4 @@ func mayReinclude(pm *patternmatcher.PatternMatcher, dir string) bool {
 		}
 	}
 	return false
-}
-
-type pendingDir struct {
-	rel  string
-	info fs.FileInfo
-	done bool
-}
-
-type walker struct {
-	c       *Context
-	ctx     context.Context
-	base    string // the walk root; extra patterns are relative to it
-	extra   *patternmatcher.PatternMatcher
-	fn      WalkFunc
-	pending []*pendingDir
-	// maxDepth, when > 0, stops descending below paths of that many
-	// components (relative to the context root).
-	maxDepth int
-}
-
-func (w *walker) emit(rel string, info fs.FileInfo) error {
-	for _, p := range w.pending {
-		if !p.done {
-			p.done = true
-			if err := w.fn(p.rel, p.info); err != nil {
-				return err
-			}
-		}
-	}
-	return w.fn(rel, info)
-}
-
-func (w *walker) relToBase(rel string) string {
-	if w.base == "." {
-		return rel
-	}
-	return strings.TrimPrefix(rel, w.base+"/")
-}
-
-func (w *walker) visitDir(rel string, info fs.FileInfo, excluded bool, mi, emi patternmatcher.MatchInfo) error {
-	if err := w.ctx.Err(); err != nil {
-		return err
-	}
-	if excluded {
-		w.pending = append(w.pending, &pendingDir{rel: rel, info: info})
-		defer func() { w.pending = w.pending[:len(w.pending)-1] }()
-	} else if err := w.emit(rel, info); err != nil {
-		return err
-	}
-	entries, err := os.ReadDir(w.c.abs(rel))
-	if err != nil {
-		return err
-	}
-	for _, de := range entries {
-		child := de.Name()
-		if rel != "." {
-			child = rel + "/" + de.Name()
-		}
-		cex := false
-		var cmi, cemi patternmatcher.MatchInfo
-		if w.c.pm != nil {
-			if cex, cmi, err = w.c.pm.MatchesUsingParentResults(child, mi); err != nil {
-				return err
-			}
-		}
-		if w.extra != nil && !cex {
-			var eex bool
-			if eex, cemi, err = w.extra.MatchesUsingParentResults(w.relToBase(child), emi); err != nil {
-				return err
-			}
-			cex = eex
-		}
-		cinfo, err := de.Info()
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // removed while walking
-			}
-			return err
-		}
-		if cinfo.IsDir() {
-			if w.maxDepth > 0 && strings.Count(child, "/")+1 >= w.maxDepth {
-				if !cex {
-					if err := w.emit(child, cinfo); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			if cex && !mayReinclude(w.c.pm, child) && (w.extra == nil || !mayReinclude(w.extra, w.relToBase(child))) {
-				continue
-			}
-			if err := w.visitDir(child, cinfo, cex, cmi, cemi); err != nil {
-				return err
-			}
-			continue
-		}
-		if cex {
-			continue
-		}
-		if err := w.emit(child, cinfo); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -273,7 +273,7 @@ func TestSelectWithExclude(t *testing.T) {
 		"app/main.go": "m", "app/README.md": "r", "app/docs/x.md": "x", "app/docs/keep.txt": "k", "app/tmp/": "",
 	})
 	c := open(t, dir, Options{})
-	sel, err := c.Select(context.Background(), "COPY", []string{"app"}, []string{"*.md", "docs/*.md", "tmp"})
+	sel, err := c.Select(context.Background(), "COPY", []string{"app"}, SelectOptions{Exclude: []string{"*.md", "docs/*.md", "tmp"}})
 	if err != nil {
 		t.Fatal(err)
 	}
