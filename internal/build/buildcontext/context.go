@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -35,6 +36,9 @@ type Context struct {
 	excludes   []string
 	ignoreFile string
 	pm         *patternmatcher.PatternMatcher // nil when there are no patterns
+	// pmMu serialises c.pm, which compiles patterns lazily and is not
+	// safe for concurrent use (walks use their own copies).
+	pmMu sync.Mutex
 }
 
 // New opens the build context at dir and loads its ignore rules.
@@ -139,6 +143,8 @@ func (c *Context) Excluded(rel string) (bool, error) {
 	if c.pm == nil || r == "." {
 		return false, nil
 	}
+	c.pmMu.Lock()
+	defer c.pmMu.Unlock()
 	return c.pm.MatchesOrParentMatches(r)
 }
 
@@ -216,7 +222,10 @@ func (c *Context) walkDepth(ctx context.Context, rel string, extra *patternmatch
 	excluded := false
 	var mi patternmatcher.MatchInfo
 	if c.pm != nil && r != "." {
-		if excluded, mi, err = c.pm.MatchesUsingParentResults(r, patternmatcher.MatchInfo{}); err != nil {
+		c.pmMu.Lock()
+		excluded, mi, err = c.pm.MatchesUsingParentResults(r, patternmatcher.MatchInfo{})
+		c.pmMu.Unlock()
+		if err != nil {
 			return err
 		}
 	}

@@ -286,3 +286,33 @@ func TestSelectWithExclude(t *testing.T) {
 		t.Errorf("entries %v, want %v", got, want)
 	}
 }
+
+func TestConcurrentUse(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, map[string]string{".dockerignore": "*.log\n!keep.log\nd/**/x*\n", "a.log": "", "keep.log": "", "d/e/x1": "", "d/e/y": ""})
+	c := open(t, dir, Options{})
+	done := make(chan error)
+	for i := 0; i < 4; i++ {
+		go func() {
+			for j := 0; j < 20; j++ {
+				if _, err := c.Excluded("d/e/x1"); err != nil {
+					done <- err
+					return
+				}
+				if _, err := Checksum(context.Background(), c, []string{"."}, ChecksumOptions{}); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := walkAll(t, c, "."), []string{"./", ".dockerignore", "d/", "d/e/", "d/e/y", "keep.log"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("walk %v, want %v", got, want)
+	}
+}
