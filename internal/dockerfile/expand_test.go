@@ -179,3 +179,19 @@ func TestSliceLookupLaterWins(t *testing.T) {
 		t.Errorf("C found")
 	}
 }
+
+func TestExposedPorts(t *testing.T) {
+	got, err := ExposedPorts([]string{"80", "53/UDP", "8000-8002", "80/tcp", "0.0.0.0:8080:90", "7/sctp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"7/sctp", "53/udp", "80/tcp", "90/tcp", "8000/tcp", "8001/tcp", "8002/tcp"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for _, bad := range []string{"x", "80/icmp", "90-80", "70000", ""} {
+		if _, err := ExposedPorts([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
