@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -287,4 +288,40 @@ func mayReinclude(pm *patternmatcher.PatternMatcher, dir string) bool {
 		}
 	}
 	return false
+}
+
+// ReadDockerfile reads a file inside the context regardless of the ignore
+// rules (docker always sends the Dockerfile, even when .dockerignore lists
+// it; only COPY/ADD cannot see it). name is relative to the context root;
+// symlinks are followed only inside the context. Used for tar contexts,
+// where the Dockerfile is a member of the stream.
+func (c *Context) ReadDockerfile(name string) ([]byte, error) {
+	r, err := cleanRel(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := c.root.Open(r)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errdefs.NotFoundf("unable to prepare context: the Dockerfile (%s) cannot be found in the build context", name)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, errdefs.InvalidArgumentf("the Dockerfile (%s) is not a regular file", name)
+	}
+	const maxDockerfile = 16 << 20
+	data, err := io.ReadAll(io.LimitReader(f, maxDockerfile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxDockerfile {
+		return nil, errdefs.InvalidArgumentf("the Dockerfile (%s) is larger than %d bytes", name, maxDockerfile)
+	}
+	return data, nil
 }

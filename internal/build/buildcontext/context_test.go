@@ -316,3 +316,28 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("walk %v, want %v", got, want)
 	}
 }
+
+func TestReadDockerfileIgnoresExcludes(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, map[string]string{".dockerignore": "Dockerfile\nsub\n", "Dockerfile": "FROM a\n", "sub/Dockerfile.dev": "FROM b\n", "evil": "->/etc/passwd"})
+	c := open(t, dir, Options{})
+	if data, err := c.ReadDockerfile("Dockerfile"); err != nil || string(data) != "FROM a\n" {
+		t.Errorf("Dockerfile: %q %v", data, err)
+	}
+	if data, err := c.ReadDockerfile("sub/Dockerfile.dev"); err != nil || string(data) != "FROM b\n" {
+		t.Errorf("sub/Dockerfile.dev: %q %v", data, err)
+	}
+	if _, err := c.ReadDockerfile("missing"); !errdefs.IsNotFound(err) {
+		t.Errorf("missing: %v", err)
+	}
+	if _, err := c.ReadDockerfile("evil"); err == nil {
+		t.Errorf("read through a link to /etc/passwd")
+	}
+	if _, err := c.ReadDockerfile("../x"); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("../x: %v", err)
+	}
+	// COPY still cannot see it.
+	if _, err := c.Resolve(context.Background(), "COPY", []string{"Dockerfile"}); !errdefs.IsNotFound(err) {
+		t.Errorf("COPY of an ignored Dockerfile: %v", err)
+	}
+}
