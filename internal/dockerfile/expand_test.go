@@ -195,3 +195,30 @@ func TestExposedPorts(t *testing.T) {
 		}
 	}
 }
+
+func TestExpandCopyAddFlags(t *testing.T) {
+	f := mustParse(t, "FROM a\nCOPY --chown=$U:$G --chmod=${M} --exclude=$X $S /d/\nADD --checksum=$SUM --chown=${U} $URL /x\n")
+	env := MapLookup(map[string]string{"U": "1000", "G": "50", "M": "0750", "X": "keep", "S": "src", "SUM": "sha256:ab", "URL": "https://e.x/f"})
+	x, used, err := Expand(f.Stages[0].Instructions[0], env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := x.(*Copy)
+	if c.Chown != "1000:50" || c.Chmod != "0750" || c.Sources[0] != "src" || c.Exclude[0] != "$X" {
+		t.Errorf("copy %+v", c)
+	}
+	if !reflect.DeepEqual(used, []string{"G", "M", "S", "U"}) {
+		t.Errorf("copy used %v", used)
+	}
+	x, used, err = Expand(f.Stages[0].Instructions[1], env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := x.(*Add)
+	if a.Checksum != "sha256:ab" || a.Chown != "1000" || a.Sources[0] != "https://e.x/f" {
+		t.Errorf("add %+v", a)
+	}
+	if !reflect.DeepEqual(used, []string{"SUM", "U", "URL"}) {
+		t.Errorf("add used %v", used)
+	}
+}
