@@ -82,6 +82,7 @@ func newRootCommand(e *env) *cobra.Command {
 
 	// Top-level verbs. Each constructor lives in its own file.
 	root.AddCommand(newVersionCmd(e))
+	root.AddCommand(newRegistryCmd(e))
 	root.AddCommand(newLoginCmd(e), newLogoutCmd(e), newSearchCmd(e))
 
 	// `hoist image VERB`: docker's management-command forms of the image verbs.
