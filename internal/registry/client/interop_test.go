@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
@@ -14,6 +15,9 @@ import (
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/registry/client/auth"
 	"github.com/hoistproject/hoist/internal/registry/client/registrytest"
+	"github.com/hoistproject/hoist/internal/registry/server"
+	"github.com/hoistproject/hoist/internal/registry/server/storage"
+	"golang.org/x/crypto/bcrypt"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -22,6 +26,28 @@ import (
 // htpasswd auth.
 func TestInteropRegistry2(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.Options{Username: "hoist", Password: "s3cret"})
+	interop(t, reg.Host, false)
+}
+
+// TestInteropHoistRegistry runs the client against hoist's own registry
+// server (in-process, htpasswd auth).
+func TestInteropHoistRegistry(t *testing.T) {
+	st, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	htp, err := server.ParseHtpasswd([]byte("hoist:"+string(hash)+"\n"), "htpasswd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(st, server.WithHtpasswd(htp, "hoist-test")))
+	t.Cleanup(srv.Close)
+	interop(t, strings.TrimPrefix(srv.URL, "http://"), true)
+}
+
+func interop(t *testing.T, host string, hasSearch bool) {
+	reg := struct{ Host string }{host}
 	creds := auth.Credentials{Username: "hoist", Password: "s3cret"}
 	c := New(Options{
 		Credentials: func(context.Context, string) (auth.Credentials, error) { return creds, nil },
@@ -162,8 +188,16 @@ func TestInteropRegistry2(t *testing.T) {
 	if !errors.Is(err, errdefs.ErrUnauthorized) || !strings.Contains(err.Error(), "unauthorized: ") {
 		t.Fatalf("anonymous: %v", err)
 	}
-	// registry:2 has no search
-	if _, err := c2.Search(ctx, reg.Host+"/app", 25, SearchFilter{}); !errdefs.IsNotFound(err) {
+	if hasSearch {
+		res, err := c2.Search(ctx, reg.Host+"/app", 25, SearchFilter{})
+		if err != nil || len(res) != 1 || res[0].Name != "hoist/app" {
+			t.Fatalf("search: %+v %v", res, err)
+		}
+		if _, err := anon.Search(ctx, reg.Host+"/app", 25, SearchFilter{}); !errors.Is(err, errdefs.ErrUnauthorized) {
+			t.Fatalf("anonymous search: %v", err)
+		}
+	} else if _, err := c2.Search(ctx, reg.Host+"/app", 25, SearchFilter{}); !errdefs.IsNotFound(err) {
+		// registry:2 has no search
 		t.Fatalf("search on registry:2: %v", err)
 	}
 	_ = io.EOF
