@@ -17,9 +17,9 @@ import (
 	"github.com/hoistproject/hoist/internal/registry/client/registrytest"
 	"github.com/hoistproject/hoist/internal/registry/server"
 	"github.com/hoistproject/hoist/internal/registry/server/storage"
-	"golang.org/x/crypto/bcrypt"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // TestInteropRegistry2 runs the client against a real registry:2 with
