@@ -188,6 +188,19 @@ func interop(t *testing.T, host string, hasSearch bool) {
 	if !errors.Is(err, errdefs.ErrUnauthorized) || !strings.Contains(err.Error(), "unauthorized: ") {
 		t.Fatalf("anonymous: %v", err)
 	}
+	// whole-image copies: local store -> registry -> another local store
+	src := newLocal(t)
+	img := buildImage(t, src)
+	pushed, err := Push(ctx, src, c2.Repository(mustName(t, reg.Host+"/hoist/multi")), img.index, "1.0", PushOptions{})
+	if err != nil || pushed.Digest != img.index.Digest {
+		t.Fatalf("Push image: %+v %v", pushed, err)
+	}
+	dst := newLocal(t)
+	res, err := Pull(ctx, []*Repository{c2.Repository(mustName(t, reg.Host+"/hoist/multi"))}, "1.0", dst, PullOptions{Platform: &arm})
+	if err != nil || res.Index.Digest != img.index.Digest || res.Manifest.Digest != img.arm64.Digest {
+		t.Fatalf("Pull image: %+v %v", res, err)
+	}
+
 	if hasSearch {
 		res, err := c2.Search(ctx, reg.Host+"/app", 25, SearchFilter{})
 		if err != nil || len(res) != 1 || res[0].Name != "hoist/app" {
