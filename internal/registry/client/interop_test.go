@@ -51,7 +51,7 @@ func interop(t *testing.T, host string, hasSearch bool) {
 	creds := auth.Credentials{Username: "hoist", Password: "s3cret"}
 	c := New(Options{
 		Credentials: func(context.Context, string) (auth.Credentials, error) { return creds, nil },
-		ChunkSize:   1 << 20, CertsDirs: []string{}, RetryBackoff: 1,
+		ChunkSize:   1 << 20, MaxPatchSize: 1 << 20, CertsDirs: []string{}, RetryBackoff: 1,
 	})
 	defer c.Close()
 
