@@ -203,7 +203,7 @@ func (a *applier) lookupDir(rel string, create bool) (int, error) {
 			if !create {
 				return -1, nil
 			}
-			return -1, errdefs.InvalidArgumentf("layer: %q is not a directory", rel)
+			return -1, errdefs.InvalidArgumentf("layer: cannot create directory %q: a part of it is not a directory (or is a symlink to a missing directory)", rel)
 		}
 		return -1, fmt.Errorf("layer: opening directory %q: %w", rel, err)
 	}

@@ -85,6 +85,7 @@ func newRootCommand(e *env) *cobra.Command {
 	root.AddCommand(newImagesCmd(e), newTagCmd(e), newInspectCmd(e), newHistoryCmd(e), newRmiCmd(e),
 		newImportCmd(e), newInfoCmd(e))
 	root.AddCommand(newRegistryCmd(e))
+	root.AddCommand(newLoginCmd(e), newLogoutCmd(e), newSearchCmd(e))
 
 	// `hoist image VERB`: docker's management-command forms of the image verbs.
 	image := &cobra.Command{Use: "image", Short: "Manage images", Args: cobra.NoArgs,

@@ -371,8 +371,24 @@ func TestPushBlobMonolithicChunkedAndResumed(t *testing.T) {
 			statuses++
 		}
 	}
-	if puts != 2 || statuses != 2 || patches < 5 {
+	if puts != 2 || statuses != 2 || patches != 3 {
 		t.Fatalf("puts=%d statuses=%d patches=%d: %v", puts, statuses, patches, f.logged())
+	}
+	// bounded PATCH size: 5 chunks with Content-Range
+	c2 := New(Options{MaxPatchSize: 1024, ChunkSize: 1024, RetryBackoff: 1, CertsDirs: []string{}})
+	before := len(f.logged())
+	big2 := randBytes(5000)
+	if err := f.repo(c2, "app").PushBlob(ctx, ocispec.Descriptor{Digest: digest.FromBytes(big2), Size: 5000}, bytes.NewReader(big2)); err != nil {
+		t.Fatal(err)
+	}
+	patches = 0
+	for _, l := range f.logged()[before:] {
+		if strings.HasPrefix(l, "PATCH ") {
+			patches++
+		}
+	}
+	if patches != 5 {
+		t.Fatalf("bounded patches: %d", patches)
 	}
 	// a wrong digest is refused by the registry: a clear error
 	err := r.PushBlob(ctx, ocispec.Descriptor{Digest: digest.FromString("lie"), Size: 700}, bytes.NewReader(small))

@@ -485,7 +485,7 @@ func (f *fakeReg) serveTags(w http.ResponseWriter, r *http.Request, name string)
 
 var _ = bytes.NewReader
 
-func mustName(t *testing.T, s string) reference.Named {
+func mustName(t testing.TB, s string) reference.Named {
 	t.Helper()
 	n, err := reference.ParseNamed(s)
 	if err != nil {
