@@ -587,3 +587,35 @@ func TestImportHostileTars(t *testing.T) {
 		t.Fatalf("check: %v %v", rep.Problems, err)
 	}
 }
+
+// A crash between the deleting transaction and the file removal leaves only
+// trash entries: no problem for check, and --repair removes the files.
+func TestCrashBetweenDeleteAndEmptyTrash(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	img := mkImage(t, s, t0, "", nil, [][]byte{layerTar(t, map[string]string{"f": "1"})}, "x:1")
+	err := s.db.Update(ctx, func(tx *metadataTx) error {
+		d, err := s.newDeleter(ctx, tx)
+		if err != nil {
+			return err
+		}
+		return d.delete("x:1", DeleteOptions{}) // no finish: the process "dies" here
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.Check(ctx, false)
+	if err != nil || len(rep.Problems) != 0 || len(rep.Leftovers) == 0 {
+		t.Fatalf("check after crash: %+v %v", rep, err)
+	}
+	if _, err := s.Check(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = s.Check(ctx, false)
+	if len(rep.Problems) != 0 || len(rep.Leftovers) != 0 || rep.Blobs != 0 {
+		t.Fatalf("after repair: %+v", rep)
+	}
+	if _, err := os.Stat(s.ls.Dir(digestT(img.ChainID))); !os.IsNotExist(err) {
+		t.Fatalf("layer dir left: %v", err)
+	}
+}
