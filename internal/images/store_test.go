@@ -619,3 +619,40 @@ func TestCrashBetweenDeleteAndEmptyTrash(t *testing.T) {
 		t.Fatalf("layer dir left: %v", err)
 	}
 }
+
+func TestHistoryMissingAndRepoDigests(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	img := mkImage(t, s, t0, "", nil, [][]byte{layerTar(t, map[string]string{"a": "1"}), layerTar(t, map[string]string{"b": "22"})}, "app:1")
+	h, err := s.History(ctx, "app:1")
+	if err != nil || len(h) != 2 || h[0].ID != img.ID.String() || h[1].ID != "<missing>" || h[0].Size != 2 || h[1].Size != 1 {
+		t.Fatalf("history: %+v %v", h, err)
+	}
+	dg := "sha256:" + strings.Repeat("ab", 32)
+	if err := s.AddRepoDigest(ctx, img.ID, "app@"+dg, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddRepoDigest(ctx, img.ID, "other/app@"+dg, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Resolve(ctx, "app@"+dg)
+	if err != nil || got.ID != img.ID {
+		t.Fatalf("resolve by repo digest: %v", err)
+	}
+	// Untagging the last tag of a repository also drops its digests.
+	items, err := s.Delete(ctx, "app:1", DeleteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(items, []DeleteItem{{Untagged: "app:1"}, {Untagged: "app@" + dg}}) {
+		t.Fatalf("rmi app:1: %+v", items)
+	}
+	l, _ := s.List(ctx, ListOptions{})
+	if len(l) != 1 || len(l[0].Names) != 0 || !slices.Equal(l[0].RepoDigests, []string{"docker.io/other/app@" + dg}) {
+		t.Fatalf("list: %+v", l)
+	}
+	items, err = s.Delete(ctx, "other/app@"+dg, DeleteOptions{})
+	if err != nil || len(items) != 4 || items[0].Untagged != "other/app@"+dg || items[1].Deleted != img.ID.String() {
+		t.Fatalf("rmi by digest: %+v %v", items, err)
+	}
+}
