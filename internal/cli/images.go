@@ -119,7 +119,7 @@ func newImagesCmd(e *env) *cobra.Command {
 		Use:     "images [OPTIONS] [REPOSITORY[:TAG]]",
 		Aliases: []string{"list"},
 		Short:   "List images",
-		Args:    cobra.MaximumNArgs(1),
+		Args:    maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := images.ParseFilters(filters, "dangling", "label", "reference", "before", "since", "until")
 			if err != nil {

@@ -38,9 +38,8 @@ type deleter struct {
 	tx    *metadata.Tx
 	items []DeleteItem
 	// freed is the unpacked size of the layers removed.
-	freed  int64
-	afters []func(bool)
-	users  map[digest.Digest][]ContainerUse
+	freed int64
+	users map[digest.Digest][]ContainerUse
 }
 
 func (s *Store) newDeleter(ctx context.Context, tx *metadata.Tx) (*deleter, error) {
@@ -51,9 +50,12 @@ func (s *Store) newDeleter(ctx context.Context, tx *metadata.Tx) (*deleter, erro
 	return &deleter{ctx: ctx, s: s, tx: tx, users: users}, nil
 }
 
+// finish deletes the files of what the committed transaction put in the
+// trash. A failure leaves only trash entries, retried by the next deletion
+// or `system check --repair`.
 func (d *deleter) finish(committed bool) {
-	for _, f := range d.afters {
-		f(committed)
+	if committed {
+		_ = d.s.ls.EmptyTrash(d.ctx)
 	}
 }
 
@@ -257,11 +259,10 @@ func (d *deleter) deleteImage(id digest.Digest, force, prune, quiet bool) error 
 		return err
 	}
 	d.items = append(d.items, DeleteItem{Deleted: id.String()})
-	removed, after, err := d.s.ls.Release(d.ctx, d.tx, d.s.layerUsers())
+	removed, err := d.s.ls.Release(d.ctx, d.tx, d.s.layerUsers())
 	if err != nil {
 		return err
 	}
-	d.afters = append(d.afters, after)
 	for _, l := range removed {
 		d.items = append(d.items, DeleteItem{Deleted: l.ChainID.String()})
 		d.freed += l.Size
@@ -275,8 +276,8 @@ func (d *deleter) deleteImage(id digest.Digest, force, prune, quiet bool) error 
 	return d.deleteImage(r.Parent, false, true, true)
 }
 
-// deleteBlobs removes the config and manifest blobs of a deleted image
-// unless another image record or a live lease still names them.
+// deleteBlobs puts the config and manifest blobs of a deleted image in the
+// trash unless another image record or a live lease still names them.
 func (d *deleter) deleteBlobs(r Record) error {
 	leased := metadata.LeasedResources(d.tx)
 	used := map[digest.Digest]bool{}
@@ -298,7 +299,7 @@ func (d *deleter) deleteBlobs(r Record) error {
 		if used[c] || leased[layers.BlobResource(c)] {
 			continue
 		}
-		if err := d.s.cs.Delete(d.ctx, c); err != nil && !errdefs.IsNotFound(err) {
+		if err := metadata.Trash(d.tx, layers.BlobResource(c)); err != nil {
 			return err
 		}
 	}

@@ -49,5 +49,9 @@
 // Reference counting is computed, not counted: a layer is in use while an
 // image record (or, later, a container) reaches it through its parent chain,
 // or a live lease (metadata.WithLease) holds it. Users report the chainIDs
-// they use (interface Users); Release removes the unused ones.
+// they use (interface Users); Release deletes the records of the unused ones
+// and puts their directories and blobs in the metadata trash, in the
+// caller's transaction; EmptyTrash deletes the files afterwards, under the
+// lock, unless a new record claimed them meanwhile. So a kill at any moment
+// never leaves a record naming a deleted directory or blob.
 package layers

@@ -100,22 +100,25 @@ func TestCreateChainAndRelease(t *testing.T) {
 	// Release with the top referenced keeps both; with nothing, removes both and their blobs.
 	var removed []Layer
 	err = db.Update(ctx, func(tx *metadata.Tx) error {
-		var after func(bool)
-		removed, after, err = s.Release(ctx, tx, []Users{refs{l2.ChainID}})
-		after(true)
+		removed, err = s.Release(ctx, tx, []Users{refs{l2.ChainID}})
 		return err
 	})
 	if err != nil || len(removed) != 0 {
 		t.Fatalf("release with refs: %v %v", removed, err)
 	}
 	err = db.Update(ctx, func(tx *metadata.Tx) error {
-		var after func(bool)
-		removed, after, err = s.Release(ctx, tx, nil)
-		after(true)
+		removed, err = s.Release(ctx, tx, nil)
 		return err
 	})
 	if err != nil || len(removed) != 2 || removed[0].ChainID != l2.ChainID {
 		t.Fatalf("release: %v %v", removed, err)
+	}
+	// Records are gone; files wait in the trash until EmptyTrash.
+	if _, err := os.Stat(s.Dir(l1.ChainID)); err != nil {
+		t.Fatalf("layer dir removed before EmptyTrash: %v", err)
+	}
+	if err := s.EmptyTrash(ctx); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := os.Stat(s.Dir(l1.ChainID)); !os.IsNotExist(err) {
 		t.Fatalf("layer dir left: %v", err)
@@ -218,5 +221,39 @@ func TestCleanupKeepsLiveProcesses(t *testing.T) {
 	}
 	if _, err := os.Stat(live); err != nil {
 		t.Fatal("removed a live process's dir")
+	}
+}
+
+func TestTrashClaimedByRecreate(t *testing.T) {
+	ctx := context.Background()
+	s, cs, db := newStore(t)
+	lt := tarOf(t, map[string]string{"k": "v"})
+	l, err := s.Create(ctx, "", bytes.NewReader(lt), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Deleted (first transaction) but the files not yet removed, as after a
+	// crash between the two transactions.
+	if err := db.Update(ctx, func(tx *metadata.Tx) error { _, err := s.Release(ctx, tx, nil); return err }); err != nil {
+		t.Fatal(err)
+	}
+	// The same layer created again claims its directory and blob back.
+	l2, err := s.Create(ctx, "", bytes.NewReader(lt), CreateOptions{})
+	if err != nil || l2.ChainID != l.ChainID {
+		t.Fatalf("recreate: %v", err)
+	}
+	if err := s.EmptyTrash(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.DiffDir(l.ChainID), "k")); err != nil {
+		t.Fatalf("recreated layer's dir removed: %v", err)
+	}
+	if _, err := cs.Info(ctx, l.Blob.Digest); err != nil {
+		t.Fatalf("recreated layer's blob removed: %v", err)
+	}
+	var trashed []string
+	db.View(ctx, func(tx *metadata.Tx) error { trashed = metadata.Trashed(tx); return nil })
+	if len(trashed) != 0 {
+		t.Fatalf("trash not empty: %v", trashed)
 	}
 }
