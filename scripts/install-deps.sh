@@ -2,7 +2,7 @@
 # Installs the Debian packages hoist's tests, demo and benchmarks use.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
-pkgs=(runc crun busybox-static skopeo umoci apache2-utils docker-registry xz-utils zstd bzip2 slirp4netns debootstrap)
+pkgs=(runc crun busybox-static skopeo umoci apache2-utils docker-registry xz-utils zstd bzip2 slirp4netns debootstrap wrk curl)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

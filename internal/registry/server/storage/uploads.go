@@ -236,6 +236,7 @@ func (u *Upload) write(ctx context.Context, r io.Reader) (int64, error) {
 	defer copyBufs.Put(bufp)
 	buf := *bufp
 	var n int64
+	saved := u.offset
 	for {
 		if err := ctx.Err(); err != nil {
 			return n, err
@@ -250,6 +251,13 @@ func (u *Upload) write(ctx context.Context, r io.Reader) (int64, error) {
 			if werr != nil {
 				return n, werr
 			}
+			// Checkpoint long chunks so that a crash loses little of them.
+			if u.offset-saved >= checkpointBytes {
+				if err := u.saveState(); err != nil {
+					return n, err
+				}
+				saved = u.offset
+			}
 		}
 		if rerr == io.EOF {
 			return n, nil
@@ -262,6 +270,9 @@ func (u *Upload) write(ctx context.Context, r io.Reader) (int64, error) {
 		}
 	}
 }
+
+// checkpointBytes is how often a long chunk's progress is saved.
+const checkpointBytes = 16 << 20
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
