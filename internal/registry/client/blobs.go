@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	_ "crypto/sha512" // sha512 digests
 	"context"
 	"errors"
 	"fmt"
