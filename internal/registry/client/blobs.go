@@ -2,8 +2,8 @@ package client
 
 import (
 	"bytes"
-	_ "crypto/sha512" // sha512 digests
 	"context"
+	_ "crypto/sha512" // sha512 digests
 	"errors"
 	"fmt"
 	"hash"

@@ -10,8 +10,8 @@ import (
 
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/registry/client/auth"
-	"github.com/opencontainers/go-digest"
 	"github.com/hoistproject/hoist/internal/registry/client/registrytest"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
