@@ -69,17 +69,5 @@ func progressBar(current, total int64) string {
 	current = min(current, total)
 	n := int(float64(width) * float64(current) / float64(total))
 	bar := strings.Repeat("=", n) + ">" + strings.Repeat(" ", width-n)
-	return fmt.Sprintf("[%s] %8s/%s", bar, humanSize(current), humanSize(total))
-}
-
-// humanSize is docker's decimal size with 4 significant digits ("12.35MB").
-func humanSize(n int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
-	f := float64(n)
-	i := 0
-	for f >= 1000 && i < len(units)-1 {
-		f /= 1000
-		i++
-	}
-	return fmt.Sprintf("%.4g%s", f, units[i])
+	return fmt.Sprintf("[%s] %8s/%s", bar, humanSize4(current), humanSize4(total))
 }

@@ -39,7 +39,7 @@ func TestProgressTTY(t *testing.T) {
 	if got := progressBar(5, 5); got != "[==================================================>]       5B/5B" {
 		t.Fatalf("full bar %q", got)
 	}
-	if humanSize(999) != "999B" || humanSize(204_800_000) != "204.8MB" {
-		t.Fatal(humanSize(999), humanSize(204_800_000))
+	if humanSize4(999) != "999B" || humanSize4(204_800_000) != "204.8MB" {
+		t.Fatal(humanSize4(999), humanSize4(204_800_000))
 	}
 }

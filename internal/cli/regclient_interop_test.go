@@ -23,11 +23,11 @@ func TestLoginRegistry2(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.Options{Username: "hoist", Password: "s3cret"})
 	dir := dockerConfigDir(t)
 
-	_, errOut, code := runIn(t, "wrong\n", "login", "-u", "hoist", "--password-stdin", reg.Host)
+	_, errOut, code := runStdin(t, "wrong\n", "login", "-u", "hoist", "--password-stdin", reg.Host)
 	if code != 1 || errOut != "Error response from daemon: Get \"http://"+reg.Host+"/v2/\": unauthorized: authentication required\n" {
 		t.Fatalf("wrong password: %d %q", code, errOut)
 	}
-	out, _, code := runIn(t, "s3cret\n", "login", "-u", "hoist", "--password-stdin", reg.Host)
+	out, _, code := runStdin(t, "s3cret\n", "login", "-u", "hoist", "--password-stdin", reg.Host)
 	if code != 0 || out != "Login Succeeded\n" {
 		t.Fatalf("login: %d %q", code, out)
 	}
@@ -65,7 +65,7 @@ func TestLoginRegistry2(t *testing.T) {
 		t.Log("skopeo not installed: credential interop not checked")
 	}
 
-	out, _, _ = runIn(t, "", "logout", reg.Host)
+	out, _, _ = runStdin(t, "", "logout", reg.Host)
 	if out != "Removing login credentials for "+reg.Host+"\n" {
 		t.Fatalf("logout: %q", out)
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // runIn runs hoist in-process with stdin.
-func runIn(t *testing.T, stdin string, args ...string) (string, string, int) {
+func runStdin(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code := Execute(context.Background(), append([]string{"--root", t.TempDir()}, args...), strings.NewReader(stdin), &out, &errOut)
@@ -63,7 +63,7 @@ func TestLoginLogout(t *testing.T) {
 	cfgPath := filepath.Join(dir, "config.json")
 
 	// wrong password: docker's daemon-style error, exit 1, nothing saved
-	out, errOut, code := runIn(t, "nope\n", "login", "-u", "alice", "--password-stdin", reg)
+	out, errOut, code := runStdin(t, "nope\n", "login", "-u", "alice", "--password-stdin", reg)
 	if code != 1 || out != "" || errOut != "Error response from daemon: Get \"http://"+reg+"/v2/\": unauthorized: authentication required\n" {
 		t.Fatalf("wrong password: %d %q %q", code, out, errOut)
 	}
@@ -71,7 +71,7 @@ func TestLoginLogout(t *testing.T) {
 		t.Fatal("config written after a failed login")
 	}
 
-	out, errOut, code = runIn(t, "pw\n", "login", "-u", "alice", "--password-stdin", reg)
+	out, errOut, code = runStdin(t, "pw\n", "login", "-u", "alice", "--password-stdin", reg)
 	if code != 0 || out != "Login Succeeded\n" {
 		t.Fatalf("login: %d %q %q", code, out, errOut)
 	}
@@ -86,39 +86,39 @@ func TestLoginLogout(t *testing.T) {
 	}
 
 	// -p works and warns
-	_, errOut, code = runIn(t, "", "login", "-u", "alice", "-p", "pw", reg)
+	_, errOut, code = runStdin(t, "", "login", "-u", "alice", "-p", "pw", reg)
 	if code != 0 || !strings.HasPrefix(errOut, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n") {
 		t.Fatalf("-p: %d %q", code, errOut)
 	}
 	// no flags: the stored credentials are used
-	out, _, code = runIn(t, "", "login", reg)
+	out, _, code = runStdin(t, "", "login", reg)
 	if code != 0 || out != "Authenticating with existing credentials...\nLogin Succeeded\n" {
 		t.Fatalf("stored creds: %d %q", code, out)
 	}
 
-	out, _, code = runIn(t, "", "logout", reg)
+	out, _, code = runStdin(t, "", "logout", reg)
 	if code != 0 || out != "Removing login credentials for "+reg+"\n" {
 		t.Fatalf("logout: %d %q", code, out)
 	}
-	out, _, code = runIn(t, "", "logout", reg)
+	out, _, code = runStdin(t, "", "logout", reg)
 	if code != 0 || out != "Not logged in to "+reg+"\n" {
 		t.Fatalf("second logout: %d %q", code, out)
 	}
-	out, _, _ = runIn(t, "", "logout")
+	out, _, _ = runStdin(t, "", "logout")
 	if out != "Not logged in to https://index.docker.io/v1/\n" {
 		t.Fatalf("default logout: %q", out)
 	}
 
 	// no username and no TTY
-	_, errOut, code = runIn(t, "", "login", reg)
+	_, errOut, code = runStdin(t, "", "login", reg)
 	if code != 1 || errOut != "Error: Cannot perform an interactive login from a non TTY device\n" {
 		t.Fatalf("non-TTY: %d %q", code, errOut)
 	}
-	_, errOut, code = runIn(t, "pw", "login", "--password-stdin", reg)
+	_, errOut, code = runStdin(t, "pw", "login", "--password-stdin", reg)
 	if code != 1 || !strings.Contains(errOut, "Must provide --username with --password-stdin") {
 		t.Fatalf("stdin without user: %d %q", code, errOut)
 	}
-	_, errOut, code = runIn(t, "pw", "login", "-u", "a", "-p", "x", "--password-stdin", reg)
+	_, errOut, code = runStdin(t, "pw", "login", "-u", "a", "-p", "x", "--password-stdin", reg)
 	if code != 1 || !strings.Contains(errOut, "--password and --password-stdin are mutually exclusive") {
 		t.Fatalf("both: %d %q", code, errOut)
 	}
@@ -133,7 +133,7 @@ func TestLoginWithCredsStoreHasNoWarning(t *testing.T) {
 	os.WriteFile(filepath.Join(bin, "docker-credential-testhelper"), []byte(script), 0o755)
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
 	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"credsStore":"testhelper"}`), 0o600)
-	out, errOut, code := runIn(t, "pw", "login", "-u", "alice", "--password-stdin", reg)
+	out, errOut, code := runStdin(t, "pw", "login", "-u", "alice", "--password-stdin", reg)
 	if code != 0 || out != "Login Succeeded\n" || errOut != "" {
 		t.Fatalf("login: %d %q %q", code, out, errOut)
 	}
@@ -145,7 +145,7 @@ func TestLoginWithCredsStoreHasNoWarning(t *testing.T) {
 	if strings.Contains(string(b), "cHc") {
 		t.Fatalf("secret in the file: %s", b)
 	}
-	out, _, _ = runIn(t, "", "logout", reg)
+	out, _, _ = runStdin(t, "", "logout", reg)
 	if out != "Removing login credentials for "+reg+"\n" {
 		t.Fatalf("logout: %q", out)
 	}
@@ -157,10 +157,10 @@ func TestLoginWithCredsStoreHasNoWarning(t *testing.T) {
 func TestSearch(t *testing.T) {
 	dockerConfigDir(t)
 	reg := basicRegistry(t)
-	if _, _, code := runIn(t, "pw", "login", "-u", "alice", "--password-stdin", reg); code != 0 {
+	if _, _, code := runStdin(t, "pw", "login", "-u", "alice", "--password-stdin", reg); code != 0 {
 		t.Fatal("login failed")
 	}
-	out, errOut, code := runIn(t, "", "search", reg+"/x")
+	out, errOut, code := runStdin(t, "", "search", reg+"/x")
 	want := "" +
 		"NAME              DESCRIPTION                                     STARS     OFFICIAL   AUTOMATED\n" +
 		"me/tools          A very long description that goes on and on …   7                    [OK]\n" +
@@ -170,28 +170,28 @@ func TestSearch(t *testing.T) {
 	if code != 0 || out != want {
 		t.Fatalf("search: %d %q\n%s\nwant\n%s", code, errOut, out, want)
 	}
-	out, _, _ = runIn(t, "", "search", "--no-trunc", "--format", "{{.Name}}: {{.Description}}", reg+"/x")
+	out, _, _ = runStdin(t, "", "search", "--no-trunc", "--format", "{{.Name}}: {{.Description}}", reg+"/x")
 	if !strings.Contains(out, "me/tools: A very long description that goes on and on beyond forty-five characters with a newline\n") {
 		t.Fatalf("--no-trunc: %q", out)
 	}
-	out, _, _ = runIn(t, "", "search", "-f", "stars=1", "--filter", "is-automated=true", "--format", "{{.Name}}", reg+"/x")
+	out, _, _ = runStdin(t, "", "search", "-f", "stars=1", "--filter", "is-automated=true", "--format", "{{.Name}}", reg+"/x")
 	if out != "me/tools\n" {
 		t.Fatalf("filters: %q", out)
 	}
-	out, _, _ = runIn(t, "", "search", "--limit", "1", "--format", "json", reg+"/x")
+	out, _, _ = runStdin(t, "", "search", "--limit", "1", "--format", "json", reg+"/x")
 	if out != `{"Name":"me/tools","Description":"A very long description that goes on and on …","StarCount":"7","IsOfficial":"false","IsAutomated":"true"}`+"\n" {
 		t.Fatalf("json: %q", out)
 	}
-	_, errOut, code = runIn(t, "", "search", "--limit", "0", reg+"/x")
+	_, errOut, code = runStdin(t, "", "search", "--limit", "0", reg+"/x")
 	if code != 1 || errOut != "Error response from daemon: limit 0 is outside the range of [1, 100]\n" {
 		t.Fatalf("limit 0: %d %q", code, errOut)
 	}
-	_, errOut, code = runIn(t, "", "search", "-f", "bogus=1", reg+"/x")
+	_, errOut, code = runStdin(t, "", "search", "-f", "bogus=1", reg+"/x")
 	if code != 1 || errOut != "Error response from daemon: invalid filter 'bogus'\n" {
 		t.Fatalf("bad filter: %d %q", code, errOut)
 	}
-	runIn(t, "", "logout", reg)
-	_, errOut, code = runIn(t, "", "search", reg+"/x")
+	runStdin(t, "", "logout", reg)
+	_, errOut, code = runStdin(t, "", "search", reg+"/x")
 	if code != 1 || !strings.Contains(errOut, "unauthorized: authentication required") {
 		t.Fatalf("anonymous search: %d %q", code, errOut)
 	}

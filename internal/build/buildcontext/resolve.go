@@ -175,7 +175,7 @@ func (c *Context) glob(ctx context.Context, pattern string) ([]Source, error) {
 		return nil, nil
 	}
 	var out []Source
-	err = c.walkDepth(ctx, prefix, nil, depth, func(rel string, info fs.FileInfo) error {
+	err = c.walkDepth(ctx, prefix, nil, depth, nil, func(rel string, info fs.FileInfo) error {
 		if rel == "." {
 			return nil
 		}
