@@ -116,7 +116,7 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 			return nil, errdefs.InvalidArgumentf("%s: the build has no context to copy from", where)
 		}
 		var err error
-		if sel, err = bc.Select(ctx, a.kw, local, a.exclude); err != nil {
+		if sel, err = bc.Select(ctx, a.kw, local, buildcontext.SelectOptions{Exclude: a.exclude, Cache: j.opts.StatCache}); err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		if len(sel.Sources) > 1 && !strings.HasSuffix(a.dest, "/") {
@@ -364,9 +364,9 @@ func lookupID(root, file, name string) (int, int, error) {
 type copier struct {
 	root  string
 	upper string // overlay upper dir for direct writes ("" for none)
-	own  *owner
-	mode *fs.FileMode
-	tree *srcTree
+	own   *owner
+	mode  *fs.FileMode
+	tree  *srcTree
 }
 
 // target resolves an absolute container path inside the rootfs.

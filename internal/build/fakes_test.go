@@ -142,7 +142,7 @@ func (s *fakeSnap) Root() string { return s.dir }
 
 func (s *fakeSnap) Upper() string { return "" }
 
-func (s *fakeSnap) Commit(context.Context) (Layer, bool, error) {
+func (s *fakeSnap) Commit(context.Context, CommitOptions) (Layer, bool, error) {
 	s.done = true
 	s.w.mu.Lock()
 	defer s.w.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
 	"github.com/hoistproject/hoist/internal/images"
@@ -78,7 +79,7 @@ func (e *realEnv) build(t *testing.T, df string, ctxDir string, opts Options) (b
 		t.Cleanup(func() { bc.Close() })
 		opts.Context = bc
 		if opts.StatCache == nil {
-			opts.StatCache = buildcontext.OpenStatCache(filepath.Join(e.root, "build", "statcache"))
+			opts.StatCache = buildcontext.OpenStatCache(filepath.Join(e.root, "build", "statcache"), bc.Dir())
 		}
 	}
 	return doBuild(t, e.b, df, opts), bc
@@ -244,5 +245,24 @@ func TestIntegrationConcurrentBuildsOneRoot(t *testing.T) {
 		if err != nil {
 			t.Errorf("build %d: %v\n%s", i, err, outs[i])
 		}
+	}
+}
+
+func TestIntegrationSourceDateEpochSameID(t *testing.T) {
+	e := newRealEnv(t)
+	ctxDir := writeCtx(t, map[string]string{"f": "x"})
+	epoch := time.Unix(1700000000, 0)
+	df := "FROM busybox\nRUN echo $RANDOM > /r1 && mkdir -p /d && echo x > /d/f\nCOPY f /f\nENV A=1\n"
+	var ids []string
+	for i := 0; i < 2; i++ {
+		r, _ := e.build(t, strings.Replace(df, "$RANDOM", "same", 1), ctxDir, Options{NoCache: true, SourceDateEpoch: &epoch})
+		if r.err != nil {
+			t.Fatalf("%v\n%s", r.err, r.out)
+		}
+		ids = append(ids, r.res.ID.String())
+		time.Sleep(1100 * time.Millisecond) // different wall-clock second
+	}
+	if ids[0] != ids[1] {
+		t.Errorf("SOURCE_DATE_EPOCH builds differ: %v", ids)
 	}
 }

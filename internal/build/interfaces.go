@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -47,10 +48,16 @@ type Snapshot interface {
 	// Commit turns the changes into a new layer on top of the parent chain
 	// and releases the snapshot. empty is true (and Layer zero) when
 	// nothing changed.
-	Commit(ctx context.Context) (l Layer, empty bool, err error)
+	Commit(ctx context.Context, opts CommitOptions) (l Layer, empty bool, err error)
 	// Release discards the snapshot (unmounts, removes its directories). It
 	// is a no-op after Commit and safe to call more than once.
 	Release(ctx context.Context) error
+}
+
+// CommitOptions tune Snapshot.Commit.
+type CommitOptions struct {
+	// SourceDateEpoch clamps the times in the layer tar (reproducible builds).
+	SourceDateEpoch *time.Time
 }
 
 // Snapshotter prepares root filesystems over layer chains.

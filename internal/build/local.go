@@ -186,7 +186,6 @@ type PruneReport struct {
 // (<root>/build/cache) and the layers only the cache used.
 func Prune(ctx context.Context, st *images.Store, dir string) (PruneReport, error) {
 	var rep PruneReport
-	var after func(bool)
 	err := st.DB().Update(ctx, func(tx *metadata.Tx) error {
 		if b := metadata.ReadBucket(tx, cacheBucket); b != nil {
 			if rb := b.Bucket([]byte("records")); rb != nil {
@@ -196,21 +195,20 @@ func Prune(ctx context.Context, st *images.Store, dir string) (PruneReport, erro
 				return err
 			}
 		}
-		removed, a, err := st.Layers().Release(ctx, tx, []layers.Users{st})
+		removed, err := st.Layers().Release(ctx, tx, []layers.Users{st})
 		if err != nil {
 			return err
 		}
-		after = a
 		for _, l := range removed {
 			rep.LayersRemoved++
 			rep.SpaceReclaimed += l.Size
 		}
 		return nil
 	})
-	if after != nil {
-		after(err == nil)
-	}
 	if err != nil {
+		return rep, err
+	}
+	if err := st.Layers().EmptyTrash(ctx); err != nil {
 		return rep, err
 	}
 	cache := filepath.Join(dir, "cache")
@@ -326,7 +324,7 @@ func (s *overlaySnap) unmount() error {
 // Commit implements Snapshot: the upper dir, an overlay-format layer, is
 // moved into the layer store and written once as a layer tar
 // (archive.DiffOverlay) for the blob.
-func (s *overlaySnap) Commit(ctx context.Context) (Layer, bool, error) {
+func (s *overlaySnap) Commit(ctx context.Context, opts CommitOptions) (Layer, bool, error) {
 	defer s.Release(context.WithoutCancel(ctx))
 	if err := s.unmount(); err != nil {
 		return Layer{}, false, err
@@ -342,13 +340,15 @@ func (s *overlaySnap) Commit(ctx context.Context) (Layer, bool, error) {
 	// The upper dir is already an overlay-format layer: it is moved into
 	// the layer store and its tar written once, never re-extracted.
 	l, err := s.o.Layers.CreateFromDir(ctx, s.parent, upper, func(ctx context.Context, w io.Writer, dir string) error {
-		return archive.DiffOverlay(ctx, w, dir, archive.DiffOptions{})
+		return archive.DiffOverlay(ctx, w, dir, archive.DiffOptions{SourceDateEpoch: opts.SourceDateEpoch})
 	})
 	if errors.Is(err, syscall.EXDEV) {
 		// The build directory is on another filesystem than the layer
 		// store: stream the tar and unpack it there instead.
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(archive.DiffOverlay(ctx, pw, upper, archive.DiffOptions{})) }()
+		go func() {
+			pw.CloseWithError(archive.DiffOverlay(ctx, pw, upper, archive.DiffOptions{SourceDateEpoch: opts.SourceDateEpoch}))
+		}()
 		l, err = s.o.Layers.Create(ctx, s.parent, pr, layers.CreateOptions{})
 		pr.CloseWithError(errors.New("layer creation ended"))
 	}

@@ -286,7 +286,7 @@ func (c *stageCtx) execute(ctx context.Context, st *step, v *vertex) (*state, er
 		return nil, err
 	}
 	t1 := j.now()
-	layer, empty, err := snap.Commit(ctx)
+	layer, empty, err := snap.Commit(ctx, CommitOptions{SourceDateEpoch: j.opts.SourceDateEpoch})
 	j.log.Debug("step timings", "instr", st.instr, "prepare+run", t1.Sub(t0), "commit", j.now().Sub(t1))
 	if err != nil {
 		return nil, fmt.Errorf("committing layer: %w", err)

@@ -243,7 +243,7 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 			opts.Dockerfile = dfData
 		}
 		sum := sha256.Sum256([]byte(bc.Dir()))
-		opts.StatCache = buildcontext.OpenStatCache(filepath.Join(st.Root(), "build", "statcache", hex.EncodeToString(sum[:8])))
+		opts.StatCache = buildcontext.OpenStatCache(filepath.Join(st.Root(), "build", "statcache", hex.EncodeToString(sum[:8])), bc.Dir())
 	}
 	if opts.Dockerfile == nil {
 		b, err := os.ReadFile(dfPath)

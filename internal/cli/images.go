@@ -3,7 +3,6 @@ package cli
 import (
 	"sort"
 
-	dref "github.com/distribution/reference"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/spf13/cobra"
 )
@@ -61,18 +60,12 @@ func imageRows(img images.Image, digests, noTrunc bool) []imageRow {
 	tags := map[string][]string{}
 	dgs := map[string][]string{}
 	for _, n := range img.Names {
-		if p, err := dref.ParseNormalizedNamed(n); err == nil {
-			if t, ok := p.(dref.NamedTagged); ok {
-				tags[dref.FamiliarName(p)] = append(tags[dref.FamiliarName(p)], t.Tag())
-			}
-		}
+		repo, tag := images.SplitName(n)
+		tags[repo] = append(tags[repo], tag)
 	}
 	for _, n := range img.RepoDigests {
-		if p, err := dref.ParseNormalizedNamed(n); err == nil {
-			if c, ok := p.(dref.Canonical); ok {
-				dgs[dref.FamiliarName(p)] = append(dgs[dref.FamiliarName(p)], c.Digest().String())
-			}
-		}
+		repo, dg := images.SplitName(n)
+		dgs[repo] = append(dgs[repo], dg)
 	}
 	var rows []imageRow
 	add := func(repo, tag, dg string) {
@@ -126,7 +119,7 @@ func newImagesCmd(e *env) *cobra.Command {
 		Use:     "images [OPTIONS] [REPOSITORY[:TAG]]",
 		Aliases: []string{"list"},
 		Short:   "List images",
-		Args:    cobra.MaximumNArgs(1),
+		Args:    maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := images.ParseFilters(filters, "dangling", "label", "reference", "before", "since", "until")
 			if err != nil {

@@ -142,8 +142,9 @@ func TestBadInputs(t *testing.T) {
 		{[]string{"import", "/nonexistent.tar"}, 1, "no such file"},
 		{[]string{"import", "-c", "RUN x", tarPath}, 1, "RUN is not a valid change command"},
 		{[]string{"images", "-f", "bogus=1"}, 1, "Error: invalid filter 'bogus'\n"},
-		{[]string{"tag", "img"}, 125, `"hoist tag" requires exactly 2 arguments.`},
-		{[]string{"rmi"}, 125, `"hoist rmi" requires at least 1 argument.`},
+		{[]string{"tag", "img"}, 1, "\"hoist tag\" requires exactly 2 arguments.\nSee 'hoist tag --help'.\n\nUsage:  hoist tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n"},
+		{[]string{"rmi"}, 1, `"hoist rmi" requires at least 1 argument.`},
+		{[]string{"images", "a", "b"}, 1, `"hoist images" requires at most 1 argument.`},
 		{[]string{"images", "--bogus"}, 125, "unknown flag: --bogus"},
 	}
 	for _, c := range cases {

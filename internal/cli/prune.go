@@ -25,9 +25,12 @@ func newImagePruneCmd(e *env) *cobra.Command {
 		Short: "Remove unused images",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := images.ParseFilters(filters, "until", "label")
+			f, err := images.ParseFilters(filters, "until", "label", "dangling")
 			if err != nil {
 				return err
+			}
+			if f.Dangling != nil && !*f.Dangling {
+				all = true // docker: dangling=false prunes every unused image
 			}
 			msg := "WARNING! This will remove all dangling images."
 			if all {

@@ -83,7 +83,9 @@ func newRootCommand(e *env) *cobra.Command {
 	// Top-level verbs. Each constructor lives in its own file.
 	root.AddCommand(newVersionCmd(e))
 	root.AddCommand(newImagesCmd(e), newTagCmd(e), newInspectCmd(e), newHistoryCmd(e), newRmiCmd(e),
-		newImportCmd(e), newInfoCmd(e))
+		newImportCmd(e), newInfoCmd(e), newSaveCmd(e), newLoadCmd(e))
+	root.AddCommand(newRegistryCmd(e))
+	root.AddCommand(newLoginCmd(e), newLogoutCmd(e), newSearchCmd(e))
 	root.AddCommand(newBuildCmd(e), newBuilderCmd(e))
 
 	// `hoist image VERB`: docker's management-command forms of the image verbs.
@@ -95,7 +97,7 @@ func newRootCommand(e *env) *cobra.Command {
 	imageRm := newRmiCmd(e)
 	imageRm.Use, imageRm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
 	image.AddCommand(imageLs, imageRm, newTagCmd(e), newImageInspectCmd(e), newHistoryCmd(e),
-		newImportCmd(e), newImagePruneCmd(e), newBuildCmd(e))
+		newImportCmd(e), newImagePruneCmd(e), newSaveCmd(e), newLoadCmd(e), newBuildCmd(e))
 
 	// `hoist container VERB`.
 	container := &cobra.Command{Use: "container", Short: "Manage containers", Args: cobra.NoArgs,

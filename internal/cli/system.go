@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/hoistproject/hoist/internal/images"
@@ -240,6 +241,7 @@ func newInfoCmd(e *env) *cobra.Command {
 			for k := range d.Runtimes {
 				rts = append(rts, k)
 			}
+			sort.Strings(rts)
 			fmt.Fprintf(e.out, "Client: hoist\n Version:    %s\n\nServer:\n", Version)
 			fmt.Fprintf(e.out, " Containers: %d\n  Running: %d\n  Paused: %d\n  Stopped: %d\n Images: %d\n", d.Containers, d.ContainersRunning, d.ContainersPaused, d.ContainersStopped, d.Images)
 			fmt.Fprintf(e.out, " Server Version: %s\n Storage Driver: %s\n", d.ServerVersion, d.Driver)

@@ -62,12 +62,3 @@ func createdSince(t time.Time) string {
 	}
 	return humanDuration(time.Since(t)) + " ago"
 }
-
-// ellipsis shortens s to max runes, ending in "…", as docker's --no-trunc=false.
-func ellipsis(s string, max int) string {
-	r := []rune(s)
-	if len(r) <= max {
-		return s
-	}
-	return string(r[:max-1]) + "…"
-}

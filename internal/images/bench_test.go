@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/layers"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // storeWith1000 makes a store with n images (two tags each) over one shared layer.

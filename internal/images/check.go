@@ -207,6 +207,9 @@ func (s *Store) Check(ctx context.Context, repair bool) (CheckReport, error) {
 				rep.Repaired = append(rep.Repaired, fmt.Sprintf("removed %d stale leases", n))
 			}
 		}
+		for _, r := range metadata.Trashed(tx) {
+			rep.Leftovers = append(rep.Leftovers, "pending deletion: "+r)
+		}
 		// Leftovers: layer directories without records, unreferenced blobs.
 		ents, _ := os.ReadDir(filepath.Join(s.root, "layers"))
 		for _, e := range ents {
@@ -246,6 +249,9 @@ func (s *Store) Check(ctx context.Context, repair bool) (CheckReport, error) {
 	if repair {
 		err = s.db.Update(ctx, fn)
 		if err == nil {
+			if err := s.ls.EmptyTrash(ctx); err != nil {
+				return rep, err
+			}
 			if n := s.ls.Cleanup(); n > 0 {
 				rep.Repaired = append(rep.Repaired, fmt.Sprintf("removed %d interrupted layer directories", n))
 			}

@@ -33,26 +33,29 @@ func ShortID(id digest.Digest) string {
 
 // deleter runs one rmi or prune inside one transaction.
 type deleter struct {
+	ctx   context.Context
 	s     *Store
 	tx    *metadata.Tx
 	items []DeleteItem
 	// freed is the unpacked size of the layers removed.
-	freed  int64
-	afters []func(bool)
-	users  map[digest.Digest][]ContainerUse
+	freed int64
+	users map[digest.Digest][]ContainerUse
 }
 
-func (s *Store) newDeleter(tx *metadata.Tx) (*deleter, error) {
+func (s *Store) newDeleter(ctx context.Context, tx *metadata.Tx) (*deleter, error) {
 	users, err := s.imageUsers(tx)
 	if err != nil {
 		return nil, err
 	}
-	return &deleter{s: s, tx: tx, users: users}, nil
+	return &deleter{ctx: ctx, s: s, tx: tx, users: users}, nil
 }
 
+// finish deletes the files of what the committed transaction put in the
+// trash. A failure leaves only trash entries, retried by the next deletion
+// or `system check --repair`.
 func (d *deleter) finish(committed bool) {
-	for _, f := range d.afters {
-		f(committed)
+	if committed {
+		_ = d.s.ls.EmptyTrash(d.ctx)
 	}
 }
 
@@ -105,7 +108,7 @@ func (s *Store) Delete(ctx context.Context, ref string, opts DeleteOptions) ([]D
 	var d *deleter
 	err := s.db.Update(ctx, func(tx *metadata.Tx) error {
 		var err error
-		if d, err = s.newDeleter(tx); err != nil {
+		if d, err = s.newDeleter(ctx, tx); err != nil {
 			return err
 		}
 		return d.delete(ref, opts)
@@ -256,11 +259,10 @@ func (d *deleter) deleteImage(id digest.Digest, force, prune, quiet bool) error 
 		return err
 	}
 	d.items = append(d.items, DeleteItem{Deleted: id.String()})
-	removed, after, err := d.s.ls.Release(context.Background(), d.tx, d.s.layerUsers())
+	removed, err := d.s.ls.Release(d.ctx, d.tx, d.s.layerUsers())
 	if err != nil {
 		return err
 	}
-	d.afters = append(d.afters, after)
 	for _, l := range removed {
 		d.items = append(d.items, DeleteItem{Deleted: l.ChainID.String()})
 		d.freed += l.Size
@@ -274,8 +276,8 @@ func (d *deleter) deleteImage(id digest.Digest, force, prune, quiet bool) error 
 	return d.deleteImage(r.Parent, false, true, true)
 }
 
-// deleteBlobs removes the config and manifest blobs of a deleted image
-// unless another image record or a live lease still names them.
+// deleteBlobs puts the config and manifest blobs of a deleted image in the
+// trash unless another image record or a live lease still names them.
 func (d *deleter) deleteBlobs(r Record) error {
 	leased := metadata.LeasedResources(d.tx)
 	used := map[digest.Digest]bool{}
@@ -297,7 +299,7 @@ func (d *deleter) deleteBlobs(r Record) error {
 		if used[c] || leased[layers.BlobResource(c)] {
 			continue
 		}
-		if err := d.s.cs.Delete(context.Background(), c); err != nil && !errdefs.IsNotFound(err) {
+		if err := metadata.Trash(d.tx, layers.BlobResource(c)); err != nil {
 			return err
 		}
 	}

@@ -17,8 +17,12 @@
 //
 // Every flow writes the config blob and layers first and the record and its
 // tags last, in one metadata transaction, so a crash never leaves a tag
-// pointing at a half image. Layers are freed (package layers, Release) in
-// the same transaction that deletes the last image using them.
+// pointing at a half image. Deleting is two-phase: the transaction that
+// deletes the last image using a layer also deletes the layer record
+// (package layers, Release) and puts its directory and blobs, and the
+// image's config and manifest blobs, in the metadata trash; the files are
+// removed after the commit (layers.EmptyTrash), so a kill at any point
+// leaves no record naming a missing file.
 //
 // Lookup (Resolve) accepts a name (normalised, ":latest" added), a
 // name@digest (repo digest), a full ID with or without "sha256:", or a

@@ -42,7 +42,7 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 			return err
 		}
 		var err error
-		if d, err = s.newDeleter(tx); err != nil {
+		if d, err = s.newDeleter(ctx, tx); err != nil {
 			return err
 		}
 		recs, err := allRecords(tx)
@@ -97,11 +97,10 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 			}
 		}
 		// Also free layers left unreferenced by anything (e.g. by a crash).
-		removed, after, err := s.ls.Release(ctx, tx, s.layerUsers())
+		removed, err := s.ls.Release(ctx, tx, s.layerUsers())
 		if err != nil {
 			return err
 		}
-		d.afters = append(d.afters, after)
 		for _, l := range removed {
 			d.items = append(d.items, DeleteItem{Deleted: l.ChainID.String()})
 			d.freed += l.Size

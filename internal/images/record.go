@@ -154,3 +154,21 @@ func repoOf(name string) string {
 	}
 	return name
 }
+
+// SplitName splits a normalised name ("docker.io/library/busybox:latest" or
+// "example.com/x@sha256:...") into its familiar repository ("busybox") and
+// its tag or digest, without a full parse (listing thousands of names).
+func SplitName(name string) (repo, tagOrDigest string) {
+	repo = repoOf(name)
+	rest := name[len(repo):]
+	if len(rest) > 0 {
+		tagOrDigest = rest[1:]
+	}
+	if r, ok := strings.CutPrefix(repo, "docker.io/"); ok {
+		repo = r
+		if r2, ok := strings.CutPrefix(r, "library/"); ok && !strings.Contains(r2, "/") {
+			repo = r2
+		}
+	}
+	return repo, tagOrDigest
+}

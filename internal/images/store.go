@@ -317,6 +317,11 @@ func (s *Store) Create(ctx context.Context, n NewImage) (Image, error) {
 		if _, err := s.cs.Info(ctx, desc.Digest); err != nil {
 			return fmt.Errorf("image config %s was removed concurrently: %w", desc.Digest, err)
 		}
+		for _, m := range n.Manifests {
+			if _, err := s.cs.Info(ctx, m.Digest); err != nil {
+				return fmt.Errorf("manifest %s: %w", m.Digest, err)
+			}
+		}
 		if n.Parent != "" {
 			if _, ok, err := getRecord(tx, n.Parent); err != nil || !ok {
 				return errdefs.NotFoundf("parent image %s not found", n.Parent)
@@ -347,6 +352,13 @@ func (s *Store) Create(ctx context.Context, n NewImage) (Image, error) {
 			}
 		}
 		if err := putRecord(tx, r); err != nil {
+			return err
+		}
+		claims := []string{layers.BlobResource(r.ID)}
+		for _, m := range r.Manifests {
+			claims = append(claims, layers.BlobResource(m.Digest))
+		}
+		if err := metadata.Claim(tx, claims...); err != nil {
 			return err
 		}
 		for _, nm := range names {
@@ -394,7 +406,13 @@ func (s *Store) AddRepoDigest(ctx context.Context, id digest.Digest, repoDigest 
 			r.RepoDigests = append(r.RepoDigests, p.String())
 		}
 		if manifest != nil && !slices.ContainsFunc(r.Manifests, func(o ocispec.Descriptor) bool { return o.Digest == manifest.Digest }) {
+			if _, err := s.cs.Info(ctx, manifest.Digest); err != nil {
+				return fmt.Errorf("manifest %s: %w", manifest.Digest, err)
+			}
 			r.Manifests = append(r.Manifests, *manifest)
+			if err := metadata.Claim(tx, layers.BlobResource(manifest.Digest)); err != nil {
+				return err
+			}
 		}
 		return putRecord(tx, r)
 	})

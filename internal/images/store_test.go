@@ -1,6 +1,7 @@
 package images
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -541,5 +542,117 @@ func TestLeaseProtectsUnreferencedLayer(t *testing.T) {
 	rep, err := s.Prune(ctx, PruneOptions{All: true})
 	if err != nil || rep.Reclaimed != 1 {
 		t.Fatalf("unleased layer not pruned: %+v %v", rep, err)
+	}
+}
+
+func TestImportHostileTars(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	outside := t.TempDir()
+	mk := func(hdrs ...*tar.Header) []byte {
+		var b bytes.Buffer
+		tw := tar.NewWriter(&b)
+		for _, h := range hdrs {
+			if h.Typeflag == tar.TypeReg {
+				h.Size = 4
+			}
+			tw.WriteHeader(h)
+			if h.Typeflag == tar.TypeReg {
+				tw.Write([]byte("evil"))
+			}
+		}
+		tw.Close()
+		return b.Bytes()
+	}
+	cases := map[string][]byte{
+		"dotdot":        mk(&tar.Header{Name: "../../../../../../" + outside + "/x", Typeflag: tar.TypeReg, Mode: 0o644}),
+		"symlink-out":   mk(&tar.Header{Name: "l", Typeflag: tar.TypeSymlink, Linkname: outside}, &tar.Header{Name: "l/x", Typeflag: tar.TypeReg, Mode: 0o644}),
+		"hardlink-out":  mk(&tar.Header{Name: "h", Typeflag: tar.TypeLink, Linkname: "../../../../etc/passwd"}),
+		"bad-whiteout":  mk(&tar.Header{Name: "a/.wh..", Typeflag: tar.TypeReg, Mode: 0o644}),
+		"bad-whiteout2": mk(&tar.Header{Name: ".wh...", Typeflag: tar.TypeReg, Mode: 0o644}),
+	}
+	for name, b := range cases {
+		_, err := s.Import(ctx, bytes.NewReader(b), ImportOptions{Name: "evil:" + name})
+		if err == nil {
+			t.Errorf("%s: hostile tar imported", name)
+		}
+		if _, err := s.Resolve(ctx, "evil:"+name); !errdefs.IsNotFound(err) {
+			t.Errorf("%s: a name was recorded: %v", name, err)
+		}
+		if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+			t.Fatalf("%s: wrote outside the layer: %v", name, ents)
+		}
+	}
+	if rep, err := s.Check(ctx, false); err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("check: %v %v", rep.Problems, err)
+	}
+}
+
+// A crash between the deleting transaction and the file removal leaves only
+// trash entries: no problem for check, and --repair removes the files.
+func TestCrashBetweenDeleteAndEmptyTrash(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	img := mkImage(t, s, t0, "", nil, [][]byte{layerTar(t, map[string]string{"f": "1"})}, "x:1")
+	err := s.db.Update(ctx, func(tx *metadataTx) error {
+		d, err := s.newDeleter(ctx, tx)
+		if err != nil {
+			return err
+		}
+		return d.delete("x:1", DeleteOptions{}) // no finish: the process "dies" here
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.Check(ctx, false)
+	if err != nil || len(rep.Problems) != 0 || len(rep.Leftovers) == 0 {
+		t.Fatalf("check after crash: %+v %v", rep, err)
+	}
+	if _, err := s.Check(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = s.Check(ctx, false)
+	if len(rep.Problems) != 0 || len(rep.Leftovers) != 0 || rep.Blobs != 0 {
+		t.Fatalf("after repair: %+v", rep)
+	}
+	if _, err := os.Stat(s.ls.Dir(digestT(img.ChainID))); !os.IsNotExist(err) {
+		t.Fatalf("layer dir left: %v", err)
+	}
+}
+
+func TestHistoryMissingAndRepoDigests(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	img := mkImage(t, s, t0, "", nil, [][]byte{layerTar(t, map[string]string{"a": "1"}), layerTar(t, map[string]string{"b": "22"})}, "app:1")
+	h, err := s.History(ctx, "app:1")
+	if err != nil || len(h) != 2 || h[0].ID != img.ID.String() || h[1].ID != "<missing>" || h[0].Size != 2 || h[1].Size != 1 {
+		t.Fatalf("history: %+v %v", h, err)
+	}
+	dg := "sha256:" + strings.Repeat("ab", 32)
+	if err := s.AddRepoDigest(ctx, img.ID, "app@"+dg, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddRepoDigest(ctx, img.ID, "other/app@"+dg, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Resolve(ctx, "app@"+dg)
+	if err != nil || got.ID != img.ID {
+		t.Fatalf("resolve by repo digest: %v", err)
+	}
+	// Untagging the last tag of a repository also drops its digests.
+	items, err := s.Delete(ctx, "app:1", DeleteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(items, []DeleteItem{{Untagged: "app:1"}, {Untagged: "app@" + dg}}) {
+		t.Fatalf("rmi app:1: %+v", items)
+	}
+	l, _ := s.List(ctx, ListOptions{})
+	if len(l) != 1 || len(l[0].Names) != 0 || !slices.Equal(l[0].RepoDigests, []string{"docker.io/other/app@" + dg}) {
+		t.Fatalf("list: %+v", l)
+	}
+	items, err = s.Delete(ctx, "other/app@"+dg, DeleteOptions{})
+	if err != nil || len(items) != 4 || items[0].Untagged != "other/app@"+dg || items[1].Deleted != img.ID.String() {
+		t.Fatalf("rmi by digest: %+v %v", items, err)
 	}
 }

@@ -21,17 +21,22 @@
 // reproduce the exact bytes (diffID, and the compressed digest of a pulled
 // image) with no regeneration logic at all. The alternative, tar-split
 // metadata, costs about 1% of the layer but needs a byte-exact tar
-// regenerator. Measured on this machine (2 cores, ext4) with a 202 MB layer
-// (a copy of /usr, 9,911 files) by TestMeasureBlobCost (run with
-// HOIST_MEASURE=1):
+// regenerator. Measured by TestMeasureBlobCost (HOIST_MEASURE=1) on the
+// 2-core CI-class machine, ext4, with a 221 MB layer tar (13,293 files,
+// 210 MB of file content from /usr/share and /usr/lib; gzip 107 MB):
 //
-//	unpack only                          1.10 s   202 MB disk
-//	unpack + keep uncompressed tar blob  1.27 s   405 MB disk (+100%)
-//	unpack + keep gzip blob (1:2.7)      1.31 s   277 MB disk (+37%)
+//	                                   disk     time (median of 3 runs)
+//	tar:  unpack + diffID, no blob     244 MB   6.5 s
+//	tar:  unpack + diffID + tar blob   455 MB   6.3 s
+//	gzip: unpack + diffID, no blob     244 MB   7.8 s
+//	gzip: unpack + diffID + gz blob    346 MB   6.4 s
 //
-// The time cost is small (the blob is written while the stream is unpacked,
-// so it is one extra sequential write); the disk cost is one copy of the
-// blob, i.e. like a registry cache. We accept it: simplest correct approach.
+// The disk cost is one copy of the blob (+86% for an uncompressed layer,
+// +42% for a gzip one). The time cost was lost in the noise: the blob is
+// written sequentially while the stream is unpacked, and the run is
+// dominated by syncfs and by the machine's load (other processes shared the
+// 2 cores; single runs ranged 0.9-8 s). We accept the disk cost: it is the
+// simplest correct approach, and it makes save and push plain blob copies.
 //
 // Creating a layer is crash-safe: the blob is streamed into content while
 // the decompressed stream is teed into archive.Apply (into layers/tmp) and
@@ -44,5 +49,9 @@
 // Reference counting is computed, not counted: a layer is in use while an
 // image record (or, later, a container) reaches it through its parent chain,
 // or a live lease (metadata.WithLease) holds it. Users report the chainIDs
-// they use (interface Users); Release removes the unused ones.
+// they use (interface Users); Release deletes the records of the unused ones
+// and puts their directories and blobs in the metadata trash, in the
+// caller's transaction; EmptyTrash deletes the files afterwards, under the
+// lock, unless a new record claimed them meanwhile. So a kill at any moment
+// never leaves a record naming a deleted directory or blob.
 package layers

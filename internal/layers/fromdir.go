@@ -97,6 +97,9 @@ func (s *Store) CreateFromDir(ctx context.Context, parent digest.Digest, dir str
 		if parent != "" && b.Get([]byte(parent)) == nil {
 			return errdefs.NotFoundf("parent layer %s was removed concurrently", parent)
 		}
+		if _, err := s.cs.Info(ctx, l.Blob.Digest); err != nil {
+			return fmt.Errorf("layer blob %s was removed concurrently: %w", l.Blob.Digest, err)
+		}
 		final := s.Dir(l.ChainID)
 		if _, err := os.Lstat(final); err == nil {
 			trash := filepath.Join(s.dir, "tmp", "del-"+randHex())
@@ -114,6 +117,9 @@ func (s *Store) CreateFromDir(ctx context.Context, parent digest.Digest, dir str
 		}
 		v, _ := json.Marshal(l)
 		if err := b.Put([]byte(l.ChainID), v); err != nil {
+			return err
+		}
+		if err := metadata.Claim(tx, BlobResource(l.Blob.Digest)); err != nil {
 			return err
 		}
 		return metadata.AddResource(ctx, tx, Resource(l.ChainID))

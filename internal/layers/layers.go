@@ -102,6 +102,9 @@ func (s *Store) Cleanup() int {
 }
 
 func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
 	if pid == os.Getpid() {
 		return true
 	}
@@ -329,6 +332,9 @@ func (s *Store) create(ctx context.Context, parent digest.Digest, r io.Reader, o
 		if err := b.Put([]byte(l.ChainID), v); err != nil {
 			return err
 		}
+		if err := metadata.Claim(tx, BlobResource(l.Blob.Digest)); err != nil {
+			return err
+		}
 		return metadata.AddResource(ctx, tx, Resource(l.ChainID))
 	})
 	if err != nil {
@@ -511,21 +517,20 @@ type Users interface {
 	LayerRefs(tx *metadata.Tx, refs map[digest.Digest]bool) error
 }
 
-// Release removes, inside tx, every layer that no User reaches and no live
-// lease holds, and the blobs of the removed layers no remaining layer shares.
-// Directories are moved into layers/tmp inside the transaction; call
-// after(true) once tx has committed to delete them, after(false) when it
-// failed to put them back.
-func (s *Store) Release(ctx context.Context, tx *metadata.Tx, users []Users) (removed []Layer, after func(committed bool), err error) {
+// Release deletes, inside tx, the records of every layer that no User
+// reaches and no live lease holds, and puts their directories and the blobs
+// no remaining layer shares in the trash (package metadata). Call
+// EmptyTrash after tx has committed to delete the files.
+func (s *Store) Release(ctx context.Context, tx *metadata.Tx, users []Users) (removed []Layer, err error) {
 	all, err := AllTx(tx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	leased := metadata.LeasedResources(tx)
 	roots := map[digest.Digest]bool{}
 	for _, u := range users {
 		if err := u.LayerRefs(tx, roots); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	for r := range leased {
@@ -546,33 +551,16 @@ func (s *Store) Release(ctx context.Context, tx *metadata.Tx, users []Users) (re
 			keepBlobs[l.Blob.Digest] = true
 		}
 	}
-	type moved struct{ from, to string }
-	var moves []moved
-	after = func(committed bool) {
-		for _, m := range moves {
-			if committed {
-				os.RemoveAll(m.to)
-			} else {
-				os.Rename(m.to, m.from)
-			}
-		}
-	}
 	b := metadata.ReadBucket(tx, Bucket)
 	for c, l := range all {
 		if keep[c] {
 			continue
 		}
-		dir := s.Dir(c)
-		trash := filepath.Join(s.dir, "tmp", "del-"+randHex())
-		if err := os.Rename(dir, trash); err == nil {
-			moves = append(moves, moved{dir, trash})
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			after(false)
-			return nil, nil, fmt.Errorf("removing layer %s: %w", c, err)
-		}
 		if err := b.Delete([]byte(c)); err != nil {
-			after(false)
-			return nil, nil, err
+			return nil, err
+		}
+		if err := metadata.Trash(tx, Resource(c)); err != nil {
+			return nil, err
 		}
 		removed = append(removed, l)
 	}
@@ -581,14 +569,56 @@ func (s *Store) Release(ctx context.Context, tx *metadata.Tx, users []Users) (re
 		if d == "" || keepBlobs[d] || leased[BlobResource(d)] {
 			continue
 		}
-		keepBlobs[d] = true // delete once
-		if err := s.cs.Delete(ctx, d); err != nil && !errdefs.IsNotFound(err) {
-			after(false)
-			return nil, nil, fmt.Errorf("removing layer blob %s: %w", d, err)
+		keepBlobs[d] = true // once
+		if err := metadata.Trash(tx, BlobResource(d)); err != nil {
+			return nil, err
 		}
 	}
 	slices.SortFunc(removed, func(a, b Layer) int { return depth(all, b) - depth(all, a) })
-	return removed, after, nil
+	return removed, nil
+}
+
+// EmptyTrash deletes the files of the resources in the trash (layer
+// directories and blobs) that nobody claimed, under the metadata lock, then
+// the trash entries.
+func (s *Store) EmptyTrash(ctx context.Context) error {
+	var dirs []string
+	err := s.db.Update(ctx, func(tx *metadata.Tx) error {
+		dirs = nil
+		res := metadata.Trashed(tx)
+		if len(res) == 0 {
+			return nil
+		}
+		lb := metadata.ReadBucket(tx, Bucket)
+		for _, r := range res {
+			switch {
+			case strings.HasPrefix(r, "layer/"):
+				c := digest.Digest(strings.TrimPrefix(r, "layer/"))
+				if c.Validate() != nil || (lb != nil && lb.Get([]byte(c)) != nil) {
+					break // invalid, or recreated meanwhile
+				}
+				trash := filepath.Join(s.dir, "tmp", "del-"+randHex())
+				if err := os.Rename(s.Dir(c), trash); err == nil {
+					dirs = append(dirs, trash)
+				} else if !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("removing layer %s: %w", c, err)
+				}
+			case strings.HasPrefix(r, "blob/"):
+				d := digest.Digest(strings.TrimPrefix(r, "blob/"))
+				if d.Validate() != nil {
+					break
+				}
+				if err := s.cs.Delete(ctx, d); err != nil && !errdefs.IsNotFound(err) {
+					return fmt.Errorf("removing blob %s: %w", d, err)
+				}
+			}
+		}
+		return metadata.Claim(tx, res...)
+	})
+	for _, d := range dirs {
+		os.RemoveAll(d)
+	}
+	return err
 }
 
 // depth is the number of layers below l (for top-down ordering).

@@ -65,8 +65,12 @@ func LeaseFromContext(ctx context.Context) (string, bool) {
 	return id, ok
 }
 
-// AddResource records in tx that the lease of ctx (if any) protects res.
+// AddResource records in tx that the lease of ctx (if any) protects res,
+// and takes res out of the trash.
 func AddResource(ctx context.Context, tx *Tx, res string) error {
+	if err := Claim(tx, res); err != nil {
+		return err
+	}
 	id, ok := LeaseFromContext(ctx)
 	if !ok {
 		return nil
@@ -137,4 +141,21 @@ func PruneLeases(tx *Tx) (int, error) {
 		}
 	}
 	return len(dead), nil
+}
+
+// AddResources records, in its own transaction, that the lease of ctx
+// protects res (e.g. blobs a load or pull wrote before any record names
+// them), and takes them out of the trash.
+func (db *DB) AddResources(ctx context.Context, res ...string) error {
+	if len(res) == 0 {
+		return nil
+	}
+	return db.Update(ctx, func(tx *Tx) error {
+		for _, r := range res {
+			if err := AddResource(ctx, tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
