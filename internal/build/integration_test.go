@@ -3,6 +3,11 @@ package build
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,5 +269,65 @@ func TestIntegrationSourceDateEpochSameID(t *testing.T) {
 	}
 	if ids[0] != ids[1] {
 		t.Errorf("SOURCE_DATE_EPOCH builds differ: %v", ids)
+	}
+}
+
+func TestIntegrationAddAndRunMounts(t *testing.T) {
+	e := newRealEnv(t)
+	ctxDir := writeCtx(t, map[string]string{"plain.txt": "p", "secret.txt": "s3cr3t", "bind/x": "bound"})
+	// A gzip tar in the context is extracted by ADD (not by COPY).
+	tgz := filepath.Join(ctxDir, "arch.tar.gz")
+	src := writeCtx(t, map[string]string{"in/one": "1", "two": "2"})
+	if out, err := exec.Command("tar", "-C", src, "-czf", tgz, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "remote content") }))
+	defer srv.Close()
+	sum := sha256.Sum256([]byte("remote content"))
+	df := `FROM busybox
+ADD arch.tar.gz /x/
+COPY arch.tar.gz /y/
+ADD --checksum=sha256:` + hex.EncodeToString(sum[:]) + ` ` + srv.URL + `/file.txt /dl/
+RUN --mount=type=cache,target=/cache echo run >> /cache/log && cat /cache/log | wc -l > /cachecount
+RUN --mount=type=bind,source=bind,target=/mnt cat /mnt/x > /fromBind
+RUN --mount=type=tmpfs,target=/scratch echo t > /scratch/t && ls /scratch > /tmpfsls
+RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secretcopy
+RUN --mount=type=secret,id=tok,env=TOK sh -c 'echo $TOK' > /secretenv
+`
+	secrets := map[string]string{"tok": filepath.Join(ctxDir, "secret.txt")}
+	r, _ := e.build(t, df, ctxDir, Options{Tags: []string{"mounts:1"}, Secrets: secrets})
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.out)
+	}
+	checks := map[string]string{
+		"x/in/one": "1", "x/two": "2", "dl/file.txt": "remote content", "cachecount": "1\n",
+		"fromBind": "bound", "tmpfsls": "t\n", "secretcopy": "s3cr3t", "secretenv": "s3cr3t\n",
+	}
+	for p, want := range checks {
+		if got, _ := e.readImageFile(t, "mounts:1", p); got != want {
+			t.Errorf("/%s = %q, want %q", p, got, want)
+		}
+	}
+	if _, fi := e.readImageFile(t, "mounts:1", "y/arch.tar.gz"); fi == nil {
+		t.Error("COPY extracted the archive")
+	}
+	if _, fi := e.readImageFile(t, "mounts:1", "scratch/t"); fi != nil {
+		t.Error("tmpfs content committed")
+	}
+	if _, fi := e.readImageFile(t, "mounts:1", "run/secrets/tok"); fi != nil {
+		t.Error("secret committed")
+	}
+	// The cache mount persists: a rebuild without cache sees the first run.
+	r2, _ := e.build(t, df, ctxDir, Options{Tags: []string{"mounts:2"}, Secrets: secrets, NoCache: true})
+	if r2.err != nil {
+		t.Fatalf("%v\n%s", r2.err, r2.out)
+	}
+	if got, _ := e.readImageFile(t, "mounts:2", "cachecount"); got != "2\n" {
+		t.Errorf("cache mount not persistent: %q", got)
+	}
+	// A wrong checksum fails the build.
+	bad := strings.Replace(df, hex.EncodeToString(sum[:]), strings.Repeat("0", 64), 1)
+	if r3, _ := e.build(t, bad, ctxDir, Options{Secrets: secrets}); r3.err == nil || !strings.Contains(r3.err.Error(), "digest mismatch") {
+		t.Errorf("bad checksum: %v", r3.err)
 	}
 }

@@ -127,6 +127,23 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 			}
 			extra = append(extra, rm...)
 		}
+		env := env
+		for _, m := range mounts {
+			if m.Type != dockerfile.MountSecret || m.Env == "" {
+				continue
+			}
+			id := m.ID
+			if id == "" {
+				id = path.Base(m.Target)
+			}
+			if src, ok := j.opts.Secrets[id]; ok {
+				b, err := os.ReadFile(src)
+				if err != nil {
+					return fmt.Errorf("%s: secret %s: %w", where, id, err)
+				}
+				env = append(append([]string(nil), env...), m.Env+"="+string(b))
+			}
+		}
 		if j.b.Runner == nil {
 			return errdefs.NotImplementedf("%s: no container runtime is configured", where)
 		}
@@ -204,6 +221,9 @@ func (c *stageCtx) runMount(ctx context.Context, m *dockerfile.Mount, cwd string
 			return nil, nil, nil
 		}
 		if target == "" {
+			if m.Env != "" {
+				return nil, nil, nil // env only
+			}
 			target = "/run/secrets/" + id
 		}
 		return []RunMount{{Type: "bind", Source: src, Destination: target, Options: []string{"rbind", "ro"}}}, nil, nil
