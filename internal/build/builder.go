@@ -136,6 +136,7 @@ type job struct {
 
 	globalArgs map[string]string
 	stages     []*stageRun
+	cacheFrom  []*Config // --cache-from images' configs (their history is a cache source)
 
 	mu       sync.Mutex
 	leaseCtx context.Context // set once a step needs new layers
@@ -205,6 +206,19 @@ func (j *job) created() *time.Time {
 func (j *job) run(ctx context.Context) (*Result, error) {
 	if err := j.setupGlobalArgs(); err != nil {
 		return nil, err
+	}
+	for _, ref := range j.opts.CacheFrom {
+		img, err := j.b.Images.Resolve(ctx, ref)
+		if err != nil {
+			j.warn(fmt.Sprintf("[Warning] --cache-from %s: %v", ref, err))
+			continue
+		}
+		cfg, err := parseConfig(img.Config)
+		if err != nil {
+			j.warn(fmt.Sprintf("[Warning] --cache-from %s: %v", ref, err))
+			continue
+		}
+		j.cacheFrom = append(j.cacheFrom, cfg)
 	}
 	if err := j.planStages(); err != nil {
 		return nil, err

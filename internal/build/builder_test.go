@@ -567,3 +567,46 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 		t.Errorf("err = %v", r.err)
 	}
 }
+
+func TestCacheFromImageHistory(t *testing.T) {
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	dir := writeCtx(t, map[string]string{"f": "1"})
+	df := "FROM busybox\nRUN echo a > /a\nENV X=1\nCOPY f /f\nRUN echo b > /b\n"
+	first := mustBuild(t, b, df, Options{Context: openCtx(t, dir), Tags: []string{"cached:1"}})
+	runs := w.runCount()
+
+	// A fresh cache (another machine): --cache-from reuses the RUN and ENV
+	// steps from the image's history; COPY cannot be verified from history
+	// and runs, and as it gives the same layer the last RUN is reused too.
+	b.Cache = NewMemoryCache()
+	r := mustBuild(t, b, df, Options{Context: openCtx(t, dir), CacheFrom: []string{"cached:1", "nosuch:1"}})
+	if got := w.runCount() - runs; got != 0 {
+		t.Errorf("ran %d RUN steps, want 0", got)
+	}
+	if n := len(cachedRe.FindAllString(r.out, -1)); n != 3 {
+		t.Errorf("%d CACHED, want 3:\n%s", n, r.out)
+	}
+	// A changed source: the RUN after the COPY runs.
+	os.WriteFile(filepath.Join(dir, "f"), []byte("2"), 0o644)
+	b.Cache = NewMemoryCache()
+	r2 := mustBuild(t, b, df, Options{Context: openCtx(t, dir), CacheFrom: []string{"cached:1"}})
+	if got := w.runCount() - runs; got != 1 {
+		t.Errorf("ran %d RUN steps, want 1\n%s", got, r2.out)
+	}
+	os.WriteFile(filepath.Join(dir, "f"), []byte("1"), 0o644)
+	if !strings.Contains(r.out, "--cache-from nosuch:1") {
+		t.Errorf("no warning for a missing --cache-from image:\n%s", r.out)
+	}
+	if got, want := r.cfg.RootFS.DiffIDs[:2], first.cfg.RootFS.DiffIDs[:2]; !reflect.DeepEqual(got, want) {
+		t.Errorf("reused layers %v, want %v", got, want)
+	}
+	// Without --cache-from everything runs.
+	b.Cache = NewMemoryCache()
+	runs = w.runCount()
+	mustBuild(t, b, df, Options{Context: openCtx(t, dir)})
+	if w.runCount()-runs != 2 {
+		t.Errorf("ran %d, want 2", w.runCount()-runs)
+	}
+}

@@ -217,6 +217,19 @@ func (c *stageCtx) dispatch(ctx context.Context, ins dockerfile.Instruction) err
 				return nil
 			}
 		}
+	}
+	// --cache-from matches by history and diffIDs (content), so it may
+	// still match after a miss produced identical layers.
+	if !j.opts.NoCache {
+		if next, ok := c.fromCacheImages(st); ok {
+			j.addPending(CacheEntry{Key: key, Parent: c.cur.id, Instr: st.instr, Record: CacheRecord{Config: next.cfg.bytes(), ChainID: next.chainID, Created: j.now()}})
+			c.cur = next
+			c.applyScope(ins)
+			v.markCached()
+			return nil
+		}
+	}
+	if !c.missed && !j.opts.NoCache && j.b.Cache != nil {
 		c.explainMiss(ctx, v, st)
 	}
 	c.missed = true
@@ -521,3 +534,60 @@ func (c *stageCtx) runCommandString(args []string) string {
 }
 
 var _ = bytes.MinRead
+
+// fromCacheImages looks for the step in the history of the --cache-from
+// images: an image whose history and layers start with the current state's
+// and whose next history entry is this step gives the step's result (its
+// layer and history entry). COPY and ADD never match: their history does not
+// record the content of their sources.
+func (c *stageCtx) fromCacheImages(st *step) (*state, bool) {
+	j := c.s.j
+	if len(j.cacheFrom) == 0 || st.noHistory || st.kind == "COPY" || st.kind == "ADD" {
+		return nil, false
+	}
+	cur := c.cur.cfg
+	h, d := len(cur.History), len(cur.RootFS.DiffIDs)
+	for _, ci := range j.cacheFrom {
+		if len(ci.History) <= h || len(ci.RootFS.DiffIDs) < d {
+			continue
+		}
+		same := true
+		for i := range cur.History {
+			a, b := cur.History[i], ci.History[i]
+			if a.CreatedBy != b.CreatedBy || a.EmptyLayer != b.EmptyLayer {
+				same = false
+				break
+			}
+		}
+		for i := 0; same && i < d; i++ {
+			same = cur.RootFS.DiffIDs[i] == ci.RootFS.DiffIDs[i]
+		}
+		next := ci.History[h]
+		if !same || next.CreatedBy != st.history {
+			continue
+		}
+		cfg := cur.clone()
+		if st.meta != nil {
+			st.meta(cfg)
+		}
+		chain := c.cur.chainID
+		if !next.EmptyLayer {
+			if len(ci.RootFS.DiffIDs) <= d || (st.fs == nil) {
+				continue
+			}
+			cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, ci.RootFS.DiffIDs[d])
+			chain = chainID(chain, ci.RootFS.DiffIDs[d])
+		}
+		cfg.History = append(cfg.History, next)
+		return newState(cfg, chain), true
+	}
+	return nil, false
+}
+
+// chainID is the chainID of diffID on top of parent (OCI image spec).
+func chainID(parent, diffID digest.Digest) digest.Digest {
+	if parent == "" {
+		return diffID
+	}
+	return digest.FromString(parent.String() + " " + diffID.String())
+}
