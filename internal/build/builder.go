@@ -41,6 +41,8 @@ type Builder struct {
 	// creates are not removed by another process before the image (or a
 	// cache record) uses them.
 	Lease func(ctx context.Context) (context.Context, func(), error)
+	// Tar writes the tree at dir as a tar stream (--output); archive.Tar.
+	Tar func(ctx context.Context, w io.Writer, dir string, epoch *time.Time) error
 }
 
 // Options are the inputs of one build (the flags of `docker build`).
@@ -65,6 +67,9 @@ type Options struct {
 	Secrets map[string]string
 	// SourceDateEpoch, when set, is used for every timestamp of the image.
 	SourceDateEpoch *time.Time
+	// Output, when set, exports the result's files instead of storing an
+	// image (--output type=local,dest=DIR or type=tar,dest=FILE|-).
+	Output *Output
 	// Progress output and its mode (ProgressPlain, ProgressTTY, ProgressQuiet).
 	Progress     io.Writer
 	ProgressMode string
@@ -474,6 +479,9 @@ func (j *job) export(ctx context.Context, target *stageRun) (*Result, error) {
 				cfg.History[i].Created = &t
 			}
 		}
+	}
+	if j.opts.Output != nil {
+		return j.exportFiles(ctx, st, cfg)
 	}
 	v := j.prog.start("exporting to image")
 	raw := cfg.bytes()

@@ -488,7 +488,9 @@ func NewLocal(st *images.Store, runner Runner) *Builder {
 		Runner:    runner,
 		Dir:       dir,
 		Lease:     st.DB().WithLease,
+		Tar: func(ctx context.Context, w io.Writer, dir string, epoch *time.Time) error {
+			return archive.Tar(ctx, w, dir, archive.TarOptions{SourceDateEpoch: epoch})
+		},
 	}
 }
 
-var _ = time.Second
