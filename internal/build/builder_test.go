@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -608,5 +609,26 @@ func TestCacheFromImageHistory(t *testing.T) {
 	mustBuild(t, b, df, Options{Context: openCtx(t, dir)})
 	if w.runCount()-runs != 2 {
 		t.Errorf("ran %d, want 2", w.runCount()-runs)
+	}
+}
+
+// A 10,000-line Dockerfile builds (each step costs O(1) in cache records and
+// state IDs, not O(steps)).
+func TestTenThousandLineDockerfile(t *testing.T) {
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	var sb strings.Builder
+	sb.WriteString("FROM busybox\n")
+	for i := 0; i < 10000; i++ {
+		fmt.Fprintf(&sb, "ENV V%d=%d\n", i, i)
+	}
+	r := mustBuild(t, b, sb.String(), Options{ProgressMode: ProgressQuiet})
+	if len(r.cfg.Config.Env) != 10001 || len(r.cfg.History) != 10001 {
+		t.Errorf("env %d history %d", len(r.cfg.Config.Env), len(r.cfg.History))
+	}
+	r2 := mustBuild(t, b, sb.String(), Options{ProgressMode: ProgressQuiet})
+	if r2.res.ID != r.res.ID {
+		t.Error("cached rebuild of a long Dockerfile gave another image")
 	}
 }

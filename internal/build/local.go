@@ -91,8 +91,8 @@ func (c BoltCache) Get(ctx context.Context, key digest.Digest) (CacheRecord, boo
 		if err := json.Unmarshal(v, &rec); err != nil {
 			return nil // a broken record is a miss
 		}
-		if rec.ChainID != "" {
-			if _, err := layers.GetTx(tx, rec.ChainID); err != nil {
+		if c := rec.ChainID(); c != "" {
+			if _, err := layers.GetTx(tx, c); err != nil {
 				return nil
 			}
 		}
@@ -168,8 +168,8 @@ func (c BoltCache) LayerRefs(tx *metadata.Tx, refs map[digest.Digest]bool) error
 	}
 	return b.ForEach(func(k, v []byte) error {
 		var rec CacheRecord
-		if json.Unmarshal(v, &rec) == nil && rec.ChainID != "" {
-			refs[rec.ChainID] = true
+		if json.Unmarshal(v, &rec) == nil && rec.ChainID() != "" {
+			refs[rec.ChainID()] = true
 		}
 		return nil
 	})
