@@ -493,4 +493,3 @@ func NewLocal(st *images.Store, runner Runner) *Builder {
 		},
 	}
 }
-
