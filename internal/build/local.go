@@ -244,6 +244,18 @@ type OverlaySnapshotter struct {
 	Dir    string
 }
 
+// MaxLayers is the most layers overlayfs can stack (the kernel's
+// OVL_MAX_STACK).
+const MaxLayers = 500
+
+// checkLayerCount refuses, before any mount, a stack overlayfs cannot mount.
+func checkLayerCount(n int) error {
+	if n > MaxLayers {
+		return errdefs.FailedPreconditionf("the image has %d layers: overlayfs stacks at most %d (combine RUN steps or squash layers)", n, MaxLayers)
+	}
+	return nil
+}
+
 type overlaySnap struct {
 	o      *OverlaySnapshotter
 	parent digest.Digest
@@ -296,6 +308,9 @@ func (o *OverlaySnapshotter) Prepare(ctx context.Context, parent digest.Digest) 
 	}
 	lowers, err := o.lowers(ctx, parent, dir)
 	if err != nil {
+		return fail(err)
+	}
+	if err := checkLayerCount(len(lowers)); err != nil {
 		return fail(err)
 	}
 	m := mount.Overlay(lowers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
