@@ -26,6 +26,7 @@ import (
 // no Runner; a nil Cache disables caching).
 type Builder struct {
 	Images    ImageSource
+	Puller    Puller // optional: pulls images that are not local
 	Snapshots Snapshotter
 	Runner    Runner
 	Writer    ImageWriter
@@ -55,9 +56,11 @@ type Options struct {
 	StatCache *buildcontext.StatCache
 	Tags      []string
 	// BuildArgs are --build-arg values.
-	BuildArgs  map[string]string
-	Target     string
-	NoCache    bool
+	BuildArgs map[string]string
+	Target    string
+	NoCache   bool
+	// Pull always pulls the images FROM names (needs Builder.Puller).
+	Pull       bool
 	CacheFrom  []string
 	Labels     map[string]string
 	Network    string // RUN network mode: "default", "none" or "host"
@@ -144,6 +147,7 @@ type job struct {
 	cacheFrom  []*Config // --cache-from images' configs (their history is a cache source)
 
 	mu       sync.Mutex
+	pulls    map[string]*pullCall
 	leaseCtx context.Context // set once a step needs new layers
 	leaseEnd func()
 	usedArg  map[string]bool
@@ -213,7 +217,7 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	for _, ref := range j.opts.CacheFrom {
-		img, err := j.b.Images.Resolve(ctx, ref)
+		img, err := j.resolveImage(ctx, ref, false)
 		if err != nil {
 			j.warn(fmt.Sprintf("[Warning] --cache-from %s: %v", ref, err))
 			continue
@@ -436,6 +440,46 @@ func (j *job) stageByRef(ref string, current int) *stageRun {
 		return j.stages[n]
 	}
 	return nil
+}
+
+// resolveImage finds an image in the local store, pulling it when it is
+// not there (or always with pull) if a Puller is configured. Concurrent
+// stages naming the same image pull it once.
+func (j *job) resolveImage(ctx context.Context, ref string, pull bool) (BaseImage, error) {
+	if !pull || j.b.Puller == nil {
+		img, err := j.b.Images.Resolve(ctx, ref)
+		if err == nil || j.b.Puller == nil || !errdefs.IsNotFound(err) {
+			return img, err
+		}
+	}
+	j.mu.Lock()
+	if j.pulls == nil {
+		j.pulls = map[string]*pullCall{}
+	}
+	pc, ok := j.pulls[ref]
+	if !ok {
+		pc = &pullCall{done: make(chan struct{})}
+		j.pulls[ref] = pc
+	}
+	j.mu.Unlock()
+	if !ok {
+		v := j.prog.start("pulling " + ref)
+		pc.img, pc.err = j.b.Puller.Pull(ctx, ref)
+		v.finish(pc.err)
+		close(pc.done)
+	}
+	select {
+	case <-pc.done:
+	case <-ctx.Done():
+		return BaseImage{}, ctx.Err()
+	}
+	return pc.img, pc.err
+}
+
+type pullCall struct {
+	done chan struct{}
+	img  BaseImage
+	err  error
 }
 
 func (j *job) addPending(e CacheEntry) {

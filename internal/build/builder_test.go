@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
@@ -630,5 +631,46 @@ func TestTenThousandLineDockerfile(t *testing.T) {
 	r2 := mustBuild(t, b, sb.String(), Options{ProgressMode: ProgressQuiet})
 	if r2.res.ID != r.res.ID {
 		t.Error("cached rebuild of a long Dockerfile gave another image")
+	}
+}
+
+type fakePuller struct {
+	w     *fakeWorld
+	mu    sync.Mutex
+	pulls []string
+}
+
+func (p *fakePuller) Pull(ctx context.Context, ref string) (BaseImage, error) {
+	p.mu.Lock()
+	p.pulls = append(p.pulls, ref)
+	p.mu.Unlock()
+	if ref != "remote/img:1" {
+		return BaseImage{}, errors.New("pull access denied for " + ref)
+	}
+	cfg := &Config{Architecture: "amd64", OS: "linux"}
+	cfg.Config.Env = []string{"FROM_REGISTRY=1"}
+	p.w.mu.Lock()
+	defer p.w.mu.Unlock()
+	return p.w.addBaseLocked(ref, cfg, map[string]string{"remote": "r"}), nil
+}
+
+func TestMissingImagesArePulledOnce(t *testing.T) {
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	p := &fakePuller{w: w}
+	b.Puller = p
+	df := "FROM remote/img:1 AS a\nFROM remote/img:1 AS b\nFROM busybox\nCOPY --from=a /remote /a\nCOPY --from=b /remote /b\nCOPY --from=remote/img:1 /remote /c\n"
+	r := mustBuild(t, b, df, Options{})
+	if len(p.pulls) != 1 {
+		t.Errorf("pulls = %q, want one", p.pulls)
+	}
+	if !strings.Contains(r.out, "pulling remote/img:1") {
+		t.Errorf("no pull progress:\n%s", r.out)
+	}
+	// --pull pulls a local image again; a failing pull fails the build.
+	r2 := doBuild(t, b, "FROM busybox\n", Options{Pull: true})
+	if r2.err == nil || !strings.Contains(r2.err.Error(), "pull access denied for busybox") {
+		t.Errorf("--pull of busybox: %v", r2.err)
 	}
 }

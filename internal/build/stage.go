@@ -181,7 +181,7 @@ func (s *stageRun) resolveBase(ctx context.Context) (*state, []dockerfile.Instru
 		return newState(cfg, ""), nil, nil
 	}
 	v := j.prog.start(s.label(1, total, "FROM "+s.from.Image))
-	img, err := j.b.Images.Resolve(ctx, s.from.Image)
+	img, err := j.resolveImage(ctx, s.from.Image, j.opts.Pull)
 	if err != nil {
 		v.finish(err)
 		return nil, nil, fmt.Errorf("%s:%d: FROM %s: %w", j.file.Name, s.from.Loc().Start, s.from.Image, err)

@@ -90,7 +90,7 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 		}
 	}
 	opts := build.Options{
-		Tags: f.tags, Target: f.target, NoCache: f.noCache, CacheFrom: f.cacheFrom,
+		Tags: f.tags, Target: f.target, NoCache: f.noCache, Pull: f.pull, CacheFrom: f.cacheFrom,
 		Network: f.network, ExtraHosts: f.addHosts,
 		BuildArgs: map[string]string{}, Labels: map[string]string{}, Secrets: map[string]string{},
 	}
