@@ -67,6 +67,9 @@ func (s *state) lastCreated(cfg *Config) *time.Time {
 	return cfg.Created
 }
 
+// defaultPath is the PATH docker gives a stage whose image has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // stageCtx is the mutable context of a stage while its steps run.
 type stageCtx struct {
 	s      *stageRun
@@ -108,9 +111,7 @@ func (c *stageCtx) runEnv() []string {
 			}
 		}
 	}
-	if _, ok := getEnv(env, "PATH"); !ok {
-		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	}
+
 	return env
 }
 
@@ -143,6 +144,11 @@ func (s *stageRun) build(ctx context.Context) error {
 	// The stage changes its config in place: work on a copy of the base
 	// (another stage may use the same one).
 	c.cur = &state{cfg: base.cfg.clone(), chainID: base.chainID, id: base.id}
+	// Like docker, a stage always has a PATH.
+	if _, ok := getEnv(c.cur.cfg.Config.Env, "PATH"); !ok {
+		c.cur.cfg.Config.Env = append(c.cur.cfg.Config.Env, "PATH="+defaultPath)
+		c.cur.id = cacheKey(c.cur.id, "default PATH")
+	}
 	if len(triggers) > 0 {
 		instrs = append(triggers, instrs...)
 	}
@@ -177,7 +183,7 @@ func (s *stageRun) resolveBase(ctx context.Context) (*state, []dockerfile.Instru
 		p := dockerfile.HostPlatform()
 		cfg := &Config{Architecture: p.Architecture, OS: p.OS, Variant: p.Variant}
 		cfg.RootFS.Type = "layers"
-		cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+		cfg.Config.Env = []string{"PATH=" + defaultPath}
 		return newState(cfg, ""), nil, nil
 	}
 	v := j.prog.start(s.label(1, total, "FROM "+s.from.Image))
