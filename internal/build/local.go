@@ -151,11 +151,54 @@ func (c BoltCache) Put(ctx context.Context, entries []CacheEntry) error {
 	})
 }
 
-// CacheUsage is what the build cache holds (for `system df`).
+// CacheUsage is what the build cache holds (the Build Cache line of
+// `system df`).
 type CacheUsage struct {
 	Records int
-	// Layers are the chainIDs the records use that no image uses.
-	Layers []digest.Digest
+	// Size is the bytes of the layers only cache records use, plus the
+	// RUN --mount=type=cache directories.
+	Size int64
+}
+
+// DiskUsage measures the build cache of the store's root.
+func DiskUsage(ctx context.Context, st *images.Store) (CacheUsage, error) {
+	var u CacheUsage
+	err := st.DB().View(ctx, func(tx *metadata.Tx) error {
+		all, err := layers.AllTx(tx)
+		if err != nil {
+			return err
+		}
+		reach := func(roots map[digest.Digest]bool) map[digest.Digest]bool {
+			seen := map[digest.Digest]bool{}
+			for c := range roots {
+				for c != "" && !seen[c] {
+					seen[c] = true
+					c = all[c].Parent
+				}
+			}
+			return seen
+		}
+		imgRoots := map[digest.Digest]bool{}
+		if err := st.LayerRefs(tx, imgRoots); err != nil {
+			return err
+		}
+		cacheRoots := map[digest.Digest]bool{}
+		if b := metadata.ReadBucket(tx, cacheBucket, "records"); b != nil {
+			u.Records = b.Stats().KeyN
+		}
+		if err := (BoltCache{}).LayerRefs(tx, cacheRoots); err != nil {
+			return err
+		}
+		used := reach(imgRoots)
+		for c := range reach(cacheRoots) {
+			if !used[c] {
+				u.Size += all[c].Size
+			}
+		}
+		return nil
+	})
+	u.Size += dirSize(filepath.Join(st.Root(), "build", "cache"))
+	return u, err
 }
 
 // LayerRefs implements layers.Users for the build cache: every layer a

@@ -106,7 +106,15 @@ func TestBuildCLI(t *testing.T) {
 	}
 	h.checkClean()
 
+	df = h.must(nil, "system", "df")
+	if !regexp.MustCompile(`(?m)^Build Cache\s+[1-9][0-9]*\s+0\s`).MatchString(df) {
+		t.Errorf("system df has no build cache records:\n%s", df)
+	}
 	out = h.must(nil, "builder", "prune", "-f")
+	df = h.must(nil, "system", "df")
+	if !regexp.MustCompile(`(?m)^Build Cache\s+0\s+0\s+0B\s`).MatchString(df) {
+		t.Errorf("system df after builder prune:\n%s", df)
+	}
 	if !strings.Contains(out, "Total reclaimed space:") {
 		t.Errorf("prune: %q", out)
 	}
