@@ -15,6 +15,8 @@
 //   - DiffOverlay: the layer tar of an overlay upper directory;
 //   - Tar: a whole tree as a tar (export, COPY sources);
 //   - OverlayChanges: `docker diff` of an upper directory;
+//   - DiffDirs / DirChanges: the same from two plain trees (a lower rootfs
+//     and a changed copy of it), the fallback where overlayfs is missing;
 //   - SyncFS: one syncfs(2) instead of an fsync per file.
 //
 // Tars are written with docker's header conventions (PAX format, numeric
