@@ -46,7 +46,8 @@ const copyBufSize = 1 << 20
 const maxCachedDirs = 128
 
 // Apply extracts an uncompressed layer tar from r onto dir and returns the
-// total bytes of regular file content written.
+// layer's size as docker counts it: the bytes of regular file content plus
+// the length of every symlink target.
 //
 // Nothing is ever written outside dir: names are cleaned (an absolute name
 // is taken relative to dir, one that climbs out with ".." is an error), and
@@ -300,6 +301,8 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
 			return fmt.Errorf("layer entry %q: creating symlink: %w", hdr.Name, err)
 		}
+		// Docker's layer size counts a symlink as its target's length.
+		a.written += int64(len(hdr.Linkname))
 		return a.setMeta(hdr, -1, pfd, base)
 	case tar.TypeLink:
 		return a.hardlink(hdr, pfd, dirRel, base)
