@@ -295,6 +295,18 @@ func (s *Store) Create(ctx context.Context, n NewImage) (Image, error) {
 		repoDigests = append(repoDigests, p.String())
 	}
 	desc := ConfigDescriptor(n.Config)
+	if _, ok := metadata.LeaseFromContext(ctx); !ok {
+		var done func()
+		if ctx, done, err = s.db.WithLease(ctx); err != nil {
+			return Image{}, err
+		}
+		defer done()
+	}
+	// Claim the config blob first: a concurrent deletion of the same image
+	// must not remove the blob this creation relies on.
+	if err := s.db.AddResources(ctx, layers.BlobResource(desc.Digest)); err != nil {
+		return Image{}, err
+	}
 	if _, err := content.WriteBlob(ctx, s.cs, bytes.NewReader(n.Config), desc.Size, desc.Digest); err != nil {
 		return Image{}, fmt.Errorf("storing image config: %w", err)
 	}

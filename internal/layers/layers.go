@@ -261,6 +261,11 @@ func (s *Store) create(ctx context.Context, parent digest.Digest, r io.Reader, o
 	if stored != nil {
 		blob = *stored
 	} else {
+		// Claim (and lease) the digest before the blob becomes visible, so
+		// that a concurrent deletion of an equal blob cannot remove ours.
+		if err := s.db.AddResources(ctx, BlobResource(w.Digest())); err != nil {
+			return Layer{}, err
+		}
 		info, err := w.Commit(ctx, -1, opts.Digest)
 		if err != nil {
 			return Layer{}, err
