@@ -435,7 +435,10 @@ func (s *Store) AddRepoDigest(ctx context.Context, id digest.Digest, repoDigest 
 // unless the layer store has it, then the image and its names are recorded
 // last. layerBlobs are bottom first and pair with the config's diff_ids.
 // The whole flow runs under one lease so that no prune removes the layers
-// before the image record holds them.
+// before the image record holds them. Writers of those blobs (load, pull)
+// should take the lease first (s.DB().WithLease), and claim each blob before
+// writing it (s.DB().AddResources(ctx, layers.BlobResource(digest))), so
+// that no concurrent deletion removes a blob between its write and its use.
 func (s *Store) CreateFromBlobs(ctx context.Context, n NewImage, layerBlobs []ocispec.Descriptor) (Image, error) {
 	cfg, err := ParseConfig(n.Config)
 	if err != nil {
