@@ -452,13 +452,8 @@ func (s *Store) CreateFromBlobs(ctx context.Context, n NewImage, layerBlobs []oc
 		return Image{}, err
 	}
 	defer done()
-	var parent digest.Digest
-	for i, b := range layerBlobs {
-		l, err := s.ls.CreateFromBlob(ctx, parent, b, cfg.RootFS.DiffIDs[i], layers.CreateOptions{})
-		if err != nil {
-			return Image{}, fmt.Errorf("layer %d (%s): %w", i, b.Digest, err)
-		}
-		parent = l.ChainID
+	if _, err := s.ls.CreateChainFromBlobs(ctx, layerBlobs, cfg.RootFS.DiffIDs, layers.CreateOptions{}); err != nil {
+		return Image{}, err
 	}
 	return s.Create(ctx, n)
 }
