@@ -46,7 +46,8 @@ const copyBufSize = 1 << 20
 const maxCachedDirs = 128
 
 // Apply extracts an uncompressed layer tar from r onto dir and returns the
-// total bytes of regular file content written.
+// layer's size as docker counts it: the bytes of regular file content plus
+// the length of every symlink target.
 //
 // Nothing is ever written outside dir: names are cleaned (an absolute name
 // is taken relative to dir, one that climbs out with ".." is an error), and
@@ -81,7 +82,8 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (int
 	}
 	defer a.close()
 
-	tr := tar.NewReader(bufio.NewReaderSize(r, readBufSize))
+	br := bufio.NewReaderSize(r, readBufSize)
+	tr := tar.NewReader(br)
 	last := ""
 	for {
 		if err := ctx.Err(); err != nil {
@@ -90,6 +92,10 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (int
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			break
+		}
+		if err == tar.ErrInsecurePath && hdr != nil {
+			// Only with GODEBUG=tarinsecurepath=0; cleanName decides.
+			err = nil
 		}
 		if err != nil {
 			return a.written, tarReadError(last, err)
@@ -103,6 +109,11 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (int
 	}
 	if err := a.setDirTimes(); err != nil {
 		return a.written, err
+	}
+	// Read the end-of-archive padding too, so that a caller hashing the
+	// stream as it goes (the diffID) sees every byte.
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return a.written, fmt.Errorf("layer tar: reading past the end of the archive: %w", err)
 	}
 	return a.written, nil
 }
@@ -126,6 +137,7 @@ func tarReadError(last string, err error) error {
 type dirTime struct {
 	rel          string
 	atime, mtime time.Time
+	mode         uint32
 }
 
 type applier struct {
@@ -144,6 +156,9 @@ type applier struct {
 	pending []int
 
 	unpacked map[string]struct{} // plain mode: paths this layer created
+	// dirTimes: directory modes and times, set after all their children
+	// (a read-only mode would otherwise stop a non-root caller creating
+	// them, and every child changes its directory's mtime).
 	dirTimes []dirTime
 	buf      []byte
 }
@@ -262,7 +277,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		if err := a.setMeta(hdr, fd, -1, ""); err != nil {
 			return err
 		}
-		a.dirTimes = append(a.dirTimes, dirTime{rel, hdr.AccessTime, hdr.ModTime})
+		a.dirTimes = append(a.dirTimes, dirTime{rel, hdr.AccessTime, hdr.ModTime, uint32(hdr.Mode & 0o7777)})
 		return nil
 	}
 
@@ -286,6 +301,8 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 		if err := unix.Symlinkat(hdr.Linkname, pfd, base); err != nil {
 			return fmt.Errorf("layer entry %q: creating symlink: %w", hdr.Name, err)
 		}
+		// Docker's layer size counts a symlink as its target's length.
+		a.written += int64(len(hdr.Linkname))
 		return a.setMeta(hdr, -1, pfd, base)
 	case tar.TypeLink:
 		return a.hardlink(hdr, pfd, dirRel, base)
@@ -334,7 +351,7 @@ func (a *applier) mkdir(hdr *tar.Header, rel string, pfd int, dirRel, base strin
 	if err := a.setMeta(hdr, fd, -1, ""); err != nil {
 		return err
 	}
-	a.dirTimes = append(a.dirTimes, dirTime{rel, hdr.AccessTime, hdr.ModTime})
+	a.dirTimes = append(a.dirTimes, dirTime{rel, hdr.AccessTime, hdr.ModTime, uint32(hdr.Mode & 0o7777)})
 	return nil
 }
 
@@ -438,8 +455,8 @@ func (a *applier) mknod(hdr *tar.Header, pfd int, dirRel, base string) error {
 	return a.setMeta(hdr, -1, pfd, base)
 }
 
-// setMeta restores ownership, xattrs, mode and (except for directories,
-// done last) times of the entry, either through the open file fd or, when
+// setMeta restores ownership, xattrs, and (except for directories, whose
+// are set last by setDirTimes) mode and times of the entry, either through the open file fd or, when
 // fd < 0, by name base in the directory pfd without following a symlink.
 func (a *applier) setMeta(hdr *tar.Header, fd, pfd int, base string) error {
 	isLink := hdr.Typeflag == tar.TypeSymlink
@@ -473,7 +490,7 @@ func (a *applier) setMeta(hdr *tar.Header, fd, pfd int, base string) error {
 			return fmt.Errorf("layer entry %q: setting xattr %s: %w", hdr.Name, name, err)
 		}
 	}
-	if !isLink {
+	if !isLink && hdr.Typeflag != tar.TypeDir {
 		mode := uint32(hdr.Mode & 0o7777)
 		var err error
 		if fd >= 0 {
@@ -516,24 +533,31 @@ func futimens(fd int, ts []unix.Timespec) error {
 // setDirTimes sets the times of the directories the layer created, after
 // all their children are in place.
 func (a *applier) setDirTimes() error {
-	for i := len(a.dirTimes) - 1; i >= 0; i-- {
-		d := a.dirTimes[i]
+	for _, d := range a.dirTimes { // in order: a later header for the same directory wins
 		atime := d.atime
 		if atime.IsZero() {
 			atime = d.mtime
 		}
 		ts := []unix.Timespec{timespec(atime), timespec(d.mtime)}
-		var err error
-		if d.rel == "." {
-			err = unix.UtimesNanoAt(a.rootfd, ".", ts, 0)
-		} else {
-			pfd, lerr := a.lookupDir(path.Dir(d.rel), false)
-			if lerr != nil || pfd < 0 {
+		pfd, base := a.rootfd, "."
+		if d.rel != "." {
+			var err error
+			pfd, err = a.lookupDir(path.Dir(d.rel), false)
+			if err != nil || pfd < 0 {
 				continue // removed or replaced by a later entry
 			}
-			err = unix.UtimesNanoAt(pfd, path.Base(d.rel), ts, unix.AT_SYMLINK_NOFOLLOW)
-			a.closePending()
+			base = path.Base(d.rel)
 		}
+		fd, err := unix.Openat(pfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err == nil {
+			err = unix.Fchmod(fd, d.mode)
+			unix.Close(fd)
+		}
+		if err != nil && err != unix.ENOENT && err != unix.ENOTDIR && err != unix.ELOOP {
+			return fmt.Errorf("layer: chmod of directory %q: %w", d.rel, err)
+		}
+		err = unix.UtimesNanoAt(pfd, base, ts, unix.AT_SYMLINK_NOFOLLOW)
+		a.closePending()
 		if err != nil && err != unix.ENOENT {
 			return fmt.Errorf("layer: setting times of directory %q: %w", d.rel, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,7 +52,8 @@ func TestApplyBasic(t *testing.T) {
 		fifo, null,
 	)
 	n := mustApply(t, dir, data, ApplyOptions{})
-	if n != int64(len("#!suid")+len("hello")) {
+	// docker's size: file bytes plus symlink targets, hardlinks counted once.
+	if n != int64(len("#!suid")+len("hello")+len("file")) {
 		t.Errorf("written = %d", n)
 	}
 	snap := snapshot(t, dir, true)
@@ -146,5 +148,55 @@ func TestApplyOverlayWhiteouts(t *testing.T) {
 		if _, err := os.Lstat(filepath.Join(dir, p)); !os.IsNotExist(err) {
 			t.Errorf("%s exists in the layer dir", p)
 		}
+	}
+}
+
+// Apply reads the whole stream, end-of-archive padding included, so a
+// digest computed on the way (the diffID) covers every byte.
+func TestApplyConsumesWholeStream(t *testing.T) {
+	data := mkTar(t, reg("a", "x"))
+	data = append(data, make([]byte, 10240)...) // extra zero blocks, as tar(1) pads
+	r := bytes.NewReader(data)
+	if _, err := Apply(context.Background(), t.TempDir(), r, ApplyOptions{NoSameOwner: true}); err != nil {
+		t.Fatal(err)
+	}
+	if r.Len() != 0 {
+		t.Errorf("%d bytes left unread", r.Len())
+	}
+}
+
+func TestApplyCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Apply(ctx, t.TempDir(), bytes.NewReader(mkTar(t, reg("a", "x"))), ApplyOptions{NoSameOwner: true})
+	if err != context.Canceled {
+		t.Errorf("got %v, want context.Canceled", err)
+	}
+}
+
+func TestApplyDirectoryHeaderTwice(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	first, second := dirE("d"), dirE("d")
+	first.hdr.Mode, first.hdr.ModTime = 0o700, time.Unix(100, 0)
+	second.hdr.Mode, second.hdr.ModTime = 0o750, time.Unix(200, 0)
+	mustApply(t, dir, mkTar(t, first, reg("d/f", "x"), second), ApplyOptions{})
+	n := snapshot(t, dir, true)["d"]
+	if n.Mode != unix.S_IFDIR|0o750 || n.Mtime != 200 {
+		t.Errorf("d: %v, want the later header's mode and mtime", n)
+	}
+}
+
+func TestApplyMissingDirAndSyncFS(t *testing.T) {
+	_, err := apply(t, filepath.Join(t.TempDir(), "nope"), mkTar(t, reg("a", "x")), ApplyOptions{})
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing target: %v", err)
+	}
+	dir := t.TempDir()
+	if err := SyncFS(dir); err != nil {
+		t.Errorf("SyncFS: %v", err)
+	}
+	if err := SyncFS(filepath.Join(dir, "nope")); err == nil {
+		t.Error("SyncFS of a missing dir succeeded")
 	}
 }

@@ -406,3 +406,50 @@ func TestApplyDevicesSkippedWithoutPrivilege(t *testing.T) {
 		t.Error("entries after the skipped devices not extracted")
 	}
 }
+
+// As an unprivileged user (NoSameOwner), a read-only directory must not
+// stop its own children being extracted, and setuid bits and modes are
+// still applied.
+func TestApplyUnprivileged(t *testing.T) {
+	if dir := os.Getenv("HOIST_ARCHIVE_NOBODY_CHILD"); dir != "" {
+		ro := dirE("ro")
+		ro.hdr.Mode = 0o555
+		if _, err := apply(t, dir, mkTar(t, ro, reg("ro/file", "x"), dirE("ro/sub"), reg("ro/sub/f", "y")), ApplyOptions{NoSameOwner: true}); err != nil {
+			t.Fatalf("Apply as nobody: %v", err)
+		}
+		return
+	}
+	requireRoot(t)
+	bin := filepath.Join(t.TempDir(), "archive.test")
+	exe, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, exe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	for _, d := range []string{filepath.Dir(bin), work} {
+		os.Chmod(d, 0o777)
+	}
+	// t.TempDir's parent is private to root; the child needs to reach both.
+	for d := filepath.Dir(filepath.Dir(bin)); d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestApplyUnprivileged$", "-test.count=1")
+	cmd.Dir = work
+	cmd.Env = append(os.Environ(), "HOIST_ARCHIVE_NOBODY_CHILD="+work)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	snap := snapshot(t, work, false)
+	if n := snap["ro"]; n.Mode != unix.S_IFDIR|0o555 || n.UID != 65534 {
+		t.Errorf("ro: %v", n)
+	}
+	if _, ok := snap["ro/sub/f"]; !ok {
+		t.Error("children of the read-only directory missing")
+	}
+	os.Chmod(filepath.Join(work, "ro"), 0o755) // let t.TempDir clean up
+}

@@ -125,6 +125,8 @@ func compress(t *testing.T, kind string, b []byte) []byte {
 		if w, err = xz.NewWriter(&buf); err != nil {
 			t.Fatal(err)
 		}
+	default:
+		t.Fatalf("compress: unknown kind %q", kind)
 	}
 	w.Write(b)
 	w.Close()

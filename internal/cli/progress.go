@@ -34,7 +34,7 @@ func (p *progress) Event(ev client.Event) {
 func (p *progress) Update(id, status string, current, total int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	moving := status == client.StatusDownloading || status == client.StatusPushing || status == "Extracting"
+	moving := status == client.StatusDownloading || status == client.StatusPushing || status == "Extracting" || status == "Loading layer"
 	prev, known := p.status[id]
 	p.status[id] = status
 	if !p.tty {

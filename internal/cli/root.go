@@ -83,7 +83,7 @@ func newRootCommand(e *env) *cobra.Command {
 	// Top-level verbs. Each constructor lives in its own file.
 	root.AddCommand(newVersionCmd(e))
 	root.AddCommand(newImagesCmd(e), newTagCmd(e), newInspectCmd(e), newHistoryCmd(e), newRmiCmd(e),
-		newImportCmd(e), newInfoCmd(e))
+		newImportCmd(e), newInfoCmd(e), newSaveCmd(e), newLoadCmd(e))
 	root.AddCommand(newRegistryCmd(e))
 	root.AddCommand(newLoginCmd(e), newLogoutCmd(e), newSearchCmd(e))
 
@@ -96,7 +96,7 @@ func newRootCommand(e *env) *cobra.Command {
 	imageRm := newRmiCmd(e)
 	imageRm.Use, imageRm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
 	image.AddCommand(imageLs, imageRm, newTagCmd(e), newImageInspectCmd(e), newHistoryCmd(e),
-		newImportCmd(e), newImagePruneCmd(e))
+		newImportCmd(e), newImagePruneCmd(e), newSaveCmd(e), newLoadCmd(e))
 
 	// `hoist container VERB`.
 	container := &cobra.Command{Use: "container", Short: "Manage containers", Args: cobra.NoArgs,

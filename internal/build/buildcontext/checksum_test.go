@@ -225,3 +225,10 @@ func TestStatCacheSeesNewAndRemovedFiles(t *testing.T) {
 		t.Fatal("cache of another directory loaded")
 	}
 }
+
+func TestCacheFileName(t *testing.T) {
+	a, b := CacheFileName("/src/a"), CacheFileName("/src/b")
+	if a == b || a != CacheFileName("/src/a/") || len(a) != len("statcache-")+24 {
+		t.Errorf("names %q %q", a, b)
+	}
+}

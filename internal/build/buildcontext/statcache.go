@@ -2,7 +2,9 @@ package buildcontext
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -318,4 +320,12 @@ func (c *StatCache) Save() error {
 	}
 	c.dirty = false
 	return nil
+}
+
+// CacheFileName is a file name for the stat cache of the context directory
+// dir (absolute), unique per directory: the builder keeps these files in a
+// directory of its own.
+func CacheFileName(dir string) string {
+	sum := sha256.Sum256([]byte(filepath.Clean(dir)))
+	return "statcache-" + hex.EncodeToString(sum[:12])
 }

@@ -117,6 +117,9 @@ func isArchive(head []byte) bool {
 	if len(head) < 512 {
 		return false
 	}
-	_, err := tar.NewReader(bytes.NewReader(head)).Next()
+	if bytes.Equal(head[257:262], []byte("ustar")) {
+		return true // POSIX, PAX and GNU headers
+	}
+	_, err := tar.NewReader(bytes.NewReader(head)).Next() // old V7 tars
 	return err == nil
 }

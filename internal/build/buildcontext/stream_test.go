@@ -131,3 +131,21 @@ func TestFromStreamNeedsExtractor(t *testing.T) {
 		t.Errorf("temp dir left behind: %v", entries)
 	}
 }
+
+func TestIsArchive(t *testing.T) {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	long := strings.Repeat("x", 3000) // a PAX record larger than the peeked head
+	tw.WriteHeader(&tar.Header{Name: long, Mode: 0o644, Typeflag: tar.TypeReg, PAXRecords: map[string]string{"comment": long}})
+	tw.Close()
+	head := b.Bytes()[:1024]
+	if !isArchive(head) {
+		t.Errorf("PAX tar not detected")
+	}
+	if isArchive([]byte("FROM busybox\nRUN echo\n")) {
+		t.Errorf("Dockerfile taken for an archive")
+	}
+	if !isArchive([]byte{0x1f, 0x8b, 8, 0}) || !isArchive([]byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		t.Errorf("compressed streams not detected")
+	}
+}

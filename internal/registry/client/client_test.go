@@ -654,6 +654,21 @@ func TestLogin(t *testing.T) {
 			t.Fatalf("%s: bad login: %v", mode, err)
 		}
 	}
+	// a token server that issues refresh tokens: login returns an identity
+	// token, which then authenticates with the OAuth2 POST flow
+	f := newFakeReg(t)
+	f.authMode, f.user, f.pass = "bearer", "alice", "pw"
+	got, err := f.client(auth.Credentials{}).Login(ctx, f.host(), auth.Credentials{Username: "alice", Password: "pw"})
+	if err != nil || got.IdentityToken != "REFRESH-alice" || got.Password != "" {
+		t.Fatalf("login with refresh token: %+v %v", got, err)
+	}
+	d := f.addBlob("r", []byte("x"))
+	if ok, err := f.repo(f.client(got), "r").Exists(ctx, d); !ok || err != nil {
+		t.Fatalf("identity token: %v %v", ok, err)
+	}
+	if ok, err := f.repo(f.client(auth.Credentials{IdentityToken: "stale"}), "r").Exists(ctx, d); ok || !errors.Is(err, errdefs.ErrUnauthorized) {
+		t.Fatalf("stale identity token: %v %v", ok, err)
+	}
 	if RegistryName("https://index.docker.io/v1/") != "docker.io" || RegistryName("http://127.0.0.1:5000/") != "127.0.0.1:5000" {
 		t.Fatal("RegistryName")
 	}
