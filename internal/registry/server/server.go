@@ -93,9 +93,9 @@ var routeNames = [numRoutes]string{"other", "base", "catalog", "tags", "manifest
 
 // request is one parsed request.
 type request struct {
-	route route
-	name  string // repository
-	arg   string // reference, digest or upload id
+	route  route
+	name   string // repository
+	arg    string // reference, digest or upload id
 	user   string
 	claims *tokenClaims // set when the caller presented a bearer token
 }
