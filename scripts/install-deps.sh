@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages hoist's tests, demo and benchmarks use.
-# Idempotent: does nothing when everything is already there.
+# Installs what hoist's tests, demo and benchmarks use, and starts the docker
+# engine the interop tests compare against. Idempotent.
+#   Debian packages: runc crun (OCI runtimes), busybox-static (base images),
+#   skopeo umoci docker.io podman buildah docker-registry (peers for interop),
+#   apache2-utils (htpasswd), slirp4netns (container networking), xz-utils
+#   zstd bzip2 (archive formats), debootstrap (debian fixture), wrk hyperfine
+#   (benchmarks).
 set -euo pipefail
-pkgs=(runc crun busybox-static skopeo umoci apache2-utils docker-registry xz-utils zstd bzip2 slirp4netns debootstrap wrk curl)
+pkgs=(runc crun busybox-static skopeo umoci apache2-utils docker-registry xz-utils zstd bzip2
+	slirp4netns debootstrap docker.io podman buildah wrk hyperfine curl)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -18,3 +24,22 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 go mod download
+
+[ "$(id -u)" = 0 ] || exit 0
+# podman/buildah: runc and cgroupfs (no systemd on these machines).
+mkdir -p /etc/containers
+if ! grep -q '^cgroup_manager' /etc/containers/containers.conf 2>/dev/null; then
+	cat >>/etc/containers/containers.conf <<'CONF'
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+fi
+# The docker engine (20.10 from Debian), without touching the host network.
+if ! timeout 5 docker info >/dev/null 2>&1; then
+	echo "install-deps: starting dockerd"
+	nohup dockerd --iptables=false --bridge=none >/var/log/hoist-dockerd.log 2>&1 &
+	for _ in $(seq 1 60); do timeout 5 docker info >/dev/null 2>&1 && break; sleep 1; done
+	timeout 5 docker info >/dev/null 2>&1 || echo "install-deps: dockerd did not start; docker interop tests will skip (see /var/log/hoist-dockerd.log)" >&2
+fi

@@ -3,6 +3,8 @@ package content
 import (
 	"context"
 	"crypto/rand"
+	_ "crypto/sha256" // registers the digest algorithms go-digest hashes with
+	_ "crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"

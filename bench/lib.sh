@@ -1,0 +1,33 @@
+# bench/lib.sh — helpers shared by the capability benchmarks (sourced).
+# Each capability script prints result lines:
+#   RESULT <capability> <what> <hoist-median-s> <peer-name> <peer-median-s>
+# bench/run.sh collects them into one table with ratios.
+
+BENCH_RUNS=${BENCH_RUNS:-5}
+BENCH_CACHE=${BENCH_CACHE:-/var/cache/hoist-bench}
+HOIST=${HOIST:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/bin/hoist}
+
+# median_of CMD...: runs the command BENCH_RUNS times (after one warm-up when
+# BENCH_WARMUP=1), with $BENCH_SETUP evaluated before each run (not timed),
+# and prints the median wall time in seconds. Prints "fail" if any run fails.
+median_of() {
+	local times=() i start end
+	for ((i = 0; i < BENCH_RUNS; i++)); do
+		[ -n "${BENCH_SETUP:-}" ] && eval "$BENCH_SETUP" >/dev/null 2>&1
+		start=$(date +%s.%N)
+		if ! "$@" >/dev/null 2>>"${BENCH_LOG:-/dev/null}"; then
+			echo fail
+			return 0
+		fi
+		end=$(date +%s.%N)
+		times+=("$(python3 -c "print($end-$start)")")
+	done
+	python3 -c 'import statistics,sys; print("%.4f" % statistics.median(map(float, sys.argv[1:])))' "${times[@]}"
+}
+
+result() { echo "RESULT $*"; }
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# docker_up: true when a docker engine answers.
+docker_up() { have docker && timeout 5 docker info >/dev/null 2>&1; }

@@ -1,0 +1,455 @@
+package imagearchive
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/hoistproject/hoist/internal/content"
+	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/reference"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// MaxMetadataSize bounds the JSON members (manifest.json, index.json,
+// repositories) and the manifests and configs read while resolving.
+const MaxMetadataSize = 16 << 20
+
+// Loaded is one image found in an archive; its blobs are in the store.
+type Loaded struct {
+	Config ocispec.Descriptor
+	// Layers are the layer blobs as stored, bottom first; MediaType tells
+	// whether a blob is compressed.
+	Layers []ocispec.Descriptor
+	// Names are the tags the archive gives the image (may be empty).
+	Names []reference.Named
+}
+
+// Store is what loading needs: write blobs, read the small ones back, and
+// delete what an aborted load added.
+type Store interface {
+	content.Provider
+	content.Ingester
+	content.Manager
+}
+
+// loader keeps the state of one load: the archive's namespace of member
+// paths, mapped to blob digests or to link targets.
+type loader struct {
+	store  Store
+	blobs  map[string]digest.Digest // cleaned member path -> digest
+	links  map[string]string        // cleaned member path -> cleaned target path
+	meta   map[string][]byte        // small JSON members at the archive root
+	added  []digest.Digest          // blobs this load created
+	onBlob func(name string, current, total int64)
+}
+
+var metaMembers = map[string]bool{"manifest.json": true, "index.json": true, "repositories": true, "oci-layout": true}
+
+// Options tune a load.
+type Options struct {
+	// Progress, if set, is called while each blob member is stored, with
+	// the bytes stored so far and the member's size.
+	Progress func(member string, current, total int64)
+}
+
+func newLoader(s Store, opts Options) *loader {
+	return &loader{store: s, blobs: map[string]digest.Digest{}, links: map[string]string{}, meta: map[string][]byte{}, onBlob: opts.Progress}
+}
+
+// Load reads an uncompressed archive stream (see the package doc) into the
+// store and returns the images it holds. On error, blobs it added are removed.
+func Load(ctx context.Context, r io.Reader, s Store, opts Options) (loaded []Loaded, retErr error) {
+	l := newLoader(s, opts)
+	defer func() { l.finish(ctx, loaded, retErr) }()
+	tr := tar.NewReader(bufio.NewReaderSize(r, 1<<20))
+	sawMember := false
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if !sawMember {
+				return nil, errdefs.InvalidArgumentf("invalid archive: not a tar stream: %v", err)
+			}
+			return nil, errdefs.InvalidArgumentf("invalid archive: truncated or corrupt tar: %v", err)
+		}
+		sawMember = true
+		name := cleanMember(hdr.Name)
+		if name == "" {
+			continue
+		}
+		switch hdr.Typeflag {
+		case tar.TypeReg:
+			if err := l.member(ctx, name, hdr.Size, tr); err != nil {
+				return nil, err
+			}
+		case tar.TypeSymlink:
+			target := hdr.Linkname
+			if !path.IsAbs(target) {
+				target = path.Join(path.Dir(name), target)
+			}
+			l.links[name] = cleanMember(target)
+		case tar.TypeLink:
+			l.links[name] = cleanMember(hdr.Linkname)
+		}
+	}
+	if !sawMember {
+		return nil, errdefs.InvalidArgumentf("invalid archive: empty tar stream")
+	}
+	return l.resolve(ctx)
+}
+
+// LoadDir loads an OCI image layout directory.
+func LoadDir(ctx context.Context, dir string, s Store, opts Options) (loaded []Loaded, retErr error) {
+	l := newLoader(s, opts)
+	defer func() { l.finish(ctx, loaded, retErr) }()
+	for m := range metaMembers {
+		if b, err := readLimited(filepath.Join(dir, m)); err == nil {
+			l.meta[m] = b
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	if l.meta["index.json"] == nil && l.meta["manifest.json"] == nil {
+		return nil, errdefs.InvalidArgumentf("%s: not an image layout: no index.json or manifest.json", dir)
+	}
+	blobsDir := filepath.Join(dir, "blobs")
+	err := filepath.WalkDir(blobsDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		return l.member(ctx, filepath.ToSlash(rel), st.Size(), f)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return l.resolve(ctx)
+}
+
+func readLimited(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxMetadataSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxMetadataSize {
+		return nil, errdefs.InvalidArgumentf("%s: larger than the %d MiB limit for metadata", filepath.Base(p), MaxMetadataSize>>20)
+	}
+	return b, nil
+}
+
+// cleanMember normalises a member path to the archive's own namespace: no
+// leading ./ or /, no .. escaping the root ("" when it would).
+func cleanMember(p string) string {
+	p = path.Clean("/" + p)
+	return strings.TrimPrefix(p, "/")
+}
+
+var blobPathRE = regexp.MustCompile(`^blobs/(sha256|sha512)/([a-f0-9]+)$`)
+
+func (l *loader) member(ctx context.Context, name string, size int64, r io.Reader) error {
+	if metaMembers[name] {
+		if size > MaxMetadataSize {
+			return errdefs.InvalidArgumentf("invalid archive: %s is %d bytes, over the %d MiB limit for metadata", name, size, MaxMetadataSize>>20)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return errdefs.InvalidArgumentf("invalid archive: reading %s: %v", name, err)
+		}
+		l.meta[name] = b
+		return nil
+	}
+	var expected digest.Digest
+	if m := blobPathRE.FindStringSubmatch(name); m != nil {
+		expected = digest.NewDigestFromEncoded(digest.Algorithm(m[1]), m[2])
+		if err := expected.Validate(); err != nil {
+			return errdefs.InvalidArgumentf("invalid archive: member %s: %v", name, err)
+		}
+		if ok, _ := content.Exists(ctx, l.store, expected); ok {
+			// Already stored and verified: the member's bytes are not needed.
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return errdefs.InvalidArgumentf("invalid archive: reading %s: %v", name, err)
+			}
+			l.blobs[name] = expected
+			return nil
+		}
+	}
+	var src io.Reader = archiveReader{r}
+	if l.onBlob != nil {
+		l.onBlob(name, 0, size)
+		src = &progressReader{r: src, name: name, total: size, fn: l.onBlob}
+	}
+	info, err := content.WriteBlob(ctx, l.store, src, size, expected)
+	if err != nil {
+		return fmt.Errorf("invalid archive: member %s: %w", name, err)
+	}
+	l.added = append(l.added, info.Digest)
+	l.blobs[name] = info.Digest
+	if l.onBlob != nil {
+		l.onBlob(name, size, size)
+	}
+	return nil
+}
+
+// lookup resolves a member path (following links inside the archive) to the
+// digest of its content.
+func (l *loader) lookup(p string) (digest.Digest, error) {
+	name := cleanMember(p)
+	for i := 0; i < 16; i++ {
+		if d, ok := l.blobs[name]; ok {
+			return d, nil
+		}
+		t, ok := l.links[name]
+		if !ok {
+			return "", errdefs.InvalidArgumentf("invalid archive: %q is not in the archive", p)
+		}
+		name = t
+	}
+	return "", errdefs.InvalidArgumentf("invalid archive: %q: too many levels of links", p)
+}
+
+var configNameRE = regexp.MustCompile(`^([a-f0-9]{64})\.json$`)
+
+func (l *loader) resolve(ctx context.Context) ([]Loaded, error) {
+	if b := l.meta["manifest.json"]; b != nil {
+		return l.resolveDocker(ctx, b)
+	}
+	if b := l.meta["index.json"]; b != nil {
+		return l.resolveOCI(ctx, b)
+	}
+	return nil, errdefs.InvalidArgumentf("invalid archive: no manifest.json or index.json found")
+}
+
+func (l *loader) resolveDocker(ctx context.Context, b []byte) ([]Loaded, error) {
+	var entries []dockerManifestEntry
+	if err := json.Unmarshal(b, &entries); err != nil {
+		return nil, errdefs.InvalidArgumentf("invalid archive: manifest.json: %v", err)
+	}
+	var out []Loaded
+	for i, e := range entries {
+		cd, err := l.lookup(e.Config)
+		if err != nil {
+			return nil, fmt.Errorf("manifest.json entry %d: config: %w", i, err)
+		}
+		if m := configNameRE.FindStringSubmatch(path.Base(cleanMember(e.Config))); m != nil && m[1] != cd.Encoded() {
+			return nil, errdefs.DataLossf("invalid archive: config %s: content digest is %s", e.Config, cd)
+		}
+		info, err := l.store.Info(ctx, cd)
+		if err != nil {
+			return nil, err
+		}
+		img := Loaded{Config: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: cd, Size: info.Size}}
+		for _, lp := range e.Layers {
+			ld, err := l.lookup(lp)
+			if err != nil {
+				return nil, fmt.Errorf("manifest.json entry %d: layer: %w", i, err)
+			}
+			desc, err := l.layerDesc(ctx, ld)
+			if err != nil {
+				return nil, err
+			}
+			img.Layers = append(img.Layers, desc)
+		}
+		for _, t := range e.RepoTags {
+			n, err := reference.ParseTagged(t)
+			if err != nil {
+				return nil, fmt.Errorf("manifest.json entry %d: RepoTags: %w", i, err)
+			}
+			img.Names = append(img.Names, n)
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
+func (l *loader) resolveOCI(ctx context.Context, b []byte) ([]Loaded, error) {
+	var idx ocispec.Index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return nil, errdefs.InvalidArgumentf("invalid archive: index.json: %v", err)
+	}
+	var out []Loaded
+	byConfig := map[digest.Digest]int{}
+	var walk func(descs []ocispec.Descriptor, depth int) error
+	walk = func(descs []ocispec.Descriptor, depth int) error {
+		if depth > 4 {
+			return errdefs.InvalidArgumentf("invalid archive: index nesting too deep")
+		}
+		for _, d := range descs {
+			if _, err := l.lookup(blobPath(d.Digest)); err != nil {
+				return fmt.Errorf("index.json: manifest %s: %w", d.Digest, err)
+			}
+			raw, err := content.ReadBlob(ctx, l.store, d.Digest, MaxMetadataSize)
+			if err != nil {
+				return err
+			}
+			switch d.MediaType {
+			case ocispec.MediaTypeImageIndex, "application/vnd.docker.distribution.manifest.list.v2+json":
+				var sub ocispec.Index
+				if err := json.Unmarshal(raw, &sub); err != nil {
+					return errdefs.InvalidArgumentf("invalid archive: index %s: %v", d.Digest, err)
+				}
+				var pick []ocispec.Descriptor
+				for _, m := range sub.Manifests {
+					if m.Platform == nil || (m.Platform.OS == "linux" && m.Platform.Architecture == hostArch()) {
+						pick = append(pick, m)
+						break
+					}
+				}
+				if err := walk(pick, depth+1); err != nil {
+					return err
+				}
+				continue
+			}
+			var mf ocispec.Manifest
+			if err := json.Unmarshal(raw, &mf); err != nil {
+				return errdefs.InvalidArgumentf("invalid archive: manifest %s: %v", d.Digest, err)
+			}
+			if _, err := l.lookup(blobPath(mf.Config.Digest)); err != nil {
+				return fmt.Errorf("manifest %s: config: %w", d.Digest, err)
+			}
+			i, seen := byConfig[mf.Config.Digest]
+			if !seen {
+				img := Loaded{Config: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: mf.Config.Digest, Size: mf.Config.Size}}
+				for _, ld := range mf.Layers {
+					if _, err := l.lookup(blobPath(ld.Digest)); err != nil {
+						return fmt.Errorf("manifest %s: layer: %w", d.Digest, err)
+					}
+					desc, err := l.layerDesc(ctx, ld.Digest)
+					if err != nil {
+						return err
+					}
+					img.Layers = append(img.Layers, desc)
+				}
+				out = append(out, img)
+				i = len(out) - 1
+				byConfig[mf.Config.Digest] = i
+			}
+			if n := ociName(d.Annotations); n != nil {
+				out[i].Names = append(out[i].Names, n)
+			}
+		}
+		return nil
+	}
+	if err := walk(idx.Manifests, 0); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ociName reads an image name from index annotations: containerd's full name,
+// or a ref.name that is itself a full reference (podman, skopeo).
+func ociName(a map[string]string) reference.Named {
+	if s := a["io.containerd.image.name"]; s != "" {
+		if n, err := reference.ParseTagged(s); err == nil {
+			return n
+		}
+	}
+	if s := a[ocispec.AnnotationRefName]; strings.ContainsAny(s, "/:") {
+		if n, err := reference.ParseTagged(s); err == nil {
+			return n
+		}
+	}
+	return nil
+}
+
+// layerDesc describes a stored layer blob, sniffing its compression.
+func (l *loader) layerDesc(ctx context.Context, d digest.Digest) (ocispec.Descriptor, error) {
+	info, err := l.store.Info(ctx, d)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	r, err := l.store.Open(ctx, d)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	defer r.Close()
+	head := make([]byte, 6)
+	n, _ := io.ReadFull(r, head)
+	head = head[:n]
+	mt := ocispec.MediaTypeImageLayer
+	switch {
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		mt = ocispec.MediaTypeImageLayerGzip
+	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		mt = ocispec.MediaTypeImageLayerZstd
+	}
+	return ocispec.Descriptor{MediaType: mt, Digest: d, Size: info.Size}, nil
+}
+
+// finish removes the blobs this load added that no loaded image uses (all
+// of them after a failed load).
+func (l *loader) finish(ctx context.Context, loaded []Loaded, err error) {
+	keep := map[digest.Digest]bool{}
+	if err == nil {
+		for _, img := range loaded {
+			keep[img.Config.Digest] = true
+			for _, d := range img.Layers {
+				keep[d.Digest] = true
+			}
+		}
+	}
+	for _, d := range l.added {
+		if !keep[d] {
+			_ = l.store.Delete(context.WithoutCancel(ctx), d)
+		}
+	}
+}
+
+// archiveReader classes read errors of the archive stream (truncation,
+// corruption) as invalid input, apart from errors of the store.
+type archiveReader struct{ r io.Reader }
+
+func (a archiveReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = errdefs.InvalidArgumentf("truncated or corrupt archive: %v", err)
+	}
+	return n, err
+}
+
+// progressReader reports progress about every 4 MiB.
+type progressReader struct {
+	r       io.Reader
+	name    string
+	n, last int64
+	total   int64
+	fn      func(string, int64, int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.n-p.last >= 4<<20 {
+		p.last = p.n
+		p.fn(p.name, p.n, p.total)
+	}
+	return n, err
+}

@@ -1,0 +1,5 @@
+package imagearchive
+
+import "runtime"
+
+func hostArch() string { return runtime.GOARCH }
