@@ -70,6 +70,9 @@ type PullOptions struct {
 	// Parallel bounds concurrent layer downloads (0: 3, as docker).
 	Parallel int
 	Progress ProgressFunc
+	// Manifest, when set, is called with the image manifest once its config
+	// is in the store and before any layer is downloaded.
+	Manifest func(ctx context.Context, m ocispec.Manifest) error
 	// LayerDone, when set, is called as soon as each layer blob is in the
 	// store (in completion order, from several goroutines), so unpacking can
 	// overlap downloading.
@@ -157,6 +160,11 @@ func Pull(ctx context.Context, repos []*Repository, ref string, store Store, opt
 	res.Config, res.Layers = m.Config, m.Layers
 	if err := copyBlob(ctx, repo, store, m.Config, nil); err != nil {
 		return res, fmt.Errorf("config %s: %w", m.Config.Digest, err)
+	}
+	if opts.Manifest != nil {
+		if err := opts.Manifest(ctx, m); err != nil {
+			return res, err
+		}
 	}
 
 	parallel := opts.Parallel
