@@ -9,6 +9,7 @@ import (
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/hoistproject/hoist/internal/registry/client"
 	"github.com/hoistproject/hoist/internal/registry/client/distribution"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -36,11 +37,13 @@ func newPullCmd(e *env) *cobra.Command {
 				}
 				n, _ = reference.ParseTagged(args[0])
 			}
-			var plat = client.DefaultPlatform()
+			var plat *ocispec.Platform // nil: this machine's, and any for single-platform images
 			if platform != "" {
-				if plat, err = client.ParsePlatform(platform); err != nil {
+				p, err := client.ParsePlatform(platform)
+				if err != nil {
 					return err
 				}
+				plat = &p
 			}
 			st, err := e.imageStore()
 			if err != nil {
@@ -78,7 +81,7 @@ func newPullCmd(e *env) *cobra.Command {
 					}
 					fmt.Fprintf(e.out, "%s: Pulling from %s\n", label, reference.Path(r))
 				}
-				res, err := distribution.Pull(ctx, c, st, r, distribution.PullOptions{Platform: &plat, Progress: prog})
+				res, err := distribution.Pull(ctx, c, st, r, distribution.PullOptions{Platform: plat, Progress: prog})
 				if err != nil {
 					if errors.Is(err, errdefs.ErrNotFound) || errors.Is(err, errdefs.ErrUnauthorized) || errors.Is(err, errdefs.ErrUnavailable) || errors.Is(err, errdefs.ErrForbidden) {
 						return e.daemonError(err)

@@ -221,7 +221,6 @@ func buildManifest(ctx context.Context, st *images.Store, full *images.Full, opt
 	return desc, nil
 }
 
-
 func lease(ctx context.Context, st *images.Store, d digest.Digest) error {
 	return st.DB().Update(ctx, func(tx *metadata.Tx) error {
 		return metadata.AddResource(ctx, tx, layers.BlobResource(d))
