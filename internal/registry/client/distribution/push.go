@@ -277,8 +277,13 @@ func compressLayer(ctx context.Context, st *images.Store, src ocispec.Descriptor
 		if useZstd {
 			w, err = zstd.NewWriter(pw, zstd.WithEncoderConcurrency(runtime.NumCPU()))
 		} else {
-			gw := pgzip.NewWriter(pw)
-			err = gw.SetConcurrency(1<<20, 2*runtime.NumCPU())
+			// fastest level, in parallel blocks: push time is dominated by
+			// compression (level 1 is ~2x faster than docker's default 6
+			// for ~10% more bytes)
+			var gw *pgzip.Writer
+			if gw, err = pgzip.NewWriterLevel(pw, pgzip.BestSpeed); err == nil {
+				err = gw.SetConcurrency(1<<20, 2*runtime.NumCPU())
+			}
 			w = gw
 		}
 		if err == nil {
