@@ -85,7 +85,7 @@ func newRootCommand(e *env) *cobra.Command {
 	root.AddCommand(newImagesCmd(e), newTagCmd(e), newInspectCmd(e), newHistoryCmd(e), newRmiCmd(e),
 		newImportCmd(e), newInfoCmd(e), newSaveCmd(e), newLoadCmd(e))
 	root.AddCommand(newRegistryCmd(e))
-	root.AddCommand(newLoginCmd(e), newLogoutCmd(e), newSearchCmd(e))
+	root.AddCommand(newLoginCmd(e), newLogoutCmd(e), newSearchCmd(e), newPullCmd(e), newPushCmd(e))
 
 	// `hoist image VERB`: docker's management-command forms of the image verbs.
 	image := &cobra.Command{Use: "image", Short: "Manage images", Args: cobra.NoArgs,
@@ -97,6 +97,7 @@ func newRootCommand(e *env) *cobra.Command {
 	imageRm.Use, imageRm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
 	image.AddCommand(imageLs, imageRm, newTagCmd(e), newImageInspectCmd(e), newHistoryCmd(e),
 		newImportCmd(e), newImagePruneCmd(e), newSaveCmd(e), newLoadCmd(e))
+	image.AddCommand(newPullCmd(e), newPushCmd(e))
 
 	// `hoist container VERB`.
 	container := &cobra.Command{Use: "container", Short: "Manage containers", Args: cobra.NoArgs,
