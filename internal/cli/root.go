@@ -82,6 +82,7 @@ func newRootCommand(e *env) *cobra.Command {
 
 	// Top-level verbs. Each constructor lives in its own file.
 	root.AddCommand(newVersionCmd(e))
+	root.AddCommand(newRegistryCmd(e))
 
 	// `hoist image VERB`: docker's management-command forms of the image verbs.
 	image := &cobra.Command{Use: "image", Short: "Manage images", Args: cobra.NoArgs,

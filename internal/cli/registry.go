@@ -1,0 +1,199 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hoistproject/hoist/internal/registry/server"
+	"github.com/hoistproject/hoist/internal/registry/server/storage"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// newRegistryCmd is `hoist registry`: the built-in OCI registry server.
+func newRegistryCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "registry", Short: "Run and maintain a built-in OCI registry", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	c.AddCommand(newRegistryServeCmd(e), newRegistryGCCmd(e))
+	return c
+}
+
+// registryConfig builds the configuration: defaults, then --config FILE,
+// then HOIST_REGISTRY_* variables, then the flags given on the command line.
+// The registry root is --root when given, else the configured root, else
+// <hoist root>/registry.
+func registryConfig(e *env, cmd *cobra.Command, configFile string) (server.Config, error) {
+	cfg := server.DefaultConfig()
+	if configFile == "" {
+		configFile = os.Getenv(server.EnvPrefix + "CONFIG")
+	}
+	if configFile != "" {
+		if err := cfg.LoadConfigFile(configFile); err != nil {
+			return cfg, err
+		}
+	}
+	if err := cfg.ApplyEnv(os.Getenv); err != nil {
+		return cfg, err
+	}
+	known := map[string]bool{}
+	for _, k := range server.ConfigKeys() {
+		known[strings.ReplaceAll(k, "_", "-")] = true
+	}
+	var ferr error
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if !known[f.Name] || f.Name == "root" {
+			return
+		}
+		if err := cfg.Set(f.Name, f.Value.String()); err != nil && ferr == nil {
+			ferr = err
+		}
+	})
+	if ferr != nil {
+		return cfg, ferr
+	}
+	if cmd.Flags().Changed("root") {
+		cfg.Root = e.g.Root
+	} else if cfg.Root == "" {
+		cfg.Root = filepath.Join(e.g.Root, "registry")
+	}
+	return cfg, nil
+}
+
+func newRegistryServeCmd(e *env) *cobra.Command {
+	var configFile string
+	d := server.DefaultConfig()
+	c := &cobra.Command{
+		Use:   "serve [OPTIONS]",
+		Short: "Serve an OCI distribution registry",
+		Long: `Serve an OCI distribution-spec 1.1 registry (with search, stars and online GC).
+
+Every option can also be set in the JSON config file (--config, key = option name
+with "_" for "-") and by environment variables (HOIST_REGISTRY_<KEY>, e.g.
+HOIST_REGISTRY_ADDR). Flags win over the environment, which wins over the file.
+The registry root is --root when given, else <hoist root>/registry.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := registryConfig(e, cmd, configFile)
+			if err != nil {
+				return withStatus(125, err)
+			}
+			log := e.registryLogger()
+			return server.Run(cmd.Context(), cfg, log)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&configFile, "config", "", "JSON configuration file (env HOIST_REGISTRY_CONFIG)")
+	f.String("addr", d.Addr, "Address to listen on")
+	f.String("htpasswd", "", "htpasswd file (bcrypt) turning on basic authentication")
+	f.String("realm", d.Realm, "Realm of the authentication challenge")
+	f.String("tls-cert", "", "TLS certificate file")
+	f.String("tls-key", "", "TLS private key file")
+	f.Bool("read-only", false, "Refuse every write")
+	f.Bool("allow-sparse", false, "Accept image manifests whose layers were not pushed")
+	f.Bool("access-log", d.AccessLog, "Log every request")
+	f.Duration("gc-interval", 0, "Run garbage collection this often (0: never)")
+	f.Duration("gc-grace", time.Duration(d.GCGrace), "Never collect blobs or manifests younger than this")
+	f.Bool("gc-delete-untagged", false, "Periodic GC also deletes untagged manifests")
+	f.Duration("upload-max-age", time.Duration(d.UploadMaxAge), "Purge upload sessions idle for longer than this")
+	return c
+}
+
+// registryLogger logs to stderr at info level (access logs) unless
+// --log-level asks otherwise.
+func (e *env) registryLogger() *slog.Logger {
+	lvl := slog.LevelInfo
+	if e.g.Debug {
+		lvl = slog.LevelDebug
+	} else if e.g.LogLevel != "" && e.g.LogLevel != "warn" {
+		_ = lvl.UnmarshalText([]byte(e.g.LogLevel))
+	}
+	return slog.New(slog.NewJSONHandler(e.errOut, &slog.HandlerOptions{Level: lvl}))
+}
+
+func newRegistryGCCmd(e *env) *cobra.Command {
+	var (
+		configFile, format string
+		dryRun, untagged   bool
+		grace, uploadAge   time.Duration
+	)
+	c := &cobra.Command{
+		Use:   "gc [OPTIONS]",
+		Short: "Remove blobs (and optionally untagged manifests) nothing references",
+		Long: `Garbage-collect the registry storage. Safe while the registry is serving:
+blobs and manifests younger than --grace are never collected.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := registryConfig(e, cmd, configFile)
+			if err != nil {
+				return withStatus(125, err)
+			}
+			if !cmd.Flags().Changed("grace") {
+				grace = time.Duration(cfg.GCGrace)
+			}
+			if !cmd.Flags().Changed("upload-max-age") {
+				uploadAge = time.Duration(cfg.UploadMaxAge)
+			}
+			st, err := storage.Open(cfg.Root)
+			if err != nil {
+				return err
+			}
+			rep, err := st.GC(cmd.Context(), storage.GCOptions{DryRun: dryRun, DeleteUntagged: untagged || cfg.GCDeleteUntagged, Grace: grace, UploadMaxAge: uploadAge})
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				enc := json.NewEncoder(e.out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			verb := "Deleted"
+			if dryRun {
+				verb = "Would delete"
+			}
+			for _, m := range rep.ManifestsDeleted {
+				fmt.Fprintf(e.out, "%s manifest: %s\n", verb, m)
+			}
+			for _, b := range rep.BlobsDeleted {
+				fmt.Fprintf(e.out, "%s blob: %s\n", verb, b)
+			}
+			if rep.UploadsPurged > 0 {
+				fmt.Fprintf(e.out, "Purged uploads: %d\n", rep.UploadsPurged)
+			}
+			space := "Total reclaimed space"
+			if dryRun {
+				space = "Total reclaimable space"
+			}
+			fmt.Fprintf(e.out, "%s: %s\n", space, registryHumanSize(rep.BytesFreed))
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&configFile, "config", "", "JSON configuration file of the registry")
+	f.BoolVar(&dryRun, "dry-run", false, "Report what would be deleted, delete nothing")
+	f.BoolVar(&untagged, "delete-untagged", false, "Also delete manifests no tag reaches")
+	f.DurationVar(&grace, "grace", time.Hour, "Never collect blobs or manifests younger than this")
+	f.DurationVar(&uploadAge, "upload-max-age", 24*time.Hour, "Purge upload sessions idle for longer than this")
+	f.StringVar(&format, "format", "", `Output format ("json")`)
+	return c
+}
+
+// registryHumanSize formats bytes as docker does (decimal units, 3 significant digits).
+func registryHumanSize(n int64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
+	f := float64(n)
+	i := 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	s := fmt.Sprintf("%.3g", f)
+	if strings.Contains(s, "e") {
+		s = fmt.Sprintf("%.0f", f)
+	}
+	return s + units[i]
+}

@@ -1,0 +1,609 @@
+package dockerfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+)
+
+// MaxSize is the largest Dockerfile Parse accepts.
+const MaxSize = 16 << 20
+
+var (
+	validStageName = regexp.MustCompile(`^[a-z][a-z0-9-_.]*$`)
+	onbuildPrefix  = regexp.MustCompile(`(?i)^\s*ONBUILD\s*`)
+)
+
+// Parse reads a Dockerfile from r. name is used in error messages (usually
+// "Dockerfile" or the -f argument).
+func Parse(r io.Reader, name string) (*File, error) {
+	dt, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if len(dt) > MaxSize {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("the Dockerfile is larger than %d bytes", MaxSize), Err: errdefs.ErrInvalidArgument}
+	}
+	if len(bytes.TrimSpace(dt)) == 0 {
+		return nil, &Error{File: name, Line: 1, Msg: "the Dockerfile cannot be empty"}
+	}
+	p := &fileParser{name: name, src: dt}
+	return p.parse()
+}
+
+type fileParser struct {
+	name  string
+	src   []byte
+	lines [][]byte // src split on '\n', for Source texts and error keywords
+}
+
+func (p *fileParser) parse() (*File, error) {
+	res, err := parser.Parse(bytes.NewReader(p.src))
+	if err != nil {
+		return nil, p.parserError(err)
+	}
+	p.lines = bytes.Split(p.src, []byte("\n"))
+	f := &File{Name: p.name, Directives: Directives{Escape: res.EscapeToken}}
+	if v, _, _, ok := parser.ParseDirective("syntax", p.src); ok {
+		f.Directives.Syntax = v
+	}
+	if _, v, _, ok := parser.ParseDirective("check", p.src); ok {
+		f.Directives.Check = v
+	}
+	for _, w := range res.Warnings {
+		line := 0
+		if w.Location != nil {
+			line = w.Location.Start.Line
+		}
+		f.Warnings = append(f.Warnings, Warning{Line: line, Msg: w.Short})
+	}
+
+	names := map[string]int{}
+	var last Instruction
+	for _, node := range res.AST.Children {
+		ins, err := p.convert(node, node.Heredocs, res.EscapeToken, f)
+		if err != nil {
+			return nil, err
+		}
+		last = ins
+		switch x := ins.(type) {
+		case *From:
+			if x.Name != "" {
+				if line, dup := names[x.Name]; dup {
+					return nil, newError(p.name, x.Location.Start, "FROM",
+						errorf("duplicate stage name %q (first defined on line %d)", x.Name, line))
+				}
+				names[x.Name] = x.Location.Start
+			}
+			f.Stages = append(f.Stages, &Stage{Index: len(f.Stages), Name: x.Name, From: x})
+		case *Arg:
+			if len(f.Stages) == 0 {
+				f.MetaArgs = append(f.MetaArgs, x)
+				continue
+			}
+			st := f.Stages[len(f.Stages)-1]
+			st.Instructions = append(st.Instructions, x)
+		default:
+			if len(f.Stages) == 0 {
+				return nil, newError(p.name, ins.Loc().Start, ins.Keyword(),
+					errorf("no build stage in current context: %s before the first FROM (only ARG may come before FROM)", ins.Keyword()))
+			}
+			st := f.Stages[len(f.Stages)-1]
+			st.Instructions = append(st.Instructions, ins)
+		}
+	}
+	if len(f.Stages) == 0 {
+		line := 1
+		if last != nil {
+			line = last.Loc().Start
+		}
+		return nil, &Error{File: p.name, Line: line, Msg: "no FROM instruction: the Dockerfile contains no stages to build"}
+	}
+	return f, nil
+}
+
+// parserError turns an error of BuildKit's parser into an *Error naming the
+// line and, when there is one, the instruction on it.
+func (p *fileParser) parserError(err error) error {
+	line := 0
+	var le *parser.LocationError
+	if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+		line = le.Locations[0][0].Start.Line
+	}
+	msg := err.Error()
+	if le != nil && le.Unwrap() != nil {
+		msg = le.Unwrap().Error()
+	}
+	instr := ""
+	if line > 0 {
+		lines := bytes.SplitN(p.src, []byte("\n"), line+1)
+		if line <= len(lines) {
+			if fs := strings.Fields(string(lines[line-1])); len(fs) > 0 && !strings.HasPrefix(fs[0], "#") {
+				instr = strings.ToUpper(fs[0])
+			}
+		}
+	}
+	if msg == "file with no instructions" {
+		instr = ""
+	}
+	if line == 0 {
+		line = 1
+	}
+	return newError(p.name, line, instr, errors.New(msg))
+}
+
+// source returns lines start..end (1-based, inclusive) of the file.
+func (p *fileParser) source(start, end int) string {
+	if start < 1 {
+		start = 1
+	}
+	if end > len(p.lines) {
+		end = len(p.lines)
+	}
+	if start > end {
+		return ""
+	}
+	s := string(bytes.Join(p.lines[start-1:end], []byte("\n")))
+	return strings.TrimRight(s, "\r")
+}
+
+func nodeArgs(node *parser.Node) []string {
+	var out []string
+	for n := node.Next; n != nil; n = n.Next {
+		out = append(out, n.Value)
+	}
+	return out
+}
+
+// looksLikeJSON reports whether the args of node start like a JSON array
+// but were not parsed as one (docker then falls back to the shell form).
+func looksLikeJSON(node *parser.Node) bool {
+	if node.Attributes["json"] {
+		return false
+	}
+	for n := node.Next; n != nil; n = n.Next {
+		return strings.HasPrefix(strings.TrimSpace(n.Value), "[")
+	}
+	return false
+}
+
+var keywords = map[string]string{
+	"add": "ADD", "arg": "ARG", "cmd": "CMD", "copy": "COPY", "entrypoint": "ENTRYPOINT",
+	"env": "ENV", "expose": "EXPOSE", "from": "FROM", "healthcheck": "HEALTHCHECK",
+	"label": "LABEL", "maintainer": "MAINTAINER", "onbuild": "ONBUILD", "run": "RUN",
+	"shell": "SHELL", "stopsignal": "STOPSIGNAL", "user": "USER", "volume": "VOLUME",
+	"workdir": "WORKDIR",
+}
+
+// convert turns one parser node into a typed instruction.
+func (p *fileParser) convert(node *parser.Node, heredocs []parser.Heredoc, escape rune, f *File) (Instruction, error) {
+	kw, ok := keywords[strings.ToLower(node.Value)]
+	if !ok {
+		return nil, newError(p.name, node.StartLine, "", errorf("unknown instruction: %s", node.Value))
+	}
+	b := Base{
+		Location: Location{Start: node.StartLine, End: node.EndLine},
+		Orig:     strings.TrimSpace(node.Original),
+		Src:      p.source(node.StartLine, node.EndLine),
+		Escape:   escape,
+		keyword:  kw,
+		file:     p.name,
+	}
+	ins, err := p.build(kw, b, node, heredocs, escape, f)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, err
+		}
+		return nil, newError(p.name, node.StartLine, kw, err)
+	}
+	return ins, nil
+}
+
+func (p *fileParser) warn(f *File, line int, format string, args ...any) {
+	if f != nil {
+		f.Warnings = append(f.Warnings, Warning{Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (p *fileParser) build(kw string, b Base, node *parser.Node, heredocs []parser.Heredoc, escape rune, f *File) (Instruction, error) {
+	args := nodeArgs(node)
+	fl := newFlagSet()
+	isJSON := node.Attributes["json"]
+	if looksLikeJSON(node) {
+		p.warn(f, node.StartLine, "%s: arguments look like a JSON array but are not valid JSON; using the shell form", kw)
+	}
+	switch kw {
+	case "FROM":
+		fl.str("platform")
+		if err := fl.parse(node.Flags); err != nil {
+			return nil, err
+		}
+		x := &From{Base: b, Platform: fl.getString("platform")}
+		switch {
+		case len(args) == 3 && strings.EqualFold(args[1], "as"):
+			x.Name = strings.ToLower(args[2])
+			if !validStageName.MatchString(x.Name) {
+				return nil, errorf("invalid name for build stage: %q, name can't start with a number or contain symbols", args[2])
+			}
+		case len(args) != 1:
+			return nil, errorf("FROM requires either one or three arguments")
+		}
+		x.Image = args[0]
+		return x, nil
+
+	case "RUN":
+		fl.list("mount").str("network").str("security")
+		if err := fl.parse(node.Flags); err != nil {
+			return nil, err
+		}
+		x := &Run{Base: b, CommandLine: commandLine(args, isJSON), MountSpecs: fl.getList("mount")}
+		if len(x.Args) == 0 && !isJSON {
+			return nil, errorf("RUN requires at least one argument")
+		}
+		for _, h := range heredocs {
+			x.Heredocs = append(x.Heredocs, convHeredoc(h))
+		}
+		for _, spec := range x.MountSpecs {
+			m, err := parseMount(spec, func(s string) (string, error) { return s, nil }, true)
+			if err != nil {
+				return nil, err
+			}
+			x.Mounts = append(x.Mounts, m)
+		}
+		x.Network = fl.getString("network")
+		if err := checkNetwork(x.Network, true); err != nil {
+			return nil, err
+		}
+		x.Security = fl.getString("security")
+		switch x.Security {
+		case "", "sandbox", "insecure":
+		default:
+			return nil, errorf("security %q is not valid", x.Security)
+		}
+		return x, nil
+
+	case "CMD", "ENTRYPOINT":
+		if err := fl.parse(node.Flags); err != nil {
+			return nil, err
+		}
+		cl := commandLine(args, isJSON)
+		if kw == "CMD" {
+			return &Cmd{Base: b, CommandLine: cl}, nil
+		}
+		return &Entrypoint{Base: b, CommandLine: cl}, nil
+
+	case "SHELL":
+		if err := fl.parse(node.Flags); err != nil {
+			return nil, err
+		}
+		if len(args) == 0 {
+			return nil, errorf("SHELL requires at least one argument")
+		}
+		if !isJSON {
+			return nil, errorf("SHELL requires the arguments to be in JSON form")
+		}
+		return &Shell{Base: b, Shell: args}, nil
+
+	case "ENV", "LABEL":
+		if err := fl.parse(node.Flags); err != nil {
+			return nil, err
+		}
+		kvs, err := keyValues(kw, args)
+		if err != nil {
+			return nil, err
+		}
+		if kw == "ENV" {
+			return &Env{Base: b, Vars: kvs}, nil
+		}
+		return &Label{Base: b, Labels: kvs}, nil
+
+	case "ADD", "COPY":
+		fl.str("chown").str("chmod").bool("link").list("exclude")
+		if kw == "ADD" {
+			fl.str("checksum").bool("keep-git-dir").bool("unpack")
+		} else {
+			fl.str("from").bool("parents")
+		}
+		if err := fl.parse(node.Flags); err != nil {
+			return nil, err
+		}
+		if len(args) < 2 {
+			return nil, errorf("%s requires at least two arguments, but only one was provided. Destination could not be determined", kw)
+		}
+		srcs, inline, dest, err := sourcesAndDest(kw, args, heredocs, isJSON)
+		if err != nil {
+			return nil, err
+		}
+		if kw == "ADD" {
+			x := &Add{Base: b, Sources: srcs, Inline: inline, Dest: dest, Exec: isJSON,
+				Chown: fl.getString("chown"), Chmod: fl.getString("chmod"), Checksum: fl.getString("checksum"),
+				Link: fl.getBool("link"), KeepGitDir: fl.getBool("keep-git-dir"), Exclude: fl.getList("exclude")}
+			if fl.used("unpack") {
+				u := fl.getBool("unpack")
+				x.Unpack = &u
+			}
+			return x, nil
+		}
+		x := &Copy{Base: b, Sources: srcs, Inline: inline, Dest: dest, Exec: isJSON,
+			From: fl.getString("from"), Chown: fl.getString("chown"), Chmod: fl.getString("chmod"),
+			Link: fl.getBool("link"), Parents: fl.getBool("parents"), Exclude: fl.getList("exclude")}
+		if x.From != "" {
+			res, err := shell.NewLex(escape).ProcessWordWithMatches(x.From, emptyEnv{})
+			if err != nil || res.Result != x.From {
+				return nil, errorf("variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround")
+			}
+		}
+		return x, nil
+
+	case "EXPOSE":
+		if err := fl.parse(node.Flags); err != nil {
+			return nil, err
+		}
+		if len(args) == 0 {
+			return nil, errorf("EXPOSE requires at least one argument")
+		}
+		return &Expose{Base: b, Ports: args}, nil
+
+	case "VOLUME":
+		if err := fl.parse(node.Flags); err != nil {
+			return nil, err
+		}
+		if len(args) == 0 {
+			return nil, errorf("VOLUME requires at least one argument")
+		}
+		x := &Volume{Base: b}
+		for _, v := range args {
+			v = strings.TrimSpace(v)
+			if v == "" {
+				return nil, errorf("VOLUME specified can not be an empty string")
+			}
+			x.Paths = append(x.Paths, v)
+		}
+		return x, nil
+
+	case "USER", "WORKDIR", "STOPSIGNAL", "MAINTAINER":
+		if err := fl.parse(node.Flags); err != nil {
+			return nil, err
+		}
+		if len(args) != 1 {
+			return nil, errorf("%s requires exactly one argument", kw)
+		}
+		switch kw {
+		case "USER":
+			return &User{Base: b, User: args[0]}, nil
+		case "WORKDIR":
+			return &Workdir{Base: b, Path: args[0]}, nil
+		case "STOPSIGNAL":
+			return &StopSignal{Base: b, Signal: args[0]}, nil
+		default:
+			return &Maintainer{Base: b, Name: args[0]}, nil
+		}
+
+	case "ARG":
+		if err := fl.parse(node.Flags); err != nil {
+			return nil, err
+		}
+		if len(args) == 0 {
+			return nil, errorf("ARG requires at least one argument")
+		}
+		x := &Arg{Base: b}
+		for _, a := range args {
+			k, v, hasValue := strings.Cut(a, "=")
+			if k == "" {
+				return nil, errorf("ARG names can not be blank")
+			}
+			d := ArgDef{Name: k}
+			if hasValue {
+				d.Default = &v
+			}
+			x.Args = append(x.Args, d)
+		}
+		return x, nil
+
+	case "ONBUILD":
+		if err := fl.parse(node.Flags); err != nil {
+			return nil, err
+		}
+		if node.Next == nil || len(node.Next.Children) == 0 {
+			return nil, errorf("ONBUILD requires at least one argument")
+		}
+		inner := node.Next.Children[0]
+		trigger := strings.ToUpper(strings.TrimSpace(inner.Value))
+		switch trigger {
+		case "ONBUILD":
+			return nil, errorf("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
+		case "MAINTAINER", "FROM":
+			return nil, errorf("%s isn't allowed as an ONBUILD trigger", trigger)
+		}
+		inner.StartLine, inner.EndLine = node.StartLine, node.EndLine
+		t, err := p.convert(inner, heredocs, escape, nil)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				e.Msg = "ONBUILD " + e.Msg
+				e.Instruction = "ONBUILD"
+			}
+			return nil, err
+		}
+		tb := t.base()
+		tb.Orig = strings.TrimSpace(onbuildPrefix.ReplaceAllString(b.Orig, ""))
+		expr := onbuildPrefix.ReplaceAllString(node.Original, "")
+		if len(heredocs) > 0 {
+			var sb strings.Builder
+			sb.WriteString(expr)
+			for _, h := range heredocs {
+				sb.WriteByte('\n')
+				sb.WriteString(h.Content)
+				sb.WriteString(h.Name)
+			}
+			expr = sb.String()
+		}
+		return &Onbuild{Base: b, Expression: expr, Trigger: t}, nil
+
+	case "HEALTHCHECK":
+		if len(args) == 0 {
+			return nil, errorf("HEALTHCHECK requires at least one argument")
+		}
+		x := &Healthcheck{Base: b}
+		typ := strings.ToUpper(args[0])
+		rest := args[1:]
+		if typ == "NONE" {
+			if len(rest) != 0 {
+				return nil, errorf("HEALTHCHECK NONE takes no arguments")
+			}
+			if len(node.Flags) > 0 {
+				return nil, errorf("HEALTHCHECK NONE takes no options")
+			}
+			x.Test = []string{"NONE"}
+			return x, nil
+		}
+		fl.str("interval").str("timeout").str("start-period").str("start-interval").str("retries")
+		if err := fl.parse(node.Flags); err != nil {
+			return nil, err
+		}
+		if typ != "CMD" {
+			return nil, errorf("Unknown type %q in HEALTHCHECK (try CMD)", args[0])
+		}
+		cl := commandLine(rest, isJSON)
+		if len(cl.Args) == 0 {
+			return nil, errorf("Missing command after HEALTHCHECK CMD")
+		}
+		if isJSON {
+			x.Test = append([]string{"CMD"}, cl.Args...)
+		} else {
+			x.Test = append([]string{"CMD-SHELL"}, cl.Args...)
+		}
+		for _, d := range []struct {
+			name string
+			dst  *time.Duration
+		}{{"interval", &x.Interval}, {"timeout", &x.Timeout}, {"start-period", &x.StartPeriod}, {"start-interval", &x.StartInterval}} {
+			v, err := parseInterval(d.name, fl.getString(d.name))
+			if err != nil {
+				return nil, err
+			}
+			*d.dst = v
+		}
+		if s := fl.getString("retries"); s != "" {
+			n, err := strconv.ParseInt(s, 10, 32)
+			if err != nil {
+				return nil, errorf("invalid value for --retries: %q", s)
+			}
+			if n < 0 {
+				return nil, errorf("--retries cannot be negative (%d)", n)
+			}
+			x.Retries = int(n)
+		}
+		return x, nil
+	}
+	return nil, errorf("unknown instruction: %s", node.Value)
+}
+
+func commandLine(args []string, isJSON bool) CommandLine {
+	if isJSON {
+		if args == nil {
+			args = []string{}
+		}
+		return CommandLine{Args: args, Exec: true}
+	}
+	if len(args) == 0 {
+		return CommandLine{}
+	}
+	return CommandLine{Args: []string{strings.Join(args, " ")}}
+}
+
+func convHeredoc(h parser.Heredoc) Heredoc {
+	c := h.Content
+	if h.Chomp {
+		c = parser.ChompHeredocContent(c)
+	}
+	return Heredoc{Name: h.Name, FD: h.FileDescriptor, Expand: h.Expand, Chomp: h.Chomp, Content: c}
+}
+
+func keyValues(kw string, args []string) ([]KeyValue, error) {
+	if len(args) == 0 {
+		return nil, errorf("%s requires at least one argument", kw)
+	}
+	if len(args)%3 != 0 {
+		return nil, errorf("Bad input to %s, too many arguments", kw)
+	}
+	var out []KeyValue
+	for i := 0; i < len(args); i += 3 {
+		if args[i] == "" {
+			return nil, errorf("%s names can not be blank", kw)
+		}
+		out = append(out, KeyValue{Key: args[i], Value: args[i+1], Legacy: args[i+2] == ""})
+	}
+	return out, nil
+}
+
+func sourcesAndDest(kw string, args []string, heredocs []parser.Heredoc, isJSON bool) ([]string, []Inline, string, error) {
+	srcs, dest := args[:len(args)-1], args[len(args)-1]
+	if isJSON {
+		return append([]string(nil), srcs...), nil, dest, nil
+	}
+	if parser.MustParseHeredoc(dest) != nil {
+		return nil, nil, "", errorf("%s cannot accept a heredoc as a destination", kw)
+	}
+	byName := map[string]parser.Heredoc{}
+	for _, h := range heredocs {
+		byName[h.Name] = h
+	}
+	var paths []string
+	var inline []Inline
+	for _, s := range srcs {
+		if h := parser.MustParseHeredoc(s); h != nil {
+			content := byName[h.Name].Content
+			if h.Chomp {
+				content = parser.ChompHeredocContent(content)
+			}
+			inline = append(inline, Inline{Name: h.Name, Content: content, Expand: h.Expand})
+			continue
+		}
+		paths = append(paths, s)
+	}
+	return paths, inline, dest, nil
+}
+
+func parseInterval(name, s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errorf("invalid value for --%s: %q: %v", name, s, err)
+	}
+	if d == 0 {
+		return 0, nil
+	}
+	if d < time.Millisecond {
+		return 0, errorf("Interval %q cannot be less than %s", name, time.Millisecond)
+	}
+	return d, nil
+}
+
+func checkNetwork(n string, lenient bool) error {
+	switch n {
+	case "", "default", "none", "host":
+		return nil
+	}
+	if lenient && strings.Contains(n, "$") {
+		return nil
+	}
+	return errorf("invalid network mode %q", n)
+}
+
+type emptyEnv struct{}
+
+func (emptyEnv) Get(string) (string, bool) { return "", false }
+func (emptyEnv) Keys() []string            { return nil }

@@ -1,0 +1,3 @@
+FROM busybox
+ARG S=build
+COPY --from=$S /a /b

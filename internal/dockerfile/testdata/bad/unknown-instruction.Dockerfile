@@ -1,0 +1,7 @@
+FROM busybox
+RUN true
+RUN true
+RUN true
+RUN true
+RUN true
+FORM busybox

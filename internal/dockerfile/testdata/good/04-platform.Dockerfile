@@ -1,0 +1,2 @@
+FROM --platform=$BUILDPLATFORM busybox AS b
+FROM --platform=linux/arm64 busybox

@@ -1,0 +1,3 @@
+FROM busybox
+EXPOSE 80 443/tcp 53/udp
+EXPOSE 8000-8010 ${PORT} $PORT/sctp

@@ -1,0 +1,4 @@
+FROM busybox
+VOLUME /data
+VOLUME ["/a", "/b"]
+VOLUME /c /d $DIR

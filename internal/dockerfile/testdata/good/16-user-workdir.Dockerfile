@@ -1,0 +1,7 @@
+FROM busybox
+USER app
+USER 1000:1000
+USER ${USER}:staff
+WORKDIR /app
+WORKDIR sub dir
+WORKDIR $DIR/x

@@ -1,0 +1,4 @@
+FROM busybox
+SHELL ["/bin/sh", "-ec"]
+RUN echo uses new shell
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]

@@ -1,0 +1,4 @@
+FROM busybox
+CMD [echo, not, json]
+RUN ['single', 'quotes']
+VOLUME [/data]

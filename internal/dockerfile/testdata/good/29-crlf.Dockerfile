@@ -1,0 +1,4 @@
+FROM busybox
+RUN echo windows \
+    line
+ENV A=1

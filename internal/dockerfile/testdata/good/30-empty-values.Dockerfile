@@ -1,0 +1,4 @@
+FROM busybox
+ENV A= B="" C=''
+LABEL empty=
+ARG X=

@@ -1,0 +1,3 @@
+FROM busybox
+COPY *.go go.* /src/
+COPY dir/[a-c]?.txt /txt/

@@ -1,0 +1,181 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Htpasswd verifies users against an htpasswd file of bcrypt hashes
+// (`htpasswd -B`). Successful verifications are remembered (keyed by an
+// HMAC of user and password under a per-process random key) so that bcrypt
+// runs once per credential, not once per request. Unknown users are checked
+// against a dummy hash of the same cost, so they take as long as a wrong
+// password.
+type Htpasswd struct {
+	users map[string][]byte
+	dummy []byte
+
+	key  [32]byte
+	mu   sync.Mutex
+	good map[[32]byte]string
+}
+
+// LoadHtpasswd reads an htpasswd file. Only bcrypt entries ($2y$, $2a$,
+// $2b$) are accepted; other lines are an error naming the line.
+func LoadHtpasswd(file string) (*Htpasswd, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading htpasswd file: %w", err)
+	}
+	return ParseHtpasswd(b, file)
+}
+
+// ParseHtpasswd parses htpasswd content (name is used in errors).
+func ParseHtpasswd(b []byte, name string) (*Htpasswd, error) {
+	h := &Htpasswd{users: map[string][]byte{}, good: map[[32]byte]string{}}
+	cost := bcrypt.DefaultCost
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	line := 0
+	for sc.Scan() {
+		line++
+		t := strings.TrimSpace(sc.Text())
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		user, hash, ok := strings.Cut(t, ":")
+		if !ok || user == "" {
+			return nil, fmt.Errorf("%s:%d: expected user:hash", name, line)
+		}
+		c, err := bcrypt.Cost([]byte(hash))
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: user %q: only bcrypt hashes are supported (htpasswd -B): %v", name, line, user, err)
+		}
+		if c > cost || len(h.users) == 0 {
+			cost = c
+		}
+		h.users[user] = []byte(hash)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("hoist-dummy-password"), cost)
+	if err != nil {
+		return nil, err
+	}
+	h.dummy = dummy
+	if _, err := rand.Read(h.key[:]); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Verify reports whether password is user's.
+func (h *Htpasswd) Verify(user, password string) bool {
+	mac := hmac.New(sha256.New, h.key[:])
+	mac.Write([]byte(user))
+	mac.Write([]byte{0})
+	mac.Write([]byte(password))
+	var k [32]byte
+	mac.Sum(k[:0])
+	h.mu.Lock()
+	u, ok := h.good[k]
+	h.mu.Unlock()
+	if ok && u == user {
+		return true
+	}
+	hash, known := h.users[user]
+	if !known {
+		bcrypt.CompareHashAndPassword(h.dummy, []byte(password))
+		return false
+	}
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
+		return false
+	}
+	h.mu.Lock()
+	if len(h.good) > 10000 {
+		clear(h.good)
+	}
+	h.good[k] = user
+	h.mu.Unlock()
+	return true
+}
+
+// AccessRule grants users read and/or write access to the repositories
+// matching Repository (a path.Match pattern; "prefix/**" matches every
+// repository under prefix). The first matching rule decides; a repository no
+// rule matches is open to every authenticated user. "*" in a list means any
+// authenticated user.
+type AccessRule struct {
+	Repository string   `json:"repository"`
+	Read       []string `json:"read,omitempty"`
+	Write      []string `json:"write,omitempty"`
+}
+
+func (a AccessRule) matches(repo string) bool {
+	if p, ok := strings.CutSuffix(a.Repository, "/**"); ok {
+		return strings.HasPrefix(repo, p+"/")
+	}
+	ok, _ := path.Match(a.Repository, repo)
+	return ok
+}
+
+func listed(users []string, user string) bool {
+	for _, u := range users {
+		if u == user || u == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// allowed reports whether user may read (write=false) or write repo.
+func (s *Server) allowed(user, repo string, write bool) bool {
+	if s.auth == nil {
+		return true
+	}
+	for _, rule := range s.rules {
+		if rule.matches(repo) {
+			if write {
+				return listed(rule.Write, user)
+			}
+			return listed(rule.Read, user) || listed(rule.Write, user)
+		}
+	}
+	return true
+}
+
+// authenticate checks credentials when auth is on; on failure it answers 401
+// with the Basic challenge and returns false.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, req *request) bool {
+	if s.auth == nil {
+		return true
+	}
+	user, pass, ok := r.BasicAuth()
+	if ok && s.auth.Verify(user, pass) {
+		req.user = user
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", s.realm))
+	writeError(w, r, errUnauthorized, nil)
+	return false
+}
+
+// authorize checks the access rules for req's repository.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req *request, write bool) bool {
+	if s.allowed(req.user, req.name, write) {
+		return true
+	}
+	writeError(w, r, errDenied, nil)
+	return false
+}

@@ -1,0 +1,49 @@
+// Package storage is the on-disk state of the hoist registry server: blobs
+// (shared by every repository, stored once), per-repository links, manifests
+// and tags, the referrers index, resumable upload sessions, search metadata,
+// and the garbage collector that reclaims what nothing references.
+//
+// It knows nothing about HTTP; errors carry errdefs classes (NotFound,
+// InvalidArgument, DataLoss, ...) which the server translates to
+// distribution error codes in one table.
+//
+// On-disk layout (under the registry root):
+//
+//	blobs/<alg>/<hex>                                   blob bytes (owned by content.Local; sha256 or sha512);
+//	                                                    manifests are blobs too, stored byte for byte
+//	ingest/<random>                                     content.Local's in-progress writes (monolithic uploads)
+//	uploads/<uuid>/data                                 bytes received so far by a chunked/streamed upload session
+//	uploads/<uuid>/state                                JSON: repository, digest algorithm, offset, serialized
+//	                                                    hash state, start time (written atomically after each chunk)
+//	repositories/<name>/_layers/<alg>/<hex>             empty file: the blob is part of repository <name>
+//	repositories/<name>/_manifests/revisions/<alg>/<hex> the manifest is in <name>; file content = its media type
+//	repositories/<name>/_manifests/tags/<tag>           file content = the digest the tag points at
+//	repositories/<name>/_referrers/<alg>/<hex>/<alg>-<hex>
+//	                                                    a manifest whose subject is <alg>:<hex>; file content = the
+//	                                                    referrer's descriptor JSON (mediaType, size, digest,
+//	                                                    artifactType, annotations)
+//	repositories/<name>/_meta/description               the org.opencontainers.image.description label of the
+//	                                                    most recently tagged image (for search)
+//	repositories/<name>/_meta/stars/<user>              empty file per user who starred the repository
+//	gc.lock                                             flock: shared by manifest PUTs, exclusive by each GC deletion
+//
+// <name> is a validated repository name (lowercase path components), so it
+// never contains "..", and never a component starting with "_" (the
+// grammar forbids it), which keeps the _layers/_manifests/... directories
+// apart from nested repository names.
+//
+// Every file is written atomically: to a temporary name in the same directory
+// and renamed into place (blobs go through content.Local's ingest, fsync,
+// verify, rename). An upload session's data is hashed while it is received;
+// its hash state is saved after every chunk so that a restarted server resumes
+// the session. Completing a session verifies the digest, fsyncs the data and
+// renames it into blobs/ (no copy).
+//
+// Garbage collection marks every manifest reachable from a tag (or, without
+// DeleteUntagged, every manifest revision), their configs, layers, index
+// children and referrers; it deletes unmarked blobs whose modification time is
+// older than the grace period. Blobs are touched (mtime set to now) when
+// uploaded, mounted, found by HEAD or referenced by a manifest PUT, so a
+// push in flight never loses a blob it has just checked; gc.lock closes the
+// remaining race between a manifest PUT's existence check and a deletion.
+package storage

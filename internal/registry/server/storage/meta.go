@@ -1,0 +1,106 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hoistproject/hoist/internal/content"
+	"github.com/hoistproject/hoist/internal/errdefs"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// DescriptionLabel is the image label search indexes.
+const DescriptionLabel = "org.opencontainers.image.description"
+
+// RepositoryInfo is what search knows about a repository.
+type RepositoryInfo struct {
+	Name        string
+	Description string
+	Stars       int
+}
+
+func (s *Store) metaDir(repo string) string { return filepath.Join(s.repoDir(repo), "_meta") }
+
+// indexDescription records the description label of a tagged image (for an
+// index: of its first child image in repo that has one). Best effort.
+func (s *Store) indexDescription(ctx context.Context, repo, mt string, m *parsedManifest) {
+	desc, ok := s.descriptionOf(ctx, repo, mt, m, 0)
+	if !ok {
+		return
+	}
+	_ = writeFileAtomic(filepath.Join(s.metaDir(repo), "description"), []byte(desc))
+}
+
+func (s *Store) descriptionOf(ctx context.Context, repo, mt string, m *parsedManifest, depth int) (string, bool) {
+	if m.Annotations[DescriptionLabel] != "" {
+		return m.Annotations[DescriptionLabel], true
+	}
+	if isImageType(mt) && m.Config != nil {
+		if _, err := s.StatBlob(ctx, repo, m.Config.Digest); err != nil {
+			return "", false
+		}
+		b, err := content.ReadBlob(ctx, s.blobs, m.Config.Digest, 1<<20)
+		if err != nil {
+			return "", false
+		}
+		var cfg ocispec.Image
+		if json.Unmarshal(b, &cfg) != nil {
+			return "", false
+		}
+		d, ok := cfg.Config.Labels[DescriptionLabel]
+		return d, ok
+	}
+	if isIndexType(mt) && depth < 2 {
+		for _, c := range m.Manifests {
+			cm, err := s.manifestByDigest(ctx, repo, c.Digest)
+			if err != nil {
+				continue
+			}
+			var pm parsedManifest
+			if json.Unmarshal(cm.Body, &pm) != nil {
+				continue
+			}
+			if d, ok := s.descriptionOf(ctx, repo, cm.MediaType, &pm, depth+1); ok {
+				return d, true
+			}
+		}
+	}
+	return "", false
+}
+
+// RepositoryInfo returns the search metadata of repo.
+func (s *Store) RepositoryInfo(ctx context.Context, repo string) RepositoryInfo {
+	ri := RepositoryInfo{Name: repo}
+	if b, err := os.ReadFile(filepath.Join(s.metaDir(repo), "description")); err == nil {
+		ri.Description = string(b)
+	}
+	if ents, err := os.ReadDir(filepath.Join(s.metaDir(repo), "stars")); err == nil {
+		for _, e := range ents {
+			if !strings.HasPrefix(e.Name(), ".") {
+				ri.Stars++
+			}
+		}
+	}
+	return ri
+}
+
+// Star records (on) or removes user's star on repo.
+func (s *Store) Star(ctx context.Context, repo, user string, on bool) error {
+	if !s.RepositoryExists(repo) {
+		return errdefs.NotFoundf("repository %s not found", repo)
+	}
+	if user == "" || strings.ContainsAny(user, "/\x00") || user == "." || user == ".." || strings.HasPrefix(user, ".") {
+		return errdefs.InvalidArgumentf("invalid user name %q", user)
+	}
+	p := filepath.Join(s.metaDir(repo), "stars", user)
+	if on {
+		return writeFileAtomic(p, nil)
+	}
+	if err := os.Remove(p); err != nil && !notExist(err) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the OCI distribution-spec conformance suite against `hoist registry serve`
+# on 127.0.0.1, without and with htpasswd auth.
+#
+# usage: scripts/registry-conformance.sh CONFORMANCE_BINARY [HOIST_BINARY]
+#
+# Build the binary from the `conformance` folder of the
+# opencontainers/distribution-spec repository (outside this tree), e.g.
+#   (cd distribution-spec/conformance && go build -o /work/conformance/conformance .)
+# This script fetches nothing. Results go to $RESULTS (default: a temp dir).
+set -euo pipefail
+conf=${1:?usage: $0 CONFORMANCE_BINARY [HOIST_BINARY]}
+conf=$(readlink -f "$conf")
+hoist=${2:-}
+if [ -z "$hoist" ]; then
+	hoist=$(mktemp -d)/hoist
+	(cd "$(dirname "$0")/.." && go build -o "$hoist" ./cmd/hoist)
+fi
+work=$(mktemp -d)
+results=${RESULTS:-$work/results}
+port=${PORT:-5077}
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work/root"*; }
+trap cleanup EXIT
+
+run() { # name, extra serve args...
+	local name=$1; shift
+	rm -rf "$work/root-$name"
+	"$hoist" registry serve --root "$work/root-$name" --addr "127.0.0.1:$port" --allow-sparse --access-log=false "$@" 2>"$work/$name.log" &
+	pid=$!
+	for _ in $(seq 100); do
+		curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break
+		sleep 0.1
+	done
+	mkdir -p "$results/$name"
+	local rc=0
+	(cd "$results/$name" &&
+		OCI_REGISTRY="127.0.0.1:$port" OCI_TLS=disabled OCI_VERSION=dev OCI_DATA_SPARSE=true \
+		OCI_RESULTS_DIR="$results/$name" OCI_LOG=${OCI_LOG:-error} "$conf") >"$results/$name/stdout" 2>&1 || rc=$?
+	kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
+	echo "== $name (exit $rc): results in $results/$name"
+	grep -E -i "^(Pass|Fail|Error|Skip|Disabled)|passed|failed" "$results/$name/stdout" | tail -5 || tail -5 "$results/$name/stdout"
+	return $rc
+}
+
+rc=0
+run noauth || rc=1
+htpasswd -Bbc "$work/htpasswd" conformance s3cret >/dev/null 2>&1
+OCI_USERNAME=conformance OCI_PASSWORD=s3cret run auth --htpasswd "$work/htpasswd" || rc=1
+exit $rc
