@@ -257,6 +257,15 @@ func (m *Manager) volumeDir(name string) (string, error) {
 // explicitly gets a free ephemeral port).
 func (m *Manager) setupPorts(c *Container) error {
 	c.Ports = append([]PortBinding{}, c.HostConfig.PortBindings...)
+	for i, p := range c.Ports {
+		if p.HostPort == 0 { // -p CONTAINERPORT: any free host port
+			hp, err := freePort(p.Proto)
+			if err != nil {
+				return err
+			}
+			c.Ports[i].HostPort = hp
+		}
+	}
 	if !c.HostConfig.PublishAll {
 		return nil
 	}

@@ -145,11 +145,6 @@ func (m *Manager) streamUntilExit(ctx context.Context, c *Container, ac *attachC
 				if s, ok := sig.(syscall.Signal); ok {
 					m.runtimeRun(context.WithoutCancel(ctx), c, "kill", c.ID, fmt.Sprint(int(s)))
 				}
-			case <-ctx.Done():
-				// Interrupted (SIGINT/SIGTERM to hoist): forward SIGTERM... then keep waiting.
-				m.runtimeRun(context.WithoutCancel(ctx), c, "kill", c.ID, "TERM")
-				<-done
-				return
 			case <-done:
 				return
 			}
