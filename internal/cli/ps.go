@@ -18,7 +18,7 @@ import (
 // psRow is one `ps` line; field names are docker's --format names.
 type psRow struct {
 	ID, Image, Command, CreatedAt, RunningFor, Ports, Status, Size, Names, Labels, Mounts, State string
-	Networks                                                                                   string
+	Networks                                                                                     string
 }
 
 const psDefaultTable = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
