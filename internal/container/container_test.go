@@ -25,7 +25,7 @@ var (
 	rootfsDir  string
 )
 
-func sharedRootfs(t *testing.T) string {
+func sharedRootfs(t testing.TB) string {
 	rootfsOnce.Do(func() {
 		d, err := os.MkdirTemp("", "hoist-busybox-")
 		if err != nil {
@@ -45,7 +45,20 @@ func (f fixedImages) ResolveImage(ctx context.Context, ref string) (Image, error
 	return Image{}, errors.New("No such image: " + ref)
 }
 
-func busyboxImage(t *testing.T) Image {
+func benchImage(t testing.TB) Image { return busyboxImage(t) }
+
+func selfCmd() []string { return []string{os.Args[0]} }
+
+func needRuntimeB(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		b.Skip("runc not installed")
+	}
+}
+
+func busyboxImage(t testing.TB) Image {
 	return Image{ID: "sha256:" + strings.Repeat("b", 64), Ref: "busybox:latest", LowerDirs: []string{sharedRootfs(t)},
 		Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"sh"}, Env: []string{"PATH=" + DefaultPath}}}}
 }

@@ -127,8 +127,8 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 
 	code := waitPid(pid)
 	mon.drainOutput()
-	m.cleanupAfterExit(mon.ctx, c)
-	mon.cleanup()
+	mon.cleanup() // unmounts the rootfs
+	m.cleanupNetwork(c)
 	c.State.Status = StatusExited
 	c.State.ExitCode = code
 	c.State.Pid = 0
@@ -145,6 +145,9 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		}
 	}
 	mon.finish(code, true)
+	// The runtime's record goes last: clients need not wait for it, and a
+	// new start of this container deletes a leftover record first.
+	_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
 	return nil
 }
 
@@ -239,7 +242,9 @@ func (mon *monitor) startProcess() (int, error) {
 	rtRoot := m.runtimeRoot(m.runtimeOf(c))
 	os.MkdirAll(rtRoot, 0o700)
 	// A stale runtime record (from a killed monitor) blocks reuse of the ID.
-	_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
+	if _, err := os.Stat(filepath.Join(rtRoot, c.ID)); err == nil {
+		_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
+	}
 	args := []string{"--log", logPath, "--log-format", "json", "run", "--detach",
 		"--bundle", filepath.Join(c.dir, "bundle"), "--pid-file", pidFile}
 	cmd := m.runtimeCmd(mon.ctx, c, args...)
@@ -605,11 +610,16 @@ func (mon *monitor) cleanup() {
 // its rootfs mount. Safe to call more than once and from any process.
 func (m *Manager) cleanupAfterExit(ctx context.Context, c *Container) {
 	_ = m.runtimeRun(context.WithoutCancel(ctx), c, "delete", "--force", c.ID)
+	m.cleanupNetwork(c)
+	mount.UnmountAll(filepath.Join(c.dir, "rootfs"))
+}
+
+// cleanupNetwork stops c's slirp4netns and removes its network namespace.
+func (m *Manager) cleanupNetwork(c *Container) {
 	if c.State.NetPid > 0 && c.State.NetPid != os.Getpid() {
 		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c.State.NetPid)); strings.TrimSpace(string(comm)) == "slirp4netns" {
 			syscall.Kill(c.State.NetPid, syscall.SIGKILL)
 		}
 	}
 	mount.RemoveNetNS(filepath.Join(c.dir, "netns"))
-	mount.UnmountAll(filepath.Join(c.dir, "rootfs"))
 }
