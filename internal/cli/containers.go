@@ -267,7 +267,6 @@ func parseUlimit(s string) (container.Ulimit, error) {
 	return container.Ulimit{Name: name, Soft: soft, Hard: hard}, nil
 }
 
-
 // statusString is docker ps's STATUS column.
 func statusString(c *container.Container) string {
 	st := c.State
