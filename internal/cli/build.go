@@ -295,7 +295,6 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 	return nil
 }
 
-
 func newBuilderCmd(e *env) *cobra.Command {
 	builder := &cobra.Command{Use: "builder", Short: "Manage builds", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
