@@ -34,6 +34,10 @@ type ApplyOptions struct {
 	// NoSameOwner keeps the files owned by the caller instead of the
 	// uid/gid recorded in the tar (non-root).
 	NoSameOwner bool
+	// NoWhiteouts extracts ".wh." entries as the ordinary files they look
+	// like instead of interpreting them (ADD of a local archive, which
+	// docker extracts as tar -x would).
+	NoWhiteouts bool
 	// Logger receives warnings about what the filesystem refused and was
 	// skipped (extended attributes, device nodes). nil: discarded.
 	Logger *slog.Logger
@@ -310,12 +314,14 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	}
 	dirRel, base := path.Dir(rel), path.Base(rel)
 
-	// AUFS metadata (.wh..wh.plnk, .wh..wh.aufs, ...) is not content.
-	if first, _, _ := strings.Cut(rel, "/"); strings.HasPrefix(first, WhiteoutMetaPrefix) && rel != WhiteoutOpaqueDir {
-		return nil
-	}
-	if strings.HasPrefix(base, WhiteoutPrefix) {
-		return a.whiteout(hdr, dirRel, base)
+	if !a.opts.NoWhiteouts {
+		// AUFS metadata (.wh..wh.plnk, .wh..wh.aufs, ...) is not content.
+		if first, _, _ := strings.Cut(rel, "/"); strings.HasPrefix(first, WhiteoutMetaPrefix) && rel != WhiteoutOpaqueDir {
+			return nil
+		}
+		if strings.HasPrefix(base, WhiteoutPrefix) {
+			return a.whiteout(hdr, dirRel, base)
+		}
 	}
 
 	if rel == "." {
