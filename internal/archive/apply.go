@@ -63,13 +63,13 @@ const maxCachedDirs = 128
 // are set after all their children. Files are not fsynced: call SyncFS once
 // when done.
 func Apply(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (int64, error) {
-	root, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	rootfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, fmt.Errorf("opening layer directory: %w", err)
+		return 0, fmt.Errorf("opening layer directory: %w", &os.PathError{Op: "open", Path: dir, Err: err})
 	}
 	a := &applier{
-		root:   root,
-		rootfd: int(root.Fd()),
+		root:   os.NewFile(uintptr(rootfd), dir),
+		rootfd: rootfd,
 		opts:   opts,
 		max:    opts.MaxBytes,
 		dirs:   make(map[string]int),
