@@ -155,9 +155,14 @@ func TestSearchAndStars(t *testing.T) {
 	if sr.Results[1].Name != "team/tool" || sr.Results[1].IsOfficial {
 		t.Fatalf("second result: %+v", sr.Results[1])
 	}
-	// By description word, and pagination.
+	// By description word, by tag, and pagination.
 	if sr := search("q=swiss+army"); sr.NumResults != 1 {
 		t.Fatalf("description search: %+v", sr)
+	}
+	im := r.image("team/other", "Nothing to see", false)
+	r.expect(r.putManifest("team/other", "nightly-2026", ociManifest, im.manifest), http.StatusCreated, "")
+	if sr := search("q=nightly"); sr.NumResults != 1 || sr.Results[0].Name != "team/other" {
+		t.Fatalf("tag search: %+v", sr)
 	}
 	sr = search("q=team&n=1&page=2")
 	if sr.NumResults != 2 || sr.NumPages != 2 || len(sr.Results) != 1 || sr.Results[0].Name != "team/tool" {
