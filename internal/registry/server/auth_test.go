@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -113,7 +114,11 @@ func TestAccessRules(t *testing.T) {
 	if resp.Header.Get("Location") == "" {
 		t.Fatal("fallback upload has no Location")
 	}
+	// Anonymous mount does not reach into private/x either.
+	r.expect(r.do("POST", "/v2/open/blobs/uploads/?mount="+secret.String(), nil), http.StatusAccepted, "")
 	r.expect(r.do("HEAD", "/v2/open/blobs/"+secret.String(), nil), http.StatusNotFound, "")
+	shared := r.pushBlobAs("alice", "a", "shared", []byte("shared blob"))
+	r.expect(r.do("POST", "/v2/open/blobs/uploads/?mount="+shared.String(), nil), http.StatusCreated, "")
 	// The catalog hides what bob cannot read.
 	b := r.expect(r.do("GET", "/v2/_catalog", nil), http.StatusOK, "")
 	var cat struct{ Repositories []string }
@@ -185,4 +190,12 @@ func TestSearchAndStars(t *testing.T) {
 	r.expect(r.do("PUT", "/v1/repositories/team/none/star", nil), http.StatusNotFound, "NAME_UNKNOWN")
 	r.user = ""
 	r.expect(r.do("PUT", "/v1/repositories/team/tool/star", nil), http.StatusUnauthorized, "UNAUTHORIZED")
+}
+
+// pushBlobAs pushes as another user and restores the current one.
+func (r *testRegistry) pushBlobAs(user, pass, repo string, data []byte) digest.Digest {
+	u, p := r.user, r.pass
+	r.user, r.pass = user, pass
+	defer func() { r.user, r.pass = u, p }()
+	return r.pushBlob(repo, data)
 }
