@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/crypto/bcrypt"
@@ -198,4 +201,38 @@ func (r *testRegistry) pushBlobAs(user, pass, repo string, data []byte) digest.D
 	r.user, r.pass = user, pass
 	defer func() { r.user, r.pass = u, p }()
 	return r.pushBlob(repo, data)
+}
+
+func TestHtpasswdReload(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	hash := func(p string) string {
+		b, _ := bcrypt.GenerateFromPassword([]byte(p), bcrypt.MinCost)
+		return string(b)
+	}
+	os.WriteFile(file, []byte("alice:"+hash("a")+"\n"), 0o600)
+	h, err := LoadHtpasswd(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Verify("alice", "a") || h.Verify("carol", "c") {
+		t.Fatal("initial users")
+	}
+	os.WriteFile(file, []byte("carol:"+hash("c")+"\n"), 0o600)
+	future := time.Now().Add(time.Minute)
+	os.Chtimes(file, future, future)
+	h.mu.Lock()
+	h.nextCheck = time.Time{}
+	h.mu.Unlock()
+	if !h.Verify("carol", "c") || h.Verify("alice", "a") {
+		t.Fatal("htpasswd change not picked up (or the old, cached password still works)")
+	}
+	// A broken file keeps the users loaded last.
+	os.WriteFile(file, []byte("garbage\n"), 0o600)
+	os.Chtimes(file, future.Add(time.Minute), future.Add(time.Minute))
+	h.mu.Lock()
+	h.nextCheck = time.Time{}
+	h.mu.Unlock()
+	if !h.Verify("carol", "c") {
+		t.Fatal("broken htpasswd file dropped the users")
+	}
 }
