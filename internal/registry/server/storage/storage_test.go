@@ -324,3 +324,23 @@ func (f *fixture) imageNoFatal(repo, name, tag string) (digest.Digest, digest.Di
 	}
 	return res.Digest, layer
 }
+
+func TestUploadPurgedByAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	u, _ := f.s.NewUpload(ctx, "p", "")
+	other, err := Open(f.s.Root()) // a second process on the same root
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	for _, n := range []string{"data", "state"} {
+		os.Chtimes(filepath.Join(f.s.Root(), "uploads", u.ID(), n), old, old)
+	}
+	if n, _ := other.PurgeUploads(ctx, time.Hour); n != 1 {
+		t.Fatalf("purged %d", n)
+	}
+	if _, err := f.s.GetUpload(ctx, "p", u.ID()); !errdefs.IsNotFound(err) {
+		t.Fatalf("session purged elsewhere still served: %v", err)
+	}
+}
