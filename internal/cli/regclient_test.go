@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-// runIn runs hoist in-process with stdin.
+// runStdin runs hoist in-process with stdin, in a fresh root.
 func runStdin(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errOut bytes.Buffer

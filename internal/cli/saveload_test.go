@@ -84,3 +84,29 @@ func TestSaveLoadThroughBinary(t *testing.T) {
 		t.Fatalf("load of a missing file: exit %d", code)
 	}
 }
+
+// TestLoadWhilePruning: loads racing with `system prune -a` in another
+// process never leave an image whose blobs or layers were pruned away.
+func TestLoadWhilePruning(t *testing.T) {
+	bin := hoistBinary(t)
+	src := hoistRunner{t: t, bin: bin, root: t.TempDir()}
+	src.must(busyboxTar(t), "import", "-", "race:1")
+	arch := filepath.Join(t.TempDir(), "race.tar")
+	src.must(nil, "save", "-o", arch, "race:1")
+	dst := hoistRunner{t: t, bin: bin, root: t.TempDir()}
+	for i := 0; i < 5; i++ {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			dst.run(nil, "system", "prune", "-a", "-f")
+		}()
+		dst.must(nil, "load", "-q", "-i", arch)
+		<-done
+		// Whatever the interleaving: the store is consistent, and a loaded
+		// image that is still listed is complete.
+		dst.checkClean()
+		if out := dst.must(nil, "images", "-q"); out != "" {
+			dst.must(nil, "save", "-o", filepath.Join(t.TempDir(), "check.tar"), "race:1")
+		}
+	}
+}

@@ -1,0 +1,22 @@
+// Package mount describes mounts as data and is the one place in hoist that
+// performs mounts and unmounts (DESIGN.md, style rule 9).
+//
+// A Mount is a filesystem type, a source and options in mount(8) form
+// ("ro", "rbind", "lowerdir=A:B", "upperdir=U", "workdir=W"). Other packages
+// (the layer store, the container manager, the builder) build Mount values
+// and hand them to Mount/All; they never call mount(2) themselves.
+//
+// Overlay mounts with many layers use the new mount API (fsopen, fsconfig
+// "lowerdir+" once per layer, fsmount, move_mount), which has no limit on the
+// number of layers other than the kernel's (500). Where that API is missing,
+// the classic mount(2) is used with paths made relative to their common
+// parent directory (in a thread with its own working directory) so that the
+// option string fits in one page.
+//
+// Unmounting never follows symlinks (UMOUNT_NOFOLLOW) and falls back to a
+// lazy detach when the mount is busy.
+//
+// The package owns no on-disk state. It also creates and removes persistent
+// network namespaces (a bind mount of a namespace file), since that is a
+// mount too.
+package mount
