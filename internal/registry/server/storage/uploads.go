@@ -105,6 +105,15 @@ func (s *Store) GetUpload(ctx context.Context, repo, id string) (*Upload, error)
 		if u.repo != repo {
 			return nil, errdefs.NotFoundf("upload %s not found in repository %s", id, repo)
 		}
+		// Another process (hoist registry gc) may have purged it.
+		if _, err := os.Stat(filepath.Join(s.uploadDir(id), "state")); err != nil {
+			u.mu.Lock()
+			if !u.done {
+				u.finishLocked()
+			}
+			u.mu.Unlock()
+			return nil, errdefs.NotFoundf("upload %s not found", id)
+		}
 		return u, nil
 	}
 	u, err := s.loadUpload(id)
