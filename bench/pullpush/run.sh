@@ -58,7 +58,9 @@ restart_registry
 if docker_up; then docker push "$img:d" >/dev/null; src=$img:d; else "$HOIST" --root "$root" push "$img:h" >/dev/null; src=$img:h; fi
 BENCH_SETUP="rm -rf $work/pullroot" h=$(median_of "$HOIST" --root "$work/pullroot" pull -q "$src")
 if docker_up; then
-	BENCH_SETUP="docker rmi -f $src" d=$(median_of docker pull -q "$src")
+	# every image sharing the layer must go, or docker finds it "Already exists"
+	shared="$(docker images -q --filter "reference=bench/minbase" | sort -u | tr '\n' ' ')"
+	BENCH_SETUP="docker rmi -f $src $shared" d=$(median_of docker pull -q "$src")
 	docker rmi -f "$src" >/dev/null 2>&1 || true
 fi
 result pullpush "pull minbase" "$h" docker "$d"
