@@ -65,7 +65,7 @@ if docker_up; then docker push "$img:d" >/dev/null; src=$img:d; else "$HOIST" --
 BENCH_SETUP="rm -rf $work/pullroot" h=$(median_of "$HOIST" --root "$work/pullroot" pull -q "$src")
 if docker_up; then
 	# every image sharing the layer must go, or docker finds it "Already exists"
-	shared="$(docker images -q --filter "reference=bench/minbase" | sort -u | tr '\n' ' ')"
+	shared="$(docker images --format '{{.Repository}}:{{.Tag}}' | grep 'bench/minbase' | grep -v "^$src\$" | tr '\n' ' ' || true)"
 	BENCH_SETUP="docker rmi -f $src $shared" d=$(median_of docker pull -q "$src")
 	docker rmi -f "$src" >/dev/null 2>&1 || true
 fi
