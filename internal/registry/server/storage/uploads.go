@@ -241,8 +241,8 @@ func (u *Upload) Append(ctx context.Context, r io.Reader, start, size int64) (in
 }
 
 func (u *Upload) write(ctx context.Context, r io.Reader) (int64, error) {
-	bufp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bufp)
+	bufp := u.s.bufs.Get().(*[]byte)
+	defer u.s.bufs.Put(bufp)
 	buf := *bufp
 	var n int64
 	saved := u.offset
@@ -282,8 +282,6 @@ func (u *Upload) write(ctx context.Context, r io.Reader) (int64, error) {
 
 // checkpointBytes is how often a long chunk's progress is saved.
 const checkpointBytes = 16 << 20
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // Commit finishes the session: the data must hash to expected. The data file
 // is fsynced and renamed into the blob store and linked into the repository.
