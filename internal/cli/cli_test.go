@@ -52,3 +52,13 @@ func TestRenderList(t *testing.T) {
 		t.Fatal("bad template accepted")
 	}
 }
+
+func TestRenderInspectNumbers(t *testing.T) {
+	var b bytes.Buffer
+	if err := renderInspect(&b, "{{.Size}} {{json .Size}}", []any{map[string]any{"Size": int64(1985581)}}); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != "1985581 1985581\n" {
+		t.Fatalf("got %q", b.String())
+	}
+}

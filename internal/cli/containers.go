@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -30,16 +29,9 @@ func containerVerbs(e *env) []*cobra.Command {
 	}
 }
 
-// noImageStore is the resolver used until the image store is wired in.
-type noImageStore struct{}
-
-func (noImageStore) ResolveImage(ctx context.Context, ref string) (container.Image, error) {
-	return container.Image{}, errdefs.NotFoundf("Unable to find image '%s' locally", ref)
-}
-
 // containers opens the container manager for the command's root.
 func (e *env) containers() (*container.Manager, error) {
-	var imgs container.ImageResolver = noImageStore{}
+	var imgs container.ImageResolver = storeImages{e}
 	if e.images != nil {
 		imgs = e.images
 	}
@@ -265,40 +257,6 @@ func parseUlimit(s string) (container.Ulimit, error) {
 		return container.Ulimit{}, errdefs.InvalidArgumentf("ulimit soft limit must be less than or equal to hard limit: %d > %d", soft, hard)
 	}
 	return container.Ulimit{Name: name, Soft: soft, Hard: hard}, nil
-}
-
-// humanDuration renders d the way docker's "ago"/"Up" columns do.
-func humanDuration(d time.Duration) string {
-	s := int(d.Seconds())
-	switch {
-	case s < 1:
-		return "Less than a second"
-	case s == 1:
-		return "1 second"
-	case s < 60:
-		return fmt.Sprintf("%d seconds", s)
-	}
-	m := int(d.Minutes())
-	switch {
-	case m == 1:
-		return "About a minute"
-	case m < 60:
-		return fmt.Sprintf("%d minutes", m)
-	}
-	h := int(d.Round(time.Hour).Hours())
-	switch {
-	case h == 1:
-		return "About an hour"
-	case h < 48:
-		return fmt.Sprintf("%d hours", h)
-	case h < 24*7*2:
-		return fmt.Sprintf("%d days", h/24)
-	case h < 24*30*2:
-		return fmt.Sprintf("%d weeks", h/24/7)
-	case h < 24*365*2:
-		return fmt.Sprintf("%d months", h/24/30)
-	}
-	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
 }
 
 // statusString is docker ps's STATUS column.

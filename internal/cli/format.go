@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -114,7 +115,9 @@ func renderInspect(w io.Writer, format string, items []any) error {
 		if err != nil {
 			return err
 		}
-		if err := json.Unmarshal(b, &generic); err != nil {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber() // sizes print as 1985581, not 1.985581e+06
+		if err := dec.Decode(&generic); err != nil {
 			return err
 		}
 		if err := t.Execute(w, generic); err != nil {

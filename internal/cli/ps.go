@@ -219,14 +219,3 @@ func dirSize(dir string) int64 {
 	return n
 }
 
-// humanSize is docker's decimal size (units.HumanSize).
-func humanSize(n int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB"}
-	f := float64(n)
-	i := 0
-	for f >= 1000 && i < len(units)-1 {
-		f /= 1000
-		i++
-	}
-	return fmt.Sprintf("%.4g%s", f, units[i])
-}

@@ -93,6 +93,8 @@ The registry root is --root when given, else <hoist root>/registry.`,
 	f.String("realm", d.Realm, "Realm of the authentication challenge")
 	f.String("tls-cert", "", "TLS certificate file")
 	f.String("tls-key", "", "TLS private key file")
+	f.String("token-key", "", "Turn on Docker token auth, signing with the key in this file (created if missing; needs --htpasswd)")
+	f.Duration("token-ttl", 15*time.Minute, "Lifetime of issued tokens")
 	f.Bool("read-only", false, "Refuse every write")
 	f.Bool("allow-sparse", false, "Accept image manifests whose layers were not pushed")
 	f.Bool("access-log", d.AccessLog, "Log every request")

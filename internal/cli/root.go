@@ -95,16 +95,26 @@ func newRootCommand(e *env) *cobra.Command {
 
 	// Top-level verbs. Each constructor lives in its own file.
 	root.AddCommand(newVersionCmd(e))
+	root.AddCommand(newImagesCmd(e), newTagCmd(e), newInspectCmd(e), newHistoryCmd(e), newRmiCmd(e),
+		newImportCmd(e), newInfoCmd(e), newSaveCmd(e), newLoadCmd(e))
 	for _, c := range containerVerbs(e) {
 		root.AddCommand(c)
 	}
 	root.AddCommand(newContainerMonitorCmd(e), newContainerInitCmd(e))
 	root.AddCommand(newRegistryCmd(e))
+	root.AddCommand(newLoginCmd(e), newLogoutCmd(e), newSearchCmd(e), newPullCmd(e), newPushCmd(e))
 
 	// `hoist image VERB`: docker's management-command forms of the image verbs.
 	image := &cobra.Command{Use: "image", Short: "Manage images", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
 	root.AddCommand(image)
+	imageLs := newImagesCmd(e)
+	imageLs.Use, imageLs.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"list"}
+	imageRm := newRmiCmd(e)
+	imageRm.Use, imageRm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
+	image.AddCommand(imageLs, imageRm, newTagCmd(e), newImageInspectCmd(e), newHistoryCmd(e),
+		newImportCmd(e), newImagePruneCmd(e), newSaveCmd(e), newLoadCmd(e))
+	image.AddCommand(newPullCmd(e), newPushCmd(e))
 
 	// `hoist container VERB`.
 	container := &cobra.Command{Use: "container", Short: "Manage containers", Args: cobra.NoArgs,
@@ -119,5 +129,6 @@ func newRootCommand(e *env) *cobra.Command {
 	system := &cobra.Command{Use: "system", Short: "Manage hoist", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
 	root.AddCommand(system)
+	system.AddCommand(newSystemDfCmd(e), newSystemPruneCmd(e), newSystemCheckCmd(e), newInfoCmd(e))
 	return root
 }

@@ -19,6 +19,12 @@
 // CMD, ENTRYPOINT, SHELL, HEALTHCHECK and ONBUILD are never expanded by the
 // builder.
 //
+// Helpers for the builder: ExposedPorts (EXPOSE words to config keys),
+// ParseSignal (STOPSIGNAL), the predefined ARGs (IsProxyArg, PlatformArgs),
+// Format (a stable one-line rendering, the instruction part of a cache key
+// once expanded), ParseInstruction/ParseTrigger (ONBUILD triggers of a base
+// image), File.Stage and Stage.References (for the stage DAG).
+//
 // Every error is an *Error naming the file, the line and the instruction
 // ("Dockerfile:7: unknown instruction: FORM") and is classed
 // errdefs.ErrInvalidArgument.

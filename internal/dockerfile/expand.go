@@ -381,28 +381,67 @@ func expandInline(e *expander, in []Inline) ([]Inline, error) {
 	return out, nil
 }
 
-// checkPort validates one EXPOSE word: PORT[-PORT][/PROTO].
+// checkPort validates one EXPOSE word.
 func checkPort(p string) error {
-	port, proto, hasProto := strings.Cut(p, "/")
-	if hasProto {
-		switch strings.ToLower(proto) {
+	_, err := ExposedPorts([]string{p})
+	return err
+}
+
+// ExposedPorts turns EXPOSE words ([ip:][hostPort:]port[-port][/proto],
+// as docker accepts them) into the keys of an image config's ExposedPorts:
+// "80/tcp", ranges expanded, protocols lower-cased, duplicates removed,
+// sorted by port then protocol.
+func ExposedPorts(words []string) ([]string, error) {
+	type port struct {
+		n     uint64
+		proto string
+	}
+	seen := map[port]bool{}
+	var out []port
+	for _, w := range words {
+		spec, proto, hasProto := strings.Cut(w, "/")
+		proto = strings.ToLower(proto)
+		if !hasProto {
+			proto = "tcp"
+		}
+		switch proto {
 		case "tcp", "udp", "sctp":
 		default:
-			return errorf("invalid proto: %s", proto)
+			return nil, errorf("invalid proto: %s", proto)
+		}
+		if i := strings.LastIndex(spec, ":"); i >= 0 {
+			spec = spec[i+1:] // the container port of ip:host:container
+		}
+		lo, hi, isRange := strings.Cut(spec, "-")
+		a, err := strconv.ParseUint(lo, 10, 16)
+		if err != nil {
+			return nil, errorf("invalid containerPort: %s", spec)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a {
+				return nil, errorf("invalid containerPort: %s", spec)
+			}
+		}
+		for n := a; n <= b; n++ {
+			p := port{n, proto}
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
 		}
 	}
-	lo, hi, isRange := strings.Cut(port, "-")
-	a, err := strconv.ParseUint(lo, 10, 16)
-	if err != nil {
-		return errorf("invalid containerPort: %s", port)
-	}
-	if isRange {
-		b, err := strconv.ParseUint(hi, 10, 16)
-		if err != nil || b < a {
-			return errorf("invalid containerPort: %s", port)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].n != out[j].n {
+			return out[i].n < out[j].n
 		}
+		return out[i].proto < out[j].proto
+	})
+	keys := make([]string, len(out))
+	for i, p := range out {
+		keys[i] = strconv.FormatUint(p.n, 10) + "/" + p.proto
 	}
-	return nil
+	return keys, nil
 }
 
 // ParseSignal parses a STOPSIGNAL value: a name with or without the SIG

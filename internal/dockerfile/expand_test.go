@@ -179,3 +179,46 @@ func TestSliceLookupLaterWins(t *testing.T) {
 		t.Errorf("C found")
 	}
 }
+
+func TestExposedPorts(t *testing.T) {
+	got, err := ExposedPorts([]string{"80", "53/UDP", "8000-8002", "80/tcp", "0.0.0.0:8080:90", "7/sctp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"7/sctp", "53/udp", "80/tcp", "90/tcp", "8000/tcp", "8001/tcp", "8002/tcp"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for _, bad := range []string{"x", "80/icmp", "90-80", "70000", ""} {
+		if _, err := ExposedPorts([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestExpandCopyAddFlags(t *testing.T) {
+	f := mustParse(t, "FROM a\nCOPY --chown=$U:$G --chmod=${M} --exclude=$X $S /d/\nADD --checksum=$SUM --chown=${U} $URL /x\n")
+	env := MapLookup(map[string]string{"U": "1000", "G": "50", "M": "0750", "X": "keep", "S": "src", "SUM": "sha256:ab", "URL": "https://e.x/f"})
+	x, used, err := Expand(f.Stages[0].Instructions[0], env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := x.(*Copy)
+	if c.Chown != "1000:50" || c.Chmod != "0750" || c.Sources[0] != "src" || c.Exclude[0] != "$X" {
+		t.Errorf("copy %+v", c)
+	}
+	if !reflect.DeepEqual(used, []string{"G", "M", "S", "U"}) {
+		t.Errorf("copy used %v", used)
+	}
+	x, used, err = Expand(f.Stages[0].Instructions[1], env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := x.(*Add)
+	if a.Checksum != "sha256:ab" || a.Chown != "1000" || a.Sources[0] != "https://e.x/f" {
+		t.Errorf("add %+v", a)
+	}
+	if !reflect.DeepEqual(used, []string{"SUM", "U", "URL"}) {
+		t.Errorf("add used %v", used)
+	}
+}

@@ -462,9 +462,6 @@ func (p *fileParser) build(kw string, b Base, node *parser.Node, heredocs []pars
 			if len(rest) != 0 {
 				return nil, errorf("HEALTHCHECK NONE takes no arguments")
 			}
-			if len(node.Flags) > 0 {
-				return nil, errorf("HEALTHCHECK NONE takes no options")
-			}
 			x.Test = []string{"NONE"}
 			return x, nil
 		}

@@ -254,3 +254,38 @@ func TestPredefinedArgs(t *testing.T) {
 		t.Errorf("no host platform")
 	}
 }
+
+func TestParseTriggerRoundTrip(t *testing.T) {
+	f := mustParse(t, "FROM a\nONBUILD RUN <<EOF\necho $HOME\nEOF\nONBUILD COPY --chown=1 . /app\n")
+	for _, ins := range f.Stages[0].Instructions {
+		ob := ins.(*Onbuild)
+		tr, err := ParseTrigger(ob.Expression, "base ONBUILD")
+		if err != nil {
+			t.Fatalf("%q: %v", ob.Expression, err)
+		}
+		if Format(tr) != Format(ob.Trigger) {
+			t.Errorf("round trip:\n got  %s\n want %s", Format(tr), Format(ob.Trigger))
+		}
+	}
+	for expr, want := range map[string]string{
+		"ONBUILD RUN x": "img:1: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed",
+		"FROM x":        "img:1: FROM isn't allowed as an ONBUILD trigger",
+		"BOGUS x":       "img:1: unknown instruction: BOGUS",
+		"RUN a\nRUN b":  "img:1: expected one instruction, found 2",
+		"":              "img:1: empty instruction",
+		"COPY onlyone":  "img:1: COPY requires at least two arguments, but only one was provided. Destination could not be determined",
+	} {
+		_, err := ParseTrigger(expr, "img")
+		if err == nil || err.Error() != want {
+			t.Errorf("%q: got %v, want %s", expr, err, want)
+		}
+	}
+	ins, err := ParseInstruction(`LABEL "a b"=c`, "--label")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _, err := Expand(ins, nil)
+	if err != nil || Format(x) != `LABEL labels=["a b"="c"]` {
+		t.Errorf("synthesised label: %v %s", err, Format(x))
+	}
+}

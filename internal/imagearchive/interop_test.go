@@ -70,7 +70,7 @@ func TestPodmanInterop(t *testing.T) {
 
 func testPeerInterop(t *testing.T, peer string) {
 	ctx := context.Background()
-	name := "hoist-interop/" + peer + ":t" + digest.FromString(t.Name()+time.Now().String()).Encoded()[:8]
+	name := "hoist-interop/" + peer + ":t" + digest.FromString(t.Name() + time.Now().String()).Encoded()[:8]
 	id := sh(t, peer, "import", busyboxTar(t), name)
 	t.Cleanup(func() { exec.Command(peer, "rmi", "-f", name).Run() })
 	if !strings.HasPrefix(id, "sha256:") {

@@ -53,15 +53,16 @@ type loader struct {
 	links  map[string]string        // cleaned member path -> cleaned target path
 	meta   map[string][]byte        // small JSON members at the archive root
 	added  []digest.Digest          // blobs this load created
-	onBlob func(name string, size int64)
+	onBlob func(name string, current, total int64)
 }
 
 var metaMembers = map[string]bool{"manifest.json": true, "index.json": true, "repositories": true, "oci-layout": true}
 
 // Options tune a load.
 type Options struct {
-	// Progress, if set, is called as each member is stored.
-	Progress func(member string, size int64)
+	// Progress, if set, is called while each blob member is stored, with
+	// the bytes stored so far and the member's size.
+	Progress func(member string, current, total int64)
 }
 
 func newLoader(s Store, opts Options) *loader {
@@ -201,14 +202,19 @@ func (l *loader) member(ctx context.Context, name string, size int64, r io.Reade
 			return nil
 		}
 	}
-	info, err := content.WriteBlob(ctx, l.store, archiveReader{r}, size, expected)
+	var src io.Reader = archiveReader{r}
+	if l.onBlob != nil {
+		l.onBlob(name, 0, size)
+		src = &progressReader{r: src, name: name, total: size, fn: l.onBlob}
+	}
+	info, err := content.WriteBlob(ctx, l.store, src, size, expected)
 	if err != nil {
 		return fmt.Errorf("invalid archive: member %s: %w", name, err)
 	}
 	l.added = append(l.added, info.Digest)
 	l.blobs[name] = info.Digest
 	if l.onBlob != nil {
-		l.onBlob(name, size)
+		l.onBlob(name, size, size)
 	}
 	return nil
 }
@@ -425,6 +431,25 @@ func (a archiveReader) Read(p []byte) (int, error) {
 	n, err := a.r.Read(p)
 	if err != nil && err != io.EOF {
 		err = errdefs.InvalidArgumentf("truncated or corrupt archive: %v", err)
+	}
+	return n, err
+}
+
+// progressReader reports progress about every 4 MiB.
+type progressReader struct {
+	r       io.Reader
+	name    string
+	n, last int64
+	total   int64
+	fn      func(string, int64, int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.n-p.last >= 4<<20 {
+		p.last = p.n
+		p.fn(p.name, p.n, p.total)
 	}
 	return n, err
 }

@@ -40,9 +40,16 @@ type Selection struct {
 	Entries []Entry
 }
 
+// SelectOptions configure Select.
+type SelectOptions struct {
+	Exclude []string   // --exclude patterns, matched relative to each source
+	Cache   *StatCache // optional: reuse directory listings
+}
+
 // Select resolves srcs (see Resolve) and lists every visible entry under
-// them; exclude are `--exclude` patterns, matched relative to each source.
-func (c *Context) Select(ctx context.Context, instr string, srcs, exclude []string) (*Selection, error) {
+// them.
+func (c *Context) Select(ctx context.Context, instr string, srcs []string, opts SelectOptions) (*Selection, error) {
+	exclude := opts.Exclude
 	sources, err := c.Resolve(ctx, instr, srcs)
 	if err != nil {
 		return nil, err
@@ -89,7 +96,7 @@ func (c *Context) Select(ctx context.Context, instr string, srcs, exclude []stri
 			}
 			continue
 		}
-		if err := c.walk(ctx, s.Rel, extra, add); err != nil {
+		if err := c.walkDepth(ctx, s.Rel, extra, 0, opts.Cache, add); err != nil {
 			return nil, err
 		}
 	}
@@ -110,7 +117,7 @@ type ChecksumOptions struct {
 // permission and special mode bits, uid, gid, device number, size, symlink
 // target and content SHA-256. mtime is not part of it.
 func Checksum(ctx context.Context, c *Context, srcPatterns []string, opts ChecksumOptions) (digest.Digest, error) {
-	sel, err := c.Select(ctx, opts.Instruction, srcPatterns, opts.Exclude)
+	sel, err := c.Select(ctx, opts.Instruction, srcPatterns, SelectOptions{Exclude: opts.Exclude, Cache: opts.Cache})
 	if err != nil {
 		return "", err
 	}
@@ -131,7 +138,7 @@ func (s *Selection) Checksum(ctx context.Context, c *Context, opts ChecksumOptio
 		}
 		st, ok := e.Info.Sys().(*syscall.Stat_t)
 		if ok && opts.Cache != nil {
-			if sum, hit := opts.Cache.lookup(c.abs(e.Rel), st); hit {
+			if sum, hit := opts.Cache.lookup(e.Rel, st); hit {
 				sums[i] = sum
 				continue
 			}
@@ -168,7 +175,7 @@ func (s *Selection) Checksum(ctx context.Context, c *Context, opts ChecksumOptio
 					}
 					sums[i] = sum
 					if opts.Cache != nil {
-						opts.Cache.store(abs, st, sum, start)
+						opts.Cache.store(e.Rel, st, sum, start)
 					}
 				}
 				return nil
@@ -193,7 +200,9 @@ func (s *Selection) Checksum(ctx context.Context, c *Context, opts ChecksumOptio
 		line = line[:0]
 		line = strconv.AppendInt(line, int64(e.Source), 10)
 		line = append(line, ' ')
-		line = strconv.AppendQuote(line, e.Path)
+		line = strconv.AppendInt(line, int64(len(e.Path)), 10)
+		line = append(line, ':')
+		line = append(line, e.Path...)
 		mode := e.Info.Mode()
 		line = append(line, ' ', typeChar(mode), ' ')
 		line = strconv.AppendUint(line, uint64(unixPerm(mode)), 8)
@@ -217,7 +226,9 @@ func (s *Selection) Checksum(ctx context.Context, c *Context, opts ChecksumOptio
 			line = hex.AppendEncode(line, sums[i][:])
 		case mode&fs.ModeSymlink != 0:
 			line = append(line, " -> "...)
-			line = strconv.AppendQuote(line, e.Link)
+			line = strconv.AppendInt(line, int64(len(e.Link)), 10)
+			line = append(line, ':')
+			line = append(line, e.Link...)
 		}
 		line = append(line, '\n')
 		h.Write(line)

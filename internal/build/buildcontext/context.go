@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -35,6 +37,9 @@ type Context struct {
 	excludes   []string
 	ignoreFile string
 	pm         *patternmatcher.PatternMatcher // nil when there are no patterns
+	// pmMu serialises c.pm, which compiles patterns lazily and is not
+	// safe for concurrent use (walks use their own copies).
+	pmMu sync.Mutex
 }
 
 // New opens the build context at dir and loads its ignore rules.
@@ -139,6 +144,8 @@ func (c *Context) Excluded(rel string) (bool, error) {
 	if c.pm == nil || r == "." {
 		return false, nil
 	}
+	c.pmMu.Lock()
+	defer c.pmMu.Unlock()
 	return c.pm.MatchesOrParentMatches(r)
 }
 
@@ -195,20 +202,20 @@ type WalkFunc func(rel string, info fs.FileInfo) error
 // directory that holds re-included (`!pattern`) entries is reported just
 // before its first visible child. Symlinks are reported, not followed.
 func (c *Context) Walk(ctx context.Context, rel string, fn WalkFunc) error {
-	return c.walk(ctx, rel, nil, fn)
+	return c.walkDepth(ctx, rel, nil, 0, nil, fn)
 }
 
-// walk is Walk with extra exclude patterns matched relative to rel.
-func (c *Context) walk(ctx context.Context, rel string, extra *patternmatcher.PatternMatcher, fn WalkFunc) error {
-	return c.walkDepth(ctx, rel, extra, 0, fn)
-}
-
-func (c *Context) walkDepth(ctx context.Context, rel string, extra *patternmatcher.PatternMatcher, maxDepth int, fn WalkFunc) error {
+// walkDepth is Walk with extra exclude patterns matched relative to rel, an
+// optional depth limit and an optional cache of directory listings.
+func (c *Context) walkDepth(ctx context.Context, rel string, extra *patternmatcher.PatternMatcher, maxDepth int, cache *StatCache, fn WalkFunc) error {
 	r, err := cleanRel(rel)
 	if err != nil {
 		return err
 	}
-	w := &walker{c: c, ctx: ctx, base: r, extra: extra, fn: fn, maxDepth: maxDepth}
+	w := &walker{c: c, ctx: ctx, base: r, extra: extra, fn: fn, maxDepth: maxDepth, cache: cache}
+	if extra != nil {
+		w.extraPatterns = patternStrings(extra)
+	}
 	info, err := os.Lstat(c.abs(r))
 	if err != nil {
 		return err
@@ -216,7 +223,10 @@ func (c *Context) walkDepth(ctx context.Context, rel string, extra *patternmatch
 	excluded := false
 	var mi patternmatcher.MatchInfo
 	if c.pm != nil && r != "." {
-		if excluded, mi, err = c.pm.MatchesUsingParentResults(r, patternmatcher.MatchInfo{}); err != nil {
+		c.pmMu.Lock()
+		excluded, mi, err = c.pm.MatchesUsingParentResults(r, patternmatcher.MatchInfo{})
+		c.pmMu.Unlock()
+		if err != nil {
 			return err
 		}
 	}
@@ -229,7 +239,11 @@ func (c *Context) walkDepth(ctx context.Context, rel string, extra *patternmatch
 	if excluded && !c.mayReinclude(r) {
 		return nil
 	}
-	return w.visitDir(r, info, excluded, mi, patternmatcher.MatchInfo{})
+	dirs, err := w.scan(r, info, mi)
+	if err != nil {
+		return err
+	}
+	return w.emitDir(dirs, r, info, excluded)
 }
 
 func (c *Context) abs(rel string) string {
@@ -276,106 +290,38 @@ func mayReinclude(pm *patternmatcher.PatternMatcher, dir string) bool {
 	return false
 }
 
-type pendingDir struct {
-	rel  string
-	info fs.FileInfo
-	done bool
-}
-
-type walker struct {
-	c       *Context
-	ctx     context.Context
-	base    string // the walk root; extra patterns are relative to it
-	extra   *patternmatcher.PatternMatcher
-	fn      WalkFunc
-	pending []*pendingDir
-	// maxDepth, when > 0, stops descending below paths of that many
-	// components (relative to the context root).
-	maxDepth int
-}
-
-func (w *walker) emit(rel string, info fs.FileInfo) error {
-	for _, p := range w.pending {
-		if !p.done {
-			p.done = true
-			if err := w.fn(p.rel, p.info); err != nil {
-				return err
-			}
-		}
-	}
-	return w.fn(rel, info)
-}
-
-func (w *walker) relToBase(rel string) string {
-	if w.base == "." {
-		return rel
-	}
-	return strings.TrimPrefix(rel, w.base+"/")
-}
-
-func (w *walker) visitDir(rel string, info fs.FileInfo, excluded bool, mi, emi patternmatcher.MatchInfo) error {
-	if err := w.ctx.Err(); err != nil {
-		return err
-	}
-	if excluded {
-		w.pending = append(w.pending, &pendingDir{rel: rel, info: info})
-		defer func() { w.pending = w.pending[:len(w.pending)-1] }()
-	} else if err := w.emit(rel, info); err != nil {
-		return err
-	}
-	entries, err := os.ReadDir(w.c.abs(rel))
+// ReadDockerfile reads a file inside the context regardless of the ignore
+// rules (docker always sends the Dockerfile, even when .dockerignore lists
+// it; only COPY/ADD cannot see it). name is relative to the context root;
+// symlinks are followed only inside the context. Used for tar contexts,
+// where the Dockerfile is a member of the stream.
+func (c *Context) ReadDockerfile(name string) ([]byte, error) {
+	r, err := cleanRel(name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, de := range entries {
-		child := de.Name()
-		if rel != "." {
-			child = rel + "/" + de.Name()
+	f, err := c.root.Open(r)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errdefs.NotFoundf("unable to prepare context: the Dockerfile (%s) cannot be found in the build context", name)
 		}
-		cex := false
-		var cmi, cemi patternmatcher.MatchInfo
-		if w.c.pm != nil {
-			if cex, cmi, err = w.c.pm.MatchesUsingParentResults(child, mi); err != nil {
-				return err
-			}
-		}
-		if w.extra != nil && !cex {
-			var eex bool
-			if eex, cemi, err = w.extra.MatchesUsingParentResults(w.relToBase(child), emi); err != nil {
-				return err
-			}
-			cex = eex
-		}
-		cinfo, err := de.Info()
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // removed while walking
-			}
-			return err
-		}
-		if cinfo.IsDir() {
-			if w.maxDepth > 0 && strings.Count(child, "/")+1 >= w.maxDepth {
-				if !cex {
-					if err := w.emit(child, cinfo); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			if cex && !mayReinclude(w.c.pm, child) && (w.extra == nil || !mayReinclude(w.extra, w.relToBase(child))) {
-				continue
-			}
-			if err := w.visitDir(child, cinfo, cex, cmi, cemi); err != nil {
-				return err
-			}
-			continue
-		}
-		if cex {
-			continue
-		}
-		if err := w.emit(child, cinfo); err != nil {
-			return err
-		}
+		return nil, err
 	}
-	return nil
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, errdefs.InvalidArgumentf("the Dockerfile (%s) is not a regular file", name)
+	}
+	const maxDockerfile = 16 << 20
+	data, err := io.ReadAll(io.LimitReader(f, maxDockerfile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxDockerfile {
+		return nil, errdefs.InvalidArgumentf("the Dockerfile (%s) is larger than %d bytes", name, maxDockerfile)
+	}
+	return data, nil
 }

@@ -273,7 +273,7 @@ func TestSelectWithExclude(t *testing.T) {
 		"app/main.go": "m", "app/README.md": "r", "app/docs/x.md": "x", "app/docs/keep.txt": "k", "app/tmp/": "",
 	})
 	c := open(t, dir, Options{})
-	sel, err := c.Select(context.Background(), "COPY", []string{"app"}, []string{"*.md", "docs/*.md", "tmp"})
+	sel, err := c.Select(context.Background(), "COPY", []string{"app"}, SelectOptions{Exclude: []string{"*.md", "docs/*.md", "tmp"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,5 +284,60 @@ func TestSelectWithExclude(t *testing.T) {
 	want := []string{".", "docs", "docs/keep.txt", "main.go"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("entries %v, want %v", got, want)
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, map[string]string{".dockerignore": "*.log\n!keep.log\nd/**/x*\n", "a.log": "", "keep.log": "", "d/e/x1": "", "d/e/y": ""})
+	c := open(t, dir, Options{})
+	done := make(chan error)
+	for i := 0; i < 4; i++ {
+		go func() {
+			for j := 0; j < 20; j++ {
+				if _, err := c.Excluded("d/e/x1"); err != nil {
+					done <- err
+					return
+				}
+				if _, err := Checksum(context.Background(), c, []string{"."}, ChecksumOptions{}); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := walkAll(t, c, "."), []string{"./", ".dockerignore", "d/", "d/e/", "d/e/y", "keep.log"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("walk %v, want %v", got, want)
+	}
+}
+
+func TestReadDockerfileIgnoresExcludes(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, map[string]string{".dockerignore": "Dockerfile\nsub\n", "Dockerfile": "FROM a\n", "sub/Dockerfile.dev": "FROM b\n", "evil": "->/etc/passwd"})
+	c := open(t, dir, Options{})
+	if data, err := c.ReadDockerfile("Dockerfile"); err != nil || string(data) != "FROM a\n" {
+		t.Errorf("Dockerfile: %q %v", data, err)
+	}
+	if data, err := c.ReadDockerfile("sub/Dockerfile.dev"); err != nil || string(data) != "FROM b\n" {
+		t.Errorf("sub/Dockerfile.dev: %q %v", data, err)
+	}
+	if _, err := c.ReadDockerfile("missing"); !errdefs.IsNotFound(err) {
+		t.Errorf("missing: %v", err)
+	}
+	if _, err := c.ReadDockerfile("evil"); err == nil {
+		t.Errorf("read through a link to /etc/passwd")
+	}
+	if _, err := c.ReadDockerfile("../x"); !errdefs.IsInvalidArgument(err) {
+		t.Errorf("../x: %v", err)
+	}
+	// COPY still cannot see it.
+	if _, err := c.Resolve(context.Background(), "COPY", []string{"Dockerfile"}); !errdefs.IsNotFound(err) {
+		t.Errorf("COPY of an ignored Dockerfile: %v", err)
 	}
 }

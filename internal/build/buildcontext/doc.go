@@ -18,17 +18,26 @@
 //
 // Checksum hashes, in a deterministic order, the path, type, mode, owner,
 // size, link target and content of every selected file (never mtime). A
-// StatCache makes repeated hashing incremental: it maps an absolute path plus
-// size, mtime, ctime and inode to the content digest, so unchanged files are
-// not read again.
+// StatCache makes repeated hashing incremental: for one context directory
+// it maps a file's relative path plus size, mtime, ctime and inode to its
+// content digest, and a directory's relative path plus the same identity to
+// its sorted entry names, so a no-op rebuild reads no file and lists no
+// unchanged directory (it still lstats every entry). Entries whose mtime or
+// ctime is within a second of the run are used but not persisted (git's
+// "racy clean" rule), so a file rewritten within one timestamp tick is not
+// missed.
 //
 // On-disk state owned here: the stat cache file, at a path chosen by the
 // caller (the builder keeps one per context directory). Format: the line
-// "hoist-statcache-v1\n", then per entry: uvarint path length, path bytes,
-// uvarint size, varint mtime ns, varint ctime ns, uvarint inode, 32 bytes
-// SHA-256 of the content. It is replaced atomically (temp file + rename); a
-// missing or unreadable cache is treated as empty.
+// "hoist-statcache-v2\n", then uvarint-length-prefixed strings and varints:
+// the context directory; the file count, then per file: path, size (uvarint),
+// mtime ns (varint), ctime ns (varint), inode (uvarint), 32 bytes SHA-256;
+// the directory count, then per directory: path, the same four stat fields,
+// the name count and the names. It is replaced atomically (temp file +
+// rename); a missing, corrupt or foreign cache is treated as empty.
 //
-// Tar contexts (`hoist build -`) are extracted into a temporary directory
-// through an Extractor (internal/archive.Apply once available).
+// Stream contexts (`hoist build -`, or a tarball URL's body): a tar, plain
+// or compressed, is extracted into a temporary directory with
+// internal/archive (DecompressStream + Apply, which never writes outside
+// it); anything else is a Dockerfile alone and the context is empty.
 package buildcontext

@@ -37,6 +37,9 @@ func hasWildcard(p string) bool { return strings.ContainsAny(p, `*?[\`) }
 //   - symlinks named by a source path are followed inside the context only;
 //     a link whose target leaves the context is refused;
 //   - entries excluded by the ignore rules do not exist.
+//
+// ADD's URL and git sources are not context paths: the caller handles them
+// before calling Resolve.
 func (c *Context) Resolve(ctx context.Context, instr string, patterns []string) ([]Source, error) {
 	if instr == "" {
 		instr = "COPY"
@@ -175,7 +178,7 @@ func (c *Context) glob(ctx context.Context, pattern string) ([]Source, error) {
 		return nil, nil
 	}
 	var out []Source
-	err = c.walkDepth(ctx, prefix, nil, depth, func(rel string, info fs.FileInfo) error {
+	err = c.walkDepth(ctx, prefix, nil, depth, nil, func(rel string, info fs.FileInfo) error {
 		if rel == "." {
 			return nil
 		}

@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	_ "crypto/sha512" // sha512 digests
 	"errors"
 	"fmt"
 	"hash"

@@ -40,9 +40,14 @@ type Options struct {
 	MaxRetries int
 	// RetryBackoff is the first retry delay, doubled at each retry (0: 250ms).
 	RetryBackoff time.Duration
-	// ChunkSize is the size of upload chunks; blobs up to this size are
-	// uploaded in one PUT (0: 16 MiB).
+	// ChunkSize is the memory buffer of an upload through Writer (sent as
+	// one PATCH when full); blobs up to this size are uploaded in one PUT
+	// (0: 16 MiB).
 	ChunkSize int64
+	// MaxPatchSize bounds one PATCH of PushBlob (0: unbounded; the rest of
+	// the blob streams in one request, resumed from the registry's offset
+	// after a failure).
+	MaxPatchSize int64
 	// Logger receives debug logs (discarded when nil).
 	Logger *slog.Logger
 }

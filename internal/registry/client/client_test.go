@@ -371,8 +371,24 @@ func TestPushBlobMonolithicChunkedAndResumed(t *testing.T) {
 			statuses++
 		}
 	}
-	if puts != 2 || statuses != 2 || patches < 5 {
+	if puts != 2 || statuses != 2 || patches != 3 {
 		t.Fatalf("puts=%d statuses=%d patches=%d: %v", puts, statuses, patches, f.logged())
+	}
+	// bounded PATCH size: 5 chunks with Content-Range
+	c2 := New(Options{MaxPatchSize: 1024, ChunkSize: 1024, RetryBackoff: 1, CertsDirs: []string{}})
+	before := len(f.logged())
+	big2 := randBytes(5000)
+	if err := f.repo(c2, "app").PushBlob(ctx, ocispec.Descriptor{Digest: digest.FromBytes(big2), Size: 5000}, bytes.NewReader(big2)); err != nil {
+		t.Fatal(err)
+	}
+	patches = 0
+	for _, l := range f.logged()[before:] {
+		if strings.HasPrefix(l, "PATCH ") {
+			patches++
+		}
+	}
+	if patches != 5 {
+		t.Fatalf("bounded patches: %d", patches)
 	}
 	// a wrong digest is refused by the registry: a clear error
 	err := r.PushBlob(ctx, ocispec.Descriptor{Digest: digest.FromString("lie"), Size: 700}, bytes.NewReader(small))
@@ -637,6 +653,21 @@ func TestLogin(t *testing.T) {
 		if !errors.Is(err, errdefs.ErrUnauthorized) || !strings.Contains(err.Error(), "unauthorized: ") || !strings.Contains(err.Error(), f.srv.URL+"/v2/") {
 			t.Fatalf("%s: bad login: %v", mode, err)
 		}
+	}
+	// a token server that issues refresh tokens: login returns an identity
+	// token, which then authenticates with the OAuth2 POST flow
+	f := newFakeReg(t)
+	f.authMode, f.user, f.pass = "bearer", "alice", "pw"
+	got, err := f.client(auth.Credentials{}).Login(ctx, f.host(), auth.Credentials{Username: "alice", Password: "pw"})
+	if err != nil || got.IdentityToken != "REFRESH-alice" || got.Password != "" {
+		t.Fatalf("login with refresh token: %+v %v", got, err)
+	}
+	d := f.addBlob("r", []byte("x"))
+	if ok, err := f.repo(f.client(got), "r").Exists(ctx, d); !ok || err != nil {
+		t.Fatalf("identity token: %v %v", ok, err)
+	}
+	if ok, err := f.repo(f.client(auth.Credentials{IdentityToken: "stale"}), "r").Exists(ctx, d); ok || !errors.Is(err, errdefs.ErrUnauthorized) {
+		t.Fatalf("stale identity token: %v %v", ok, err)
 	}
 	if RegistryName("https://index.docker.io/v1/") != "docker.io" || RegistryName("http://127.0.0.1:5000/") != "127.0.0.1:5000" {
 		t.Fatal("RegistryName")

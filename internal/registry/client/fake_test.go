@@ -196,10 +196,24 @@ func (f *fakeReg) serve(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.tokenCalls = append(f.tokenCalls, strings.Join(scopes, " "))
 		f.mu.Unlock()
+		if r.Method == http.MethodPost { // OAuth2 refresh-token grant
+			r.ParseForm()
+			if r.PostForm.Get("grant_type") != "refresh_token" || r.PostForm.Get("refresh_token") != "REFRESH-"+f.user {
+				w.WriteHeader(401)
+				w.Write([]byte(`{"error":"invalid_grant"}`))
+				return
+			}
+			json.NewEncoder(w).Encode(map[string]any{"access_token": "T|" + r.PostForm.Get("scope"), "expires_in": 300})
+			return
+		}
 		if f.user != "" && !ok { // anonymous gets nothing
 			scopes = nil
 		}
-		json.NewEncoder(w).Encode(map[string]any{"token": "T|" + strings.Join(scopes, " "), "expires_in": 300})
+		resp := map[string]any{"token": "T|" + strings.Join(scopes, " "), "expires_in": 300}
+		if r.URL.Query().Get("offline_token") == "true" && ok {
+			resp["refresh_token"] = "REFRESH-" + u
+		}
+		json.NewEncoder(w).Encode(resp)
 		return
 	case p == "/v2/" || p == "/v2":
 		if !f.authorized(w, r, "") {
@@ -485,7 +499,7 @@ func (f *fakeReg) serveTags(w http.ResponseWriter, r *http.Request, name string)
 
 var _ = bytes.NewReader
 
-func mustName(t *testing.T, s string) reference.Named {
+func mustName(t testing.TB, s string) reference.Named {
 	t.Helper()
 	n, err := reference.ParseNamed(s)
 	if err != nil {

@@ -182,6 +182,10 @@ func retryableError(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return false // a name that does not exist will not appear
+	}
 	return !isTLSError(err)
 }
 

@@ -92,7 +92,7 @@ func (r *Repository) PushBlob(ctx context.Context, desc ocispec.Descriptor, src 
 		}
 		// A blob that fits one chunk goes whole with the PUT.
 		if desc.Size > r.c.opts.ChunkSize {
-			err = u.send(ctx, src, 0, desc.Size)
+			err = u.send(ctx, src, 0, desc.Size, r.c.opts.MaxPatchSize)
 		}
 		if err == nil {
 			err = u.commit(ctx, desc.Digest, src, desc.Size)
@@ -117,13 +117,15 @@ func (r *Repository) PushBlob(ctx context.Context, desc ocispec.Descriptor, src 
 
 // send uploads bytes [u.off, end) of src in chunks; src holds the bytes from
 // offset base on. Failures are retried from the registry's offset.
-func (u *upload) send(ctx context.Context, src io.ReaderAt, base, end int64) error {
-	chunk := u.r.c.opts.ChunkSize
+func (u *upload) send(ctx context.Context, src io.ReaderAt, base, end, chunk int64) error {
 	for u.off < end {
 		if u.off < base {
 			return fmt.Errorf("registry %s lost uploaded data before byte %d; cannot resume", u.r.h.addr, base)
 		}
-		n := min(chunk, end-u.off)
+		n := end - u.off
+		if chunk > 0 {
+			n = min(n, chunk)
+		}
 		err := u.patch(ctx, io.NewSectionReader(src, u.off-base, n), u.off, n)
 		if err == nil {
 			u.failures = 0
@@ -384,7 +386,7 @@ func (w *uploadWriter) flush(n int64) error {
 		}
 		w.up = up
 	}
-	if err := w.up.send(w.ctx, bytesAt(w.buf), w.bufStart, w.bufStart+n); err != nil {
+	if err := w.up.send(w.ctx, bytesAt(w.buf), w.bufStart, w.bufStart+n, n); err != nil {
 		return err
 	}
 	w.buf = append(w.buf[:0], w.buf[n:]...)

@@ -161,18 +161,78 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, req *reque
 	if s.auth == nil {
 		return true
 	}
+	if s.token != nil {
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+			c, err := s.token.verify(strings.TrimSpace(tok))
+			if err == nil {
+				req.user, req.claims = c.Subject, c
+				return true
+			}
+			s.challengeBearer(w, r, scopeFor(r, req), "invalid_token")
+			return false
+		}
+	}
 	user, pass, ok := r.BasicAuth()
 	if ok && s.auth.Verify(user, pass) {
 		req.user = user
 		return true
+	}
+	if s.token != nil {
+		s.challengeBearer(w, r, scopeFor(r, req), "")
+		return false
 	}
 	w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", s.realm))
 	writeError(w, r, errUnauthorized, nil)
 	return false
 }
 
+// tokenAction is the token action a request on a repository needs.
+func tokenAction(r *http.Request, req *request) string {
+	switch {
+	case req.route == routeStar:
+		return "pull"
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return "pull"
+	case r.Method == http.MethodDelete && req.route != routeUpload:
+		return "delete"
+	}
+	return "push"
+}
+
+// scopeFor is the scope to ask for in a Bearer challenge.
+func scopeFor(r *http.Request, req *request) string {
+	if req.name == "" {
+		if req.route == routeCatalog {
+			return "registry:catalog:*"
+		}
+		return ""
+	}
+	switch a := tokenAction(r, req); a {
+	case "push":
+		return "repository:" + req.name + ":pull,push"
+	default:
+		return "repository:" + req.name + ":" + a
+	}
+}
+
+// canRead reports whether the caller may read repo (access rules and, with
+// a token, its granted scopes).
+func (s *Server) canRead(req *request, repo string) bool {
+	if !s.allowed(req.user, repo, false) {
+		return false
+	}
+	return req.claims == nil || req.claims.allows("repository", repo, "pull")
+}
+
 // authorize checks the access rules for req's repository.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req *request, write bool) bool {
+	if req.claims != nil {
+		a := tokenAction(r, req)
+		if !req.claims.allows("repository", req.name, a) && !(a == "delete" && req.claims.allows("repository", req.name, "push")) {
+			s.challengeBearer(w, r, scopeFor(r, req), "insufficient_scope")
+			return false
+		}
+	}
 	if s.allowed(req.user, req.name, write) {
 		return true
 	}

@@ -62,7 +62,7 @@ func (s *Server) uploadStart(w http.ResponseWriter, r *http.Request, req *reques
 func (s *Server) tryMount(r *http.Request, req *request, d digest.Digest, from string) bool {
 	ctx := r.Context()
 	if from != "" {
-		if !storage.ValidName(from) || !s.allowed(req.user, from, false) {
+		if !storage.ValidName(from) || !s.canRead(req, from) {
 			return false
 		}
 		if _, err := s.store.StatBlob(ctx, from, d); err != nil {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hoistproject/hoist/internal/content"
@@ -29,7 +30,8 @@ type Upload struct {
 	repo    string
 	alg     digest.Algorithm
 	started time.Time
-	offset  int64
+	offset  int64        // guarded by mu
+	seen    atomic.Int64 // offset, readable while a chunk is being received
 	h       hash.Hash
 	f       *os.File // open for writing at offset; nil once finished
 	done    bool
@@ -176,7 +178,9 @@ func (s *Store) loadUpload(id string) (*Upload, error) {
 		f.Close()
 		return nil, err
 	}
-	return &Upload{s: s, id: id, repo: st.Repository, alg: alg, started: st.StartedAt, offset: st.Offset, h: h, f: f}, nil
+	u := &Upload{s: s, id: id, repo: st.Repository, alg: alg, started: st.StartedAt, offset: st.Offset, h: h, f: f}
+	u.seen.Store(st.Offset)
+	return u, nil
 }
 
 func (u *Upload) saveState() error {
@@ -198,15 +202,7 @@ func (u *Upload) ID() string { return u.id }
 func (u *Upload) Repository() string { return u.repo }
 
 // Offset is the number of bytes received so far.
-func (u *Upload) Offset() int64 {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.offset
-}
-
-// ErrRangeMismatch classes a chunk that does not start at the session's
-// offset (HTTP 416).
-var ErrRangeMismatch = fmt.Errorf("chunk out of order: %w", errdefs.ErrFailedPrecondition)
+func (u *Upload) Offset() int64 { return u.seen.Load() }
 
 // Append writes a chunk. start is where the client says it begins (-1: at
 // the current offset); size is its announced length (-1: unknown). A chunk
@@ -240,6 +236,7 @@ func (u *Upload) write(ctx context.Context, r io.Reader) (int64, error) {
 	defer copyBufs.Put(bufp)
 	buf := *bufp
 	var n int64
+	saved := u.offset
 	for {
 		if err := ctx.Err(); err != nil {
 			return n, err
@@ -249,9 +246,17 @@ func (u *Upload) write(ctx context.Context, r io.Reader) (int64, error) {
 			nw, werr := u.f.Write(buf[:nr])
 			u.h.Write(buf[:nw])
 			u.offset += int64(nw)
+			u.seen.Store(u.offset)
 			n += int64(nw)
 			if werr != nil {
 				return n, werr
+			}
+			// Checkpoint long chunks so that a crash loses little of them.
+			if u.offset-saved >= checkpointBytes {
+				if err := u.saveState(); err != nil {
+					return n, err
+				}
+				saved = u.offset
 			}
 		}
 		if rerr == io.EOF {
@@ -265,6 +270,9 @@ func (u *Upload) write(ctx context.Context, r io.Reader) (int64, error) {
 		}
 	}
 }
+
+// checkpointBytes is how often a long chunk's progress is saved.
+const checkpointBytes = 16 << 20
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 

@@ -1,0 +1,32 @@
+// Package archive owns hoist's layer tar handling: it is the only package
+// that knows the whiteout conventions (".wh.NAME", ".wh..wh..opq") and
+// overlayfs's markers for them (char device 0/0, trusted.overlay.opaque).
+//
+// It provides:
+//   - DecompressStream / CompressStream: gzip, zstd, xz, bzip2 sniffed by
+//     magic bytes (klauspost/pgzip, klauspost/compress/zstd, ulikunitz/xz,
+//     compress/bzip2);
+//   - Apply: safe extraction of a layer tar onto a directory, either as a
+//     standalone overlay layer directory (whiteouts become overlay
+//     whiteouts) or onto a plain rootfs (whiteouts delete). Every path is
+//     resolved inside the target as if it were "/" (openat2
+//     RESOLVE_IN_ROOT, with filepath-securejoin as the fallback), so a
+//     hostile tar cannot write outside it;
+//   - DiffOverlay: the layer tar of an overlay upper directory;
+//   - Tar: a whole tree as a tar (export, COPY sources);
+//   - OverlayChanges: `docker diff` of an upper directory;
+//   - DiffDirs / DirChanges: the same from two plain trees (a lower rootfs
+//     and a changed copy of it), the fallback where overlayfs is missing;
+//   - SyncFS: one syncfs(2) instead of an fsync per file.
+//
+// Tars are written with docker's header conventions (PAX format, numeric
+// ids, empty user/group names, mtimes truncated to seconds, docker's mode
+// type bits, lexical order), so the same tree always gives the same bytes.
+//
+// The package owns no on-disk layout: it writes only inside the
+// directories its callers give it. Overlays whose upper directories are
+// diffed must be mounted with redirect_dir=off and metacopy=off (the
+// kernel defaults), since renamed directories and metadata-only copy-ups
+// cannot be expressed in a layer tar; DiffOverlay refuses such an upper
+// directory.
+package archive

@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/spf13/cobra"
+)
+
+// inspector looks up one kind of object by name or ID for `inspect`.
+// It returns an errdefs.NotFound error when it has no such object.
+type inspector struct {
+	kind string // "image", later "container"
+	get  func(ctx context.Context, ref string) (any, error)
+}
+
+// inspectors are tried in order by the top-level `inspect`. The container
+// package adds its own entry (docker looks containers up first).
+func (e *env) inspectors() []inspector {
+	return []inspector{
+		{kind: "image", get: func(ctx context.Context, ref string) (any, error) {
+			s, err := e.imageStore()
+			if err != nil {
+				return nil, err
+			}
+			return s.Inspect(ctx, ref)
+		}},
+	}
+}
+
+// inspectAll looks each ref up with the inspectors of kinds (all when
+// empty), renders the found ones and returns an error naming the missing.
+func (e *env) inspectAll(ctx context.Context, refs []string, kind, format string, notFound func(string) string) error {
+	var items []any
+	var errs []string
+	for _, ref := range refs {
+		var found any
+		var lastErr error
+		for _, in := range e.inspectors() {
+			if kind != "" && in.kind != kind {
+				continue
+			}
+			v, err := in.get(ctx, ref)
+			if err == nil {
+				found = v
+				break
+			}
+			if !errdefs.IsNotFound(err) {
+				lastErr = err
+				break
+			}
+		}
+		switch {
+		case found != nil:
+			items = append(items, found)
+		case lastErr != nil:
+			errs = append(errs, lastErr.Error())
+		default:
+			errs = append(errs, notFound(ref))
+		}
+	}
+	if err := renderInspect(e.out, format, items); err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+func newImageInspectCmd(e *env) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Display detailed information on one or more images",
+		Args:  minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.inspectAll(cmd.Context(), args, "image", format, func(ref string) string { return "No such image: " + ref })
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json', 'TEMPLATE'")
+	return cmd
+}
+
+// newInspectCmd is the top-level `inspect`: any object kind, or --type.
+func newInspectCmd(e *env) *cobra.Command {
+	var format, typ string
+	var size bool
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
+		Short: "Return low-level information on hoist objects",
+		Args:  minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			known := false
+			for _, in := range e.inspectors() {
+				known = known || in.kind == typ
+			}
+			if typ != "" && !known {
+				return &flagError{cmd: cmd.CommandPath(), err: fmt.Errorf("%q is not a valid value for --type", typ)}
+			}
+			msg := func(ref string) string { return "No such object: " + ref }
+			if typ == "image" {
+				msg = func(ref string) string { return "No such image: " + ref }
+			}
+			return e.inspectAll(cmd.Context(), args, typ, format, msg)
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json', 'TEMPLATE'")
+	cmd.Flags().StringVar(&typ, "type", "", "Return JSON for specified type")
+	cmd.Flags().BoolVarP(&size, "size", "s", false, "Display total file sizes if the type is container")
+	return cmd
+}

@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hoistproject/hoist/internal/images"
+	"github.com/spf13/cobra"
+)
+
+func newRmiCmd(e *env) *cobra.Command {
+	var opts images.DeleteOptions
+	cmd := &cobra.Command{
+		Use:   "rmi [OPTIONS] IMAGE [IMAGE...]",
+		Short: "Remove one or more images",
+		Args:  minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := e.imageStore()
+			if err != nil {
+				return err
+			}
+			var errs []string
+			for _, ref := range args {
+				items, err := s.Delete(cmd.Context(), ref, opts)
+				if err != nil {
+					errs = append(errs, err.Error())
+					continue
+				}
+				printDeleteItems(e, items, "Untagged: ", "Deleted: ")
+			}
+			if len(errs) > 0 {
+				return errors.New(strings.Join(errs, "\n"))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&opts.Force, "force", "f", false, "Force removal of the image")
+	cmd.Flags().BoolVar(&opts.NoPrune, "no-prune", false, "Do not delete untagged parents")
+	return cmd
+}
+
+func printDeleteItems(e *env, items []images.DeleteItem, untagged, deleted string) {
+	for _, it := range items {
+		if it.Untagged != "" {
+			fmt.Fprintln(e.out, untagged+it.Untagged)
+		}
+		if it.Deleted != "" {
+			fmt.Fprintln(e.out, deleted+it.Deleted)
+		}
+	}
+}

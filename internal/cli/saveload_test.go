@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestSaveLoadThroughBinary: save several images and tags into one archive,
+// load them into a fresh root (plain, gzip, zstd, from stdin and from an OCI
+// layout directory), same IDs and tags; bad archives fail cleanly.
+func TestSaveLoadThroughBinary(t *testing.T) {
+	bin := hoistBinary(t)
+	src := hoistRunner{t: t, bin: bin, root: t.TempDir()}
+	bb := busyboxTar(t)
+	id1 := strings.TrimSpace(src.must(bb, "import", "-", "demo/bb:1"))
+	src.must(nil, "tag", "demo/bb:1", "demo/bb:2")
+	id2 := strings.TrimSpace(src.must(bb, "import", "-c", "LABEL x=y", "-", "other:v"))
+	arch := filepath.Join(t.TempDir(), "all.tar")
+	src.must(nil, "save", "-o", arch, "demo/bb", "other:v")
+
+	raw, err := os.ReadFile(arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"plain": raw, "gzip": compress(t, "gz", raw), "zstd": compress(t, "zst", raw)} {
+		t.Run(name, func(t *testing.T) {
+			dst := hoistRunner{t: t, bin: bin, root: t.TempDir()}
+			out := dst.must(data, "load")
+			for _, want := range []string{"Loaded image: demo/bb:1", "Loaded image: demo/bb:2", "Loaded image: other:v"} {
+				if !strings.Contains(out, want) {
+					t.Fatalf("load output %q lacks %q", out, want)
+				}
+			}
+			got := dst.must(nil, "images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}")
+			for _, want := range []string{"demo/bb:1 " + id1, "demo/bb:2 " + id1, "other:v " + id2} {
+				if !strings.Contains(got, want) {
+					t.Fatalf("images after load:\n%s\nlacks %q", got, want)
+				}
+			}
+			dst.checkClean()
+		})
+	}
+
+	// Saved by ID: no tags, "Loaded image ID:".
+	byID := filepath.Join(t.TempDir(), "byid.tar")
+	src.must(nil, "save", "-o", byID, id2[:19])
+	dst := hoistRunner{t: t, bin: bin, root: t.TempDir()}
+	if out := dst.must(nil, "load", "-i", byID); !strings.Contains(out, "Loaded image ID: "+id2) {
+		t.Fatalf("load by ID: %q", out)
+	}
+
+	// An OCI layout directory (the archive unpacked).
+	layout := t.TempDir()
+	if out, err := exec.Command("tar", "-C", layout, "-xf", arch).CombinedOutput(); err != nil {
+		t.Fatalf("untar: %v %s", err, out)
+	}
+	os.Remove(filepath.Join(layout, "manifest.json"))
+	dst = hoistRunner{t: t, bin: bin, root: t.TempDir()}
+	if out := dst.must(nil, "load", "-i", layout); !strings.Contains(out, "Loaded image: other:v") {
+		t.Fatalf("load of OCI layout dir: %q", out)
+	}
+
+	// Bad input: truncated archive, unknown image, missing file. Nothing left behind.
+	bad := hoistRunner{t: t, bin: bin, root: t.TempDir()}
+	if _, errOut, code := bad.run(raw[:len(raw)/2], "load"); code != 1 || !strings.Contains(errOut, "archive") {
+		t.Fatalf("truncated load: exit %d, %q", code, errOut)
+	}
+	if out := bad.must(nil, "images", "-q"); out != "" {
+		t.Fatalf("images after failed load: %q", out)
+	}
+	bad.checkClean()
+	if _, errOut, code := src.run(nil, "save", "-o", filepath.Join(t.TempDir(), "x.tar"), "nope:1"); code != 1 || !strings.Contains(errOut, "No such image: nope:1") {
+		t.Fatalf("save of unknown image: exit %d, %q", code, errOut)
+	}
+	out := filepath.Join(t.TempDir(), "never.tar")
+	src.run(nil, "save", "-o", out, "demo/bb:1", "nope:1")
+	if _, err := os.Stat(out); err == nil {
+		t.Fatalf("failed save left %s behind", out)
+	}
+	if _, _, code := bad.run(nil, "load", "-i", "/nonexistent.tar"); code != 1 {
+		t.Fatalf("load of a missing file: exit %d", code)
+	}
+}

@@ -1,0 +1,318 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/hoistproject/hoist/internal/images"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+type dfRow struct {
+	Active      string
+	Reclaimable string
+	Size        string
+	TotalCount  string
+	Type        string
+}
+
+var dfHeaders = map[string]string{"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"}
+
+type dfImageRow struct {
+	Containers   string
+	CreatedAt    string
+	CreatedSince string
+	ID           string
+	Repository   string
+	SharedSize   string
+	Size         string
+	Tag          string
+	UniqueSize   string
+}
+
+func newSystemDfCmd(e *env) *cobra.Command {
+	var verbose bool
+	var format string
+	cmd := &cobra.Command{
+		Use:   "df [OPTIONS]",
+		Short: "Show hoist disk usage",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := e.imageStore()
+			if err != nil {
+				return err
+			}
+			u, err := s.DiskUsage(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if verbose {
+				return e.printDfVerbose(u, format)
+			}
+			rec := humanSize4(u.Reclaimable)
+			if u.Size > 0 {
+				rec = fmt.Sprintf("%s (%d%%)", rec, u.Reclaimable*100/u.Size)
+			}
+			rows := []any{
+				dfRow{Type: "Images", TotalCount: fmt.Sprint(len(u.Images)), Active: fmt.Sprint(u.Active), Size: humanSize4(u.Size), Reclaimable: rec},
+				dfRow{Type: "Containers", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
+				dfRow{Type: "Local Volumes", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
+				dfRow{Type: "Build Cache", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
+			}
+			return renderList(e.out, format, "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", dfHeaders, rows)
+		},
+	}
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "Show detailed information on space usage")
+	cmd.Flags().StringVar(&format, "format", "", "Format output using a custom template")
+	return cmd
+}
+
+func (e *env) printDfVerbose(u images.Usage, format string) error {
+	fmt.Fprintf(e.out, "Images space usage:\n\n")
+	var rows []any
+	for _, iu := range u.Images {
+		for _, r := range imageRows(iu.Image, false, false) {
+			rows = append(rows, dfImageRow{
+				Containers: fmt.Sprint(iu.Containers), CreatedAt: r.CreatedAt, CreatedSince: r.CreatedSince,
+				ID: r.ID, Repository: r.Repository, Tag: r.Tag, Size: humanSize(iu.Size),
+				SharedSize: humanSize(iu.SharedSize), UniqueSize: humanSize(iu.UniqueSize),
+			})
+		}
+	}
+	h := map[string]string{"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID", "CreatedSince": "CREATED",
+		"Size": "SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "Containers": "CONTAINERS"}
+	if err := renderList(e.out, "", "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}", h, rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "\nContainers space usage:\n\nCONTAINER ID   IMAGE     COMMAND   LOCAL VOLUMES   SIZE      CREATED   STATUS    NAMES\n")
+	fmt.Fprintf(e.out, "\nLocal Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE\n")
+	fmt.Fprintf(e.out, "\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n")
+	return nil
+}
+
+func newSystemPruneCmd(e *env) *cobra.Command {
+	var all, force bool
+	var filters []string
+	cmd := &cobra.Command{
+		Use:   "prune [OPTIONS]",
+		Short: "Remove unused data",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := images.ParseFilters(filters, "until", "label")
+			if err != nil {
+				return err
+			}
+			what := "  - all dangling images\n"
+			if all {
+				what = "  - all images without at least one container associated to them\n"
+			}
+			if !force && !e.confirm("WARNING! This will remove:\n  - all stopped containers\n"+what+"  - unused build cache\n") {
+				return nil
+			}
+			s, err := e.imageStore()
+			if err != nil {
+				return err
+			}
+			rep, err := s.Prune(cmd.Context(), images.PruneOptions{All: all, Filters: f})
+			if err != nil {
+				return err
+			}
+			printPruneReport(e, rep, false)
+			fmt.Fprintln(e.out, "Total reclaimed space:", humanSize(rep.Reclaimed))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images not just dangling ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "label=<key>=<value>")`)
+	return cmd
+}
+
+func newSystemCheckCmd(e *env) *cobra.Command {
+	var repair bool
+	cmd := &cobra.Command{
+		Use:   "check [OPTIONS]",
+		Short: "Verify every blob digest and every record's references",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := e.imageStore()
+			if err != nil {
+				return err
+			}
+			rep, err := s.Check(cmd.Context(), repair)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.out, "Checked %d blobs, %d layers, %d images.\n", rep.Blobs, rep.Layers, rep.Images)
+			for _, p := range rep.Problems {
+				fmt.Fprintln(e.out, "problem:", p)
+			}
+			for _, l := range rep.Leftovers {
+				fmt.Fprintln(e.out, "leftover:", l)
+			}
+			for _, r := range rep.Repaired {
+				fmt.Fprintln(e.out, "repaired:", r)
+			}
+			if len(rep.Problems) == 0 {
+				fmt.Fprintln(e.out, "No problems found.")
+				return nil
+			}
+			if repair {
+				fmt.Fprintln(e.out, "Problems were repaired.")
+				return nil
+			}
+			return fmt.Errorf("%d problems found; run 'hoist system check --repair' to fix them", len(rep.Problems))
+		},
+	}
+	cmd.Flags().BoolVar(&repair, "repair", false, "Remove broken records and leftovers")
+	return cmd
+}
+
+// infoData is `info`'s data; field names follow docker's info --format keys.
+type infoData struct {
+	ID                string
+	Containers        int
+	ContainersRunning int
+	ContainersPaused  int
+	ContainersStopped int
+	Images            int
+	Driver            string
+	DriverStatus      [][2]string
+	DockerRootDir     string
+	ServerVersion     string
+	Runtimes          map[string]map[string]string
+	DefaultRuntime    string
+	KernelVersion     string
+	OperatingSystem   string
+	OSType            string
+	Architecture      string
+	NCPU              int
+	MemTotal          int64
+	Name              string
+}
+
+func newInfoCmd(e *env) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "info [OPTIONS]",
+		Short: "Display system-wide information",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := e.imageStore()
+			if err != nil {
+				return err
+			}
+			n, err := s.Count(cmd.Context())
+			if err != nil {
+				return err
+			}
+			d := infoData{
+				Images: n, Driver: "overlay2", DockerRootDir: e.g.Root, ServerVersion: Version,
+				DriverStatus: [][2]string{{"Backing Filesystem", backingFS(e.g.Root)}, {"Supports d_type", "true"}},
+				Runtimes:     map[string]map[string]string{}, OSType: runtime.GOOS, Architecture: unameMachine(),
+				NCPU: runtime.NumCPU(), OperatingSystem: osName(),
+			}
+			for _, rt := range []string{"runc", "crun"} {
+				if p, err := exec.LookPath(rt); err == nil {
+					d.Runtimes[rt] = map[string]string{"path": p}
+					if d.DefaultRuntime == "" {
+						d.DefaultRuntime = rt
+					}
+				}
+			}
+			var uts unix.Utsname
+			if unix.Uname(&uts) == nil {
+				d.KernelVersion = unix.ByteSliceToString(uts.Release[:])
+				d.Name = unix.ByteSliceToString(uts.Nodename[:])
+			}
+			var si unix.Sysinfo_t
+			if unix.Sysinfo(&si) == nil {
+				d.MemTotal = int64(si.Totalram) * int64(si.Unit)
+			}
+			if format != "" {
+				return renderInspectOne(e, format, d)
+			}
+			rts := make([]string, 0, len(d.Runtimes))
+			for k := range d.Runtimes {
+				rts = append(rts, k)
+			}
+			sort.Strings(rts)
+			fmt.Fprintf(e.out, "Client: hoist\n Version:    %s\n\nServer:\n", Version)
+			fmt.Fprintf(e.out, " Containers: %d\n  Running: %d\n  Paused: %d\n  Stopped: %d\n Images: %d\n", d.Containers, d.ContainersRunning, d.ContainersPaused, d.ContainersStopped, d.Images)
+			fmt.Fprintf(e.out, " Server Version: %s\n Storage Driver: %s\n", d.ServerVersion, d.Driver)
+			for _, ds := range d.DriverStatus {
+				fmt.Fprintf(e.out, "  %s: %s\n", ds[0], ds[1])
+			}
+			fmt.Fprintf(e.out, " Runtimes: %s\n Default Runtime: %s\n", strings.Join(rts, " "), d.DefaultRuntime)
+			fmt.Fprintf(e.out, " Kernel Version: %s\n Operating System: %s\n OSType: %s\n Architecture: %s\n CPUs: %d\n Total Memory: %s\n Name: %s\n Hoist Root Dir: %s\n",
+				d.KernelVersion, d.OperatingSystem, d.OSType, d.Architecture, d.NCPU, humanSizeBinary(d.MemTotal), d.Name, d.DockerRootDir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template")
+	return cmd
+}
+
+// renderInspectOne executes a --format template on one value.
+func renderInspectOne(e *env, format string, v any) error {
+	return renderInspect(e.out, format, []any{v})
+}
+
+func humanSizeBinary(n int64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	f := float64(n)
+	i := 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.4g%s", f, units[i])
+}
+
+func unameMachine() string {
+	var uts unix.Utsname
+	if unix.Uname(&uts) == nil {
+		return unix.ByteSliceToString(uts.Machine[:])
+	}
+	return runtime.GOARCH
+}
+
+func osName() string {
+	b, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return runtime.GOOS
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
+			return strings.Trim(v, `"`)
+		}
+	}
+	return runtime.GOOS
+}
+
+func backingFS(root string) string {
+	var st unix.Statfs_t
+	if unix.Statfs(root, &st) != nil {
+		if unix.Statfs("/", &st) != nil {
+			return "unknown"
+		}
+	}
+	switch st.Type {
+	case unix.EXT4_SUPER_MAGIC:
+		return "extfs"
+	case unix.XFS_SUPER_MAGIC:
+		return "xfs"
+	case unix.BTRFS_SUPER_MAGIC:
+		return "btrfs"
+	case unix.TMPFS_MAGIC:
+		return "tmpfs"
+	case unix.OVERLAYFS_SUPER_MAGIC:
+		return "overlayfs"
+	}
+	return fmt.Sprintf("0x%x", st.Type)
+}

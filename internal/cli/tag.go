@@ -1,0 +1,18 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+func newTagCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+		Args:  exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := e.imageStore()
+			if err != nil {
+				return err
+			}
+			return s.Tag(cmd.Context(), args[0], args[1])
+		},
+	}
+}

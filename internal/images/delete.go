@@ -1,0 +1,307 @@
+package images
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	dref "github.com/distribution/reference"
+	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/layers"
+	"github.com/hoistproject/hoist/internal/metadata"
+	"github.com/opencontainers/go-digest"
+)
+
+// DeleteItem is one line of rmi's output: an untagged reference (familiar
+// form) or a deleted image ID / layer chainID.
+type DeleteItem struct {
+	Untagged string `json:"Untagged,omitempty"`
+	Deleted  string `json:"Deleted,omitempty"`
+}
+
+// DeleteOptions are rmi's flags.
+type DeleteOptions struct {
+	Force   bool // remove an image with several references or used by stopped containers
+	NoPrune bool // keep untagged parent images
+}
+
+// ShortID is the 12-hex-digit form of an ID.
+func ShortID(id digest.Digest) string {
+	h := id.Encoded()
+	return h[:min(12, len(h))]
+}
+
+// deleter runs one rmi or prune inside one transaction.
+type deleter struct {
+	ctx   context.Context
+	s     *Store
+	tx    *metadata.Tx
+	items []DeleteItem
+	// freed is the unpacked size of the layers removed.
+	freed int64
+	users map[digest.Digest][]ContainerUse
+}
+
+func (s *Store) newDeleter(ctx context.Context, tx *metadata.Tx) (*deleter, error) {
+	users, err := s.imageUsers(tx)
+	if err != nil {
+		return nil, err
+	}
+	return &deleter{ctx: ctx, s: s, tx: tx, users: users}, nil
+}
+
+// finish deletes the files of what the committed transaction put in the
+// trash. A failure leaves only trash entries, retried by the next deletion
+// or `system check --repair`.
+func (d *deleter) finish(committed bool) {
+	if committed {
+		_ = d.s.ls.EmptyTrash(d.ctx)
+	}
+}
+
+// refs are the tags and repo digests of an image (normalised).
+func (d *deleter) refs(r Record) []string {
+	out := namesOf(d.tx, r.ID)
+	return append(out, r.RepoDigests...)
+}
+
+func isCanonical(ref string) bool { return strings.Contains(ref, "@") }
+
+// isSingleReference: at most one tag, and every reference in one repository.
+func isSingleReference(refs []string) bool {
+	if len(refs) <= 1 {
+		return len(refs) == 1
+	}
+	single := ""
+	canonical := map[string]bool{}
+	for _, r := range refs {
+		if isCanonical(r) {
+			canonical[repoOf(r)] = true
+		} else if single == "" {
+			single = r
+		} else {
+			return false
+		}
+	}
+	if single == "" {
+		single = refs[0]
+	}
+	return len(canonical) == 1 && canonical[repoOf(single)]
+}
+
+func (d *deleter) removeRef(r *Record, ref string) error {
+	if isCanonical(ref) {
+		r.RepoDigests = slices.DeleteFunc(r.RepoDigests, func(x string) bool { return x == ref })
+		if err := putRecord(d.tx, *r); err != nil {
+			return err
+		}
+	} else if err := deleteName(d.tx, ref); err != nil {
+		return err
+	}
+	d.items = append(d.items, DeleteItem{Untagged: Familiar(ref)})
+	return nil
+}
+
+// Delete removes an image reference or image as `docker rmi` does, and
+// returns the Untagged/Deleted lines.
+func (s *Store) Delete(ctx context.Context, ref string, opts DeleteOptions) ([]DeleteItem, error) {
+	var d *deleter
+	err := s.db.Update(ctx, func(tx *metadata.Tx) error {
+		var err error
+		if d, err = s.newDeleter(ctx, tx); err != nil {
+			return err
+		}
+		return d.delete(ref, opts)
+	})
+	if d != nil {
+		d.finish(err == nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return d.items, nil
+}
+
+func isIDPrefix(id digest.Digest, ref string) bool {
+	return strings.HasPrefix(id.String(), ref) || strings.HasPrefix(id.Encoded(), ref)
+}
+
+func (d *deleter) delete(ref string, opts DeleteOptions) error {
+	r, err := resolve(d.tx, ref)
+	if err != nil {
+		return err
+	}
+	refs := d.refs(r)
+	removedRepoRef := false
+	if !isIDPrefix(r.ID, ref) {
+		if !opts.Force && isSingleReference(refs) {
+			if u := d.users[r.ID]; len(u) > 0 {
+				return errdefs.Conflictf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", ref, shortCID(u[0].ID), ShortID(r.ID))
+			}
+		}
+		n, err := dref.ParseNormalizedNamed(ref)
+		if err != nil {
+			return errdefs.InvalidArgumentf("invalid reference format %q: %v", ref, err)
+		}
+		_, canonical := n.(dref.Canonical)
+		if !canonical {
+			n = dref.TagNameOnly(n)
+		}
+		if err := d.removeRef(&r, n.String()); err != nil {
+			return err
+		}
+		refs = d.refs(r)
+		if !canonical {
+			repo := dref.TrimNamed(n).String()
+			hasTag := slices.ContainsFunc(refs, func(x string) bool { return !isCanonical(x) && repoOf(x) == repo })
+			if !hasTag {
+				for _, x := range refs {
+					if isCanonical(x) && repoOf(x) == repo {
+						if err := d.removeRef(&r, x); err != nil {
+							return err
+						}
+					}
+				}
+				refs = d.refs(r)
+			}
+		}
+		if len(refs) > 0 {
+			return nil
+		}
+		removedRepoRef = true
+	} else if isSingleReference(refs) {
+		mask := conflictHard
+		if !opts.Force {
+			mask |= conflictSoft &^ conflictActiveReference
+		}
+		if c := d.conflict(r, mask); c != nil {
+			return c.error
+		}
+		for _, x := range refs {
+			if err := d.removeRef(&r, x); err != nil {
+				return err
+			}
+		}
+	}
+	return d.deleteImage(r.ID, opts.Force, !opts.NoPrune, removedRepoRef)
+}
+
+func shortCID(id string) string { return id[:min(12, len(id))] }
+
+const (
+	conflictDependentChild = 1 << iota
+	conflictRunningContainer
+	conflictActiveReference
+	conflictStoppedContainer
+	conflictHard = conflictDependentChild | conflictRunningContainer
+	conflictSoft = conflictActiveReference | conflictStoppedContainer
+)
+
+type conflictError struct {
+	error
+	used bool
+}
+
+func (d *deleter) children(id digest.Digest) bool {
+	recs, _ := allRecords(d.tx)
+	return slices.ContainsFunc(recs, func(r Record) bool { return r.Parent == id })
+}
+
+func (d *deleter) conflict(r Record, mask int) *conflictError {
+	short := ShortID(r.ID)
+	if mask&conflictDependentChild != 0 && d.children(r.ID) {
+		return &conflictError{error: errdefs.Conflictf("conflict: unable to delete %s (cannot be forced) - image has dependent child images", short)}
+	}
+	if mask&conflictRunningContainer != 0 {
+		for _, u := range d.users[r.ID] {
+			if u.Running {
+				return &conflictError{used: true, error: errdefs.Conflictf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", short, shortCID(u.ID))}
+			}
+		}
+	}
+	if mask&conflictActiveReference != 0 && len(d.refs(r)) > 1 {
+		return &conflictError{error: errdefs.Conflictf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", short)}
+	}
+	if mask&conflictStoppedContainer != 0 {
+		for _, u := range d.users[r.ID] {
+			if !u.Running {
+				return &conflictError{used: true, error: errdefs.Conflictf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %s", short, shortCID(u.ID))}
+			}
+		}
+	}
+	return nil
+}
+
+// deleteImage removes an image record (and all its references), frees the
+// layers nothing else uses, and prunes untagged parents.
+func (d *deleter) deleteImage(id digest.Digest, force, prune, quiet bool) error {
+	r, ok, err := getRecord(d.tx, id)
+	if err != nil || !ok {
+		return err
+	}
+	mask := conflictHard
+	if !force {
+		mask |= conflictSoft
+	}
+	if c := d.conflict(r, mask); c != nil {
+		dangling := len(d.refs(r)) == 0 && !d.children(id)
+		if quiet && (!dangling || c.used) {
+			return nil
+		}
+		return c.error
+	}
+	for _, x := range d.refs(r) {
+		if err := d.removeRef(&r, x); err != nil {
+			return err
+		}
+	}
+	if err := metadata.ReadBucket(d.tx, imagesBucket).Delete([]byte(id)); err != nil {
+		return err
+	}
+	d.items = append(d.items, DeleteItem{Deleted: id.String()})
+	removed, err := d.s.ls.Release(d.ctx, d.tx, d.s.layerUsers())
+	if err != nil {
+		return err
+	}
+	for _, l := range removed {
+		d.items = append(d.items, DeleteItem{Deleted: l.ChainID.String()})
+		d.freed += l.Size
+	}
+	if err := d.deleteBlobs(r); err != nil {
+		return err
+	}
+	if !prune || r.Parent == "" {
+		return nil
+	}
+	return d.deleteImage(r.Parent, false, true, true)
+}
+
+// deleteBlobs puts the config and manifest blobs of a deleted image in the
+// trash unless another image record or a live lease still names them.
+func (d *deleter) deleteBlobs(r Record) error {
+	leased := metadata.LeasedResources(d.tx)
+	used := map[digest.Digest]bool{}
+	recs, err := allRecords(d.tx)
+	if err != nil {
+		return err
+	}
+	for _, o := range recs {
+		used[o.ID] = true
+		for _, m := range o.Manifests {
+			used[m.Digest] = true
+		}
+	}
+	cands := []digest.Digest{r.ID}
+	for _, m := range r.Manifests {
+		cands = append(cands, m.Digest)
+	}
+	for _, c := range cands {
+		if used[c] || leased[layers.BlobResource(c)] {
+			continue
+		}
+		if err := metadata.Trash(d.tx, layers.BlobResource(c)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

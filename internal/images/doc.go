@@ -1,0 +1,33 @@
+// Package images owns the image records of a hoist root: image ID (the
+// digest of the config blob) -> record, names (tags) -> image ID, repo
+// digests, parents, dangling images, prune and disk usage, and the image
+// config helpers (parsing, --change instructions, inspect and history
+// views).
+//
+// On-disk layout (in <root>/metadata.db, see package metadata):
+//
+//	bucket "images": <image ID "sha256:hex"> -> JSON Record
+//	bucket "names":  <normalised reference "docker.io/library/busybox:latest"> -> image ID
+//
+// The config blob and distribution manifests live in the content store
+// (<root>/content), the layers in the layer store (<root>/layers). A record
+// holds everything `images` needs (tags aside), so listing never reads a
+// config blob: top chainID, total size, created time, parent, labels, repo
+// digests, manifest descriptors, last tag time.
+//
+// Every flow writes the config blob and layers first and the record and its
+// tags last, in one metadata transaction, so a crash never leaves a tag
+// pointing at a half image. Deleting is two-phase: the transaction that
+// deletes the last image using a layer also deletes the layer record
+// (package layers, Release) and puts its directory and blobs, and the
+// image's config and manifest blobs, in the metadata trash; the files are
+// removed after the commit (layers.EmptyTrash), so a kill at any point
+// leaves no record naming a missing file.
+//
+// Lookup (Resolve) accepts a name (normalised, ":latest" added), a
+// name@digest (repo digest), a full ID with or without "sha256:", or a
+// unique ID prefix; an unknown image is errdefs.NotFound "No such image: X".
+//
+// Containers (a later package) plug in through the Containers interface, so
+// rmi and prune see which images are in use.
+package images
