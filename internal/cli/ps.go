@@ -218,4 +218,3 @@ func dirSize(dir string) int64 {
 	})
 	return n
 }
-
