@@ -481,3 +481,37 @@ func waitMonitors(t *testing.T, root string) {
 	}
 	t.Errorf("monitors of %s still running", root)
 }
+
+func TestCLICommit(t *testing.T) {
+	root := ctrRoot(t)
+	// The real image store: import the busybox rootfs, commit on top of it.
+	var out, errOut bytes.Buffer
+	e := &env{in: strings.NewReader(""), out: &out, errOut: &errOut}
+	if code := execute(context.Background(), e, []string{"--root", root, "import", busyboxRootTar(t), "base:1"}); code != 0 {
+		t.Fatalf("import: %q", errOut.String())
+	}
+	real := func(args ...string) (string, string, int) {
+		var o, eo bytes.Buffer
+		e := &env{in: strings.NewReader(""), out: &o, errOut: &eo}
+		code := execute(context.Background(), e, append([]string{"--root", root}, args...))
+		return o.String(), eo.String(), code
+	}
+	if _, errOut, code := real("run", "--name", "cm", "--network", "none", "base:1", "sh", "-c", "echo committed > /hello; rm /etc/group; mkdir /new"); code != 0 {
+		t.Fatalf("run: %d %q", code, errOut)
+	}
+	out2, errOut2, code := real("commit", "-a", "me", "-m", "msg", "-c", `CMD ["cat", "/hello"]`, "cm", "derived:2")
+	if code != 0 || !regexp.MustCompile(`^sha256:[0-9a-f]{64}\n$`).MatchString(out2) {
+		t.Fatalf("commit: %d %q %q", code, out2, errOut2)
+	}
+	if o, _, _ := real("run", "--rm", "--network", "none", "derived:2"); o != "committed\n" {
+		t.Fatalf("run committed image: %q", o)
+	}
+	if o, _, _ := real("run", "--rm", "--network", "none", "derived:2", "sh", "-c", "ls /etc/group 2>&1; test -d /new && echo dir"); !strings.Contains(o, "No such file") || !strings.Contains(o, "dir") {
+		t.Fatalf("whiteout / new dir: %q", o)
+	}
+	// rmi refuses an image a container uses.
+	if _, errOut, code := real("rmi", "base:1"); code == 0 || !strings.Contains(errOut, "container") {
+		t.Fatalf("rmi of used image: %d %q", code, errOut)
+	}
+	real("rm", "cm")
+}
