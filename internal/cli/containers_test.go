@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -514,4 +515,29 @@ func TestCLICommit(t *testing.T) {
 		t.Fatalf("rmi of used image: %d %q", code, errOut)
 	}
 	real("rm", "cm")
+}
+
+func TestCLIInspectContainer(t *testing.T) {
+	root := ctrRoot(t)
+	out, _, _ := ctrCLI(t, root, "", "create", "--name", "insp", "-e", "X=1", "--network", "none", "-v", "/tmp:/hosttmp:ro", "busybox", "echo", "hi")
+	id := strings.TrimSpace(out)
+	out, errOut, code := ctrCLI(t, root, "", "inspect", "insp")
+	if code != 0 {
+		t.Fatalf("inspect: %d %q", code, errOut)
+	}
+	var v []map[string]any
+	if err := json.Unmarshal([]byte(out), &v); err != nil || len(v) != 1 {
+		t.Fatalf("inspect json: %v %q", err, out)
+	}
+	o := v[0]
+	gd := o["GraphDriver"].(map[string]any)["Data"].(map[string]any)
+	if o["Id"] != id || o["Name"] != "/insp" || o["Path"] != "echo" || o["State"].(map[string]any)["Status"] != "created" ||
+		!strings.HasSuffix(gd["UpperDir"].(string), id+"/upper") || !strings.Contains(gd["LowerDir"].(string), busyboxLower(t)) ||
+		o["Mounts"].([]any)[0].(map[string]any)["Destination"] != "/hosttmp" || o["Config"].(map[string]any)["Env"].([]any)[0] != "X=1" {
+		t.Fatalf("inspect fields: %s", out)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "container", "inspect", "nosuch")
+	if code != 1 || !strings.Contains(errOut, "No such container: nosuch") {
+		t.Fatalf("inspect missing: %d %q", code, errOut)
+	}
 }
