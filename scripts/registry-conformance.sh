@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the OCI distribution-spec conformance suite against `hoist registry serve`
-# on 127.0.0.1, without and with htpasswd auth.
+# on 127.0.0.1: without auth, with htpasswd basic auth and with token auth.
 #
 # usage: scripts/registry-conformance.sh CONFORMANCE_BINARY [HOIST_BINARY]
 #
@@ -47,4 +47,5 @@ rc=0
 run noauth || rc=1
 htpasswd -Bbc "$work/htpasswd" conformance s3cret >/dev/null 2>&1
 OCI_USERNAME=conformance OCI_PASSWORD=s3cret run auth --htpasswd "$work/htpasswd" || rc=1
+OCI_USERNAME=conformance OCI_PASSWORD=s3cret run token --htpasswd "$work/htpasswd" --token-key "$work/token.key" || rc=1
 exit $rc

@@ -33,9 +33,9 @@ func (c Change) String() string { return string(c.Kind) + " " + c.Path }
 // exists in the lower layers. The rules are docker's: a whiteout is a
 // deletion (D); a path that exists below is a change (C), otherwise an
 // addition (A); an opaque directory that exists below is listed as deleted
-// (D), with its new contents as additions; and the parent directory of an
-// addition or deletion is listed as changed (C) when it is not listed
-// already. Changes come in lexical walk order, parents before children.
+// (D), with its new contents as additions; and every directory above a
+// change is listed as changed (C). Changes come in lexical walk order,
+// parents before children.
 func OverlayChanges(upperDir string, exists func(path string) bool) ([]Change, error) {
 	fd, err := unix.Open(upperDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -83,11 +83,11 @@ func (c *changeWalker) walk(fd int, dir string) error {
 		default:
 			kind = ChangeAdd
 		}
-		if kind != ChangeModify {
-			if parent := path.Dir(p); parent != "/" && !c.listed[parent] {
-				c.changes = append(c.changes, Change{ChangeModify, parent})
-				c.listed[parent] = true
-			}
+		// The directories above are in the upper dir and so already
+		// listed; this only matters for a hand-made upper dir.
+		for parent := path.Dir(p); parent != "/" && !c.listed[parent]; parent = path.Dir(parent) {
+			c.changes = append(c.changes, Change{ChangeModify, parent})
+			c.listed[parent] = true
 		}
 		c.changes = append(c.changes, Change{kind, p})
 		if isDir {

@@ -2,10 +2,10 @@ package archive
 
 import (
 	"bufio"
-	"bytes"
 	"compress/bzip2"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/klauspost/compress/zstd"
@@ -60,24 +60,26 @@ func (c Compression) Extension() string {
 	return ""
 }
 
-var (
-	magicGzip  = []byte{0x1f, 0x8b}
-	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
-	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
-	magicBzip2 = []byte{'B', 'Z', 'h'}
+// The magic numbers that start each compressed format.
+const (
+	magicGzip  = "\x1f\x8b"
+	magicZstd  = "\x28\xb5\x2f\xfd"
+	magicXz    = "\xfd7zXZ\x00"
+	magicBzip2 = "BZh"
 )
 
 // DetectCompression names the compression whose magic number starts
 // header. Anything unrecognised is Uncompressed.
 func DetectCompression(header []byte) Compression {
+	h := string(header)
 	switch {
-	case bytes.HasPrefix(header, magicGzip):
+	case strings.HasPrefix(h, magicGzip):
 		return Gzip
-	case bytes.HasPrefix(header, magicZstd):
+	case strings.HasPrefix(h, magicZstd):
 		return Zstd
-	case bytes.HasPrefix(header, magicXz):
+	case strings.HasPrefix(h, magicXz):
 		return Xz
-	case bytes.HasPrefix(header, magicBzip2):
+	case strings.HasPrefix(h, magicBzip2):
 		return Bzip2
 	}
 	return Uncompressed

@@ -15,11 +15,19 @@
 //   - DiffOverlay: the layer tar of an overlay upper directory;
 //   - Tar: a whole tree as a tar (export, COPY sources);
 //   - OverlayChanges: `docker diff` of an upper directory;
+//   - DiffDirs / DirChanges: the same from two plain trees (a lower rootfs
+//     and a changed copy of it), the fallback where overlayfs is missing;
 //   - SyncFS: one syncfs(2) instead of an fsync per file.
 //
 // Tars are written with docker's header conventions (PAX format, numeric
 // ids, empty user/group names, mtimes truncated to seconds, docker's mode
 // type bits, lexical order), so the same tree always gives the same bytes.
+//
+// Apply does not fsync: the caller syncs the filesystem once (SyncFS).
+// Nobody else may write into a directory while Apply works on it. In
+// overlay mode a layer is a standalone directory, so a hardlink to a file
+// of a lower layer cannot be made (an error naming the entry), as with
+// docker's overlay2 driver.
 //
 // The package owns no on-disk layout: it writes only inside the
 // directories its callers give it. Overlays whose upper directories are

@@ -62,6 +62,27 @@ type treeWriter struct {
 	exclude func(string) bool
 	links   map[[2]uint64]string
 	buf     []byte
+	diff    *dirDiff // DiffDirs: what to write
+}
+
+func newTreeWriter(ctx context.Context, w io.Writer, overlay bool, epoch *time.Time, exclude func(string) bool) *treeWriter {
+	return &treeWriter{
+		ctx:     ctx,
+		tw:      tar.NewWriter(w),
+		overlay: overlay,
+		epoch:   epoch,
+		exclude: exclude,
+		links:   make(map[[2]uint64]string),
+		buf:     make([]byte, copyBufSize),
+	}
+}
+
+// clamp applies SourceDateEpoch to an mtime.
+func (t *treeWriter) clamp(mtime time.Time) time.Time {
+	if t.epoch != nil && mtime.After(*t.epoch) {
+		return t.epoch.Truncate(time.Second)
+	}
+	return mtime
 }
 
 func writeTree(ctx context.Context, w io.Writer, dir string, overlay bool, epoch *time.Time, exclude func(string) bool) error {
@@ -70,16 +91,8 @@ func writeTree(ctx context.Context, w io.Writer, dir string, overlay bool, epoch
 		return fmt.Errorf("opening %s: %w", dir, &os.PathError{Op: "open", Path: dir, Err: err})
 	}
 	bw := bufio.NewWriterSize(w, 256<<10)
-	t := &treeWriter{
-		ctx:     ctx,
-		tw:      tar.NewWriter(bw),
-		overlay: overlay,
-		epoch:   epoch,
-		exclude: exclude,
-		links:   make(map[[2]uint64]string),
-		buf:     make([]byte, copyBufSize),
-	}
-	if err := t.walkDir(fd, ""); err != nil {
+	t := newTreeWriter(ctx, bw, overlay, epoch, exclude)
+	if err := t.walkDir(fd, "", false); err != nil {
 		return fmt.Errorf("archiving %s: %w", dir, err)
 	}
 	if err := t.tw.Close(); err != nil {
@@ -89,8 +102,8 @@ func writeTree(ctx context.Context, w io.Writer, dir string, overlay bool, epoch
 }
 
 // walkDir writes the children of the directory fd (at rel, "" for the
-// root) and closes fd.
-func (t *treeWriter) walkDir(fd int, rel string) error {
+// root) and closes fd. filtered (DiffDirs): write only what t.diff names.
+func (t *treeWriter) walkDir(fd int, rel string, filtered bool) error {
 	d := os.NewFile(uintptr(fd), rel)
 	defer d.Close()
 	names, err := d.Readdirnames(-1)
@@ -98,11 +111,33 @@ func (t *treeWriter) walkDir(fd int, rel string) error {
 		return fmt.Errorf("reading directory %q: %w", "/"+rel, err)
 	}
 	sort.Strings(names)
+	if filtered {
+		if deleted := t.diff.deleted[rel]; len(deleted) > 0 {
+			var st unix.Stat_t
+			if err := unix.Fstat(fd, &st); err != nil {
+				return fmt.Errorf("stat %q: %w", "/"+rel, err)
+			}
+			if err := t.writeDeleted(rel, deleted, &st); err != nil {
+				return err
+			}
+		}
+	}
 	for _, name := range names {
 		if err := t.ctx.Err(); err != nil {
 			return err
 		}
-		if err := t.entry(fd, rel, name); err != nil {
+		sub := false
+		if filtered {
+			crel := path.Join(rel, name)
+			switch {
+			case t.diff.full[crel]:
+			case t.diff.header[crel]:
+				sub = true
+			default:
+				continue
+			}
+		}
+		if err := t.entry(fd, rel, name, sub); err != nil {
 			return err
 		}
 	}
@@ -120,7 +155,9 @@ const (
 	cISCHR  = 0o20000
 )
 
-func (t *treeWriter) entry(dirfd int, dirRel, name string) error {
+// entry writes name from the directory dirfd (at dirRel) and, for a
+// directory, what is beneath it (only what t.diff names when filtered).
+func (t *treeWriter) entry(dirfd int, dirRel, name string, filtered bool) error {
 	rel := path.Join(dirRel, name)
 	if t.exclude != nil && t.exclude("/"+rel) {
 		return nil
@@ -132,10 +169,7 @@ func (t *treeWriter) entry(dirfd int, dirRel, name string) error {
 		}
 		return fmt.Errorf("stat %q: %w", "/"+rel, err)
 	}
-	mtime := time.Unix(st.Mtim.Sec, 0)
-	if t.epoch != nil && mtime.After(*t.epoch) {
-		mtime = t.epoch.Truncate(time.Second)
-	}
+	mtime := t.clamp(time.Unix(st.Mtim.Sec, 0))
 	hdr := &tar.Header{
 		Name:    rel,
 		Mode:    int64(st.Mode & 0o7777),
@@ -245,11 +279,10 @@ func (t *treeWriter) entry(dirfd int, dirRel, name string) error {
 	if hdr.Typeflag != tar.TypeDir && st.Nlink > 1 {
 		key := [2]uint64{st.Dev, st.Ino}
 		if first, ok := t.links[key]; ok {
+			// As docker: the file's header, retyped, without content.
 			hdr.Typeflag = tar.TypeLink
 			hdr.Linkname = first
 			hdr.Size = 0
-			hdr.PAXRecords = nil
-			hdr.Mode = int64(st.Mode & 0o7777)
 			return t.writeHeader(hdr)
 		}
 		t.links[key] = rel
@@ -285,7 +318,7 @@ func (t *treeWriter) entry(dirfd int, dirRel, name string) error {
 		}
 		dfd := fd
 		fd = -1
-		return t.walkDir(dfd, rel)
+		return t.walkDir(dfd, rel, filtered)
 	}
 	return nil
 }

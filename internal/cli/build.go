@@ -304,30 +304,6 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 	return nil
 }
 
-// parseBytes parses docker's size strings ("512m", "1g", "1024").
-func parseBytes(s string) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	s = strings.ToLower(strings.TrimSpace(s))
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "kb"):
-		mult, s = 1<<10, strings.TrimRight(s, "kb")
-	case strings.HasSuffix(s, "m"), strings.HasSuffix(s, "mb"):
-		mult, s = 1<<20, strings.TrimRight(s, "mb")
-	case strings.HasSuffix(s, "g"), strings.HasSuffix(s, "gb"):
-		mult, s = 1<<30, strings.TrimRight(s, "gb")
-	case strings.HasSuffix(s, "b"):
-		s = strings.TrimSuffix(s, "b")
-	}
-	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("invalid size")
-	}
-	return int64(n * float64(mult)), nil
-}
-
 func newBuilderCmd(e *env) *cobra.Command {
 	builder := &cobra.Command{Use: "builder", Short: "Manage builds", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}

@@ -250,4 +250,39 @@ func TestIntegrationStore(t *testing.T) {
 			t.Fatalf("images:\n%s", out)
 		}
 	})
+
+	t.Run("ImportWhilePruneAll", func(t *testing.T) {
+		h := hoistRunner{t, bin, t.TempDir()}
+		done := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if _, errOut, code := h.run(nil, "system", "prune", "-a", "-f"); code != 0 {
+					t.Errorf("prune: %s", errOut)
+					return
+				}
+			}
+		})
+		for i := range 6 {
+			name := fmt.Sprintf("imp:%d", i)
+			if _, errOut, code := h.run(rootfs, "import", "-", name); code != 0 {
+				t.Errorf("import %s: %s", name, errOut)
+			}
+		}
+		close(done)
+		wg.Wait()
+		h.checkClean()
+		out := h.must(nil, "images", "--format", "{{.Repository}}:{{.Tag}}")
+		for _, name := range strings.Fields(out) {
+			upper := strings.TrimSpace(h.must(nil, "inspect", "-f", "{{.GraphDriver.Data.UpperDir}}", name))
+			if _, err := os.Stat(filepath.Join(upper, "bin/busybox")); err != nil {
+				t.Fatalf("%s: layer content missing: %v", name, err)
+			}
+		}
+	})
 }

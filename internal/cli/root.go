@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hoistproject/hoist/internal/container"
 )
 
 // Globals are the flags every command shares.
@@ -24,6 +26,9 @@ type env struct {
 	in     io.Reader
 	out    io.Writer
 	errOut io.Writer
+	// images resolves image references for containers (run, create);
+	// nil until the image store is wired in (see containers.go).
+	images container.ImageResolver
 }
 
 func (e *env) logger() *slog.Logger {
@@ -52,7 +57,12 @@ func defaultRoot() string {
 
 // Execute runs hoist with args and returns the process exit code.
 func Execute(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
-	e := &env{in: in, out: out, errOut: errOut}
+	return execute(ctx, &env{in: in, out: out, errOut: errOut}, args)
+}
+
+// execute runs hoist with a prepared env (tests inject services here).
+func execute(ctx context.Context, e *env, args []string) int {
+	in, out, errOut := e.in, e.out, e.errOut
 	root := newRootCommand(e)
 	root.SetArgs(args)
 	root.SetIn(in)
@@ -77,15 +87,22 @@ func newRootCommand(e *env) *cobra.Command {
 	})
 	pf := root.PersistentFlags()
 	pf.StringVar(&e.g.Root, "root", defaultRoot(), "Root directory of the hoist store (env HOIST_ROOT)")
-	pf.StringVarP(&e.g.LogLevel, "log-level", "l", "warn", `Set the logging level ("debug"|"info"|"warn"|"error")`)
+	pf.StringVar(&e.g.LogLevel, "log-level", "warn", `Set the logging level ("debug"|"info"|"warn"|"error")`)
 	pf.BoolVarP(&e.g.Debug, "debug", "D", false, "Enable debug output")
+
+	// (No -l shorthand for --log-level: `ps -l` and `run -l` need it, and
+	// cobra merges persistent flags into every subcommand.)
 
 	// Top-level verbs. Each constructor lives in its own file.
 	root.AddCommand(newVersionCmd(e))
 	root.AddCommand(newImagesCmd(e), newTagCmd(e), newInspectCmd(e), newHistoryCmd(e), newRmiCmd(e),
 		newImportCmd(e), newInfoCmd(e), newSaveCmd(e), newLoadCmd(e))
+	for _, c := range containerVerbs(e) {
+		root.AddCommand(c)
+	}
+	root.AddCommand(newContainerMonitorCmd(e), newContainerInitCmd(e))
 	root.AddCommand(newRegistryCmd(e))
-	root.AddCommand(newLoginCmd(e), newLogoutCmd(e), newSearchCmd(e))
+	root.AddCommand(newLoginCmd(e), newLogoutCmd(e), newSearchCmd(e), newPullCmd(e), newPushCmd(e))
 	root.AddCommand(newBuildCmd(e), newBuilderCmd(e))
 
 	// `hoist image VERB`: docker's management-command forms of the image verbs.
@@ -98,10 +115,15 @@ func newRootCommand(e *env) *cobra.Command {
 	imageRm.Use, imageRm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
 	image.AddCommand(imageLs, imageRm, newTagCmd(e), newImageInspectCmd(e), newHistoryCmd(e),
 		newImportCmd(e), newImagePruneCmd(e), newSaveCmd(e), newLoadCmd(e), newBuildCmd(e))
+	image.AddCommand(newPullCmd(e), newPushCmd(e))
 
 	// `hoist container VERB`.
 	container := &cobra.Command{Use: "container", Short: "Manage containers", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	for _, c := range containerVerbs(e) {
+		container.AddCommand(c)
+	}
+	container.AddCommand(newContainerPruneCmd(e), newContainerInspectCmd(e), newContainerListCmd(e))
 	root.AddCommand(container)
 
 	// `hoist system VERB`.

@@ -295,6 +295,18 @@ func (s *Store) Create(ctx context.Context, n NewImage) (Image, error) {
 		repoDigests = append(repoDigests, p.String())
 	}
 	desc := ConfigDescriptor(n.Config)
+	if _, ok := metadata.LeaseFromContext(ctx); !ok {
+		var done func()
+		if ctx, done, err = s.db.WithLease(ctx); err != nil {
+			return Image{}, err
+		}
+		defer done()
+	}
+	// Claim the config blob first: a concurrent deletion of the same image
+	// must not remove the blob this creation relies on.
+	if err := s.db.AddResources(ctx, layers.BlobResource(desc.Digest)); err != nil {
+		return Image{}, err
+	}
 	if _, err := content.WriteBlob(ctx, s.cs, bytes.NewReader(n.Config), desc.Size, desc.Digest); err != nil {
 		return Image{}, fmt.Errorf("storing image config: %w", err)
 	}
@@ -423,7 +435,10 @@ func (s *Store) AddRepoDigest(ctx context.Context, id digest.Digest, repoDigest 
 // unless the layer store has it, then the image and its names are recorded
 // last. layerBlobs are bottom first and pair with the config's diff_ids.
 // The whole flow runs under one lease so that no prune removes the layers
-// before the image record holds them.
+// before the image record holds them. Writers of those blobs (load, pull)
+// should take the lease first (s.DB().WithLease), and claim each blob before
+// writing it (s.DB().AddResources(ctx, layers.BlobResource(digest))), so
+// that no concurrent deletion removes a blob between its write and its use.
 func (s *Store) CreateFromBlobs(ctx context.Context, n NewImage, layerBlobs []ocispec.Descriptor) (Image, error) {
 	cfg, err := ParseConfig(n.Config)
 	if err != nil {
@@ -437,13 +452,8 @@ func (s *Store) CreateFromBlobs(ctx context.Context, n NewImage, layerBlobs []oc
 		return Image{}, err
 	}
 	defer done()
-	var parent digest.Digest
-	for i, b := range layerBlobs {
-		l, err := s.ls.CreateFromBlob(ctx, parent, b, cfg.RootFS.DiffIDs[i], layers.CreateOptions{})
-		if err != nil {
-			return Image{}, fmt.Errorf("layer %d (%s): %w", i, b.Digest, err)
-		}
-		parent = l.ChainID
+	if _, err := s.ls.CreateChainFromBlobs(ctx, layerBlobs, cfg.RootFS.DiffIDs, layers.CreateOptions{}); err != nil {
+		return Image{}, err
 	}
 	return s.Create(ctx, n)
 }

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -189,14 +191,32 @@ func (s *Store) create(ctx context.Context, parent digest.Digest, r io.Reader, o
 			return Layer{}, err
 		}
 	}
+	u, err := s.unpack(ctx, r, opts, stored)
+	if err != nil {
+		return Layer{}, err
+	}
+	return s.commit(ctx, parent, u)
+}
+
+// unpacked is a layer unpacked into layers/tmp, not yet recorded.
+type unpacked struct {
+	tmp    string
+	diffID digest.Digest
+	size   int64
+	blob   ocispec.Descriptor
+}
+
+// unpack streams a layer blob into layers/tmp (and its blob into content,
+// unless stored), hashing the diffID, and syncs it.
+func (s *Store) unpack(ctx context.Context, r io.Reader, opts CreateOptions, stored *ocispec.Descriptor) (*unpacked, error) {
 	tmp := filepath.Join(s.dir, "tmp", fmt.Sprintf("%d-%s", os.Getpid(), randHex()))
 	diff := filepath.Join(tmp, "diff")
 	if err := os.MkdirAll(diff, 0o755); err != nil {
-		return Layer{}, fmt.Errorf("layer store: %w", err)
+		return nil, fmt.Errorf("layer store: %w", err)
 	}
-	committed := false
+	keep := false
 	defer func() {
-		if !committed {
+		if !keep {
 			os.RemoveAll(tmp)
 		}
 	}()
@@ -204,7 +224,7 @@ func (s *Store) create(ctx context.Context, parent digest.Digest, r io.Reader, o
 	alg := digest.Canonical
 	if opts.Digest != "" {
 		if err := opts.Digest.Validate(); err != nil {
-			return Layer{}, errdefs.InvalidArgumentf("invalid layer digest %q: %v", opts.Digest, err)
+			return nil, errdefs.InvalidArgumentf("invalid layer digest %q: %v", opts.Digest, err)
 		}
 		alg = opts.Digest.Algorithm()
 	}
@@ -213,7 +233,7 @@ func (s *Store) create(ctx context.Context, parent digest.Digest, r io.Reader, o
 	if stored == nil {
 		var err error
 		if w, err = s.cs.Writer(ctx, alg); err != nil {
-			return Layer{}, err
+			return nil, err
 		}
 		defer w.Close()
 		sink = w
@@ -228,12 +248,12 @@ func (s *Store) create(ctx context.Context, parent digest.Digest, r io.Reader, o
 	}
 	dec, comp, err := archive.DecompressStream(raw)
 	if err != nil {
-		return Layer{}, errdefs.InvalidArgumentf("layer blob: %v", err)
+		return nil, errdefs.InvalidArgumentf("layer blob: %v", err)
 	}
 	defer dec.Close()
 	keepCompressed := opts.KeepCompressed && (comp == archive.Gzip || comp == archive.Zstd || comp == archive.Uncompressed)
 	if opts.KeepCompressed && !keepCompressed {
-		return Layer{}, errdefs.InvalidArgumentf("layer blob %s: unsupported compression (only gzip and zstd layers can be stored)", opts.Digest)
+		return nil, errdefs.InvalidArgumentf("layer blob %s: unsupported compression (only gzip and zstd layers can be stored)", opts.Digest)
 	}
 	diffIDer := digest.Canonical.Digester()
 	var tarStream io.Reader = io.TeeReader(dec, diffIDer.Hash())
@@ -242,28 +262,33 @@ func (s *Store) create(ctx context.Context, parent digest.Digest, r io.Reader, o
 	}
 	size, err := archive.Apply(ctx, diff, tarStream, archive.ApplyOptions{Overlay: true, MaxBytes: opts.MaxBytes, NoSameOwner: opts.NoSameOwner})
 	if err != nil {
-		return Layer{}, errdefs.InvalidArgument(fmt.Errorf("unpacking layer: %w", err))
+		return nil, errdefs.InvalidArgument(fmt.Errorf("unpacking layer: %w", err))
 	}
 	// Hash the rest of the tar stream (end-of-archive padding) and of the blob.
 	if _, err := io.Copy(io.Discard, tarStream); err != nil {
-		return Layer{}, errdefs.InvalidArgument(fmt.Errorf("reading layer: %w", err))
+		return nil, errdefs.InvalidArgument(fmt.Errorf("reading layer: %w", err))
 	}
 	if opts.KeepCompressed {
 		if _, err := io.Copy(io.Discard, raw); err != nil {
-			return Layer{}, fmt.Errorf("reading layer blob: %w", err)
+			return nil, fmt.Errorf("reading layer blob: %w", err)
 		}
 	}
 	diffID := diffIDer.Digest()
 	if opts.DiffID != "" && opts.DiffID != diffID {
-		return Layer{}, errdefs.DataLossf("layer diffID mismatch: expected %s, got %s", opts.DiffID, diffID)
+		return nil, errdefs.DataLossf("layer diffID mismatch: expected %s, got %s", opts.DiffID, diffID)
 	}
 	var blob ocispec.Descriptor
 	if stored != nil {
 		blob = *stored
 	} else {
+		// Claim (and lease) the digest before the blob becomes visible, so
+		// that a concurrent deletion of an equal blob cannot remove ours.
+		if err := s.db.AddResources(ctx, BlobResource(w.Digest())); err != nil {
+			return nil, err
+		}
 		info, err := w.Commit(ctx, -1, opts.Digest)
 		if err != nil {
-			return Layer{}, err
+			return nil, err
 		}
 		blob = ocispec.Descriptor{Digest: info.Digest, Size: info.Size}
 	}
@@ -282,18 +307,32 @@ func (s *Store) create(ctx context.Context, parent digest.Digest, r io.Reader, o
 		}
 	}
 	if err := syncFS(diff); err != nil {
-		return Layer{}, fmt.Errorf("syncing layer: %w", err)
+		return nil, fmt.Errorf("syncing layer: %w", err)
 	}
+	keep = true
+	return &unpacked{tmp: tmp, diffID: diffID, size: size, blob: ocispec.Descriptor{MediaType: mt, Digest: blob.Digest, Size: blob.Size}}, nil
+}
+
+// commit moves an unpacked layer into place on top of parent and records
+// it, in one transaction; an equal layer recorded meanwhile wins.
+func (s *Store) commit(ctx context.Context, parent digest.Digest, u *unpacked) (Layer, error) {
+	tmp := u.tmp
+	committed := false
+	defer func() {
+		if !committed {
+			os.RemoveAll(tmp)
+		}
+	}()
 	l := Layer{
-		ChainID: chainOf(parent, diffID),
-		DiffID:  diffID,
+		ChainID: chainOf(parent, u.diffID),
+		DiffID:  u.diffID,
 		Parent:  parent,
-		Size:    size,
-		Blob:    ocispec.Descriptor{MediaType: mt, Digest: blob.Digest, Size: blob.Size},
+		Size:    u.size,
+		Blob:    u.blob,
 		Created: time.Now().UTC(),
 	}
 	var existing *Layer
-	err = s.db.Update(ctx, func(tx *metadata.Tx) error {
+	err := s.db.Update(ctx, func(tx *metadata.Tx) error {
 		b, err := metadata.WriteBucket(tx, Bucket)
 		if err != nil {
 			return err
@@ -628,4 +667,85 @@ func depth(all map[digest.Digest]Layer, l Layer) int {
 		n++
 	}
 	return n
+}
+
+// CreateChainFromBlobs makes sure the layers of an image exist, given their
+// blobs (already in the content store, bottom first) and diffIDs. Missing
+// layers are unpacked in parallel (a layer directory does not depend on the
+// layers below it) and recorded in order, each on top of the one below.
+// Existing layers are added to ctx's lease without reading their blobs.
+func (s *Store) CreateChainFromBlobs(ctx context.Context, blobs []ocispec.Descriptor, diffIDs []digest.Digest, opts CreateOptions) ([]Layer, error) {
+	if len(blobs) != len(diffIDs) {
+		return nil, errdefs.InvalidArgumentf("%d layer blobs for %d diffIDs", len(blobs), len(diffIDs))
+	}
+	chain := ChainIDs(diffIDs)
+	out := make([]Layer, len(chain))
+	have := make([]bool, len(chain))
+	err := s.db.Update(ctx, func(tx *metadata.Tx) error {
+		for i, c := range chain {
+			l, err := GetTx(tx, c)
+			if errdefs.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out[i], have[i] = l, true
+			if err := metadata.AddResource(ctx, tx, Resource(c)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	todo := make([]*unpacked, len(chain))
+	defer func() {
+		for _, u := range todo {
+			if u != nil {
+				os.RemoveAll(u.tmp)
+			}
+		}
+	}()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(2, runtime.NumCPU()))
+	for i := range chain {
+		if have[i] {
+			continue
+		}
+		g.Go(func() error {
+			rc, err := s.cs.Open(gctx, blobs[i].Digest)
+			if err != nil {
+				return fmt.Errorf("layer %d blob %s: %w", i, blobs[i].Digest, err)
+			}
+			defer rc.Close()
+			o := opts
+			o.DiffID = diffIDs[i]
+			u, err := s.unpack(gctx, rc, o, &blobs[i])
+			if err != nil {
+				return fmt.Errorf("layer %d (%s): %w", i, blobs[i].Digest, err)
+			}
+			todo[i] = u
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i := range chain {
+		if have[i] {
+			continue
+		}
+		var parent digest.Digest
+		if i > 0 {
+			parent = chain[i-1]
+		}
+		u := todo[i]
+		todo[i] = nil // commit owns it now
+		if out[i], err = s.commit(ctx, parent, u); err != nil {
+			return nil, fmt.Errorf("layer %d (%s): %w", i, blobs[i].Digest, err)
+		}
+	}
+	return out, nil
 }

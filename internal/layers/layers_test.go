@@ -257,3 +257,53 @@ func TestTrashClaimedByRecreate(t *testing.T) {
 		t.Fatalf("trash not empty: %v", trashed)
 	}
 }
+
+func TestCreateChainFromBlobs(t *testing.T) {
+	ctx := context.Background()
+	s, cs, _ := newStore(t)
+	var blobs []ocispec.Descriptor
+	var diffIDs []digest.Digest
+	for i, f := range []string{"one", "two", "three"} {
+		lt := tarOf(t, map[string]string{f: f})
+		b := lt
+		mt := MediaTypeTar
+		if i == 1 {
+			b, mt = gz(lt), MediaTypeGzip
+		}
+		info, err := content.WriteBlob(ctx, cs, bytes.NewReader(b), int64(len(b)), digest.FromBytes(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs = append(blobs, ocispec.Descriptor{MediaType: mt, Digest: info.Digest, Size: info.Size})
+		diffIDs = append(diffIDs, digest.FromBytes(lt))
+	}
+	// The base exists already.
+	if _, err := s.CreateFromBlob(ctx, "", blobs[0], diffIDs[0], CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A wrong diffID fails the whole chain and records nothing new.
+	bad := append([]digest.Digest{}, diffIDs...)
+	bad[2] = digest.FromString("wrong")
+	if _, err := s.CreateChainFromBlobs(ctx, blobs, bad, CreateOptions{}); !errdefs.IsDataLoss(err) {
+		t.Fatalf("bad diffID: %v", err)
+	}
+	if l, _ := s.List(ctx); len(l) != 1 {
+		t.Fatalf("%d records after failure", len(l))
+	}
+	ls, err := s.CreateChainFromBlobs(ctx, blobs, diffIDs, CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := ChainIDs(diffIDs)
+	for i, l := range ls {
+		if l.ChainID != chain[i] || l.Blob.Digest != blobs[i].Digest || (i > 0 && l.Parent != chain[i-1]) {
+			t.Fatalf("layer %d: %+v", i, l)
+		}
+		if _, err := os.Stat(filepath.Join(s.DiffDir(l.ChainID), []string{"one", "two", "three"}[i])); err != nil {
+			t.Fatalf("layer %d content: %v", i, err)
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(s.dir, "tmp")); len(ents) != 0 {
+		t.Fatalf("tmp not empty: %v", ents)
+	}
+}

@@ -46,8 +46,10 @@ const pollLock = 50 * time.Millisecond
 
 func (db *DB) open(ctx context.Context, readOnly bool) (*bolt.DB, error) {
 	if readOnly {
-		if _, err := os.Stat(db.path); errors.Is(err, fs.ErrNotExist) {
-			readOnly = false // create it
+		// A missing or empty file (a crash during creation) needs a
+		// read-write open, which initialises it.
+		if st, err := os.Stat(db.path); errors.Is(err, fs.ErrNotExist) || (err == nil && st.Size() == 0) {
+			readOnly = false
 		}
 	}
 	if !readOnly {

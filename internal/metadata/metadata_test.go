@@ -182,3 +182,20 @@ func TestLeases(t *testing.T) {
 		t.Fatalf("after done: %v", res)
 	}
 }
+
+func TestEmptyFileFromCrashedCreation(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(root+"/"+FileName, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := Open(root)
+	if n := count(t, db); n != 0 {
+		t.Fatalf("count %d", n)
+	}
+	if err := incr(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, db); n != 1 {
+		t.Fatalf("count %d", n)
+	}
+}

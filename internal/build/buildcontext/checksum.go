@@ -200,7 +200,9 @@ func (s *Selection) Checksum(ctx context.Context, c *Context, opts ChecksumOptio
 		line = line[:0]
 		line = strconv.AppendInt(line, int64(e.Source), 10)
 		line = append(line, ' ')
-		line = strconv.AppendQuote(line, e.Path)
+		line = strconv.AppendInt(line, int64(len(e.Path)), 10)
+		line = append(line, ':')
+		line = append(line, e.Path...)
 		mode := e.Info.Mode()
 		line = append(line, ' ', typeChar(mode), ' ')
 		line = strconv.AppendUint(line, uint64(unixPerm(mode)), 8)
@@ -224,7 +226,9 @@ func (s *Selection) Checksum(ctx context.Context, c *Context, opts ChecksumOptio
 			line = hex.AppendEncode(line, sums[i][:])
 		case mode&fs.ModeSymlink != 0:
 			line = append(line, " -> "...)
-			line = strconv.AppendQuote(line, e.Link)
+			line = strconv.AppendInt(line, int64(len(e.Link)), 10)
+			line = append(line, ':')
+			line = append(line, e.Link...)
 		}
 		line = append(line, '\n')
 		h.Write(line)

@@ -232,3 +232,26 @@ func TestCacheFileName(t *testing.T) {
 		t.Errorf("names %q %q", a, b)
 	}
 }
+
+func TestStatCacheTruncatedFiles(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, map[string]string{"a/b": "b", "c": "c"})
+	c := open(t, dir, Options{})
+	cachePath := filepath.Join(t.TempDir(), "statcache")
+	sc := future(OpenStatCache(cachePath, dir))
+	sum(t, c, []string{"."}, ChecksumOptions{Cache: sc})
+	if err := sc.Save(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(cachePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < len(data); n++ {
+		os.WriteFile(cachePath, data[:n], 0o600)
+		sc := OpenStatCache(cachePath, dir) // must not panic
+		if len(sc.files) > 2 {
+			t.Fatalf("truncated at %d: %d entries", n, len(sc.files))
+		}
+	}
+}

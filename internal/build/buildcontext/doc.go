@@ -36,6 +36,8 @@
 // the name count and the names. It is replaced atomically (temp file +
 // rename); a missing, corrupt or foreign cache is treated as empty.
 //
-// Tar contexts (`hoist build -`) are extracted into a temporary directory
-// through an Extractor (internal/archive.Apply once available).
+// Stream contexts (`hoist build -`, or a tarball URL's body): a tar, plain
+// or compressed, is extracted into a temporary directory with
+// internal/archive (DecompressStream + Apply, which never writes outside
+// it); anything else is a Dockerfile alone and the context is empty.
 package buildcontext

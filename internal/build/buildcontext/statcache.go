@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -88,41 +87,54 @@ func OpenStatCache(path, root string) *StatCache {
 	return c
 }
 
-type byteReader struct {
-	*bytes.Reader
+// decoder reads the cache format from one string, so paths and names
+// are substrings of it rather than separate allocations.
+type decoder struct {
+	s   string
+	off int
 }
 
-func (r byteReader) uvarint() uint64 {
-	v, err := binary.ReadUvarint(r)
-	if err != nil {
-		panic(errCorrupt)
+func (d *decoder) uvarint() uint64 {
+	var v uint64
+	for shift := uint(0); shift < 64; shift += 7 {
+		if d.off >= len(d.s) {
+			panic(errCorrupt)
+		}
+		b := d.s[d.off]
+		d.off++
+		v |= uint64(b&0x7f) << shift
+		if b < 0x80 {
+			return v
+		}
+	}
+	panic(errCorrupt)
+}
+
+func (d *decoder) varint() int64 {
+	u := d.uvarint()
+	v := int64(u >> 1)
+	if u&1 != 0 {
+		v = ^v
 	}
 	return v
 }
 
-func (r byteReader) varint() int64 {
-	v, err := binary.ReadVarint(r)
-	if err != nil {
+func (d *decoder) bytes(n uint64) string {
+	if n > uint64(len(d.s)-d.off) {
 		panic(errCorrupt)
 	}
+	v := d.s[d.off : d.off+int(n)]
+	d.off += int(n)
 	return v
 }
 
-func (r byteReader) str() string {
-	n := r.uvarint()
-	if n > uint64(r.Len()) {
-		panic(errCorrupt)
-	}
-	b := make([]byte, n)
-	io.ReadFull(r, b)
-	return string(b)
+func (d *decoder) str() string { return d.bytes(d.uvarint()) }
+
+func (d *decoder) key() statKey {
+	return statKey{size: d.uvarint(), mtime: d.varint(), ctime: d.varint(), ino: d.uvarint()}
 }
 
 var errCorrupt = errors.New("corrupt stat cache")
-
-func (r byteReader) key() statKey {
-	return statKey{size: r.uvarint(), mtime: r.varint(), ctime: r.varint(), ino: r.uvarint()}
-}
 
 func (c *StatCache) decode(data []byte) (err error) {
 	if !bytes.HasPrefix(data, []byte(statCacheMagic)) {
@@ -136,42 +148,40 @@ func (c *StatCache) decode(data []byte) (err error) {
 			err = errCorrupt
 		}
 	}()
-	r := byteReader{bytes.NewReader(data[len(statCacheMagic):])}
-	if r.str() != c.root {
+	d := &decoder{s: string(data[len(statCacheMagic):])}
+	if d.str() != c.root {
 		return errors.New("stat cache of another directory")
 	}
-	nfiles := r.uvarint()
-	if nfiles > maxCacheEntries {
+	nfiles := d.uvarint()
+	if nfiles > maxCacheEntries || nfiles > uint64(len(d.s)) {
 		return errCorrupt
 	}
 	c.files = make(map[string]*statEntry, nfiles)
 	entries := make([]statEntry, nfiles)
 	for i := range entries {
-		p := r.str()
+		p := d.str()
 		e := &entries[i]
-		e.key = r.key()
-		if _, err := io.ReadFull(r, e.sum[:]); err != nil {
-			return errCorrupt
-		}
+		e.key = d.key()
+		copy(e.sum[:], d.bytes(32))
 		c.files[p] = e
 	}
-	ndirs := r.uvarint()
-	if ndirs > maxCacheEntries {
+	ndirs := d.uvarint()
+	if ndirs > maxCacheEntries || ndirs > uint64(len(d.s)) {
 		return errCorrupt
 	}
 	c.dirs = make(map[string]*dirEntry, ndirs)
 	for i := uint64(0); i < ndirs; i++ {
-		p := r.str()
-		d := &dirEntry{key: r.key()}
-		n := r.uvarint()
-		if n > uint64(r.Len()) {
+		p := d.str()
+		de := &dirEntry{key: d.key()}
+		n := d.uvarint()
+		if n > uint64(len(d.s)-d.off) {
 			return errCorrupt
 		}
-		d.names = make([]string, n)
-		for j := range d.names {
-			d.names[j] = r.str()
+		de.names = make([]string, n)
+		for j := range de.names {
+			de.names[j] = d.str()
 		}
-		c.dirs[p] = d
+		c.dirs[p] = de
 	}
 	return nil
 }

@@ -10,18 +10,33 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
 // Extractor writes the entries of the tar stream r (possibly compressed:
-// gzip, zstd, xz or bzip2) into dir, never outside it. The builder passes
-// one built on internal/archive (DecompressStream + Apply with
-// NoSameOwner=false and no whiteout handling).
+// gzip, zstd, xz or bzip2) into dir, never outside it.
 type Extractor func(ctx context.Context, dir string, r io.Reader) error
+
+// ArchiveExtractor is the Extractor built on internal/archive:
+// DecompressStream, then Apply (which never writes outside dir). Ownership
+// from the tar is kept when running as root.
+func ArchiveExtractor(opts archive.ApplyOptions) Extractor {
+	return func(ctx context.Context, dir string, r io.Reader) error {
+		rc, _, err := archive.DecompressStream(r)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		_, err = archive.Apply(ctx, dir, rc, opts)
+		return err
+	}
+}
 
 // StreamOptions configure FromStream.
 type StreamOptions struct {
-	// Extract unpacks a tar context. Required when the stream is a tar.
+	// Extract unpacks a tar context; nil means ArchiveExtractor (with
+	// NoSameOwner when not running as root).
 	Extract Extractor
 	// TempDir is where the context directory is created ("" means
 	// os.TempDir()).
@@ -73,10 +88,11 @@ func FromStream(ctx context.Context, r io.Reader, opts StreamOptions) (*StreamCo
 	}
 	dockerfile := ""
 	if isArchive(head) {
-		if opts.Extract == nil {
-			return fail(errdefs.NotImplementedf("tar build contexts are not supported by this build (no extractor)"))
+		extract := opts.Extract
+		if extract == nil {
+			extract = ArchiveExtractor(archive.ApplyOptions{NoSameOwner: os.Geteuid() != 0})
 		}
-		if err := opts.Extract(ctx, dir, br); err != nil {
+		if err := extract(ctx, dir, br); err != nil {
 			return fail(fmt.Errorf("extract build context: %w", err))
 		}
 		name := opts.Dockerfile

@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
 // testExtract is a minimal extractor for tests (regular files and dirs,
@@ -121,11 +119,53 @@ func TestFromStreamDockerfileAlone(t *testing.T) {
 	}
 }
 
-func TestFromStreamNeedsExtractor(t *testing.T) {
+func TestFromStreamDefaultExtractor(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		tmp := t.TempDir()
+		data := mkTar(t, map[string]string{"Dockerfile": "FROM x\n", "dir/file": "content"}, gz)
+		sc, err := FromStream(context.Background(), bytes.NewReader(data), StreamOptions{TempDir: tmp})
+		if err != nil {
+			t.Fatalf("gzip=%v: %v", gz, err)
+		}
+		f, err := sc.Open("dir/file")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(f)
+		f.Close()
+		if string(got) != "content" {
+			t.Errorf("content %q", got)
+		}
+		if data, err := sc.ReadDockerfile("Dockerfile"); err != nil || string(data) != "FROM x\n" {
+			t.Errorf("Dockerfile %q %v", data, err)
+		}
+		sc.Close()
+		if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+			t.Errorf("temp dir left behind: %v", entries)
+		}
+	}
+}
+
+func TestFromStreamRefusesEscapes(t *testing.T) {
 	tmp := t.TempDir()
-	_, err := FromStream(context.Background(), bytes.NewReader(mkTar(t, map[string]string{"a": "a"}, true)), StreamOptions{TempDir: tmp})
-	if !errors.Is(err, errdefs.ErrNotImplemented) {
-		t.Fatalf("got %v", err)
+	data := mkTar(t, map[string]string{"../escape": "x"}, false)
+	if _, err := FromStream(context.Background(), bytes.NewReader(data), StreamOptions{TempDir: tmp}); err == nil {
+		t.Fatal("a tar entry climbing out of the context was accepted")
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(tmp), "escape")); err == nil {
+		t.Errorf("an entry escaped the context directory")
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+		t.Errorf("temp dir left behind: %v", entries)
+	}
+}
+
+func TestFromStreamBadTarCleansUp(t *testing.T) {
+	tmp := t.TempDir()
+	data := mkTar(t, map[string]string{"a": strings.Repeat("x", 4096)}, false)
+	_, err := FromStream(context.Background(), bytes.NewReader(data[:1500]), StreamOptions{TempDir: tmp})
+	if err == nil {
+		t.Fatal("truncated tar accepted")
 	}
 	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
 		t.Errorf("temp dir left behind: %v", entries)

@@ -70,6 +70,10 @@ type PullOptions struct {
 	// Parallel bounds concurrent layer downloads (0: 3, as docker).
 	Parallel int
 	Progress ProgressFunc
+	// Manifest, when set, is called with the image manifest (its
+	// descriptor and content) once its config is in the store and before
+	// any layer is downloaded.
+	Manifest func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest) error
 	// LayerDone, when set, is called as soon as each layer blob is in the
 	// store (in completion order, from several goroutines), so unpacking can
 	// overlap downloading.
@@ -155,8 +159,22 @@ func Pull(ctx context.Context, repos []*Repository, ref string, store Store, opt
 		}
 	}
 	res.Config, res.Layers = m.Config, m.Layers
-	if err := copyBlob(ctx, repo, store, m.Config, nil); err != nil {
+	cfg, err := fetchConfig(ctx, repo, store, m.Config)
+	if err != nil {
 		return res, fmt.Errorf("config %s: %w", m.Config.Digest, err)
+	}
+	if res.Index == nil && opts.Platform != nil {
+		var p ocispec.Platform
+		if json.Unmarshal(cfg, &p) == nil && (p.OS != opts.Platform.OS || normArch(p.Architecture) != opts.Platform.Architecture ||
+			(opts.Platform.Variant != "" && normVariant(p.Architecture, p.Variant) != normVariant(opts.Platform.Architecture, opts.Platform.Variant))) {
+			return res, errdefs.NotFoundf("image with reference %s was found but does not match the specified platform: wanted %s, actual: %s",
+				describeRef(repo.name, ref), FormatPlatform(*opts.Platform), FormatPlatform(p))
+		}
+	}
+	if opts.Manifest != nil {
+		if err := opts.Manifest(ctx, desc, m); err != nil {
+			return res, err
+		}
 	}
 
 	parallel := opts.Parallel
@@ -191,6 +209,28 @@ func Pull(ctx context.Context, repos []*Repository, ref string, store Store, opt
 		})
 	}
 	return res, g.Wait()
+}
+
+// fetchConfig fetches an image config (small, verified) and stores it.
+func fetchConfig(ctx context.Context, repo *Repository, store Store, desc ocispec.Descriptor) ([]byte, error) {
+	if desc.Size > MaxManifestSize*4 {
+		return nil, errdefs.InvalidArgumentf("image config is %d bytes, over the limit", desc.Size)
+	}
+	rc, err := repo.Fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, err
+	}
+	if ok, _ := content.Exists(ctx, store, desc.Digest); !ok {
+		if _, err := content.WriteBlob(ctx, store, byteReader(b), int64(len(b)), desc.Digest); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 // fetchStored fetches a manifest by digest (verified) and stores its bytes.

@@ -54,6 +54,8 @@ type Config struct {
 	GCGrace          Duration     `json:"gc_grace"`
 	GCDeleteUntagged bool         `json:"gc_delete_untagged"`
 	UploadMaxAge     Duration     `json:"upload_max_age"`
+	TokenKey         string       `json:"token_key"`
+	TokenTTL         Duration     `json:"token_ttl"`
 	Access           []AccessRule `json:"access,omitempty"`
 }
 

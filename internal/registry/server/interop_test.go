@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -73,8 +72,9 @@ func TestSkopeoInterop(t *testing.T) {
 	if _, err := exec.LookPath("skopeo"); err != nil {
 		t.Skip("skopeo not installed")
 	}
-	for _, withAuth := range []bool{false, true} {
-		t.Run(fmt.Sprintf("auth=%v", withAuth), func(t *testing.T) {
+	for _, mode := range []string{"none", "basic", "token"} {
+		withAuth := mode != "none"
+		t.Run("auth="+mode, func(t *testing.T) {
 			var opts []Option
 			var creds []string
 			if withAuth {
@@ -92,6 +92,13 @@ func TestSkopeoInterop(t *testing.T) {
 					t.Fatal(err)
 				}
 				opts = append(opts, WithHtpasswd(h, "interop"))
+				if mode == "token" {
+					ta, err := NewTokenAuth([]byte(strings.Repeat("s", 32)), "", 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					opts = append(opts, WithTokenAuth(ta))
+				}
 				creds = []string{"skopeo", "pa55word"}
 			}
 			r := newTestRegistry(t, opts...)

@@ -47,6 +47,22 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 			return err
 		}
 		opts = append(opts, WithHtpasswd(h, cfg.Realm), WithAccessRules(cfg.Access))
+		if cfg.TokenKey != "" {
+			key, err := LoadOrCreateTokenKey(cfg.TokenKey)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			ta, err := NewTokenAuth(key, "hoist-registry", time.Duration(cfg.TokenTTL))
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			opts = append(opts, WithTokenAuth(ta))
+		}
+	} else if cfg.TokenKey != "" {
+		ln.Close()
+		return errors.New("registry: token authentication needs an htpasswd file")
 	} else if len(cfg.Access) > 0 {
 		log.Warn("registry: access rules ignored: authentication is off (no htpasswd file)")
 	}

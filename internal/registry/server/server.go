@@ -16,6 +16,7 @@ type Server struct {
 	log         *slog.Logger
 	accessLog   bool
 	auth        *Htpasswd
+	token       *TokenAuth
 	realm       string
 	rules       []AccessRule
 	readOnly    bool
@@ -84,17 +85,19 @@ const (
 	routeStar
 	routeMetrics
 	routeHealth
+	routeToken
 	numRoutes
 )
 
-var routeNames = [numRoutes]string{"other", "base", "catalog", "tags", "manifest", "blob", "upload_start", "upload", "referrers", "search", "star", "metrics", "healthz"}
+var routeNames = [numRoutes]string{"other", "base", "catalog", "tags", "manifest", "blob", "upload_start", "upload", "referrers", "search", "star", "metrics", "healthz", "token"}
 
 // request is one parsed request.
 type request struct {
-	route route
-	name  string // repository
-	arg   string // reference, digest or upload id
-	user  string
+	route  route
+	name   string // repository
+	arg    string // reference, digest or upload id
+	user   string
+	claims *tokenClaims // set when the caller presented a bearer token
 }
 
 // parseV2 splits the part of a /v2/ path after "/v2/".
@@ -155,6 +158,8 @@ func parseRoute(path string) request {
 		return request{route: routeMetrics}
 	case path == "/healthz":
 		return request{route: routeHealth}
+	case path == "/token":
+		return request{route: routeToken}
 	}
 	return request{}
 }
@@ -196,6 +201,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *request) {
 	}
 	if req.route == routeOther {
 		writeError(w, r, errNotFound, "no such endpoint: "+r.URL.Path)
+		return
+	}
+	if req.route == routeToken {
+		s.serveToken(w, r, req)
 		return
 	}
 	if !s.authenticate(w, r, req) {

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Push and pull of the debian minbase image (one ~200 MB layer) to and from a
+# local registry:2 on 127.0.0.1: hoist vs docker (the engine treats loopback
+# registries as insecure). Push includes compressing the layer (both keep the
+# rootfs uncompressed locally); every run starts from a fresh registry and,
+# for pull, an empty local store (docker: the image removed).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+have docker-registry || { echo "docker-registry not installed" >&2; exit 1; }
+work=$(mktemp -d /var/tmp/hoist-bench-pp.XXXXXX)
+stop_registry() {
+	[ -f "$work/reg.pid" ] || return 0
+	kill "$(cat "$work/reg.pid")" 2>/dev/null || true
+	for _ in $(seq 1 200); do curl -s "http://127.0.0.1:$port/v2/" >/dev/null || break; sleep 0.05; done
+	rm -f "$work/reg.pid"
+}
+cleanup() { stop_registry; rm -rf "$work"; }
+trap cleanup EXIT
+port=5160
+cat >"$work/reg.yml" <<YML
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $work/regdata
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+YML
+# restart_registry: an empty registry for each run (works from subshells:
+# the pid is kept in a file)
+restart_registry() {
+	stop_registry
+	rm -rf "$work/regdata"
+	docker-registry serve "$work/reg.yml" >"$work/reg.log" 2>&1 &
+	echo $! >"$work/reg.pid"
+	for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && return 0; sleep 0.05; done
+	return 1
+}
+img=127.0.0.1:$port/bench/minbase
+root=$work/root
+"$HOIST" --root "$root" import "$BENCH_CACHE/minbase.tar" "$img:h" >/dev/null
+export DOCKER_CONFIG=$work/dc
+
+BENCH_SETUP="restart_registry" \
+	h=$(median_of "$HOIST" --root "$root" push "$img:h")
+# the first push stored the compressed blob: measure the cold path too
+hc=$( { restart_registry; "$HOIST" --root "$work/cold" import "$BENCH_CACHE/minbase.tar" "$img:c" >/dev/null; s=$(date +%s.%N); "$HOIST" --root "$work/cold" push "$img:c" >/dev/null; e=$(date +%s.%N); python3 -c "print('%.4f' % ($e-$s))"; } )
+d=fail
+if docker_up; then
+	docker import "$BENCH_CACHE/minbase.tar" "$img:d" >/dev/null
+	BENCH_SETUP="restart_registry" d=$(median_of docker push "$img:d")
+fi
+result pullpush "push minbase (compressed layer kept)" "$h" docker "$d"
+result pullpush "push minbase (cold: compress+upload)" "$hc" docker "$d"
+
+# pull: the registry holds the image pushed by docker (or hoist)
+restart_registry
+if docker_up; then docker push "$img:d" >/dev/null; src=$img:d; else "$HOIST" --root "$root" push "$img:h" >/dev/null; src=$img:h; fi
+BENCH_SETUP="rm -rf $work/pullroot" h=$(median_of "$HOIST" --root "$work/pullroot" pull -q "$src")
+if docker_up; then
+	# every image sharing the layer must go, or docker finds it "Already exists"
+	shared="$(docker images --format '{{.Repository}}:{{.Tag}}' | grep 'bench/minbase' | grep -v "^$src\$" | tr '\n' ' ' || true)"
+	BENCH_SETUP="docker rmi -f $src $shared" d=$(median_of docker pull -q "$src")
+	docker rmi -f "$src" >/dev/null 2>&1 || true
+fi
+result pullpush "pull minbase" "$h" docker "$d"

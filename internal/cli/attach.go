@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/hoistproject/hoist/internal/container"
+)
+
+func newAttachCmd(e *env) *cobra.Command {
+	var noStdin bool
+	c := &cobra.Command{
+		Use:   "attach [OPTIONS] CONTAINER",
+		Short: "Attach local standard input, output, and error streams to a running container",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := e.containers()
+			if err != nil {
+				return err
+			}
+			ctr, err := m.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			streams, restore := terminalStreams(e, !noStdin && ctr.Config.OpenStdin, ctr.Config.Tty)
+			sigs, stop := forwardedSignals()
+			code, err := m.Attach(cmd.Context(), args[0], container.StartOptions{Streams: streams, Signals: sigs})
+			stop()
+			restore()
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return &StatusError{Code: code}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
+	c.Flags().Bool("sig-proxy", true, "Proxy all received signals to the process")
+	return c
+}

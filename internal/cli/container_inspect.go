@@ -1,0 +1,18 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+func newContainerInspectCmd(e *env) *cobra.Command {
+	var format string
+	c := &cobra.Command{
+		Use:   "inspect [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Display detailed information on one or more containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.inspectAll(cmd.Context(), args, "container", format, func(ref string) string { return "No such container: " + ref })
+		},
+	}
+	c.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template")
+	c.Flags().BoolP("size", "s", false, "Display total file sizes")
+	return c
+}

@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hoistproject/hoist/internal/container"
+)
+
+// newContainerMonitorCmd is the hidden `hoist container-monitor ID`: the
+// per-container monitor that hoist starts (re-executing itself) to hold a
+// container's lifetime. fd 3 is its sync socket with the starting command.
+func newContainerMonitorCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:    "container-monitor ID",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := container.New(e.g.Root, container.Options{Logger: e.logger()})
+			if err != nil {
+				return err
+			}
+			return m.RunMonitor(cmd.Context(), args[0], os.NewFile(3, "sync"))
+		},
+	}
+}
+
+// newContainerInitCmd is the hidden `hoist container-init -- CMD...`: the
+// init process that --init runs as PID 1 inside a container.
+func newContainerInitCmd(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:                "container-init -- COMMAND [ARG...]",
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return &StatusError{Code: container.RunInit(args)}
+		},
+	}
+	return c
+}

@@ -1,0 +1,279 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/errdefs"
+)
+
+// containerVerbs are the verbs registered both at the top level and under
+// `hoist container` (each call builds fresh commands).
+func containerVerbs(e *env) []*cobra.Command {
+	return []*cobra.Command{
+		newRunCmd(e), newCreateCmd(e), newStartCmd(e), newStopCmd(e), newKillCmd(e),
+		newRestartCmd(e), newPauseCmd(e), newUnpauseCmd(e), newWaitCmd(e), newRenameCmd(e),
+		newExecCmd(e), newAttachCmd(e), newPsCmd(e), newLogsCmd(e), newTopCmd(e), newRmCmd(e),
+		newDiffCmd(e), newExportCmd(e), newCpCmd(e), newCommitCmd(e),
+	}
+}
+
+// containers opens the container manager for the command's root.
+func (e *env) containers() (*container.Manager, error) {
+	var imgs container.ImageResolver = storeImages{e}
+	if e.images != nil {
+		imgs = e.images
+	}
+	return container.New(e.g.Root, container.Options{Images: imgs, Logger: e.logger()})
+}
+
+// startExit converts a start failure into docker's exit status (125, 126,
+// 127); other errors exit 125 ("hoist's own failure").
+func startExit(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *container.StartError
+	if errors.As(err, &se) {
+		return withStatus(se.Code, err)
+	}
+	var st *StatusError
+	if errors.As(err, &st) {
+		return err
+	}
+	return withStatus(125, err)
+}
+
+// eachContainer runs fn on every argument, printing the argument on success
+// and errors on stderr like docker; it fails if any failed.
+func eachContainer(e *env, args []string, fn func(ref string) error) error {
+	failed := false
+	for _, a := range args {
+		if err := fn(a); err != nil {
+			fmt.Fprintln(e.errOut, "Error response from daemon:", err)
+			failed = true
+			continue
+		}
+		fmt.Fprintln(e.out, a)
+	}
+	if failed {
+		return &StatusError{Code: 1}
+	}
+	return nil
+}
+
+// terminalStreams builds the client's streams: with tty the local terminal
+// is put in raw mode and resizes are forwarded. restore undoes raw mode.
+func terminalStreams(e *env, stdin, tty bool) (s *container.Streams, restore func()) {
+	s = &container.Streams{Stdout: e.out, Stderr: e.errOut, CloseStdin: true}
+	restore = func() {}
+	if stdin {
+		s.Stdin = e.in
+	}
+	if !tty {
+		return s, restore
+	}
+	s.Stderr = nil
+	f, ok := e.in.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return s, restore
+	}
+	if w, h, err := term.GetSize(int(f.Fd())); err == nil {
+		s.Width, s.Height = uint16(w), uint16(h)
+	}
+	if stdin {
+		if old, err := term.MakeRaw(int(f.Fd())); err == nil {
+			restore = func() { term.Restore(int(f.Fd()), old) }
+		}
+	}
+	resize := make(chan [2]uint16, 1)
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	go func() {
+		for range winch {
+			if w, h, err := term.GetSize(int(f.Fd())); err == nil {
+				select {
+				case resize <- [2]uint16{uint16(h), uint16(w)}:
+				default:
+				}
+			}
+		}
+	}()
+	s.Resize = resize
+	prev := restore
+	restore = func() { signal.Stop(winch); prev() }
+	return s, restore
+}
+
+// forwardedSignals are the signals a foreground client passes on (docker's
+// --sig-proxy); SIGINT/SIGTERM also cancel the command's context.
+func forwardedSignals() (<-chan os.Signal, func()) {
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGINT, syscall.SIGTERM)
+	return ch, func() { signal.Stop(ch) }
+}
+
+// parseEnv turns -e values (KEY=VALUE, or KEY taken from the host) and
+// --env-file files into KEY=VALUE entries.
+func parseEnv(envs, files []string) ([]string, error) {
+	var out []string
+	add := func(kv string) {
+		if kv == "" {
+			return
+		}
+		if !strings.Contains(kv, "=") {
+			if v, ok := os.LookupEnv(kv); ok {
+				out = append(out, kv+"="+v)
+			}
+			return
+		}
+		out = append(out, kv)
+	}
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, errdefs.InvalidArgumentf("open %s: %v", f, err)
+		}
+		sc := bufio.NewScanner(fh)
+		for sc.Scan() {
+			line := strings.TrimLeft(sc.Text(), " \t")
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			add(line)
+		}
+		fh.Close()
+	}
+	for _, kv := range envs {
+		if strings.HasPrefix(kv, "=") {
+			return nil, errdefs.InvalidArgumentf("invalid environment variable: %s", kv)
+		}
+		add(kv)
+	}
+	return out, nil
+}
+
+// parseBytes parses docker's memory sizes: 1024, 512k, 64m, 1g (binary).
+func parseBytes(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	l := strings.ToLower(strings.TrimSpace(s))
+	l = strings.TrimSuffix(l, "b")
+	if strings.HasSuffix(l, "i") {
+		l = strings.TrimSuffix(l, "i")
+	}
+	mult := int64(1)
+	if n := len(l); n > 0 {
+		switch l[n-1] {
+		case 'k':
+			mult = 1 << 10
+		case 'm':
+			mult = 1 << 20
+		case 'g':
+			mult = 1 << 30
+		case 't':
+			mult = 1 << 40
+		}
+		if mult != 1 {
+			l = l[:n-1]
+		}
+	}
+	v, err := strconv.ParseFloat(l, 64)
+	if err != nil || v < 0 {
+		return 0, errdefs.InvalidArgumentf("invalid size: '%s'", s)
+	}
+	return int64(v * float64(mult)), nil
+}
+
+// parsePort parses -p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO].
+func parsePort(s string) (container.PortBinding, error) {
+	var pb container.PortBinding
+	spec, proto, _ := strings.Cut(s, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	if proto != "tcp" && proto != "udp" {
+		return pb, errdefs.InvalidArgumentf("invalid proto: %s", proto)
+	}
+	pb.Proto = proto
+	parts := strings.Split(spec, ":")
+	var hostIP, hostPort, ctrPort string
+	switch len(parts) {
+	case 1:
+		ctrPort = parts[0]
+	case 2:
+		hostPort, ctrPort = parts[0], parts[1]
+	case 3:
+		hostIP, hostPort, ctrPort = parts[0], parts[1], parts[2]
+	default:
+		return pb, errdefs.InvalidArgumentf("invalid port format: %s", s)
+	}
+	cp, err := strconv.Atoi(ctrPort)
+	if err != nil || cp <= 0 || cp > 65535 {
+		return pb, errdefs.InvalidArgumentf("invalid containerPort: %s", ctrPort)
+	}
+	pb.ContainerPort, pb.HostIP = cp, hostIP
+	if hostPort == "" {
+		return pb, nil // allocated at create
+	}
+	hp, err := strconv.Atoi(hostPort)
+	if err != nil || hp <= 0 || hp > 65535 {
+		return pb, errdefs.InvalidArgumentf("invalid hostPort: %s", hostPort)
+	}
+	pb.HostPort = hp
+	return pb, nil
+}
+
+// parseUlimit parses --ulimit NAME=SOFT[:HARD].
+func parseUlimit(s string) (container.Ulimit, error) {
+	name, val, ok := strings.Cut(s, "=")
+	if !ok {
+		return container.Ulimit{}, errdefs.InvalidArgumentf("invalid ulimit argument: %s", s)
+	}
+	softS, hardS, hasHard := strings.Cut(val, ":")
+	soft, err := strconv.ParseInt(softS, 10, 64)
+	if err != nil {
+		return container.Ulimit{}, errdefs.InvalidArgumentf("invalid ulimit soft value: %s", softS)
+	}
+	hard := soft
+	if hasHard {
+		if hard, err = strconv.ParseInt(hardS, 10, 64); err != nil {
+			return container.Ulimit{}, errdefs.InvalidArgumentf("invalid ulimit hard value: %s", hardS)
+		}
+	}
+	if soft > hard && hard >= 0 {
+		return container.Ulimit{}, errdefs.InvalidArgumentf("ulimit soft limit must be less than or equal to hard limit: %d > %d", soft, hard)
+	}
+	return container.Ulimit{Name: name, Soft: soft, Hard: hard}, nil
+}
+
+// statusString is docker ps's STATUS column.
+func statusString(c *container.Container) string {
+	st := c.State
+	switch st.Status {
+	case container.StatusRunning:
+		return "Up " + humanDuration(time.Since(st.StartedAt))
+	case container.StatusPaused:
+		return "Up " + humanDuration(time.Since(st.StartedAt)) + " (Paused)"
+	case container.StatusExited:
+		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))
+	case container.StatusCreated:
+		return "Created"
+	}
+	return st.Status
+}
+
+var _ = io.EOF

@@ -1,0 +1,543 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/mount"
+)
+
+// TestMain lets the test binary serve as hoist's re-executed monitor.
+func TestMain(m *testing.M) {
+	if len(os.Args) >= 4 && os.Args[3] == "container-monitor" {
+		os.Exit(Execute(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	code := m.Run()
+	if testRootfs != "" {
+		os.RemoveAll(testRootfs)
+	}
+	os.Exit(code)
+}
+
+var (
+	testRootfsOnce sync.Once
+	testRootfs     string
+)
+
+// busyboxLower builds (once) a busybox rootfs dir used as the only layer.
+func busyboxLower(t *testing.T) string {
+	testRootfsOnce.Do(func() {
+		if _, err := os.Stat("/bin/busybox"); err != nil {
+			return
+		}
+		d, err := os.MkdirTemp("", "hoist-cli-busybox-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{"bin", "etc", "tmp", "proc", "sys", "dev", "root"} {
+			os.MkdirAll(filepath.Join(d, s), 0o755)
+		}
+		os.Chmod(filepath.Join(d, "tmp"), 0o1777)
+		b, _ := os.ReadFile("/bin/busybox")
+		os.WriteFile(filepath.Join(d, "bin/busybox"), b, 0o755)
+		out, _ := exec.Command("/bin/busybox", "--list-full").Output()
+		for _, app := range strings.Fields(string(out)) {
+			if app != "bin/busybox" {
+				os.MkdirAll(filepath.Join(d, filepath.Dir(app)), 0o755)
+				os.Symlink("/bin/busybox", filepath.Join(d, app))
+			}
+		}
+		os.WriteFile(filepath.Join(d, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"), 0o644)
+		os.WriteFile(filepath.Join(d, "etc/group"), []byte("root:x:0:\nnogroup:x:65534:\n"), 0o644)
+		testRootfs = d
+	})
+	if testRootfs == "" {
+		t.Skip("busybox not installed (busybox-static)")
+	}
+	return testRootfs
+}
+
+type testImages struct{ lower string }
+
+func (ti testImages) ResolveImage(ctx context.Context, ref string) (container.Image, error) {
+	switch ref {
+	case "busybox", "busybox:latest":
+		return container.Image{ID: "sha256:" + strings.Repeat("a", 64), Ref: "busybox:latest", LowerDirs: []string{ti.lower},
+			Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"sh"}, ExposedPorts: map[string]struct{}{"80/tcp": {}}}}}, nil
+	}
+	return container.Image{}, errors.New("Unable to find image '" + ref + "' locally")
+}
+
+// ctrCLI runs hoist in-process with the test image resolver.
+func ctrCLI(t *testing.T, root string, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	e := &env{in: strings.NewReader(stdin), out: &out, errOut: &errOut, images: testImages{busyboxLower(t)}}
+	code := execute(context.Background(), e, append([]string{"--root", root}, args...))
+	return out.String(), errOut.String(), code
+}
+
+func ctrRoot(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("container tests need root")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		t.Skip("runc not installed")
+	}
+	root := t.TempDir()
+	t.Cleanup(func() {
+		out, _, _ := ctrCLI(t, root, "", "ps", "-aq", "--no-trunc")
+		for _, id := range strings.Fields(out) {
+			ctrCLI(t, root, "", "rm", "-f", id)
+		}
+		if mps, _ := mount.MountPoints(root); len(mps) > 0 {
+			t.Errorf("leaked mounts: %v", mps)
+			for _, mp := range mps {
+				mount.UnmountAll(mp)
+			}
+		}
+		waitMonitors(t, root)
+		if ents, _ := os.ReadDir(filepath.Join(root, "containers")); len(ents) > 0 {
+			t.Errorf("orphan container dirs: %d", len(ents))
+		}
+	})
+	return root
+}
+
+func TestCLIRunExitCodes(t *testing.T) {
+	root := ctrRoot(t)
+	out, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--network", "none", "busybox", "echo", "hi")
+	if code != 0 || out != "hi\n" {
+		t.Fatalf("run echo: %d %q %q", code, out, errOut)
+	}
+	_, _, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "busybox", "sh", "-c", "exit 3")
+	if code != 3 {
+		t.Fatalf("exit 3: %d", code)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "busybox", "nosuchcmd")
+	if code != 127 || !strings.Contains(errOut, "executable file not found") {
+		t.Fatalf("127: %d %q", code, errOut)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "busybox", "/etc/passwd")
+	if code != 126 {
+		t.Fatalf("126: %d %q", code, errOut)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "run", "--rm", "nosuchimage")
+	if code != 125 || !strings.Contains(errOut, "Unable to find image 'nosuchimage'") {
+		t.Fatalf("125: %d %q", code, errOut)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "run", "--bogus", "busybox")
+	if code != 125 {
+		t.Fatalf("bad flag: %d %q", code, errOut)
+	}
+	out, _, code = ctrCLI(t, root, "cat me\n", "run", "-i", "--rm", "--network", "none", "busybox", "cat")
+	if code != 0 || out != "cat me\n" {
+		t.Fatalf("stdin: %d %q", code, out)
+	}
+	out, _, code = ctrCLI(t, root, "", "run", "--rm", "-t", "--network", "none", "busybox", "sh", "-c", "tty; echo $TERM")
+	if code != 0 || !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "xterm") {
+		t.Fatalf("tty: %d %q", code, out)
+	}
+	out, _, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "-e", "A=1", "-w", "/work", "-u", "nobody", "--ulimit", "nofile=100:200", "busybox", "sh", "-c", "echo $A; pwd; id -u; ulimit -n")
+	if code != 0 || out != "1\n/work\n65534\n100\n" {
+		t.Fatalf("env/workdir/user/ulimit: %d %q", code, out)
+	}
+	// Nothing is left behind by --rm.
+	out, _, _ = ctrCLI(t, root, "", "ps", "-aq")
+	if out != "" {
+		t.Fatalf("--rm left containers: %q", out)
+	}
+}
+
+func TestCLIDetachedLifecycle(t *testing.T) {
+	root := ctrRoot(t)
+	out, errOut, code := ctrCLI(t, root, "", "run", "-d", "--name", "web", "--network", "none", "busybox", "sh", "-c", "echo one; echo two; trap 'exit 0' TERM; while :; do sleep 0.1; done")
+	id := strings.TrimSpace(out)
+	if code != 0 || !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(id) {
+		t.Fatalf("run -d: %d %q %q", code, out, errOut)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "run", "-d", "--name", "web", "busybox", "true")
+	if code != 125 || !strings.Contains(errOut, `Conflict. The container name "/web" is already in use`) {
+		t.Fatalf("name conflict: %d %q", code, errOut)
+	}
+	out, _, _ = ctrCLI(t, root, "", "ps")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "CONTAINER ID   IMAGE") || !strings.Contains(lines[1], id[:12]) ||
+		!strings.Contains(lines[1], "Up ") || !strings.HasSuffix(lines[1], "web") {
+		t.Fatalf("ps: %q", out)
+	}
+	for i := 0; i < 100; i++ {
+		if out, _, _ = ctrCLI(t, root, "", "logs", "web"); out == "one\ntwo\n" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out != "one\ntwo\n" {
+		t.Fatalf("logs: %q", out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "logs", "--tail", "1", "web"); out != "two\n" {
+		t.Fatalf("logs --tail 1: %q", out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "logs", "--since", "1h", "web"); out != "one\ntwo\n" {
+		t.Fatalf("logs --since: %q", out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "logs", "--until", "2000-01-01", "web"); out != "" {
+		t.Fatalf("logs --until: %q", out)
+	}
+	out, _, code = ctrCLI(t, root, "", "exec", "web", "sh", "-c", "echo $HOSTNAME")
+	if code != 0 || out != id[:12]+"\n" {
+		t.Fatalf("exec: %d %q", code, out)
+	}
+	if _, _, code = ctrCLI(t, root, "", "exec", "web", "sh", "-c", "exit 5"); code != 5 {
+		t.Fatalf("exec exit: %d", code)
+	}
+	if _, _, code = ctrCLI(t, root, "", "exec", "web", "nosuch"); code != 127 {
+		t.Fatalf("exec not found: %d", code)
+	}
+	out, _, _ = ctrCLI(t, root, "", "top", "web")
+	if !strings.HasPrefix(out, "UID") || !strings.Contains(out, "sh -c") {
+		t.Fatalf("top: %q", out)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "rm", "web")
+	if code == 0 || !strings.Contains(errOut, "You cannot remove a running container") {
+		t.Fatalf("rm running: %d %q", code, errOut)
+	}
+	if out, _, code = ctrCLI(t, root, "", "container", "inspect", "-f", "{{.State.Status}} {{.Name}} {{.GraphDriver.Name}}", "web"); out != "running /web overlay2\n" {
+		t.Fatalf("inspect: %d %q", code, out)
+	}
+	if _, _, code = ctrCLI(t, root, "", "pause", "web"); code != 0 {
+		t.Fatal("pause")
+	}
+	if out, _, _ = ctrCLI(t, root, "", "ps", "--format", "{{.Names}} {{.State}}"); out != "web paused\n" {
+		t.Fatalf("ps paused: %q", out)
+	}
+	ctrCLI(t, root, "", "unpause", "web")
+	if out, _, code = ctrCLI(t, root, "", "stop", "web"); code != 0 || out != "web\n" {
+		t.Fatalf("stop: %d %q", code, out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "wait", "web"); out != "0\n" {
+		t.Fatalf("wait: %q", out)
+	}
+	out, _, _ = ctrCLI(t, root, "", "ps", "-a", "--format", "{{.Status}}")
+	if !strings.HasPrefix(out, "Exited (0) ") {
+		t.Fatalf("ps -a: %q", out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "ps", "-a", "-f", "exited=0", "-q"); strings.TrimSpace(out) != id[:12] {
+		t.Fatalf("filter exited=0: %q", out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "ps", "-a", "-f", "status=running", "-q"); out != "" {
+		t.Fatalf("filter status=running: %q", out)
+	}
+	if _, _, code = ctrCLI(t, root, "", "rename", "web", "web2"); code != 0 {
+		t.Fatal("rename")
+	}
+	if out, _, code = ctrCLI(t, root, "", "start", "web2"); code != 0 || out != "web2\n" {
+		t.Fatalf("start: %d %q", code, out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "ps", "--format", "{{.Names}}"); out != "web2\n" {
+		t.Fatalf("ps after restart: %q", out)
+	}
+	if out, _, code = ctrCLI(t, root, "", "rm", "-f", "web2"); code != 0 || out != "web2\n" {
+		t.Fatalf("rm -f: %d %q", code, out)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "rm", "web2")
+	if code != 1 || !strings.Contains(errOut, "No such container: web2") {
+		t.Fatalf("rm missing: %d %q", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(root, "containers", id)); !os.IsNotExist(err) {
+		t.Fatalf("container dir left: %v", err)
+	}
+}
+
+func TestCLICreateStartAttach(t *testing.T) {
+	root := ctrRoot(t)
+	out, _, code := ctrCLI(t, root, "", "create", "--name", "c1", "--network", "none", "busybox", "sh", "-c", "echo attached; exit 7")
+	if code != 0 || len(strings.TrimSpace(out)) != 64 {
+		t.Fatalf("create: %d %q", code, out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "ps", "-a", "--format", "{{.Status}}"); out != "Created\n" {
+		t.Fatalf("created status: %q", out)
+	}
+	out, _, code = ctrCLI(t, root, "", "start", "-a", "c1")
+	if code != 7 || out != "attached\n" {
+		t.Fatalf("start -a: %d %q", code, out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "wait", "c1"); out != "7\n" {
+		t.Fatalf("wait: %q", out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "logs", "c1"); out != "attached\n" {
+		t.Fatalf("logs: %q", out)
+	}
+	if out, _, code = ctrCLI(t, root, "", "rm", "c1"); code != 0 {
+		t.Fatalf("rm: %d %q", code, out)
+	}
+}
+
+func TestCLIPublishAndPrune(t *testing.T) {
+	root := ctrRoot(t)
+	if _, err := exec.LookPath("slirp4netns"); err != nil {
+		t.Skip("slirp4netns not installed")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	out, errOut, code := ctrCLI(t, root, "", "run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "busybox",
+		"sh", "-c", "echo hello-from-container > /tmp/index.html; httpd -f -p 80 -h /tmp")
+	if code != 0 {
+		t.Fatalf("run -p: %d %q %q", code, out, errOut)
+	}
+	id := strings.TrimSpace(out)
+	var body string
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			fmt.Fprintf(c, "GET /index.html HTTP/1.0\r\n\r\n")
+			b := new(bytes.Buffer)
+			b.ReadFrom(c)
+			c.Close()
+			body = b.String()
+			if strings.Contains(body, "hello-from-container") {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(body, "hello-from-container") {
+		t.Fatalf("published port: %q", body)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "ps", "--format", "{{.Ports}}"); out != fmt.Sprintf("127.0.0.1:%d->80/tcp\n", port) {
+		t.Fatalf("ps ports: %q", out)
+	}
+	// The same host port again: docker's "port is already allocated".
+	_, errOut, code = ctrCLI(t, root, "", "run", "--rm", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "busybox", "true")
+	if code != 125 || !strings.Contains(errOut, "port is already allocated") {
+		t.Fatalf("port in use: %d %q", code, errOut)
+	}
+	ctrCLI(t, root, "", "stop", "-t", "1", id)
+	ctrCLI(t, root, "", "create", "--network", "none", "busybox", "true")
+	out, _, code = ctrCLI(t, root, "", "container", "prune", "-f")
+	if code != 0 || !strings.Contains(out, "Deleted Containers:\n") || !strings.Contains(out, id) {
+		t.Fatalf("prune: %d %q", code, out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "ps", "-aq"); out != "" {
+		t.Fatalf("after prune: %q", out)
+	}
+}
+
+func TestCLIDiffCpExport(t *testing.T) {
+	root := ctrRoot(t)
+	out, errOut, code := ctrCLI(t, root, "", "run", "-d", "--name", "fs", "--network", "none", "busybox",
+		"sh", "-c", "echo new > /tmp/f; rm /etc/group; mkdir -p /root/d; echo x > /root/d/y; ln -s / /root/up; touch /ready; sleep 100")
+	if code != 0 {
+		t.Fatalf("run: %d %q", code, errOut)
+	}
+	for i := 0; i < 100; i++ {
+		if _, _, c := ctrCLI(t, root, "", "exec", "fs", "test", "-e", "/ready"); c == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, _, _ = ctrCLI(t, root, "", "diff", "fs")
+	want := "C /etc\nD /etc/group\nA /ready\nC /root\nA /root/d\nA /root/d/y\nA /root/up\nC /tmp\nA /tmp/f\n"
+	if out != want {
+		t.Fatalf("diff:\n%s\nwant:\n%s", out, want)
+	}
+	host := t.TempDir()
+	if _, errOut, code = ctrCLI(t, root, "", "cp", "fs:/root/d", host); code != 0 {
+		t.Fatalf("cp out: %d %q", code, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "d", "y")); string(b) != "x\n" {
+		t.Fatalf("cp dir out: %q", b)
+	}
+	if _, _, code = ctrCLI(t, root, "", "cp", "fs:/tmp/f", filepath.Join(host, "renamed")); code != 0 {
+		t.Fatal("cp file out")
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "renamed")); string(b) != "new\n" {
+		t.Fatalf("cp file out: %q", b)
+	}
+	// Through a symlink to / inside the container: stays in the container.
+	if _, _, code = ctrCLI(t, root, "", "cp", "fs:/root/up/etc/passwd", filepath.Join(host, "pw")); code != 0 {
+		t.Fatal("cp through symlink")
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "pw")); !strings.HasPrefix(string(b), "root:x:0:0:root:/root:/bin/sh\nnobody") {
+		t.Fatalf("cp through symlink read %q", b)
+	}
+	if _, errOut, code = ctrCLI(t, root, "", "cp", "fs:/../../../../etc/shadow", host); code == 0 || !strings.Contains(errOut, "Could not find the file") {
+		t.Fatalf("cp ../: %d %q", code, errOut)
+	}
+	os.WriteFile(filepath.Join(host, "in.txt"), []byte("into\n"), 0o644)
+	if _, errOut, code = ctrCLI(t, root, "", "cp", filepath.Join(host, "in.txt"), "fs:/root/"); code != 0 {
+		t.Fatalf("cp in: %d %q", code, errOut)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "exec", "fs", "cat", "/root/in.txt"); out != "into\n" {
+		t.Fatalf("cp in: %q", out)
+	}
+	ctrCLI(t, root, "", "kill", "fs")
+	ctrCLI(t, root, "", "wait", "fs")
+	tarPath := filepath.Join(host, "fs.tar")
+	if _, errOut, code = ctrCLI(t, root, "", "export", "-o", tarPath, "fs"); code != 0 {
+		t.Fatalf("export: %d %q", code, errOut)
+	}
+	list, err := exec.Command("tar", "-tf", tarPath).Output()
+	if err != nil || !strings.Contains(string(list), "tmp/f\n") || strings.Contains(string(list), "etc/group\n") || !strings.Contains(string(list), "bin/busybox\n") {
+		t.Fatalf("export list: %v %q", err, list)
+	}
+}
+
+func TestCLIVolumesAndPublishAll(t *testing.T) {
+	root := ctrRoot(t)
+	out, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--network", "none", "-v", "data:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+	if code != 0 {
+		t.Fatalf("named volume: %d %q %q", code, out, errOut)
+	}
+	out, _, _ = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "-v", "data:/data:ro", "busybox", "sh", "-c", "cat /data/f; touch /data/g || echo ro")
+	if out != "kept\nro\n" {
+		t.Fatalf("named volume reuse: %q", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "volumes", "data", "_data", "f")); string(b) != "kept\n" {
+		t.Fatalf("volume on disk: %q", b)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "run", "--rm", "-v", "rel/path:/x", "busybox", "true")
+	if code != 125 {
+		t.Fatalf("bad volume: %d %q", code, errOut)
+	}
+	out, _, code = ctrCLI(t, root, "", "create", "-P", "busybox", "true")
+	if code != 0 {
+		t.Fatal("create -P")
+	}
+	out, _, _ = ctrCLI(t, root, "", "container", "inspect", "-f", "{{json .NetworkSettings.Ports}}", strings.TrimSpace(out))
+	if !regexp.MustCompile(`^\{"80/tcp":\[\{"HostIp":"0.0.0.0","HostPort":"\d+"\}\]\}\n$`).MatchString(out) {
+		t.Fatalf("-P ports: %q", out)
+	}
+}
+
+func TestCLIInit(t *testing.T) {
+	root := ctrRoot(t)
+	bin := os.Getenv("HOIST_BIN")
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "hoist")
+		cmd := exec.Command("go", "build", "-o", bin, "github.com/hoistproject/hoist/cmd/hoist")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Skipf("cannot build hoist for --init: %v %s", err, out)
+		}
+	}
+	// The real binary is both the monitor and the init here.
+	out, err := exec.Command(bin, "--root", root, "import", filepath.Join(busyboxRootTar(t)), "busybox").CombinedOutput()
+	if err != nil {
+		t.Fatalf("import: %v %s", err, out)
+	}
+	out, err = exec.Command(bin, "--root", root, "run", "--rm", "--init", "--network", "none", "busybox", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; exit 4").Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 4 || !strings.HasPrefix(string(out), "/dev/init container-init -- sh -c") {
+		t.Fatalf("--init: %v %q", err, out)
+	}
+}
+
+// busyboxRootTar tars the busybox rootfs for `import`.
+func busyboxRootTar(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "busybox.tar")
+	if out, err := exec.Command("tar", "--numeric-owner", "-C", busyboxLower(t), "-cf", p, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	return p
+}
+
+// waitMonitors waits for the monitors of root to finish their last cleanup
+// (they delete the runtime's record after the client has its exit code).
+func waitMonitors(t *testing.T, root string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		busy := false
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			if err == nil && strings.Contains(string(b), "container-monitor") && strings.Contains(string(b), root+"\x00") {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("monitors of %s still running", root)
+}
+
+func TestCLICommit(t *testing.T) {
+	root := ctrRoot(t)
+	// The real image store: import the busybox rootfs, commit on top of it.
+	var out, errOut bytes.Buffer
+	e := &env{in: strings.NewReader(""), out: &out, errOut: &errOut}
+	if code := execute(context.Background(), e, []string{"--root", root, "import", busyboxRootTar(t), "base:1"}); code != 0 {
+		t.Fatalf("import: %q", errOut.String())
+	}
+	real := func(args ...string) (string, string, int) {
+		var o, eo bytes.Buffer
+		e := &env{in: strings.NewReader(""), out: &o, errOut: &eo}
+		code := execute(context.Background(), e, append([]string{"--root", root}, args...))
+		return o.String(), eo.String(), code
+	}
+	if _, errOut, code := real("run", "--name", "cm", "--network", "none", "base:1", "sh", "-c", "echo committed > /hello; rm /etc/group; mkdir /new"); code != 0 {
+		t.Fatalf("run: %d %q", code, errOut)
+	}
+	out2, errOut2, code := real("commit", "-a", "me", "-m", "msg", "-c", `CMD ["cat", "/hello"]`, "cm", "derived:2")
+	if code != 0 || !regexp.MustCompile(`^sha256:[0-9a-f]{64}\n$`).MatchString(out2) {
+		t.Fatalf("commit: %d %q %q", code, out2, errOut2)
+	}
+	if o, _, _ := real("run", "--rm", "--network", "none", "derived:2"); o != "committed\n" {
+		t.Fatalf("run committed image: %q", o)
+	}
+	if o, _, _ := real("run", "--rm", "--network", "none", "derived:2", "sh", "-c", "ls /etc/group 2>&1; test -d /new && echo dir"); !strings.Contains(o, "No such file") || !strings.Contains(o, "dir") {
+		t.Fatalf("whiteout / new dir: %q", o)
+	}
+	// rmi refuses an image a container uses.
+	if _, errOut, code := real("rmi", "base:1"); code == 0 || !strings.Contains(errOut, "container") {
+		t.Fatalf("rmi of used image: %d %q", code, errOut)
+	}
+	real("rm", "cm")
+}
+
+func TestCLIInspectContainer(t *testing.T) {
+	root := ctrRoot(t)
+	out, _, _ := ctrCLI(t, root, "", "create", "--name", "insp", "-e", "X=1", "--network", "none", "-v", "/tmp:/hosttmp:ro", "busybox", "echo", "hi")
+	id := strings.TrimSpace(out)
+	out, errOut, code := ctrCLI(t, root, "", "inspect", "insp")
+	if code != 0 {
+		t.Fatalf("inspect: %d %q", code, errOut)
+	}
+	var v []map[string]any
+	if err := json.Unmarshal([]byte(out), &v); err != nil || len(v) != 1 {
+		t.Fatalf("inspect json: %v %q", err, out)
+	}
+	o := v[0]
+	gd := o["GraphDriver"].(map[string]any)["Data"].(map[string]any)
+	if o["Id"] != id || o["Name"] != "/insp" || o["Path"] != "echo" || o["State"].(map[string]any)["Status"] != "created" ||
+		!strings.HasSuffix(gd["UpperDir"].(string), id+"/upper") || !strings.Contains(gd["LowerDir"].(string), busyboxLower(t)) ||
+		o["Mounts"].([]any)[0].(map[string]any)["Destination"] != "/hosttmp" || o["Config"].(map[string]any)["Env"].([]any)[0] != "X=1" {
+		t.Fatalf("inspect fields: %s", out)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "container", "inspect", "nosuch")
+	if code != 1 || !strings.Contains(errOut, "No such container: nosuch") {
+		t.Fatalf("inspect missing: %d %q", code, errOut)
+	}
+}

@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/errdefs"
+)
+
+// createFlags are the flags `run` and `create` share.
+type createFlags struct {
+	name, workdir, user, entrypoint, network, hostname, restart, memory, cpus, runtime string
+	stopSignal                                                                         string
+	stopTimeout                                                                        int
+	env, envFile, volumes, publish, ulimits, securityOpt, labels                       []string
+	interactive, tty, rm, publishAll, readOnly, init                                   bool
+	cpuShares, pidsLimit                                                               int64
+}
+
+func (f *createFlags) register(fs *pflag.FlagSet) {
+	fs.SetInterspersed(false)
+	// -h is --hostname here (as in docker), so help has no shorthand.
+	fs.Bool("help", false, "Print usage")
+	fs.StringVar(&f.name, "name", "", "Assign a name to the container")
+	fs.StringVarP(&f.workdir, "workdir", "w", "", "Working directory inside the container")
+	fs.StringVarP(&f.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
+	fs.StringVar(&f.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
+	fs.StringVar(&f.network, "network", "bridge", "Connect a container to a network (bridge, none, host)")
+	fs.StringVar(&f.network, "net", "bridge", "Connect a container to a network")
+	fs.Lookup("net").Hidden = true
+	fs.StringVarP(&f.hostname, "hostname", "h", "", "Container host name")
+	fs.StringVar(&f.restart, "restart", "no", "Restart policy to apply when a container exits (only \"no\")")
+	fs.StringVarP(&f.memory, "memory", "m", "", "Memory limit")
+	fs.StringVar(&f.cpus, "cpus", "", "Number of CPUs")
+	fs.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	fs.Int64Var(&f.pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
+	fs.StringVar(&f.runtime, "runtime", "", "Runtime to use for this container (default runc)")
+	fs.StringVar(&f.stopSignal, "stop-signal", "", "Signal to stop the container")
+	fs.IntVar(&f.stopTimeout, "stop-timeout", -1, "Timeout (in seconds) to stop a container")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "Set environment variables")
+	fs.StringArrayVar(&f.envFile, "env-file", nil, "Read in a file of environment variables")
+	fs.StringArrayVarP(&f.volumes, "volume", "v", nil, "Bind mount a volume")
+	fs.StringArrayVarP(&f.publish, "publish", "p", nil, "Publish a container's port(s) to the host")
+	fs.StringArrayVar(&f.ulimits, "ulimit", nil, "Ulimit options")
+	fs.StringArrayVar(&f.securityOpt, "security-opt", nil, "Security Options")
+	fs.StringArrayVarP(&f.labels, "label", "l", nil, "Set meta data on a container")
+	fs.BoolVarP(&f.interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+	fs.BoolVarP(&f.tty, "tty", "t", false, "Allocate a pseudo-TTY")
+	fs.BoolVar(&f.rm, "rm", false, "Automatically remove the container when it exits")
+	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
+	fs.BoolVar(&f.readOnly, "read-only", false, "Mount the container's root filesystem as read only")
+	fs.BoolVar(&f.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
+}
+
+// options converts the flags and IMAGE [COMMAND] [ARG...] into CreateOptions.
+func (f *createFlags) options(cmd *cobra.Command, args []string) (container.CreateOptions, error) {
+	o := container.CreateOptions{Name: f.name, Image: args[0]}
+	env, err := parseEnv(f.env, f.envFile)
+	if err != nil {
+		return o, err
+	}
+	o.Config = container.Config{
+		Hostname: f.hostname, User: f.user, Env: env, Cmd: args[1:], WorkingDir: f.workdir,
+		Tty: f.tty, OpenStdin: f.interactive, StopSignal: f.stopSignal,
+	}
+	if cmd.Flags().Changed("entrypoint") {
+		o.Config.EntrypointSet = true
+		o.Config.Entrypoint = []string{f.entrypoint}
+	}
+	if cmd.Flags().Changed("stop-timeout") {
+		t := f.stopTimeout
+		o.Config.StopTimeout = &t
+	}
+	if len(f.labels) > 0 {
+		o.Config.Labels = map[string]string{}
+		for _, l := range f.labels {
+			k, v, _ := strings.Cut(l, "=")
+			o.Config.Labels[k] = v
+		}
+	}
+	hc := container.HostConfig{
+		Binds: f.volumes, NetworkMode: f.network, ReadonlyRootfs: f.readOnly, Init: f.init,
+		AutoRemove: f.rm, CPUShares: f.cpuShares, PidsLimit: f.pidsLimit, SecurityOpt: f.securityOpt,
+		Runtime: f.runtime, RestartPolicy: f.restart, PublishAll: f.publishAll,
+	}
+	if hc.NetworkMode == "default" {
+		hc.NetworkMode = "bridge"
+	}
+	if hc.Memory, err = parseBytes(f.memory); err != nil {
+		return o, err
+	}
+	if hc.Memory > 0 && hc.Memory < 6<<20 {
+		return o, errdefs.InvalidArgumentf("Minimum memory limit allowed is 6MB")
+	}
+	if f.cpus != "" {
+		v, err := strconv.ParseFloat(f.cpus, 64)
+		if err != nil || v < 0 {
+			return o, errdefs.InvalidArgumentf("invalid argument %q for \"--cpus\" flag", f.cpus)
+		}
+		hc.NanoCPUs = int64(v * 1e9)
+	}
+	for _, p := range f.publish {
+		pb, err := parsePort(p)
+		if err != nil {
+			return o, err
+		}
+		hc.PortBindings = append(hc.PortBindings, pb)
+	}
+	for _, u := range f.ulimits {
+		ul, err := parseUlimit(u)
+		if err != nil {
+			return o, err
+		}
+		hc.Ulimits = append(hc.Ulimits, ul)
+	}
+	if f.rm && f.restart != "" && f.restart != "no" {
+		return o, errdefs.InvalidArgumentf("Conflicting options: --restart and --rm")
+	}
+	o.HostConfig = hc
+	return o, nil
+}
+
+func newCreateCmd(e *env) *cobra.Command {
+	var f createFlags
+	c := &cobra.Command{
+		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create a new container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.options(cmd, args)
+			if err != nil {
+				return withStatus(125, err)
+			}
+			m, err := e.containers()
+			if err != nil {
+				return withStatus(125, err)
+			}
+			ctr, err := m.Create(cmd.Context(), o)
+			if err != nil {
+				return withStatus(125, err)
+			}
+			fmt.Fprintln(e.out, ctr.ID)
+			return nil
+		},
+	}
+	f.register(c.Flags())
+	return c
+}

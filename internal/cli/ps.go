@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/errdefs"
+)
+
+// psRow is one `ps` line; field names are docker's --format names.
+type psRow struct {
+	ID, Image, Command, CreatedAt, RunningFor, Ports, Status, Size, Names, Labels, Mounts, State string
+	Networks                                                                                     string
+}
+
+const psDefaultTable = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+
+var psHeaders = map[string]string{
+	"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+	"RunningFor": "CREATED", "Ports": "PORTS", "Status": "STATUS", "Size": "SIZE", "Names": "NAMES",
+	"Labels": "LABELS", "Mounts": "MOUNTS", "State": "STATE", "Networks": "NETWORKS",
+}
+
+func newPsCmd(e *env) *cobra.Command {
+	var all, quiet, latest, noTrunc, size bool
+	var last int
+	var filters []string
+	var format string
+	c := &cobra.Command{
+		Use:     "ps [OPTIONS]",
+		Aliases: []string{"ls", "list"},
+		Short:   "List containers",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := e.containers()
+			if err != nil {
+				return err
+			}
+			cs, err := m.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			match, err := psFilter(filters)
+			if err != nil {
+				return err
+			}
+			if latest {
+				last = 1
+			}
+			var rows []any
+			var ids []string
+			for _, ctr := range cs {
+				if !all && last <= 0 && !ctr.State.Running() && !hasStatusFilter(filters) {
+					continue
+				}
+				if !match(ctr) {
+					continue
+				}
+				if last > 0 && len(rows) >= last {
+					break
+				}
+				r := makePsRow(ctr, noTrunc, size)
+				rows = append(rows, r)
+				ids = append(ids, r.ID)
+			}
+			if quiet {
+				for _, id := range ids {
+					fmt.Fprintln(e.out, id)
+				}
+				return nil
+			}
+			def := psDefaultTable
+			if size {
+				def += "\t{{.Size}}"
+			}
+			return renderList(e.out, format, def, psHeaders, rows)
+		},
+	}
+	fs := c.Flags()
+	fs.BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
+	fs.BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
+	fs.BoolVarP(&latest, "latest", "l", false, "Show the latest created container (includes all states)")
+	fs.IntVarP(&last, "last", "n", -1, "Show n last created containers (includes all states)")
+	fs.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	fs.BoolVarP(&size, "size", "s", false, "Display total file sizes")
+	fs.StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided")
+	fs.StringVar(&format, "format", "", "Format output using a custom template")
+	return c
+}
+
+// newContainerListCmd is `hoist container ls` (ps under its management name).
+func newContainerListCmd(e *env) *cobra.Command {
+	c := newPsCmd(e)
+	c.Use = "ls [OPTIONS]"
+	c.Aliases = []string{"ps", "list"}
+	return c
+}
+
+func hasStatusFilter(filters []string) bool {
+	for _, f := range filters {
+		if strings.HasPrefix(f, "status=") || strings.HasPrefix(f, "exited=") {
+			return true
+		}
+	}
+	return false
+}
+
+// psFilter builds the predicate for -f filters (ANDed across keys, ORed
+// within one key, as docker does).
+func psFilter(filters []string) (func(*container.Container) bool, error) {
+	byKey := map[string][]string{}
+	for _, f := range filters {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, errdefs.InvalidArgumentf("Bad format of filter (expected name=value)")
+		}
+		switch k {
+		case "status", "name", "ancestor", "label", "exited", "id":
+		default:
+			return nil, errdefs.InvalidArgumentf("invalid filter '%s'", k)
+		}
+		byKey[k] = append(byKey[k], v)
+	}
+	one := func(c *container.Container, k, v string) bool {
+		switch k {
+		case "status":
+			return c.State.Status == v
+		case "name":
+			return strings.Contains(c.Name, strings.TrimPrefix(v, "/"))
+		case "id":
+			return strings.HasPrefix(c.ID, v)
+		case "ancestor":
+			img := c.Config.Image
+			return img == v || strings.TrimSuffix(img, ":latest") == strings.TrimSuffix(v, ":latest") ||
+				strings.TrimPrefix(c.ImageID, "sha256:") == strings.TrimPrefix(v, "sha256:") ||
+				(len(v) >= 4 && strings.HasPrefix(strings.TrimPrefix(c.ImageID, "sha256:"), strings.TrimPrefix(v, "sha256:")))
+		case "label":
+			lk, lv, hasV := strings.Cut(v, "=")
+			got, ok := c.Config.Labels[lk]
+			return ok && (!hasV || got == lv)
+		case "exited":
+			n, err := strconv.Atoi(v)
+			return err == nil && c.State.Status == container.StatusExited && c.State.ExitCode == n
+		}
+		return false
+	}
+	return func(c *container.Container) bool {
+		for k, vs := range byKey {
+			ok := false
+			for _, v := range vs {
+				if one(c, k, v) {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+func makePsRow(c *container.Container, noTrunc, size bool) psRow {
+	id := c.ID
+	command := strconv.Quote(strings.Join(append([]string{c.Path}, c.Args...), " "))
+	img := c.Config.Image
+	if !noTrunc {
+		id = id[:12]
+		inner := strings.Join(append([]string{c.Path}, c.Args...), " ")
+		if len([]rune(inner)) > 20 {
+			inner = string([]rune(inner)[:19]) + "…"
+		}
+		command = `"` + inner + `"`
+	}
+	var labels []string
+	for k, v := range c.Config.Labels {
+		labels = append(labels, k+"="+v)
+	}
+	sort.Strings(labels)
+	var mounts []string
+	for _, mp := range c.Mounts {
+		n := mp.Name
+		if n == "" {
+			n = mp.Source
+		}
+		mounts = append(mounts, n)
+	}
+	r := psRow{
+		ID: id, Image: img, Command: command,
+		CreatedAt:  c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
+		RunningFor: humanDuration(time.Since(c.Created)) + " ago",
+		Ports:      c.PortsString(), Status: statusString(c), Names: c.Name,
+		Labels: strings.Join(labels, ","), Mounts: strings.Join(mounts, ","), State: c.State.Status,
+		Networks: c.HostConfig.NetworkMode,
+	}
+	if size {
+		r.Size = humanSize(dirSize(filepath.Join(c.Dir(), "upper")))
+	}
+	return r
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}

@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/reference"
+	"github.com/hoistproject/hoist/internal/registry/client"
+	"github.com/hoistproject/hoist/internal/registry/client/distribution"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+func newPullCmd(e *env) *cobra.Command {
+	var allTags, quiet bool
+	var platform string
+	cmd := &cobra.Command{
+		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
+		Short: "Download an image from a registry",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			n, err := reference.ParseNamed(args[0])
+			if err != nil {
+				return err
+			}
+			tagged := reference.Tag(n) != "" || reference.Digest(n) != ""
+			if allTags && tagged {
+				return errors.New("tag can't be used with --all-tags/-a")
+			}
+			if !allTags && !tagged {
+				if !quiet {
+					fmt.Fprintln(e.out, "Using default tag: latest")
+				}
+				n, _ = reference.ParseTagged(args[0])
+			}
+			var plat *ocispec.Platform // nil: this machine's, and any for single-platform images
+			if platform != "" {
+				p, err := client.ParsePlatform(platform)
+				if err != nil {
+					return err
+				}
+				plat = &p
+			}
+			st, err := e.imageStore()
+			if err != nil {
+				return err
+			}
+			c, _, err := e.registryClient()
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			refs := []reference.Named{n}
+			if allTags {
+				tags, err := c.Repository(n).Tags(ctx)
+				if err != nil {
+					return e.daemonError(err)
+				}
+				refs = refs[:0]
+				for _, t := range tags {
+					r, err := reference.WithTag(n, t)
+					if err != nil {
+						return err
+					}
+					refs = append(refs, r)
+				}
+			}
+			fresh := false
+			var last distribution.PullResult
+			for _, r := range refs {
+				var prog client.ProgressFunc
+				if !quiet {
+					prog = newProgress(e.out, e.outputTTY()).Event
+					label := reference.Tag(r)
+					if d := reference.Digest(r); d != "" {
+						label = d.String()
+					}
+					fmt.Fprintf(e.out, "%s: Pulling from %s\n", label, reference.Path(r))
+				}
+				res, err := distribution.Pull(ctx, c, st, r, distribution.PullOptions{Platform: plat, Progress: prog})
+				if err != nil {
+					if errors.Is(err, errdefs.ErrNotFound) || errors.Is(err, errdefs.ErrUnauthorized) || errors.Is(err, errdefs.ErrUnavailable) || errors.Is(err, errdefs.ErrForbidden) {
+						return e.daemonError(err)
+					}
+					return err
+				}
+				if !quiet {
+					fmt.Fprintf(e.out, "Digest: %s\n", res.Digest)
+				}
+				fresh = fresh || res.Fresh
+				last = res
+			}
+			shown := reference.Familiar(last.Name)
+			full := last.Name.String()
+			if allTags {
+				shown, full = reference.FamiliarName(n), n.Name()
+			}
+			if !quiet {
+				if fresh {
+					fmt.Fprintf(e.out, "Status: Downloaded newer image for %s\n", shown)
+				} else {
+					fmt.Fprintf(e.out, "Status: Image is up to date for %s\n", shown)
+				}
+			}
+			fmt.Fprintln(e.out, full)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&allTags, "all-tags", "a", false, "Download all tagged images in the repository")
+	f.BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
+	f.StringVar(&platform, "platform", os.Getenv("DOCKER_DEFAULT_PLATFORM"), "Set platform if server is multi-platform capable")
+	return cmd
+}
+
+// outputTTY reports whether stdout is a terminal (progress bars).
+func (e *env) outputTTY() bool {
+	f, ok := e.out.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

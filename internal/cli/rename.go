@@ -1,0 +1,18 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+func newRenameCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rename CONTAINER NEW_NAME",
+		Short: "Rename a container",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := e.containers()
+			if err != nil {
+				return err
+			}
+			return m.Rename(cmd.Context(), args[0], args[1])
+		},
+	}
+}

@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hoistproject/hoist/internal/container"
+)
+
+func newRunCmd(e *env) *cobra.Command {
+	var f createFlags
+	var detach bool
+	c := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and run a new container from an image",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := f.options(cmd, args)
+			if err != nil {
+				return withStatus(125, err)
+			}
+			o.Config.StdinOnce = f.interactive && !detach
+			m, err := e.containers()
+			if err != nil {
+				return withStatus(125, err)
+			}
+			ctx := cmd.Context()
+			ctr, err := m.Create(ctx, o)
+			if err != nil {
+				return withStatus(125, err)
+			}
+			failed := func(err error) error {
+				if f.rm {
+					_ = m.Remove(context.WithoutCancel(ctx), ctr.ID, container.RemoveOptions{Force: true, Volumes: true})
+				}
+				return startExit(err)
+			}
+			if detach {
+				if _, err := m.Start(ctx, ctr.ID, container.StartOptions{}); err != nil {
+					return failed(err)
+				}
+				fmt.Fprintln(e.out, ctr.ID)
+				return nil
+			}
+			streams, restore := terminalStreams(e, f.interactive, f.tty)
+			sigs, stop := forwardedSignals()
+			code, err := m.Start(ctx, ctr.ID, container.StartOptions{Streams: streams, Signals: sigs})
+			stop()
+			restore()
+			if err != nil {
+				return failed(err)
+			}
+			if code != 0 {
+				return &StatusError{Code: code}
+			}
+			return nil
+		},
+	}
+	f.register(c.Flags())
+	c.Flags().BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
+	return c
+}

@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/hoistproject/hoist/internal/container"
+)
+
+func newStartCmd(e *env) *cobra.Command {
+	var attach, interactive bool
+	c := &cobra.Command{
+		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
+		Short: "Start one or more stopped containers",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := e.containers()
+			if err != nil {
+				return err
+			}
+			if !attach && !interactive {
+				return eachContainer(e, args, func(ref string) error {
+					_, err := m.Start(cmd.Context(), ref, container.StartOptions{})
+					return err
+				})
+			}
+			ctr, err := m.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			streams, restore := terminalStreams(e, interactive && ctr.Config.OpenStdin, ctr.Config.Tty)
+			sigs, stop := forwardedSignals()
+			code, err := m.Start(cmd.Context(), args[0], container.StartOptions{Streams: streams, Signals: sigs})
+			stop()
+			restore()
+			if err != nil {
+				return startExit(err)
+			}
+			if code != 0 {
+				return &StatusError{Code: code}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&attach, "attach", "a", false, "Attach STDOUT/STDERR and forward signals")
+	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "Attach container's STDIN")
+	return c
+}

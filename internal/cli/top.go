@@ -1,0 +1,33 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+func newTopCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "top CONTAINER [ps OPTIONS]",
+		Short: "Display the running processes of a container",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := e.containers()
+			if err != nil {
+				return err
+			}
+			res, err := m.Top(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(e.out, 10, 1, 3, ' ', 0)
+			fmt.Fprintln(tw, strings.Join(res.Titles, "\t"))
+			for _, p := range res.Processes {
+				fmt.Fprintln(tw, strings.Join(p, "\t"))
+			}
+			return tw.Flush()
+		},
+	}
+}

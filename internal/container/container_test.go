@@ -1,0 +1,419 @@
+package container
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/hoistproject/hoist/internal/mount"
+)
+
+var (
+	rootfsOnce sync.Once
+	rootfsDir  string
+)
+
+func sharedRootfs(t testing.TB) string {
+	rootfsOnce.Do(func() {
+		d, err := os.MkdirTemp("", "hoist-busybox-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rootfsDir = busyboxRootfs(t, d)
+	})
+	return rootfsDir
+}
+
+type fixedImages map[string]Image
+
+func (f fixedImages) ResolveImage(ctx context.Context, ref string) (Image, error) {
+	if img, ok := f[ref]; ok {
+		return img, nil
+	}
+	return Image{}, errors.New("No such image: " + ref)
+}
+
+func benchImage(t testing.TB) Image { return busyboxImage(t) }
+
+func selfCmd() []string { return []string{os.Args[0]} }
+
+func needRuntimeB(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		b.Skip("runc not installed")
+	}
+}
+
+func busyboxImage(t testing.TB) Image {
+	return Image{ID: "sha256:" + strings.Repeat("b", 64), Ref: "busybox:latest", LowerDirs: []string{sharedRootfs(t)},
+		Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"sh"}, Env: []string{"PATH=" + DefaultPath}}}}
+}
+
+func needRuntime(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("container tests need root")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		t.Skip("runc not installed")
+	}
+}
+
+func newManager(t *testing.T, imgs ...Image) *Manager {
+	needRuntime(t)
+	root := t.TempDir()
+	f := fixedImages{}
+	for _, i := range imgs {
+		f[i.Ref] = i
+	}
+	m, err := New(root, Options{Images: f, Self: []string{os.Args[0]}, SelfEnv: []string{"HOIST_TEST_SELF=monitor"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		cs, _ := m.List(ctx)
+		for _, c := range cs {
+			if err := m.Remove(ctx, c.ID, RemoveOptions{Force: true, Volumes: true}); err != nil {
+				t.Errorf("cleanup remove %s: %v", c.ID, err)
+			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for monitorsOf(root) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if mps, _ := mount.MountPoints(root); len(mps) > 0 {
+			t.Errorf("leaked mounts: %v", mps)
+			for _, mp := range mps {
+				mount.UnmountAll(mp)
+			}
+		}
+	})
+	return m
+}
+
+// runCtr creates and runs a container in the foreground, returning its
+// output and exit code.
+func runCtr(t *testing.T, m *Manager, o CreateOptions) (string, string, int, error) {
+	t.Helper()
+	if o.Image == "" {
+		o.Image = "busybox:latest"
+	}
+	if o.HostConfig.NetworkMode == "" {
+		o.HostConfig.NetworkMode = "none"
+	}
+	c, err := m.Create(context.Background(), o)
+	if err != nil {
+		return "", "", 0, err
+	}
+	var out, errb bytes.Buffer
+	code, err := m.Start(context.Background(), c.ID, StartOptions{Streams: &Streams{Stdout: &out, Stderr: &errb}})
+	return out.String(), errb.String(), code, err
+}
+
+func TestRunEchoAndExitCodes(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	out, _, code, err := runCtr(t, m, CreateOptions{Config: Config{Cmd: []string{"echo", "hello world"}}})
+	if err != nil || code != 0 || out != "hello world\n" {
+		t.Fatalf("echo: %q %d %v", out, code, err)
+	}
+	out, errOut, code, err := runCtr(t, m, CreateOptions{Config: Config{Cmd: []string{"sh", "-c", "echo out; echo err >&2; exit 3"}}})
+	if err != nil || code != 3 || out != "out\n" || errOut != "err\n" {
+		t.Fatalf("exit 3: %q %q %d %v", out, errOut, code, err)
+	}
+	_, _, _, err = runCtr(t, m, CreateOptions{Config: Config{Cmd: []string{"nosuchcmd"}}})
+	var se *StartError
+	if !errors.As(err, &se) || se.Code != 127 {
+		t.Fatalf("not found: %v", err)
+	}
+	_, _, _, err = runCtr(t, m, CreateOptions{Config: Config{Cmd: []string{"/etc/passwd"}}})
+	if !errors.As(err, &se) || se.Code != 126 {
+		t.Fatalf("not executable: %v", err)
+	}
+}
+
+func TestEnvWorkdirUser(t *testing.T) {
+	img := busyboxImage(t)
+	img.Config.Config.Env = []string{"PATH=/bin:/usr/bin", "FROM_IMAGE=1", "OVERRIDE=image"}
+	img.Config.Config.WorkingDir = "/srv/app"
+	m := newManager(t, img)
+	out, _, code, err := runCtr(t, m, CreateOptions{Config: Config{
+		Env: []string{"OVERRIDE=user"}, Cmd: []string{"sh", "-c", "echo $PATH $FROM_IMAGE $OVERRIDE $HOSTNAME $HOME; pwd; id"}}})
+	if err != nil || code != 0 {
+		t.Fatal(code, err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "/bin:/usr/bin 1 user ") || !strings.HasSuffix(lines[0], " /root") ||
+		lines[1] != "/srv/app" || !strings.HasPrefix(lines[2], "uid=0(root) gid=0(root)") {
+		t.Fatalf("got %q", out)
+	}
+	out, _, _, err = runCtr(t, m, CreateOptions{Config: Config{User: "alice", WorkingDir: "/tmp", Cmd: []string{"sh", "-c", "id; echo $HOME; pwd"}}})
+	if err != nil || !strings.Contains(out, "uid=1000(alice) gid=1000(alice) groups=50(staff)") || !strings.Contains(out, "/home/alice\n/tmp\n") {
+		t.Fatalf("user alice: %q %v", out, err)
+	}
+	out, _, _, err = runCtr(t, m, CreateOptions{Config: Config{User: "nobody:staff", Cmd: []string{"id"}}})
+	if err != nil || !strings.HasPrefix(out, "uid=65534(nobody) gid=50(staff)") {
+		t.Fatalf("user nobody:staff: %q %v", out, err)
+	}
+	_, _, _, err = runCtr(t, m, CreateOptions{Config: Config{User: "ghost", Cmd: []string{"id"}}})
+	if err == nil || !strings.Contains(err.Error(), "unable to find user ghost") {
+		t.Fatalf("unknown user: %v", err)
+	}
+	_, _, _, err = runCtr(t, m, CreateOptions{Config: Config{WorkingDir: "rel", Cmd: []string{"id"}}})
+	if err == nil || !strings.Contains(err.Error(), "absolute path") {
+		t.Fatalf("relative workdir: %v", err)
+	}
+	// --entrypoint clears the image's CMD; a command replaces CMD only.
+	img.Config.Config.Entrypoint = []string{"echo", "entry"}
+	img.Config.Config.Cmd = []string{"imagecmd"}
+	img.Ref = "withentry:latest"
+	m.opts.Images.(fixedImages)[img.Ref] = img
+	out, _, _, _ = runCtr(t, m, CreateOptions{Image: img.Ref})
+	if out != "entry imagecmd\n" {
+		t.Fatalf("entrypoint+cmd: %q", out)
+	}
+	out, _, _, _ = runCtr(t, m, CreateOptions{Image: img.Ref, Config: Config{Cmd: []string{"usercmd"}}})
+	if out != "entry usercmd\n" {
+		t.Fatalf("entrypoint+user cmd: %q", out)
+	}
+	out, _, _, _ = runCtr(t, m, CreateOptions{Image: img.Ref, Config: Config{EntrypointSet: true, Entrypoint: []string{"echo"}}})
+	if out != "\n" {
+		t.Fatalf("--entrypoint should clear CMD: %q", out)
+	}
+}
+
+func TestBindsReadOnlyAndFds(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "in"), []byte("from host"), 0o644)
+	out, _, code, err := runCtr(t, m, CreateOptions{Config: Config{Cmd: []string{"sh", "-c", "cat /data/in; echo x > /data/out; echo y > /ro/x || echo ro-ok"}},
+		HostConfig: HostConfig{Binds: []string{host + ":/data", host + ":/ro:ro"}}})
+	if err != nil || code != 0 || !strings.Contains(out, "from host") || !strings.Contains(out, "ro-ok") {
+		t.Fatalf("binds: %q %d %v", out, code, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "out")); string(b) != "x\n" {
+		t.Fatalf("rw bind did not write to host: %q", b)
+	}
+	out, _, _, err = runCtr(t, m, CreateOptions{Config: Config{Cmd: []string{"sh", "-c", "touch /x || echo rofs; touch /tmp/x || echo tmp-ro; echo ok > /dev/shm/x && cat /dev/shm/x"}},
+		HostConfig: HostConfig{ReadonlyRootfs: true}})
+	if err != nil || !strings.Contains(out, "rofs") || !strings.Contains(out, "ok") {
+		t.Fatalf("read-only: %q %v", out, err)
+	}
+	out, _, _, err = runCtr(t, m, CreateOptions{Config: Config{Cmd: []string{"ls", "/proc/self/fd"}}})
+	if err != nil || strings.Fields(out)[0] != "0" || len(strings.Fields(out)) != 4 {
+		t.Fatalf("fds (want 0 1 2 and ls's own dir fd): %q %v", out, err)
+	}
+	// /etc/hosts, hostname, resolv.conf come from the container dir and
+	// never reach the upper dir.
+	c, err := m.Create(context.Background(), CreateOptions{Image: "busybox:latest", Config: Config{Hostname: "myhost", Cmd: []string{"sh", "-c", "hostname; cat /etc/hostname; grep -c localhost /etc/hosts"}},
+		HostConfig: HostConfig{NetworkMode: "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if _, err := m.Start(context.Background(), c.ID, StartOptions{Streams: &Streams{Stdout: &b}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "myhost\nmyhost\n") {
+		t.Fatalf("hostname: %q", b.String())
+	}
+	if ents, _ := os.ReadDir(filepath.Join(c.dir, "upper")); len(ents) != 0 {
+		t.Fatalf("upper dir not empty: %v", ents)
+	}
+}
+
+func TestDetachedLogsStopRemove(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	c, err := m.Create(ctx, CreateOptions{Name: "web", Image: "busybox:latest",
+		Config:     Config{Cmd: []string{"sh", "-c", "echo started; echo warn >&2; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done"}},
+		HostConfig: HostConfig{NetworkMode: "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Create(ctx, CreateOptions{Name: "web", Image: "busybox:latest"}); err == nil || !strings.Contains(err.Error(), `The container name "/web" is already in use`) {
+		t.Fatalf("name conflict: %v", err)
+	}
+	if _, err := m.Start(ctx, "web", StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.Get(ctx, c.ID[:8])
+	if err != nil || got.State.Status != StatusRunning || got.State.Pid == 0 {
+		t.Fatalf("state: %+v %v", got.State, err)
+	}
+	if err := m.Remove(ctx, "web", RemoveOptions{}); err == nil || !strings.Contains(err.Error(), "cannot remove a running container") {
+		t.Fatalf("rm running: %v", err)
+	}
+	var out, errb bytes.Buffer
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "started") && time.Now().Before(deadline) {
+		out.Reset()
+		errb.Reset()
+		m.Logs(ctx, "web", LogOptions{Tail: -1}, &out, &errb)
+	}
+	if out.String() != "started\n" || errb.String() != "warn\n" {
+		t.Fatalf("logs: %q %q", out.String(), errb.String())
+	}
+	out.Reset()
+	m.Logs(ctx, "web", LogOptions{Tail: -1, Timestamps: true}, &out, nil)
+	if ts, _, _ := strings.Cut(out.String(), " "); !strings.HasSuffix(out.String(), " started\n") {
+		t.Fatalf("timestamps: %q", out.String())
+	} else if _, err := time.Parse(time.RFC3339Nano, ts); err != nil {
+		t.Fatalf("timestamp %q: %v", ts, err)
+	}
+	top, err := m.Top(ctx, "web")
+	if err != nil || len(top.Processes) < 1 || !strings.Contains(top.Processes[0][7], "sh -c") {
+		t.Fatalf("top: %+v %v", top, err)
+	}
+	code, err := m.Exec(ctx, "web", ExecOptions{Cmd: []string{"sh", "-c", "echo in-exec; exit 4"}}, &Streams{Stdout: &out})
+	if err != nil || code != 4 || !strings.Contains(out.String(), "in-exec") {
+		t.Fatalf("exec: %d %v %q", code, err, out.String())
+	}
+	if _, err := m.Exec(ctx, "web", ExecOptions{Cmd: []string{"nosuch"}}, &Streams{}); err == nil {
+		t.Fatal("exec of missing command succeeded")
+	}
+	if err := m.Pause(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.Get(ctx, "web"); got.State.Status != StatusPaused {
+		t.Fatalf("pause: %s", got.State.Status)
+	}
+	if err := m.Unpause(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Rename(ctx, "web", "web2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Stop(ctx, "web2", nil); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = m.Get(ctx, "web2")
+	if got.State.Status != StatusExited || got.State.ExitCode != 0 {
+		t.Fatalf("after stop: %+v", got.State)
+	}
+	out.Reset()
+	m.Logs(ctx, "web2", LogOptions{Tail: 1}, &out, io.Discard)
+	if out.String() != "bye\n" {
+		t.Fatalf("tail 1: %q", out.String())
+	}
+	if mps, _ := mount.MountPoints(got.dir); len(mps) != 0 {
+		t.Fatalf("stopped container still mounted: %v", mps)
+	}
+	// Restart then kill: 137.
+	if _, err := m.Start(ctx, "web2", StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Kill(ctx, "web2", "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := m.Wait(ctx, "web2"); err != nil || code != 137 {
+		t.Fatalf("wait after kill: %d %v", code, err)
+	}
+	if err := m.Remove(ctx, "web2", RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(got.dir); !os.IsNotExist(err) {
+		t.Fatalf("container dir left: %v", err)
+	}
+	if _, err := m.Get(ctx, "web2"); err == nil || !strings.Contains(err.Error(), "No such container: web2") {
+		t.Fatalf("get removed: %v", err)
+	}
+}
+
+func TestMonitorKilled(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"sleep", "1000"}}, HostConfig: HostConfig{NetworkMode: "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Start(ctx, c.ID, StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := m.Get(ctx, c.ID)
+	syscall.Kill(got.State.MonitorPid, syscall.SIGKILL)
+	for procStart(got.State.MonitorPid) != 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got, err = m.Get(ctx, c.ID)
+	if err != nil || got.State.Status != StatusRunning {
+		t.Fatalf("unmonitored container should still run: %+v %v", got.State, err)
+	}
+	syscall.Kill(got.State.Pid, syscall.SIGKILL)
+	code, err := m.Wait(ctx, c.ID)
+	if err != nil || code != 255 {
+		t.Fatalf("wait unmonitored: %d %v", code, err)
+	}
+	got, _ = m.Get(ctx, c.ID)
+	if got.State.Status != StatusExited {
+		t.Fatalf("state: %+v", got.State)
+	}
+	if mps, _ := mount.MountPoints(got.dir); len(mps) != 0 {
+		t.Fatalf("mounts left: %v", mps)
+	}
+	if err := m.Remove(ctx, c.ID, RemoveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestManyLayersAndCgroupLimits(t *testing.T) {
+	base := sharedRootfs(t)
+	// Split the busybox rootfs: bin/ in the bottom layer, etc/ on top of 118
+	// small layers each adding one file.
+	dir := t.TempDir()
+	var lowers []string
+	bottom := filepath.Join(dir, "l000")
+	os.MkdirAll(bottom, 0o755)
+	if err := exec.Command("cp", "-a", filepath.Join(base, "bin"), filepath.Join(base, "sbin"), filepath.Join(base, "usr"), filepath.Join(base, "tmp"), filepath.Join(base, "proc"), filepath.Join(base, "sys"), filepath.Join(base, "dev"), bottom).Run(); err != nil {
+		t.Fatal(err)
+	}
+	lowers = append(lowers, bottom)
+	for i := 1; i < 119; i++ {
+		l := filepath.Join(dir, fmt.Sprintf("l%03d", i))
+		os.MkdirAll(filepath.Join(l, "layers"), 0o755)
+		os.WriteFile(filepath.Join(l, "layers", fmt.Sprint(i)), nil, 0o644)
+		lowers = append(lowers, l)
+	}
+	top := filepath.Join(dir, "l119")
+	exec.Command("cp", "-a", filepath.Join(base, "etc"), top+"/").Run()
+	os.MkdirAll(top, 0o755)
+	exec.Command("cp", "-a", filepath.Join(base, "etc"), top).Run()
+	lowers = append(lowers, top)
+	img := Image{ID: "sha256:" + strings.Repeat("c", 64), Ref: "layers:120", LowerDirs: lowers,
+		Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"sh"}}}}
+	m := newManager(t, img)
+	out, _, code, err := runCtr(t, m, CreateOptions{Image: "layers:120", Config: Config{Cmd: []string{"sh", "-c", "ls /layers | wc -l; cat /etc/passwd | head -1; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"}},
+		HostConfig: HostConfig{Memory: 64 << 20, PidsLimit: 50}})
+	if err != nil || code != 0 {
+		t.Fatalf("%q %d %v", out, code, err)
+	}
+	if want := "118\nroot:x:0:0:root:/root:/bin/sh\n67108864\n50\n"; out != want {
+		t.Fatalf("got %q want %q", out, want)
+	}
+}
+
+// monitorsOf reports whether a monitor of root still runs.
+func monitorsOf(root string) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), "container-monitor") && strings.Contains(string(b), root+"\x00") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,335 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+)
+
+// timeNow is the clock (UTC, like docker's timestamps).
+func timeNow() time.Time { return time.Now().UTC() }
+
+// CreateOptions are the inputs of Create.
+type CreateOptions struct {
+	Name       string // "" generates one
+	Image      string // reference or ID, resolved with Options.Images
+	Config     Config
+	HostConfig HostConfig
+}
+
+// Create resolves the image and records a new container (state "created").
+// Nothing runs and nothing is mounted until Start.
+func (m *Manager) Create(ctx context.Context, o CreateOptions) (*Container, error) {
+	if m.opts.Images == nil {
+		return nil, errdefs.NotImplementedf("no image store configured")
+	}
+	img, err := m.opts.Images.ResolveImage(ctx, o.Image)
+	if err != nil {
+		return nil, err
+	}
+	return m.CreateFromImage(ctx, img, o)
+}
+
+// CreateFromImage records a new container of img.
+func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOptions) (*Container, error) {
+	ic := img.Config.Config
+	cfg := o.Config
+	hc := o.HostConfig
+	switch netMode(&Container{HostConfig: hc}) {
+	case "bridge", "none", "host":
+	default:
+		return nil, errdefs.NotFoundf("network %s not found", hc.NetworkMode)
+	}
+	if hc.RestartPolicy != "" && hc.RestartPolicy != "no" {
+		return nil, errdefs.NotImplementedf("restart policy %q is not supported (daemonless): only \"no\"", hc.RestartPolicy)
+	}
+	args, err := resolveCommand(ic.Entrypoint, ic.Cmd, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Env = mergeEnv(ic.Env, cfg.Env)
+	if cfg.WorkingDir == "" {
+		cfg.WorkingDir = ic.WorkingDir
+	}
+	if cfg.User == "" {
+		cfg.User = ic.User
+	}
+	if cfg.StopSignal == "" {
+		cfg.StopSignal = ic.StopSignal
+	}
+	if !cfg.EntrypointSet {
+		cfg.Entrypoint = ic.Entrypoint
+	}
+	if len(cfg.Cmd) == 0 && !cfg.EntrypointSet {
+		cfg.Cmd = ic.Cmd
+	}
+	labels := map[string]string{}
+	for k, v := range ic.Labels {
+		labels[k] = v
+	}
+	for k, v := range cfg.Labels {
+		labels[k] = v
+	}
+	cfg.Labels = labels
+	if len(ic.ExposedPorts) > 0 && cfg.ExposedPorts == nil {
+		cfg.ExposedPorts = map[string]struct{}{}
+	}
+	for p := range ic.ExposedPorts {
+		cfg.ExposedPorts[p] = struct{}{}
+	}
+	for _, pb := range hc.PortBindings {
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = map[string]struct{}{}
+		}
+		cfg.ExposedPorts[fmt.Sprintf("%d/%s", pb.ContainerPort, pb.Proto)] = struct{}{}
+	}
+	if len(ic.Volumes) > 0 && cfg.Volumes == nil {
+		cfg.Volumes = map[string]struct{}{}
+	}
+	for v := range ic.Volumes {
+		cfg.Volumes[v] = struct{}{}
+	}
+	if cfg.Image == "" {
+		cfg.Image = img.Ref
+	}
+
+	id := newID()
+	if cfg.Hostname == "" {
+		cfg.Hostname = id[:12]
+		if netMode(&Container{HostConfig: hc}) == "host" {
+			if h, err := os.Hostname(); err == nil {
+				cfg.Hostname = h
+			}
+		}
+	}
+	c := &Container{
+		ID: id, Created: timeNow(), Path: args[0], Args: args[1:],
+		ImageID: img.ID, ImageRef: img.Ref, ImageConfig: ic, LowerDirs: img.LowerDirs, ChainIDs: img.ChainIDs,
+		Config: cfg, HostConfig: hc,
+		dir: filepath.Join(m.containersDir(), id),
+	}
+	c.State.Status = StatusCreated
+	if c.HostConfig.Runtime == "" {
+		c.HostConfig.Runtime = m.opts.Runtime
+	}
+
+	name := o.Name
+	if name != "" {
+		if err := m.reserveName(strings.TrimPrefix(name, "/"), id); err != nil {
+			return nil, err
+		}
+		name = strings.TrimPrefix(name, "/")
+	} else {
+		for i := 0; ; i++ {
+			name = generateName()
+			if i > 5 {
+				name += strconv.Itoa(i)
+			}
+			if err := m.reserveName(name, id); err == nil {
+				break
+			} else if !errdefs.IsConflict(err) || i > 50 {
+				return nil, err
+			}
+		}
+	}
+	c.Name = name
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(c.dir)
+			m.releaseName(name, id)
+		}
+	}()
+	for _, d := range []string{c.dir, filepath.Join(c.dir, "upper"), filepath.Join(c.dir, "work"),
+		filepath.Join(c.dir, "rootfs"), filepath.Join(c.dir, "bundle")} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return nil, fmt.Errorf("create container dir: %w", err)
+		}
+	}
+	if err := makeInitLayer(filepath.Join(c.dir, "init")); err != nil {
+		return nil, err
+	}
+	if err := m.setupVolumes(c); err != nil {
+		return nil, err
+	}
+	if err := m.setupPorts(c); err != nil {
+		return nil, err
+	}
+	if err := c.saveState(); err != nil {
+		return nil, err
+	}
+	if err := c.saveConfig(); err != nil {
+		return nil, err
+	}
+	ok = true
+	return c, nil
+}
+
+// setupVolumes resolves -v binds, named volumes and the image's VOLUMEs.
+func (m *Manager) setupVolumes(c *Container) error {
+	seen := map[string]bool{}
+	for _, b := range c.HostConfig.Binds {
+		parts := strings.Split(b, ":")
+		if len(parts) < 2 || len(parts) > 3 {
+			return errdefs.InvalidArgumentf("invalid volume specification: '%s'", b)
+		}
+		src, dst := parts[0], parts[1]
+		rw := true
+		if len(parts) == 3 {
+			for _, o := range strings.Split(parts[2], ",") {
+				switch o {
+				case "ro":
+					rw = false
+				case "rw", "z", "Z", "rprivate", "private", "rshared", "shared", "rslave", "slave", "nocopy":
+				default:
+					return errdefs.InvalidArgumentf("invalid mode: %s", o)
+				}
+			}
+		}
+		if !path.IsAbs(dst) {
+			return errdefs.InvalidArgumentf("invalid volume specification: '%s': invalid mount config for type \"bind\": invalid mount path: '%s' mount path must be absolute", b, dst)
+		}
+		dst = path.Clean(dst)
+		if dst == "/" {
+			return errdefs.InvalidArgumentf("invalid volume specification: '%s': invalid mount config for type \"bind\": invalid specification: destination can't be '/'", b)
+		}
+		if seen[dst] {
+			return errdefs.InvalidArgumentf("Duplicate mount point: %s", dst)
+		}
+		seen[dst] = true
+		mp := MountPoint{Destination: dst, RW: rw}
+		if strings.HasPrefix(src, "/") {
+			// Docker creates a missing host directory for -v.
+			if err := os.MkdirAll(src, 0o755); err != nil {
+				return errdefs.InvalidArgumentf("invalid volume source %s: %v", src, err)
+			}
+			mp.Type, mp.Source = "bind", filepath.Clean(src)
+		} else {
+			if !volNameRE.MatchString(src) {
+				return errdefs.InvalidArgumentf("create %s: \"%s\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", src, src)
+			}
+			dir, err := m.volumeDir(src)
+			if err != nil {
+				return err
+			}
+			mp.Type, mp.Name, mp.Source = "volume", src, dir
+		}
+		c.Mounts = append(c.Mounts, mp)
+	}
+	var anon []string
+	for v := range c.Config.Volumes {
+		if !seen[path.Clean(v)] {
+			anon = append(anon, path.Clean(v))
+		}
+	}
+	sort.Strings(anon)
+	for _, dst := range anon {
+		name := newID()
+		dir, err := m.volumeDir(name)
+		if err != nil {
+			return err
+		}
+		c.Mounts = append(c.Mounts, MountPoint{Type: "volume", Name: name, Source: dir, Destination: dst, RW: true, Anonymous: true})
+	}
+	return nil
+}
+
+var volNameRE = nameRE
+
+func (m *Manager) volumeDir(name string) (string, error) {
+	d := filepath.Join(m.volumesDir(), name, "_data")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", fmt.Errorf("create volume %s: %w", name, err)
+	}
+	return d, nil
+}
+
+// setupPorts allocates host ports for -P (every exposed port not bound
+// explicitly gets a free ephemeral port).
+func (m *Manager) setupPorts(c *Container) error {
+	c.Ports = append([]PortBinding{}, c.HostConfig.PortBindings...)
+	for i, p := range c.Ports {
+		if p.HostPort == 0 { // -p CONTAINERPORT: any free host port
+			hp, err := freePort(p.Proto)
+			if err != nil {
+				return err
+			}
+			c.Ports[i].HostPort = hp
+		}
+	}
+	if !c.HostConfig.PublishAll {
+		return nil
+	}
+	bound := map[string]bool{}
+	for _, p := range c.Ports {
+		bound[fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)] = true
+	}
+	var exposed []string
+	for p := range c.Config.ExposedPorts {
+		exposed = append(exposed, p)
+	}
+	sort.Strings(exposed)
+	for _, p := range exposed {
+		if bound[p] {
+			continue
+		}
+		port, proto, _ := strings.Cut(p, "/")
+		if proto == "" {
+			proto = "tcp"
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil {
+			continue
+		}
+		hp, err := freePort(proto)
+		if err != nil {
+			return err
+		}
+		c.Ports = append(c.Ports, PortBinding{HostIP: "0.0.0.0", HostPort: hp, ContainerPort: n, Proto: proto})
+	}
+	return nil
+}
+
+func freePort(proto string) (int, error) {
+	if proto == "udp" {
+		l, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		defer l.Close()
+		return l.LocalAddr().(*net.UDPAddr).Port, nil
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// makeInitLayer writes the container's init layer: the mount points the
+// runtime needs (/etc/hosts, /etc/hostname, /etc/resolv.conf, /proc, /sys,
+// /dev), so that creating them never shows up in the container's upper dir
+// (and so never in diff or commit). It sits on top of the image's layers.
+func makeInitLayer(dir string) error {
+	for _, d := range []string{"etc", "proc", "sys", "dev"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return fmt.Errorf("init layer: %w", err)
+		}
+	}
+	for _, f := range []string{"etc/hosts", "etc/hostname", "etc/resolv.conf"} {
+		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+			return fmt.Errorf("init layer: %w", err)
+		}
+	}
+	return nil
+}

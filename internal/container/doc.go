@@ -1,0 +1,43 @@
+// Package container owns container lifecycle: creation from an image, OCI
+// runtime spec generation, runtime (runc/crun) invocation, the per-container
+// monitor, logs and state. It performs no mounts itself: every mount goes
+// through internal/mount.
+//
+// The image side is reached only through the narrow ImageResolver interface
+// (image config + unpacked layer dirs), so the image store can be wired in by
+// the caller.
+//
+// # On-disk layout (under the hoist root)
+//
+//	containers/<id>/              one directory per container (<id>: 64 hex)
+//	    container.json            the Container record (config, host config, image, lower dirs);
+//	                              written once at create, rewritten atomically on rename
+//	    state.json                State (status, pids, exit code, times), written atomically
+//	                              (temp file + rename) by the monitor and the CLI
+//	    lock                      flock(2) file serialising state changes across processes
+//	    upper/ work/              the overlay upper and work dirs (the container's changes)
+//	    rootfs/                   the merged mount point (mounted only while running)
+//	    bundle/config.json        the OCI runtime spec given to the runtime
+//	    container-json.log        logs in docker's json-file format, one JSON object per line:
+//	                              {"log":"...","stream":"stdout|stderr","time":"RFC3339Nano"}
+//	    hosts hostname resolv.conf  bind-mounted over /etc/... in the container, so never committed
+//	    attach.sock               the monitor's attach socket (exists while a monitor runs)
+//	    console.sock              the runtime's console socket (-t, during start only)
+//	    netns                     the persistent network namespace (bridge mode, while running)
+//	    runtime.log               the runtime's own log (errors from create/start)
+//	container-names/<name>        one file per container name, holding the ID; created with
+//	                              O_EXCL so names are unique across concurrent hoist processes
+//	volumes/<name>/_data          named and anonymous volumes (-v NAME:/path, image VOLUMEs)
+//	runtime/<runtime-name>/       the runtime's --root state directory
+//
+// # Processes
+//
+// A container's lifetime is held by a monitor: hoist re-executing itself
+// ("hoist container-monitor ID"), started in its own session so that it
+// outlives the command that started it. The monitor mounts the rootfs, writes
+// the bundle, runs "runtime run --detach" as a child subreaper, waits for the
+// container's init, copies its output to the log file and to attached
+// clients (attach.sock), records the exit code and finish time, then unmounts
+// and cleans up. If the monitor itself is killed, readers of the state
+// reconcile it against the runtime's state and the liveness of the monitor.
+package container

@@ -1,0 +1,251 @@
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+)
+
+// ExecOptions describe a process to run in a running container.
+type ExecOptions struct {
+	Cmd        []string
+	Env        []string
+	WorkingDir string
+	User       string
+	Tty        bool
+	Detach     bool
+	Privileged bool
+}
+
+// Exec runs a process in the running container and returns its exit code
+// (0 when detached).
+func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *Streams) (int, error) {
+	c, err := m.Get(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	if !c.State.Running() {
+		return 0, errdefs.Conflictf("Container %s is not running", c.ID)
+	}
+	if c.State.Status == StatusPaused {
+		return 0, errdefs.Conflictf("Container %s is paused, unpause the container before exec", c.ID)
+	}
+	if len(o.Cmd) == 0 {
+		return 0, errdefs.InvalidArgumentf("No exec command specified")
+	}
+	rootfs := filepath.Join(c.dir, "rootfs")
+	userSpec := o.User
+	if userSpec == "" {
+		userSpec = c.Config.User
+	}
+	u, err := ResolveUser(rootfs, userSpec)
+	if err != nil {
+		return 0, err
+	}
+	cwd := o.WorkingDir
+	if cwd == "" {
+		cwd = c.Config.WorkingDir
+	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	caps := append([]string{}, defaultCapabilities...)
+	pcaps := &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	if u.UID != 0 {
+		pcaps = &specs.LinuxCapabilities{Bounding: caps}
+	}
+	proc := specs.Process{
+		Terminal:     o.Tty,
+		User:         specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.Groups},
+		Args:         o.Cmd,
+		Env:          withHome(processEnv(c, o.Tty, o.Env), u.Home),
+		Cwd:          cwd,
+		Capabilities: pcaps,
+	}
+	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
+	procPath := filepath.Join(c.dir, "exec-"+tag+".json")
+	pidFile := filepath.Join(c.dir, "exec-"+tag+".pid")
+	logPath := filepath.Join(c.dir, "exec-"+tag+".log")
+	defer os.Remove(procPath)
+	defer os.Remove(pidFile)
+	defer os.Remove(logPath)
+	b, _ := json.Marshal(proc)
+	if err := os.WriteFile(procPath, b, 0o600); err != nil {
+		return 0, err
+	}
+	args := []string{"--log", logPath, "--log-format", "json", "exec", "--process", procPath, "--pid-file", pidFile}
+	if o.Detach {
+		args = append(args, "--detach")
+	}
+	var consoleL *net.UnixListener
+	if o.Tty {
+		name := "exec-" + tag + ".sock"
+		consoleL, err = listenDir(c.dir, name)
+		if err != nil {
+			return 0, err
+		}
+		defer func() { consoleL.Close(); os.Remove(filepath.Join(c.dir, name)) }()
+		p, f, err := dirSocketPath(c.dir, name)
+		if err != nil {
+			return 0, err
+		}
+		if f != nil {
+			defer f.Close()
+			p = strings.Replace(p, "/proc/self/", fmt.Sprintf("/proc/%d/", os.Getpid()), 1)
+		}
+		args = append(args, "--console-socket", p)
+	}
+	args = append(args, c.ID)
+	cmd := m.runtimeCmd(context.WithoutCancel(ctx), c, args...)
+	var errBuf strings.Builder
+	if s != nil && !o.Tty && !o.Detach {
+		cmd.Stdin = s.Stdin
+		cmd.Stdout = s.Stdout
+		cmd.Stderr = io.MultiWriter(orDiscard(s.Stderr), &limitedBuf{b: &errBuf})
+	} else {
+		cmd.Stderr = &limitedBuf{b: &errBuf}
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	if o.Tty {
+		go func() {
+			master, err := recvConsole(consoleL)
+			if err != nil {
+				return
+			}
+			defer master.Close()
+			if s != nil && s.Height > 0 {
+				unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: s.Height, Col: s.Width})
+			}
+			if s != nil && s.Stdin != nil {
+				go io.Copy(master, s.Stdin)
+			}
+			if s != nil && s.Resize != nil {
+				go func() {
+					for sz := range s.Resize {
+						unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: sz[0], Col: sz[1]})
+					}
+				}()
+			}
+			if s != nil && s.Stdout != nil {
+				io.Copy(s.Stdout, master)
+			} else {
+				io.Copy(io.Discard, master)
+			}
+		}()
+	}
+	err = cmd.Wait()
+	if err == nil {
+		return 0, nil
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return 0, err
+	}
+	if _, perr := os.Stat(pidFile); perr != nil {
+		return 0, classifyStartError(runtimeError(logPath, errBuf.String()))
+	}
+	return ee.ExitCode(), nil
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+type limitedBuf struct{ b *strings.Builder }
+
+func (l *limitedBuf) Write(p []byte) (int, error) {
+	if l.b.Len() < 64*1024 {
+		l.b.Write(p)
+	}
+	return len(p), nil
+}
+
+// TopResult is `top`'s table.
+type TopResult struct {
+	Titles    []string
+	Processes [][]string
+}
+
+// Top lists the container's processes (UID PID PPID C STIME TTY TIME CMD).
+func (m *Manager) Top(ctx context.Context, ref string) (TopResult, error) {
+	res := TopResult{Titles: []string{"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"}}
+	c, err := m.Get(ctx, ref)
+	if err != nil {
+		return res, err
+	}
+	if !c.State.Running() {
+		return res, errdefs.Conflictf("Container %s is not running", c.ID)
+	}
+	out, err := m.runtimeCmd(ctx, c, "ps", "--format", "json", c.ID).Output()
+	if err != nil {
+		return res, fmt.Errorf("list processes of %s: %w", c.ID, err)
+	}
+	var pids []int
+	if err := json.Unmarshal(out, &pids); err != nil {
+		return res, fmt.Errorf("list processes of %s: %w", c.ID, err)
+	}
+	for _, pid := range pids {
+		if row, ok := psRow(pid); ok {
+			res.Processes = append(res.Processes, row)
+		}
+	}
+	return res, nil
+}
+
+var clockTicks = 100.0
+
+func psRow(pid int) ([]string, bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, false
+	}
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return nil, false
+	}
+	ppid := f[1]
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	start, _ := strconv.ParseFloat(f[19], 64)
+	cpu := int((utime + stime) / clockTicks)
+	uid := "?"
+	if st, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+		if sys, ok := st.Sys().(*unixStat); ok {
+			uid = strconv.Itoa(int(sys.Uid))
+		}
+	}
+	var si unix.Sysinfo_t
+	unix.Sysinfo(&si)
+	startTime := time.Now().Add(-time.Duration(float64(si.Uptime)-start/clockTicks) * time.Second)
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	cmd := strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))
+	if cmd == "" {
+		cmd = "[" + strings.Trim(s[strings.IndexByte(s, '(')+1:i], " ") + "]"
+	}
+	return []string{uid, strconv.Itoa(pid), ppid, "0", startTime.Format("15:04"), "?",
+		fmt.Sprintf("%02d:%02d:%02d", cpu/3600, cpu/60%60, cpu%60), cmd}, true
+}

@@ -1,0 +1,625 @@
+package container
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hoistproject/hoist/internal/mount"
+)
+
+// syncMsg is exchanged on the pipe between the starting command and the
+// monitor (the monitor's fd 3, a socketpair).
+type syncMsg struct {
+	Ready   bool   `json:",omitempty"` // monitor -> starter: prepared, waiting for Start
+	Start   bool   `json:",omitempty"` // starter -> monitor: go
+	Started bool   `json:",omitempty"` // monitor -> starter: process running
+	Pid     int    `json:",omitempty"`
+	Error   string `json:",omitempty"` // monitor -> starter: failed
+	Code    int    `json:",omitempty"` // exit code for Error (125, 126, 127)
+}
+
+type monitor struct {
+	m   *Manager
+	c   *Container
+	ctx context.Context
+
+	listener *net.UnixListener
+	net      *bridgeNet
+
+	stdinW  *os.File // container stdin (non-tty, -i)
+	stdoutR *os.File
+	stderrR *os.File
+	pty     *os.File
+
+	mu        sync.Mutex
+	clients   map[*monClient]struct{}
+	exited    bool
+	exitCode  int
+	winH      uint16
+	winW      uint16
+	stdinGone bool
+
+	logMu sync.Mutex
+	logf  *os.File
+
+	copyDone chan struct{}
+}
+
+type monClient struct {
+	conn net.Conn
+	h    attachHeader
+	wmu  sync.Mutex
+}
+
+func (cl *monClient) send(typ byte, p []byte) error {
+	cl.wmu.Lock()
+	defer cl.wmu.Unlock()
+	cl.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	return writeFrame(cl.conn, typ, p)
+}
+
+// RunMonitor is the body of the hidden `hoist container-monitor ID` command:
+// it owns the container's lifetime until its process exits. syncFile is the
+// socketpair end shared with the starting command.
+func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) error {
+	c, err := m.load(id)
+	if err != nil {
+		return err
+	}
+	mon := &monitor{m: m, c: c, ctx: context.WithoutCancel(ctx), clients: map[*monClient]struct{}{}}
+	sr := bufio.NewReader(syncFile)
+	reply := func(msg syncMsg) {
+		b, _ := json.Marshal(msg)
+		syncFile.Write(append(b, '\n'))
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		reply(syncMsg{Error: "set child subreaper: " + err.Error(), Code: 125})
+		return err
+	}
+	if err := mon.prepare(); err != nil {
+		mon.cleanup()
+		reply(syncMsg{Error: err.Error(), Code: 125})
+		return err
+	}
+	go mon.serve()
+	reply(syncMsg{Ready: true})
+	line, err := sr.ReadBytes('\n')
+	var req syncMsg
+	if err != nil || json.Unmarshal(line, &req) != nil || !req.Start {
+		mon.cleanup()
+		return fmt.Errorf("starter went away before start")
+	}
+	pid, serr := mon.startProcess()
+	if serr != nil {
+		mon.cleanup()
+		code := 125
+		var se *StartError
+		if errors.As(serr, &se) {
+			code = se.Code
+		}
+		c.State = State{Status: StatusCreated, ExitCode: code, Error: serr.Error()}
+		c.saveState()
+		reply(syncMsg{Error: serr.Error(), Code: code})
+		mon.finish(code, false)
+		return serr
+	}
+	c.State = State{Status: StatusRunning, Pid: pid, MonitorPid: os.Getpid(),
+		MonitorStart: procStart(os.Getpid()), StartedAt: timeNow(), NetPid: mon.net.pid()}
+	if err := c.saveState(); err != nil {
+		m.log.Warn("save state", "container", c.ID, "err", err)
+	}
+	reply(syncMsg{Started: true, Pid: pid})
+	syncFile.Close()
+
+	code := waitPid(pid)
+	mon.drainOutput()
+	mon.cleanup() // unmounts the rootfs
+	m.cleanupNetwork(c)
+	c.State.Status = StatusExited
+	c.State.ExitCode = code
+	c.State.Pid = 0
+	c.State.FinishedAt = timeNow()
+	removed := false
+	if c.HostConfig.AutoRemove {
+		if err := m.removeFiles(c, true); err == nil {
+			removed = true
+		}
+	}
+	if !removed {
+		if err := c.saveState(); err != nil {
+			m.log.Warn("save state", "container", c.ID, "err", err)
+		}
+	}
+	mon.finish(code, true)
+	// The runtime's record goes last: clients need not wait for it, and a
+	// new start of this container deletes a leftover record first.
+	_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
+	return nil
+}
+
+// waitPid reaps children (the monitor is a subreaper) until pid exits and
+// returns its docker-style status (128+signal when killed).
+func waitPid(pid int) int {
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err != nil {
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			return 255 // ECHILD: lost track of it
+		}
+		if wpid != pid {
+			continue
+		}
+		switch {
+		case ws.Exited():
+			return ws.ExitStatus()
+		case ws.Signaled():
+			return 128 + int(ws.Signal())
+		}
+	}
+}
+
+func (mon *monitor) prepare() error {
+	c := mon.c
+	rootfs := filepath.Join(c.dir, "rootfs")
+	mount.UnmountAll(rootfs)
+	// Overlay lists lowers top first: the init layer, then the image's.
+	lowers := []string{filepath.Join(c.dir, "init")}
+	for i := len(c.LowerDirs) - 1; i >= 0; i-- {
+		lowers = append(lowers, c.LowerDirs[i])
+	}
+	// A fresh work dir every start: overlay refuses a dirty one.
+	os.RemoveAll(filepath.Join(c.dir, "work"))
+	os.MkdirAll(filepath.Join(c.dir, "work"), 0o711)
+	if err := mount.Overlay(lowers, filepath.Join(c.dir, "upper"), filepath.Join(c.dir, "work")).Mount(rootfs); err != nil {
+		return fmt.Errorf("mount rootfs of %s: %w", c.ID, err)
+	}
+	if err := writeEtcFiles(c); err != nil {
+		return err
+	}
+	spec, err := mon.m.buildSpec(c, rootfs)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(c.dir, "bundle", "config.json"), b, 0o600); err != nil {
+		return err
+	}
+	for _, mp := range c.Mounts {
+		if mp.Type == "bind" {
+			if _, err := os.Stat(mp.Source); err != nil {
+				return fmt.Errorf("invalid mount config for type \"bind\": bind source path does not exist: %s", mp.Source)
+			}
+		}
+	}
+	if netMode(c) == "bridge" {
+		n, err := mon.m.startBridge(c)
+		if err != nil {
+			return err
+		}
+		mon.net = n
+	}
+	l, err := listenDir(c.dir, "attach.sock")
+	if err != nil {
+		return fmt.Errorf("attach socket: %w", err)
+	}
+	mon.listener = l
+	lf, err := os.OpenFile(filepath.Join(c.dir, "container-json.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return err
+	}
+	mon.logf = lf
+	return nil
+}
+
+// startProcess runs `runtime run --detach` and returns the container's pid.
+func (mon *monitor) startProcess() (int, error) {
+	c := mon.c
+	pidFile := filepath.Join(c.dir, "init.pid")
+	logPath := filepath.Join(c.dir, "runtime.log")
+	os.Remove(pidFile)
+	os.Remove(logPath)
+	m := mon.m
+	rtRoot := m.runtimeRoot(m.runtimeOf(c))
+	os.MkdirAll(rtRoot, 0o700)
+	// A stale runtime record (from a killed monitor) blocks reuse of the ID.
+	if _, err := os.Stat(filepath.Join(rtRoot, c.ID)); err == nil {
+		_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
+	}
+	args := []string{"--log", logPath, "--log-format", "json", "run", "--detach",
+		"--bundle", filepath.Join(c.dir, "bundle"), "--pid-file", pidFile}
+	cmd := m.runtimeCmd(mon.ctx, c, args...)
+	var closeAfter []*os.File
+	defer func() {
+		for _, f := range closeAfter {
+			f.Close()
+		}
+	}()
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return 0, err
+	}
+	closeAfter = append(closeAfter, devnull)
+	var consoleL *net.UnixListener
+	var ptyCh chan *os.File
+	var errBuf strings.Builder
+	var errPipeDone chan struct{}
+	if c.Config.Tty {
+		consoleL, err = listenDir(c.dir, "console.sock")
+		if err != nil {
+			return 0, fmt.Errorf("console socket: %w", err)
+		}
+		defer func() {
+			consoleL.Close()
+			os.Remove(filepath.Join(c.dir, "console.sock"))
+		}()
+		p, f, err := dirSocketPath(c.dir, "console.sock")
+		if err != nil {
+			return 0, err
+		}
+		if f != nil {
+			defer f.Close()
+			p = strings.Replace(p, "/proc/self/", fmt.Sprintf("/proc/%d/", os.Getpid()), 1)
+		}
+		cmd.Args = append(cmd.Args[:len(cmd.Args)], "--console-socket", p)
+		ptyCh = make(chan *os.File, 1)
+		go func() {
+			f, err := recvConsole(consoleL)
+			if err != nil {
+				close(ptyCh)
+				return
+			}
+			ptyCh <- f
+		}()
+		cmd.Stdin, cmd.Stdout = devnull, devnull
+		er, ew, err := os.Pipe()
+		if err != nil {
+			return 0, err
+		}
+		cmd.Stderr = ew
+		closeAfter = append(closeAfter, ew)
+		errPipeDone = make(chan struct{})
+		go func() { io.Copy(&errBuf, io.LimitReader(er, 64*1024)); er.Close(); close(errPipeDone) }()
+	} else {
+		cmd.Stdin = devnull
+		if c.Config.OpenStdin {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return 0, err
+			}
+			cmd.Stdin = r
+			closeAfter = append(closeAfter, r)
+			mon.stdinW = w
+		}
+		or, ow, err := os.Pipe()
+		if err != nil {
+			return 0, err
+		}
+		er, ew, err := os.Pipe()
+		if err != nil {
+			return 0, err
+		}
+		cmd.Stdout, cmd.Stderr = ow, ew
+		closeAfter = append(closeAfter, ow, ew)
+		mon.stdoutR, mon.stderrR = or, er
+	}
+	cmd.Args = append(cmd.Args, c.ID)
+	runErr := cmd.Run()
+	for _, f := range closeAfter {
+		f.Close()
+	}
+	closeAfter = nil
+	if runErr != nil {
+		fallback := ""
+		if errPipeDone != nil {
+			<-errPipeDone
+			fallback = errBuf.String()
+		} else if mon.stderrR != nil {
+			b, _ := io.ReadAll(io.LimitReader(mon.stderrR, 64*1024))
+			fallback = string(b)
+		}
+		return 0, classifyStartError(runtimeError(logPath, fallback))
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0, fmt.Errorf("runtime wrote no pid file: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("bad pid file %s: %w", pidFile, err)
+	}
+	if c.Config.Tty {
+		select {
+		case f, ok := <-ptyCh:
+			if ok {
+				mon.mu.Lock()
+				mon.pty = f
+				if mon.winH > 0 {
+					unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: mon.winH, Col: mon.winW})
+				}
+				mon.mu.Unlock()
+				mon.stdoutR = f
+			}
+		case <-time.After(10 * time.Second):
+		}
+	}
+	mon.copyOutput()
+	return pid, nil
+}
+
+// recvConsole accepts the runtime's connection on the console socket and
+// receives the pty master it sends.
+func recvConsole(l *net.UnixListener) (*os.File, error) {
+	l.SetDeadline(time.Now().Add(30 * time.Second))
+	conn, err := l.AcceptUnix()
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) == 0 {
+		return nil, fmt.Errorf("console socket: no control message")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) == 0 {
+		return nil, fmt.Errorf("console socket: no fd")
+	}
+	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
+}
+
+// copyOutput starts copying the container's output to the log and clients.
+func (mon *monitor) copyOutput() {
+	mon.copyDone = make(chan struct{})
+	var wg sync.WaitGroup
+	if mon.stdoutR != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); mon.copyStream(mon.stdoutR, "stdout", frameStdout) }()
+	}
+	if mon.stderrR != nil && mon.pty == nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); mon.copyStream(mon.stderrR, "stderr", frameStderr) }()
+	}
+	go func() { wg.Wait(); close(mon.copyDone) }()
+}
+
+func (mon *monitor) copyStream(r io.Reader, stream string, typ byte) {
+	buf := make([]byte, 32*1024)
+	var partial []byte
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			data := buf[:n]
+			mon.broadcast(typ, data)
+			partial = append(partial, data...)
+			for {
+				i := strings.IndexByte(string(partial), '\n')
+				if i < 0 {
+					break
+				}
+				mon.writeLog(stream, partial[:i+1])
+				partial = partial[i+1:]
+			}
+			if len(partial) > 16*1024 {
+				mon.writeLog(stream, partial)
+				partial = nil
+			}
+		}
+		if err != nil {
+			if len(partial) > 0 {
+				mon.writeLog(stream, partial)
+			}
+			return
+		}
+	}
+}
+
+// jsonLogTime is docker's json-file timestamp format.
+const jsonLogTime = "2006-01-02T15:04:05.000000000Z07:00"
+
+type logEntry struct {
+	Log    string `json:"log"`
+	Stream string `json:"stream"`
+	Time   string `json:"time"`
+}
+
+func (mon *monitor) writeLog(stream string, p []byte) {
+	b, _ := json.Marshal(logEntry{Log: string(p), Stream: stream, Time: time.Now().UTC().Format(jsonLogTime)})
+	mon.logMu.Lock()
+	mon.logf.Write(append(b, '\n'))
+	mon.logMu.Unlock()
+}
+
+func (mon *monitor) broadcast(typ byte, p []byte) {
+	mon.mu.Lock()
+	var cls []*monClient
+	for cl := range mon.clients {
+		if (typ == frameStdout && cl.h.Stdout) || (typ == frameStderr && cl.h.Stderr) {
+			cls = append(cls, cl)
+		}
+	}
+	mon.mu.Unlock()
+	for _, cl := range cls {
+		if err := cl.send(typ, p); err != nil {
+			mon.drop(cl)
+		}
+	}
+}
+
+func (mon *monitor) drop(cl *monClient) {
+	mon.mu.Lock()
+	delete(mon.clients, cl)
+	mon.mu.Unlock()
+	cl.conn.Close()
+}
+
+// drainOutput waits (bounded) for the output copiers to reach EOF.
+func (mon *monitor) drainOutput() {
+	if mon.copyDone == nil {
+		return
+	}
+	select {
+	case <-mon.copyDone:
+	case <-time.After(2 * time.Second):
+	}
+}
+
+// serve accepts attach clients.
+func (mon *monitor) serve() {
+	for {
+		conn, err := mon.listener.Accept()
+		if err != nil {
+			return
+		}
+		go mon.handle(conn)
+	}
+}
+
+func (mon *monitor) handle(conn net.Conn) {
+	r := bufio.NewReader(conn)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := r.ReadBytes('\n')
+	conn.SetReadDeadline(time.Time{})
+	var h attachHeader
+	if err != nil || json.Unmarshal(line, &h) != nil {
+		conn.Close()
+		return
+	}
+	cl := &monClient{conn: conn, h: h}
+	mon.mu.Lock()
+	if mon.exited {
+		code := mon.exitCode
+		mon.mu.Unlock()
+		cl.send(frameExit, []byte(strconv.Itoa(code)))
+		conn.Close()
+		return
+	}
+	mon.clients[cl] = struct{}{}
+	if h.Height > 0 {
+		mon.winH, mon.winW = h.Height, h.Width
+		if mon.pty != nil {
+			unix.IoctlSetWinsize(int(mon.pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: h.Height, Col: h.Width})
+		}
+	}
+	mon.mu.Unlock()
+	for {
+		typ, p, err := readFrame(r)
+		if err != nil {
+			return
+		}
+		switch typ {
+		case frameStdin:
+			mon.mu.Lock()
+			w := mon.stdinW
+			if mon.pty != nil {
+				w = mon.pty
+			}
+			mon.mu.Unlock()
+			if w != nil {
+				w.Write(p)
+			}
+		case frameStdinClose:
+			mon.mu.Lock()
+			if mon.stdinW != nil && mon.c.Config.StdinOnce {
+				mon.stdinW.Close()
+				mon.stdinW = nil
+			}
+			mon.mu.Unlock()
+		case frameResize:
+			var hh, ww uint16
+			fmt.Sscan(string(p), &hh, &ww)
+			mon.mu.Lock()
+			mon.winH, mon.winW = hh, ww
+			if mon.pty != nil {
+				unix.IoctlSetWinsize(int(mon.pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: hh, Col: ww})
+			}
+			mon.mu.Unlock()
+		}
+	}
+}
+
+// finish tells every attached client the exit code and stops serving.
+func (mon *monitor) finish(code int, notify bool) {
+	mon.mu.Lock()
+	mon.exited = true
+	mon.exitCode = code
+	var cls []*monClient
+	for cl := range mon.clients {
+		cls = append(cls, cl)
+	}
+	mon.mu.Unlock()
+	if notify {
+		for _, cl := range cls {
+			cl.send(frameExit, []byte(strconv.Itoa(code)))
+			cl.conn.Close()
+		}
+	} else {
+		for _, cl := range cls {
+			cl.conn.Close()
+		}
+	}
+	if mon.listener != nil {
+		mon.listener.Close()
+		os.Remove(filepath.Join(mon.c.dir, "attach.sock"))
+	}
+}
+
+// cleanup releases what prepare set up in the monitor (not the runtime's
+// container): network, log, stdio.
+func (mon *monitor) cleanup() {
+	if mon.net != nil {
+		mon.net.stop()
+		mon.net = nil
+	}
+	for _, f := range []*os.File{mon.stdinW, mon.stdoutR, mon.stderrR, mon.pty} {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if mon.logf != nil {
+		mon.logf.Close()
+	}
+	mount.UnmountAll(filepath.Join(mon.c.dir, "rootfs"))
+}
+
+// cleanupAfterExit removes the runtime's record of c, its network helper and
+// its rootfs mount. Safe to call more than once and from any process.
+func (m *Manager) cleanupAfterExit(ctx context.Context, c *Container) {
+	_ = m.runtimeRun(context.WithoutCancel(ctx), c, "delete", "--force", c.ID)
+	m.cleanupNetwork(c)
+	mount.UnmountAll(filepath.Join(c.dir, "rootfs"))
+}
+
+// cleanupNetwork stops c's slirp4netns and removes its network namespace.
+func (m *Manager) cleanupNetwork(c *Container) {
+	if c.State.NetPid > 0 && c.State.NetPid != os.Getpid() {
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c.State.NetPid)); strings.TrimSpace(string(comm)) == "slirp4netns" {
+			syscall.Kill(c.State.NetPid, syscall.SIGKILL)
+		}
+	}
+	mount.RemoveNetNS(filepath.Join(c.dir, "netns"))
+}

@@ -1,0 +1,336 @@
+package container
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/mount"
+)
+
+// Wait blocks until the container is not running and returns its exit code.
+func (m *Manager) Wait(ctx context.Context, ref string) (int, error) {
+	c, err := m.Get(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	for {
+		if !c.State.Running() {
+			return c.State.ExitCode, nil
+		}
+		if ac, err := attachDial(c, nil); err == nil {
+			done := make(chan struct{})
+			go func() {
+				select {
+				case <-ctx.Done():
+					ac.conn.Close()
+				case <-done:
+				}
+			}()
+			code, ok := ac.stream(nil)
+			close(done)
+			if ok {
+				return code, nil
+			}
+		} else {
+			// Unmonitored (monitor killed): poll.
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if err := m.reconcile(ctx, c); err != nil {
+			return 0, err
+		}
+		if err := c.loadState(); err != nil {
+			if os.IsNotExist(err) {
+				return c.State.ExitCode, nil // auto-removed
+			}
+			return 0, err
+		}
+		if err := m.reconcile(ctx, c); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// waitTimeout waits up to d for c to stop; false if it still runs.
+func (m *Manager) waitTimeout(ctx context.Context, c *Container, d time.Duration) bool {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	_, err := m.Wait(wctx, c.ID)
+	return err == nil || errdefs.IsNotFound(err)
+}
+
+// ParseSignal accepts "KILL", "SIGKILL" or "9".
+func ParseSignal(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(strings.TrimPrefix(strings.ToUpper(s), "SIG"))
+	for i := 1; i < 65; i++ {
+		if strings.EqualFold(strings.TrimPrefix(unixSignalName(syscall.Signal(i)), "SIG"), name) {
+			return syscall.Signal(i), nil
+		}
+	}
+	return 0, errdefs.InvalidArgumentf("Invalid signal: %s", s)
+}
+
+// Kill sends sig to a running container's process.
+func (m *Manager) Kill(ctx context.Context, ref string, sig string) error {
+	c, err := m.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	s, err := ParseSignal(sig)
+	if err != nil {
+		return err
+	}
+	if !c.State.Running() {
+		return errdefs.Conflictf("Cannot kill container: %s: Container %s is not running", ref, c.ID)
+	}
+	return m.signal(ctx, c, s)
+}
+
+func (m *Manager) signal(ctx context.Context, c *Container, s syscall.Signal) error {
+	if err := m.runtimeRun(ctx, c, "kill", c.ID, strconv.Itoa(int(s))); err != nil {
+		if st, serr := m.runtimeState(ctx, c); serr != nil || st == "stopped" {
+			return nil // exited meanwhile
+		}
+		return err
+	}
+	if c.State.Status == StatusPaused && s == syscall.SIGKILL {
+		m.runtimeRun(ctx, c, "resume", c.ID)
+	}
+	return nil
+}
+
+// Stop sends the stop signal (image STOPSIGNAL or SIGTERM), waits up to
+// timeout, then kills. A stopped container is left alone.
+func (m *Manager) Stop(ctx context.Context, ref string, timeout *int) error {
+	c, err := m.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if !c.State.Running() {
+		return nil
+	}
+	t := 10
+	if c.Config.StopTimeout != nil {
+		t = *c.Config.StopTimeout
+	}
+	if timeout != nil {
+		t = *timeout
+	}
+	sig := syscall.SIGTERM
+	if c.Config.StopSignal != "" {
+		if s, err := ParseSignal(c.Config.StopSignal); err == nil {
+			sig = s
+		}
+	}
+	if t != 0 {
+		if err := m.signal(ctx, c, sig); err != nil {
+			return err
+		}
+		if c.State.Status == StatusPaused {
+			m.runtimeRun(ctx, c, "resume", c.ID)
+		}
+		if t < 0 {
+			_, err := m.Wait(ctx, c.ID)
+			return err
+		}
+		if m.waitTimeout(ctx, c, time.Duration(t)*time.Second) {
+			return nil
+		}
+	}
+	if err := m.signal(ctx, c, syscall.SIGKILL); err != nil {
+		return err
+	}
+	if !m.waitTimeout(ctx, c, 30*time.Second) {
+		return fmt.Errorf("container %s did not stop after SIGKILL", c.ID)
+	}
+	return nil
+}
+
+// Restart stops then starts a container.
+func (m *Manager) Restart(ctx context.Context, ref string, timeout *int) error {
+	if err := m.Stop(ctx, ref, timeout); err != nil {
+		return err
+	}
+	_, err := m.Start(ctx, ref, StartOptions{})
+	return err
+}
+
+// Pause freezes a running container (cgroup freezer).
+func (m *Manager) Pause(ctx context.Context, ref string) error {
+	return m.setPaused(ctx, ref, true)
+}
+
+// Unpause thaws a paused container.
+func (m *Manager) Unpause(ctx context.Context, ref string) error {
+	return m.setPaused(ctx, ref, false)
+}
+
+func (m *Manager) setPaused(ctx context.Context, ref string, pause bool) error {
+	c, err := m.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := c.loadState(); err != nil {
+		return err
+	}
+	switch {
+	case !c.State.Running():
+		return errdefs.Conflictf("Container %s is not running", c.ID)
+	case pause && c.State.Status == StatusPaused:
+		return errdefs.Conflictf("Container %s is already paused", c.ID)
+	case !pause && c.State.Status != StatusPaused:
+		return errdefs.Conflictf("Container %s is not paused", c.ID)
+	}
+	verb, status := "pause", StatusPaused
+	if !pause {
+		verb, status = "resume", StatusRunning
+	}
+	if err := m.runtimeRun(ctx, c, verb, c.ID); err != nil {
+		return err
+	}
+	c.State.Status = status
+	return c.saveState()
+}
+
+// RemoveOptions control Remove.
+type RemoveOptions struct {
+	Force   bool // kill a running container first
+	Volumes bool // also remove its anonymous volumes
+}
+
+// Remove deletes a container: its upper layer, logs, state and name.
+func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error {
+	c, err := m.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if c.State.Running() {
+		if !o.Force {
+			if c.State.Status == StatusPaused {
+				return errdefs.Conflictf("You cannot remove a paused container %s. Unpause and then stop the container before attempting removal or force remove", c.ID)
+			}
+			return errdefs.Conflictf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
+		}
+		if err := m.signal(ctx, c, syscall.SIGKILL); err != nil {
+			return err
+		}
+		if !m.waitTimeout(ctx, c, 30*time.Second) {
+			return fmt.Errorf("container %s did not stop after SIGKILL", c.ID)
+		}
+		if _, err := os.Stat(filepath.Join(c.dir, "container.json")); os.IsNotExist(err) {
+			return nil // it was --rm
+		}
+	}
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	m.cleanupAfterExit(ctx, c)
+	return m.removeFiles(c, o.Volumes)
+}
+
+// removeFiles deletes the container directory (after making sure nothing is
+// mounted below it, so removal never reaches into a lower layer or a bind
+// source), its name and optionally its anonymous volumes.
+func (m *Manager) removeFiles(c *Container, volumes bool) error {
+	mps, err := mount.MountPoints(c.dir)
+	if err != nil {
+		return err
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(mps)))
+	for _, mp := range mps {
+		if err := mount.UnmountAll(mp); err != nil {
+			return fmt.Errorf("remove %s: %w", c.ID, err)
+		}
+	}
+	if mps, _ := mount.MountPoints(c.dir); len(mps) > 0 {
+		return fmt.Errorf("remove %s: still mounted: %v", c.ID, mps)
+	}
+	// Mark removal first so a crash leaves a recognisable remnant.
+	os.Remove(filepath.Join(c.dir, "container.json"))
+	m.releaseName(c.Name, c.ID)
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("remove %s: %w", c.dir, err)
+	}
+	if volumes {
+		for _, mp := range c.Mounts {
+			if mp.Anonymous && mp.Name != "" {
+				os.RemoveAll(filepath.Join(m.volumesDir(), mp.Name))
+			}
+		}
+	}
+	return nil
+}
+
+// Rename gives a container a new name.
+func (m *Manager) Rename(ctx context.Context, ref, newName string) error {
+	c, err := m.Get(ctx, ref)
+	if err != nil {
+		return err
+	}
+	newName = strings.TrimPrefix(newName, "/")
+	if newName == c.Name {
+		return errdefs.InvalidArgumentf("Renaming a container with the same name as its current name")
+	}
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := m.reserveName(newName, c.ID); err != nil {
+		return err
+	}
+	old := c.Name
+	c.Name = newName
+	if err := c.saveConfig(); err != nil {
+		m.releaseName(newName, c.ID)
+		return err
+	}
+	m.releaseName(old, c.ID)
+	return nil
+}
+
+// Prune removes every stopped container and returns their IDs.
+func (m *Manager) Prune(ctx context.Context) ([]string, error) {
+	cs, err := m.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, c := range cs {
+		if c.State.Running() {
+			continue
+		}
+		if err := m.Remove(ctx, c.ID, RemoveOptions{}); err != nil {
+			if errdefs.IsNotFound(err) {
+				continue
+			}
+			return out, err
+		}
+		out = append(out, c.ID)
+	}
+	return out, nil
+}

@@ -1,0 +1,179 @@
+package container
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+)
+
+// StartOptions control Start.
+type StartOptions struct {
+	// Streams, when set, are attached before the process starts; Start then
+	// waits for the container to exit and returns its exit code.
+	Streams *Streams
+	// Signals, when set with Streams, are forwarded to the container.
+	Signals <-chan os.Signal
+}
+
+// Start starts a created or exited container through a new monitor. Without
+// Streams it returns once the process runs (code 0). A failure to start the
+// process is a *StartError carrying docker's exit code.
+func (m *Manager) Start(ctx context.Context, ref string, o StartOptions) (int, error) {
+	c, err := m.Get(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	unlock, err := c.lock()
+	if err != nil {
+		return 0, err
+	}
+	if err := c.loadState(); err != nil {
+		unlock()
+		return 0, err
+	}
+	if c.State.Running() {
+		unlock()
+		if o.Streams == nil {
+			return 0, nil // docker: starting a running container is a no-op
+		}
+		return m.attach(ctx, c, o)
+	}
+	if c.State.Status == StatusRemoving {
+		unlock()
+		return 0, errdefs.Conflictf("container %s is marked for removal and cannot be started", c.ID)
+	}
+	conn, err := m.spawnMonitor(c)
+	if err != nil {
+		unlock()
+		return 0, err
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	msg, err := readSync(r)
+	if err != nil {
+		unlock()
+		return 0, fmt.Errorf("container monitor for %s failed: %w", c.ID, err)
+	}
+	if msg.Error != "" {
+		unlock()
+		return 0, &StartError{Code: msg.Code, Msg: msg.Error}
+	}
+	var ac *attachConn
+	if o.Streams != nil {
+		ac, err = attachDial(c, o.Streams)
+		if err != nil {
+			unlock()
+			return 0, fmt.Errorf("attach to %s: %w", c.ID, err)
+		}
+	}
+	b, _ := json.Marshal(syncMsg{Start: true})
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		unlock()
+		return 0, fmt.Errorf("start %s: %w", c.ID, err)
+	}
+	msg, err = readSync(r)
+	unlock()
+	if err != nil {
+		return 0, fmt.Errorf("container monitor for %s failed: %w", c.ID, err)
+	}
+	if msg.Error != "" {
+		if ac != nil {
+			ac.conn.Close()
+		}
+		return 0, &StartError{Code: msg.Code, Msg: msg.Error}
+	}
+	if ac == nil {
+		return 0, nil
+	}
+	return m.streamUntilExit(ctx, c, ac, o)
+}
+
+func readSync(r *bufio.Reader) (syncMsg, error) {
+	var msg syncMsg
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		return msg, fmt.Errorf("monitor exited early")
+	}
+	if err := json.Unmarshal(line, &msg); err != nil {
+		return msg, fmt.Errorf("bad monitor message %q", line)
+	}
+	return msg, nil
+}
+
+// spawnMonitor starts `hoist container-monitor ID` in its own session and
+// returns the starter's end of the sync socketpair.
+func (m *Manager) spawnMonitor(c *Container) (*os.File, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	parent := os.NewFile(uintptr(fds[0]), "monitor-sync")
+	child := os.NewFile(uintptr(fds[1]), "monitor-sync-child")
+	defer child.Close()
+	args := append(append([]string{}, m.opts.Self[1:]...), "--root", m.root, "container-monitor", c.ID)
+	cmd := exec.Command(m.opts.Self[0], args...)
+	cmd.Env = append(os.Environ(), m.opts.SelfEnv...)
+	cmd.ExtraFiles = []*os.File{child}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("start container monitor: %w", err)
+	}
+	go cmd.Wait() // reap it if we live longer than it does
+	return parent, nil
+}
+
+// streamUntilExit copies an attached container's stdio, forwards signals,
+// and returns its exit code.
+func (m *Manager) streamUntilExit(ctx context.Context, c *Container, ac *attachConn, o StartOptions) (int, error) {
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case sig, ok := <-o.Signals:
+				if !ok {
+					return
+				}
+				if s, ok := sig.(syscall.Signal); ok {
+					m.runtimeRun(context.WithoutCancel(ctx), c, "kill", c.ID, fmt.Sprint(int(s)))
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	code, ok := ac.stream(o.Streams)
+	if ok {
+		return code, nil
+	}
+	return m.Wait(context.WithoutCancel(ctx), c.ID)
+}
+
+// attach connects to a running container's monitor and streams until exit.
+func (m *Manager) attach(ctx context.Context, c *Container, o StartOptions) (int, error) {
+	ac, err := attachDial(c, o.Streams)
+	if err != nil {
+		return 0, errdefs.FailedPreconditionf("cannot attach to %s: its monitor is gone: %v", c.ID, err)
+	}
+	return m.streamUntilExit(ctx, c, ac, o)
+}
+
+// Attach attaches streams to a running container until it exits.
+func (m *Manager) Attach(ctx context.Context, ref string, o StartOptions) (int, error) {
+	c, err := m.Get(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	if !c.State.Running() {
+		return 0, errdefs.FailedPreconditionf("You cannot attach to a stopped container, start it first")
+	}
+	return m.attach(ctx, c, o)
+}

@@ -1,0 +1,412 @@
+package container
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+)
+
+// Options configure a Manager.
+type Options struct {
+	// Images resolves image references for Create. May be nil for
+	// operations on existing containers.
+	Images ImageResolver
+	// Runtime is the OCI runtime binary ("runc" when empty).
+	Runtime string
+	// Self is the command that re-executes hoist (the monitor and --init
+	// use it): Self[0] is the binary, the rest are leading arguments.
+	// Defaults to the running executable.
+	Self []string
+	// SelfEnv is extra environment for Self (tests).
+	SelfEnv []string
+	// Logger receives debug output; nil discards.
+	Logger *slog.Logger
+}
+
+// Manager creates, runs and tracks containers under one hoist root.
+type Manager struct {
+	root string
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns a Manager for root, creating its directories.
+func New(root string, opts Options) (*Manager, error) {
+	if opts.Runtime == "" {
+		opts.Runtime = "runc"
+	}
+	if len(opts.Self) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("locate hoist executable: %w", err)
+		}
+		opts.Self = []string{exe}
+	}
+	lg := opts.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{root: root, opts: opts, log: lg}
+	for _, d := range []string{m.containersDir(), m.namesDir(), m.volumesDir()} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return nil, fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	return m, nil
+}
+
+// Root is the hoist root the manager works in.
+func (m *Manager) Root() string { return m.root }
+
+func (m *Manager) containersDir() string { return filepath.Join(m.root, "containers") }
+func (m *Manager) namesDir() string      { return filepath.Join(m.root, "container-names") }
+func (m *Manager) volumesDir() string    { return filepath.Join(m.root, "volumes") }
+
+// runtimeRoot is the --root state dir of runtime rt.
+func (m *Manager) runtimeRoot(rt string) string {
+	return filepath.Join(m.root, "runtime", filepath.Base(rt))
+}
+
+func (m *Manager) runtimeOf(c *Container) string {
+	if c.HostConfig.Runtime != "" {
+		return c.HostConfig.Runtime
+	}
+	return m.opts.Runtime
+}
+
+var idRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func newID() string {
+	for {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		// Docker never hands out an ID that looks like a short number.
+		if strings.Trim(id[:12], "0123456789") != "" {
+			return id
+		}
+	}
+}
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// reserveName records name -> id, failing like docker if it is taken.
+func (m *Manager) reserveName(name, id string) error {
+	if !nameRE.MatchString(name) {
+		return errdefs.InvalidArgumentf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
+	}
+	f, err := os.OpenFile(filepath.Join(m.namesDir(), name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		if os.IsExist(err) {
+			other, _ := os.ReadFile(filepath.Join(m.namesDir(), name))
+			return errdefs.Conflictf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", name, strings.TrimSpace(string(other)))
+		}
+		return fmt.Errorf("reserve name %s: %w", name, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(id); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+func (m *Manager) releaseName(name, id string) {
+	p := filepath.Join(m.namesDir(), name)
+	if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) == id {
+		os.Remove(p)
+	}
+}
+
+// writeJSON writes v to path atomically (temp file, fsync, rename).
+func writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp" + fmt.Sprint(os.Getpid())
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	f.Close()
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+func (c *Container) saveConfig() error {
+	return writeJSON(filepath.Join(c.dir, "container.json"), c)
+}
+
+func (c *Container) saveState() error {
+	return writeJSON(filepath.Join(c.dir, "state.json"), c.State)
+}
+
+func (c *Container) loadState() error {
+	b, err := os.ReadFile(filepath.Join(c.dir, "state.json"))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, &c.State)
+}
+
+// lock takes the container's exclusive file lock; the returned func
+// releases it.
+func (c *Container) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(c.dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock container %s: %w", c.ID, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock container %s: %w", c.ID, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// load reads the container with full id (no reconciliation).
+func (m *Manager) load(id string) (*Container, error) {
+	dir := filepath.Join(m.containersDir(), id)
+	b, err := os.ReadFile(filepath.Join(dir, "container.json"))
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, errdefs.NotFoundf("No such container: %s", id)
+		}
+		return nil, fmt.Errorf("read container %s: %w", id, err)
+	}
+	c := &Container{}
+	if err := json.Unmarshal(b, c); err != nil {
+		return nil, errdefs.DataLossf("container %s: corrupt container.json: %v", id, err)
+	}
+	c.dir = dir
+	if err := c.loadState(); err != nil && !os.IsNotExist(err) {
+		return nil, errdefs.DataLossf("container %s: corrupt state.json: %v", id, err)
+	}
+	return c, nil
+}
+
+// ids lists the IDs of all containers.
+func (m *Manager) ids() ([]string, error) {
+	ents, err := os.ReadDir(m.containersDir())
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && idRE.MatchString(e.Name()) {
+			if _, err := os.Stat(filepath.Join(m.containersDir(), e.Name(), "container.json")); err == nil {
+				out = append(out, e.Name())
+			}
+		}
+	}
+	return out, nil
+}
+
+// resolveID finds a container by full ID, name or unique ID prefix, as docker
+// does.
+func (m *Manager) resolveID(ref string) (string, error) {
+	ref = strings.TrimPrefix(ref, "/")
+	if ref == "" {
+		return "", errdefs.NotFoundf("No such container: %s", ref)
+	}
+	if idRE.MatchString(ref) {
+		if _, err := os.Stat(filepath.Join(m.containersDir(), ref, "container.json")); err == nil {
+			return ref, nil
+		}
+	}
+	if nameRE.MatchString(ref) {
+		if b, err := os.ReadFile(filepath.Join(m.namesDir(), ref)); err == nil {
+			id := strings.TrimSpace(string(b))
+			if _, err := os.Stat(filepath.Join(m.containersDir(), id, "container.json")); err == nil {
+				return id, nil
+			}
+		}
+	}
+	ids, err := m.ids()
+	if err != nil {
+		return "", err
+	}
+	var match []string
+	for _, id := range ids {
+		if strings.HasPrefix(id, ref) {
+			match = append(match, id)
+		}
+	}
+	switch len(match) {
+	case 1:
+		return match[0], nil
+	case 0:
+		return "", errdefs.NotFoundf("No such container: %s", ref)
+	default:
+		return "", errdefs.InvalidArgumentf("multiple IDs found with provided prefix: %s", ref)
+	}
+}
+
+// Get returns the container named by ref (ID, name or ID prefix) with its
+// state reconciled against the monitor and the runtime.
+func (m *Manager) Get(ctx context.Context, ref string) (*Container, error) {
+	id, err := m.resolveID(ref)
+	if err != nil {
+		return nil, err
+	}
+	c, err := m.load(id)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.reconcile(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// List returns all containers, newest first, with reconciled states.
+func (m *Manager) List(ctx context.Context) ([]*Container, error) {
+	ids, err := m.ids()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Container
+	for _, id := range ids {
+		c, err := m.load(id)
+		if err != nil {
+			if errdefs.IsNotFound(err) {
+				continue // removed meanwhile
+			}
+			return nil, err
+		}
+		if err := m.reconcile(ctx, c); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// procStart returns the start time (clock ticks since boot) of pid, 0 if it
+// does not exist.
+func procStart(pid int) uint64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0
+	}
+	var v uint64
+	fmt.Sscan(f[19], &v)
+	if f[0] == "Z" || f[0] == "X" {
+		return 0
+	}
+	return v
+}
+
+// monitorAlive reports whether the container's monitor still runs.
+func (c *Container) monitorAlive() bool {
+	return c.State.MonitorPid > 0 && procStart(c.State.MonitorPid) == c.State.MonitorStart
+}
+
+// reconcile fixes the state of a container whose monitor died: if the
+// runtime still runs it, it stays running (unmonitored); otherwise it is
+// marked exited (255, as docker does when it loses track) and its mounts are
+// cleaned up.
+func (m *Manager) reconcile(ctx context.Context, c *Container) error {
+	if !c.State.Running() && c.State.Status != StatusRemoving {
+		return nil
+	}
+	if c.monitorAlive() {
+		return nil
+	}
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := c.loadState(); err != nil {
+		return err
+	}
+	if !c.State.Running() || c.monitorAlive() {
+		return nil
+	}
+	st, err := m.runtimeState(ctx, c)
+	if err == nil && (st == "running" || st == "paused") {
+		if st == "paused" {
+			c.State.Status = StatusPaused
+		}
+		return nil
+	}
+	m.cleanupAfterExit(ctx, c)
+	c.State.Status = StatusExited
+	c.State.ExitCode = 255
+	c.State.Pid = 0
+	c.State.MonitorPid = 0
+	if c.State.FinishedAt.IsZero() {
+		c.State.FinishedAt = timeNow()
+	}
+	c.State.Error = "container monitor exited unexpectedly"
+	return c.saveState()
+}
+
+// ImageUse is one container using an image.
+type ImageUse struct {
+	ID      string
+	Running bool
+}
+
+// ImageUsers maps image ID -> the containers created from it, and returns
+// the chain IDs of every layer containers use (for rmi and layer GC). It
+// reads the records only (no reconciliation).
+func (m *Manager) ImageUsers() (map[string][]ImageUse, map[string]bool, error) {
+	ids, err := m.ids()
+	if err != nil {
+		return nil, nil, err
+	}
+	users := map[string][]ImageUse{}
+	chains := map[string]bool{}
+	for _, id := range ids {
+		c, err := m.load(id)
+		if err != nil {
+			continue
+		}
+		running := c.State.Running() && (c.monitorAlive() || c.State.Pid > 0 && procStart(c.State.Pid) != 0)
+		users[c.ImageID] = append(users[c.ImageID], ImageUse{ID: c.ID, Running: running})
+		for _, ch := range c.ChainIDs {
+			chains[ch] = true
+		}
+	}
+	return users, chains, nil
+}

@@ -1,0 +1,139 @@
+package container
+
+import (
+	"context"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Image is what a container needs from the image store.
+type Image struct {
+	ID        string        // image ID (sha256:<hex> of its config)
+	Ref       string        // the reference the user gave, normalised
+	Config    ocispec.Image // the image config
+	LowerDirs []string      // unpacked layer dirs, BOTTOM first
+	ChainIDs  []string      // the layers' chain IDs, bottom first (kept from GC while the container exists)
+}
+
+// ImageResolver finds an image by reference or ID.
+type ImageResolver interface {
+	ResolveImage(ctx context.Context, ref string) (Image, error)
+}
+
+// Config is the container's configuration as the user asked for it (docker's
+// container Config and HostConfig, flattened to what hoist supports).
+type Config struct {
+	Hostname      string              `json:"Hostname"`
+	User          string              `json:"User"`
+	Env           []string            `json:"Env"` // user's -e, merged over the image's at create
+	Cmd           []string            `json:"Cmd"`
+	Entrypoint    []string            `json:"Entrypoint"`
+	EntrypointSet bool                `json:"-"`
+	WorkingDir    string              `json:"WorkingDir"`
+	Tty           bool                `json:"Tty"`
+	OpenStdin     bool                `json:"OpenStdin"`
+	StdinOnce     bool                `json:"StdinOnce"`
+	Labels        map[string]string   `json:"Labels"`
+	StopSignal    string              `json:"StopSignal,omitempty"`
+	StopTimeout   *int                `json:"StopTimeout,omitempty"`
+	ExposedPorts  map[string]struct{} `json:"ExposedPorts,omitempty"`
+	Volumes       map[string]struct{} `json:"Volumes,omitempty"`
+	Image         string              `json:"Image"`
+}
+
+// HostConfig is the host-side configuration (docker's HostConfig subset).
+type HostConfig struct {
+	Binds          []string      `json:"Binds"` // -v HOST:CTR[:ro] and NAME:CTR
+	PortBindings   []PortBinding `json:"-"`     // -p
+	PublishAll     bool          `json:"PublishAllPorts"`
+	NetworkMode    string        `json:"NetworkMode"` // bridge (default), none, host
+	ReadonlyRootfs bool          `json:"ReadonlyRootfs"`
+	Init           bool          `json:"Init"`
+	AutoRemove     bool          `json:"AutoRemove"`
+	Memory         int64         `json:"Memory"`
+	NanoCPUs       int64         `json:"NanoCpus"`
+	CPUShares      int64         `json:"CpuShares"`
+	PidsLimit      int64         `json:"PidsLimit"`
+	Ulimits        []Ulimit      `json:"Ulimits"`
+	SecurityOpt    []string      `json:"SecurityOpt"`
+	Runtime        string        `json:"Runtime"`
+	RestartPolicy  string        `json:"-"`
+}
+
+// PortBinding is one -p: host ip/port to container port/proto.
+type PortBinding struct {
+	HostIP        string `json:"HostIp"`
+	HostPort      int    `json:"HostPort"`
+	ContainerPort int    `json:"ContainerPort"`
+	Proto         string `json:"Proto"` // tcp or udp
+}
+
+// Ulimit is one --ulimit name=soft[:hard].
+type Ulimit struct {
+	Name string `json:"Name"`
+	Soft int64  `json:"Soft"`
+	Hard int64  `json:"Hard"`
+}
+
+// MountPoint is a volume or bind mount of the container (inspect's Mounts).
+type MountPoint struct {
+	Type        string `json:"Type"` // bind or volume
+	Name        string `json:"Name,omitempty"`
+	Source      string `json:"Source"`
+	Destination string `json:"Destination"`
+	RW          bool   `json:"RW"`
+	Anonymous   bool   `json:"-"`
+}
+
+// Container is the persistent record of one container (container.json).
+type Container struct {
+	ID          string              `json:"Id"`
+	Name        string              `json:"Name"` // without the leading "/"
+	Created     time.Time           `json:"Created"`
+	Path        string              `json:"Path"` // resolved entrypoint+cmd
+	Args        []string            `json:"Args"`
+	ImageID     string              `json:"Image"`
+	ImageRef    string              `json:"ImageRef"`
+	ImageConfig ocispec.ImageConfig `json:"ImageConfig"`
+	LowerDirs   []string            `json:"LowerDirs"` // bottom first
+	ChainIDs    []string            `json:"ChainIDs,omitempty"`
+	Config      Config              `json:"Config"`
+	HostConfig  HostConfig          `json:"HostConfig"`
+	Mounts      []MountPoint        `json:"Mounts"`
+	Ports       []PortBinding       `json:"Ports"` // resolved port bindings (-p and -P)
+
+	State State `json:"-"` // loaded from state.json
+	dir   string
+}
+
+// Status values, as docker names them.
+const (
+	StatusCreated    = "created"
+	StatusRunning    = "running"
+	StatusPaused     = "paused"
+	StatusRestarting = "restarting"
+	StatusExited     = "exited"
+	StatusDead       = "dead"
+	StatusRemoving   = "removing"
+)
+
+// State is the mutable runtime state of a container (state.json).
+type State struct {
+	Status       string    `json:"Status"`
+	Pid          int       `json:"Pid"`
+	MonitorPid   int       `json:"MonitorPid"`
+	MonitorStart uint64    `json:"MonitorStart"`     // start time of the monitor (pid reuse guard)
+	NetPid       int       `json:"NetPid,omitempty"` // slirp4netns (bridge network)
+	ExitCode     int       `json:"ExitCode"`
+	Error        string    `json:"Error"`
+	OOMKilled    bool      `json:"OOMKilled"`
+	StartedAt    time.Time `json:"StartedAt"`
+	FinishedAt   time.Time `json:"FinishedAt"`
+}
+
+// Running reports whether the container is running or paused.
+func (s State) Running() bool { return s.Status == StatusRunning || s.Status == StatusPaused }
+
+// Dir is the container's directory.
+func (c *Container) Dir() string { return c.dir }

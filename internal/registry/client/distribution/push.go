@@ -1,0 +1,320 @@
+package distribution
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+
+	"github.com/hoistproject/hoist/internal/content"
+	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/images"
+	"github.com/hoistproject/hoist/internal/layers"
+	"github.com/hoistproject/hoist/internal/metadata"
+	"github.com/hoistproject/hoist/internal/reference"
+	"github.com/hoistproject/hoist/internal/registry/client"
+	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Docker schema2 media types of configs and layers.
+const (
+	dockerConfig    = "application/vnd.docker.container.image.v1+json"
+	dockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+	dockerLayerTar  = "application/vnd.docker.image.rootfs.diff.tar"
+)
+
+// PushOptions tune Push.
+type PushOptions struct {
+	Parallel int // concurrent uploads (0: 5)
+	Progress client.ProgressFunc
+	// Compression of layers stored uncompressed: "gzip" (default) or "zstd".
+	Compression string
+}
+
+// PushedTag is one pushed tag, as docker reports it
+// ("TAG: digest: sha256:... size: N").
+type PushedTag struct {
+	Tag    string
+	Digest digest.Digest
+	Size   int64
+}
+
+// Push pushes name:tag, or every local tag of name's repository when name
+// has no tag. pushed is called after each tag (may be nil).
+func Push(ctx context.Context, c *client.Client, st *images.Store, name reference.Named, opts PushOptions, pushed func(PushedTag)) ([]PushedTag, error) {
+	if reference.Digest(name) != "" {
+		return nil, errdefs.InvalidArgumentf("cannot push a digest reference (%s): push a tag", reference.Familiar(name))
+	}
+	var tags []string
+	if t := reference.Tag(name); t != "" {
+		tags = []string{t}
+	} else {
+		var err error
+		if tags, err = localTags(ctx, st, name); err != nil {
+			return nil, err
+		}
+	}
+	ctx, done, err := st.DB().WithLease(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	repo := c.Repository(name)
+	var out []PushedTag
+	for _, tag := range tags {
+		tagged, err := reference.WithTag(name, tag)
+		if err != nil {
+			return out, err
+		}
+		full, err := st.Get(ctx, tagged.String())
+		if errdefs.IsNotFound(err) {
+			return out, errdefs.NotFoundf("An image does not exist locally with the tag: %s", reference.FamiliarName(name))
+		}
+		if err != nil {
+			return out, err
+		}
+		desc, err := pushManifestFor(ctx, st, full, opts)
+		if err != nil {
+			return out, err
+		}
+		mountFrom := mountSources(full, name)
+		got, err := client.Push(ctx, st.Content(), repo, desc, tag, client.PushOptions{
+			Parallel: opts.Parallel, Progress: opts.Progress,
+			MountFrom: func(digest.Digest) []string { return mountFrom },
+		})
+		if err != nil {
+			return out, err
+		}
+		canonical, err := reference.WithDigest(name, got.Digest)
+		if err != nil {
+			return out, err
+		}
+		if err := st.AddRepoDigest(ctx, full.ID, canonical.String(), &got); err != nil {
+			return out, err
+		}
+		pt := PushedTag{Tag: tag, Digest: got.Digest, Size: got.Size}
+		out = append(out, pt)
+		if pushed != nil {
+			pushed(pt)
+		}
+	}
+	return out, nil
+}
+
+// localTags lists the tags of name's repository in st.
+func localTags(ctx context.Context, st *images.Store, name reference.Named) ([]string, error) {
+	list, err := st.List(ctx, images.ListOptions{All: true})
+	if err != nil {
+		return nil, err
+	}
+	var tags []string
+	for _, img := range list {
+		for _, n := range img.Names {
+			p, err := reference.ParseNamed(n)
+			if err != nil || p.Name() != name.Name() || reference.Tag(p) == "" {
+				continue
+			}
+			tags = append(tags, reference.Tag(p))
+		}
+	}
+	if len(tags) == 0 {
+		return nil, errdefs.NotFoundf("An image does not exist locally with the tag: %s", reference.FamiliarName(name))
+	}
+	sort.Strings(tags)
+	return tags, nil
+}
+
+// mountSources are the repositories of the target registry that the image
+// came from or went to (its repo digests).
+func mountSources(full *images.Full, target reference.Named) []string {
+	var out []string
+	for _, rd := range full.RepoDigests {
+		p, err := reference.ParseNamed(rd)
+		if err != nil || reference.Domain(p) != reference.Domain(target) || p.Name() == target.Name() {
+			continue
+		}
+		out = append(out, reference.Path(p))
+	}
+	return out
+}
+
+// pushManifestFor returns the manifest to push for an image: a stored
+// distribution manifest of this image whose blobs are all present (pushed
+// unchanged, keeping its digest), else a new one (stored in content).
+func pushManifestFor(ctx context.Context, st *images.Store, full *images.Full, opts PushOptions) (ocispec.Descriptor, error) {
+	for _, m := range full.Manifests {
+		if client.IsIndexType(m.MediaType) || !client.IsManifestType(m.MediaType) {
+			continue
+		}
+		b, err := content.ReadBlob(ctx, st.Content(), m.Digest, client.MaxManifestSize)
+		if err != nil {
+			continue
+		}
+		var man ocispec.Manifest
+		if json.Unmarshal(b, &man) != nil || man.Config.Digest != full.ID {
+			continue
+		}
+		complete := len(man.Layers) == len(full.Layers)
+		for _, l := range man.Layers {
+			if ok, _ := content.Exists(ctx, st.Content(), l.Digest); !ok {
+				complete = false
+			}
+		}
+		if complete {
+			return m, nil
+		}
+	}
+	return buildManifest(ctx, st, full, opts)
+}
+
+// buildManifest writes a manifest for full: Docker schema2 with gzip layers,
+// or OCI with zstd layers; layers stored uncompressed are compressed now.
+func buildManifest(ctx context.Context, st *images.Store, full *images.Full, opts PushOptions) (ocispec.Descriptor, error) {
+	useZstd := false
+	switch opts.Compression {
+	case "", "gzip":
+	case "zstd":
+		useZstd = true
+	default:
+		return ocispec.Descriptor{}, errdefs.InvalidArgumentf("unsupported compression %q (gzip or zstd)", opts.Compression)
+	}
+	var blobs []ocispec.Descriptor
+	oci := useZstd
+	for _, l := range full.Layers {
+		b := l.Blob
+		if kind := layerKind(b.MediaType); kind == "tar" || (useZstd && kind == "gzip") {
+			var err error
+			if b, err = compressLayer(ctx, st, b, useZstd); err != nil {
+				return ocispec.Descriptor{}, err
+			}
+		}
+		oci = oci || layerKind(b.MediaType) == "zstd" // schema2 has no zstd
+		blobs = append(blobs, b)
+	}
+	m := ocispec.Manifest{Config: full.ConfigDescriptor(), Layers: []ocispec.Descriptor{}}
+	m.SchemaVersion = 2
+	m.MediaType = ocispec.MediaTypeImageManifest
+	if !oci {
+		m.MediaType = client.MediaTypeDockerManifest
+		m.Config.MediaType = dockerConfig
+	}
+	for _, b := range blobs {
+		m.Layers = append(m.Layers, ocispec.Descriptor{MediaType: layerMediaType(layerKind(b.MediaType), oci), Digest: b.Digest, Size: b.Size})
+	}
+	raw, err := json.MarshalIndent(m, "", "   ")
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	desc := ocispec.Descriptor{MediaType: m.MediaType, Digest: digest.FromBytes(raw), Size: int64(len(raw))}
+	if err := lease(ctx, st, desc.Digest); err != nil {
+		return desc, err
+	}
+	if _, err := content.WriteBlob(ctx, st.Content(), bytes.NewReader(raw), desc.Size, desc.Digest); err != nil {
+		return desc, err
+	}
+	return desc, nil
+}
+
+func lease(ctx context.Context, st *images.Store, d digest.Digest) error {
+	return st.DB().Update(ctx, func(tx *metadata.Tx) error {
+		return metadata.AddResource(ctx, tx, layers.BlobResource(d))
+	})
+}
+
+// layerKind is "gzip", "zstd" or "tar" for a layer media type.
+func layerKind(mt string) string {
+	switch mt {
+	case ocispec.MediaTypeImageLayerGzip, dockerLayerGzip, "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+		ocispec.MediaTypeImageLayerNonDistributableGzip: //nolint:staticcheck
+		return "gzip"
+	case ocispec.MediaTypeImageLayerZstd, ocispec.MediaTypeImageLayerNonDistributableZstd: //nolint:staticcheck
+		return "zstd"
+	}
+	return "tar"
+}
+
+func layerMediaType(kind string, oci bool) string {
+	switch {
+	case kind == "zstd":
+		return ocispec.MediaTypeImageLayerZstd
+	case kind == "gzip" && oci:
+		return ocispec.MediaTypeImageLayerGzip
+	case kind == "gzip":
+		return dockerLayerGzip
+	case oci:
+		return ocispec.MediaTypeImageLayer
+	}
+	return dockerLayerTar
+}
+
+// compressLayer compresses a stored layer blob (decompressing first when it
+// is gzip and zstd is wanted) into a new blob in the content store.
+func compressLayer(ctx context.Context, st *images.Store, src ocispec.Descriptor, useZstd bool) (ocispec.Descriptor, error) {
+	r, err := st.Content().Open(ctx, src.Digest)
+	if err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("layer blob %s: %w", src.Digest, err)
+	}
+	defer r.Close()
+	var in io.Reader = r
+	if layerKind(src.MediaType) == "gzip" {
+		zr, err := pgzip.NewReader(r)
+		if err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("layer blob %s: %w", src.Digest, err)
+		}
+		defer zr.Close()
+		in = zr
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		var w io.WriteCloser
+		var err error
+		if useZstd {
+			w, err = zstd.NewWriter(pw, zstd.WithEncoderConcurrency(runtime.NumCPU()))
+		} else {
+			// fastest level, in parallel blocks: push time is dominated by
+			// compression (level 1 is ~2x faster than docker's default 6
+			// for ~10% more bytes)
+			var gw *pgzip.Writer
+			if gw, err = pgzip.NewWriterLevel(pw, pgzip.BestSpeed); err == nil {
+				err = gw.SetConcurrency(1<<20, 2*runtime.NumCPU())
+			}
+			w = gw
+		}
+		if err == nil {
+			_, err = io.Copy(w, in)
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+		}
+		pw.CloseWithError(err)
+	}()
+	w, err := st.Content().Writer(ctx, digest.Canonical)
+	if err != nil {
+		pr.CloseWithError(err)
+		return ocispec.Descriptor{}, err
+	}
+	defer w.Close()
+	if _, err := io.Copy(w, pr); err != nil {
+		pr.CloseWithError(err)
+		return ocispec.Descriptor{}, fmt.Errorf("compressing layer %s: %w", src.Digest, err)
+	}
+	d := w.Digest()
+	if err := lease(ctx, st, d); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	info, err := w.Commit(ctx, -1, "")
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	mt := dockerLayerGzip
+	if useZstd {
+		mt = ocispec.MediaTypeImageLayerZstd
+	}
+	return ocispec.Descriptor{MediaType: mt, Digest: info.Digest, Size: info.Size}, nil
+}

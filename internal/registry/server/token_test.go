@@ -1,0 +1,98 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+func tokenRegistry(t *testing.T, ttl time.Duration) *testRegistry {
+	ta, err := NewTokenAuth([]byte(strings.Repeat("k", 32)), "", ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newTestRegistry(t,
+		WithHtpasswd(htpasswdFor(t, "alice", "a", "bob", "b"), "r"),
+		WithTokenAuth(ta),
+		WithAccessRules([]AccessRule{{Repository: "private/**", Read: []string{"alice"}, Write: []string{"alice"}}}))
+}
+
+func (r *testRegistry) token(user, pass string, scopes ...string) string {
+	r.t.Helper()
+	q := url.Values{"service": {"hoist-registry"}, "scope": scopes}
+	req, _ := http.NewRequest("GET", r.srv.URL+"/token?"+q.Encode(), nil)
+	req.SetBasicAuth(user, pass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	b := r.expect(resp, http.StatusOK, "")
+	var v struct {
+		Token       string `json:"token"`
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil || v.Token == "" || v.Token != v.AccessToken || v.ExpiresIn <= 0 {
+		r.t.Fatalf("token response: %s", b)
+	}
+	return v.Token
+}
+
+func TestTokenFlow(t *testing.T) {
+	r := tokenRegistry(t, 0)
+	resp := r.do("GET", "/v2/", nil)
+	r.expect(resp, http.StatusUnauthorized, "UNAUTHORIZED")
+	want := `Bearer realm="` + r.srv.URL + `/token",service="hoist-registry"`
+	if got := resp.Header.Get("WWW-Authenticate"); got != want {
+		t.Fatalf("challenge %q, want %q", got, want)
+	}
+	resp = r.do("POST", "/v2/a/b/blobs/uploads/", nil)
+	r.expect(resp, http.StatusUnauthorized, "UNAUTHORIZED")
+	if got := resp.Header.Get("WWW-Authenticate"); !strings.Contains(got, `scope="repository:a/b:pull,push"`) {
+		t.Fatalf("push challenge %q", got)
+	}
+	// /token wants valid credentials.
+	req, _ := http.NewRequest("GET", r.srv.URL+"/token?scope=repository:a/b:pull", nil)
+	req.SetBasicAuth("alice", "wrong")
+	wr, _ := http.DefaultClient.Do(req)
+	r.expect(wr, http.StatusUnauthorized, "UNAUTHORIZED")
+
+	push := r.token("alice", "a", "repository:a/b:pull,push")
+	r.expect(r.do("POST", "/v2/a/b/blobs/uploads/", nil, "Authorization", "Bearer "+push), http.StatusAccepted, "")
+	r.expect(r.do("GET", "/v2/", nil, "Authorization", "Bearer "+push), http.StatusOK, "")
+	// A pull-only token cannot push, nor touch another repository.
+	pull := r.token("alice", "a", "repository:a/b:pull")
+	resp = r.do("POST", "/v2/a/b/blobs/uploads/", nil, "Authorization", "Bearer "+pull)
+	r.expect(resp, http.StatusUnauthorized, "UNAUTHORIZED")
+	if got := resp.Header.Get("WWW-Authenticate"); !strings.Contains(got, `error="insufficient_scope"`) {
+		t.Fatalf("insufficient scope challenge %q", got)
+	}
+	r.expect(r.do("GET", "/v2/other/tags/list", nil, "Authorization", "Bearer "+pull), http.StatusUnauthorized, "UNAUTHORIZED")
+	// Tampered and foreign tokens are refused.
+	bad := push[:len(push)-2] + "xx"
+	r.expect(r.do("GET", "/v2/", nil, "Authorization", "Bearer "+bad), http.StatusUnauthorized, "UNAUTHORIZED")
+	other, _ := NewTokenAuth([]byte(strings.Repeat("z", 32)), "", 0)
+	forged := other.sign(tokenClaims{Subject: "alice", Audience: "hoist-registry", Expires: time.Now().Add(time.Hour).Unix(),
+		Access: []tokenAccess{{Type: "repository", Name: "a/b", Actions: []string{"push", "pull"}}}})
+	r.expect(r.do("GET", "/v2/", nil, "Authorization", "Bearer "+forged), http.StatusUnauthorized, "UNAUTHORIZED")
+	// Scopes are cut down to the access rules.
+	bobs := r.token("bob", "b", "repository:private/x:pull,push")
+	r.expect(r.do("GET", "/v2/private/x/tags/list", nil, "Authorization", "Bearer "+bobs), http.StatusUnauthorized, "UNAUTHORIZED")
+	// Basic credentials keep working.
+	r.user, r.pass = "alice", "a"
+	r.expect(r.do("GET", "/v2/", nil), http.StatusOK, "")
+}
+
+func TestTokenExpires(t *testing.T) {
+	r := tokenRegistry(t, time.Second)
+	tok := r.token("alice", "a", "repository:a:pull")
+	c, err := r.srv.Config.Handler.(*Server).token.verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := r.srv.Config.Handler.(*Server).token.sign(tokenClaims{Subject: c.Subject, Audience: c.Audience, Expires: time.Now().Add(-time.Minute).Unix(), Access: c.Access})
+	r.expect(r.do("GET", "/v2/", nil, "Authorization", "Bearer "+expired), http.StatusUnauthorized, "UNAUTHORIZED")
+}
