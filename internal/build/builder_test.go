@@ -674,3 +674,19 @@ func TestMissingImagesArePulledOnce(t *testing.T) {
 		t.Errorf("--pull of busybox: %v", r2.err)
 	}
 }
+
+func TestTTYProgressIsALiveView(t *testing.T) {
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	r := mustBuild(t, b, "FROM busybox\nRUN echo from-run\nENV A=1\n", Options{ProgressMode: ProgressTTY})
+	for _, want := range []string{"\x1b[", " => [2/3] RUN echo from-run", "from-run", " => exporting to image"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("tty output lacks %q:\n%q", want, r.out)
+		}
+	}
+	r = mustBuild(t, b, "FROM busybox\nRUN echo from-run\nENV A=1\n", Options{ProgressMode: ProgressTTY})
+	if !strings.Contains(r.out, " => CACHED [2/3] RUN echo from-run") {
+		t.Errorf("tty rebuild lacks CACHED lines:\n%q", r.out)
+	}
+}

@@ -169,7 +169,7 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 			cp.upper = "" // direct writes only when every write goes there
 		}
 		if sel != nil {
-			if err := cp.copySelection(ctx, j.opts.Context, sel, dest, a.kw == "ADD" && (a.unpack == nil || *a.unpack), j.b.Unpacker); err != nil {
+			if err := cp.copySelection(ctx, j.opts.Context, sel, dest, a.parents, a.kw == "ADD" && (a.unpack == nil || *a.unpack), j.b.Unpacker); err != nil {
 				return fmt.Errorf("%s: %w", where, err)
 			}
 		}
@@ -676,7 +676,10 @@ func (cp *copier) download(ctx context.Context, rawURL, dest, checksum string) e
 // copySelection copies what a COPY/ADD selected in the build context into
 // the rootfs: a directory source's contents go into dest, a file goes to
 // dest (or into it when dest ends in "/" or is a directory).
-func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, sel *buildcontext.Selection, dest string, unpack bool, u Unpacker) error {
+//
+// With parents (COPY --parents), each source keeps its path relative to the
+// context root under dest.
+func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, sel *buildcontext.Selection, dest string, parents, unpack bool, u Unpacker) error {
 	type dirTime struct {
 		p  string
 		fi fs.FileInfo
@@ -694,11 +697,14 @@ func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, s
 		if !src.Info.IsDir() {
 			continue
 		}
-		if i > 0 && sel.Sources[i-1].Info.IsDir() {
+		d := dest
+		if parents {
+			d = path.Join(dest, src.Rel)
+		} else if i > 0 && sel.Sources[i-1].Info.IsDir() {
 			base[i] = base[i-1]
 			continue
 		}
-		dp, err := cp.destDir(dest)
+		dp, err := cp.destDir(d)
 		if err != nil {
 			return err
 		}
@@ -732,7 +738,11 @@ func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, s
 				continue
 			}
 		}
-		if err := cp.copyFileTo(abs, e.Info, path.Base(e.Rel), dest); err != nil {
+		fdest := dest
+		if parents {
+			fdest = path.Join(dest, path.Dir(e.Rel)) + "/"
+		}
+		if err := cp.copyFileTo(abs, e.Info, path.Base(e.Rel), fdest); err != nil {
 			return err
 		}
 	}
