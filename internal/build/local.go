@@ -20,6 +20,9 @@ import (
 	"github.com/hoistproject/hoist/internal/layers"
 	"github.com/hoistproject/hoist/internal/metadata"
 	"github.com/hoistproject/hoist/internal/mount"
+	"github.com/hoistproject/hoist/internal/reference"
+	"github.com/hoistproject/hoist/internal/registry/client"
+	"github.com/hoistproject/hoist/internal/registry/client/distribution"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -550,4 +553,24 @@ func NewLocal(st *images.Store, runner Runner) *Builder {
 			return archive.Tar(ctx, w, dir, archive.TarOptions{SourceDateEpoch: epoch})
 		},
 	}
+}
+
+// RegistryPuller is the Puller over the registry client: the image is pulled
+// into the store (tag written last) as `hoist pull` does, then resolved.
+type RegistryPuller struct {
+	Client *client.Client
+	Store  *images.Store
+}
+
+// Pull implements Puller.
+func (p RegistryPuller) Pull(ctx context.Context, ref string) (BaseImage, error) {
+	n, err := reference.ParseTagged(ref)
+	if err != nil {
+		return BaseImage{}, err
+	}
+	res, err := distribution.Pull(ctx, p.Client, p.Store, n, distribution.PullOptions{})
+	if err != nil {
+		return BaseImage{}, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	return StoreImages{p.Store}.Resolve(ctx, res.ImageID.String())
 }
