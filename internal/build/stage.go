@@ -179,6 +179,12 @@ func (s *stageRun) resolveBase(ctx context.Context) (*state, []dockerfile.Instru
 		v.finish(nil)
 		return b, nil, nil
 	}
+	if p := s.from.Platform; p != "" {
+		host := dockerfile.FormatPlatform(dockerfile.HostPlatform())
+		if p != host && !strings.HasPrefix(host, p+"/") && p != dockerfile.HostPlatform().OS {
+			return nil, nil, errdefs.InvalidArgumentf("%s:%d: FROM --platform=%s: only the host platform (%s) can be built", j.file.Name, s.from.Loc().Start, p, host)
+		}
+	}
 	if strings.EqualFold(s.from.Image, "scratch") {
 		p := dockerfile.HostPlatform()
 		cfg := &Config{Architecture: p.Architecture, OS: p.OS, Variant: p.Variant}

@@ -48,7 +48,7 @@ func TestBuildCLI(t *testing.T) {
 	df := "FROM busybox\nARG A=1\nRUN echo run-output-$A\nCOPY hello.txt /\nCMD [\"cat\", \"/hello.txt\"]\n"
 	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644)
 
-	out, errOut, code := h.run(nil, "build", "--progress", "plain", "-t", "demo", "--build-arg", "UNUSED=x", ctx)
+	out, errOut, code := h.run(nil, "build", "--progress", "plain", "-t", "demo", "--build-arg", "UNUSED=x", "--label", "org.test=yes", ctx)
 	if code != 0 {
 		t.Fatalf("build: %d\n%s", code, errOut)
 	}
@@ -59,6 +59,9 @@ func TestBuildCLI(t *testing.T) {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("progress lacks %q:\n%s", want, errOut)
 		}
+	}
+	if got := h.must(nil, "inspect", "--format", "{{json .Config.Labels}}", "demo"); strings.TrimSpace(got) != `{"org.test":"yes"}` {
+		t.Errorf("--label: Labels = %s", got)
 	}
 	_, errOut, _ = h.run(nil, "build", "--progress", "plain", "-t", "demo", ctx)
 	if strings.Count(errOut, "CACHED") != 4 {
