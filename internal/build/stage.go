@@ -1,7 +1,6 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -231,8 +230,6 @@ type step struct {
 	history    string
 	emptyLayer bool
 	noHistory  bool // ONBUILD writes no history entry
-	// cleanup releases what prepare opened (source trees), hit or miss.
-	cleanup func()
 }
 
 func (c *stageCtx) dispatch(ctx context.Context, ins dockerfile.Instruction) error {
@@ -243,9 +240,6 @@ func (c *stageCtx) dispatch(ctx context.Context, ins dockerfile.Instruction) err
 	if err != nil {
 		v.finish(err)
 		return err
-	}
-	if st.cleanup != nil {
-		defer st.cleanup()
 	}
 	key := cacheKey(c.cur.id, st.instr, st.inputs...)
 	parent := c.cur.id
@@ -575,7 +569,6 @@ func (c *stageCtx) runCommandString(args []string) string {
 	return strings.Join(append(parts, args...), " ")
 }
 
-var _ = bytes.MinRead
 
 // fromCacheImages looks for the step in the history of the --cache-from
 // images: an image whose history and layers start with the current state's
