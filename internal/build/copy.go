@@ -226,7 +226,7 @@ func (c *stageCtx) fromState(ctx context.Context, from, where string) (digest.Di
 		}
 		return s.state.id, s.state.chainID, nil
 	}
-	img, err := j.b.Images.Resolve(ctx, from)
+	img, err := j.resolveImage(ctx, from, false)
 	if err != nil {
 		return "", "", fmt.Errorf("%s --from=%s: %w", where, from, err)
 	}

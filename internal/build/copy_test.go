@@ -150,3 +150,13 @@ func TestCopyNeverWritesThroughImageSymlinks(t *testing.T) {
 		t.Errorf("COPY wrote outside the rootfs: %v", ents)
 	}
 }
+
+func TestLayerCountLimit(t *testing.T) {
+	if err := checkLayerCount(MaxLayers); err != nil {
+		t.Errorf("%d layers refused: %v", MaxLayers, err)
+	}
+	err := checkLayerCount(MaxLayers + 1)
+	if err == nil || !strings.Contains(err.Error(), "501 layers") || !strings.Contains(err.Error(), "at most 500") {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -28,10 +28,12 @@
 //     scope), other inputs: the content checksum of COPY/ADD context sources
 //     (content and metadata, not mtime; stat-cached), the state ID of a
 //     --from stage or image, RUN --mount specs and bind-source checksums,
-//     the network mode). The state ID is the digest of the config after the
-//     step, so a miss changes every later key. A hit reuses the stored config
-//     (with its timestamps), so a fully cached rebuild gives the same image
-//     ID. The first miss is explained: "COPY sources changed", "instruction
+//     the network mode). The state after a step is identified by its key and
+//     the layers it produced (a base image by its ID), so a change anywhere
+//     changes every later key, and so does a re-run step that produced other
+//     files. A record stores the step's outcome (history entry with its
+//     timestamp, diffID, chainID), not the whole config, so a fully cached
+//     rebuild gives the same image ID and a build of n steps costs O(n). The first miss is explained: "COPY sources changed", "instruction
 //     changed", "inputs changed" or "parent changed". Records of the steps
 //     that finished are kept even when the build fails.
 //   - Progress: BuildKit's plain form ("#N [stage i/n] INSTR", "#N CACHED",
@@ -60,7 +62,7 @@
 //	build/runc/state/                 the runtime's --root while RUN steps run
 //	build/runc/bundles/<id>/          config.json, hosts, resolv.conf, runtime.log of a running step
 //	build/statcache/<hash of dir>     the stat cache of a context directory (format: package buildcontext)
-//	metadata.db bucket buildcache:    records/<key> -> JSON {config, chainID, created};
+//	metadata.db bucket buildcache:    records/<key> -> JSON {outcome: {history, diffID, chainID}, created};
 //	                                  parents/<state ID>; instrs/<hash(state ID, instruction)> (miss reasons)
 //
 // <pid> directories of dead processes are removed (after unmounting what is

@@ -91,8 +91,8 @@ func (c BoltCache) Get(ctx context.Context, key digest.Digest) (CacheRecord, boo
 		if err := json.Unmarshal(v, &rec); err != nil {
 			return nil // a broken record is a miss
 		}
-		if rec.ChainID != "" {
-			if _, err := layers.GetTx(tx, rec.ChainID); err != nil {
+		if c := rec.ChainID(); c != "" {
+			if _, err := layers.GetTx(tx, c); err != nil {
 				return nil
 			}
 		}
@@ -168,8 +168,8 @@ func (c BoltCache) LayerRefs(tx *metadata.Tx, refs map[digest.Digest]bool) error
 	}
 	return b.ForEach(func(k, v []byte) error {
 		var rec CacheRecord
-		if json.Unmarshal(v, &rec) == nil && rec.ChainID != "" {
-			refs[rec.ChainID] = true
+		if json.Unmarshal(v, &rec) == nil && rec.ChainID() != "" {
+			refs[rec.ChainID()] = true
 		}
 		return nil
 	})
@@ -244,6 +244,18 @@ type OverlaySnapshotter struct {
 	Dir    string
 }
 
+// MaxLayers is the most layers overlayfs can stack (the kernel's
+// OVL_MAX_STACK).
+const MaxLayers = 500
+
+// checkLayerCount refuses, before any mount, a stack overlayfs cannot mount.
+func checkLayerCount(n int) error {
+	if n > MaxLayers {
+		return errdefs.FailedPreconditionf("the image has %d layers: overlayfs stacks at most %d (combine RUN steps or squash layers)", n, MaxLayers)
+	}
+	return nil
+}
+
 type overlaySnap struct {
 	o      *OverlaySnapshotter
 	parent digest.Digest
@@ -296,6 +308,9 @@ func (o *OverlaySnapshotter) Prepare(ctx context.Context, parent digest.Digest) 
 	}
 	lowers, err := o.lowers(ctx, parent, dir)
 	if err != nil {
+		return fail(err)
+	}
+	if err := checkLayerCount(len(lowers)); err != nil {
 		return fail(err)
 	}
 	m := mount.Overlay(lowers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
@@ -488,7 +503,8 @@ func NewLocal(st *images.Store, runner Runner) *Builder {
 		Runner:    runner,
 		Dir:       dir,
 		Lease:     st.DB().WithLease,
+		Tar: func(ctx context.Context, w io.Writer, dir string, epoch *time.Time) error {
+			return archive.Tar(ctx, w, dir, archive.TarOptions{SourceDateEpoch: epoch})
+		},
 	}
 }
-
-var _ = time.Second

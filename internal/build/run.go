@@ -240,7 +240,7 @@ func (c *stageCtx) runMount(ctx context.Context, m *dockerfile.Mount, cwd string
 			if s := j.stageByRef(m.From, c.s.index); s != nil {
 				chainID = s.state.chainID
 			} else {
-				img, err := j.b.Images.Resolve(ctx, m.From)
+				img, err := j.resolveImage(ctx, m.From, false)
 				if err != nil {
 					return nil, nil, err
 				}

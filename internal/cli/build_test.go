@@ -161,3 +161,26 @@ func TestBuildKilledIsCleanedUp(t *testing.T) {
 		t.Errorf("the killed build's process still runs: %s", out)
 	}
 }
+
+func TestBuildOutputLocalAndTar(t *testing.T) {
+	h, ctx := buildEnv(t)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox AS b\nRUN echo built > /built\nFROM scratch\nCOPY --from=b /built /out/built\nCOPY hello.txt /\n"), 0o644)
+	dest := filepath.Join(t.TempDir(), "out")
+	h.must(nil, "build", "-o", "type=local,dest="+dest, ctx)
+	if b, err := os.ReadFile(filepath.Join(dest, "out/built")); err != nil || string(b) != "built\n" {
+		t.Errorf("local output: %q %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dest, "hello.txt")); err != nil || string(b) != "hello\n" {
+		t.Errorf("local output: %q %v", b, err)
+	}
+	out := h.must(nil, "build", "-o", "type=tar,dest=-", ctx)
+	cmd := exec.Command("tar", "-tf", "-")
+	cmd.Stdin = strings.NewReader(out)
+	names, err := cmd.Output()
+	if err != nil || !strings.Contains(string(names), "out/built") || !strings.Contains(string(names), "hello.txt") {
+		t.Errorf("tar output: %v\n%s", err, names)
+	}
+	if _, errOut, code := h.run(nil, "build", "-o", "type=registry", ctx); code == 0 || !strings.Contains(errOut, "not supported") {
+		t.Errorf("bad output type: %d %s", code, errOut)
+	}
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -111,6 +112,7 @@ func ctrRoot(t *testing.T) string {
 				mount.UnmountAll(mp)
 			}
 		}
+		waitMonitors(t, root)
 		if ents, _ := os.ReadDir(filepath.Join(root, "containers")); len(ents) > 0 {
 			t.Errorf("orphan container dirs: %d", len(ents))
 		}
@@ -337,5 +339,205 @@ func TestCLIPublishAndPrune(t *testing.T) {
 	}
 	if out, _, _ = ctrCLI(t, root, "", "ps", "-aq"); out != "" {
 		t.Fatalf("after prune: %q", out)
+	}
+}
+
+func TestCLIDiffCpExport(t *testing.T) {
+	root := ctrRoot(t)
+	out, errOut, code := ctrCLI(t, root, "", "run", "-d", "--name", "fs", "--network", "none", "busybox",
+		"sh", "-c", "echo new > /tmp/f; rm /etc/group; mkdir -p /root/d; echo x > /root/d/y; ln -s / /root/up; touch /ready; sleep 100")
+	if code != 0 {
+		t.Fatalf("run: %d %q", code, errOut)
+	}
+	for i := 0; i < 100; i++ {
+		if _, _, c := ctrCLI(t, root, "", "exec", "fs", "test", "-e", "/ready"); c == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, _, _ = ctrCLI(t, root, "", "diff", "fs")
+	want := "C /etc\nD /etc/group\nA /ready\nC /root\nA /root/d\nA /root/d/y\nA /root/up\nC /tmp\nA /tmp/f\n"
+	if out != want {
+		t.Fatalf("diff:\n%s\nwant:\n%s", out, want)
+	}
+	host := t.TempDir()
+	if _, errOut, code = ctrCLI(t, root, "", "cp", "fs:/root/d", host); code != 0 {
+		t.Fatalf("cp out: %d %q", code, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "d", "y")); string(b) != "x\n" {
+		t.Fatalf("cp dir out: %q", b)
+	}
+	if _, _, code = ctrCLI(t, root, "", "cp", "fs:/tmp/f", filepath.Join(host, "renamed")); code != 0 {
+		t.Fatal("cp file out")
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "renamed")); string(b) != "new\n" {
+		t.Fatalf("cp file out: %q", b)
+	}
+	// Through a symlink to / inside the container: stays in the container.
+	if _, _, code = ctrCLI(t, root, "", "cp", "fs:/root/up/etc/passwd", filepath.Join(host, "pw")); code != 0 {
+		t.Fatal("cp through symlink")
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "pw")); !strings.HasPrefix(string(b), "root:x:0:0:root:/root:/bin/sh\nnobody") {
+		t.Fatalf("cp through symlink read %q", b)
+	}
+	if _, errOut, code = ctrCLI(t, root, "", "cp", "fs:/../../../../etc/shadow", host); code == 0 || !strings.Contains(errOut, "Could not find the file") {
+		t.Fatalf("cp ../: %d %q", code, errOut)
+	}
+	os.WriteFile(filepath.Join(host, "in.txt"), []byte("into\n"), 0o644)
+	if _, errOut, code = ctrCLI(t, root, "", "cp", filepath.Join(host, "in.txt"), "fs:/root/"); code != 0 {
+		t.Fatalf("cp in: %d %q", code, errOut)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "exec", "fs", "cat", "/root/in.txt"); out != "into\n" {
+		t.Fatalf("cp in: %q", out)
+	}
+	ctrCLI(t, root, "", "kill", "fs")
+	ctrCLI(t, root, "", "wait", "fs")
+	tarPath := filepath.Join(host, "fs.tar")
+	if _, errOut, code = ctrCLI(t, root, "", "export", "-o", tarPath, "fs"); code != 0 {
+		t.Fatalf("export: %d %q", code, errOut)
+	}
+	list, err := exec.Command("tar", "-tf", tarPath).Output()
+	if err != nil || !strings.Contains(string(list), "tmp/f\n") || strings.Contains(string(list), "etc/group\n") || !strings.Contains(string(list), "bin/busybox\n") {
+		t.Fatalf("export list: %v %q", err, list)
+	}
+}
+
+func TestCLIVolumesAndPublishAll(t *testing.T) {
+	root := ctrRoot(t)
+	out, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--network", "none", "-v", "data:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+	if code != 0 {
+		t.Fatalf("named volume: %d %q %q", code, out, errOut)
+	}
+	out, _, _ = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "-v", "data:/data:ro", "busybox", "sh", "-c", "cat /data/f; touch /data/g || echo ro")
+	if out != "kept\nro\n" {
+		t.Fatalf("named volume reuse: %q", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "volumes", "data", "_data", "f")); string(b) != "kept\n" {
+		t.Fatalf("volume on disk: %q", b)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "run", "--rm", "-v", "rel/path:/x", "busybox", "true")
+	if code != 125 {
+		t.Fatalf("bad volume: %d %q", code, errOut)
+	}
+	out, _, code = ctrCLI(t, root, "", "create", "-P", "busybox", "true")
+	if code != 0 {
+		t.Fatal("create -P")
+	}
+	out, _, _ = ctrCLI(t, root, "", "container", "inspect", "-f", "{{json .NetworkSettings.Ports}}", strings.TrimSpace(out))
+	if !regexp.MustCompile(`^\{"80/tcp":\[\{"HostIp":"0.0.0.0","HostPort":"\d+"\}\]\}\n$`).MatchString(out) {
+		t.Fatalf("-P ports: %q", out)
+	}
+}
+
+func TestCLIInit(t *testing.T) {
+	root := ctrRoot(t)
+	bin := os.Getenv("HOIST_BIN")
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "hoist")
+		cmd := exec.Command("go", "build", "-o", bin, "github.com/hoistproject/hoist/cmd/hoist")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Skipf("cannot build hoist for --init: %v %s", err, out)
+		}
+	}
+	// The real binary is both the monitor and the init here.
+	out, err := exec.Command(bin, "--root", root, "import", filepath.Join(busyboxRootTar(t)), "busybox").CombinedOutput()
+	if err != nil {
+		t.Fatalf("import: %v %s", err, out)
+	}
+	out, err = exec.Command(bin, "--root", root, "run", "--rm", "--init", "--network", "none", "busybox", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; exit 4").Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 4 || !strings.HasPrefix(string(out), "/dev/init container-init -- sh -c") {
+		t.Fatalf("--init: %v %q", err, out)
+	}
+}
+
+// busyboxRootTar tars the busybox rootfs for `import`.
+func busyboxRootTar(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "busybox.tar")
+	if out, err := exec.Command("tar", "--numeric-owner", "-C", busyboxLower(t), "-cf", p, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	return p
+}
+
+// waitMonitors waits for the monitors of root to finish their last cleanup
+// (they delete the runtime's record after the client has its exit code).
+func waitMonitors(t *testing.T, root string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		busy := false
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			if err == nil && strings.Contains(string(b), "container-monitor") && strings.Contains(string(b), root+"\x00") {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("monitors of %s still running", root)
+}
+
+func TestCLICommit(t *testing.T) {
+	root := ctrRoot(t)
+	// The real image store: import the busybox rootfs, commit on top of it.
+	var out, errOut bytes.Buffer
+	e := &env{in: strings.NewReader(""), out: &out, errOut: &errOut}
+	if code := execute(context.Background(), e, []string{"--root", root, "import", busyboxRootTar(t), "base:1"}); code != 0 {
+		t.Fatalf("import: %q", errOut.String())
+	}
+	real := func(args ...string) (string, string, int) {
+		var o, eo bytes.Buffer
+		e := &env{in: strings.NewReader(""), out: &o, errOut: &eo}
+		code := execute(context.Background(), e, append([]string{"--root", root}, args...))
+		return o.String(), eo.String(), code
+	}
+	if _, errOut, code := real("run", "--name", "cm", "--network", "none", "base:1", "sh", "-c", "echo committed > /hello; rm /etc/group; mkdir /new"); code != 0 {
+		t.Fatalf("run: %d %q", code, errOut)
+	}
+	out2, errOut2, code := real("commit", "-a", "me", "-m", "msg", "-c", `CMD ["cat", "/hello"]`, "cm", "derived:2")
+	if code != 0 || !regexp.MustCompile(`^sha256:[0-9a-f]{64}\n$`).MatchString(out2) {
+		t.Fatalf("commit: %d %q %q", code, out2, errOut2)
+	}
+	if o, _, _ := real("run", "--rm", "--network", "none", "derived:2"); o != "committed\n" {
+		t.Fatalf("run committed image: %q", o)
+	}
+	if o, _, _ := real("run", "--rm", "--network", "none", "derived:2", "sh", "-c", "ls /etc/group 2>&1; test -d /new && echo dir"); !strings.Contains(o, "No such file") || !strings.Contains(o, "dir") {
+		t.Fatalf("whiteout / new dir: %q", o)
+	}
+	// rmi refuses an image a container uses.
+	if _, errOut, code := real("rmi", "base:1"); code == 0 || !strings.Contains(errOut, "container") {
+		t.Fatalf("rmi of used image: %d %q", code, errOut)
+	}
+	real("rm", "cm")
+}
+
+func TestCLIInspectContainer(t *testing.T) {
+	root := ctrRoot(t)
+	out, _, _ := ctrCLI(t, root, "", "create", "--name", "insp", "-e", "X=1", "--network", "none", "-v", "/tmp:/hosttmp:ro", "busybox", "echo", "hi")
+	id := strings.TrimSpace(out)
+	out, errOut, code := ctrCLI(t, root, "", "inspect", "insp")
+	if code != 0 {
+		t.Fatalf("inspect: %d %q", code, errOut)
+	}
+	var v []map[string]any
+	if err := json.Unmarshal([]byte(out), &v); err != nil || len(v) != 1 {
+		t.Fatalf("inspect json: %v %q", err, out)
+	}
+	o := v[0]
+	gd := o["GraphDriver"].(map[string]any)["Data"].(map[string]any)
+	if o["Id"] != id || o["Name"] != "/insp" || o["Path"] != "echo" || o["State"].(map[string]any)["Status"] != "created" ||
+		!strings.HasSuffix(gd["UpperDir"].(string), id+"/upper") || !strings.Contains(gd["LowerDir"].(string), busyboxLower(t)) ||
+		o["Mounts"].([]any)[0].(map[string]any)["Destination"] != "/hosttmp" || o["Config"].(map[string]any)["Env"].([]any)[0] != "X=1" {
+		t.Fatalf("inspect fields: %s", out)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "container", "inspect", "nosuch")
+	if code != 1 || !strings.Contains(errOut, "No such container: nosuch") {
+		t.Fatalf("inspect missing: %d %q", code, errOut)
 	}
 }

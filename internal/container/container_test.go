@@ -92,6 +92,10 @@ func newManager(t *testing.T, imgs ...Image) *Manager {
 				t.Errorf("cleanup remove %s: %v", c.ID, err)
 			}
 		}
+		deadline := time.Now().Add(10 * time.Second)
+		for monitorsOf(root) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if mps, _ := mount.MountPoints(root); len(mps) > 0 {
 			t.Errorf("leaked mounts: %v", mps)
 			for _, mp := range mps {
@@ -400,4 +404,16 @@ func TestManyLayersAndCgroupLimits(t *testing.T) {
 	if want := "118\nroot:x:0:0:root:/root:/bin/sh\n67108864\n50\n"; out != want {
 		t.Fatalf("got %q want %q", out, want)
 	}
+}
+
+// monitorsOf reports whether a monitor of root still runs.
+func monitorsOf(root string) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), "container-monitor") && strings.Contains(string(b), root+"\x00") {
+			return true
+		}
+	}
+	return false
 }

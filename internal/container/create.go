@@ -113,7 +113,7 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	}
 	c := &Container{
 		ID: id, Created: timeNow(), Path: args[0], Args: args[1:],
-		ImageID: img.ID, ImageRef: img.Ref, ImageConfig: ic, LowerDirs: img.LowerDirs,
+		ImageID: img.ID, ImageRef: img.Ref, ImageConfig: ic, LowerDirs: img.LowerDirs, ChainIDs: img.ChainIDs,
 		Config: cfg, HostConfig: hc,
 		dir: filepath.Join(m.containersDir(), id),
 	}

@@ -380,3 +380,33 @@ func (m *Manager) reconcile(ctx context.Context, c *Container) error {
 	c.State.Error = "container monitor exited unexpectedly"
 	return c.saveState()
 }
+
+// ImageUse is one container using an image.
+type ImageUse struct {
+	ID      string
+	Running bool
+}
+
+// ImageUsers maps image ID -> the containers created from it, and returns
+// the chain IDs of every layer containers use (for rmi and layer GC). It
+// reads the records only (no reconciliation).
+func (m *Manager) ImageUsers() (map[string][]ImageUse, map[string]bool, error) {
+	ids, err := m.ids()
+	if err != nil {
+		return nil, nil, err
+	}
+	users := map[string][]ImageUse{}
+	chains := map[string]bool{}
+	for _, id := range ids {
+		c, err := m.load(id)
+		if err != nil {
+			continue
+		}
+		running := c.State.Running() && (c.monitorAlive() || c.State.Pid > 0 && procStart(c.State.Pid) != 0)
+		users[c.ImageID] = append(users[c.ImageID], ImageUse{ID: c.ID, Running: running})
+		for _, ch := range c.ChainIDs {
+			chains[ch] = true
+		}
+	}
+	return users, chains, nil
+}

@@ -13,6 +13,7 @@ type Image struct {
 	Ref       string        // the reference the user gave, normalised
 	Config    ocispec.Image // the image config
 	LowerDirs []string      // unpacked layer dirs, BOTTOM first
+	ChainIDs  []string      // the layers' chain IDs, bottom first (kept from GC while the container exists)
 }
 
 // ImageResolver finds an image by reference or ID.
@@ -96,6 +97,7 @@ type Container struct {
 	ImageRef    string              `json:"ImageRef"`
 	ImageConfig ocispec.ImageConfig `json:"ImageConfig"`
 	LowerDirs   []string            `json:"LowerDirs"` // bottom first
+	ChainIDs    []string            `json:"ChainIDs,omitempty"`
 	Config      Config              `json:"Config"`
 	HostConfig  HostConfig          `json:"HostConfig"`
 	Mounts      []MountPoint        `json:"Mounts"`

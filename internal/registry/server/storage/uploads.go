@@ -321,17 +321,8 @@ func (u *Upload) Commit(ctx context.Context, expected digest.Digest) (content.In
 	if _, err := os.Stat(target); err == nil {
 		u.s.touch(got)
 	} else {
-		if err := u.f.Sync(); err != nil {
-			return content.Info{}, fmt.Errorf("fsync upload %s: %w", u.id, err)
-		}
-		if err := os.Chmod(u.f.Name(), 0o444); err != nil {
-			return content.Info{}, err
-		}
-		if err := os.Rename(u.f.Name(), target); err != nil {
-			return content.Info{}, fmt.Errorf("commit blob %s: %w", got, err)
-		}
-		if err := syncDir(filepath.Dir(target)); err != nil {
-			return content.Info{}, err
+		if err := u.s.blobs.Adopt(u.f, got); err != nil {
+			return content.Info{}, fmt.Errorf("upload %s: %w", u.id, err)
 		}
 	}
 	if err := u.s.link(u.repo, got); err != nil {
@@ -411,13 +402,4 @@ func (s *Store) PurgeUploads(ctx context.Context, age time.Duration) (int, error
 		return n, err
 	}
 	return n, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
