@@ -30,6 +30,10 @@ type syncMsg struct {
 	Pid     int    `json:",omitempty"`
 	Error   string `json:",omitempty"` // monitor -> starter: failed
 	Code    int    `json:",omitempty"` // exit code for Error (125, 126, 127)
+	// Height and Width (starter -> monitor, with Start) size the tty
+	// before the process starts.
+	Height uint16 `json:",omitempty"`
+	Width  uint16 `json:",omitempty"`
 }
 
 type monitor struct {
@@ -102,6 +106,11 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	if err != nil || json.Unmarshal(line, &req) != nil || !req.Start {
 		mon.cleanup()
 		return fmt.Errorf("starter went away before start")
+	}
+	if req.Height > 0 {
+		mon.mu.Lock()
+		mon.winH, mon.winW = req.Height, req.Width
+		mon.mu.Unlock()
 	}
 	pid, serr := mon.startProcess()
 	if serr != nil {
@@ -245,8 +254,14 @@ func (mon *monitor) startProcess() (int, error) {
 	if _, err := os.Stat(filepath.Join(rtRoot, c.ID)); err == nil {
 		_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
 	}
+	// With a tty: create, size the terminal, then start, so the process
+	// never sees a 0x0 terminal. Otherwise one `run --detach`.
 	args := []string{"--log", logPath, "--log-format", "json", "run", "--detach",
 		"--bundle", filepath.Join(c.dir, "bundle"), "--pid-file", pidFile}
+	if c.Config.Tty {
+		args = []string{"--log", logPath, "--log-format", "json", "create",
+			"--bundle", filepath.Join(c.dir, "bundle"), "--pid-file", pidFile}
+	}
 	cmd := m.runtimeCmd(mon.ctx, c, args...)
 	var closeAfter []*os.File
 	defer func() {
@@ -360,6 +375,10 @@ func (mon *monitor) startProcess() (int, error) {
 				mon.stdoutR = f
 			}
 		case <-time.After(10 * time.Second):
+		}
+		if err := m.runtimeRun(mon.ctx, c, "start", c.ID); err != nil {
+			_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
+			return 0, classifyStartError(err.Error())
 		}
 	}
 	mon.copyOutput()

@@ -72,7 +72,11 @@ func (m *Manager) Start(ctx context.Context, ref string, o StartOptions) (int, e
 			return 0, fmt.Errorf("attach to %s: %w", c.ID, err)
 		}
 	}
-	b, _ := json.Marshal(syncMsg{Start: true})
+	startMsg := syncMsg{Start: true}
+	if o.Streams != nil {
+		startMsg.Height, startMsg.Width = o.Streams.Height, o.Streams.Width
+	}
+	b, _ := json.Marshal(startMsg)
 	if _, err := conn.Write(append(b, '\n')); err != nil {
 		unlock()
 		return 0, fmt.Errorf("start %s: %w", c.ID, err)
