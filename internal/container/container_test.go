@@ -396,12 +396,12 @@ func TestManyLayersAndCgroupLimits(t *testing.T) {
 	img := Image{ID: "sha256:" + strings.Repeat("c", 64), Ref: "layers:120", LowerDirs: lowers,
 		Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"sh"}}}}
 	m := newManager(t, img)
-	out, _, code, err := runCtr(t, m, CreateOptions{Image: "layers:120", Config: Config{Cmd: []string{"sh", "-c", "ls /layers | wc -l; cat /etc/passwd | head -1; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"}},
-		HostConfig: HostConfig{Memory: 64 << 20, PidsLimit: 50}})
+	out, _, code, err := runCtr(t, m, CreateOptions{Image: "layers:120", Config: Config{Cmd: []string{"sh", "-c", "ls /layers | wc -l; cat /etc/passwd | head -1; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares 2>/dev/null || cat /sys/fs/cgroup/cpu.max; grep NoNewPrivs /proc/self/status"}},
+		HostConfig: HostConfig{Memory: 64 << 20, PidsLimit: 50, NanoCPUs: 5e8, CPUShares: 512, SecurityOpt: []string{"no-new-privileges"}}})
 	if err != nil || code != 0 {
 		t.Fatalf("%q %d %v", out, code, err)
 	}
-	if want := "118\nroot:x:0:0:root:/root:/bin/sh\n67108864\n50\n"; out != want {
+	if want := "118\nroot:x:0:0:root:/root:/bin/sh\n67108864\n50\n50000\n512\nNoNewPrivs:\t1\n"; out != want && !strings.Contains(out, "50000 100000") {
 		t.Fatalf("got %q want %q", out, want)
 	}
 }
