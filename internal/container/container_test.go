@@ -417,3 +417,44 @@ func monitorsOf(root string) bool {
 	}
 	return false
 }
+
+func TestCopyStorageFallback(t *testing.T) {
+	needRuntime(t)
+	// Two layers: busybox, then one that deletes /etc/group with an overlay
+	// whiteout (char 0/0) and adds a file.
+	top := t.TempDir()
+	os.MkdirAll(filepath.Join(top, "etc"), 0o755)
+	if err := syscall.Mknod(filepath.Join(top, "etc", "group"), syscall.S_IFCHR, 0); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(top, "added"), []byte("top\n"), 0o644)
+	img := Image{ID: "sha256:" + strings.Repeat("d", 64), Ref: "two:1", LowerDirs: []string{sharedRootfs(t), top},
+		Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"sh"}}}}
+	m := newManager(t, img)
+	m.opts.Storage = StorageCopy
+	ctx := context.Background()
+	c, err := m.Create(ctx, CreateOptions{Image: "two:1", Config: Config{Cmd: []string{"sh", "-c", "cat /added; ls /etc/group 2>&1; echo x >> /kept; echo lines=$(wc -l < /kept)"}}, HostConfig: HostConfig{NetworkMode: "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{Stdout: &out}}); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.HasPrefix(s, "top\n") || !strings.Contains(s, "No such file") || !strings.HasSuffix(s, "lines=1\n") {
+		t.Fatalf("copy mode: %q", s)
+	}
+	out.Reset()
+	if _, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{Stdout: &out}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(out.String(), "lines=2\n") { // changes persist across starts
+		t.Fatalf("copy mode restart: %q", out.String())
+	}
+	if _, err := m.Diff(ctx, c.ID); err == nil {
+		t.Fatal("diff in copy mode should be refused")
+	}
+	if mps, _ := mount.MountPoints(c.dir); len(mps) != 0 {
+		t.Fatalf("copy mode mounted: %v", mps)
+	}
+}

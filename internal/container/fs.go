@@ -32,7 +32,7 @@ func (c *Container) lowerTopFirst() []string {
 // container's mount, or a temporary mount of a stopped one.
 func (m *Manager) withRootfs(ctx context.Context, c *Container, fn func(rootfs string) error) error {
 	rootfs := filepath.Join(c.dir, "rootfs")
-	if c.State.Running() {
+	if c.State.Running() || c.Storage == StorageCopy {
 		return fn(rootfs)
 	}
 	unlock, err := c.lock()
@@ -64,6 +64,9 @@ func (m *Manager) Diff(ctx context.Context, ref string) ([]archive.Change, error
 	c, err := m.Get(ctx, ref)
 	if err != nil {
 		return nil, err
+	}
+	if c.Storage == StorageCopy {
+		return nil, errdefs.NotImplementedf("diff of %s: its filesystem is a plain copy (overlayfs was unavailable)", c.ID)
 	}
 	// The read-only stack, mounted on its own, answers "did it exist below?"
 	// with whiteouts applied.

@@ -187,17 +187,8 @@ func waitPid(pid int) int {
 func (mon *monitor) prepare() error {
 	c := mon.c
 	rootfs := filepath.Join(c.dir, "rootfs")
-	mount.UnmountAll(rootfs)
-	// Overlay lists lowers top first: the init layer, then the image's.
-	lowers := []string{filepath.Join(c.dir, "init")}
-	for i := len(c.LowerDirs) - 1; i >= 0; i-- {
-		lowers = append(lowers, c.LowerDirs[i])
-	}
-	// A fresh work dir every start: overlay refuses a dirty one.
-	os.RemoveAll(filepath.Join(c.dir, "work"))
-	os.MkdirAll(filepath.Join(c.dir, "work"), 0o711)
-	if err := mount.Overlay(lowers, filepath.Join(c.dir, "upper"), filepath.Join(c.dir, "work")).Mount(rootfs); err != nil {
-		return fmt.Errorf("mount rootfs of %s: %w", c.ID, err)
+	if err := mon.m.prepareRootfs(mon.ctx, c); err != nil {
+		return err
 	}
 	if err := writeEtcFiles(c); err != nil {
 		return err

@@ -33,6 +33,10 @@ type Options struct {
 	SelfEnv []string
 	// Logger receives debug output; nil discards.
 	Logger *slog.Logger
+	// Storage forces new containers' rootfs mode: StorageCopy copies the
+	// layers instead of mounting an overlay. "" (default) uses overlayfs
+	// and falls back to a copy where it is unavailable.
+	Storage string
 }
 
 // Manager creates, runs and tracks containers under one hoist root.

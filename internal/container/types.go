@@ -98,6 +98,7 @@ type Container struct {
 	ImageConfig ocispec.ImageConfig `json:"ImageConfig"`
 	LowerDirs   []string            `json:"LowerDirs"` // bottom first
 	ChainIDs    []string            `json:"ChainIDs,omitempty"`
+	Storage     string              `json:"Storage,omitempty"` // StorageOverlay ("") or StorageCopy
 	Config      Config              `json:"Config"`
 	HostConfig  HostConfig          `json:"HostConfig"`
 	Mounts      []MountPoint        `json:"Mounts"`
