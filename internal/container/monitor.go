@@ -136,8 +136,9 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 
 	code := waitPid(pid)
 	mon.drainOutput()
+	netw := mon.net
+	mon.net = nil // stopped after the clients know the exit code
 	mon.cleanup() // unmounts the rootfs
-	m.cleanupNetwork(c)
 	c.State.Status = StatusExited
 	c.State.ExitCode = code
 	c.State.Pid = 0
@@ -154,8 +155,10 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		}
 	}
 	mon.finish(code, true)
-	// The runtime's record goes last: clients need not wait for it, and a
-	// new start of this container deletes a leftover record first.
+	// The network helper and the runtime's record go last: clients need not
+	// wait for them, and a new start of this container deletes a leftover
+	// record first.
+	netw.stop()
 	_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
 	return nil
 }
@@ -184,9 +187,35 @@ func waitPid(pid int) int {
 	}
 }
 
-func (mon *monitor) prepare() error {
+func (mon *monitor) prepare() (err error) {
 	c := mon.c
 	rootfs := filepath.Join(c.dir, "rootfs")
+	// The user-mode network comes up while the rootfs and bundle are made.
+	type netResult struct {
+		n   *bridgeNet
+		err error
+	}
+	netc := make(chan netResult, 1)
+	if netMode(c) == "bridge" {
+		go func() {
+			n, err := mon.m.startBridge(c)
+			netc <- netResult{n, err}
+		}()
+	} else {
+		netc <- netResult{}
+	}
+	collected := false
+	waitNet := func() error {
+		collected = true
+		r := <-netc
+		mon.net = r.n
+		return r.err
+	}
+	defer func() {
+		if err != nil && !collected {
+			waitNet() // cleanup() then stops it
+		}
+	}()
 	if err := mon.m.prepareRootfs(mon.ctx, c); err != nil {
 		return err
 	}
@@ -211,12 +240,8 @@ func (mon *monitor) prepare() error {
 			}
 		}
 	}
-	if netMode(c) == "bridge" {
-		n, err := mon.m.startBridge(c)
-		if err != nil {
-			return err
-		}
-		mon.net = n
+	if err := waitNet(); err != nil {
+		return err
 	}
 	l, err := listenDir(c.dir, "attach.sock")
 	if err != nil {
