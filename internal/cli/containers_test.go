@@ -247,6 +247,16 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 	if _, _, code = ctrCLI(t, root, "", "rename", "web", "web2"); code != 0 {
 		t.Fatal("rename")
 	}
+	if out, _, code = ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
+		t.Fatalf("restart of a stopped container: %d %q", code, out)
+	}
+	if out, _, code = ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
+		t.Fatalf("restart of a running container: %d %q", code, out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "ps", "--format", "{{.Names}}"); out != "web2\n" {
+		t.Fatalf("ps after restart: %q", out)
+	}
+	ctrCLI(t, root, "", "stop", "-t", "1", "web2")
 	if out, _, code = ctrCLI(t, root, "", "start", "web2"); code != 0 || out != "web2\n" {
 		t.Fatalf("start: %d %q", code, out)
 	}

@@ -458,3 +458,62 @@ func TestCopyStorageFallback(t *testing.T) {
 		t.Fatalf("copy mode mounted: %v", mps)
 	}
 }
+
+func TestManyDetachedAtOnce(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	const n = 12
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"sh", "-c", fmt.Sprintf("echo line-%d; sleep 100", i)}}, HostConfig: HostConfig{NetworkMode: "none"}})
+			if err == nil {
+				_, err = m.Start(ctx, c.ID, StartOptions{})
+			}
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := m.List(ctx)
+	if err != nil || len(cs) != n {
+		t.Fatalf("list: %d %v", len(cs), err)
+	}
+	names := map[string]bool{}
+	for _, c := range cs {
+		if c.State.Status != StatusRunning || names[c.Name] {
+			t.Fatalf("%s: %s (duplicate name %v)", c.Name, c.State.Status, names[c.Name])
+		}
+		names[c.Name] = true
+		var out bytes.Buffer
+		for i := 0; i < 100 && !strings.HasPrefix(out.String(), "line-"); i++ {
+			out.Reset()
+			m.Logs(ctx, c.ID, LogOptions{Tail: -1}, &out, nil)
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !strings.HasPrefix(out.String(), "line-") {
+			t.Fatalf("logs of %s: %q", c.Name, out.String())
+		}
+	}
+	for _, c := range cs {
+		wg.Add(1)
+		go func(id string) {
+			defer wg.Done()
+			if err := m.Remove(ctx, id, RemoveOptions{Force: true}); err != nil {
+				t.Error(err)
+			}
+		}(c.ID)
+	}
+	wg.Wait()
+	if cs, _ := m.List(ctx); len(cs) != 0 {
+		t.Fatalf("left: %d", len(cs))
+	}
+}
