@@ -1,6 +1,7 @@
 package container
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -516,4 +517,68 @@ func TestManyDetachedAtOnce(t *testing.T) {
 	if cs, _ := m.List(ctx); len(cs) != 0 {
 		t.Fatalf("left: %d", len(cs))
 	}
+}
+
+func TestMonitorKilledWhileStarting(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"true"}}, HostConfig: HostConfig{NetworkMode: "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A monitor that prepared the rootfs and died before starting: the
+	// starter's end closes and the monitor cleans up after itself...
+	conn, err := m.spawnMonitor(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := readSync(bufio.NewReader(conn)); err != nil || !msg.Ready {
+		t.Fatalf("ready: %+v %v", msg, err)
+	}
+	if !rootfsMounted(c) {
+		t.Fatal("rootfs not mounted after prepare")
+	}
+	conn.Close()
+	for i := 0; i < 200 && monitorsOf(m.root); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if rootfsMounted(c) {
+		t.Fatal("monitor left the rootfs mounted")
+	}
+	// ...and one killed with SIGKILL leaves a mount that readers repair.
+	conn, err = m.spawnMonitor(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readSync(bufio.NewReader(conn))
+	pids := monitorPids(m.root)
+	for _, p := range pids {
+		syscall.Kill(p, syscall.SIGKILL)
+	}
+	conn.Close()
+	for i := 0; i < 200 && monitorsOf(m.root); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got, err := m.Get(ctx, c.ID)
+	if err != nil || got.State.Status != StatusCreated || rootfsMounted(got) {
+		t.Fatalf("after killed monitor: %+v %v mounted=%v", got.State, err, rootfsMounted(got))
+	}
+	// It still starts normally.
+	if code, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{}}); err != nil || code != 0 {
+		t.Fatalf("start after: %d %v", code, err)
+	}
+}
+
+func monitorPids(root string) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), "container-monitor") && strings.Contains(string(b), root+"\\x00") {
+			var pid int
+			fmt.Sscan(e.Name(), &pid)
+			out = append(out, pid)
+		}
+	}
+	return out
 }

@@ -349,6 +349,9 @@ func (c *Container) monitorAlive() bool {
 // marked exited (255, as docker does when it loses track) and its mounts are
 // cleaned up.
 func (m *Manager) reconcile(ctx context.Context, c *Container) error {
+	if c.State.Status == StatusCreated {
+		return m.reconcileCreated(ctx, c)
+	}
 	if !c.State.Running() && c.State.Status != StatusRemoving {
 		return nil
 	}
@@ -413,4 +416,45 @@ func (m *Manager) ImageUsers() (map[string][]ImageUse, map[string]bool, error) {
 		}
 	}
 	return users, chains, nil
+}
+
+// reconcileCreated repairs a container left "created" by a monitor killed
+// while starting it: a runtime record or a mounted rootfs without a start in
+// progress (a start holds the lock until the state says running). A process
+// the runtime still runs is adopted as running (unmonitored); anything else
+// is cleaned up.
+func (m *Manager) reconcileCreated(ctx context.Context, c *Container) error {
+	_, rtErr := os.Stat(filepath.Join(m.runtimeRoot(m.runtimeOf(c)), c.ID))
+	if rtErr != nil && !rootfsMounted(c) {
+		return nil
+	}
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := c.loadState(); err != nil || c.State.Status != StatusCreated {
+		return err
+	}
+	out, err := m.runtimeCmd(ctx, c, "state", c.ID).Output()
+	var st struct {
+		Status string `json:"status"`
+		Pid    int    `json:"pid"`
+	}
+	if err == nil && json.Unmarshal(out, &st) == nil && (st.Status == "running" || st.Status == "paused") {
+		c.State.Status, c.State.Pid, c.State.StartedAt = st.Status, st.Pid, timeNow()
+		return c.saveState()
+	}
+	m.cleanupAfterExit(ctx, c)
+	return nil
+}
+
+// rootfsMounted reports, cheaply, whether something is mounted on c's
+// rootfs (its device differs from the container directory's).
+func rootfsMounted(c *Container) bool {
+	var a, b unix.Stat_t
+	if unix.Lstat(c.dir, &a) != nil || unix.Lstat(filepath.Join(c.dir, "rootfs"), &b) != nil {
+		return false
+	}
+	return a.Dev != b.Dev
 }
