@@ -9,8 +9,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 have docker-registry || { echo "docker-registry not installed" >&2; exit 1; }
 work=$(mktemp -d /var/tmp/hoist-bench-pp.XXXXXX)
-regpid=
-cleanup() { [ -n "$regpid" ] && kill "$regpid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+stop_registry() {
+	[ -f "$work/reg.pid" ] || return 0
+	kill "$(cat "$work/reg.pid")" 2>/dev/null || true
+	for _ in $(seq 1 200); do curl -s "http://127.0.0.1:$port/v2/" >/dev/null || break; sleep 0.05; done
+	rm -f "$work/reg.pid"
+}
+cleanup() { stop_registry; rm -rf "$work"; }
 trap cleanup EXIT
 port=5160
 cat >"$work/reg.yml" <<YML
@@ -27,12 +32,13 @@ storage:
 http:
   addr: 127.0.0.1:$port
 YML
-# restart_registry: an empty registry for each run
+# restart_registry: an empty registry for each run (works from subshells:
+# the pid is kept in a file)
 restart_registry() {
-	[ -n "$regpid" ] && { kill "$regpid"; wait "$regpid" 2>/dev/null || true; }
+	stop_registry
 	rm -rf "$work/regdata"
 	docker-registry serve "$work/reg.yml" >"$work/reg.log" 2>&1 &
-	regpid=$!
+	echo $! >"$work/reg.pid"
 	for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && return 0; sleep 0.05; done
 	return 1
 }
@@ -58,7 +64,9 @@ restart_registry
 if docker_up; then docker push "$img:d" >/dev/null; src=$img:d; else "$HOIST" --root "$root" push "$img:h" >/dev/null; src=$img:h; fi
 BENCH_SETUP="rm -rf $work/pullroot" h=$(median_of "$HOIST" --root "$work/pullroot" pull -q "$src")
 if docker_up; then
-	BENCH_SETUP="docker rmi -f $src" d=$(median_of docker pull -q "$src")
+	# every image sharing the layer must go, or docker finds it "Already exists"
+	shared="$(docker images --format '{{.Repository}}:{{.Tag}}' | grep 'bench/minbase' | grep -v "^$src\$" | tr '\n' ' ' || true)"
+	BENCH_SETUP="docker rmi -f $src $shared" d=$(median_of docker pull -q "$src")
 	docker rmi -f "$src" >/dev/null 2>&1 || true
 fi
 result pullpush "pull minbase" "$h" docker "$d"

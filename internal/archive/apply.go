@@ -34,6 +34,10 @@ type ApplyOptions struct {
 	// NoSameOwner keeps the files owned by the caller instead of the
 	// uid/gid recorded in the tar (non-root).
 	NoSameOwner bool
+	// NoWhiteouts extracts ".wh." entries as the ordinary files they look
+	// like instead of interpreting them (ADD of a local archive, which
+	// docker extracts as tar -x would).
+	NoWhiteouts bool
 	// Logger receives warnings about what the filesystem refused and was
 	// skipped (extended attributes, device nodes). nil: discarded.
 	Logger *slog.Logger
@@ -59,13 +63,13 @@ const maxCachedDirs = 128
 // are set after all their children. Files are not fsynced: call SyncFS once
 // when done.
 func Apply(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (int64, error) {
-	root, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	rootfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, fmt.Errorf("opening layer directory: %w", err)
+		return 0, fmt.Errorf("opening layer directory: %w", &os.PathError{Op: "open", Path: dir, Err: err})
 	}
 	a := &applier{
-		root:   root,
-		rootfd: int(root.Fd()),
+		root:   os.NewFile(uintptr(rootfd), dir),
+		rootfd: rootfd,
 		opts:   opts,
 		max:    opts.MaxBytes,
 		dirs:   make(map[string]int),
@@ -206,12 +210,7 @@ func (a *applier) lookupDir(rel string, create bool) (int, error) {
 		if !create {
 			return -1, nil
 		}
-		fd, err = mkdirAllInRoot(a.root, rel)
-		if err == nil && a.unpacked != nil {
-			for p := rel; p != "."; p = path.Dir(p) {
-				a.unpacked[p] = struct{}{}
-			}
-		}
+		fd, err = a.mkdirAll(rel)
 	}
 	if err != nil {
 		if errors.Is(err, unix.ENOTDIR) {
@@ -226,6 +225,64 @@ func (a *applier) lookupDir(rel string, create bool) (int, error) {
 		a.dropDirs("")
 	}
 	a.dirs[rel] = fd
+	return fd, nil
+}
+
+// mkdirAll creates the directory rel and its missing parents (mode 0755,
+// as docker does for parents a tar leaves out) and returns an O_PATH handle
+// to it. The deepest existing ancestor is found with scoped resolution;
+// below it each component is created and opened without following
+// symlinks, so a dangling symlink on the way is an error (ENOTDIR), never
+// a way out.
+func (a *applier) mkdirAll(rel string) (int, error) {
+	var missing []string
+	fd := -1
+	for p := rel; ; p = path.Dir(p) {
+		if p == "." {
+			var err error
+			if fd, err = unix.FcntlInt(uintptr(a.rootfd), unix.F_DUPFD_CLOEXEC, 0); err != nil {
+				return -1, err
+			}
+			break
+		}
+		var err error
+		fd, err = openInRoot(a.root, p, unix.O_PATH|unix.O_DIRECTORY)
+		if err == nil {
+			break
+		}
+		if err != unix.ENOENT {
+			return -1, err
+		}
+		missing = append(missing, path.Base(p))
+	}
+	created := path.Join(rel, strings.Repeat("../", len(missing)))
+	for i := len(missing) - 1; i >= 0; i-- {
+		name := missing[i]
+		created = path.Join(created, name)
+		err := unix.Mkdirat(fd, name, 0o755)
+		if err == nil {
+			// exact mode whatever the umask; the directory is new and ours
+			err = unix.Fchmodat(fd, name, 0o755, 0)
+			if a.unpacked != nil {
+				a.unpacked[created] = struct{}{}
+			}
+		} else if err == unix.EEXIST {
+			err = nil // a dangling symlink: the open below fails with ENOTDIR
+		}
+		if err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+		nfd, err := unix.Openat(fd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		unix.Close(fd)
+		if err != nil {
+			if err == unix.ELOOP {
+				err = unix.ENOTDIR
+			}
+			return -1, err
+		}
+		fd = nfd
+	}
 	return fd, nil
 }
 
@@ -257,12 +314,14 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	}
 	dirRel, base := path.Dir(rel), path.Base(rel)
 
-	// AUFS metadata (.wh..wh.plnk, .wh..wh.aufs, ...) is not content.
-	if first, _, _ := strings.Cut(rel, "/"); strings.HasPrefix(first, WhiteoutMetaPrefix) && rel != WhiteoutOpaqueDir {
-		return nil
-	}
-	if strings.HasPrefix(base, WhiteoutPrefix) {
-		return a.whiteout(hdr, dirRel, base)
+	if !a.opts.NoWhiteouts {
+		// AUFS metadata (.wh..wh.plnk, .wh..wh.aufs, ...) is not content.
+		if first, _, _ := strings.Cut(rel, "/"); strings.HasPrefix(first, WhiteoutMetaPrefix) && rel != WhiteoutOpaqueDir {
+			return nil
+		}
+		if strings.HasPrefix(base, WhiteoutPrefix) {
+			return a.whiteout(hdr, dirRel, base)
+		}
 	}
 
 	if rel == "." {

@@ -200,3 +200,14 @@ func TestApplyMissingDirAndSyncFS(t *testing.T) {
 		t.Error("SyncFS of a missing dir succeeded")
 	}
 }
+
+func TestApplyNoWhiteouts(t *testing.T) {
+	dir := t.TempDir()
+	mustApply(t, dir, mkTar(t, reg("keep", "k")), ApplyOptions{NoSameOwner: true})
+	mustApply(t, dir, mkTar(t, reg(".wh.keep", "literal"), reg("d/.wh..wh..opq", "")), ApplyOptions{NoSameOwner: true, NoWhiteouts: true})
+	for _, p := range []string{"keep", ".wh.keep", "d/.wh..wh..opq"} {
+		if _, err := os.Lstat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+}

@@ -23,6 +23,12 @@
 // ids, empty user/group names, mtimes truncated to seconds, docker's mode
 // type bits, lexical order), so the same tree always gives the same bytes.
 //
+// Apply does not fsync: the caller syncs the filesystem once (SyncFS).
+// Nobody else may write into a directory while Apply works on it. In
+// overlay mode a layer is a standalone directory, so a hardlink to a file
+// of a lower layer cannot be made (an error naming the entry), as with
+// docker's overlay2 driver.
+//
 // The package owns no on-disk layout: it writes only inside the
 // directories its callers give it. Overlays whose upper directories are
 // diffed must be mounted with redirect_dir=off and metacopy=off (the

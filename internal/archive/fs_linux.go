@@ -51,18 +51,6 @@ func openInRoot(root *os.File, unsafePath string, flags int) (int, error) {
 	}
 }
 
-// mkdirAllInRoot creates unsafePath and its missing parents beneath root
-// (mode 0755, as docker does for parents a tar leaves out) with the same
-// scoped resolution as openInRoot, and returns an O_PATH handle to it.
-func mkdirAllInRoot(root *os.File, unsafePath string) (int, error) {
-	f, err := pathrs.MkdirAllHandle(root, unsafePath, 0o755)
-	if err != nil {
-		return -1, err
-	}
-	defer f.Close()
-	return unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-}
-
 func procFdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
 
 // removeAllAt removes name (and everything beneath it, if it is a directory)

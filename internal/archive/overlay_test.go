@@ -125,7 +125,14 @@ func TestOverlayApplyAndDiff(t *testing.T) {
 		t.Fatalf("cp: %v: %s", err, out)
 	}
 	mustApply(t, cp, layer.Bytes(), ApplyOptions{})
-	diffTrees(t, want, snapshot(t, cp, true))
+	got := snapshot(t, cp, true)
+	diffTrees(t, want, got)
+	if got["new/hl"].Ino != got["new/deep/dir/f"].Ino {
+		t.Error("hardlink in the upper dir not applied as a hardlink")
+	}
+	if !strings.Contains(listTar(t, layer.Bytes()), "new/hl link") {
+		t.Errorf("no hardlink entry in the layer:\n%s", listTar(t, layer.Bytes()))
+	}
 
 	// The same layer in overlay mode reproduces the upper dir's effect.
 	l3 := mkdirs(t, base, "l3", "merged3")
@@ -145,7 +152,7 @@ func TestOverlayApplyAndDiff(t *testing.T) {
 	for _, c := range changes {
 		lines = append(lines, c.String())
 	}
-	got := strings.Join(lines, "\n")
+	gotChanges := strings.Join(lines, "\n")
 	wantChanges := strings.Join([]string{
 		"C /etc",
 		"D /etc/group",
@@ -165,8 +172,8 @@ func TestOverlayApplyAndDiff(t *testing.T) {
 		"C /var/cache",
 		"C /var/cache/fresh",
 	}, "\n")
-	if got != wantChanges {
-		t.Errorf("changes:\n%s\nwant:\n%s", got, wantChanges)
+	if gotChanges != wantChanges {
+		t.Errorf("changes:\n%s\nwant:\n%s", gotChanges, wantChanges)
 	}
 }
 

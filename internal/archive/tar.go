@@ -279,11 +279,10 @@ func (t *treeWriter) entry(dirfd int, dirRel, name string, filtered bool) error 
 	if hdr.Typeflag != tar.TypeDir && st.Nlink > 1 {
 		key := [2]uint64{st.Dev, st.Ino}
 		if first, ok := t.links[key]; ok {
+			// As docker: the file's header, retyped, without content.
 			hdr.Typeflag = tar.TypeLink
 			hdr.Linkname = first
 			hdr.Size = 0
-			hdr.PAXRecords = nil
-			hdr.Mode = int64(st.Mode & 0o7777)
 			return t.writeHeader(hdr)
 		}
 		t.links[key] = rel

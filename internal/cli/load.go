@@ -12,7 +12,9 @@ import (
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/imagearchive"
 	"github.com/hoistproject/hoist/internal/images"
+	"github.com/hoistproject/hoist/internal/layers"
 	"github.com/hoistproject/hoist/internal/reference"
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -38,7 +40,9 @@ func newLoadCmd(e *env) *cobra.Command {
 			if f, ok := e.out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				tty = true
 			}
-			var opts imagearchive.Options
+			opts := imagearchive.Options{Claim: func(ctx context.Context, d digest.Digest) error {
+				return st.DB().AddResources(ctx, layers.BlobResource(d))
+			}}
 			if !quiet && tty {
 				p := newProgress(e.out, true)
 				opts.Progress = func(member string, cur, total int64) {

@@ -179,7 +179,7 @@ func TestSearch(t *testing.T) {
 		t.Fatalf("filters: %q", out)
 	}
 	out, _, _ = runStdin(t, "", "search", "--limit", "1", "--format", "json", reg+"/x")
-	if out != `{"Name":"me/tools","Description":"A very long description that goes on and on …","StarCount":"7","IsOfficial":"false","IsAutomated":"true"}`+"\n" {
+	if out != `{"Description":"A very long description that goes on and on …","IsAutomated":"true","IsOfficial":"false","Name":"me/tools","StarCount":"7"}`+"\n" {
 		t.Fatalf("json: %q", out)
 	}
 	_, errOut, code = runStdin(t, "", "search", "--limit", "0", reg+"/x")

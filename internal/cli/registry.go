@@ -75,14 +75,35 @@ func newRegistryServeCmd(e *env) *cobra.Command {
 Every option can also be set in the JSON config file (--config, key = option name
 with "_" for "-") and by environment variables (HOIST_REGISTRY_<KEY>, e.g.
 HOIST_REGISTRY_ADDR). Flags win over the environment, which wins over the file.
-The registry root is --root when given, else <hoist root>/registry.`,
+The registry root is --root when given, else <hoist root>/registry.
+
+Example config file:
+
+  {
+    "addr": "0.0.0.0:5000",
+    "root": "/srv/registry",
+    "htpasswd": "/etc/hoist/htpasswd",
+    "realm": "my registry",
+    "tls_cert": "/etc/hoist/cert.pem", "tls_key": "/etc/hoist/key.pem",
+    "gc_interval": "6h", "gc_grace": "1h", "gc_delete_untagged": false,
+    "upload_max_age": "24h",
+    "access": [
+      {"repository": "private/**", "read": ["alice", "bob"], "write": ["alice"]},
+      {"repository": "library/*", "read": ["*"], "write": ["admin"]}
+    ]
+  }
+
+Access rules: the first rule whose pattern matches decides ("*" matches one
+path component, "prefix/**" everything below prefix; "*" as a user means any
+authenticated user); repositories no rule matches are open to every
+authenticated user. /healthz answers without credentials.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := registryConfig(e, cmd, configFile)
 			if err != nil {
 				return withStatus(125, err)
 			}
-			log := e.registryLogger()
+			log := e.registryLogger(cmd.Flags().Changed("log-level"))
 			return server.Run(cmd.Context(), cfg, log)
 		},
 	}
@@ -105,13 +126,13 @@ The registry root is --root when given, else <hoist root>/registry.`,
 	return c
 }
 
-// registryLogger logs to stderr at info level (access logs) unless
-// --log-level asks otherwise.
-func (e *env) registryLogger() *slog.Logger {
+// registryLogger logs JSON to stderr at info level (so access logs show)
+// unless --log-level or --debug asks otherwise.
+func (e *env) registryLogger(levelSet bool) *slog.Logger {
 	lvl := slog.LevelInfo
 	if e.g.Debug {
 		lvl = slog.LevelDebug
-	} else if e.g.LogLevel != "" && e.g.LogLevel != "warn" {
+	} else if levelSet {
 		_ = lvl.UnmarshalText([]byte(e.g.LogLevel))
 	}
 	return slog.New(slog.NewJSONHandler(e.errOut, &slog.HandlerOptions{Level: lvl}))

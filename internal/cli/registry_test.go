@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hoistproject/hoist/internal/registry/server/storage"
+	"github.com/opencontainers/go-digest"
 )
 
 func TestRegistryGCCommand(t *testing.T) {
@@ -25,6 +28,29 @@ func TestRegistryGCCommand(t *testing.T) {
 	out, _, code = run(t, root, "registry", "gc", "--format", "json")
 	if code != 0 || !strings.Contains(out, `"blobsDeleted": []`) {
 		t.Fatalf("gc json: %d %q", code, out)
+	}
+	// An old unreferenced blob is collected and reported.
+	st, err := storage.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.PutBlob(context.Background(), "gc/cli", strings.NewReader("orphan bytes!"), 13, digest.FromString("orphan bytes!"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := st.Blobs().BlobPath(info.Digest)
+	old := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(p, old, old)
+	out, _, code = run(t, root, "registry", "gc", "--dry-run")
+	if code != 0 || !strings.Contains(out, "Would delete blob: "+info.Digest.String()) || !strings.Contains(out, "Total reclaimable space: 13B") {
+		t.Fatalf("gc --dry-run with garbage: %d %q", code, out)
+	}
+	out, _, code = run(t, root, "registry", "gc")
+	if code != 0 || !strings.Contains(out, "Deleted blob: "+info.Digest.String()) || !strings.Contains(out, "Total reclaimed space: 13B") {
+		t.Fatalf("gc: %d %q", code, out)
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatalf("blob still there: %v", err)
 	}
 	_, errOut, code = run(t, root, "registry", "gc", "--bogus")
 	if code != 125 || !strings.Contains(errOut, "unknown flag") {

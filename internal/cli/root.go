@@ -103,6 +103,7 @@ func newRootCommand(e *env) *cobra.Command {
 	root.AddCommand(newContainerMonitorCmd(e), newContainerInitCmd(e))
 	root.AddCommand(newRegistryCmd(e))
 	root.AddCommand(newLoginCmd(e), newLogoutCmd(e), newSearchCmd(e), newPullCmd(e), newPushCmd(e))
+	root.AddCommand(newBuildCmd(e), newBuilderCmd(e))
 
 	// `hoist image VERB`: docker's management-command forms of the image verbs.
 	image := &cobra.Command{Use: "image", Short: "Manage images", Args: cobra.NoArgs,
@@ -113,7 +114,7 @@ func newRootCommand(e *env) *cobra.Command {
 	imageRm := newRmiCmd(e)
 	imageRm.Use, imageRm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
 	image.AddCommand(imageLs, imageRm, newTagCmd(e), newImageInspectCmd(e), newHistoryCmd(e),
-		newImportCmd(e), newImagePruneCmd(e), newSaveCmd(e), newLoadCmd(e))
+		newImportCmd(e), newImagePruneCmd(e), newSaveCmd(e), newLoadCmd(e), newBuildCmd(e))
 	image.AddCommand(newPullCmd(e), newPushCmd(e))
 
 	// `hoist container VERB`.

@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"bytes"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestSaveLoadThroughBinary: save several images and tags into one archive,
@@ -83,4 +87,75 @@ func TestSaveLoadThroughBinary(t *testing.T) {
 	if _, _, code := bad.run(nil, "load", "-i", "/nonexistent.tar"); code != 1 {
 		t.Fatalf("load of a missing file: exit %d", code)
 	}
+}
+
+// TestLoadWhilePruning: loads racing with `system prune -a` in another
+// process never leave an image whose blobs or layers were pruned away.
+func TestLoadWhilePruning(t *testing.T) {
+	bin := hoistBinary(t)
+	src := hoistRunner{t: t, bin: bin, root: t.TempDir()}
+	src.must(busyboxTar(t), "import", "-", "race:1")
+	arch := filepath.Join(t.TempDir(), "race.tar")
+	src.must(nil, "save", "-o", arch, "race:1")
+	dst := hoistRunner{t: t, bin: bin, root: t.TempDir()}
+	for i := 0; i < 5; i++ {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			dst.run(nil, "system", "prune", "-a", "-f")
+		}()
+		dst.must(nil, "load", "-q", "-i", arch)
+		<-done
+		// Whatever the interleaving: the store is consistent, and a loaded
+		// image that is still listed is complete.
+		dst.checkClean()
+		if out := dst.must(nil, "images", "-q"); out != "" {
+			dst.must(nil, "save", "-o", filepath.Join(t.TempDir(), "check.tar"), "race:1")
+		}
+	}
+}
+
+// TestLoadKill9: load killed at random points (mid-stream and while
+// unpacking) leaves a store that system check finds clean, and no name
+// pointing at a half image; the next load succeeds.
+func TestLoadKill9(t *testing.T) {
+	bin := hoistBinary(t)
+	src := hoistRunner{t: t, bin: bin, root: t.TempDir()}
+	src.must(busyboxTar(t), "import", "-", "k9:1")
+	var arch bytes.Buffer
+	cmd := exec.Command(bin, "--root", src.root, "save", "k9:1")
+	cmd.Stdout = &arch
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	raw := arch.Bytes()
+	h := hoistRunner{t: t, bin: bin, root: t.TempDir()}
+	for i := range 10 {
+		c := exec.Command(bin, "--root", h.root, "load", "-q")
+		pw, err := c.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cut := rand.IntN(len(raw))
+		pw.Write(raw[:cut])
+		if i%2 == 0 {
+			pw.Write(raw[cut:])
+			pw.Close()
+			time.Sleep(time.Duration(rand.IntN(30)) * time.Millisecond)
+		}
+		c.Process.Signal(syscall.SIGKILL)
+		c.Wait()
+		pw.Close()
+		h.checkClean()
+		for _, name := range strings.Fields(h.must(nil, "images", "--format", "{{.Repository}}:{{.Tag}}")) {
+			h.must(nil, "save", "-o", filepath.Join(t.TempDir(), "x.tar"), name)
+		}
+	}
+	if out := h.must(raw, "load"); !strings.Contains(out, "Loaded image: k9:1") {
+		t.Fatalf("load after kills: %q", out)
+	}
+	h.checkClean()
 }

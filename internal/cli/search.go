@@ -9,13 +9,14 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// searchRow is one line of `search`; the fields are docker's template names.
+// searchRow is one line of `search`; the fields are docker's template
+// names, in the (alphabetical) order of docker's JSON output.
 type searchRow struct {
-	Name        string
 	Description string
-	StarCount   string
-	IsOfficial  string
 	IsAutomated string
+	IsOfficial  string
+	Name        string
+	StarCount   string
 }
 
 func newSearchCmd(e *env) *cobra.Command {

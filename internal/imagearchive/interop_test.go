@@ -12,6 +12,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // peerUp reports whether the peer engine's CLI is installed and answers.
@@ -124,5 +125,59 @@ func testPeerInterop(t *testing.T, peer string) {
 		if gotID != id {
 			t.Fatalf("%s load of hoist's archive: ID %s, want %s", peer, gotID, id)
 		}
+	}
+}
+
+// TestSkopeoInterop: skopeo reads hoist's archive (as docker-archive and as an
+// OCI layout inside it) and converts it to docker-archive and oci-archive,
+// and hoist loads both conversions with the same image ID.
+func TestSkopeoInterop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	if _, err := exec.LookPath("skopeo"); err != nil {
+		t.Skip("skopeo not installed")
+	}
+	ctx := context.Background()
+	src := newStore(t)
+	bb, err := os.ReadFile(busyboxTar(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := put(t, src, bb)
+	cfg := put(t, src, configFor(l.Digest))
+	img := Image{Config: cfg, Layers: []ocispec.Descriptor{l}, Names: []reference.Named{mustName(t, "skopeo/bb:1")}}
+	dir := t.TempDir()
+	ours := filepath.Join(dir, "hoist.tar")
+	var buf bytes.Buffer
+	if err := Save(ctx, &buf, src, []Image{img}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ours, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, dst := range []string{"docker-archive:" + filepath.Join(dir, "d.tar") + ":skopeo/bb:1", "oci-archive:" + filepath.Join(dir, "o.tar") + ":skopeo/bb:1"} {
+		sh(t, "skopeo", "copy", "-q", "docker-archive:"+ours, dst)
+		p := strings.Split(dst, ":")[1]
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Load(ctx, f, newStore(t), Options{})
+		f.Close()
+		if err != nil {
+			t.Fatalf("load of skopeo's %s: %v", dst, err)
+		}
+		if len(got) != 1 || got[0].Config.Digest != cfg.Digest {
+			t.Fatalf("skopeo %s: loaded %+v, want config %s", dst, got, cfg.Digest)
+		}
+	}
+	// skopeo also reads the OCI side of hoist's archive.
+	layout := t.TempDir()
+	if out, err := exec.Command("tar", "-C", layout, "-xf", ours).CombinedOutput(); err != nil {
+		t.Fatalf("untar: %v %s", err, out)
+	}
+	if out := sh(t, "skopeo", "inspect", "--config", "oci:"+layout+":1"); !strings.Contains(out, `"rootfs"`) {
+		t.Fatalf("skopeo inspect of the OCI layout: %s", out)
 	}
 }

@@ -54,6 +54,7 @@ type loader struct {
 	meta   map[string][]byte        // small JSON members at the archive root
 	added  []digest.Digest          // blobs this load created
 	onBlob func(name string, current, total int64)
+	claim  func(ctx context.Context, d digest.Digest) error
 }
 
 var metaMembers = map[string]bool{"manifest.json": true, "index.json": true, "repositories": true, "oci-layout": true}
@@ -63,10 +64,18 @@ type Options struct {
 	// Progress, if set, is called while each blob member is stored, with
 	// the bytes stored so far and the member's size.
 	Progress func(member string, current, total int64)
+	// Claim, if set, is called with each blob's digest before the blob
+	// becomes visible (and for blobs already stored), so that the caller can
+	// protect it from a concurrent prune until an image record names it.
+	Claim func(ctx context.Context, d digest.Digest) error
 }
 
 func newLoader(s Store, opts Options) *loader {
-	return &loader{store: s, blobs: map[string]digest.Digest{}, links: map[string]string{}, meta: map[string][]byte{}, onBlob: opts.Progress}
+	claim := opts.Claim
+	if claim == nil {
+		claim = func(context.Context, digest.Digest) error { return nil }
+	}
+	return &loader{store: s, blobs: map[string]digest.Digest{}, links: map[string]string{}, meta: map[string][]byte{}, onBlob: opts.Progress, claim: claim}
 }
 
 // Load reads an uncompressed archive stream (see the package doc) into the
@@ -193,6 +202,9 @@ func (l *loader) member(ctx context.Context, name string, size int64, r io.Reade
 		if err := expected.Validate(); err != nil {
 			return errdefs.InvalidArgumentf("invalid archive: member %s: %v", name, err)
 		}
+		if err := l.claim(ctx, expected); err != nil {
+			return err
+		}
 		if ok, _ := content.Exists(ctx, l.store, expected); ok {
 			// Already stored and verified: the member's bytes are not needed.
 			if _, err := io.Copy(io.Discard, r); err != nil {
@@ -207,7 +219,7 @@ func (l *loader) member(ctx context.Context, name string, size int64, r io.Reade
 		l.onBlob(name, 0, size)
 		src = &progressReader{r: src, name: name, total: size, fn: l.onBlob}
 	}
-	info, err := content.WriteBlob(ctx, l.store, src, size, expected)
+	info, err := l.write(ctx, src, size, expected)
 	if err != nil {
 		return fmt.Errorf("invalid archive: member %s: %w", name, err)
 	}
@@ -452,4 +464,24 @@ func (p *progressReader) Read(b []byte) (int, error) {
 		p.fn(p.name, p.n, p.total)
 	}
 	return n, err
+}
+
+// write stores one blob, claiming its digest before it becomes visible.
+func (l *loader) write(ctx context.Context, r io.Reader, size int64, expected digest.Digest) (content.Info, error) {
+	alg := digest.Canonical
+	if expected != "" {
+		alg = expected.Algorithm()
+	}
+	w, err := l.store.Writer(ctx, alg)
+	if err != nil {
+		return content.Info{}, err
+	}
+	defer w.Close()
+	if _, err := io.CopyBuffer(w, r, make([]byte, 1<<20)); err != nil {
+		return content.Info{}, err
+	}
+	if err := l.claim(ctx, w.Digest()); err != nil {
+		return content.Info{}, err
+	}
+	return w.Commit(ctx, size, expected)
 }

@@ -219,8 +219,15 @@ func (d *deleter) conflict(r Record, mask int) *conflictError {
 			}
 		}
 	}
-	if mask&conflictActiveReference != 0 && len(d.refs(r)) > 1 {
-		return &conflictError{error: errdefs.Conflictf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", short)}
+	// Any tag or digest reference is an active reference: it stops the
+	// pruning of untagged parents at a tagged one, as docker does.
+	if mask&conflictActiveReference != 0 {
+		switch n := len(d.refs(r)); {
+		case n > 1:
+			return &conflictError{error: errdefs.Conflictf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", short)}
+		case n == 1:
+			return &conflictError{error: errdefs.Conflictf("conflict: unable to delete %s (must be forced) - image is referenced in one or more repositories", short)}
+		}
 	}
 	if mask&conflictStoppedContainer != 0 {
 		for _, u := range d.users[r.ID] {

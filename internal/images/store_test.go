@@ -201,6 +201,23 @@ func TestRmiParentsAndChildren(t *testing.T) {
 	if !slices.Contains(deleted, p.ID.String()) || !slices.Contains(deleted, c.ID.String()) || len(deleted) != 4 {
 		t.Fatalf("prune parents: %+v", items)
 	}
+
+	// A tagged parent stops the pruning: removing a child built FROM it
+	// keeps the parent and its tag (as docker does).
+	p = mkImage(t, s, t0, "", nil, [][]byte{base}, "base:1")
+	mkImage(t, s, t0.Add(time.Minute), p.ID, nil, [][]byte{base, top}, "child:2")
+	items, err = s.Delete(ctx, "child:2", DeleteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.Deleted == p.ID.String() || it.Untagged == "base:1" {
+			t.Fatalf("tagged parent removed with its child: %+v", items)
+		}
+	}
+	if _, err := s.Resolve(ctx, "base:1"); err != nil {
+		t.Fatalf("tagged parent gone: %v", err)
+	}
 }
 
 type fakeContainers struct {

@@ -154,11 +154,14 @@ func TestUnmountAllStackedAndNoFollow(t *testing.T) {
 func TestNetNS(t *testing.T) {
 	needRoot(t)
 	p := filepath.Join(t.TempDir(), "netns")
+	// The host's namespace is read first: NewNetNS's goroutine may run on the
+	// main thread, after which /proc/self/ns/net names the new namespace.
+	host := mustStat(t, "/proc/self/ns/net")
 	if err := NewNetNS(p); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { RemoveNetNS(p) })
-	var st1, st2 = mustStat(t, p), mustStat(t, "/proc/self/ns/net")
+	var st1, st2 = mustStat(t, p), host
 	if st1 == st2 {
 		t.Fatal("netns file is the host namespace")
 	}

@@ -70,9 +70,10 @@ type PullOptions struct {
 	// Parallel bounds concurrent layer downloads (0: 3, as docker).
 	Parallel int
 	Progress ProgressFunc
-	// Manifest, when set, is called with the image manifest once its config
-	// is in the store and before any layer is downloaded.
-	Manifest func(ctx context.Context, m ocispec.Manifest) error
+	// Manifest, when set, is called with the image manifest (its
+	// descriptor and content) once its config is in the store and before
+	// any layer is downloaded.
+	Manifest func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest) error
 	// LayerDone, when set, is called as soon as each layer blob is in the
 	// store (in completion order, from several goroutines), so unpacking can
 	// overlap downloading.
@@ -171,7 +172,7 @@ func Pull(ctx context.Context, repos []*Repository, ref string, store Store, opt
 		}
 	}
 	if opts.Manifest != nil {
-		if err := opts.Manifest(ctx, m); err != nil {
+		if err := opts.Manifest(ctx, desc, m); err != nil {
 			return res, err
 		}
 	}

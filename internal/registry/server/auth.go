@@ -12,6 +12,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -22,23 +23,60 @@ import (
 // runs once per credential, not once per request. Unknown users are checked
 // against a dummy hash of the same cost, so they take as long as a wrong
 // password.
+//
+// An Htpasswd loaded from a file re-reads it (at most every 2 seconds) when
+// its modification time changes, so users can be added without a restart.
 type Htpasswd struct {
-	users map[string][]byte
-	dummy []byte
+	key [32]byte
 
-	key  [32]byte
-	mu   sync.Mutex
-	good map[[32]byte]string
+	mu        sync.Mutex
+	users     map[string][]byte
+	dummy     []byte
+	good      map[[32]byte]string
+	file      string
+	modTime   time.Time
+	nextCheck time.Time
 }
 
 // LoadHtpasswd reads an htpasswd file. Only bcrypt entries ($2y$, $2a$,
 // $2b$) are accepted; other lines are an error naming the line.
 func LoadHtpasswd(file string) (*Htpasswd, error) {
+	st, err := os.Stat(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading htpasswd file: %w", err)
+	}
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("reading htpasswd file: %w", err)
 	}
-	return ParseHtpasswd(b, file)
+	h, err := ParseHtpasswd(b, file)
+	if err != nil {
+		return nil, err
+	}
+	h.file, h.modTime = file, st.ModTime()
+	return h, nil
+}
+
+// reload re-reads the file when it changed; a broken file keeps the old
+// users. Called with mu held.
+func (h *Htpasswd) reload() {
+	if h.file == "" || time.Now().Before(h.nextCheck) {
+		return
+	}
+	h.nextCheck = time.Now().Add(2 * time.Second)
+	st, err := os.Stat(h.file)
+	if err != nil || st.ModTime().Equal(h.modTime) {
+		return
+	}
+	b, err := os.ReadFile(h.file)
+	if err != nil {
+		return
+	}
+	n, err := ParseHtpasswd(b, h.file)
+	if err != nil {
+		return
+	}
+	h.users, h.dummy, h.good, h.modTime = n.users, n.dummy, map[[32]byte]string{}, st.ModTime()
 }
 
 // ParseHtpasswd parses htpasswd content (name is used in errors).
@@ -89,24 +127,26 @@ func (h *Htpasswd) Verify(user, password string) bool {
 	var k [32]byte
 	mac.Sum(k[:0])
 	h.mu.Lock()
+	h.reload()
 	u, ok := h.good[k]
+	hash, known := h.users[user]
+	dummy, good := h.dummy, h.good
 	h.mu.Unlock()
 	if ok && u == user {
 		return true
 	}
-	hash, known := h.users[user]
 	if !known {
-		bcrypt.CompareHashAndPassword(h.dummy, []byte(password))
+		bcrypt.CompareHashAndPassword(dummy, []byte(password))
 		return false
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil {
 		return false
 	}
 	h.mu.Lock()
-	if len(h.good) > 10000 {
-		clear(h.good)
+	if len(good) > 10000 {
+		clear(good)
 	}
-	h.good[k] = user
+	good[k] = user
 	h.mu.Unlock()
 	return true
 }

@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -113,7 +117,11 @@ func TestAccessRules(t *testing.T) {
 	if resp.Header.Get("Location") == "" {
 		t.Fatal("fallback upload has no Location")
 	}
+	// Anonymous mount does not reach into private/x either.
+	r.expect(r.do("POST", "/v2/open/blobs/uploads/?mount="+secret.String(), nil), http.StatusAccepted, "")
 	r.expect(r.do("HEAD", "/v2/open/blobs/"+secret.String(), nil), http.StatusNotFound, "")
+	shared := r.pushBlobAs("alice", "a", "shared", []byte("shared blob"))
+	r.expect(r.do("POST", "/v2/open/blobs/uploads/?mount="+shared.String(), nil), http.StatusCreated, "")
 	// The catalog hides what bob cannot read.
 	b := r.expect(r.do("GET", "/v2/_catalog", nil), http.StatusOK, "")
 	var cat struct{ Repositories []string }
@@ -155,9 +163,14 @@ func TestSearchAndStars(t *testing.T) {
 	if sr.Results[1].Name != "team/tool" || sr.Results[1].IsOfficial {
 		t.Fatalf("second result: %+v", sr.Results[1])
 	}
-	// By description word, and pagination.
+	// By description word, by tag, and pagination.
 	if sr := search("q=swiss+army"); sr.NumResults != 1 {
 		t.Fatalf("description search: %+v", sr)
+	}
+	im := r.image("team/other", "Nothing to see", false)
+	r.expect(r.putManifest("team/other", "nightly-2026", ociManifest, im.manifest), http.StatusCreated, "")
+	if sr := search("q=nightly"); sr.NumResults != 1 || sr.Results[0].Name != "team/other" {
+		t.Fatalf("tag search: %+v", sr)
 	}
 	sr = search("q=team&n=1&page=2")
 	if sr.NumResults != 2 || sr.NumPages != 2 || len(sr.Results) != 1 || sr.Results[0].Name != "team/tool" {
@@ -180,4 +193,46 @@ func TestSearchAndStars(t *testing.T) {
 	r.expect(r.do("PUT", "/v1/repositories/team/none/star", nil), http.StatusNotFound, "NAME_UNKNOWN")
 	r.user = ""
 	r.expect(r.do("PUT", "/v1/repositories/team/tool/star", nil), http.StatusUnauthorized, "UNAUTHORIZED")
+}
+
+// pushBlobAs pushes as another user and restores the current one.
+func (r *testRegistry) pushBlobAs(user, pass, repo string, data []byte) digest.Digest {
+	u, p := r.user, r.pass
+	r.user, r.pass = user, pass
+	defer func() { r.user, r.pass = u, p }()
+	return r.pushBlob(repo, data)
+}
+
+func TestHtpasswdReload(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	hash := func(p string) string {
+		b, _ := bcrypt.GenerateFromPassword([]byte(p), bcrypt.MinCost)
+		return string(b)
+	}
+	os.WriteFile(file, []byte("alice:"+hash("a")+"\n"), 0o600)
+	h, err := LoadHtpasswd(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Verify("alice", "a") || h.Verify("carol", "c") {
+		t.Fatal("initial users")
+	}
+	os.WriteFile(file, []byte("carol:"+hash("c")+"\n"), 0o600)
+	future := time.Now().Add(time.Minute)
+	os.Chtimes(file, future, future)
+	h.mu.Lock()
+	h.nextCheck = time.Time{}
+	h.mu.Unlock()
+	if !h.Verify("carol", "c") || h.Verify("alice", "a") {
+		t.Fatal("htpasswd change not picked up (or the old, cached password still works)")
+	}
+	// A broken file keeps the users loaded last.
+	os.WriteFile(file, []byte("garbage\n"), 0o600)
+	os.Chtimes(file, future.Add(time.Minute), future.Add(time.Minute))
+	h.mu.Lock()
+	h.nextCheck = time.Time{}
+	h.mu.Unlock()
+	if !h.Verify("carol", "c") {
+		t.Fatal("broken htpasswd file dropped the users")
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,7 +21,23 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// hoistBinary returns $HOIST_BIN or builds hoist into a temp dir.
+// testBin caches the hoist binary built for this package's tests.
+var testBin struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if testBin.dir != "" {
+		os.RemoveAll(testBin.dir)
+	}
+	os.Exit(code)
+}
+
+// hoistBinary returns $HOIST_BIN or builds hoist once for the package.
 func hoistBinary(t *testing.T) string {
 	t.Helper()
 	if b := os.Getenv("HOIST_BIN"); b != "" {
@@ -29,15 +46,24 @@ func hoistBinary(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("-short: not building the hoist binary")
 	}
-	_, file, _, _ := runtime.Caller(0)
-	top := filepath.Join(filepath.Dir(file), "..", "..", "..")
-	bin := filepath.Join(t.TempDir(), "hoist")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/hoist")
-	cmd.Dir = top
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building hoist: %v\n%s", err, out)
+	testBin.once.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		top := filepath.Join(filepath.Dir(file), "..", "..", "..")
+		testBin.dir, testBin.err = os.MkdirTemp("", "hoist-regtest-")
+		if testBin.err != nil {
+			return
+		}
+		testBin.path = filepath.Join(testBin.dir, "hoist")
+		cmd := exec.Command("go", "build", "-o", testBin.path, "./cmd/hoist")
+		cmd.Dir = top
+		if out, err := cmd.CombinedOutput(); err != nil {
+			testBin.err = fmt.Errorf("building hoist: %v\n%s", err, out)
+		}
+	})
+	if testBin.err != nil {
+		t.Fatal(testBin.err)
 	}
-	return bin
+	return testBin.path
 }
 
 func freeAddr(t *testing.T) string {
@@ -184,5 +210,18 @@ func TestKill9DuringPushes(t *testing.T) {
 	// purge removes.
 	if ents, _ := os.ReadDir(filepath.Join(root, "blobs", "sha256")); len(ents) != 1 {
 		t.Fatalf("blobs: %v", ents)
+	}
+}
+
+// TestSIGTERMGraceful: the binary stops cleanly (exit 0) on SIGTERM.
+func TestSIGTERMGraceful(t *testing.T) {
+	bin := hoistBinary(t)
+	addr := freeAddr(t)
+	srv := startHoist(t, bin, t.TempDir(), addr)
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 }

@@ -26,7 +26,7 @@ type searchResponse struct {
 
 // search serves GET /v1/search?q=&n=&page= in Docker Hub's shape. A
 // repository matches when every word of q occurs (case-insensitively) in its
-// name or description; results are ordered by stars, then name.
+// name, its description or one of its tags; results are ordered by stars, then name.
 func (s *Server) search(w http.ResponseWriter, r *http.Request, req *request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		methodNotAllowed(w, r, "GET, HEAD")
@@ -52,7 +52,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, req *request) {
 			continue
 		}
 		info := s.store.RepositoryInfo(r.Context(), repo)
-		hay := strings.ToLower(repo + " " + info.Description)
+		tags, _ := s.store.Tags(r.Context(), repo)
+		hay := strings.ToLower(repo + " " + info.Description + " " + strings.Join(tags, " "))
 		match := true
 		for _, wd := range words {
 			if !strings.Contains(hay, wd) {

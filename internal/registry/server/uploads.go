@@ -70,8 +70,28 @@ func (s *Server) tryMount(r *http.Request, req *request, d digest.Digest, from s
 		}
 	} else if !s.store.BlobExists(ctx, d) {
 		return false
+	} else if s.auth != nil && len(s.rules) > 0 && !s.readableSomewhere(r, req, d) {
+		// With access rules, "exists anywhere" must not reach into
+		// repositories the caller cannot read.
+		return false
 	}
 	return s.store.LinkBlob(ctx, req.name, d) == nil
+}
+
+// readableSomewhere reports whether d is in a repository the caller may read.
+func (s *Server) readableSomewhere(r *http.Request, req *request, d digest.Digest) bool {
+	repos, err := s.store.Catalog(r.Context())
+	if err != nil {
+		return false
+	}
+	for _, repo := range repos {
+		if s.allowed(req.user, repo, false) {
+			if _, err := s.store.StatBlob(r.Context(), repo, d); err == nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func blobCreated(w http.ResponseWriter, name string, d digest.Digest) {

@@ -60,8 +60,8 @@ func Pull(ctx context.Context, c *client.Client, st *images.Store, name referenc
 		var err error
 		pr, err = client.Pull(gctx, c.PullRepositories(name), client.Ref(name), st.Content(), client.PullOptions{
 			Platform: opts.Platform, Parallel: opts.Parallel, Progress: opts.Progress,
-			Manifest: func(ctx context.Context, m ocispec.Manifest) error {
-				if err := protect(ctx, st, m); err != nil {
+			Manifest: func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest) error {
+				if err := protect(ctx, st, desc, m); err != nil {
 					return err
 				}
 				u.start(m)
@@ -105,9 +105,9 @@ func Pull(ctx context.Context, c *client.Client, st *images.Store, name referenc
 
 // protect adds the image's blobs to the pull's lease so that no prune
 // removes them before the image record holds them.
-func protect(ctx context.Context, st *images.Store, m ocispec.Manifest) error {
+func protect(ctx context.Context, st *images.Store, desc ocispec.Descriptor, m ocispec.Manifest) error {
 	return st.DB().Update(ctx, func(tx *metadata.Tx) error {
-		for _, d := range append([]ocispec.Descriptor{m.Config}, m.Layers...) {
+		for _, d := range append([]ocispec.Descriptor{desc, m.Config}, m.Layers...) {
 			if err := metadata.AddResource(ctx, tx, layers.BlobResource(d.Digest)); err != nil {
 				return err
 			}

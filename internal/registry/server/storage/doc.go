@@ -12,8 +12,8 @@
 //	blobs/<alg>/<hex>                                   blob bytes (owned by content.Local; sha256 or sha512);
 //	                                                    manifests are blobs too, stored byte for byte
 //	ingest/<random>                                     content.Local's in-progress writes (monolithic uploads)
-//	uploads/<uuid>/data                                 bytes received so far by a chunked/streamed upload session
-//	uploads/<uuid>/state                                JSON: repository, digest algorithm, offset, serialized
+//	uploads/<id>/data                                   bytes received so far by a chunked/streamed upload session
+//	uploads/<id>/state                                  JSON: repository, digest algorithm, offset, serialized
 //	                                                    hash state, start time (written atomically after each chunk)
 //	repositories/<name>/_layers/<alg>/<hex>             empty file: the blob is part of repository <name>
 //	repositories/<name>/_manifests/revisions/<alg>/<hex> the manifest is in <name>; file content = its media type
@@ -31,6 +31,9 @@
 // never contains "..", and never a component starting with "_" (the
 // grammar forbids it), which keeps the _layers/_manifests/... directories
 // apart from nested repository names.
+//
+// <id> is 32 random hex digits (the session id in upload URLs). A long chunk
+// saves its state every 16 MiB, so a crash loses at most that much of it.
 //
 // Every file is written atomically: to a temporary name in the same directory
 // and renamed into place (blobs go through content.Local's ingest, fsync,

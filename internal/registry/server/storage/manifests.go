@@ -299,6 +299,15 @@ func (s *Store) GetManifest(ctx context.Context, repo, ref string) (*Manifest, e
 	return m, nil
 }
 
+// dropCached forgets a tag-cache entry.
+func (s *Store) dropCached(key string) {
+	if old, ok := s.tagCache.LoadAndDelete(key); ok {
+		s.cacheBytes.Lock()
+		s.cached -= int64(len(old.(*tagEntry).manifest.Body))
+		s.cacheBytes.Unlock()
+	}
+}
+
 func (s *Store) manifestByDigest(ctx context.Context, repo string, d digest.Digest) (*Manifest, error) {
 	mt, err := os.ReadFile(s.revisionLink(repo, d))
 	if err != nil {
@@ -328,7 +337,7 @@ func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
 		}
 		return err
 	}
-	s.tagCache.Delete(repo + "\x00" + tag)
+	s.dropCached(repo + "\x00" + tag)
 	return nil
 }
 
@@ -345,7 +354,7 @@ func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 		b, err := os.ReadFile(filepath.Join(tagsDir, e.Name()))
 		if err == nil && strings.TrimSpace(string(b)) == d.String() {
 			os.Remove(filepath.Join(tagsDir, e.Name()))
-			s.tagCache.Delete(repo + "\x00" + e.Name())
+			s.dropCached(repo + "\x00" + e.Name())
 		}
 	}
 	var pm parsedManifest

@@ -252,3 +252,95 @@ func TestAppendRangeAndShortChunk(t *testing.T) {
 func errdefsIsPrecondition(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "chunk starts at")
 }
+
+func TestGCWhilePushing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	orphan := f.blob("old", "old garbage")
+	f.age(2 * time.Hour)
+	stop := make(chan struct{})
+	gcDone := make(chan int)
+	go func() {
+		runs := 0
+		for {
+			select {
+			case <-stop:
+				gcDone <- runs
+				return
+			default:
+			}
+			if _, err := f.s.GC(ctx, GCOptions{Grace: time.Hour, DeleteUntagged: true}); err != nil {
+				t.Error(err)
+			}
+			runs++
+		}
+	}()
+	type pushed struct{ m, l digest.Digest }
+	results := make(chan []pushed, 4)
+	for w := range 4 {
+		go func() {
+			var out []pushed
+			for i := range 15 {
+				m, l := f.imageNoFatal(fmt.Sprintf("w%d", w), fmt.Sprintf("%d-%d", w, i), fmt.Sprintf("t%d", i))
+				out = append(out, pushed{m, l})
+			}
+			results <- out
+		}()
+	}
+	var all []pushed
+	for range 4 {
+		all = append(all, <-results...)
+	}
+	close(stop)
+	if runs := <-gcDone; runs == 0 {
+		t.Fatal("GC never ran")
+	}
+	for _, p := range all {
+		if p.m == "" || !f.exists(p.m) || !f.exists(p.l) {
+			t.Fatalf("push lost content under concurrent GC: %+v", p)
+		}
+	}
+	if f.exists(orphan) {
+		t.Fatal("old orphan survived")
+	}
+}
+
+// imageNoFatal is image() for goroutines: failures are reported with Error.
+func (f *fixture) imageNoFatal(repo, name, tag string) (digest.Digest, digest.Digest) {
+	ctx := context.Background()
+	put := func(c string) (digest.Digest, int) {
+		info, err := f.s.PutBlob(ctx, repo, strings.NewReader(c), int64(len(c)), digest.FromString(c))
+		if err != nil {
+			f.t.Error(err)
+		}
+		return info.Digest, len(c)
+	}
+	cfg, cs := put(`{"config":{},"n":"` + name + `"}`)
+	layer, ls := put("layer " + name)
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":%q,"size":%d}]}`, cfg, cs, layer, ls)
+	res, err := f.s.PutManifest(ctx, repo, tag, "", []byte(m), nil, PutOptions{})
+	if err != nil {
+		f.t.Error(err)
+	}
+	return res.Digest, layer
+}
+
+func TestUploadPurgedByAnotherProcess(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	u, _ := f.s.NewUpload(ctx, "p", "")
+	other, err := Open(f.s.Root()) // a second process on the same root
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	for _, n := range []string{"data", "state"} {
+		os.Chtimes(filepath.Join(f.s.Root(), "uploads", u.ID(), n), old, old)
+	}
+	if n, _ := other.PurgeUploads(ctx, time.Hour); n != 1 {
+		t.Fatalf("purged %d", n)
+	}
+	if _, err := f.s.GetUpload(ctx, "p", u.ID()); !errdefs.IsNotFound(err) {
+		t.Fatalf("session purged elsewhere still served: %v", err)
+	}
+}

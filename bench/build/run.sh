@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Build benchmark (issue 4): FROM debian minbase, RUN a small step, COPY a
+# 157 MB / 11,500-file tree (Go's src), RUN find | wc -l, ENV, CMD.
+# Measures cold (--no-cache, base present), no-op rebuild, and rebuild after
+# one changed file, for hoist and docker (BuildKit when buildx is present,
+# else the classic builder), and buildah when installed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib.sh"
+work=$(mktemp -d /var/tmp/hoist-bench-build.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+root=$work/root
+ctx=$work/ctx
+mkdir -p "$ctx"
+src=${BENCH_BUILD_SRC:-$(go env GOROOT 2>/dev/null)/src}
+cp -a "$src" "$ctx/src"
+cat >"$ctx/Dockerfile" <<'DF'
+FROM bench/minbase:latest
+RUN echo small > /small
+COPY src /src
+RUN find /src | wc -l
+ENV BENCH=1
+CMD ["sh"]
+DF
+"$HOIST" --root "$root" import "$BENCH_CACHE/minbase.tar" bench/minbase:latest >/dev/null
+size=$(du -sh "$ctx/src" | cut -f1)
+files=$(find "$ctx/src" -type f | wc -l)
+what="($size, $files files)"
+
+touch_one() { echo "// $RANDOM" >>"$ctx/src/go.mod"; }
+
+h_cold=$(median_of "$HOIST" --root "$root" build -q --no-cache -t bench/build "$ctx")
+"$HOIST" --root "$root" build -q -t bench/build "$ctx" >/dev/null
+h_noop=$(median_of "$HOIST" --root "$root" build -q -t bench/build "$ctx")
+BENCH_SETUP=touch_one h_one=$(median_of "$HOIST" --root "$root" build -q -t bench/build "$ctx")
+
+peer=-
+d_cold=- d_noop=- d_one=-
+if docker_up; then
+	docker image inspect bench/minbase:latest >/dev/null 2>&1 || docker import "$BENCH_CACHE/minbase.tar" bench/minbase:latest >/dev/null
+	if docker buildx version >/dev/null 2>&1; then
+		export DOCKER_BUILDKIT=1
+		peer=docker-buildkit
+	else
+		export DOCKER_BUILDKIT=0
+		peer=docker-classic
+	fi
+	d_cold=$(median_of docker build -q --no-cache -t bench/build "$ctx")
+	docker build -q -t bench/build "$ctx" >/dev/null
+	d_noop=$(median_of docker build -q -t bench/build "$ctx")
+	BENCH_SETUP=touch_one d_one=$(median_of docker build -q -t bench/build "$ctx")
+fi
+result build "cold $what" "$h_cold" "$peer" "$d_cold"
+result build "no-op rebuild" "$h_noop" "$peer" "$d_noop"
+result build "one file changed" "$h_one" "$peer" "$d_one"
+if have buildah; then
+	buildah pull "docker-archive:$BENCH_CACHE/minbase-image.tar" >/dev/null 2>&1 || true
+	b_cold=$(median_of buildah bud -q --no-cache --layers -t bench/build "$ctx")
+	b_noop=$(median_of buildah bud -q --layers -t bench/build "$ctx")
+	BENCH_SETUP=touch_one b_one=$(median_of buildah bud -q --layers -t bench/build "$ctx")
+	result build "cold $what" "$h_cold" buildah "$b_cold"
+	result build "no-op rebuild" "$h_noop" buildah "$b_noop"
+	result build "one file changed" "$h_one" buildah "$b_one"
+fi

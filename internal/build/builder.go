@@ -1,0 +1,548 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	"github.com/hoistproject/hoist/internal/dockerfile"
+	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
+)
+
+// Builder builds Dockerfiles. Its fields are the roles it uses; all but
+// Runner, Unpacker and Cache are required (a build without RUN steps needs
+// no Runner; a nil Cache disables caching).
+type Builder struct {
+	Images    ImageSource
+	Puller    Puller // optional: pulls images that are not local
+	Snapshots Snapshotter
+	Runner    Runner
+	Writer    ImageWriter
+	Cache     CacheStore
+	Unpacker  Unpacker
+	// Dir is the builder's own directory (<root>/build): cache mounts and
+	// the temporary area.
+	Dir    string
+	Logger *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Lease, when set, is held for the whole build so that the layers it
+	// creates are not removed by another process before the image (or a
+	// cache record) uses them.
+	Lease func(ctx context.Context) (context.Context, func(), error)
+	// Tar writes the tree at dir as a tar stream (--output); archive.Tar.
+	Tar func(ctx context.Context, w io.Writer, dir string, epoch *time.Time) error
+}
+
+// Options are the inputs of one build (the flags of `docker build`).
+type Options struct {
+	Dockerfile     []byte
+	DockerfileName string // for messages, default "Dockerfile"
+	// Context is the build context (nil: the build may not use one) and
+	// StatCache its stat cache (optional; makes re-hashing incremental).
+	Context   *buildcontext.Context
+	StatCache *buildcontext.StatCache
+	Tags      []string
+	// BuildArgs are --build-arg values.
+	BuildArgs map[string]string
+	Target    string
+	NoCache   bool
+	// Pull always pulls the images FROM names (needs Builder.Puller).
+	Pull       bool
+	CacheFrom  []string
+	Labels     map[string]string
+	Network    string // RUN network mode: "default", "none" or "host"
+	ExtraHosts []string
+	Resources  Resources
+	// Secrets maps --secret ids to files.
+	Secrets map[string]string
+	// SourceDateEpoch, when set, is used for every timestamp of the image.
+	SourceDateEpoch *time.Time
+	// Output, when set, exports the result's files instead of storing an
+	// image (--output type=local,dest=DIR or type=tar,dest=FILE|-).
+	Output *Output
+	// Progress output and its mode (ProgressPlain, ProgressTTY, ProgressQuiet).
+	Progress     io.Writer
+	ProgressMode string
+}
+
+// Result is a finished build.
+type Result struct {
+	ID     digest.Digest // the image ID
+	Config []byte
+	// Warnings printed during the build (also written to Progress).
+	Warnings []string
+}
+
+// Build runs one build to the end and stores the image (tagged last).
+func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
+	name := opts.DockerfileName
+	if name == "" {
+		name = "Dockerfile"
+	}
+	f, err := dockerfile.Parse(bytes.NewReader(opts.Dockerfile), name)
+	if err != nil {
+		return nil, err
+	}
+
+	now := b.Now
+	if now == nil {
+		now = time.Now
+	}
+	mode := opts.ProgressMode
+	if mode == "" {
+		mode = ProgressPlain
+	}
+	j := &job{
+		b:       b,
+		opts:    opts,
+		file:    f,
+		now:     now,
+		prog:    newPrinter(opts.Progress, mode, now),
+		log:     b.Logger,
+		usedArg: map[string]bool{},
+	}
+	if j.log == nil {
+		j.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	defer j.prog.close()
+	defer j.releaseLease()
+	for _, w := range f.Warnings {
+		j.warn(fmt.Sprintf("[Warning] %s:%d: %s", name, w.Line, w.Msg))
+	}
+	// This process's temporary area goes when empty (snapshots and mounts
+	// are released by the steps themselves).
+	defer os.Remove(filepath.Join(b.Dir, "tmp", strconv.Itoa(os.Getpid())))
+	res, err := j.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = j.warnings
+	return res, nil
+}
+
+// job is the state of one build.
+type job struct {
+	b    *Builder
+	opts Options
+	file *dockerfile.File
+	now  func() time.Time
+	prog *printer
+	log  *slog.Logger
+
+	globalArgs map[string]string
+	stages     []*stageRun
+	cacheFrom  []*Config // --cache-from images' configs (their history is a cache source)
+
+	mu       sync.Mutex
+	pulls    map[string]*pullCall
+	leaseCtx context.Context // set once a step needs new layers
+	leaseEnd func()
+	usedArg  map[string]bool
+	warnings []string
+	pending  []CacheEntry
+}
+
+// withLease returns ctx carrying the build's lease, taken on first use: a
+// fully cached build writes nothing that needs one.
+func (j *job) withLease(ctx context.Context) (context.Context, error) {
+	if j.b.Lease == nil {
+		return ctx, nil
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.leaseCtx == nil {
+		lctx, done, err := j.b.Lease(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, err
+		}
+		j.leaseCtx, j.leaseEnd = lctx, done
+	}
+	return &leaseContext{Context: ctx, lease: j.leaseCtx}, nil
+}
+
+func (j *job) releaseLease() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.leaseEnd != nil {
+		j.leaseEnd()
+		j.leaseEnd, j.leaseCtx = nil, nil
+	}
+}
+
+// leaseContext is ctx (cancellation, deadline) with the lease's values.
+type leaseContext struct {
+	context.Context
+	lease context.Context
+}
+
+func (c *leaseContext) Value(key any) any {
+	if v := c.lease.Value(key); v != nil {
+		return v
+	}
+	return c.Context.Value(key)
+}
+
+func (j *job) warn(msg string) {
+	j.mu.Lock()
+	j.warnings = append(j.warnings, msg)
+	j.mu.Unlock()
+	j.prog.warn(msg)
+}
+
+// created is the timestamp of new history entries and of the image.
+func (j *job) created() *time.Time {
+	if j.opts.SourceDateEpoch != nil {
+		t := j.opts.SourceDateEpoch.UTC()
+		return &t
+	}
+	t := j.now().UTC()
+	return &t
+}
+
+func (j *job) run(ctx context.Context) (*Result, error) {
+	if err := j.setupGlobalArgs(); err != nil {
+		return nil, err
+	}
+	for _, ref := range j.opts.CacheFrom {
+		img, err := j.resolveImage(ctx, ref, false)
+		if err != nil {
+			j.warn(fmt.Sprintf("[Warning] --cache-from %s: %v", ref, err))
+			continue
+		}
+		cfg, err := parseConfig(img.Config)
+		if err != nil {
+			j.warn(fmt.Sprintf("[Warning] --cache-from %s: %v", ref, err))
+			continue
+		}
+		j.cacheFrom = append(j.cacheFrom, cfg)
+	}
+	if err := j.planStages(); err != nil {
+		return nil, err
+	}
+	target, err := j.targetStage()
+	if err != nil {
+		return nil, err
+	}
+	needed := map[int]bool{}
+	j.markNeeded(target.index, needed)
+
+	g, gctx := errgroup.WithContext(ctx)
+	for _, s := range j.stages {
+		if !needed[s.index] {
+			continue
+		}
+		g.Go(func() error {
+			for _, d := range s.deps {
+				select {
+				case <-j.stages[d].done:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				if j.stages[d].err != nil {
+					return nil // reported by that stage
+				}
+			}
+			err := s.build(gctx)
+			s.err = err
+			close(s.done)
+			return err
+		})
+	}
+	err = g.Wait()
+	// Cache records of the steps that did finish are kept even when the build
+	// failed, as docker does.
+	if perr := j.flushCache(context.WithoutCancel(ctx)); perr != nil && err == nil {
+		err = perr
+	}
+	if err != nil {
+		return nil, err
+	}
+	j.checkUnusedArgs()
+	return j.export(ctx, target)
+}
+
+// setupGlobalArgs evaluates the ARGs before the first FROM.
+func (j *job) setupGlobalArgs() error {
+	j.globalArgs = dockerfile.PlatformArgs(dockerfile.HostPlatform(), dockerfile.HostPlatform())
+	for _, a := range j.file.MetaArgs {
+		x, _, err := dockerfile.Expand(a, dockerfile.MapLookup(j.globalArgs))
+		if err != nil {
+			return err
+		}
+		for _, d := range x.(*dockerfile.Arg).Args {
+			j.markArgUsed(d.Name)
+			if v, ok := j.opts.BuildArgs[d.Name]; ok {
+				j.globalArgs[d.Name] = v
+				continue
+			}
+			if d.Default != nil {
+				j.globalArgs[d.Name] = *d.Default
+			} else {
+				delete(j.globalArgs, d.Name) // declared without value: unset unless given
+			}
+		}
+	}
+	return nil
+}
+
+func (j *job) markArgUsed(name string) {
+	j.mu.Lock()
+	j.usedArg[name] = true
+	j.mu.Unlock()
+}
+
+// checkUnusedArgs warns about --build-arg values no ARG consumed, as docker.
+func (j *job) checkUnusedArgs() {
+	var unused []string
+	for k := range j.opts.BuildArgs {
+		if !j.usedArg[k] && !dockerfile.IsPredefinedArg(k) {
+			unused = append(unused, k)
+		}
+	}
+	if len(unused) == 0 {
+		return
+	}
+	sort.Strings(unused)
+	j.warn(fmt.Sprintf("[Warning] One or more build-args [%s] were not consumed", strings.Join(unused, " ")))
+}
+
+// stageRun is one stage of the DAG.
+type stageRun struct {
+	j     *job
+	index int
+	st    *dockerfile.Stage
+	name  string // display name in progress ("" when single stage)
+	from  *dockerfile.From
+	base  int // index of the stage FROM names, -1 for an image or scratch
+	deps  []int
+	done  chan struct{}
+	err   error
+	// result, valid once done is closed without error
+	state  *state
+	baseID digest.Digest // the ID of the base image, "" for a stage or scratch
+}
+
+// planStages expands every FROM and finds the stage dependencies.
+func (j *job) planStages() error {
+	byName := map[string]int{}
+	for i, st := range j.file.Stages {
+		x, _, err := dockerfile.Expand(st.From, dockerfile.MapLookup(j.globalArgs))
+		if err != nil {
+			return err
+		}
+		from := x.(*dockerfile.From)
+		s := &stageRun{j: j, index: i, st: st, from: from, base: -1, done: make(chan struct{})}
+		if len(j.file.Stages) > 1 {
+			s.name = st.Name
+			if s.name == "" {
+				s.name = "stage-" + strconv.Itoa(i)
+			}
+		}
+		if bi, ok := byName[strings.ToLower(from.Image)]; ok {
+			s.base = bi
+			s.deps = append(s.deps, bi)
+		}
+		for _, ins := range allInstructions(st.Instructions) {
+			for _, ref := range stageRefs(ins) {
+				if k, ok := j.lookupStage(ref, byName, i); ok {
+					s.deps = append(s.deps, k)
+				}
+			}
+		}
+		if st.Name != "" {
+			byName[st.Name] = i
+		}
+		j.stages = append(j.stages, s)
+	}
+	return nil
+}
+
+// allInstructions includes ONBUILD triggers written in the stage itself
+// (they do not run here, but COPY --from in them is not a dependency either),
+// so it is just the list.
+func allInstructions(ins []dockerfile.Instruction) []dockerfile.Instruction { return ins }
+
+// stageRefs returns the --from values of an instruction.
+func stageRefs(ins dockerfile.Instruction) []string {
+	switch x := ins.(type) {
+	case *dockerfile.Copy:
+		if x.From != "" {
+			return []string{x.From}
+		}
+	case *dockerfile.Run:
+		var refs []string
+		for _, m := range x.Mounts {
+			if m.From != "" {
+				refs = append(refs, m.From)
+			}
+		}
+		return refs
+	}
+	return nil
+}
+
+// lookupStage resolves a --from value to an earlier stage: a name or an
+// index. ok is false for anything else (an image reference).
+func (j *job) lookupStage(ref string, byName map[string]int, current int) (int, bool) {
+	if i, ok := byName[strings.ToLower(ref)]; ok {
+		return i, true
+	}
+	if n, err := strconv.Atoi(ref); err == nil && n >= 0 && n < current {
+		return n, true
+	}
+	return 0, false
+}
+
+func (j *job) targetStage() (*stageRun, error) {
+	if j.opts.Target == "" {
+		return j.stages[len(j.stages)-1], nil
+	}
+	for _, s := range j.stages {
+		if s.st.Name == strings.ToLower(j.opts.Target) {
+			return s, nil
+		}
+	}
+	return nil, errdefs.InvalidArgumentf("target stage %q could not be found", j.opts.Target)
+}
+
+func (j *job) markNeeded(i int, needed map[int]bool) {
+	if needed[i] {
+		return
+	}
+	needed[i] = true
+	for _, d := range j.stages[i].deps {
+		j.markNeeded(d, needed)
+	}
+}
+
+// stageByRef returns the built state of a stage named by ref, or nil when
+// ref is not a stage (an image).
+func (j *job) stageByRef(ref string, current int) *stageRun {
+	for _, s := range j.stages[:current] {
+		if s.st.Name != "" && s.st.Name == strings.ToLower(ref) {
+			return s
+		}
+	}
+	if n, err := strconv.Atoi(ref); err == nil && n >= 0 && n < current {
+		return j.stages[n]
+	}
+	return nil
+}
+
+// resolveImage finds an image in the local store, pulling it when it is
+// not there (or always with pull) if a Puller is configured. Concurrent
+// stages naming the same image pull it once.
+func (j *job) resolveImage(ctx context.Context, ref string, pull bool) (BaseImage, error) {
+	if !pull || j.b.Puller == nil {
+		img, err := j.b.Images.Resolve(ctx, ref)
+		if err == nil || j.b.Puller == nil || !errdefs.IsNotFound(err) {
+			return img, err
+		}
+	}
+	j.mu.Lock()
+	if j.pulls == nil {
+		j.pulls = map[string]*pullCall{}
+	}
+	pc, ok := j.pulls[ref]
+	if !ok {
+		pc = &pullCall{done: make(chan struct{})}
+		j.pulls[ref] = pc
+	}
+	j.mu.Unlock()
+	if !ok {
+		v := j.prog.start("pulling " + ref)
+		pc.img, pc.err = j.b.Puller.Pull(ctx, ref)
+		v.finish(pc.err)
+		close(pc.done)
+	}
+	select {
+	case <-pc.done:
+	case <-ctx.Done():
+		return BaseImage{}, ctx.Err()
+	}
+	return pc.img, pc.err
+}
+
+type pullCall struct {
+	done chan struct{}
+	img  BaseImage
+	err  error
+}
+
+func (j *job) addPending(e CacheEntry) {
+	j.mu.Lock()
+	j.pending = append(j.pending, e)
+	j.mu.Unlock()
+}
+
+func (j *job) flushCache(ctx context.Context) error {
+	j.mu.Lock()
+	entries := j.pending
+	j.pending = nil
+	j.mu.Unlock()
+	if len(entries) == 0 || j.b.Cache == nil {
+		return nil
+	}
+	if err := j.b.Cache.Put(ctx, entries); err != nil {
+		return fmt.Errorf("writing build cache records: %w", err)
+	}
+	return nil
+}
+
+// export stores the final image of target and tags it.
+func (j *job) export(ctx context.Context, target *stageRun) (*Result, error) {
+	st := target.state
+	cfg := st.cfg.clone()
+	if len(j.opts.Labels) > 0 {
+		if cfg.Config.Labels == nil {
+			cfg.Config.Labels = map[string]string{}
+		}
+		for k, v := range j.opts.Labels {
+			cfg.Config.Labels[k] = v
+		}
+	}
+	cfg.Created = st.lastCreated(cfg)
+	if j.opts.SourceDateEpoch != nil {
+		t := j.opts.SourceDateEpoch.UTC()
+		cfg.Created = &t
+		for i := range cfg.History {
+			if cfg.History[i].Created != nil && cfg.History[i].Created.After(t) {
+				cfg.History[i].Created = &t
+			}
+		}
+	}
+	if j.opts.Output != nil {
+		return j.exportFiles(ctx, st, cfg)
+	}
+	v := j.prog.start("exporting to image")
+	raw := cfg.bytes()
+	j.mu.Lock()
+	if j.leaseCtx != nil {
+		ctx = &leaseContext{Context: ctx, lease: j.leaseCtx}
+	}
+	j.mu.Unlock()
+	id, err := j.b.Writer.WriteImage(ctx, NewImage{Config: raw, ChainID: st.chainID, Parent: target.baseID, Tags: j.opts.Tags})
+	if err != nil {
+		v.finish(err)
+		return nil, err
+	}
+	v.log("writing image " + id.String())
+	for _, t := range j.opts.Tags {
+		v.log("naming to " + t)
+	}
+	v.finish(nil)
+	return &Result{ID: id, Config: raw}, nil
+}

@@ -1,0 +1,162 @@
+package build
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func imageTree(t *testing.T, w *fakeWorld, r built) string {
+	t.Helper()
+	img := w.images[r.res.ID.String()]
+	dir, _, err := w.View(context.Background(), img.ChainID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type fileWant struct {
+	content  string
+	mode     os.FileMode
+	uid, gid uint32
+}
+
+func checkFile(t *testing.T, root, p string, want fileWant) {
+	t.Helper()
+	full := filepath.Join(root, p)
+	fi, err := os.Lstat(full)
+	if err != nil {
+		t.Errorf("%s: %v", p, err)
+		return
+	}
+	b, _ := os.ReadFile(full)
+	st := fi.Sys().(*syscall.Stat_t)
+	if string(b) != want.content || fi.Mode().Perm() != want.mode || st.Uid != want.uid || st.Gid != want.gid {
+		t.Errorf("%s: content %q mode %o owner %d:%d, want %q %o %d:%d", p, b, fi.Mode().Perm(), st.Uid, st.Gid, want.content, want.mode, want.uid, want.gid)
+	}
+}
+
+func TestCopySemantics(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	dir := writeCtx(t, map[string]string{
+		"dir/a.txt":     "a",
+		"dir/sub/b.txt": "b",
+		"one.txt":       "1",
+		"two.txt":       "2",
+		"skip.log":      "ignored",
+		"dir/x.log":     "ignored too",
+		".dockerignore": "*.log\ndir/*.log\n",
+	})
+	os.Chmod(filepath.Join(dir, "one.txt"), 0o640)
+	os.Symlink("one.txt", filepath.Join(dir, "dir/link"))
+	df := `FROM busybox
+WORKDIR /w
+COPY dir /contents
+COPY dir /nested/
+COPY one.txt rel/
+COPY one.txt /renamed
+COPY *.txt /multi/
+COPY --chown=app:appgrp --chmod=600 one.txt /owned
+COPY --chown=1234 two.txt /numeric
+COPY <<EOF /inline.txt
+hello
+EOF
+`
+	r := mustBuild(t, b, df, Options{Context: openCtx(t, dir)})
+	root := imageTree(t, w, r)
+	checkFile(t, root, "contents/a.txt", fileWant{"a", 0o644, 0, 0})
+	checkFile(t, root, "contents/sub/b.txt", fileWant{"b", 0o644, 0, 0})
+	checkFile(t, root, "nested/a.txt", fileWant{"a", 0o644, 0, 0})
+	checkFile(t, root, "w/rel/one.txt", fileWant{"1", 0o640, 0, 0})
+	checkFile(t, root, "renamed", fileWant{"1", 0o640, 0, 0})
+	checkFile(t, root, "multi/one.txt", fileWant{"1", 0o640, 0, 0})
+	checkFile(t, root, "multi/two.txt", fileWant{"2", 0o644, 0, 0})
+	checkFile(t, root, "owned", fileWant{"1", 0o600, 1000, 1001})
+	checkFile(t, root, "numeric", fileWant{"2", 0o644, 1234, 1234})
+	checkFile(t, root, "inline.txt", fileWant{"hello\n", 0o644, 0, 0})
+	if tgt, err := os.Readlink(filepath.Join(root, "contents/link")); err != nil || tgt != "one.txt" {
+		t.Errorf("symlink copied as %q, %v", tgt, err)
+	}
+	for _, p := range []string{"contents/x.log", "multi/skip.log", "skip.log"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
+			t.Errorf("%s copied despite .dockerignore", p)
+		}
+	}
+	if got := createdBy(r.cfg)[2]; got != "COPY dir /contents # buildkit" {
+		t.Errorf("COPY history %q", got)
+	}
+	if got := createdBy(r.cfg)[7]; got != "COPY --chown=app:appgrp --chmod=600 one.txt /owned # buildkit" {
+		t.Errorf("COPY history %q", got)
+	}
+}
+
+func TestCopyBadInput(t *testing.T) {
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	dir := writeCtx(t, map[string]string{"a": "a", "b": "b"})
+	os.Symlink("/etc/shadow", filepath.Join(dir, "shadow"))
+	cases := map[string]string{
+		"FROM busybox\nCOPY ../x /x\n":             "outside the build context",
+		"FROM busybox\nCOPY missing /x\n":          "missing",
+		"FROM busybox\nCOPY a b /x\n":              "must be a directory",
+		"FROM busybox\nCOPY shadow /x\n":           "outside the build context",
+		"FROM busybox\nCOPY --chown=nobody a /x\n": "nobody",
+		"FROM busybox\nCOPY --chmod=u+x a /x\n":    "--chmod",
+		"FROM busybox\nCOPY nomatch* /x/\n":        "no source files",
+	}
+	for df, want := range cases {
+		r := doBuild(t, b, df, Options{Context: openCtx(t, dir)})
+		if r.err == nil || !strings.Contains(r.err.Error(), want) {
+			t.Errorf("%q: err = %v, want it to mention %q", df, r.err, want)
+		}
+		if r.err != nil && !strings.Contains(r.err.Error(), "Dockerfile:2") {
+			t.Errorf("%q: error does not name the line: %v", df, r.err)
+		}
+	}
+	// A directory copy keeps the link to /etc/shadow as a link.
+	r := mustBuild(t, b, "FROM busybox\nCOPY . /ctx/\n", Options{Context: openCtx(t, dir)})
+	root := imageTree(t, w, r)
+	if tgt, err := os.Readlink(filepath.Join(root, "ctx/shadow")); err != nil || tgt != "/etc/shadow" {
+		t.Errorf("link = %q, %v", tgt, err)
+	}
+}
+
+func TestCopyNeverWritesThroughImageSymlinks(t *testing.T) {
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	outside := t.TempDir()
+	// The image has /evil -> <outside>; COPY of a directory named evil must
+	// stay inside the rootfs.
+	r0 := mustBuild(t, b, "FROM busybox\nRUN echo x > /marker\n", Options{Tags: []string{"withlink"}})
+	root := imageTree(t, w, r0)
+	if err := os.Symlink(outside, filepath.Join(root, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeCtx(t, map[string]string{"evil/f": "data", "g": "g"})
+	mustBuild(t, b, "FROM withlink\nCOPY . /\nCOPY g /evil/g2\n", Options{Context: openCtx(t, dir)})
+	ents, _ := os.ReadDir(outside)
+	if len(ents) != 0 {
+		t.Errorf("COPY wrote outside the rootfs: %v", ents)
+	}
+}
+
+func TestLayerCountLimit(t *testing.T) {
+	if err := checkLayerCount(MaxLayers); err != nil {
+		t.Errorf("%d layers refused: %v", MaxLayers, err)
+	}
+	err := checkLayerCount(MaxLayers + 1)
+	if err == nil || !strings.Contains(err.Error(), "501 layers") || !strings.Contains(err.Error(), "at most 500") {
+		t.Errorf("err = %v", err)
+	}
+}

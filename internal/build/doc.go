@@ -1,0 +1,72 @@
+// Package build is the Dockerfile builder: it turns a parsed Dockerfile
+// (package dockerfile) and a build context (package build/buildcontext) into
+// an image in the local store.
+//
+// # What it owns
+//
+//   - The stages DAG: every FROM, COPY --from and RUN --mount from= that names
+//     an earlier stage (by name or index) is an edge; only the stages the
+//     target (--target, else the last stage) needs are built, and stages
+//     whose dependencies are done run in parallel (errgroup).
+//   - ARG scoping as docker: ARGs before the first FROM are global and usable
+//     only in FROM until a stage redeclares them (`ARG NAME`); --build-arg
+//     values override defaults; the platform ARGs are predefined; proxy ARGs
+//     reach RUN without a declaration; unconsumed --build-args give
+//     "[Warning] One or more build-args [X] were not consumed".
+//   - Steps: metadata instructions (ENV LABEL EXPOSE VOLUME USER STOPSIGNAL
+//     SHELL HEALTHCHECK CMD ENTRYPOINT ONBUILD MAINTAINER ARG) only change the
+//     config and never mount anything; RUN, COPY, ADD and WORKDIR (when it
+//     creates a directory) run on a snapshot (Snapshotter) and commit a layer
+//     (an empty change gives an empty_layer history entry and no layer).
+//     ONBUILD triggers of a base image run right after its FROM.
+//   - History: one entry per instruction in BuildKit's form, verified against
+//     BuildKit's dockerfile2llb (v0.34): "ENV A=b", "RUN |1 A=b /bin/sh -c cmd
+//     # buildkit", "COPY src /dst # buildkit", `CMD ["sh" "-c" "x"]`,
+//     comment "buildkit.dockerfile.v0"; ONBUILD writes none.
+//   - The cache: a step's key is sha256(parent state ID, the instruction as
+//     recorded in history after expansion (RUN includes the ARG values in
+//     scope), other inputs: the content checksum of COPY/ADD context sources
+//     (content and metadata, not mtime; stat-cached), the state ID of a
+//     --from stage or image, RUN --mount specs and bind-source checksums,
+//     the network mode). The state after a step is identified by its key and
+//     the layers it produced (a base image by its ID), so a change anywhere
+//     changes every later key, and so does a re-run step that produced other
+//     files. A record stores the step's outcome (history entry with its
+//     timestamp, diffID, chainID), not the whole config, so a fully cached
+//     rebuild gives the same image ID and a build of n steps costs O(n). The first miss is explained: "COPY sources changed", "instruction
+//     changed", "inputs changed" or "parent changed". Records of the steps
+//     that finished are kept even when the build fails.
+//   - Progress: BuildKit's plain form ("#N [stage i/n] INSTR", "#N CACHED",
+//     "#N 0.123 output", "#N DONE 0.3s", "#N ERROR: ..."), a compact live view
+//     on a terminal, nothing in quiet mode.
+//   - Reliability: the image is written by ImageWriter only after every step
+//     succeeded (config blob, then record and tags in one transaction); the
+//     build holds a metadata lease so its new layers survive a concurrent
+//     prune; snapshots are released on every path; after a kill -9 the next
+//     build deletes the dead process's runtime containers, unmounts and
+//     removes its temporary area (CleanupStale, RuncRunner.Cleanup).
+//
+// # Roles
+//
+// The builder reaches the rest of hoist through small interfaces defined
+// here: ImageSource, Snapshotter/Snapshot, Runner, ImageWriter, CacheStore
+// and Unpacker. local.go and runc.go implement them over internal/images,
+// internal/layers, internal/metadata, internal/mount, internal/archive and
+// the runc binary; the unit tests use fakes (fakes_test.go).
+//
+// # On-disk layout (under <root>/build, plus one bucket in metadata.db)
+//
+//	build/cache/<id>/                 RUN --mount=type=cache directories (id, else the target path)
+//	build/tmp/<pid>/snap-*/           a snapshot: upper/ work/ rootfs/ (overlay mount point), empty/ for scratch
+//	build/tmp/<pid>/heredoc-*, bind-* RUN heredoc scripts and private copies of rw bind mounts
+//	build/runc/state/                 the runtime's --root while RUN steps run
+//	build/runc/bundles/<id>/          config.json, hosts, resolv.conf, runtime.log of a running step
+//	build/statcache/<hash of dir>     the stat cache of a context directory (format: package buildcontext)
+//	metadata.db bucket buildcache:    records/<key> -> JSON {outcome: {history, diffID, chainID}, created};
+//	                                  parents/<state ID>; instrs/<hash(state ID, instruction)> (miss reasons)
+//
+// <pid> directories of dead processes are removed (after unmounting what is
+// still mounted below them) by the next build. Cache records do not hold
+// layers: a record whose layer was removed (rmi, prune) is a miss. `builder
+// prune` deletes the records, the cache mounts and the layers only they used.
+package build

@@ -1,0 +1,134 @@
+package build
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// The builder talks to the rest of hoist only through the small roles below.
+// Real implementations are adapters onto the image store, the layer store,
+// the mount package and the container runtime; the tests use fakes.
+
+// BaseImage is a resolved image: its ID (the digest of its config), the
+// config bytes and the chainID of its top layer ("" for an image without
+// layers).
+type BaseImage struct {
+	ID      digest.Digest
+	Config  []byte
+	ChainID digest.Digest
+}
+
+// ImageSource resolves FROM and COPY --from image references.
+type ImageSource interface {
+	// Resolve returns the local image named ref (a name, name:tag,
+	// name@digest or an ID). An unknown image is an errdefs.NotFound error.
+	Resolve(ctx context.Context, ref string) (BaseImage, error)
+}
+
+// Puller fetches an image from its registry into the local store (FROM or
+// COPY --from of an image that is not local, and --pull).
+type Puller interface {
+	Pull(ctx context.Context, ref string) (BaseImage, error)
+}
+
+// Layer is a committed layer: the digest of its uncompressed tar (diffID)
+// and its chainID.
+type Layer struct {
+	DiffID  digest.Digest
+	ChainID digest.Digest
+}
+
+// Snapshot is a writable root filesystem prepared on top of a layer chain.
+type Snapshot interface {
+	// Root is the merged tree (the rootfs a step works in).
+	Root() string
+	// Upper is the directory holding the snapshot's changes in overlay form,
+	// where COPY may write new paths directly (paths that do not exist in
+	// Root, once their parents exist in Upper with Root's metadata); "" when
+	// the snapshot has no such directory. Writes there must not be read
+	// back through Root.
+	Upper() string
+	// Commit turns the changes into a new layer on top of the parent chain
+	// and releases the snapshot. empty is true (and Layer zero) when
+	// nothing changed.
+	Commit(ctx context.Context, opts CommitOptions) (l Layer, empty bool, err error)
+	// Release discards the snapshot (unmounts, removes its directories). It
+	// is a no-op after Commit and safe to call more than once.
+	Release(ctx context.Context) error
+}
+
+// CommitOptions tune Snapshot.Commit.
+type CommitOptions struct {
+	// SourceDateEpoch clamps the times in the layer tar (reproducible builds).
+	SourceDateEpoch *time.Time
+}
+
+// Snapshotter prepares root filesystems over layer chains.
+type Snapshotter interface {
+	// Prepare returns a writable snapshot over the chain whose top layer is
+	// parent ("" for scratch).
+	Prepare(ctx context.Context, parent digest.Digest) (Snapshot, error)
+	// View returns a read-only tree of the chain (for COPY --from and RUN
+	// --mount from=) and a function to release it.
+	View(ctx context.Context, chainID digest.Digest) (dir string, release func() error, err error)
+}
+
+// RunMount is a mount added to a RUN step's container (RUN --mount).
+type RunMount struct {
+	Type        string // "bind" or "tmpfs"
+	Source      string // host path for bind
+	Destination string // absolute path in the container
+	Options     []string
+}
+
+// RunRequest is one RUN step's process.
+type RunRequest struct {
+	Rootfs     string   // the prepared snapshot's Root
+	Args       []string // argv
+	Env        []string // KEY=VALUE
+	User       string   // as in the image config ("" = root); resolved in Rootfs
+	Cwd        string   // absolute
+	Network    string   // "default", "none" or "host"
+	Hostname   string
+	ExtraHosts []string // host:ip lines for /etc/hosts
+	Mounts     []RunMount
+	Resources  Resources
+	Stdout     io.Writer
+	Stderr     io.Writer
+}
+
+// Resources are the cgroup limits of RUN steps (docker build -m, --cpu-*).
+type Resources struct {
+	Memory      int64
+	CPUShares   int64
+	CPUPeriod   int64
+	CPUQuota    int64
+	CPUSetCPUs  string
+	CPUSetMems  string
+	ShmSize     int64
+	Ulimits     []string
+	SecurityOpt []string
+}
+
+// Runner runs one process in a prepared root filesystem and returns its
+// exit code. An error means the process could not be run at all.
+type Runner interface {
+	Run(ctx context.Context, req RunRequest) (exitCode int, err error)
+}
+
+// NewImage is what a finished build stores.
+type NewImage struct {
+	Config  []byte        // the config blob (its digest is the image ID)
+	ChainID digest.Digest // top layer, "" for none
+	Parent  digest.Digest // the base image's ID, "" for scratch
+	Tags    []string      // names to tag, already validated
+}
+
+// ImageWriter stores a built image: config blob first, then the record, the
+// tags last, so a failure never leaves a tag pointing at a half image.
+type ImageWriter interface {
+	WriteImage(ctx context.Context, img NewImage) (digest.Digest, error)
+}

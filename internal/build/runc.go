@@ -1,0 +1,386 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/hoistproject/hoist/internal/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// RuncRunner runs RUN steps with an OCI runtime (runc or crun) in the
+// foreground: one container per step, on the prepared rootfs, with only
+// fds 0-2 (stdin is /dev/null), docker's default capabilities, masked paths
+// and a private /dev, /proc, /sys. Network "none" gets a new network
+// namespace; "default" and "host" share the host's (the build has no
+// bridge).
+//
+// Its directory (<root>/build/runc) holds the runtime's state (--root) and
+// the bundles (bundles/<id>/config.json) while steps run; containers of dead
+// hoist processes are deleted by Cleanup.
+type RuncRunner struct {
+	Runtime string // "runc" when empty
+	Dir     string
+}
+
+var defaultCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+func (r *RuncRunner) runtime() string {
+	if r.Runtime == "" {
+		return "runc"
+	}
+	return r.Runtime
+}
+
+// Run implements Runner.
+func (r *RuncRunner) Run(ctx context.Context, req RunRequest) (int, error) {
+	bin, err := exec.LookPath(r.runtime())
+	if err != nil {
+		return 0, errdefs.FailedPreconditionf("RUN needs an OCI runtime: %s not found in PATH", r.runtime())
+	}
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	id := fmt.Sprintf("hoist-build-%d-%s", os.Getpid(), hex.EncodeToString(rnd[:]))
+	bundle := filepath.Join(r.Dir, "bundles", id)
+	state := filepath.Join(r.Dir, "state")
+	if err := os.MkdirAll(bundle, 0o700); err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(bundle)
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return 0, err
+	}
+	spec, cleanup, err := r.spec(req, bundle)
+	if err != nil {
+		return 0, err
+	}
+	defer cleanup()
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
+		return 0, err
+	}
+	var stderr bytes.Buffer
+	logPath := filepath.Join(bundle, "runtime.log")
+	cmd := exec.CommandContext(ctx, bin, "--root", state, "--log", logPath, "--log-format", "json", "run", "--bundle", bundle, id)
+	cmd.Stdin = nil
+	cmd.Stdout = req.Stdout
+	cmd.Stderr = &teeErr{w: req.Stderr, buf: &stderr}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		_ = exec.Command(bin, "--root", state, "kill", id, "KILL").Run()
+		return cmd.Process.Signal(syscall.SIGTERM)
+	}
+	cmd.WaitDelay = 10 * time.Second
+	err = cmd.Run()
+	_ = exec.Command(bin, "--root", state, "delete", "-f", id).Run()
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	if msg := runtimeLogError(logPath); msg != "" {
+		return 0, fmt.Errorf("%s: %s", r.runtime(), msg)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ee.ExitCode() >= 0 {
+			return ee.ExitCode(), nil
+		}
+		return 0, fmt.Errorf("%s: %v", r.runtime(), err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w: %s", r.runtime(), err, strings.TrimSpace(stderr.String()))
+	}
+	return 0, nil
+}
+
+// runtimeLogError returns the last error message of the runtime's own
+// JSON log ("" when it logged none): the step could not be started.
+func runtimeLogError(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	msg := ""
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var e struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+		}
+		if json.Unmarshal(line, &e) == nil && (e.Level == "error" || e.Level == "fatal") {
+			msg = e.Msg
+		}
+	}
+	return msg
+}
+
+type teeErr struct {
+	w   interface{ Write([]byte) (int, error) }
+	buf *bytes.Buffer
+}
+
+func (t *teeErr) Write(p []byte) (int, error) {
+	if t.buf.Len() < 64<<10 {
+		t.buf.Write(p)
+	}
+	if t.w != nil {
+		return t.w.Write(p)
+	}
+	return len(p), nil
+}
+
+// spec builds the OCI spec of a step. cleanup removes files the runtime
+// created in the rootfs as mount points (/etc/hosts, /etc/resolv.conf) so
+// they never end up in the layer.
+func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), error) {
+	uid, gid, groups, home, err := resolveExecUser(req.Rootfs, req.User)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	env := append([]string(nil), req.Env...)
+	if _, ok := getEnv(env, "HOME"); !ok {
+		env = append(env, "HOME="+home)
+	}
+	cwd := req.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	// The working directory is created if missing, owned by the user.
+	if p, err := securejoin.SecureJoin(req.Rootfs, cwd); err == nil {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(p, 0o755); err == nil {
+				_ = os.Chown(p, int(uid), int(gid))
+			}
+		}
+	}
+	caps := defaultCaps
+	s := &specs.Spec{
+		Version:  specs.Version,
+		Hostname: req.Hostname,
+		Root:     &specs.Root{Path: req.Rootfs},
+		Process: &specs.Process{
+			Args: req.Args,
+			Env:  env,
+			Cwd:  cwd,
+			User: specs.User{UID: uid, GID: gid, AdditionalGids: groups},
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: caps, Effective: caps, Permitted: caps,
+			},
+			Rlimits: []specs.POSIXRlimit{nofile()},
+		},
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		},
+		Linux: &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}},
+			MaskedPaths: []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"},
+			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
+			Resources:     resources(req.Resources),
+		},
+	}
+	if req.Network == "none" {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "network"})
+	}
+	// /etc/hosts and /etc/resolv.conf come from files in the bundle.
+	var created []string
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + req.Hostname + "\n"
+	for _, h := range req.ExtraHosts {
+		if name, ip, ok := strings.Cut(h, ":"); ok {
+			hosts += ip + "\t" + name + "\n"
+		}
+	}
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil || req.Network == "none" {
+		resolv = nil
+	}
+	for _, f := range []struct{ name, data string }{{"hosts", hosts}, {"resolv.conf", string(resolv)}} {
+		src := filepath.Join(bundle, f.name)
+		if err := os.WriteFile(src, []byte(f.data), 0o644); err != nil {
+			return nil, func() {}, err
+		}
+		dst := "/etc/" + f.name
+		p, err := securejoin.SecureJoin(req.Rootfs, dst)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			created = append(created, p)
+		} else if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			continue // a dangling link or a directory: leave the image's
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: dst, Type: "bind", Source: src, Options: []string{"rbind", "ro"}})
+	}
+	for _, m := range req.Mounts {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Destination, Type: m.Type, Source: m.Source, Options: m.Options})
+		// Mount points the runtime must create are removed afterwards.
+		if p, err := securejoin.SecureJoin(req.Rootfs, m.Destination); err == nil {
+			if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+				created = append(created, p)
+			}
+		}
+	}
+	cleanup := func() {
+		for i := len(created) - 1; i >= 0; i-- {
+			p := created[i]
+			// Only an empty file or directory, as the runtime made it.
+			if fi, err := os.Lstat(p); err == nil && (fi.IsDir() || fi.Size() == 0) {
+				_ = os.Remove(p)
+			}
+		}
+	}
+	return s, cleanup, nil
+}
+
+func resources(r Resources) *specs.LinuxResources {
+	res := &specs.LinuxResources{}
+	if r.Memory > 0 {
+		m := r.Memory
+		res.Memory = &specs.LinuxMemory{Limit: &m}
+	}
+	if r.CPUShares > 0 || r.CPUQuota > 0 || r.CPUPeriod > 0 || r.CPUSetCPUs != "" || r.CPUSetMems != "" {
+		c := &specs.LinuxCPU{Cpus: r.CPUSetCPUs, Mems: r.CPUSetMems}
+		if r.CPUShares > 0 {
+			v := uint64(r.CPUShares)
+			c.Shares = &v
+		}
+		if r.CPUQuota > 0 {
+			v := r.CPUQuota
+			c.Quota = &v
+		}
+		if r.CPUPeriod > 0 {
+			v := uint64(r.CPUPeriod)
+			c.Period = &v
+		}
+		res.CPU = c
+	}
+	return res
+}
+
+// resolveExecUser resolves USER (name or number, optional :group) in the
+// rootfs: uid, gid, supplementary groups and home directory.
+func resolveExecUser(root, user string) (uid, gid uint32, groups []uint32, home string, err error) {
+	home = "/root"
+	if user == "" {
+		return 0, 0, nil, home, nil
+	}
+	u, g, hasGroup := strings.Cut(user, ":")
+	name := u
+	id, pgid, err := lookupID(root, "/etc/passwd", u)
+	if err != nil {
+		if _, nerr := strconv.Atoi(u); nerr != nil {
+			return 0, 0, nil, "", fmt.Errorf("unable to find user %s: no matching entries in passwd file", u)
+		}
+	}
+	uid, gid = uint32(id), uint32(pgid)
+	if n, nerr := strconv.Atoi(u); nerr == nil {
+		uid, gid = uint32(n), 0
+		name = ""
+		if p, err := securejoin.SecureJoin(root, "/etc/passwd"); err == nil {
+			if b, err := os.ReadFile(p); err == nil {
+				for _, line := range strings.Split(string(b), "\n") {
+					f := strings.Split(line, ":")
+					if len(f) >= 4 && f[2] == u {
+						name = f[0]
+						if g, err := strconv.Atoi(f[3]); err == nil {
+							gid = uint32(g)
+						}
+					}
+				}
+			}
+		}
+	}
+	if p, err := securejoin.SecureJoin(root, "/etc/passwd"); err == nil {
+		if b, err := os.ReadFile(p); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				f := strings.Split(line, ":")
+				if len(f) >= 6 && f[0] == name {
+					home = f[5]
+				}
+			}
+		}
+	}
+	if hasGroup {
+		gg, _, err := lookupID(root, "/etc/group", g)
+		if err != nil {
+			return 0, 0, nil, "", fmt.Errorf("unable to find group %s: no matching entries in group file", g)
+		}
+		gid = uint32(gg)
+	} else if name != "" {
+		if p, err := securejoin.SecureJoin(root, "/etc/group"); err == nil {
+			if b, err := os.ReadFile(p); err == nil {
+				for _, line := range strings.Split(string(b), "\n") {
+					f := strings.Split(line, ":")
+					if len(f) < 4 {
+						continue
+					}
+					for _, m := range strings.Split(f[3], ",") {
+						if m == name {
+							if n, err := strconv.Atoi(f[2]); err == nil && uint32(n) != gid {
+								groups = append(groups, uint32(n))
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return uid, gid, groups, home, nil
+}
+
+// Cleanup deletes the runtime containers and bundles of dead hoist
+// processes (after a kill -9).
+func (r *RuncRunner) Cleanup() {
+	bin, err := exec.LookPath(r.runtime())
+	if err != nil {
+		return
+	}
+	ents, _ := os.ReadDir(filepath.Join(r.Dir, "bundles"))
+	for _, e := range ents {
+		parts := strings.Split(e.Name(), "-")
+		if len(parts) != 4 {
+			continue
+		}
+		pid, err := strconv.Atoi(parts[2])
+		if err != nil || processAlive(pid) {
+			continue
+		}
+		_ = exec.Command(bin, "--root", filepath.Join(r.Dir, "state"), "delete", "-f", e.Name()).Run()
+		os.RemoveAll(filepath.Join(r.Dir, "bundles", e.Name()))
+	}
+}
+
+// nofile is docker's RLIMIT_NOFILE (1048576) within the host's hard limit.
+func nofile() specs.POSIXRlimit {
+	n := uint64(1048576)
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Max < n {
+		n = rl.Max
+	}
+	return specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: n, Soft: n}
+}

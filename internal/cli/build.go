@@ -1,0 +1,346 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hoistproject/hoist/internal/archive"
+	"github.com/hoistproject/hoist/internal/build"
+	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/images"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+type buildFlags struct {
+	tags, buildArgs, labels, cacheFrom, addHosts, ulimits, secOpts, secrets []string
+	file, target, iidfile, network, progress, platform, memory, shmSize     string
+	cpusetCPUs, cpusetMems, output                                          string
+	noCache, pull, quiet, rm, forceRm, squash                               bool
+	cpuShares, cpuPeriod, cpuQuota                                          int64
+}
+
+func newBuildCmd(e *env) *cobra.Command {
+	var f buildFlags
+	cmd := &cobra.Command{
+		Use:   "build [OPTIONS] PATH | URL | -",
+		Short: "Build an image from a Dockerfile",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return e.runBuild(cmd.Context(), args[0], f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.tags, "tag", "t", nil, `Name and optionally a tag in the "name:tag" format`)
+	fl.StringVarP(&f.file, "file", "f", "", `Name of the Dockerfile (Default is "PATH/Dockerfile")`)
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "Set build-time variables")
+	fl.StringArrayVar(&f.labels, "label", nil, "Set metadata for an image")
+	fl.StringArrayVar(&f.cacheFrom, "cache-from", nil, "Images to consider as cache sources")
+	fl.StringArrayVar(&f.addHosts, "add-host", nil, "Add a custom host-to-IP mapping (host:ip)")
+	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "Ulimit options")
+	fl.StringArrayVar(&f.secOpts, "security-opt", nil, "Security options")
+	fl.StringArrayVar(&f.secrets, "secret", nil, `Secret to expose to the build (format: "id=mysecret[,src=/local/secret]")`)
+	fl.StringVar(&f.target, "target", "", "Set the target build stage to build")
+	fl.StringVar(&f.iidfile, "iidfile", "", "Write the image ID to the file")
+	fl.StringVar(&f.network, "network", "default", "Set the networking mode for the RUN instructions during build")
+	fl.StringVar(&f.progress, "progress", "auto", "Set type of progress output (auto, plain, tty, quiet)")
+	fl.StringVar(&f.platform, "platform", "", "Set platform if server is multi-platform capable")
+	fl.StringVarP(&f.memory, "memory", "m", "", "Memory limit")
+	fl.StringVar(&f.shmSize, "shm-size", "", "Size of /dev/shm")
+	fl.StringVar(&f.cpusetCPUs, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	fl.StringVar(&f.cpusetMems, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
+	fl.StringVarP(&f.output, "output", "o", "", `Output destination (format: "type=local,dest=path")`)
+	fl.BoolVar(&f.noCache, "no-cache", false, "Do not use cache when building the image")
+	fl.BoolVar(&f.pull, "pull", false, "Always attempt to pull a newer version of the image")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
+	fl.BoolVar(&f.rm, "rm", true, "Remove intermediate containers after a successful build")
+	fl.BoolVar(&f.forceRm, "force-rm", false, "Always remove intermediate containers")
+	fl.BoolVar(&f.squash, "squash", false, "Squash newly built layers into a single new layer")
+	fl.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
+	fl.Int64Var(&f.cpuPeriod, "cpu-period", 0, "Limit the CPU CFS (Completely Fair Scheduler) period")
+	fl.Int64Var(&f.cpuQuota, "cpu-quota", 0, "Limit the CPU CFS (Completely Fair Scheduler) quota")
+	return cmd
+}
+
+func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
+	if f.squash {
+		return errdefs.NotImplementedf("--squash is not supported")
+	}
+
+	if f.platform != "" {
+		host := "linux/" + runtime.GOARCH
+		if f.platform != host && !strings.HasPrefix(host, f.platform+"/") && f.platform != "linux" {
+			return errdefs.InvalidArgumentf("--platform %s: only the host platform (%s) can be built", f.platform, host)
+		}
+	}
+	for _, t := range f.tags {
+		if _, err := images.NormalizeName(t); err != nil {
+			return errdefs.InvalidArgumentf("invalid tag %q: %v", t, err)
+		}
+	}
+	opts := build.Options{
+		Tags: f.tags, Target: f.target, NoCache: f.noCache, Pull: f.pull, CacheFrom: f.cacheFrom,
+		Network: f.network, ExtraHosts: f.addHosts,
+		BuildArgs: map[string]string{}, Labels: map[string]string{}, Secrets: map[string]string{},
+	}
+	if f.output != "" {
+		o, err := build.ParseOutput(f.output)
+		if err != nil {
+			return err
+		}
+		o.W = e.out
+		opts.Output = o
+	}
+	switch f.network {
+	case "default", "none", "host":
+	default:
+		return errdefs.InvalidArgumentf("network mode %q not supported by the builder (default, none, host)", f.network)
+	}
+	for _, a := range f.buildArgs {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			var set bool
+			if v, set = os.LookupEnv(k); !set {
+				continue // docker: a name alone with no such env var is ignored
+			}
+		}
+		opts.BuildArgs[k] = v
+	}
+	for _, l := range f.labels {
+		k, v, _ := strings.Cut(l, "=")
+		opts.Labels[k] = v
+	}
+	for _, s := range f.secrets {
+		id, srcPath := "", ""
+		for _, kv := range strings.Split(s, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "id":
+				id = v
+			case "src", "source":
+				srcPath = v
+			case "type":
+				if v != "file" {
+					return errdefs.InvalidArgumentf("--secret %s: only type=file is supported", s)
+				}
+			default:
+				return errdefs.InvalidArgumentf("--secret %s: unknown key %q", s, k)
+			}
+		}
+		if id == "" {
+			return errdefs.InvalidArgumentf("--secret %s: id is required", s)
+		}
+		if srcPath == "" {
+			srcPath = id
+		}
+		abs, err := filepath.Abs(srcPath)
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return errdefs.InvalidArgumentf("--secret %s: %v", s, err)
+		}
+		opts.Secrets[id] = abs
+	}
+	var err error
+	if opts.Resources.Memory, err = parseBytes(f.memory); err != nil {
+		return errdefs.InvalidArgumentf("invalid --memory %q: %v", f.memory, err)
+	}
+	if opts.Resources.ShmSize, err = parseBytes(f.shmSize); err != nil {
+		return errdefs.InvalidArgumentf("invalid --shm-size %q: %v", f.shmSize, err)
+	}
+	opts.Resources.CPUShares, opts.Resources.CPUPeriod, opts.Resources.CPUQuota = f.cpuShares, f.cpuPeriod, f.cpuQuota
+	opts.Resources.CPUSetCPUs, opts.Resources.CPUSetMems = f.cpusetCPUs, f.cpusetMems
+	opts.Resources.Ulimits, opts.Resources.SecurityOpt = f.ulimits, f.secOpts
+	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return errdefs.InvalidArgumentf("invalid SOURCE_DATE_EPOCH %q", v)
+		}
+		t := time.Unix(n, 0).UTC()
+		opts.SourceDateEpoch = &t
+	}
+
+	st, err := e.imageStore()
+	if err != nil {
+		return err
+	}
+	builder := build.NewLocal(st, &build.RuncRunner{Dir: filepath.Join(st.Root(), "build", "runc")})
+	builder.Logger = e.logger()
+
+	// The context and the Dockerfile.
+	extract := func(ctx context.Context, dir string, r io.Reader) error {
+		dec, _, err := archive.DecompressStream(r)
+		if err != nil {
+			return err
+		}
+		defer dec.Close()
+		_, err = archive.Apply(ctx, dir, dec, archive.ApplyOptions{})
+		return err
+	}
+	tmpDir := filepath.Join(st.Root(), "build", "tmp")
+	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
+		return err
+	}
+	var dfPath string
+	switch {
+	case src == "-" || strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
+		var r io.Reader = e.in
+		if src != "-" {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
+			if err != nil {
+				return errdefs.InvalidArgumentf("invalid context URL %q: %v", src, err)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Errorf("downloading build context %s: %w", src, err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("downloading build context %s: %s", src, resp.Status)
+			}
+			r = resp.Body
+		}
+		name := f.file
+		if name == "" {
+			name = "Dockerfile"
+		}
+		sc, err := buildcontext.FromStream(ctx, r, buildcontext.StreamOptions{Extract: extract, TempDir: tmpDir, Dockerfile: name})
+		if err != nil {
+			return err
+		}
+		defer sc.Close()
+		opts.Context = sc.Context
+		if sc.Dockerfile != nil {
+			opts.Dockerfile = sc.Dockerfile
+		} else {
+			dfPath = filepath.Join(sc.Dir(), filepath.FromSlash(name))
+		}
+	default:
+		dfPath = f.file
+		if dfPath == "" {
+			dfPath = filepath.Join(src, "Dockerfile")
+		}
+		var dfData []byte
+		if dfPath == "-" {
+			if dfData, err = io.ReadAll(io.LimitReader(e.in, 16<<20)); err != nil {
+				return err
+			}
+			dfPath = ""
+		}
+		bc, err := buildcontext.New(src, buildcontext.Options{Dockerfile: dfPath})
+		if err != nil {
+			return err
+		}
+		defer bc.Close()
+		opts.Context = bc
+		if dfData != nil {
+			opts.Dockerfile = dfData
+		}
+		sum := sha256.Sum256([]byte(bc.Dir()))
+		opts.StatCache = buildcontext.OpenStatCache(filepath.Join(st.Root(), "build", "statcache", hex.EncodeToString(sum[:8])), bc.Dir())
+	}
+	if opts.Dockerfile == nil {
+		b, err := os.ReadFile(dfPath)
+		if err != nil {
+			return errdefs.InvalidArgumentf("unable to prepare context: unable to evaluate symlinks in Dockerfile path: %v", err)
+		}
+		opts.Dockerfile = b
+		opts.DockerfileName = filepath.Base(dfPath)
+	}
+
+	mode := f.progress
+	if f.quiet {
+		mode = build.ProgressQuiet
+	}
+	if mode == "auto" || mode == "" {
+		mode = build.ProgressPlain
+		if fd, ok := e.errOut.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(fd.Fd())) {
+			mode = build.ProgressTTY
+		}
+	}
+	switch mode {
+	case build.ProgressPlain, build.ProgressTTY, build.ProgressQuiet:
+	default:
+		return errdefs.InvalidArgumentf("invalid --progress %q (auto, plain, tty, quiet)", f.progress)
+	}
+	opts.Progress, opts.ProgressMode = e.errOut, mode
+
+	res, err := builder.Build(ctx, opts)
+	if opts.StatCache != nil {
+		_ = opts.StatCache.Save()
+	}
+	if err != nil {
+		return err
+	}
+	if f.iidfile != "" {
+		if err := os.WriteFile(f.iidfile, []byte(res.ID.String()), 0o644); err != nil {
+			return fmt.Errorf("writing --iidfile: %w", err)
+		}
+	}
+	if opts.Output != nil {
+		return nil // files exported; no image stored
+	}
+	if mode == build.ProgressQuiet {
+		fmt.Fprintln(e.out, res.ID)
+		return nil
+	}
+	fmt.Fprintf(e.out, "Successfully built %s\n", images.ShortID(res.ID))
+	for _, t := range f.tags {
+		n, _ := images.NormalizeName(t)
+		fmt.Fprintf(e.out, "Successfully tagged %s\n", images.Familiar(n))
+	}
+	return nil
+}
+
+func newBuilderCmd(e *env) *cobra.Command {
+	builder := &cobra.Command{Use: "builder", Short: "Manage builds", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	builder.AddCommand(newBuilderPruneCmd(e))
+	return builder
+}
+
+func newBuilderPruneCmd(e *env) *cobra.Command {
+	var all, force bool
+	var filters []string
+	cmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Remove build cache",
+		Args:  exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !force {
+				fmt.Fprint(e.out, "WARNING! This will remove all dangling build cache.\nAre you sure you want to continue? [y/N] ")
+				var answer string
+				fmt.Fscanln(e.in, &answer)
+				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+					return nil
+				}
+			}
+			st, err := e.imageStore()
+			if err != nil {
+				return err
+			}
+			rep, err := build.Prune(cmd.Context(), st, filepath.Join(st.Root(), "build"))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.out, "Total reclaimed space: %s\n", humanSize(rep.SpaceReclaimed))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused build cache, not just dangling ones")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values")
+	return cmd
+}

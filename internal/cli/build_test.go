@@ -1,0 +1,186 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hoistproject/hoist/internal/mount"
+)
+
+func buildEnv(t *testing.T) (hoistRunner, string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("build tests need root (overlay, runc)")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		t.Skip("runc not installed")
+	}
+	bb := busyboxTar(t)
+	h := hoistRunner{t: t, bin: hoistBinary(t), root: t.TempDir()}
+	t.Cleanup(func() {
+		mps, _ := mount.MountPoints(h.root)
+		for i := len(mps) - 1; i >= 0; i-- {
+			mount.UnmountAll(mps[i])
+		}
+		if len(mps) > 0 {
+			t.Errorf("leaked mounts: %v", mps)
+		}
+	})
+	h.must(bb, "import", "-c", `CMD ["sh"]`, "-", "busybox")
+	ctx := t.TempDir()
+	os.WriteFile(filepath.Join(ctx, "hello.txt"), []byte("hello\n"), 0o644)
+	return h, ctx
+}
+
+func TestBuildCLI(t *testing.T) {
+	h, ctx := buildEnv(t)
+	df := "FROM busybox\nARG A=1\nRUN echo run-output-$A\nCOPY hello.txt /\nCMD [\"cat\", \"/hello.txt\"]\n"
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644)
+
+	out, errOut, code := h.run(nil, "build", "--progress", "plain", "-t", "demo", "--build-arg", "UNUSED=x", ctx)
+	if code != 0 {
+		t.Fatalf("build: %d\n%s", code, errOut)
+	}
+	if !regexp.MustCompile(`^Successfully built [0-9a-f]{12}\nSuccessfully tagged demo:latest\n$`).MatchString(out) {
+		t.Errorf("stdout = %q", out)
+	}
+	for _, want := range []string{"#3 [3/5] RUN echo run-output-$A", "run-output-1", "[Warning] One or more build-args [UNUSED] were not consumed"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("progress lacks %q:\n%s", want, errOut)
+		}
+	}
+	_, errOut, _ = h.run(nil, "build", "--progress", "plain", "-t", "demo", ctx)
+	if strings.Count(errOut, "CACHED") != 4 {
+		t.Errorf("rebuild not cached:\n%s", errOut)
+	}
+	iid := filepath.Join(t.TempDir(), "iid")
+	out = h.must(nil, "build", "-q", "--iidfile", iid, ctx)
+	if !regexp.MustCompile(`^sha256:[0-9a-f]{64}\n$`).MatchString(out) {
+		t.Errorf("-q output %q", out)
+	}
+	if b, _ := os.ReadFile(iid); string(b) != strings.TrimSpace(out) {
+		t.Errorf("iidfile %q, -q %q", b, out)
+	}
+	if got := h.must(nil, "inspect", "--format", "{{json .Config.Cmd}}", "demo"); strings.TrimSpace(got) != `["cat","/hello.txt"]` {
+		t.Errorf("Cmd = %s", got)
+	}
+
+	// A Dockerfile alone on stdin, and a tar context on stdin.
+	out = h.must([]byte("FROM busybox\nENV FROM_STDIN=1\n"), "build", "-q", "-")
+	if !strings.HasPrefix(out, "sha256:") {
+		t.Errorf("stdin Dockerfile: %q", out)
+	}
+	var tarBuf bytes.Buffer
+	tc := exec.Command("tar", "-C", ctx, "-cf", "-", ".")
+	tc.Stdout = &tarBuf
+	if err := tc.Run(); err != nil {
+		t.Fatal(err)
+	}
+	h.must(tarBuf.Bytes(), "build", "-q", "-t", "fromtar", "-")
+	if got := h.must(nil, "inspect", "--format", "{{.Id}}", "fromtar"); strings.TrimSpace(got) != strings.TrimSpace(h.must(nil, "inspect", "--format", "{{.Id}}", "demo")) {
+		t.Errorf("tar context built a different image")
+	}
+
+	// Failures: a RUN that exits non-zero, an unknown target, a bad file.
+	os.WriteFile(filepath.Join(ctx, "Dockerfile.bad"), []byte("FROM busybox\nRUN echo failing && exit 3\n"), 0o644)
+	_, errOut, code = h.run(nil, "build", "--progress", "plain", "-f", filepath.Join(ctx, "Dockerfile.bad"), "-t", "bad", ctx)
+	if code != 1 || !strings.Contains(errOut, "Error: ") || !strings.Contains(errOut, "exit code: 3") || !strings.Contains(errOut, "failing") {
+		t.Errorf("failing RUN: %d\n%s", code, errOut)
+	}
+	if _, _, code := h.run(nil, "inspect", "bad"); code == 0 {
+		t.Error("failed build left a tag")
+	}
+	if _, errOut, code := h.run(nil, "build", "--target", "nope", ctx); code != 1 || !strings.Contains(errOut, "nope") {
+		t.Errorf("unknown target: %d %s", code, errOut)
+	}
+	if _, errOut, code := h.run(nil, "build", "--bogus", ctx); code != 125 {
+		t.Errorf("bad flag: %d %s", code, errOut)
+	}
+	h.checkClean()
+
+	out = h.must(nil, "builder", "prune", "-f")
+	if !strings.Contains(out, "Total reclaimed space:") {
+		t.Errorf("prune: %q", out)
+	}
+	_, errOut, _ = h.run(nil, "build", "--progress", "plain", ctx)
+	if strings.Contains(errOut, "CACHED") {
+		t.Errorf("cache survived builder prune:\n%s", errOut)
+	}
+}
+
+func TestBuildKilledIsCleanedUp(t *testing.T) {
+	h, ctx := buildEnv(t)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN echo started && sleep 60\n"), 0o644)
+	cmd := exec.Command(h.bin, "--root", h.root, "build", "--progress", "plain", "-t", "killed", ctx)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "started") && !strings.Contains(sc.Text(), "RUN") {
+			break
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	// The next build cleans the dead build's container, mounts and files.
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN echo next\n"), 0o644)
+	h.must(nil, "build", "-q", ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mps, _ := mount.MountPoints(filepath.Join(h.root, "build"))
+		if len(mps) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mounts left after kill -9 + next build: %v", mps)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ents, _ := os.ReadDir(filepath.Join(h.root, "build", "tmp"))
+	if len(ents) != 0 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("temp dirs left: %v", names)
+	}
+	if _, _, code := h.run(nil, "inspect", "killed"); code == 0 {
+		t.Error("killed build left a tag")
+	}
+	if out, _ := exec.Command("pgrep", "-f", "sleep 60").Output(); len(out) > 0 {
+		t.Errorf("the killed build's process still runs: %s", out)
+	}
+}
+
+func TestBuildOutputLocalAndTar(t *testing.T) {
+	h, ctx := buildEnv(t)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox AS b\nRUN echo built > /built\nFROM scratch\nCOPY --from=b /built /out/built\nCOPY hello.txt /\n"), 0o644)
+	dest := filepath.Join(t.TempDir(), "out")
+	h.must(nil, "build", "-o", "type=local,dest="+dest, ctx)
+	if b, err := os.ReadFile(filepath.Join(dest, "out/built")); err != nil || string(b) != "built\n" {
+		t.Errorf("local output: %q %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dest, "hello.txt")); err != nil || string(b) != "hello\n" {
+		t.Errorf("local output: %q %v", b, err)
+	}
+	out := h.must(nil, "build", "-o", "type=tar,dest=-", ctx)
+	cmd := exec.Command("tar", "-tf", "-")
+	cmd.Stdin = strings.NewReader(out)
+	names, err := cmd.Output()
+	if err != nil || !strings.Contains(string(names), "out/built") || !strings.Contains(string(names), "hello.txt") {
+		t.Errorf("tar output: %v\n%s", err, names)
+	}
+	if _, errOut, code := h.run(nil, "build", "-o", "type=registry", ctx); code == 0 || !strings.Contains(errOut, "not supported") {
+		t.Errorf("bad output type: %d %s", code, errOut)
+	}
+}
