@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/mount"
+	"github.com/hoistproject/hoist/internal/registry/server"
+	"github.com/hoistproject/hoist/internal/registry/server/storage"
 )
 
 // TestMain lets the test binary serve as hoist's re-executed monitor.
@@ -549,5 +552,37 @@ func TestCLIInspectContainer(t *testing.T) {
 	_, errOut, code = ctrCLI(t, root, "", "container", "inspect", "nosuch")
 	if code != 1 || !strings.Contains(errOut, "No such container: nosuch") {
 		t.Fatalf("inspect missing: %d %q", code, errOut)
+	}
+}
+
+func TestCLIRunPullsMissingImage(t *testing.T) {
+	root := ctrRoot(t)
+	dockerConfigDir(t)
+	rs, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(rs))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	src := t.TempDir()
+	mustRun(t, src, "import", busyboxRootTar(t), host+"/bb:1")
+	mustRun(t, src, "push", host+"/bb:1")
+	real := func(args ...string) (string, string, int) {
+		var o, eo bytes.Buffer
+		e := &env{in: strings.NewReader(""), out: &o, errOut: &eo}
+		code := execute(context.Background(), e, append([]string{"--root", root}, args...))
+		return o.String(), eo.String(), code
+	}
+	_, errOut, code := real("run", "--rm", "--pull", "never", "--network", "none", host+"/bb:1", "true")
+	if code != 125 || !strings.Contains(errOut, "No such image") {
+		t.Fatalf("--pull never: %d %q", code, errOut)
+	}
+	out, errOut, code := real("run", "--rm", "--network", "none", host+"/bb:1", "echo", "pulled")
+	if code != 0 || out != "pulled\n" || !strings.Contains(errOut, "Unable to find image '"+host+"/bb:1' locally") || !strings.Contains(errOut, "Status: Downloaded newer image for "+host+"/bb:1") {
+		t.Fatalf("run pulls: %d %q %q", code, out, errOut)
+	}
+	if _, errOut, code = real("run", "--rm", "--network", "none", host+"/nosuch:1", "true"); code != 125 {
+		t.Fatalf("missing remote image: %d %q", code, errOut)
 	}
 }
