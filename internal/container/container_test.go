@@ -582,3 +582,24 @@ func monitorPids(root string) []int {
 	}
 	return out
 }
+
+func TestImageVolumeCopyUp(t *testing.T) {
+	img := busyboxImage(t)
+	img.Ref = "withvol:1"
+	img.Config.Config.Volumes = map[string]struct{}{"/etc": {}}
+	m := newManager(t, img)
+	out, _, code, err := runCtr(t, m, CreateOptions{Image: "withvol:1", Config: Config{Cmd: []string{"sh", "-c", "head -1 /etc/passwd; echo x > /etc/new"}}})
+	if err != nil || code != 0 || out != "root:x:0:0:root:/root:/bin/sh\n" {
+		t.Fatalf("copy-up: %q %d %v", out, code, err)
+	}
+	cs, _ := m.List(context.Background())
+	if len(cs) != 1 || len(cs[0].Mounts) != 1 || !cs[0].Mounts[0].Anonymous {
+		t.Fatalf("anonymous volume: %+v", cs[0].Mounts)
+	}
+	if _, err := os.Stat(filepath.Join(cs[0].Mounts[0].Source, "new")); err != nil {
+		t.Fatalf("write did not reach the volume: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(cs[0].dir, "upper")); len(ents) != 0 {
+		t.Fatalf("volume write reached the upper dir: %v", ents)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
 	"github.com/hoistproject/hoist/internal/archive"
@@ -91,4 +92,33 @@ func (m *Manager) populateCopy(ctx context.Context, c *Container, rootfs string)
 		return err
 	}
 	return os.WriteFile(marker, nil, 0o600)
+}
+
+// populateVolumes copies what the image has at a volume's mount point into
+// the volume when the volume is empty (docker's copy-up for named and
+// anonymous volumes), once.
+func (m *Manager) populateVolumes(ctx context.Context, c *Container, rootfs string) error {
+	for _, mp := range c.Mounts {
+		if mp.Type != "volume" {
+			continue
+		}
+		if ents, err := os.ReadDir(mp.Source); err != nil || len(ents) > 0 {
+			continue
+		}
+		src, err := securejoin.SecureJoin(rootfs, mp.Destination)
+		if err != nil {
+			return err
+		}
+		if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
+			continue
+		}
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(archive.Tar(ctx, pw, src, archive.TarOptions{})) }()
+		_, err = archive.Apply(ctx, mp.Source, pr, archive.ApplyOptions{})
+		pr.CloseWithError(io.ErrClosedPipe)
+		if err != nil {
+			return fmt.Errorf("copy %s into volume %s: %w", mp.Destination, mp.Name, err)
+		}
+	}
+	return nil
 }

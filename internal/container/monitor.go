@@ -219,6 +219,9 @@ func (mon *monitor) prepare() (err error) {
 	if err := mon.m.prepareRootfs(mon.ctx, c); err != nil {
 		return err
 	}
+	if err := mon.m.populateVolumes(mon.ctx, c, rootfs); err != nil {
+		return err
+	}
 	if err := writeEtcFiles(c); err != nil {
 		return err
 	}

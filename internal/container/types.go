@@ -83,7 +83,7 @@ type MountPoint struct {
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
 	RW          bool   `json:"RW"`
-	Anonymous   bool   `json:"-"`
+	Anonymous   bool   `json:"Anonymous,omitempty"` // an image VOLUME's (removed with the container by rm -v / --rm)
 }
 
 // Container is the persistent record of one container (container.json).
