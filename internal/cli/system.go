@@ -245,6 +245,21 @@ func newInfoCmd(e *env) *cobra.Command {
 				Runtimes:     map[string]map[string]string{}, OSType: runtime.GOOS, Architecture: unameMachine(),
 				NCPU: runtime.NumCPU(), OperatingSystem: osName(),
 			}
+			if m, err := e.containers(); err == nil {
+				if cs, err := m.List(cmd.Context()); err == nil {
+					for _, c := range cs {
+						d.Containers++
+						switch c.State.Status {
+						case container.StatusRunning:
+							d.ContainersRunning++
+						case container.StatusPaused:
+							d.ContainersPaused++
+						default:
+							d.ContainersStopped++
+						}
+					}
+				}
+			}
 			for _, rt := range []string{"runc", "crun"} {
 				if p, err := exec.LookPath(rt); err == nil {
 					d.Runtimes[rt] = map[string]string{"path": p}
