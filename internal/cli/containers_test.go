@@ -586,3 +586,27 @@ func TestCLIRunPullsMissingImage(t *testing.T) {
 		t.Fatalf("missing remote image: %d %q", code, errOut)
 	}
 }
+
+func TestCLINetworkModes(t *testing.T) {
+	root := ctrRoot(t)
+	out, _, code := ctrCLI(t, root, "", "run", "--rm", "--network", "none", "busybox", "sh", "-c", "grep -c : /proc/net/dev; cat /etc/resolv.conf | grep -c nameserver")
+	if code != 0 || !strings.HasPrefix(out, "1\n") {
+		t.Fatalf("none: only lo expected: %d %q", code, out)
+	}
+	host, _ := os.Hostname()
+	out, _, code = ctrCLI(t, root, "", "run", "--rm", "--network", "host", "busybox", "hostname")
+	if code != 0 || out != host+"\n" {
+		t.Fatalf("host: %d %q want %q", code, out, host)
+	}
+	if _, err := exec.LookPath("slirp4netns"); err != nil {
+		t.Skip("slirp4netns not installed")
+	}
+	out, _, code = ctrCLI(t, root, "", "run", "--rm", "busybox", "sh", "-c", "ip -4 addr show tap0 | grep -o 'inet [0-9./]*'; cat /etc/resolv.conf; ip link show lo | grep -c UP")
+	if code != 0 || out != "inet 10.0.2.100/24\nnameserver 10.0.2.3\n1\n" {
+		t.Fatalf("bridge: %d %q", code, out)
+	}
+	_, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--network", "nosuchnet", "busybox", "true")
+	if code != 125 || !strings.Contains(errOut, "network nosuchnet not found") {
+		t.Fatalf("unknown network: %d %q", code, errOut)
+	}
+}
