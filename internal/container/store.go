@@ -134,8 +134,9 @@ func (m *Manager) releaseName(name, id string) {
 	}
 }
 
-// writeJSON writes v to path atomically (temp file, fsync, rename).
-func writeJSON(path string, v any) error {
+// writeJSON writes v to path atomically (temp file, rename), with an fsync
+// first when durable.
+func writeJSON(path string, v any, durable bool) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -150,10 +151,12 @@ func writeJSON(path string, v any) error {
 		os.Remove(tmp)
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
+	if durable {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			os.Remove(tmp)
+			return err
+		}
 	}
 	f.Close()
 	if err := os.Rename(tmp, path); err != nil {
@@ -164,11 +167,14 @@ func writeJSON(path string, v any) error {
 }
 
 func (c *Container) saveConfig() error {
-	return writeJSON(filepath.Join(c.dir, "container.json"), c)
+	return writeJSON(filepath.Join(c.dir, "container.json"), c, true)
 }
 
+// saveState writes state.json atomically but without fsync: after a crash
+// the state is reconciled against the runtime anyway, and a state lost with
+// the machine describes processes that are gone.
 func (c *Container) saveState() error {
-	return writeJSON(filepath.Join(c.dir, "state.json"), c.State)
+	return writeJSON(filepath.Join(c.dir, "state.json"), c.State, false)
 }
 
 func (c *Container) loadState() error {
@@ -208,8 +214,12 @@ func (m *Manager) load(id string) (*Container, error) {
 		return nil, errdefs.DataLossf("container %s: corrupt container.json: %v", id, err)
 	}
 	c.dir = dir
-	if err := c.loadState(); err != nil && !os.IsNotExist(err) {
-		return nil, errdefs.DataLossf("container %s: corrupt state.json: %v", id, err)
+	if err := c.loadState(); err != nil {
+		// Missing or torn (crash before writeback): the runtime knows better.
+		c.State = State{Status: StatusExited, ExitCode: 255, Error: "state lost: " + err.Error()}
+		if os.IsNotExist(err) {
+			c.State = State{Status: StatusCreated}
+		}
 	}
 	return c, nil
 }
