@@ -36,6 +36,21 @@ fi
 result container "run --rm busybox true" "$h" docker "$d"
 result container "run --rm --network none busybox true" "$hn" docker "${dn:-fail}"
 
+# commit of a container that changed 10,000 files.
+mk10k='mkdir /d; i=0; while [ $i -lt 10000 ]; do echo $i > /d/f$i; i=$((i+1)); done'
+"$HOIST" --root "$root" run --name bench-commit --network none bench/busybox sh -c "$mk10k"
+h=$(median_of "$HOIST" --root "$root" commit bench-commit bench/committed:latest)
+"$HOIST" --root "$root" rm bench-commit >/dev/null
+d=fail
+if docker_up; then
+	docker rm -f bench-commit >/dev/null 2>&1 || true
+	docker run --name bench-commit --network none bench/busybox sh -c "$mk10k"
+	d=$(median_of docker commit bench-commit bench/committed:latest)
+	docker rm -f bench-commit >/dev/null
+	docker rmi bench/committed:latest >/dev/null 2>&1 || true
+fi
+result container "commit (10,000 changed files)" "$h" docker "$d"
+
 # 50 detached containers: start, list, logs, remove.
 fifty() { # fifty CLI
 	local cli=("$@") ids n bad=0

@@ -8,6 +8,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/metadata"
 )
@@ -23,6 +24,9 @@ func (s storeImages) ResolveImage(ctx context.Context, ref string) (container.Im
 	}
 	f, err := st.Get(ctx, ref)
 	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return container.Image{}, &missingImage{err}
+		}
 		return container.Image{}, err
 	}
 	img := container.Image{ID: f.Record.ID.String(), Ref: ref}

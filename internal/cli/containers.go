@@ -36,7 +36,8 @@ func (e *env) containers() (*container.Manager, error) {
 	if e.images != nil {
 		imgs = e.images
 	}
-	return container.New(e.g.Root, container.Options{Images: imgs, Logger: e.logger()})
+	// HOIST_STORAGE=copy forces plain-copy root filesystems (no overlayfs).
+	return container.New(e.g.Root, container.Options{Images: imgs, Logger: e.logger(), Storage: os.Getenv("HOIST_STORAGE")})
 }
 
 // startExit converts a start failure into docker's exit status (125, 126,

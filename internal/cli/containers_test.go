@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/mount"
+	"github.com/hoistproject/hoist/internal/registry/server"
+	"github.com/hoistproject/hoist/internal/registry/server/storage"
 )
 
 // TestMain lets the test binary serve as hoist's re-executed monitor.
@@ -247,6 +250,16 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 	if _, _, code = ctrCLI(t, root, "", "rename", "web", "web2"); code != 0 {
 		t.Fatal("rename")
 	}
+	if out, _, code = ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
+		t.Fatalf("restart of a stopped container: %d %q", code, out)
+	}
+	if out, _, code = ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
+		t.Fatalf("restart of a running container: %d %q", code, out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "ps", "--format", "{{.Names}}"); out != "web2\n" {
+		t.Fatalf("ps after restart: %q", out)
+	}
+	ctrCLI(t, root, "", "stop", "-t", "1", "web2")
 	if out, _, code = ctrCLI(t, root, "", "start", "web2"); code != 0 || out != "web2\n" {
 		t.Fatalf("start: %d %q", code, out)
 	}
@@ -539,5 +552,61 @@ func TestCLIInspectContainer(t *testing.T) {
 	_, errOut, code = ctrCLI(t, root, "", "container", "inspect", "nosuch")
 	if code != 1 || !strings.Contains(errOut, "No such container: nosuch") {
 		t.Fatalf("inspect missing: %d %q", code, errOut)
+	}
+}
+
+func TestCLIRunPullsMissingImage(t *testing.T) {
+	root := ctrRoot(t)
+	dockerConfigDir(t)
+	rs, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(rs))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	src := t.TempDir()
+	mustRun(t, src, "import", busyboxRootTar(t), host+"/bb:1")
+	mustRun(t, src, "push", host+"/bb:1")
+	real := func(args ...string) (string, string, int) {
+		var o, eo bytes.Buffer
+		e := &env{in: strings.NewReader(""), out: &o, errOut: &eo}
+		code := execute(context.Background(), e, append([]string{"--root", root}, args...))
+		return o.String(), eo.String(), code
+	}
+	_, errOut, code := real("run", "--rm", "--pull", "never", "--network", "none", host+"/bb:1", "true")
+	if code != 125 || !strings.Contains(errOut, "No such image") {
+		t.Fatalf("--pull never: %d %q", code, errOut)
+	}
+	out, errOut, code := real("run", "--rm", "--network", "none", host+"/bb:1", "echo", "pulled")
+	if code != 0 || out != "pulled\n" || !strings.Contains(errOut, "Unable to find image '"+host+"/bb:1' locally") || !strings.Contains(errOut, "Status: Downloaded newer image for "+host+"/bb:1") {
+		t.Fatalf("run pulls: %d %q %q", code, out, errOut)
+	}
+	if _, errOut, code = real("run", "--rm", "--network", "none", host+"/nosuch:1", "true"); code != 125 {
+		t.Fatalf("missing remote image: %d %q", code, errOut)
+	}
+}
+
+func TestCLINetworkModes(t *testing.T) {
+	root := ctrRoot(t)
+	out, _, code := ctrCLI(t, root, "", "run", "--rm", "--network", "none", "busybox", "sh", "-c", "grep -c : /proc/net/dev; cat /etc/resolv.conf | grep -c nameserver")
+	if code != 0 || !strings.HasPrefix(out, "1\n") {
+		t.Fatalf("none: only lo expected: %d %q", code, out)
+	}
+	host, _ := os.Hostname()
+	out, _, code = ctrCLI(t, root, "", "run", "--rm", "--network", "host", "busybox", "hostname")
+	if code != 0 || out != host+"\n" {
+		t.Fatalf("host: %d %q want %q", code, out, host)
+	}
+	if _, err := exec.LookPath("slirp4netns"); err != nil {
+		t.Skip("slirp4netns not installed")
+	}
+	out, _, code = ctrCLI(t, root, "", "run", "--rm", "busybox", "sh", "-c", "ip -4 addr show tap0 | grep -o 'inet [0-9./]*'; cat /etc/resolv.conf; ip link show lo | grep -c UP")
+	if code != 0 || out != "inet 10.0.2.100/24\nnameserver 10.0.2.3\n1\n" {
+		t.Fatalf("bridge: %d %q", code, out)
+	}
+	_, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--network", "nosuchnet", "busybox", "true")
+	if code != 125 || !strings.Contains(errOut, "network nosuchnet not found") {
+		t.Fatalf("unknown network: %d %q", code, errOut)
 	}
 }

@@ -76,7 +76,7 @@ func newCpCmd(e *env) *cobra.Command {
 					target, name = filepath.Dir(dst), filepath.Base(dst)
 				}
 				pr, pw := io.Pipe()
-				go func() { pw.CloseWithError(container.TarHostPath(ctx, pw, src, name, follow)) }()
+				go func() { pw.CloseWithError(container.TarHostPath(ctx, pw, src, name, follow, archiveMode)) }()
 				r = pr
 			}
 			return m.CopyTo(ctx, dstCtr, target, r)

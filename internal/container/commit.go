@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/hoistproject/hoist/internal/archive"
+	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
 // CommitOptions are `commit`'s options for the container side.
@@ -24,6 +25,9 @@ func (m *Manager) Commit(ctx context.Context, ref string, o CommitOptions, sink 
 	c, err := m.Get(ctx, ref)
 	if err != nil {
 		return "", err
+	}
+	if c.Storage == StorageCopy {
+		return "", errdefs.NotImplementedf("commit of %s: its filesystem is a plain copy (overlayfs was unavailable)", c.ID)
 	}
 	if o.Pause && c.State.Status == StatusRunning {
 		if err := m.Pause(ctx, c.ID); err == nil {

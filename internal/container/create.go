@@ -118,6 +118,9 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 		dir: filepath.Join(m.containersDir(), id),
 	}
 	c.State.Status = StatusCreated
+	if m.opts.Storage == StorageCopy {
+		c.Storage = StorageCopy
+	}
 	if c.HostConfig.Runtime == "" {
 		c.HostConfig.Runtime = m.opts.Runtime
 	}

@@ -32,7 +32,7 @@ func (c *Container) lowerTopFirst() []string {
 // container's mount, or a temporary mount of a stopped one.
 func (m *Manager) withRootfs(ctx context.Context, c *Container, fn func(rootfs string) error) error {
 	rootfs := filepath.Join(c.dir, "rootfs")
-	if c.State.Running() {
+	if c.State.Running() || c.Storage == StorageCopy {
 		return fn(rootfs)
 	}
 	unlock, err := c.lock()
@@ -64,6 +64,9 @@ func (m *Manager) Diff(ctx context.Context, ref string) ([]archive.Change, error
 	c, err := m.Get(ctx, ref)
 	if err != nil {
 		return nil, err
+	}
+	if c.Storage == StorageCopy {
+		return nil, errdefs.NotImplementedf("diff of %s: its filesystem is a plain copy (overlayfs was unavailable)", c.ID)
 	}
 	// The read-only stack, mounted on its own, answers "did it exist below?"
 	// with whiteouts applied.
@@ -135,13 +138,16 @@ func (m *Manager) CopyFrom(ctx context.Context, ref, src string, follow bool, as
 		if as != "" {
 			name = as
 		}
-		return tarPath(ctx, w, full, fi, name)
+		return tarPath(ctx, w, full, fi, name, nil)
 	})
 }
 
 // tarPath writes full (a file, symlink or directory) as a tar stream whose
 // entries are under name.
-func tarPath(ctx context.Context, w io.Writer, full string, fi os.FileInfo, name string) error {
+func tarPath(ctx context.Context, w io.Writer, full string, fi os.FileInfo, name string, fix func(*tar.Header)) error {
+	if fix == nil {
+		fix = func(*tar.Header) {}
+	}
 	if fi.IsDir() {
 		// archive.Tar writes the directory's contents; put them under name.
 		pr, pw := io.Pipe()
@@ -154,6 +160,7 @@ func tarPath(ctx context.Context, w io.Writer, full string, fi os.FileInfo, name
 			return err
 		}
 		hdr.Name, hdr.Uname, hdr.Gname = name+"/", "", ""
+		fix(hdr)
 		if err := tw.WriteHeader(hdr); err != nil {
 			pr.CloseWithError(err)
 			return err
@@ -173,6 +180,7 @@ func tarPath(ctx context.Context, w io.Writer, full string, fi os.FileInfo, name
 			if h.Typeflag == tar.TypeLink {
 				h.Linkname = path.Join(name, h.Linkname)
 			}
+			fix(h)
 			if err := tw.WriteHeader(h); err != nil {
 				pr.CloseWithError(err)
 				return err
@@ -197,6 +205,7 @@ func tarPath(ctx context.Context, w io.Writer, full string, fi os.FileInfo, name
 		return err
 	}
 	hdr.Name, hdr.Uname, hdr.Gname = name, "", ""
+	fix(hdr)
 	tw := tar.NewWriter(w)
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
@@ -240,8 +249,9 @@ func (m *Manager) CopyTo(ctx context.Context, ref, dst string, r io.Reader) erro
 }
 
 // TarHostPath writes a host path as a tar stream under name (for `cp` into a
-// container).
-func TarHostPath(ctx context.Context, w io.Writer, hostPath, name string, follow bool) error {
+// container). Unless keepOwner, entries are owned by root (docker cp without
+// -a).
+func TarHostPath(ctx context.Context, w io.Writer, hostPath, name string, follow, keepOwner bool) error {
 	stat := os.Lstat
 	if follow {
 		stat = os.Stat
@@ -255,7 +265,11 @@ func TarHostPath(ctx context.Context, w io.Writer, hostPath, name string, follow
 			hostPath = p
 		}
 	}
-	return tarPath(ctx, w, hostPath, fi, name)
+	var fix func(*tar.Header)
+	if !keepOwner {
+		fix = func(h *tar.Header) { h.Uid, h.Gid = 0, 0 }
+	}
+	return tarPath(ctx, w, hostPath, fi, name, fix)
 }
 
 // Stat describes the path p inside the container (resolved in its rootfs).

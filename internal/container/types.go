@@ -83,7 +83,7 @@ type MountPoint struct {
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
 	RW          bool   `json:"RW"`
-	Anonymous   bool   `json:"-"`
+	Anonymous   bool   `json:"Anonymous,omitempty"` // an image VOLUME's (removed with the container by rm -v / --rm)
 }
 
 // Container is the persistent record of one container (container.json).
@@ -98,6 +98,7 @@ type Container struct {
 	ImageConfig ocispec.ImageConfig `json:"ImageConfig"`
 	LowerDirs   []string            `json:"LowerDirs"` // bottom first
 	ChainIDs    []string            `json:"ChainIDs,omitempty"`
+	Storage     string              `json:"Storage,omitempty"` // StorageOverlay ("") or StorageCopy
 	Config      Config              `json:"Config"`
 	HostConfig  HostConfig          `json:"HostConfig"`
 	Mounts      []MountPoint        `json:"Mounts"`
