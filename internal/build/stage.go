@@ -569,7 +569,6 @@ func (c *stageCtx) runCommandString(args []string) string {
 	return strings.Join(append(parts, args...), " ")
 }
 
-
 // fromCacheImages looks for the step in the history of the --cache-from
 // images: an image whose history and layers start with the current state's
 // and whose next history entry is this step gives the step's result (its
