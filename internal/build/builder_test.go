@@ -475,7 +475,7 @@ func TestRunFailureLeavesNoImage(t *testing.T) {
 	if !errors.As(r.err, &re) || re.ExitCode != 3 {
 		t.Fatalf("err = %v, want RunError code 3", r.err)
 	}
-	if !strings.Contains(r.err.Error(), `process "/bin/sh -c exit 3" did not complete successfully: exit code: 3`) {
+	if !strings.Contains(r.err.Error(), `Dockerfile:3: RUN: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3`) {
 		t.Errorf("message: %v", r.err)
 	}
 	if !strings.Contains(r.out, "exiting with 3") || !strings.Contains(r.out, "ERROR") {
@@ -672,5 +672,21 @@ func TestMissingImagesArePulledOnce(t *testing.T) {
 	r2 := doBuild(t, b, "FROM busybox\n", Options{Pull: true})
 	if r2.err == nil || !strings.Contains(r2.err.Error(), "pull access denied for busybox") {
 		t.Errorf("--pull of busybox: %v", r2.err)
+	}
+}
+
+func TestTTYProgressIsALiveView(t *testing.T) {
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	r := mustBuild(t, b, "FROM busybox\nRUN echo from-run\nENV A=1\n", Options{ProgressMode: ProgressTTY})
+	for _, want := range []string{"\x1b[", " => [2/3] RUN echo from-run", "from-run", " => exporting to image"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("tty output lacks %q:\n%q", want, r.out)
+		}
+	}
+	r = mustBuild(t, b, "FROM busybox\nRUN echo from-run\nENV A=1\n", Options{ProgressMode: ProgressTTY})
+	if !strings.Contains(r.out, " => CACHED [2/3] RUN echo from-run") {
+		t.Errorf("tty rebuild lacks CACHED lines:\n%q", r.out)
 	}
 }

@@ -139,9 +139,17 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		fromChain = &chainID
 	}
 	for _, u := range urls {
-		// Remote content is part of the key only through --checksum; without
-		// it docker re-downloads and compares, which we do at run time.
+		// With --checksum the content is known; otherwise the server's
+		// validators (ETag, Last-Modified, length) stand for it, as BuildKit
+		// uses them, so a changed remote file misses the cache.
 		inputs = append(inputs, "url="+u)
+		if a.checksum == "" {
+			v, err := urlValidators(ctx, u)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			inputs = append(inputs, v)
+		}
 	}
 	for _, in := range a.inline {
 		inputs = append(inputs, "inline="+in.Name+"="+in.Content)
@@ -169,7 +177,7 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 			cp.upper = "" // direct writes only when every write goes there
 		}
 		if sel != nil {
-			if err := cp.copySelection(ctx, j.opts.Context, sel, dest, a.kw == "ADD" && (a.unpack == nil || *a.unpack), j.b.Unpacker); err != nil {
+			if err := cp.copySelection(ctx, j.opts.Context, sel, dest, a.parents, a.kw == "ADD" && (a.unpack == nil || *a.unpack), j.b.Unpacker); err != nil {
 				return fmt.Errorf("%s: %w", where, err)
 			}
 		}
@@ -676,7 +684,10 @@ func (cp *copier) download(ctx context.Context, rawURL, dest, checksum string) e
 // copySelection copies what a COPY/ADD selected in the build context into
 // the rootfs: a directory source's contents go into dest, a file goes to
 // dest (or into it when dest ends in "/" or is a directory).
-func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, sel *buildcontext.Selection, dest string, unpack bool, u Unpacker) error {
+//
+// With parents (COPY --parents), each source keeps its path relative to the
+// context root under dest.
+func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, sel *buildcontext.Selection, dest string, parents, unpack bool, u Unpacker) error {
 	type dirTime struct {
 		p  string
 		fi fs.FileInfo
@@ -694,11 +705,14 @@ func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, s
 		if !src.Info.IsDir() {
 			continue
 		}
-		if i > 0 && sel.Sources[i-1].Info.IsDir() {
+		d := dest
+		if parents {
+			d = path.Join(dest, src.Rel)
+		} else if i > 0 && sel.Sources[i-1].Info.IsDir() {
 			base[i] = base[i-1]
 			continue
 		}
-		dp, err := cp.destDir(dest)
+		dp, err := cp.destDir(d)
 		if err != nil {
 			return err
 		}
@@ -732,7 +746,11 @@ func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, s
 				continue
 			}
 		}
-		if err := cp.copyFileTo(abs, e.Info, path.Base(e.Rel), dest); err != nil {
+		fdest := dest
+		if parents {
+			fdest = path.Join(dest, path.Dir(e.Rel)) + "/"
+		}
+		if err := cp.copyFileTo(abs, e.Info, path.Base(e.Rel), fdest); err != nil {
 			return err
 		}
 	}
@@ -869,4 +887,39 @@ func (cp *copier) copyDirMeta(dir string, fi fs.FileInfo) error {
 		return err
 	}
 	return setTimes(dir, fi, false)
+}
+
+// urlValidators returns what identifies the current content of url without
+// downloading it: its ETag, Last-Modified and Content-Length (a HEAD
+// request), or, when the server gives none of them, the digest of the body.
+func urlValidators(ctx context.Context, rawURL string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, rawURL, nil)
+	if err != nil {
+		return "", errdefs.InvalidArgumentf("invalid URL %s: %v", rawURL, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		et, lm := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+		if resp.StatusCode == http.StatusOK && (et != "" || lm != "") {
+			return fmt.Sprintf("etag=%s lm=%s len=%d", et, lm, resp.ContentLength), nil
+		}
+	}
+	req, err = http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("downloading %s: %w", rawURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("downloading %s: %s", rawURL, resp.Status)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, resp.Body); err != nil {
+		return "", fmt.Errorf("downloading %s: %w", rawURL, err)
+	}
+	return "sha256=" + hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -46,6 +46,20 @@
 //     build deletes the dead process's runtime containers, unmounts and
 //     removes its temporary area (CleanupStale, RuncRunner.Cleanup).
 //
+// # Performance design
+//
+//   - A fully cached rebuild mounts nothing, writes nothing (no lease, no
+//     record update when the tags already name the image) and re-reads no
+//     context file (the stat cache answers the checksums).
+//   - COPY of directories into a path the image does not have writes
+//     straight into the overlay upper dir (overlayfs' write path costs several
+//     times a plain write; measured 5.9 s vs 1.2 s for Go's src, 157 MB);
+//     the missing ancestors are created in the upper dir with the merged
+//     view's metadata, as a copy-up would.
+//   - Commit moves the upper dir into the layer store
+//     (layers.CreateFromDir) and writes its tar once, as the blob, while the
+//     diffID is computed: no re-extraction.
+//
 // # Roles
 //
 // The builder reaches the rest of hoist through small interfaces defined

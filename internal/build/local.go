@@ -20,6 +20,9 @@ import (
 	"github.com/hoistproject/hoist/internal/layers"
 	"github.com/hoistproject/hoist/internal/metadata"
 	"github.com/hoistproject/hoist/internal/mount"
+	"github.com/hoistproject/hoist/internal/reference"
+	"github.com/hoistproject/hoist/internal/registry/client"
+	"github.com/hoistproject/hoist/internal/registry/client/distribution"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -151,11 +154,54 @@ func (c BoltCache) Put(ctx context.Context, entries []CacheEntry) error {
 	})
 }
 
-// CacheUsage is what the build cache holds (for `system df`).
+// CacheUsage is what the build cache holds (the Build Cache line of
+// `system df`).
 type CacheUsage struct {
 	Records int
-	// Layers are the chainIDs the records use that no image uses.
-	Layers []digest.Digest
+	// Size is the bytes of the layers only cache records use, plus the
+	// RUN --mount=type=cache directories.
+	Size int64
+}
+
+// DiskUsage measures the build cache of the store's root.
+func DiskUsage(ctx context.Context, st *images.Store) (CacheUsage, error) {
+	var u CacheUsage
+	err := st.DB().View(ctx, func(tx *metadata.Tx) error {
+		all, err := layers.AllTx(tx)
+		if err != nil {
+			return err
+		}
+		reach := func(roots map[digest.Digest]bool) map[digest.Digest]bool {
+			seen := map[digest.Digest]bool{}
+			for c := range roots {
+				for c != "" && !seen[c] {
+					seen[c] = true
+					c = all[c].Parent
+				}
+			}
+			return seen
+		}
+		imgRoots := map[digest.Digest]bool{}
+		if err := st.LayerRefs(tx, imgRoots); err != nil {
+			return err
+		}
+		cacheRoots := map[digest.Digest]bool{}
+		if b := metadata.ReadBucket(tx, cacheBucket, "records"); b != nil {
+			u.Records = b.Stats().KeyN
+		}
+		if err := (BoltCache{}).LayerRefs(tx, cacheRoots); err != nil {
+			return err
+		}
+		used := reach(imgRoots)
+		for c := range reach(cacheRoots) {
+			if !used[c] {
+				u.Size += all[c].Size
+			}
+		}
+		return nil
+	})
+	u.Size += dirSize(filepath.Join(st.Root(), "build", "cache"))
+	return u, err
 }
 
 // LayerRefs implements layers.Users for the build cache: every layer a
@@ -507,4 +553,24 @@ func NewLocal(st *images.Store, runner Runner) *Builder {
 			return archive.Tar(ctx, w, dir, archive.TarOptions{SourceDateEpoch: epoch})
 		},
 	}
+}
+
+// RegistryPuller is the Puller over the registry client: the image is pulled
+// into the store (tag written last) as `hoist pull` does, then resolved.
+type RegistryPuller struct {
+	Client *client.Client
+	Store  *images.Store
+}
+
+// Pull implements Puller.
+func (p RegistryPuller) Pull(ctx context.Context, ref string) (BaseImage, error) {
+	n, err := reference.ParseTagged(ref)
+	if err != nil {
+		return BaseImage{}, err
+	}
+	res, err := distribution.Pull(ctx, p.Client, p.Store, n, distribution.PullOptions{})
+	if err != nil {
+		return BaseImage{}, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	return StoreImages{p.Store}.Resolve(ctx, res.ImageID.String())
 }

@@ -158,7 +158,7 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 			return fmt.Errorf("%s: %w", where, err)
 		}
 		if code != 0 {
-			return &RunError{Command: strings.Join(args, " "), ExitCode: code, Output: out.tail}
+			return fmt.Errorf("%s: %w", where, &RunError{Command: strings.Join(args, " "), ExitCode: code, Output: out.tail})
 		}
 		return nil
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -153,10 +154,13 @@ func (t *teeErr) Write(p []byte) (int, error) {
 // created in the rootfs as mount points (/etc/hosts, /etc/resolv.conf) so
 // they never end up in the layer.
 func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), error) {
-	uid, gid, groups, home, err := resolveExecUser(req.Rootfs, req.User)
+	// USER is resolved in the image's /etc/passwd and /etc/group by the
+	// container package's resolver (the same rules as `run`).
+	eu, err := container.ResolveUser(req.Rootfs, req.User)
 	if err != nil {
 		return nil, func() {}, err
 	}
+	uid, gid, groups, home := eu.UID, eu.GID, eu.Groups, eu.Home
 	env := append([]string(nil), req.Env...)
 	if _, ok := getEnv(env, "HOME"); !ok {
 		env = append(env, "HOME="+home)
@@ -195,9 +199,10 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
 		},
 		Linux: &specs.Linux{
-			Namespaces: []specs.LinuxNamespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}},
+			Namespaces: []specs.LinuxNamespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}, {Type: "cgroup"}},
 			MaskedPaths: []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
 				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"},
 			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
@@ -206,6 +211,28 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 	}
 	if req.Network == "none" {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "network"})
+	}
+	if req.Resources.ShmSize > 0 {
+		for i := range s.Mounts {
+			if s.Mounts[i].Destination == "/dev/shm" {
+				s.Mounts[i].Options[len(s.Mounts[i].Options)-1] = fmt.Sprintf("size=%d", req.Resources.ShmSize)
+			}
+		}
+	}
+	for _, u := range req.Resources.Ulimits {
+		rl, err := parseUlimit(u)
+		if err != nil {
+			return nil, func() {}, err
+		}
+		replaced := false
+		for i := range s.Process.Rlimits {
+			if s.Process.Rlimits[i].Type == rl.Type {
+				s.Process.Rlimits[i], replaced = rl, true
+			}
+		}
+		if !replaced {
+			s.Process.Rlimits = append(s.Process.Rlimits, rl)
+		}
 	}
 	// /etc/hosts and /etc/resolv.conf come from files in the bundle.
 	var created []string
@@ -282,77 +309,6 @@ func resources(r Resources) *specs.LinuxResources {
 	return res
 }
 
-// resolveExecUser resolves USER (name or number, optional :group) in the
-// rootfs: uid, gid, supplementary groups and home directory.
-func resolveExecUser(root, user string) (uid, gid uint32, groups []uint32, home string, err error) {
-	home = "/root"
-	if user == "" {
-		return 0, 0, nil, home, nil
-	}
-	u, g, hasGroup := strings.Cut(user, ":")
-	name := u
-	id, pgid, err := lookupID(root, "/etc/passwd", u)
-	if err != nil {
-		if _, nerr := strconv.Atoi(u); nerr != nil {
-			return 0, 0, nil, "", fmt.Errorf("unable to find user %s: no matching entries in passwd file", u)
-		}
-	}
-	uid, gid = uint32(id), uint32(pgid)
-	if n, nerr := strconv.Atoi(u); nerr == nil {
-		uid, gid = uint32(n), 0
-		name = ""
-		if p, err := securejoin.SecureJoin(root, "/etc/passwd"); err == nil {
-			if b, err := os.ReadFile(p); err == nil {
-				for _, line := range strings.Split(string(b), "\n") {
-					f := strings.Split(line, ":")
-					if len(f) >= 4 && f[2] == u {
-						name = f[0]
-						if g, err := strconv.Atoi(f[3]); err == nil {
-							gid = uint32(g)
-						}
-					}
-				}
-			}
-		}
-	}
-	if p, err := securejoin.SecureJoin(root, "/etc/passwd"); err == nil {
-		if b, err := os.ReadFile(p); err == nil {
-			for _, line := range strings.Split(string(b), "\n") {
-				f := strings.Split(line, ":")
-				if len(f) >= 6 && f[0] == name {
-					home = f[5]
-				}
-			}
-		}
-	}
-	if hasGroup {
-		gg, _, err := lookupID(root, "/etc/group", g)
-		if err != nil {
-			return 0, 0, nil, "", fmt.Errorf("unable to find group %s: no matching entries in group file", g)
-		}
-		gid = uint32(gg)
-	} else if name != "" {
-		if p, err := securejoin.SecureJoin(root, "/etc/group"); err == nil {
-			if b, err := os.ReadFile(p); err == nil {
-				for _, line := range strings.Split(string(b), "\n") {
-					f := strings.Split(line, ":")
-					if len(f) < 4 {
-						continue
-					}
-					for _, m := range strings.Split(f[3], ",") {
-						if m == name {
-							if n, err := strconv.Atoi(f[2]); err == nil && uint32(n) != gid {
-								groups = append(groups, uint32(n))
-							}
-						}
-					}
-				}
-			}
-		}
-	}
-	return uid, gid, groups, home, nil
-}
-
 // Cleanup deletes the runtime containers and bundles of dead hoist
 // processes (after a kill -9).
 func (r *RuncRunner) Cleanup() {
@@ -383,4 +339,33 @@ func nofile() specs.POSIXRlimit {
 		n = rl.Max
 	}
 	return specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: n, Soft: n}
+}
+
+// parseUlimit parses docker's --ulimit NAME=SOFT[:HARD].
+func parseUlimit(v string) (specs.POSIXRlimit, error) {
+	name, limits, ok := strings.Cut(v, "=")
+	if !ok {
+		return specs.POSIXRlimit{}, errdefs.InvalidArgumentf("invalid ulimit %q: want NAME=SOFT[:HARD]", v)
+	}
+	soft, hard, hasHard := strings.Cut(limits, ":")
+	s, err := strconv.ParseInt(soft, 10, 64)
+	if err != nil {
+		return specs.POSIXRlimit{}, errdefs.InvalidArgumentf("invalid ulimit %q: %v", v, err)
+	}
+	h := s
+	if hasHard {
+		if h, err = strconv.ParseInt(hard, 10, 64); err != nil {
+			return specs.POSIXRlimit{}, errdefs.InvalidArgumentf("invalid ulimit %q: %v", v, err)
+		}
+	}
+	toU := func(n int64) uint64 {
+		if n < 0 {
+			return ^uint64(0) // -1: unlimited
+		}
+		return uint64(n)
+	}
+	if s >= 0 && h >= 0 && s > h {
+		return specs.POSIXRlimit{}, errdefs.InvalidArgumentf("invalid ulimit %q: soft limit above hard limit", v)
+	}
+	return specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(name), Soft: toU(s), Hard: toU(h)}, nil
 }

@@ -1,7 +1,6 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -67,6 +66,9 @@ func (s *state) lastCreated(cfg *Config) *time.Time {
 	return cfg.Created
 }
 
+// defaultPath is the PATH docker gives a stage whose image has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // stageCtx is the mutable context of a stage while its steps run.
 type stageCtx struct {
 	s      *stageRun
@@ -108,9 +110,7 @@ func (c *stageCtx) runEnv() []string {
 			}
 		}
 	}
-	if _, ok := getEnv(env, "PATH"); !ok {
-		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	}
+
 	return env
 }
 
@@ -143,6 +143,11 @@ func (s *stageRun) build(ctx context.Context) error {
 	// The stage changes its config in place: work on a copy of the base
 	// (another stage may use the same one).
 	c.cur = &state{cfg: base.cfg.clone(), chainID: base.chainID, id: base.id}
+	// Like docker, a stage always has a PATH.
+	if _, ok := getEnv(c.cur.cfg.Config.Env, "PATH"); !ok {
+		c.cur.cfg.Config.Env = append(c.cur.cfg.Config.Env, "PATH="+defaultPath)
+		c.cur.id = cacheKey(c.cur.id, "default PATH")
+	}
 	if len(triggers) > 0 {
 		instrs = append(triggers, instrs...)
 	}
@@ -173,11 +178,17 @@ func (s *stageRun) resolveBase(ctx context.Context) (*state, []dockerfile.Instru
 		v.finish(nil)
 		return b, nil, nil
 	}
+	if p := s.from.Platform; p != "" {
+		host := dockerfile.FormatPlatform(dockerfile.HostPlatform())
+		if p != host && !strings.HasPrefix(host, p+"/") && p != dockerfile.HostPlatform().OS {
+			return nil, nil, errdefs.InvalidArgumentf("%s:%d: FROM --platform=%s: only the host platform (%s) can be built", j.file.Name, s.from.Loc().Start, p, host)
+		}
+	}
 	if strings.EqualFold(s.from.Image, "scratch") {
 		p := dockerfile.HostPlatform()
 		cfg := &Config{Architecture: p.Architecture, OS: p.OS, Variant: p.Variant}
 		cfg.RootFS.Type = "layers"
-		cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+		cfg.Config.Env = []string{"PATH=" + defaultPath}
 		return newState(cfg, ""), nil, nil
 	}
 	v := j.prog.start(s.label(1, total, "FROM "+s.from.Image))
@@ -219,8 +230,6 @@ type step struct {
 	history    string
 	emptyLayer bool
 	noHistory  bool // ONBUILD writes no history entry
-	// cleanup releases what prepare opened (source trees), hit or miss.
-	cleanup func()
 }
 
 func (c *stageCtx) dispatch(ctx context.Context, ins dockerfile.Instruction) error {
@@ -231,9 +240,6 @@ func (c *stageCtx) dispatch(ctx context.Context, ins dockerfile.Instruction) err
 	if err != nil {
 		v.finish(err)
 		return err
-	}
-	if st.cleanup != nil {
-		defer st.cleanup()
 	}
 	key := cacheKey(c.cur.id, st.instr, st.inputs...)
 	parent := c.cur.id
@@ -562,8 +568,6 @@ func (c *stageCtx) runCommandString(args []string) string {
 	}
 	return strings.Join(append(parts, args...), " ")
 }
-
-var _ = bytes.MinRead
 
 // fromCacheImages looks for the step in the history of the --cache-from
 // images: an image whose history and layers start with the current state's

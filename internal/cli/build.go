@@ -178,6 +178,13 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 	}
 	builder := build.NewLocal(st, &build.RuncRunner{Dir: filepath.Join(st.Root(), "build", "runc")})
 	builder.Logger = e.logger()
+	// Images that are not local are pulled (FROM, COPY --from, --pull).
+	rc, _, err := e.registryClient()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	builder.Puller = build.RegistryPuller{Client: rc, Store: st}
 
 	// The context and the Dockerfile.
 	extract := func(ctx context.Context, dir string, r io.Reader) error {

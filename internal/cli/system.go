@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/hoistproject/hoist/internal/build"
 	"github.com/hoistproject/hoist/internal/container"
 	"os"
 	"os/exec"
@@ -55,6 +56,10 @@ func newSystemDfCmd(e *env) *cobra.Command {
 			if verbose {
 				return e.printDfVerbose(u, format)
 			}
+			bu, err := build.DiskUsage(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
 			rec := humanSize4(u.Reclaimable)
 			if u.Size > 0 {
 				rec = fmt.Sprintf("%s (%d%%)", rec, u.Reclaimable*100/u.Size)
@@ -75,7 +80,7 @@ func newSystemDfCmd(e *env) *cobra.Command {
 				dfRow{Type: "Images", TotalCount: fmt.Sprint(len(u.Images)), Active: fmt.Sprint(u.Active), Size: humanSize4(u.Size), Reclaimable: rec},
 				dfRow{Type: "Containers", TotalCount: fmt.Sprint(cu.Containers), Active: fmt.Sprint(cu.Running), Size: humanSize4(cu.Size), Reclaimable: crec},
 				dfRow{Type: "Local Volumes", TotalCount: fmt.Sprint(cu.Volumes), Active: fmt.Sprint(cu.VolumesUsed), Size: humanSize4(cu.VolumeSize), Reclaimable: vrec},
-				dfRow{Type: "Build Cache", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
+				dfRow{Type: "Build Cache", TotalCount: fmt.Sprint(bu.Records), Active: "0", Size: humanSize4(bu.Size), Reclaimable: humanSize4(bu.Size)},
 			}
 			return renderList(e.out, format, "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", dfHeaders, rows)
 		},
