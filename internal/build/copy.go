@@ -29,9 +29,11 @@ import (
 
 // Unpacker extracts ADD's local archives.
 type Unpacker interface {
-	// Unpack extracts the (possibly compressed) tar in r onto dir. ok is
-	// false, with nothing written, when r is not a tar archive.
-	Unpack(ctx context.Context, dir string, r io.Reader) (ok bool, err error)
+	// Unpack extracts the (possibly compressed) tar in r onto the
+	// directory dir returns; dir is called only once r is known to be an
+	// archive. ok is false, with nothing written and dir not called, when r
+	// is not a tar archive.
+	Unpack(ctx context.Context, dir func() (string, error), r io.Reader) (ok bool, err error)
 }
 
 type copyArgs struct {
@@ -752,11 +754,9 @@ func (cp *copier) unpack(ctx context.Context, abs, dest string, u Unpacker) (boo
 		return false, err
 	}
 	defer f.Close()
-	dp, err := cp.mkdirAll(dest)
-	if err != nil {
-		return false, err
-	}
-	return u.Unpack(ctx, dp, f)
+	// dest becomes a directory only once f is known to be an archive: a
+	// plain file ADDed to a new path ("ADD f ./name") stays a file.
+	return u.Unpack(ctx, func() (string, error) { return cp.mkdirAll(dest) }, f)
 }
 
 // copyFileTo copies one non-directory source named name to dest with

@@ -150,3 +150,23 @@ func TestCopyNeverWritesThroughImageSymlinks(t *testing.T) {
 		t.Errorf("COPY wrote outside the rootfs: %v", ents)
 	}
 }
+
+// ADD of a plain (non-archive) file to a new path without a trailing slash
+// writes a file of that name; it made the path a directory and put the file
+// inside (found by the compat suite: `ADD hello.txt ./added.txt`).
+func TestAddPlainFileToNewPath(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	b.Unpacker = ArchiveUnpacker{}
+	dir := writeCtx(t, map[string]string{"hello.txt": "hello"})
+	df := "FROM busybox\nWORKDIR /srv\nADD hello.txt ./added.txt\nADD hello.txt /abs.txt\nADD hello.txt /into/\n"
+	r := mustBuild(t, b, df, Options{Context: openCtx(t, dir)})
+	root := imageTree(t, w, r)
+	checkFile(t, root, "srv/added.txt", fileWant{"hello", 0o644, 0, 0})
+	checkFile(t, root, "abs.txt", fileWant{"hello", 0o644, 0, 0})
+	checkFile(t, root, "into/hello.txt", fileWant{"hello", 0o644, 0, 0})
+}

@@ -43,3 +43,31 @@ func mustRel(t *testing.T, base, p string) string {
 	}
 	return r
 }
+
+// The primary group is among the supplementary groups of a RUN process, as
+// with docker (`id` prints groups=1001(app)); the compat suite found it
+// missing.
+func TestRunSpecSupplementaryGroups(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/group"), []byte("root:x:0:\napp:x:1001:\nstaff:x:50:app\n"), 0o644)
+	for _, c := range []struct {
+		user string
+		want []uint32
+	}{
+		{"", []uint32{0}},
+		{"app", []uint32{1001, 50}},
+		{"1000:50", []uint32{50}},
+	} {
+		r := &RuncRunner{}
+		s, cleanup, err := r.spec(RunRequest{Rootfs: root, User: c.user, Args: []string{"id"}}, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cleanup()
+		if got := s.Process.User.AdditionalGids; !reflect.DeepEqual(got, c.want) {
+			t.Errorf("USER %q: AdditionalGids %v, want %v", c.user, got, c.want)
+		}
+	}
+}

@@ -183,7 +183,9 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 			Args: req.Args,
 			Env:  env,
 			Cwd:  cwd,
-			User: specs.User{UID: uid, GID: gid, AdditionalGids: groups},
+			// The primary group is a supplementary group too, as docker and
+			// BuildKit (since the fix of GHSA-4wp2-8rm2-jgmf) set it up.
+			User: specs.User{UID: uid, GID: gid, AdditionalGids: append([]uint32{gid}, groups...)},
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: caps, Effective: caps, Permitted: caps,
 			},
