@@ -369,6 +369,10 @@ type copier struct {
 	own   *owner
 	mode  *fs.FileMode
 	tree  *srcTree
+	// links maps a hardlinked source file (device, inode) to its first
+	// copy, so that a step copies hardlinks as hardlinks (as docker and
+	// BuildKit do).
+	links map[[2]uint64]string
 }
 
 // target resolves an absolute container path inside the rootfs.
@@ -527,6 +531,9 @@ func (cp *copier) copyEntry(src, dst string, fi fs.FileInfo) error {
 			return err
 		}
 	case mode.IsRegular():
+		if done, err := cp.linkCopy(fi, dst); err != nil || done {
+			return err
+		}
 		if err := copyFile(src, dst); err != nil {
 			return err
 		}
@@ -566,6 +573,31 @@ func (cp *copier) copyEntry(src, dst string, fi fs.FileInfo) error {
 }
 
 func toOSMode(m fs.FileMode) fs.FileMode { return m } // fs.FileMode bits are os bits
+
+// linkCopy makes dst a hardlink to the earlier copy of the same source
+// inode in this step; done is false (and the inode recorded) when there is
+// none or the link cannot be made (another file system: a plain copy then).
+func (cp *copier) linkCopy(fi fs.FileInfo, dst string) (bool, error) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Nlink < 2 {
+		return false, nil
+	}
+	key := [2]uint64{uint64(st.Dev), st.Ino}
+	if first, ok := cp.links[key]; ok {
+		if err := os.RemoveAll(dst); err != nil {
+			return false, err
+		}
+		if err := os.Link(first, dst); err == nil {
+			return true, nil
+		}
+		return false, nil
+	}
+	if cp.links == nil {
+		cp.links = map[[2]uint64]string{}
+	}
+	cp.links[key] = dst
+	return false, nil
+}
 
 func setTimes(p string, fi fs.FileInfo, link bool) error {
 	mt := fi.ModTime()

@@ -170,3 +170,31 @@ func TestAddPlainFileToNewPath(t *testing.T) {
 	checkFile(t, root, "abs.txt", fileWant{"hello", 0o644, 0, 0})
 	checkFile(t, root, "into/hello.txt", fileWant{"hello", 0o644, 0, 0})
 }
+
+// Hardlinked files of the context stay hardlinked in the image when one
+// COPY copies them, as with docker (found by the compat suite).
+func TestCopyKeepsHardlinks(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	dir := writeCtx(t, map[string]string{"hard/a": "hardlinked", "hard/c": "single"})
+	if err := os.Link(filepath.Join(dir, "hard/a"), filepath.Join(dir, "hard/b")); err != nil {
+		t.Fatal(err)
+	}
+	r := mustBuild(t, b, "FROM busybox\nCOPY hard /h/\n", Options{Context: openCtx(t, dir)})
+	root := imageTree(t, w, r)
+	var a, bb syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(root, "h/a"), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Lstat(filepath.Join(root, "h/b"), &bb); err != nil {
+		t.Fatal(err)
+	}
+	if a.Ino != bb.Ino || a.Nlink != 2 {
+		t.Errorf("h/a and h/b: inodes %d %d, nlink %d: not one hardlinked file", a.Ino, bb.Ino, a.Nlink)
+	}
+	checkFile(t, root, "h/b", fileWant{"hardlinked", 0o644, 0, 0})
+}

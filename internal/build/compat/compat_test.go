@@ -48,8 +48,8 @@ type caseSpec struct {
 	// Pre are Dockerfiles (in the case dir) built first, in order, with the
 	// same context; their tags reach the main build as --build-arg PARENT.
 	Pre []string `json:"pre,omitempty"`
-	// IgnoreConfig and IgnorePaths exclude a config field / a path (and what
-	// is below it) from the docker comparison, each with its reason.
+	// IgnoreConfig and IgnorePaths exclude a config field / a path ("/x/":
+	// and what is below it) from the docker comparison, each with its reason.
 	IgnoreConfig map[string]string `json:"ignoreConfig,omitempty"`
 	IgnorePaths  map[string]string `json:"ignorePaths,omitempty"`
 }
@@ -712,7 +712,8 @@ func changes(base, got map[string]string) []string {
 
 func ignoredPath(p string, ignore map[string]string) bool {
 	for q := range ignore {
-		if p == q || strings.HasPrefix(p, strings.TrimSuffix(q, "/")+"/") {
+		// "/x" excludes that path, "/x/" the path and what is below it.
+		if p == strings.TrimSuffix(q, "/") || (strings.HasSuffix(q, "/") && strings.HasPrefix(p, q)) {
 			return true
 		}
 	}
