@@ -166,7 +166,7 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		if own == nil && sel != nil {
 			own = &owner{0, 0} // context files belong to root unless --chown
 		}
-		cp := &copier{root: root, upper: snap.Upper(), own: own, mode: mode}
+		cp := &copier{root: root, upper: snap.Upper(), own: own, mode: mode, parents: a.parents}
 		if len(a.inline) > 0 || len(urls) > 0 || fromChain != nil {
 			cp.upper = "" // direct writes only when every write goes there
 		}
@@ -187,19 +187,32 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 			}
 			defer release()
 			cp.tree = &srcTree{dir: dir, excluded: func(string) bool { return false }}
-			var matches []string
+			var matches, patterns []string
 			for _, s := range local {
 				m, err := resolveSources(cp.tree, s)
 				if err != nil {
 					return fmt.Errorf("%s: %w", where, err)
 				}
 				matches = append(matches, m...)
+				for range m {
+					patterns = append(patterns, s)
+				}
 			}
 			if len(matches) > 1 && !strings.HasSuffix(a.dest, "/") {
 				return errdefs.InvalidArgumentf("%s: when using %s with more than one source file, the destination must be a directory and end with a /", where, a.kw)
 			}
-			for _, m := range matches {
-				if err := cp.copyMatch(ctx, m, dest, false, nil); err != nil {
+			for i, m := range matches {
+				d := dest
+				if a.parents {
+					isDir := false
+					if p, err := securejoin.SecureJoin(dir, m); err == nil {
+						if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+							isDir = true
+						}
+					}
+					d = parentsDest(dest, patterns[i], m, isDir)
+				}
+				if err := cp.copyMatch(ctx, m, d, false, nil); err != nil {
 					return fmt.Errorf("%s: %w", where, err)
 				}
 			}
@@ -373,6 +386,34 @@ type copier struct {
 	// copy, so that a step copies hardlinks as hardlinks (as docker and
 	// BuildKit do).
 	links map[[2]uint64]string
+	// parents: COPY --parents, the source's path (below the context root
+	// or a "/./" pivot in the pattern) is kept under dest.
+	parents bool
+}
+
+// parentsDest returns where a source goes under COPY --parents: dest joined
+// with the source's path relative to the context root, or to the pivot
+// ("/./") of its pattern. A file's path is its directory (dest/dir/ then
+// receives it by name); a directory's is itself.
+func parentsDest(dest, pattern, rel string, isDir bool) string {
+	p := strings.TrimPrefix(filepath.ToSlash(pattern), "/")
+	for strings.HasPrefix(p, "./") {
+		p = strings.TrimPrefix(p, "./")
+	}
+	kept := cleanRel(rel)
+	if i := strings.LastIndex(p, "/./"); i >= 0 {
+		drop := len(strings.Split(cleanRel(p[:i]), "/"))
+		parts := strings.Split(kept, "/")
+		if drop < len(parts) {
+			kept = strings.Join(parts[drop:], "/")
+		} else {
+			kept = "."
+		}
+	}
+	if !isDir {
+		kept = path.Dir(kept)
+	}
+	return path.Join(dest, kept) + "/"
 }
 
 // target resolves an absolute container path inside the rootfs.
@@ -728,11 +769,15 @@ func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, s
 		if !src.Info.IsDir() {
 			continue
 		}
-		if i > 0 && sel.Sources[i-1].Info.IsDir() {
+		if i > 0 && sel.Sources[i-1].Info.IsDir() && !cp.parents {
 			base[i] = base[i-1]
 			continue
 		}
-		dp, err := cp.destDir(dest)
+		d := dest
+		if cp.parents {
+			d = parentsDest(dest, src.Pattern, src.Rel, true)
+		}
+		dp, err := cp.destDir(d)
 		if err != nil {
 			return err
 		}
@@ -766,7 +811,11 @@ func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, s
 				continue
 			}
 		}
-		if err := cp.copyFileTo(abs, e.Info, path.Base(e.Rel), dest); err != nil {
+		d := dest
+		if cp.parents {
+			d = parentsDest(dest, src.Pattern, src.Rel, false)
+		}
+		if err := cp.copyFileTo(abs, e.Info, path.Base(e.Rel), d); err != nil {
 			return err
 		}
 	}

@@ -198,3 +198,42 @@ func TestCopyKeepsHardlinks(t *testing.T) {
 	}
 	checkFile(t, root, "h/b", fileWant{"hardlinked", 0o644, 0, 0})
 }
+
+// COPY --parents keeps each source's path (below the context root, or below
+// a "/./" pivot) under the destination; it flattened them (found by the
+// compat suite).
+func TestCopyParents(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	dir := writeCtx(t, map[string]string{"a/b/x.txt": "x", "a/b/y.txt": "y", "a/c/d.txt": "d", "a/e/f/g.txt": "g"})
+	df := "FROM busybox\nCOPY --parents a/b/*.txt a/c/d.txt /out/\nCOPY --parents ./a/./b/x.txt /pivot/\nCOPY --parents a/e /dirs/\n"
+	r := mustBuild(t, b, df, Options{Context: openCtx(t, dir)})
+	root := imageTree(t, w, r)
+	checkFile(t, root, "out/a/b/x.txt", fileWant{"x", 0o644, 0, 0})
+	checkFile(t, root, "out/a/b/y.txt", fileWant{"y", 0o644, 0, 0})
+	checkFile(t, root, "out/a/c/d.txt", fileWant{"d", 0o644, 0, 0})
+	checkFile(t, root, "pivot/b/x.txt", fileWant{"x", 0o644, 0, 0})
+	checkFile(t, root, "dirs/a/e/f/g.txt", fileWant{"g", 0o644, 0, 0})
+}
+
+func TestParentsDest(t *testing.T) {
+	for _, c := range []struct {
+		pattern, rel string
+		dir          bool
+		want         string
+	}{
+		{"a/b/*.txt", "a/b/x.txt", false, "/out/a/b/"},
+		{"./a/./b/x.txt", "a/b/x.txt", false, "/out/b/"},
+		{"a/./b", "a/b", true, "/out/b/"},
+		{"x.txt", "x.txt", false, "/out/"},
+		{"a/b/./", "a/b", true, "/out/"},
+	} {
+		if got := parentsDest("/out/", c.pattern, c.rel, c.dir); got != c.want {
+			t.Errorf("parentsDest(%q, %q) = %q, want %q", c.pattern, c.rel, got, c.want)
+		}
+	}
+}

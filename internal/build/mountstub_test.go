@@ -71,3 +71,32 @@ func TestRunSpecSupplementaryGroups(t *testing.T) {
 		}
 	}
 }
+
+// The stubs runc makes for mount points are removed after the step: a
+// secret mounted at /etc/tok left an empty /etc/tok in the image.
+func TestRunSpecCleanupRemovesMountStubs(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	r := &RuncRunner{}
+	_, cleanup, err := r.spec(RunRequest{Rootfs: root, Args: []string{"true"}, Mounts: []RunMount{
+		{Type: "bind", Source: "/dev/null", Destination: "/etc/tok"},
+		{Type: "tmpfs", Source: "tmpfs", Destination: "/new/deep/tmp"},
+	}}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What runc creates:
+	for _, d := range []string{"proc", "dev", "sys", "new/deep/tmp"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(root, "etc/tok"), nil, 0o755)
+	cleanup()
+	for _, p := range []string{"proc", "dev", "sys", "new", "etc/tok"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
+			t.Errorf("mount stub /%s left in the rootfs", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc")); err != nil {
+		t.Error("/etc (in the image) removed")
+	}
+}

@@ -247,8 +247,8 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 	// removed afterwards, as docker and BuildKit do: they are no part of
 	// the step's layer.
 	for _, m := range s.Mounts {
-		if strings.HasPrefix(m.Destination, "/etc/") {
-			continue // hosts, resolv.conf: recorded above
+		if m.Destination == "/etc/hosts" || m.Destination == "/etc/resolv.conf" {
+			continue // recorded above
 		}
 		created = append(created, missingPaths(req.Rootfs, m.Destination)...)
 	}

@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hoistproject/hoist/internal/archive"
 )
@@ -652,9 +654,12 @@ func list(dir string) (map[string]string, error) {
 			if st.Nlink > 1 {
 				inodes[st.Ino] = rel
 			}
-			sum, err := fileSHA(p)
+			sum, text, err := fileSHA(p)
 			if err != nil {
 				return err
+			}
+			if text != "" {
+				sum = text // small text: readable in golden files and diffs
 			}
 			line += fmt.Sprintf(" %d %s", fi.Size(), sum)
 		case "l":
@@ -677,17 +682,43 @@ func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
 func unixMajor(d uint64) uint64 { return (d >> 8) & 0xfff }
 func unixMinor(d uint64) uint64 { return (d & 0xff) | ((d >> 12) & 0xfff00) }
 
-func fileSHA(p string) (string, error) {
+// fileSHA returns the first 16 hex digits of the file's sha256 and, for a
+// small text file, its content quoted.
+func fileSHA(p string) (string, string, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+	var head bytes.Buffer
+	n, err := io.Copy(io.MultiWriter(h, &limitedBuffer{b: &head, n: 81}), f)
+	if err != nil {
+		return "", "", err
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	text := ""
+	if n <= 80 && utf8.Valid(head.Bytes()) && !bytes.ContainsFunc(head.Bytes(), func(r rune) bool {
+		return unicode.IsControl(r) && r != '\n' && r != '\t'
+	}) {
+		text = strconvQuote(head.String())
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], text, nil
+}
+
+// limitedBuffer keeps the first n bytes written to it.
+type limitedBuffer struct {
+	b *bytes.Buffer
+	n int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.n - l.b.Len(); room > 0 {
+		if len(p) < room {
+			room = len(p)
+		}
+		l.b.Write(p[:room])
+	}
+	return len(p), nil
 }
 
 // changes lists the differences of got from base, sorted by path.
