@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,15 +45,15 @@ func (c *ctxMaker) check(err error) {
 func (c *ctxMaker) file(name, content string, mode os.FileMode) {
 	c.t.Helper()
 	c.check(os.MkdirAll(filepath.Dir(c.p(name)), 0o755))
-	c.check(os.WriteFile(c.p(name), []byte(content), mode))
-	c.check(os.Chmod(c.p(name), mode))
+	c.check(os.WriteFile(c.p(name), []byte(content), mode&0o777))
+	c.check(syscall.Chmod(c.p(name), uint32(mode))) // raw bits: setuid 0o4000...
 }
 
 func (c *ctxMaker) dirs(mode os.FileMode, names ...string) {
 	c.t.Helper()
 	for _, n := range names {
 		c.check(os.MkdirAll(c.p(n), 0o755))
-		c.check(os.Chmod(c.p(n), mode))
+		c.check(syscall.Chmod(c.p(n), uint32(mode)))
 	}
 }
 
