@@ -40,6 +40,8 @@ type caseSpec struct {
 	// tag of the case's last pre-build.
 	BuildArgs map[string]string `json:"buildArgs,omitempty"`
 	Target    string            `json:"target,omitempty"`
+	// Labels are --label values of the main build.
+	Labels map[string]string `json:"labels,omitempty"`
 	// Secrets maps a secret id to a file in the case directory (--secret id=,src=).
 	Secrets map[string]string `json:"secrets,omitempty"`
 	// BuildKit says the Dockerfile needs BuildKit (heredocs, --mount, --link,
@@ -144,7 +146,8 @@ func TestCompat(t *testing.T) {
 	id := make([]byte, 4)
 	rand.Read(id)
 	s.runID = hex.EncodeToString(id)
-	s.docker = dockerAvailable()
+	// HOIST_COMPAT_DOCKER=0 checks against the golden files only.
+	s.docker = os.Getenv("HOIST_COMPAT_DOCKER") != "0" && dockerAvailable()
 	if s.docker {
 		s.bkit = exec.Command("docker", "buildx", "version").Run() == nil
 		t.Cleanup(func() {
@@ -349,6 +352,16 @@ func (s *suite) buildAll(t *testing.T, cdir, ctxDir string, spec caseSpec, engin
 		}
 		if df == "Dockerfile" && spec.Target != "" {
 			args = append(args, "--target", spec.Target)
+		}
+		if df == "Dockerfile" {
+			lk := make([]string, 0, len(spec.Labels))
+			for k := range spec.Labels {
+				lk = append(lk, k)
+			}
+			sort.Strings(lk)
+			for _, k := range lk {
+				args = append(args, "--label", k+"="+spec.Labels[k])
+			}
 		}
 		for id, src := range spec.Secrets {
 			abs, _ := filepath.Abs(filepath.Join(cdir, src))
