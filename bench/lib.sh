@@ -1,6 +1,6 @@
 # bench/lib.sh — helpers shared by the capability benchmarks (sourced).
 # Each capability script prints result lines:
-#   RESULT <capability> <what> <hoist-median-s> <peer-name> <peer-median-s>
+#   RESULT|<capability>|<what>|<hoist-median-s>|<peer-name>|<peer-median-s>
 # bench/run.sh collects them into one table with ratios.
 
 BENCH_RUNS=${BENCH_RUNS:-5}
@@ -25,7 +25,7 @@ median_of() {
 	python3 -c 'import statistics,sys; print("%.4f" % statistics.median(map(float, sys.argv[1:])))' "${times[@]}"
 }
 
-result() { echo "RESULT $*"; }
+result() { local IFS='|'; echo "RESULT|$*"; }
 
 have() { command -v "$1" >/dev/null 2>&1; }
 

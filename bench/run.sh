@@ -19,7 +19,7 @@ for c in "${caps[@]}"; do
 done
 echo
 printf '%-10s %-42s %10s %-12s %10s %8s\n' CAPABILITY WORK "HOIST(s)" PEER "PEER(s)" RATIO
-grep '^RESULT ' "$out" | while read -r _ cap what h peer p; do
+grep '^RESULT|' "$out" | while IFS='|' read -r _ cap what h peer p; do
 	ratio=$(python3 -c "h,p='$h','$p'
 try: print('%.2f' % (float(h)/float(p)))
 except Exception: print('n/a')")

@@ -26,6 +26,7 @@ import (
 // no Runner; a nil Cache disables caching).
 type Builder struct {
 	Images    ImageSource
+	Puller    Puller // optional: pulls images that are not local
 	Snapshots Snapshotter
 	Runner    Runner
 	Writer    ImageWriter
@@ -41,6 +42,8 @@ type Builder struct {
 	// creates are not removed by another process before the image (or a
 	// cache record) uses them.
 	Lease func(ctx context.Context) (context.Context, func(), error)
+	// Tar writes the tree at dir as a tar stream (--output); archive.Tar.
+	Tar func(ctx context.Context, w io.Writer, dir string, epoch *time.Time) error
 }
 
 // Options are the inputs of one build (the flags of `docker build`).
@@ -53,9 +56,11 @@ type Options struct {
 	StatCache *buildcontext.StatCache
 	Tags      []string
 	// BuildArgs are --build-arg values.
-	BuildArgs  map[string]string
-	Target     string
-	NoCache    bool
+	BuildArgs map[string]string
+	Target    string
+	NoCache   bool
+	// Pull always pulls the images FROM names (needs Builder.Puller).
+	Pull       bool
 	CacheFrom  []string
 	Labels     map[string]string
 	Network    string // RUN network mode: "default", "none" or "host"
@@ -65,6 +70,9 @@ type Options struct {
 	Secrets map[string]string
 	// SourceDateEpoch, when set, is used for every timestamp of the image.
 	SourceDateEpoch *time.Time
+	// Output, when set, exports the result's files instead of storing an
+	// image (--output type=local,dest=DIR or type=tar,dest=FILE|-).
+	Output *Output
 	// Progress output and its mode (ProgressPlain, ProgressTTY, ProgressQuiet).
 	Progress     io.Writer
 	ProgressMode string
@@ -136,8 +144,10 @@ type job struct {
 
 	globalArgs map[string]string
 	stages     []*stageRun
+	cacheFrom  []*Config // --cache-from images' configs (their history is a cache source)
 
 	mu       sync.Mutex
+	pulls    map[string]*pullCall
 	leaseCtx context.Context // set once a step needs new layers
 	leaseEnd func()
 	usedArg  map[string]bool
@@ -205,6 +215,19 @@ func (j *job) created() *time.Time {
 func (j *job) run(ctx context.Context) (*Result, error) {
 	if err := j.setupGlobalArgs(); err != nil {
 		return nil, err
+	}
+	for _, ref := range j.opts.CacheFrom {
+		img, err := j.resolveImage(ctx, ref, false)
+		if err != nil {
+			j.warn(fmt.Sprintf("[Warning] --cache-from %s: %v", ref, err))
+			continue
+		}
+		cfg, err := parseConfig(img.Config)
+		if err != nil {
+			j.warn(fmt.Sprintf("[Warning] --cache-from %s: %v", ref, err))
+			continue
+		}
+		j.cacheFrom = append(j.cacheFrom, cfg)
 	}
 	if err := j.planStages(); err != nil {
 		return nil, err
@@ -419,6 +442,46 @@ func (j *job) stageByRef(ref string, current int) *stageRun {
 	return nil
 }
 
+// resolveImage finds an image in the local store, pulling it when it is
+// not there (or always with pull) if a Puller is configured. Concurrent
+// stages naming the same image pull it once.
+func (j *job) resolveImage(ctx context.Context, ref string, pull bool) (BaseImage, error) {
+	if !pull || j.b.Puller == nil {
+		img, err := j.b.Images.Resolve(ctx, ref)
+		if err == nil || j.b.Puller == nil || !errdefs.IsNotFound(err) {
+			return img, err
+		}
+	}
+	j.mu.Lock()
+	if j.pulls == nil {
+		j.pulls = map[string]*pullCall{}
+	}
+	pc, ok := j.pulls[ref]
+	if !ok {
+		pc = &pullCall{done: make(chan struct{})}
+		j.pulls[ref] = pc
+	}
+	j.mu.Unlock()
+	if !ok {
+		v := j.prog.start("pulling " + ref)
+		pc.img, pc.err = j.b.Puller.Pull(ctx, ref)
+		v.finish(pc.err)
+		close(pc.done)
+	}
+	select {
+	case <-pc.done:
+	case <-ctx.Done():
+		return BaseImage{}, ctx.Err()
+	}
+	return pc.img, pc.err
+}
+
+type pullCall struct {
+	done chan struct{}
+	img  BaseImage
+	err  error
+}
+
 func (j *job) addPending(e CacheEntry) {
 	j.mu.Lock()
 	j.pending = append(j.pending, e)
@@ -460,6 +523,9 @@ func (j *job) export(ctx context.Context, target *stageRun) (*Result, error) {
 				cfg.History[i].Created = &t
 			}
 		}
+	}
+	if j.opts.Output != nil {
+		return j.exportFiles(ctx, st, cfg)
 	}
 	v := j.prog.start("exporting to image")
 	raw := cfg.bytes()

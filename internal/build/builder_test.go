@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
@@ -473,7 +475,7 @@ func TestRunFailureLeavesNoImage(t *testing.T) {
 	if !errors.As(r.err, &re) || re.ExitCode != 3 {
 		t.Fatalf("err = %v, want RunError code 3", r.err)
 	}
-	if !strings.Contains(r.err.Error(), `process "/bin/sh -c exit 3" did not complete successfully: exit code: 3`) {
+	if !strings.Contains(r.err.Error(), `Dockerfile:3: RUN: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3`) {
 		t.Errorf("message: %v", r.err)
 	}
 	if !strings.Contains(r.out, "exiting with 3") || !strings.Contains(r.out, "ERROR") {
@@ -565,5 +567,126 @@ func TestParseErrorsNameFileAndLine(t *testing.T) {
 	r = doBuild(t, b, "FROM nosuchimage\n", Options{})
 	if r.err == nil || !strings.Contains(r.err.Error(), "nosuchimage") {
 		t.Errorf("err = %v", r.err)
+	}
+}
+
+func TestCacheFromImageHistory(t *testing.T) {
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	dir := writeCtx(t, map[string]string{"f": "1"})
+	df := "FROM busybox\nRUN echo a > /a\nENV X=1\nCOPY f /f\nRUN echo b > /b\n"
+	first := mustBuild(t, b, df, Options{Context: openCtx(t, dir), Tags: []string{"cached:1"}})
+	runs := w.runCount()
+
+	// A fresh cache (another machine): --cache-from reuses the RUN and ENV
+	// steps from the image's history; COPY cannot be verified from history
+	// and runs, and as it gives the same layer the last RUN is reused too.
+	b.Cache = NewMemoryCache()
+	r := mustBuild(t, b, df, Options{Context: openCtx(t, dir), CacheFrom: []string{"cached:1", "nosuch:1"}})
+	if got := w.runCount() - runs; got != 0 {
+		t.Errorf("ran %d RUN steps, want 0", got)
+	}
+	if n := len(cachedRe.FindAllString(r.out, -1)); n != 3 {
+		t.Errorf("%d CACHED, want 3:\n%s", n, r.out)
+	}
+	// A changed source: the RUN after the COPY runs.
+	os.WriteFile(filepath.Join(dir, "f"), []byte("2"), 0o644)
+	b.Cache = NewMemoryCache()
+	r2 := mustBuild(t, b, df, Options{Context: openCtx(t, dir), CacheFrom: []string{"cached:1"}})
+	if got := w.runCount() - runs; got != 1 {
+		t.Errorf("ran %d RUN steps, want 1\n%s", got, r2.out)
+	}
+	os.WriteFile(filepath.Join(dir, "f"), []byte("1"), 0o644)
+	if !strings.Contains(r.out, "--cache-from nosuch:1") {
+		t.Errorf("no warning for a missing --cache-from image:\n%s", r.out)
+	}
+	if got, want := r.cfg.RootFS.DiffIDs[:2], first.cfg.RootFS.DiffIDs[:2]; !reflect.DeepEqual(got, want) {
+		t.Errorf("reused layers %v, want %v", got, want)
+	}
+	// Without --cache-from everything runs.
+	b.Cache = NewMemoryCache()
+	runs = w.runCount()
+	mustBuild(t, b, df, Options{Context: openCtx(t, dir)})
+	if w.runCount()-runs != 2 {
+		t.Errorf("ran %d, want 2", w.runCount()-runs)
+	}
+}
+
+// A 10,000-line Dockerfile builds (each step costs O(1) in cache records and
+// state IDs, not O(steps)).
+func TestTenThousandLineDockerfile(t *testing.T) {
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	var sb strings.Builder
+	sb.WriteString("FROM busybox\n")
+	for i := 0; i < 10000; i++ {
+		fmt.Fprintf(&sb, "ENV V%d=%d\n", i, i)
+	}
+	r := mustBuild(t, b, sb.String(), Options{ProgressMode: ProgressQuiet})
+	if len(r.cfg.Config.Env) != 10001 || len(r.cfg.History) != 10001 {
+		t.Errorf("env %d history %d", len(r.cfg.Config.Env), len(r.cfg.History))
+	}
+	r2 := mustBuild(t, b, sb.String(), Options{ProgressMode: ProgressQuiet})
+	if r2.res.ID != r.res.ID {
+		t.Error("cached rebuild of a long Dockerfile gave another image")
+	}
+}
+
+type fakePuller struct {
+	w     *fakeWorld
+	mu    sync.Mutex
+	pulls []string
+}
+
+func (p *fakePuller) Pull(ctx context.Context, ref string) (BaseImage, error) {
+	p.mu.Lock()
+	p.pulls = append(p.pulls, ref)
+	p.mu.Unlock()
+	if ref != "remote/img:1" {
+		return BaseImage{}, errors.New("pull access denied for " + ref)
+	}
+	cfg := &Config{Architecture: "amd64", OS: "linux"}
+	cfg.Config.Env = []string{"FROM_REGISTRY=1"}
+	p.w.mu.Lock()
+	defer p.w.mu.Unlock()
+	return p.w.addBaseLocked(ref, cfg, map[string]string{"remote": "r"}), nil
+}
+
+func TestMissingImagesArePulledOnce(t *testing.T) {
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	p := &fakePuller{w: w}
+	b.Puller = p
+	df := "FROM remote/img:1 AS a\nFROM remote/img:1 AS b\nFROM busybox\nCOPY --from=a /remote /a\nCOPY --from=b /remote /b\nCOPY --from=remote/img:1 /remote /c\n"
+	r := mustBuild(t, b, df, Options{})
+	if len(p.pulls) != 1 {
+		t.Errorf("pulls = %q, want one", p.pulls)
+	}
+	if !strings.Contains(r.out, "pulling remote/img:1") {
+		t.Errorf("no pull progress:\n%s", r.out)
+	}
+	// --pull pulls a local image again; a failing pull fails the build.
+	r2 := doBuild(t, b, "FROM busybox\n", Options{Pull: true})
+	if r2.err == nil || !strings.Contains(r2.err.Error(), "pull access denied for busybox") {
+		t.Errorf("--pull of busybox: %v", r2.err)
+	}
+}
+
+func TestTTYProgressIsALiveView(t *testing.T) {
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	r := mustBuild(t, b, "FROM busybox\nRUN echo from-run\nENV A=1\n", Options{ProgressMode: ProgressTTY})
+	for _, want := range []string{"\x1b[", " => [2/3] RUN echo from-run", "from-run", " => exporting to image"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("tty output lacks %q:\n%q", want, r.out)
+		}
+	}
+	r = mustBuild(t, b, "FROM busybox\nRUN echo from-run\nENV A=1\n", Options{ProgressMode: ProgressTTY})
+	if !strings.Contains(r.out, " => CACHED [2/3] RUN echo from-run") {
+		t.Errorf("tty rebuild lacks CACHED lines:\n%q", r.out)
 	}
 }

@@ -10,13 +10,15 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// CacheRecord is the result of a cached step: the image config after the
-// step and the chainID of the top layer.
+// CacheRecord is the result of a cached step: what it adds to the image
+// (history entry, layer) and the resulting top layer.
 type CacheRecord struct {
-	Config  []byte        `json:"config"`
-	ChainID digest.Digest `json:"chainID,omitempty"`
-	Created time.Time     `json:"created"`
+	Outcome outcome   `json:"outcome"`
+	Created time.Time `json:"created"`
 }
+
+// ChainID is the top layer of the state the record leads to.
+func (r CacheRecord) ChainID() digest.Digest { return r.Outcome.ChainID }
 
 // CacheEntry is one step's record as stored: Key -> Record, plus the parent
 // state and instruction text it came from (to explain later misses).

@@ -133,16 +133,6 @@ func setEnv(env []string, key, value string) []string {
 	return append(env, key+"="+value)
 }
 
-// addHistory records one instruction in the config.
-func (c *Config) addHistory(createdBy string, emptyLayer bool, created *time.Time) {
-	c.History = append(c.History, ocispec.History{
-		Created:    created,
-		CreatedBy:  createdBy,
-		Comment:    historyComment,
-		EmptyLayer: emptyLayer,
-	})
-}
-
 // historyComment is what BuildKit's Dockerfile frontend puts in the comment
 // of every history entry it writes; hoist writes the same so `history`
 // output matches docker's.

@@ -141,9 +141,17 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		fromChain = &chainID
 	}
 	for _, u := range urls {
-		// Remote content is part of the key only through --checksum; without
-		// it docker re-downloads and compares, which we do at run time.
+		// With --checksum the content is known; otherwise the server's
+		// validators (ETag, Last-Modified, length) stand for it, as BuildKit
+		// uses them, so a changed remote file misses the cache.
 		inputs = append(inputs, "url="+u)
+		if a.checksum == "" {
+			v, err := urlValidators(ctx, u)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			inputs = append(inputs, v)
+		}
 	}
 	for _, in := range a.inline {
 		inputs = append(inputs, "inline="+in.Name+"="+in.Content)
@@ -166,12 +174,12 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		if own == nil && sel != nil {
 			own = &owner{0, 0} // context files belong to root unless --chown
 		}
-		cp := &copier{root: root, upper: snap.Upper(), own: own, mode: mode, parents: a.parents}
+		cp := &copier{root: root, upper: snap.Upper(), own: own, mode: mode}
 		if len(a.inline) > 0 || len(urls) > 0 || fromChain != nil {
 			cp.upper = "" // direct writes only when every write goes there
 		}
 		if sel != nil {
-			if err := cp.copySelection(ctx, j.opts.Context, sel, dest, a.kw == "ADD" && (a.unpack == nil || *a.unpack), j.b.Unpacker); err != nil {
+			if err := cp.copySelection(ctx, j.opts.Context, sel, dest, a.parents, a.kw == "ADD" && (a.unpack == nil || *a.unpack), j.b.Unpacker); err != nil {
 				return fmt.Errorf("%s: %w", where, err)
 			}
 		}
@@ -241,7 +249,7 @@ func (c *stageCtx) fromState(ctx context.Context, from, where string) (digest.Di
 		}
 		return s.state.id, s.state.chainID, nil
 	}
-	img, err := j.b.Images.Resolve(ctx, from)
+	img, err := j.resolveImage(ctx, from, false)
 	if err != nil {
 		return "", "", fmt.Errorf("%s --from=%s: %w", where, from, err)
 	}
@@ -386,9 +394,6 @@ type copier struct {
 	// copy, so that a step copies hardlinks as hardlinks (as docker and
 	// BuildKit do).
 	links map[[2]uint64]string
-	// parents: COPY --parents, the source's path (below the context root
-	// or a "/./" pivot in the pattern) is kept under dest.
-	parents bool
 }
 
 // parentsDest returns where a source goes under COPY --parents: dest joined
@@ -751,7 +756,10 @@ func (cp *copier) download(ctx context.Context, rawURL, dest, checksum string) e
 // copySelection copies what a COPY/ADD selected in the build context into
 // the rootfs: a directory source's contents go into dest, a file goes to
 // dest (or into it when dest ends in "/" or is a directory).
-func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, sel *buildcontext.Selection, dest string, unpack bool, u Unpacker) error {
+//
+// With parents (COPY --parents), each source keeps its path relative to the
+// context root under dest.
+func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, sel *buildcontext.Selection, dest string, parents, unpack bool, u Unpacker) error {
 	type dirTime struct {
 		p  string
 		fi fs.FileInfo
@@ -769,13 +777,12 @@ func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, s
 		if !src.Info.IsDir() {
 			continue
 		}
-		if i > 0 && sel.Sources[i-1].Info.IsDir() && !cp.parents {
+		d := dest
+		if parents {
+			d = parentsDest(dest, src.Pattern, src.Rel, true)
+		} else if i > 0 && sel.Sources[i-1].Info.IsDir() {
 			base[i] = base[i-1]
 			continue
-		}
-		d := dest
-		if cp.parents {
-			d = parentsDest(dest, src.Pattern, src.Rel, true)
 		}
 		dp, err := cp.destDir(d)
 		if err != nil {
@@ -811,11 +818,11 @@ func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, s
 				continue
 			}
 		}
-		d := dest
-		if cp.parents {
-			d = parentsDest(dest, src.Pattern, src.Rel, false)
+		fdest := dest
+		if parents {
+			fdest = parentsDest(dest, src.Pattern, src.Rel, false)
 		}
-		if err := cp.copyFileTo(abs, e.Info, path.Base(e.Rel), d); err != nil {
+		if err := cp.copyFileTo(abs, e.Info, path.Base(e.Rel), fdest); err != nil {
 			return err
 		}
 	}
@@ -950,4 +957,39 @@ func (cp *copier) copyDirMeta(dir string, fi fs.FileInfo) error {
 		return err
 	}
 	return setTimes(dir, fi, false)
+}
+
+// urlValidators returns what identifies the current content of url without
+// downloading it: its ETag, Last-Modified and Content-Length (a HEAD
+// request), or, when the server gives none of them, the digest of the body.
+func urlValidators(ctx context.Context, rawURL string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, rawURL, nil)
+	if err != nil {
+		return "", errdefs.InvalidArgumentf("invalid URL %s: %v", rawURL, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		et, lm := resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+		if resp.StatusCode == http.StatusOK && (et != "" || lm != "") {
+			return fmt.Sprintf("etag=%s lm=%s len=%d", et, lm, resp.ContentLength), nil
+		}
+	}
+	req, err = http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("downloading %s: %w", rawURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("downloading %s: %s", rawURL, resp.Status)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, resp.Body); err != nil {
+		return "", fmt.Errorf("downloading %s: %w", rawURL, err)
+	}
+	return "sha256=" + hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -2,6 +2,9 @@ package build
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,6 +151,43 @@ func TestCopyNeverWritesThroughImageSymlinks(t *testing.T) {
 	ents, _ := os.ReadDir(outside)
 	if len(ents) != 0 {
 		t.Errorf("COPY wrote outside the rootfs: %v", ents)
+	}
+}
+
+func TestLayerCountLimit(t *testing.T) {
+	if err := checkLayerCount(MaxLayers); err != nil {
+		t.Errorf("%d layers refused: %v", MaxLayers, err)
+	}
+	err := checkLayerCount(MaxLayers + 1)
+	if err == nil || !strings.Contains(err.Error(), "501 layers") || !strings.Contains(err.Error(), "at most 500") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestAddURLCacheFollowsRemoteContent(t *testing.T) {
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	body := "v1"
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) { io.WriteString(rw, body) }))
+	defer srv.Close()
+	df := "FROM busybox\nADD " + srv.URL + "/f.txt /f.txt\n"
+	r1 := mustBuild(t, b, df, Options{})
+	r2 := mustBuild(t, b, df, Options{})
+	if !strings.Contains(r2.out, "CACHED") || r2.res.ID != r1.res.ID {
+		t.Errorf("unchanged URL not cached:\n%s", r2.out)
+	}
+	body = "v2"
+	r3 := mustBuild(t, b, df, Options{})
+	if strings.Contains(r3.out, "CACHED") {
+		t.Errorf("changed URL content was cached:\n%s", r3.out)
+	}
+	root := imageTree(t, w, r3)
+	if got, _ := os.ReadFile(filepath.Join(root, "f.txt")); string(got) != "v2" {
+		t.Errorf("f.txt = %q", got)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "f.txt")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("ADD URL mode: %v %v", fi, err)
 	}
 }
 

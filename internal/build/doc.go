@@ -28,10 +28,12 @@
 //     scope), other inputs: the content checksum of COPY/ADD context sources
 //     (content and metadata, not mtime; stat-cached), the state ID of a
 //     --from stage or image, RUN --mount specs and bind-source checksums,
-//     the network mode). The state ID is the digest of the config after the
-//     step, so a miss changes every later key. A hit reuses the stored config
-//     (with its timestamps), so a fully cached rebuild gives the same image
-//     ID. The first miss is explained: "COPY sources changed", "instruction
+//     the network mode). The state after a step is identified by its key and
+//     the layers it produced (a base image by its ID), so a change anywhere
+//     changes every later key, and so does a re-run step that produced other
+//     files. A record stores the step's outcome (history entry with its
+//     timestamp, diffID, chainID), not the whole config, so a fully cached
+//     rebuild gives the same image ID and a build of n steps costs O(n). The first miss is explained: "COPY sources changed", "instruction
 //     changed", "inputs changed" or "parent changed". Records of the steps
 //     that finished are kept even when the build fails.
 //   - Progress: BuildKit's plain form ("#N [stage i/n] INSTR", "#N CACHED",
@@ -43,6 +45,20 @@
 //     prune; snapshots are released on every path; after a kill -9 the next
 //     build deletes the dead process's runtime containers, unmounts and
 //     removes its temporary area (CleanupStale, RuncRunner.Cleanup).
+//
+// # Performance design
+//
+//   - A fully cached rebuild mounts nothing, writes nothing (no lease, no
+//     record update when the tags already name the image) and re-reads no
+//     context file (the stat cache answers the checksums).
+//   - COPY of directories into a path the image does not have writes
+//     straight into the overlay upper dir (overlayfs' write path costs several
+//     times a plain write; measured 5.9 s vs 1.2 s for Go's src, 157 MB);
+//     the missing ancestors are created in the upper dir with the merged
+//     view's metadata, as a copy-up would.
+//   - Commit moves the upper dir into the layer store
+//     (layers.CreateFromDir) and writes its tar once, as the blob, while the
+//     diffID is computed: no re-extraction.
 //
 // # Roles
 //
@@ -60,7 +76,7 @@
 //	build/runc/state/                 the runtime's --root while RUN steps run
 //	build/runc/bundles/<id>/          config.json, hosts, resolv.conf, runtime.log of a running step
 //	build/statcache/<hash of dir>     the stat cache of a context directory (format: package buildcontext)
-//	metadata.db bucket buildcache:    records/<key> -> JSON {config, chainID, created};
+//	metadata.db bucket buildcache:    records/<key> -> JSON {outcome: {history, diffID, chainID}, created};
 //	                                  parents/<state ID>; instrs/<hash(state ID, instruction)> (miss reasons)
 //
 // <pid> directories of dead processes are removed (after unmounting what is

@@ -49,6 +49,10 @@ func (w *fakeWorld) builder() *Builder {
 // addBase registers an image named ref whose rootfs is files (path -> content).
 func (w *fakeWorld) addBase(ref string, cfg *Config, files map[string]string) BaseImage {
 	w.t.Helper()
+	return w.addBaseLocked(ref, cfg, files)
+}
+
+func (w *fakeWorld) addBaseLocked(ref string, cfg *Config, files map[string]string) BaseImage {
 	chain := digest.Digest("")
 	if files != nil {
 		dir := filepath.Join(w.dir, "base-"+strings.ReplaceAll(ref, "/", "_"))

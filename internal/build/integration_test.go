@@ -331,3 +331,35 @@ RUN --mount=type=secret,id=tok,env=TOK sh -c 'echo $TOK' > /secretenv
 		t.Errorf("bad checksum: %v", r3.err)
 	}
 }
+
+func TestIntegrationRunResources(t *testing.T) {
+	e := newRealEnv(t)
+	df := "FROM busybox\nRUN ulimit -n > /nofile && df -k /dev/shm | tail -1 | awk '{print $2}' > /shm && cat /etc/hosts > /hosts && ls /proc/self/fd > /fds && pwd > /cwd && (cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes) > /memmax\n"
+	r, _ := e.build(t, df, "", Options{Tags: []string{"res:1"}, ExtraHosts: []string{"example.test:10.1.2.3"},
+		Resources: Resources{Ulimits: []string{"nofile=512:1024"}, ShmSize: 8 << 20, Memory: 64 << 20}})
+	if r.err != nil {
+		t.Fatalf("%v\n%s", r.err, r.out)
+	}
+	if got, _ := e.readImageFile(t, "res:1", "nofile"); got != "512\n" {
+		t.Errorf("ulimit -n = %q", got)
+	}
+	if got, _ := e.readImageFile(t, "res:1", "shm"); got != "8192\n" {
+		t.Errorf("/dev/shm size = %q KiB", got)
+	}
+	// Only fds 0-2 reach the step (3 is ls's own directory handle).
+	if got, _ := e.readImageFile(t, "res:1", "fds"); got != "0\n1\n2\n3\n" {
+		t.Errorf("fds in RUN: %q", got)
+	}
+	if got, _ := e.readImageFile(t, "res:1", "memmax"); got != "67108864\n" {
+		t.Errorf("memory limit in RUN: %q", got)
+	}
+	if got, _ := e.readImageFile(t, "res:1", "cwd"); got != "/\n" {
+		t.Errorf("cwd in RUN: %q", got)
+	}
+	if got, _ := e.readImageFile(t, "res:1", "hosts"); !strings.Contains(got, "10.1.2.3\texample.test") {
+		t.Errorf("--add-host missing from /etc/hosts: %q", got)
+	}
+	if r2, _ := e.build(t, "FROM busybox\nRUN true\n", "", Options{Resources: Resources{Ulimits: []string{"nofile"}}}); r2.err == nil {
+		t.Error("a bad --ulimit was accepted")
+	}
+}

@@ -28,6 +28,12 @@ type ImageSource interface {
 	Resolve(ctx context.Context, ref string) (BaseImage, error)
 }
 
+// Puller fetches an image from its registry into the local store (FROM or
+// COPY --from of an image that is not local, and --pull).
+type Puller interface {
+	Pull(ctx context.Context, ref string) (BaseImage, error)
+}
+
 // Layer is a committed layer: the digest of its uncompressed tar (diffID)
 // and its chainID.
 type Layer struct {

@@ -20,6 +20,9 @@ import (
 	"github.com/hoistproject/hoist/internal/layers"
 	"github.com/hoistproject/hoist/internal/metadata"
 	"github.com/hoistproject/hoist/internal/mount"
+	"github.com/hoistproject/hoist/internal/reference"
+	"github.com/hoistproject/hoist/internal/registry/client"
+	"github.com/hoistproject/hoist/internal/registry/client/distribution"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -91,8 +94,8 @@ func (c BoltCache) Get(ctx context.Context, key digest.Digest) (CacheRecord, boo
 		if err := json.Unmarshal(v, &rec); err != nil {
 			return nil // a broken record is a miss
 		}
-		if rec.ChainID != "" {
-			if _, err := layers.GetTx(tx, rec.ChainID); err != nil {
+		if c := rec.ChainID(); c != "" {
+			if _, err := layers.GetTx(tx, c); err != nil {
 				return nil
 			}
 		}
@@ -151,11 +154,54 @@ func (c BoltCache) Put(ctx context.Context, entries []CacheEntry) error {
 	})
 }
 
-// CacheUsage is what the build cache holds (for `system df`).
+// CacheUsage is what the build cache holds (the Build Cache line of
+// `system df`).
 type CacheUsage struct {
 	Records int
-	// Layers are the chainIDs the records use that no image uses.
-	Layers []digest.Digest
+	// Size is the bytes of the layers only cache records use, plus the
+	// RUN --mount=type=cache directories.
+	Size int64
+}
+
+// DiskUsage measures the build cache of the store's root.
+func DiskUsage(ctx context.Context, st *images.Store) (CacheUsage, error) {
+	var u CacheUsage
+	err := st.DB().View(ctx, func(tx *metadata.Tx) error {
+		all, err := layers.AllTx(tx)
+		if err != nil {
+			return err
+		}
+		reach := func(roots map[digest.Digest]bool) map[digest.Digest]bool {
+			seen := map[digest.Digest]bool{}
+			for c := range roots {
+				for c != "" && !seen[c] {
+					seen[c] = true
+					c = all[c].Parent
+				}
+			}
+			return seen
+		}
+		imgRoots := map[digest.Digest]bool{}
+		if err := st.LayerRefs(tx, imgRoots); err != nil {
+			return err
+		}
+		cacheRoots := map[digest.Digest]bool{}
+		if b := metadata.ReadBucket(tx, cacheBucket, "records"); b != nil {
+			u.Records = b.Stats().KeyN
+		}
+		if err := (BoltCache{}).LayerRefs(tx, cacheRoots); err != nil {
+			return err
+		}
+		used := reach(imgRoots)
+		for c := range reach(cacheRoots) {
+			if !used[c] {
+				u.Size += all[c].Size
+			}
+		}
+		return nil
+	})
+	u.Size += dirSize(filepath.Join(st.Root(), "build", "cache"))
+	return u, err
 }
 
 // LayerRefs implements layers.Users for the build cache: every layer a
@@ -168,8 +214,8 @@ func (c BoltCache) LayerRefs(tx *metadata.Tx, refs map[digest.Digest]bool) error
 	}
 	return b.ForEach(func(k, v []byte) error {
 		var rec CacheRecord
-		if json.Unmarshal(v, &rec) == nil && rec.ChainID != "" {
-			refs[rec.ChainID] = true
+		if json.Unmarshal(v, &rec) == nil && rec.ChainID() != "" {
+			refs[rec.ChainID()] = true
 		}
 		return nil
 	})
@@ -244,6 +290,18 @@ type OverlaySnapshotter struct {
 	Dir    string
 }
 
+// MaxLayers is the most layers overlayfs can stack (the kernel's
+// OVL_MAX_STACK).
+const MaxLayers = 500
+
+// checkLayerCount refuses, before any mount, a stack overlayfs cannot mount.
+func checkLayerCount(n int) error {
+	if n > MaxLayers {
+		return errdefs.FailedPreconditionf("the image has %d layers: overlayfs stacks at most %d (combine RUN steps or squash layers)", n, MaxLayers)
+	}
+	return nil
+}
+
 type overlaySnap struct {
 	o      *OverlaySnapshotter
 	parent digest.Digest
@@ -296,6 +354,9 @@ func (o *OverlaySnapshotter) Prepare(ctx context.Context, parent digest.Digest) 
 	}
 	lowers, err := o.lowers(ctx, parent, dir)
 	if err != nil {
+		return fail(err)
+	}
+	if err := checkLayerCount(len(lowers)); err != nil {
 		return fail(err)
 	}
 	m := mount.Overlay(lowers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
@@ -492,7 +553,28 @@ func NewLocal(st *images.Store, runner Runner) *Builder {
 		Runner:    runner,
 		Dir:       dir,
 		Lease:     st.DB().WithLease,
+		Tar: func(ctx context.Context, w io.Writer, dir string, epoch *time.Time) error {
+			return archive.Tar(ctx, w, dir, archive.TarOptions{SourceDateEpoch: epoch})
+		},
 	}
 }
 
-var _ = time.Second
+// RegistryPuller is the Puller over the registry client: the image is pulled
+// into the store (tag written last) as `hoist pull` does, then resolved.
+type RegistryPuller struct {
+	Client *client.Client
+	Store  *images.Store
+}
+
+// Pull implements Puller.
+func (p RegistryPuller) Pull(ctx context.Context, ref string) (BaseImage, error) {
+	n, err := reference.ParseTagged(ref)
+	if err != nil {
+		return BaseImage{}, err
+	}
+	res, err := distribution.Pull(ctx, p.Client, p.Store, n, distribution.PullOptions{})
+	if err != nil {
+		return BaseImage{}, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	return StoreImages{p.Store}.Resolve(ctx, res.ImageID.String())
+}

@@ -158,7 +158,7 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 			return fmt.Errorf("%s: %w", where, err)
 		}
 		if code != 0 {
-			return &RunError{Command: strings.Join(args, " "), ExitCode: code, Output: out.tail}
+			return fmt.Errorf("%s: %w", where, &RunError{Command: strings.Join(args, " "), ExitCode: code, Output: out.tail})
 		}
 		return nil
 	}
@@ -271,7 +271,7 @@ func (c *stageCtx) runMount(ctx context.Context, m *dockerfile.Mount, cwd string
 			if s := j.stageByRef(m.From, c.s.index); s != nil {
 				chainID = s.state.chainID
 			} else {
-				img, err := j.b.Images.Resolve(ctx, m.From)
+				img, err := j.resolveImage(ctx, m.From, false)
 				if err != nil {
 					return nil, nil, err
 				}

@@ -198,9 +198,10 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
 		},
 		Linux: &specs.Linux{
-			Namespaces: []specs.LinuxNamespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}},
+			Namespaces: []specs.LinuxNamespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}, {Type: "cgroup"}},
 			MaskedPaths: []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
 				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"},
 			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
@@ -209,6 +210,28 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 	}
 	if req.Network == "none" {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "network"})
+	}
+	if req.Resources.ShmSize > 0 {
+		for i := range s.Mounts {
+			if s.Mounts[i].Destination == "/dev/shm" {
+				s.Mounts[i].Options[len(s.Mounts[i].Options)-1] = fmt.Sprintf("size=%d", req.Resources.ShmSize)
+			}
+		}
+	}
+	for _, u := range req.Resources.Ulimits {
+		rl, err := parseUlimit(u)
+		if err != nil {
+			return nil, func() {}, err
+		}
+		replaced := false
+		for i := range s.Process.Rlimits {
+			if s.Process.Rlimits[i].Type == rl.Type {
+				s.Process.Rlimits[i], replaced = rl, true
+			}
+		}
+		if !replaced {
+			s.Process.Rlimits = append(s.Process.Rlimits, rl)
+		}
 	}
 	// /etc/hosts and /etc/resolv.conf come from files in the bundle.
 	var created []string
@@ -416,4 +439,33 @@ func nofile() specs.POSIXRlimit {
 		n = rl.Max
 	}
 	return specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: n, Soft: n}
+}
+
+// parseUlimit parses docker's --ulimit NAME=SOFT[:HARD].
+func parseUlimit(v string) (specs.POSIXRlimit, error) {
+	name, limits, ok := strings.Cut(v, "=")
+	if !ok {
+		return specs.POSIXRlimit{}, errdefs.InvalidArgumentf("invalid ulimit %q: want NAME=SOFT[:HARD]", v)
+	}
+	soft, hard, hasHard := strings.Cut(limits, ":")
+	s, err := strconv.ParseInt(soft, 10, 64)
+	if err != nil {
+		return specs.POSIXRlimit{}, errdefs.InvalidArgumentf("invalid ulimit %q: %v", v, err)
+	}
+	h := s
+	if hasHard {
+		if h, err = strconv.ParseInt(hard, 10, 64); err != nil {
+			return specs.POSIXRlimit{}, errdefs.InvalidArgumentf("invalid ulimit %q: %v", v, err)
+		}
+	}
+	toU := func(n int64) uint64 {
+		if n < 0 {
+			return ^uint64(0) // -1: unlimited
+		}
+		return uint64(n)
+	}
+	if s >= 0 && h >= 0 && s > h {
+		return specs.POSIXRlimit{}, errdefs.InvalidArgumentf("invalid ulimit %q: soft limit above hard limit", v)
+	}
+	return specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(name), Soft: toU(s), Hard: toU(h)}, nil
 }

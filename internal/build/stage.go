@@ -1,7 +1,6 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // state is the result of a step: the image config (with history and
@@ -20,8 +20,38 @@ type state struct {
 	id      digest.Digest // digest of cfg: the parent part of the next cache key
 }
 
+// newState is a state identified by its config's digest (base images,
+// scratch).
 func newState(cfg *Config, chainID digest.Digest) *state {
 	return &state{cfg: cfg, chainID: chainID, id: cfg.id()}
+}
+
+// outcome is what a step adds to the state: its history entry (nil for
+// ONBUILD), its layer (DiffID "" when none) and the resulting top layer.
+// Cache records store outcomes, not whole configs, so a build of n steps
+// costs O(n), not O(n^2).
+type outcome struct {
+	History *ocispec.History `json:"history,omitempty"`
+	DiffID  digest.Digest    `json:"diffID,omitempty"`
+	ChainID digest.Digest    `json:"chainID,omitempty"`
+}
+
+// advance applies a step's outcome to the stage's config (in place: the
+// stage owns its copy) and makes the new state. Its ID is derived from the
+// step's cache key and the resulting layers, so it changes when the
+// instruction, its inputs, anything before it, or the produced files do.
+func (c *stageCtx) advance(st *step, key digest.Digest, o outcome) {
+	cfg := c.cur.cfg
+	if st.meta != nil {
+		st.meta(cfg)
+	}
+	if o.DiffID != "" {
+		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, o.DiffID)
+	}
+	if o.History != nil {
+		cfg.History = append(cfg.History, *o.History)
+	}
+	c.cur = &state{cfg: cfg, chainID: o.ChainID, id: cacheKey(key, "result", o.ChainID.String(), o.DiffID.String())}
 }
 
 // lastCreated is the image's created time: that of its last history entry,
@@ -35,6 +65,9 @@ func (s *state) lastCreated(cfg *Config) *time.Time {
 	}
 	return cfg.Created
 }
+
+// defaultPath is the PATH docker gives a stage whose image has none.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // stageCtx is the mutable context of a stage while its steps run.
 type stageCtx struct {
@@ -77,9 +110,7 @@ func (c *stageCtx) runEnv() []string {
 			}
 		}
 	}
-	if _, ok := getEnv(env, "PATH"); !ok {
-		env = append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	}
+
 	return env
 }
 
@@ -109,7 +140,14 @@ func (s *stageRun) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.cur = base
+	// The stage changes its config in place: work on a copy of the base
+	// (another stage may use the same one).
+	c.cur = &state{cfg: base.cfg.clone(), chainID: base.chainID, id: base.id}
+	// Like docker, a stage always has a PATH.
+	if _, ok := getEnv(c.cur.cfg.Config.Env, "PATH"); !ok {
+		c.cur.cfg.Config.Env = append(c.cur.cfg.Config.Env, "PATH="+defaultPath)
+		c.cur.id = cacheKey(c.cur.id, "default PATH")
+	}
 	if len(triggers) > 0 {
 		instrs = append(triggers, instrs...)
 	}
@@ -140,15 +178,21 @@ func (s *stageRun) resolveBase(ctx context.Context) (*state, []dockerfile.Instru
 		v.finish(nil)
 		return b, nil, nil
 	}
+	if p := s.from.Platform; p != "" {
+		host := dockerfile.FormatPlatform(dockerfile.HostPlatform())
+		if p != host && !strings.HasPrefix(host, p+"/") && p != dockerfile.HostPlatform().OS {
+			return nil, nil, errdefs.InvalidArgumentf("%s:%d: FROM --platform=%s: only the host platform (%s) can be built", j.file.Name, s.from.Loc().Start, p, host)
+		}
+	}
 	if strings.EqualFold(s.from.Image, "scratch") {
 		p := dockerfile.HostPlatform()
 		cfg := &Config{Architecture: p.Architecture, OS: p.OS, Variant: p.Variant}
 		cfg.RootFS.Type = "layers"
-		cfg.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+		cfg.Config.Env = []string{"PATH=" + defaultPath}
 		return newState(cfg, ""), nil, nil
 	}
 	v := j.prog.start(s.label(1, total, "FROM "+s.from.Image))
-	img, err := j.b.Images.Resolve(ctx, s.from.Image)
+	img, err := j.resolveImage(ctx, s.from.Image, j.opts.Pull)
 	if err != nil {
 		v.finish(err)
 		return nil, nil, fmt.Errorf("%s:%d: FROM %s: %w", j.file.Name, s.from.Loc().Start, s.from.Image, err)
@@ -186,8 +230,6 @@ type step struct {
 	history    string
 	emptyLayer bool
 	noHistory  bool // ONBUILD writes no history entry
-	// cleanup releases what prepare opened (source trees), hit or miss.
-	cleanup func()
 }
 
 func (c *stageCtx) dispatch(ctx context.Context, ins dockerfile.Instruction) error {
@@ -199,36 +241,47 @@ func (c *stageCtx) dispatch(ctx context.Context, ins dockerfile.Instruction) err
 		v.finish(err)
 		return err
 	}
-	if st.cleanup != nil {
-		defer st.cleanup()
-	}
 	key := cacheKey(c.cur.id, st.instr, st.inputs...)
+	parent := c.cur.id
+	record := func(o outcome) {
+		j.addPending(CacheEntry{Key: key, Parent: parent, Instr: st.instr, Record: CacheRecord{Outcome: o, Created: j.now()}})
+	}
 	if !c.missed && !j.opts.NoCache && j.b.Cache != nil {
 		rec, ok, err := j.b.Cache.Get(ctx, key)
 		if err != nil {
 			j.log.Warn("build cache lookup failed", "err", err)
 		}
 		if ok {
-			cfg, err := parseConfig(rec.Config)
-			if err == nil {
-				c.cur = newState(cfg, rec.ChainID)
-				c.applyScope(ins)
-				v.markCached()
-				return nil
-			}
+			c.advance(st, key, rec.Outcome)
+			c.applyScope(ins)
+			v.markCached()
+			return nil
 		}
+	}
+	// --cache-from matches by history and diffIDs (content), so it may
+	// still match after a miss produced identical layers.
+	if !j.opts.NoCache {
+		if o, ok := c.fromCacheImages(st); ok {
+			record(o)
+			c.advance(st, key, o)
+			c.applyScope(ins)
+			v.markCached()
+			return nil
+		}
+	}
+	if !c.missed && !j.opts.NoCache && j.b.Cache != nil {
 		c.explainMiss(ctx, v, st)
 	}
 	c.missed = true
 	start := j.now()
-	next, err := c.execute(ctx, st, v)
+	o, err := c.execute(ctx, st, v)
 	if err != nil {
 		v.finish(err)
 		return err
 	}
 	j.log.Debug("step done", "instr", st.instr, "took", j.now().Sub(start))
-	j.addPending(CacheEntry{Key: key, Parent: c.cur.id, Instr: st.instr, Record: CacheRecord{Config: next.cfg.bytes(), ChainID: next.chainID, Created: j.now()}})
-	c.cur = next
+	record(o)
+	c.advance(st, key, o)
 	c.applyScope(ins)
 	v.finish(nil)
 	return nil
@@ -258,46 +311,42 @@ func (c *stageCtx) explainMiss(ctx context.Context, v *vertex, st *step) {
 	}
 }
 
-// execute runs a step and returns the new state.
-func (c *stageCtx) execute(ctx context.Context, st *step, v *vertex) (*state, error) {
+// execute runs a step and returns its outcome.
+func (c *stageCtx) execute(ctx context.Context, st *step, v *vertex) (outcome, error) {
 	j := c.s.j
-	cfg := c.cur.cfg.clone()
-	if st.meta != nil {
-		st.meta(cfg)
-	}
 	created := j.created()
-	if st.fs == nil {
-		if !st.noHistory {
-			cfg.addHistory(st.history, true, created)
+	entry := func(empty bool) *ocispec.History {
+		if st.noHistory {
+			return nil
 		}
-		return newState(cfg, c.cur.chainID), nil
+		return &ocispec.History{Created: created, CreatedBy: st.history, Comment: historyComment, EmptyLayer: empty}
+	}
+	if st.fs == nil {
+		return outcome{History: entry(true), ChainID: c.cur.chainID}, nil
 	}
 	ctx, err := j.withLease(ctx)
 	if err != nil {
-		return nil, err
+		return outcome{}, err
 	}
 	snap, err := j.b.Snapshots.Prepare(ctx, c.cur.chainID)
 	if err != nil {
-		return nil, fmt.Errorf("preparing rootfs: %w", err)
+		return outcome{}, fmt.Errorf("preparing rootfs: %w", err)
 	}
 	defer snap.Release(context.WithoutCancel(ctx))
 	t0 := j.now()
 	if err := st.fs(ctx, snap, v); err != nil {
-		return nil, err
+		return outcome{}, err
 	}
 	t1 := j.now()
 	layer, empty, err := snap.Commit(ctx, CommitOptions{SourceDateEpoch: j.opts.SourceDateEpoch})
 	j.log.Debug("step timings", "instr", st.instr, "prepare+run", t1.Sub(t0), "commit", j.now().Sub(t1))
 	if err != nil {
-		return nil, fmt.Errorf("committing layer: %w", err)
+		return outcome{}, fmt.Errorf("committing layer: %w", err)
 	}
-	chain := c.cur.chainID
-	if !empty {
-		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, layer.DiffID)
-		chain = layer.ChainID
+	if empty {
+		return outcome{History: entry(true), ChainID: c.cur.chainID}, nil
 	}
-	cfg.addHistory(st.history, empty, created)
-	return newState(cfg, chain), nil
+	return outcome{History: entry(false), DiffID: layer.DiffID, ChainID: layer.ChainID}, nil
 }
 
 // prepare expands ins and describes it as a step.
@@ -520,4 +569,54 @@ func (c *stageCtx) runCommandString(args []string) string {
 	return strings.Join(append(parts, args...), " ")
 }
 
-var _ = bytes.MinRead
+// fromCacheImages looks for the step in the history of the --cache-from
+// images: an image whose history and layers start with the current state's
+// and whose next history entry is this step gives the step's result (its
+// layer and history entry). COPY and ADD never match: their history does not
+// record the content of their sources.
+func (c *stageCtx) fromCacheImages(st *step) (outcome, bool) {
+	j := c.s.j
+	if len(j.cacheFrom) == 0 || st.noHistory || st.kind == "COPY" || st.kind == "ADD" {
+		return outcome{}, false
+	}
+	cur := c.cur.cfg
+	h, d := len(cur.History), len(cur.RootFS.DiffIDs)
+	for _, ci := range j.cacheFrom {
+		if len(ci.History) <= h || len(ci.RootFS.DiffIDs) < d {
+			continue
+		}
+		same := true
+		for i := range cur.History {
+			a, b := cur.History[i], ci.History[i]
+			if a.CreatedBy != b.CreatedBy || a.EmptyLayer != b.EmptyLayer {
+				same = false
+				break
+			}
+		}
+		for i := 0; same && i < d; i++ {
+			same = cur.RootFS.DiffIDs[i] == ci.RootFS.DiffIDs[i]
+		}
+		next := ci.History[h]
+		if !same || next.CreatedBy != st.history {
+			continue
+		}
+		o := outcome{History: &next, ChainID: c.cur.chainID}
+		if !next.EmptyLayer {
+			if len(ci.RootFS.DiffIDs) <= d || st.fs == nil {
+				continue
+			}
+			o.DiffID = ci.RootFS.DiffIDs[d]
+			o.ChainID = chainID(c.cur.chainID, o.DiffID)
+		}
+		return o, true
+	}
+	return outcome{}, false
+}
+
+// chainID is the chainID of diffID on top of parent (OCI image spec).
+func chainID(parent, diffID digest.Digest) digest.Digest {
+	if parent == "" {
+		return diffID
+	}
+	return digest.FromString(parent.String() + " " + diffID.String())
+}

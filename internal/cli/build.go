@@ -77,9 +77,7 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 	if f.squash {
 		return errdefs.NotImplementedf("--squash is not supported")
 	}
-	if f.output != "" {
-		return errdefs.NotImplementedf("--output is not supported yet")
-	}
+
 	if f.platform != "" {
 		host := "linux/" + runtime.GOARCH
 		if f.platform != host && !strings.HasPrefix(host, f.platform+"/") && f.platform != "linux" {
@@ -92,9 +90,17 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 		}
 	}
 	opts := build.Options{
-		Tags: f.tags, Target: f.target, NoCache: f.noCache, CacheFrom: f.cacheFrom,
+		Tags: f.tags, Target: f.target, NoCache: f.noCache, Pull: f.pull, CacheFrom: f.cacheFrom,
 		Network: f.network, ExtraHosts: f.addHosts,
 		BuildArgs: map[string]string{}, Labels: map[string]string{}, Secrets: map[string]string{},
+	}
+	if f.output != "" {
+		o, err := build.ParseOutput(f.output)
+		if err != nil {
+			return err
+		}
+		o.W = e.out
+		opts.Output = o
 	}
 	switch f.network {
 	case "default", "none", "host":
@@ -172,6 +178,13 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 	}
 	builder := build.NewLocal(st, &build.RuncRunner{Dir: filepath.Join(st.Root(), "build", "runc")})
 	builder.Logger = e.logger()
+	// Images that are not local are pulled (FROM, COPY --from, --pull).
+	rc, _, err := e.registryClient()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	builder.Puller = build.RegistryPuller{Client: rc, Store: st}
 
 	// The context and the Dockerfile.
 	extract := func(ctx context.Context, dir string, r io.Reader) error {
@@ -282,6 +295,9 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 		if err := os.WriteFile(f.iidfile, []byte(res.ID.String()), 0o644); err != nil {
 			return fmt.Errorf("writing --iidfile: %w", err)
 		}
+	}
+	if opts.Output != nil {
+		return nil // files exported; no image stored
 	}
 	if mode == build.ProgressQuiet {
 		fmt.Fprintln(e.out, res.ID)

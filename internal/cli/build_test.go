@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/mount"
+	"github.com/hoistproject/hoist/internal/registry/server"
+	"github.com/hoistproject/hoist/internal/registry/server/storage"
 )
 
 func buildEnv(t *testing.T) (hoistRunner, string) {
@@ -45,7 +48,7 @@ func TestBuildCLI(t *testing.T) {
 	df := "FROM busybox\nARG A=1\nRUN echo run-output-$A\nCOPY hello.txt /\nCMD [\"cat\", \"/hello.txt\"]\n"
 	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644)
 
-	out, errOut, code := h.run(nil, "build", "--progress", "plain", "-t", "demo", "--build-arg", "UNUSED=x", ctx)
+	out, errOut, code := h.run(nil, "build", "--progress", "plain", "-t", "demo", "--build-arg", "UNUSED=x", "--label", "org.test=yes", ctx)
 	if code != 0 {
 		t.Fatalf("build: %d\n%s", code, errOut)
 	}
@@ -56,6 +59,9 @@ func TestBuildCLI(t *testing.T) {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("progress lacks %q:\n%s", want, errOut)
 		}
+	}
+	if got := h.must(nil, "inspect", "--format", "{{json .Config.Labels}}", "demo"); strings.TrimSpace(got) != `{"org.test":"yes"}` {
+		t.Errorf("--label: Labels = %s", got)
 	}
 	_, errOut, _ = h.run(nil, "build", "--progress", "plain", "-t", "demo", ctx)
 	if strings.Count(errOut, "CACHED") != 4 {
@@ -106,7 +112,15 @@ func TestBuildCLI(t *testing.T) {
 	}
 	h.checkClean()
 
+	df = h.must(nil, "system", "df")
+	if !regexp.MustCompile(`(?m)^Build Cache\s+[1-9][0-9]*\s+0\s`).MatchString(df) {
+		t.Errorf("system df has no build cache records:\n%s", df)
+	}
 	out = h.must(nil, "builder", "prune", "-f")
+	df = h.must(nil, "system", "df")
+	if !regexp.MustCompile(`(?m)^Build Cache\s+0\s+0\s+0B\s`).MatchString(df) {
+		t.Errorf("system df after builder prune:\n%s", df)
+	}
 	if !strings.Contains(out, "Total reclaimed space:") {
 		t.Errorf("prune: %q", out)
 	}
@@ -159,5 +173,75 @@ func TestBuildKilledIsCleanedUp(t *testing.T) {
 	}
 	if out, _ := exec.Command("pgrep", "-f", "sleep 60").Output(); len(out) > 0 {
 		t.Errorf("the killed build's process still runs: %s", out)
+	}
+}
+
+func TestBuildOutputLocalAndTar(t *testing.T) {
+	h, ctx := buildEnv(t)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox AS b\nRUN echo built > /built\nFROM scratch\nCOPY --from=b /built /out/built\nCOPY hello.txt /\n"), 0o644)
+	dest := filepath.Join(t.TempDir(), "out")
+	h.must(nil, "build", "-o", "type=local,dest="+dest, ctx)
+	if b, err := os.ReadFile(filepath.Join(dest, "out/built")); err != nil || string(b) != "built\n" {
+		t.Errorf("local output: %q %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dest, "hello.txt")); err != nil || string(b) != "hello\n" {
+		t.Errorf("local output: %q %v", b, err)
+	}
+	out := h.must(nil, "build", "-o", "type=tar,dest=-", ctx)
+	cmd := exec.Command("tar", "-tf", "-")
+	cmd.Stdin = strings.NewReader(out)
+	names, err := cmd.Output()
+	if err != nil || !strings.Contains(string(names), "out/built") || !strings.Contains(string(names), "hello.txt") {
+		t.Errorf("tar output: %v\n%s", err, names)
+	}
+	if _, errOut, code := h.run(nil, "build", "-o", "type=registry", ctx); code == 0 || !strings.Contains(errOut, "not supported") {
+		t.Errorf("bad output type: %d %s", code, errOut)
+	}
+}
+
+func TestBuildPullsMissingImages(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("build tests need root (overlay)")
+	}
+	dockerConfigDir(t)
+	rs, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(rs))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	srcRoot, dstRoot := t.TempDir(), t.TempDir()
+	t.Cleanup(func() {
+		mps, _ := mount.MountPoints(dstRoot)
+		for i := len(mps) - 1; i >= 0; i-- {
+			mount.UnmountAll(mps[i])
+		}
+	})
+	tarPath := filepath.Join(t.TempDir(), "bb.tar")
+	os.WriteFile(tarPath, busyboxTar(t), 0o644)
+	mustRun(t, srcRoot, "import", tarPath, host+"/base/bb:v1")
+	mustRun(t, srcRoot, "push", host+"/base/bb:v1")
+
+	ctx := t.TempDir()
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM "+host+"/base/bb:v1 AS a\nFROM "+host+"/base/bb:v1\nCOPY --from=a /etc/passwd /copied\n"), 0o644)
+	out, errOut, code := run(t, dstRoot, "build", "--progress", "plain", "-t", "pulled", ctx)
+	if code != 0 {
+		t.Fatalf("build: %d %s", code, errOut)
+	}
+	if strings.Count(errOut, "pulling "+host+"/base/bb:v1") != 1 {
+		t.Errorf("want one pull:\n%s", errOut)
+	}
+	if !strings.Contains(out, "Successfully tagged pulled:latest") {
+		t.Errorf("stdout %q", out)
+	}
+	if got := mustRun(t, dstRoot, "images", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(got, host+"/base/bb:v1") {
+		t.Errorf("pulled base not in the store: %q", got)
+	}
+	// An image no registry has: a clear error naming it.
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM "+host+"/base/none:v1\n"), 0o644)
+	_, errOut, code = run(t, dstRoot, "build", "-q", ctx)
+	if code != 1 || !strings.Contains(errOut, host+"/base/none:v1") {
+		t.Errorf("missing base: %d %s", code, errOut)
 	}
 }

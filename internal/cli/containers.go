@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -27,23 +26,18 @@ func containerVerbs(e *env) []*cobra.Command {
 		newRunCmd(e), newCreateCmd(e), newStartCmd(e), newStopCmd(e), newKillCmd(e),
 		newRestartCmd(e), newPauseCmd(e), newUnpauseCmd(e), newWaitCmd(e), newRenameCmd(e),
 		newExecCmd(e), newAttachCmd(e), newPsCmd(e), newLogsCmd(e), newTopCmd(e), newRmCmd(e),
+		newDiffCmd(e), newExportCmd(e), newCpCmd(e), newCommitCmd(e),
 	}
-}
-
-// noImageStore is the resolver used until the image store is wired in.
-type noImageStore struct{}
-
-func (noImageStore) ResolveImage(ctx context.Context, ref string) (container.Image, error) {
-	return container.Image{}, errdefs.NotFoundf("Unable to find image '%s' locally", ref)
 }
 
 // containers opens the container manager for the command's root.
 func (e *env) containers() (*container.Manager, error) {
-	var imgs container.ImageResolver = noImageStore{}
+	var imgs container.ImageResolver = storeImages{e}
 	if e.images != nil {
 		imgs = e.images
 	}
-	return container.New(e.g.Root, container.Options{Images: imgs, Logger: e.logger()})
+	// HOIST_STORAGE=copy forces plain-copy root filesystems (no overlayfs).
+	return container.New(e.g.Root, container.Options{Images: imgs, Logger: e.logger(), Storage: os.Getenv("HOIST_STORAGE")})
 }
 
 // startExit converts a start failure into docker's exit status (125, 126,

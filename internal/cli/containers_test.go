@@ -3,9 +3,11 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +21,8 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/mount"
+	"github.com/hoistproject/hoist/internal/registry/server"
+	"github.com/hoistproject/hoist/internal/registry/server/storage"
 )
 
 // TestMain lets the test binary serve as hoist's re-executed monitor.
@@ -111,6 +115,7 @@ func ctrRoot(t *testing.T) string {
 				mount.UnmountAll(mp)
 			}
 		}
+		waitMonitors(t, root)
 		if ents, _ := os.ReadDir(filepath.Join(root, "containers")); len(ents) > 0 {
 			t.Errorf("orphan container dirs: %d", len(ents))
 		}
@@ -245,6 +250,16 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 	if _, _, code = ctrCLI(t, root, "", "rename", "web", "web2"); code != 0 {
 		t.Fatal("rename")
 	}
+	if out, _, code = ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
+		t.Fatalf("restart of a stopped container: %d %q", code, out)
+	}
+	if out, _, code = ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
+		t.Fatalf("restart of a running container: %d %q", code, out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "ps", "--format", "{{.Names}}"); out != "web2\n" {
+		t.Fatalf("ps after restart: %q", out)
+	}
+	ctrCLI(t, root, "", "stop", "-t", "1", "web2")
 	if out, _, code = ctrCLI(t, root, "", "start", "web2"); code != 0 || out != "web2\n" {
 		t.Fatalf("start: %d %q", code, out)
 	}
@@ -337,5 +352,261 @@ func TestCLIPublishAndPrune(t *testing.T) {
 	}
 	if out, _, _ = ctrCLI(t, root, "", "ps", "-aq"); out != "" {
 		t.Fatalf("after prune: %q", out)
+	}
+}
+
+func TestCLIDiffCpExport(t *testing.T) {
+	root := ctrRoot(t)
+	out, errOut, code := ctrCLI(t, root, "", "run", "-d", "--name", "fs", "--network", "none", "busybox",
+		"sh", "-c", "echo new > /tmp/f; rm /etc/group; mkdir -p /root/d; echo x > /root/d/y; ln -s / /root/up; touch /ready; sleep 100")
+	if code != 0 {
+		t.Fatalf("run: %d %q", code, errOut)
+	}
+	for i := 0; i < 100; i++ {
+		if _, _, c := ctrCLI(t, root, "", "exec", "fs", "test", "-e", "/ready"); c == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, _, _ = ctrCLI(t, root, "", "diff", "fs")
+	want := "C /etc\nD /etc/group\nA /ready\nC /root\nA /root/d\nA /root/d/y\nA /root/up\nC /tmp\nA /tmp/f\n"
+	if out != want {
+		t.Fatalf("diff:\n%s\nwant:\n%s", out, want)
+	}
+	host := t.TempDir()
+	if _, errOut, code = ctrCLI(t, root, "", "cp", "fs:/root/d", host); code != 0 {
+		t.Fatalf("cp out: %d %q", code, errOut)
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "d", "y")); string(b) != "x\n" {
+		t.Fatalf("cp dir out: %q", b)
+	}
+	if _, _, code = ctrCLI(t, root, "", "cp", "fs:/tmp/f", filepath.Join(host, "renamed")); code != 0 {
+		t.Fatal("cp file out")
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "renamed")); string(b) != "new\n" {
+		t.Fatalf("cp file out: %q", b)
+	}
+	// Through a symlink to / inside the container: stays in the container.
+	if _, _, code = ctrCLI(t, root, "", "cp", "fs:/root/up/etc/passwd", filepath.Join(host, "pw")); code != 0 {
+		t.Fatal("cp through symlink")
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "pw")); !strings.HasPrefix(string(b), "root:x:0:0:root:/root:/bin/sh\nnobody") {
+		t.Fatalf("cp through symlink read %q", b)
+	}
+	if _, errOut, code = ctrCLI(t, root, "", "cp", "fs:/../../../../etc/shadow", host); code == 0 || !strings.Contains(errOut, "Could not find the file") {
+		t.Fatalf("cp ../: %d %q", code, errOut)
+	}
+	os.WriteFile(filepath.Join(host, "in.txt"), []byte("into\n"), 0o644)
+	if _, errOut, code = ctrCLI(t, root, "", "cp", filepath.Join(host, "in.txt"), "fs:/root/"); code != 0 {
+		t.Fatalf("cp in: %d %q", code, errOut)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "exec", "fs", "cat", "/root/in.txt"); out != "into\n" {
+		t.Fatalf("cp in: %q", out)
+	}
+	ctrCLI(t, root, "", "kill", "fs")
+	ctrCLI(t, root, "", "wait", "fs")
+	tarPath := filepath.Join(host, "fs.tar")
+	if _, errOut, code = ctrCLI(t, root, "", "export", "-o", tarPath, "fs"); code != 0 {
+		t.Fatalf("export: %d %q", code, errOut)
+	}
+	list, err := exec.Command("tar", "-tf", tarPath).Output()
+	if err != nil || !strings.Contains(string(list), "tmp/f\n") || strings.Contains(string(list), "etc/group\n") || !strings.Contains(string(list), "bin/busybox\n") {
+		t.Fatalf("export list: %v %q", err, list)
+	}
+}
+
+func TestCLIVolumesAndPublishAll(t *testing.T) {
+	root := ctrRoot(t)
+	out, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--network", "none", "-v", "data:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+	if code != 0 {
+		t.Fatalf("named volume: %d %q %q", code, out, errOut)
+	}
+	out, _, _ = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "-v", "data:/data:ro", "busybox", "sh", "-c", "cat /data/f; touch /data/g || echo ro")
+	if out != "kept\nro\n" {
+		t.Fatalf("named volume reuse: %q", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "volumes", "data", "_data", "f")); string(b) != "kept\n" {
+		t.Fatalf("volume on disk: %q", b)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "run", "--rm", "-v", "rel/path:/x", "busybox", "true")
+	if code != 125 {
+		t.Fatalf("bad volume: %d %q", code, errOut)
+	}
+	out, _, code = ctrCLI(t, root, "", "create", "-P", "busybox", "true")
+	if code != 0 {
+		t.Fatal("create -P")
+	}
+	out, _, _ = ctrCLI(t, root, "", "container", "inspect", "-f", "{{json .NetworkSettings.Ports}}", strings.TrimSpace(out))
+	if !regexp.MustCompile(`^\{"80/tcp":\[\{"HostIp":"0.0.0.0","HostPort":"\d+"\}\]\}\n$`).MatchString(out) {
+		t.Fatalf("-P ports: %q", out)
+	}
+}
+
+func TestCLIInit(t *testing.T) {
+	root := ctrRoot(t)
+	bin := os.Getenv("HOIST_BIN")
+	if bin == "" {
+		bin = filepath.Join(t.TempDir(), "hoist")
+		cmd := exec.Command("go", "build", "-o", bin, "github.com/hoistproject/hoist/cmd/hoist")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Skipf("cannot build hoist for --init: %v %s", err, out)
+		}
+	}
+	// The real binary is both the monitor and the init here.
+	out, err := exec.Command(bin, "--root", root, "import", filepath.Join(busyboxRootTar(t)), "busybox").CombinedOutput()
+	if err != nil {
+		t.Fatalf("import: %v %s", err, out)
+	}
+	out, err = exec.Command(bin, "--root", root, "run", "--rm", "--init", "--network", "none", "busybox", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; exit 4").Output()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 4 || !strings.HasPrefix(string(out), "/dev/init container-init -- sh -c") {
+		t.Fatalf("--init: %v %q", err, out)
+	}
+}
+
+// busyboxRootTar tars the busybox rootfs for `import`.
+func busyboxRootTar(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "busybox.tar")
+	if out, err := exec.Command("tar", "--numeric-owner", "-C", busyboxLower(t), "-cf", p, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	return p
+}
+
+// waitMonitors waits for the monitors of root to finish their last cleanup
+// (they delete the runtime's record after the client has its exit code).
+func waitMonitors(t *testing.T, root string) {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		busy := false
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			if err == nil && strings.Contains(string(b), "container-monitor") && strings.Contains(string(b), root+"\x00") {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("monitors of %s still running", root)
+}
+
+func TestCLICommit(t *testing.T) {
+	root := ctrRoot(t)
+	// The real image store: import the busybox rootfs, commit on top of it.
+	var out, errOut bytes.Buffer
+	e := &env{in: strings.NewReader(""), out: &out, errOut: &errOut}
+	if code := execute(context.Background(), e, []string{"--root", root, "import", busyboxRootTar(t), "base:1"}); code != 0 {
+		t.Fatalf("import: %q", errOut.String())
+	}
+	real := func(args ...string) (string, string, int) {
+		var o, eo bytes.Buffer
+		e := &env{in: strings.NewReader(""), out: &o, errOut: &eo}
+		code := execute(context.Background(), e, append([]string{"--root", root}, args...))
+		return o.String(), eo.String(), code
+	}
+	if _, errOut, code := real("run", "--name", "cm", "--network", "none", "base:1", "sh", "-c", "echo committed > /hello; rm /etc/group; mkdir /new"); code != 0 {
+		t.Fatalf("run: %d %q", code, errOut)
+	}
+	out2, errOut2, code := real("commit", "-a", "me", "-m", "msg", "-c", `CMD ["cat", "/hello"]`, "cm", "derived:2")
+	if code != 0 || !regexp.MustCompile(`^sha256:[0-9a-f]{64}\n$`).MatchString(out2) {
+		t.Fatalf("commit: %d %q %q", code, out2, errOut2)
+	}
+	if o, _, _ := real("run", "--rm", "--network", "none", "derived:2"); o != "committed\n" {
+		t.Fatalf("run committed image: %q", o)
+	}
+	if o, _, _ := real("run", "--rm", "--network", "none", "derived:2", "sh", "-c", "ls /etc/group 2>&1; test -d /new && echo dir"); !strings.Contains(o, "No such file") || !strings.Contains(o, "dir") {
+		t.Fatalf("whiteout / new dir: %q", o)
+	}
+	// rmi refuses an image a container uses.
+	if _, errOut, code := real("rmi", "base:1"); code == 0 || !strings.Contains(errOut, "container") {
+		t.Fatalf("rmi of used image: %d %q", code, errOut)
+	}
+	real("rm", "cm")
+}
+
+func TestCLIInspectContainer(t *testing.T) {
+	root := ctrRoot(t)
+	out, _, _ := ctrCLI(t, root, "", "create", "--name", "insp", "-e", "X=1", "--network", "none", "-v", "/tmp:/hosttmp:ro", "busybox", "echo", "hi")
+	id := strings.TrimSpace(out)
+	out, errOut, code := ctrCLI(t, root, "", "inspect", "insp")
+	if code != 0 {
+		t.Fatalf("inspect: %d %q", code, errOut)
+	}
+	var v []map[string]any
+	if err := json.Unmarshal([]byte(out), &v); err != nil || len(v) != 1 {
+		t.Fatalf("inspect json: %v %q", err, out)
+	}
+	o := v[0]
+	gd := o["GraphDriver"].(map[string]any)["Data"].(map[string]any)
+	if o["Id"] != id || o["Name"] != "/insp" || o["Path"] != "echo" || o["State"].(map[string]any)["Status"] != "created" ||
+		!strings.HasSuffix(gd["UpperDir"].(string), id+"/upper") || !strings.Contains(gd["LowerDir"].(string), busyboxLower(t)) ||
+		o["Mounts"].([]any)[0].(map[string]any)["Destination"] != "/hosttmp" || o["Config"].(map[string]any)["Env"].([]any)[0] != "X=1" {
+		t.Fatalf("inspect fields: %s", out)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "container", "inspect", "nosuch")
+	if code != 1 || !strings.Contains(errOut, "No such container: nosuch") {
+		t.Fatalf("inspect missing: %d %q", code, errOut)
+	}
+}
+
+func TestCLIRunPullsMissingImage(t *testing.T) {
+	root := ctrRoot(t)
+	dockerConfigDir(t)
+	rs, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(rs))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	src := t.TempDir()
+	mustRun(t, src, "import", busyboxRootTar(t), host+"/bb:1")
+	mustRun(t, src, "push", host+"/bb:1")
+	real := func(args ...string) (string, string, int) {
+		var o, eo bytes.Buffer
+		e := &env{in: strings.NewReader(""), out: &o, errOut: &eo}
+		code := execute(context.Background(), e, append([]string{"--root", root}, args...))
+		return o.String(), eo.String(), code
+	}
+	_, errOut, code := real("run", "--rm", "--pull", "never", "--network", "none", host+"/bb:1", "true")
+	if code != 125 || !strings.Contains(errOut, "No such image") {
+		t.Fatalf("--pull never: %d %q", code, errOut)
+	}
+	out, errOut, code := real("run", "--rm", "--network", "none", host+"/bb:1", "echo", "pulled")
+	if code != 0 || out != "pulled\n" || !strings.Contains(errOut, "Unable to find image '"+host+"/bb:1' locally") || !strings.Contains(errOut, "Status: Downloaded newer image for "+host+"/bb:1") {
+		t.Fatalf("run pulls: %d %q %q", code, out, errOut)
+	}
+	if _, errOut, code = real("run", "--rm", "--network", "none", host+"/nosuch:1", "true"); code != 125 {
+		t.Fatalf("missing remote image: %d %q", code, errOut)
+	}
+}
+
+func TestCLINetworkModes(t *testing.T) {
+	root := ctrRoot(t)
+	out, _, code := ctrCLI(t, root, "", "run", "--rm", "--network", "none", "busybox", "sh", "-c", "grep -c : /proc/net/dev; cat /etc/resolv.conf | grep -c nameserver")
+	if code != 0 || !strings.HasPrefix(out, "1\n") {
+		t.Fatalf("none: only lo expected: %d %q", code, out)
+	}
+	host, _ := os.Hostname()
+	out, _, code = ctrCLI(t, root, "", "run", "--rm", "--network", "host", "busybox", "hostname")
+	if code != 0 || out != host+"\n" {
+		t.Fatalf("host: %d %q want %q", code, out, host)
+	}
+	if _, err := exec.LookPath("slirp4netns"); err != nil {
+		t.Skip("slirp4netns not installed")
+	}
+	out, _, code = ctrCLI(t, root, "", "run", "--rm", "busybox", "sh", "-c", "ip -4 addr show tap0 | grep -o 'inet [0-9./]*'; cat /etc/resolv.conf; ip link show lo | grep -c UP")
+	if code != 0 || out != "inet 10.0.2.100/24\nnameserver 10.0.2.3\n1\n" {
+		t.Fatalf("bridge: %d %q", code, out)
+	}
+	_, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--network", "nosuchnet", "busybox", "true")
+	if code != 125 || !strings.Contains(errOut, "network nosuchnet not found") {
+		t.Fatalf("unknown network: %d %q", code, errOut)
 	}
 }

@@ -15,7 +15,7 @@ import (
 // createFlags are the flags `run` and `create` share.
 type createFlags struct {
 	name, workdir, user, entrypoint, network, hostname, restart, memory, cpus, runtime string
-	stopSignal                                                                         string
+	stopSignal, pull                                                                   string
 	stopTimeout                                                                        int
 	env, envFile, volumes, publish, ulimits, securityOpt, labels                       []string
 	interactive, tty, rm, publishAll, readOnly, init                                   bool
@@ -54,6 +54,7 @@ func (f *createFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.rm, "rm", false, "Automatically remove the container when it exits")
 	fs.BoolVarP(&f.publishAll, "publish-all", "P", false, "Publish all exposed ports to random ports")
 	fs.BoolVar(&f.readOnly, "read-only", false, "Mount the container's root filesystem as read only")
+	fs.StringVar(&f.pull, "pull", "missing", `Pull image before running ("always", "missing", "never")`)
 	fs.BoolVar(&f.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 }
 
@@ -140,9 +141,9 @@ func newCreateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return withStatus(125, err)
 			}
-			ctr, err := m.Create(cmd.Context(), o)
+			ctr, err := e.createContainer(cmd.Context(), m, o, f.pull)
 			if err != nil {
-				return withStatus(125, err)
+				return startExit(err)
 			}
 			fmt.Fprintln(e.out, ctr.ID)
 			return nil

@@ -21,6 +21,17 @@ type inspector struct {
 // package adds its own entry (docker looks containers up first).
 func (e *env) inspectors() []inspector {
 	return []inspector{
+		{kind: "container", get: func(ctx context.Context, ref string) (any, error) {
+			m, err := e.containers()
+			if err != nil {
+				return nil, err
+			}
+			c, err := m.Get(ctx, ref)
+			if err != nil {
+				return nil, err
+			}
+			return c.Inspect(), nil
+		}},
 		{kind: "image", get: func(ctx context.Context, ref string) (any, error) {
 			s, err := e.imageStore()
 			if err != nil {
@@ -102,8 +113,11 @@ func newInspectCmd(e *env) *cobra.Command {
 				return &flagError{cmd: cmd.CommandPath(), err: fmt.Errorf("%q is not a valid value for --type", typ)}
 			}
 			msg := func(ref string) string { return "No such object: " + ref }
-			if typ == "image" {
+			switch typ {
+			case "image":
 				msg = func(ref string) string { return "No such image: " + ref }
+			case "container":
+				msg = func(ref string) string { return "No such container: " + ref }
 			}
 			return e.inspectAll(cmd.Context(), args, typ, format, msg)
 		},

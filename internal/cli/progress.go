@@ -36,6 +36,11 @@ func (p *progress) Update(id, status string, current, total int64) {
 	defer p.mu.Unlock()
 	moving := status == client.StatusDownloading || status == client.StatusPushing || status == "Extracting" || status == "Loading layer"
 	prev, known := p.status[id]
+	if prev == client.StatusAlreadyExists {
+		// docker's last word on a layer it has: unpacking it from a blob
+		// that was already stored is not news.
+		return
+	}
 	p.status[id] = status
 	if !p.tty {
 		if moving || prev == status {

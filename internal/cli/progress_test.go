@@ -43,3 +43,14 @@ func TestProgressTTY(t *testing.T) {
 		t.Fatal(humanSize4(999), humanSize4(204_800_000))
 	}
 }
+
+func TestProgressAlreadyExistsIsFinal(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgress(&b, false)
+	p.Update("abc", client.StatusAlreadyExists, 0, 0)
+	p.Update("abc", "Extracting", 1, 2)
+	p.Update("abc", "Pull complete", 0, 0)
+	if b.String() != "abc: Already exists\n" {
+		t.Fatalf("got %q", b.String())
+	}
+}

@@ -27,9 +27,9 @@ func newRunCmd(e *env) *cobra.Command {
 				return withStatus(125, err)
 			}
 			ctx := cmd.Context()
-			ctr, err := m.Create(ctx, o)
+			ctr, err := e.createContainer(ctx, m, o, f.pull)
 			if err != nil {
-				return withStatus(125, err)
+				return startExit(err)
 			}
 			failed := func(err error) error {
 				if f.rm {

@@ -1,10 +1,20 @@
 package cli
 
 import (
+	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/images"
 )
 
 // imageStore opens the image store of the root given by --root.
 func (e *env) imageStore() (*images.Store, error) {
-	return images.Open(e.g.Root)
+	s, err := images.Open(e.g.Root)
+	if err != nil {
+		return nil, err
+	}
+	m, err := container.New(e.g.Root, container.Options{Logger: e.logger()})
+	if err != nil {
+		return nil, err
+	}
+	s.SetContainers(containerUsers{m})
+	return s, nil
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"github.com/hoistproject/hoist/internal/build"
+	"github.com/hoistproject/hoist/internal/container"
 	"os"
 	"os/exec"
 	"runtime"
@@ -54,15 +56,31 @@ func newSystemDfCmd(e *env) *cobra.Command {
 			if verbose {
 				return e.printDfVerbose(u, format)
 			}
+			bu, err := build.DiskUsage(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
 			rec := humanSize4(u.Reclaimable)
 			if u.Size > 0 {
 				rec = fmt.Sprintf("%s (%d%%)", rec, u.Reclaimable*100/u.Size)
 			}
+			var cu container.Usage
+			if m, err := e.containers(); err == nil {
+				cu, _ = m.DiskUsage(cmd.Context())
+			}
+			crec := humanSize4(cu.Reclaimable)
+			if cu.Size > 0 {
+				crec = fmt.Sprintf("%s (%d%%)", crec, cu.Reclaimable*100/cu.Size)
+			}
+			vrec := "0B"
+			if cu.Volumes > cu.VolumesUsed && cu.VolumeSize > 0 {
+				vrec = humanSize4(cu.VolumeSize) // upper bound: unused volumes' share is not split out
+			}
 			rows := []any{
 				dfRow{Type: "Images", TotalCount: fmt.Sprint(len(u.Images)), Active: fmt.Sprint(u.Active), Size: humanSize4(u.Size), Reclaimable: rec},
-				dfRow{Type: "Containers", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
-				dfRow{Type: "Local Volumes", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
-				dfRow{Type: "Build Cache", TotalCount: "0", Active: "0", Size: "0B", Reclaimable: "0B"},
+				dfRow{Type: "Containers", TotalCount: fmt.Sprint(cu.Containers), Active: fmt.Sprint(cu.Running), Size: humanSize4(cu.Size), Reclaimable: crec},
+				dfRow{Type: "Local Volumes", TotalCount: fmt.Sprint(cu.Volumes), Active: fmt.Sprint(cu.VolumesUsed), Size: humanSize4(cu.VolumeSize), Reclaimable: vrec},
+				dfRow{Type: "Build Cache", TotalCount: fmt.Sprint(bu.Records), Active: "0", Size: humanSize4(bu.Size), Reclaimable: humanSize4(bu.Size)},
 			}
 			return renderList(e.out, format, "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", dfHeaders, rows)
 		},
@@ -113,6 +131,21 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 			}
 			if !force && !e.confirm("WARNING! This will remove:\n  - all stopped containers\n"+what+"  - unused build cache\n") {
 				return nil
+			}
+			m, err := e.containers()
+			if err != nil {
+				return err
+			}
+			ids, err := m.Prune(cmd.Context())
+			if len(ids) > 0 {
+				fmt.Fprintln(e.out, "Deleted Containers:")
+				for _, id := range ids {
+					fmt.Fprintln(e.out, id)
+				}
+				fmt.Fprintln(e.out)
+			}
+			if err != nil {
+				return err
 			}
 			s, err := e.imageStore()
 			if err != nil {
@@ -216,6 +249,21 @@ func newInfoCmd(e *env) *cobra.Command {
 				DriverStatus: [][2]string{{"Backing Filesystem", backingFS(e.g.Root)}, {"Supports d_type", "true"}},
 				Runtimes:     map[string]map[string]string{}, OSType: runtime.GOOS, Architecture: unameMachine(),
 				NCPU: runtime.NumCPU(), OperatingSystem: osName(),
+			}
+			if m, err := e.containers(); err == nil {
+				if cs, err := m.List(cmd.Context()); err == nil {
+					for _, c := range cs {
+						d.Containers++
+						switch c.State.Status {
+						case container.StatusRunning:
+							d.ContainersRunning++
+						case container.StatusPaused:
+							d.ContainersPaused++
+						default:
+							d.ContainersStopped++
+						}
+					}
+				}
 			}
 			for _, rt := range []string{"runc", "crun"} {
 				if p, err := exec.LookPath(rt); err == nil {

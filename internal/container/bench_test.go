@@ -3,19 +3,31 @@ package container
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // BenchmarkRunRm is `hoist run --rm --network none busybox true` without the
 // CLI process: create, start through a monitor, wait, auto-remove.
-func BenchmarkRunRm(b *testing.B) {
+func BenchmarkRunRm(b *testing.B) { benchRunRm(b, "none") }
+
+// BenchmarkRunRmBridge is the same on the default network (slirp4netns).
+func BenchmarkRunRmBridge(b *testing.B) { benchRunRm(b, "bridge") }
+
+func benchRunRm(b *testing.B, benchNet string) {
 	needRuntimeB(b)
-	m, err := New(b.TempDir(), Options{Images: fixedImages{"busybox:latest": benchImage(b)}, Self: selfCmd(), SelfEnv: []string{"HOIST_TEST_SELF=monitor"}})
+	root := b.TempDir()
+	b.Cleanup(func() {
+		for i := 0; i < 500 && monitorsOf(root); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	m, err := New(root, Options{Images: fixedImages{"busybox:latest": benchImage(b)}, Self: selfCmd(), SelfEnv: []string{"HOIST_TEST_SELF=monitor"}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
-		c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"true"}}, HostConfig: HostConfig{NetworkMode: "none", AutoRemove: true}})
+		c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"true"}}, HostConfig: HostConfig{NetworkMode: benchNet, AutoRemove: true}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package container
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -91,6 +92,10 @@ func newManager(t *testing.T, imgs ...Image) *Manager {
 			if err := m.Remove(ctx, c.ID, RemoveOptions{Force: true, Volumes: true}); err != nil {
 				t.Errorf("cleanup remove %s: %v", c.ID, err)
 			}
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for monitorsOf(root) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
 		}
 		if mps, _ := mount.MountPoints(root); len(mps) > 0 {
 			t.Errorf("leaked mounts: %v", mps)
@@ -392,12 +397,209 @@ func TestManyLayersAndCgroupLimits(t *testing.T) {
 	img := Image{ID: "sha256:" + strings.Repeat("c", 64), Ref: "layers:120", LowerDirs: lowers,
 		Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"sh"}}}}
 	m := newManager(t, img)
-	out, _, code, err := runCtr(t, m, CreateOptions{Image: "layers:120", Config: Config{Cmd: []string{"sh", "-c", "ls /layers | wc -l; cat /etc/passwd | head -1; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"}},
-		HostConfig: HostConfig{Memory: 64 << 20, PidsLimit: 50}})
+	out, _, code, err := runCtr(t, m, CreateOptions{Image: "layers:120", Config: Config{Cmd: []string{"sh", "-c", "ls /layers | wc -l; cat /etc/passwd | head -1; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares 2>/dev/null || cat /sys/fs/cgroup/cpu.max; grep NoNewPrivs /proc/self/status"}},
+		HostConfig: HostConfig{Memory: 64 << 20, PidsLimit: 50, NanoCPUs: 5e8, CPUShares: 512, SecurityOpt: []string{"no-new-privileges"}}})
 	if err != nil || code != 0 {
 		t.Fatalf("%q %d %v", out, code, err)
 	}
-	if want := "118\nroot:x:0:0:root:/root:/bin/sh\n67108864\n50\n"; out != want {
+	if want := "118\nroot:x:0:0:root:/root:/bin/sh\n67108864\n50\n50000\n512\nNoNewPrivs:\t1\n"; out != want && !strings.Contains(out, "50000 100000") {
 		t.Fatalf("got %q want %q", out, want)
+	}
+}
+
+// monitorsOf reports whether a monitor of root still runs.
+func monitorsOf(root string) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), "container-monitor") && strings.Contains(string(b), root+"\x00") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCopyStorageFallback(t *testing.T) {
+	needRuntime(t)
+	// Two layers: busybox, then one that deletes /etc/group with an overlay
+	// whiteout (char 0/0) and adds a file.
+	top := t.TempDir()
+	os.MkdirAll(filepath.Join(top, "etc"), 0o755)
+	if err := syscall.Mknod(filepath.Join(top, "etc", "group"), syscall.S_IFCHR, 0); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(top, "added"), []byte("top\n"), 0o644)
+	img := Image{ID: "sha256:" + strings.Repeat("d", 64), Ref: "two:1", LowerDirs: []string{sharedRootfs(t), top},
+		Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"sh"}}}}
+	m := newManager(t, img)
+	m.opts.Storage = StorageCopy
+	ctx := context.Background()
+	c, err := m.Create(ctx, CreateOptions{Image: "two:1", Config: Config{Cmd: []string{"sh", "-c", "cat /added; ls /etc/group 2>&1; echo x >> /kept; echo lines=$(wc -l < /kept)"}}, HostConfig: HostConfig{NetworkMode: "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if _, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{Stdout: &out}}); err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.HasPrefix(s, "top\n") || !strings.Contains(s, "No such file") || !strings.HasSuffix(s, "lines=1\n") {
+		t.Fatalf("copy mode: %q", s)
+	}
+	out.Reset()
+	if _, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{Stdout: &out}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(out.String(), "lines=2\n") { // changes persist across starts
+		t.Fatalf("copy mode restart: %q", out.String())
+	}
+	if _, err := m.Diff(ctx, c.ID); err == nil {
+		t.Fatal("diff in copy mode should be refused")
+	}
+	if mps, _ := mount.MountPoints(c.dir); len(mps) != 0 {
+		t.Fatalf("copy mode mounted: %v", mps)
+	}
+}
+
+func TestManyDetachedAtOnce(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	const n = 12
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"sh", "-c", fmt.Sprintf("echo line-%d; sleep 100", i)}}, HostConfig: HostConfig{NetworkMode: "none"}})
+			if err == nil {
+				_, err = m.Start(ctx, c.ID, StartOptions{})
+			}
+			errs <- err
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := m.List(ctx)
+	if err != nil || len(cs) != n {
+		t.Fatalf("list: %d %v", len(cs), err)
+	}
+	names := map[string]bool{}
+	for _, c := range cs {
+		if c.State.Status != StatusRunning || names[c.Name] {
+			t.Fatalf("%s: %s (duplicate name %v)", c.Name, c.State.Status, names[c.Name])
+		}
+		names[c.Name] = true
+		var out bytes.Buffer
+		for i := 0; i < 100 && !strings.HasPrefix(out.String(), "line-"); i++ {
+			out.Reset()
+			m.Logs(ctx, c.ID, LogOptions{Tail: -1}, &out, nil)
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !strings.HasPrefix(out.String(), "line-") {
+			t.Fatalf("logs of %s: %q", c.Name, out.String())
+		}
+	}
+	for _, c := range cs {
+		wg.Add(1)
+		go func(id string) {
+			defer wg.Done()
+			if err := m.Remove(ctx, id, RemoveOptions{Force: true}); err != nil {
+				t.Error(err)
+			}
+		}(c.ID)
+	}
+	wg.Wait()
+	if cs, _ := m.List(ctx); len(cs) != 0 {
+		t.Fatalf("left: %d", len(cs))
+	}
+}
+
+func TestMonitorKilledWhileStarting(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"true"}}, HostConfig: HostConfig{NetworkMode: "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A monitor that prepared the rootfs and died before starting: the
+	// starter's end closes and the monitor cleans up after itself...
+	conn, err := m.spawnMonitor(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := readSync(bufio.NewReader(conn)); err != nil || !msg.Ready {
+		t.Fatalf("ready: %+v %v", msg, err)
+	}
+	if !rootfsMounted(c) {
+		t.Fatal("rootfs not mounted after prepare")
+	}
+	conn.Close()
+	for i := 0; i < 200 && monitorsOf(m.root); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if rootfsMounted(c) {
+		t.Fatal("monitor left the rootfs mounted")
+	}
+	// ...and one killed with SIGKILL leaves a mount that readers repair.
+	conn, err = m.spawnMonitor(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readSync(bufio.NewReader(conn))
+	pids := monitorPids(m.root)
+	for _, p := range pids {
+		syscall.Kill(p, syscall.SIGKILL)
+	}
+	conn.Close()
+	for i := 0; i < 200 && monitorsOf(m.root); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	got, err := m.Get(ctx, c.ID)
+	if err != nil || got.State.Status != StatusCreated || rootfsMounted(got) {
+		t.Fatalf("after killed monitor: %+v %v mounted=%v", got.State, err, rootfsMounted(got))
+	}
+	// It still starts normally.
+	if code, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{}}); err != nil || code != 0 {
+		t.Fatalf("start after: %d %v", code, err)
+	}
+}
+
+func monitorPids(root string) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), "container-monitor") && strings.Contains(string(b), root+"\\x00") {
+			var pid int
+			fmt.Sscan(e.Name(), &pid)
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func TestImageVolumeCopyUp(t *testing.T) {
+	img := busyboxImage(t)
+	img.Ref = "withvol:1"
+	img.Config.Config.Volumes = map[string]struct{}{"/etc": {}}
+	m := newManager(t, img)
+	out, _, code, err := runCtr(t, m, CreateOptions{Image: "withvol:1", Config: Config{Cmd: []string{"sh", "-c", "head -1 /etc/passwd; echo x > /etc/new"}}})
+	if err != nil || code != 0 || out != "root:x:0:0:root:/root:/bin/sh\n" {
+		t.Fatalf("copy-up: %q %d %v", out, code, err)
+	}
+	cs, _ := m.List(context.Background())
+	if len(cs) != 1 || len(cs[0].Mounts) != 1 || !cs[0].Mounts[0].Anonymous {
+		t.Fatalf("anonymous volume: %+v", cs[0].Mounts)
+	}
+	if _, err := os.Stat(filepath.Join(cs[0].Mounts[0].Source, "new")); err != nil {
+		t.Fatalf("write did not reach the volume: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(cs[0].dir, "upper")); len(ents) != 0 {
+		t.Fatalf("volume write reached the upper dir: %v", ents)
 	}
 }

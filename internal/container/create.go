@@ -113,11 +113,14 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	}
 	c := &Container{
 		ID: id, Created: timeNow(), Path: args[0], Args: args[1:],
-		ImageID: img.ID, ImageRef: img.Ref, ImageConfig: ic, LowerDirs: img.LowerDirs,
+		ImageID: img.ID, ImageRef: img.Ref, ImageConfig: ic, LowerDirs: img.LowerDirs, ChainIDs: img.ChainIDs,
 		Config: cfg, HostConfig: hc,
 		dir: filepath.Join(m.containersDir(), id),
 	}
 	c.State.Status = StatusCreated
+	if m.opts.Storage == StorageCopy {
+		c.Storage = StorageCopy
+	}
 	if c.HostConfig.Runtime == "" {
 		c.HostConfig.Runtime = m.opts.Runtime
 	}

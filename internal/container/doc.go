@@ -25,6 +25,11 @@
 //	    console.sock              the runtime's console socket (-t, during start only)
 //	    netns                     the persistent network namespace (bridge mode, while running)
 //	    runtime.log               the runtime's own log (errors from create/start)
+//	    monitor.log               the monitor's own stderr (its errors; normally empty)
+//	    init/                     the init layer: empty mount points (/etc/hosts, ...) on top
+//	                              of the image's layers, so they never show in diff/commit
+//	    init.pid                  the container's init pid as the runtime wrote it
+//	    rootfs.copied             marker: rootfs/ holds a plain copy (Storage "copy", no overlayfs)
 //	container-names/<name>        one file per container name, holding the ID; created with
 //	                              O_EXCL so names are unique across concurrent hoist processes
 //	volumes/<name>/_data          named and anonymous volumes (-v NAME:/path, image VOLUMEs)

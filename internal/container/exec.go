@@ -211,7 +211,7 @@ func (m *Manager) Top(ctx context.Context, ref string) (TopResult, error) {
 	return res, nil
 }
 
-var clockTicks = 100.0
+const clockTicks = 100.0 // USER_HZ on Linux
 
 func psRow(pid int) ([]string, bool) {
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -23,6 +23,18 @@ type InspectState struct {
 	FinishedAt string
 }
 
+// InspectMount is one entry of inspect's Mounts, as docker shows it.
+type InspectMount struct {
+	Type        string
+	Name        string `json:",omitempty"`
+	Source      string
+	Destination string
+	Driver      string `json:",omitempty"`
+	Mode        string
+	RW          bool
+	Propagation string
+}
+
 // PortMapping is one entry of NetworkSettings.Ports.
 type PortMapping struct {
 	HostIp   string
@@ -50,7 +62,7 @@ type Inspect struct {
 		Data map[string]string
 		Name string
 	}
-	Mounts          []MountPoint
+	Mounts          []InspectMount
 	Config          map[string]any
 	NetworkSettings map[string]any
 }
@@ -78,13 +90,20 @@ func (c *Container) Inspect() Inspect {
 		Name:           "/" + c.Name,
 		Driver:         "overlay2",
 		Platform:       "linux",
-		Mounts:         c.Mounts,
+	}
+	in.Mounts = []InspectMount{}
+	for _, mp := range c.Mounts {
+		im := InspectMount{Type: mp.Type, Name: mp.Name, Source: mp.Source, Destination: mp.Destination, RW: mp.RW, Propagation: "rprivate"}
+		if mp.Type == "volume" {
+			im.Driver, im.Propagation = "local", ""
+		}
+		if !mp.RW {
+			im.Mode = "ro"
+		}
+		in.Mounts = append(in.Mounts, im)
 	}
 	if in.Args == nil {
 		in.Args = []string{}
-	}
-	if in.Mounts == nil {
-		in.Mounts = []MountPoint{}
 	}
 	lowers := []string{filepath.Join(c.dir, "init")}
 	for i := len(c.LowerDirs) - 1; i >= 0; i-- {

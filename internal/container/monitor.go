@@ -30,6 +30,10 @@ type syncMsg struct {
 	Pid     int    `json:",omitempty"`
 	Error   string `json:",omitempty"` // monitor -> starter: failed
 	Code    int    `json:",omitempty"` // exit code for Error (125, 126, 127)
+	// Height and Width (starter -> monitor, with Start) size the tty
+	// before the process starts.
+	Height uint16 `json:",omitempty"`
+	Width  uint16 `json:",omitempty"`
 }
 
 type monitor struct {
@@ -103,6 +107,11 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		mon.cleanup()
 		return fmt.Errorf("starter went away before start")
 	}
+	if req.Height > 0 {
+		mon.mu.Lock()
+		mon.winH, mon.winW = req.Height, req.Width
+		mon.mu.Unlock()
+	}
 	pid, serr := mon.startProcess()
 	if serr != nil {
 		mon.cleanup()
@@ -127,8 +136,9 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 
 	code := waitPid(pid)
 	mon.drainOutput()
+	netw := mon.net
+	mon.net = nil // stopped after the clients know the exit code
 	mon.cleanup() // unmounts the rootfs
-	m.cleanupNetwork(c)
 	c.State.Status = StatusExited
 	c.State.ExitCode = code
 	c.State.Pid = 0
@@ -145,8 +155,10 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		}
 	}
 	mon.finish(code, true)
-	// The runtime's record goes last: clients need not wait for it, and a
-	// new start of this container deletes a leftover record first.
+	// The network helper and the runtime's record go last: clients need not
+	// wait for them, and a new start of this container deletes a leftover
+	// record first.
+	netw.stop()
 	_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
 	return nil
 }
@@ -175,20 +187,40 @@ func waitPid(pid int) int {
 	}
 }
 
-func (mon *monitor) prepare() error {
+func (mon *monitor) prepare() (err error) {
 	c := mon.c
 	rootfs := filepath.Join(c.dir, "rootfs")
-	mount.UnmountAll(rootfs)
-	// Overlay lists lowers top first: the init layer, then the image's.
-	lowers := []string{filepath.Join(c.dir, "init")}
-	for i := len(c.LowerDirs) - 1; i >= 0; i-- {
-		lowers = append(lowers, c.LowerDirs[i])
+	// The user-mode network comes up while the rootfs and bundle are made.
+	type netResult struct {
+		n   *bridgeNet
+		err error
 	}
-	// A fresh work dir every start: overlay refuses a dirty one.
-	os.RemoveAll(filepath.Join(c.dir, "work"))
-	os.MkdirAll(filepath.Join(c.dir, "work"), 0o711)
-	if err := mount.Overlay(lowers, filepath.Join(c.dir, "upper"), filepath.Join(c.dir, "work")).Mount(rootfs); err != nil {
-		return fmt.Errorf("mount rootfs of %s: %w", c.ID, err)
+	netc := make(chan netResult, 1)
+	if netMode(c) == "bridge" {
+		go func() {
+			n, err := mon.m.startBridge(c)
+			netc <- netResult{n, err}
+		}()
+	} else {
+		netc <- netResult{}
+	}
+	collected := false
+	waitNet := func() error {
+		collected = true
+		r := <-netc
+		mon.net = r.n
+		return r.err
+	}
+	defer func() {
+		if err != nil && !collected {
+			waitNet() // cleanup() then stops it
+		}
+	}()
+	if err := mon.m.prepareRootfs(mon.ctx, c); err != nil {
+		return err
+	}
+	if err := mon.m.populateVolumes(mon.ctx, c, rootfs); err != nil {
+		return err
 	}
 	if err := writeEtcFiles(c); err != nil {
 		return err
@@ -211,12 +243,8 @@ func (mon *monitor) prepare() error {
 			}
 		}
 	}
-	if netMode(c) == "bridge" {
-		n, err := mon.m.startBridge(c)
-		if err != nil {
-			return err
-		}
-		mon.net = n
+	if err := waitNet(); err != nil {
+		return err
 	}
 	l, err := listenDir(c.dir, "attach.sock")
 	if err != nil {
@@ -245,8 +273,14 @@ func (mon *monitor) startProcess() (int, error) {
 	if _, err := os.Stat(filepath.Join(rtRoot, c.ID)); err == nil {
 		_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
 	}
+	// With a tty: create, size the terminal, then start, so the process
+	// never sees a 0x0 terminal. Otherwise one `run --detach`.
 	args := []string{"--log", logPath, "--log-format", "json", "run", "--detach",
 		"--bundle", filepath.Join(c.dir, "bundle"), "--pid-file", pidFile}
+	if c.Config.Tty {
+		args = []string{"--log", logPath, "--log-format", "json", "create",
+			"--bundle", filepath.Join(c.dir, "bundle"), "--pid-file", pidFile}
+	}
 	cmd := m.runtimeCmd(mon.ctx, c, args...)
 	var closeAfter []*os.File
 	defer func() {
@@ -360,6 +394,10 @@ func (mon *monitor) startProcess() (int, error) {
 				mon.stdoutR = f
 			}
 		case <-time.After(10 * time.Second):
+		}
+		if err := m.runtimeRun(mon.ctx, c, "start", c.ID); err != nil {
+			_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
+			return 0, classifyStartError(err.Error())
 		}
 	}
 	mon.copyOutput()

@@ -334,3 +334,59 @@ func (m *Manager) Prune(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Usage is the containers' share of `system df`.
+type Usage struct {
+	Containers, Running  int
+	Size                 int64 // bytes in the containers' upper dirs
+	Reclaimable          int64 // of which in stopped containers
+	Volumes, VolumesUsed int
+	VolumeSize           int64
+}
+
+// DiskUsage measures the containers' writable layers and the volumes.
+func (m *Manager) DiskUsage(ctx context.Context) (Usage, error) {
+	var u Usage
+	cs, err := m.List(ctx)
+	if err != nil {
+		return u, err
+	}
+	used := map[string]bool{}
+	for _, c := range cs {
+		n := dirBytes(filepath.Join(c.dir, "upper"))
+		u.Containers++
+		u.Size += n
+		if c.State.Running() {
+			u.Running++
+		} else {
+			u.Reclaimable += n
+		}
+		for _, mp := range c.Mounts {
+			if mp.Type == "volume" {
+				used[mp.Name] = true
+			}
+		}
+	}
+	ents, _ := os.ReadDir(m.volumesDir())
+	for _, e := range ents {
+		u.Volumes++
+		if used[e.Name()] {
+			u.VolumesUsed++
+		}
+		u.VolumeSize += dirBytes(filepath.Join(m.volumesDir(), e.Name(), "_data"))
+	}
+	return u, nil
+}
+
+func dirBytes(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}

@@ -205,7 +205,9 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 		}
 	}
 	s := &specs.Spec{
-		Version: specs.Version,
+		// The oldest version that has every field used here: runtimes as old
+		// as Debian 12's crun reject newer version strings.
+		Version: "1.0.2",
 		Process: &specs.Process{
 			Terminal:        c.Config.Tty,
 			User:            specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.Groups},

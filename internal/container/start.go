@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -72,7 +73,11 @@ func (m *Manager) Start(ctx context.Context, ref string, o StartOptions) (int, e
 			return 0, fmt.Errorf("attach to %s: %w", c.ID, err)
 		}
 	}
-	b, _ := json.Marshal(syncMsg{Start: true})
+	startMsg := syncMsg{Start: true}
+	if o.Streams != nil {
+		startMsg.Height, startMsg.Width = o.Streams.Height, o.Streams.Width
+	}
+	b, _ := json.Marshal(startMsg)
 	if _, err := conn.Write(append(b, '\n')); err != nil {
 		unlock()
 		return 0, fmt.Errorf("start %s: %w", c.ID, err)
@@ -120,6 +125,11 @@ func (m *Manager) spawnMonitor(c *Container) (*os.File, error) {
 	cmd := exec.Command(m.opts.Self[0], args...)
 	cmd.Env = append(os.Environ(), m.opts.SelfEnv...)
 	cmd.ExtraFiles = []*os.File{child}
+	// The monitor's own errors (it has no terminal) go to monitor.log.
+	if lf, err := os.OpenFile(filepath.Join(c.dir, "monitor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+		defer lf.Close()
+		cmd.Stderr = lf
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
 	if err := cmd.Start(); err != nil {

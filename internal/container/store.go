@@ -33,6 +33,10 @@ type Options struct {
 	SelfEnv []string
 	// Logger receives debug output; nil discards.
 	Logger *slog.Logger
+	// Storage forces new containers' rootfs mode: StorageCopy copies the
+	// layers instead of mounting an overlay. "" (default) uses overlayfs
+	// and falls back to a copy where it is unavailable.
+	Storage string
 }
 
 // Manager creates, runs and tracks containers under one hoist root.
@@ -130,8 +134,9 @@ func (m *Manager) releaseName(name, id string) {
 	}
 }
 
-// writeJSON writes v to path atomically (temp file, fsync, rename).
-func writeJSON(path string, v any) error {
+// writeJSON writes v to path atomically (temp file, rename), with an fsync
+// first when durable.
+func writeJSON(path string, v any, durable bool) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -146,10 +151,12 @@ func writeJSON(path string, v any) error {
 		os.Remove(tmp)
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
+	if durable {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			os.Remove(tmp)
+			return err
+		}
 	}
 	f.Close()
 	if err := os.Rename(tmp, path); err != nil {
@@ -160,11 +167,14 @@ func writeJSON(path string, v any) error {
 }
 
 func (c *Container) saveConfig() error {
-	return writeJSON(filepath.Join(c.dir, "container.json"), c)
+	return writeJSON(filepath.Join(c.dir, "container.json"), c, true)
 }
 
+// saveState writes state.json atomically but without fsync: after a crash
+// the state is reconciled against the runtime anyway, and a state lost with
+// the machine describes processes that are gone.
 func (c *Container) saveState() error {
-	return writeJSON(filepath.Join(c.dir, "state.json"), c.State)
+	return writeJSON(filepath.Join(c.dir, "state.json"), c.State, false)
 }
 
 func (c *Container) loadState() error {
@@ -204,8 +214,12 @@ func (m *Manager) load(id string) (*Container, error) {
 		return nil, errdefs.DataLossf("container %s: corrupt container.json: %v", id, err)
 	}
 	c.dir = dir
-	if err := c.loadState(); err != nil && !os.IsNotExist(err) {
-		return nil, errdefs.DataLossf("container %s: corrupt state.json: %v", id, err)
+	if err := c.loadState(); err != nil {
+		// Missing or torn (crash before writeback): the runtime knows better.
+		c.State = State{Status: StatusExited, ExitCode: 255, Error: "state lost: " + err.Error()}
+		if os.IsNotExist(err) {
+			c.State = State{Status: StatusCreated}
+		}
 	}
 	return c, nil
 }
@@ -345,6 +359,9 @@ func (c *Container) monitorAlive() bool {
 // marked exited (255, as docker does when it loses track) and its mounts are
 // cleaned up.
 func (m *Manager) reconcile(ctx context.Context, c *Container) error {
+	if c.State.Status == StatusCreated {
+		return m.reconcileCreated(ctx, c)
+	}
 	if !c.State.Running() && c.State.Status != StatusRemoving {
 		return nil
 	}
@@ -379,4 +396,75 @@ func (m *Manager) reconcile(ctx context.Context, c *Container) error {
 	}
 	c.State.Error = "container monitor exited unexpectedly"
 	return c.saveState()
+}
+
+// ImageUse is one container using an image.
+type ImageUse struct {
+	ID      string
+	Running bool
+}
+
+// ImageUsers maps image ID -> the containers created from it, and returns
+// the chain IDs of every layer containers use (for rmi and layer GC). It
+// reads the records only (no reconciliation).
+func (m *Manager) ImageUsers() (map[string][]ImageUse, map[string]bool, error) {
+	ids, err := m.ids()
+	if err != nil {
+		return nil, nil, err
+	}
+	users := map[string][]ImageUse{}
+	chains := map[string]bool{}
+	for _, id := range ids {
+		c, err := m.load(id)
+		if err != nil {
+			continue
+		}
+		running := c.State.Running() && (c.monitorAlive() || c.State.Pid > 0 && procStart(c.State.Pid) != 0)
+		users[c.ImageID] = append(users[c.ImageID], ImageUse{ID: c.ID, Running: running})
+		for _, ch := range c.ChainIDs {
+			chains[ch] = true
+		}
+	}
+	return users, chains, nil
+}
+
+// reconcileCreated repairs a container left "created" by a monitor killed
+// while starting it: a runtime record or a mounted rootfs without a start in
+// progress (a start holds the lock until the state says running). A process
+// the runtime still runs is adopted as running (unmonitored); anything else
+// is cleaned up.
+func (m *Manager) reconcileCreated(ctx context.Context, c *Container) error {
+	_, rtErr := os.Stat(filepath.Join(m.runtimeRoot(m.runtimeOf(c)), c.ID))
+	if rtErr != nil && !rootfsMounted(c) {
+		return nil
+	}
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := c.loadState(); err != nil || c.State.Status != StatusCreated {
+		return err
+	}
+	out, err := m.runtimeCmd(ctx, c, "state", c.ID).Output()
+	var st struct {
+		Status string `json:"status"`
+		Pid    int    `json:"pid"`
+	}
+	if err == nil && json.Unmarshal(out, &st) == nil && (st.Status == "running" || st.Status == "paused") {
+		c.State.Status, c.State.Pid, c.State.StartedAt = st.Status, st.Pid, timeNow()
+		return c.saveState()
+	}
+	m.cleanupAfterExit(ctx, c)
+	return nil
+}
+
+// rootfsMounted reports, cheaply, whether something is mounted on c's
+// rootfs (its device differs from the container directory's).
+func rootfsMounted(c *Container) bool {
+	var a, b unix.Stat_t
+	if unix.Lstat(c.dir, &a) != nil || unix.Lstat(filepath.Join(c.dir, "rootfs"), &b) != nil {
+		return false
+	}
+	return a.Dev != b.Dev
 }

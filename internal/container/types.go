@@ -13,6 +13,7 @@ type Image struct {
 	Ref       string        // the reference the user gave, normalised
 	Config    ocispec.Image // the image config
 	LowerDirs []string      // unpacked layer dirs, BOTTOM first
+	ChainIDs  []string      // the layers' chain IDs, bottom first (kept from GC while the container exists)
 }
 
 // ImageResolver finds an image by reference or ID.
@@ -82,7 +83,7 @@ type MountPoint struct {
 	Source      string `json:"Source"`
 	Destination string `json:"Destination"`
 	RW          bool   `json:"RW"`
-	Anonymous   bool   `json:"-"`
+	Anonymous   bool   `json:"Anonymous,omitempty"` // an image VOLUME's (removed with the container by rm -v / --rm)
 }
 
 // Container is the persistent record of one container (container.json).
@@ -96,6 +97,8 @@ type Container struct {
 	ImageRef    string              `json:"ImageRef"`
 	ImageConfig ocispec.ImageConfig `json:"ImageConfig"`
 	LowerDirs   []string            `json:"LowerDirs"` // bottom first
+	ChainIDs    []string            `json:"ChainIDs,omitempty"`
+	Storage     string              `json:"Storage,omitempty"` // StorageOverlay ("") or StorageCopy
 	Config      Config              `json:"Config"`
 	HostConfig  HostConfig          `json:"HostConfig"`
 	Mounts      []MountPoint        `json:"Mounts"`

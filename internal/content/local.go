@@ -205,33 +205,36 @@ func (w *localWriter) Commit(ctx context.Context, size int64, expected digest.Di
 		w.Close()
 		return Info{}, errdefs.DataLossf("blob digest mismatch: expected %s, got %s", expected, got)
 	}
-	if err := w.f.Sync(); err != nil {
-		w.Close()
-		return Info{}, fmt.Errorf("fsync blob %s: %w", got, err)
-	}
-	if err := w.f.Close(); err != nil {
-		w.closed = true
-		os.Remove(w.path)
-		return Info{}, err
-	}
 	w.closed = true
-	target, err := w.s.BlobPath(got)
+	err := w.s.Adopt(w.f, got)
+	w.f.Close()
 	if err != nil {
 		os.Remove(w.path)
 		return Info{}, err
 	}
-	if err := os.Chmod(w.path, 0o444); err != nil {
-		os.Remove(w.path)
-		return Info{}, err
-	}
-	if err := os.Rename(w.path, target); err != nil {
-		os.Remove(w.path)
-		return Info{}, fmt.Errorf("commit blob %s: %w", got, err)
-	}
-	if err := syncDir(filepath.Dir(target)); err != nil {
-		return Info{}, err
-	}
 	return Info{Digest: got, Size: w.n, CreatedAt: time.Now()}, nil
+}
+
+// Adopt makes the file f, on the store's filesystem, the blob dgst: it is
+// fsynced, made read-only and renamed into place, and the directory is
+// fsynced. The caller must have verified that f's bytes hash to dgst (the
+// registry's uploads hash while they receive). f stays open; on error the
+// file is left where it was.
+func (s *Local) Adopt(f *os.File, dgst digest.Digest) error {
+	target, err := s.BlobPath(dgst)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync blob %s: %w", dgst, err)
+	}
+	if err := f.Chmod(0o444); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), target); err != nil {
+		return fmt.Errorf("commit blob %s: %w", dgst, err)
+	}
+	return syncDir(filepath.Dir(target))
 }
 
 func syncDir(dir string) error {

@@ -255,10 +255,22 @@ func (s *Store) unpack(ctx context.Context, r io.Reader, opts CreateOptions, sto
 	if opts.KeepCompressed && !keepCompressed {
 		return nil, errdefs.InvalidArgumentf("layer blob %s: unsupported compression (only gzip and zstd layers can be stored)", opts.Digest)
 	}
-	diffIDer := digest.Canonical.Digester()
-	var tarStream io.Reader = io.TeeReader(dec, diffIDer.Hash())
-	if !opts.KeepCompressed {
+	// The diffID is the sha256 of the uncompressed tar. Hash it only when no
+	// other hash already gives it: an uncompressed stored blob is named by
+	// it (and was verified when stored), and an uncompressed tar written to
+	// content here is hashed by the content writer.
+	var diffIDer digest.Digester
+	var tarStream io.Reader = dec
+	switch {
+	case stored != nil && comp == archive.Uncompressed && stored.Digest.Algorithm() == digest.Canonical:
+	case !opts.KeepCompressed && alg == digest.Canonical:
 		tarStream = io.TeeReader(tarStream, sink)
+	default:
+		diffIDer = digest.Canonical.Digester()
+		tarStream = io.TeeReader(dec, diffIDer.Hash())
+		if !opts.KeepCompressed {
+			tarStream = io.TeeReader(tarStream, sink)
+		}
 	}
 	size, err := archive.Apply(ctx, diff, tarStream, archive.ApplyOptions{Overlay: true, MaxBytes: opts.MaxBytes, NoSameOwner: opts.NoSameOwner})
 	if err != nil {
@@ -273,7 +285,15 @@ func (s *Store) unpack(ctx context.Context, r io.Reader, opts CreateOptions, sto
 			return nil, fmt.Errorf("reading layer blob: %w", err)
 		}
 	}
-	diffID := diffIDer.Digest()
+	var diffID digest.Digest
+	switch {
+	case diffIDer != nil:
+		diffID = diffIDer.Digest()
+	case stored != nil:
+		diffID = stored.Digest
+	default:
+		diffID = w.Digest()
+	}
 	if opts.DiffID != "" && opts.DiffID != diffID {
 		return nil, errdefs.DataLossf("layer diffID mismatch: expected %s, got %s", opts.DiffID, diffID)
 	}

@@ -46,6 +46,27 @@ func TestInteropHoistRegistry(t *testing.T) {
 	interop(t, strings.TrimPrefix(srv.URL, "http://"), true)
 }
 
+// TestInteropHoistRegistryToken: the same against hoist's registry with
+// its Docker token flow (Bearer challenge, /token, scoped tokens).
+func TestInteropHoistRegistryToken(t *testing.T) {
+	st, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	htp, err := server.ParseHtpasswd([]byte("hoist:"+string(hash)+"\n"), "htpasswd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta, err := server.NewTokenAuth(bytes.Repeat([]byte("k"), 32), "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(server.New(st, server.WithHtpasswd(htp, "hoist-test"), server.WithTokenAuth(ta)))
+	t.Cleanup(srv.Close)
+	interop(t, strings.TrimPrefix(srv.URL, "http://"), true)
+}
+
 func interop(t *testing.T, host string, hasSearch bool) {
 	reg := struct{ Host string }{host}
 	creds := auth.Credentials{Username: "hoist", Password: "s3cret"}

@@ -157,6 +157,26 @@ func testPushPull(t *testing.T, host string) {
 	if !strings.Contains(strings.Join(ev.list, "\n"), ": Mounted from team/app") {
 		t.Fatalf("re-push events: %v", ev.list)
 	}
+	// a different image on the same layer (as one built FROM the pulled
+	// one): its layer is mounted from the repository the base came from
+	full, err := dst.Get(ctx, host+"/team/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	json.Unmarshal(full.RawConfig, &cfg)
+	cfg["author"] = "someone else"
+	nb, _ := json.Marshal(cfg)
+	if _, err := dst.Create(ctx, images.NewImage{Config: nb, Names: []string{host + "/derived/app:v1"}}); err != nil {
+		t.Fatal(err)
+	}
+	ev = events{}
+	if _, err := Push(ctx, c, dst, name(t, host+"/derived/app:v1"), PushOptions{Progress: ev.add}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(ev.list, "\n"), ": Mounted from ") {
+		t.Fatalf("derived push events: %v", ev.list)
+	}
 	// zstd: an OCI manifest whose layer is zstd; it pulls back to the same image ID
 	if err := src.Tag(ctx, host+"/team/app:v1", host+"/team/app:zstd"); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sort"
 
 	"github.com/hoistproject/hoist/internal/content"
@@ -66,6 +67,10 @@ func Push(ctx context.Context, c *client.Client, st *images.Store, name referenc
 	}
 	defer done()
 	repo := c.Repository(name)
+	mounts, err := mountSources(ctx, st, name)
+	if err != nil {
+		return nil, err
+	}
 	var out []PushedTag
 	for _, tag := range tags {
 		tagged, err := reference.WithTag(name, tag)
@@ -83,10 +88,9 @@ func Push(ctx context.Context, c *client.Client, st *images.Store, name referenc
 		if err != nil {
 			return out, err
 		}
-		mountFrom := mountSources(full, name)
 		got, err := client.Push(ctx, st.Content(), repo, desc, tag, client.PushOptions{
 			Parallel: opts.Parallel, Progress: opts.Progress,
-			MountFrom: func(digest.Digest) []string { return mountFrom },
+			MountFrom: func(d digest.Digest) []string { return mounts[d] },
 		})
 		if err != nil {
 			return out, err
@@ -130,18 +134,40 @@ func localTags(ctx context.Context, st *images.Store, name reference.Named) ([]s
 	return tags, nil
 }
 
-// mountSources are the repositories of the target registry that the image
-// came from or went to (its repo digests).
-func mountSources(full *images.Full, target reference.Named) []string {
-	var out []string
-	for _, rd := range full.RepoDigests {
-		p, err := reference.ParseNamed(rd)
-		if err != nil || reference.Domain(p) != reference.Domain(target) || p.Name() == target.Name() {
+// mountSources maps blobs to the repositories of the target registry known
+// to hold them: those named by the repo digests of every local image (pulled
+// from or pushed to there) whose layers use the blob.
+func mountSources(ctx context.Context, st *images.Store, target reference.Named) (map[digest.Digest][]string, error) {
+	list, err := st.List(ctx, images.ListOptions{All: true})
+	if err != nil {
+		return nil, err
+	}
+	out := map[digest.Digest][]string{}
+	for _, img := range list {
+		var repos []string
+		for _, rd := range img.RepoDigests {
+			p, err := reference.ParseNamed(rd)
+			if err != nil || reference.Domain(p) != reference.Domain(target) || p.Name() == target.Name() {
+				continue
+			}
+			repos = append(repos, reference.Path(p))
+		}
+		if len(repos) == 0 || img.ChainID == "" {
 			continue
 		}
-		out = append(out, reference.Path(p))
+		chain, err := st.Layers().Chain(ctx, img.ChainID)
+		if err != nil {
+			continue
+		}
+		for _, l := range chain {
+			for _, r := range repos {
+				if !slices.Contains(out[l.Blob.Digest], r) {
+					out[l.Blob.Digest] = append(out[l.Blob.Digest], r)
+				}
+			}
+		}
 	}
-	return out
+	return out, nil
 }
 
 // pushManifestFor returns the manifest to push for an image: a stored

@@ -31,6 +31,8 @@ type Store struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Upload
+
+	bufs sync.Pool // *[]byte copy buffers for uploads
 }
 
 // Open opens (creating if needed) the registry storage under root.
@@ -44,7 +46,9 @@ func Open(root string) (*Store, error) {
 			return nil, fmt.Errorf("registry storage: %w", err)
 		}
 	}
-	return &Store{root: root, blobs: blobs, sessions: map[string]*Upload{}}, nil
+	s := &Store{root: root, blobs: blobs, sessions: map[string]*Upload{}}
+	s.bufs.New = func() any { b := make([]byte, 256<<10); return &b }
+	return s, nil
 }
 
 // Root is the storage's directory.
@@ -94,6 +98,11 @@ func writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Sync(); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return err

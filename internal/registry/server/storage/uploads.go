@@ -241,8 +241,8 @@ func (u *Upload) Append(ctx context.Context, r io.Reader, start, size int64) (in
 }
 
 func (u *Upload) write(ctx context.Context, r io.Reader) (int64, error) {
-	bufp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bufp)
+	bufp := u.s.bufs.Get().(*[]byte)
+	defer u.s.bufs.Put(bufp)
 	buf := *bufp
 	var n int64
 	saved := u.offset
@@ -283,8 +283,6 @@ func (u *Upload) write(ctx context.Context, r io.Reader) (int64, error) {
 // checkpointBytes is how often a long chunk's progress is saved.
 const checkpointBytes = 16 << 20
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
-
 // Commit finishes the session: the data must hash to expected. The data file
 // is fsynced and renamed into the blob store and linked into the repository.
 // A mismatch is errdefs.ErrDataLoss and leaves the session open.
@@ -323,17 +321,8 @@ func (u *Upload) Commit(ctx context.Context, expected digest.Digest) (content.In
 	if _, err := os.Stat(target); err == nil {
 		u.s.touch(got)
 	} else {
-		if err := u.f.Sync(); err != nil {
-			return content.Info{}, fmt.Errorf("fsync upload %s: %w", u.id, err)
-		}
-		if err := os.Chmod(u.f.Name(), 0o444); err != nil {
-			return content.Info{}, err
-		}
-		if err := os.Rename(u.f.Name(), target); err != nil {
-			return content.Info{}, fmt.Errorf("commit blob %s: %w", got, err)
-		}
-		if err := syncDir(filepath.Dir(target)); err != nil {
-			return content.Info{}, err
+		if err := u.s.blobs.Adopt(u.f, got); err != nil {
+			return content.Info{}, fmt.Errorf("upload %s: %w", u.id, err)
 		}
 	}
 	if err := u.s.link(u.repo, got); err != nil {
@@ -413,13 +402,4 @@ func (s *Store) PurgeUploads(ctx context.Context, age time.Duration) (int, error
 		return n, err
 	}
 	return n, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
