@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path"
@@ -37,7 +39,8 @@ type caseSpec struct {
 	// Bases lists the base images the case uses: "busybox" (default) and/or "minbase".
 	Bases []string `json:"bases,omitempty"`
 	// BuildArgs are --build-arg values; the value "$PARENT" is replaced by the
-	// tag of the case's last pre-build.
+	// tag of the case's last pre-build, "$HTTP" by the URL of the suite's
+	// HTTP server (/file.txt, /archive.tar.gz).
 	BuildArgs map[string]string `json:"buildArgs,omitempty"`
 	Target    string            `json:"target,omitempty"`
 	// Labels are --label values of the main build.
@@ -110,6 +113,8 @@ type suite struct {
 	bases  map[string]*base
 	dimgs  []string // docker images to remove at the end
 	dloads map[string]error
+
+	httpURL string
 }
 
 type base struct {
@@ -160,6 +165,23 @@ func TestCompat(t *testing.T) {
 	} else {
 		t.Log("no docker engine answers: comparing with expected.json only")
 	}
+
+	// ADD <url> cases fetch from here ($HTTP in buildArgs); 127.0.0.1 only.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lm := time.Unix(1600000000, 0).UTC().Format(http.TimeFormat)
+		switch r.URL.Path {
+		case "/file.txt":
+			w.Header().Set("Last-Modified", lm)
+			io.WriteString(w, "remote content\n")
+		case "/archive.tar.gz":
+			w.Header().Set("Last-Modified", lm)
+			w.Write(gz(mkTar(sampleTar...)))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	s.httpURL = srv.URL
 
 	entries, err := os.ReadDir("testdata")
 	if err != nil {
@@ -345,6 +367,7 @@ func (s *suite) buildAll(t *testing.T, cdir, ctxDir string, spec caseSpec, engin
 			if v == "$PARENT" {
 				v = parent
 			}
+			v = strings.ReplaceAll(v, "$HTTP", s.httpURL)
 			args = append(args, "--build-arg", k+"="+v)
 		}
 		if parent != "" && spec.BuildArgs["PARENT"] == "" {
