@@ -341,9 +341,8 @@ func resources(r Resources) *specs.LinuxResources {
 // resolveExecUser resolves USER (name or number, optional :group) in the
 // rootfs: uid, gid, supplementary groups and home directory.
 func resolveExecUser(root, user string) (uid, gid uint32, groups []uint32, home string, err error) {
-	home = "/root"
 	if user == "" {
-		return 0, 0, nil, home, nil
+		return 0, 0, nil, homeOf(root, 0), nil
 	}
 	u, g, hasGroup := strings.Cut(user, ":")
 	name := u
@@ -371,16 +370,7 @@ func resolveExecUser(root, user string) (uid, gid uint32, groups []uint32, home 
 			}
 		}
 	}
-	if p, err := securejoin.SecureJoin(root, "/etc/passwd"); err == nil {
-		if b, err := os.ReadFile(p); err == nil {
-			for _, line := range strings.Split(string(b), "\n") {
-				f := strings.Split(line, ":")
-				if len(f) >= 6 && f[0] == name {
-					home = f[5]
-				}
-			}
-		}
-	}
+	home = homeOf(root, uid)
 	if hasGroup {
 		gg, _, err := lookupID(root, "/etc/group", g)
 		if err != nil {
@@ -407,6 +397,29 @@ func resolveExecUser(root, user string) (uid, gid uint32, groups []uint32, home 
 		}
 	}
 	return uid, gid, groups, home, nil
+}
+
+// homeOf is HOME for a process of uid, as runc sets it: the home directory
+// of the first passwd entry with that uid, else "/".
+func homeOf(root string, uid uint32) string {
+	p, err := securejoin.SecureJoin(root, "/etc/passwd")
+	if err != nil {
+		return "/"
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "/"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 6 && f[2] == strconv.FormatUint(uint64(uid), 10) {
+			if f[5] == "" {
+				return "/"
+			}
+			return f[5]
+		}
+	}
+	return "/"
 }
 
 // Cleanup deletes the runtime containers and bundles of dead hoist

@@ -168,6 +168,11 @@ var setups = map[string]func(c *ctxMaker){
 		// deletion.
 		c.write("wh.tar", mkTar(tarEntry{name: ".wh.gone", body: ""}, tarEntry{name: "added", body: "added\n"}))
 	},
+	"add-dir-with-archive": func(c *ctxMaker) {
+		// Archives inside an ADDed directory are copied, not extracted.
+		c.check(os.MkdirAll(c.p("sub"), 0o755))
+		c.write("sub/nested.tar", mkTar(tarEntry{name: "in-tar.txt", body: "in tar\n"}))
+	},
 	"add-chown": func(c *ctxMaker) {
 		c.write("plain.tar", mkTar(sampleTar...))
 	},

@@ -100,3 +100,36 @@ func TestRunSpecCleanupRemovesMountStubs(t *testing.T) {
 		t.Error("/etc (in the image) removed")
 	}
 }
+
+// HOME is the passwd home of the process's uid, else "/" (runc's default,
+// so docker's): a numeric USER without a passwd entry got /root.
+func TestRunSpecHome(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n"), 0o644)
+	empty := t.TempDir()
+	for _, c := range []struct {
+		rootfs, user, want string
+	}{
+		{root, "", "HOME=/root"},
+		{root, "app", "HOME=/home/app"},
+		{root, "1000", "HOME=/home/app"},
+		{root, "4242:4343", "HOME=/"},
+		{empty, "", "HOME=/"},
+	} {
+		s, cleanup, err := (&RuncRunner{}).spec(RunRequest{Rootfs: c.rootfs, User: c.user, Args: []string{"true"}}, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cleanup()
+		found := ""
+		for _, e := range s.Process.Env {
+			if len(e) > 5 && e[:5] == "HOME=" {
+				found = e
+			}
+		}
+		if found != c.want {
+			t.Errorf("USER %q: %q, want %q", c.user, found, c.want)
+		}
+	}
+}
