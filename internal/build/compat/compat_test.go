@@ -158,6 +158,10 @@ func TestCompat(t *testing.T) {
 		t.Cleanup(func() {
 			s.mu.Lock()
 			defer s.mu.Unlock()
+			if os.Getenv("HOIST_COMPAT_KEEP") != "" {
+				t.Logf("HOIST_COMPAT_KEEP: docker images kept: %v", s.dimgs)
+				return
+			}
 			if len(s.dimgs) > 0 {
 				exec.Command("docker", append([]string{"rmi", "-f"}, s.dimgs...)...).Run()
 			}
@@ -262,12 +266,15 @@ func (s *suite) runCase(t *testing.T, name string) {
 		h.must("load", "-q", "-i", b.tar)
 	}
 	t.Cleanup(func() { cleanupMounts(root) })
-	hres := s.buildAll(t, cdir, ctxDir, spec, "hoist", func(args []string) (string, error) {
+	hres, err := s.buildAll(t, cdir, ctxDir, spec, "hoist", func(args []string) (string, error) {
 		return h.run(append([]string{"build", "--progress", "plain"}, args...)...)
 	}, func(tag, out string) (string, error) {
 		_, err := h.run("save", "-o", out, tag)
 		return out, err
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// golden: the changes from the base the final stage most resembles
 	got := golden{Config: hres.config, Changes: changes(nil, hres.listing)} // scratch
 	for _, b := range bases {
@@ -286,11 +293,16 @@ func (s *suite) runCase(t *testing.T, name string) {
 				t.Fatalf("docker load of the %s base: %v", b, err)
 			}
 		}
+		// The classic builder is the reference; BuildKit (buildx) builds
+		// only the cases the classic builder cannot: docker 20.10's BuildKit
+		// is v0.8, which left mount stubs in layers and no primary gid in
+		// RUN's groups, bugs BuildKit has since fixed and hoist follows.
+		bkit := spec.BuildKit != ""
 		env := []string{"DOCKER_BUILDKIT=0"}
-		if s.bkit {
+		if bkit {
 			env = []string{"DOCKER_BUILDKIT=1"}
 		}
-		dres := s.buildAll(t, cdir, ctxDir, spec, "docker", func(args []string) (string, error) {
+		dres, err := s.buildAll(t, cdir, ctxDir, spec, "docker", func(args []string) (string, error) {
 			cmd := exec.Command("docker", append([]string{"build", "--network", "host", "--force-rm"}, args...)...)
 			cmd.Env = append(os.Environ(), env...)
 			out, err := cmd.CombinedOutput()
@@ -302,10 +314,18 @@ func (s *suite) runCase(t *testing.T, name string) {
 			}
 			return out, nil
 		})
-		if diff := compareResults(hres, dres, spec); diff != "" {
-			t.Errorf("hoist and docker differ (- hoist, + docker):\n%s", diff)
+		switch {
+		case err != nil && bkit:
+			// The daemon's BuildKit frontend may predate the syntax.
+			t.Logf("docker's BuildKit cannot build this case, comparing with expected.json only: %s", firstErrorLine(err))
+		case err != nil:
+			t.Fatal(err)
+		default:
+			if diff := compareResults(hres, dres, spec, bkit); diff != "" {
+				t.Errorf("hoist and docker differ (- hoist, + docker):\n%s", diff)
+			}
+			compared = true
 		}
-		compared = true
 	} else if spec.BuildKit != "" && s.docker {
 		t.Logf("not built by docker: needs BuildKit (%s) and the buildx plugin is missing", spec.BuildKit)
 	}
@@ -347,7 +367,7 @@ func (s *suite) runCase(t *testing.T, name string) {
 // buildAll runs the case's pre-builds and main build with one engine and
 // flattens the final image.
 func (s *suite) buildAll(t *testing.T, cdir, ctxDir string, spec caseSpec, engine string,
-	build func(args []string) (string, error), save func(tag, out string) (string, error)) result {
+	build func(args []string) (string, error), save func(tag, out string) (string, error)) (result, error) {
 	t.Helper()
 	work := t.TempDir()
 	prefix := "hoist-compat-" + strings.ToLower(filepath.Base(cdir)) + "-" + engine
@@ -398,7 +418,7 @@ func (s *suite) buildAll(t *testing.T, cdir, ctxDir string, spec caseSpec, engin
 		}
 		out, err := build(args)
 		if err != nil {
-			t.Fatalf("%s build %s: %v\n%s", engine, df, err, out)
+			return result{}, fmt.Errorf("%s build %s: %v\n%s", engine, df, err, out)
 		}
 		parent = tag
 	}
@@ -410,7 +430,7 @@ func (s *suite) buildAll(t *testing.T, cdir, ctxDir string, spec caseSpec, engin
 	if err != nil {
 		t.Fatalf("flattening the %s image: %v", engine, err)
 	}
-	return res
+	return res, nil
 }
 
 // base imports a base image once into a template root and saves it.
@@ -470,7 +490,11 @@ func (s *suite) dockerLoad(name string) error {
 		err = fmt.Errorf("%v: %s", err, out)
 	}
 	s.dloads[name] = err
-	s.dimgs = append(s.dimgs, baseRefs[name])
+	// Removed by ID at the end: another run may have moved the tag to its
+	// own copy meanwhile.
+	if id, ierr := exec.Command("docker", "image", "inspect", "-f", "{{.Id}}", baseRefs[name]).Output(); ierr == nil {
+		s.dimgs = append(s.dimgs, strings.TrimSpace(string(id)))
+	}
 	return err
 }
 
@@ -789,7 +813,7 @@ func ignoredPath(p string, ignore map[string]string) bool {
 
 // compareResults describes every difference between hoist's and docker's
 // image, "" when they are equal (after the case's exclusions).
-func compareResults(h, d result, spec caseSpec) string {
+func compareResults(h, d result, spec caseSpec, bkit bool) string {
 	var b strings.Builder
 	b.WriteString(diffConfig(h.config, d.config, spec.IgnoreConfig))
 	var paths []string
@@ -810,6 +834,9 @@ func compareResults(h, d result, spec caseSpec) string {
 		}
 		hl, hok := h.listing[p]
 		dl, dok := d.listing[p]
+		if bkit && !hok && isStub(d.listing, p) {
+			continue // an empty mount point old BuildKit left in the layer
+		}
 		switch {
 		case !dok:
 			fmt.Fprintf(&b, "  file - %s\n", hl)
@@ -820,6 +847,29 @@ func compareResults(h, d result, spec caseSpec) string {
 		}
 	}
 	return b.String()
+}
+
+// isStub reports whether p is an empty root-owned directory in listing
+// (nothing below it): what runc creates for a mount point.
+func isStub(listing map[string]string, p string) bool {
+	if !strings.HasSuffix(listing[p], " d 0755 0:0") {
+		return false
+	}
+	for q := range listing {
+		if strings.HasPrefix(q, p+"/") && !isStub(listing, q) {
+			return false
+		}
+	}
+	return true
+}
+
+func firstErrorLine(err error) string {
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if strings.Contains(l, "ERROR") || strings.Contains(l, "error") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return strings.SplitN(err.Error(), "\n", 2)[0]
 }
 
 // diffConfig compares the checked config fields one by one.
