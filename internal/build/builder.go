@@ -505,7 +505,7 @@ func (j *job) flushCache(ctx context.Context) error {
 // export stores the final image of target and tags it.
 func (j *job) export(ctx context.Context, target *stageRun) (*Result, error) {
 	st := target.state
-	cfg := st.cfg.clone()
+	cfg := cloneConfig(st.cfg)
 	if len(j.opts.Labels) > 0 {
 		if cfg.Config.Labels == nil {
 			cfg.Config.Labels = map[string]string{}
@@ -528,7 +528,7 @@ func (j *job) export(ctx context.Context, target *stageRun) (*Result, error) {
 		return j.exportFiles(ctx, st, cfg)
 	}
 	v := j.prog.start("exporting to image")
-	raw := cfg.bytes()
+	raw := configBytes(cfg)
 	j.mu.Lock()
 	if j.leaseCtx != nil {
 		ctx = &leaseContext{Context: ctx, lease: j.leaseCtx}

@@ -22,8 +22,8 @@ import (
 // TestCompatDocker builds the corpus with docker too (where a docker engine
 // answers) and requires the same config and the same file tree (path, type,
 // mode, owner, size, content hash, link target), except docker's own
-// runtime files. With the classic builder (no buildx), the cases using
-// BuildKit-only syntax (heredocs, RUN --mount, --chmod) are skipped.
+// runtime files. Cases using BuildKit-only syntax (heredocs, RUN --mount,
+// --chmod) are compared by TestCompatCorpus only.
 func TestCompatDocker(t *testing.T) {
 	if _, err := exec.LookPath("docker"); err != nil {
 		t.Skip("docker not installed")
@@ -33,7 +33,11 @@ func TestCompatDocker(t *testing.T) {
 	if err := exec.CommandContext(ctx, "docker", "info").Run(); err != nil {
 		t.Skip("no docker engine answers")
 	}
-	buildkit := exec.Command("docker", "buildx", "version").Run() == nil
+	// Always docker's classic builder: the BuildKit built into dockerd 20.10
+	// (v0.8) predates most of the syntax the corpus covers, and offline it
+	// cannot fetch a newer frontend, so the comparison would depend on
+	// whether the machine happens to have the buildx plugin.
+	const buildkit = false
 	e := newRealEnv(t)
 	// The same busybox base in docker, under a name of our own.
 	baseName := fmt.Sprintf("hoist-compat/busybox:%d", os.Getpid())
@@ -57,10 +61,10 @@ func TestCompatDocker(t *testing.T) {
 				t.Skip("a failing build: compared by TestCompatCorpus only")
 			}
 			if !buildkit && bytes.Contains(exp, []byte("# buildkit-only")) {
-				t.Skip("needs BuildKit semantics and docker has no buildx")
+				t.Skip("needs BuildKit semantics: compared by TestCompatCorpus only")
 			}
 			if !buildkit && (bytes.Contains(df, []byte("<<")) || bytes.Contains(df, []byte("--mount")) || bytes.Contains(df, []byte("--chmod"))) {
-				t.Skip("BuildKit-only syntax and docker has no buildx")
+				t.Skip("BuildKit-only syntax: compared by TestCompatCorpus only")
 			}
 			ctxDir := filepath.Join(dir, "ctx")
 			if _, err := os.Stat(ctxDir); err != nil {
@@ -90,10 +94,8 @@ func TestCompatDocker(t *testing.T) {
 			dfFile := filepath.Join(t.TempDir(), "Dockerfile")
 			os.WriteFile(dfFile, []byte(ddf), 0o644)
 			tag := fmt.Sprintf("hoist-compat/%s:%d", name, os.Getpid())
-			cmd := exec.Command("docker", append(append([]string{"build", "-q", "-f", dfFile, "-t", tag}, args...), ctxDir)...)
-			if !buildkit {
-				cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
-			}
+			cmd := exec.Command("docker", append(append([]string{"build", "-q", "--network", "host", "-f", dfFile, "-t", tag}, args...), ctxDir)...)
+			cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("docker build: %v\n%s", err, out)
 			}

@@ -5,66 +5,33 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/images"
 	"github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// ContainerConfig is the runtime part of an image config with docker's
-// extensions and JSON field names.
-type ContainerConfig struct {
-	User         string              `json:"User,omitempty"`
-	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
-	Env          []string            `json:"Env,omitempty"`
-	Entrypoint   []string            `json:"Entrypoint,omitempty"`
-	Cmd          []string            `json:"Cmd,omitempty"`
-	Volumes      map[string]struct{} `json:"Volumes,omitempty"`
-	WorkingDir   string              `json:"WorkingDir,omitempty"`
-	Labels       map[string]string   `json:"Labels,omitempty"`
-	StopSignal   string              `json:"StopSignal,omitempty"`
-	ArgsEscaped  bool                `json:"ArgsEscaped,omitempty"`
-	Healthcheck  *HealthConfig       `json:"Healthcheck,omitempty"`
-	OnBuild      []string            `json:"OnBuild,omitempty"`
-	Shell        []string            `json:"Shell,omitempty"`
-}
+// The image config types are the image store's: one definition of docker's
+// config JSON (field names, omitempty) for the store and the builder.
+type (
+	Config          = images.Config
+	ContainerConfig = images.ContainerConfig
+	HealthConfig    = images.HealthConfig
+)
 
-// HealthConfig is docker's healthcheck (durations in nanoseconds).
-type HealthConfig struct {
-	Test          []string      `json:"Test,omitempty"`
-	Interval      time.Duration `json:"Interval,omitempty"`
-	Timeout       time.Duration `json:"Timeout,omitempty"`
-	StartPeriod   time.Duration `json:"StartPeriod,omitempty"`
-	StartInterval time.Duration `json:"StartInterval,omitempty"`
-	Retries       int           `json:"Retries,omitempty"`
-}
-
-// Config is an image config (OCI fields plus docker's).
-type Config struct {
-	Created      *time.Time        `json:"created,omitempty"`
-	Author       string            `json:"author,omitempty"`
-	Architecture string            `json:"architecture"`
-	Variant      string            `json:"variant,omitempty"`
-	OS           string            `json:"os"`
-	Config       ContainerConfig   `json:"config"`
-	RootFS       ocispec.RootFS    `json:"rootfs"`
-	History      []ocispec.History `json:"history,omitempty"`
-}
-
+// parseConfig parses a base image's config blob. Docker's own top-level
+// fields (comment, container, container_config, docker_version) describe
+// how the base was made and are not inherited, as with BuildKit.
 func parseConfig(b []byte) (*Config, error) {
-	var c Config
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, errdefs.InvalidArgumentf("invalid image config: %v", err)
+	c, err := images.ParseConfig(b)
+	if err != nil {
+		return nil, err
 	}
-	if c.RootFS.Type == "" {
-		c.RootFS.Type = "layers"
-	}
-	return &c, nil
+	c.Comment, c.Container, c.ContainerConfig, c.DockerVersion = "", "", nil, ""
+	return c, nil
 }
 
-// clone returns a deep copy of c.
-func (c *Config) clone() *Config {
+// cloneConfig returns a deep copy of c.
+func cloneConfig(c *Config) *Config {
 	n := *c
 	n.Config.ExposedPorts = cloneSet(c.Config.ExposedPorts)
 	n.Config.Volumes = cloneSet(c.Config.Volumes)
@@ -100,9 +67,9 @@ func cloneSet(m map[string]struct{}) map[string]struct{} {
 	return n
 }
 
-// bytes is the canonical JSON of c (encoding/json sorts map keys), whose
-// digest is the image ID.
-func (c *Config) bytes() []byte {
+// configBytes is the canonical JSON of c (encoding/json sorts map keys),
+// whose digest is the image ID.
+func configBytes(c *Config) []byte {
 	b, err := json.Marshal(c)
 	if err != nil {
 		panic(fmt.Sprintf("marshal image config: %v", err)) // only plain types: cannot fail
@@ -110,7 +77,7 @@ func (c *Config) bytes() []byte {
 	return b
 }
 
-func (c *Config) id() digest.Digest { return digest.FromBytes(c.bytes()) }
+func configID(c *Config) digest.Digest { return digest.FromBytes(configBytes(c)) }
 
 // getEnv returns the value of key in KEY=VALUE pairs.
 func getEnv(env []string, key string) (string, bool) {

@@ -73,7 +73,7 @@ func (w *fakeWorld) addBaseLocked(ref string, cfg *Config, files map[string]stri
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, d)
 	}
 	cfg.RootFS.Type = "layers"
-	b := cfg.bytes()
+	b := configBytes(cfg)
 	img := BaseImage{ID: digest.FromBytes(b), Config: b, ChainID: chain}
 	w.images[ref] = img
 	w.images[img.ID.String()] = img

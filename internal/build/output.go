@@ -107,5 +107,5 @@ func (j *job) exportFiles(ctx context.Context, st *state, cfg *Config) (*Result,
 		return nil, err
 	}
 	v.finish(nil)
-	return &Result{Config: cfg.bytes(), ID: cfg.id()}, nil
+	return &Result{Config: configBytes(cfg), ID: configID(cfg)}, nil
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -154,10 +155,13 @@ func (t *teeErr) Write(p []byte) (int, error) {
 // created in the rootfs as mount points (/etc/hosts, /etc/resolv.conf) so
 // they never end up in the layer.
 func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), error) {
-	uid, gid, groups, home, err := resolveExecUser(req.Rootfs, req.User)
+	// USER is resolved in the image's /etc/passwd and /etc/group by the
+	// container package's resolver (the same rules as `run`).
+	eu, err := container.ResolveUser(req.Rootfs, req.User)
 	if err != nil {
 		return nil, func() {}, err
 	}
+	uid, gid, groups, home := eu.UID, eu.GID, eu.Groups, eu.Home
 	env := append([]string(nil), req.Env...)
 	if _, ok := getEnv(env, "HOME"); !ok {
 		env = append(env, "HOME="+home)
@@ -336,90 +340,6 @@ func resources(r Resources) *specs.LinuxResources {
 		res.CPU = c
 	}
 	return res
-}
-
-// resolveExecUser resolves USER (name or number, optional :group) in the
-// rootfs: uid, gid, supplementary groups and home directory.
-func resolveExecUser(root, user string) (uid, gid uint32, groups []uint32, home string, err error) {
-	if user == "" {
-		return 0, 0, nil, homeOf(root, 0), nil
-	}
-	u, g, hasGroup := strings.Cut(user, ":")
-	name := u
-	id, pgid, err := lookupID(root, "/etc/passwd", u)
-	if err != nil {
-		if _, nerr := strconv.Atoi(u); nerr != nil {
-			return 0, 0, nil, "", fmt.Errorf("unable to find user %s: no matching entries in passwd file", u)
-		}
-	}
-	uid, gid = uint32(id), uint32(pgid)
-	if n, nerr := strconv.Atoi(u); nerr == nil {
-		uid, gid = uint32(n), 0
-		name = ""
-		if p, err := securejoin.SecureJoin(root, "/etc/passwd"); err == nil {
-			if b, err := os.ReadFile(p); err == nil {
-				for _, line := range strings.Split(string(b), "\n") {
-					f := strings.Split(line, ":")
-					if len(f) >= 4 && f[2] == u {
-						name = f[0]
-						if g, err := strconv.Atoi(f[3]); err == nil {
-							gid = uint32(g)
-						}
-					}
-				}
-			}
-		}
-	}
-	home = homeOf(root, uid)
-	if hasGroup {
-		gg, _, err := lookupID(root, "/etc/group", g)
-		if err != nil {
-			return 0, 0, nil, "", fmt.Errorf("unable to find group %s: no matching entries in group file", g)
-		}
-		gid = uint32(gg)
-	} else if name != "" {
-		if p, err := securejoin.SecureJoin(root, "/etc/group"); err == nil {
-			if b, err := os.ReadFile(p); err == nil {
-				for _, line := range strings.Split(string(b), "\n") {
-					f := strings.Split(line, ":")
-					if len(f) < 4 {
-						continue
-					}
-					for _, m := range strings.Split(f[3], ",") {
-						if m == name {
-							if n, err := strconv.Atoi(f[2]); err == nil && uint32(n) != gid {
-								groups = append(groups, uint32(n))
-							}
-						}
-					}
-				}
-			}
-		}
-	}
-	return uid, gid, groups, home, nil
-}
-
-// homeOf is HOME for a process of uid, as runc sets it: the home directory
-// of the first passwd entry with that uid, else "/".
-func homeOf(root string, uid uint32) string {
-	p, err := securejoin.SecureJoin(root, "/etc/passwd")
-	if err != nil {
-		return "/"
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return "/"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Split(line, ":")
-		if len(f) >= 6 && f[2] == strconv.FormatUint(uint64(uid), 10) {
-			if f[5] == "" {
-				return "/"
-			}
-			return f[5]
-		}
-	}
-	return "/"
 }
 
 // Cleanup deletes the runtime containers and bundles of dead hoist

@@ -23,7 +23,7 @@ type state struct {
 // newState is a state identified by its config's digest (base images,
 // scratch).
 func newState(cfg *Config, chainID digest.Digest) *state {
-	return &state{cfg: cfg, chainID: chainID, id: cfg.id()}
+	return &state{cfg: cfg, chainID: chainID, id: configID(cfg)}
 }
 
 // outcome is what a step adds to the state: its history entry (nil for
@@ -142,7 +142,7 @@ func (s *stageRun) build(ctx context.Context) error {
 	}
 	// The stage changes its config in place: work on a copy of the base
 	// (another stage may use the same one).
-	c.cur = &state{cfg: base.cfg.clone(), chainID: base.chainID, id: base.id}
+	c.cur = &state{cfg: cloneConfig(base.cfg), chainID: base.chainID, id: base.id}
 	// Like docker, a stage always has a PATH.
 	if _, ok := getEnv(c.cur.cfg.Config.Env, "PATH"); !ok {
 		c.cur.cfg.Config.Env = append(c.cur.cfg.Config.Env, "PATH="+defaultPath)

@@ -603,3 +603,24 @@ func TestImageVolumeCopyUp(t *testing.T) {
 		t.Fatalf("volume write reached the upper dir: %v", ents)
 	}
 }
+
+func TestOOMKilled(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"sh", "-c", `x=$(head -c 64000000 /dev/zero | tr "\0" a); echo survived`}},
+		HostConfig: HostConfig{NetworkMode: "none", Memory: 8 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := m.Get(ctx, c.ID)
+	if memoryCgroup(os.Getpid()) == "" {
+		t.Skip("no memory cgroup to watch")
+	}
+	if !got.State.OOMKilled || (code != 137 && code != 0) {
+		t.Fatalf("want OOM kill: code %d state %+v", code, got.State)
+	}
+}

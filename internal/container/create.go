@@ -68,6 +68,8 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	}
 	if !cfg.EntrypointSet {
 		cfg.Entrypoint = ic.Entrypoint
+	} else if len(cfg.Entrypoint) == 1 && cfg.Entrypoint[0] == "" {
+		cfg.Entrypoint = nil // --entrypoint "": none (and none in a commit)
 	}
 	if len(cfg.Cmd) == 0 && !cfg.EntrypointSet {
 		cfg.Cmd = ic.Cmd

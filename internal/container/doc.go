@@ -43,6 +43,33 @@
 // the bundle, runs "runtime run --detach" as a child subreaper, waits for the
 // container's init, copies its output to the log file and to attached
 // clients (attach.sock), records the exit code and finish time, then unmounts
-// and cleans up. If the monitor itself is killed, readers of the state
-// reconcile it against the runtime's state and the liveness of the monitor.
+// and cleans up (-t: "create", size the pty, "start"). If the monitor itself
+// is killed, readers of the state reconcile it against the runtime's state
+// and the liveness of the monitor (pid + start time): a process the runtime
+// still runs stays "running" (unmonitored), otherwise the container is marked
+// exited (255, as docker does when it loses track) and its mounts and
+// runtime record are removed.
+//
+// The starting command and the monitor talk over a socketpair (the
+// monitor's fd 3): the monitor prepares (rootfs, bundle, network, sockets)
+// and says Ready; the starter attaches its streams if any and says Start
+// (with the terminal size); the monitor starts the process and says Started
+// or the error with docker's exit code (125/126/127). Attached clients
+// (run without -d, start -a, attach, wait) then get framed stdout/stderr and
+// a final exit-code frame (attach.go).
+//
+// # Root filesystems
+//
+// Normally an overlay: lowers are the init layer then the image's layers,
+// upper/ and work/ are the container's; --rm containers mount it "volatile"
+// (no sync of the upper filesystem at unmount: their changes are thrown
+// away). Where overlayfs cannot be mounted (or with Options.Storage "copy")
+// the layers are applied once into rootfs/ instead, through the archive
+// package (whiteouts honoured); such a container has no diff or commit.
+//
+// Container records are plain JSON files written atomically, not rows of
+// the metadata database: each is owned by one container's lock and its
+// monitor, a process that must not hold the database for the container's
+// lifetime. The image store learns which images and layers containers use
+// through Manager.ImageUsers.
 package container

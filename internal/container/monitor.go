@@ -134,7 +134,10 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	reply(syncMsg{Started: true, Pid: pid})
 	syncFile.Close()
 
+	memcg := memoryCgroup(pid)
+	oomBefore := oomKills(memcg)
 	code := waitPid(pid)
+	oomKilled := oomKills(memcg) > oomBefore
 	mon.drainOutput()
 	netw := mon.net
 	mon.net = nil // stopped after the clients know the exit code
@@ -143,6 +146,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	c.State.ExitCode = code
 	c.State.Pid = 0
 	c.State.FinishedAt = timeNow()
+	c.State.OOMKilled = oomKilled
 	removed := false
 	if c.HostConfig.AutoRemove {
 		if err := m.removeFiles(c, true); err == nil {

@@ -1,19 +1,13 @@
 package layers
 
-// This file was added by the builder (branch build) for `hoist build`'s
-// commit path; the layer store's owner may fold it into layers.go.
-
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"time"
+	"syscall"
 
-	"github.com/hoistproject/hoist/internal/errdefs"
-	"github.com/hoistproject/hoist/internal/metadata"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -65,90 +59,43 @@ func (s *Store) CreateFromDir(ctx context.Context, parent digest.Digest, dir str
 		return Layer{}, err
 	}
 	diffID := info.Digest // the blob is the uncompressed tar
-	size, err := regularSize(diff)
+	size, err := layerSize(diff)
 	if err != nil {
 		return Layer{}, err
 	}
 	if err := syncFS(diff); err != nil {
 		return Layer{}, fmt.Errorf("syncing layer: %w", err)
 	}
-	l := Layer{
-		ChainID: chainOf(parent, diffID),
-		DiffID:  diffID,
-		Parent:  parent,
-		Size:    size,
-		Blob:    ocispec.Descriptor{MediaType: MediaTypeTar, Digest: info.Digest, Size: info.Size},
-		Created: time.Now().UTC(),
-	}
-	var existing *Layer
-	err = s.db.Update(ctx, func(tx *metadata.Tx) error {
-		b, err := metadata.WriteBucket(tx, Bucket)
-		if err != nil {
-			return err
-		}
-		if v := b.Get([]byte(l.ChainID)); v != nil {
-			var old Layer
-			if err := json.Unmarshal(v, &old); err != nil {
-				return errdefs.DataLossf("layer record %s: %v", l.ChainID, err)
-			}
-			existing = &old
-			return metadata.AddResource(ctx, tx, Resource(l.ChainID))
-		}
-		if parent != "" && b.Get([]byte(parent)) == nil {
-			return errdefs.NotFoundf("parent layer %s was removed concurrently", parent)
-		}
-		if _, err := s.cs.Info(ctx, l.Blob.Digest); err != nil {
-			return fmt.Errorf("layer blob %s was removed concurrently: %w", l.Blob.Digest, err)
-		}
-		final := s.Dir(l.ChainID)
-		if _, err := os.Lstat(final); err == nil {
-			trash := filepath.Join(s.dir, "tmp", "del-"+randHex())
-			if err := os.Rename(final, trash); err != nil {
-				return fmt.Errorf("moving stale layer dir aside: %w", err)
-			}
-			defer os.RemoveAll(trash)
-		}
-		if err := os.Rename(tmp, final); err != nil {
-			return fmt.Errorf("committing layer %s: %w", l.ChainID, err)
-		}
-		committed = true
-		if err := syncDir(s.dir); err != nil {
-			return err
-		}
-		v, _ := json.Marshal(l)
-		if err := b.Put([]byte(l.ChainID), v); err != nil {
-			return err
-		}
-		if err := metadata.Claim(tx, BlobResource(l.Blob.Digest)); err != nil {
-			return err
-		}
-		return metadata.AddResource(ctx, tx, Resource(l.ChainID))
-	})
+	u := &unpacked{tmp: tmp, diffID: diffID, size: size,
+		blob: ocispec.Descriptor{MediaType: MediaTypeTar, Digest: info.Digest, Size: info.Size}}
+	l, err := s.commit(ctx, parent, u)
 	if err != nil {
-		if committed {
-			os.Rename(s.Dir(l.ChainID), tmp)
-			committed = false
-		}
 		return Layer{}, err
 	}
-	if existing != nil {
-		// Same content already stored: this copy is not needed.
-		os.RemoveAll(tmp)
-		committed = true
-		return *existing, nil
-	}
+	committed = true
 	return l, nil
 }
 
-func regularSize(dir string) (int64, error) {
+// layerSize is a layer directory's size as docker counts it (and as
+// archive.Apply reports it): the size of every entry that is not a
+// directory, symlinks included (their target's length), hardlinks once.
+func layerSize(dir string) (int64, error) {
 	var n int64
+	seen := map[uint64]bool{}
 	err := filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
-		if fi.Mode().IsRegular() {
-			n += fi.Size()
+		if fi.IsDir() {
+			return nil
 		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+			if seen[st.Ino] {
+				return nil
+			}
+			seen[st.Ino] = true
+		}
+		n += fi.Size()
 		return nil
 	})
 	return n, err

@@ -195,7 +195,11 @@ func (s *Store) create(ctx context.Context, parent digest.Digest, r io.Reader, o
 	if err != nil {
 		return Layer{}, err
 	}
-	return s.commit(ctx, parent, u)
+	l, err := s.commit(ctx, parent, u)
+	if err != nil {
+		os.RemoveAll(u.tmp)
+	}
+	return l, err
 }
 
 // unpacked is a layer unpacked into layers/tmp, not yet recorded.
@@ -334,15 +338,12 @@ func (s *Store) unpack(ctx context.Context, r io.Reader, opts CreateOptions, sto
 }
 
 // commit moves an unpacked layer into place on top of parent and records
-// it, in one transaction; an equal layer recorded meanwhile wins.
+// it, in one transaction; an equal layer recorded meanwhile wins. On success
+// u.tmp is consumed (moved into place, or removed when an equal layer won);
+// on error it is left where it was, for the caller to remove or give back.
 func (s *Store) commit(ctx context.Context, parent digest.Digest, u *unpacked) (Layer, error) {
 	tmp := u.tmp
 	committed := false
-	defer func() {
-		if !committed {
-			os.RemoveAll(tmp)
-		}
-	}()
 	l := Layer{
 		ChainID: chainOf(parent, u.diffID),
 		DiffID:  u.diffID,
@@ -400,11 +401,12 @@ func (s *Store) commit(ctx context.Context, parent digest.Digest, u *unpacked) (
 		if committed {
 			// The rename happened but the record did not commit: undo.
 			os.Rename(s.Dir(l.ChainID), tmp)
-			committed = false
 		}
 		return Layer{}, err
 	}
 	if existing != nil {
+		// Same content already stored: this copy is not needed.
+		os.RemoveAll(tmp)
 		return *existing, nil
 	}
 	return l, nil
@@ -761,11 +763,10 @@ func (s *Store) CreateChainFromBlobs(ctx context.Context, blobs []ocispec.Descri
 		if i > 0 {
 			parent = chain[i-1]
 		}
-		u := todo[i]
-		todo[i] = nil // commit owns it now
-		if out[i], err = s.commit(ctx, parent, u); err != nil {
+		if out[i], err = s.commit(ctx, parent, todo[i]); err != nil {
 			return nil, fmt.Errorf("layer %d (%s): %w", i, blobs[i].Digest, err)
 		}
+		todo[i] = nil // consumed by commit
 	}
 	return out, nil
 }

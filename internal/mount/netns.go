@@ -19,16 +19,29 @@ func NewNetNS(path string) error {
 	f.Close()
 	errc := make(chan error, 1)
 	go func() {
-		// This thread enters the new namespace and is never unlocked, so it
-		// is destroyed with the goroutine instead of serving other code.
+		// The thread enters the new namespace only long enough to pin it,
+		// then returns to the original one. If it cannot return it stays
+		// locked, so the runtime retires it instead of reusing it.
 		runtime.LockOSThread()
+		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("open current netns: %w", err)
+			return
+		}
+		defer orig.Close()
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("unshare netns: %w", err)
 			return
 		}
 		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		if err := unix.Mount(src, path, "", unix.MS_BIND, ""); err != nil {
-			errc <- fmt.Errorf("bind netns on %s: %w", path, err)
+		merr := unix.Mount(src, path, "", unix.MS_BIND, "")
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err == nil {
+			runtime.UnlockOSThread()
+		}
+		if merr != nil {
+			errc <- fmt.Errorf("bind netns on %s: %w", path, merr)
 			return
 		}
 		errc <- nil

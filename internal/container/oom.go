@@ -1,0 +1,62 @@
+package container
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// memoryCgroup returns the directory of pid's memory cgroup (v1 memory
+// controller, else the v2 unified group), "" if unknown.
+func memoryCgroup(pid int) string {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	v2 := ""
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		for _, ctl := range strings.Split(parts[1], ",") {
+			if ctl == "memory" {
+				return filepath.Join("/sys/fs/cgroup/memory", parts[2])
+			}
+		}
+		if parts[0] == "0" && parts[1] == "" {
+			v2 = filepath.Join("/sys/fs/cgroup", parts[2])
+		}
+	}
+	if v2 != "" {
+		if _, err := os.Stat(filepath.Join(v2, "memory.events")); err == nil {
+			return v2
+		}
+	}
+	return ""
+}
+
+// oomKills reads the OOM-kill counter of a memory cgroup directory.
+func oomKills(dir string) int {
+	if dir == "" {
+		return 0
+	}
+	for _, name := range []string{"memory.oom_control", "memory.events"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "oom_kill" {
+				n, _ := strconv.Atoi(f[1])
+				return n
+			}
+		}
+	}
+	return 0
+}
