@@ -29,9 +29,11 @@ import (
 
 // Unpacker extracts ADD's local archives.
 type Unpacker interface {
-	// Unpack extracts the (possibly compressed) tar in r onto dir. ok is
-	// false, with nothing written, when r is not a tar archive.
-	Unpack(ctx context.Context, dir string, r io.Reader) (ok bool, err error)
+	// Unpack extracts the (possibly compressed) tar in r onto the
+	// directory dir returns; dir is called only once r is known to be an
+	// archive. ok is false, with nothing written and dir not called, when r
+	// is not a tar archive.
+	Unpack(ctx context.Context, dir func() (string, error), r io.Reader) (ok bool, err error)
 }
 
 type copyArgs struct {
@@ -193,19 +195,32 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 			}
 			defer release()
 			cp.tree = &srcTree{dir: dir, excluded: func(string) bool { return false }}
-			var matches []string
+			var matches, patterns []string
 			for _, s := range local {
 				m, err := resolveSources(cp.tree, s)
 				if err != nil {
 					return fmt.Errorf("%s: %w", where, err)
 				}
 				matches = append(matches, m...)
+				for range m {
+					patterns = append(patterns, s)
+				}
 			}
 			if len(matches) > 1 && !strings.HasSuffix(a.dest, "/") {
 				return errdefs.InvalidArgumentf("%s: when using %s with more than one source file, the destination must be a directory and end with a /", where, a.kw)
 			}
-			for _, m := range matches {
-				if err := cp.copyMatch(ctx, m, dest, false, nil); err != nil {
+			for i, m := range matches {
+				d := dest
+				if a.parents {
+					isDir := false
+					if p, err := securejoin.SecureJoin(dir, m); err == nil {
+						if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+							isDir = true
+						}
+					}
+					d = parentsDest(dest, patterns[i], m, isDir)
+				}
+				if err := cp.copyMatch(ctx, m, d, false, nil); err != nil {
 					return fmt.Errorf("%s: %w", where, err)
 				}
 			}
@@ -375,6 +390,35 @@ type copier struct {
 	own   *owner
 	mode  *fs.FileMode
 	tree  *srcTree
+	// links maps a hardlinked source file (device, inode) to its first
+	// copy, so that a step copies hardlinks as hardlinks (as docker and
+	// BuildKit do).
+	links map[[2]uint64]string
+}
+
+// parentsDest returns where a source goes under COPY --parents: dest joined
+// with the source's path relative to the context root, or to the pivot
+// ("/./") of its pattern. A file's path is its directory (dest/dir/ then
+// receives it by name); a directory's is itself.
+func parentsDest(dest, pattern, rel string, isDir bool) string {
+	p := strings.TrimPrefix(filepath.ToSlash(pattern), "/")
+	for strings.HasPrefix(p, "./") {
+		p = strings.TrimPrefix(p, "./")
+	}
+	kept := cleanRel(rel)
+	if i := strings.LastIndex(p, "/./"); i >= 0 {
+		drop := len(strings.Split(cleanRel(p[:i]), "/"))
+		parts := strings.Split(kept, "/")
+		if drop < len(parts) {
+			kept = strings.Join(parts[drop:], "/")
+		} else {
+			kept = "."
+		}
+	}
+	if !isDir {
+		kept = path.Dir(kept)
+	}
+	return path.Join(dest, kept) + "/"
 }
 
 // target resolves an absolute container path inside the rootfs.
@@ -533,6 +577,9 @@ func (cp *copier) copyEntry(src, dst string, fi fs.FileInfo) error {
 			return err
 		}
 	case mode.IsRegular():
+		if done, err := cp.linkCopy(fi, dst); err != nil || done {
+			return err
+		}
 		if err := copyFile(src, dst); err != nil {
 			return err
 		}
@@ -572,6 +619,31 @@ func (cp *copier) copyEntry(src, dst string, fi fs.FileInfo) error {
 }
 
 func toOSMode(m fs.FileMode) fs.FileMode { return m } // fs.FileMode bits are os bits
+
+// linkCopy makes dst a hardlink to the earlier copy of the same source
+// inode in this step; done is false (and the inode recorded) when there is
+// none or the link cannot be made (another file system: a plain copy then).
+func (cp *copier) linkCopy(fi fs.FileInfo, dst string) (bool, error) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Nlink < 2 {
+		return false, nil
+	}
+	key := [2]uint64{uint64(st.Dev), st.Ino}
+	if first, ok := cp.links[key]; ok {
+		if err := os.RemoveAll(dst); err != nil {
+			return false, err
+		}
+		if err := os.Link(first, dst); err == nil {
+			return true, nil
+		}
+		return false, nil
+	}
+	if cp.links == nil {
+		cp.links = map[[2]uint64]string{}
+	}
+	cp.links[key] = dst
+	return false, nil
+}
 
 func setTimes(p string, fi fs.FileInfo, link bool) error {
 	mt := fi.ModTime()
@@ -707,7 +779,7 @@ func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, s
 		}
 		d := dest
 		if parents {
-			d = path.Join(dest, src.Rel)
+			d = parentsDest(dest, src.Pattern, src.Rel, true)
 		} else if i > 0 && sel.Sources[i-1].Info.IsDir() {
 			base[i] = base[i-1]
 			continue
@@ -748,7 +820,7 @@ func (cp *copier) copySelection(ctx context.Context, bc *buildcontext.Context, s
 		}
 		fdest := dest
 		if parents {
-			fdest = path.Join(dest, path.Dir(e.Rel)) + "/"
+			fdest = parentsDest(dest, src.Pattern, src.Rel, false)
 		}
 		if err := cp.copyFileTo(abs, e.Info, path.Base(e.Rel), fdest); err != nil {
 			return err
@@ -770,11 +842,9 @@ func (cp *copier) unpack(ctx context.Context, abs, dest string, u Unpacker) (boo
 		return false, err
 	}
 	defer f.Close()
-	dp, err := cp.mkdirAll(dest)
-	if err != nil {
-		return false, err
-	}
-	return u.Unpack(ctx, dp, f)
+	// dest becomes a directory only once f is known to be an archive: a
+	// plain file ADDed to a new path ("ADD f ./name") stays a file.
+	return u.Unpack(ctx, func() (string, error) { return cp.mkdirAll(dest) }, f)
 }
 
 // copyFileTo copies one non-directory source named name to dest with

@@ -190,3 +190,90 @@ func TestAddURLCacheFollowsRemoteContent(t *testing.T) {
 		t.Errorf("ADD URL mode: %v %v", fi, err)
 	}
 }
+
+// ADD of a plain (non-archive) file to a new path without a trailing slash
+// writes a file of that name; it made the path a directory and put the file
+// inside (found by the compat suite: `ADD hello.txt ./added.txt`).
+func TestAddPlainFileToNewPath(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	b.Unpacker = ArchiveUnpacker{}
+	dir := writeCtx(t, map[string]string{"hello.txt": "hello"})
+	df := "FROM busybox\nWORKDIR /srv\nADD hello.txt ./added.txt\nADD hello.txt /abs.txt\nADD hello.txt /into/\n"
+	r := mustBuild(t, b, df, Options{Context: openCtx(t, dir)})
+	root := imageTree(t, w, r)
+	checkFile(t, root, "srv/added.txt", fileWant{"hello", 0o644, 0, 0})
+	checkFile(t, root, "abs.txt", fileWant{"hello", 0o644, 0, 0})
+	checkFile(t, root, "into/hello.txt", fileWant{"hello", 0o644, 0, 0})
+}
+
+// Hardlinked files of the context stay hardlinked in the image when one
+// COPY copies them, as with docker (found by the compat suite).
+func TestCopyKeepsHardlinks(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	dir := writeCtx(t, map[string]string{"hard/a": "hardlinked", "hard/c": "single"})
+	if err := os.Link(filepath.Join(dir, "hard/a"), filepath.Join(dir, "hard/b")); err != nil {
+		t.Fatal(err)
+	}
+	r := mustBuild(t, b, "FROM busybox\nCOPY hard /h/\n", Options{Context: openCtx(t, dir)})
+	root := imageTree(t, w, r)
+	var a, bb syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(root, "h/a"), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Lstat(filepath.Join(root, "h/b"), &bb); err != nil {
+		t.Fatal(err)
+	}
+	if a.Ino != bb.Ino || a.Nlink != 2 {
+		t.Errorf("h/a and h/b: inodes %d %d, nlink %d: not one hardlinked file", a.Ino, bb.Ino, a.Nlink)
+	}
+	checkFile(t, root, "h/b", fileWant{"hardlinked", 0o644, 0, 0})
+}
+
+// COPY --parents keeps each source's path (below the context root, or below
+// a "/./" pivot) under the destination; it flattened them (found by the
+// compat suite).
+func TestCopyParents(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("chown needs root")
+	}
+	w := newFakeWorld(t)
+	busyboxLike(w)
+	b := w.builder()
+	dir := writeCtx(t, map[string]string{"a/b/x.txt": "x", "a/b/y.txt": "y", "a/c/d.txt": "d", "a/e/f/g.txt": "g"})
+	df := "FROM busybox\nCOPY --parents a/b/*.txt a/c/d.txt /out/\nCOPY --parents ./a/./b/x.txt /pivot/\nCOPY --parents a/e /dirs/\n"
+	r := mustBuild(t, b, df, Options{Context: openCtx(t, dir)})
+	root := imageTree(t, w, r)
+	checkFile(t, root, "out/a/b/x.txt", fileWant{"x", 0o644, 0, 0})
+	checkFile(t, root, "out/a/b/y.txt", fileWant{"y", 0o644, 0, 0})
+	checkFile(t, root, "out/a/c/d.txt", fileWant{"d", 0o644, 0, 0})
+	checkFile(t, root, "pivot/b/x.txt", fileWant{"x", 0o644, 0, 0})
+	checkFile(t, root, "dirs/a/e/f/g.txt", fileWant{"g", 0o644, 0, 0})
+}
+
+func TestParentsDest(t *testing.T) {
+	for _, c := range []struct {
+		pattern, rel string
+		dir          bool
+		want         string
+	}{
+		{"a/b/*.txt", "a/b/x.txt", false, "/out/a/b/"},
+		{"./a/./b/x.txt", "a/b/x.txt", false, "/out/b/"},
+		{"a/./b", "a/b", true, "/out/b/"},
+		{"x.txt", "x.txt", false, "/out/"},
+		{"a/b/./", "a/b", true, "/out/"},
+	} {
+		if got := parentsDest("/out/", c.pattern, c.rel, c.dir); got != c.want {
+			t.Errorf("parentsDest(%q, %q) = %q, want %q", c.pattern, c.rel, got, c.want)
+		}
+	}
+}

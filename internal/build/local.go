@@ -509,7 +509,7 @@ func processAlive(pid int) bool {
 type ArchiveUnpacker struct{}
 
 // Unpack implements Unpacker.
-func (ArchiveUnpacker) Unpack(ctx context.Context, dir string, r io.Reader) (bool, error) {
+func (ArchiveUnpacker) Unpack(ctx context.Context, mkdir func() (string, error), r io.Reader) (bool, error) {
 	dec, _, err := archive.DecompressStream(r)
 	if err != nil {
 		return false, nil
@@ -523,6 +523,10 @@ func (ArchiveUnpacker) Unpack(ctx context.Context, dir string, r io.Reader) (boo
 	}
 	if n < 263 || !strings.HasPrefix(string(head[257:263]), "ustar") {
 		return false, nil
+	}
+	dir, err := mkdir()
+	if err != nil {
+		return true, err
 	}
 	if _, err := archive.Apply(ctx, dir, io.MultiReader(strings.NewReader(string(head[:n])), dec), archive.ApplyOptions{}); err != nil {
 		return true, errdefs.InvalidArgument(err)

@@ -97,7 +97,7 @@ func (j *job) exportFiles(ctx context.Context, st *state, cfg *Config) (*Result,
 			err = errdefs.NotImplementedf("--output type=local needs an unpacker")
 		} else {
 			abs, _ := filepath.Abs(o.Dest)
-			_, err = j.b.Unpacker.Unpack(ctx, abs, pr)
+			_, err = j.b.Unpacker.Unpack(ctx, func() (string, error) { return abs, nil }, pr)
 		}
 		pr.CloseWithError(io.EOF)
 	}

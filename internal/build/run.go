@@ -226,7 +226,38 @@ func (c *stageCtx) runMount(ctx context.Context, m *dockerfile.Mount, cwd string
 			}
 			target = "/run/secrets/" + id
 		}
-		return []RunMount{{Type: "bind", Source: src, Destination: target, Options: []string{"rbind", "ro"}}}, nil, nil
+		// A private copy with the mount's mode (default 0400, as BuildKit)
+		// and owner (default root), never the host file's.
+		dir, err := os.MkdirTemp(j.tmpDir(), "secret-")
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanup := func() { os.RemoveAll(dir) }
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return nil, cleanup, fmt.Errorf("secret %s: %w", id, err)
+		}
+		mode, uid, gid := uint32(0o400), 0, 0
+		if m.Mode != nil {
+			mode = *m.Mode
+		}
+		if m.UID != nil {
+			uid = int(*m.UID)
+		}
+		if m.GID != nil {
+			gid = int(*m.GID)
+		}
+		f := filepath.Join(dir, "secret")
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			return nil, cleanup, err
+		}
+		if err := os.Chown(f, uid, gid); err != nil {
+			return nil, cleanup, err
+		}
+		if err := os.Chmod(f, os.FileMode(mode&0o777)); err != nil {
+			return nil, cleanup, err
+		}
+		return []RunMount{{Type: "bind", Source: f, Destination: target, Options: []string{"rbind", "ro"}}}, cleanup, nil
 	case dockerfile.MountBind, "":
 		var dir string
 		var release func()

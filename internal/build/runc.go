@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -179,7 +180,9 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 			Args: req.Args,
 			Env:  env,
 			Cwd:  cwd,
-			User: specs.User{UID: uid, GID: gid, AdditionalGids: groups},
+			// The primary group is a supplementary group too, as docker and
+			// BuildKit (since the fix of GHSA-4wp2-8rm2-jgmf) set it up.
+			User: specs.User{UID: uid, GID: gid, AdditionalGids: append([]uint32{gid}, groups...)},
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: caps, Effective: caps, Permitted: caps,
 			},
@@ -248,12 +251,16 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 	}
 	for _, m := range req.Mounts {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Destination, Type: m.Type, Source: m.Source, Options: m.Options})
-		// Mount points the runtime must create are removed afterwards.
-		if p, err := securejoin.SecureJoin(req.Rootfs, m.Destination); err == nil {
-			if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
-				created = append(created, p)
-			}
+	}
+	// Mount points the runtime must create (/proc, /dev, /sys on a rootfs
+	// without them, RUN --mount targets, and their missing parents) are
+	// removed afterwards, as docker and BuildKit do: they are no part of
+	// the step's layer.
+	for _, m := range s.Mounts {
+		if m.Destination == "/etc/hosts" || m.Destination == "/etc/resolv.conf" {
+			continue // recorded above
 		}
+		created = append(created, missingPaths(req.Rootfs, m.Destination)...)
 	}
 	cleanup := func() {
 		for i := len(created) - 1; i >= 0; i-- {
@@ -265,6 +272,32 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 		}
 	}
 	return s, cleanup, nil
+}
+
+// missingPaths returns the components of dest (an absolute path in the
+// container) that do not exist in rootfs, outermost first.
+func missingPaths(rootfs, dest string) []string {
+	var out []string
+	dest = path.Clean("/" + dest)
+	cur := "/"
+	for _, part := range strings.Split(strings.TrimPrefix(dest, "/"), "/") {
+		if part == "" {
+			continue
+		}
+		cur = path.Join(cur, part)
+		p, err := securejoin.SecureJoin(rootfs, cur)
+		if err != nil {
+			return out
+		}
+		if len(out) > 0 {
+			out = append(out, p) // below a missing dir: missing too
+			continue
+		}
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func resources(r Resources) *specs.LinuxResources {
