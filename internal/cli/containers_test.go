@@ -253,8 +253,8 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 	if out, _, code = ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
 		t.Fatalf("restart of a stopped container: %d %q", code, out)
 	}
-	if out, _, code = ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
-		t.Fatalf("restart of a running container: %d %q", code, out)
+	if out, errOut, code := ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
+		t.Fatalf("restart of a running container: %d %q %q", code, out, errOut)
 	}
 	if out, _, _ = ctrCLI(t, root, "", "ps", "--format", "{{.Names}}"); out != "web2\n" {
 		t.Fatalf("ps after restart: %q", out)
