@@ -335,8 +335,14 @@ func (s *suite) runCase(t *testing.T, name string) {
 			t.Logf("not updating %s: the case failed", gpath)
 			return
 		}
-		b, _ := json.MarshalIndent(got, "", "  ")
-		if err := os.WriteFile(gpath, append(b, '\n'), 0o644); err != nil {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false) // "->" stays readable
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(got); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(gpath, b.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if !compared {
