@@ -2,8 +2,8 @@
 # Build benchmark (issue 4): FROM debian minbase, RUN a small step, COPY a
 # 157 MB / 11,500-file tree (Go's src), RUN find | wc -l, ENV, CMD.
 # Measures cold (--no-cache, base present), no-op rebuild, and rebuild after
-# one changed file, for hoist and docker (BuildKit when buildx is present,
-# else the classic builder), and buildah when installed.
+# one changed file, for hoist, docker (BuildKit when the buildx plugin is
+# present, and the classic builder) and buildah when installed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
@@ -34,25 +34,28 @@ h_cold=$(median_of "$HOIST" --root "$root" build -q --no-cache -t bench/build "$
 h_noop=$(median_of "$HOIST" --root "$root" build -q -t bench/build "$ctx")
 BENCH_SETUP=touch_one h_one=$(median_of "$HOIST" --root "$root" build -q -t bench/build "$ctx")
 
-peer=-
-d_cold=- d_noop=- d_one=-
+# docker: BuildKit (when the buildx plugin is there, see bench/peers.sh) and
+# the classic builder, both with --network host (dockerd runs with
+# --bridge=none).
+docker_bench() { # peer-name DOCKER_BUILDKIT-value
+	local peer=$1 d_cold d_noop d_one
+	export DOCKER_BUILDKIT=$2
+	d_cold=$(median_of docker build -q --network host --no-cache -t bench/build "$ctx")
+	docker build -q --network host -t bench/build "$ctx" >/dev/null
+	d_noop=$(median_of docker build -q --network host -t bench/build "$ctx")
+	BENCH_SETUP=touch_one d_one=$(median_of docker build -q --network host -t bench/build "$ctx")
+	unset DOCKER_BUILDKIT
+	result build "cold $what" "$h_cold" "$peer" "$d_cold"
+	result build "no-op rebuild" "$h_noop" "$peer" "$d_noop"
+	result build "one file changed" "$h_one" "$peer" "$d_one"
+}
 if docker_up; then
 	docker image inspect bench/minbase:latest >/dev/null 2>&1 || docker import "$BENCH_CACHE/minbase.tar" bench/minbase:latest >/dev/null
 	if docker buildx version >/dev/null 2>&1; then
-		export DOCKER_BUILDKIT=1
-		peer=docker-buildkit
-	else
-		export DOCKER_BUILDKIT=0
-		peer=docker-classic
+		docker_bench docker-buildkit 1
 	fi
-	d_cold=$(median_of docker build -q --no-cache -t bench/build "$ctx")
-	docker build -q -t bench/build "$ctx" >/dev/null
-	d_noop=$(median_of docker build -q -t bench/build "$ctx")
-	BENCH_SETUP=touch_one d_one=$(median_of docker build -q -t bench/build "$ctx")
+	docker_bench docker-classic 0
 fi
-result build "cold $what" "$h_cold" "$peer" "$d_cold"
-result build "no-op rebuild" "$h_noop" "$peer" "$d_noop"
-result build "one file changed" "$h_one" "$peer" "$d_one"
 if have buildah; then
 	buildah pull "docker-archive:$BENCH_CACHE/minbase-image.tar" >/dev/null 2>&1 || true
 	b_cold=$(median_of buildah bud -q --no-cache --layers -t bench/build "$ctx")

@@ -22,7 +22,6 @@ import (
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // RuncRunner runs RUN steps with an OCI runtime (runc or crun) in the
@@ -38,12 +37,6 @@ import (
 type RuncRunner struct {
 	Runtime string // "runc" when empty
 	Dir     string
-}
-
-var defaultCaps = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
 func (r *RuncRunner) runtime() string {
@@ -178,7 +171,7 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 			}
 		}
 	}
-	caps := defaultCaps
+	caps := container.DefaultCapabilities()
 	s := &specs.Spec{
 		Version:  specs.Version,
 		Hostname: req.Hostname,
@@ -193,22 +186,12 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: caps, Effective: caps, Permitted: caps,
 			},
-			Rlimits: []specs.POSIXRlimit{nofile()},
 		},
-		Mounts: []specs.Mount{
-			{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
-			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
-			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
-			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
-			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
-			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
-		},
+		Mounts: container.DefaultMounts(),
 		Linux: &specs.Linux{
-			Namespaces: []specs.LinuxNamespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}, {Type: "cgroup"}},
-			MaskedPaths: []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"},
-			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
+			Namespaces:    []specs.LinuxNamespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}, {Type: "cgroup"}},
+			MaskedPaths:   container.MaskedPaths(),
+			ReadonlyPaths: container.ReadonlyPaths(),
 			Resources:     resources(req.Resources),
 		},
 	}
@@ -222,21 +205,21 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 			}
 		}
 	}
+	// docker's RLIMIT_NOFILE and the --ulimit values, clamped to the host's
+	// hard limits (the container package's rules, as for `run`).
+	var ulimits []container.Ulimit
 	for _, u := range req.Resources.Ulimits {
-		rl, err := parseUlimit(u)
+		ul, err := container.ParseUlimit(u)
 		if err != nil {
 			return nil, func() {}, err
 		}
-		replaced := false
-		for i := range s.Process.Rlimits {
-			if s.Process.Rlimits[i].Type == rl.Type {
-				s.Process.Rlimits[i], replaced = rl, true
-			}
-		}
-		if !replaced {
-			s.Process.Rlimits = append(s.Process.Rlimits, rl)
-		}
+		ulimits = append(ulimits, ul)
 	}
+	rl, err := container.Rlimits(ulimits)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	s.Process.Rlimits = rl
 	// /etc/hosts and /etc/resolv.conf come from files in the bundle.
 	var created []string
 	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + req.Hostname + "\n"
@@ -362,43 +345,4 @@ func (r *RuncRunner) Cleanup() {
 		_ = exec.Command(bin, "--root", filepath.Join(r.Dir, "state"), "delete", "-f", e.Name()).Run()
 		os.RemoveAll(filepath.Join(r.Dir, "bundles", e.Name()))
 	}
-}
-
-// nofile is docker's RLIMIT_NOFILE (1048576) within the host's hard limit.
-func nofile() specs.POSIXRlimit {
-	n := uint64(1048576)
-	var rl unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Max < n {
-		n = rl.Max
-	}
-	return specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Hard: n, Soft: n}
-}
-
-// parseUlimit parses docker's --ulimit NAME=SOFT[:HARD].
-func parseUlimit(v string) (specs.POSIXRlimit, error) {
-	name, limits, ok := strings.Cut(v, "=")
-	if !ok {
-		return specs.POSIXRlimit{}, errdefs.InvalidArgumentf("invalid ulimit %q: want NAME=SOFT[:HARD]", v)
-	}
-	soft, hard, hasHard := strings.Cut(limits, ":")
-	s, err := strconv.ParseInt(soft, 10, 64)
-	if err != nil {
-		return specs.POSIXRlimit{}, errdefs.InvalidArgumentf("invalid ulimit %q: %v", v, err)
-	}
-	h := s
-	if hasHard {
-		if h, err = strconv.ParseInt(hard, 10, 64); err != nil {
-			return specs.POSIXRlimit{}, errdefs.InvalidArgumentf("invalid ulimit %q: %v", v, err)
-		}
-	}
-	toU := func(n int64) uint64 {
-		if n < 0 {
-			return ^uint64(0) // -1: unlimited
-		}
-		return uint64(n)
-	}
-	if s >= 0 && h >= 0 && s > h {
-		return specs.POSIXRlimit{}, errdefs.InvalidArgumentf("invalid ulimit %q: soft limit above hard limit", v)
-	}
-	return specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(name), Soft: toU(s), Hard: toU(h)}, nil
 }

@@ -238,29 +238,6 @@ func parsePort(s string) (container.PortBinding, error) {
 	return pb, nil
 }
 
-// parseUlimit parses --ulimit NAME=SOFT[:HARD].
-func parseUlimit(s string) (container.Ulimit, error) {
-	name, val, ok := strings.Cut(s, "=")
-	if !ok {
-		return container.Ulimit{}, errdefs.InvalidArgumentf("invalid ulimit argument: %s", s)
-	}
-	softS, hardS, hasHard := strings.Cut(val, ":")
-	soft, err := strconv.ParseInt(softS, 10, 64)
-	if err != nil {
-		return container.Ulimit{}, errdefs.InvalidArgumentf("invalid ulimit soft value: %s", softS)
-	}
-	hard := soft
-	if hasHard {
-		if hard, err = strconv.ParseInt(hardS, 10, 64); err != nil {
-			return container.Ulimit{}, errdefs.InvalidArgumentf("invalid ulimit hard value: %s", hardS)
-		}
-	}
-	if soft > hard && hard >= 0 {
-		return container.Ulimit{}, errdefs.InvalidArgumentf("ulimit soft limit must be less than or equal to hard limit: %d > %d", soft, hard)
-	}
-	return container.Ulimit{Name: name, Soft: soft, Hard: hard}, nil
-}
-
 // statusString is docker ps's STATUS column.
 func statusString(c *container.Container) string {
 	st := c.State

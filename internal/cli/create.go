@@ -113,7 +113,7 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (container.Crea
 		hc.PortBindings = append(hc.PortBindings, pb)
 	}
 	for _, u := range f.ulimits {
-		ul, err := parseUlimit(u)
+		ul, err := container.ParseUlimit(u)
 		if err != nil {
 			return o, err
 		}

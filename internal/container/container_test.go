@@ -261,7 +261,8 @@ func TestDetachedLogsStopRemove(t *testing.T) {
 	}
 	var out, errb bytes.Buffer
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), "started") && time.Now().Before(deadline) {
+	// stdout and stderr reach the log separately: wait for both.
+	for !(strings.Contains(out.String(), "started") && strings.Contains(errb.String(), "warn")) && time.Now().Before(deadline) {
 		out.Reset()
 		errb.Reset()
 		m.Logs(ctx, "web", LogOptions{Tail: -1}, &out, &errb)

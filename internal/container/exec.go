@@ -63,7 +63,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *Stream
 	if cwd == "" {
 		cwd = "/"
 	}
-	caps := append([]string{}, defaultCapabilities...)
+	caps := DefaultCapabilities()
 	pcaps := &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
 	if u.UID != 0 {
 		pcaps = &specs.LinuxCapabilities{Bounding: caps}

@@ -134,10 +134,19 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	reply(syncMsg{Started: true, Pid: pid})
 	syncFile.Close()
 
-	memcg := memoryCgroup(pid)
-	oomBefore := oomKills(memcg)
+	memcg, own := containerMemoryCgroup(pid, c.ID)
+	oomBefore := 0 // the container's own cgroup is new: its every OOM kill is this run's
+	if !own {
+		oomBefore = oomKills(memcg)
+	}
 	code := waitPid(pid)
 	oomKilled := oomKills(memcg) > oomBefore
+	for i := 0; !oomKilled && code == 137 && memcg != "" && i < 20; i++ {
+		// Killed by SIGKILL: under load the cgroup's OOM counter can lag the
+		// victim's exit; give it a moment before calling it not an OOM kill.
+		time.Sleep(10 * time.Millisecond)
+		oomKilled = oomKills(memcg) > oomBefore
+	}
 	mon.drainOutput()
 	netw := mon.net
 	mon.net = nil // stopped after the clients know the exit code

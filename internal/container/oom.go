@@ -60,3 +60,21 @@ func oomKills(dir string) int {
 	}
 	return 0
 }
+
+// containerMemoryCgroup finds the memory cgroup of container id, whose
+// process is pid: from /proc while the process lives, else (it may already
+// have been OOM-killed) the cgroup the spec names ("hoist-<id>", see
+// buildSpec). own reports whether the directory is the container's own
+// cgroup rather than one it shares.
+func containerMemoryCgroup(pid int, id string) (dir string, own bool) {
+	name := "hoist-" + id
+	if d := memoryCgroup(pid); d != "" {
+		return d, filepath.Base(d) == name
+	}
+	for _, d := range []string{filepath.Join("/sys/fs/cgroup/memory", name), filepath.Join("/sys/fs/cgroup", name)} {
+		if _, err := os.Stat(d); err == nil {
+			return d, true
+		}
+	}
+	return "", false
+}

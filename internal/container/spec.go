@@ -5,6 +5,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -17,7 +19,7 @@ import (
 // DefaultPath is the PATH a container gets when its image sets none.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// DefaultCapabilities is docker's default capability set.
+// defaultCapabilities is docker's default capability set.
 var defaultCapabilities = []string{
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
 	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
@@ -33,6 +35,16 @@ var maskedPaths = []string{
 var readonlyPaths = []string{
 	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 }
+
+// DefaultCapabilities returns docker's default capability set (a copy), for
+// every process hoist starts: containers, exec and build steps.
+func DefaultCapabilities() []string { return slices.Clone(defaultCapabilities) }
+
+// MaskedPaths returns docker's masked /proc and /sys paths (a copy).
+func MaskedPaths() []string { return slices.Clone(maskedPaths) }
+
+// ReadonlyPaths returns docker's read-only /proc paths (a copy).
+func ReadonlyPaths() []string { return slices.Clone(readonlyPaths) }
 
 // initPath is where --init's reaper is bind-mounted in the container.
 const initPath = "/dev/init"
@@ -129,10 +141,10 @@ var rlimitNames = map[string]int{
 	"rttime": unix.RLIMIT_RTTIME, "sigpending": unix.RLIMIT_SIGPENDING, "stack": unix.RLIMIT_STACK,
 }
 
-// rlimits returns the container's rlimits: RLIMIT_NOFILE 1048576 (docker's
+// Rlimits returns a process's rlimits: RLIMIT_NOFILE 1048576 (docker's
 // default) and the --ulimit values, every one clamped to the host's hard
 // limit so that the runtime never fails raising them.
-func rlimits(ulimits []Ulimit) ([]specs.POSIXRlimit, error) {
+func Rlimits(ulimits []Ulimit) ([]specs.POSIXRlimit, error) {
 	want := map[string]Ulimit{"nofile": {Name: "nofile", Soft: 1048576, Hard: 1048576}}
 	order := []string{"nofile"}
 	for _, u := range ulimits {
@@ -184,11 +196,11 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 	if c.HostConfig.Init {
 		args = append([]string{initPath, "container-init", "--"}, args...)
 	}
-	rl, err := rlimits(c.HostConfig.Ulimits)
+	rl, err := Rlimits(c.HostConfig.Ulimits)
 	if err != nil {
 		return nil, err
 	}
-	caps := append([]string{}, defaultCapabilities...)
+	caps := DefaultCapabilities()
 	pcaps := &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
 	if u.UID != 0 {
 		// Docker >= 23: non-root users get no effective capabilities.
@@ -220,7 +232,7 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 		},
 		Root:     &specs.Root{Path: rootfs, Readonly: c.HostConfig.ReadonlyRootfs},
 		Hostname: c.Config.Hostname,
-		Mounts:   defaultMounts(),
+		Mounts:   DefaultMounts(),
 		Linux: &specs.Linux{
 			CgroupsPath: "hoist-" + c.ID,
 			Resources: &specs.LinuxResources{
@@ -230,8 +242,8 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace},
 				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
 			},
-			MaskedPaths:   maskedPaths,
-			ReadonlyPaths: readonlyPaths,
+			MaskedPaths:   MaskedPaths(),
+			ReadonlyPaths: ReadonlyPaths(),
 		},
 	}
 	switch netMode(c) {
@@ -280,7 +292,9 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 	return s, nil
 }
 
-func defaultMounts() []specs.Mount {
+// DefaultMounts are docker's /proc, /dev, /dev/pts, /sys, cgroup, mqueue
+// and /dev/shm (64 MiB; its size is the last option) mounts.
+func DefaultMounts() []specs.Mount {
 	return []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
@@ -349,4 +363,27 @@ func withHome(env []string, home string) []string {
 		}
 	}
 	return append(env, "HOME="+home)
+}
+
+// ParseUlimit parses docker's --ulimit NAME=SOFT[:HARD] (-1: unlimited).
+func ParseUlimit(s string) (Ulimit, error) {
+	name, val, ok := strings.Cut(s, "=")
+	if !ok {
+		return Ulimit{}, errdefs.InvalidArgumentf("invalid ulimit argument: %s", s)
+	}
+	softS, hardS, hasHard := strings.Cut(val, ":")
+	soft, err := strconv.ParseInt(softS, 10, 64)
+	if err != nil {
+		return Ulimit{}, errdefs.InvalidArgumentf("invalid ulimit soft value: %s", softS)
+	}
+	hard := soft
+	if hasHard {
+		if hard, err = strconv.ParseInt(hardS, 10, 64); err != nil {
+			return Ulimit{}, errdefs.InvalidArgumentf("invalid ulimit hard value: %s", hardS)
+		}
+	}
+	if soft > hard && hard >= 0 {
+		return Ulimit{}, errdefs.InvalidArgumentf("ulimit soft limit must be less than or equal to hard limit: %d > %d", soft, hard)
+	}
+	return Ulimit{Name: name, Soft: soft, Hard: hard}, nil
 }

@@ -50,7 +50,7 @@ func TestProcessEnv(t *testing.T) {
 func TestRlimitsClampedToHost(t *testing.T) {
 	var host unix.Rlimit
 	unix.Getrlimit(unix.RLIMIT_NOFILE, &host)
-	rl, err := rlimits([]Ulimit{{Name: "nofile", Soft: 1 << 40, Hard: 1 << 40}, {Name: "nproc", Soft: 10, Hard: 20}})
+	rl, err := Rlimits([]Ulimit{{Name: "nofile", Soft: 1 << 40, Hard: 1 << 40}, {Name: "nproc", Soft: 10, Hard: 20}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestRlimitsClampedToHost(t *testing.T) {
 	if rl[1].Type != "RLIMIT_NPROC" || rl[1].Soft != 10 || rl[1].Hard != 20 {
 		t.Fatalf("nproc: %+v", rl[1])
 	}
-	if _, err := rlimits([]Ulimit{{Name: "bogus"}}); err == nil {
+	if _, err := Rlimits([]Ulimit{{Name: "bogus"}}); err == nil {
 		t.Fatal("bogus ulimit accepted")
 	}
 }
