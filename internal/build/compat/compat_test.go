@@ -125,9 +125,16 @@ type base struct {
 	listing map[string]string // flattened
 }
 
-var baseRefs = map[string]string{
-	"busybox": "hoist-compat/busybox:latest",
-	"minbase": "hoist-compat/minbase:latest",
+// baseRef names a base image for this run: the Dockerfiles say
+// hoist-compat/<base>, rewritten (rewrite) to a name of the run's own, so
+// that concurrent runs on one docker engine never share a tag.
+func (s *suite) baseRef(name string) string {
+	return "hoist-compat-" + s.runID + "/" + name + ":latest"
+}
+
+// rewrite replaces the corpus's base names by this run's.
+func (s *suite) rewrite(text string) string {
+	return strings.ReplaceAll(text, "hoist-compat/", "hoist-compat-"+s.runID+"/")
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -162,8 +169,14 @@ func TestCompat(t *testing.T) {
 				t.Logf("HOIST_COMPAT_KEEP: docker images kept: %v", s.dimgs)
 				return
 			}
-			if len(s.dimgs) > 0 {
-				exec.Command("docker", append([]string{"rmi", "-f"}, s.dimgs...)...).Run()
+			// Newest first: a base goes after the images built on it.
+			for i := len(s.dimgs) - 1; i >= 0; i-- {
+				if strings.HasPrefix(s.dimgs[i], "sha256:") {
+					// The classic builder's images of non-target stages
+					// are untagged children of the base.
+					removeDescendants(s.dimgs[i])
+				}
+				exec.Command("docker", "rmi", "-f", s.dimgs[i]).Run()
 			}
 		})
 	} else {
@@ -204,6 +217,36 @@ func TestCompat(t *testing.T) {
 			s.runCase(t, name)
 		})
 	}
+}
+
+// removeDescendants removes the docker images whose parent chain leads to
+// id, leaves first.
+func removeDescendants(id string) {
+	out, err := exec.Command("docker", "image", "ls", "-a", "-q", "--no-trunc").Output()
+	if err != nil {
+		return
+	}
+	ids := strings.Fields(string(out))
+	if len(ids) == 0 {
+		return
+	}
+	// Images another process removes meanwhile make inspect fail; the
+	// others are still listed.
+	out, _ = exec.Command("docker", append([]string{"image", "inspect", "-f", "{{.Id}} {{.Parent}}"}, ids...)...).Output()
+	children := map[string][]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			children[f[1]] = append(children[f[1]], f[0])
+		}
+	}
+	var walk func(string)
+	walk = func(p string) {
+		for _, c := range children[p] {
+			walk(c)
+			exec.Command("docker", "rmi", "-f", c).Run()
+		}
+	}
+	walk(id)
 }
 
 func dockerAvailable() bool {
@@ -335,8 +378,14 @@ func (s *suite) runCase(t *testing.T, name string) {
 			t.Logf("not updating %s: the case failed", gpath)
 			return
 		}
-		b, _ := json.MarshalIndent(got, "", "  ")
-		if err := os.WriteFile(gpath, append(b, '\n'), 0o644); err != nil {
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false) // "->" stays readable
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(got); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(gpath, b.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if !compared {
@@ -375,8 +424,15 @@ func (s *suite) buildAll(t *testing.T, cdir, ctxDir string, spec caseSpec, engin
 	dfs := append(append([]string{}, spec.Pre...), "Dockerfile")
 	for i, df := range dfs {
 		tag = fmt.Sprintf("%s-%d:%s", prefix, i, s.runID)
-		abs, _ := filepath.Abs(filepath.Join(cdir, df))
-		args := []string{"-t", tag, "-f", abs}
+		text, err := os.ReadFile(filepath.Join(cdir, df))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dfPath := filepath.Join(work, strings.ReplaceAll(df, "/", "_"))
+		if err := os.WriteFile(dfPath, []byte(s.rewrite(string(text))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args := []string{"-t", tag, "-f", dfPath}
 		keys := make([]string, 0, len(spec.BuildArgs))
 		for k := range spec.BuildArgs {
 			keys = append(keys, k)
@@ -387,7 +443,7 @@ func (s *suite) buildAll(t *testing.T, cdir, ctxDir string, spec caseSpec, engin
 			if v == "$PARENT" {
 				v = parent
 			}
-			v = strings.ReplaceAll(v, "$HTTP", s.httpURL)
+			v = s.rewrite(strings.ReplaceAll(v, "$HTTP", s.httpURL))
 			args = append(args, "--build-arg", k+"="+v)
 		}
 		if parent != "" && spec.BuildArgs["PARENT"] == "" {
@@ -460,11 +516,11 @@ func (s *suite) base(t *testing.T, name string) *base {
 		}
 		root := filepath.Join(dir, "root")
 		h := hoistRunner{t: t, bin: s.bin, root: root}
-		if _, b.err = h.run("import", "-c", "ENV "+defaultPath, "-c", `CMD ["/bin/sh"]`, rootfsTar, baseRefs[name]); b.err != nil {
+		if _, b.err = h.run("import", "-c", "ENV "+defaultPath, "-c", `CMD ["/bin/sh"]`, rootfsTar, s.baseRef(name)); b.err != nil {
 			return
 		}
 		b.tar = filepath.Join(dir, "image.tar")
-		if _, b.err = h.run("save", "-o", b.tar, baseRefs[name]); b.err != nil {
+		if _, b.err = h.run("save", "-o", b.tar, s.baseRef(name)); b.err != nil {
 			return
 		}
 		var res result
@@ -492,7 +548,7 @@ func (s *suite) dockerLoad(name string) error {
 	s.dloads[name] = err
 	// Removed by ID at the end: another run may have moved the tag to its
 	// own copy meanwhile.
-	if id, ierr := exec.Command("docker", "image", "inspect", "-f", "{{.Id}}", baseRefs[name]).Output(); ierr == nil {
+	if id, ierr := exec.Command("docker", "image", "inspect", "-f", "{{.Id}}", s.baseRef(name)).Output(); ierr == nil {
 		s.dimgs = append(s.dimgs, strings.TrimSpace(string(id)))
 	}
 	return err

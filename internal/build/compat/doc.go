@@ -26,7 +26,13 @@
 //
 // Run with -update to rewrite the golden files from hoist's results (review
 // them by eye; run where docker answers so every case is compared first).
-// HOIST_COMPAT_DOCKER=0 skips docker and checks the golden files only.
+// HOIST_COMPAT_DOCKER=0 skips docker and checks the golden files only;
+// HOIST_COMPAT_KEEP=1 keeps the docker images for a look afterwards.
+//
+// Docker names are per run: the Dockerfiles' hoist-compat/<base> is
+// rewritten to hoist-compat-<run>/<base> (in --build-arg values too), so
+// that concurrent runs on one engine share no tag; at the end the run
+// removes its images, the untagged ones of non-target stages included.
 //
 // # Cases docker's classic builder cannot build
 //

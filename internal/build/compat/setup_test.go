@@ -173,6 +173,11 @@ var setups = map[string]func(c *ctxMaker){
 		c.check(os.MkdirAll(c.p("sub"), 0o755))
 		c.write("sub/nested.tar", mkTar(tarEntry{name: "in-tar.txt", body: "in tar\n"}))
 	},
+	"copy-merge-existing": func(c *ctxMaker) {
+		// A source dir whose mode differs from the existing destination.
+		c.dirs(0o700, "etcdir")
+		c.dirs(0o750, "etcdir/sub")
+	},
 	"add-chown": func(c *ctxMaker) {
 		c.write("plain.tar", mkTar(sampleTar...))
 	},
