@@ -64,9 +64,17 @@ restart_registry
 if docker_up; then docker push "$img:d" >/dev/null; src=$img:d; else "$HOIST" --root "$root" push "$img:h" >/dev/null; src=$img:h; fi
 BENCH_SETUP="rm -rf $work/pullroot" h=$(median_of "$HOIST" --root "$work/pullroot" pull -q "$src")
 if docker_up; then
-	# every image sharing the layer must go, or docker finds it "Already exists"
-	shared="$(docker images --format '{{.Repository}}:{{.Tag}}' | grep 'bench/minbase' | grep -v "^$src\$" | tr '\n' ' ' || true)"
-	BENCH_SETUP="docker rmi -f $src $shared" d=$(median_of docker pull -q "$src")
+	# every image holding the layer must go (bench/minbase, the build
+	# benchmark's images...), or docker finds it "Already exists"
+	layer=$(docker image inspect -f '{{index .RootFS.Layers 0}}' "$src")
+	drop_layer_users() {
+		local id
+		for id in $(docker images -aq --no-trunc | sort -u); do
+			docker image inspect -f '{{join .RootFS.Layers " "}}' "$id" 2>/dev/null | grep -q "$layer" && docker rmi -f "$id" >/dev/null 2>&1
+		done
+		return 0
+	}
+	BENCH_SETUP="drop_layer_users" d=$(median_of docker pull -q "$src")
 	docker rmi -f "$src" >/dev/null 2>&1 || true
 fi
 result pullpush "pull minbase" "$h" docker "$d"

@@ -141,9 +141,11 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	}
 	code := waitPid(pid)
 	oomKilled := oomKills(memcg) > oomBefore
-	for i := 0; !oomKilled && code == 137 && memcg != "" && i < 20; i++ {
-		// Killed by SIGKILL: under load the cgroup's OOM counter can lag the
-		// victim's exit; give it a moment before calling it not an OOM kill.
+	for i := 0; !oomKilled && code == 137 && memcg != "" && c.HostConfig.Memory > 0 && i < 20; i++ {
+		// Killed by SIGKILL with a memory limit set: under load the cgroup's
+		// OOM counter can lag the victim's exit; give it a moment before
+		// calling it not an OOM kill. (Without a limit, stop/kill/rm -f
+		// SIGKILLs must not wait here.)
 		time.Sleep(10 * time.Millisecond)
 		oomKilled = oomKills(memcg) > oomBefore
 	}
