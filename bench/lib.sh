@@ -31,3 +31,16 @@ have() { command -v "$1" >/dev/null 2>&1; }
 
 # docker_up: true when a docker engine answers.
 docker_up() { have docker && timeout 5 docker info >/dev/null 2>&1; }
+
+# drop_layer_users CLI LAYER: removes every image of the peer CLI (docker or
+# podman) whose rootfs holds LAYER (a diffID), so that the next load or pull
+# really stores the layer instead of finding it "Already exists".
+drop_layer_users() {
+	local cli=$1 layer=$2 id
+	for id in $("$cli" images -aq --no-trunc 2>/dev/null | sort -u); do
+		if "$cli" image inspect -f '{{join .RootFS.Layers " "}}' "$id" 2>/dev/null | grep -q "$layer"; then
+			"$cli" rmi -f "$id" >/dev/null 2>&1 || true
+		fi
+	done
+	return 0
+}

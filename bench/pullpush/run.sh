@@ -67,14 +67,7 @@ if docker_up; then
 	# every image holding the layer must go (bench/minbase, the build
 	# benchmark's images...), or docker finds it "Already exists"
 	layer=$(docker image inspect -f '{{index .RootFS.Layers 0}}' "$src")
-	drop_layer_users() {
-		local id
-		for id in $(docker images -aq --no-trunc | sort -u); do
-			docker image inspect -f '{{join .RootFS.Layers " "}}' "$id" 2>/dev/null | grep -q "$layer" && docker rmi -f "$id" >/dev/null 2>&1
-		done
-		return 0
-	}
-	BENCH_SETUP="drop_layer_users" d=$(median_of docker pull -q "$src")
+	BENCH_SETUP="drop_layer_users docker $layer" d=$(median_of docker pull -q "$src")
 	docker rmi -f "$src" >/dev/null 2>&1 || true
 fi
 result pullpush "pull minbase" "$h" docker "$d"

@@ -15,10 +15,12 @@ root=$work/root
 
 # load: a fresh store each run (nothing cached), fsync included.
 BENCH_SETUP="rm -rf $root" h=$(median_of "$HOIST" --root "$root" load -q -i "$arch")
-BENCH_SETUP="docker rmi -f bench/minbase:latest" d=$(median_of docker load -q -i "$arch")
+# the minbase layer's diffID: peers must not already hold it (other images)
+layer=sha256:$(sha256sum "$BENCH_CACHE/minbase.tar" | cut -d' ' -f1)
+BENCH_SETUP="drop_layer_users docker $layer" d=$(median_of docker load -q -i "$arch")
 result store "load minbase (204MB)" "$h" docker "$d"
 if have podman; then
-	BENCH_SETUP="podman rmi -f bench/minbase:latest" p=$(median_of podman load -q -i "$arch")
+	BENCH_SETUP="drop_layer_users podman $layer" p=$(median_of podman load -q -i "$arch")
 	result store "load minbase (204MB)" "$h" podman "$p"
 fi
 
