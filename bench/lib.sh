@@ -37,6 +37,8 @@ docker_up() { have docker && timeout 5 docker info >/dev/null 2>&1; }
 # really stores the layer instead of finding it "Already exists".
 drop_layer_users() {
 	local cli=$1 layer=$2 id
+	# docker's build cache keeps layers of deleted images alive
+	[ "$cli" = docker ] && docker builder prune -af >/dev/null 2>&1
 	for id in $("$cli" images -aq --no-trunc 2>/dev/null | sort -u); do
 		if "$cli" image inspect -f '{{join .RootFS.Layers " "}}' "$id" 2>/dev/null | grep -q "$layer"; then
 			"$cli" rmi -f "$id" >/dev/null 2>&1 || true
