@@ -11,7 +11,9 @@ regpid=
 cleanup() {
 	[ -n "$regpid" ] && kill "$regpid" 2>/dev/null && wait "$regpid" 2>/dev/null
 	"$hoist" rm -f $("$hoist" ps -aq 2>/dev/null) >/dev/null 2>&1 || true
-	rm -rf "$work"
+	# A container's monitor deletes the runtime's record just after `run --rm`
+	# returns (clients do not wait for it): retry briefly.
+	for _ in $(seq 50); do rm -rf "$work" 2>/dev/null && break; sleep 0.1; done
 }
 trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
