@@ -17,6 +17,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/units"
 )
 
 // containerVerbs are the verbs registered both at the top level and under
@@ -166,37 +167,12 @@ func parseEnv(envs, files []string) ([]string, error) {
 	return out, nil
 }
 
-// parseBytes parses docker's memory sizes: 1024, 512k, 64m, 1g (binary).
+// parseBytes parses a size flag (-m, --shm-size); empty means unset (0).
 func parseBytes(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	l := strings.ToLower(strings.TrimSpace(s))
-	l = strings.TrimSuffix(l, "b")
-	if strings.HasSuffix(l, "i") {
-		l = strings.TrimSuffix(l, "i")
-	}
-	mult := int64(1)
-	if n := len(l); n > 0 {
-		switch l[n-1] {
-		case 'k':
-			mult = 1 << 10
-		case 'm':
-			mult = 1 << 20
-		case 'g':
-			mult = 1 << 30
-		case 't':
-			mult = 1 << 40
-		}
-		if mult != 1 {
-			l = l[:n-1]
-		}
-	}
-	v, err := strconv.ParseFloat(l, 64)
-	if err != nil || v < 0 {
-		return 0, errdefs.InvalidArgumentf("invalid size: '%s'", s)
-	}
-	return int64(v * float64(mult)), nil
+	return units.ParseBytes(s)
 }
 
 // parsePort parses -p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO].

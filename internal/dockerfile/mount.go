@@ -2,6 +2,7 @@ package dockerfile
 
 import (
 	"encoding/csv"
+	"github.com/hoistproject/hoist/internal/units"
 	"path"
 	"strconv"
 	"strings"
@@ -142,7 +143,7 @@ func parseMount(spec string, expand func(string) (string, error), lenient bool) 
 				return nil, errorf("unexpected key '%s' for mount type '%s'", key, m.Type)
 			}
 			if !deferred {
-				n, err := parseSize(ev)
+				n, err := units.ParseBytes(ev)
 				if err != nil {
 					return nil, errorf("invalid value for %s: %s", key, ev)
 				}
@@ -212,31 +213,4 @@ func parseMount(spec string, expand func(string) (string, error), lenient bool) 
 		return nil, errorf("mount type=%s requires a target", m.Type)
 	}
 	return m, nil
-}
-
-// parseSize parses a byte size such as 512, 64k, 64m, 1g, 1GiB.
-func parseSize(s string) (int64, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "b"), "i")
-	mult := int64(1)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'k':
-			mult = 1 << 10
-		case 'm':
-			mult = 1 << 20
-		case 'g':
-			mult = 1 << 30
-		case 't':
-			mult = 1 << 40
-		}
-		if mult != 1 {
-			t = t[:n-1]
-		}
-	}
-	f, err := strconv.ParseFloat(t, 64)
-	if err != nil || f < 0 {
-		return 0, errorf("invalid size %q", s)
-	}
-	return int64(f * float64(mult)), nil
 }
