@@ -1,9 +1,8 @@
 package cli
 
 import (
-	"bufio"
+	"context"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -15,26 +14,10 @@ func newContainerPruneCmd(e *env) *cobra.Command {
 		Short: "Remove all stopped containers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !force {
-				fmt.Fprint(e.out, "WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ")
-				line, _ := bufio.NewReader(e.in).ReadString('\n')
-				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-					return nil
-				}
+			if !force && !e.confirm("WARNING! This will remove all stopped containers.") {
+				return nil
 			}
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			ids, err := m.Prune(cmd.Context())
-			if len(ids) > 0 {
-				fmt.Fprintln(e.out, "Deleted Containers:")
-				for _, id := range ids {
-					fmt.Fprintln(e.out, id)
-				}
-				fmt.Fprintln(e.out)
-			}
-			if err != nil {
+			if err := e.pruneContainers(cmd.Context()); err != nil {
 				return err
 			}
 			fmt.Fprintln(e.out, "Total reclaimed space: 0B")
@@ -43,4 +26,22 @@ func newContainerPruneCmd(e *env) *cobra.Command {
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	return c
+}
+
+// pruneContainers removes the stopped containers, printing docker's
+// "Deleted Containers:" block (container prune, system prune).
+func (e *env) pruneContainers(ctx context.Context) error {
+	m, err := e.containers()
+	if err != nil {
+		return err
+	}
+	ids, err := m.Prune(ctx)
+	if len(ids) > 0 {
+		fmt.Fprintln(e.out, "Deleted Containers:")
+		for _, id := range ids {
+			fmt.Fprintln(e.out, id)
+		}
+		fmt.Fprintln(e.out)
+	}
+	return err
 }

@@ -132,19 +132,7 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 			if !force && !e.confirm("WARNING! This will remove:\n  - all stopped containers\n"+what+"  - unused build cache\n") {
 				return nil
 			}
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			ids, err := m.Prune(cmd.Context())
-			if len(ids) > 0 {
-				fmt.Fprintln(e.out, "Deleted Containers:")
-				for _, id := range ids {
-					fmt.Fprintln(e.out, id)
-				}
-				fmt.Fprintln(e.out)
-			}
-			if err != nil {
+			if err := e.pruneContainers(cmd.Context()); err != nil {
 				return err
 			}
 			s, err := e.imageStore()
