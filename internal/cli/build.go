@@ -326,13 +326,8 @@ func newBuilderPruneCmd(e *env) *cobra.Command {
 		Short: "Remove build cache",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !force {
-				fmt.Fprint(e.out, "WARNING! This will remove all dangling build cache.\nAre you sure you want to continue? [y/N] ")
-				var answer string
-				fmt.Fscanln(e.in, &answer)
-				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-					return nil
-				}
+			if !force && !e.confirm("WARNING! This will remove all dangling build cache.") {
+				return nil
 			}
 			st, err := e.imageStore()
 			if err != nil {

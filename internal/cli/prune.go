@@ -47,7 +47,8 @@ func newImagePruneCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printPruneReport(e, rep, true)
+			printDeletedImages(e, rep)
+			fmt.Fprintln(e.out, "Total reclaimed space:", humanSize(rep.Reclaimed))
 			return nil
 		},
 	}
@@ -57,13 +58,11 @@ func newImagePruneCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func printPruneReport(e *env, rep images.PruneReport, total bool) {
+// printDeletedImages prints docker's "Deleted Images:" block of a prune.
+func printDeletedImages(e *env, rep images.PruneReport) {
 	if len(rep.Items) > 0 {
 		fmt.Fprintln(e.out, "Deleted Images:")
 		printDeleteItems(e, rep.Items, "untagged: ", "deleted: ")
 		fmt.Fprintln(e.out)
-	}
-	if total {
-		fmt.Fprintln(e.out, "Total reclaimed space:", humanSize(rep.Reclaimed))
 	}
 }

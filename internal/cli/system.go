@@ -13,6 +13,7 @@ import (
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
+	"path/filepath"
 )
 
 type dfRow struct {
@@ -143,8 +144,13 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printPruneReport(e, rep, false)
-			fmt.Fprintln(e.out, "Total reclaimed space:", humanSize(rep.Reclaimed))
+			printDeletedImages(e, rep)
+			// The build cache too, as the warning says (and docker does).
+			brep, err := build.Prune(cmd.Context(), s, filepath.Join(s.Root(), "build"))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.out, "Total reclaimed space:", humanSize(rep.Reclaimed+brep.SpaceReclaimed))
 			return nil
 		},
 	}
