@@ -3,13 +3,12 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/hoistproject/hoist/internal/imagearchive"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/reference"
@@ -39,7 +38,7 @@ func newSaveCmd(e *env) *cobra.Command {
 				}
 				return imagearchive.Save(ctx, e.out, st.Content(), imgs, nil)
 			}
-			return writeFileAtomic(output, func(w io.Writer) error {
+			return fsutil.WriteFileAtomic(output, 0o644, func(w io.Writer) error {
 				return imagearchive.Save(ctx, w, st.Content(), imgs, nil)
 			})
 		},
@@ -125,30 +124,4 @@ func isImageID(ctx context.Context, st *images.Store, s string) bool {
 	}
 	img, err := st.Resolve(ctx, s)
 	return err == nil && strings.HasPrefix(img.ID.Encoded(), strings.TrimPrefix(s, "sha256:"))
-}
-
-// writeFileAtomic writes path through a temporary file in the same directory,
-// fsynced and renamed into place, so a failure never leaves half a file.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("failed to save image: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

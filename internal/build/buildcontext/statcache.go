@@ -313,6 +313,9 @@ func (c *StatCache) Save() error {
 	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
 		return fmt.Errorf("save stat cache: %w", err)
 	}
+	// Written and renamed, but not fsynced like fsutil.WriteFileAtomic: the
+	// cache is only a hint (a lost or torn file is rebuilt), and an fsync
+	// would cost every no-op rebuild.
 	f, err := os.CreateTemp(filepath.Dir(c.path), ".statcache-*")
 	if err != nil {
 		return fmt.Errorf("save stat cache: %w", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
 // IndexServer is the key docker uses for Docker Hub credentials.
@@ -353,34 +355,9 @@ func (f *File) Save() error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("saving docker config: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, filepath.Base(target)+".tmp*")
+	err = fsutil.WriteFileAtomic(target, 0o600, func(w io.Writer) error { _, err := w.Write(b); return err })
 	if err != nil {
-		return fmt.Errorf("saving docker config: %w", err)
-	}
-	clean := func() { tmp.Close(); os.Remove(tmp.Name()) }
-	if err := tmp.Chmod(0o600); err != nil {
-		clean()
-		return fmt.Errorf("saving docker config: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		clean()
 		return fmt.Errorf("saving docker config %s: %w", target, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		clean()
-		return fmt.Errorf("saving docker config %s: %w", target, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Rename(tmp.Name(), target); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("saving docker config %s: %w", target, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

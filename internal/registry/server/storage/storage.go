@@ -16,6 +16,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -89,33 +90,10 @@ func (s *Store) RepositoryExists(repo string) bool {
 // writeFileAtomic writes data to a temporary file next to path and renames
 // it into place, creating parent directories.
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return fsutil.WriteFileAtomic(path, 0o600, func(w io.Writer) error { _, err := w.Write(data); return err })
 }
 
 func notExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
