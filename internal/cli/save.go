@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -37,6 +39,9 @@ func newSaveCmd(e *env) *cobra.Command {
 					return errors.New("cowardly refusing to save to a terminal. Use the -o flag or redirect")
 				}
 				return imagearchive.Save(ctx, e.out, st.Content(), imgs, nil)
+			}
+			if fi, err := os.Stat(filepath.Dir(output)); err != nil || !fi.IsDir() {
+				return fmt.Errorf("failed to save image: invalid output path: directory %q does not exist", filepath.Dir(output))
 			}
 			return fsutil.WriteFileAtomic(output, 0o644, func(w io.Writer) error {
 				return imagearchive.Save(ctx, w, st.Content(), imgs, nil)

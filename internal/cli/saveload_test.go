@@ -84,6 +84,9 @@ func TestSaveLoadThroughBinary(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Fatalf("failed save left %s behind", out)
 	}
+	if _, errOut, code := src.run(nil, "save", "-o", "/nonexistent-dir/x.tar", "demo/bb:1"); code != 1 || !strings.Contains(errOut, `directory "/nonexistent-dir" does not exist`) {
+		t.Fatalf("save to a missing directory: exit %d, %q", code, errOut)
+	}
 	if _, _, code := bad.run(nil, "load", "-i", "/nonexistent.tar"); code != 1 {
 		t.Fatalf("load of a missing file: exit %d", code)
 	}
