@@ -32,6 +32,8 @@ type Builder struct {
 	Writer    ImageWriter
 	Cache     CacheStore
 	Unpacker  Unpacker
+	// Squasher merges the final stage's layers (--squash); optional.
+	Squasher Squasher
 	// Dir is the builder's own directory (<root>/build): cache mounts and
 	// the temporary area.
 	Dir    string
@@ -59,6 +61,9 @@ type Options struct {
 	BuildArgs map[string]string
 	Target    string
 	NoCache   bool
+	// Squash merges the layers the final stage adds to its base into one
+	// (docker build --squash); the unsquashed image is kept, untagged.
+	Squash bool
 	// Pull always pulls the images FROM names (needs Builder.Puller).
 	Pull       bool
 	CacheFrom  []string
@@ -332,6 +337,7 @@ type stageRun struct {
 	err   error
 	// result, valid once done is closed without error
 	state  *state
+	start  *state        // the state FROM gave (the base --squash keeps)
 	baseID digest.Digest // the ID of the base image, "" for a stage or scratch
 }
 
@@ -527,14 +533,20 @@ func (j *job) export(ctx context.Context, target *stageRun) (*Result, error) {
 	if j.opts.Output != nil {
 		return j.exportFiles(ctx, st, cfg)
 	}
+	raw, chain := configBytes(cfg), st.chainID
+	if j.opts.Squash {
+		var err error
+		if raw, chain, err = j.squash(ctx, target, cfg); err != nil {
+			return nil, err
+		}
+	}
 	v := j.prog.start("exporting to image")
-	raw := configBytes(cfg)
 	j.mu.Lock()
 	if j.leaseCtx != nil {
 		ctx = &leaseContext{Context: ctx, lease: j.leaseCtx}
 	}
 	j.mu.Unlock()
-	id, err := j.b.Writer.WriteImage(ctx, NewImage{Config: raw, ChainID: st.chainID, Parent: target.baseID, Tags: j.opts.Tags})
+	id, err := j.b.Writer.WriteImage(ctx, NewImage{Config: raw, ChainID: chain, Parent: target.baseID, Tags: j.opts.Tags})
 	if err != nil {
 		v.finish(err)
 		return nil, err

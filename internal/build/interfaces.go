@@ -119,6 +119,15 @@ type Runner interface {
 	Run(ctx context.Context, req RunRequest) (exitCode int, err error)
 }
 
+// Squasher merges layers (--squash): Squash stores, on top of base (a
+// chainID, "" for none), one layer holding every change from the tree of
+// base to the tree of top (top's chain must include base). A path added and
+// deleted again above base is absent; a path of base deleted above it is a
+// whiteout.
+type Squasher interface {
+	Squash(ctx context.Context, base, top digest.Digest, opts CommitOptions) (Layer, error)
+}
+
 // NewImage is what a finished build stores.
 type NewImage struct {
 	Config  []byte        // the config blob (its digest is the image ID)

@@ -469,6 +469,33 @@ func (o *OverlaySnapshotter) View(ctx context.Context, chainID digest.Digest) (s
 	}, nil
 }
 
+// Squash implements Squasher as docker's squash does: the two trees are
+// compared (archive.DiffDirs, docker's naive diff) and the changes stored as
+// one layer on base, so what was added and deleted again above base is
+// absent and what was deleted from base is a whiteout.
+func (o *OverlaySnapshotter) Squash(ctx context.Context, base, top digest.Digest, opts CommitOptions) (Layer, error) {
+	lower, releaseLower, err := o.View(ctx, base)
+	if err != nil {
+		return Layer{}, err
+	}
+	defer releaseLower()
+	upper, releaseUpper, err := o.View(ctx, top)
+	if err != nil {
+		return Layer{}, err
+	}
+	defer releaseUpper()
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(archive.DiffDirs(ctx, pw, lower, upper, archive.DiffOptions{SourceDateEpoch: opts.SourceDateEpoch}))
+	}()
+	l, err := o.Layers.Create(ctx, base, pr, layers.CreateOptions{})
+	pr.CloseWithError(errors.New("layer creation ended"))
+	if err != nil {
+		return Layer{}, fmt.Errorf("storing squashed layer: %w", err)
+	}
+	return Layer{DiffID: l.DiffID, ChainID: l.ChainID}, nil
+}
+
 // CleanupStale unmounts and removes the temporary areas of dead builder
 // processes under tmpDir (<root>/build/tmp/<pid>/), left by a kill -9.
 func CleanupStale(tmpDir string) int {
@@ -544,10 +571,12 @@ func NewLocal(st *images.Store, runner Runner) *Builder {
 		c.Cleanup()
 	}
 	CleanupStale(filepath.Join(dir, "tmp"))
+	snaps := &OverlaySnapshotter{Layers: st.Layers(), Dir: filepath.Join(dir, "tmp")}
 	return &Builder{
 		Images:    StoreImages{st},
 		Writer:    StoreImages{st},
-		Snapshots: &OverlaySnapshotter{Layers: st.Layers(), Dir: filepath.Join(dir, "tmp")},
+		Snapshots: snaps,
+		Squasher:  snaps,
 		Cache:     BoltCache{st.DB()},
 		Unpacker:  ArchiveUnpacker{},
 		Runner:    runner,

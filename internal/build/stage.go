@@ -140,6 +140,7 @@ func (s *stageRun) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.start = base
 	// The stage changes its config in place: work on a copy of the base
 	// (another stage may use the same one).
 	c.cur = &state{cfg: cloneConfig(base.cfg), chainID: base.chainID, id: base.id}

@@ -74,10 +74,6 @@ func newBuildCmd(e *env) *cobra.Command {
 }
 
 func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
-	if f.squash {
-		return errdefs.NotImplementedf("--squash is not supported")
-	}
-
 	if f.platform != "" {
 		host := "linux/" + runtime.GOARCH
 		if f.platform != host && !strings.HasPrefix(host, f.platform+"/") && f.platform != "linux" {
@@ -90,7 +86,7 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 		}
 	}
 	opts := build.Options{
-		Tags: f.tags, Target: f.target, NoCache: f.noCache, Pull: f.pull, CacheFrom: f.cacheFrom,
+		Tags: f.tags, Target: f.target, NoCache: f.noCache, Pull: f.pull, CacheFrom: f.cacheFrom, Squash: f.squash,
 		Network: f.network, ExtraHosts: f.addHosts,
 		BuildArgs: map[string]string{}, Labels: map[string]string{}, Secrets: map[string]string{},
 	}
