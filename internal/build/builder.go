@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"
@@ -150,6 +151,7 @@ type job struct {
 	globalArgs map[string]string
 	stages     []*stageRun
 	cacheFrom  []*Config // --cache-from images' configs (their history is a cache source)
+	security   container.SecurityOpts
 
 	mu       sync.Mutex
 	pulls    map[string]*pullCall
@@ -221,6 +223,9 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 	if err := j.setupGlobalArgs(); err != nil {
 		return nil, err
 	}
+	if err := j.setupSecurity(); err != nil {
+		return nil, err
+	}
 	for _, ref := range j.opts.CacheFrom {
 		img, err := j.resolveImage(ctx, ref, false)
 		if err != nil {
@@ -277,6 +282,36 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 	}
 	j.checkUnusedArgs()
 	return j.export(ctx, target)
+}
+
+// setupSecurity checks --security-opt before any step runs (docker: when
+// the first RUN container is created), with dockerd's messages.
+func (j *job) setupSecurity() error {
+	sec, err := container.ParseSecurityOpts(j.opts.Resources.SecurityOpt)
+	if err != nil {
+		return err
+	}
+	switch sec.Seccomp {
+	case "", "unconfined":
+		// RUN steps run without a seccomp filter: nothing to lift.
+	default:
+		return errdefs.NotImplementedf("--security-opt seccomp=%s: RUN steps run without a seccomp filter; only seccomp=unconfined is supported", sec.Seccomp)
+	}
+	if sec.AppArmor != "" && !appArmorEnabled() {
+		j.warn(fmt.Sprintf("[Warning] --security-opt apparmor=%s ignored: AppArmor is not enabled on this host", sec.AppArmor))
+		sec.AppArmor = ""
+	}
+	for _, l := range sec.Labels {
+		j.warn(fmt.Sprintf("[Warning] --security-opt label=%s ignored: hoist build applies no SELinux labels", l))
+	}
+	j.security = sec
+	return nil
+}
+
+// appArmorEnabled reports whether the kernel enforces AppArmor profiles.
+func appArmorEnabled() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && strings.HasPrefix(string(b), "Y")
 }
 
 // setupGlobalArgs evaluates the ARGs before the first FROM.

@@ -96,20 +96,29 @@ type RunRequest struct {
 	ExtraHosts []string // host:ip lines for /etc/hosts
 	Mounts     []RunMount
 	Resources  Resources
-	Stdout     io.Writer
-	Stderr     io.Writer
+	// NoNewPrivileges sets the process's no_new_privs bit (--security-opt
+	// no-new-privileges).
+	NoNewPrivileges bool
+	// AppArmorProfile confines the process ("" for none; set only where
+	// AppArmor is enabled).
+	AppArmorProfile string
+	Stdout          io.Writer
+	Stderr          io.Writer
 }
 
 // Resources are the cgroup limits of RUN steps (docker build -m, --cpu-*).
 type Resources struct {
-	Memory      int64
-	CPUShares   int64
-	CPUPeriod   int64
-	CPUQuota    int64
-	CPUSetCPUs  string
-	CPUSetMems  string
-	ShmSize     int64
-	Ulimits     []string
+	Memory     int64
+	CPUShares  int64
+	CPUPeriod  int64
+	CPUQuota   int64
+	CPUSetCPUs string
+	CPUSetMems string
+	ShmSize    int64
+	Ulimits    []string
+	// SecurityOpt are docker's --security-opt values: no-new-privileges,
+	// seccomp=unconfined (RUN has no seccomp filter anyway), apparmor=
+	// (applied where AppArmor is enabled), label= (accepted, not applied).
 	SecurityOpt []string
 }
 

@@ -186,6 +186,8 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: caps, Effective: caps, Permitted: caps,
 			},
+			NoNewPrivileges: req.NoNewPrivileges,
+			ApparmorProfile: req.AppArmorProfile,
 		},
 		Mounts: container.DefaultMounts(),
 		Linux: &specs.Linux{
