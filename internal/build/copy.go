@@ -60,17 +60,27 @@ type srcTree struct {
 func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 	j := c.s.j
 	where := fmt.Sprintf("%s:%d: %s", j.file.Name, a.loc, a.kw)
-	var hist strings.Builder
-	hist.WriteString(a.kw)
+	// The flags that shape the result, in the instruction text of the
+	// cache key and in the history.
+	var flags strings.Builder
+	flags.WriteString(a.kw)
+	if a.from != "" {
+		flags.WriteString(" --from=" + a.from)
+	}
 	if a.parents {
-		hist.WriteString(" --parents")
+		flags.WriteString(" --parents")
 	}
 	if a.chown != "" {
-		hist.WriteString(" --chown=" + a.chown)
+		flags.WriteString(" --chown=" + a.chown)
 	}
 	if a.chmod != "" {
-		hist.WriteString(" --chmod=" + a.chmod)
+		flags.WriteString(" --chmod=" + a.chmod)
 	}
+	if a.unpack != nil {
+		flags.WriteString(" --unpack=" + strconv.FormatBool(*a.unpack))
+	}
+	var hist strings.Builder
+	hist.WriteString(flags.String())
 	for _, s := range a.sources {
 		hist.WriteString(" " + s)
 	}
@@ -82,6 +92,8 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 	if a.checksum != "" {
 		instr += " --checksum=" + a.checksum
 	}
+	// The content hashes of the sources, for the history (srcHash).
+	var parts []contentPart
 
 	var mode *fs.FileMode
 	if a.chmod != "" {
@@ -129,6 +141,14 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		inputs = append(inputs, "context="+sum.String())
+		kind := "multi"
+		if len(sel.Sources) == 1 {
+			kind = "file"
+			if sel.Sources[0].Info.IsDir() {
+				kind = "dir"
+			}
+		}
+		parts = append(parts, contentPart{kind, sum})
 	} else if len(local) > 0 {
 		// --from a stage or an image: the key is its state ID and the
 		// patterns; the tree is only opened (mounted) on a cache miss.
@@ -139,12 +159,20 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		inputs = append(inputs, "from="+id.String())
 		inputs = append(inputs, local...)
 		fromChain = &chainID
+		// Not a hash of the files: the --from state (content-derived: a
+		// base image's ID, a stage's steps and layers) and the patterns.
+		parts = append(parts, contentPart{"from", digest.FromString(strings.Join(append([]string{id.String()}, local...), "\n"))})
 	}
 	for _, u := range urls {
 		// With --checksum the content is known; otherwise the server's
 		// validators (ETag, Last-Modified, length) stand for it, as BuildKit
 		// uses them, so a changed remote file misses the cache.
 		inputs = append(inputs, "url="+u)
+		if a.checksum != "" {
+			parts = append(parts, contentPart{"file", digest.FromString(u + "\n" + a.checksum)})
+		} else {
+			parts = append(parts, contentPart{}) // content unknown until downloaded
+		}
 		if a.checksum == "" {
 			v, err := urlValidators(ctx, u)
 			if err != nil {
@@ -155,6 +183,11 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 	}
 	for _, in := range a.inline {
 		inputs = append(inputs, "inline="+in.Name+"="+in.Content)
+		parts = append(parts, contentPart{"file", digest.FromString(in.Name + "\n" + in.Content)})
+	}
+	history, known := hist.String()+" # buildkit", false
+	if h, ok := sourceHash(parts); ok {
+		history, known = flags.String()+" "+h+" in "+a.dest, true
 	}
 
 	workdir := c.cur.cfg.Config.WorkingDir
@@ -232,7 +265,38 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		}
 		return nil
 	}
-	return &step{instr: instr, inputs: inputs, kind: a.kw, history: hist.String() + " # buildkit", fs: fsFn}, nil
+	return &step{instr: instr, inputs: inputs, kind: a.kw, history: history, contentInHistory: known, fs: fsFn}, nil
+}
+
+// contentPart is the content hash of some of a COPY/ADD's sources: kind is
+// "file" or "dir" (one context source), "multi" (several), "from" (the
+// --from state); kind "" means unknown before the step runs (an ADD URL
+// without --checksum).
+type contentPart struct {
+	kind string
+	sum  digest.Digest
+}
+
+// sourceHash is the source text docker's classic builder records in a
+// COPY/ADD history entry ("COPY file:<sha256> in /dst"): one part as
+// KIND:HEX, several as multi:HEX over their texts. ok is false when a part
+// is unknown: the history then names the sources as written (BuildKit's
+// form), and --cache-from cannot match the step.
+func sourceHash(parts []contentPart) (string, bool) {
+	texts := make([]string, 0, len(parts))
+	for _, p := range parts {
+		if p.kind == "" {
+			return "", false
+		}
+		texts = append(texts, p.kind+":"+p.sum.Encoded())
+	}
+	switch len(texts) {
+	case 0:
+		return "", false
+	case 1:
+		return texts[0], true
+	}
+	return "multi:" + digest.FromString(strings.Join(texts, ",")).Encoded(), true
 }
 
 func isURL(s string) bool {

@@ -245,3 +245,46 @@ func TestBuildPullsMissingImages(t *testing.T) {
 		t.Errorf("missing base: %d %s", code, errOut)
 	}
 }
+
+// TestBuildCacheFromAfterSaveLoad: an image built on one machine, saved and
+// loaded on another (a fresh root: no build cache records, the same context
+// checked out anew) serves every step of the same build through
+// --cache-from, COPY and ADD included (their history records the content
+// hash), and the result is the same image.
+func TestBuildCacheFromAfterSaveLoad(t *testing.T) {
+	h, ctx := buildEnv(t)
+	os.MkdirAll(filepath.Join(ctx, "src/sub"), 0o755)
+	os.WriteFile(filepath.Join(ctx, "src/sub/a.txt"), []byte("a\n"), 0o644)
+	df := "FROM busybox\nRUN echo one > /one\nCOPY src /src\nCOPY hello.txt /etc/\nADD hello.txt /added\nWORKDIR /w\nENV E=1\nRUN ls -R /src > /w/list\nCMD [\"sh\"]\n"
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644)
+	h.must(nil, "build", "-q", "-t", "app", ctx)
+	id := strings.TrimSpace(h.must(nil, "inspect", "--format", "{{.Id}}", "app"))
+	saved := filepath.Join(t.TempDir(), "app.tar")
+	h.must(nil, "save", "-o", saved, "app", "busybox")
+
+	// Another machine: a fresh root and a fresh copy of the context, owned
+	// by someone else.
+	h2 := hoistRunner{t: t, bin: h.bin, root: t.TempDir()}
+	t.Cleanup(func() {
+		mps, _ := mount.MountPoints(h2.root)
+		for i := len(mps) - 1; i >= 0; i-- {
+			mount.UnmountAll(mps[i])
+		}
+	})
+	ctx2 := t.TempDir()
+	if out, err := exec.Command("cp", "-a", ctx+"/.", ctx2).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	exec.Command("chown", "-R", "1234:1234", ctx2).Run()
+	h2.must(nil, "load", "-i", saved)
+	_, errOut, code := h2.run(nil, "build", "--progress", "plain", "--cache-from", "app", "-t", "app2", ctx2)
+	if code != 0 {
+		t.Fatalf("build --cache-from: %d\n%s", code, errOut)
+	}
+	if n := strings.Count(errOut, "CACHED"); n != 8 {
+		t.Errorf("%d steps CACHED, want all 8:\n%s", n, errOut)
+	}
+	if got := strings.TrimSpace(h2.must(nil, "inspect", "--format", "{{.Id}}", "app2")); got != id {
+		t.Errorf("--cache-from build gave %s, want the saved image %s", got, id)
+	}
+}
