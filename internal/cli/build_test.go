@@ -116,7 +116,28 @@ func TestBuildCLI(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^Build Cache\s+[1-9][0-9]*\s+0\s`).MatchString(df) {
 		t.Errorf("system df has no build cache records:\n%s", df)
 	}
+	// Without -a only the dangling cache goes: these records all lead to
+	// layers of images, so they stay; so does what is newer than until.
 	out = h.must(nil, "builder", "prune", "-f")
+	if out != "Total reclaimed space: 0B\n" {
+		t.Errorf("builder prune (dangling only): %q", out)
+	}
+	if out = h.must(nil, "builder", "prune", "-a", "-f", "--filter", "until=24h"); out != "Total reclaimed space: 0B\n" {
+		t.Errorf("builder prune -a --filter until=24h: %q", out)
+	}
+	if _, errOut, code := h.run(nil, "builder", "prune", "-f", "--filter", "until=soon"); code != 1 || !strings.Contains(errOut, `"until" filter expects a duration (e.g., '24h'): time: invalid duration "soon"`) {
+		t.Errorf("bad until: %d %s", code, errOut)
+	}
+	if _, errOut, code := h.run(nil, "builder", "prune", "-f", "--filter", "type=regular"); code != 1 || !strings.Contains(errOut, "invalid filter 'type'") {
+		t.Errorf("unknown filter: %d %s", code, errOut)
+	}
+	if df2 := h.must(nil, "system", "df"); df2 != df {
+		t.Errorf("system df changed by a prune that removed nothing:\n%s\n%s", df, df2)
+	}
+	out = h.must(nil, "builder", "prune", "-a", "-f")
+	if !regexp.MustCompile(`^Deleted build cache objects:\n([0-9a-f]{64}\n)+\nTotal reclaimed space: `).MatchString(out) {
+		t.Errorf("builder prune -a: %q", out)
+	}
 	df = h.must(nil, "system", "df")
 	if !regexp.MustCompile(`(?m)^Build Cache\s+0\s+0\s+0B\s`).MatchString(df) {
 		t.Errorf("system df after builder prune:\n%s", df)
