@@ -21,8 +21,31 @@
 //     ONBUILD triggers of a base image run right after its FROM.
 //   - History: one entry per instruction in BuildKit's form, verified against
 //     BuildKit's dockerfile2llb (v0.34): "ENV A=b", "RUN |1 A=b /bin/sh -c cmd
-//     # buildkit", "COPY src /dst # buildkit", `CMD ["sh" "-c" "x"]`,
-//     comment "buildkit.dockerfile.v0"; ONBUILD writes none.
+//     # buildkit", `CMD ["sh" "-c" "x"]`, comment "buildkit.dockerfile.v0";
+//     ONBUILD writes none. COPY and ADD record their content as docker's
+//     classic builder does, without its "/bin/sh -c #(nop)" prefix: "COPY
+//     [--from=X] [--chown=..] [--chmod=..] file:<sha256> in /dst" (dir: for
+//     one directory, multi: for several sources; the context checksum below,
+//     or for --from the source state's ID and the patterns), so that
+//     --cache-from can match them from an image's history alone; an ADD of
+//     a URL without --checksum keeps the BuildKit form ("ADD URL /dst #
+//     buildkit") and never matches.
+//   - --cache-from: a step is taken from a named image when the image's
+//     history and layers start with the current state's and its next
+//     history entry is the step's (with its layer); the outcome is recorded
+//     in the cache like a step that ran.
+//   - --squash (docker's SquashImage): after the build, the unsquashed image
+//     is stored untagged and the tags go to a copy whose layers above the
+//     final stage's base are merged into one (Squasher: the two trees are
+//     compared, as docker does); history kept, empty_layer after the base's,
+//     plus a "merge <ID> to <base ID>" entry. The merged layer is a cache
+//     record keyed by the unsquashed image.
+//   - --security-opt (parsed by container.ParseSecurityOpts with dockerd's
+//     messages): no-new-privileges reaches RUN's process; seccomp=unconfined
+//     is a no-op (RUN has no seccomp filter); apparmor= is applied where
+//     AppArmor is enabled, else ignored with a warning; label= is ignored
+//     with a warning. docker 20.10's daemon refuses every --security-opt
+//     for builds on Linux; hoist follows its container rules instead.
 //   - The cache: a step's key is sha256(parent state ID, the instruction as
 //     recorded in history after expansion (RUN includes the ARG values in
 //     scope), other inputs: the content checksum of COPY/ADD context sources
@@ -82,5 +105,10 @@
 // <pid> directories of dead processes are removed (after unmounting what is
 // still mounted below them) by the next build. Cache records do not hold
 // layers: a record whose layer was removed (rmi, prune) is a miss. `builder
-// prune` deletes the records, the cache mounts and the layers only they used.
+// prune` deletes the dangling records (whose layers no image or container
+// uses) and the cache mounts, with -a every record, then the layers only
+// they used; --filter until=D keeps what is newer than D (records by their
+// creation time, mounts by their mtime), --keep-storage deletes the oldest
+// first until what the cache alone holds fits. Squash records are
+// records/<key> too (key: the unsquashed image ID and "squash").
 package build

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // TestIntegrationPrune: builder prune removes only the dangling cache (the
