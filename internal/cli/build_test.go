@@ -309,3 +309,48 @@ func TestBuildCacheFromAfterSaveLoad(t *testing.T) {
 		t.Errorf("--cache-from build gave %s, want the saved image %s", got, id)
 	}
 }
+
+// TestBuildSquashAndSecurityOptCLI: --squash gives the base's layers plus
+// one (the unsquashed image stays, untagged; on scratch, one layer and a
+// "create new from" entry); --security-opt reaches RUN or is refused with
+// dockerd's message.
+func TestBuildSquashAndSecurityOptCLI(t *testing.T) {
+	h, ctx := buildEnv(t)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN echo a > /a\nRUN rm /a && echo b > /b\nCOPY hello.txt /\n"), 0o644)
+	out := h.must(nil, "build", "--squash", "-t", "sq", ctx)
+	if !regexp.MustCompile(`^Successfully built [0-9a-f]{12}\nSuccessfully tagged sq:latest\n$`).MatchString(out) {
+		t.Errorf("stdout = %q", out)
+	}
+	if got := strings.TrimSpace(h.must(nil, "inspect", "--format", "{{len .RootFS.Layers}}", "sq")); got != "2" {
+		t.Errorf("squashed image has %s layers, want 2", got)
+	}
+	if got := h.must(nil, "images", "--filter", "dangling=true", "-q"); len(strings.Fields(got)) != 1 {
+		t.Errorf("unsquashed image not kept (dangling: %q)", got)
+	}
+	hist := h.must(nil, "history", "--no-trunc", "--format", "{{.Comment}}|{{.Size}}", "sq")
+	if !strings.HasPrefix(hist, "merge sha256:") {
+		t.Errorf("history:\n%s", hist)
+	}
+	out = h.must(nil, "run", "--rm", "sq", "sh", "-c", "ls /a 2>&1; cat /b /hello.txt")
+	if !strings.Contains(out, "No such file") || !strings.Contains(out, "b\nhello\n") {
+		t.Errorf("squashed files: %q", out)
+	}
+	os.WriteFile(filepath.Join(ctx, "Dockerfile.scratch"), []byte("FROM scratch\nCOPY hello.txt /\nCOPY hello.txt /again\n"), 0o644)
+	h.must(nil, "build", "--squash", "-f", filepath.Join(ctx, "Dockerfile.scratch"), "-t", "sqscratch", ctx)
+	if got := strings.TrimSpace(h.must(nil, "inspect", "--format", "{{len .RootFS.Layers}}", "sqscratch")); got != "1" {
+		t.Errorf("squashed scratch image has %s layers, want 1", got)
+	}
+	if hist := h.must(nil, "history", "--no-trunc", "--format", "{{.Comment}}", "sqscratch"); !strings.HasPrefix(hist, "create new from sha256:") {
+		t.Errorf("scratch squash history:\n%s", hist)
+	}
+
+	os.WriteFile(filepath.Join(ctx, "Dockerfile.nnp"), []byte("FROM busybox\nRUN grep NoNewPrivs /proc/self/status\n"), 0o644)
+	_, errOut, code := h.run(nil, "build", "--progress", "plain", "--no-cache", "--security-opt", "no-new-privileges", "-f", filepath.Join(ctx, "Dockerfile.nnp"), ctx)
+	if code != 0 || !regexp.MustCompile(`NoNewPrivs:\s+1`).MatchString(errOut) {
+		t.Errorf("no-new-privileges: %d\n%s", code, errOut)
+	}
+	_, errOut, code = h.run(nil, "build", "--security-opt", "foo=bar", "-f", filepath.Join(ctx, "Dockerfile.nnp"), ctx)
+	if code != 1 || !strings.Contains(errOut, `Error: invalid --security-opt 2: "foo=bar"`) {
+		t.Errorf("bad --security-opt: %d\n%s", code, errOut)
+	}
+}
