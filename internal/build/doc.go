@@ -67,7 +67,7 @@
 //     build holds a metadata lease so its new layers survive a concurrent
 //     prune; snapshots are released on every path; after a kill -9 the next
 //     build deletes the dead process's runtime containers, unmounts and
-//     removes its temporary area (CleanupStale, RuncRunner.Cleanup).
+//     removes its temporary area (CleanupStale, runc.Runner.Cleanup).
 //
 // # Performance design
 //
@@ -86,18 +86,18 @@
 // # Roles
 //
 // The builder reaches the rest of hoist through small interfaces defined
-// here: ImageSource, Snapshotter/Snapshot, Runner, ImageWriter, CacheStore
-// and Unpacker. local.go and runc.go implement them over internal/images,
-// internal/layers, internal/metadata, internal/mount, internal/archive and
-// the runc binary; the unit tests use fakes (fakes_test.go).
+// here: ImageSource, Snapshotter/Snapshot, Squasher, Runner, ImageWriter,
+// CacheStore and Unpacker. local.go implements them over internal/images,
+// internal/layers, internal/metadata, internal/mount and internal/archive;
+// the Runner is package build/runc (an OCI runtime CLI), whose request
+// types this package aliases; the unit tests use fakes (fakes_test.go).
 //
 // # On-disk layout (under <root>/build, plus one bucket in metadata.db)
 //
 //	build/cache/<id>/                 RUN --mount=type=cache directories (id, else the target path)
 //	build/tmp/<pid>/snap-*/           a snapshot: upper/ work/ rootfs/ (overlay mount point), empty/ for scratch
 //	build/tmp/<pid>/heredoc-*, bind-* RUN heredoc scripts and private copies of rw bind mounts
-//	build/runc/state/                 the runtime's --root while RUN steps run
-//	build/runc/bundles/<id>/          config.json, hosts, resolv.conf, runtime.log of a running step
+//	build/runc/                       the RUN runner's directory (layout: package build/runc)
 //	build/statcache/<hash of dir>     the stat cache of a context directory (format: package buildcontext)
 //	metadata.db bucket buildcache:    records/<key> -> JSON {outcome: {history, diffID, chainID}, created};
 //	                                  parents/<state ID>; instrs/<hash(state ID, instruction)> (miss reasons)

@@ -17,6 +17,7 @@ import (
 	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/build"
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	"github.com/hoistproject/hoist/internal/build/runc"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/spf13/cobra"
@@ -172,7 +173,7 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 	if err != nil {
 		return err
 	}
-	builder := build.NewLocal(st, &build.RuncRunner{Dir: filepath.Join(st.Root(), "build", "runc")})
+	builder := build.NewLocal(st, &runc.Runner{Dir: filepath.Join(st.Root(), "build", "runc")})
 	builder.Logger = e.logger()
 	// Images that are not local are pulled (FROM, COPY --from, --pull).
 	rc, _, err := e.registryClient()
