@@ -270,21 +270,3 @@ func TestCopyParents(t *testing.T) {
 	checkFile(t, root, "pivot/b/x.txt", fileWant{"x", 0o644, 0, 0})
 	checkFile(t, root, "dirs/a/e/f/g.txt", fileWant{"g", 0o644, 0, 0})
 }
-
-func TestParentsDest(t *testing.T) {
-	for _, c := range []struct {
-		pattern, rel string
-		dir          bool
-		want         string
-	}{
-		{"a/b/*.txt", "a/b/x.txt", false, "/out/a/b/"},
-		{"./a/./b/x.txt", "a/b/x.txt", false, "/out/b/"},
-		{"a/./b", "a/b", true, "/out/b/"},
-		{"x.txt", "x.txt", false, "/out/"},
-		{"a/b/./", "a/b", true, "/out/"},
-	} {
-		if got := parentsDest("/out/", c.pattern, c.rel, c.dir); got != c.want {
-			t.Errorf("parentsDest(%q, %q) = %q, want %q", c.pattern, c.rel, got, c.want)
-		}
-	}
-}

@@ -90,7 +90,9 @@
 // CacheStore and Unpacker. local.go implements them over internal/images,
 // internal/layers, internal/metadata, internal/mount and internal/archive;
 // the Runner is package build/runc (an OCI runtime CLI), whose request
-// types this package aliases; the unit tests use fakes (fakes_test.go).
+// types this package aliases; the file writing of COPY, ADD, WORKDIR and
+// rw RUN bind mounts is package build/copier; the unit tests use fakes
+// (fakes_test.go).
 //
 // # On-disk layout (under <root>/build, plus one bucket in metadata.db)
 //
