@@ -214,6 +214,15 @@ func (cp *Copier) target(p string) (string, error) {
 	return securejoin.SecureJoin(cp.Root, p)
 }
 
+// place creates the parents of target (a container path) and returns its
+// host path.
+func (cp *Copier) place(target string) (string, error) {
+	if _, err := cp.MkdirAll(path.Dir(target)); err != nil {
+		return "", err
+	}
+	return cp.target(target)
+}
+
 // MkdirAll creates dir (a container path) and missing parents, owned as the
 // copy is.
 func (cp *Copier) MkdirAll(dir string) (string, error) {
@@ -250,10 +259,7 @@ func (cp *Copier) WriteInline(dest string, in dockerfile.Inline) error {
 	if strings.HasSuffix(dest, "/") {
 		target = path.Join(dest, in.Name)
 	}
-	if _, err := cp.MkdirAll(path.Dir(target)); err != nil {
-		return err
-	}
-	p, err := cp.target(target)
+	p, err := cp.place(target)
 	if err != nil {
 		return err
 	}
@@ -492,10 +498,7 @@ func (cp *Copier) Download(ctx context.Context, rawURL, dest, checksum string) e
 	if strings.HasSuffix(dest, "/") {
 		target = path.Join(dest, name)
 	}
-	if _, err := cp.MkdirAll(path.Dir(target)); err != nil {
-		return err
-	}
-	tp, err := cp.target(target)
+	tp, err := cp.place(target)
 	if err != nil {
 		return err
 	}
@@ -650,10 +653,7 @@ func (cp *Copier) copyFileTo(abs string, fi fs.FileInfo, name, dest string) erro
 	if destDir {
 		target = path.Join(dest, name)
 	}
-	if _, err := cp.MkdirAll(path.Dir(target)); err != nil {
-		return err
-	}
-	tp, err := cp.target(target)
+	tp, err := cp.place(target)
 	if err != nil {
 		return err
 	}
