@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	"github.com/hoistproject/hoist/internal/build/progress"
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -79,7 +80,7 @@ type Options struct {
 	// Output, when set, exports the result's files instead of storing an
 	// image (--output type=local,dest=DIR or type=tar,dest=FILE|-).
 	Output *Output
-	// Progress output and its mode (ProgressPlain, ProgressTTY, ProgressQuiet).
+	// Progress output and its mode (progress.Plain, progress.TTY, progress.Quiet).
 	Progress     io.Writer
 	ProgressMode string
 }
@@ -109,21 +110,21 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	}
 	mode := opts.ProgressMode
 	if mode == "" {
-		mode = ProgressPlain
+		mode = progress.Plain
 	}
 	j := &job{
 		b:       b,
 		opts:    opts,
 		file:    f,
 		now:     now,
-		prog:    newPrinter(opts.Progress, mode, now),
+		prog:    progress.New(opts.Progress, mode, now),
 		log:     b.Logger,
 		usedArg: map[string]bool{},
 	}
 	if j.log == nil {
 		j.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	defer j.prog.close()
+	defer j.prog.Close()
 	defer j.releaseLease()
 	for _, w := range f.Warnings {
 		j.warn(fmt.Sprintf("[Warning] %s:%d: %s", name, w.Line, w.Msg))
@@ -145,7 +146,7 @@ type job struct {
 	opts Options
 	file *dockerfile.File
 	now  func() time.Time
-	prog *printer
+	prog *progress.Printer
 	log  *slog.Logger
 
 	globalArgs map[string]string
@@ -206,7 +207,7 @@ func (j *job) warn(msg string) {
 	j.mu.Lock()
 	j.warnings = append(j.warnings, msg)
 	j.mu.Unlock()
-	j.prog.warn(msg)
+	j.prog.Warn(msg)
 }
 
 // created is the timestamp of new history entries and of the image.
@@ -504,9 +505,9 @@ func (j *job) resolveImage(ctx context.Context, ref string, pull bool) (BaseImag
 	}
 	j.mu.Unlock()
 	if !ok {
-		v := j.prog.start("pulling " + ref)
+		v := j.prog.Start("pulling " + ref)
 		pc.img, pc.err = j.b.Puller.Pull(ctx, ref)
-		v.finish(pc.err)
+		v.Finish(pc.err)
 		close(pc.done)
 	}
 	select {
@@ -575,7 +576,7 @@ func (j *job) export(ctx context.Context, target *stageRun) (*Result, error) {
 			return nil, err
 		}
 	}
-	v := j.prog.start("exporting to image")
+	v := j.prog.Start("exporting to image")
 	j.mu.Lock()
 	if j.leaseCtx != nil {
 		ctx = &leaseContext{Context: ctx, lease: j.leaseCtx}
@@ -583,13 +584,13 @@ func (j *job) export(ctx context.Context, target *stageRun) (*Result, error) {
 	j.mu.Unlock()
 	id, err := j.b.Writer.WriteImage(ctx, NewImage{Config: raw, ChainID: chain, Parent: target.baseID, Tags: j.opts.Tags})
 	if err != nil {
-		v.finish(err)
+		v.Finish(err)
 		return nil, err
 	}
-	v.log("writing image " + id.String())
+	v.Log("writing image " + id.String())
 	for _, t := range j.opts.Tags {
-		v.log("naming to " + t)
+		v.Log("naming to " + t)
 	}
-	v.finish(nil)
+	v.Finish(nil)
 	return &Result{ID: id, Config: raw}, nil
 }

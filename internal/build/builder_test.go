@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	"github.com/hoistproject/hoist/internal/build/progress"
 	"time"
 )
 
@@ -43,7 +44,7 @@ func doBuild(t *testing.T, b *Builder, df string, opts Options) built {
 	opts.Dockerfile = []byte(df)
 	opts.Progress = &out
 	if opts.ProgressMode == "" {
-		opts.ProgressMode = ProgressPlain
+		opts.ProgressMode = progress.Plain
 	}
 	res, err := b.Build(context.Background(), opts)
 	r := built{res: res, out: out.String(), err: err}
@@ -550,7 +551,7 @@ func TestQuietModePrintsNothing(t *testing.T) {
 	w := newFakeWorld(t)
 	busyboxLike(w)
 	b := w.builder()
-	r := mustBuild(t, b, "FROM busybox\nRUN echo hi\n", Options{ProgressMode: ProgressQuiet})
+	r := mustBuild(t, b, "FROM busybox\nRUN echo hi\n", Options{ProgressMode: progress.Quiet})
 	if r.out != "" {
 		t.Errorf("quiet output: %q", r.out)
 	}
@@ -637,11 +638,11 @@ func TestTenThousandLineDockerfile(t *testing.T) {
 	for i := 0; i < 10000; i++ {
 		fmt.Fprintf(&sb, "ENV V%d=%d\n", i, i)
 	}
-	r := mustBuild(t, b, sb.String(), Options{ProgressMode: ProgressQuiet})
+	r := mustBuild(t, b, sb.String(), Options{ProgressMode: progress.Quiet})
 	if len(r.cfg.Config.Env) != 10001 || len(r.cfg.History) != 10001 {
 		t.Errorf("env %d history %d", len(r.cfg.Config.Env), len(r.cfg.History))
 	}
-	r2 := mustBuild(t, b, sb.String(), Options{ProgressMode: ProgressQuiet})
+	r2 := mustBuild(t, b, sb.String(), Options{ProgressMode: progress.Quiet})
 	if r2.res.ID != r.res.ID {
 		t.Error("cached rebuild of a long Dockerfile gave another image")
 	}
@@ -692,13 +693,13 @@ func TestTTYProgressIsALiveView(t *testing.T) {
 	w := newFakeWorld(t)
 	busyboxLike(w)
 	b := w.builder()
-	r := mustBuild(t, b, "FROM busybox\nRUN echo from-run\nENV A=1\n", Options{ProgressMode: ProgressTTY})
+	r := mustBuild(t, b, "FROM busybox\nRUN echo from-run\nENV A=1\n", Options{ProgressMode: progress.TTY})
 	for _, want := range []string{"\x1b[", " => [2/3] RUN echo from-run", "from-run", " => exporting to image"} {
 		if !strings.Contains(r.out, want) {
 			t.Errorf("tty output lacks %q:\n%q", want, r.out)
 		}
 	}
-	r = mustBuild(t, b, "FROM busybox\nRUN echo from-run\nENV A=1\n", Options{ProgressMode: ProgressTTY})
+	r = mustBuild(t, b, "FROM busybox\nRUN echo from-run\nENV A=1\n", Options{ProgressMode: progress.TTY})
 	if !strings.Contains(r.out, " => CACHED [2/3] RUN echo from-run") {
 		t.Errorf("tty rebuild lacks CACHED lines:\n%q", r.out)
 	}

@@ -12,6 +12,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
 	"github.com/hoistproject/hoist/internal/build/copier"
+	"github.com/hoistproject/hoist/internal/build/progress"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"
@@ -176,7 +177,7 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		}
 		dest = path.Join(workdir, dest) + map[bool]string{true: "/", false: ""}[strings.HasSuffix(a.dest, "/") || a.dest == "."]
 	}
-	fsFn := func(ctx context.Context, snap Snapshot, v *vertex) error {
+	fsFn := func(ctx context.Context, snap Snapshot, v *progress.Vertex) error {
 		root := snap.Root()
 		own, err := copier.ResolveChown(root, a.chown)
 		if err != nil {

@@ -59,9 +59,8 @@
 //     rebuild gives the same image ID and a build of n steps costs O(n). The first miss is explained: "COPY sources changed", "instruction
 //     changed", "inputs changed" or "parent changed". Records of the steps
 //     that finished are kept even when the build fails.
-//   - Progress: BuildKit's plain form ("#N [stage i/n] INSTR", "#N CACHED",
-//     "#N 0.123 output", "#N DONE 0.3s", "#N ERROR: ..."), a compact live view
-//     on a terminal, nothing in quiet mode.
+//   - Progress: one vertex per step, labelled "[stage i/n] INSTR", rendered
+//     in BuildKit's forms by package build/progress.
 //   - Reliability: the image is written by ImageWriter only after every step
 //     succeeded (config blob, then record and tags in one transaction); the
 //     build holds a metadata lease so its new layers survive a concurrent

@@ -58,16 +58,16 @@ func ParseOutput(s string) (*Output, error) {
 // that same stream into the directory.
 func (j *job) exportFiles(ctx context.Context, st *state, cfg *Config) (*Result, error) {
 	o := j.opts.Output
-	v := j.prog.start("exporting to client " + o.Type)
+	v := j.prog.Start("exporting to client " + o.Type)
 	dir, release, err := j.b.Snapshots.View(ctx, st.chainID)
 	if err != nil {
-		v.finish(err)
+		v.Finish(err)
 		return nil, err
 	}
 	defer release()
 	if j.b.Tar == nil {
 		err := errdefs.NotImplementedf("--output needs a tar writer")
-		v.finish(err)
+		v.Finish(err)
 		return nil, err
 	}
 	switch o.Type {
@@ -76,7 +76,7 @@ func (j *job) exportFiles(ctx context.Context, st *state, cfg *Config) (*Result,
 		if o.Dest != "-" {
 			f, err := os.Create(o.Dest)
 			if err != nil {
-				v.finish(err)
+				v.Finish(err)
 				return nil, err
 			}
 			defer f.Close()
@@ -103,9 +103,9 @@ func (j *job) exportFiles(ctx context.Context, st *state, cfg *Config) (*Result,
 	}
 	if err != nil {
 		err = fmt.Errorf("exporting to %s %s: %w", o.Type, o.Dest, err)
-		v.finish(err)
+		v.Finish(err)
 		return nil, err
 	}
-	v.finish(nil)
+	v.Finish(nil)
 	return &Result{Config: configBytes(cfg), ID: configID(cfg)}, nil
 }

@@ -11,6 +11,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
 	"github.com/hoistproject/hoist/internal/build/copier"
+	"github.com/hoistproject/hoist/internal/build/progress"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -97,7 +98,7 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 		cwd = "/"
 	}
 	mounts := x.Mounts
-	fsFn := func(ctx context.Context, snap Snapshot, v *vertex) error {
+	fsFn := func(ctx context.Context, snap Snapshot, v *progress.Vertex) error {
 		root := snap.Root()
 		var extra []RunMount
 		var cleanups []func()
@@ -148,19 +149,19 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 		if j.b.Runner == nil {
 			return errdefs.NotImplementedf("%s: no container runtime is configured", where)
 		}
-		out := &lineWriter{v: v}
+		out := progress.NewLineWriter(v)
 		code, err := j.b.Runner.Run(ctx, RunRequest{
 			Rootfs: root, Args: args, Env: env, User: user, Cwd: cwd, Network: network,
 			Hostname: "buildkitsandbox", ExtraHosts: j.opts.ExtraHosts, Mounts: extra,
 			Resources: j.opts.Resources, Stdout: out, Stderr: out,
 			NoNewPrivileges: j.security.NoNewPrivileges, AppArmorProfile: j.security.AppArmor,
 		})
-		out.flush()
+		out.Flush()
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
 		if code != 0 {
-			return fmt.Errorf("%s: %w", where, &RunError{Command: strings.Join(args, " "), ExitCode: code, Output: out.tail})
+			return fmt.Errorf("%s: %w", where, &RunError{Command: strings.Join(args, " "), ExitCode: code, Output: out.Tail()})
 		}
 		return nil
 	}
@@ -356,7 +357,7 @@ func (c *stageCtx) prepareWorkdir(x *dockerfile.Workdir) (*step, error) {
 		return st, nil
 	}
 	user := c.cur.cfg.Config.User
-	st.fs = func(ctx context.Context, snap Snapshot, v *vertex) error {
+	st.fs = func(ctx context.Context, snap Snapshot, v *progress.Vertex) error {
 		root := snap.Root()
 		var own *copier.Owner
 		if user != "" {

@@ -24,9 +24,9 @@ func (j *job) squash(ctx context.Context, target *stageRun, cfg *Config) ([]byte
 	if j.b.Squasher == nil {
 		return nil, "", errdefs.NotImplementedf("--squash is not supported by this builder")
 	}
-	v := j.prog.start("squashing layers")
+	v := j.prog.Start("squashing layers")
 	fail := func(err error) ([]byte, digest.Digest, error) {
-		v.finish(err)
+		v.Finish(err)
 		return nil, "", err
 	}
 	base := target.start
@@ -40,7 +40,7 @@ func (j *job) squash(ctx context.Context, target *stageRun, cfg *Config) ([]byte
 	if err != nil {
 		return fail(err)
 	}
-	v.log("unsquashed image " + uid.String())
+	v.Log("unsquashed image " + uid.String())
 
 	key := cacheKey(uid, "squash", base.chainID.String())
 	var o outcome
@@ -77,9 +77,9 @@ func (j *job) squash(ctx context.Context, target *stageRun, cfg *Config) ([]byte
 	}
 	sq := squashedConfig(cfg, base.cfg, o.DiffID, uid, parent)
 	if found {
-		v.markCached()
+		v.Cached()
 	} else {
-		v.finish(nil)
+		v.Finish(nil)
 	}
 	return configBytes(sq), o.ChainID, nil
 }

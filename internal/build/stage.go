@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/build/progress"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"
@@ -175,8 +176,8 @@ func (s *stageRun) resolveBase(ctx context.Context) (*state, []dockerfile.Instru
 	total := len(s.st.Instructions) + 1
 	if s.base >= 0 {
 		b := j.stages[s.base].state
-		v := j.prog.start(s.label(1, total, "FROM "+s.from.Image))
-		v.finish(nil)
+		v := j.prog.Start(s.label(1, total, "FROM "+s.from.Image))
+		v.Finish(nil)
 		return b, nil, nil
 	}
 	if p := s.from.Platform; p != "" {
@@ -192,19 +193,19 @@ func (s *stageRun) resolveBase(ctx context.Context) (*state, []dockerfile.Instru
 		cfg.Config.Env = []string{"PATH=" + defaultPath}
 		return newState(cfg, ""), nil, nil
 	}
-	v := j.prog.start(s.label(1, total, "FROM "+s.from.Image))
+	v := j.prog.Start(s.label(1, total, "FROM "+s.from.Image))
 	img, err := j.resolveImage(ctx, s.from.Image, j.opts.Pull)
 	if err != nil {
-		v.finish(err)
+		v.Finish(err)
 		return nil, nil, fmt.Errorf("%s:%d: FROM %s: %w", j.file.Name, s.from.Loc().Start, s.from.Image, err)
 	}
 	cfg, err := parseConfig(img.Config)
 	if err != nil {
-		v.finish(err)
+		v.Finish(err)
 		return nil, nil, fmt.Errorf("base image %s: %w", s.from.Image, err)
 	}
 	s.baseID = img.ID
-	v.finish(nil)
+	v.Finish(nil)
 	var triggers []dockerfile.Instruction
 	if len(cfg.Config.OnBuild) > 0 {
 		text := strings.Join(cfg.Config.OnBuild, "\n") + "\n"
@@ -226,7 +227,7 @@ type step struct {
 	// meta applies a config-only change to cfg.
 	meta func(cfg *Config)
 	// fs changes files in a prepared snapshot root; nil for metadata steps.
-	fs func(ctx context.Context, snap Snapshot, v *vertex) error
+	fs func(ctx context.Context, snap Snapshot, v *progress.Vertex) error
 	// history is the created_by text; emptyLayer for metadata steps.
 	history    string
 	emptyLayer bool
@@ -240,10 +241,10 @@ type step struct {
 func (c *stageCtx) dispatch(ctx context.Context, ins dockerfile.Instruction) error {
 	j := c.s.j
 	display := ins.Original()
-	v := j.prog.start(c.s.label(c.step, c.total, display))
+	v := j.prog.Start(c.s.label(c.step, c.total, display))
 	st, err := c.prepare(ctx, ins)
 	if err != nil {
-		v.finish(err)
+		v.Finish(err)
 		return err
 	}
 	key := cacheKey(c.cur.id, st.instr, st.inputs...)
@@ -259,7 +260,7 @@ func (c *stageCtx) dispatch(ctx context.Context, ins dockerfile.Instruction) err
 		if ok {
 			c.advance(st, key, rec.Outcome)
 			c.applyScope(ins)
-			v.markCached()
+			v.Cached()
 			return nil
 		}
 	}
@@ -270,7 +271,7 @@ func (c *stageCtx) dispatch(ctx context.Context, ins dockerfile.Instruction) err
 			record(o)
 			c.advance(st, key, o)
 			c.applyScope(ins)
-			v.markCached()
+			v.Cached()
 			return nil
 		}
 	}
@@ -281,14 +282,14 @@ func (c *stageCtx) dispatch(ctx context.Context, ins dockerfile.Instruction) err
 	start := j.now()
 	o, err := c.execute(ctx, st, v)
 	if err != nil {
-		v.finish(err)
+		v.Finish(err)
 		return err
 	}
 	j.log.Debug("step done", "instr", st.instr, "took", j.now().Sub(start))
 	record(o)
 	c.advance(st, key, o)
 	c.applyScope(ins)
-	v.finish(nil)
+	v.Finish(nil)
 	return nil
 }
 
@@ -299,25 +300,25 @@ func (c *stageCtx) applyScope(ins dockerfile.Instruction) {
 	}
 }
 
-func (c *stageCtx) explainMiss(ctx context.Context, v *vertex, st *step) {
+func (c *stageCtx) explainMiss(ctx context.Context, v *progress.Vertex, st *step) {
 	parentSeen, instrSeen, err := c.s.j.b.Cache.Probe(ctx, c.cur.id, st.instr)
 	if err != nil {
 		return
 	}
 	switch {
 	case instrSeen && (st.kind == "COPY" || st.kind == "ADD"):
-		v.note("cache miss: " + st.kind + " sources changed")
+		v.Note("cache miss: " + st.kind + " sources changed")
 	case instrSeen:
-		v.note("cache miss: inputs changed")
+		v.Note("cache miss: inputs changed")
 	case parentSeen:
-		v.note("cache miss: instruction changed")
+		v.Note("cache miss: instruction changed")
 	default:
-		v.note("cache miss: parent changed")
+		v.Note("cache miss: parent changed")
 	}
 }
 
 // execute runs a step and returns its outcome.
-func (c *stageCtx) execute(ctx context.Context, st *step, v *vertex) (outcome, error) {
+func (c *stageCtx) execute(ctx context.Context, st *step, v *progress.Vertex) (outcome, error) {
 	j := c.s.j
 	created := j.created()
 	entry := func(empty bool) *ocispec.History {

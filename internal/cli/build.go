@@ -17,6 +17,7 @@ import (
 	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/build"
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	buildprogress "github.com/hoistproject/hoist/internal/build/progress"
 	"github.com/hoistproject/hoist/internal/build/runc"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
@@ -266,16 +267,16 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 
 	mode := f.progress
 	if f.quiet {
-		mode = build.ProgressQuiet
+		mode = buildprogress.Quiet
 	}
 	if mode == "auto" || mode == "" {
-		mode = build.ProgressPlain
+		mode = buildprogress.Plain
 		if fd, ok := e.errOut.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(fd.Fd())) {
-			mode = build.ProgressTTY
+			mode = buildprogress.TTY
 		}
 	}
 	switch mode {
-	case build.ProgressPlain, build.ProgressTTY, build.ProgressQuiet:
+	case buildprogress.Plain, buildprogress.TTY, buildprogress.Quiet:
 	default:
 		return errdefs.InvalidArgumentf("invalid --progress %q (auto, plain, tty, quiet)", f.progress)
 	}
@@ -296,7 +297,7 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 	if opts.Output != nil {
 		return nil // files exported; no image stored
 	}
-	if mode == build.ProgressQuiet {
+	if mode == buildprogress.Quiet {
 		fmt.Fprintln(e.out, res.ID)
 		return nil
 	}

@@ -1,4 +1,4 @@
-package build
+package progress
 
 import (
 	"bytes"
@@ -9,23 +9,16 @@ import (
 	"time"
 )
 
-// Progress modes of `build --progress`.
+// The modes of `build --progress`.
 const (
-	ProgressPlain = "plain"
-	ProgressTTY   = "tty"
-	ProgressQuiet = "quiet"
+	Plain = "plain" // BuildKit's plain form, one line per event
+	TTY   = "tty"   // a live view rewritten in place
+	Quiet = "quiet" // nothing
 )
 
-// progress receives the events of a build. Vertex numbers are allocated by
-// the printer in the order steps start, as BuildKit's "#N".
-type progress interface {
-	start(name string) *vertex
-	warn(msg string)
-	close()
-}
-
-type vertex struct {
-	p       *printer
+// Vertex is one step of the build as shown: "#N name".
+type Vertex struct {
+	p       *Printer
 	n       int
 	name    string
 	started time.Time
@@ -35,32 +28,35 @@ type vertex struct {
 	logs    int
 }
 
-// printer renders events in BuildKit's plain form (one line per event, a
+// Printer renders events in BuildKit's plain form (one line per event, a
 // blank line between vertices) or, on a terminal, as a compact live view
 // rewritten in place.
-type printer struct {
+type Printer struct {
 	mu    sync.Mutex
 	w     io.Writer
 	mode  string
 	next  int
 	now   func() time.Time
-	open  []*vertex // tty: vertices shown in the live area
+	open  []*Vertex // tty: vertices shown in the live area
 	lines int       // tty: lines of the live area currently on screen
 }
 
-func newPrinter(w io.Writer, mode string, now func() time.Time) *printer {
-	if w == nil || mode == ProgressQuiet {
+// New returns a Printer writing to w in mode (nil w or Quiet: nothing),
+// timing with now.
+func New(w io.Writer, mode string, now func() time.Time) *Printer {
+	if w == nil || mode == Quiet {
 		w = io.Discard
 	}
-	return &printer{w: w, mode: mode, now: now}
+	return &Printer{w: w, mode: mode, now: now}
 }
 
-func (p *printer) start(name string) *vertex {
+// Start begins a vertex (a step) named name and numbers it.
+func (p *Printer) Start(name string) *Vertex {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.next++
-	v := &vertex{p: p, n: p.next, name: name, started: p.now()}
-	if p.mode == ProgressTTY {
+	v := &Vertex{p: p, n: p.next, name: name, started: p.now()}
+	if p.mode == TTY {
 		p.open = append(p.open, v)
 		p.redraw()
 		return v
@@ -69,7 +65,8 @@ func (p *printer) start(name string) *vertex {
 	return v
 }
 
-func (p *printer) warn(msg string) {
+// Warn prints a line outside any vertex.
+func (p *Printer) Warn(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.clearLive()
@@ -77,10 +74,11 @@ func (p *printer) warn(msg string) {
 	p.redraw()
 }
 
-func (p *printer) close() {
+// Close prints what the live view still shows (tty).
+func (p *Printer) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.mode == ProgressTTY {
+	if p.mode == TTY {
 		p.clearLive()
 		for _, v := range p.open {
 			p.finalLine(v)
@@ -89,38 +87,38 @@ func (p *printer) close() {
 	}
 }
 
-// markCached marks v as a cache hit and finishes it.
-func (v *vertex) markCached() {
+// Cached marks v as a cache hit and finishes it.
+func (v *Vertex) Cached() {
 	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v.cached, v.done = true, true
-	if p.mode == ProgressTTY {
+	if p.mode == TTY {
 		p.settle()
 		return
 	}
 	fmt.Fprintf(p.w, "#%d CACHED\n\n", v.n)
 }
 
-// note prints an informational line for v (e.g. the cache miss reason).
-func (v *vertex) note(msg string) {
+// Note prints an informational line for v (e.g. the cache miss reason).
+func (v *Vertex) Note(msg string) {
 	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.mode == ProgressTTY {
+	if p.mode == TTY {
 		return
 	}
 	fmt.Fprintf(p.w, "#%d %s\n", v.n, msg)
 }
 
-// log prints output lines of a step with their time offset.
-func (v *vertex) log(line string) {
+// Log prints output lines of a step with their time offset.
+func (v *Vertex) Log(line string) {
 	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v.logs++
 	el := p.now().Sub(v.started).Seconds()
-	if p.mode == ProgressTTY {
+	if p.mode == TTY {
 		p.clearLive()
 		fmt.Fprintf(p.w, "#%d %.3f %s\n", v.n, el, line)
 		p.redraw()
@@ -129,13 +127,13 @@ func (v *vertex) log(line string) {
 	fmt.Fprintf(p.w, "#%d %.3f %s\n", v.n, el, line)
 }
 
-// finish ends v successfully (err nil) or with an error.
-func (v *vertex) finish(err error) {
+// Finish ends v successfully (err nil) or with an error.
+func (v *Vertex) Finish(err error) {
 	p := v.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v.done, v.err = true, err
-	if p.mode == ProgressTTY {
+	if p.mode == TTY {
 		p.settle()
 		return
 	}
@@ -149,8 +147,8 @@ func (v *vertex) finish(err error) {
 
 // tty helpers (called with p.mu held).
 
-func (p *printer) clearLive() {
-	if p.mode != ProgressTTY || p.lines == 0 {
+func (p *Printer) clearLive() {
+	if p.mode != TTY || p.lines == 0 {
 		return
 	}
 	fmt.Fprintf(p.w, "\x1b[%dA\x1b[J", p.lines)
@@ -158,7 +156,7 @@ func (p *printer) clearLive() {
 }
 
 // settle moves finished vertices at the head of the live area out of it.
-func (p *printer) settle() {
+func (p *Printer) settle() {
 	p.clearLive()
 	keep := p.open[:0]
 	for _, v := range p.open {
@@ -172,7 +170,7 @@ func (p *printer) settle() {
 	p.redraw()
 }
 
-func (p *printer) finalLine(v *vertex) {
+func (p *Printer) finalLine(v *Vertex) {
 	switch {
 	case v.cached:
 		fmt.Fprintf(p.w, " => CACHED %s\n", v.name)
@@ -183,8 +181,8 @@ func (p *printer) finalLine(v *vertex) {
 	}
 }
 
-func (p *printer) redraw() {
-	if p.mode != ProgressTTY {
+func (p *Printer) redraw() {
+	if p.mode != TTY {
 		return
 	}
 	var b bytes.Buffer
@@ -202,15 +200,22 @@ func trim(s string, n int) string {
 	return s[:n-3] + "..."
 }
 
-// lineWriter splits a step's output into lines for its vertex.
-type lineWriter struct {
-	v   *vertex
+// LineWriter splits a step's output into lines for its vertex.
+type LineWriter struct {
+	v   *Vertex
 	buf []byte
 	// tail keeps the last lines for the error message of a failed step.
 	tail []string
 }
 
-func (w *lineWriter) Write(b []byte) (int, error) {
+// NewLineWriter returns a LineWriter logging to v.
+func NewLineWriter(v *Vertex) *LineWriter { return &LineWriter{v: v} }
+
+// Tail is the last lines written (at most 10), for the message of a
+// failed step.
+func (w *LineWriter) Tail() []string { return w.tail }
+
+func (w *LineWriter) Write(b []byte) (int, error) {
 	w.buf = append(w.buf, b...)
 	for {
 		i := bytes.IndexByte(w.buf, '\n')
@@ -223,16 +228,17 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func (w *lineWriter) emit(line string) {
+func (w *LineWriter) emit(line string) {
 	line = strings.TrimRight(line, "\r")
-	w.v.log(line)
+	w.v.Log(line)
 	w.tail = append(w.tail, line)
 	if len(w.tail) > 10 {
 		w.tail = w.tail[1:]
 	}
 }
 
-func (w *lineWriter) flush() {
+// Flush logs a last line without its newline.
+func (w *LineWriter) Flush() {
 	if len(w.buf) > 0 {
 		w.emit(string(w.buf))
 		w.buf = nil
