@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	"github.com/hoistproject/hoist/internal/build/cache"
 	"github.com/hoistproject/hoist/internal/build/progress"
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/dockerfile"
@@ -32,7 +33,7 @@ type Builder struct {
 	Snapshots Snapshotter
 	Runner    Runner
 	Writer    ImageWriter
-	Cache     CacheStore
+	Cache     cache.Store
 	Unpacker  Unpacker
 	// Squasher merges the final stage's layers (--squash); optional.
 	Squasher Squasher
@@ -160,7 +161,7 @@ type job struct {
 	leaseEnd func()
 	usedArg  map[string]bool
 	warnings []string
-	pending  []CacheEntry
+	pending  []cache.Entry
 }
 
 // withLease returns ctx carrying the build's lease, taken on first use: a
@@ -524,7 +525,7 @@ type pullCall struct {
 	err  error
 }
 
-func (j *job) addPending(e CacheEntry) {
+func (j *job) addPending(e cache.Entry) {
 	j.mu.Lock()
 	j.pending = append(j.pending, e)
 	j.mu.Unlock()

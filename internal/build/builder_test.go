@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	"github.com/hoistproject/hoist/internal/build/cache"
 	"github.com/hoistproject/hoist/internal/build/progress"
 	"time"
 )
@@ -583,7 +584,7 @@ func TestCacheFromImageHistory(t *testing.T) {
 	// A fresh cache (another machine): --cache-from reuses every step from
 	// the image's history, COPY through the content hash its history
 	// records ("COPY file:<sha256> in /f"), and gives the same image.
-	b.Cache = NewMemoryCache()
+	b.Cache = cache.NewMemory()
 	r := mustBuild(t, b, df, Options{Context: openCtx(t, dir), CacheFrom: []string{"cached:1", "nosuch:1"}})
 	if got := w.runCount() - runs; got != 0 {
 		t.Errorf("ran %d RUN steps, want 0", got)
@@ -596,7 +597,7 @@ func TestCacheFromImageHistory(t *testing.T) {
 	}
 	// A changed source: the COPY misses, and the RUN after it runs.
 	os.WriteFile(filepath.Join(dir, "f"), []byte("2"), 0o644)
-	b.Cache = NewMemoryCache()
+	b.Cache = cache.NewMemory()
 	r2 := mustBuild(t, b, df, Options{Context: openCtx(t, dir), CacheFrom: []string{"cached:1"}})
 	if got := w.runCount() - runs; got != 1 {
 		t.Errorf("ran %d RUN steps, want 1\n%s", got, r2.out)
@@ -605,7 +606,7 @@ func TestCacheFromImageHistory(t *testing.T) {
 		t.Errorf("changed COPY source: %d CACHED, want 2 (RUN, ENV):\n%s", n, r2.out)
 	}
 	// So does a changed --chown (the same content).
-	b.Cache = NewMemoryCache()
+	b.Cache = cache.NewMemory()
 	os.WriteFile(filepath.Join(dir, "f"), []byte("1"), 0o644)
 	r3 := mustBuild(t, b, strings.Replace(df, "COPY f", "COPY --chown=1:1 f", 1), Options{Context: openCtx(t, dir), CacheFrom: []string{"cached:1"}})
 	if n := len(cachedRe.FindAllString(r3.out, -1)); n != 2 {
@@ -619,7 +620,7 @@ func TestCacheFromImageHistory(t *testing.T) {
 		t.Errorf("reused layers %v, want %v", got, want)
 	}
 	// Without --cache-from everything runs.
-	b.Cache = NewMemoryCache()
+	b.Cache = cache.NewMemory()
 	runs = w.runCount()
 	mustBuild(t, b, df, Options{Context: openCtx(t, dir)})
 	if w.runCount()-runs != 2 {

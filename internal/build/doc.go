@@ -54,11 +54,13 @@
 //     the network mode). The state after a step is identified by its key and
 //     the layers it produced (a base image by its ID), so a change anywhere
 //     changes every later key, and so does a re-run step that produced other
-//     files. A record stores the step's outcome (history entry with its
-//     timestamp, diffID, chainID), not the whole config, so a fully cached
-//     rebuild gives the same image ID and a build of n steps costs O(n). The first miss is explained: "COPY sources changed", "instruction
-//     changed", "inputs changed" or "parent changed". Records of the steps
-//     that finished are kept even when the build fails.
+//     files. A record (package build/cache) stores the step's outcome
+//     (history entry with its timestamp, diffID, chainID), not the whole
+//     config, so a fully cached rebuild gives the same image ID and a build
+//     of n steps costs O(n). The first miss is explained: "COPY sources
+//     changed", "instruction changed", "inputs changed" or "parent
+//     changed". Records of the steps that finished are kept even when the
+//     build fails.
 //   - Progress: one vertex per step, labelled "[stage i/n] INSTR", rendered
 //     in BuildKit's forms by package build/progress.
 //   - Reliability: the image is written by ImageWriter only after every step
@@ -100,16 +102,10 @@
 //	build/tmp/<pid>/heredoc-*, bind-* RUN heredoc scripts and private copies of rw bind mounts
 //	build/runc/                       the RUN runner's directory (layout: package build/runc)
 //	build/statcache/<hash of dir>     the stat cache of a context directory (format: package buildcontext)
-//	metadata.db bucket buildcache:    records/<key> -> JSON {outcome: {history, diffID, chainID}, created};
-//	                                  parents/<state ID>; instrs/<hash(state ID, instruction)> (miss reasons)
+//	metadata.db bucket buildcache:    the cache records (layout: package build/cache)
 //
 // <pid> directories of dead processes are removed (after unmounting what is
-// still mounted below them) by the next build. Cache records do not hold
-// layers: a record whose layer was removed (rmi, prune) is a miss. `builder
-// prune` deletes the dangling records (whose layers no image or container
-// uses) and the cache mounts, with -a every record, then the layers only
-// they used; --filter until=D keeps what is newer than D (records by their
-// creation time, mounts by their mtime), --keep-storage deletes the oldest
-// first until what the cache alone holds fits. Squash records are
-// records/<key> too (key: the unsquashed image ID and "squash").
+// still mounted below them) by the next build. `builder prune` is
+// cache.Prune. Squash records are cache records too (key: the unsquashed
+// image ID and "squash").
 package build

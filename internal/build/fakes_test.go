@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/hoistproject/hoist/internal/build/cache"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -43,7 +44,7 @@ func newFakeWorld(t *testing.T) *fakeWorld {
 }
 
 func (w *fakeWorld) builder() *Builder {
-	return &Builder{Images: w, Snapshots: w, Runner: w, Writer: w, Cache: NewMemoryCache(), Dir: filepath.Join(w.dir, "build")}
+	return &Builder{Images: w, Snapshots: w, Runner: w, Writer: w, Cache: cache.NewMemory(), Dir: filepath.Join(w.dir, "build")}
 }
 
 // addBase registers an image named ref whose rootfs is files (path -> content).

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hoistproject/hoist/internal/build/cache"
 )
 
 // TestIntegrationPrune: builder prune removes only the dangling cache (the
@@ -41,12 +43,12 @@ func TestIntegrationPrune(t *testing.T) {
 	build(young, "young")
 
 	// Newer than the duration: nothing goes.
-	rep, err := Prune(ctx, e.st, dir, PruneOptions{KeepDuration: time.Hour})
+	rep, err := cache.Prune(ctx, e.st, dir, cache.PruneOptions{KeepDuration: time.Hour})
 	if err != nil || rep.Records != 0 || rep.SpaceReclaimed != 0 {
 		t.Fatalf("until=1h removed %+v, %v", rep, err)
 	}
 	// KeepStorage: the oldest dangling record goes first, the rest fits.
-	rep, err = Prune(ctx, e.st, dir, PruneOptions{KeepStorage: 400000})
+	rep, err = cache.Prune(ctx, e.st, dir, cache.PruneOptions{KeepStorage: 400000})
 	if err != nil || rep.Records != 1 || rep.SpaceReclaimed < 300000 {
 		t.Fatalf("keep-storage removed %+v, %v", rep, err)
 	}
@@ -54,7 +56,7 @@ func TestIntegrationPrune(t *testing.T) {
 		t.Errorf("keep-storage removed the newer record, not the older")
 	}
 	// Dangling only: the images' cache stays.
-	rep, err = Prune(ctx, e.st, dir, PruneOptions{})
+	rep, err = cache.Prune(ctx, e.st, dir, cache.PruneOptions{})
 	if err != nil || rep.Records == 0 || len(rep.Deleted) != rep.Records || rep.SpaceReclaimed < 600000 {
 		t.Fatalf("prune: %+v, %v", rep, err)
 	}
@@ -62,7 +64,7 @@ func TestIntegrationPrune(t *testing.T) {
 		t.Errorf("prune without All removed the cache of a tagged image")
 	}
 	// Later than the duration (a clock two hours on): everything with All.
-	rep, err = Prune(ctx, e.st, dir, PruneOptions{All: true, KeepDuration: time.Hour, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
+	rep, err = cache.Prune(ctx, e.st, dir, cache.PruneOptions{All: true, KeepDuration: time.Hour, Now: func() time.Time { return time.Now().Add(2 * time.Hour) }})
 	if err != nil || rep.Records == 0 {
 		t.Fatalf("prune -a: %+v, %v", rep, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/hoistproject/hoist/internal/build/cache"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -42,8 +43,8 @@ func (j *job) squash(ctx context.Context, target *stageRun, cfg *Config) ([]byte
 	}
 	v.Log("unsquashed image " + uid.String())
 
-	key := cacheKey(uid, "squash", base.chainID.String())
-	var o outcome
+	key := cache.Key(uid, "squash", base.chainID.String())
+	var o cache.Outcome
 	found := false
 	if !j.opts.NoCache && j.b.Cache != nil {
 		rec, ok, err := j.b.Cache.Get(ctx, key)
@@ -63,10 +64,10 @@ func (j *job) squash(ctx context.Context, target *stageRun, cfg *Config) ([]byte
 		if err != nil {
 			return fail(fmt.Errorf("squashing layers: %w", err))
 		}
-		o = outcome{DiffID: l.DiffID, ChainID: l.ChainID}
+		o = cache.Outcome{DiffID: l.DiffID, ChainID: l.ChainID}
 		if j.b.Cache != nil {
-			e := CacheEntry{Key: key, Parent: uid, Instr: "squash", Record: CacheRecord{Outcome: o, Created: j.now()}}
-			if err := j.b.Cache.Put(context.WithoutCancel(ctx), []CacheEntry{e}); err != nil {
+			e := cache.Entry{Key: key, Parent: uid, Instr: "squash", Record: cache.Record{Outcome: o, Created: j.now()}}
+			if err := j.b.Cache.Put(context.WithoutCancel(ctx), []cache.Entry{e}); err != nil {
 				return fail(fmt.Errorf("writing build cache records: %w", err))
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/build/cache"
 	"github.com/hoistproject/hoist/internal/build/progress"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -27,21 +28,11 @@ func newState(cfg *Config, chainID digest.Digest) *state {
 	return &state{cfg: cfg, chainID: chainID, id: configID(cfg)}
 }
 
-// outcome is what a step adds to the state: its history entry (nil for
-// ONBUILD), its layer (DiffID "" when none) and the resulting top layer.
-// Cache records store outcomes, not whole configs, so a build of n steps
-// costs O(n), not O(n^2).
-type outcome struct {
-	History *ocispec.History `json:"history,omitempty"`
-	DiffID  digest.Digest    `json:"diffID,omitempty"`
-	ChainID digest.Digest    `json:"chainID,omitempty"`
-}
-
 // advance applies a step's outcome to the stage's config (in place: the
 // stage owns its copy) and makes the new state. Its ID is derived from the
 // step's cache key and the resulting layers, so it changes when the
 // instruction, its inputs, anything before it, or the produced files do.
-func (c *stageCtx) advance(st *step, key digest.Digest, o outcome) {
+func (c *stageCtx) advance(st *step, key digest.Digest, o cache.Outcome) {
 	cfg := c.cur.cfg
 	if st.meta != nil {
 		st.meta(cfg)
@@ -52,7 +43,7 @@ func (c *stageCtx) advance(st *step, key digest.Digest, o outcome) {
 	if o.History != nil {
 		cfg.History = append(cfg.History, *o.History)
 	}
-	c.cur = &state{cfg: cfg, chainID: o.ChainID, id: cacheKey(key, "result", o.ChainID.String(), o.DiffID.String())}
+	c.cur = &state{cfg: cfg, chainID: o.ChainID, id: cache.Key(key, "result", o.ChainID.String(), o.DiffID.String())}
 }
 
 // lastCreated is the image's created time: that of its last history entry,
@@ -148,7 +139,7 @@ func (s *stageRun) build(ctx context.Context) error {
 	// Like docker, a stage always has a PATH.
 	if _, ok := getEnv(c.cur.cfg.Config.Env, "PATH"); !ok {
 		c.cur.cfg.Config.Env = append(c.cur.cfg.Config.Env, "PATH="+defaultPath)
-		c.cur.id = cacheKey(c.cur.id, "default PATH")
+		c.cur.id = cache.Key(c.cur.id, "default PATH")
 	}
 	if len(triggers) > 0 {
 		instrs = append(triggers, instrs...)
@@ -247,10 +238,10 @@ func (c *stageCtx) dispatch(ctx context.Context, ins dockerfile.Instruction) err
 		v.Finish(err)
 		return err
 	}
-	key := cacheKey(c.cur.id, st.instr, st.inputs...)
+	key := cache.Key(c.cur.id, st.instr, st.inputs...)
 	parent := c.cur.id
-	record := func(o outcome) {
-		j.addPending(CacheEntry{Key: key, Parent: parent, Instr: st.instr, Record: CacheRecord{Outcome: o, Created: j.now()}})
+	record := func(o cache.Outcome) {
+		j.addPending(cache.Entry{Key: key, Parent: parent, Instr: st.instr, Record: cache.Record{Outcome: o, Created: j.now()}})
 	}
 	if !c.missed && !j.opts.NoCache && j.b.Cache != nil {
 		rec, ok, err := j.b.Cache.Get(ctx, key)
@@ -318,7 +309,7 @@ func (c *stageCtx) explainMiss(ctx context.Context, v *progress.Vertex, st *step
 }
 
 // execute runs a step and returns its outcome.
-func (c *stageCtx) execute(ctx context.Context, st *step, v *progress.Vertex) (outcome, error) {
+func (c *stageCtx) execute(ctx context.Context, st *step, v *progress.Vertex) (cache.Outcome, error) {
 	j := c.s.j
 	created := j.created()
 	entry := func(empty bool) *ocispec.History {
@@ -328,31 +319,31 @@ func (c *stageCtx) execute(ctx context.Context, st *step, v *progress.Vertex) (o
 		return &ocispec.History{Created: created, CreatedBy: st.history, Comment: historyComment, EmptyLayer: empty}
 	}
 	if st.fs == nil {
-		return outcome{History: entry(true), ChainID: c.cur.chainID}, nil
+		return cache.Outcome{History: entry(true), ChainID: c.cur.chainID}, nil
 	}
 	ctx, err := j.withLease(ctx)
 	if err != nil {
-		return outcome{}, err
+		return cache.Outcome{}, err
 	}
 	snap, err := j.b.Snapshots.Prepare(ctx, c.cur.chainID)
 	if err != nil {
-		return outcome{}, fmt.Errorf("preparing rootfs: %w", err)
+		return cache.Outcome{}, fmt.Errorf("preparing rootfs: %w", err)
 	}
 	defer snap.Release(context.WithoutCancel(ctx))
 	t0 := j.now()
 	if err := st.fs(ctx, snap, v); err != nil {
-		return outcome{}, err
+		return cache.Outcome{}, err
 	}
 	t1 := j.now()
 	layer, empty, err := snap.Commit(ctx, CommitOptions{SourceDateEpoch: j.opts.SourceDateEpoch})
 	j.log.Debug("step timings", "instr", st.instr, "prepare+run", t1.Sub(t0), "commit", j.now().Sub(t1))
 	if err != nil {
-		return outcome{}, fmt.Errorf("committing layer: %w", err)
+		return cache.Outcome{}, fmt.Errorf("committing layer: %w", err)
 	}
 	if empty {
-		return outcome{History: entry(true), ChainID: c.cur.chainID}, nil
+		return cache.Outcome{History: entry(true), ChainID: c.cur.chainID}, nil
 	}
-	return outcome{History: entry(false), DiffID: layer.DiffID, ChainID: layer.ChainID}, nil
+	return cache.Outcome{History: entry(false), DiffID: layer.DiffID, ChainID: layer.ChainID}, nil
 }
 
 // prepare expands ins and describes it as a step.
@@ -582,10 +573,10 @@ func (c *stageCtx) runCommandString(args []string) string {
 // their history records (docker's classic builder does the same), so a
 // saved/loaded or pulled image serves as cache without this root's cache
 // records; an ADD of a URL without --checksum never matches.
-func (c *stageCtx) fromCacheImages(st *step) (outcome, bool) {
+func (c *stageCtx) fromCacheImages(st *step) (cache.Outcome, bool) {
 	j := c.s.j
 	if len(j.cacheFrom) == 0 || st.noHistory || ((st.kind == "COPY" || st.kind == "ADD") && !st.contentInHistory) {
-		return outcome{}, false
+		return cache.Outcome{}, false
 	}
 	cur := c.cur.cfg
 	h, d := len(cur.History), len(cur.RootFS.DiffIDs)
@@ -608,7 +599,7 @@ func (c *stageCtx) fromCacheImages(st *step) (outcome, bool) {
 		if !same || next.CreatedBy != st.history {
 			continue
 		}
-		o := outcome{History: &next, ChainID: c.cur.chainID}
+		o := cache.Outcome{History: &next, ChainID: c.cur.chainID}
 		if !next.EmptyLayer {
 			if len(ci.RootFS.DiffIDs) <= d || st.fs == nil {
 				continue
@@ -618,7 +609,7 @@ func (c *stageCtx) fromCacheImages(st *step) (outcome, bool) {
 		}
 		return o, true
 	}
-	return outcome{}, false
+	return cache.Outcome{}, false
 }
 
 // chainID is the chainID of diffID on top of parent (OCI image spec).

@@ -17,6 +17,7 @@ import (
 	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/build"
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	buildcache "github.com/hoistproject/hoist/internal/build/cache"
 	buildprogress "github.com/hoistproject/hoist/internal/build/progress"
 	"github.com/hoistproject/hoist/internal/build/runc"
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -340,7 +341,7 @@ func newBuilderPruneCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := build.Prune(cmd.Context(), st, filepath.Join(st.Root(), "build"), opts)
+			rep, err := buildcache.Prune(cmd.Context(), st, filepath.Join(st.Root(), "build"), opts)
 			if err != nil {
 				return err
 			}
@@ -365,8 +366,8 @@ func newBuilderPruneCmd(e *env) *cobra.Command {
 // builderPruneOptions reads builder prune's flags with docker's rules: the
 // filters are until (a duration; unused-for is its old name); other
 // BuildKit filters (id, type, ...) are refused.
-func builderPruneOptions(all bool, filters []string, keepStorage string) (build.PruneOptions, error) {
-	opts := build.PruneOptions{All: all}
+func builderPruneOptions(all bool, filters []string, keepStorage string) (buildcache.PruneOptions, error) {
+	opts := buildcache.PruneOptions{All: all}
 	var until []string
 	key := "until"
 	for _, f := range filters {

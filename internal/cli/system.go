@@ -2,7 +2,7 @@ package cli
 
 import (
 	"fmt"
-	"github.com/hoistproject/hoist/internal/build"
+	buildcache "github.com/hoistproject/hoist/internal/build/cache"
 	"github.com/hoistproject/hoist/internal/container"
 	"os"
 	"os/exec"
@@ -58,7 +58,7 @@ func newSystemDfCmd(e *env) *cobra.Command {
 			if verbose {
 				return e.printDfVerbose(u, format)
 			}
-			bu, err := build.DiskUsage(cmd.Context(), s)
+			bu, err := buildcache.DiskUsage(cmd.Context(), s)
 			if err != nil {
 				return err
 			}
@@ -149,13 +149,13 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 			// The build cache too, as the warning says (and docker does).
 			// (docker: all of it with -a, else the dangling part; an until
 			// duration applies to it too).
-			bopts := build.PruneOptions{All: all}
+			bopts := buildcache.PruneOptions{All: all}
 			for _, u := range f.Until {
 				if d, err := time.ParseDuration(u); err == nil {
 					bopts.KeepDuration = d
 				}
 			}
-			brep, err := build.Prune(cmd.Context(), s, filepath.Join(s.Root(), "build"), bopts)
+			brep, err := buildcache.Prune(cmd.Context(), s, filepath.Join(s.Root(), "build"), bopts)
 			if err != nil {
 				return err
 			}

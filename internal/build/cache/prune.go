@@ -1,0 +1,277 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/hoistproject/hoist/internal/images"
+	"github.com/hoistproject/hoist/internal/layers"
+	"github.com/hoistproject/hoist/internal/metadata"
+	"github.com/opencontainers/go-digest"
+)
+
+// Usage is what the build cache holds (the Build Cache line of
+// `system df`).
+type Usage struct {
+	Records int
+	// Size is the bytes of the layers only cache records use, plus the
+	// RUN --mount=type=cache directories.
+	Size int64
+}
+
+// DiskUsage measures the build cache of the store's root.
+func DiskUsage(ctx context.Context, st *images.Store) (Usage, error) {
+	var u Usage
+	err := st.DB().View(ctx, func(tx *metadata.Tx) error {
+		all, err := layers.AllTx(tx)
+		if err != nil {
+			return err
+		}
+		reach := func(roots map[digest.Digest]bool) map[digest.Digest]bool {
+			seen := map[digest.Digest]bool{}
+			for c := range roots {
+				for c != "" && !seen[c] {
+					seen[c] = true
+					c = all[c].Parent
+				}
+			}
+			return seen
+		}
+		imgRoots := map[digest.Digest]bool{}
+		if err := st.LayerRefs(tx, imgRoots); err != nil {
+			return err
+		}
+		cacheRoots := map[digest.Digest]bool{}
+		if b := metadata.ReadBucket(tx, cacheBucket, "records"); b != nil {
+			u.Records = b.Stats().KeyN
+		}
+		if err := (Bolt{}).LayerRefs(tx, cacheRoots); err != nil {
+			return err
+		}
+		used := reach(imgRoots)
+		for c := range reach(cacheRoots) {
+			if !used[c] {
+				u.Size += all[c].Size
+			}
+		}
+		return nil
+	})
+	u.Size += dirSize(filepath.Join(st.Root(), "build", "cache"))
+	return u, err
+}
+
+// LayerRefs implements layers.Users for the build cache: every layer a
+// cache record names. Pass it to layers.Store.Release where cached layers
+// must survive (builder prune passes nothing of the cache).
+func (c Bolt) LayerRefs(tx *metadata.Tx, refs map[digest.Digest]bool) error {
+	b := metadata.ReadBucket(tx, cacheBucket, "records")
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, v []byte) error {
+		var rec Record
+		if json.Unmarshal(v, &rec) == nil && rec.ChainID() != "" {
+			refs[rec.ChainID()] = true
+		}
+		return nil
+	})
+}
+
+// PruneOptions select what Prune removes (docker builder prune).
+type PruneOptions struct {
+	// All removes every record; otherwise only the dangling ones: records
+	// whose layer no image or container uses (BuildKit keeps the cache
+	// shared with images): the layers of stages the image does not
+	// include, of failed builds, of squashed steps.
+	All bool
+	// KeepDuration keeps what was created within this long (--filter
+	// until=DURATION). Records carry their creation time, not their last
+	// use: a cache hit writes nothing.
+	KeepDuration time.Duration
+	// KeepStorage keeps the newest cache up to this many bytes
+	// (--keep-storage): the oldest of the selected records and cache mounts
+	// go first, until what the cache alone holds fits.
+	KeepStorage int64
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+// PruneReport is the result of Prune.
+type PruneReport struct {
+	Records        int
+	Deleted        []string // IDs of the deleted records and cache mounts
+	LayersRemoved  int
+	SpaceReclaimed int64
+}
+
+// pruneItem is a record or a cache mount Prune may delete.
+type pruneItem struct {
+	id      string
+	key     []byte        // record key; nil for a cache mount
+	mount   string        // cache mount directory
+	chainID digest.Digest // the record's layer
+	created time.Time
+	size    int64 // a cache mount's bytes
+}
+
+// Prune deletes build cache records, the cache mounts under dir
+// (<root>/build/cache) and the layers only the deleted records used, as
+// opts select.
+func Prune(ctx context.Context, st *images.Store, dir string, opts PruneOptions) (PruneReport, error) {
+	var rep PruneReport
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	cutoff := now().Add(-opts.KeepDuration)
+	keep := func(created time.Time) bool { return opts.KeepDuration > 0 && created.After(cutoff) }
+
+	cache := filepath.Join(dir, "cache")
+	var mounts []pruneItem
+	if ents, err := os.ReadDir(cache); err == nil {
+		for _, e := range ents {
+			fi, err := e.Info()
+			if err != nil || keep(fi.ModTime()) {
+				continue
+			}
+			p := filepath.Join(cache, e.Name())
+			mounts = append(mounts, pruneItem{id: e.Name(), mount: p, created: fi.ModTime(), size: dirSize(p)})
+		}
+	}
+	var doomedMounts []pruneItem
+	err := st.DB().Update(ctx, func(tx *metadata.Tx) error {
+		all, err := layers.AllTx(tx)
+		if err != nil {
+			return err
+		}
+		users := st.LayerUsers()
+		imgRoots := map[digest.Digest]bool{}
+		for _, u := range users {
+			if err := u.LayerRefs(tx, imgRoots); err != nil {
+				return err
+			}
+		}
+		used := map[digest.Digest]bool{}
+		for c := range imgRoots {
+			for ; c != "" && !used[c]; c = all[c].Parent {
+				used[c] = true
+			}
+		}
+		rb := metadata.ReadBucket(tx, cacheBucket, "records")
+		var cands []pruneItem
+		refs := map[digest.Digest]int{} // records reaching each layer the images do not use
+		if rb != nil {
+			err := rb.ForEach(func(k, v []byte) error {
+				var rec Record
+				if json.Unmarshal(v, &rec) != nil {
+					cands = append(cands, pruneItem{id: string(k), key: k}) // broken: always goes
+					return nil
+				}
+				for c := rec.ChainID(); c != "" && !used[c]; c = all[c].Parent {
+					refs[c]++
+				}
+				if keep(rec.Created) || (!opts.All && used[rec.ChainID()]) {
+					return nil
+				}
+				cands = append(cands, pruneItem{id: string(k), key: k, chainID: rec.ChainID(), created: rec.Created})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		cands = append(cands, mounts...)
+		if opts.KeepStorage > 0 {
+			var total int64
+			for c, n := range refs {
+				if n > 0 {
+					total += all[c].Size
+				}
+			}
+			for _, m := range mounts {
+				total += m.size
+			}
+			slices.SortStableFunc(cands, func(a, b pruneItem) int { return a.created.Compare(b.created) })
+			n := 0
+			for ; n < len(cands) && total > opts.KeepStorage; n++ {
+				it := cands[n]
+				total -= it.size
+				for c := it.chainID; c != "" && !used[c]; c = all[c].Parent {
+					if refs[c]--; refs[c] == 0 {
+						total -= all[c].Size
+					}
+				}
+			}
+			cands = cands[:n]
+		}
+		wb, err := metadata.WriteBucket(tx, cacheBucket, "records")
+		if err != nil {
+			return err
+		}
+		for _, it := range cands {
+			if it.key == nil {
+				doomedMounts = append(doomedMounts, it)
+				continue
+			}
+			if err := wb.Delete(it.key); err != nil {
+				return err
+			}
+			rep.Records++
+			rep.Deleted = append(rep.Deleted, digest.Digest(it.id).Encoded())
+		}
+		if firstKey(wb) == nil {
+			// Nothing left: drop the miss-explanation indexes too.
+			if err := tx.DeleteBucket([]byte(cacheBucket)); err != nil {
+				return err
+			}
+		}
+		removed, err := st.Layers().Release(ctx, tx, append(users, Bolt{}))
+		if err != nil {
+			return err
+		}
+		for _, l := range removed {
+			rep.LayersRemoved++
+			rep.SpaceReclaimed += l.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	if err := st.Layers().EmptyTrash(ctx); err != nil {
+		return rep, err
+	}
+	for _, m := range doomedMounts {
+		if err := os.RemoveAll(m.mount); err != nil {
+			return rep, fmt.Errorf("removing cache mount %s: %w", m.id, err)
+		}
+		rep.SpaceReclaimed += m.size
+		rep.Deleted = append(rep.Deleted, m.id)
+	}
+	return rep, nil
+}
+
+// firstKey is the first key of b, nil when b is empty.
+func firstKey(b *metadata.Bucket) []byte {
+	k, _ := b.Cursor().First()
+	return k
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
