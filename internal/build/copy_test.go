@@ -165,16 +165,6 @@ func TestCopyNeverWritesThroughImageSymlinks(t *testing.T) {
 	}
 }
 
-func TestLayerCountLimit(t *testing.T) {
-	if err := checkLayerCount(MaxLayers); err != nil {
-		t.Errorf("%d layers refused: %v", MaxLayers, err)
-	}
-	err := checkLayerCount(MaxLayers + 1)
-	if err == nil || !strings.Contains(err.Error(), "501 layers") || !strings.Contains(err.Error(), "at most 500") {
-		t.Errorf("err = %v", err)
-	}
-}
-
 func TestAddURLCacheFollowsRemoteContent(t *testing.T) {
 	w := newFakeWorld(t)
 	busyboxLike(w)

@@ -68,7 +68,8 @@
 //     build holds a metadata lease so its new layers survive a concurrent
 //     prune; snapshots are released on every path; after a kill -9 the next
 //     build deletes the dead process's runtime containers, unmounts and
-//     removes its temporary area (CleanupStale, runc.Runner.Cleanup).
+//     removes its temporary area (snapshot.CleanupStale,
+//     runc.Runner.Cleanup).
 //
 // # Performance design
 //
@@ -98,7 +99,7 @@
 // # On-disk layout (under <root>/build, plus one bucket in metadata.db)
 //
 //	build/cache/<id>/                 RUN --mount=type=cache directories (id, else the target path)
-//	build/tmp/<pid>/snap-*/           a snapshot: upper/ work/ rootfs/ (overlay mount point), empty/ for scratch
+//	build/tmp/<pid>/snap-*/           snapshots and views (layout: package build/snapshot)
 //	build/tmp/<pid>/heredoc-*, bind-* RUN heredoc scripts and private copies of rw bind mounts
 //	build/runc/                       the RUN runner's directory (layout: package build/runc)
 //	build/statcache/<hash of dir>     the stat cache of a context directory (format: package buildcontext)
