@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/hoistproject/hoist/internal/build/copier"
 )
 
 func imageTree(t *testing.T, w *fakeWorld, r built) string {
@@ -202,7 +204,7 @@ func TestAddPlainFileToNewPath(t *testing.T) {
 	w := newFakeWorld(t)
 	busyboxLike(w)
 	b := w.builder()
-	b.Unpacker = ArchiveUnpacker{}
+	b.Unpacker = copier.ArchiveUnpacker{}
 	dir := writeCtx(t, map[string]string{"hello.txt": "hello"})
 	df := "FROM busybox\nWORKDIR /srv\nADD hello.txt ./added.txt\nADD hello.txt /abs.txt\nADD hello.txt /into/\n"
 	r := mustBuild(t, b, df, Options{Context: openCtx(t, dir)})

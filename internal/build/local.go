@@ -2,17 +2,15 @@ package build
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/build/cache"
+	"github.com/hoistproject/hoist/internal/build/copier"
 	"github.com/hoistproject/hoist/internal/build/snapshot"
-	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/hoistproject/hoist/internal/registry/client"
@@ -60,37 +58,6 @@ func (s StoreImages) WriteImage(ctx context.Context, img NewImage) (digest.Diges
 	return r.ID, nil
 }
 
-// ArchiveUnpacker is the Unpacker of ADD over internal/archive: the
-// stream is decompressed (gzip, bzip2, xz, zstd) and applied when it is a
-// tar archive.
-type ArchiveUnpacker struct{}
-
-// Unpack implements Unpacker.
-func (ArchiveUnpacker) Unpack(ctx context.Context, mkdir func() (string, error), r io.Reader) (bool, error) {
-	dec, _, err := archive.DecompressStream(r)
-	if err != nil {
-		return false, nil
-	}
-	defer dec.Close()
-	// A tar archive has "ustar" at offset 257 of its first header block.
-	head := make([]byte, 512)
-	n, err := io.ReadFull(dec, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return false, nil
-	}
-	if n < 263 || !strings.HasPrefix(string(head[257:263]), "ustar") {
-		return false, nil
-	}
-	dir, err := mkdir()
-	if err != nil {
-		return true, err
-	}
-	if _, err := archive.Apply(ctx, dir, io.MultiReader(strings.NewReader(string(head[:n])), dec), archive.ApplyOptions{}); err != nil {
-		return true, errdefs.InvalidArgument(err)
-	}
-	return true, nil
-}
-
 // NewLocal returns a Builder over the stores of a hoist root. runner runs
 // RUN steps (nil: builds with RUN fail with a clear error).
 func NewLocal(st *images.Store, runner Runner) *Builder {
@@ -108,7 +75,7 @@ func NewLocal(st *images.Store, runner Runner) *Builder {
 		Snapshots: snaps,
 		Squasher:  snaps,
 		Cache:     cache.Bolt{DB: st.DB()},
-		Unpacker:  ArchiveUnpacker{},
+		Unpacker:  copier.ArchiveUnpacker{},
 		Runner:    runner,
 		Dir:       dir,
 		Lease:     st.DB().WithLease,

@@ -4,8 +4,9 @@
 // directory), missing parents are created owned as the copy, --chown names
 // are resolved in the image's /etc/passwd and /etc/group, --chmod
 // replaces modes, hardlinked sources stay hardlinked, local archives are
-// extracted by ADD (through an Unpacker), URLs are downloaded (with
-// --checksum verified), COPY --parents keeps source paths.
+// extracted by ADD (through an Unpacker; ArchiveUnpacker is the one over
+// internal/archive), URLs are downloaded (with --checksum verified), COPY
+// --parents keeps source paths.
 //
 // Sources are the build context (a buildcontext.Selection) or a Tree (a
 // stage's or image's rootfs, for --from and RUN --mount). Nothing is
