@@ -16,6 +16,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
 	"github.com/hoistproject/hoist/internal/build/cache"
+	"github.com/hoistproject/hoist/internal/build/output"
 	"github.com/hoistproject/hoist/internal/build/progress"
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/dockerfile"
@@ -80,7 +81,7 @@ type Options struct {
 	SourceDateEpoch *time.Time
 	// Output, when set, exports the result's files instead of storing an
 	// image (--output type=local,dest=DIR or type=tar,dest=FILE|-).
-	Output *Output
+	Output *output.Output
 	// Progress output and its mode (progress.Plain, progress.TTY, progress.Quiet).
 	Progress     io.Writer
 	ProgressMode string
@@ -594,4 +595,23 @@ func (j *job) export(ctx context.Context, target *stageRun) (*Result, error) {
 	}
 	v.Finish(nil)
 	return &Result{ID: id, Config: raw}, nil
+}
+
+// exportFiles writes the target's root filesystem to the output
+// (--output).
+func (j *job) exportFiles(ctx context.Context, st *state, cfg *Config) (*Result, error) {
+	o := j.opts.Output
+	v := j.prog.Start("exporting to client " + o.Type)
+	dir, release, err := j.b.Snapshots.View(ctx, st.chainID)
+	if err != nil {
+		v.Finish(err)
+		return nil, err
+	}
+	defer release()
+	if err := o.Write(ctx, dir, j.b.Tar, j.opts.SourceDateEpoch, j.b.Unpacker); err != nil {
+		v.Finish(err)
+		return nil, err
+	}
+	v.Finish(nil)
+	return &Result{Config: configBytes(cfg), ID: configID(cfg)}, nil
 }

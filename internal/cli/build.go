@@ -18,6 +18,7 @@ import (
 	"github.com/hoistproject/hoist/internal/build"
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
 	buildcache "github.com/hoistproject/hoist/internal/build/cache"
+	buildoutput "github.com/hoistproject/hoist/internal/build/output"
 	buildprogress "github.com/hoistproject/hoist/internal/build/progress"
 	"github.com/hoistproject/hoist/internal/build/runc"
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -94,7 +95,7 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 		BuildArgs: map[string]string{}, Labels: map[string]string{}, Secrets: map[string]string{},
 	}
 	if f.output != "" {
-		o, err := build.ParseOutput(f.output)
+		o, err := buildoutput.Parse(f.output)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package build
+package output
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -18,9 +19,9 @@ type Output struct {
 	W    io.Writer // the stream for Dest "-"
 }
 
-// ParseOutput parses docker's --output value: "type=local,dest=DIR",
+// Parse parses docker's --output value: "type=local,dest=DIR",
 // "type=tar,dest=FILE", or a bare path (local).
-func ParseOutput(s string) (*Output, error) {
+func Parse(s string) (*Output, error) {
 	o := &Output{}
 	if !strings.Contains(s, "=") {
 		o.Type, o.Dest = "local", s
@@ -53,36 +54,35 @@ func ParseOutput(s string) (*Output, error) {
 	return o, nil
 }
 
-// exportFiles writes the target's root filesystem to the output. The tar
-// is written by the archive package (the "tar" type); "local" extracts
-// that same stream into the directory.
-func (j *job) exportFiles(ctx context.Context, st *state, cfg *Config) (*Result, error) {
-	o := j.opts.Output
-	v := j.prog.Start("exporting to client " + o.Type)
-	dir, release, err := j.b.Snapshots.View(ctx, st.chainID)
-	if err != nil {
-		v.Finish(err)
-		return nil, err
+// Tar writes the tree at dir as a tar stream, its times clamped to epoch
+// when set (archive.Tar).
+type Tar func(ctx context.Context, w io.Writer, dir string, epoch *time.Time) error
+
+// Unpacker extracts a tar stream into the directory mkdir gives (the
+// builder's ADD unpacker, copier.ArchiveUnpacker).
+type Unpacker interface {
+	Unpack(ctx context.Context, mkdir func() (string, error), r io.Reader) (bool, error)
+}
+
+// Write exports the tree at dir to o: the tar (type "tar") is written by
+// tar; "local" extracts that same stream into the directory with u.
+func (o *Output) Write(ctx context.Context, dir string, tar Tar, epoch *time.Time, u Unpacker) error {
+	if tar == nil {
+		return errdefs.NotImplementedf("--output needs a tar writer")
 	}
-	defer release()
-	if j.b.Tar == nil {
-		err := errdefs.NotImplementedf("--output needs a tar writer")
-		v.Finish(err)
-		return nil, err
-	}
+	var err error
 	switch o.Type {
 	case "tar":
 		w := o.W
 		if o.Dest != "-" {
 			f, err := os.Create(o.Dest)
 			if err != nil {
-				v.Finish(err)
-				return nil, err
+				return err
 			}
 			defer f.Close()
 			w = f
 		}
-		if err = j.b.Tar(ctx, w, dir, j.opts.SourceDateEpoch); err == nil {
+		if err = tar(ctx, w, dir, epoch); err == nil {
 			if f, ok := w.(*os.File); ok && o.Dest != "-" {
 				err = f.Close()
 			}
@@ -92,20 +92,17 @@ func (j *job) exportFiles(ctx context.Context, st *state, cfg *Config) (*Result,
 			break
 		}
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(j.b.Tar(ctx, pw, dir, j.opts.SourceDateEpoch)) }()
-		if j.b.Unpacker == nil {
+		go func() { pw.CloseWithError(tar(ctx, pw, dir, epoch)) }()
+		if u == nil {
 			err = errdefs.NotImplementedf("--output type=local needs an unpacker")
 		} else {
 			abs, _ := filepath.Abs(o.Dest)
-			_, err = j.b.Unpacker.Unpack(ctx, func() (string, error) { return abs, nil }, pr)
+			_, err = u.Unpack(ctx, func() (string, error) { return abs, nil }, pr)
 		}
 		pr.CloseWithError(io.EOF)
 	}
 	if err != nil {
-		err = fmt.Errorf("exporting to %s %s: %w", o.Type, o.Dest, err)
-		v.Finish(err)
-		return nil, err
+		return fmt.Errorf("exporting to %s %s: %w", o.Type, o.Dest, err)
 	}
-	v.Finish(nil)
-	return &Result{Config: configBytes(cfg), ID: configID(cfg)}, nil
+	return nil
 }
