@@ -98,9 +98,10 @@
 //
 // # On-disk layout (under <root>/build, plus one bucket in metadata.db)
 //
-//	build/cache/<id>/                 RUN --mount=type=cache directories (id, else the target path)
+//	build/cache/<id>/                 RUN --mount=type=cache directories (layout: package build/runmount)
 //	build/tmp/<pid>/snap-*/           snapshots and views (layout: package build/snapshot)
-//	build/tmp/<pid>/heredoc-*, bind-* RUN heredoc scripts and private copies of rw bind mounts
+//	build/tmp/<pid>/{heredoc,bind,secret}-*/
+//	                                  RUN's private copies (layout: package build/runmount)
 //	build/runc/                       the RUN runner's directory (layout: package build/runc)
 //	build/statcache/<hash of dir>     the stat cache of a context directory (format: package buildcontext)
 //	metadata.db bucket buildcache:    the cache records (layout: package build/cache)

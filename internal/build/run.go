@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
 	"github.com/hoistproject/hoist/internal/build/copier"
 	"github.com/hoistproject/hoist/internal/build/progress"
+	"github.com/hoistproject/hoist/internal/build/runmount"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -107,20 +107,19 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 				cleanups[i]()
 			}
 		}()
+		me := j.mountEnv(c)
 		if script != "" {
-			dir, err := os.MkdirTemp(j.tmpDir(), "heredoc-")
+			m, cleanup, err := me.Script(x.Heredocs[0].Name, script)
+			if cleanup != nil {
+				cleanups = append(cleanups, cleanup)
+			}
 			if err != nil {
 				return err
 			}
-			cleanups = append(cleanups, func() { os.RemoveAll(dir) })
-			name := x.Heredocs[0].Name
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
-				return err
-			}
-			extra = append(extra, RunMount{Type: "bind", Source: dir, Destination: "/dev/pipes", Options: []string{"rbind", "ro"}})
+			extra = append(extra, m)
 		}
 		for _, m := range mounts {
-			rm, cleanup, err := c.runMount(ctx, m, cwd)
+			rm, cleanup, err := me.Mount(ctx, m, cwd)
 			if cleanup != nil {
 				cleanups = append(cleanups, cleanup)
 			}
@@ -129,22 +128,9 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 			}
 			extra = append(extra, rm...)
 		}
-		env := env
-		for _, m := range mounts {
-			if m.Type != dockerfile.MountSecret || m.Env == "" {
-				continue
-			}
-			id := m.ID
-			if id == "" {
-				id = path.Base(m.Target)
-			}
-			if src, ok := j.opts.Secrets[id]; ok {
-				b, err := os.ReadFile(src)
-				if err != nil {
-					return fmt.Errorf("%s: secret %s: %w", where, id, err)
-				}
-				env = append(append([]string(nil), env...), m.Env+"="+string(b))
-			}
+		env, err := me.SecretEnv(env, mounts)
+		if err != nil {
+			return fmt.Errorf("%s: %w", where, err)
 		}
 		if j.b.Runner == nil {
 			return errdefs.NotImplementedf("%s: no container runtime is configured", where)
@@ -166,179 +152,6 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 		return nil
 	}
 	return &step{instr: hist, history: hist, inputs: inputs, kind: "RUN", fs: fsFn}, nil
-}
-
-// runMount turns one RUN --mount into runtime mounts.
-func (c *stageCtx) runMount(ctx context.Context, m *dockerfile.Mount, cwd string) ([]RunMount, func(), error) {
-	j := c.s.j
-	target := m.Target
-	if target != "" && !path.IsAbs(target) {
-		target = path.Join(cwd, target)
-	}
-	switch m.Type {
-	case dockerfile.MountTmpfs:
-		opts := []string{"nosuid", "nodev"}
-		if m.Size > 0 {
-			opts = append(opts, fmt.Sprintf("size=%d", m.Size))
-		}
-		return []RunMount{{Type: "tmpfs", Source: "tmpfs", Destination: target, Options: opts}}, nil, nil
-	case dockerfile.MountCache:
-		id := m.ID
-		if id == "" {
-			id = target
-		}
-		dir := filepath.Join(j.b.Dir, "cache", safeName(id))
-		if _, err := os.Stat(dir); err != nil {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, nil, err
-			}
-			if m.Mode != nil {
-				_ = os.Chmod(dir, os.FileMode(*m.Mode))
-			}
-			if m.UID != nil || m.GID != nil {
-				uid, gid := 0, 0
-				if m.UID != nil {
-					uid = int(*m.UID)
-				}
-				if m.GID != nil {
-					gid = int(*m.GID)
-				}
-				_ = os.Chown(dir, uid, gid)
-			}
-		}
-		opts := []string{"rbind", "rw"}
-		if m.ReadOnly {
-			opts = []string{"rbind", "ro"}
-		}
-		return []RunMount{{Type: "bind", Source: dir, Destination: target, Options: opts}}, nil, nil
-	case dockerfile.MountSecret:
-		id := m.ID
-		if id == "" {
-			id = path.Base(m.Target)
-		}
-		src, ok := j.opts.Secrets[id]
-		if !ok {
-			if m.Required {
-				return nil, nil, errdefs.NotFoundf("secret %s not found", id)
-			}
-			return nil, nil, nil
-		}
-		if target == "" {
-			if m.Env != "" {
-				return nil, nil, nil // env only
-			}
-			target = "/run/secrets/" + id
-		}
-		// A private copy with the mount's mode (default 0400, as BuildKit)
-		// and owner (default root), never the host file's.
-		dir, err := os.MkdirTemp(j.tmpDir(), "secret-")
-		if err != nil {
-			return nil, nil, err
-		}
-		cleanup := func() { os.RemoveAll(dir) }
-		b, err := os.ReadFile(src)
-		if err != nil {
-			return nil, cleanup, fmt.Errorf("secret %s: %w", id, err)
-		}
-		mode, uid, gid := uint32(0o400), 0, 0
-		if m.Mode != nil {
-			mode = *m.Mode
-		}
-		if m.UID != nil {
-			uid = int(*m.UID)
-		}
-		if m.GID != nil {
-			gid = int(*m.GID)
-		}
-		f := filepath.Join(dir, "secret")
-		if err := os.WriteFile(f, b, 0o600); err != nil {
-			return nil, cleanup, err
-		}
-		if err := os.Chown(f, uid, gid); err != nil {
-			return nil, cleanup, err
-		}
-		if err := os.Chmod(f, os.FileMode(mode&0o777)); err != nil {
-			return nil, cleanup, err
-		}
-		return []RunMount{{Type: "bind", Source: f, Destination: target, Options: []string{"rbind", "ro"}}}, cleanup, nil
-	case dockerfile.MountBind, "":
-		var dir string
-		var release func()
-		if m.From == "" {
-			if j.opts.Context == nil {
-				return nil, nil, errdefs.InvalidArgumentf("the build has no context to mount")
-			}
-			dir = j.opts.Context.Dir()
-		} else {
-			var chainID = c.cur.chainID
-			if s := j.stageByRef(m.From, c.s.index); s != nil {
-				chainID = s.state.chainID
-			} else {
-				img, err := j.resolveImage(ctx, m.From, false)
-				if err != nil {
-					return nil, nil, err
-				}
-				chainID = img.ChainID
-			}
-			d, rel, err := j.b.Snapshots.View(ctx, chainID)
-			if err != nil {
-				return nil, nil, err
-			}
-			dir, release = d, func() { _ = rel() }
-		}
-		src, err := securejoin.SecureJoin(dir, copier.CleanRel(m.Source))
-		if err != nil {
-			return nil, release, err
-		}
-		if _, err := os.Stat(src); err != nil {
-			return nil, release, errdefs.NotFoundf("mount source %q not found", m.Source)
-		}
-		opts := []string{"rbind", "ro"}
-		if !m.ReadOnly {
-			// Writes to a read-write bind mount are discarded: give the step a
-			// private copy, never the context itself.
-			tmp, err := os.MkdirTemp(j.tmpDir(), "bind-")
-			if err != nil {
-				return nil, release, err
-			}
-			prev := release
-			release = func() {
-				os.RemoveAll(tmp)
-				if prev != nil {
-					prev()
-				}
-			}
-			fi, err := os.Stat(src)
-			if err != nil {
-				return nil, release, err
-			}
-			cp := &copier.Copier{Tree: &copier.Tree{Dir: dir}}
-			dst := filepath.Join(tmp, "m")
-			if fi.IsDir() {
-				if err := os.Mkdir(dst, fi.Mode().Perm()); err != nil {
-					return nil, release, err
-				}
-				if err := cp.CopyTree(ctx, src, dst, "."); err != nil {
-					return nil, release, err
-				}
-			} else if err := cp.CopyEntry(src, dst, fi); err != nil {
-				return nil, release, err
-			}
-			src = dst
-			opts = []string{"rbind", "rw"}
-		}
-		return []RunMount{{Type: "bind", Source: src, Destination: target, Options: opts}}, release, nil
-	}
-	return nil, nil, errdefs.NotImplementedf("RUN --mount type=%s is not supported", m.Type)
-}
-
-func safeName(id string) string {
-	r := strings.NewReplacer("/", "_", "\\", "_", "..", "__")
-	s := r.Replace(id)
-	if s == "" {
-		s = "_"
-	}
-	return s
 }
 
 func (c *stageCtx) prepareWorkdir(x *dockerfile.Workdir) (*step, error) {
@@ -376,6 +189,36 @@ func (c *stageCtx) prepareWorkdir(x *dockerfile.Workdir) (*step, error) {
 		return err
 	}
 	return st, nil
+}
+
+// mountEnv is what the RUN --mount flags of a step in c are made from.
+func (j *job) mountEnv(c *stageCtx) *runmount.Env {
+	e := &runmount.Env{
+		CacheDir: filepath.Join(j.b.Dir, "cache"),
+		TmpDir:   j.tmpDir(),
+		Secrets:  j.opts.Secrets,
+		Tree: func(ctx context.Context, from string) (string, func(), error) {
+			chainID := c.cur.chainID
+			if s := j.stageByRef(from, c.s.index); s != nil {
+				chainID = s.state.chainID
+			} else {
+				img, err := j.resolveImage(ctx, from, false)
+				if err != nil {
+					return "", nil, err
+				}
+				chainID = img.ChainID
+			}
+			d, rel, err := j.b.Snapshots.View(ctx, chainID)
+			if err != nil {
+				return "", nil, err
+			}
+			return d, func() { _ = rel() }, nil
+		},
+	}
+	if j.opts.Context != nil {
+		e.ContextDir = j.opts.Context.Dir()
+	}
+	return e
 }
 
 // tmpDir is this process's temporary area under the builder directory.
