@@ -567,9 +567,7 @@ func (c *stageCtx) runCommandString(args []string) string {
 }
 
 // fromCacheImages looks for the step in the history of the --cache-from
-// images: an image whose history and layers start with the current state's
-// and whose next history entry is this step gives the step's result (its
-// layer and history entry). COPY and ADD match through the content hashes
+// images (cache.FromImages). COPY and ADD match through the content hashes
 // their history records (docker's classic builder does the same), so a
 // saved/loaded or pulled image serves as cache without this root's cache
 // records; an ADD of a URL without --checksum never matches.
@@ -578,44 +576,5 @@ func (c *stageCtx) fromCacheImages(st *step) (cache.Outcome, bool) {
 	if len(j.cacheFrom) == 0 || st.noHistory || ((st.kind == "COPY" || st.kind == "ADD") && !st.contentInHistory) {
 		return cache.Outcome{}, false
 	}
-	cur := c.cur.cfg
-	h, d := len(cur.History), len(cur.RootFS.DiffIDs)
-	for _, ci := range j.cacheFrom {
-		if len(ci.History) <= h || len(ci.RootFS.DiffIDs) < d {
-			continue
-		}
-		same := true
-		for i := range cur.History {
-			a, b := cur.History[i], ci.History[i]
-			if a.CreatedBy != b.CreatedBy || a.EmptyLayer != b.EmptyLayer {
-				same = false
-				break
-			}
-		}
-		for i := 0; same && i < d; i++ {
-			same = cur.RootFS.DiffIDs[i] == ci.RootFS.DiffIDs[i]
-		}
-		next := ci.History[h]
-		if !same || next.CreatedBy != st.history {
-			continue
-		}
-		o := cache.Outcome{History: &next, ChainID: c.cur.chainID}
-		if !next.EmptyLayer {
-			if len(ci.RootFS.DiffIDs) <= d || st.fs == nil {
-				continue
-			}
-			o.DiffID = ci.RootFS.DiffIDs[d]
-			o.ChainID = chainID(c.cur.chainID, o.DiffID)
-		}
-		return o, true
-	}
-	return cache.Outcome{}, false
-}
-
-// chainID is the chainID of diffID on top of parent (OCI image spec).
-func chainID(parent, diffID digest.Digest) digest.Digest {
-	if parent == "" {
-		return diffID
-	}
-	return digest.FromString(parent.String() + " " + diffID.String())
+	return cache.FromImages(c.cur.cfg, c.cur.chainID, j.cacheFrom, st.history, st.fs != nil)
 }

@@ -3,6 +3,8 @@
 // when it ran), the Store role the builder uses (Get, Probe for explaining
 // a miss, Put), its implementations (Memory; Bolt in the metadata
 // database), and `builder prune` / `system df` over it (Prune, DiskUsage).
+// FromImages is the other source of cached steps: the history of
+// --cache-from images.
 // What goes into a key is the builder's business (package build).
 //
 // Records do not hold layers: a record whose layer was removed (rmi,
