@@ -89,17 +89,6 @@ func getEnv(env []string, key string) (string, bool) {
 	return "", false
 }
 
-// setEnv sets key in env in place of an existing entry, else appends.
-func setEnv(env []string, key, value string) []string {
-	for i, e := range env {
-		if k, _, _ := strings.Cut(e, "="); k == key {
-			env[i] = key + "=" + value
-			return env
-		}
-	}
-	return append(env, key+"="+value)
-}
-
 // historyComment is what BuildKit's Dockerfile frontend puts in the comment
 // of every history entry it writes; hoist writes the same so `history`
 // output matches docker's.

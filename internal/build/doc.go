@@ -14,8 +14,9 @@
 //     reach RUN without a declaration; unconsumed --build-args give
 //     "[Warning] One or more build-args [X] were not consumed".
 //   - Steps: metadata instructions (ENV LABEL EXPOSE VOLUME USER STOPSIGNAL
-//     SHELL HEALTHCHECK CMD ENTRYPOINT ONBUILD MAINTAINER ARG) only change the
-//     config and never mount anything; RUN, COPY, ADD and WORKDIR (when it
+//     SHELL HEALTHCHECK CMD ENTRYPOINT ONBUILD MAINTAINER: package
+//     build/configstep; and ARG) only change the config and never mount
+//     anything; RUN, COPY, ADD and WORKDIR (when it
 //     creates a directory) run on a snapshot (Snapshotter) and commit a layer
 //     (an empty change gives an empty_layer history entry and no layer).
 //     ONBUILD triggers of a base image run right after its FROM.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/build/cache"
+	"github.com/hoistproject/hoist/internal/build/configstep"
 	"github.com/hoistproject/hoist/internal/build/progress"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -357,97 +358,18 @@ func (c *stageCtx) prepare(ctx context.Context, ins dockerfile.Instruction) (*st
 		return nil, err
 	}
 	_ = used
+	cs, ok, err := configstep.For(x, c.cur.cfg.Config.Shell, c.cmdSet)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		st := &step{instr: cs.Text, history: cs.Text, inputs: cs.Inputs, meta: cs.Apply}
+		if cs.NoHistory {
+			st.history, st.noHistory = "", true
+		}
+		return st, nil
+	}
 	switch x := x.(type) {
-	case *dockerfile.Env:
-		var b strings.Builder
-		b.WriteString("ENV")
-		for _, kv := range x.Vars {
-			fmt.Fprintf(&b, " %s=%s", kv.Key, kv.Value)
-		}
-		vars := x.Vars
-		return &step{instr: b.String(), history: b.String(), kind: "ENV", meta: func(cfg *Config) {
-			for _, kv := range vars {
-				cfg.Config.Env = setEnv(cfg.Config.Env, kv.Key, kv.Value)
-			}
-		}}, nil
-	case *dockerfile.Label:
-		var b strings.Builder
-		b.WriteString("LABEL")
-		for _, kv := range x.Labels {
-			fmt.Fprintf(&b, " %s=%s", kv.Key, kv.Value)
-		}
-		labels := x.Labels
-		return &step{instr: b.String(), history: b.String(), kind: "LABEL", meta: func(cfg *Config) {
-			if cfg.Config.Labels == nil {
-				cfg.Config.Labels = map[string]string{}
-			}
-			for _, kv := range labels {
-				cfg.Config.Labels[kv.Key] = kv.Value
-			}
-		}}, nil
-	case *dockerfile.Maintainer:
-		h := "MAINTAINER " + x.Name
-		return &step{instr: h, history: h, meta: func(cfg *Config) { cfg.Author = x.Name }}, nil
-	case *dockerfile.Cmd:
-		args := c.withShell(x.CommandLine)
-		h := fmt.Sprintf("CMD %q", args)
-		return &step{instr: h, history: h, meta: func(cfg *Config) {
-			cfg.Config.Cmd = args
-			cfg.Config.ArgsEscaped = true
-		}}, nil
-	case *dockerfile.Entrypoint:
-		args := c.withShell(x.CommandLine)
-		h := fmt.Sprintf("ENTRYPOINT %q", args)
-		cmdSet := c.cmdSet
-		return &step{instr: h, history: h, inputs: []string{fmt.Sprint(cmdSet)}, meta: func(cfg *Config) {
-			cfg.Config.Entrypoint = args
-			if !cmdSet {
-				cfg.Config.Cmd = nil
-			}
-			cfg.Config.ArgsEscaped = true
-		}}, nil
-	case *dockerfile.Expose:
-		ports, err := expandPorts(x.Ports)
-		if err != nil {
-			return nil, err
-		}
-		h := fmt.Sprintf("EXPOSE %v", ports)
-		return &step{instr: h, history: h, meta: func(cfg *Config) {
-			if cfg.Config.ExposedPorts == nil {
-				cfg.Config.ExposedPorts = map[string]struct{}{}
-			}
-			for _, p := range ports {
-				cfg.Config.ExposedPorts[p] = struct{}{}
-			}
-		}}, nil
-	case *dockerfile.Volume:
-		h := fmt.Sprintf("VOLUME %v", x.Paths)
-		return &step{instr: h, history: h, meta: func(cfg *Config) {
-			if cfg.Config.Volumes == nil {
-				cfg.Config.Volumes = map[string]struct{}{}
-			}
-			for _, p := range x.Paths {
-				cfg.Config.Volumes[p] = struct{}{}
-			}
-		}}, nil
-	case *dockerfile.User:
-		h := "USER " + x.User
-		return &step{instr: h, history: h, meta: func(cfg *Config) { cfg.Config.User = x.User }}, nil
-	case *dockerfile.StopSignal:
-		h := "STOPSIGNAL " + x.Signal
-		return &step{instr: h, history: h, meta: func(cfg *Config) { cfg.Config.StopSignal = x.Signal }}, nil
-	case *dockerfile.Shell:
-		h := fmt.Sprintf("SHELL %v", x.Shell)
-		return &step{instr: h, history: h, meta: func(cfg *Config) { cfg.Config.Shell = x.Shell }}, nil
-	case *dockerfile.Healthcheck:
-		hc := &HealthConfig{Test: x.Test, Interval: x.Interval, Timeout: x.Timeout, StartPeriod: x.StartPeriod, StartInterval: x.StartInterval, Retries: x.Retries}
-		h := fmt.Sprintf("HEALTHCHECK %+v", *hc)
-		return &step{instr: h, history: h, meta: func(cfg *Config) { cfg.Config.Healthcheck = hc }}, nil
-	case *dockerfile.Onbuild:
-		expr := x.Expression
-		return &step{instr: "ONBUILD " + expr, noHistory: true, meta: func(cfg *Config) {
-			cfg.Config.OnBuild = append(cfg.Config.OnBuild, expr)
-		}}, nil
 	case *dockerfile.Workdir:
 		return c.prepareWorkdir(x)
 	case *dockerfile.Run:
@@ -462,20 +384,10 @@ func (c *stageCtx) prepare(ctx context.Context, ins dockerfile.Instruction) (*st
 	return nil, errdefs.NotImplementedf("%s:%d: instruction %s is not supported", j.file.Name, ins.Loc().Start, ins.Keyword())
 }
 
-// withShell returns the argv of a CMD/ENTRYPOINT/RUN: exec form as is,
-// shell form prefixed by the image's SHELL (default /bin/sh -c).
+// withShell returns the argv of a CMD/ENTRYPOINT/RUN in the current
+// config's SHELL (configstep.WithShell).
 func (c *stageCtx) withShell(cl dockerfile.CommandLine) []string {
-	if cl.Exec {
-		if cl.Args == nil {
-			return []string{}
-		}
-		return append([]string(nil), cl.Args...)
-	}
-	sh := c.cur.cfg.Config.Shell
-	if len(sh) == 0 {
-		sh = []string{"/bin/sh", "-c"}
-	}
-	return append(append([]string(nil), sh...), strings.Join(cl.Args, " "))
+	return configstep.WithShell(cl, c.cur.cfg.Config.Shell)
 }
 
 // prepareArg declares ARGs in the stage scope. docker records them in the
@@ -519,34 +431,6 @@ func containsStr(l []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// expandPorts normalises EXPOSE words: "80" -> "80/tcp", ranges expanded.
-func expandPorts(words []string) ([]string, error) {
-	var out []string
-	for _, w := range words {
-		port, proto, ok := strings.Cut(w, "/")
-		if !ok || proto == "" {
-			proto = "tcp"
-		}
-		proto = strings.ToLower(proto)
-		lo, hi, isRange := strings.Cut(port, "-")
-		if !isRange {
-			out = append(out, lo+"/"+proto)
-			continue
-		}
-		var a, b int
-		if _, err := fmt.Sscanf(lo, "%d", &a); err != nil {
-			return nil, errdefs.InvalidArgumentf("invalid port range %s", w)
-		}
-		if _, err := fmt.Sscanf(hi, "%d", &b); err != nil || b < a {
-			return nil, errdefs.InvalidArgumentf("invalid port range %s", w)
-		}
-		for p := a; p <= b; p++ {
-			out = append(out, fmt.Sprintf("%d/%s", p, proto))
-		}
-	}
-	return out, nil
 }
 
 // runCommandString is the text BuildKit records for RUN: the build args in
