@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/build/argscope"
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
 	"github.com/hoistproject/hoist/internal/build/cache"
 	"github.com/hoistproject/hoist/internal/build/output"
@@ -115,13 +115,12 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 		mode = progress.Plain
 	}
 	j := &job{
-		b:       b,
-		opts:    opts,
-		file:    f,
-		now:     now,
-		prog:    progress.New(opts.Progress, mode, now),
-		log:     b.Logger,
-		usedArg: map[string]bool{},
+		b:    b,
+		opts: opts,
+		file: f,
+		now:  now,
+		prog: progress.New(opts.Progress, mode, now),
+		log:  b.Logger,
 	}
 	if j.log == nil {
 		j.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -151,16 +150,15 @@ type job struct {
 	prog *progress.Printer
 	log  *slog.Logger
 
-	globalArgs map[string]string
-	stages     []*stageRun
-	cacheFrom  []*Config // --cache-from images' configs (their history is a cache source)
-	security   container.SecurityOpts
+	args      *argscope.Build
+	stages    []*stageRun
+	cacheFrom []*Config // --cache-from images' configs (their history is a cache source)
+	security  container.SecurityOpts
 
 	mu       sync.Mutex
 	pulls    map[string]*pullCall
 	leaseCtx context.Context // set once a step needs new layers
 	leaseEnd func()
-	usedArg  map[string]bool
 	warnings []string
 	pending  []cache.Entry
 }
@@ -223,9 +221,11 @@ func (j *job) created() *time.Time {
 }
 
 func (j *job) run(ctx context.Context) (*Result, error) {
-	if err := j.setupGlobalArgs(); err != nil {
+	args, err := argscope.New(j.opts.BuildArgs, j.file.MetaArgs)
+	if err != nil {
 		return nil, err
 	}
+	j.args = args
 	if err := j.setupSecurity(); err != nil {
 		return nil, err
 	}
@@ -317,48 +317,12 @@ func appArmorEnabled() bool {
 	return err == nil && strings.HasPrefix(string(b), "Y")
 }
 
-// setupGlobalArgs evaluates the ARGs before the first FROM.
-func (j *job) setupGlobalArgs() error {
-	j.globalArgs = dockerfile.PlatformArgs(dockerfile.HostPlatform(), dockerfile.HostPlatform())
-	for _, a := range j.file.MetaArgs {
-		x, _, err := dockerfile.Expand(a, dockerfile.MapLookup(j.globalArgs))
-		if err != nil {
-			return err
-		}
-		for _, d := range x.(*dockerfile.Arg).Args {
-			j.markArgUsed(d.Name)
-			if v, ok := j.opts.BuildArgs[d.Name]; ok {
-				j.globalArgs[d.Name] = v
-				continue
-			}
-			if d.Default != nil {
-				j.globalArgs[d.Name] = *d.Default
-			} else {
-				delete(j.globalArgs, d.Name) // declared without value: unset unless given
-			}
-		}
-	}
-	return nil
-}
-
-func (j *job) markArgUsed(name string) {
-	j.mu.Lock()
-	j.usedArg[name] = true
-	j.mu.Unlock()
-}
-
 // checkUnusedArgs warns about --build-arg values no ARG consumed, as docker.
 func (j *job) checkUnusedArgs() {
-	var unused []string
-	for k := range j.opts.BuildArgs {
-		if !j.usedArg[k] && !dockerfile.IsPredefinedArg(k) {
-			unused = append(unused, k)
-		}
-	}
+	unused := j.args.Unused()
 	if len(unused) == 0 {
 		return
 	}
-	sort.Strings(unused)
 	j.warn(fmt.Sprintf("[Warning] One or more build-args [%s] were not consumed", strings.Join(unused, " ")))
 }
 
@@ -383,7 +347,7 @@ type stageRun struct {
 func (j *job) planStages() error {
 	byName := map[string]int{}
 	for i, st := range j.file.Stages {
-		x, _, err := dockerfile.Expand(st.From, dockerfile.MapLookup(j.globalArgs))
+		x, _, err := dockerfile.Expand(st.From, j.args.Global())
 		if err != nil {
 			return err
 		}

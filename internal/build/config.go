@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/opencontainers/go-digest"
@@ -78,16 +77,6 @@ func configBytes(c *Config) []byte {
 }
 
 func configID(c *Config) digest.Digest { return digest.FromBytes(configBytes(c)) }
-
-// getEnv returns the value of key in KEY=VALUE pairs.
-func getEnv(env []string, key string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if k, v, _ := strings.Cut(env[i], "="); k == key {
-			return v, true
-		}
-	}
-	return "", false
-}
 
 // historyComment is what BuildKit's Dockerfile frontend puts in the comment
 // of every history entry it writes; hoist writes the same so `history`

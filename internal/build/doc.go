@@ -8,11 +8,9 @@
 //     an earlier stage (by name or index) is an edge; only the stages the
 //     target (--target, else the last stage) needs are built, and stages
 //     whose dependencies are done run in parallel (errgroup).
-//   - ARG scoping as docker: ARGs before the first FROM are global and usable
-//     only in FROM until a stage redeclares them (`ARG NAME`); --build-arg
-//     values override defaults; the platform ARGs are predefined; proxy ARGs
-//     reach RUN without a declaration; unconsumed --build-args give
-//     "[Warning] One or more build-args [X] were not consumed".
+//   - ARG scoping as docker (package build/argscope); unconsumed
+//     --build-args give "[Warning] One or more build-args [X] were not
+//     consumed".
 //   - Steps: metadata instructions (ENV LABEL EXPOSE VOLUME USER STOPSIGNAL
 //     SHELL HEALTHCHECK CMD ENTRYPOINT ONBUILD MAINTAINER: package
 //     build/configstep; and ARG) only change the config and never mount

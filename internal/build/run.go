@@ -68,7 +68,7 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 	j := c.s.j
 	where := fmt.Sprintf("%s:%d: RUN", j.file.Name, x.Loc().Start)
 	args, script := c.runArgs(x)
-	hist := "RUN " + c.runCommandString(args) + " # buildkit"
+	hist := "RUN " + c.args.RunText(args) + " # buildkit"
 	network := x.Network
 	if network == "" {
 		network = j.opts.Network
@@ -91,7 +91,7 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 			inputs = append(inputs, "bind="+sum.String())
 		}
 	}
-	env := c.runEnv()
+	env := c.args.Env(c.cur.cfg.Config.Env)
 	user := c.cur.cfg.Config.User
 	cwd := c.cur.cfg.Config.WorkingDir
 	if cwd == "" {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/build/argscope"
 	"github.com/hoistproject/hoist/internal/build/cache"
 	"github.com/hoistproject/hoist/internal/build/configstep"
 	"github.com/hoistproject/hoist/internal/build/progress"
@@ -66,10 +67,9 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 type stageCtx struct {
 	s      *stageRun
 	cur    *state
-	args   map[string]string // ARGs declared in the stage, with values
-	argSet []string          // declared names in order (for RUN's "|N a=b")
-	cmdSet bool              // CMD given in this stage (ENTRYPOINT keeps it)
-	missed bool              // a step missed the cache: later steps miss
+	args   *argscope.Scope // the stage's ARGs
+	cmdSet bool            // CMD given in this stage (ENTRYPOINT keeps it)
+	missed bool            // a step missed the cache: later steps miss
 	step   int
 	total  int
 }
@@ -77,34 +77,7 @@ type stageCtx struct {
 // lookup resolves variables for expansion: ENV of the image first, then the
 // stage's ARGs.
 func (c *stageCtx) lookup(name string) (string, bool) {
-	if v, ok := getEnv(c.cur.cfg.Config.Env, name); ok {
-		return v, true
-	}
-	v, ok := c.args[name]
-	return v, ok
-}
-
-// runEnv is the environment of RUN steps: the image's Env plus the ARGs in
-// scope that no ENV shadows, plus proxy build-args.
-func (c *stageCtx) runEnv() []string {
-	env := append([]string(nil), c.cur.cfg.Config.Env...)
-	for _, k := range c.argSet {
-		if _, ok := getEnv(env, k); ok {
-			continue
-		}
-		if v, ok := c.args[k]; ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	for k, v := range c.s.j.opts.BuildArgs {
-		if dockerfile.IsProxyArg(k) {
-			if _, ok := getEnv(env, k); !ok {
-				env = append(env, k+"="+v)
-			}
-		}
-	}
-
-	return env
+	return c.args.Lookup(c.cur.cfg.Config.Env)(name)
 }
 
 func (s *stageRun) label(step, total int, text string) string {
@@ -127,7 +100,7 @@ func oneLine(s string) string {
 func (s *stageRun) build(ctx context.Context) error {
 	j := s.j
 	instrs := s.st.Instructions
-	c := &stageCtx{s: s, args: map[string]string{}}
+	c := &stageCtx{s: s, args: j.args.Stage()}
 
 	base, triggers, err := s.resolveBase(ctx)
 	if err != nil {
@@ -138,7 +111,7 @@ func (s *stageRun) build(ctx context.Context) error {
 	// (another stage may use the same one).
 	c.cur = &state{cfg: cloneConfig(base.cfg), chainID: base.chainID, id: base.id}
 	// Like docker, a stage always has a PATH.
-	if _, ok := getEnv(c.cur.cfg.Config.Env, "PATH"); !ok {
+	if _, ok := argscope.EnvValue(c.cur.cfg.Config.Env, "PATH"); !ok {
 		c.cur.cfg.Config.Env = append(c.cur.cfg.Config.Env, "PATH="+defaultPath)
 		c.cur.id = cache.Key(c.cur.id, "default PATH")
 	}
@@ -393,61 +366,12 @@ func (c *stageCtx) withShell(cl dockerfile.CommandLine) []string {
 // prepareArg declares ARGs in the stage scope. docker records them in the
 // history ("ARG a=b c") as an empty layer.
 func (c *stageCtx) prepareArg(a *dockerfile.Arg) (*step, error) {
-	j := c.s.j
 	x, _, err := dockerfile.Expand(a, c.lookup)
 	if err != nil {
 		return nil, err
 	}
-	var parts []string
-	for _, d := range x.(*dockerfile.Arg).Args {
-		j.markArgUsed(d.Name)
-		val, has := "", false
-		if v, ok := j.opts.BuildArgs[d.Name]; ok {
-			val, has = v, true
-		} else if d.Default != nil {
-			val, has = *d.Default, true
-		} else if v, ok := j.globalArgs[d.Name]; ok {
-			val, has = v, true
-		}
-		if !containsStr(c.argSet, d.Name) {
-			c.argSet = append(c.argSet, d.Name)
-		}
-		if has {
-			c.args[d.Name] = val
-			parts = append(parts, d.Name+"="+val)
-		} else {
-			delete(c.args, d.Name)
-			parts = append(parts, d.Name)
-		}
-	}
-	h := "ARG " + strings.Join(parts, " ")
+	h := c.args.Declare(x.(*dockerfile.Arg))
 	return &step{instr: h, history: h}, nil
-}
-
-func containsStr(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// runCommandString is the text BuildKit records for RUN: the build args in
-// scope as "|N k=v ..." before the argv.
-func (c *stageCtx) runCommandString(args []string) string {
-	var parts []string
-	for _, k := range c.argSet {
-		if v, ok := c.args[k]; ok {
-			parts = append(parts, k+"="+v)
-		} else {
-			parts = append(parts, k+"=")
-		}
-	}
-	if len(parts) > 0 {
-		parts = append([]string{fmt.Sprintf("|%d", len(parts))}, parts...)
-	}
-	return strings.Join(append(parts, args...), " ")
 }
 
 // fromCacheImages looks for the step in the history of the --cache-from
