@@ -11,13 +11,12 @@
 //   - ARG scoping as docker (package build/argscope); unconsumed
 //     --build-args give "[Warning] One or more build-args [X] were not
 //     consumed".
-//   - Steps: metadata instructions (ENV LABEL EXPOSE VOLUME USER STOPSIGNAL
-//     SHELL HEALTHCHECK CMD ENTRYPOINT ONBUILD MAINTAINER: package
-//     build/configstep; and ARG) only change the config and never mount
-//     anything; RUN, COPY, ADD and WORKDIR (when it
-//     creates a directory) run on a snapshot (Snapshotter) and commit a layer
-//     (an empty change gives an empty_layer history entry and no layer).
-//     ONBUILD triggers of a base image run right after its FROM.
+//   - Steps: ARG and the config-only instructions (build/configstep) only
+//     change the config and never mount anything; RUN, COPY, ADD and
+//     WORKDIR (when it creates a directory) run on a snapshot (Snapshotter)
+//     and commit a layer (an empty change gives an empty_layer history
+//     entry and no layer). ONBUILD triggers of a base image run right
+//     after its FROM.
 //   - History: one entry per instruction in BuildKit's form, verified against
 //     BuildKit's dockerfile2llb (v0.34): "ENV A=b", "RUN |1 A=b /bin/sh -c cmd
 //     # buildkit", `CMD ["sh" "-c" "x"]`, comment "buildkit.dockerfile.v0";
@@ -29,10 +28,8 @@
 //     --cache-from can match them from an image's history alone; an ADD of
 //     a URL without --checksum keeps the BuildKit form ("ADD URL /dst #
 //     buildkit") and never matches.
-//   - --cache-from: a step is taken from a named image when the image's
-//     history and layers start with the current state's and its next
-//     history entry is the step's (with its layer); the outcome is recorded
-//     in the cache like a step that ran.
+//   - --cache-from (cache.FromImages): a step is taken from a named image
+//     by its history; the outcome is recorded like a step that ran.
 //   - --squash (docker's SquashImage): after the build, the unsquashed image
 //     is stored untagged and the tags go to a copy whose layers above the
 //     final stage's base are merged into one (Squasher: the two trees are
@@ -76,24 +73,36 @@
 //     record update when the tags already name the image) and re-reads no
 //     context file (the stat cache answers the checksums).
 //   - COPY of directories into a path the image does not have writes
-//     straight into the overlay upper dir (overlayfs' write path costs several
-//     times a plain write; measured 5.9 s vs 1.2 s for Go's src, 157 MB);
-//     the missing ancestors are created in the upper dir with the merged
-//     view's metadata, as a copy-up would.
-//   - Commit moves the upper dir into the layer store
-//     (layers.CreateFromDir) and writes its tar once, as the blob, while the
-//     diffID is computed: no re-extraction.
+//     straight into the overlay upper dir (copier.Copier.Upper; overlayfs'
+//     write path costs several times a plain write: 5.9 s vs 1.2 s for Go's
+//     src, 157 MB).
+//   - Commit moves the upper dir into the layer store and writes its tar
+//     once, as the blob (snapshot.Overlay): no re-extraction.
 //
-// # Roles
+// # Roles and subpackages
 //
-// The builder reaches the rest of hoist through small interfaces defined
-// here: ImageSource, Snapshotter/Snapshot, Squasher, Runner, ImageWriter,
-// CacheStore and Unpacker. local.go implements them over internal/images,
-// internal/layers, internal/metadata, internal/mount and internal/archive;
-// the Runner is package build/runc (an OCI runtime CLI), whose request
-// types this package aliases; the file writing of COPY, ADD, WORKDIR and
-// rw RUN bind mounts is package build/copier; the unit tests use fakes
-// (fakes_test.go).
+// The builder reaches the rest of hoist through small roles (Builder's
+// fields): ImageSource, Puller and ImageWriter (local.go: StoreImages and
+// RegistryPuller over internal/images and the registry client),
+// Snapshotter and Squasher (package build/snapshot: Overlay, over
+// internal/layers and internal/mount), cache.Store (package build/cache:
+// Bolt in the metadata database), Runner (package build/runc, an OCI
+// runtime CLI) and Unpacker (copier.ArchiveUnpacker); NewLocal wires the
+// real ones, the unit tests use fakes (fakes_test.go). Around the steps:
+//
+//	build/buildcontext  the build context: selection, .dockerignore, checksums, stat cache
+//	build/argscope      ARG (and ENV) scoping
+//	build/configstep    the config-only instructions (ENV LABEL CMD ENTRYPOINT EXPOSE ...)
+//	build/copier        the file writing of COPY, ADD, WORKDIR and rw RUN bind mounts
+//	build/runmount      RUN --mount (cache, secret, tmpfs, bind) and heredoc scripts
+//	build/cache         step keys, records, --cache-from matching, builder prune, disk usage
+//	build/progress      BuildKit-style progress output
+//	build/output        --output (local directory or tar)
+//	build/compat        the compatibility suite against docker build (tests only)
+//
+// This package keeps the stages DAG, the translation of each instruction
+// into a step (its cache key inputs, history text and file change), the
+// cache lookups, --squash and the writing of the image.
 //
 // # On-disk layout (under <root>/build, plus one bucket in metadata.db)
 //

@@ -9,9 +9,10 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// The builder talks to the rest of hoist only through the small roles below.
-// Real implementations are adapters onto the image store, the layer store,
-// the mount package and the container runtime; the tests use fakes.
+// The builder talks to the rest of hoist only through the small roles below
+// (and cache.Store). Real implementations are adapters onto the image
+// store (local.go), the layer store (build/snapshot) and the container
+// runtime (build/runc); the tests use fakes.
 
 // BaseImage is a resolved image: its ID (the digest of its config), the
 // config bytes and the chainID of its top layer ("" for an image without

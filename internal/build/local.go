@@ -18,9 +18,9 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// This file holds the real implementations of the builder's roles, over
-// the image store (internal/images), the layer store (internal/layers), the
-// metadata database (internal/metadata), internal/mount and internal/archive.
+// This file holds the builder's roles over the image store
+// (internal/images) and the registry client, and NewLocal, which wires the
+// real implementations of every role.
 
 // StoreImages is ImageSource and ImageWriter over the image store.
 type StoreImages struct{ Store *images.Store }
