@@ -363,7 +363,9 @@ func (j *job) planStages() error {
 			s.base = bi
 			s.deps = append(s.deps, bi)
 		}
-		for _, ins := range allInstructions(st.Instructions) {
+		// ONBUILD triggers written in the stage do not run here: COPY
+		// --from in them is no dependency.
+		for _, ins := range st.Instructions {
 			for _, ref := range stageRefs(ins) {
 				if k, ok := j.lookupStage(ref, byName, i); ok {
 					s.deps = append(s.deps, k)
@@ -377,11 +379,6 @@ func (j *job) planStages() error {
 	}
 	return nil
 }
-
-// allInstructions includes ONBUILD triggers written in the stage itself
-// (they do not run here, but COPY --from in them is not a dependency either),
-// so it is just the list.
-func allInstructions(ins []dockerfile.Instruction) []dockerfile.Instruction { return ins }
 
 // stageRefs returns the --from values of an instruction.
 func stageRefs(ins dockerfile.Instruction) []string {

@@ -130,7 +130,6 @@ func (s *stageRun) build(ctx context.Context) error {
 		}
 	}
 	s.state = c.cur
-	_ = j
 	return nil
 }
 
@@ -326,11 +325,10 @@ func (c *stageCtx) prepare(ctx context.Context, ins dockerfile.Instruction) (*st
 	if a, ok := ins.(*dockerfile.Arg); ok {
 		return c.prepareArg(a)
 	}
-	x, used, err := dockerfile.Expand(ins, c.lookup)
+	x, _, err := dockerfile.Expand(ins, c.lookup)
 	if err != nil {
 		return nil, err
 	}
-	_ = used
 	cs, ok, err := configstep.For(x, c.cur.cfg.Config.Shell, c.cmdSet)
 	if err != nil {
 		return nil, err
