@@ -8,6 +8,7 @@
 //
 //	layers/<chainID hex>/diff     the unpacked layer (an overlay lowerdir)
 //	layers/tmp/<pid>-<random>/    a layer being unpacked by process pid
+//	                              (layers/tmp carries FS_TOPDIR_FL; see markTopDir)
 //	layers/tmp/del-<random>/      a removed layer being deleted
 //	content/blobs/...             the layer blob (package content)
 //	metadata.db, bucket "layers": <chainID> -> JSON Layer record
@@ -45,6 +46,15 @@
 // So a record exists only for a complete directory; leftovers in layers/tmp
 // belong to dead processes and are removed by Cleanup (system check --repair,
 // and every Store open removes those of dead processes).
+//
+// Load unpacks ahead (Prepare): each archive member that looks like a layer
+// is unpacked into layers/tmp while its blob is hashed and stored, in
+// another goroutine, before manifest.json says which image it belongs to
+// (an overlay layer directory does not depend on its parent). The prepared
+// directory is synced; CreateChainFromBlobs then checks its diffID against
+// the image config and commits it exactly as above, or it is removed
+// (Prepared.Discard). When several layers are unpacked from stored blobs,
+// one syncfs covers them all.
 //
 // Reference counting is computed, not counted: a layer is in use while an
 // image record (or, later, a container) reaches it through its parent chain,
