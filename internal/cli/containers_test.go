@@ -549,6 +549,22 @@ func TestCLIInspectContainer(t *testing.T) {
 		o["Mounts"].([]any)[0].(map[string]any)["Destination"] != "/hosttmp" || o["Config"].(map[string]any)["Env"].([]any)[0] != "X=1" {
 		t.Fatalf("inspect fields: %s", out)
 	}
+	// Templates run on the typed object: docker's field order.
+	out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{json .Config}}", "insp")
+	if got, want := strings.Join(jsonKeys(t, out), " "), "Hostname Domainname User AttachStdin AttachStdout AttachStderr ExposedPorts Tty OpenStdin StdinOnce Env Cmd Image Volumes WorkingDir Entrypoint OnBuild Labels"; got != want {
+		t.Fatalf("{{json .Config}} keys:\n got %s\nwant %s", got, want)
+	}
+	out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{json .HostConfig}}", "insp")
+	if got := strings.Join(jsonKeys(t, out), " "); !strings.HasPrefix(got, "Binds LogConfig NetworkMode PortBindings RestartPolicy AutoRemove") {
+		t.Fatalf("{{json .HostConfig}} keys: %s", got)
+	}
+	out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{json .}}", "insp")
+	if got := strings.Join(jsonKeys(t, out), " "); !strings.HasSuffix(got, "HostConfig GraphDriver Mounts Config NetworkSettings") || !strings.HasPrefix(got, "Id Created Path Args State Image") {
+		t.Fatalf("{{json .}} keys: %s", got)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{.State.Running}} {{.Id}} {{.Config.Image}} {{.HostConfig.NetworkMode}}", "insp"); out != "false "+id+" busybox:latest none\n" {
+		t.Fatalf("typed fields: %q", out)
+	}
 	_, errOut, code = ctrCLI(t, root, "", "container", "inspect", "nosuch")
 	if code != 1 || !strings.Contains(errOut, "No such container: nosuch") {
 		t.Fatalf("inspect missing: %d %q", code, errOut)
