@@ -24,7 +24,7 @@ const maxSpeculative = 2
 // most chunkSize bytes (the blob copy buffer's size) in flight.
 const (
 	chunkSize  = 1 << 20
-	chunkQueue = 8
+	chunkQueue = 4
 )
 
 // looksLikeLayer tells from a member's first bytes whether it may be a
