@@ -517,6 +517,11 @@ func TestCLICommit(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`^sha256:[0-9a-f]{64}\n$`).MatchString(out2) {
 		t.Fatalf("commit: %d %q %q", code, out2, errOut2)
 	}
+	// The committed layer is unpacked on first use; until then the store is
+	// consistent too.
+	if o, eo, code := real("system", "check"); code != 0 || !strings.Contains(o, "No problems found") {
+		t.Fatalf("system check after commit: %d %q %q", code, o, eo)
+	}
 	if o, _, _ := real("run", "--rm", "--network", "none", "derived:2"); o != "committed\n" {
 		t.Fatalf("run committed image: %q", o)
 	}
