@@ -160,7 +160,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	c.State.OOMKilled = oomKilled
 	removed := false
 	if c.HostConfig.AutoRemove {
-		if err := m.removeFiles(c, true); err == nil {
+		if err := m.unregister(c, true); err == nil {
 			removed = true
 		}
 	}
@@ -170,9 +170,15 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		}
 	}
 	mon.finish(code, true)
-	// The network helper and the runtime's record go last: clients need not
-	// wait for them, and a new start of this container deletes a leftover
-	// record first.
+	// The container's directory, the network helper and the runtime's
+	// record go last: clients need not wait for them (the container is
+	// already gone for every command, and a new start of this container
+	// deletes a leftover runtime record first).
+	if removed {
+		if err := m.removeDir(c); err != nil {
+			m.log.Warn("remove", "container", c.ID, "err", err)
+		}
+	}
 	netw.stop()
 	_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
 	return nil

@@ -256,6 +256,16 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 // mounted below it, so removal never reaches into a lower layer or a bind
 // source), its name and optionally its anonymous volumes.
 func (m *Manager) removeFiles(c *Container, volumes bool) error {
+	if err := m.unregister(c, volumes); err != nil {
+		return err
+	}
+	return m.removeDir(c)
+}
+
+// unregister is the visible part of removeFiles: once it returns the
+// container is gone for every command (no record, no name, no anonymous
+// volumes when asked); what is left is its directory (removeDir).
+func (m *Manager) unregister(c *Container, volumes bool) error {
 	mps, err := mount.MountPoints(c.dir)
 	if err != nil {
 		return err
@@ -270,17 +280,24 @@ func (m *Manager) removeFiles(c *Container, volumes bool) error {
 		return fmt.Errorf("remove %s: still mounted: %v", c.ID, mps)
 	}
 	// Mark removal first so a crash leaves a recognisable remnant.
-	os.Remove(filepath.Join(c.dir, "container.json"))
-	m.releaseName(c.Name, c.ID)
-	if err := os.RemoveAll(c.dir); err != nil {
-		return fmt.Errorf("remove %s: %w", c.dir, err)
+	if err := os.Remove(filepath.Join(c.dir, "container.json")); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove %s: %w", c.ID, err)
 	}
+	m.releaseName(c.Name, c.ID)
 	if volumes {
 		for _, mp := range c.Mounts {
 			if mp.Anonymous && mp.Name != "" {
 				os.RemoveAll(filepath.Join(m.volumesDir(), mp.Name))
 			}
 		}
+	}
+	return nil
+}
+
+// removeDir deletes what unregister left: the container's directory.
+func (m *Manager) removeDir(c *Container) error {
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("remove %s: %w", c.dir, err)
 	}
 	return nil
 }
