@@ -527,10 +527,13 @@ func TestMonitorKilledWhileStarting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A monitor that prepared the rootfs and died before starting: the
-	// starter's end closes and the monitor cleans up after itself...
-	conn, err := m.spawnMonitor(c)
+	// A starter that prepared the rootfs and died before starting: its end
+	// closes and the monitor cleans up after it...
+	conn, _, err := m.spawnMonitor(c)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.prepareBundle(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	if msg, err := readSync(bufio.NewReader(conn)); err != nil || !msg.Ready {
@@ -546,9 +549,13 @@ func TestMonitorKilledWhileStarting(t *testing.T) {
 	if rootfsMounted(c) {
 		t.Fatal("monitor left the rootfs mounted")
 	}
-	// ...and one killed with SIGKILL leaves a mount that readers repair.
-	conn, err = m.spawnMonitor(c)
+	// ...and a monitor killed with SIGKILL leaves a mount that readers
+	// repair.
+	conn, _, err = m.spawnMonitor(c)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.prepareBundle(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	readSync(bufio.NewReader(conn))
@@ -623,5 +630,33 @@ func TestOOMKilled(t *testing.T) {
 	}
 	if !got.State.OOMKilled || (code != 137 && code != 0) {
 		t.Fatalf("want OOM kill: code %d state %+v", code, got.State)
+	}
+}
+
+// TestStartFailsBeforeMonitorReady: a start that fails while the bundle is
+// prepared (here a bind source removed after create) reports docker's 125
+// and leaves no mount and no monitor behind.
+func TestStartFailsBeforeMonitorReady(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "src")
+	os.Mkdir(src, 0o755)
+	c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"true"}},
+		HostConfig: HostConfig{NetworkMode: "none", Binds: []string{src + ":/data"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(src)
+	_, err = m.Start(ctx, c.ID, StartOptions{Streams: &Streams{}})
+	var se *StartError
+	if !errors.As(err, &se) || se.Code != 125 || !strings.Contains(err.Error(), "bind source path does not exist: "+src) {
+		t.Fatalf("start with a missing bind source: %v", err)
+	}
+	if monitorsOf(m.root) {
+		t.Error("a monitor outlived the failed start")
+	}
+	got, err := m.Get(ctx, c.ID)
+	if err != nil || got.State.Status != StatusCreated || rootfsMounted(got) {
+		t.Fatalf("after the failed start: %+v %v mounted=%v", got.State, err, rootfsMounted(got))
 	}
 }

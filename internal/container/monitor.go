@@ -208,45 +208,51 @@ func waitPid(pid int) int {
 	}
 }
 
-func (mon *monitor) prepare() (err error) {
+// prepare sets up what the monitor owns for the run: the user-mode network
+// (bridge), the attach socket and the log. The rootfs and the runtime
+// bundle are the starter's (prepareBundle), made while this process starts.
+func (mon *monitor) prepare() error {
 	c := mon.c
-	rootfs := filepath.Join(c.dir, "rootfs")
-	// The user-mode network comes up while the rootfs and bundle are made.
-	type netResult struct {
-		n   *bridgeNet
-		err error
-	}
-	netc := make(chan netResult, 1)
 	if netMode(c) == "bridge" {
-		go func() {
-			n, err := mon.m.startBridge(c)
-			netc <- netResult{n, err}
-		}()
-	} else {
-		netc <- netResult{}
-	}
-	collected := false
-	waitNet := func() error {
-		collected = true
-		r := <-netc
-		mon.net = r.n
-		return r.err
-	}
-	defer func() {
-		if err != nil && !collected {
-			waitNet() // cleanup() then stops it
+		n, err := mon.m.startBridge(c)
+		mon.net = n // cleanup() stops it
+		if err != nil {
+			return err
 		}
-	}()
-	if err := mon.m.prepareRootfs(mon.ctx, c); err != nil {
+	}
+	l, err := listenDir(c.dir, "attach.sock")
+	if err != nil {
+		return fmt.Errorf("attach socket: %w", err)
+	}
+	mon.listener = l
+	lf, err := os.OpenFile(filepath.Join(c.dir, "container-json.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
 		return err
 	}
-	if err := mon.m.populateVolumes(mon.ctx, c, rootfs); err != nil {
+	mon.logf = lf
+	return nil
+}
+
+// prepareBundle mounts c's rootfs and writes its runtime bundle (volumes
+// populated, /etc files, config.json). Start runs it while the monitor
+// starts up; on error nothing stays mounted.
+func (m *Manager) prepareBundle(ctx context.Context, c *Container) (err error) {
+	rootfs := filepath.Join(c.dir, "rootfs")
+	defer func() {
+		if err != nil {
+			mount.UnmountAll(rootfs)
+		}
+	}()
+	if err := m.prepareRootfs(ctx, c); err != nil {
+		return err
+	}
+	if err := m.populateVolumes(ctx, c, rootfs); err != nil {
 		return err
 	}
 	if err := writeEtcFiles(c); err != nil {
 		return err
 	}
-	spec, err := mon.m.buildSpec(c, rootfs)
+	spec, err := m.buildSpec(c, rootfs)
 	if err != nil {
 		return err
 	}
@@ -264,19 +270,6 @@ func (mon *monitor) prepare() (err error) {
 			}
 		}
 	}
-	if err := waitNet(); err != nil {
-		return err
-	}
-	l, err := listenDir(c.dir, "attach.sock")
-	if err != nil {
-		return fmt.Errorf("attach socket: %w", err)
-	}
-	mon.listener = l
-	lf, err := os.OpenFile(filepath.Join(c.dir, "container-json.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return err
-	}
-	mon.logf = lf
 	return nil
 }
 

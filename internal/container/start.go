@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -49,12 +50,25 @@ func (m *Manager) Start(ctx context.Context, ref string, o StartOptions) (int, e
 		unlock()
 		return 0, errdefs.Conflictf("container %s is marked for removal and cannot be started", c.ID)
 	}
-	conn, err := m.spawnMonitor(c)
+	conn, exited, err := m.spawnMonitor(c)
 	if err != nil {
 		unlock()
 		return 0, err
 	}
 	defer conn.Close()
+	// The rootfs and the bundle are made here while the monitor, a new
+	// process, starts up.
+	if err := m.prepareBundle(ctx, c); err != nil {
+		// The monitor stops when it finds the starter gone: wait for it,
+		// so that nothing of this start outlives the error.
+		conn.Close()
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+		}
+		unlock()
+		return 0, &StartError{Code: 125, Msg: err.Error()}
+	}
 	r := bufio.NewReader(conn)
 	msg, err := readSync(r)
 	if err != nil {
@@ -112,11 +126,12 @@ func readSync(r *bufio.Reader) (syncMsg, error) {
 }
 
 // spawnMonitor starts `hoist container-monitor ID` in its own session and
-// returns the starter's end of the sync socketpair.
-func (m *Manager) spawnMonitor(c *Container) (*os.File, error) {
+// returns the starter's end of the sync socketpair and a channel closed
+// when the monitor has exited.
+func (m *Manager) spawnMonitor(c *Container) (*os.File, <-chan struct{}, error) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("socketpair: %w", err)
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
 	}
 	parent := os.NewFile(uintptr(fds[0]), "monitor-sync")
 	child := os.NewFile(uintptr(fds[1]), "monitor-sync-child")
@@ -134,10 +149,11 @@ func (m *Manager) spawnMonitor(c *Container) (*os.File, error) {
 	cmd.Dir = "/"
 	if err := cmd.Start(); err != nil {
 		parent.Close()
-		return nil, fmt.Errorf("start container monitor: %w", err)
+		return nil, nil, fmt.Errorf("start container monitor: %w", err)
 	}
-	go cmd.Wait() // reap it if we live longer than it does
-	return parent, nil
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }() // reap it if we live longer than it does
+	return parent, exited, nil
 }
 
 // streamUntilExit copies an attached container's stdio, forwards signals,
