@@ -660,3 +660,39 @@ func TestStartFailsBeforeMonitorReady(t *testing.T) {
 		t.Fatalf("after the failed start: %+v %v mounted=%v", got.State, err, rootfsMounted(got))
 	}
 }
+
+// TestMonitorSpawnedAhead: a monitor started before its container is
+// created (run) serves the start it is given to; one not used exits when
+// closed; a start given a used one starts its own.
+func TestMonitorSpawnedAhead(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	mon, err := m.SpawnMonitor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close()
+	c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"echo", "ahead"}}, HostConfig: HostConfig{NetworkMode: "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if code, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{Stdout: &out}, Monitor: mon}); err != nil || code != 0 || out.String() != "ahead\n" {
+		t.Fatalf("start with a monitor spawned ahead: %d %v %q", code, err, out.String())
+	}
+	out.Reset()
+	if code, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{Stdout: &out}, Monitor: mon}); err != nil || code != 0 || out.String() != "ahead\n" {
+		t.Fatalf("start given a used monitor: %d %v %q", code, err, out.String())
+	}
+	unused, err := m.SpawnMonitor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unused.Close()
+	for i := 0; i < 500 && monitorsOf(m.root); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if monitorsOf(m.root) {
+		t.Fatal("an unused monitor did not exit")
+	}
+}

@@ -39,7 +39,8 @@
 //
 // A container's lifetime is held by a monitor: hoist re-executing itself
 // ("hoist container-monitor ID"), started in its own session so that it
-// outlives the command that started it. The starter mounts the rootfs and
+// outlives the command that started it (run starts it before creating the
+// container, "container-monitor -", and tells it the ID first). The starter mounts the rootfs and
 // writes the bundle while the monitor starts up (the new process is the
 // longest step before the runtime); the monitor brings up the network, runs
 // "runtime run --detach" as a child subreaper, waits for the

@@ -24,6 +24,7 @@ import (
 // syncMsg is exchanged on the pipe between the starting command and the
 // monitor (the monitor's fd 3, a socketpair).
 type syncMsg struct {
+	ID      string `json:",omitempty"` // starter -> a monitor started ahead: its container
 	Ready   bool   `json:",omitempty"` // monitor -> starter: prepared, waiting for Start
 	Start   bool   `json:",omitempty"` // starter -> monitor: go
 	Started bool   `json:",omitempty"` // monitor -> starter: process running
@@ -80,12 +81,26 @@ func (cl *monClient) send(typ byte, p []byte) error {
 // it owns the container's lifetime until its process exits. syncFile is the
 // socketpair end shared with the starting command.
 func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) error {
+	sr := bufio.NewReader(syncFile)
+	if id == pendingID {
+		// Started ahead of its container (SpawnMonitor): wait to be told
+		// which; a starter that gave up closed its end.
+		line, err := sr.ReadBytes('\n')
+		var msg syncMsg
+		if err != nil || json.Unmarshal(line, &msg) != nil || !idRE.MatchString(msg.ID) {
+			return nil
+		}
+		id = msg.ID
+		if lf, err := os.OpenFile(filepath.Join(m.containersDir(), id, "monitor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+			unix.Dup2(int(lf.Fd()), 2)
+			lf.Close()
+		}
+	}
 	c, err := m.load(id)
 	if err != nil {
 		return err
 	}
 	mon := &monitor{m: m, c: c, ctx: context.WithoutCancel(ctx), clients: map[*monClient]struct{}{}}
-	sr := bufio.NewReader(syncFile)
 	reply := func(msg syncMsg) {
 		b, _ := json.Marshal(msg)
 		syncFile.Write(append(b, '\n'))

@@ -21,6 +21,9 @@ type StartOptions struct {
 	Streams *Streams
 	// Signals, when set with Streams, are forwarded to the container.
 	Signals <-chan os.Signal
+	// Monitor, when set, is a monitor started ahead (SpawnMonitor) to use
+	// instead of starting one.
+	Monitor *Monitor
 }
 
 // Start starts a created or exited container through a new monitor. Without
@@ -50,10 +53,13 @@ func (m *Manager) Start(ctx context.Context, ref string, o StartOptions) (int, e
 		unlock()
 		return 0, errdefs.Conflictf("container %s is marked for removal and cannot be started", c.ID)
 	}
-	conn, exited, err := m.spawnMonitor(c)
-	if err != nil {
-		unlock()
-		return 0, err
+	conn, exited, ok := o.Monitor.take(c.ID)
+	if !ok {
+		conn, exited, err = m.spawnMonitor(c)
+		if err != nil {
+			unlock()
+			return 0, err
+		}
 	}
 	defer conn.Close()
 	// The rootfs and the bundle are made here while the monitor, a new
@@ -129,6 +135,17 @@ func readSync(r *bufio.Reader) (syncMsg, error) {
 // returns the starter's end of the sync socketpair and a channel closed
 // when the monitor has exited.
 func (m *Manager) spawnMonitor(c *Container) (*os.File, <-chan struct{}, error) {
+	return m.spawnMonitorFor(c.ID, c.dir)
+}
+
+// pendingID is the monitor's ID argument when it is started ahead of its
+// container and told the ID later, as the first sync message.
+const pendingID = "-"
+
+// spawnMonitorFor starts a monitor for the container id ("-": told later)
+// whose errors go to dir/monitor.log ("": discarded until it knows its
+// container).
+func (m *Manager) spawnMonitorFor(id, dir string) (*os.File, <-chan struct{}, error) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("socketpair: %w", err)
@@ -136,14 +153,16 @@ func (m *Manager) spawnMonitor(c *Container) (*os.File, <-chan struct{}, error) 
 	parent := os.NewFile(uintptr(fds[0]), "monitor-sync")
 	child := os.NewFile(uintptr(fds[1]), "monitor-sync-child")
 	defer child.Close()
-	args := append(append([]string{}, m.opts.Self[1:]...), "--root", m.root, "container-monitor", c.ID)
+	args := append(append([]string{}, m.opts.Self[1:]...), "--root", m.root, "container-monitor", id)
 	cmd := exec.Command(m.opts.Self[0], args...)
 	cmd.Env = append(os.Environ(), m.opts.SelfEnv...)
 	cmd.ExtraFiles = []*os.File{child}
 	// The monitor's own errors (it has no terminal) go to monitor.log.
-	if lf, err := os.OpenFile(filepath.Join(c.dir, "monitor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
-		defer lf.Close()
-		cmd.Stderr = lf
+	if dir != "" {
+		if lf, err := os.OpenFile(filepath.Join(dir, "monitor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+			defer lf.Close()
+			cmd.Stderr = lf
+		}
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
@@ -154,6 +173,51 @@ func (m *Manager) spawnMonitor(c *Container) (*os.File, <-chan struct{}, error) 
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }() // reap it if we live longer than it does
 	return parent, exited, nil
+}
+
+// Monitor is a monitor process started before its container exists
+// (SpawnMonitor), so that its start-up overlaps the creation of the
+// container. Start uses it when given in StartOptions.Monitor.
+type Monitor struct {
+	conn   *os.File
+	exited <-chan struct{}
+}
+
+// SpawnMonitor starts a monitor that waits to be told its container. Pass
+// it to Start (once); Close it when it is not used (it then exits).
+func (m *Manager) SpawnMonitor() (*Monitor, error) {
+	conn, exited, err := m.spawnMonitorFor(pendingID, "")
+	if err != nil {
+		return nil, err
+	}
+	return &Monitor{conn: conn, exited: exited}, nil
+}
+
+// Close releases a monitor that Start did not take.
+func (p *Monitor) Close() error {
+	if p == nil || p.conn == nil {
+		return nil
+	}
+	err := p.conn.Close()
+	p.conn = nil
+	return err
+}
+
+// take hands the monitor to the start of container id: it is told the ID
+// and then is this start's monitor. It fails (and the caller spawns one)
+// when the monitor is gone or was taken.
+func (p *Monitor) take(id string) (*os.File, <-chan struct{}, bool) {
+	if p == nil || p.conn == nil {
+		return nil, nil, false
+	}
+	conn := p.conn
+	p.conn = nil
+	b, _ := json.Marshal(syncMsg{ID: id})
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		conn.Close()
+		return nil, nil, false
+	}
+	return conn, p.exited, true
 }
 
 // streamUntilExit copies an attached container's stdio, forwards signals,
