@@ -696,3 +696,46 @@ func TestMonitorSpawnedAhead(t *testing.T) {
 		t.Fatal("an unused monitor did not exit")
 	}
 }
+
+// TestStarterKilledWithNetworkUp: a starter that brought up the bridge
+// network (slirp4netns) and died before Start leaves nothing running: the
+// monitor finds its pid in the state and stops it.
+func TestStarterKilledWithNetworkUp(t *testing.T) {
+	if _, err := exec.LookPath("slirp4netns"); err != nil {
+		t.Skip("slirp4netns not installed")
+	}
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"true"}}, HostConfig: HostConfig{NetworkMode: "bridge"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, exited, err := m.spawnMonitor(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	netw, err := m.prepareStart(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := netw.pid()
+	if pid <= 0 || procStart(pid) == 0 {
+		t.Fatalf("slirp4netns not running: pid %d", pid)
+	}
+	netw.release() // as if this starter died: nobody stops it here
+	conn.Close()
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("monitor did not exit")
+	}
+	for i := 0; i < 200 && procStart(pid) != 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if procStart(pid) != 0 {
+		t.Errorf("slirp4netns %d still runs", pid)
+	}
+	if mps, _ := mount.MountPoints(c.dir); len(mps) != 0 {
+		t.Errorf("mounts left: %v", mps)
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,8 +28,12 @@ type syncMsg struct {
 	Start   bool   `json:",omitempty"` // starter -> monitor: go
 	Started bool   `json:",omitempty"` // monitor -> starter: process running
 	Pid     int    `json:",omitempty"`
-	Error   string `json:",omitempty"` // monitor -> starter: failed
-	Code    int    `json:",omitempty"` // exit code for Error (125, 126, 127)
+	// Net and NetPid (starter -> monitor, with Start): the bridge network
+	// the starter brought up, and its slirp4netns (0: loopback only).
+	Net    bool   `json:",omitempty"`
+	NetPid int    `json:",omitempty"`
+	Error  string `json:",omitempty"` // monitor -> starter: failed
+	Code   int    `json:",omitempty"` // exit code for Error (125, 126, 127)
 	// Height and Width (starter -> monitor, with Start) size the tty
 	// before the process starts.
 	Height uint16 `json:",omitempty"`
@@ -120,7 +123,15 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	var req syncMsg
 	if err != nil || json.Unmarshal(line, &req) != nil || !req.Start {
 		mon.cleanup()
+		// A starter that failed stopped its network and cleared NetPid
+		// before going; one that was killed could not.
+		if c.loadState() == nil {
+			m.cleanupNetwork(c)
+		}
 		return fmt.Errorf("starter went away before start")
+	}
+	if req.Net {
+		mon.net = adoptBridge(c, req.NetPid) // cleanup() stops it
 	}
 	if req.Height > 0 {
 		mon.mu.Lock()
@@ -223,18 +234,12 @@ func waitPid(pid int) int {
 	}
 }
 
-// prepare sets up what the monitor owns for the run: the user-mode network
-// (bridge), the attach socket and the log. The rootfs and the runtime
-// bundle are the starter's (prepareBundle), made while this process starts.
+// prepare sets up what the monitor owns from the start: the attach socket
+// and the log. The rootfs, the runtime bundle and the user-mode network are
+// the starter's (prepareStart), made while this process starts; the
+// network is handed over with Start.
 func (mon *monitor) prepare() error {
 	c := mon.c
-	if netMode(c) == "bridge" {
-		n, err := mon.m.startBridge(c)
-		mon.net = n // cleanup() stops it
-		if err != nil {
-			return err
-		}
-	}
 	l, err := listenDir(c.dir, "attach.sock")
 	if err != nil {
 		return fmt.Errorf("attach socket: %w", err)
@@ -248,9 +253,55 @@ func (mon *monitor) prepare() error {
 	return nil
 }
 
+// prepareStart mounts c's rootfs, writes its runtime bundle and, with
+// the bridge network, brings up its network namespace and slirp4netns
+// (recorded as State.NetPid, so that whoever cleans up after a killed
+// starter stops it). Start runs it while the monitor starts up; on error
+// nothing is left.
+func (m *Manager) prepareStart(ctx context.Context, c *Container) (*bridgeNet, error) {
+	var netw *bridgeNet
+	var netErr error
+	netDone := make(chan struct{})
+	if netMode(c) == "bridge" {
+		go func() {
+			defer close(netDone)
+			netw, netErr = m.startBridge(c)
+		}()
+	} else {
+		close(netDone)
+	}
+	err := m.prepareBundle(ctx, c)
+	<-netDone
+	if err == nil {
+		err = netErr
+	}
+	if err == nil && netw != nil {
+		c.State.NetPid = netw.pid()
+		err = c.saveState()
+	}
+	if err != nil {
+		m.abandonNetwork(c, netw)
+		mount.UnmountAll(filepath.Join(c.dir, "rootfs"))
+		return nil, err
+	}
+	return netw, nil
+}
+
+// abandonNetwork stops a network prepareStart brought up that no monitor
+// took, and forgets its pid.
+func (m *Manager) abandonNetwork(c *Container, netw *bridgeNet) {
+	if netw == nil {
+		return
+	}
+	netw.stop()
+	if c.State.NetPid != 0 {
+		c.State.NetPid = 0
+		c.saveState()
+	}
+}
+
 // prepareBundle mounts c's rootfs and writes its runtime bundle (volumes
-// populated, /etc files, config.json). Start runs it while the monitor
-// starts up; on error nothing stays mounted.
+// populated, /etc files, config.json); on error nothing stays mounted.
 func (m *Manager) prepareBundle(ctx context.Context, c *Container) (err error) {
 	rootfs := filepath.Join(c.dir, "rootfs")
 	defer func() {
@@ -683,10 +734,6 @@ func (m *Manager) cleanupAfterExit(ctx context.Context, c *Container) {
 
 // cleanupNetwork stops c's slirp4netns and removes its network namespace.
 func (m *Manager) cleanupNetwork(c *Container) {
-	if c.State.NetPid > 0 && c.State.NetPid != os.Getpid() {
-		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c.State.NetPid)); strings.TrimSpace(string(comm)) == "slirp4netns" {
-			syscall.Kill(c.State.NetPid, syscall.SIGKILL)
-		}
-	}
+	killSlirp(c.State.NetPid)
 	mount.RemoveNetNS(filepath.Join(c.dir, "netns"))
 }

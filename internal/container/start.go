@@ -62,9 +62,10 @@ func (m *Manager) Start(ctx context.Context, ref string, o StartOptions) (int, e
 		}
 	}
 	defer conn.Close()
-	// The rootfs and the bundle are made here while the monitor, a new
-	// process, starts up.
-	if err := m.prepareBundle(ctx, c); err != nil {
+	// The rootfs, the bundle and the network are made here while the
+	// monitor, a new process, starts up.
+	netw, err := m.prepareStart(ctx, c)
+	if err != nil {
 		// The monitor stops when it finds the starter gone: wait for it,
 		// so that nothing of this start outlives the error.
 		conn.Close()
@@ -75,33 +76,37 @@ func (m *Manager) Start(ctx context.Context, ref string, o StartOptions) (int, e
 		unlock()
 		return 0, &StartError{Code: 125, Msg: err.Error()}
 	}
+	// Until the monitor is told Start, the network is this process's to
+	// stop (the monitor unmounts the rootfs when it finds us gone).
+	failed := func(err error) (int, error) {
+		m.abandonNetwork(c, netw)
+		unlock()
+		return 0, err
+	}
 	r := bufio.NewReader(conn)
 	msg, err := readSync(r)
 	if err != nil {
-		unlock()
-		return 0, fmt.Errorf("container monitor for %s failed: %w", c.ID, err)
+		return failed(fmt.Errorf("container monitor for %s failed: %w", c.ID, err))
 	}
 	if msg.Error != "" {
-		unlock()
-		return 0, &StartError{Code: msg.Code, Msg: msg.Error}
+		return failed(&StartError{Code: msg.Code, Msg: msg.Error})
 	}
 	var ac *attachConn
 	if o.Streams != nil {
 		ac, err = attachDial(c, o.Streams)
 		if err != nil {
-			unlock()
-			return 0, fmt.Errorf("attach to %s: %w", c.ID, err)
+			return failed(fmt.Errorf("attach to %s: %w", c.ID, err))
 		}
 	}
-	startMsg := syncMsg{Start: true}
+	startMsg := syncMsg{Start: true, Net: netw != nil, NetPid: netw.pid()}
 	if o.Streams != nil {
 		startMsg.Height, startMsg.Width = o.Streams.Height, o.Streams.Width
 	}
 	b, _ := json.Marshal(startMsg)
 	if _, err := conn.Write(append(b, '\n')); err != nil {
-		unlock()
-		return 0, fmt.Errorf("start %s: %w", c.ID, err)
+		return failed(fmt.Errorf("start %s: %w", c.ID, err))
 	}
+	netw.release() // the monitor's now
 	msg, err = readSync(r)
 	unlock()
 	if err != nil {
