@@ -2,6 +2,7 @@ package layers
 
 import (
 	"archive/tar"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -37,9 +38,14 @@ func (s *Store) CreateFromTar(ctx context.Context, parent digest.Digest, r io.Re
 		return Layer{}, err
 	}
 	defer w.Close()
-	size, err := tarContentSize(ctx, io.TeeReader(r, w))
+	// Large reads and writes: the tar reader itself reads 512-byte blocks.
+	bw := bufio.NewWriterSize(w, 1<<20)
+	size, err := tarContentSize(ctx, bufio.NewReaderSize(io.TeeReader(r, bw), 1<<20))
 	if err != nil {
 		return Layer{}, errdefs.InvalidArgument(fmt.Errorf("reading layer tar: %w", err))
+	}
+	if err := bw.Flush(); err != nil {
+		return Layer{}, err
 	}
 	// Claim (and lease) the digest before the blob becomes visible, so that
 	// a concurrent deletion of an equal blob cannot remove ours.
