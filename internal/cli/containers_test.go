@@ -250,8 +250,8 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 	if _, _, code = ctrCLI(t, root, "", "rename", "web", "web2"); code != 0 {
 		t.Fatal("rename")
 	}
-	if out, _, code = ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
-		t.Fatalf("restart of a stopped container: %d %q", code, out)
+	if out, errOut, code := ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
+		t.Fatalf("restart of a stopped container: %d %q %q", code, out, errOut)
 	}
 	if out, errOut, code := ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
 		t.Fatalf("restart of a running container: %d %q %q", code, out, errOut)

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -53,6 +55,9 @@ func (m *Manager) Start(ctx context.Context, ref string, o StartOptions) (int, e
 		unlock()
 		return 0, errdefs.Conflictf("container %s is marked for removal and cannot be started", c.ID)
 	}
+	// The previous run's monitor tears down its network and runtime record
+	// after reporting the exit: let it finish before this run makes new ones.
+	c.waitMonitorGone(10 * time.Second)
 	conn, exited, ok := o.Monitor.take(c.ID)
 	if !ok {
 		conn, exited, err = m.spawnMonitor(c)
@@ -271,4 +276,33 @@ func (m *Manager) Attach(ctx context.Context, ref string, o StartOptions) (int, 
 		return 0, errdefs.FailedPreconditionf("You cannot attach to a stopped container, start it first")
 	}
 	return m.attach(ctx, c, o)
+}
+
+// waitMonitorGone waits (up to timeout) until the container's last monitor
+// has exited.
+func (c *Container) waitMonitorGone(timeout time.Duration) {
+	if !c.monitorAlive() {
+		return
+	}
+	pid := c.State.MonitorPid
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err == nil {
+		defer unix.Close(fd)
+		// (Checked after the open: the pidfd is of the monitor, not of a
+		// reused pid.) The pidfd becomes readable when the process exits.
+		for deadline := time.Now().Add(timeout); c.monitorAlive(); {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return
+			}
+			_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(left.Milliseconds())+1)
+			if err != unix.EINTR {
+				return
+			}
+		}
+		return
+	}
+	for deadline := time.Now().Add(timeout); c.monitorAlive() && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
