@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -737,5 +738,47 @@ func TestStarterKilledWithNetworkUp(t *testing.T) {
 	}
 	if mps, _ := mount.MountPoints(c.dir); len(mps) != 0 {
 		t.Errorf("mounts left: %v", mps)
+	}
+}
+
+// TestStartWaitsForPreviousMonitor: a start does not begin while the last
+// run's monitor still tears down (its network and runtime record share the
+// container's paths and ID).
+func TestStartWaitsForPreviousMonitor(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"true"}}, HostConfig: HostConfig{NetworkMode: "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A stand-in for a monitor still finishing: the state names it.
+	old := exec.Command("sleep", "1000")
+	if err := old.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { old.Process.Kill(); old.Wait() })
+	c.State = State{Status: StatusExited, MonitorPid: old.Process.Pid, MonitorStart: procStart(old.Process.Pid)}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	var killed atomic.Bool
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{}})
+		if !killed.Load() {
+			err = errors.New("started while the previous monitor was alive")
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("start returned before the previous monitor exited: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	killed.Store(true)
+	old.Process.Kill()
+	old.Wait()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
