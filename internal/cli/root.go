@@ -88,7 +88,10 @@ func newRootCommand(e *env) *cobra.Command {
 		// Unknown commands and bad flags exit 125 like docker.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		// `hoist --version` / `-v` print one line, as `docker --version` does.
+		Version: Version,
 	}
+	root.SetVersionTemplate("hoist version {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &flagError{cmd: c.CommandPath(), err: err}
 	})
