@@ -782,3 +782,33 @@ func TestStartWaitsForPreviousMonitor(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A crash during create or rm leaves a container directory with no record;
+// prune removes it, but never one whose creator still holds its lock.
+func TestPruneRemovesRemnants(t *testing.T) {
+	m, err := New(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remnant := filepath.Join(m.containersDir(), strings.Repeat("a", 64))
+	creating := filepath.Join(m.containersDir(), strings.Repeat("b", 64))
+	for _, d := range []string{remnant, creating} {
+		if err := os.MkdirAll(filepath.Join(d, "upper", "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := lockDir(creating, syscall.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := m.Prune(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(remnant); !os.IsNotExist(err) {
+		t.Errorf("remnant %s survived prune: %v", remnant, err)
+	}
+	if _, err := os.Stat(creating); err != nil {
+		t.Errorf("a container being created was removed: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/mount"
+	"golang.org/x/sys/unix"
 )
 
 // Wait blocks until the container is not running and returns its exit code.
@@ -332,6 +333,7 @@ func (m *Manager) Rename(ctx context.Context, ref, newName string) error {
 
 // Prune removes every stopped container and returns their IDs.
 func (m *Manager) Prune(ctx context.Context) ([]string, error) {
+	m.removeRemnants()
 	cs, err := m.List(ctx)
 	if err != nil {
 		return nil, err
@@ -350,6 +352,47 @@ func (m *Manager) Prune(ctx context.Context) ([]string, error) {
 		out = append(out, c.ID)
 	}
 	return out, nil
+}
+
+// removeRemnants deletes the container directories that a crash left
+// without a record (during create, or during rm after the record went). A
+// create in progress holds the container's lock until its record is
+// written, and rm holds it throughout, so a directory with no record whose
+// lock is free belongs to nobody. It returns the IDs of the removed ones.
+func (m *Manager) removeRemnants() []string {
+	ents, err := os.ReadDir(m.containersDir())
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		if !e.IsDir() || !idRE.MatchString(e.Name()) {
+			continue
+		}
+		dir := filepath.Join(m.containersDir(), e.Name())
+		if _, err := os.Lstat(filepath.Join(dir, "container.json")); !os.IsNotExist(err) {
+			continue
+		}
+		f, err := lockDir(dir, unix.LOCK_EX|unix.LOCK_NB)
+		if err != nil {
+			continue // being created or removed right now
+		}
+		if _, err := os.Lstat(filepath.Join(dir, "container.json")); os.IsNotExist(err) {
+			mps, _ := mount.MountPoints(dir)
+			sort.Sort(sort.Reverse(sort.StringSlice(mps)))
+			clean := true
+			for _, mp := range mps {
+				if mount.UnmountAll(mp) != nil {
+					clean = false
+				}
+			}
+			if left, _ := mount.MountPoints(dir); clean && len(left) == 0 && os.RemoveAll(dir) == nil {
+				out = append(out, e.Name())
+			}
+		}
+		f.Close()
+	}
+	return out
 }
 
 // Usage is the containers' share of `system df`.
