@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"
@@ -32,6 +33,8 @@ type Builder struct {
 	Writer    ImageWriter
 	Cache     CacheStore
 	Unpacker  Unpacker
+	// Squasher merges the final stage's layers (--squash); optional.
+	Squasher Squasher
 	// Dir is the builder's own directory (<root>/build): cache mounts and
 	// the temporary area.
 	Dir    string
@@ -59,6 +62,9 @@ type Options struct {
 	BuildArgs map[string]string
 	Target    string
 	NoCache   bool
+	// Squash merges the layers the final stage adds to its base into one
+	// (docker build --squash); the unsquashed image is kept, untagged.
+	Squash bool
 	// Pull always pulls the images FROM names (needs Builder.Puller).
 	Pull       bool
 	CacheFrom  []string
@@ -145,6 +151,7 @@ type job struct {
 	globalArgs map[string]string
 	stages     []*stageRun
 	cacheFrom  []*Config // --cache-from images' configs (their history is a cache source)
+	security   container.SecurityOpts
 
 	mu       sync.Mutex
 	pulls    map[string]*pullCall
@@ -216,6 +223,9 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 	if err := j.setupGlobalArgs(); err != nil {
 		return nil, err
 	}
+	if err := j.setupSecurity(); err != nil {
+		return nil, err
+	}
 	for _, ref := range j.opts.CacheFrom {
 		img, err := j.resolveImage(ctx, ref, false)
 		if err != nil {
@@ -272,6 +282,36 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 	}
 	j.checkUnusedArgs()
 	return j.export(ctx, target)
+}
+
+// setupSecurity checks --security-opt before any step runs (docker: when
+// the first RUN container is created), with dockerd's messages.
+func (j *job) setupSecurity() error {
+	sec, err := container.ParseSecurityOpts(j.opts.Resources.SecurityOpt)
+	if err != nil {
+		return err
+	}
+	switch sec.Seccomp {
+	case "", "unconfined":
+		// RUN steps run without a seccomp filter: nothing to lift.
+	default:
+		return errdefs.NotImplementedf("--security-opt seccomp=%s: RUN steps run without a seccomp filter; only seccomp=unconfined is supported", sec.Seccomp)
+	}
+	if sec.AppArmor != "" && !appArmorEnabled() {
+		j.warn(fmt.Sprintf("[Warning] --security-opt apparmor=%s ignored: AppArmor is not enabled on this host", sec.AppArmor))
+		sec.AppArmor = ""
+	}
+	for _, l := range sec.Labels {
+		j.warn(fmt.Sprintf("[Warning] --security-opt label=%s ignored: hoist build applies no SELinux labels", l))
+	}
+	j.security = sec
+	return nil
+}
+
+// appArmorEnabled reports whether the kernel enforces AppArmor profiles.
+func appArmorEnabled() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && strings.HasPrefix(string(b), "Y")
 }
 
 // setupGlobalArgs evaluates the ARGs before the first FROM.
@@ -332,6 +372,7 @@ type stageRun struct {
 	err   error
 	// result, valid once done is closed without error
 	state  *state
+	start  *state        // the state FROM gave (the base --squash keeps)
 	baseID digest.Digest // the ID of the base image, "" for a stage or scratch
 }
 
@@ -527,14 +568,20 @@ func (j *job) export(ctx context.Context, target *stageRun) (*Result, error) {
 	if j.opts.Output != nil {
 		return j.exportFiles(ctx, st, cfg)
 	}
+	raw, chain := configBytes(cfg), st.chainID
+	if j.opts.Squash {
+		var err error
+		if raw, chain, err = j.squash(ctx, target, cfg); err != nil {
+			return nil, err
+		}
+	}
 	v := j.prog.start("exporting to image")
-	raw := configBytes(cfg)
 	j.mu.Lock()
 	if j.leaseCtx != nil {
 		ctx = &leaseContext{Context: ctx, lease: j.leaseCtx}
 	}
 	j.mu.Unlock()
-	id, err := j.b.Writer.WriteImage(ctx, NewImage{Config: raw, ChainID: st.chainID, Parent: target.baseID, Tags: j.opts.Tags})
+	id, err := j.b.Writer.WriteImage(ctx, NewImage{Config: raw, ChainID: chain, Parent: target.baseID, Tags: j.opts.Tags})
 	if err != nil {
 		v.finish(err)
 		return nil, err

@@ -579,23 +579,36 @@ func TestCacheFromImageHistory(t *testing.T) {
 	first := mustBuild(t, b, df, Options{Context: openCtx(t, dir), Tags: []string{"cached:1"}})
 	runs := w.runCount()
 
-	// A fresh cache (another machine): --cache-from reuses the RUN and ENV
-	// steps from the image's history; COPY cannot be verified from history
-	// and runs, and as it gives the same layer the last RUN is reused too.
+	// A fresh cache (another machine): --cache-from reuses every step from
+	// the image's history, COPY through the content hash its history
+	// records ("COPY file:<sha256> in /f"), and gives the same image.
 	b.Cache = NewMemoryCache()
 	r := mustBuild(t, b, df, Options{Context: openCtx(t, dir), CacheFrom: []string{"cached:1", "nosuch:1"}})
 	if got := w.runCount() - runs; got != 0 {
 		t.Errorf("ran %d RUN steps, want 0", got)
 	}
-	if n := len(cachedRe.FindAllString(r.out, -1)); n != 3 {
-		t.Errorf("%d CACHED, want 3:\n%s", n, r.out)
+	if n := len(cachedRe.FindAllString(r.out, -1)); n != 4 {
+		t.Errorf("%d CACHED, want 4:\n%s", n, r.out)
 	}
-	// A changed source: the RUN after the COPY runs.
+	if r.res.ID != first.res.ID {
+		t.Errorf("--cache-from build gave %s, want the cached image %s", r.res.ID, first.res.ID)
+	}
+	// A changed source: the COPY misses, and the RUN after it runs.
 	os.WriteFile(filepath.Join(dir, "f"), []byte("2"), 0o644)
 	b.Cache = NewMemoryCache()
 	r2 := mustBuild(t, b, df, Options{Context: openCtx(t, dir), CacheFrom: []string{"cached:1"}})
 	if got := w.runCount() - runs; got != 1 {
 		t.Errorf("ran %d RUN steps, want 1\n%s", got, r2.out)
+	}
+	if n := len(cachedRe.FindAllString(r2.out, -1)); n != 2 {
+		t.Errorf("changed COPY source: %d CACHED, want 2 (RUN, ENV):\n%s", n, r2.out)
+	}
+	// So does a changed --chown (the same content).
+	b.Cache = NewMemoryCache()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("1"), 0o644)
+	r3 := mustBuild(t, b, strings.Replace(df, "COPY f", "COPY --chown=1:1 f", 1), Options{Context: openCtx(t, dir), CacheFrom: []string{"cached:1"}})
+	if n := len(cachedRe.FindAllString(r3.out, -1)); n != 2 {
+		t.Errorf("changed --chown: %d CACHED, want 2:\n%s", n, r3.out)
 	}
 	os.WriteFile(filepath.Join(dir, "f"), []byte("1"), 0o644)
 	if !strings.Contains(r.out, "--cache-from nosuch:1") {

@@ -21,8 +21,31 @@
 //     ONBUILD triggers of a base image run right after its FROM.
 //   - History: one entry per instruction in BuildKit's form, verified against
 //     BuildKit's dockerfile2llb (v0.34): "ENV A=b", "RUN |1 A=b /bin/sh -c cmd
-//     # buildkit", "COPY src /dst # buildkit", `CMD ["sh" "-c" "x"]`,
-//     comment "buildkit.dockerfile.v0"; ONBUILD writes none.
+//     # buildkit", `CMD ["sh" "-c" "x"]`, comment "buildkit.dockerfile.v0";
+//     ONBUILD writes none. COPY and ADD record their content as docker's
+//     classic builder does, without its "/bin/sh -c #(nop)" prefix: "COPY
+//     [--from=X] [--chown=..] [--chmod=..] file:<sha256> in /dst" (dir: for
+//     one directory, multi: for several sources; the context checksum below,
+//     or for --from the source state's ID and the patterns), so that
+//     --cache-from can match them from an image's history alone; an ADD of
+//     a URL without --checksum keeps the BuildKit form ("ADD URL /dst #
+//     buildkit") and never matches.
+//   - --cache-from: a step is taken from a named image when the image's
+//     history and layers start with the current state's and its next
+//     history entry is the step's (with its layer); the outcome is recorded
+//     in the cache like a step that ran.
+//   - --squash (docker's SquashImage): after the build, the unsquashed image
+//     is stored untagged and the tags go to a copy whose layers above the
+//     final stage's base are merged into one (Squasher: the two trees are
+//     compared, as docker does); history kept, empty_layer after the base's,
+//     plus a "merge <ID> to <base ID>" entry. The merged layer is a cache
+//     record keyed by the unsquashed image.
+//   - --security-opt (parsed by container.ParseSecurityOpts with dockerd's
+//     messages): no-new-privileges reaches RUN's process; seccomp=unconfined
+//     is a no-op (RUN has no seccomp filter); apparmor= is applied where
+//     AppArmor is enabled, else ignored with a warning; label= is ignored
+//     with a warning. docker 20.10's daemon refuses every --security-opt
+//     for builds on Linux; hoist follows its container rules instead.
 //   - The cache: a step's key is sha256(parent state ID, the instruction as
 //     recorded in history after expansion (RUN includes the ARG values in
 //     scope), other inputs: the content checksum of COPY/ADD context sources
@@ -44,7 +67,7 @@
 //     build holds a metadata lease so its new layers survive a concurrent
 //     prune; snapshots are released on every path; after a kill -9 the next
 //     build deletes the dead process's runtime containers, unmounts and
-//     removes its temporary area (CleanupStale, RuncRunner.Cleanup).
+//     removes its temporary area (CleanupStale, runc.Runner.Cleanup).
 //
 // # Performance design
 //
@@ -63,18 +86,20 @@
 // # Roles
 //
 // The builder reaches the rest of hoist through small interfaces defined
-// here: ImageSource, Snapshotter/Snapshot, Runner, ImageWriter, CacheStore
-// and Unpacker. local.go and runc.go implement them over internal/images,
-// internal/layers, internal/metadata, internal/mount, internal/archive and
-// the runc binary; the unit tests use fakes (fakes_test.go).
+// here: ImageSource, Snapshotter/Snapshot, Squasher, Runner, ImageWriter,
+// CacheStore and Unpacker. local.go implements them over internal/images,
+// internal/layers, internal/metadata, internal/mount and internal/archive;
+// the Runner is package build/runc (an OCI runtime CLI), whose request
+// types this package aliases; the file writing of COPY, ADD, WORKDIR and
+// rw RUN bind mounts is package build/copier; the unit tests use fakes
+// (fakes_test.go).
 //
 // # On-disk layout (under <root>/build, plus one bucket in metadata.db)
 //
 //	build/cache/<id>/                 RUN --mount=type=cache directories (id, else the target path)
 //	build/tmp/<pid>/snap-*/           a snapshot: upper/ work/ rootfs/ (overlay mount point), empty/ for scratch
 //	build/tmp/<pid>/heredoc-*, bind-* RUN heredoc scripts and private copies of rw bind mounts
-//	build/runc/state/                 the runtime's --root while RUN steps run
-//	build/runc/bundles/<id>/          config.json, hosts, resolv.conf, runtime.log of a running step
+//	build/runc/                       the RUN runner's directory (layout: package build/runc)
 //	build/statcache/<hash of dir>     the stat cache of a context directory (format: package buildcontext)
 //	metadata.db bucket buildcache:    records/<key> -> JSON {outcome: {history, diffID, chainID}, created};
 //	                                  parents/<state ID>; instrs/<hash(state ID, instruction)> (miss reasons)
@@ -82,5 +107,10 @@
 // <pid> directories of dead processes are removed (after unmounting what is
 // still mounted below them) by the next build. Cache records do not hold
 // layers: a record whose layer was removed (rmi, prune) is a miss. `builder
-// prune` deletes the records, the cache mounts and the layers only they used.
+// prune` deletes the dangling records (whose layers no image or container
+// uses) and the cache mounts, with -a every record, then the layers only
+// they used; --filter until=D keeps what is newer than D (records by their
+// creation time, mounts by their mtime), --keep-storage deletes the oldest
+// first until what the cache alone holds fits. Squash records are
+// records/<key> too (key: the unsquashed image ID and "squash").
 package build

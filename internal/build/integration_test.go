@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	"github.com/hoistproject/hoist/internal/build/runc"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/mount"
 )
@@ -69,7 +70,7 @@ func newRealEnv(t *testing.T) *realEnv {
 	if _, err := st.Import(context.Background(), f, images.ImportOptions{Name: "busybox:latest", Changes: []string{`CMD ["sh"]`}}); err != nil {
 		t.Fatal(err)
 	}
-	b := NewLocal(st, &RuncRunner{Dir: filepath.Join(root, "build", "runc")})
+	b := NewLocal(st, &runc.Runner{Dir: filepath.Join(root, "build", "runc")})
 	return &realEnv{root: root, st: st, b: b}
 }
 

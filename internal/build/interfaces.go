@@ -2,8 +2,9 @@ package build
 
 import (
 	"context"
-	"io"
 	"time"
+
+	"github.com/hoistproject/hoist/internal/build/runc"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -76,47 +77,27 @@ type Snapshotter interface {
 	View(ctx context.Context, chainID digest.Digest) (dir string, release func() error, err error)
 }
 
-// RunMount is a mount added to a RUN step's container (RUN --mount).
-type RunMount struct {
-	Type        string // "bind" or "tmpfs"
-	Source      string // host path for bind
-	Destination string // absolute path in the container
-	Options     []string
-}
-
-// RunRequest is one RUN step's process.
-type RunRequest struct {
-	Rootfs     string   // the prepared snapshot's Root
-	Args       []string // argv
-	Env        []string // KEY=VALUE
-	User       string   // as in the image config ("" = root); resolved in Rootfs
-	Cwd        string   // absolute
-	Network    string   // "default", "none" or "host"
-	Hostname   string
-	ExtraHosts []string // host:ip lines for /etc/hosts
-	Mounts     []RunMount
-	Resources  Resources
-	Stdout     io.Writer
-	Stderr     io.Writer
-}
-
-// Resources are the cgroup limits of RUN steps (docker build -m, --cpu-*).
-type Resources struct {
-	Memory      int64
-	CPUShares   int64
-	CPUPeriod   int64
-	CPUQuota    int64
-	CPUSetCPUs  string
-	CPUSetMems  string
-	ShmSize     int64
-	Ulimits     []string
-	SecurityOpt []string
-}
+// The request of a RUN step's process, defined by the runtime adapter
+// (package build/runc) so that it needs nothing of the builder.
+type (
+	RunMount   = runc.Mount
+	RunRequest = runc.Request
+	Resources  = runc.Resources
+)
 
 // Runner runs one process in a prepared root filesystem and returns its
 // exit code. An error means the process could not be run at all.
 type Runner interface {
 	Run(ctx context.Context, req RunRequest) (exitCode int, err error)
+}
+
+// Squasher merges layers (--squash): Squash stores, on top of base (a
+// chainID, "" for none), one layer holding every change from the tree of
+// base to the tree of top (top's chain must include base). A path added and
+// deleted again above base is absent; a path of base deleted above it is a
+// whiteout.
+type Squasher interface {
+	Squash(ctx context.Context, base, top digest.Digest, opts CommitOptions) (Layer, error)
 }
 
 // NewImage is what a finished build stores.

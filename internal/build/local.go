@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -221,27 +222,155 @@ func (c BoltCache) LayerRefs(tx *metadata.Tx, refs map[digest.Digest]bool) error
 	})
 }
 
+// PruneOptions select what Prune removes (docker builder prune).
+type PruneOptions struct {
+	// All removes every record; otherwise only the dangling ones: records
+	// whose layer no image or container uses (BuildKit keeps the cache
+	// shared with images): the layers of stages the image does not
+	// include, of failed builds, of squashed steps.
+	All bool
+	// KeepDuration keeps what was created within this long (--filter
+	// until=DURATION). Records carry their creation time, not their last
+	// use: a cache hit writes nothing.
+	KeepDuration time.Duration
+	// KeepStorage keeps the newest cache up to this many bytes
+	// (--keep-storage): the oldest of the selected records and cache mounts
+	// go first, until what the cache alone holds fits.
+	KeepStorage int64
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
 // PruneReport is the result of Prune.
 type PruneReport struct {
 	Records        int
+	Deleted        []string // IDs of the deleted records and cache mounts
 	LayersRemoved  int
 	SpaceReclaimed int64
 }
 
-// Prune deletes every build cache record, the cache mounts under dir
-// (<root>/build/cache) and the layers only the cache used.
-func Prune(ctx context.Context, st *images.Store, dir string) (PruneReport, error) {
+// pruneItem is a record or a cache mount Prune may delete.
+type pruneItem struct {
+	id      string
+	key     []byte        // record key; nil for a cache mount
+	mount   string        // cache mount directory
+	chainID digest.Digest // the record's layer
+	created time.Time
+	size    int64 // a cache mount's bytes
+}
+
+// Prune deletes build cache records, the cache mounts under dir
+// (<root>/build/cache) and the layers only the deleted records used, as
+// opts select.
+func Prune(ctx context.Context, st *images.Store, dir string, opts PruneOptions) (PruneReport, error) {
 	var rep PruneReport
-	err := st.DB().Update(ctx, func(tx *metadata.Tx) error {
-		if b := metadata.ReadBucket(tx, cacheBucket); b != nil {
-			if rb := b.Bucket([]byte("records")); rb != nil {
-				rep.Records = rb.Stats().KeyN
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	cutoff := now().Add(-opts.KeepDuration)
+	keep := func(created time.Time) bool { return opts.KeepDuration > 0 && created.After(cutoff) }
+
+	cache := filepath.Join(dir, "cache")
+	var mounts []pruneItem
+	if ents, err := os.ReadDir(cache); err == nil {
+		for _, e := range ents {
+			fi, err := e.Info()
+			if err != nil || keep(fi.ModTime()) {
+				continue
 			}
+			p := filepath.Join(cache, e.Name())
+			mounts = append(mounts, pruneItem{id: e.Name(), mount: p, created: fi.ModTime(), size: dirSize(p)})
+		}
+	}
+	var doomedMounts []pruneItem
+	err := st.DB().Update(ctx, func(tx *metadata.Tx) error {
+		all, err := layers.AllTx(tx)
+		if err != nil {
+			return err
+		}
+		users := st.LayerUsers()
+		imgRoots := map[digest.Digest]bool{}
+		for _, u := range users {
+			if err := u.LayerRefs(tx, imgRoots); err != nil {
+				return err
+			}
+		}
+		used := map[digest.Digest]bool{}
+		for c := range imgRoots {
+			for ; c != "" && !used[c]; c = all[c].Parent {
+				used[c] = true
+			}
+		}
+		rb := metadata.ReadBucket(tx, cacheBucket, "records")
+		var cands []pruneItem
+		refs := map[digest.Digest]int{} // records reaching each layer the images do not use
+		if rb != nil {
+			err := rb.ForEach(func(k, v []byte) error {
+				var rec CacheRecord
+				if json.Unmarshal(v, &rec) != nil {
+					cands = append(cands, pruneItem{id: string(k), key: k}) // broken: always goes
+					return nil
+				}
+				for c := rec.ChainID(); c != "" && !used[c]; c = all[c].Parent {
+					refs[c]++
+				}
+				if keep(rec.Created) || (!opts.All && used[rec.ChainID()]) {
+					return nil
+				}
+				cands = append(cands, pruneItem{id: string(k), key: k, chainID: rec.ChainID(), created: rec.Created})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		cands = append(cands, mounts...)
+		if opts.KeepStorage > 0 {
+			var total int64
+			for c, n := range refs {
+				if n > 0 {
+					total += all[c].Size
+				}
+			}
+			for _, m := range mounts {
+				total += m.size
+			}
+			slices.SortStableFunc(cands, func(a, b pruneItem) int { return a.created.Compare(b.created) })
+			n := 0
+			for ; n < len(cands) && total > opts.KeepStorage; n++ {
+				it := cands[n]
+				total -= it.size
+				for c := it.chainID; c != "" && !used[c]; c = all[c].Parent {
+					if refs[c]--; refs[c] == 0 {
+						total -= all[c].Size
+					}
+				}
+			}
+			cands = cands[:n]
+		}
+		wb, err := metadata.WriteBucket(tx, cacheBucket, "records")
+		if err != nil {
+			return err
+		}
+		for _, it := range cands {
+			if it.key == nil {
+				doomedMounts = append(doomedMounts, it)
+				continue
+			}
+			if err := wb.Delete(it.key); err != nil {
+				return err
+			}
+			rep.Records++
+			rep.Deleted = append(rep.Deleted, digest.Digest(it.id).Encoded())
+		}
+		if firstKey(wb) == nil {
+			// Nothing left: drop the miss-explanation indexes too.
 			if err := tx.DeleteBucket([]byte(cacheBucket)); err != nil {
 				return err
 			}
 		}
-		removed, err := st.Layers().Release(ctx, tx, []layers.Users{st})
+		removed, err := st.Layers().Release(ctx, tx, append(users, BoltCache{}))
 		if err != nil {
 			return err
 		}
@@ -257,16 +386,20 @@ func Prune(ctx context.Context, st *images.Store, dir string) (PruneReport, erro
 	if err := st.Layers().EmptyTrash(ctx); err != nil {
 		return rep, err
 	}
-	cache := filepath.Join(dir, "cache")
-	if ents, err := os.ReadDir(cache); err == nil {
-		for _, e := range ents {
-			rep.SpaceReclaimed += dirSize(filepath.Join(cache, e.Name()))
-			if err := os.RemoveAll(filepath.Join(cache, e.Name())); err != nil {
-				return rep, fmt.Errorf("removing cache mount %s: %w", e.Name(), err)
-			}
+	for _, m := range doomedMounts {
+		if err := os.RemoveAll(m.mount); err != nil {
+			return rep, fmt.Errorf("removing cache mount %s: %w", m.id, err)
 		}
+		rep.SpaceReclaimed += m.size
+		rep.Deleted = append(rep.Deleted, m.id)
 	}
 	return rep, nil
+}
+
+// firstKey is the first key of b, nil when b is empty.
+func firstKey(b *metadata.Bucket) []byte {
+	k, _ := b.Cursor().First()
+	return k
 }
 
 func dirSize(dir string) int64 {
@@ -469,6 +602,33 @@ func (o *OverlaySnapshotter) View(ctx context.Context, chainID digest.Digest) (s
 	}, nil
 }
 
+// Squash implements Squasher as docker's squash does: the two trees are
+// compared (archive.DiffDirs, docker's naive diff) and the changes stored as
+// one layer on base, so what was added and deleted again above base is
+// absent and what was deleted from base is a whiteout.
+func (o *OverlaySnapshotter) Squash(ctx context.Context, base, top digest.Digest, opts CommitOptions) (Layer, error) {
+	lower, releaseLower, err := o.View(ctx, base)
+	if err != nil {
+		return Layer{}, err
+	}
+	defer releaseLower()
+	upper, releaseUpper, err := o.View(ctx, top)
+	if err != nil {
+		return Layer{}, err
+	}
+	defer releaseUpper()
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(archive.DiffDirs(ctx, pw, lower, upper, archive.DiffOptions{SourceDateEpoch: opts.SourceDateEpoch}))
+	}()
+	l, err := o.Layers.Create(ctx, base, pr, layers.CreateOptions{})
+	pr.CloseWithError(errors.New("layer creation ended"))
+	if err != nil {
+		return Layer{}, fmt.Errorf("storing squashed layer: %w", err)
+	}
+	return Layer{DiffID: l.DiffID, ChainID: l.ChainID}, nil
+}
+
 // CleanupStale unmounts and removes the temporary areas of dead builder
 // processes under tmpDir (<root>/build/tmp/<pid>/), left by a kill -9.
 func CleanupStale(tmpDir string) int {
@@ -544,10 +704,12 @@ func NewLocal(st *images.Store, runner Runner) *Builder {
 		c.Cleanup()
 	}
 	CleanupStale(filepath.Join(dir, "tmp"))
+	snaps := &OverlaySnapshotter{Layers: st.Layers(), Dir: filepath.Join(dir, "tmp")}
 	return &Builder{
 		Images:    StoreImages{st},
 		Writer:    StoreImages{st},
-		Snapshots: &OverlaySnapshotter{Layers: st.Layers(), Dir: filepath.Join(dir, "tmp")},
+		Snapshots: snaps,
+		Squasher:  snaps,
 		Cache:     BoltCache{st.DB()},
 		Unpacker:  ArchiveUnpacker{},
 		Runner:    runner,

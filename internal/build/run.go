@@ -10,6 +10,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	"github.com/hoistproject/hoist/internal/build/copier"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -152,6 +153,7 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 			Rootfs: root, Args: args, Env: env, User: user, Cwd: cwd, Network: network,
 			Hostname: "buildkitsandbox", ExtraHosts: j.opts.ExtraHosts, Mounts: extra,
 			Resources: j.opts.Resources, Stdout: out, Stderr: out,
+			NoNewPrivileges: j.security.NoNewPrivileges, AppArmorProfile: j.security.AppArmor,
 		})
 		out.flush()
 		if err != nil {
@@ -283,7 +285,7 @@ func (c *stageCtx) runMount(ctx context.Context, m *dockerfile.Mount, cwd string
 			}
 			dir, release = d, func() { _ = rel() }
 		}
-		src, err := securejoin.SecureJoin(dir, cleanRel(m.Source))
+		src, err := securejoin.SecureJoin(dir, copier.CleanRel(m.Source))
 		if err != nil {
 			return nil, release, err
 		}
@@ -309,16 +311,16 @@ func (c *stageCtx) runMount(ctx context.Context, m *dockerfile.Mount, cwd string
 			if err != nil {
 				return nil, release, err
 			}
-			cp := &copier{tree: &srcTree{dir: dir, excluded: func(string) bool { return false }}}
+			cp := &copier.Copier{Tree: &copier.Tree{Dir: dir}}
 			dst := filepath.Join(tmp, "m")
 			if fi.IsDir() {
 				if err := os.Mkdir(dst, fi.Mode().Perm()); err != nil {
 					return nil, release, err
 				}
-				if err := cp.copyTree(ctx, src, dst, "."); err != nil {
+				if err := cp.CopyTree(ctx, src, dst, "."); err != nil {
 					return nil, release, err
 				}
-			} else if err := cp.copyEntry(src, dst, fi); err != nil {
+			} else if err := cp.CopyEntry(src, dst, fi); err != nil {
 				return nil, release, err
 			}
 			src = dst
@@ -356,20 +358,20 @@ func (c *stageCtx) prepareWorkdir(x *dockerfile.Workdir) (*step, error) {
 	user := c.cur.cfg.Config.User
 	st.fs = func(ctx context.Context, snap Snapshot, v *vertex) error {
 		root := snap.Root()
-		var own *owner
+		var own *copier.Owner
 		if user != "" {
 			u, g, _ := strings.Cut(user, ":")
-			if uid, gid, err := lookupID(root, "/etc/passwd", u); err == nil {
-				own = &owner{uid, gid}
+			if uid, gid, err := copier.LookupID(root, "/etc/passwd", u); err == nil {
+				own = &copier.Owner{UID: uid, GID: gid}
 				if g != "" {
-					if gg, _, err := lookupID(root, "/etc/group", g); err == nil {
-						own.gid = gg
+					if gg, _, err := copier.LookupID(root, "/etc/group", g); err == nil {
+						own.GID = gg
 					}
 				}
 			}
 		}
-		cp := &copier{root: root, own: own}
-		_, err := cp.mkdirAll(wd)
+		cp := &copier.Copier{Root: root, Own: own}
+		_, err := cp.MkdirAll(wd)
 		return err
 	}
 	return st, nil

@@ -140,6 +140,7 @@ func (s *stageRun) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.start = base
 	// The stage changes its config in place: work on a copy of the base
 	// (another stage may use the same one).
 	c.cur = &state{cfg: cloneConfig(base.cfg), chainID: base.chainID, id: base.id}
@@ -230,6 +231,10 @@ type step struct {
 	history    string
 	emptyLayer bool
 	noHistory  bool // ONBUILD writes no history entry
+	// contentInHistory: the history text names the content of a COPY/ADD
+	// (docker's file:/dir:/multi: hashes), so --cache-from images may
+	// supply the step.
+	contentInHistory bool
 }
 
 func (c *stageCtx) dispatch(ctx context.Context, ins dockerfile.Instruction) error {
@@ -572,11 +577,13 @@ func (c *stageCtx) runCommandString(args []string) string {
 // fromCacheImages looks for the step in the history of the --cache-from
 // images: an image whose history and layers start with the current state's
 // and whose next history entry is this step gives the step's result (its
-// layer and history entry). COPY and ADD never match: their history does not
-// record the content of their sources.
+// layer and history entry). COPY and ADD match through the content hashes
+// their history records (docker's classic builder does the same), so a
+// saved/loaded or pulled image serves as cache without this root's cache
+// records; an ADD of a URL without --checksum never matches.
 func (c *stageCtx) fromCacheImages(st *step) (outcome, bool) {
 	j := c.s.j
-	if len(j.cacheFrom) == 0 || st.noHistory || st.kind == "COPY" || st.kind == "ADD" {
+	if len(j.cacheFrom) == 0 || st.noHistory || ((st.kind == "COPY" || st.kind == "ADD") && !st.contentInHistory) {
 		return outcome{}, false
 	}
 	cur := c.cur.cfg

@@ -17,6 +17,7 @@ import (
 	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/build"
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	"github.com/hoistproject/hoist/internal/build/runc"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/spf13/cobra"
@@ -74,10 +75,6 @@ func newBuildCmd(e *env) *cobra.Command {
 }
 
 func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
-	if f.squash {
-		return errdefs.NotImplementedf("--squash is not supported")
-	}
-
 	if f.platform != "" {
 		host := "linux/" + runtime.GOARCH
 		if f.platform != host && !strings.HasPrefix(host, f.platform+"/") && f.platform != "linux" {
@@ -90,7 +87,7 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 		}
 	}
 	opts := build.Options{
-		Tags: f.tags, Target: f.target, NoCache: f.noCache, Pull: f.pull, CacheFrom: f.cacheFrom,
+		Tags: f.tags, Target: f.target, NoCache: f.noCache, Pull: f.pull, CacheFrom: f.cacheFrom, Squash: f.squash,
 		Network: f.network, ExtraHosts: f.addHosts,
 		BuildArgs: map[string]string{}, Labels: map[string]string{}, Secrets: map[string]string{},
 	}
@@ -176,7 +173,7 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 	if err != nil {
 		return err
 	}
-	builder := build.NewLocal(st, &build.RuncRunner{Dir: filepath.Join(st.Root(), "build", "runc")})
+	builder := build.NewLocal(st, &runc.Runner{Dir: filepath.Join(st.Root(), "build", "runc")})
 	builder.Logger = e.logger()
 	// Images that are not local are pulled (FROM, COPY --from, --pull).
 	rc, _, err := e.registryClient()
@@ -321,21 +318,37 @@ func newBuilderCmd(e *env) *cobra.Command {
 func newBuilderPruneCmd(e *env) *cobra.Command {
 	var all, force bool
 	var filters []string
+	var keepStorage string
 	cmd := &cobra.Command{
 		Use:   "prune",
 		Short: "Remove build cache",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !force && !e.confirm("WARNING! This will remove all dangling build cache.") {
+			opts, err := builderPruneOptions(all, filters, keepStorage)
+			if err != nil {
+				return err
+			}
+			what := "all dangling build cache"
+			if all {
+				what = "all build cache"
+			}
+			if !force && !e.confirm("WARNING! This will remove "+what+".") {
 				return nil
 			}
 			st, err := e.imageStore()
 			if err != nil {
 				return err
 			}
-			rep, err := build.Prune(cmd.Context(), st, filepath.Join(st.Root(), "build"))
+			rep, err := build.Prune(cmd.Context(), st, filepath.Join(st.Root(), "build"), opts)
 			if err != nil {
 				return err
+			}
+			if len(rep.Deleted) > 0 {
+				fmt.Fprintln(e.out, "Deleted build cache objects:")
+				for _, id := range rep.Deleted {
+					fmt.Fprintln(e.out, id)
+				}
+				fmt.Fprintln(e.out)
 			}
 			fmt.Fprintf(e.out, "Total reclaimed space: %s\n", humanSize(rep.SpaceReclaimed))
 			return nil
@@ -343,6 +356,49 @@ func newBuilderPruneCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused build cache, not just dangling ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
-	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values")
+	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "until=24h")`)
+	cmd.Flags().StringVar(&keepStorage, "keep-storage", "", "Amount of disk space to keep for cache")
 	return cmd
+}
+
+// builderPruneOptions reads builder prune's flags with docker's rules: the
+// filters are until (a duration; unused-for is its old name); other
+// BuildKit filters (id, type, ...) are refused.
+func builderPruneOptions(all bool, filters []string, keepStorage string) (build.PruneOptions, error) {
+	opts := build.PruneOptions{All: all}
+	var until []string
+	key := "until"
+	for _, f := range filters {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return opts, errdefs.InvalidArgumentf("bad format of filter (expected name=value)")
+		}
+		switch k = strings.ToLower(strings.TrimSpace(k)); k {
+		case "until", "unused-for":
+			if len(until) > 0 && key != k {
+				return opts, errdefs.InvalidArgumentf("conflicting filters %q and %q", "until", "unused-for")
+			}
+			key = k
+			until = append(until, v)
+		default:
+			return opts, errdefs.InvalidArgumentf("invalid filter '%s'", k)
+		}
+	}
+	switch len(until) {
+	case 0:
+	case 1:
+		d, err := time.ParseDuration(until[0])
+		if err != nil {
+			return opts, errdefs.InvalidArgumentf("%q filter expects a duration (e.g., '24h'): %v", key, err)
+		}
+		opts.KeepDuration = d
+	default:
+		return opts, errdefs.InvalidArgumentf("%q filter expects only one value", key)
+	}
+	n, err := parseBytes(keepStorage)
+	if err != nil {
+		return opts, errdefs.InvalidArgumentf("invalid --keep-storage %q: %v", keepStorage, err)
+	}
+	opts.KeepStorage = n
+	return opts, nil
 }

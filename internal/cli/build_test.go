@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -116,7 +117,28 @@ func TestBuildCLI(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^Build Cache\s+[1-9][0-9]*\s+0\s`).MatchString(df) {
 		t.Errorf("system df has no build cache records:\n%s", df)
 	}
+	// Without -a only the dangling cache goes: these records all lead to
+	// layers of images, so they stay; so does what is newer than until.
 	out = h.must(nil, "builder", "prune", "-f")
+	if out != "Total reclaimed space: 0B\n" {
+		t.Errorf("builder prune (dangling only): %q", out)
+	}
+	if out = h.must(nil, "builder", "prune", "-a", "-f", "--filter", "until=24h"); out != "Total reclaimed space: 0B\n" {
+		t.Errorf("builder prune -a --filter until=24h: %q", out)
+	}
+	if _, errOut, code := h.run(nil, "builder", "prune", "-f", "--filter", "until=soon"); code != 1 || !strings.Contains(errOut, `"until" filter expects a duration (e.g., '24h'): time: invalid duration "soon"`) {
+		t.Errorf("bad until: %d %s", code, errOut)
+	}
+	if _, errOut, code := h.run(nil, "builder", "prune", "-f", "--filter", "type=regular"); code != 1 || !strings.Contains(errOut, "invalid filter 'type'") {
+		t.Errorf("unknown filter: %d %s", code, errOut)
+	}
+	if df2 := h.must(nil, "system", "df"); df2 != df {
+		t.Errorf("system df changed by a prune that removed nothing:\n%s\n%s", df, df2)
+	}
+	out = h.must(nil, "builder", "prune", "-a", "-f")
+	if !regexp.MustCompile(`^Deleted build cache objects:\n([0-9a-f]{64}\n)+\nTotal reclaimed space: `).MatchString(out) {
+		t.Errorf("builder prune -a: %q", out)
+	}
 	df = h.must(nil, "system", "df")
 	if !regexp.MustCompile(`(?m)^Build Cache\s+0\s+0\s+0B\s`).MatchString(df) {
 		t.Errorf("system df after builder prune:\n%s", df)
@@ -132,7 +154,9 @@ func TestBuildCLI(t *testing.T) {
 
 func TestBuildKilledIsCleanedUp(t *testing.T) {
 	h, ctx := buildEnv(t)
-	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN echo started && sleep 60\n"), 0o644)
+	// A sleep length no other process on the machine uses, to find it below.
+	sleep := fmt.Sprintf("sleep %d", 600000+time.Now().UnixNano()%100000)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN echo started && "+sleep+"\n"), 0o644)
 	cmd := exec.Command(h.bin, "--root", h.root, "build", "--progress", "plain", "-t", "killed", ctx)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -171,7 +195,7 @@ func TestBuildKilledIsCleanedUp(t *testing.T) {
 	if _, _, code := h.run(nil, "inspect", "killed"); code == 0 {
 		t.Error("killed build left a tag")
 	}
-	if out, _ := exec.Command("pgrep", "-f", "sleep 60").Output(); len(out) > 0 {
+	if out, _ := exec.Command("pgrep", "-f", sleep).Output(); len(out) > 0 {
 		t.Errorf("the killed build's process still runs: %s", out)
 	}
 }
@@ -243,5 +267,93 @@ func TestBuildPullsMissingImages(t *testing.T) {
 	_, errOut, code = run(t, dstRoot, "build", "-q", ctx)
 	if code != 1 || !strings.Contains(errOut, host+"/base/none:v1") {
 		t.Errorf("missing base: %d %s", code, errOut)
+	}
+}
+
+// TestBuildCacheFromAfterSaveLoad: an image built on one machine, saved and
+// loaded on another (a fresh root: no build cache records, the same context
+// checked out anew) serves every step of the same build through
+// --cache-from, COPY and ADD included (their history records the content
+// hash), and the result is the same image.
+func TestBuildCacheFromAfterSaveLoad(t *testing.T) {
+	h, ctx := buildEnv(t)
+	os.MkdirAll(filepath.Join(ctx, "src/sub"), 0o755)
+	os.WriteFile(filepath.Join(ctx, "src/sub/a.txt"), []byte("a\n"), 0o644)
+	df := "FROM busybox\nRUN echo one > /one\nCOPY src /src\nCOPY hello.txt /etc/\nADD hello.txt /added\nWORKDIR /w\nENV E=1\nRUN ls -R /src > /w/list\nCMD [\"sh\"]\n"
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644)
+	h.must(nil, "build", "-q", "-t", "app", ctx)
+	id := strings.TrimSpace(h.must(nil, "inspect", "--format", "{{.Id}}", "app"))
+	saved := filepath.Join(t.TempDir(), "app.tar")
+	h.must(nil, "save", "-o", saved, "app", "busybox")
+
+	// Another machine: a fresh root and a fresh copy of the context, owned
+	// by someone else.
+	h2 := hoistRunner{t: t, bin: h.bin, root: t.TempDir()}
+	t.Cleanup(func() {
+		mps, _ := mount.MountPoints(h2.root)
+		for i := len(mps) - 1; i >= 0; i-- {
+			mount.UnmountAll(mps[i])
+		}
+	})
+	ctx2 := t.TempDir()
+	if out, err := exec.Command("cp", "-a", ctx+"/.", ctx2).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	exec.Command("chown", "-R", "1234:1234", ctx2).Run()
+	h2.must(nil, "load", "-i", saved)
+	_, errOut, code := h2.run(nil, "build", "--progress", "plain", "--cache-from", "app", "-t", "app2", ctx2)
+	if code != 0 {
+		t.Fatalf("build --cache-from: %d\n%s", code, errOut)
+	}
+	if n := strings.Count(errOut, "CACHED"); n != 8 {
+		t.Errorf("%d steps CACHED, want all 8:\n%s", n, errOut)
+	}
+	if got := strings.TrimSpace(h2.must(nil, "inspect", "--format", "{{.Id}}", "app2")); got != id {
+		t.Errorf("--cache-from build gave %s, want the saved image %s", got, id)
+	}
+}
+
+// TestBuildSquashAndSecurityOptCLI: --squash gives the base's layers plus
+// one (the unsquashed image stays, untagged; on scratch, one layer and a
+// "create new from" entry); --security-opt reaches RUN or is refused with
+// dockerd's message.
+func TestBuildSquashAndSecurityOptCLI(t *testing.T) {
+	h, ctx := buildEnv(t)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN echo a > /a\nRUN rm /a && echo b > /b\nCOPY hello.txt /\n"), 0o644)
+	out := h.must(nil, "build", "--squash", "-t", "sq", ctx)
+	if !regexp.MustCompile(`^Successfully built [0-9a-f]{12}\nSuccessfully tagged sq:latest\n$`).MatchString(out) {
+		t.Errorf("stdout = %q", out)
+	}
+	if got := strings.TrimSpace(h.must(nil, "inspect", "--format", "{{len .RootFS.Layers}}", "sq")); got != "2" {
+		t.Errorf("squashed image has %s layers, want 2", got)
+	}
+	if got := h.must(nil, "images", "--filter", "dangling=true", "-q"); len(strings.Fields(got)) != 1 {
+		t.Errorf("unsquashed image not kept (dangling: %q)", got)
+	}
+	hist := h.must(nil, "history", "--no-trunc", "--format", "{{.Comment}}|{{.Size}}", "sq")
+	if !strings.HasPrefix(hist, "merge sha256:") {
+		t.Errorf("history:\n%s", hist)
+	}
+	out = h.must(nil, "run", "--rm", "sq", "sh", "-c", "ls /a 2>&1; cat /b /hello.txt")
+	if !strings.Contains(out, "No such file") || !strings.Contains(out, "b\nhello\n") {
+		t.Errorf("squashed files: %q", out)
+	}
+	os.WriteFile(filepath.Join(ctx, "Dockerfile.scratch"), []byte("FROM scratch\nCOPY hello.txt /\nCOPY hello.txt /again\n"), 0o644)
+	h.must(nil, "build", "--squash", "-f", filepath.Join(ctx, "Dockerfile.scratch"), "-t", "sqscratch", ctx)
+	if got := strings.TrimSpace(h.must(nil, "inspect", "--format", "{{len .RootFS.Layers}}", "sqscratch")); got != "1" {
+		t.Errorf("squashed scratch image has %s layers, want 1", got)
+	}
+	if hist := h.must(nil, "history", "--no-trunc", "--format", "{{.Comment}}", "sqscratch"); !strings.HasPrefix(hist, "create new from sha256:") {
+		t.Errorf("scratch squash history:\n%s", hist)
+	}
+
+	os.WriteFile(filepath.Join(ctx, "Dockerfile.nnp"), []byte("FROM busybox\nRUN grep NoNewPrivs /proc/self/status\n"), 0o644)
+	_, errOut, code := h.run(nil, "build", "--progress", "plain", "--no-cache", "--security-opt", "no-new-privileges", "-f", filepath.Join(ctx, "Dockerfile.nnp"), ctx)
+	if code != 0 || !regexp.MustCompile(`NoNewPrivs:\s+1`).MatchString(errOut) {
+		t.Errorf("no-new-privileges: %d\n%s", code, errOut)
+	}
+	_, errOut, code = h.run(nil, "build", "--security-opt", "foo=bar", "-f", filepath.Join(ctx, "Dockerfile.nnp"), ctx)
+	if code != 1 || !strings.Contains(errOut, `Error: invalid --security-opt 2: "foo=bar"`) {
+		t.Errorf("bad --security-opt: %d\n%s", code, errOut)
 	}
 }

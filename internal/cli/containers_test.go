@@ -250,8 +250,8 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 	if _, _, code = ctrCLI(t, root, "", "rename", "web", "web2"); code != 0 {
 		t.Fatal("rename")
 	}
-	if out, _, code = ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
-		t.Fatalf("restart of a stopped container: %d %q", code, out)
+	if out, errOut, code := ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
+		t.Fatalf("restart of a stopped container: %d %q %q", code, out, errOut)
 	}
 	if out, errOut, code := ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
 		t.Fatalf("restart of a running container: %d %q %q", code, out, errOut)
@@ -516,6 +516,11 @@ func TestCLICommit(t *testing.T) {
 	out2, errOut2, code := real("commit", "-a", "me", "-m", "msg", "-c", `CMD ["cat", "/hello"]`, "cm", "derived:2")
 	if code != 0 || !regexp.MustCompile(`^sha256:[0-9a-f]{64}\n$`).MatchString(out2) {
 		t.Fatalf("commit: %d %q %q", code, out2, errOut2)
+	}
+	// The committed layer is unpacked on first use; until then the store is
+	// consistent too.
+	if o, eo, code := real("system", "check"); code != 0 || !strings.Contains(o, "No problems found") {
+		t.Fatalf("system check after commit: %d %q %q", code, o, eo)
 	}
 	if o, _, _ := real("run", "--rm", "--network", "none", "derived:2"); o != "committed\n" {
 		t.Fatalf("run committed image: %q", o)

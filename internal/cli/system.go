@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/spf13/cobra"
@@ -146,7 +147,15 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 			}
 			printDeletedImages(e, rep)
 			// The build cache too, as the warning says (and docker does).
-			brep, err := build.Prune(cmd.Context(), s, filepath.Join(s.Root(), "build"))
+			// (docker: all of it with -a, else the dangling part; an until
+			// duration applies to it too).
+			bopts := build.PruneOptions{All: all}
+			for _, u := range f.Until {
+				if d, err := time.ParseDuration(u); err == nil {
+					bopts.KeepDuration = d
+				}
+			}
+			brep, err := build.Prune(cmd.Context(), s, filepath.Join(s.Root(), "build"), bopts)
 			if err != nil {
 				return err
 			}

@@ -84,6 +84,10 @@ func (s *Store) LayerRefs(tx *metadata.Tx, refs map[digest.Digest]bool) error {
 	return err
 }
 
+// LayerUsers are the users of layers this store knows: its images and,
+// when set, the containers (pass them to layers.Store.Release).
+func (s *Store) LayerUsers() []layers.Users { return s.layerUsers() }
+
 func (s *Store) layerUsers() []layers.Users {
 	u := []layers.Users{s}
 	if s.containers != nil {

@@ -571,10 +571,14 @@ func ChainTx(tx *metadata.Tx, chainID digest.Digest) ([]Layer, error) {
 }
 
 // LowerDirs returns the overlay lowerdirs of the stack ending at chainID,
-// topmost first (overlay's order).
+// topmost first (overlay's order), unpacking those not yet unpacked
+// (Materialize).
 func (s *Store) LowerDirs(ctx context.Context, chainID digest.Digest) ([]string, error) {
 	chain, err := s.Chain(ctx, chainID)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.Materialize(ctx, chain...); err != nil {
 		return nil, err
 	}
 	dirs := make([]string, 0, len(chain))

@@ -114,8 +114,8 @@ type ChecksumOptions struct {
 // Checksum returns the cache-key digest of the context content selected by
 // srcPatterns: for every source (pattern and resolved path) and every entry
 // under it, in walk order, the path relative to the source, the type,
-// permission and special mode bits, uid, gid, device number, size, symlink
-// target and content SHA-256. mtime is not part of it.
+// permission and special mode bits, device number, size, symlink target
+// and content SHA-256. mtime and the owner are not part of it.
 func Checksum(ctx context.Context, c *Context, srcPatterns []string, opts ChecksumOptions) (digest.Digest, error) {
 	sel, err := c.Select(ctx, opts.Instruction, srcPatterns, SelectOptions{Exclude: opts.Exclude, Cache: opts.Cache})
 	if err != nil {
@@ -206,11 +206,11 @@ func (s *Selection) Checksum(ctx context.Context, c *Context, opts ChecksumOptio
 		mode := e.Info.Mode()
 		line = append(line, ' ', typeChar(mode), ' ')
 		line = strconv.AppendUint(line, uint64(unixPerm(mode)), 8)
+		// The owner is not part of it: COPY and ADD give context files to
+		// root (or --chown), so it cannot change the result, and leaving it
+		// out lets another machine's checkout (another uid) match, as
+		// docker's CLI sends the context owned by 0:0.
 		if st, ok := e.Info.Sys().(*syscall.Stat_t); ok {
-			line = append(line, ' ')
-			line = strconv.AppendUint(line, uint64(st.Uid), 10)
-			line = append(line, ':')
-			line = strconv.AppendUint(line, uint64(st.Gid), 10)
 			if mode&(fs.ModeDevice|fs.ModeCharDevice) != 0 {
 				line = append(line, " dev="...)
 				line = strconv.AppendUint(line, uint64(unix.Major(st.Rdev)), 10)

@@ -16,8 +16,9 @@
 // walking are reported (and copied) as links; a COPY source that names a link
 // is resolved inside the context and refused when its target leaves it.
 //
-// Checksum hashes, in a deterministic order, the path, type, mode, owner,
-// size, link target and content of every selected file (never mtime). A
+// Checksum hashes, in a deterministic order, the path, type, mode, size,
+// link target and content of every selected file (never mtime, nor the
+// owner, which COPY replaces). A
 // StatCache makes repeated hashing incremental: for one context directory
 // it maps a file's relative path plus size, mtime, ctime and inode to its
 // content digest, and a directory's relative path plus the same identity to

@@ -1,153 +1,24 @@
-package build
+package runc
 
 import (
-	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
-	"syscall"
-	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/hoistproject/hoist/internal/container"
-	"github.com/hoistproject/hoist/internal/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
-
-// RuncRunner runs RUN steps with an OCI runtime (runc or crun) in the
-// foreground: one container per step, on the prepared rootfs, with only
-// fds 0-2 (stdin is /dev/null), docker's default capabilities, masked paths
-// and a private /dev, /proc, /sys. Network "none" gets a new network
-// namespace; "default" and "host" share the host's (the build has no
-// bridge).
-//
-// Its directory (<root>/build/runc) holds the runtime's state (--root) and
-// the bundles (bundles/<id>/config.json) while steps run; containers of dead
-// hoist processes are deleted by Cleanup.
-type RuncRunner struct {
-	Runtime string // "runc" when empty
-	Dir     string
-}
-
-func (r *RuncRunner) runtime() string {
-	if r.Runtime == "" {
-		return "runc"
-	}
-	return r.Runtime
-}
-
-// Run implements Runner.
-func (r *RuncRunner) Run(ctx context.Context, req RunRequest) (int, error) {
-	bin, err := exec.LookPath(r.runtime())
-	if err != nil {
-		return 0, errdefs.FailedPreconditionf("RUN needs an OCI runtime: %s not found in PATH", r.runtime())
-	}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	id := fmt.Sprintf("hoist-build-%d-%s", os.Getpid(), hex.EncodeToString(rnd[:]))
-	bundle := filepath.Join(r.Dir, "bundles", id)
-	state := filepath.Join(r.Dir, "state")
-	if err := os.MkdirAll(bundle, 0o700); err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(bundle)
-	if err := os.MkdirAll(state, 0o700); err != nil {
-		return 0, err
-	}
-	spec, cleanup, err := r.spec(req, bundle)
-	if err != nil {
-		return 0, err
-	}
-	defer cleanup()
-	b, err := json.Marshal(spec)
-	if err != nil {
-		return 0, err
-	}
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
-		return 0, err
-	}
-	var stderr bytes.Buffer
-	logPath := filepath.Join(bundle, "runtime.log")
-	cmd := exec.CommandContext(ctx, bin, "--root", state, "--log", logPath, "--log-format", "json", "run", "--bundle", bundle, id)
-	cmd.Stdin = nil
-	cmd.Stdout = req.Stdout
-	cmd.Stderr = &teeErr{w: req.Stderr, buf: &stderr}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		_ = exec.Command(bin, "--root", state, "kill", id, "KILL").Run()
-		return cmd.Process.Signal(syscall.SIGTERM)
-	}
-	cmd.WaitDelay = 10 * time.Second
-	err = cmd.Run()
-	_ = exec.Command(bin, "--root", state, "delete", "-f", id).Run()
-	if ctx.Err() != nil {
-		return 0, ctx.Err()
-	}
-	if msg := runtimeLogError(logPath); msg != "" {
-		return 0, fmt.Errorf("%s: %s", r.runtime(), msg)
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ee.ExitCode() >= 0 {
-			return ee.ExitCode(), nil
-		}
-		return 0, fmt.Errorf("%s: %v", r.runtime(), err)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w: %s", r.runtime(), err, strings.TrimSpace(stderr.String()))
-	}
-	return 0, nil
-}
-
-// runtimeLogError returns the last error message of the runtime's own
-// JSON log ("" when it logged none): the step could not be started.
-func runtimeLogError(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	msg := ""
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		var e struct {
-			Level string `json:"level"`
-			Msg   string `json:"msg"`
-		}
-		if json.Unmarshal(line, &e) == nil && (e.Level == "error" || e.Level == "fatal") {
-			msg = e.Msg
-		}
-	}
-	return msg
-}
-
-type teeErr struct {
-	w   interface{ Write([]byte) (int, error) }
-	buf *bytes.Buffer
-}
-
-func (t *teeErr) Write(p []byte) (int, error) {
-	if t.buf.Len() < 64<<10 {
-		t.buf.Write(p)
-	}
-	if t.w != nil {
-		return t.w.Write(p)
-	}
-	return len(p), nil
-}
 
 // spec builds the OCI spec of a step. cleanup removes files the runtime
 // created in the rootfs as mount points (/etc/hosts, /etc/resolv.conf) so
 // they never end up in the layer.
-func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), error) {
+func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 	// USER is resolved in the image's /etc/passwd and /etc/group by the
 	// container package's resolver (the same rules as `run`).
 	eu, err := container.ResolveUser(req.Rootfs, req.User)
@@ -156,7 +27,7 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 	}
 	uid, gid, groups, home := eu.UID, eu.GID, eu.Groups, eu.Home
 	env := append([]string(nil), req.Env...)
-	if _, ok := getEnv(env, "HOME"); !ok {
+	if !slices.ContainsFunc(env, func(e string) bool { return strings.HasPrefix(e, "HOME=") }) {
 		env = append(env, "HOME="+home)
 	}
 	cwd := req.Cwd
@@ -186,6 +57,8 @@ func (r *RuncRunner) spec(req RunRequest, bundle string) (*specs.Spec, func(), e
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: caps, Effective: caps, Permitted: caps,
 			},
+			NoNewPrivileges: req.NoNewPrivileges,
+			ApparmorProfile: req.AppArmorProfile,
 		},
 		Mounts: container.DefaultMounts(),
 		Linux: &specs.Linux{
@@ -323,26 +196,4 @@ func resources(r Resources) *specs.LinuxResources {
 		res.CPU = c
 	}
 	return res
-}
-
-// Cleanup deletes the runtime containers and bundles of dead hoist
-// processes (after a kill -9).
-func (r *RuncRunner) Cleanup() {
-	bin, err := exec.LookPath(r.runtime())
-	if err != nil {
-		return
-	}
-	ents, _ := os.ReadDir(filepath.Join(r.Dir, "bundles"))
-	for _, e := range ents {
-		parts := strings.Split(e.Name(), "-")
-		if len(parts) != 4 {
-			continue
-		}
-		pid, err := strconv.Atoi(parts[2])
-		if err != nil || processAlive(pid) {
-			continue
-		}
-		_ = exec.Command(bin, "--root", filepath.Join(r.Dir, "state"), "delete", "-f", e.Name()).Run()
-		os.RemoveAll(filepath.Join(r.Dir, "bundles", e.Name()))
-	}
 }

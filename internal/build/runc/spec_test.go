@@ -1,4 +1,4 @@
-package build
+package runc
 
 import (
 	"os"
@@ -60,8 +60,8 @@ func TestRunSpecSupplementaryGroups(t *testing.T) {
 		{"app", []uint32{1001, 50}},
 		{"1000:50", []uint32{50}},
 	} {
-		r := &RuncRunner{}
-		s, cleanup, err := r.spec(RunRequest{Rootfs: root, User: c.user, Args: []string{"id"}}, t.TempDir())
+		r := &Runner{}
+		s, cleanup, err := r.spec(Request{Rootfs: root, User: c.user, Args: []string{"id"}}, t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,8 +77,8 @@ func TestRunSpecSupplementaryGroups(t *testing.T) {
 func TestRunSpecCleanupRemovesMountStubs(t *testing.T) {
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
-	r := &RuncRunner{}
-	_, cleanup, err := r.spec(RunRequest{Rootfs: root, Args: []string{"true"}, Mounts: []RunMount{
+	r := &Runner{}
+	_, cleanup, err := r.spec(Request{Rootfs: root, Args: []string{"true"}, Mounts: []Mount{
 		{Type: "bind", Source: "/dev/null", Destination: "/etc/tok"},
 		{Type: "tmpfs", Source: "tmpfs", Destination: "/new/deep/tmp"},
 	}}, t.TempDir())
@@ -117,7 +117,7 @@ func TestRunSpecHome(t *testing.T) {
 		{root, "4242:4343", "HOME=/"},
 		{empty, "", "HOME=/"},
 	} {
-		s, cleanup, err := (&RuncRunner{}).spec(RunRequest{Rootfs: c.rootfs, User: c.user, Args: []string{"true"}}, t.TempDir())
+		s, cleanup, err := (&Runner{}).spec(Request{Rootfs: c.rootfs, User: c.user, Args: []string{"true"}}, t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}

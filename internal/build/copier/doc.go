@@ -1,0 +1,19 @@
+// Package copier writes what COPY and ADD produce into a root filesystem,
+// with docker's rules: a directory source's contents go into the
+// destination, a file goes to it (or into it when it ends in "/" or is a
+// directory), missing parents are created owned as the copy, --chown names
+// are resolved in the image's /etc/passwd and /etc/group, --chmod
+// replaces modes, hardlinked sources stay hardlinked, local archives are
+// extracted by ADD (through an Unpacker), URLs are downloaded (with
+// --checksum verified), COPY --parents keeps source paths.
+//
+// Sources are the build context (a buildcontext.Selection) or a Tree (a
+// stage's or image's rootfs, for --from and RUN --mount). Nothing is
+// written outside the root: every destination path is resolved inside it
+// (securejoin). When the destination does not exist in the image and the
+// root is an overlay mount, directories are written straight into its
+// upper dir (Copier.Upper): overlayfs' write path costs several times a
+// plain write.
+//
+// It owns no on-disk state.
+package copier

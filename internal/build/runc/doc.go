@@ -1,0 +1,21 @@
+// Package runc runs the builder's RUN steps with an OCI runtime CLI (runc,
+// or a compatible one such as crun): Runner implements build.Runner. The
+// request types (Request, Mount, Resources) are defined here and aliased by
+// package build, so this package needs nothing of the builder.
+//
+// The OCI spec of a step comes from the container package's tables
+// (capabilities, masked and read-only paths, default mounts, rlimits, user
+// resolution), as for `hoist run`, with the builder's differences: only fds
+// 0-2 (stdin is /dev/null), /etc/hosts and /etc/resolv.conf bound from the
+// bundle, the mount points the runtime had to create removed afterwards, a
+// new network namespace only for --network=none.
+//
+// # On-disk layout (Runner.Dir, <root>/build/runc)
+//
+//	state/                  the runtime's --root while steps run
+//	bundles/<id>/           config.json, hosts, resolv.conf, runtime.log of a
+//	                        running step; <id> is hoist-build-<pid>-<random>
+//
+// Cleanup deletes the runtime containers and bundles of dead processes
+// (after a kill -9).
+package runc

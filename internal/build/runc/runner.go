@@ -1,0 +1,214 @@
+package runc
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+)
+
+// Mount is a mount added to a RUN step's container (RUN --mount).
+type Mount struct {
+	Type        string // "bind" or "tmpfs"
+	Source      string // host path for bind
+	Destination string // absolute path in the container
+	Options     []string
+}
+
+// Request is one RUN step's process.
+type Request struct {
+	Rootfs     string   // the prepared snapshot's Root
+	Args       []string // argv
+	Env        []string // KEY=VALUE
+	User       string   // as in the image config ("" = root); resolved in Rootfs
+	Cwd        string   // absolute
+	Network    string   // "default", "none" or "host"
+	Hostname   string
+	ExtraHosts []string // host:ip lines for /etc/hosts
+	Mounts     []Mount
+	Resources  Resources
+	// NoNewPrivileges sets the process's no_new_privs bit (--security-opt
+	// no-new-privileges).
+	NoNewPrivileges bool
+	// AppArmorProfile confines the process ("" for none; set only where
+	// AppArmor is enabled).
+	AppArmorProfile string
+	Stdout          io.Writer
+	Stderr          io.Writer
+}
+
+// Resources are the cgroup limits of RUN steps (docker build -m, --cpu-*).
+type Resources struct {
+	Memory     int64
+	CPUShares  int64
+	CPUPeriod  int64
+	CPUQuota   int64
+	CPUSetCPUs string
+	CPUSetMems string
+	ShmSize    int64
+	Ulimits    []string
+	// SecurityOpt are docker's --security-opt values: no-new-privileges,
+	// seccomp=unconfined (RUN has no seccomp filter anyway), apparmor=
+	// (applied where AppArmor is enabled), label= (accepted, not applied).
+	SecurityOpt []string
+}
+
+// Runner runs RUN steps with an OCI runtime (runc or crun) in the
+// foreground: one container per step, on the prepared rootfs, with only
+// fds 0-2 (stdin is /dev/null), docker's default capabilities, masked paths
+// and a private /dev, /proc, /sys. Network "none" gets a new network
+// namespace; "default" and "host" share the host's (the build has no
+// bridge).
+//
+// Its directory (<root>/build/runc) holds the runtime's state (--root) and
+// the bundles (bundles/<id>/config.json) while steps run; containers of dead
+// hoist processes are deleted by Cleanup.
+type Runner struct {
+	Runtime string // "runc" when empty
+	Dir     string
+}
+
+func (r *Runner) runtime() string {
+	if r.Runtime == "" {
+		return "runc"
+	}
+	return r.Runtime
+}
+
+// Run runs req in the foreground and returns its exit code (build.Runner).
+func (r *Runner) Run(ctx context.Context, req Request) (int, error) {
+	bin, err := exec.LookPath(r.runtime())
+	if err != nil {
+		return 0, errdefs.FailedPreconditionf("RUN needs an OCI runtime: %s not found in PATH", r.runtime())
+	}
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	id := fmt.Sprintf("hoist-build-%d-%s", os.Getpid(), hex.EncodeToString(rnd[:]))
+	bundle := filepath.Join(r.Dir, "bundles", id)
+	state := filepath.Join(r.Dir, "state")
+	if err := os.MkdirAll(bundle, 0o700); err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(bundle)
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return 0, err
+	}
+	spec, cleanup, err := r.spec(req, bundle)
+	if err != nil {
+		return 0, err
+	}
+	defer cleanup()
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
+		return 0, err
+	}
+	var stderr bytes.Buffer
+	logPath := filepath.Join(bundle, "runtime.log")
+	cmd := exec.CommandContext(ctx, bin, "--root", state, "--log", logPath, "--log-format", "json", "run", "--bundle", bundle, id)
+	cmd.Stdin = nil
+	cmd.Stdout = req.Stdout
+	cmd.Stderr = &teeErr{w: req.Stderr, buf: &stderr}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		_ = exec.Command(bin, "--root", state, "kill", id, "KILL").Run()
+		return cmd.Process.Signal(syscall.SIGTERM)
+	}
+	cmd.WaitDelay = 10 * time.Second
+	err = cmd.Run()
+	_ = exec.Command(bin, "--root", state, "delete", "-f", id).Run()
+	if ctx.Err() != nil {
+		return 0, ctx.Err()
+	}
+	if msg := runtimeLogError(logPath); msg != "" {
+		return 0, fmt.Errorf("%s: %s", r.runtime(), msg)
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ee.ExitCode() >= 0 {
+			return ee.ExitCode(), nil
+		}
+		return 0, fmt.Errorf("%s: %v", r.runtime(), err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w: %s", r.runtime(), err, strings.TrimSpace(stderr.String()))
+	}
+	return 0, nil
+}
+
+// runtimeLogError returns the last error message of the runtime's own
+// JSON log ("" when it logged none): the step could not be started.
+func runtimeLogError(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	msg := ""
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var e struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+		}
+		if json.Unmarshal(line, &e) == nil && (e.Level == "error" || e.Level == "fatal") {
+			msg = e.Msg
+		}
+	}
+	return msg
+}
+
+type teeErr struct {
+	w   interface{ Write([]byte) (int, error) }
+	buf *bytes.Buffer
+}
+
+func (t *teeErr) Write(p []byte) (int, error) {
+	if t.buf.Len() < 64<<10 {
+		t.buf.Write(p)
+	}
+	if t.w != nil {
+		return t.w.Write(p)
+	}
+	return len(p), nil
+}
+
+// Cleanup deletes the runtime containers and bundles of dead hoist
+// processes (after a kill -9).
+func (r *Runner) Cleanup() {
+	bin, err := exec.LookPath(r.runtime())
+	if err != nil {
+		return
+	}
+	ents, _ := os.ReadDir(filepath.Join(r.Dir, "bundles"))
+	for _, e := range ents {
+		parts := strings.Split(e.Name(), "-")
+		if len(parts) != 4 {
+			continue
+		}
+		pid, err := strconv.Atoi(parts[2])
+		if err != nil || processAlive(pid) {
+			continue
+		}
+		_ = exec.Command(bin, "--root", filepath.Join(r.Dir, "state"), "delete", "-f", e.Name()).Run()
+		os.RemoveAll(filepath.Join(r.Dir, "bundles", e.Name()))
+	}
+}
+
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
