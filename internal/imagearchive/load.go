@@ -73,6 +73,7 @@ type loader struct {
 
 	prepare  func(ctx context.Context, r io.Reader) (*layers.Prepared, error)
 	slots    chan struct{}                      // speculations running
+	chunks   chan []byte                        // free chunks of their pipes
 	pending  []pendingSpec                      // speculations of stored members
 	prepared map[digest.Digest]*layers.Prepared // their results, once resolved
 }
@@ -104,7 +105,7 @@ func newLoader(s Store, opts Options) *loader {
 		claim = func(context.Context, digest.Digest) error { return nil }
 	}
 	return &loader{store: s, blobs: map[string]digest.Digest{}, links: map[string]string{}, meta: map[string][]byte{}, onBlob: opts.Progress, claim: claim,
-		prepare: opts.Prepare, slots: make(chan struct{}, maxSpeculative)}
+		prepare: opts.Prepare, slots: make(chan struct{}, maxSpeculative), chunks: make(chan []byte, maxSpeculative*(chunkQueue+2))}
 }
 
 // Load reads an uncompressed archive stream (see the package doc) into the

@@ -103,14 +103,16 @@ func (l *loader) speculate(ctx context.Context, src io.Reader) (io.Reader, *spec
 	case <-ctx.Done():
 		return nil, nil, ctx.Err()
 	}
-	s := &speculation{src: src, pipe: newChunkPipe(), done: make(chan struct{})}
+	s := &speculation{src: src, pipe: newChunkPipe(l.chunks), done: make(chan struct{})}
 	go func() {
-		defer func() { <-l.slots }()
 		defer close(s.done)
 		p, err := l.prepare(ctx, s.pipe)
 		s.pipe.closeRead()
-		if err == nil {
+		<-l.slots // the buffers are free; syncing needs no slot
+		if err == nil && p.Sync() == nil {
 			s.result = p
+		} else {
+			p.Discard()
 		}
 	}()
 	return s, s, nil
@@ -153,8 +155,11 @@ type chunkPipe struct {
 	buf    []byte
 }
 
-func newChunkPipe() *chunkPipe {
-	return &chunkPipe{ch: make(chan []byte, chunkQueue), free: make(chan []byte, chunkQueue+1), gone: make(chan struct{})}
+// newChunkPipe makes a pipe that takes its chunks from free and gives them
+// back there (one free list for a whole load: chunks are reused from member
+// to member instead of left to the garbage collector).
+func newChunkPipe(free chan []byte) *chunkPipe {
+	return &chunkPipe{ch: make(chan []byte, chunkQueue), free: free, gone: make(chan struct{})}
 }
 
 var errReaderGone = errors.New("unpacker stopped reading")

@@ -52,8 +52,9 @@
 // Load unpacks ahead (Prepare): each archive member that looks like a layer
 // is unpacked into layers/tmp while its blob is hashed and stored, in
 // another goroutine, before manifest.json says which image it belongs to
-// (an overlay layer directory does not depend on its parent). The prepared
-// directory is synced; CreateChainFromBlobs then checks its diffID against
+// (an overlay layer directory does not depend on its parent). Load syncs it
+// as soon as it is unpacked (Prepared.Sync, beside the blob's fsync);
+// CreateChainFromBlobs then checks its diffID against
 // the image config and commits it exactly as above, or it is removed
 // (Prepared.Discard). When several layers are unpacked from stored blobs,
 // one syncfs covers them all.

@@ -19,22 +19,20 @@ import (
 // same whatever the parent turns out to be. CreateChainFromBlobs commits it
 // (CreateOptions.Prepared) after checking its diffID; Discard removes it
 // when no image uses it. Until then it is an ordinary leftover of this
-// process in layers/tmp (synced, but without a record), removed by Cleanup
-// after a crash.
+// process in layers/tmp, removed by Cleanup after a crash.
 type Prepared struct {
 	tmp    string
 	diffID digest.Digest // "" for an uncompressed blob: the blob's sha256 digest is its diffID
 	size   int64
 	comp   archive.Compression
+	synced bool
 }
 
 // Prepare unpacks the layer blob read from r (a tar, or gzip or zstd of
 // one) into layers/tmp, hashing the diffID of a compressed blob (an
 // uncompressed blob's diffID is its digest, which the caller computes while
-// storing the same bytes). It does not store the blob. It reads r to its end,
-// then syncs the filesystem (syncfs), so that the flush overlaps what the
-// caller still does (fsyncing the blob, reading the next member). On error
-// nothing is left behind.
+// storing the same bytes). It neither stores the blob nor syncs (see Sync),
+// and reads r to its end. On error nothing is left behind.
 func (s *Store) Prepare(ctx context.Context, r io.Reader, opts CreateOptions) (_ *Prepared, err error) {
 	tmp, diff, err := s.newTmp()
 	if err != nil {
@@ -70,10 +68,22 @@ func (s *Store) Prepare(ctx context.Context, r io.Reader, opts CreateOptions) (_
 		p.diffID = d.Digest()
 	}
 	p.comp = comp
-	if err = syncFS(diff); err != nil {
-		return nil, fmt.Errorf("syncing layer: %w", err)
-	}
 	return p, nil
+}
+
+// Sync makes the prepared directory durable (syncfs), so that committing it
+// needs no sync of its own. Load calls it as soon as the layer is unpacked,
+// so that the flush overlaps what load still does (fsyncing the blob,
+// reading the next member).
+func (p *Prepared) Sync() error {
+	if p == nil || p.tmp == "" || p.synced {
+		return nil
+	}
+	if err := syncFS(p.tmp); err != nil {
+		return fmt.Errorf("syncing layer: %w", err)
+	}
+	p.synced = true
+	return nil
 }
 
 // Discard removes the prepared directory unless it was committed. It may be
@@ -102,7 +112,7 @@ func (p *Prepared) take(blob ocispec.Descriptor, diffID digest.Digest, opts Crea
 		return nil, errdefs.DataLossf("layer diffID mismatch: expected %s, got %s", diffID, got)
 	}
 	opts.KeepCompressed = true
-	u := &unpacked{tmp: p.tmp, synced: true, diffID: got, size: p.size, blob: ocispec.Descriptor{MediaType: blobMediaType(opts, &blob, p.comp), Digest: blob.Digest, Size: blob.Size}}
+	u := &unpacked{tmp: p.tmp, synced: p.synced, diffID: got, size: p.size, blob: ocispec.Descriptor{MediaType: blobMediaType(opts, &blob, p.comp), Digest: blob.Digest, Size: blob.Size}}
 	p.tmp = ""
 	return u, nil
 }
