@@ -34,15 +34,29 @@ docker_up() { have docker && timeout 5 docker info >/dev/null 2>&1; }
 
 # drop_layer_users CLI LAYER: removes every image of the peer CLI (docker or
 # podman) whose rootfs holds LAYER (a diffID), so that the next load or pull
-# really stores the layer instead of finding it "Already exists".
+# really stores the layer instead of finding it "Already exists". Fails when
+# an image still holds it afterwards.
 drop_layer_users() {
 	local cli=$1 layer=$2 id
 	# docker's build cache keeps layers of deleted images alive
 	[ "$cli" = docker ] && docker builder prune -af >/dev/null 2>&1
+	for id in $(layer_users "$cli" "$layer"); do
+		"$cli" rmi -f "$id" >/dev/null 2>&1 || true
+	done
+	if [ -n "$(layer_users "$cli" "$layer")" ]; then
+		echo "drop_layer_users: $cli still holds $layer" >&2
+		return 1
+	fi
+	return 0
+}
+
+# layer_users CLI LAYER: the IDs of the peer's images whose rootfs holds LAYER.
+layer_users() {
+	local cli=$1 layer=$2 id
 	for id in $("$cli" images -aq --no-trunc 2>/dev/null | sort -u); do
-		if "$cli" image inspect -f '{{join .RootFS.Layers " "}}' "$id" 2>/dev/null | grep -q "$layer"; then
-			"$cli" rmi -f "$id" >/dev/null 2>&1 || true
+		# range, not join: podman's Layers are digests, which join refuses
+		if "$cli" image inspect -f '{{range .RootFS.Layers}}{{.}} {{end}}' "$id" 2>/dev/null | grep -q "$layer"; then
+			echo "$id"
 		fi
 	done
-	return 0
 }

@@ -50,6 +50,19 @@ if docker_up; then
 	docker rmi bench/committed:latest >/dev/null 2>&1 || true
 fi
 result container "commit (10,000 changed files)" "$h" docker "$d"
+# hoist records a committed layer from its tar alone and unpacks it on first
+# use: the first run of the committed image pays what docker's commit paid.
+BENCH_RUNS=1 hf=$(median_of "$HOIST" --root "$root" run --rm --network none bench/committed:latest true)
+df=fail
+if docker_up; then
+	docker rm -f bench-commit >/dev/null 2>&1 || true
+	docker run --name bench-commit --network none bench/busybox sh -c "$mk10k"
+	docker commit bench-commit bench/committed:latest >/dev/null
+	BENCH_RUNS=1 df=$(median_of docker run --rm --network none bench/committed:latest true)
+	docker rm -f bench-commit >/dev/null
+	docker rmi bench/committed:latest >/dev/null 2>&1 || true
+fi
+result container "first run of the committed image" "$hf" docker "$df"
 
 # 50 detached containers: start, list, logs, remove.
 fifty() { # fifty CLI

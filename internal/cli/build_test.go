@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -153,7 +154,9 @@ func TestBuildCLI(t *testing.T) {
 
 func TestBuildKilledIsCleanedUp(t *testing.T) {
 	h, ctx := buildEnv(t)
-	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN echo started && sleep 60\n"), 0o644)
+	// A sleep length no other process on the machine uses, to find it below.
+	sleep := fmt.Sprintf("sleep %d", 600000+time.Now().UnixNano()%100000)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN echo started && "+sleep+"\n"), 0o644)
 	cmd := exec.Command(h.bin, "--root", h.root, "build", "--progress", "plain", "-t", "killed", ctx)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
@@ -192,7 +195,7 @@ func TestBuildKilledIsCleanedUp(t *testing.T) {
 	if _, _, code := h.run(nil, "inspect", "killed"); code == 0 {
 		t.Error("killed build left a tag")
 	}
-	if out, _ := exec.Command("pgrep", "-f", "sleep 60").Output(); len(out) > 0 {
+	if out, _ := exec.Command("pgrep", "-f", sleep).Output(); len(out) > 0 {
 		t.Errorf("the killed build's process still runs: %s", out)
 	}
 }

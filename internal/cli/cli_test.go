@@ -20,6 +20,12 @@ func TestVersionAndUnknownCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "hoist") {
 		t.Fatalf("version: %d %q", code, out)
 	}
+	for _, flag := range []string{"--version", "-v"} {
+		out, _, code = run(t, t.TempDir(), flag)
+		if code != 0 || out != "hoist version "+Version+"\n" {
+			t.Fatalf("%s: %d %q", flag, code, out)
+		}
+	}
 	_, _, code = run(t, t.TempDir(), "no-such-verb")
 	if code == 0 {
 		t.Fatalf("unknown verb exited 0")

@@ -14,7 +14,6 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/images"
-	"github.com/hoistproject/hoist/internal/layers"
 )
 
 func newCommitCmd(e *env) *cobra.Command {
@@ -74,7 +73,8 @@ func commitLayer(ctx context.Context, st *images.Store, c *container.Container, 
 		return "", err
 	}
 	defer done()
-	l, err := st.Layers().Create(lctx, parent.Record.ChainID, layer, layers.CreateOptions{})
+	// Only the blob is written now: the layer dir is unpacked on first use.
+	l, err := st.Layers().CreateFromTar(lctx, parent.Record.ChainID, layer)
 	if err != nil {
 		return "", fmt.Errorf("commit %s: %w", c.ID, err)
 	}

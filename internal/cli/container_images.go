@@ -33,6 +33,10 @@ func (s storeImages) ResolveImage(ctx context.Context, ref string) (container.Im
 	if err := json.Unmarshal(f.RawConfig, &img.Config); err != nil {
 		return img, fmt.Errorf("image %s: config: %w", ref, err)
 	}
+	// A committed layer is unpacked on first use.
+	if err := st.Layers().Materialize(ctx, f.Layers...); err != nil {
+		return img, fmt.Errorf("image %s: %w", ref, err)
+	}
 	for _, l := range f.Layers {
 		img.LowerDirs = append(img.LowerDirs, st.Layers().DiffDir(l.ChainID))
 		img.ChainIDs = append(img.ChainIDs, l.ChainID.String())

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -13,17 +14,25 @@ import (
 // container's lifetime. fd 3 is its sync socket with the starting command.
 func newContainerMonitorCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:    "container-monitor ID",
+		Use:    monitorVerb + " ID",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := container.New(e.g.Root, container.Options{Logger: e.logger()})
-			if err != nil {
-				return err
-			}
-			return m.RunMonitor(cmd.Context(), args[0], os.NewFile(3, "sync"))
+			return runMonitor(cmd.Context(), e, args[0])
 		},
 	}
+}
+
+// monitorVerb is the hidden verb of the monitor (execute runs it directly
+// when hoist starts it).
+const monitorVerb = "container-monitor"
+
+func runMonitor(ctx context.Context, e *env, id string) error {
+	m, err := container.New(e.g.Root, container.Options{Logger: e.logger()})
+	if err != nil {
+		return err
+	}
+	return m.RunMonitor(ctx, id, os.NewFile(3, "sync"))
 }
 
 // newContainerInitCmd is the hidden `hoist container-init -- CMD...`: the

@@ -250,8 +250,8 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 	if _, _, code = ctrCLI(t, root, "", "rename", "web", "web2"); code != 0 {
 		t.Fatal("rename")
 	}
-	if out, _, code = ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
-		t.Fatalf("restart of a stopped container: %d %q", code, out)
+	if out, errOut, code := ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
+		t.Fatalf("restart of a stopped container: %d %q %q", code, out, errOut)
 	}
 	if out, errOut, code := ctrCLI(t, root, "", "restart", "-t", "1", "web2"); code != 0 || out != "web2\n" {
 		t.Fatalf("restart of a running container: %d %q %q", code, out, errOut)
@@ -517,6 +517,11 @@ func TestCLICommit(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`^sha256:[0-9a-f]{64}\n$`).MatchString(out2) {
 		t.Fatalf("commit: %d %q %q", code, out2, errOut2)
 	}
+	// The committed layer is unpacked on first use; until then the store is
+	// consistent too.
+	if o, eo, code := real("system", "check"); code != 0 || !strings.Contains(o, "No problems found") {
+		t.Fatalf("system check after commit: %d %q %q", code, o, eo)
+	}
 	if o, _, _ := real("run", "--rm", "--network", "none", "derived:2"); o != "committed\n" {
 		t.Fatalf("run committed image: %q", o)
 	}
@@ -548,6 +553,22 @@ func TestCLIInspectContainer(t *testing.T) {
 		!strings.HasSuffix(gd["UpperDir"].(string), id+"/upper") || !strings.Contains(gd["LowerDir"].(string), busyboxLower(t)) ||
 		o["Mounts"].([]any)[0].(map[string]any)["Destination"] != "/hosttmp" || o["Config"].(map[string]any)["Env"].([]any)[0] != "X=1" {
 		t.Fatalf("inspect fields: %s", out)
+	}
+	// Templates run on the typed object: docker's field order.
+	out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{json .Config}}", "insp")
+	if got, want := strings.Join(jsonKeys(t, out), " "), "Hostname Domainname User AttachStdin AttachStdout AttachStderr ExposedPorts Tty OpenStdin StdinOnce Env Cmd Image Volumes WorkingDir Entrypoint OnBuild Labels"; got != want {
+		t.Fatalf("{{json .Config}} keys:\n got %s\nwant %s", got, want)
+	}
+	out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{json .HostConfig}}", "insp")
+	if got := strings.Join(jsonKeys(t, out), " "); !strings.HasPrefix(got, "Binds LogConfig NetworkMode PortBindings RestartPolicy AutoRemove") {
+		t.Fatalf("{{json .HostConfig}} keys: %s", got)
+	}
+	out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{json .}}", "insp")
+	if got := strings.Join(jsonKeys(t, out), " "); !strings.HasSuffix(got, "HostConfig GraphDriver Mounts Config NetworkSettings") || !strings.HasPrefix(got, "Id Created Path Args State Image") {
+		t.Fatalf("{{json .}} keys: %s", got)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{.State.Running}} {{.Id}} {{.Config.Image}} {{.HostConfig.NetworkMode}}", "insp"); out != "false "+id+" busybox:latest none\n" {
+		t.Fatalf("typed fields: %q", out)
 	}
 	_, errOut, code = ctrCLI(t, root, "", "container", "inspect", "nosuch")
 	if code != 1 || !strings.Contains(errOut, "No such container: nosuch") {

@@ -13,8 +13,12 @@ import (
 // templateFuncs are the functions docker offers in --format templates.
 var templateFuncs = template.FuncMap{
 	"json": func(v any) string {
-		b, _ := json.Marshal(v)
-		return string(b)
+		// as docker's: no HTML escaping of <, >, &
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.Encode(v)
+		return strings.TrimSuffix(buf.String(), "\n")
 	},
 	"join":     strings.Join,
 	"split":    strings.Split,
@@ -87,6 +91,22 @@ func renderList(w io.Writer, format, defaultTable string, headers map[string]str
 	return nil
 }
 
+// jsonForm is v decoded from its JSON into maps and slices, numbers kept
+// as written (sizes print as 1985581, not 1.985581e+06).
+func jsonForm(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var generic any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&generic); err != nil {
+		return nil, err
+	}
+	return generic, nil
+}
+
 // renderInspect writes docker's inspect output: a JSON array indented by four
 // spaces, or with a format one executed template per item.
 func renderInspect(w io.Writer, format string, items []any) error {
@@ -109,21 +129,34 @@ func renderInspect(w io.Writer, format string, items []any) error {
 		return err
 	}
 	for _, it := range items {
-		// Execute on the JSON form so that templates see docker's field names.
-		var generic any
-		b, err := json.Marshal(it)
-		if err != nil {
+		// As docker's CLI does: run the template on the typed object (so
+		// that {{json .Config}} keeps docker's field order and times print
+		// as Go times), and only if that fails (a field spelled as in the
+		// JSON but not in the type, like {{.Id}} of an image) on the
+		// object's JSON form.
+		var typed any = it
+		if tv, ok := it.(interface{ Template() any }); ok {
+			typed = tv.Template()
+		}
+		var buf bytes.Buffer
+		if err := t.Execute(&buf, typed); err != nil {
+			generic, jerr := jsonForm(it)
+			if jerr != nil {
+				return jerr
+			}
+			buf.Reset()
+			raw, cerr := t.Clone()
+			if cerr != nil {
+				return cerr
+			}
+			if err := raw.Option("missingkey=error").Execute(&buf, generic); err != nil {
+				return fmt.Errorf("template parsing error: %v", err)
+			}
+		}
+		buf.WriteByte('\n')
+		if _, err := w.Write(buf.Bytes()); err != nil {
 			return err
 		}
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.UseNumber() // sizes print as 1985581, not 1.985581e+06
-		if err := dec.Decode(&generic); err != nil {
-			return err
-		}
-		if err := t.Execute(w, generic); err != nil {
-			return fmt.Errorf("template: %v", err)
-		}
-		fmt.Fprintln(w)
 	}
 	return nil
 }

@@ -40,9 +40,14 @@ func newLoadCmd(e *env) *cobra.Command {
 			if f, ok := e.out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				tty = true
 			}
-			opts := imagearchive.Options{Claim: func(ctx context.Context, d digest.Digest) error {
-				return st.DB().AddResources(ctx, layers.BlobResource(d))
-			}}
+			opts := imagearchive.Options{
+				Claim: func(ctx context.Context, d digest.Digest) error {
+					return st.DB().AddResources(ctx, layers.BlobResource(d))
+				},
+				Prepare: func(ctx context.Context, r io.Reader) (*layers.Prepared, error) {
+					return st.Layers().Prepare(ctx, r, layers.CreateOptions{})
+				},
+			}
 			if !quiet && tty {
 				p := newProgress(e.out, true)
 				opts.Progress = func(member string, cur, total int64) {
@@ -94,12 +99,13 @@ func newLoadCmd(e *env) *cobra.Command {
 // recordLoaded unpacks the loaded images' layers and records them with their
 // names, printing docker's "Loaded image" lines.
 func recordLoaded(ctx context.Context, out io.Writer, st *images.Store, loaded []imagearchive.Loaded) error {
+	defer imagearchive.DiscardPrepared(loaded)
 	for _, l := range loaded {
 		raw, err := content.ReadBlob(ctx, st.Content(), l.Config.Digest, images.MaxConfigSize)
 		if err != nil {
 			return err
 		}
-		n := images.NewImage{Config: raw}
+		n := images.NewImage{Config: raw, Prepared: l.Prepared}
 		for _, name := range l.Names {
 			n.Names = append(n.Names, name.String())
 		}

@@ -63,6 +63,13 @@ func Execute(ctx context.Context, args []string, in io.Reader, out, errOut io.Wr
 // execute runs hoist with a prepared env (tests inject services here).
 func execute(ctx context.Context, e *env, args []string) int {
 	in, out, errOut := e.in, e.out, e.errOut
+	// The monitor, started by hoist itself for every container start in the
+	// exact form container.Manager uses, skips building the command tree:
+	// it is on the critical path of `run`.
+	if len(args) == 4 && args[0] == "--root" && args[2] == monitorVerb {
+		e.g = Globals{Root: args[1], LogLevel: "warn"}
+		return exitCode(runMonitor(ctx, e, args[3]), errOut)
+	}
 	root := newRootCommand(e)
 	root.SetArgs(args)
 	root.SetIn(in)
@@ -81,7 +88,10 @@ func newRootCommand(e *env) *cobra.Command {
 		// Unknown commands and bad flags exit 125 like docker.
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		// `hoist --version` / `-v` print one line, as `docker --version` does.
+		Version: Version,
 	}
+	root.SetVersionTemplate("hoist version {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &flagError{cmd: c.CommandPath(), err: err}
 	})

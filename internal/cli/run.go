@@ -27,6 +27,10 @@ func newRunCmd(e *env) *cobra.Command {
 				return withStatus(125, err)
 			}
 			ctx := cmd.Context()
+			// The monitor starts up while the container is created (best
+			// effort: Start spawns one itself otherwise).
+			mon, _ := m.SpawnMonitor()
+			defer mon.Close()
 			ctr, err := e.createContainer(ctx, m, o, f.pull)
 			if err != nil {
 				return startExit(err)
@@ -38,7 +42,7 @@ func newRunCmd(e *env) *cobra.Command {
 				return startExit(err)
 			}
 			if detach {
-				if _, err := m.Start(ctx, ctr.ID, container.StartOptions{}); err != nil {
+				if _, err := m.Start(ctx, ctr.ID, container.StartOptions{Monitor: mon}); err != nil {
 					return failed(err)
 				}
 				fmt.Fprintln(e.out, ctr.ID)
@@ -46,7 +50,7 @@ func newRunCmd(e *env) *cobra.Command {
 			}
 			streams, restore := terminalStreams(e, f.interactive, f.tty)
 			sigs, stop := forwardedSignals()
-			code, err := m.Start(ctx, ctr.ID, container.StartOptions{Streams: streams, Signals: sigs})
+			code, err := m.Start(ctx, ctr.ID, container.StartOptions{Streams: streams, Signals: sigs, Monitor: mon})
 			stop()
 			restore()
 			if err != nil {

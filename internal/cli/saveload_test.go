@@ -33,6 +33,7 @@ func TestSaveLoadThroughBinary(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dst := hoistRunner{t: t, bin: bin, root: t.TempDir()}
 			out := dst.must(data, "load")
+			noUnpackLeftovers(t, dst.root)
 			for _, want := range []string{"Loaded image: demo/bb:1", "Loaded image: demo/bb:2", "Loaded image: other:v"} {
 				if !strings.Contains(out, want) {
 					t.Fatalf("load output %q lacks %q", out, want)
@@ -72,6 +73,7 @@ func TestSaveLoadThroughBinary(t *testing.T) {
 	if _, errOut, code := bad.run(raw[:len(raw)/2], "load"); code != 1 || !strings.Contains(errOut, "archive") {
 		t.Fatalf("truncated load: exit %d, %q", code, errOut)
 	}
+	noUnpackLeftovers(t, bad.root)
 	if out := bad.must(nil, "images", "-q"); out != "" {
 		t.Fatalf("images after failed load: %q", out)
 	}
@@ -89,6 +91,20 @@ func TestSaveLoadThroughBinary(t *testing.T) {
 	}
 	if _, _, code := bad.run(nil, "load", "-i", "/nonexistent.tar"); code != 1 {
 		t.Fatalf("load of a missing file: exit %d", code)
+	}
+}
+
+// noUnpackLeftovers fails if a load left directories in layers/tmp (layers
+// unpacked while their blobs were stored must be committed or removed by
+// the load itself; the next store open would hide a leak).
+func noUnpackLeftovers(t *testing.T, root string) {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(root, "layers", "tmp"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	if len(ents) != 0 {
+		t.Fatalf("layers/tmp holds %d leftovers, e.g. %s", len(ents), ents[0].Name())
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -527,10 +528,13 @@ func TestMonitorKilledWhileStarting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A monitor that prepared the rootfs and died before starting: the
-	// starter's end closes and the monitor cleans up after itself...
-	conn, err := m.spawnMonitor(c)
+	// A starter that prepared the rootfs and died before starting: its end
+	// closes and the monitor cleans up after it...
+	conn, _, err := m.spawnMonitor(c)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.prepareBundle(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	if msg, err := readSync(bufio.NewReader(conn)); err != nil || !msg.Ready {
@@ -546,9 +550,13 @@ func TestMonitorKilledWhileStarting(t *testing.T) {
 	if rootfsMounted(c) {
 		t.Fatal("monitor left the rootfs mounted")
 	}
-	// ...and one killed with SIGKILL leaves a mount that readers repair.
-	conn, err = m.spawnMonitor(c)
+	// ...and a monitor killed with SIGKILL leaves a mount that readers
+	// repair.
+	conn, _, err = m.spawnMonitor(c)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.prepareBundle(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	readSync(bufio.NewReader(conn))
@@ -623,5 +631,184 @@ func TestOOMKilled(t *testing.T) {
 	}
 	if !got.State.OOMKilled || (code != 137 && code != 0) {
 		t.Fatalf("want OOM kill: code %d state %+v", code, got.State)
+	}
+}
+
+// TestStartFailsBeforeMonitorReady: a start that fails while the bundle is
+// prepared (here a bind source removed after create) reports docker's 125
+// and leaves no mount and no monitor behind.
+func TestStartFailsBeforeMonitorReady(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "src")
+	os.Mkdir(src, 0o755)
+	c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"true"}},
+		HostConfig: HostConfig{NetworkMode: "none", Binds: []string{src + ":/data"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(src)
+	_, err = m.Start(ctx, c.ID, StartOptions{Streams: &Streams{}})
+	var se *StartError
+	if !errors.As(err, &se) || se.Code != 125 || !strings.Contains(err.Error(), "bind source path does not exist: "+src) {
+		t.Fatalf("start with a missing bind source: %v", err)
+	}
+	if monitorsOf(m.root) {
+		t.Error("a monitor outlived the failed start")
+	}
+	got, err := m.Get(ctx, c.ID)
+	if err != nil || got.State.Status != StatusCreated || rootfsMounted(got) {
+		t.Fatalf("after the failed start: %+v %v mounted=%v", got.State, err, rootfsMounted(got))
+	}
+}
+
+// TestMonitorSpawnedAhead: a monitor started before its container is
+// created (run) serves the start it is given to; one not used exits when
+// closed; a start given a used one starts its own.
+func TestMonitorSpawnedAhead(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	mon, err := m.SpawnMonitor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mon.Close()
+	c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"echo", "ahead"}}, HostConfig: HostConfig{NetworkMode: "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if code, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{Stdout: &out}, Monitor: mon}); err != nil || code != 0 || out.String() != "ahead\n" {
+		t.Fatalf("start with a monitor spawned ahead: %d %v %q", code, err, out.String())
+	}
+	out.Reset()
+	if code, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{Stdout: &out}, Monitor: mon}); err != nil || code != 0 || out.String() != "ahead\n" {
+		t.Fatalf("start given a used monitor: %d %v %q", code, err, out.String())
+	}
+	unused, err := m.SpawnMonitor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unused.Close()
+	for i := 0; i < 500 && monitorsOf(m.root); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if monitorsOf(m.root) {
+		t.Fatal("an unused monitor did not exit")
+	}
+}
+
+// TestStarterKilledWithNetworkUp: a starter that brought up the bridge
+// network (slirp4netns) and died before Start leaves nothing running: the
+// monitor finds its pid in the state and stops it.
+func TestStarterKilledWithNetworkUp(t *testing.T) {
+	if _, err := exec.LookPath("slirp4netns"); err != nil {
+		t.Skip("slirp4netns not installed")
+	}
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"true"}}, HostConfig: HostConfig{NetworkMode: "bridge"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, exited, err := m.spawnMonitor(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	netw, err := m.prepareStart(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := netw.pid()
+	if pid <= 0 || procStart(pid) == 0 {
+		t.Fatalf("slirp4netns not running: pid %d", pid)
+	}
+	netw.release() // as if this starter died: nobody stops it here
+	conn.Close()
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("monitor did not exit")
+	}
+	for i := 0; i < 200 && procStart(pid) != 0; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if procStart(pid) != 0 {
+		t.Errorf("slirp4netns %d still runs", pid)
+	}
+	if mps, _ := mount.MountPoints(c.dir); len(mps) != 0 {
+		t.Errorf("mounts left: %v", mps)
+	}
+}
+
+// TestStartWaitsForPreviousMonitor: a start does not begin while the last
+// run's monitor still tears down (its network and runtime record share the
+// container's paths and ID).
+func TestStartWaitsForPreviousMonitor(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", Config: Config{Cmd: []string{"true"}}, HostConfig: HostConfig{NetworkMode: "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A stand-in for a monitor still finishing: the state names it.
+	old := exec.Command("sleep", "1000")
+	if err := old.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { old.Process.Kill(); old.Wait() })
+	c.State = State{Status: StatusExited, MonitorPid: old.Process.Pid, MonitorStart: procStart(old.Process.Pid)}
+	if err := c.saveState(); err != nil {
+		t.Fatal(err)
+	}
+	var killed atomic.Bool
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{}})
+		if !killed.Load() {
+			err = errors.New("started while the previous monitor was alive")
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("start returned before the previous monitor exited: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	killed.Store(true)
+	old.Process.Kill()
+	old.Wait()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A crash during create or rm leaves a container directory with no record;
+// prune removes it, but never one whose creator still holds its lock.
+func TestPruneRemovesRemnants(t *testing.T) {
+	m, err := New(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remnant := filepath.Join(m.containersDir(), strings.Repeat("a", 64))
+	creating := filepath.Join(m.containersDir(), strings.Repeat("b", 64))
+	for _, d := range []string{remnant, creating} {
+		if err := os.MkdirAll(filepath.Join(d, "upper", "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := lockDir(creating, syscall.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := m.Prune(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(remnant); !os.IsNotExist(err) {
+		t.Errorf("remnant %s survived prune: %v", remnant, err)
+	}
+	if _, err := os.Stat(creating); err != nil {
+		t.Errorf("a container being created was removed: %v", err)
 	}
 }

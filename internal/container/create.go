@@ -154,7 +154,17 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 			m.releaseName(name, id)
 		}
 	}()
-	for _, d := range []string{c.dir, filepath.Join(c.dir, "upper"), filepath.Join(c.dir, "work"),
+	if err := os.MkdirAll(c.dir, 0o711); err != nil {
+		return nil, fmt.Errorf("create container dir: %w", err)
+	}
+	// Held until the record is written: a directory with no record and a
+	// free lock is a crash's remnant (removeRemnants).
+	unlock, err := c.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	for _, d := range []string{filepath.Join(c.dir, "upper"), filepath.Join(c.dir, "work"),
 		filepath.Join(c.dir, "rootfs"), filepath.Join(c.dir, "bundle")} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, fmt.Errorf("create container dir: %w", err)

@@ -39,8 +39,13 @@
 //
 // A container's lifetime is held by a monitor: hoist re-executing itself
 // ("hoist container-monitor ID"), started in its own session so that it
-// outlives the command that started it. The monitor mounts the rootfs, writes
-// the bundle, runs "runtime run --detach" as a child subreaper, waits for the
+// outlives the command that started it (run starts it before creating the
+// container, "container-monitor -", and tells it the ID first). The starter mounts the rootfs, writes
+// the bundle and brings up the bridge network (netns + slirp4netns, its pid
+// recorded in the state at once) while the monitor starts up (the new
+// process is the longest step before the runtime), and hands the network
+// over with Start; the monitor runs "runtime run --detach" as a child
+// subreaper, waits for the
 // container's init, copies its output to the log file and to attached
 // clients (attach.sock), records the exit code and finish time, then unmounts
 // and cleans up (-t: "create", size the pty, "start"). If the monitor itself
@@ -51,8 +56,10 @@
 // runtime record are removed.
 //
 // The starting command and the monitor talk over a socketpair (the
-// monitor's fd 3): the monitor prepares (rootfs, bundle, network, sockets)
-// and says Ready; the starter attaches its streams if any and says Start
+// monitor's fd 3): the monitor prepares its sockets and says Ready (a
+// starter that fails before Start stops its network and closes its end;
+// the monitor then unmounts the rootfs, stops the network a killed starter
+// left, and exits); the starter attaches its streams if any and says Start
 // (with the terminal size); the monitor starts the process and says Started
 // or the error with docker's exit code (125/126/127). Attached clients
 // (run without -d, start -a, attach, wait) then get framed stdout/stderr and

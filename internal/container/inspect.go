@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/hoistproject/hoist/internal/images"
 )
 
 // InspectState is docker's State object.
@@ -57,14 +59,69 @@ type Inspect struct {
 	RestartCount   int
 	Driver         string
 	Platform       string
-	HostConfig     map[string]any
+	HostConfig     InspectHostConfig
 	GraphDriver    struct {
 		Data map[string]string
 		Name string
 	}
 	Mounts          []InspectMount
-	Config          map[string]any
-	NetworkSettings map[string]any
+	Config          images.InspectConfig // docker's container.Config, as for images
+	NetworkSettings InspectNetworkSettings
+}
+
+// InspectHostConfig is inspect's HostConfig: the fields of docker's
+// HostConfig that hoist has, in docker's order.
+type InspectHostConfig struct {
+	Binds           []string
+	LogConfig       InspectLogConfig
+	NetworkMode     string
+	PortBindings    map[string][]PortMapping
+	RestartPolicy   InspectRestartPolicy
+	AutoRemove      bool
+	PublishAllPorts bool
+	ReadonlyRootfs  bool
+	SecurityOpt     []string
+	Runtime         string
+	CpuShares       int64
+	Memory          int64
+	NanoCpus        int64
+	PidsLimit       int64
+	Ulimits         []InspectUlimit
+	Init            bool
+}
+
+// InspectLogConfig is HostConfig.LogConfig.
+type InspectLogConfig struct {
+	Type   string
+	Config map[string]string
+}
+
+// InspectRestartPolicy is HostConfig.RestartPolicy.
+type InspectRestartPolicy struct {
+	Name              string
+	MaximumRetryCount int
+}
+
+// InspectUlimit is one of HostConfig.Ulimits, in docker's field order.
+type InspectUlimit struct {
+	Name string
+	Hard int64
+	Soft int64
+}
+
+// InspectNetworkSettings is inspect's NetworkSettings, in docker's order.
+type InspectNetworkSettings struct {
+	SandboxKey string
+	Ports      map[string][]PortMapping
+	Gateway    string
+	IPAddress  string
+	Networks   map[string]InspectEndpoint
+}
+
+// InspectEndpoint is one of NetworkSettings.Networks.
+type InspectEndpoint struct {
+	Gateway   string
+	IPAddress string
 }
 
 func dockerTime(t time.Time) string {
@@ -129,21 +186,20 @@ func (c *Container) Inspect() Inspect {
 		k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
 		bindings[k] = append(bindings[k], PortMapping{HostIp: p.HostIP, HostPort: fmt.Sprint(p.HostPort)})
 	}
-	ulimits := []map[string]any{}
+	ulimits := []InspectUlimit{}
 	for _, u := range hc.Ulimits {
-		ulimits = append(ulimits, map[string]any{"Name": u.Name, "Soft": u.Soft, "Hard": u.Hard})
+		ulimits = append(ulimits, InspectUlimit{Name: u.Name, Hard: u.Hard, Soft: u.Soft})
 	}
 	binds := hc.Binds
 	if binds == nil {
 		binds = []string{}
 	}
-	in.HostConfig = map[string]any{
-		"Binds": binds, "NetworkMode": netMode(c), "PortBindings": bindings,
-		"RestartPolicy": map[string]any{"Name": "no", "MaximumRetryCount": 0},
-		"AutoRemove":    hc.AutoRemove, "PublishAllPorts": hc.PublishAll, "ReadonlyRootfs": hc.ReadonlyRootfs,
-		"Init": hc.Init, "Memory": hc.Memory, "NanoCpus": hc.NanoCPUs, "CpuShares": hc.CPUShares,
-		"PidsLimit": hc.PidsLimit, "Ulimits": ulimits, "SecurityOpt": hc.SecurityOpt, "Runtime": hc.Runtime,
-		"LogConfig": map[string]any{"Type": "json-file", "Config": map[string]string{}},
+	in.HostConfig = InspectHostConfig{
+		Binds: binds, LogConfig: InspectLogConfig{Type: "json-file", Config: map[string]string{}},
+		NetworkMode: netMode(c), PortBindings: bindings, RestartPolicy: InspectRestartPolicy{Name: "no"},
+		AutoRemove: hc.AutoRemove, PublishAllPorts: hc.PublishAll, ReadonlyRootfs: hc.ReadonlyRootfs,
+		SecurityOpt: hc.SecurityOpt, Runtime: hc.Runtime, CpuShares: hc.CPUShares, Memory: hc.Memory,
+		NanoCpus: hc.NanoCPUs, PidsLimit: hc.PidsLimit, Ulimits: ulimits, Init: hc.Init,
 	}
 	cfg := c.Config
 	env := cfg.Env
@@ -154,23 +210,19 @@ func (c *Container) Inspect() Inspect {
 	if len(cfg.ExposedPorts) > 0 {
 		exposed = cfg.ExposedPorts
 	}
-	in.Config = map[string]any{
-		"Hostname": cfg.Hostname, "Domainname": "", "User": cfg.User,
-		"AttachStdin": false, "AttachStdout": false, "AttachStderr": false,
-		"ExposedPorts": exposed, "Tty": cfg.Tty, "OpenStdin": cfg.OpenStdin, "StdinOnce": cfg.StdinOnce,
-		"Env": env, "Cmd": cfg.Cmd, "Image": cfg.Image, "Volumes": cfg.Volumes, "WorkingDir": cfg.WorkingDir,
-		"Entrypoint": cfg.Entrypoint, "OnBuild": nil, "Labels": cfg.Labels,
-	}
-	if cfg.StopSignal != "" {
-		in.Config["StopSignal"] = cfg.StopSignal
+	in.Config = images.InspectConfig{
+		Hostname: cfg.Hostname, User: cfg.User, ExposedPorts: exposed,
+		Tty: cfg.Tty, OpenStdin: cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
+		Env: env, Cmd: cfg.Cmd, Image: cfg.Image, Volumes: cfg.Volumes, WorkingDir: cfg.WorkingDir,
+		Entrypoint: cfg.Entrypoint, Labels: cfg.Labels, StopSignal: cfg.StopSignal,
 	}
 	ip, gw := "", ""
 	if netMode(c) == "bridge" {
 		ip, gw = slirpGuestIP, "10.0.2.2"
 	}
-	in.NetworkSettings = map[string]any{
-		"Ports": ports, "IPAddress": ip, "Gateway": gw, "SandboxKey": filepath.Join(c.dir, "netns"),
-		"Networks": map[string]any{netMode(c): map[string]any{"IPAddress": ip, "Gateway": gw}},
+	in.NetworkSettings = InspectNetworkSettings{
+		SandboxKey: filepath.Join(c.dir, "netns"), Ports: ports, Gateway: gw, IPAddress: ip,
+		Networks: map[string]InspectEndpoint{netMode(c): {Gateway: gw, IPAddress: ip}},
 	}
 	return in
 }

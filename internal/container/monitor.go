@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -24,12 +23,17 @@ import (
 // syncMsg is exchanged on the pipe between the starting command and the
 // monitor (the monitor's fd 3, a socketpair).
 type syncMsg struct {
+	ID      string `json:",omitempty"` // starter -> a monitor started ahead: its container
 	Ready   bool   `json:",omitempty"` // monitor -> starter: prepared, waiting for Start
 	Start   bool   `json:",omitempty"` // starter -> monitor: go
 	Started bool   `json:",omitempty"` // monitor -> starter: process running
 	Pid     int    `json:",omitempty"`
-	Error   string `json:",omitempty"` // monitor -> starter: failed
-	Code    int    `json:",omitempty"` // exit code for Error (125, 126, 127)
+	// Net and NetPid (starter -> monitor, with Start): the bridge network
+	// the starter brought up, and its slirp4netns (0: loopback only).
+	Net    bool   `json:",omitempty"`
+	NetPid int    `json:",omitempty"`
+	Error  string `json:",omitempty"` // monitor -> starter: failed
+	Code   int    `json:",omitempty"` // exit code for Error (125, 126, 127)
 	// Height and Width (starter -> monitor, with Start) size the tty
 	// before the process starts.
 	Height uint16 `json:",omitempty"`
@@ -80,12 +84,26 @@ func (cl *monClient) send(typ byte, p []byte) error {
 // it owns the container's lifetime until its process exits. syncFile is the
 // socketpair end shared with the starting command.
 func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) error {
+	sr := bufio.NewReader(syncFile)
+	if id == pendingID {
+		// Started ahead of its container (SpawnMonitor): wait to be told
+		// which; a starter that gave up closed its end.
+		line, err := sr.ReadBytes('\n')
+		var msg syncMsg
+		if err != nil || json.Unmarshal(line, &msg) != nil || !idRE.MatchString(msg.ID) {
+			return nil
+		}
+		id = msg.ID
+		if lf, err := os.OpenFile(filepath.Join(m.containersDir(), id, "monitor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+			unix.Dup2(int(lf.Fd()), 2)
+			lf.Close()
+		}
+	}
 	c, err := m.load(id)
 	if err != nil {
 		return err
 	}
 	mon := &monitor{m: m, c: c, ctx: context.WithoutCancel(ctx), clients: map[*monClient]struct{}{}}
-	sr := bufio.NewReader(syncFile)
 	reply := func(msg syncMsg) {
 		b, _ := json.Marshal(msg)
 		syncFile.Write(append(b, '\n'))
@@ -105,7 +123,15 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	var req syncMsg
 	if err != nil || json.Unmarshal(line, &req) != nil || !req.Start {
 		mon.cleanup()
+		// A starter that failed stopped its network and cleared NetPid
+		// before going; one that was killed could not.
+		if c.loadState() == nil {
+			m.cleanupNetwork(c)
+		}
 		return fmt.Errorf("starter went away before start")
+	}
+	if req.Net {
+		mon.net = adoptBridge(c, req.NetPid) // cleanup() stops it
 	}
 	if req.Height > 0 {
 		mon.mu.Lock()
@@ -160,7 +186,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	c.State.OOMKilled = oomKilled
 	removed := false
 	if c.HostConfig.AutoRemove {
-		if err := m.removeFiles(c, true); err == nil {
+		if err := m.unregister(c, true); err == nil {
 			removed = true
 		}
 	}
@@ -170,9 +196,15 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		}
 	}
 	mon.finish(code, true)
-	// The network helper and the runtime's record go last: clients need not
-	// wait for them, and a new start of this container deletes a leftover
-	// record first.
+	// The container's directory, the network helper and the runtime's
+	// record go last: clients need not wait for them (the container is
+	// already gone for every command, and a new start of this container
+	// deletes a leftover runtime record first).
+	if removed {
+		if err := m.removeDir(c); err != nil {
+			m.log.Warn("remove", "container", c.ID, "err", err)
+		}
+	}
 	netw.stop()
 	_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
 	return nil
@@ -202,45 +234,91 @@ func waitPid(pid int) int {
 	}
 }
 
-func (mon *monitor) prepare() (err error) {
+// prepare sets up what the monitor owns from the start: the attach socket
+// and the log. The rootfs, the runtime bundle and the user-mode network are
+// the starter's (prepareStart), made while this process starts; the
+// network is handed over with Start.
+func (mon *monitor) prepare() error {
 	c := mon.c
-	rootfs := filepath.Join(c.dir, "rootfs")
-	// The user-mode network comes up while the rootfs and bundle are made.
-	type netResult struct {
-		n   *bridgeNet
-		err error
+	l, err := listenDir(c.dir, "attach.sock")
+	if err != nil {
+		return fmt.Errorf("attach socket: %w", err)
 	}
-	netc := make(chan netResult, 1)
-	if netMode(c) == "bridge" {
-		go func() {
-			n, err := mon.m.startBridge(c)
-			netc <- netResult{n, err}
-		}()
-	} else {
-		netc <- netResult{}
-	}
-	collected := false
-	waitNet := func() error {
-		collected = true
-		r := <-netc
-		mon.net = r.n
-		return r.err
-	}
-	defer func() {
-		if err != nil && !collected {
-			waitNet() // cleanup() then stops it
-		}
-	}()
-	if err := mon.m.prepareRootfs(mon.ctx, c); err != nil {
+	mon.listener = l
+	lf, err := os.OpenFile(filepath.Join(c.dir, "container-json.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
 		return err
 	}
-	if err := mon.m.populateVolumes(mon.ctx, c, rootfs); err != nil {
+	mon.logf = lf
+	return nil
+}
+
+// prepareStart mounts c's rootfs, writes its runtime bundle and, with
+// the bridge network, brings up its network namespace and slirp4netns
+// (recorded as State.NetPid, so that whoever cleans up after a killed
+// starter stops it). Start runs it while the monitor starts up; on error
+// nothing is left.
+func (m *Manager) prepareStart(ctx context.Context, c *Container) (*bridgeNet, error) {
+	var netw *bridgeNet
+	var netErr error
+	netDone := make(chan struct{})
+	if netMode(c) == "bridge" {
+		go func() {
+			defer close(netDone)
+			netw, netErr = m.startBridge(c)
+		}()
+	} else {
+		close(netDone)
+	}
+	err := m.prepareBundle(ctx, c)
+	<-netDone
+	if err == nil {
+		err = netErr
+	}
+	if err == nil && netw != nil {
+		c.State.NetPid = netw.pid()
+		err = c.saveState()
+	}
+	if err != nil {
+		m.abandonNetwork(c, netw)
+		mount.UnmountAll(filepath.Join(c.dir, "rootfs"))
+		return nil, err
+	}
+	return netw, nil
+}
+
+// abandonNetwork stops a network prepareStart brought up that no monitor
+// took, and forgets its pid.
+func (m *Manager) abandonNetwork(c *Container, netw *bridgeNet) {
+	if netw == nil {
+		return
+	}
+	netw.stop()
+	if c.State.NetPid != 0 {
+		c.State.NetPid = 0
+		c.saveState()
+	}
+}
+
+// prepareBundle mounts c's rootfs and writes its runtime bundle (volumes
+// populated, /etc files, config.json); on error nothing stays mounted.
+func (m *Manager) prepareBundle(ctx context.Context, c *Container) (err error) {
+	rootfs := filepath.Join(c.dir, "rootfs")
+	defer func() {
+		if err != nil {
+			mount.UnmountAll(rootfs)
+		}
+	}()
+	if err := m.prepareRootfs(ctx, c); err != nil {
+		return err
+	}
+	if err := m.populateVolumes(ctx, c, rootfs); err != nil {
 		return err
 	}
 	if err := writeEtcFiles(c); err != nil {
 		return err
 	}
-	spec, err := mon.m.buildSpec(c, rootfs)
+	spec, err := m.buildSpec(c, rootfs)
 	if err != nil {
 		return err
 	}
@@ -258,19 +336,6 @@ func (mon *monitor) prepare() (err error) {
 			}
 		}
 	}
-	if err := waitNet(); err != nil {
-		return err
-	}
-	l, err := listenDir(c.dir, "attach.sock")
-	if err != nil {
-		return fmt.Errorf("attach socket: %w", err)
-	}
-	mon.listener = l
-	lf, err := os.OpenFile(filepath.Join(c.dir, "container-json.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return err
-	}
-	mon.logf = lf
 	return nil
 }
 
@@ -669,10 +734,6 @@ func (m *Manager) cleanupAfterExit(ctx context.Context, c *Container) {
 
 // cleanupNetwork stops c's slirp4netns and removes its network namespace.
 func (m *Manager) cleanupNetwork(c *Container) {
-	if c.State.NetPid > 0 && c.State.NetPid != os.Getpid() {
-		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c.State.NetPid)); strings.TrimSpace(string(comm)) == "slirp4netns" {
-			syscall.Kill(c.State.NetPid, syscall.SIGKILL)
-		}
-	}
+	killSlirp(c.State.NetPid)
 	mount.RemoveNetNS(filepath.Join(c.dir, "netns"))
 }

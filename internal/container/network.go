@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -25,10 +26,11 @@ const (
 // (kept in <dir>/netns) connected to the host by slirp4netns, which also
 // forwards published ports.
 type bridgeNet struct {
-	nsPath string
-	cmd    *exec.Cmd
-	apiDir *os.File
-	api    string
+	nsPath  string
+	cmd     *exec.Cmd
+	apiDir  *os.File
+	api     string
+	adopted int // slirp4netns started by another process (adoptBridge)
 }
 
 func (m *Manager) startBridge(c *Container) (*bridgeNet, error) {
@@ -65,6 +67,9 @@ func (m *Manager) startBridge(c *Container) (*bridgeNet, error) {
 	b.cmd = exec.Command(slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
 		"--netns-type=path", "--api-socket", childAPI, "--ready-fd=3", b.nsPath, "tap0")
 	b.cmd.ExtraFiles = []*os.File{wr}
+	// Its own session: the terminal's signals (^C to a foreground run) are
+	// the container's, not the network helper's.
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := b.cmd.Start(); err != nil {
 		rd.Close()
 		wr.Close()
@@ -134,10 +139,33 @@ func (b *bridgeNet) addHostFwd(p PortBinding) error {
 }
 
 func (b *bridgeNet) pid() int {
-	if b == nil || b.cmd == nil || b.cmd.Process == nil {
+	switch {
+	case b == nil:
 		return 0
+	case b.cmd != nil && b.cmd.Process != nil:
+		return b.cmd.Process.Pid
 	}
-	return b.cmd.Process.Pid
+	return b.adopted
+}
+
+// adoptBridge is the monitor's handle on the network its starter brought
+// up (slirpPid 0: loopback only).
+func adoptBridge(c *Container, slirpPid int) *bridgeNet {
+	return &bridgeNet{nsPath: filepath.Join(c.dir, "netns"), adopted: slirpPid}
+}
+
+// release hands the network over (to the monitor) without stopping it:
+// only the process is reaped, when it ends.
+func (b *bridgeNet) release() {
+	if b == nil {
+		return
+	}
+	if b.cmd != nil && b.cmd.Process != nil {
+		go b.cmd.Wait()
+	}
+	if b.apiDir != nil {
+		b.apiDir.Close()
+	}
 }
 
 func (b *bridgeNet) stop() {
@@ -148,8 +176,20 @@ func (b *bridgeNet) stop() {
 		b.cmd.Process.Kill()
 		b.cmd.Wait()
 	}
+	killSlirp(b.adopted)
 	if b.apiDir != nil {
 		b.apiDir.Close()
 	}
 	mount.RemoveNetNS(b.nsPath)
+}
+
+// killSlirp kills the slirp4netns with this pid (checked by name: the pid
+// comes from a record and may have been reused).
+func killSlirp(pid int) {
+	if pid <= 0 || pid == os.Getpid() {
+		return
+	}
+	if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "slirp4netns" {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
 }

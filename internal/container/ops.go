@@ -13,6 +13,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/mount"
+	"golang.org/x/sys/unix"
 )
 
 // Wait blocks until the container is not running and returns its exit code.
@@ -256,6 +257,16 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 // mounted below it, so removal never reaches into a lower layer or a bind
 // source), its name and optionally its anonymous volumes.
 func (m *Manager) removeFiles(c *Container, volumes bool) error {
+	if err := m.unregister(c, volumes); err != nil {
+		return err
+	}
+	return m.removeDir(c)
+}
+
+// unregister is the visible part of removeFiles: once it returns the
+// container is gone for every command (no record, no name, no anonymous
+// volumes when asked); what is left is its directory (removeDir).
+func (m *Manager) unregister(c *Container, volumes bool) error {
 	mps, err := mount.MountPoints(c.dir)
 	if err != nil {
 		return err
@@ -270,17 +281,24 @@ func (m *Manager) removeFiles(c *Container, volumes bool) error {
 		return fmt.Errorf("remove %s: still mounted: %v", c.ID, mps)
 	}
 	// Mark removal first so a crash leaves a recognisable remnant.
-	os.Remove(filepath.Join(c.dir, "container.json"))
-	m.releaseName(c.Name, c.ID)
-	if err := os.RemoveAll(c.dir); err != nil {
-		return fmt.Errorf("remove %s: %w", c.dir, err)
+	if err := os.Remove(filepath.Join(c.dir, "container.json")); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove %s: %w", c.ID, err)
 	}
+	m.releaseName(c.Name, c.ID)
 	if volumes {
 		for _, mp := range c.Mounts {
 			if mp.Anonymous && mp.Name != "" {
 				os.RemoveAll(filepath.Join(m.volumesDir(), mp.Name))
 			}
 		}
+	}
+	return nil
+}
+
+// removeDir deletes what unregister left: the container's directory.
+func (m *Manager) removeDir(c *Container) error {
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("remove %s: %w", c.dir, err)
 	}
 	return nil
 }
@@ -315,6 +333,7 @@ func (m *Manager) Rename(ctx context.Context, ref, newName string) error {
 
 // Prune removes every stopped container and returns their IDs.
 func (m *Manager) Prune(ctx context.Context) ([]string, error) {
+	m.removeRemnants()
 	cs, err := m.List(ctx)
 	if err != nil {
 		return nil, err
@@ -333,6 +352,47 @@ func (m *Manager) Prune(ctx context.Context) ([]string, error) {
 		out = append(out, c.ID)
 	}
 	return out, nil
+}
+
+// removeRemnants deletes the container directories that a crash left
+// without a record (during create, or during rm after the record went). A
+// create in progress holds the container's lock until its record is
+// written, and rm holds it throughout, so a directory with no record whose
+// lock is free belongs to nobody. It returns the IDs of the removed ones.
+func (m *Manager) removeRemnants() []string {
+	ents, err := os.ReadDir(m.containersDir())
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		if !e.IsDir() || !idRE.MatchString(e.Name()) {
+			continue
+		}
+		dir := filepath.Join(m.containersDir(), e.Name())
+		if _, err := os.Lstat(filepath.Join(dir, "container.json")); !os.IsNotExist(err) {
+			continue
+		}
+		f, err := lockDir(dir, unix.LOCK_EX|unix.LOCK_NB)
+		if err != nil {
+			continue // being created or removed right now
+		}
+		if _, err := os.Lstat(filepath.Join(dir, "container.json")); os.IsNotExist(err) {
+			mps, _ := mount.MountPoints(dir)
+			sort.Sort(sort.Reverse(sort.StringSlice(mps)))
+			clean := true
+			for _, mp := range mps {
+				if mount.UnmountAll(mp) != nil {
+					clean = false
+				}
+			}
+			if left, _ := mount.MountPoints(dir); clean && len(left) == 0 && os.RemoveAll(dir) == nil {
+				out = append(out, e.Name())
+			}
+		}
+		f.Close()
+	}
+	return out
 }
 
 // Usage is the containers' share of `system df`.

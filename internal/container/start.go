@@ -9,6 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -20,6 +23,9 @@ type StartOptions struct {
 	Streams *Streams
 	// Signals, when set with Streams, are forwarded to the container.
 	Signals <-chan os.Signal
+	// Monitor, when set, is a monitor started ahead (SpawnMonitor) to use
+	// instead of starting one.
+	Monitor *Monitor
 }
 
 // Start starts a created or exited container through a new monitor. Without
@@ -49,39 +55,63 @@ func (m *Manager) Start(ctx context.Context, ref string, o StartOptions) (int, e
 		unlock()
 		return 0, errdefs.Conflictf("container %s is marked for removal and cannot be started", c.ID)
 	}
-	conn, err := m.spawnMonitor(c)
+	// The previous run's monitor tears down its network and runtime record
+	// after reporting the exit: let it finish before this run makes new ones.
+	c.waitMonitorGone(10 * time.Second)
+	conn, exited, ok := o.Monitor.take(c.ID)
+	if !ok {
+		conn, exited, err = m.spawnMonitor(c)
+		if err != nil {
+			unlock()
+			return 0, err
+		}
+	}
+	defer conn.Close()
+	// The rootfs, the bundle and the network are made here while the
+	// monitor, a new process, starts up.
+	netw, err := m.prepareStart(ctx, c)
 	if err != nil {
+		// The monitor stops when it finds the starter gone: wait for it,
+		// so that nothing of this start outlives the error.
+		conn.Close()
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+		}
+		unlock()
+		return 0, &StartError{Code: 125, Msg: err.Error()}
+	}
+	// Until the monitor is told Start, the network is this process's to
+	// stop (the monitor unmounts the rootfs when it finds us gone).
+	failed := func(err error) (int, error) {
+		m.abandonNetwork(c, netw)
 		unlock()
 		return 0, err
 	}
-	defer conn.Close()
 	r := bufio.NewReader(conn)
 	msg, err := readSync(r)
 	if err != nil {
-		unlock()
-		return 0, fmt.Errorf("container monitor for %s failed: %w", c.ID, err)
+		return failed(fmt.Errorf("container monitor for %s failed: %w", c.ID, err))
 	}
 	if msg.Error != "" {
-		unlock()
-		return 0, &StartError{Code: msg.Code, Msg: msg.Error}
+		return failed(&StartError{Code: msg.Code, Msg: msg.Error})
 	}
 	var ac *attachConn
 	if o.Streams != nil {
 		ac, err = attachDial(c, o.Streams)
 		if err != nil {
-			unlock()
-			return 0, fmt.Errorf("attach to %s: %w", c.ID, err)
+			return failed(fmt.Errorf("attach to %s: %w", c.ID, err))
 		}
 	}
-	startMsg := syncMsg{Start: true}
+	startMsg := syncMsg{Start: true, Net: netw != nil, NetPid: netw.pid()}
 	if o.Streams != nil {
 		startMsg.Height, startMsg.Width = o.Streams.Height, o.Streams.Width
 	}
 	b, _ := json.Marshal(startMsg)
 	if _, err := conn.Write(append(b, '\n')); err != nil {
-		unlock()
-		return 0, fmt.Errorf("start %s: %w", c.ID, err)
+		return failed(fmt.Errorf("start %s: %w", c.ID, err))
 	}
+	netw.release() // the monitor's now
 	msg, err = readSync(r)
 	unlock()
 	if err != nil {
@@ -112,32 +142,92 @@ func readSync(r *bufio.Reader) (syncMsg, error) {
 }
 
 // spawnMonitor starts `hoist container-monitor ID` in its own session and
-// returns the starter's end of the sync socketpair.
-func (m *Manager) spawnMonitor(c *Container) (*os.File, error) {
+// returns the starter's end of the sync socketpair and a channel closed
+// when the monitor has exited.
+func (m *Manager) spawnMonitor(c *Container) (*os.File, <-chan struct{}, error) {
+	return m.spawnMonitorFor(c.ID, c.dir)
+}
+
+// pendingID is the monitor's ID argument when it is started ahead of its
+// container and told the ID later, as the first sync message.
+const pendingID = "-"
+
+// spawnMonitorFor starts a monitor for the container id ("-": told later)
+// whose errors go to dir/monitor.log ("": discarded until it knows its
+// container).
+func (m *Manager) spawnMonitorFor(id, dir string) (*os.File, <-chan struct{}, error) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("socketpair: %w", err)
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
 	}
 	parent := os.NewFile(uintptr(fds[0]), "monitor-sync")
 	child := os.NewFile(uintptr(fds[1]), "monitor-sync-child")
 	defer child.Close()
-	args := append(append([]string{}, m.opts.Self[1:]...), "--root", m.root, "container-monitor", c.ID)
+	args := append(append([]string{}, m.opts.Self[1:]...), "--root", m.root, "container-monitor", id)
 	cmd := exec.Command(m.opts.Self[0], args...)
 	cmd.Env = append(os.Environ(), m.opts.SelfEnv...)
 	cmd.ExtraFiles = []*os.File{child}
 	// The monitor's own errors (it has no terminal) go to monitor.log.
-	if lf, err := os.OpenFile(filepath.Join(c.dir, "monitor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
-		defer lf.Close()
-		cmd.Stderr = lf
+	if dir != "" {
+		if lf, err := os.OpenFile(filepath.Join(dir, "monitor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+			defer lf.Close()
+			cmd.Stderr = lf
+		}
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
 	if err := cmd.Start(); err != nil {
 		parent.Close()
-		return nil, fmt.Errorf("start container monitor: %w", err)
+		return nil, nil, fmt.Errorf("start container monitor: %w", err)
 	}
-	go cmd.Wait() // reap it if we live longer than it does
-	return parent, nil
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }() // reap it if we live longer than it does
+	return parent, exited, nil
+}
+
+// Monitor is a monitor process started before its container exists
+// (SpawnMonitor), so that its start-up overlaps the creation of the
+// container. Start uses it when given in StartOptions.Monitor.
+type Monitor struct {
+	conn   *os.File
+	exited <-chan struct{}
+}
+
+// SpawnMonitor starts a monitor that waits to be told its container. Pass
+// it to Start (once); Close it when it is not used (it then exits).
+func (m *Manager) SpawnMonitor() (*Monitor, error) {
+	conn, exited, err := m.spawnMonitorFor(pendingID, "")
+	if err != nil {
+		return nil, err
+	}
+	return &Monitor{conn: conn, exited: exited}, nil
+}
+
+// Close releases a monitor that Start did not take.
+func (p *Monitor) Close() error {
+	if p == nil || p.conn == nil {
+		return nil
+	}
+	err := p.conn.Close()
+	p.conn = nil
+	return err
+}
+
+// take hands the monitor to the start of container id: it is told the ID
+// and then is this start's monitor. It fails (and the caller spawns one)
+// when the monitor is gone or was taken.
+func (p *Monitor) take(id string) (*os.File, <-chan struct{}, bool) {
+	if p == nil || p.conn == nil {
+		return nil, nil, false
+	}
+	conn := p.conn
+	p.conn = nil
+	b, _ := json.Marshal(syncMsg{ID: id})
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		conn.Close()
+		return nil, nil, false
+	}
+	return conn, p.exited, true
 }
 
 // streamUntilExit copies an attached container's stdio, forwards signals,
@@ -186,4 +276,33 @@ func (m *Manager) Attach(ctx context.Context, ref string, o StartOptions) (int, 
 		return 0, errdefs.FailedPreconditionf("You cannot attach to a stopped container, start it first")
 	}
 	return m.attach(ctx, c, o)
+}
+
+// waitMonitorGone waits (up to timeout) until the container's last monitor
+// has exited.
+func (c *Container) waitMonitorGone(timeout time.Duration) {
+	if !c.monitorAlive() {
+		return
+	}
+	pid := c.State.MonitorPid
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err == nil {
+		defer unix.Close(fd)
+		// (Checked after the open: the pidfd is of the monitor, not of a
+		// reused pid.) The pidfd becomes readable when the process exits.
+		for deadline := time.Now().Add(timeout); c.monitorAlive(); {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return
+			}
+			_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(left.Milliseconds())+1)
+			if err != unix.EINTR {
+				return
+			}
+		}
+		return
+	}
+	for deadline := time.Now().Add(timeout); c.monitorAlive() && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 }

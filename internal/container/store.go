@@ -188,15 +188,25 @@ func (c *Container) loadState() error {
 // lock takes the container's exclusive file lock; the returned func
 // releases it.
 func (c *Container) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(c.dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := lockDir(c.dir, unix.LOCK_EX)
 	if err != nil {
 		return nil, fmt.Errorf("lock container %s: %w", c.ID, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock container %s: %w", c.ID, err)
-	}
 	return func() { f.Close() }, nil
+}
+
+// lockDir flocks the lock file of a container directory (how: LOCK_EX,
+// optionally |LOCK_NB); closing the file releases it.
+func lockDir(dir string, how int) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // load reads the container with full id (no reconciliation).

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/layers"
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -35,6 +36,20 @@ type Loaded struct {
 	Layers []ocispec.Descriptor
 	// Names are the tags the archive gives the image (may be empty).
 	Names []reference.Named
+	// Prepared are the layers unpacked while their blobs were stored
+	// (Options.Prepare), by blob digest; one map shared by every image of
+	// the load. Pass it to the layer store (layers.CreateOptions.Prepared)
+	// and Discard what is left afterwards (DiscardPrepared).
+	Prepared map[digest.Digest]*layers.Prepared
+}
+
+// DiscardPrepared removes the prepared layers no image consumed.
+func DiscardPrepared(loaded []Loaded) {
+	for _, img := range loaded {
+		for _, p := range img.Prepared {
+			p.Discard()
+		}
+	}
 }
 
 // Store is what loading needs: write blobs, read the small ones back, and
@@ -55,6 +70,12 @@ type loader struct {
 	added  []digest.Digest          // blobs this load created
 	onBlob func(name string, current, total int64)
 	claim  func(ctx context.Context, d digest.Digest) error
+
+	prepare  func(ctx context.Context, r io.Reader) (*layers.Prepared, error)
+	slots    chan struct{}                      // speculations running
+	chunks   chan []byte                        // free chunks of their pipes
+	pending  []pendingSpec                      // speculations of stored members
+	prepared map[digest.Digest]*layers.Prepared // their results, once resolved
 }
 
 var metaMembers = map[string]bool{"manifest.json": true, "index.json": true, "repositories": true, "oci-layout": true}
@@ -68,6 +89,14 @@ type Options struct {
 	// becomes visible (and for blobs already stored), so that the caller can
 	// protect it from a concurrent prune until an image record names it.
 	Claim func(ctx context.Context, d digest.Digest) error
+	// Prepare, if set, unpacks a layer from r (layers.Store.Prepare). It is
+	// started, in its own goroutine, for each new blob member that looks
+	// like a layer (a tar, gzip or zstd stream), and fed the member's bytes
+	// as they are stored: the archive is read once, and the layer is
+	// unpacked while its blob is hashed and written. Results come back in
+	// Loaded.Prepared. An error only loses the head start: the layer is
+	// then unpacked from its stored blob, which reports the error.
+	Prepare func(ctx context.Context, r io.Reader) (*layers.Prepared, error)
 }
 
 func newLoader(s Store, opts Options) *loader {
@@ -75,7 +104,8 @@ func newLoader(s Store, opts Options) *loader {
 	if claim == nil {
 		claim = func(context.Context, digest.Digest) error { return nil }
 	}
-	return &loader{store: s, blobs: map[string]digest.Digest{}, links: map[string]string{}, meta: map[string][]byte{}, onBlob: opts.Progress, claim: claim}
+	return &loader{store: s, blobs: map[string]digest.Digest{}, links: map[string]string{}, meta: map[string][]byte{}, onBlob: opts.Progress, claim: claim,
+		prepare: opts.Prepare, slots: make(chan struct{}, maxSpeculative), chunks: make(chan []byte, maxSpeculative*(chunkQueue+2))}
 }
 
 // Load reads an uncompressed archive stream (see the package doc) into the
@@ -219,7 +249,22 @@ func (l *loader) member(ctx context.Context, name string, size int64, r io.Reade
 		l.onBlob(name, 0, size)
 		src = &progressReader{r: src, name: name, total: size, fn: l.onBlob}
 	}
+	var spec *speculation
+	if l.prepare != nil && (expected == "" || expected.Algorithm() == digest.Canonical) {
+		var err error
+		if src, spec, err = l.speculate(ctx, src); err != nil {
+			return fmt.Errorf("invalid archive: member %s: %w", name, err)
+		}
+	}
 	info, err := l.write(ctx, src, size, expected)
+	if spec != nil {
+		spec.finish(err)
+		if err != nil {
+			spec.wait().Discard()
+		} else {
+			l.pending = append(l.pending, pendingSpec{info.Digest, spec})
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("invalid archive: member %s: %w", name, err)
 	}
@@ -250,14 +295,20 @@ func (l *loader) lookup(p string) (digest.Digest, error) {
 
 var configNameRE = regexp.MustCompile(`^([a-f0-9]{64})\.json$`)
 
-func (l *loader) resolve(ctx context.Context) ([]Loaded, error) {
-	if b := l.meta["manifest.json"]; b != nil {
-		return l.resolveDocker(ctx, b)
+func (l *loader) resolve(ctx context.Context) (out []Loaded, err error) {
+	l.prepared = l.preparedOf()
+	switch {
+	case l.meta["manifest.json"] != nil:
+		out, err = l.resolveDocker(ctx, l.meta["manifest.json"])
+	case l.meta["index.json"] != nil:
+		out, err = l.resolveOCI(ctx, l.meta["index.json"])
+	default:
+		return nil, errdefs.InvalidArgumentf("invalid archive: no manifest.json or index.json found")
 	}
-	if b := l.meta["index.json"]; b != nil {
-		return l.resolveOCI(ctx, b)
+	for i := range out {
+		out[i].Prepared = l.prepared
 	}
-	return nil, errdefs.InvalidArgumentf("invalid archive: no manifest.json or index.json found")
+	return out, err
 }
 
 func (l *loader) resolveDocker(ctx context.Context, b []byte) ([]Loaded, error) {
@@ -431,6 +482,15 @@ func (l *loader) finish(ctx context.Context, loaded []Loaded, err error) {
 	for _, d := range l.added {
 		if !keep[d] {
 			_ = l.store.Delete(context.WithoutCancel(ctx), d)
+		}
+	}
+	if l.prepared == nil { // failed before resolving
+		l.prepared = l.preparedOf()
+	}
+	for d, p := range l.prepared {
+		if !keep[d] {
+			p.Discard()
+			delete(l.prepared, d)
 		}
 	}
 }

@@ -91,10 +91,9 @@ func (s *Store) Check(ctx context.Context, repair bool) (CheckReport, error) {
 			return l.Parent != "" && brokenCheck(l.Parent, depth+1)
 		}
 		for c, l := range all {
-			if _, err := os.Stat(s.ls.DiffDir(c)); err != nil {
-				problem("layer %s: directory %s is missing", c, s.ls.DiffDir(c))
-				brokenLayer[c] = true
-			}
+			// A layer without its directory (a committed one, not used
+			// yet) is unpacked from its blob on first use: the blob is
+			// what must be there.
 			if !blobOK(l.Blob.Digest) {
 				problem("layer %s: blob %s is missing or corrupt", c, l.Blob.Digest)
 				brokenLayer[c] = true

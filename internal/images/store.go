@@ -269,6 +269,9 @@ type NewImage struct {
 	// Manifests already stored in content that describe this image.
 	Manifests []ocispec.Descriptor
 	Parent    digest.Digest
+	// Prepared are layers already unpacked from some of the layer blobs
+	// (load); CreateFromBlobs commits them instead of unpacking those blobs.
+	Prepared map[digest.Digest]*layers.Prepared
 }
 
 // Create stores the config blob and records the image and its names in one
@@ -456,7 +459,7 @@ func (s *Store) CreateFromBlobs(ctx context.Context, n NewImage, layerBlobs []oc
 		return Image{}, err
 	}
 	defer done()
-	if _, err := s.ls.CreateChainFromBlobs(ctx, layerBlobs, cfg.RootFS.DiffIDs, layers.CreateOptions{}); err != nil {
+	if _, err := s.ls.CreateChainFromBlobs(ctx, layerBlobs, cfg.RootFS.DiffIDs, layers.CreateOptions{Prepared: n.Prepared}); err != nil {
 		return Image{}, err
 	}
 	return s.Create(ctx, n)

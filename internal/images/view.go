@@ -9,21 +9,32 @@ import (
 	"github.com/hoistproject/hoist/internal/metadata"
 )
 
-// InspectConfig is the Config object of `docker image inspect`.
+// InspectConfig is the Config object of `docker image inspect` as docker's
+// engine sends it: container.Config's fields, in its order, empty ones
+// included (docker 20.10). Container inspect uses it too.
 type InspectConfig struct {
-	User         string              `json:"User,omitempty"`
-	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
-	Env          []string            `json:"Env"`
-	Cmd          []string            `json:"Cmd"`
-	Healthcheck  *HealthConfig       `json:"Healthcheck,omitempty"`
-	ArgsEscaped  bool                `json:"ArgsEscaped,omitempty"`
-	Volumes      map[string]struct{} `json:"Volumes,omitempty"`
-	WorkingDir   string              `json:"WorkingDir"`
-	Entrypoint   []string            `json:"Entrypoint"`
-	OnBuild      []string            `json:"OnBuild"`
-	Labels       map[string]string   `json:"Labels"`
-	StopSignal   string              `json:"StopSignal,omitempty"`
-	Shell        []string            `json:"Shell,omitempty"`
+	Hostname     string
+	Domainname   string
+	User         string
+	AttachStdin  bool
+	AttachStdout bool
+	AttachStderr bool
+	ExposedPorts map[string]struct{} `json:",omitempty"`
+	Tty          bool
+	OpenStdin    bool
+	StdinOnce    bool
+	Env          []string
+	Cmd          []string
+	Healthcheck  *HealthConfig `json:",omitempty"`
+	ArgsEscaped  bool          `json:",omitempty"`
+	Image        string
+	Volumes      map[string]struct{}
+	WorkingDir   string
+	Entrypoint   []string
+	OnBuild      []string
+	Labels       map[string]string
+	StopSignal   string   `json:",omitempty"`
+	Shell        []string `json:",omitempty"`
 }
 
 // GraphDriver is inspect's storage description.
@@ -43,27 +54,58 @@ type InspectMetadata struct {
 	LastTagTime time.Time `json:"LastTagTime"`
 }
 
+// InspectHead and InspectTail are the fields of an image's inspect object
+// before and after Config (shared by InspectResponse and InspectTemplate).
+type InspectHead struct {
+	ID            string `json:"Id"`
+	RepoTags      []string
+	RepoDigests   []string
+	Parent        string
+	Comment       string
+	Created       string
+	Container     string `json:",omitempty"`
+	DockerVersion string
+	Author        string
+}
+
+// InspectTail: see InspectHead.
+type InspectTail struct {
+	Architecture string
+	Variant      string `json:",omitempty"`
+	Os           string
+	OsVersion    string `json:",omitempty"`
+	Size         int64
+	GraphDriver  GraphDriver
+	RootFS       InspectRootFS
+	Metadata     InspectMetadata
+}
+
 // InspectResponse is one element of `docker image inspect`, with docker's
-// field names.
+// field names and order.
 type InspectResponse struct {
-	ID            string          `json:"Id"`
-	RepoTags      []string        `json:"RepoTags"`
-	RepoDigests   []string        `json:"RepoDigests"`
-	Parent        string          `json:"Parent"`
-	Comment       string          `json:"Comment"`
-	Created       string          `json:"Created"`
-	Container     string          `json:"Container,omitempty"`
-	DockerVersion string          `json:"DockerVersion"`
-	Author        string          `json:"Author"`
-	Config        InspectConfig   `json:"Config"`
-	Architecture  string          `json:"Architecture"`
-	Variant       string          `json:"Variant,omitempty"`
-	Os            string          `json:"Os"`
-	OsVersion     string          `json:"OsVersion,omitempty"`
-	Size          int64           `json:"Size"`
-	GraphDriver   GraphDriver     `json:"GraphDriver"`
-	RootFS        InspectRootFS   `json:"RootFS"`
-	Metadata      InspectMetadata `json:"Metadata"`
+	InspectHead
+	Config InspectConfig
+	InspectTail
+}
+
+// InspectTemplate is the value `--format` templates run on. Docker's CLI
+// decodes the engine's JSON into its own types, whose Config is the OCI
+// image config with docker's extensions (ContainerConfig here), so that
+// `{{json .Config}}` lists only the fields that are set, in that order.
+type InspectTemplate struct {
+	InspectHead
+	Config ContainerConfig
+	InspectTail
+}
+
+// Template returns the value --format templates run on.
+func (r *InspectResponse) Template() any {
+	c := r.Config
+	return &InspectTemplate{InspectHead: r.InspectHead, InspectTail: r.InspectTail, Config: ContainerConfig{
+		User: c.User, ExposedPorts: c.ExposedPorts, Env: c.Env, Entrypoint: c.Entrypoint, Cmd: c.Cmd,
+		Volumes: c.Volumes, WorkingDir: c.WorkingDir, Labels: c.Labels, StopSignal: c.StopSignal,
+		ArgsEscaped: c.ArgsEscaped, Healthcheck: c.Healthcheck, OnBuild: c.OnBuild, Shell: c.Shell,
+	}}
 }
 
 // FamiliarNames renders normalised references in short form.
@@ -84,27 +126,31 @@ func (s *Store) Inspect(ctx context.Context, ref string) (*InspectResponse, erro
 	c := f.Config
 	cc := c.Config
 	ir := &InspectResponse{
-		ID:            f.ID.String(),
-		RepoTags:      FamiliarNames(f.Names),
-		RepoDigests:   FamiliarNames(f.RepoDigests),
-		Comment:       c.Comment,
-		Container:     c.Container,
-		DockerVersion: c.DockerVersion,
-		Author:        c.Author,
+		InspectHead: InspectHead{
+			ID:            f.ID.String(),
+			RepoTags:      FamiliarNames(f.Names),
+			RepoDigests:   FamiliarNames(f.RepoDigests),
+			Comment:       c.Comment,
+			Container:     c.Container,
+			DockerVersion: c.DockerVersion,
+			Author:        c.Author,
+		},
 		Config: InspectConfig{
 			User: cc.User, ExposedPorts: cc.ExposedPorts, Env: cc.Env, Cmd: cc.Cmd,
 			Healthcheck: cc.Healthcheck, ArgsEscaped: cc.ArgsEscaped, Volumes: cc.Volumes,
 			WorkingDir: cc.WorkingDir, Entrypoint: cc.Entrypoint, OnBuild: cc.OnBuild,
 			Labels: cc.Labels, StopSignal: cc.StopSignal, Shell: cc.Shell,
 		},
-		Architecture: c.Architecture,
-		Variant:      c.Variant,
-		Os:           c.OS,
-		OsVersion:    c.OSVersion,
-		Size:         f.Size,
-		GraphDriver:  GraphDriver{Name: "overlay2", Data: map[string]string{}},
-		RootFS:       InspectRootFS{Type: "layers", Layers: []string{}},
-		Metadata:     InspectMetadata{LastTagTime: f.LastTagTime},
+		InspectTail: InspectTail{
+			Architecture: c.Architecture,
+			Variant:      c.Variant,
+			Os:           c.OS,
+			OsVersion:    c.OSVersion,
+			Size:         f.Size,
+			GraphDriver:  GraphDriver{Name: "overlay2", Data: map[string]string{}},
+			RootFS:       InspectRootFS{Type: "layers", Layers: []string{}},
+			Metadata:     InspectMetadata{LastTagTime: f.LastTagTime},
+		},
 	}
 	if f.Parent != "" {
 		ir.Parent = f.Parent.String()

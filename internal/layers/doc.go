@@ -6,8 +6,11 @@
 //
 // On-disk layout under the hoist root:
 //
-//	layers/<chainID hex>/diff     the unpacked layer (an overlay lowerdir)
+//	layers/<chainID hex>/diff     the unpacked layer (an overlay lowerdir);
+//	                              absent until first use for a layer
+//	                              recorded by CreateFromTar (commit)
 //	layers/tmp/<pid>-<random>/    a layer being unpacked by process pid
+//	                              (layers/tmp carries FS_TOPDIR_FL; see markTopDir)
 //	layers/tmp/del-<random>/      a removed layer being deleted
 //	content/blobs/...             the layer blob (package content)
 //	metadata.db, bucket "layers": <chainID> -> JSON Layer record
@@ -45,6 +48,28 @@
 // So a record exists only for a complete directory; leftovers in layers/tmp
 // belong to dead processes and are removed by Cleanup (system check --repair,
 // and every Store open removes those of dead processes).
+//
+// Load unpacks ahead (Prepare): each archive member that looks like a layer
+// is unpacked into layers/tmp while its blob is hashed and stored, in
+// another goroutine, before manifest.json says which image it belongs to
+// (an overlay layer directory does not depend on its parent). Load syncs it
+// as soon as it is unpacked (Prepared.Sync, beside the blob's fsync);
+// CreateChainFromBlobs then checks its diffID against
+// the image config and commits it exactly as above, or it is removed
+// (Prepared.Discard). When several layers are unpacked from stored blobs,
+// one syncfs covers them all.
+//
+// Unpacked on first use. CreateFromTar (container commit) stores only the
+// layer tar, as the blob (fsynced like every blob), and records the layer
+// with an empty layers/<chainID>/: committing a container that changed
+// 10,000 files then writes one file instead of 10,000 (creating the inodes
+// and the syncfs were most of the time of commit). Materialize, called by
+// LowerDirs and by every user of layer directories before it mounts them,
+// unpacks the missing diff dirs from their blobs into layers/tmp, syncs,
+// and renames them into place (RENAME_NOREPLACE; a concurrent unpacker's
+// directory wins) inside a metadata transaction that checks the record
+// still exists. A lost diff dir is restored the same way, so a layer needs
+// only its record and its blob.
 //
 // Reference counting is computed, not counted: a layer is in use while an
 // image record (or, later, a container) reaches it through its parent chain,

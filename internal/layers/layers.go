@@ -69,6 +69,7 @@ func New(root string, db *metadata.DB, cs content.Store) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(s.dir, "tmp"), 0o700); err != nil {
 		return nil, fmt.Errorf("layer store: %w", err)
 	}
+	markTopDir(filepath.Join(s.dir, "tmp"))
 	s.Cleanup()
 	return s, nil
 }
@@ -143,6 +144,10 @@ type CreateOptions struct {
 	MaxBytes int64
 	// NoSameOwner: do not chown extracted files.
 	NoSameOwner bool
+	// Prepared are layers already unpacked from blobs (by blob digest):
+	// CreateChainFromBlobs commits them instead of unpacking those blobs,
+	// consuming the ones it uses.
+	Prepared map[digest.Digest]*Prepared
 }
 
 // Create unpacks the layer blob read from r on top of parent (a chainID, ""
@@ -195,6 +200,10 @@ func (s *Store) create(ctx context.Context, parent digest.Digest, r io.Reader, o
 	if err != nil {
 		return Layer{}, err
 	}
+	if err := syncFS(u.tmp); err != nil {
+		os.RemoveAll(u.tmp)
+		return Layer{}, fmt.Errorf("syncing layer: %w", err)
+	}
 	l, err := s.commit(ctx, parent, u)
 	if err != nil {
 		os.RemoveAll(u.tmp)
@@ -205,18 +214,63 @@ func (s *Store) create(ctx context.Context, parent digest.Digest, r io.Reader, o
 // unpacked is a layer unpacked into layers/tmp, not yet recorded.
 type unpacked struct {
 	tmp    string
+	synced bool // already synced (Prepare)
 	diffID digest.Digest
 	size   int64
 	blob   ocispec.Descriptor
 }
 
-// unpack streams a layer blob into layers/tmp (and its blob into content,
-// unless stored), hashing the diffID, and syncs it.
-func (s *Store) unpack(ctx context.Context, r io.Reader, opts CreateOptions, stored *ocispec.Descriptor) (*unpacked, error) {
-	tmp := filepath.Join(s.dir, "tmp", fmt.Sprintf("%d-%s", os.Getpid(), randHex()))
-	diff := filepath.Join(tmp, "diff")
+// newTmp makes a directory for a layer being unpacked by this process:
+// layers/tmp/<pid>-<random>, holding diff/.
+func (s *Store) newTmp() (tmp, diff string, err error) {
+	tmp = filepath.Join(s.dir, "tmp", fmt.Sprintf("%d-%s", os.Getpid(), randHex()))
+	diff = filepath.Join(tmp, "diff")
 	if err := os.MkdirAll(diff, 0o755); err != nil {
-		return nil, fmt.Errorf("layer store: %w", err)
+		return "", "", fmt.Errorf("layer store: %w", err)
+	}
+	return tmp, diff, nil
+}
+
+// extract applies a layer tar stream onto diff (overlay form) and reads the
+// stream to its end, so that a caller hashing it sees every byte.
+func extract(ctx context.Context, diff string, tarStream io.Reader, opts CreateOptions) (int64, error) {
+	size, err := archive.Apply(ctx, diff, tarStream, archive.ApplyOptions{Overlay: true, MaxBytes: opts.MaxBytes, NoSameOwner: opts.NoSameOwner})
+	if err != nil {
+		return 0, errdefs.InvalidArgument(fmt.Errorf("unpacking layer: %w", err))
+	}
+	if _, err := io.Copy(io.Discard, tarStream); err != nil {
+		return 0, errdefs.InvalidArgument(fmt.Errorf("reading layer: %w", err))
+	}
+	return size, nil
+}
+
+// blobMediaType is the media type recorded for a layer blob: the one given
+// (stored descriptor first, then opts) for a blob kept as read, else the one
+// of its sniffed compression.
+func blobMediaType(opts CreateOptions, stored *ocispec.Descriptor, comp archive.Compression) string {
+	mt := opts.MediaType
+	if stored != nil && stored.MediaType != "" {
+		mt = stored.MediaType
+	}
+	if opts.KeepCompressed && mt != "" {
+		return mt
+	}
+	switch {
+	case !opts.KeepCompressed || comp == archive.Uncompressed:
+		return MediaTypeTar
+	case comp == archive.Gzip:
+		return MediaTypeGzip
+	}
+	return MediaTypeZstd
+}
+
+// unpack streams a layer blob into layers/tmp (and its blob into content,
+// unless stored), hashing the diffID. It does not sync: the caller syncs
+// once (syncFS) before committing.
+func (s *Store) unpack(ctx context.Context, r io.Reader, opts CreateOptions, stored *ocispec.Descriptor) (*unpacked, error) {
+	tmp, diff, err := s.newTmp()
+	if err != nil {
+		return nil, err
 	}
 	keep := false
 	defer func() {
@@ -276,15 +330,12 @@ func (s *Store) unpack(ctx context.Context, r io.Reader, opts CreateOptions, sto
 			tarStream = io.TeeReader(tarStream, sink)
 		}
 	}
-	size, err := archive.Apply(ctx, diff, tarStream, archive.ApplyOptions{Overlay: true, MaxBytes: opts.MaxBytes, NoSameOwner: opts.NoSameOwner})
+	size, err := extract(ctx, diff, tarStream, opts)
 	if err != nil {
-		return nil, errdefs.InvalidArgument(fmt.Errorf("unpacking layer: %w", err))
-	}
-	// Hash the rest of the tar stream (end-of-archive padding) and of the blob.
-	if _, err := io.Copy(io.Discard, tarStream); err != nil {
-		return nil, errdefs.InvalidArgument(fmt.Errorf("reading layer: %w", err))
+		return nil, err
 	}
 	if opts.KeepCompressed {
+		// the rest of the blob (past the end of the compressed stream)
 		if _, err := io.Copy(io.Discard, raw); err != nil {
 			return nil, fmt.Errorf("reading layer blob: %w", err)
 		}
@@ -316,25 +367,8 @@ func (s *Store) unpack(ctx context.Context, r io.Reader, opts CreateOptions, sto
 		}
 		blob = ocispec.Descriptor{Digest: info.Digest, Size: info.Size}
 	}
-	mt := opts.MediaType
-	if stored != nil && stored.MediaType != "" {
-		mt = stored.MediaType
-	}
-	if !opts.KeepCompressed || mt == "" {
-		switch {
-		case !opts.KeepCompressed || comp == archive.Uncompressed:
-			mt = MediaTypeTar
-		case comp == archive.Gzip:
-			mt = MediaTypeGzip
-		case comp == archive.Zstd:
-			mt = MediaTypeZstd
-		}
-	}
-	if err := syncFS(diff); err != nil {
-		return nil, fmt.Errorf("syncing layer: %w", err)
-	}
 	keep = true
-	return &unpacked{tmp: tmp, diffID: diffID, size: size, blob: ocispec.Descriptor{MediaType: mt, Digest: blob.Digest, Size: blob.Size}}, nil
+	return &unpacked{tmp: tmp, diffID: diffID, size: size, blob: ocispec.Descriptor{MediaType: blobMediaType(opts, stored, comp), Digest: blob.Digest, Size: blob.Size}}, nil
 }
 
 // commit moves an unpacked layer into place on top of parent and records
@@ -537,10 +571,14 @@ func ChainTx(tx *metadata.Tx, chainID digest.Digest) ([]Layer, error) {
 }
 
 // LowerDirs returns the overlay lowerdirs of the stack ending at chainID,
-// topmost first (overlay's order).
+// topmost first (overlay's order), unpacking those not yet unpacked
+// (Materialize).
 func (s *Store) LowerDirs(ctx context.Context, chainID digest.Digest) ([]string, error) {
 	chain, err := s.Chain(ctx, chainID)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.Materialize(ctx, chain...); err != nil {
 		return nil, err
 	}
 	dirs := make([]string, 0, len(chain))
@@ -548,6 +586,34 @@ func (s *Store) LowerDirs(ctx context.Context, chainID digest.Digest) ([]string,
 		dirs = append(dirs, s.DiffDir(chain[i].ChainID))
 	}
 	return dirs, nil
+}
+
+// fsTopDirFlag is FS_TOPDIR_FL (linux/fs.h): "the top of a directory
+// hierarchy" for ext4's Orlov allocator.
+const fsTopDirFlag = 0x00020000
+
+// markTopDir sets FS_TOPDIR_FL on dir (layers/tmp, where every layer
+// directory is made before it is renamed into place), so that ext4 spreads
+// its subdirectories over block groups as it does for top-level
+// directories, instead of packing every layer next to its siblings. That
+// matters after layers were deleted: on ext4 without a journal, creating a
+// file skips over every inode freed in the last minute in the group it
+// looks at (recently_deleted), and packing new layers where old ones were
+// removed made inode creation dominate a load (measured: rmi + load of a
+// 204 MB image went from about 1 s to 2-4 s). Filesystems without the flag
+// refuse or ignore it; that is harmless, so errors are ignored.
+func markTopDir(dir string) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	flags, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
+	if err != nil || flags&fsTopDirFlag != 0 {
+		return
+	}
+	_ = unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, int(flags|fsTopDirFlag))
 }
 
 func syncFS(dir string) error {
@@ -693,9 +759,11 @@ func depth(all map[digest.Digest]Layer, l Layer) int {
 
 // CreateChainFromBlobs makes sure the layers of an image exist, given their
 // blobs (already in the content store, bottom first) and diffIDs. Missing
-// layers are unpacked in parallel (a layer directory does not depend on the
-// layers below it) and recorded in order, each on top of the one below.
-// Existing layers are added to ctx's lease without reading their blobs.
+// layers are taken from opts.Prepared when there (their diffID checked),
+// else unpacked from their blobs in parallel (a layer directory does not
+// depend on the layers below it); then one syncfs makes them durable and
+// they are recorded in order, each on top of the one below. Existing layers
+// are added to ctx's lease without reading their blobs.
 func (s *Store) CreateChainFromBlobs(ctx context.Context, blobs []ocispec.Descriptor, diffIDs []digest.Digest, opts CreateOptions) ([]Layer, error) {
 	if len(blobs) != len(diffIDs) {
 		return nil, errdefs.InvalidArgumentf("%d layer blobs for %d diffIDs", len(blobs), len(diffIDs))
@@ -730,10 +798,19 @@ func (s *Store) CreateChainFromBlobs(ctx context.Context, blobs []ocispec.Descri
 			}
 		}
 	}()
+	for i := range chain {
+		if p := opts.Prepared[blobs[i].Digest]; !have[i] && p != nil && p.tmp != "" {
+			u, err := p.take(blobs[i], diffIDs[i], opts)
+			if err != nil {
+				return nil, fmt.Errorf("layer %d (%s): %w", i, blobs[i].Digest, err)
+			}
+			todo[i] = u // nil when p could not tell its diffID
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(2, runtime.NumCPU()))
 	for i := range chain {
-		if have[i] {
+		if have[i] || todo[i] != nil {
 			continue
 		}
 		g.Go(func() error {
@@ -754,6 +831,15 @@ func (s *Store) CreateChainFromBlobs(ctx context.Context, blobs []ocispec.Descri
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	// One syncfs makes every new directory durable before any is recorded.
+	for _, u := range todo {
+		if u != nil && !u.synced {
+			if err := syncFS(u.tmp); err != nil {
+				return nil, fmt.Errorf("syncing layers: %w", err)
+			}
+			break
+		}
 	}
 	for i := range chain {
 		if have[i] {

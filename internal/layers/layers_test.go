@@ -307,3 +307,94 @@ func TestCreateChainFromBlobs(t *testing.T) {
 		t.Fatalf("tmp not empty: %v", ents)
 	}
 }
+
+// TestPrepareThenCommit: layers unpacked ahead of their records (load) are
+// committed by CreateChainFromBlobs after a diffID check, whatever their
+// compression; a wrong diffID or a blob that is no layer leaves nothing.
+func TestPrepareThenCommit(t *testing.T) {
+	ctx := context.Background()
+	s, cs, _ := newStore(t)
+	tmpEmpty := func() {
+		t.Helper()
+		if ents, _ := os.ReadDir(filepath.Join(s.dir, "tmp")); len(ents) != 0 {
+			t.Fatalf("layers/tmp not empty: %v", ents)
+		}
+	}
+	base := tarOf(t, map[string]string{"one": "1"})
+	top := tarOf(t, map[string]string{"two": "22"})
+	gzTop := gz(top)
+	var blobs []ocispec.Descriptor
+	prepared := map[digest.Digest]*Prepared{}
+	for _, b := range [][]byte{base, gzTop} {
+		info, err := content.WriteBlob(ctx, cs, bytes.NewReader(b), int64(len(b)), digest.FromBytes(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs = append(blobs, ocispec.Descriptor{Digest: info.Digest, Size: info.Size})
+		p, err := s.Prepare(ctx, bytes.NewReader(b), CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prepared[info.Digest] = p
+	}
+	diffIDs := []digest.Digest{digest.FromBytes(base), digest.FromBytes(top)}
+
+	// A wrong diffID: an error, the prepared layer is gone, no record.
+	bad := []digest.Digest{diffIDs[0], digest.FromString("wrong")}
+	if _, err := s.CreateChainFromBlobs(ctx, blobs, bad, CreateOptions{Prepared: prepared}); !errdefs.IsDataLoss(err) {
+		t.Fatalf("wrong diffID: %v", err)
+	}
+	if l, _ := s.List(ctx); len(l) != 0 {
+		t.Fatalf("%d records after a failed chain", len(l))
+	}
+	tmpEmpty()
+
+	for d := range prepared {
+		b := base
+		if d == blobs[1].Digest {
+			b = gzTop
+		}
+		p, err := s.Prepare(ctx, bytes.NewReader(b), CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prepared[d] = p
+	}
+	ls, err := s.CreateChainFromBlobs(ctx, blobs, diffIDs, CreateOptions{Prepared: prepared})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := ChainIDs(diffIDs)
+	for i, want := range []string{"one", "two"} {
+		l := ls[i]
+		if l.ChainID != chain[i] || l.DiffID != diffIDs[i] || l.Blob.Digest != blobs[i].Digest {
+			t.Fatalf("layer %d: %+v", i, l)
+		}
+		if _, err := os.Stat(filepath.Join(s.DiffDir(l.ChainID), want)); err != nil {
+			t.Fatalf("layer %d content: %v", i, err)
+		}
+	}
+	if ls[0].Blob.MediaType != MediaTypeTar || ls[1].Blob.MediaType != MediaTypeGzip || ls[1].Size != 2 {
+		t.Fatalf("records: %+v", ls)
+	}
+	for _, p := range prepared {
+		if p.tmp != "" {
+			t.Fatalf("prepared layer not consumed: %s", p.tmp)
+		}
+		p.Discard() // a no-op now
+	}
+	tmpEmpty()
+
+	// Not a layer: an error and nothing left; Discard of a prepared but
+	// unused layer removes it.
+	if _, err := s.Prepare(ctx, bytes.NewReader(bytes.Repeat([]byte("{json}"), 200)), CreateOptions{}); err == nil {
+		t.Fatal("prepared a blob that is no tar")
+	}
+	tmpEmpty()
+	p, err := s.Prepare(ctx, bytes.NewReader(base), CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Discard()
+	tmpEmpty()
+}

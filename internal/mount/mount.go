@@ -340,10 +340,11 @@ func UnmountAll(target string) error {
 	return fmt.Errorf("unmount %s: still mounted after 64 unmounts", target)
 }
 
-// MountPoints returns the mount points in /proc/self/mountinfo at or under
+// MountPoints returns the mount points (of the calling thread's mount
+// namespace, /proc/thread-self/mountinfo) at or under
 // prefix (for cleanup and leak checks).
 func MountPoints(prefix string) ([]string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	f, err := os.Open("/proc/thread-self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
