@@ -18,7 +18,7 @@ import (
 	"github.com/hoistproject/hoist/internal/build/cache"
 	"github.com/hoistproject/hoist/internal/build/output"
 	"github.com/hoistproject/hoist/internal/build/progress"
-	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"
@@ -153,7 +153,7 @@ type job struct {
 	args      *argscope.Build
 	stages    []*stageRun
 	cacheFrom []*Config // --cache-from images' configs (their history is a cache source)
-	security  container.SecurityOpts
+	security  spec.SecurityOpts
 
 	mu       sync.Mutex
 	pulls    map[string]*pullCall
@@ -290,7 +290,7 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 // setupSecurity checks --security-opt before any step runs (docker: when
 // the first RUN container is created), with dockerd's messages.
 func (j *job) setupSecurity() error {
-	sec, err := container.ParseSecurityOpts(j.opts.Resources.SecurityOpt)
+	sec, err := spec.ParseSecurityOpts(j.opts.Resources.SecurityOpt)
 	if err != nil {
 		return err
 	}

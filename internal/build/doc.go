@@ -36,7 +36,7 @@
 //     compared, as docker does); history kept, empty_layer after the base's,
 //     plus a "merge <ID> to <base ID>" entry. The merged layer is a cache
 //     record keyed by the unsquashed image.
-//   - --security-opt (parsed by container.ParseSecurityOpts with dockerd's
+//   - --security-opt (parsed by container/spec.ParseSecurityOpts with dockerd's
 //     messages): no-new-privileges reaches RUN's process; seccomp=unconfined
 //     is a no-op (RUN has no seccomp filter); apparmor= is applied where
 //     AppArmor is enabled, else ignored with a warning; label= is ignored

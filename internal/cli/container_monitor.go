@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/spec"
 )
 
 // newContainerMonitorCmd is the hidden `hoist container-monitor ID`: the
@@ -43,7 +44,7 @@ func newContainerInitCmd(e *env) *cobra.Command {
 		Hidden:             true,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return &StatusError{Code: container.RunInit(args)}
+			return &StatusError{Code: spec.RunInit(args)}
 		},
 	}
 	return c

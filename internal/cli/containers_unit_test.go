@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/spec"
 )
 
 func TestParsePort(t *testing.T) {
@@ -38,13 +39,13 @@ func TestParseBytesAndUlimit(t *testing.T) {
 	if _, err := parseBytes("lots"); err == nil {
 		t.Error("bad size accepted")
 	}
-	if u, err := container.ParseUlimit("nofile=100:200"); err != nil || u != (container.Ulimit{Name: "nofile", Soft: 100, Hard: 200}) {
+	if u, err := spec.ParseUlimit("nofile=100:200"); err != nil || u != (spec.Ulimit{Name: "nofile", Soft: 100, Hard: 200}) {
 		t.Errorf("ulimit: %+v %v", u, err)
 	}
-	if u, err := container.ParseUlimit("nproc=50"); err != nil || u.Soft != 50 || u.Hard != 50 {
+	if u, err := spec.ParseUlimit("nproc=50"); err != nil || u.Soft != 50 || u.Hard != 50 {
 		t.Errorf("ulimit single: %+v %v", u, err)
 	}
-	if _, err := container.ParseUlimit("nofile=200:100"); err == nil {
+	if _, err := spec.ParseUlimit("nofile=200:100"); err == nil {
 		t.Error("soft > hard accepted")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -113,7 +114,7 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (container.Crea
 		hc.PortBindings = append(hc.PortBindings, pb)
 	}
 	for _, u := range f.ulimits {
-		ul, err := container.ParseUlimit(u)
+		ul, err := spec.ParseUlimit(u)
 		if err != nil {
 			return o, err
 		}

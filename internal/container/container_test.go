@@ -19,6 +19,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/mount"
 )
 
@@ -62,7 +63,7 @@ func needRuntimeB(b *testing.B) {
 
 func busyboxImage(t testing.TB) Image {
 	return Image{ID: "sha256:" + strings.Repeat("b", 64), Ref: "busybox:latest", LowerDirs: []string{sharedRootfs(t)},
-		Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"sh"}, Env: []string{"PATH=" + DefaultPath}}}}
+		Config: ocispec.Image{Config: ocispec.ImageConfig{Cmd: []string{"sh"}, Env: []string{"PATH=" + spec.DefaultPath}}}}
 }
 
 func needRuntime(t *testing.T) {

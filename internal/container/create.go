@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -56,7 +57,7 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	if err != nil {
 		return nil, err
 	}
-	cfg.Env = mergeEnv(ic.Env, cfg.Env)
+	cfg.Env = spec.MergeEnv(ic.Env, cfg.Env)
 	if cfg.WorkingDir == "" {
 		cfg.WorkingDir = ic.WorkingDir
 	}

@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -52,7 +53,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *Stream
 	if userSpec == "" {
 		userSpec = c.Config.User
 	}
-	u, err := ResolveUser(rootfs, userSpec)
+	u, err := spec.ResolveUser(rootfs, userSpec)
 	if err != nil {
 		return 0, err
 	}
@@ -63,18 +64,13 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *Stream
 	if cwd == "" {
 		cwd = "/"
 	}
-	caps := DefaultCapabilities()
-	pcaps := &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
-	if u.UID != 0 {
-		pcaps = &specs.LinuxCapabilities{Bounding: caps}
-	}
 	proc := specs.Process{
 		Terminal:     o.Tty,
 		User:         specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.Groups},
 		Args:         o.Cmd,
-		Env:          withHome(processEnv(c, o.Tty, o.Env), u.Home),
+		Env:          spec.WithHome(processEnv(c, o.Tty, o.Env), u.Home),
 		Cwd:          cwd,
-		Capabilities: pcaps,
+		Capabilities: spec.Capabilities(u.UID),
 	}
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
 	procPath := filepath.Join(c.dir, "exec-"+tag+".json")

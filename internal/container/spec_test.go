@@ -4,8 +4,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 func TestResolveCommandPrecedence(t *testing.T) {
@@ -41,45 +39,6 @@ func TestProcessEnv(t *testing.T) {
 	want := []string{"PATH=/x", "HOSTNAME=h1", "TERM=xterm", "A=2"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %q want %q", got, want)
-	}
-	if got := withHome([]string{"HOME=/h"}, "/root"); len(got) != 1 {
-		t.Fatalf("HOME overridden: %q", got)
-	}
-}
-
-func TestRlimitsClampedToHost(t *testing.T) {
-	var host unix.Rlimit
-	unix.Getrlimit(unix.RLIMIT_NOFILE, &host)
-	rl, err := Rlimits([]Ulimit{{Name: "nofile", Soft: 1 << 40, Hard: 1 << 40}, {Name: "nproc", Soft: 10, Hard: 20}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rl[0].Type != "RLIMIT_NOFILE" || rl[0].Hard != host.Max || rl[0].Soft > rl[0].Hard {
-		t.Fatalf("nofile not clamped to host hard %d: %+v", host.Max, rl[0])
-	}
-	if rl[1].Type != "RLIMIT_NPROC" || rl[1].Soft != 10 || rl[1].Hard != 20 {
-		t.Fatalf("nproc: %+v", rl[1])
-	}
-	if _, err := Rlimits([]Ulimit{{Name: "bogus"}}); err == nil {
-		t.Fatal("bogus ulimit accepted")
-	}
-}
-
-func TestResolveUserFiles(t *testing.T) {
-	root := t.TempDir()
-	busyboxRootfs(t, root)
-	u, err := ResolveUser(root, "alice")
-	if err != nil || u.UID != 1000 || u.GID != 1000 || !reflect.DeepEqual(u.Groups, []uint32{50}) || u.Home != "/home/alice" {
-		t.Fatalf("alice: %+v %v", u, err)
-	}
-	if u, err = ResolveUser(root, "1234:5"); err != nil || u.UID != 1234 || u.GID != 5 {
-		t.Fatalf("numeric: %+v %v", u, err)
-	}
-	if u, err = ResolveUser(root, ""); err != nil || u.UID != 0 || u.Home != "/root" {
-		t.Fatalf("default: %+v %v", u, err)
-	}
-	if _, err = ResolveUser(root, "alice:nogroup-x"); err == nil {
-		t.Fatal("unknown group accepted")
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/hoistproject/hoist/internal/container/spec"
 )
 
 // Image is what a container needs from the image store.
@@ -55,7 +57,7 @@ type HostConfig struct {
 	NanoCPUs       int64         `json:"NanoCpus"`
 	CPUShares      int64         `json:"CpuShares"`
 	PidsLimit      int64         `json:"PidsLimit"`
-	Ulimits        []Ulimit      `json:"Ulimits"`
+	Ulimits        []spec.Ulimit `json:"Ulimits"`
 	SecurityOpt    []string      `json:"SecurityOpt"`
 	Runtime        string        `json:"Runtime"`
 	RestartPolicy  string        `json:"-"`
@@ -67,13 +69,6 @@ type PortBinding struct {
 	HostPort      int    `json:"HostPort"`
 	ContainerPort int    `json:"ContainerPort"`
 	Proto         string `json:"Proto"` // tcp or udp
-}
-
-// Ulimit is one --ulimit name=soft[:hard].
-type Ulimit struct {
-	Name string `json:"Name"`
-	Soft int64  `json:"Soft"`
-	Hard int64  `json:"Hard"`
 }
 
 // MountPoint is a volume or bind mount of the container (inspect's Mounts).

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -21,7 +21,7 @@ import (
 func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 	// USER is resolved in the image's /etc/passwd and /etc/group by the
 	// container package's resolver (the same rules as `run`).
-	eu, err := container.ResolveUser(req.Rootfs, req.User)
+	eu, err := spec.ResolveUser(req.Rootfs, req.User)
 	if err != nil {
 		return nil, func() {}, err
 	}
@@ -42,7 +42,7 @@ func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 			}
 		}
 	}
-	caps := container.DefaultCapabilities()
+	caps := spec.DefaultCapabilities()
 	s := &specs.Spec{
 		Version:  specs.Version,
 		Hostname: req.Hostname,
@@ -60,11 +60,11 @@ func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 			NoNewPrivileges: req.NoNewPrivileges,
 			ApparmorProfile: req.AppArmorProfile,
 		},
-		Mounts: container.DefaultMounts(),
+		Mounts: spec.DefaultMounts(),
 		Linux: &specs.Linux{
 			Namespaces:    []specs.LinuxNamespace{{Type: "pid"}, {Type: "ipc"}, {Type: "uts"}, {Type: "mount"}, {Type: "cgroup"}},
-			MaskedPaths:   container.MaskedPaths(),
-			ReadonlyPaths: container.ReadonlyPaths(),
+			MaskedPaths:   spec.MaskedPaths(),
+			ReadonlyPaths: spec.ReadonlyPaths(),
 			Resources:     resources(req.Resources),
 		},
 	}
@@ -80,15 +80,15 @@ func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 	}
 	// docker's RLIMIT_NOFILE and the --ulimit values, clamped to the host's
 	// hard limits (the container package's rules, as for `run`).
-	var ulimits []container.Ulimit
+	var ulimits []spec.Ulimit
 	for _, u := range req.Resources.Ulimits {
-		ul, err := container.ParseUlimit(u)
+		ul, err := spec.ParseUlimit(u)
 		if err != nil {
 			return nil, func() {}, err
 		}
 		ulimits = append(ulimits, ul)
 	}
-	rl, err := container.Rlimits(ulimits)
+	rl, err := spec.Rlimits(ulimits)
 	if err != nil {
 		return nil, func() {}, err
 	}

@@ -1,4 +1,4 @@
-package container
+package spec
 
 import (
 	"strconv"

@@ -1,0 +1,15 @@
+// Package spec owns the OCI runtime spec of a container process: docker's
+// defaults (capabilities, masked and read-only paths, the /proc /dev /sys
+// ... mounts, RLIMIT_NOFILE), --ulimit parsing and clamping to the host's
+// hard limits, --security-opt parsing, the resolution of a USER spec
+// against the image's /etc/passwd and /etc/group, the working directory,
+// the environment, and Generate, which puts them together for `run`.
+// internal/build/runc uses the same tables for build steps.
+//
+// It also owns the process --init puts at PID 1 (RunInit, mounted at
+// InitPath from the hoist binary).
+//
+// It knows nothing of container records: the caller passes what it needs
+// (Options). It owns no on-disk state; it reads the rootfs's /etc/passwd
+// and /etc/group and may create the working directory in the rootfs.
+package spec

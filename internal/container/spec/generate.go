@@ -1,0 +1,145 @@
+package spec
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+)
+
+// InitPath is where --init's reaper (RunInit) is bind-mounted in the
+// container.
+const InitPath = "/dev/init"
+
+// Options are what Generate needs to know of a container.
+type Options struct {
+	Rootfs         string // the mounted root filesystem
+	ReadonlyRootfs bool
+	Hostname       string
+	User           string   // docker USER spec, resolved in Rootfs (ResolveUser)
+	Cwd            string   // absolute; created in Rootfs if missing ("": /)
+	Args           []string // the command
+	Env            []string // the process environment; HOME is added from the user's entry unless set
+	Tty            bool
+	// Init, when set, is the host path of the init binary: it is mounted
+	// at InitPath and runs Args as "container-init -- ARGS...".
+	Init        string
+	Ulimits     []Ulimit
+	SecurityOpt []string // only no-new-privileges[=|:true|false] is supported
+	CgroupsPath string
+	// HostNetwork keeps the host's network namespace; otherwise the
+	// container joins NetNS (a bind-mounted namespace), or a new one when
+	// NetNS is "".
+	HostNetwork bool
+	NetNS       string
+	Memory      int64 // bytes; 0: unlimited
+	NanoCPUs    int64 // CPU quota in 1e-9 CPUs; 0: unlimited
+	CPUShares   int64
+	PidsLimit   int64
+	// Mounts come after the default ones (before the init mount).
+	Mounts []specs.Mount
+	// Volumes come last.
+	Volumes []specs.Mount
+}
+
+func u64(v uint64) *uint64 { return &v }
+func i64(v int64) *int64   { return &v }
+
+// Generate returns the OCI runtime spec of a container described by o,
+// with docker's defaults (capabilities, masked paths, mounts, rlimits).
+func Generate(o Options) (*specs.Spec, error) {
+	u, err := ResolveUser(o.Rootfs, o.User)
+	if err != nil {
+		return nil, err
+	}
+	cwd := o.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := PrepareCwd(o.Rootfs, cwd, u); err != nil {
+		return nil, err
+	}
+	args := o.Args
+	if o.Init != "" {
+		args = append([]string{InitPath, "container-init", "--"}, args...)
+	}
+	rl, err := Rlimits(o.Ulimits)
+	if err != nil {
+		return nil, err
+	}
+	noNewPriv := false
+	for _, opt := range o.SecurityOpt {
+		switch opt {
+		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
+			noNewPriv = true
+		case "no-new-privileges:false", "no-new-privileges=false":
+		default:
+			return nil, errdefs.InvalidArgumentf("invalid --security-opt: %q", opt)
+		}
+	}
+	s := &specs.Spec{
+		// The oldest version that has every field used here: runtimes as old
+		// as Debian 12's crun reject newer version strings.
+		Version: "1.0.2",
+		Process: &specs.Process{
+			Terminal:        o.Tty,
+			User:            specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.Groups},
+			Args:            args,
+			Env:             WithHome(o.Env, u.Home),
+			Cwd:             cwd,
+			Capabilities:    Capabilities(u.UID),
+			Rlimits:         rl,
+			NoNewPrivileges: noNewPriv,
+		},
+		Root:     &specs.Root{Path: o.Rootfs, Readonly: o.ReadonlyRootfs},
+		Hostname: o.Hostname,
+		Mounts:   DefaultMounts(),
+		Linux: &specs.Linux{
+			CgroupsPath: o.CgroupsPath,
+			Resources: &specs.LinuxResources{
+				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+			},
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+			},
+			MaskedPaths:   MaskedPaths(),
+			ReadonlyPaths: ReadonlyPaths(),
+		},
+	}
+	if !o.HostNetwork {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: o.NetNS})
+	}
+	res := s.Linux.Resources
+	if o.Memory > 0 {
+		res.Memory = &specs.LinuxMemory{Limit: i64(o.Memory)}
+	}
+	if o.NanoCPUs > 0 || o.CPUShares > 0 {
+		res.CPU = &specs.LinuxCPU{}
+		if o.NanoCPUs > 0 {
+			res.CPU.Period = u64(100000)
+			res.CPU.Quota = i64(o.NanoCPUs * 100000 / 1e9)
+		}
+		if o.CPUShares > 0 {
+			res.CPU.Shares = u64(uint64(o.CPUShares))
+		}
+	}
+	if o.PidsLimit != 0 {
+		res.Pids = &specs.LinuxPids{Limit: i64(o.PidsLimit)}
+	}
+	s.Mounts = append(s.Mounts, o.Mounts...)
+	if o.Init != "" {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: InitPath, Type: "bind", Source: o.Init, Options: []string{"bind", "ro", "nosuid", "nodev"}})
+	}
+	s.Mounts = append(s.Mounts, o.Volumes...)
+	return s, nil
+}
+
+// Bind is a recursive private bind mount of source at dest, read-only
+// unless rw.
+func Bind(source, dest string, rw bool) specs.Mount {
+	opts := []string{"rbind", "rprivate"}
+	if !rw {
+		opts = append(opts, "ro")
+	}
+	return specs.Mount{Destination: dest, Type: "bind", Source: source, Options: opts}
+}
