@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hoistproject/hoist/internal/container/runtime"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -120,7 +121,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *Stream
 	}
 	if o.Tty {
 		go func() {
-			master, err := recvConsole(consoleL)
+			master, err := runtime.RecvConsole(consoleL)
 			if err != nil {
 				return
 			}
@@ -154,7 +155,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *Stream
 		return 0, err
 	}
 	if _, perr := os.Stat(pidFile); perr != nil {
-		return 0, classifyStartError(runtimeError(logPath, errBuf.String()))
+		return 0, classifyStartError(runtime.LastError(logPath, errBuf.String()))
 	}
 	return ee.ExitCode(), nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoistproject/hoist/internal/container/runtime"
 	"github.com/hoistproject/hoist/internal/mount"
 )
 
@@ -397,7 +398,7 @@ func (mon *monitor) startProcess() (int, error) {
 		cmd.Args = append(cmd.Args[:len(cmd.Args)], "--console-socket", p)
 		ptyCh = make(chan *os.File, 1)
 		go func() {
-			f, err := recvConsole(consoleL)
+			f, err := runtime.RecvConsole(consoleL)
 			if err != nil {
 				close(ptyCh)
 				return
@@ -451,7 +452,7 @@ func (mon *monitor) startProcess() (int, error) {
 			b, _ := io.ReadAll(io.LimitReader(mon.stderrR, 64*1024))
 			fallback = string(b)
 		}
-		return 0, classifyStartError(runtimeError(logPath, fallback))
+		return 0, classifyStartError(runtime.LastError(logPath, fallback))
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
@@ -482,32 +483,6 @@ func (mon *monitor) startProcess() (int, error) {
 	}
 	mon.copyOutput()
 	return pid, nil
-}
-
-// recvConsole accepts the runtime's connection on the console socket and
-// receives the pty master it sends.
-func recvConsole(l *net.UnixListener) (*os.File, error) {
-	l.SetDeadline(time.Now().Add(30 * time.Second))
-	conn, err := l.AcceptUnix()
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
-	if err != nil {
-		return nil, err
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) == 0 {
-		return nil, fmt.Errorf("console socket: no control message")
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) == 0 {
-		return nil, fmt.Errorf("console socket: no fd")
-	}
-	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
 }
 
 // copyOutput starts copying the container's output to the log and clients.

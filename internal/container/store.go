@@ -456,12 +456,8 @@ func (m *Manager) reconcileCreated(ctx context.Context, c *Container) error {
 	if err := c.loadState(); err != nil || c.State.Status != StatusCreated {
 		return err
 	}
-	out, err := m.runtimeCmd(ctx, c, "state", c.ID).Output()
-	var st struct {
-		Status string `json:"status"`
-		Pid    int    `json:"pid"`
-	}
-	if err == nil && json.Unmarshal(out, &st) == nil && (st.Status == "running" || st.Status == "paused") {
+	st, err := m.ociRuntime(c).State(ctx, c.ID)
+	if err == nil && (st.Status == "running" || st.Status == "paused") {
 		c.State.Status, c.State.Pid, c.State.StartedAt = st.Status, st.Pid, timeNow()
 		return c.saveState()
 	}
