@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/logfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -18,7 +18,7 @@ func newLogsCmd(e *env) *cobra.Command {
 		Short: "Fetch the logs of a container",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := container.LogOptions{Follow: follow, Timestamps: timestamps, Tail: -1}
+			o := logfile.Options{Follow: follow, Timestamps: timestamps, Tail: -1}
 			if tail != "all" && tail != "" {
 				n, err := strconv.Atoi(tail)
 				if err != nil {

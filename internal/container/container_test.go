@@ -19,6 +19,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/hoistproject/hoist/internal/container/logfile"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/mount"
 )
@@ -267,13 +268,13 @@ func TestDetachedLogsStopRemove(t *testing.T) {
 	for !(strings.Contains(out.String(), "started") && strings.Contains(errb.String(), "warn")) && time.Now().Before(deadline) {
 		out.Reset()
 		errb.Reset()
-		m.Logs(ctx, "web", LogOptions{Tail: -1}, &out, &errb)
+		m.Logs(ctx, "web", logfile.Options{Tail: -1}, &out, &errb)
 	}
 	if out.String() != "started\n" || errb.String() != "warn\n" {
 		t.Fatalf("logs: %q %q", out.String(), errb.String())
 	}
 	out.Reset()
-	m.Logs(ctx, "web", LogOptions{Tail: -1, Timestamps: true}, &out, nil)
+	m.Logs(ctx, "web", logfile.Options{Tail: -1, Timestamps: true}, &out, nil)
 	if ts, _, _ := strings.Cut(out.String(), " "); !strings.HasSuffix(out.String(), " started\n") {
 		t.Fatalf("timestamps: %q", out.String())
 	} else if _, err := time.Parse(time.RFC3339Nano, ts); err != nil {
@@ -310,7 +311,7 @@ func TestDetachedLogsStopRemove(t *testing.T) {
 		t.Fatalf("after stop: %+v", got.State)
 	}
 	out.Reset()
-	m.Logs(ctx, "web2", LogOptions{Tail: 1}, &out, io.Discard)
+	m.Logs(ctx, "web2", logfile.Options{Tail: 1}, &out, io.Discard)
 	if out.String() != "bye\n" {
 		t.Fatalf("tail 1: %q", out.String())
 	}
@@ -500,7 +501,7 @@ func TestManyDetachedAtOnce(t *testing.T) {
 		var out bytes.Buffer
 		for i := 0; i < 100 && !strings.HasPrefix(out.String(), "line-"); i++ {
 			out.Reset()
-			m.Logs(ctx, c.ID, LogOptions{Tail: -1}, &out, nil)
+			m.Logs(ctx, c.ID, logfile.Options{Tail: -1}, &out, nil)
 			time.Sleep(10 * time.Millisecond)
 		}
 		if !strings.HasPrefix(out.String(), "line-") {

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoistproject/hoist/internal/container/logfile"
 	"github.com/hoistproject/hoist/internal/container/runtime"
 	"github.com/hoistproject/hoist/internal/mount"
 )
@@ -62,8 +63,7 @@ type monitor struct {
 	winW      uint16
 	stdinGone bool
 
-	logMu sync.Mutex
-	logf  *os.File
+	log *logfile.Writer
 
 	copyDone chan struct{}
 }
@@ -246,11 +246,11 @@ func (mon *monitor) prepare() error {
 		return fmt.Errorf("attach socket: %w", err)
 	}
 	mon.listener = l
-	lf, err := os.OpenFile(filepath.Join(c.dir, "container-json.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	lw, err := logfile.Open(c.LogPath())
 	if err != nil {
 		return err
 	}
-	mon.logf = lf
+	mon.log = lw
 	return nil
 }
 
@@ -502,49 +502,18 @@ func (mon *monitor) copyOutput() {
 
 func (mon *monitor) copyStream(r io.Reader, stream string, typ byte) {
 	buf := make([]byte, 32*1024)
-	var partial []byte
+	lw := mon.log.Stream(stream)
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
-			data := buf[:n]
-			mon.broadcast(typ, data)
-			partial = append(partial, data...)
-			for {
-				i := strings.IndexByte(string(partial), '\n')
-				if i < 0 {
-					break
-				}
-				mon.writeLog(stream, partial[:i+1])
-				partial = partial[i+1:]
-			}
-			if len(partial) > 16*1024 {
-				mon.writeLog(stream, partial)
-				partial = nil
-			}
+			mon.broadcast(typ, buf[:n])
+			lw.Write(buf[:n])
 		}
 		if err != nil {
-			if len(partial) > 0 {
-				mon.writeLog(stream, partial)
-			}
+			lw.Flush()
 			return
 		}
 	}
-}
-
-// jsonLogTime is docker's json-file timestamp format.
-const jsonLogTime = "2006-01-02T15:04:05.000000000Z07:00"
-
-type logEntry struct {
-	Log    string `json:"log"`
-	Stream string `json:"stream"`
-	Time   string `json:"time"`
-}
-
-func (mon *monitor) writeLog(stream string, p []byte) {
-	b, _ := json.Marshal(logEntry{Log: string(p), Stream: stream, Time: time.Now().UTC().Format(jsonLogTime)})
-	mon.logMu.Lock()
-	mon.logf.Write(append(b, '\n'))
-	mon.logMu.Unlock()
 }
 
 func (mon *monitor) broadcast(typ byte, p []byte) {
@@ -693,8 +662,8 @@ func (mon *monitor) cleanup() {
 			f.Close()
 		}
 	}
-	if mon.logf != nil {
-		mon.logf.Close()
+	if mon.log != nil {
+		mon.log.Close()
 	}
 	mount.UnmountAll(filepath.Join(mon.c.dir, "rootfs"))
 }

@@ -1,0 +1,128 @@
+package logfile
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"time"
+)
+
+// Options select what Copy prints (docker logs flags).
+type Options struct {
+	Follow     bool
+	Tail       int // < 0: all
+	Timestamps bool
+	Since      time.Time
+	Until      time.Time
+}
+
+// Source is the state of a log's writer, which Copy consults when it
+// follows the log.
+type Source interface {
+	// Running reports whether the writer may still write.
+	Running() bool
+	// Refresh re-reads the writer's state; false when it is gone (Copy
+	// then stops without an error).
+	Refresh() (bool, error)
+}
+
+// Copy writes the log at path to stdout and stderr (by each entry's
+// stream; nil drops it), as `docker logs` prints it. With Follow it keeps
+// reading until src stops running or ctx ends.
+func Copy(ctx context.Context, path string, o Options, stdout, stderr io.Writer, src Source) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if !os.IsNotExist(err) {
+			return err
+		}
+		if !o.Follow || !src.Running() {
+			return nil
+		}
+		for f == nil {
+			time.Sleep(50 * time.Millisecond)
+			if f, err = os.Open(path); err != nil && !os.IsNotExist(err) {
+				return err
+			}
+		}
+	}
+	defer f.Close()
+	emit := func(line []byte) {
+		var e Entry
+		if json.Unmarshal(line, &e) != nil {
+			return
+		}
+		t, _ := time.Parse(time.RFC3339Nano, e.Time)
+		if !o.Since.IsZero() && t.Before(o.Since) {
+			return
+		}
+		if !o.Until.IsZero() && t.After(o.Until) {
+			return
+		}
+		w := stdout
+		if e.Stream == "stderr" {
+			w = stderr
+		}
+		if w == nil {
+			return
+		}
+		if o.Timestamps {
+			io.WriteString(w, e.Time+" ")
+		}
+		io.WriteString(w, e.Log)
+	}
+	r := bufio.NewReaderSize(f, 64*1024)
+	var lines [][]byte
+	var pending []byte
+	readAvail := func() {
+		for {
+			b, err := r.ReadBytes('\n')
+			pending = append(pending, b...)
+			if err != nil {
+				return
+			}
+			line := pending
+			pending = nil
+			if o.Tail >= 0 && !o.Follow {
+				lines = append(lines, line)
+				if len(lines) > o.Tail {
+					lines = lines[1:]
+				}
+				continue
+			}
+			lines = append(lines, line)
+		}
+	}
+	readAvail()
+	if o.Tail >= 0 && len(lines) > o.Tail {
+		lines = lines[len(lines)-o.Tail:]
+	}
+	for _, l := range lines {
+		emit(l)
+	}
+	lines = nil
+	if !o.Follow {
+		return nil
+	}
+	o.Tail = -1
+	for {
+		running := src.Running()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+		readAvail()
+		for _, l := range lines {
+			emit(l)
+		}
+		lines = nil
+		if !running {
+			return nil
+		}
+		if ok, err := src.Refresh(); !ok || err != nil {
+			return err
+		}
+	}
+}
