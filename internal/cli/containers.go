@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/units"
 )
@@ -176,8 +177,8 @@ func parseBytes(s string) (int64, error) {
 }
 
 // parsePort parses -p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO].
-func parsePort(s string) (container.PortBinding, error) {
-	var pb container.PortBinding
+func parsePort(s string) (network.PortBinding, error) {
+	var pb network.PortBinding
 	spec, proto, _ := strings.Cut(s, "/")
 	if proto == "" {
 		proto = "tcp"

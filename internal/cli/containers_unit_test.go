@@ -6,12 +6,12 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/spec"
 )
 
 func TestParsePort(t *testing.T) {
-	cases := map[string]container.PortBinding{
+	cases := map[string]network.PortBinding{
 		"80":                {ContainerPort: 80, Proto: "tcp"},
 		"8080:80":           {HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
 		"127.0.0.1:8080:80": {HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Proto: "tcp"},

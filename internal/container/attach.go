@@ -7,12 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 
-	"golang.org/x/sys/unix"
+	"github.com/hoistproject/hoist/internal/container/unixsock"
 )
 
 // The attach protocol between a client and a container's monitor, over the
@@ -59,49 +57,6 @@ func readFrame(r io.Reader) (byte, []byte, error) {
 	return h[0], p, nil
 }
 
-// dirSocketPath returns a path for socket name in dir that fits in a
-// sockaddr_un even when dir is long: /proc/self/fd/N/name through an open
-// descriptor of dir. release closes the descriptor.
-func dirSocketPath(dir, name string) (path string, dirFd *os.File, err error) {
-	p := filepath.Join(dir, name)
-	if len(p) < 100 {
-		return p, nil, nil
-	}
-	f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return "", nil, err
-	}
-	return fmt.Sprintf("/proc/self/fd/%d/%s", f.Fd(), name), f, nil
-}
-
-func dialDir(dir, name string) (*net.UnixConn, error) {
-	p, f, err := dirSocketPath(dir, name)
-	if err != nil {
-		return nil, err
-	}
-	if f != nil {
-		defer f.Close()
-	}
-	return net.DialUnix("unix", nil, &net.UnixAddr{Name: p, Net: "unix"})
-}
-
-func listenDir(dir, name string) (*net.UnixListener, error) {
-	p, f, err := dirSocketPath(dir, name)
-	if err != nil {
-		return nil, err
-	}
-	if f != nil {
-		defer f.Close()
-	}
-	os.Remove(filepath.Join(dir, name))
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
-	if err != nil {
-		return nil, err
-	}
-	l.SetUnlinkOnClose(false)
-	return l, nil
-}
-
 // Streams are a client's ends of a container's stdio.
 type Streams struct {
 	Stdin          io.Reader // nil: no stdin
@@ -120,7 +75,7 @@ type attachConn struct {
 }
 
 func attachDial(c *Container, s *Streams) (*attachConn, error) {
-	conn, err := dialDir(c.dir, "attach.sock")
+	conn, err := unixsock.Dial(c.dir, "attach.sock")
 	if err != nil {
 		return nil, err
 	}

@@ -721,11 +721,11 @@ func TestStarterKilledWithNetworkUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := netw.pid()
+	pid := netw.Pid()
 	if pid <= 0 || procStart(pid) == 0 {
 		t.Fatalf("slirp4netns not running: pid %d", pid)
 	}
-	netw.release() // as if this starter died: nobody stops it here
+	netw.Release() // as if this starter died: nobody stops it here
 	conn.Close()
 	select {
 	case <-exited:

@@ -3,7 +3,6 @@ package container
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -272,10 +272,10 @@ func (m *Manager) volumeDir(name string) (string, error) {
 // setupPorts allocates host ports for -P (every exposed port not bound
 // explicitly gets a free ephemeral port).
 func (m *Manager) setupPorts(c *Container) error {
-	c.Ports = append([]PortBinding{}, c.HostConfig.PortBindings...)
+	c.Ports = append([]network.PortBinding{}, c.HostConfig.PortBindings...)
 	for i, p := range c.Ports {
 		if p.HostPort == 0 { // -p CONTAINERPORT: any free host port
-			hp, err := freePort(p.Proto)
+			hp, err := network.FreePort(p.Proto)
 			if err != nil {
 				return err
 			}
@@ -306,30 +306,13 @@ func (m *Manager) setupPorts(c *Container) error {
 		if err != nil {
 			continue
 		}
-		hp, err := freePort(proto)
+		hp, err := network.FreePort(proto)
 		if err != nil {
 			return err
 		}
-		c.Ports = append(c.Ports, PortBinding{HostIP: "0.0.0.0", HostPort: hp, ContainerPort: n, Proto: proto})
+		c.Ports = append(c.Ports, network.PortBinding{HostIP: "0.0.0.0", HostPort: hp, ContainerPort: n, Proto: proto})
 	}
 	return nil
-}
-
-func freePort(proto string) (int, error) {
-	if proto == "udp" {
-		l, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		defer l.Close()
-		return l.LocalAddr().(*net.UDPAddr).Port, nil
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // makeInitLayer writes the container's init layer: the mount points the

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container/runtime"
 	"github.com/hoistproject/hoist/internal/container/spec"
+	"github.com/hoistproject/hoist/internal/container/unixsock"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -91,19 +92,19 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *Stream
 	var consoleL *net.UnixListener
 	if o.Tty {
 		name := "exec-" + tag + ".sock"
-		consoleL, err = listenDir(c.dir, name)
+		consoleL, err = unixsock.Listen(c.dir, name)
 		if err != nil {
 			return 0, err
 		}
 		defer func() { consoleL.Close(); os.Remove(filepath.Join(c.dir, name)) }()
-		p, f, err := dirSocketPath(c.dir, name)
+		p, f, err := unixsock.Path(c.dir, name)
 		if err != nil {
 			return 0, err
 		}
 		if f != nil {
 			defer f.Close()
-			p = strings.Replace(p, "/proc/self/", fmt.Sprintf("/proc/%d/", os.Getpid()), 1)
 		}
+		p = unixsock.ForChild(p, f)
 		args = append(args, "--console-socket", p)
 	}
 	args = append(args, c.ID)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/images"
 )
 
@@ -218,7 +219,7 @@ func (c *Container) Inspect() Inspect {
 	}
 	ip, gw := "", ""
 	if netMode(c) == "bridge" {
-		ip, gw = slirpGuestIP, "10.0.2.2"
+		ip, gw = network.GuestIP, "10.0.2.2"
 	}
 	in.NetworkSettings = InspectNetworkSettings{
 		SandboxKey: filepath.Join(c.dir, "netns"), Ports: ports, Gateway: gw, IPAddress: ip,

@@ -18,7 +18,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoistproject/hoist/internal/container/logfile"
+	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/runtime"
+	"github.com/hoistproject/hoist/internal/container/unixsock"
 	"github.com/hoistproject/hoist/internal/mount"
 )
 
@@ -48,7 +50,7 @@ type monitor struct {
 	ctx context.Context
 
 	listener *net.UnixListener
-	net      *bridgeNet
+	net      *network.Bridge
 
 	stdinW  *os.File // container stdin (non-tty, -i)
 	stdoutR *os.File
@@ -132,7 +134,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		return fmt.Errorf("starter went away before start")
 	}
 	if req.Net {
-		mon.net = adoptBridge(c, req.NetPid) // cleanup() stops it
+		mon.net = network.Adopt(c.dir, req.NetPid) // cleanup() stops it
 	}
 	if req.Height > 0 {
 		mon.mu.Lock()
@@ -154,7 +156,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		return serr
 	}
 	c.State = State{Status: StatusRunning, Pid: pid, MonitorPid: os.Getpid(),
-		MonitorStart: procStart(os.Getpid()), StartedAt: timeNow(), NetPid: mon.net.pid()}
+		MonitorStart: procStart(os.Getpid()), StartedAt: timeNow(), NetPid: mon.net.Pid()}
 	if err := c.saveState(); err != nil {
 		m.log.Warn("save state", "container", c.ID, "err", err)
 	}
@@ -206,7 +208,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 			m.log.Warn("remove", "container", c.ID, "err", err)
 		}
 	}
-	netw.stop()
+	netw.Stop()
 	_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
 	return nil
 }
@@ -241,7 +243,7 @@ func waitPid(pid int) int {
 // network is handed over with Start.
 func (mon *monitor) prepare() error {
 	c := mon.c
-	l, err := listenDir(c.dir, "attach.sock")
+	l, err := unixsock.Listen(c.dir, "attach.sock")
 	if err != nil {
 		return fmt.Errorf("attach socket: %w", err)
 	}
@@ -259,14 +261,14 @@ func (mon *monitor) prepare() error {
 // (recorded as State.NetPid, so that whoever cleans up after a killed
 // starter stops it). Start runs it while the monitor starts up; on error
 // nothing is left.
-func (m *Manager) prepareStart(ctx context.Context, c *Container) (*bridgeNet, error) {
-	var netw *bridgeNet
+func (m *Manager) prepareStart(ctx context.Context, c *Container) (*network.Bridge, error) {
+	var netw *network.Bridge
 	var netErr error
 	netDone := make(chan struct{})
 	if netMode(c) == "bridge" {
 		go func() {
 			defer close(netDone)
-			netw, netErr = m.startBridge(c)
+			netw, netErr = network.StartBridge(c.dir, c.Ports)
 		}()
 	} else {
 		close(netDone)
@@ -277,7 +279,7 @@ func (m *Manager) prepareStart(ctx context.Context, c *Container) (*bridgeNet, e
 		err = netErr
 	}
 	if err == nil && netw != nil {
-		c.State.NetPid = netw.pid()
+		c.State.NetPid = netw.Pid()
 		err = c.saveState()
 	}
 	if err != nil {
@@ -290,11 +292,11 @@ func (m *Manager) prepareStart(ctx context.Context, c *Container) (*bridgeNet, e
 
 // abandonNetwork stops a network prepareStart brought up that no monitor
 // took, and forgets its pid.
-func (m *Manager) abandonNetwork(c *Container, netw *bridgeNet) {
+func (m *Manager) abandonNetwork(c *Container, netw *network.Bridge) {
 	if netw == nil {
 		return
 	}
-	netw.stop()
+	netw.Stop()
 	if c.State.NetPid != 0 {
 		c.State.NetPid = 0
 		c.saveState()
@@ -316,7 +318,7 @@ func (m *Manager) prepareBundle(ctx context.Context, c *Container) (err error) {
 	if err := m.populateVolumes(ctx, c, rootfs); err != nil {
 		return err
 	}
-	if err := writeEtcFiles(c); err != nil {
+	if err := network.WriteEtcFiles(c.dir, netMode(c), c.Config.Hostname); err != nil {
 		return err
 	}
 	spec, err := m.buildSpec(c, rootfs)
@@ -379,7 +381,7 @@ func (mon *monitor) startProcess() (int, error) {
 	var errBuf strings.Builder
 	var errPipeDone chan struct{}
 	if c.Config.Tty {
-		consoleL, err = listenDir(c.dir, "console.sock")
+		consoleL, err = unixsock.Listen(c.dir, "console.sock")
 		if err != nil {
 			return 0, fmt.Errorf("console socket: %w", err)
 		}
@@ -387,14 +389,14 @@ func (mon *monitor) startProcess() (int, error) {
 			consoleL.Close()
 			os.Remove(filepath.Join(c.dir, "console.sock"))
 		}()
-		p, f, err := dirSocketPath(c.dir, "console.sock")
+		p, f, err := unixsock.Path(c.dir, "console.sock")
 		if err != nil {
 			return 0, err
 		}
 		if f != nil {
 			defer f.Close()
-			p = strings.Replace(p, "/proc/self/", fmt.Sprintf("/proc/%d/", os.Getpid()), 1)
 		}
+		p = unixsock.ForChild(p, f)
 		cmd.Args = append(cmd.Args[:len(cmd.Args)], "--console-socket", p)
 		ptyCh = make(chan *os.File, 1)
 		go func() {
@@ -654,7 +656,7 @@ func (mon *monitor) finish(code int, notify bool) {
 // container): network, log, stdio.
 func (mon *monitor) cleanup() {
 	if mon.net != nil {
-		mon.net.stop()
+		mon.net.Stop()
 		mon.net = nil
 	}
 	for _, f := range []*os.File{mon.stdinW, mon.stdoutR, mon.stderrR, mon.pty} {
@@ -678,6 +680,5 @@ func (m *Manager) cleanupAfterExit(ctx context.Context, c *Container) {
 
 // cleanupNetwork stops c's slirp4netns and removes its network namespace.
 func (m *Manager) cleanupNetwork(c *Container) {
-	killSlirp(c.State.NetPid)
-	mount.RemoveNetNS(filepath.Join(c.dir, "netns"))
+	network.Cleanup(c.dir, c.State.NetPid)
 }

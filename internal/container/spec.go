@@ -1,13 +1,11 @@
 package container
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -84,51 +82,4 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 	return spec.Generate(o)
 }
 
-func netMode(c *Container) string {
-	switch c.HostConfig.NetworkMode {
-	case "", "default":
-		return "bridge"
-	}
-	return c.HostConfig.NetworkMode
-}
-
-// writeEtcFiles writes the container's hosts, hostname and resolv.conf.
-func writeEtcFiles(c *Container) error {
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
-	resolv := ""
-	switch netMode(c) {
-	case "bridge":
-		hosts += slirpGuestIP + "\t" + c.Config.Hostname + "\n"
-		resolv = "nameserver " + slirpDNS + "\n"
-	case "host":
-		if b, err := os.ReadFile("/etc/hosts"); err == nil {
-			hosts = string(b)
-		}
-	}
-	if resolv == "" {
-		b, err := os.ReadFile("/etc/resolv.conf")
-		if err != nil || !hasUsableNameserver(string(b)) {
-			b = []byte("nameserver 8.8.8.8\nnameserver 8.8.4.4\n")
-		}
-		resolv = string(b)
-	}
-	files := map[string]string{"hosts": hosts, "hostname": c.Config.Hostname + "\n", "resolv.conf": resolv}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(c.dir, name), []byte(content), 0o644); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-// hasUsableNameserver is false when every nameserver is a loopback address
-// (unreachable from a container's own network namespace).
-func hasUsableNameserver(resolv string) bool {
-	for _, l := range strings.Split(resolv, "\n") {
-		f := strings.Fields(l)
-		if len(f) >= 2 && f[0] == "nameserver" && !strings.HasPrefix(f[1], "127.") && f[1] != "::1" {
-			return true
-		}
-	}
-	return false
-}
+func netMode(c *Container) string { return network.Mode(c.HostConfig.NetworkMode) }

@@ -103,7 +103,7 @@ func (m *Manager) Start(ctx context.Context, ref string, o StartOptions) (int, e
 			return failed(fmt.Errorf("attach to %s: %w", c.ID, err))
 		}
 	}
-	startMsg := syncMsg{Start: true, Net: netw != nil, NetPid: netw.pid()}
+	startMsg := syncMsg{Start: true, Net: netw != nil, NetPid: netw.Pid()}
 	if o.Streams != nil {
 		startMsg.Height, startMsg.Width = o.Streams.Height, o.Streams.Width
 	}
@@ -111,7 +111,7 @@ func (m *Manager) Start(ctx context.Context, ref string, o StartOptions) (int, e
 	if _, err := conn.Write(append(b, '\n')); err != nil {
 		return failed(fmt.Errorf("start %s: %w", c.ID, err))
 	}
-	netw.release() // the monitor's now
+	netw.Release() // the monitor's now
 	msg, err = readSync(r)
 	unlock()
 	if err != nil {

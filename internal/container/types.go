@@ -6,6 +6,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/spec"
 )
 
@@ -46,29 +47,21 @@ type Config struct {
 
 // HostConfig is the host-side configuration (docker's HostConfig subset).
 type HostConfig struct {
-	Binds          []string      `json:"Binds"` // -v HOST:CTR[:ro] and NAME:CTR
-	PortBindings   []PortBinding `json:"-"`     // -p
-	PublishAll     bool          `json:"PublishAllPorts"`
-	NetworkMode    string        `json:"NetworkMode"` // bridge (default), none, host
-	ReadonlyRootfs bool          `json:"ReadonlyRootfs"`
-	Init           bool          `json:"Init"`
-	AutoRemove     bool          `json:"AutoRemove"`
-	Memory         int64         `json:"Memory"`
-	NanoCPUs       int64         `json:"NanoCpus"`
-	CPUShares      int64         `json:"CpuShares"`
-	PidsLimit      int64         `json:"PidsLimit"`
-	Ulimits        []spec.Ulimit `json:"Ulimits"`
-	SecurityOpt    []string      `json:"SecurityOpt"`
-	Runtime        string        `json:"Runtime"`
-	RestartPolicy  string        `json:"-"`
-}
-
-// PortBinding is one -p: host ip/port to container port/proto.
-type PortBinding struct {
-	HostIP        string `json:"HostIp"`
-	HostPort      int    `json:"HostPort"`
-	ContainerPort int    `json:"ContainerPort"`
-	Proto         string `json:"Proto"` // tcp or udp
+	Binds          []string              `json:"Binds"` // -v HOST:CTR[:ro] and NAME:CTR
+	PortBindings   []network.PortBinding `json:"-"`     // -p
+	PublishAll     bool                  `json:"PublishAllPorts"`
+	NetworkMode    string                `json:"NetworkMode"` // bridge (default), none, host
+	ReadonlyRootfs bool                  `json:"ReadonlyRootfs"`
+	Init           bool                  `json:"Init"`
+	AutoRemove     bool                  `json:"AutoRemove"`
+	Memory         int64                 `json:"Memory"`
+	NanoCPUs       int64                 `json:"NanoCpus"`
+	CPUShares      int64                 `json:"CpuShares"`
+	PidsLimit      int64                 `json:"PidsLimit"`
+	Ulimits        []spec.Ulimit         `json:"Ulimits"`
+	SecurityOpt    []string              `json:"SecurityOpt"`
+	Runtime        string                `json:"Runtime"`
+	RestartPolicy  string                `json:"-"`
 }
 
 // MountPoint is a volume or bind mount of the container (inspect's Mounts).
@@ -83,21 +76,21 @@ type MountPoint struct {
 
 // Container is the persistent record of one container (container.json).
 type Container struct {
-	ID          string              `json:"Id"`
-	Name        string              `json:"Name"` // without the leading "/"
-	Created     time.Time           `json:"Created"`
-	Path        string              `json:"Path"` // resolved entrypoint+cmd
-	Args        []string            `json:"Args"`
-	ImageID     string              `json:"Image"`
-	ImageRef    string              `json:"ImageRef"`
-	ImageConfig ocispec.ImageConfig `json:"ImageConfig"`
-	LowerDirs   []string            `json:"LowerDirs"` // bottom first
-	ChainIDs    []string            `json:"ChainIDs,omitempty"`
-	Storage     string              `json:"Storage,omitempty"` // StorageOverlay ("") or StorageCopy
-	Config      Config              `json:"Config"`
-	HostConfig  HostConfig          `json:"HostConfig"`
-	Mounts      []MountPoint        `json:"Mounts"`
-	Ports       []PortBinding       `json:"Ports"` // resolved port bindings (-p and -P)
+	ID          string                `json:"Id"`
+	Name        string                `json:"Name"` // without the leading "/"
+	Created     time.Time             `json:"Created"`
+	Path        string                `json:"Path"` // resolved entrypoint+cmd
+	Args        []string              `json:"Args"`
+	ImageID     string                `json:"Image"`
+	ImageRef    string                `json:"ImageRef"`
+	ImageConfig ocispec.ImageConfig   `json:"ImageConfig"`
+	LowerDirs   []string              `json:"LowerDirs"` // bottom first
+	ChainIDs    []string              `json:"ChainIDs,omitempty"`
+	Storage     string                `json:"Storage,omitempty"` // StorageOverlay ("") or StorageCopy
+	Config      Config                `json:"Config"`
+	HostConfig  HostConfig            `json:"HostConfig"`
+	Mounts      []MountPoint          `json:"Mounts"`
+	Ports       []network.PortBinding `json:"Ports"` // resolved port bindings (-p and -P)
 
 	State State `json:"-"` // loaded from state.json
 	dir   string

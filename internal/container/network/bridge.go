@@ -1,4 +1,4 @@
-package container
+package network
 
 import (
 	"encoding/json"
@@ -12,20 +12,33 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/container/unixsock"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/mount"
 )
 
 // slirp4netns's fixed addressing inside the container's namespace.
 const (
-	slirpGuestIP = "10.0.2.100"
-	slirpDNS     = "10.0.2.3"
+	GuestIP = "10.0.2.100" // the container's address
+	DNS     = "10.0.2.3"   // the DNS forwarder
 )
 
-// bridgeNet is a container's user-mode network: its own network namespace
+// PortBinding is one -p: host ip/port to container port/proto.
+type PortBinding struct {
+	HostIP        string `json:"HostIp"`
+	HostPort      int    `json:"HostPort"`
+	ContainerPort int    `json:"ContainerPort"`
+	Proto         string `json:"Proto"` // tcp or udp
+}
+
+// NSPath is where the network namespace of the container with directory
+// dir is bind-mounted.
+func NSPath(dir string) string { return filepath.Join(dir, "netns") }
+
+// Bridge is a container's user-mode network: its own network namespace
 // (kept in <dir>/netns) connected to the host by slirp4netns, which also
 // forwards published ports.
-type bridgeNet struct {
+type Bridge struct {
 	nsPath  string
 	cmd     *exec.Cmd
 	apiDir  *os.File
@@ -33,35 +46,36 @@ type bridgeNet struct {
 	adopted int // slirp4netns started by another process (adoptBridge)
 }
 
-func (m *Manager) startBridge(c *Container) (*bridgeNet, error) {
-	b := &bridgeNet{nsPath: filepath.Join(c.dir, "netns")}
+// StartBridge creates the network namespace of the container with
+// directory dir and connects it with slirp4netns (its API socket is
+// dir/slirp.sock), forwarding ports; without slirp4netns (and no ports)
+// the namespace has a loopback interface only.
+func StartBridge(dir string, ports []PortBinding) (*Bridge, error) {
+	b := &Bridge{nsPath: NSPath(dir)}
 	mount.RemoveNetNS(b.nsPath)
 	if err := mount.NewNetNS(b.nsPath); err != nil {
 		return nil, err
 	}
 	slirp, err := exec.LookPath("slirp4netns")
 	if err != nil {
-		if len(c.Ports) > 0 {
-			b.stop()
+		if len(ports) > 0 {
+			b.Stop()
 			return nil, errdefs.FailedPreconditionf("publishing ports needs slirp4netns (apt-get install slirp4netns)")
 		}
 		return b, nil // loopback only
 	}
-	api, dirf, err := dirSocketPath(c.dir, "slirp.sock")
+	api, dirf, err := unixsock.Path(dir, "slirp.sock")
 	if err != nil {
-		b.stop()
+		b.Stop()
 		return nil, err
 	}
 	b.apiDir = dirf
 	b.api = api
-	childAPI := api
-	if dirf != nil {
-		childAPI = strings.Replace(api, "/proc/self/", fmt.Sprintf("/proc/%d/", os.Getpid()), 1)
-	}
-	os.Remove(filepath.Join(c.dir, "slirp.sock"))
+	childAPI := unixsock.ForChild(api, dirf)
+	os.Remove(filepath.Join(dir, "slirp.sock"))
 	rd, wr, err := os.Pipe()
 	if err != nil {
-		b.stop()
+		b.Stop()
 		return nil, err
 	}
 	b.cmd = exec.Command(slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
@@ -73,7 +87,7 @@ func (m *Manager) startBridge(c *Container) (*bridgeNet, error) {
 	if err := b.cmd.Start(); err != nil {
 		rd.Close()
 		wr.Close()
-		b.stop()
+		b.Stop()
 		return nil, fmt.Errorf("start slirp4netns: %w", err)
 	}
 	wr.Close()
@@ -87,31 +101,31 @@ func (m *Manager) startBridge(c *Container) (*bridgeNet, error) {
 	case err := <-ready:
 		rd.Close()
 		if err != nil {
-			b.stop()
+			b.Stop()
 			return nil, fmt.Errorf("slirp4netns did not become ready: %w", err)
 		}
 	case <-time.After(10 * time.Second):
 		rd.Close()
-		b.stop()
+		b.Stop()
 		return nil, fmt.Errorf("slirp4netns did not become ready in 10s")
 	}
-	for _, p := range c.Ports {
+	for _, p := range ports {
 		if err := b.addHostFwd(p); err != nil {
-			b.stop()
+			b.Stop()
 			return nil, err
 		}
 	}
 	return b, nil
 }
 
-func (b *bridgeNet) addHostFwd(p PortBinding) error {
+func (b *Bridge) addHostFwd(p PortBinding) error {
 	hostIP := p.HostIP
 	if hostIP == "" {
 		hostIP = "0.0.0.0"
 	}
 	req := map[string]any{"execute": "add_hostfwd", "arguments": map[string]any{
 		"proto": p.Proto, "host_addr": hostIP, "host_port": p.HostPort,
-		"guest_addr": slirpGuestIP, "guest_port": p.ContainerPort,
+		"guest_addr": GuestIP, "guest_port": p.ContainerPort,
 	}}
 	conn, err := net.Dial("unix", b.api)
 	if err != nil {
@@ -138,7 +152,8 @@ func (b *bridgeNet) addHostFwd(p PortBinding) error {
 	return nil
 }
 
-func (b *bridgeNet) pid() int {
+// Pid is slirp4netns's pid, 0 for none.
+func (b *Bridge) Pid() int {
 	switch {
 	case b == nil:
 		return 0
@@ -148,15 +163,16 @@ func (b *bridgeNet) pid() int {
 	return b.adopted
 }
 
-// adoptBridge is the monitor's handle on the network its starter brought
-// up (slirpPid 0: loopback only).
-func adoptBridge(c *Container, slirpPid int) *bridgeNet {
-	return &bridgeNet{nsPath: filepath.Join(c.dir, "netns"), adopted: slirpPid}
+// Adopt is a handle on the network of the container with directory dir
+// that another process brought up (slirpPid 0: loopback only), for
+// stopping it.
+func Adopt(dir string, slirpPid int) *Bridge {
+	return &Bridge{nsPath: NSPath(dir), adopted: slirpPid}
 }
 
-// release hands the network over (to the monitor) without stopping it:
+// Release hands the network over (to the monitor) without stopping it:
 // only the process is reaped, when it ends.
-func (b *bridgeNet) release() {
+func (b *Bridge) Release() {
 	if b == nil {
 		return
 	}
@@ -168,7 +184,8 @@ func (b *bridgeNet) release() {
 	}
 }
 
-func (b *bridgeNet) stop() {
+// Stop stops slirp4netns and removes the network namespace.
+func (b *Bridge) Stop() {
 	if b == nil {
 		return
 	}
@@ -181,6 +198,14 @@ func (b *bridgeNet) stop() {
 		b.apiDir.Close()
 	}
 	mount.RemoveNetNS(b.nsPath)
+}
+
+// Cleanup stops the network of the container with directory dir that a
+// process now gone brought up: the slirp4netns with pid slirpPid (checked
+// by name) and the namespace.
+func Cleanup(dir string, slirpPid int) {
+	killSlirp(slirpPid)
+	mount.RemoveNetNS(NSPath(dir))
 }
 
 // killSlirp kills the slirp4netns with this pid (checked by name: the pid

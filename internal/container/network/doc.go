@@ -1,0 +1,17 @@
+// Package network owns a container's user-mode network: for the default
+// "bridge" mode, a network namespace of its own connected to the host by
+// slirp4netns (which also forwards published ports, PortBinding), and the
+// hosts, hostname and resolv.conf files the container sees; FreePort picks
+// host ports for -p PORT and -P. The "none" mode is a new namespace with
+// loopback only, "host" the host's.
+//
+// # On-disk layout (in the container's directory, named by the caller)
+//
+//	netns        the bind-mounted network namespace (bridge, while running)
+//	slirp.sock   slirp4netns's API socket (port forwarding requests)
+//	hosts hostname resolv.conf   written by WriteEtcFiles
+//
+// A Bridge started by one process may be handed to another (Release,
+// Adopt with slirp4netns's pid); Cleanup stops what a process that died
+// left.
+package network
