@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/attach"
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/units"
@@ -79,8 +80,8 @@ func eachContainer(e *env, args []string, fn func(ref string) error) error {
 
 // terminalStreams builds the client's streams: with tty the local terminal
 // is put in raw mode and resizes are forwarded. restore undoes raw mode.
-func terminalStreams(e *env, stdin, tty bool) (s *container.Streams, restore func()) {
-	s = &container.Streams{Stdout: e.out, Stderr: e.errOut, CloseStdin: true}
+func terminalStreams(e *env, stdin, tty bool) (s *attach.Streams, restore func()) {
+	s = &attach.Streams{Stdout: e.out, Stderr: e.errOut, CloseStdin: true}
 	restore = func() {}
 	if stdin {
 		s.Stdin = e.in

@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/attach"
 )
 
 func newExecCmd(e *env) *cobra.Command {
@@ -24,7 +25,7 @@ func newExecCmd(e *env) *cobra.Command {
 				return err
 			}
 			o := container.ExecOptions{Cmd: args[1:], Env: env, WorkingDir: workdir, User: user, Tty: tty, Detach: detach, Privileged: privileged}
-			var streams *container.Streams
+			var streams *attach.Streams
 			restore := func() {}
 			if !detach {
 				streams, restore = terminalStreams(e, interactive, tty)

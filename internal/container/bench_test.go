@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/hoistproject/hoist/internal/container/attach"
 )
 
 // BenchmarkRunRm is `hoist run --rm --network none busybox true` without the
@@ -31,7 +33,7 @@ func benchRunRm(b *testing.B, benchNet string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if code, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{}}); err != nil || code != 0 {
+		if code, err := m.Start(ctx, c.ID, StartOptions{Streams: &attach.Streams{}}); err != nil || code != 0 {
 			b.Fatal(code, err)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/hoistproject/hoist/internal/container/attach"
 	"github.com/hoistproject/hoist/internal/container/logfile"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/mount"
@@ -125,7 +126,7 @@ func runCtr(t *testing.T, m *Manager, o CreateOptions) (string, string, int, err
 		return "", "", 0, err
 	}
 	var out, errb bytes.Buffer
-	code, err := m.Start(context.Background(), c.ID, StartOptions{Streams: &Streams{Stdout: &out, Stderr: &errb}})
+	code, err := m.Start(context.Background(), c.ID, StartOptions{Streams: &attach.Streams{Stdout: &out, Stderr: &errb}})
 	return out.String(), errb.String(), code, err
 }
 
@@ -229,7 +230,7 @@ func TestBindsReadOnlyAndFds(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer
-	if _, err := m.Start(context.Background(), c.ID, StartOptions{Streams: &Streams{Stdout: &b}}); err != nil {
+	if _, err := m.Start(context.Background(), c.ID, StartOptions{Streams: &attach.Streams{Stdout: &b}}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(b.String(), "myhost\nmyhost\n") {
@@ -284,11 +285,11 @@ func TestDetachedLogsStopRemove(t *testing.T) {
 	if err != nil || len(top.Processes) < 1 || !strings.Contains(top.Processes[0][7], "sh -c") {
 		t.Fatalf("top: %+v %v", top, err)
 	}
-	code, err := m.Exec(ctx, "web", ExecOptions{Cmd: []string{"sh", "-c", "echo in-exec; exit 4"}}, &Streams{Stdout: &out})
+	code, err := m.Exec(ctx, "web", ExecOptions{Cmd: []string{"sh", "-c", "echo in-exec; exit 4"}}, &attach.Streams{Stdout: &out})
 	if err != nil || code != 4 || !strings.Contains(out.String(), "in-exec") {
 		t.Fatalf("exec: %d %v %q", code, err, out.String())
 	}
-	if _, err := m.Exec(ctx, "web", ExecOptions{Cmd: []string{"nosuch"}}, &Streams{}); err == nil {
+	if _, err := m.Exec(ctx, "web", ExecOptions{Cmd: []string{"nosuch"}}, &attach.Streams{}); err == nil {
 		t.Fatal("exec of missing command succeeded")
 	}
 	if err := m.Pause(ctx, "web"); err != nil {
@@ -443,14 +444,14 @@ func TestCopyStorageFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if _, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{Stdout: &out}}); err != nil {
+	if _, err := m.Start(ctx, c.ID, StartOptions{Streams: &attach.Streams{Stdout: &out}}); err != nil {
 		t.Fatal(err)
 	}
 	if s := out.String(); !strings.HasPrefix(s, "top\n") || !strings.Contains(s, "No such file") || !strings.HasSuffix(s, "lines=1\n") {
 		t.Fatalf("copy mode: %q", s)
 	}
 	out.Reset()
-	if _, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{Stdout: &out}}); err != nil {
+	if _, err := m.Start(ctx, c.ID, StartOptions{Streams: &attach.Streams{Stdout: &out}}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasSuffix(out.String(), "lines=2\n") { // changes persist across starts
@@ -575,7 +576,7 @@ func TestMonitorKilledWhileStarting(t *testing.T) {
 		t.Fatalf("after killed monitor: %+v %v mounted=%v", got.State, err, rootfsMounted(got))
 	}
 	// It still starts normally.
-	if code, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{}}); err != nil || code != 0 {
+	if code, err := m.Start(ctx, c.ID, StartOptions{Streams: &attach.Streams{}}); err != nil || code != 0 {
 		t.Fatalf("start after: %d %v", code, err)
 	}
 }
@@ -623,7 +624,7 @@ func TestOOMKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{}})
+	code, err := m.Start(ctx, c.ID, StartOptions{Streams: &attach.Streams{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -650,7 +651,7 @@ func TestStartFailsBeforeMonitorReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Remove(src)
-	_, err = m.Start(ctx, c.ID, StartOptions{Streams: &Streams{}})
+	_, err = m.Start(ctx, c.ID, StartOptions{Streams: &attach.Streams{}})
 	var se *StartError
 	if !errors.As(err, &se) || se.Code != 125 || !strings.Contains(err.Error(), "bind source path does not exist: "+src) {
 		t.Fatalf("start with a missing bind source: %v", err)
@@ -680,11 +681,11 @@ func TestMonitorSpawnedAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if code, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{Stdout: &out}, Monitor: mon}); err != nil || code != 0 || out.String() != "ahead\n" {
+	if code, err := m.Start(ctx, c.ID, StartOptions{Streams: &attach.Streams{Stdout: &out}, Monitor: mon}); err != nil || code != 0 || out.String() != "ahead\n" {
 		t.Fatalf("start with a monitor spawned ahead: %d %v %q", code, err, out.String())
 	}
 	out.Reset()
-	if code, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{Stdout: &out}, Monitor: mon}); err != nil || code != 0 || out.String() != "ahead\n" {
+	if code, err := m.Start(ctx, c.ID, StartOptions{Streams: &attach.Streams{Stdout: &out}, Monitor: mon}); err != nil || code != 0 || out.String() != "ahead\n" {
 		t.Fatalf("start given a used monitor: %d %v %q", code, err, out.String())
 	}
 	unused, err := m.SpawnMonitor()
@@ -766,7 +767,7 @@ func TestStartWaitsForPreviousMonitor(t *testing.T) {
 	var killed atomic.Bool
 	done := make(chan error, 1)
 	go func() {
-		_, err := m.Start(ctx, c.ID, StartOptions{Streams: &Streams{}})
+		_, err := m.Start(ctx, c.ID, StartOptions{Streams: &attach.Streams{}})
 		if !killed.Load() {
 			err = errors.New("started while the previous monitor was alive")
 		}

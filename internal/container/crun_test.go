@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoistproject/hoist/internal/container/attach"
 	"github.com/hoistproject/hoist/internal/mount"
 )
 
@@ -50,7 +51,7 @@ func TestCrunRuntime(t *testing.T) {
 		t.Fatal(err)
 	}
 	var eo bytes.Buffer
-	if code, err := m.Exec(ctx, c.ID, ExecOptions{Cmd: []string{"sh", "-c", "echo in-exec"}}, &Streams{Stdout: &eo}); err != nil || code != 0 || eo.String() != "in-exec\n" {
+	if code, err := m.Exec(ctx, c.ID, ExecOptions{Cmd: []string{"sh", "-c", "echo in-exec"}}, &attach.Streams{Stdout: &eo}); err != nil || code != 0 || eo.String() != "in-exec\n" {
 		t.Fatalf("exec with crun: %d %v %q", code, err, eo.String())
 	}
 	if err := m.Pause(ctx, c.ID); err != nil {

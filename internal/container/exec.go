@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hoistproject/hoist/internal/container/attach"
 	"github.com/hoistproject/hoist/internal/container/runtime"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/container/unixsock"
@@ -36,7 +37,7 @@ type ExecOptions struct {
 
 // Exec runs a process in the running container and returns its exit code
 // (0 when detached).
-func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *Streams) (int, error) {
+func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach.Streams) (int, error) {
 	c, err := m.Get(ctx, ref)
 	if err != nil {
 		return 0, err

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoistproject/hoist/internal/container/attach"
 	"github.com/hoistproject/hoist/internal/container/logfile"
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/runtime"
@@ -49,18 +50,15 @@ type monitor struct {
 	c   *Container
 	ctx context.Context
 
-	listener *net.UnixListener
-	net      *network.Bridge
+	srv *attach.Server
+	net *network.Bridge
 
 	stdinW  *os.File // container stdin (non-tty, -i)
 	stdoutR *os.File
 	stderrR *os.File
 	pty     *os.File
 
-	mu        sync.Mutex
-	clients   map[*monClient]struct{}
-	exited    bool
-	exitCode  int
+	mu        sync.Mutex // guards the stdio and the terminal size below
 	winH      uint16
 	winW      uint16
 	stdinGone bool
@@ -68,19 +66,6 @@ type monitor struct {
 	log *logfile.Writer
 
 	copyDone chan struct{}
-}
-
-type monClient struct {
-	conn net.Conn
-	h    attachHeader
-	wmu  sync.Mutex
-}
-
-func (cl *monClient) send(typ byte, p []byte) error {
-	cl.wmu.Lock()
-	defer cl.wmu.Unlock()
-	cl.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	return writeFrame(cl.conn, typ, p)
 }
 
 // RunMonitor is the body of the hidden `hoist container-monitor ID` command:
@@ -106,7 +91,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	if err != nil {
 		return err
 	}
-	mon := &monitor{m: m, c: c, ctx: context.WithoutCancel(ctx), clients: map[*monClient]struct{}{}}
+	mon := &monitor{m: m, c: c, ctx: context.WithoutCancel(ctx)}
 	reply := func(msg syncMsg) {
 		b, _ := json.Marshal(msg)
 		syncFile.Write(append(b, '\n'))
@@ -120,7 +105,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		reply(syncMsg{Error: err.Error(), Code: 125})
 		return err
 	}
-	go mon.serve()
+	go mon.srv.Serve()
 	reply(syncMsg{Ready: true})
 	line, err := sr.ReadBytes('\n')
 	var req syncMsg
@@ -243,11 +228,11 @@ func waitPid(pid int) int {
 // network is handed over with Start.
 func (mon *monitor) prepare() error {
 	c := mon.c
-	l, err := unixsock.Listen(c.dir, "attach.sock")
+	srv, err := attach.Listen(c.dir, mon)
 	if err != nil {
 		return fmt.Errorf("attach socket: %w", err)
 	}
-	mon.listener = l
+	mon.srv = srv
 	lw, err := logfile.Open(c.LogPath())
 	if err != nil {
 		return err
@@ -493,22 +478,22 @@ func (mon *monitor) copyOutput() {
 	var wg sync.WaitGroup
 	if mon.stdoutR != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); mon.copyStream(mon.stdoutR, "stdout", frameStdout) }()
+		go func() { defer wg.Done(); mon.copyStream(mon.stdoutR, "stdout", mon.srv.Stdout) }()
 	}
 	if mon.stderrR != nil && mon.pty == nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); mon.copyStream(mon.stderrR, "stderr", frameStderr) }()
+		go func() { defer wg.Done(); mon.copyStream(mon.stderrR, "stderr", mon.srv.Stderr) }()
 	}
 	go func() { wg.Wait(); close(mon.copyDone) }()
 }
 
-func (mon *monitor) copyStream(r io.Reader, stream string, typ byte) {
+func (mon *monitor) copyStream(r io.Reader, stream string, send func([]byte)) {
 	buf := make([]byte, 32*1024)
 	lw := mon.log.Stream(stream)
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
-			mon.broadcast(typ, buf[:n])
+			send(buf[:n])
 			lw.Write(buf[:n])
 		}
 		if err != nil {
@@ -516,29 +501,6 @@ func (mon *monitor) copyStream(r io.Reader, stream string, typ byte) {
 			return
 		}
 	}
-}
-
-func (mon *monitor) broadcast(typ byte, p []byte) {
-	mon.mu.Lock()
-	var cls []*monClient
-	for cl := range mon.clients {
-		if (typ == frameStdout && cl.h.Stdout) || (typ == frameStderr && cl.h.Stderr) {
-			cls = append(cls, cl)
-		}
-	}
-	mon.mu.Unlock()
-	for _, cl := range cls {
-		if err := cl.send(typ, p); err != nil {
-			mon.drop(cl)
-		}
-	}
-}
-
-func (mon *monitor) drop(cl *monClient) {
-	mon.mu.Lock()
-	delete(mon.clients, cl)
-	mon.mu.Unlock()
-	cl.conn.Close()
 }
 
 // drainOutput waits (bounded) for the output copiers to reach EOF.
@@ -552,103 +514,46 @@ func (mon *monitor) drainOutput() {
 	}
 }
 
-// serve accepts attach clients.
-func (mon *monitor) serve() {
-	for {
-		conn, err := mon.listener.Accept()
-		if err != nil {
-			return
-		}
-		go mon.handle(conn)
+// Stdin is attached clients' input (attach.Input): to the pty with -t,
+// else to the container's stdin pipe (-i).
+func (mon *monitor) Stdin(p []byte) {
+	mon.mu.Lock()
+	w := mon.stdinW
+	if mon.pty != nil {
+		w = mon.pty
+	}
+	mon.mu.Unlock()
+	if w != nil {
+		w.Write(p)
 	}
 }
 
-func (mon *monitor) handle(conn net.Conn) {
-	r := bufio.NewReader(conn)
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	line, err := r.ReadBytes('\n')
-	conn.SetReadDeadline(time.Time{})
-	var h attachHeader
-	if err != nil || json.Unmarshal(line, &h) != nil {
-		conn.Close()
-		return
-	}
-	cl := &monClient{conn: conn, h: h}
+// CloseStdin closes the container's stdin when a client's input ended
+// and the container has StdinOnce.
+func (mon *monitor) CloseStdin() {
 	mon.mu.Lock()
-	if mon.exited {
-		code := mon.exitCode
-		mon.mu.Unlock()
-		cl.send(frameExit, []byte(strconv.Itoa(code)))
-		conn.Close()
-		return
-	}
-	mon.clients[cl] = struct{}{}
-	if h.Height > 0 {
-		mon.winH, mon.winW = h.Height, h.Width
-		if mon.pty != nil {
-			unix.IoctlSetWinsize(int(mon.pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: h.Height, Col: h.Width})
-		}
+	if mon.stdinW != nil && mon.c.Config.StdinOnce {
+		mon.stdinW.Close()
+		mon.stdinW = nil
 	}
 	mon.mu.Unlock()
-	for {
-		typ, p, err := readFrame(r)
-		if err != nil {
-			return
-		}
-		switch typ {
-		case frameStdin:
-			mon.mu.Lock()
-			w := mon.stdinW
-			if mon.pty != nil {
-				w = mon.pty
-			}
-			mon.mu.Unlock()
-			if w != nil {
-				w.Write(p)
-			}
-		case frameStdinClose:
-			mon.mu.Lock()
-			if mon.stdinW != nil && mon.c.Config.StdinOnce {
-				mon.stdinW.Close()
-				mon.stdinW = nil
-			}
-			mon.mu.Unlock()
-		case frameResize:
-			var hh, ww uint16
-			fmt.Sscan(string(p), &hh, &ww)
-			mon.mu.Lock()
-			mon.winH, mon.winW = hh, ww
-			if mon.pty != nil {
-				unix.IoctlSetWinsize(int(mon.pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: hh, Col: ww})
-			}
-			mon.mu.Unlock()
-		}
+}
+
+// Resize sizes the container's terminal (and remembers the size for a
+// pty not made yet).
+func (mon *monitor) Resize(h, w uint16) {
+	mon.mu.Lock()
+	mon.winH, mon.winW = h, w
+	if mon.pty != nil {
+		unix.IoctlSetWinsize(int(mon.pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: h, Col: w})
 	}
+	mon.mu.Unlock()
 }
 
 // finish tells every attached client the exit code and stops serving.
 func (mon *monitor) finish(code int, notify bool) {
-	mon.mu.Lock()
-	mon.exited = true
-	mon.exitCode = code
-	var cls []*monClient
-	for cl := range mon.clients {
-		cls = append(cls, cl)
-	}
-	mon.mu.Unlock()
-	if notify {
-		for _, cl := range cls {
-			cl.send(frameExit, []byte(strconv.Itoa(code)))
-			cl.conn.Close()
-		}
-	} else {
-		for _, cl := range cls {
-			cl.conn.Close()
-		}
-	}
-	if mon.listener != nil {
-		mon.listener.Close()
-		os.Remove(filepath.Join(mon.c.dir, "attach.sock"))
+	if mon.srv != nil {
+		mon.srv.Exit(code, notify)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/container/attach"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/mount"
 	"golang.org/x/sys/unix"
@@ -26,16 +27,16 @@ func (m *Manager) Wait(ctx context.Context, ref string) (int, error) {
 		if !c.State.Running() {
 			return c.State.ExitCode, nil
 		}
-		if ac, err := attachDial(c, nil); err == nil {
+		if ac, err := attach.Dial(c.dir, nil); err == nil {
 			done := make(chan struct{})
 			go func() {
 				select {
 				case <-ctx.Done():
-					ac.conn.Close()
+					ac.Close()
 				case <-done:
 				}
 			}()
-			code, ok := ac.stream(nil)
+			code, ok := ac.Stream(nil)
 			close(done)
 			if ok {
 				return code, nil

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoistproject/hoist/internal/container/attach"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -20,7 +21,7 @@ import (
 type StartOptions struct {
 	// Streams, when set, are attached before the process starts; Start then
 	// waits for the container to exit and returns its exit code.
-	Streams *Streams
+	Streams *attach.Streams
 	// Signals, when set with Streams, are forwarded to the container.
 	Signals <-chan os.Signal
 	// Monitor, when set, is a monitor started ahead (SpawnMonitor) to use
@@ -96,9 +97,9 @@ func (m *Manager) Start(ctx context.Context, ref string, o StartOptions) (int, e
 	if msg.Error != "" {
 		return failed(&StartError{Code: msg.Code, Msg: msg.Error})
 	}
-	var ac *attachConn
+	var ac *attach.Conn
 	if o.Streams != nil {
-		ac, err = attachDial(c, o.Streams)
+		ac, err = attach.Dial(c.dir, o.Streams)
 		if err != nil {
 			return failed(fmt.Errorf("attach to %s: %w", c.ID, err))
 		}
@@ -119,7 +120,7 @@ func (m *Manager) Start(ctx context.Context, ref string, o StartOptions) (int, e
 	}
 	if msg.Error != "" {
 		if ac != nil {
-			ac.conn.Close()
+			ac.Close()
 		}
 		return 0, &StartError{Code: msg.Code, Msg: msg.Error}
 	}
@@ -232,7 +233,7 @@ func (p *Monitor) take(id string) (*os.File, <-chan struct{}, bool) {
 
 // streamUntilExit copies an attached container's stdio, forwards signals,
 // and returns its exit code.
-func (m *Manager) streamUntilExit(ctx context.Context, c *Container, ac *attachConn, o StartOptions) (int, error) {
+func (m *Manager) streamUntilExit(ctx context.Context, c *Container, ac *attach.Conn, o StartOptions) (int, error) {
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -250,7 +251,7 @@ func (m *Manager) streamUntilExit(ctx context.Context, c *Container, ac *attachC
 			}
 		}
 	}()
-	code, ok := ac.stream(o.Streams)
+	code, ok := ac.Stream(o.Streams)
 	if ok {
 		return code, nil
 	}
@@ -259,7 +260,7 @@ func (m *Manager) streamUntilExit(ctx context.Context, c *Container, ac *attachC
 
 // attach connects to a running container's monitor and streams until exit.
 func (m *Manager) attach(ctx context.Context, c *Container, o StartOptions) (int, error) {
-	ac, err := attachDial(c, o.Streams)
+	ac, err := attach.Dial(c.dir, o.Streams)
 	if err != nil {
 		return 0, errdefs.FailedPreconditionf("cannot attach to %s: its monitor is gone: %v", c.ID, err)
 	}

@@ -1,0 +1,120 @@
+package attach
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+
+	"github.com/hoistproject/hoist/internal/container/unixsock"
+)
+
+// Streams are a client's ends of a container's stdio.
+type Streams struct {
+	Stdin          io.Reader // nil: no stdin
+	Stdout, Stderr io.Writer // nil: not attached
+	// Resize delivers terminal size changes (height, width) for -t.
+	Resize        <-chan [2]uint16
+	Height, Width uint16
+	// CloseStdin closes the container's stdin when Stdin reaches EOF.
+	CloseStdin bool
+}
+
+// Conn is a client attached to a monitor.
+type Conn struct {
+	conn *net.UnixConn
+	r    *bufio.Reader
+}
+
+// Dial attaches to the monitor serving in dir, asking for the streams s
+// has (nil: none, only the exit code).
+func Dial(dir string, s *Streams) (*Conn, error) {
+	conn, err := unixsock.Dial(dir, SocketName)
+	if err != nil {
+		return nil, err
+	}
+	h := Header{Stdin: s != nil && s.Stdin != nil, Stdout: s != nil && s.Stdout != nil, Stderr: s != nil && s.Stderr != nil}
+	if s != nil {
+		h.Height, h.Width = s.Height, s.Width
+	}
+	b, _ := json.Marshal(h)
+	if _, err := conn.Write(append(b, '\n')); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return &Conn{conn: conn, r: bufio.NewReader(conn)}, nil
+}
+
+// Close detaches.
+func (a *Conn) Close() error { return a.conn.Close() }
+
+// Stream copies frames to s until the exit frame and returns the exit
+// code; ok is false if the monitor went away without one. It closes the
+// connection.
+func (a *Conn) Stream(s *Streams) (code int, ok bool) {
+	defer a.conn.Close()
+	var wmu sync.Mutex
+	send := func(typ byte, p []byte) error {
+		wmu.Lock()
+		defer wmu.Unlock()
+		return WriteFrame(a.conn, typ, p)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	if s != nil && s.Stdin != nil {
+		go func() {
+			buf := make([]byte, 32*1024)
+			for {
+				n, err := s.Stdin.Read(buf)
+				if n > 0 {
+					if send(FrameStdin, buf[:n]) != nil {
+						return
+					}
+				}
+				if err != nil {
+					if s.CloseStdin {
+						send(FrameStdinClose, nil)
+					}
+					return
+				}
+			}
+		}()
+	}
+	if s != nil && s.Resize != nil {
+		go func() {
+			for {
+				select {
+				case sz, ok := <-s.Resize:
+					if !ok {
+						return
+					}
+					send(FrameResize, []byte(fmt.Sprintf("%d %d", sz[0], sz[1])))
+				case <-done:
+					return
+				}
+			}
+		}()
+	}
+	for {
+		typ, p, err := ReadFrame(a.r)
+		if err != nil {
+			return 0, false
+		}
+		switch typ {
+		case FrameStdout:
+			if s != nil && s.Stdout != nil {
+				s.Stdout.Write(p)
+			}
+		case FrameStderr:
+			if s != nil && s.Stderr != nil {
+				s.Stderr.Write(p)
+			}
+		case FrameExit:
+			n, _ := strconv.Atoi(string(p))
+			return n, true
+		}
+	}
+}
