@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
 
 	"github.com/hoistproject/hoist/internal/archive"
+	"github.com/hoistproject/hoist/internal/container/volume"
 	"github.com/hoistproject/hoist/internal/mount"
 )
 
@@ -102,22 +102,8 @@ func (m *Manager) populateVolumes(ctx context.Context, c *Container, rootfs stri
 		if mp.Type != "volume" {
 			continue
 		}
-		if ents, err := os.ReadDir(mp.Source); err != nil || len(ents) > 0 {
-			continue
-		}
-		src, err := securejoin.SecureJoin(rootfs, mp.Destination)
-		if err != nil {
+		if err := volume.Populate(ctx, mp.Source, mp.Name, rootfs, mp.Destination); err != nil {
 			return err
-		}
-		if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
-			continue
-		}
-		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(archive.Tar(ctx, pw, src, archive.TarOptions{})) }()
-		_, err = archive.Apply(ctx, mp.Source, pr, archive.ApplyOptions{})
-		pr.CloseWithError(io.ErrClosedPipe)
-		if err != nil {
-			return fmt.Errorf("copy %s into volume %s: %w", mp.Destination, mp.Name, err)
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/spec"
+	"github.com/hoistproject/hoist/internal/container/volume"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -193,47 +194,28 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 // setupVolumes resolves -v binds, named volumes and the image's VOLUMEs.
 func (m *Manager) setupVolumes(c *Container) error {
 	seen := map[string]bool{}
-	for _, b := range c.HostConfig.Binds {
-		parts := strings.Split(b, ":")
-		if len(parts) < 2 || len(parts) > 3 {
-			return errdefs.InvalidArgumentf("invalid volume specification: '%s'", b)
+	for _, v := range c.HostConfig.Binds {
+		b, err := volume.ParseBind(v)
+		if err != nil {
+			return err
 		}
-		src, dst := parts[0], parts[1]
-		rw := true
-		if len(parts) == 3 {
-			for _, o := range strings.Split(parts[2], ",") {
-				switch o {
-				case "ro":
-					rw = false
-				case "rw", "z", "Z", "rprivate", "private", "rshared", "shared", "rslave", "slave", "nocopy":
-				default:
-					return errdefs.InvalidArgumentf("invalid mode: %s", o)
-				}
-			}
-		}
-		if !path.IsAbs(dst) {
-			return errdefs.InvalidArgumentf("invalid volume specification: '%s': invalid mount config for type \"bind\": invalid mount path: '%s' mount path must be absolute", b, dst)
-		}
-		dst = path.Clean(dst)
-		if dst == "/" {
-			return errdefs.InvalidArgumentf("invalid volume specification: '%s': invalid mount config for type \"bind\": invalid specification: destination can't be '/'", b)
-		}
+		src, dst := b.Source, b.Destination
 		if seen[dst] {
 			return errdefs.InvalidArgumentf("Duplicate mount point: %s", dst)
 		}
 		seen[dst] = true
-		mp := MountPoint{Destination: dst, RW: rw}
-		if strings.HasPrefix(src, "/") {
+		mp := MountPoint{Destination: dst, RW: b.RW}
+		if b.HostPath() {
 			// Docker creates a missing host directory for -v.
 			if err := os.MkdirAll(src, 0o755); err != nil {
 				return errdefs.InvalidArgumentf("invalid volume source %s: %v", src, err)
 			}
 			mp.Type, mp.Source = "bind", filepath.Clean(src)
 		} else {
-			if !volNameRE.MatchString(src) {
-				return errdefs.InvalidArgumentf("create %s: \"%s\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", src, src)
+			if err := volume.CheckName(src); err != nil {
+				return err
 			}
-			dir, err := m.volumeDir(src)
+			dir, err := m.volumes().Path(src)
 			if err != nil {
 				return err
 			}
@@ -250,23 +232,13 @@ func (m *Manager) setupVolumes(c *Container) error {
 	sort.Strings(anon)
 	for _, dst := range anon {
 		name := newID()
-		dir, err := m.volumeDir(name)
+		dir, err := m.volumes().Path(name)
 		if err != nil {
 			return err
 		}
 		c.Mounts = append(c.Mounts, MountPoint{Type: "volume", Name: name, Source: dir, Destination: dst, RW: true, Anonymous: true})
 	}
 	return nil
-}
-
-var volNameRE = nameRE
-
-func (m *Manager) volumeDir(name string) (string, error) {
-	d := filepath.Join(m.volumesDir(), name, "_data")
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		return "", fmt.Errorf("create volume %s: %w", name, err)
-	}
-	return d, nil
 }
 
 // setupPorts allocates host ports for -P (every exposed port not bound

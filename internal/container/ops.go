@@ -289,7 +289,7 @@ func (m *Manager) unregister(c *Container, volumes bool) error {
 	if volumes {
 		for _, mp := range c.Mounts {
 			if mp.Anonymous && mp.Name != "" {
-				os.RemoveAll(filepath.Join(m.volumesDir(), mp.Name))
+				m.volumes().Remove(mp.Name)
 			}
 		}
 	}
@@ -428,13 +428,12 @@ func (m *Manager) DiskUsage(ctx context.Context) (Usage, error) {
 			}
 		}
 	}
-	ents, _ := os.ReadDir(m.volumesDir())
-	for _, e := range ents {
+	for _, name := range m.volumes().Names() {
 		u.Volumes++
-		if used[e.Name()] {
+		if used[name] {
 			u.VolumesUsed++
 		}
-		u.VolumeSize += dirBytes(filepath.Join(m.volumesDir(), e.Name(), "_data"))
+		u.VolumeSize += dirBytes(m.volumes().DataDir(name))
 	}
 	return u, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoistproject/hoist/internal/container/volume"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -77,6 +78,7 @@ func (m *Manager) Root() string { return m.root }
 func (m *Manager) containersDir() string { return filepath.Join(m.root, "containers") }
 func (m *Manager) namesDir() string      { return filepath.Join(m.root, "container-names") }
 func (m *Manager) volumesDir() string    { return filepath.Join(m.root, "volumes") }
+func (m *Manager) volumes() volume.Store { return volume.Store{Dir: m.volumesDir()} }
 
 // runtimeRoot is the --root state dir of runtime rt.
 func (m *Manager) runtimeRoot(rt string) string {
