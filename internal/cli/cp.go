@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hoistproject/hoist/internal/archive"
-	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/cp"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -76,7 +76,7 @@ func newCpCmd(e *env) *cobra.Command {
 					target, name = filepath.Dir(dst), filepath.Base(dst)
 				}
 				pr, pw := io.Pipe()
-				go func() { pw.CloseWithError(container.TarHostPath(ctx, pw, src, name, follow, archiveMode)) }()
+				go func() { pw.CloseWithError(cp.TarHostPath(ctx, pw, src, name, follow, archiveMode)) }()
 				r = pr
 			}
 			return m.CopyTo(ctx, dstCtr, target, r)
