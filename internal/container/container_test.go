@@ -21,6 +21,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container/attach"
 	"github.com/hoistproject/hoist/internal/container/logfile"
+	"github.com/hoistproject/hoist/internal/container/proc"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/mount"
 )
@@ -352,7 +353,7 @@ func TestMonitorKilled(t *testing.T) {
 	}
 	got, _ := m.Get(ctx, c.ID)
 	syscall.Kill(got.State.MonitorPid, syscall.SIGKILL)
-	for procStart(got.State.MonitorPid) != 0 {
+	for proc.StartTime(got.State.MonitorPid) != 0 {
 		time.Sleep(10 * time.Millisecond)
 	}
 	got, err = m.Get(ctx, c.ID)
@@ -629,7 +630,7 @@ func TestOOMKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := m.Get(ctx, c.ID)
-	if memoryCgroup(os.Getpid()) == "" {
+	if proc.MemoryCgroup(os.Getpid()) == "" {
 		t.Skip("no memory cgroup to watch")
 	}
 	if !got.State.OOMKilled || (code != 137 && code != 0) {
@@ -723,7 +724,7 @@ func TestStarterKilledWithNetworkUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := netw.Pid()
-	if pid <= 0 || procStart(pid) == 0 {
+	if pid <= 0 || proc.StartTime(pid) == 0 {
 		t.Fatalf("slirp4netns not running: pid %d", pid)
 	}
 	netw.Release() // as if this starter died: nobody stops it here
@@ -733,10 +734,10 @@ func TestStarterKilledWithNetworkUp(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("monitor did not exit")
 	}
-	for i := 0; i < 200 && procStart(pid) != 0; i++ {
+	for i := 0; i < 200 && proc.StartTime(pid) != 0; i++ {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if procStart(pid) != 0 {
+	if proc.StartTime(pid) != 0 {
 		t.Errorf("slirp4netns %d still runs", pid)
 	}
 	if mps, _ := mount.MountPoints(c.dir); len(mps) != 0 {
@@ -760,7 +761,7 @@ func TestStartWaitsForPreviousMonitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { old.Process.Kill(); old.Wait() })
-	c.State = State{Status: StatusExited, MonitorPid: old.Process.Pid, MonitorStart: procStart(old.Process.Pid)}
+	c.State = State{Status: StatusExited, MonitorPid: old.Process.Pid, MonitorStart: proc.StartTime(old.Process.Pid)}
 	if err := c.saveState(); err != nil {
 		t.Fatal(err)
 	}

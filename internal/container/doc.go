@@ -7,6 +7,29 @@
 // (image config + unpacked layer dirs), so the image store can be wired in by
 // the caller.
 //
+// # Subpackages
+//
+// Each concept a container is made of lives in a package of its own that
+// knows nothing of container records (none imports this package; they get
+// plain data and small interfaces):
+//
+//	spec/      the OCI runtime spec: docker's defaults, --ulimit, --security-opt,
+//	           USER resolution in /etc/passwd, Generate; the --init process (RunInit)
+//	runtime/   invoking runc/crun (state root, the crun cgroup2 trick, state,
+//	           error log, exit codes, the console socket)
+//	network/   the user-mode network: netns + slirp4netns, port forwarding,
+//	           hosts/hostname/resolv.conf, free host ports
+//	attach/    the attach protocol between the monitor (Server) and clients (Dial)
+//	logfile/   docker's json-file log format: writing, `docker logs` reading
+//	volume/    -v parsing, volumes/<name>/_data, copy-up of image content
+//	cp/        `docker cp` tar streams in and out of a root filesystem
+//	proc/      /proc and cgroup facts: start times, top rows, OOM kills
+//	unixsock/  unix sockets in directories with paths too long for sockaddr_un
+//
+// This package keeps the records (store.go), the lifecycle (create, start,
+// ops), the monitor that holds a running container, rootfs mounting
+// (copyfs.go, fs.go), inspect, exec and commit.
+//
 // # On-disk layout (under the hoist root)
 //
 //	containers/<id>/              one directory per container (<id>: 64 hex)
@@ -32,7 +55,8 @@
 //	    rootfs.copied             marker: rootfs/ holds a plain copy (Storage "copy", no overlayfs)
 //	container-names/<name>        one file per container name, holding the ID; created with
 //	                              O_EXCL so names are unique across concurrent hoist processes
-//	volumes/<name>/_data          named and anonymous volumes (-v NAME:/path, image VOLUMEs)
+//	volumes/<name>/_data          named and anonymous volumes (-v NAME:/path, image VOLUMEs;
+//	                              package volume)
 //	runtime/<runtime-name>/       the runtime's --root state directory
 //
 // # Processes
@@ -63,7 +87,7 @@
 // (with the terminal size); the monitor starts the process and says Started
 // or the error with docker's exit code (125/126/127). Attached clients
 // (run without -d, start -a, attach, wait) then get framed stdout/stderr and
-// a final exit-code frame (attach.go).
+// a final exit-code frame (package attach).
 //
 // # Root filesystems
 //

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoistproject/hoist/internal/container/attach"
+	"github.com/hoistproject/hoist/internal/container/proc"
 	"github.com/hoistproject/hoist/internal/container/runtime"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/container/unixsock"
@@ -203,48 +204,9 @@ func (m *Manager) Top(ctx context.Context, ref string) (TopResult, error) {
 		return res, fmt.Errorf("list processes of %s: %w", c.ID, err)
 	}
 	for _, pid := range pids {
-		if row, ok := psRow(pid); ok {
+		if row, ok := proc.TopRow(pid); ok {
 			res.Processes = append(res.Processes, row)
 		}
 	}
 	return res, nil
-}
-
-const clockTicks = 100.0 // USER_HZ on Linux
-
-func psRow(pid int) ([]string, bool) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil, false
-	}
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return nil, false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return nil, false
-	}
-	ppid := f[1]
-	utime, _ := strconv.ParseFloat(f[11], 64)
-	stime, _ := strconv.ParseFloat(f[12], 64)
-	start, _ := strconv.ParseFloat(f[19], 64)
-	cpu := int((utime + stime) / clockTicks)
-	uid := "?"
-	if st, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
-		if sys, ok := st.Sys().(*unixStat); ok {
-			uid = strconv.Itoa(int(sys.Uid))
-		}
-	}
-	var si unix.Sysinfo_t
-	unix.Sysinfo(&si)
-	startTime := time.Now().Add(-time.Duration(float64(si.Uptime)-start/clockTicks) * time.Second)
-	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	cmd := strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))
-	if cmd == "" {
-		cmd = "[" + strings.Trim(s[strings.IndexByte(s, '(')+1:i], " ") + "]"
-	}
-	return []string{uid, strconv.Itoa(pid), ppid, "0", startTime.Format("15:04"), "?",
-		fmt.Sprintf("%02d:%02d:%02d", cpu/3600, cpu/60%60, cpu%60), cmd}, true
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/attach"
 	"github.com/hoistproject/hoist/internal/container/logfile"
 	"github.com/hoistproject/hoist/internal/container/network"
+	"github.com/hoistproject/hoist/internal/container/proc"
 	"github.com/hoistproject/hoist/internal/container/runtime"
 	"github.com/hoistproject/hoist/internal/container/unixsock"
 	"github.com/hoistproject/hoist/internal/mount"
@@ -141,27 +142,27 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		return serr
 	}
 	c.State = State{Status: StatusRunning, Pid: pid, MonitorPid: os.Getpid(),
-		MonitorStart: procStart(os.Getpid()), StartedAt: timeNow(), NetPid: mon.net.Pid()}
+		MonitorStart: proc.StartTime(os.Getpid()), StartedAt: timeNow(), NetPid: mon.net.Pid()}
 	if err := c.saveState(); err != nil {
 		m.log.Warn("save state", "container", c.ID, "err", err)
 	}
 	reply(syncMsg{Started: true, Pid: pid})
 	syncFile.Close()
 
-	memcg, own := containerMemoryCgroup(pid, c.ID)
+	memcg, own := proc.ContainerMemoryCgroup(pid, cgroupName(c))
 	oomBefore := 0 // the container's own cgroup is new: its every OOM kill is this run's
 	if !own {
-		oomBefore = oomKills(memcg)
+		oomBefore = proc.OOMKills(memcg)
 	}
 	code := waitPid(pid)
-	oomKilled := oomKills(memcg) > oomBefore
+	oomKilled := proc.OOMKills(memcg) > oomBefore
 	for i := 0; !oomKilled && code == 137 && memcg != "" && c.HostConfig.Memory > 0 && i < 20; i++ {
 		// Killed by SIGKILL with a memory limit set: under load the cgroup's
 		// OOM counter can lag the victim's exit; give it a moment before
 		// calling it not an OOM kill. (Without a limit, stop/kill/rm -f
 		// SIGKILLs must not wait here.)
 		time.Sleep(10 * time.Millisecond)
-		oomKilled = oomKills(memcg) > oomBefore
+		oomKilled = proc.OOMKills(memcg) > oomBefore
 	}
 	mon.drainOutput()
 	netw := mon.net

@@ -11,5 +11,3 @@ func unixSignalName(s syscall.Signal) string {
 	n := unix.SignalName(s)
 	return strings.TrimPrefix(n, "SIG")
 }
-
-type unixStat = syscall.Stat_t

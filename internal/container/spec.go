@@ -55,7 +55,7 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 		Tty:            c.Config.Tty,
 		Ulimits:        c.HostConfig.Ulimits,
 		SecurityOpt:    c.HostConfig.SecurityOpt,
-		CgroupsPath:    "hoist-" + c.ID,
+		CgroupsPath:    cgroupName(c),
 		Memory:         c.HostConfig.Memory,
 		NanoCPUs:       c.HostConfig.NanoCPUs,
 		CPUShares:      c.HostConfig.CPUShares,
@@ -83,3 +83,6 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 }
 
 func netMode(c *Container) string { return network.Mode(c.HostConfig.NetworkMode) }
+
+// cgroupName is the cgroup of c's processes ("hoist-<id>").
+func cgroupName(c *Container) string { return "hoist-" + c.ID }

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoistproject/hoist/internal/container/proc"
 	"github.com/hoistproject/hoist/internal/container/volume"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -334,36 +335,9 @@ func (m *Manager) List(ctx context.Context) ([]*Container, error) {
 	return out, nil
 }
 
-// procStart returns the start time (clock ticks since boot) of pid, 0 if it
-// does not exist.
-func procStart(pid int) uint64 {
-	if pid <= 0 {
-		return 0
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0
-	}
-	var v uint64
-	fmt.Sscan(f[19], &v)
-	if f[0] == "Z" || f[0] == "X" {
-		return 0
-	}
-	return v
-}
-
 // monitorAlive reports whether the container's monitor still runs.
 func (c *Container) monitorAlive() bool {
-	return c.State.MonitorPid > 0 && procStart(c.State.MonitorPid) == c.State.MonitorStart
+	return c.State.MonitorPid > 0 && proc.StartTime(c.State.MonitorPid) == c.State.MonitorStart
 }
 
 // reconcile fixes the state of a container whose monitor died: if the
@@ -431,7 +405,7 @@ func (m *Manager) ImageUsers() (map[string][]ImageUse, map[string]bool, error) {
 		if err != nil {
 			continue
 		}
-		running := c.State.Running() && (c.monitorAlive() || c.State.Pid > 0 && procStart(c.State.Pid) != 0)
+		running := c.State.Running() && (c.monitorAlive() || c.State.Pid > 0 && proc.StartTime(c.State.Pid) != 0)
 		users[c.ImageID] = append(users[c.ImageID], ImageUse{ID: c.ID, Running: running})
 		for _, ch := range c.ChainIDs {
 			chains[ch] = true

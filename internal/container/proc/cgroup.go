@@ -1,4 +1,4 @@
-package container
+package proc
 
 import (
 	"bufio"
@@ -9,9 +9,9 @@ import (
 	"strings"
 )
 
-// memoryCgroup returns the directory of pid's memory cgroup (v1 memory
+// MemoryCgroup returns the directory of pid's memory cgroup (v1 memory
 // controller, else the v2 unified group), "" if unknown.
-func memoryCgroup(pid int) string {
+func MemoryCgroup(pid int) string {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		return ""
@@ -41,8 +41,8 @@ func memoryCgroup(pid int) string {
 	return ""
 }
 
-// oomKills reads the OOM-kill counter of a memory cgroup directory.
-func oomKills(dir string) int {
+// OOMKills reads the OOM-kill counter of a memory cgroup directory.
+func OOMKills(dir string) int {
 	if dir == "" {
 		return 0
 	}
@@ -61,14 +61,13 @@ func oomKills(dir string) int {
 	return 0
 }
 
-// containerMemoryCgroup finds the memory cgroup of container id, whose
-// process is pid: from /proc while the process lives, else (it may already
-// have been OOM-killed) the cgroup the spec names ("hoist-<id>", see
-// buildSpec). own reports whether the directory is the container's own
-// cgroup rather than one it shares.
-func containerMemoryCgroup(pid int, id string) (dir string, own bool) {
-	name := "hoist-" + id
-	if d := memoryCgroup(pid); d != "" {
+// ContainerMemoryCgroup finds the memory cgroup of a container whose
+// process is pid and whose spec names the cgroup name: from /proc while
+// the process lives, else (it may already have been OOM-killed) the
+// cgroup named name. own reports whether the directory is the container's
+// own cgroup rather than one it shares.
+func ContainerMemoryCgroup(pid int, name string) (dir string, own bool) {
+	if d := MemoryCgroup(pid); d != "" {
 		return d, filepath.Base(d) == name
 	}
 	for _, d := range []string{filepath.Join("/sys/fs/cgroup/memory", name), filepath.Join("/sys/fs/cgroup", name)} {
