@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/container/names"
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/container/volume"
@@ -131,17 +132,17 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 
 	name := o.Name
 	if name != "" {
-		if err := m.reserveName(strings.TrimPrefix(name, "/"), id); err != nil {
+		if err := m.names().Reserve(strings.TrimPrefix(name, "/"), id); err != nil {
 			return nil, err
 		}
 		name = strings.TrimPrefix(name, "/")
 	} else {
 		for i := 0; ; i++ {
-			name = generateName()
+			name = names.Generate()
 			if i > 5 {
 				name += strconv.Itoa(i)
 			}
-			if err := m.reserveName(name, id); err == nil {
+			if err := m.names().Reserve(name, id); err == nil {
 				break
 			} else if !errdefs.IsConflict(err) || i > 50 {
 				return nil, err
@@ -153,7 +154,7 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	defer func() {
 		if !ok {
 			os.RemoveAll(c.dir)
-			m.releaseName(name, id)
+			m.names().Release(name, id)
 		}
 	}()
 	if err := os.MkdirAll(c.dir, 0o711); err != nil {

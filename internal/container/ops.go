@@ -285,7 +285,7 @@ func (m *Manager) unregister(c *Container, volumes bool) error {
 	if err := os.Remove(filepath.Join(c.dir, "container.json")); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("remove %s: %w", c.ID, err)
 	}
-	m.releaseName(c.Name, c.ID)
+	m.names().Release(c.Name, c.ID)
 	if volumes {
 		for _, mp := range c.Mounts {
 			if mp.Anonymous && mp.Name != "" {
@@ -319,16 +319,16 @@ func (m *Manager) Rename(ctx context.Context, ref, newName string) error {
 		return err
 	}
 	defer unlock()
-	if err := m.reserveName(newName, c.ID); err != nil {
+	if err := m.names().Reserve(newName, c.ID); err != nil {
 		return err
 	}
 	old := c.Name
 	c.Name = newName
 	if err := c.saveConfig(); err != nil {
-		m.releaseName(newName, c.ID)
+		m.names().Release(newName, c.ID)
 		return err
 	}
-	m.releaseName(old, c.ID)
+	m.names().Release(old, c.ID)
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoistproject/hoist/internal/container/names"
 	"github.com/hoistproject/hoist/internal/container/proc"
 	"github.com/hoistproject/hoist/internal/container/volume"
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -80,6 +81,7 @@ func (m *Manager) containersDir() string { return filepath.Join(m.root, "contain
 func (m *Manager) namesDir() string      { return filepath.Join(m.root, "container-names") }
 func (m *Manager) volumesDir() string    { return filepath.Join(m.root, "volumes") }
 func (m *Manager) volumes() volume.Store { return volume.Store{Dir: m.volumesDir()} }
+func (m *Manager) names() names.Store    { return names.Store{Dir: m.namesDir()} }
 
 // runtimeRoot is the --root state dir of runtime rt.
 func (m *Manager) runtimeRoot(rt string) string {
@@ -104,36 +106,6 @@ func newID() string {
 		if strings.Trim(id[:12], "0123456789") != "" {
 			return id
 		}
-	}
-}
-
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
-
-// reserveName records name -> id, failing like docker if it is taken.
-func (m *Manager) reserveName(name, id string) error {
-	if !nameRE.MatchString(name) {
-		return errdefs.InvalidArgumentf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
-	}
-	f, err := os.OpenFile(filepath.Join(m.namesDir(), name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		if os.IsExist(err) {
-			other, _ := os.ReadFile(filepath.Join(m.namesDir(), name))
-			return errdefs.Conflictf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", name, strings.TrimSpace(string(other)))
-		}
-		return fmt.Errorf("reserve name %s: %w", name, err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(id); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
-}
-
-func (m *Manager) releaseName(name, id string) {
-	p := filepath.Join(m.namesDir(), name)
-	if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) == id {
-		os.Remove(p)
 	}
 }
 
@@ -266,12 +238,9 @@ func (m *Manager) resolveID(ref string) (string, error) {
 			return ref, nil
 		}
 	}
-	if nameRE.MatchString(ref) {
-		if b, err := os.ReadFile(filepath.Join(m.namesDir(), ref)); err == nil {
-			id := strings.TrimSpace(string(b))
-			if _, err := os.Stat(filepath.Join(m.containersDir(), id, "container.json")); err == nil {
-				return id, nil
-			}
+	if id, ok := m.names().Lookup(ref); ok {
+		if _, err := os.Stat(filepath.Join(m.containersDir(), id, "container.json")); err == nil {
+			return id, nil
 		}
 	}
 	ids, err := m.ids()

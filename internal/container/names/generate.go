@@ -1,4 +1,4 @@
-package container
+package names
 
 import (
 	"crypto/rand"
@@ -31,7 +31,7 @@ func pick(list []string) string {
 	return list[n.Int64()]
 }
 
-// generateName returns a docker-style random name such as "brave_turing".
-func generateName() string {
+// Generate returns a docker-style random name such as "brave_turing".
+func Generate() string {
 	return pick(nameLeft) + "_" + pick(nameRight)
 }
