@@ -23,6 +23,7 @@
 //	logfile/   docker's json-file log format: writing, `docker logs` reading
 //	volume/    -v parsing, volumes/<name>/_data, copy-up of image content
 //	cp/        `docker cp` tar streams in and out of a root filesystem
+//	names/     container names: docker's rule, generated names, container-names/ reservations
 //	proc/      /proc and cgroup facts: start times, top rows, OOM kills
 //	unixsock/  unix sockets in directories with paths too long for sockaddr_un
 //
@@ -41,12 +42,15 @@
 //	    upper/ work/              the overlay upper and work dirs (the container's changes)
 //	    rootfs/                   the merged mount point (mounted only while running)
 //	    bundle/config.json        the OCI runtime spec given to the runtime
-//	    container-json.log        logs in docker's json-file format, one JSON object per line:
-//	                              {"log":"...","stream":"stdout|stderr","time":"RFC3339Nano"}
+//	    container-json.log        logs in docker's json-file format (package logfile), one JSON
+//	                              object per line: {"log":"...","stream":"stdout|stderr","time":"RFC3339Nano"}
 //	    hosts hostname resolv.conf  bind-mounted over /etc/... in the container, so never committed
-//	    attach.sock               the monitor's attach socket (exists while a monitor runs)
+//	    attach.sock               the monitor's attach socket (exists while a monitor runs;
+//	                              package attach)
 //	    console.sock              the runtime's console socket (-t, during start only)
-//	    netns                     the persistent network namespace (bridge mode, while running)
+//	    netns                     the persistent network namespace (bridge mode, while running;
+//	                              package network)
+//	    slirp.sock                slirp4netns's API socket (bridge mode, while running)
 //	    runtime.log               the runtime's own log (errors from create/start)
 //	    monitor.log               the monitor's own stderr (its errors; normally empty)
 //	    init/                     the init layer: empty mount points (/etc/hosts, ...) on top
@@ -55,6 +59,7 @@
 //	    rootfs.copied             marker: rootfs/ holds a plain copy (Storage "copy", no overlayfs)
 //	container-names/<name>        one file per container name, holding the ID; created with
 //	                              O_EXCL so names are unique across concurrent hoist processes
+//	                              (package names)
 //	volumes/<name>/_data          named and anonymous volumes (-v NAME:/path, image VOLUMEs;
 //	                              package volume)
 //	runtime/<runtime-name>/       the runtime's --root state directory
