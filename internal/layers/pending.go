@@ -32,8 +32,18 @@ type Pending struct {
 func (s *Store) Unpack(ctx context.Context, r io.Reader, opts CreateOptions) (*Pending, error) {
 	opts.KeepCompressed = true
 	u, err := s.unpack(ctx, r, opts, nil)
+	return s.pending(u, err)
+}
+
+// pending makes sure the unpacked directory is durable (syncfs: cheap when
+// unpack synced it already) before it can be committed.
+func (s *Store) pending(u *unpacked, err error) (*Pending, error) {
 	if err != nil {
 		return nil, err
+	}
+	if err := syncFS(u.tmp); err != nil {
+		os.RemoveAll(u.tmp)
+		return nil, fmt.Errorf("syncing layer: %w", err)
 	}
 	return &Pending{s: s, u: u}, nil
 }
@@ -46,10 +56,7 @@ func (s *Store) UnpackBlob(ctx context.Context, blob ocispec.Descriptor, opts Cr
 	}
 	defer rc.Close()
 	u, err := s.unpack(ctx, rc, opts, &blob)
-	if err != nil {
-		return nil, err
-	}
-	return &Pending{s: s, u: u}, nil
+	return s.pending(u, err)
 }
 
 // DiffID is the digest of the unpacked layer's tar.
