@@ -250,7 +250,9 @@ func (u *unpacker) run(ctx context.Context) error {
 			err   error
 		)
 		if !u.have[i] {
-			u.emit(l, StatusExtracting)
+			// the layer was unpacked as its bytes arrived: only the
+			// commit is left
+			u.emit(l, StatusExtracting, l.Size)
 		}
 		if i == s.first {
 			layer, err = s.pending.Commit(ctx, parent)
@@ -265,7 +267,7 @@ func (u *unpacker) run(ctx context.Context) error {
 			return fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
 		}
 		if !u.have[i] {
-			u.emit(l, StatusPullComplete)
+			u.emit(l, StatusPullComplete, 0)
 		}
 		parent = layer.ChainID
 	}
@@ -278,8 +280,8 @@ func (u *unpacker) discard() {
 		s.pending.Discard()
 	}
 }
-func (u *unpacker) emit(l ocispec.Descriptor, status string) {
+func (u *unpacker) emit(l ocispec.Descriptor, status string, current int64) {
 	if u.progress != nil {
-		u.progress(client.Event{Digest: l.Digest, ID: client.ShortID(l.Digest), Status: status, Total: l.Size})
+		u.progress(client.Event{Digest: l.Digest, ID: client.ShortID(l.Digest), Status: status, Current: current, Total: l.Size})
 	}
 }
