@@ -71,3 +71,43 @@ if docker_up; then
 	docker rmi -f "$src" >/dev/null 2>&1 || true
 fi
 result pullpush "pull minbase" "$h" docker "$d"
+
+# pull of a 10-layer image (10 x ~22 MB gzip layers of hex text, pushed by
+# docker when it runs): wall time against docker, and hoist's CPU
+# utilisation, (user+sys)/wall of the hoist process: above 1.0 means more
+# than one core busy (layers download, decompress and unpack in parallel).
+ten=$BENCH_CACHE/tenlayer-image.tar
+[ -f "$ten" ] || python3 "$here/mklayers.py" "$ten" 10 40 bench/tenlayer:latest
+timg=127.0.0.1:$port/bench/tenlayer
+restart_registry
+if docker_up; then
+	docker load -i "$ten" >/dev/null
+	docker tag bench/tenlayer:latest "$timg:d"
+	docker push "$timg:d" >/dev/null
+	tsrc=$timg:d
+else
+	"$HOIST" --root "$root" load -i "$ten" >/dev/null
+	"$HOIST" --root "$root" tag bench/tenlayer:latest "$timg:h"
+	"$HOIST" --root "$root" push "$timg:h" >/dev/null
+	tsrc=$timg:h
+fi
+utils=() walls=()
+for ((i = 0; i < BENCH_RUNS; i++)); do
+	rm -rf "$work/pullroot"
+	/usr/bin/time -f "%e %U %S" -o "$work/time" "$HOIST" --root "$work/pullroot" pull -q "$tsrc" >/dev/null 2>>"${BENCH_LOG:-/dev/null}" || { walls+=(fail); break; }
+	read -r w u s <"$work/time"
+	walls+=("$w")
+	utils+=("$(python3 -c "print('%.2f' % (($u+$s)/max($w,0.001)))")")
+done
+median() { python3 -c 'import statistics,sys
+try: print("%.4f" % statistics.median(map(float, sys.argv[1:])))
+except Exception: print("fail")' "$@"; }
+h=$(median "${walls[@]}")
+d=fail
+if docker_up; then
+	tlayer=$(docker image inspect -f '{{index .RootFS.Layers 0}}' "$tsrc")
+	BENCH_SETUP="drop_layer_users docker $tlayer" d=$(median_of docker pull -q "$tsrc")
+	drop_layer_users docker "$tlayer"
+fi
+result pullpush "pull 10-layer image (10 x 22 MB gzip)" "$h" docker "$d"
+result pullpush "pull 10-layer image: hoist CPU use (cores)" "$(median "${utils[@]}")" - -

@@ -5,7 +5,9 @@
 // A Client holds the transport (HTTPS with the system CAs plus per-registry
 // CAs and client certificates from certs.d directories; plain HTTP only for
 // loopback registries and those listed in "insecure-registries"; retries
-// with backoff for idempotent requests; proxies from the environment) and
+// with backoff for idempotent requests; proxies from the environment:
+// HTTP_PROXY, HTTPS_PROXY and NO_PROXY or their lower-case forms, read once
+// per process by net/http, loopback registries never proxied, as docker) and
 // one auth.Authorizer per registry host. A Repository is one remote
 // repository behind the same shapes as the local stores: it is a
 // content.Provider and content.InfoProvider for blobs (reads verify digest

@@ -78,6 +78,13 @@ type PullOptions struct {
 	// store (in completion order, from several goroutines), so unpacking can
 	// overlap downloading.
 	LayerDone func(ctx context.Context, layer ocispec.Descriptor) error
+	// StoreLayer, when set, stores each layer blob missing from the store
+	// in Pull's place, so that it can be unpacked while it downloads: it
+	// gets the blob's stream (size and digest verified while streaming: a
+	// mismatch is an error from the last Read; resumed with Range requests
+	// after a dropped connection) and must read it to the end and have the
+	// blob in the store when it returns nil.
+	StoreLayer func(ctx context.Context, layer ocispec.Descriptor, r io.Reader) error
 }
 
 // PullResult describes what Pull stored.
@@ -198,7 +205,7 @@ func Pull(ctx context.Context, repos []*Repository, ref string, store Store, opt
 		seen[l.Digest] = true
 		g.Go(func() error {
 			if ok, _ := content.Exists(gctx, store, l.Digest); !ok {
-				if err := copyBlob(gctx, repo, store, l, opts.Progress); err != nil {
+				if err := copyBlob(gctx, repo, store, l, opts.Progress, opts.StoreLayer); err != nil {
 					return fmt.Errorf("layer %s: %w", l.Digest, err)
 				}
 			}
@@ -260,8 +267,10 @@ func (r *sliceReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// copyBlob streams one blob from repo into store, reporting progress.
-func copyBlob(ctx context.Context, repo *Repository, store Store, desc ocispec.Descriptor, progress ProgressFunc) error {
+// copyBlob streams one blob from repo into store (or through storeFn when
+// set), reporting progress.
+func copyBlob(ctx context.Context, repo *Repository, store Store, desc ocispec.Descriptor, progress ProgressFunc,
+	storeFn func(context.Context, ocispec.Descriptor, io.Reader) error) error {
 	if ok, _ := content.Exists(ctx, store, desc.Digest); ok {
 		return nil
 	}
@@ -278,7 +287,14 @@ func copyBlob(ctx context.Context, repo *Repository, store Store, desc ocispec.D
 	if size <= 0 {
 		size = -1
 	}
-	if _, err := content.WriteBlob(ctx, store, src, size, desc.Digest); err != nil {
+	if storeFn != nil {
+		if err := storeFn(ctx, desc, src); err != nil {
+			return err
+		}
+		if ok, _ := content.Exists(ctx, store, desc.Digest); !ok {
+			return fmt.Errorf("blob %s is not in the store after it was stored", desc.Digest)
+		}
+	} else if _, err := content.WriteBlob(ctx, store, src, size, desc.Digest); err != nil {
 		return err
 	}
 	progress.emit(desc.Digest, StatusVerifying, desc.Size, desc.Size)

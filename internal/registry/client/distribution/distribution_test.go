@@ -46,7 +46,7 @@ func hoistRegistry(t *testing.T) string {
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
-func openStore(t *testing.T) *images.Store {
+func openStore(t testing.TB) *images.Store {
 	st, err := images.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +58,7 @@ func newClient() *client.Client {
 	return client.New(client.Options{CertsDirs: []string{}, Credentials: func(context.Context, string) (auth.Credentials, error) { return auth.Credentials{}, nil }})
 }
 
-func name(t *testing.T, s string) reference.Named {
+func name(t testing.TB, s string) reference.Named {
 	n, err := reference.ParseNamed(s)
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,12 @@
 // Package distribution pulls and pushes whole images between hoist's image
 // store (package images) and registries (package client): pull resolves a
-// reference, copies the platform's manifest, config and layers into the
-// content store, unpacks each layer as soon as it and the layers below it
-// are there (overlapping downloads), and records the image and its tag last;
+// reference, copies the platform's manifest and config into the content
+// store, then streams the layers in parallel (bounded): each layer's bytes
+// are hashed and written to content and, in the same pass, decompressed,
+// hashed for the diffID and unpacked into a temporary layer directory
+// (layers.Unpack), so a layer unpacks while it downloads and layers unpack
+// side by side; the unpacked layers are committed in order, each on top of
+// the one below, and the image and its tag are recorded last;
 // push uploads an image's blobs and manifest, reusing the stored
 // distribution manifest (so an unchanged pulled image keeps its digest) or
 // building a Docker schema2 manifest whose layers are compressed on the fly

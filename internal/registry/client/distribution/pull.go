@@ -3,9 +3,10 @@ package distribution
 import (
 	"context"
 	"fmt"
-	"sync"
+	"io"
 
 	"github.com/hoistproject/hoist/internal/content"
+	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/layers"
 	"github.com/hoistproject/hoist/internal/metadata"
@@ -53,7 +54,8 @@ func Pull(ctx context.Context, c *client.Client, st *images.Store, name referenc
 		prev = img.ID
 	}
 
-	u := &unpacker{st: st, progress: opts.Progress, manifest: make(chan ocispec.Manifest, 1), done: map[digest.Digest]chan struct{}{}}
+	u := &unpacker{st: st, progress: opts.Progress, started: make(chan struct{})}
+	defer u.discard()
 	var pr client.PullResult
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -64,13 +66,10 @@ func Pull(ctx context.Context, c *client.Client, st *images.Store, name referenc
 				if err := protect(ctx, st, desc, m); err != nil {
 					return err
 				}
-				u.start(m)
-				return nil
+				return u.start(ctx, m)
 			},
-			LayerDone: func(ctx context.Context, l ocispec.Descriptor) error {
-				u.layerDone(l.Digest)
-				return nil
-			},
+			StoreLayer: u.store,
+			LayerDone:  u.layerDone,
 		})
 		return err
 	})
@@ -116,47 +115,36 @@ func protect(ctx context.Context, st *images.Store, desc ocispec.Descriptor, m o
 	})
 }
 
-// unpacker unpacks layers in order as their blobs arrive.
+// unpacker unpacks the layers of one image while their blobs stream in,
+// each in its download goroutine (so layers unpack in parallel, and a
+// layer unpacks while it downloads), and commits them in order, each on
+// top of the one below, as soon as the layers below are committed.
 type unpacker struct {
 	st       *images.Store
 	progress client.ProgressFunc
-	manifest chan ocispec.Manifest
+	started  chan struct{} // closed by start
 
-	mu   sync.Mutex
-	done map[digest.Digest]chan struct{}
+	// set by start, then read-only
+	layers  []ocispec.Descriptor
+	diffIDs []digest.Digest
+	chain   []digest.Digest
+	have    []bool // the layer chain[i] exists already
+	slots   map[digest.Digest]*slot
 }
 
-func (u *unpacker) start(m ocispec.Manifest) {
-	u.mu.Lock()
-	for _, l := range m.Layers {
-		if u.done[l.Digest] == nil {
-			u.done[l.Digest] = make(chan struct{})
-		}
-	}
-	u.mu.Unlock()
-	u.manifest <- m
+// slot is the state of one distinct layer blob.
+type slot struct {
+	// first is the first index whose layer must be unpacked from this
+	// blob (-1: every layer with this blob exists).
+	first int
+	ready chan struct{} // closed when the blob is stored (and unpacked)
+	// pending is the layer unpacked for index first, written before ready
+	// is closed.
+	pending *layers.Pending
 }
 
-func (u *unpacker) layerDone(d digest.Digest) {
-	u.mu.Lock()
-	ch := u.done[d]
-	u.mu.Unlock()
-	if ch != nil {
-		select {
-		case <-ch:
-		default:
-			close(ch)
-		}
-	}
-}
-
-func (u *unpacker) run(ctx context.Context) error {
-	var m ocispec.Manifest
-	select {
-	case m = <-u.manifest:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// start learns the image's layers: its config is in the store.
+func (u *unpacker) start(ctx context.Context, m ocispec.Manifest) error {
 	raw, err := content.ReadBlob(ctx, u.st.Content(), m.Config.Digest, images.MaxConfigSize)
 	if err != nil {
 		return err
@@ -168,38 +156,132 @@ func (u *unpacker) run(ctx context.Context) error {
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return fmt.Errorf("image config %s lists %d layers, its manifest %d", m.Config.Digest, len(cfg.RootFS.DiffIDs), len(m.Layers))
 	}
-	var parent digest.Digest
+	u.layers, u.diffIDs = m.Layers, cfg.RootFS.DiffIDs
+	u.chain = layers.ChainIDs(u.diffIDs)
+	u.have = make([]bool, len(u.chain))
+	u.slots = map[digest.Digest]*slot{}
 	for i, l := range m.Layers {
-		u.mu.Lock()
-		ch := u.done[l.Digest]
-		u.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+		_, err := u.st.Layers().Get(ctx, u.chain[i])
+		if err != nil && !errdefs.IsNotFound(err) {
+			return err
 		}
-		chain := layers.ChainIDs(cfg.RootFS.DiffIDs[:i+1])
-		_, gerr := u.st.Layers().Get(ctx, chain[i])
-		fresh := gerr != nil
-		if fresh {
-			u.emit(l, StatusExtracting)
+		u.have[i] = err == nil
+		s := u.slots[l.Digest]
+		if s == nil {
+			s = &slot{first: -1, ready: make(chan struct{})}
+			u.slots[l.Digest] = s
 		}
-		layer, err := u.st.Layers().CreateFromBlob(ctx, parent, l, cfg.RootFS.DiffIDs[i], layers.CreateOptions{
-			KeepCompressed: true, Digest: l.Digest, MediaType: l.MediaType,
-		})
+		if !u.have[i] && s.first < 0 {
+			s.first = i
+		}
+	}
+	close(u.started)
+	return nil
+}
+
+func (u *unpacker) createOptions(s *slot) layers.CreateOptions {
+	l := u.layers[s.first]
+	return layers.CreateOptions{KeepCompressed: true, Digest: l.Digest, MediaType: l.MediaType, DiffID: u.diffIDs[s.first]}
+}
+
+// store unpacks a layer while its blob streams in (and writes the blob to
+// content), or only stores the blob when its layers exist already.
+func (u *unpacker) store(ctx context.Context, l ocispec.Descriptor, r io.Reader) error {
+	s := u.slots[l.Digest]
+	if s == nil || s.first < 0 {
+		size := l.Size
+		if size <= 0 {
+			size = -1
+		}
+		_, err := content.WriteBlob(ctx, u.st.Content(), r, size, l.Digest)
+		return err
+	}
+	p, err := u.st.Layers().Unpack(ctx, r, u.createOptions(s))
+	if err != nil {
+		// Bytes that do not match the blob's digest usually fail to
+		// decompress before the last byte (where the digest is checked)
+		// arrives: read on, to report the mismatch, the real problem.
+		if errdefs.IsInvalidArgument(err) {
+			if _, rerr := io.Copy(io.Discard, r); rerr != nil {
+				return rerr
+			}
+		}
+		return fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
+	}
+	s.pending = p
+	return nil
+}
+
+// layerDone is called when a layer blob is in the store: unpack it now
+// unless it was unpacked while it downloaded.
+func (u *unpacker) layerDone(ctx context.Context, l ocispec.Descriptor) error {
+	s := u.slots[l.Digest]
+	if s == nil {
+		return nil
+	}
+	if s.first >= 0 && s.pending == nil {
+		p, err := u.st.Layers().UnpackBlob(ctx, l, u.createOptions(s))
 		if err != nil {
 			return fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
 		}
-		if fresh {
-			u.emit(l, StatusPullComplete)
+		s.pending = p
+	}
+	close(s.ready)
+	return nil
+}
+
+// run commits the layers in order as they become ready.
+func (u *unpacker) run(ctx context.Context) error {
+	select {
+	case <-u.started:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	var parent digest.Digest
+	for i, l := range u.layers {
+		s := u.slots[l.Digest]
+		select {
+		case <-s.ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		var (
+			layer layers.Layer
+			err   error
+		)
+		if !u.have[i] {
+			// the layer was unpacked as its bytes arrived: only the
+			// commit is left
+			u.emit(l, StatusExtracting, l.Size)
+		}
+		if i == s.first {
+			layer, err = s.pending.Commit(ctx, parent)
+		} else {
+			// an existing layer (added to the pull's lease), or the
+			// same blob again at another place in the stack
+			layer, err = u.st.Layers().CreateFromBlob(ctx, parent, l, u.diffIDs[i], layers.CreateOptions{
+				KeepCompressed: true, Digest: l.Digest, MediaType: l.MediaType,
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
+		}
+		if !u.have[i] {
+			u.emit(l, StatusPullComplete, 0)
 		}
 		parent = layer.ChainID
 	}
 	return nil
 }
 
-func (u *unpacker) emit(l ocispec.Descriptor, status string) {
+// discard removes the layers unpacked but not committed (after a failure).
+func (u *unpacker) discard() {
+	for _, s := range u.slots {
+		s.pending.Discard()
+	}
+}
+func (u *unpacker) emit(l ocispec.Descriptor, status string, current int64) {
 	if u.progress != nil {
-		u.progress(client.Event{Digest: l.Digest, ID: client.ShortID(l.Digest), Status: status, Total: l.Size})
+		u.progress(client.Event{Digest: l.Digest, ID: client.ShortID(l.Digest), Status: status, Current: current, Total: l.Size})
 	}
 }
