@@ -156,11 +156,15 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	}
 	code := waitPid(pid)
 	oomKilled := proc.OOMKills(memcg) > oomBefore
-	for i := 0; !oomKilled && code == 137 && memcg != "" && c.HostConfig.Memory > 0 && i < 20; i++ {
+	patience := 20 // x 10 ms
+	if own && proc.MemoryLimitHit(memcg) {
+		patience = 300 // the limit was hit: an OOM kill is all but certain
+	}
+	for i := 0; !oomKilled && code == 137 && memcg != "" && c.HostConfig.Memory > 0 && i < patience; i++ {
 		// Killed by SIGKILL with a memory limit set: under load the cgroup's
 		// OOM counter can lag the victim's exit; give it a moment before
 		// calling it not an OOM kill. (Without a limit, stop/kill/rm -f
-		// SIGKILLs must not wait here.)
+		// SIGKILLs must not wait here; with one never reached, only briefly.)
 		time.Sleep(10 * time.Millisecond)
 		oomKilled = proc.OOMKills(memcg) > oomBefore
 	}

@@ -61,6 +61,30 @@ func OOMKills(dir string) int {
 	return 0
 }
 
+// MemoryLimitHit reports whether the memory cgroup dir ever reached its
+// limit (v1 memory.failcnt, v2 the "max" count of memory.events): a
+// SIGKILLed process there was most likely the OOM killer's victim.
+func MemoryLimitHit(dir string) bool {
+	if dir == "" {
+		return false
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "memory.failcnt")); err == nil {
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n > 0
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "memory.events"))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "max" {
+			n, _ := strconv.Atoi(f[1])
+			return n > 0
+		}
+	}
+	return false
+}
+
 // ContainerMemoryCgroup finds the memory cgroup of a container whose
 // process is pid and whose spec names the cgroup name: from /proc while
 // the process lives, else (it may already have been OOM-killed) the
