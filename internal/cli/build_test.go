@@ -357,3 +357,28 @@ func TestBuildSquashAndSecurityOptCLI(t *testing.T) {
 		t.Errorf("bad --security-opt: %d\n%s", code, errOut)
 	}
 }
+
+// A relative --root works for build RUN steps and run, whose paths reach
+// runc bundles and monitors that have other working directories.
+func TestRelativeRoot(t *testing.T) {
+	h, ctx := buildEnv(t)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN echo built > /built\n"), 0o644)
+	rel, err := filepath.Rel(filepath.Dir(h.root), h.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := func(args ...string) string {
+		cmd := exec.Command(h.bin, append([]string{"--root", rel}, args...)...)
+		cmd.Dir = filepath.Dir(h.root)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("hoist --root %s %v: %v\n%s", rel, args, err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() { waitMonitors(t, h.root) }) // run --rm's monitor cleans up after the exit
+	in("build", "-q", "-t", "rel", ctx)
+	if out := in("run", "--rm", "--network", "none", "rel", "cat", "/built"); out != "built\n" {
+		t.Errorf("run with a relative root: %q", out)
+	}
+}

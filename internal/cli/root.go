@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -90,6 +91,16 @@ func newRootCommand(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 		// `hoist --version` / `-v` print one line, as `docker --version` does.
 		Version: Version,
+		// A relative --root is made absolute once: paths under it end up in
+		// runtime bundles, overlay options and monitors with other cwds.
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			abs, err := filepath.Abs(e.g.Root)
+			if err != nil {
+				return fmt.Errorf("--root %s: %w", e.g.Root, err)
+			}
+			e.g.Root = abs
+			return nil
+		},
 	}
 	root.SetVersionTemplate("hoist version {{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

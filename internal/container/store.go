@@ -19,6 +19,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/proc"
 	"github.com/hoistproject/hoist/internal/container/volume"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
 // Options configure a Manager.
@@ -71,6 +72,7 @@ func New(root string, opts Options) (*Manager, error) {
 			return nil, fmt.Errorf("create %s: %w", d, err)
 		}
 	}
+	fsutil.MarkTopDir(m.containersDir()) // upper dirs away from deleted ones
 	return m, nil
 }
 

@@ -10,7 +10,7 @@
 //	                              absent until first use for a layer
 //	                              recorded by CreateFromTar (commit)
 //	layers/tmp/<pid>-<random>/    a layer being unpacked by process pid
-//	                              (layers/tmp carries FS_TOPDIR_FL; see markTopDir)
+//	                              (layers/tmp carries FS_TOPDIR_FL; see fsutil.MarkTopDir)
 //	layers/tmp/del-<random>/      a removed layer being deleted
 //	content/blobs/...             the layer blob (package content)
 //	metadata.db, bucket "layers": <chainID> -> JSON Layer record

@@ -21,6 +21,7 @@ import (
 	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/hoistproject/hoist/internal/metadata"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"
@@ -69,7 +70,7 @@ func New(root string, db *metadata.DB, cs content.Store) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(s.dir, "tmp"), 0o700); err != nil {
 		return nil, fmt.Errorf("layer store: %w", err)
 	}
-	markTopDir(filepath.Join(s.dir, "tmp"))
+	fsutil.MarkTopDir(filepath.Join(s.dir, "tmp"))
 	s.Cleanup()
 	return s, nil
 }
@@ -586,34 +587,6 @@ func (s *Store) LowerDirs(ctx context.Context, chainID digest.Digest) ([]string,
 		dirs = append(dirs, s.DiffDir(chain[i].ChainID))
 	}
 	return dirs, nil
-}
-
-// fsTopDirFlag is FS_TOPDIR_FL (linux/fs.h): "the top of a directory
-// hierarchy" for ext4's Orlov allocator.
-const fsTopDirFlag = 0x00020000
-
-// markTopDir sets FS_TOPDIR_FL on dir (layers/tmp, where every layer
-// directory is made before it is renamed into place), so that ext4 spreads
-// its subdirectories over block groups as it does for top-level
-// directories, instead of packing every layer next to its siblings. That
-// matters after layers were deleted: on ext4 without a journal, creating a
-// file skips over every inode freed in the last minute in the group it
-// looks at (recently_deleted), and packing new layers where old ones were
-// removed made inode creation dominate a load (measured: rmi + load of a
-// 204 MB image went from about 1 s to 2-4 s). Filesystems without the flag
-// refuse or ignore it; that is harmless, so errors are ignored.
-func markTopDir(dir string) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	fd := int(f.Fd())
-	flags, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
-	if err != nil || flags&fsTopDirFlag != 0 {
-		return
-	}
-	_ = unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, int(flags|fsTopDirFlag))
 }
 
 func syncFS(dir string) error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/hoistproject/hoist/internal/layers"
 	"github.com/hoistproject/hoist/internal/mount"
 	"github.com/opencontainers/go-digest"
@@ -53,6 +54,7 @@ func (o *Overlay) tmp() (string, error) {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return "", err
 		}
+		fsutil.MarkTopDir(o.Dir) // each build's trees away from deleted ones
 		// A finishing build of this process may remove d when empty.
 		dir, err := os.MkdirTemp(d, "snap-")
 		if err == nil || i > 2 || !errors.Is(err, fs.ErrNotExist) {
