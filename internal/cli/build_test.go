@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +14,6 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/mount"
-	"github.com/hoistproject/hoist/internal/registry/server"
-	"github.com/hoistproject/hoist/internal/registry/server/storage"
 )
 
 func buildEnv(t *testing.T) (hoistRunner, string) {
@@ -228,13 +225,7 @@ func TestBuildPullsMissingImages(t *testing.T) {
 		t.Skip("build tests need root (overlay)")
 	}
 	dockerConfigDir(t)
-	rs, err := storage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(server.New(rs))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := testRegistry(t)
 	srcRoot, dstRoot := t.TempDir(), t.TempDir()
 	t.Cleanup(func() {
 		mps, _ := mount.MountPoints(dstRoot)

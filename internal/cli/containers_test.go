@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,8 +20,6 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/mount"
-	"github.com/hoistproject/hoist/internal/registry/server"
-	"github.com/hoistproject/hoist/internal/registry/server/storage"
 )
 
 // TestMain lets the test binary serve as hoist's re-executed monitor.
@@ -579,13 +576,7 @@ func TestCLIInspectContainer(t *testing.T) {
 func TestCLIRunPullsMissingImage(t *testing.T) {
 	root := ctrRoot(t)
 	dockerConfigDir(t)
-	rs, err := storage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(server.New(rs))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := testRegistry(t)
 	src := t.TempDir()
 	mustRun(t, src, "import", busyboxRootTar(t), host+"/bb:1")
 	mustRun(t, src, "push", host+"/bb:1")

@@ -14,9 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/hoistproject/hoist/internal/registry/server"
-	"github.com/hoistproject/hoist/internal/registry/server/storage"
 )
 
 // forwardProxy is an HTTP forward proxy on 127.0.0.1 that sends every
@@ -79,13 +76,7 @@ func (p *forwardProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // only the proxy can reach proves it), and NO_PROXY bypasses the proxy.
 func TestPullThroughProxyFromEnvironment(t *testing.T) {
 	bin := hoistBinary(t)
-	st, err := storage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := httptest.NewServer(server.New(st))
-	t.Cleanup(reg.Close)
-	backend := strings.TrimPrefix(reg.URL, "http://")
+	backend := testRegistry(t)
 	const regName = "registry.test:5000"
 	proxy := &forwardProxy{name: regName, backend: backend}
 	ps := httptest.NewServer(proxy)

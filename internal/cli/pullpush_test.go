@@ -16,13 +16,7 @@ import (
 
 func TestPullPushVerbs(t *testing.T) {
 	dockerConfigDir(t)
-	rs, err := storage.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(server.New(rs))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := testRegistry(t)
 
 	// an image to push: a one-file rootfs imported
 	srcRoot, dstRoot := t.TempDir(), t.TempDir()
@@ -74,4 +68,23 @@ func TestPullPushVerbs(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "does not match the specified platform: wanted linux/s390x, actual: linux/amd64") {
 		t.Fatalf("pull of a missing platform: %d %q", code, errOut)
 	}
+}
+
+// testRegistry serves a fresh hoist registry on 127.0.0.1 for the test's
+// life and returns its host:port.
+func testRegistry(t *testing.T) string {
+	t.Helper()
+	st, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testRegistryOn(t, st)
+}
+
+// testRegistryOn is testRegistry over given storage and server options.
+func testRegistryOn(t *testing.T, st *storage.Store, opts ...server.Option) string {
+	t.Helper()
+	srv := httptest.NewServer(server.New(st, opts...))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
 }

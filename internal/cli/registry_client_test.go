@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,9 +45,7 @@ func TestHoistClientAgainstHoistRegistry(t *testing.T) {
 				}
 				opts = append(opts, server.WithTokenAuth(ta))
 			}
-			srv := httptest.NewServer(server.New(st, opts...))
-			t.Cleanup(srv.Close)
-			host := strings.TrimPrefix(srv.URL, "http://")
+			host := testRegistryOn(t, st, opts...)
 			dir := dockerConfigDir(t)
 
 			if _, _, code := runStdin(t, "wrong\n", "login", "-u", "hoist", "--password-stdin", host); code != 1 {
