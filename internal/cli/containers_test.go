@@ -142,6 +142,10 @@ func TestCLIRunExitCodes(t *testing.T) {
 	if code != 125 || !strings.Contains(errOut, "Unable to find image 'nosuchimage'") {
 		t.Fatalf("125: %d %q", code, errOut)
 	}
+	_, errOut, code = ctrCLI(t, root, "", "run", "--rm", "--runtime", "/nonexistent/runc", "busybox", "true")
+	if code != 125 || !strings.Contains(errOut, "unknown or invalid runtime name: /nonexistent/runc") {
+		t.Fatalf("missing runtime: %d %q", code, errOut)
+	}
 	_, errOut, code = ctrCLI(t, root, "", "run", "--bogus", "busybox")
 	if code != 125 {
 		t.Fatalf("bad flag: %d %q", code, errOut)

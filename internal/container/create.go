@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
@@ -128,6 +129,11 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	}
 	if c.HostConfig.Runtime == "" {
 		c.HostConfig.Runtime = m.opts.Runtime
+	}
+	if rt := m.runtimeOf(c); rt != "" {
+		if _, err := exec.LookPath(rt); err != nil {
+			return nil, errdefs.InvalidArgumentf("unknown or invalid runtime name: %s (%v)", rt, err)
+		}
 	}
 
 	name := o.Name
