@@ -42,7 +42,7 @@ func newRunCmd(e *env) *cobra.Command {
 				return startExit(err)
 			}
 			if detach {
-				if _, err := m.Start(ctx, ctr.ID, container.StartOptions{Monitor: mon}); err != nil {
+				if _, err := m.StartCreated(ctx, ctr, container.StartOptions{Monitor: mon}); err != nil {
 					return failed(err)
 				}
 				fmt.Fprintln(e.out, ctr.ID)
@@ -50,7 +50,7 @@ func newRunCmd(e *env) *cobra.Command {
 			}
 			streams, restore := terminalStreams(e, f.interactive, f.tty)
 			sigs, stop := forwardedSignals()
-			code, err := m.Start(ctx, ctr.ID, container.StartOptions{Streams: streams, Signals: sigs, Monitor: mon})
+			code, err := m.StartCreated(ctx, ctr, container.StartOptions{Streams: streams, Signals: sigs, Monitor: mon})
 			stop()
 			restore()
 			if err != nil {

@@ -787,8 +787,10 @@ func TestStartWaitsForPreviousMonitor(t *testing.T) {
 	}
 }
 
-// A crash during create or rm leaves a container directory with no record;
-// prune removes it, but never one whose creator still holds its lock.
+// A crash during create or rm leaves a container directory with no record,
+// and one during an --rm container's create (its record is not fsynced) may
+// leave a torn record; neither is listed, and prune removes both, but never
+// a directory whose creator still holds its lock.
 func TestPruneRemovesRemnants(t *testing.T) {
 	m, err := New(t.TempDir(), Options{})
 	if err != nil {
@@ -796,21 +798,30 @@ func TestPruneRemovesRemnants(t *testing.T) {
 	}
 	remnant := filepath.Join(m.containersDir(), strings.Repeat("a", 64))
 	creating := filepath.Join(m.containersDir(), strings.Repeat("b", 64))
-	for _, d := range []string{remnant, creating} {
+	torn := filepath.Join(m.containersDir(), strings.Repeat("c", 64))
+	for _, d := range []string{remnant, creating, torn} {
 		if err := os.MkdirAll(filepath.Join(d, "upper", "etc"), 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := os.WriteFile(filepath.Join(torn, "container.json"), []byte(`{"ID":"cc`), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	f, err := lockDir(creating, syscall.LOCK_EX)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	if l, err := m.List(context.Background()); err != nil || len(l) != 0 {
+		t.Fatalf("List with a torn record = %d containers, %v; want 0, nil", len(l), err)
+	}
 	if _, err := m.Prune(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(remnant); !os.IsNotExist(err) {
-		t.Errorf("remnant %s survived prune: %v", remnant, err)
+	for _, d := range []string{remnant, torn} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("remnant %s survived prune: %v", d, err)
+		}
 	}
 	if _, err := os.Stat(creating); err != nil {
 		t.Errorf("a container being created was removed: %v", err)

@@ -252,19 +252,21 @@ func (mon *monitor) prepare() error {
 // starter stops it). Start runs it while the monitor starts up; on error
 // nothing is left.
 func (m *Manager) prepareStart(ctx context.Context, c *Container) (*network.Bridge, error) {
+	// The network takes longest: it starts at once on this goroutine, the
+	// bundle on another (whose start may lag while the runtime makes a
+	// thread for it).
+	var err error
+	bundleDone := make(chan struct{})
+	go func() {
+		defer close(bundleDone)
+		err = m.prepareBundle(ctx, c)
+	}()
 	var netw *network.Bridge
 	var netErr error
-	netDone := make(chan struct{})
 	if netMode(c) == "bridge" {
-		go func() {
-			defer close(netDone)
-			netw, netErr = network.StartBridge(c.dir, c.Ports)
-		}()
-	} else {
-		close(netDone)
+		netw, netErr = network.StartBridge(c.dir, c.Ports)
 	}
-	err := m.prepareBundle(ctx, c)
-	<-netDone
+	<-bundleDone
 	if err == nil {
 		err = netErr
 	}

@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -356,10 +357,11 @@ func (m *Manager) Prune(ctx context.Context) ([]string, error) {
 }
 
 // removeRemnants deletes the container directories that a crash left
-// without a record (during create, or during rm after the record went). A
-// create in progress holds the container's lock until its record is
-// written, and rm holds it throughout, so a directory with no record whose
-// lock is free belongs to nobody. It returns the IDs of the removed ones.
+// without a record (during create, or during rm after the record went) or
+// with a torn one (noRecord). A create in progress holds the container's
+// lock until its record is written, and rm holds it throughout, so a
+// directory with no record whose lock is free belongs to nobody. It returns
+// the IDs of the removed ones.
 func (m *Manager) removeRemnants() []string {
 	ents, err := os.ReadDir(m.containersDir())
 	if err != nil {
@@ -371,14 +373,14 @@ func (m *Manager) removeRemnants() []string {
 			continue
 		}
 		dir := filepath.Join(m.containersDir(), e.Name())
-		if _, err := os.Lstat(filepath.Join(dir, "container.json")); !os.IsNotExist(err) {
+		if !noRecord(dir) {
 			continue
 		}
 		f, err := lockDir(dir, unix.LOCK_EX|unix.LOCK_NB)
 		if err != nil {
 			continue // being created or removed right now
 		}
-		if _, err := os.Lstat(filepath.Join(dir, "container.json")); os.IsNotExist(err) {
+		if noRecord(dir) {
 			mps, _ := mount.MountPoints(dir)
 			sort.Sort(sort.Reverse(sort.StringSlice(mps)))
 			clean := true
@@ -394,6 +396,17 @@ func (m *Manager) removeRemnants() []string {
 		f.Close()
 	}
 	return out
+}
+
+// noRecord reports a container directory without a usable record: none
+// written yet, or one torn by a crash (only an --rm container's record is
+// written without fsync, and such a container is gone after a crash).
+func noRecord(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "container.json"))
+	if err != nil {
+		return os.IsNotExist(err)
+	}
+	return !json.Valid(b)
 }
 
 // Usage is the containers' share of `system df`.

@@ -37,6 +37,16 @@ func (m *Manager) Start(ctx context.Context, ref string, o StartOptions) (int, e
 	if err != nil {
 		return 0, err
 	}
+	return m.start(ctx, c, o)
+}
+
+// StartCreated starts c, just returned by Create, as Start does but
+// without looking it up again (run).
+func (m *Manager) StartCreated(ctx context.Context, c *Container, o StartOptions) (int, error) {
+	return m.start(ctx, c, o)
+}
+
+func (m *Manager) start(ctx context.Context, c *Container, o StartOptions) (int, error) {
 	unlock, err := c.lock()
 	if err != nil {
 		return 0, err

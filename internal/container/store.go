@@ -143,8 +143,11 @@ func writeJSON(path string, v any, durable bool) error {
 	return nil
 }
 
+// saveConfig writes container.json atomically, with an fsync unless c is
+// removed when it exits (--rm): such a container does not outlive a crash
+// anyway, and a record torn by one is taken for a remnant (isRemnant).
 func (c *Container) saveConfig() error {
-	return writeJSON(filepath.Join(c.dir, "container.json"), c, true)
+	return writeJSON(filepath.Join(c.dir, "container.json"), c, !c.HostConfig.AutoRemove)
 }
 
 // saveState writes state.json atomically but without fsync: after a crash
@@ -292,8 +295,8 @@ func (m *Manager) List(ctx context.Context) ([]*Container, error) {
 	for _, id := range ids {
 		c, err := m.load(id)
 		if err != nil {
-			if errdefs.IsNotFound(err) {
-				continue // removed meanwhile
+			if errdefs.IsNotFound(err) || errdefs.IsDataLoss(err) {
+				continue // removed meanwhile, or a crash's remnant (container prune)
 			}
 			return nil, err
 		}
