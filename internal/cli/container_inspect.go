@@ -9,7 +9,7 @@ func newContainerInspectCmd(e *env) *cobra.Command {
 		Short: "Display detailed information on one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.inspectAll(cmd.Context(), args, "container", format, func(ref string) string { return "No such container: " + ref })
+			return e.inspectAll(cmd.Context(), args, "container", format)
 		},
 	}
 	c.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template")

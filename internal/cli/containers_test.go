@@ -186,6 +186,13 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 		!strings.Contains(lines[1], "Up ") || !strings.HasSuffix(lines[1], "web") {
 		t.Fatalf("ps: %q", out)
 	}
+	// docker's COMMAND: arguments with spaces single-quoted, cut at 20
+	if out, _, _ = ctrCLI(t, root, "", "ps", "--format", "{{.Command}}"); out != `"sh -c 'echo one; ec…"`+"\n" {
+		t.Fatalf("ps command: %q", out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "ps", "--no-trunc", "--format", "{{.Command}}"); !strings.HasPrefix(out, `"sh -c 'echo one; echo two; trap 'exit 0' TERM;`) {
+		t.Fatalf("ps --no-trunc command: %q", out)
+	}
 	for i := 0; i < 100; i++ {
 		if out, _, _ = ctrCLI(t, root, "", "logs", "web"); out == "one\ntwo\n" {
 			break
@@ -217,6 +224,16 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 	out, _, _ = ctrCLI(t, root, "", "top", "web")
 	if !strings.HasPrefix(out, "UID") || !strings.Contains(out, "sh -c") {
 		t.Fatalf("top: %q", out)
+	}
+	// docker top passes what follows the container to the host's ps
+	if _, err := exec.LookPath("ps"); err == nil {
+		out, _, code = ctrCLI(t, root, "", "top", "web", "-o", "pid,comm")
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) < 2 || strings.Fields(lines[0])[1] != "COMMAND" || !strings.Contains(out, "sh") {
+			t.Fatalf("top -o pid,comm: %d %q", code, out)
+		}
+		if _, errOut, code := ctrCLI(t, root, "", "top", "web", "--bogus"); code != 1 || !strings.HasPrefix(errOut, "Error: ps: ") {
+			t.Fatalf("top --bogus: %d %q", code, errOut)
+		}
 	}
 	_, errOut, code = ctrCLI(t, root, "", "rm", "web")
 	if code == 0 || !strings.Contains(errOut, "You cannot remove a running container") {
@@ -621,8 +638,47 @@ func TestCLINetworkModes(t *testing.T) {
 	if code != 0 || out != "inet 10.0.2.100/24\nnameserver 10.0.2.3\n1\n" {
 		t.Fatalf("bridge: %d %q", code, out)
 	}
+	// docker records "default" for no --network, and lists it as bridge
+	ctrCLI(t, root, "", "create", "--name", "dflt", "busybox", "true")
+	if out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{.HostConfig.NetworkMode}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}", "dflt"); out != "default bridge\n" {
+		t.Fatalf("default network mode: %q", out)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "ps", "-a", "--format", "{{.Networks}}"); out != "bridge\n" {
+		t.Fatalf("ps networks: %q", out)
+	}
 	_, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--network", "nosuchnet", "busybox", "true")
 	if code != 125 || !strings.Contains(errOut, "network nosuchnet not found") {
 		t.Fatalf("unknown network: %d %q", code, errOut)
+	}
+}
+
+// Failures docker's daemon reports read as docker prints them, with its
+// exit status, through every verb (no container or runtime is needed).
+func TestContainerVerbsNotFound(t *testing.T) {
+	root := t.TempDir()
+	const none = "Error response from daemon: No such container: nosuch\n"
+	cases := []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"logs", "nosuch"}, none},
+		{[]string{"diff", "nosuch"}, none},
+		{[]string{"top", "nosuch"}, none},
+		{[]string{"export", "nosuch"}, none},
+		{[]string{"commit", "nosuch"}, none},
+		{[]string{"attach", "nosuch"}, none},
+		{[]string{"exec", "nosuch", "true"}, none},
+		{[]string{"cp", "nosuch:/a", t.TempDir()}, none},
+		{[]string{"container", "logs", "nosuch"}, none},
+		{[]string{"start", "nosuch"}, none + "Error: failed to start containers: nosuch\n"},
+		{[]string{"rename", "nosuch", "x"}, none + "Error: failed to rename container named nosuch\n"},
+		{[]string{"ps", "-f", "bogus=1"}, "Error response from daemon: Invalid filter 'bogus'\n"},
+		{[]string{"ps", "-f", "status=bogus"}, "Error response from daemon: Invalid filter 'status=bogus'\n"},
+	}
+	for _, c := range cases {
+		_, errOut, code := run(t, root, c.args...)
+		if code != 1 || errOut != c.err {
+			t.Errorf("%v: exit %d, stderr %q; want 1, %q", c.args, code, errOut, c.err)
+		}
 	}
 }

@@ -59,9 +59,19 @@ func newCpCmd(e *env) *cobra.Command {
 					}
 				}
 				pr, pw := io.Pipe()
-				go func() { pw.CloseWithError(m.CopyFrom(ctx, srcCtr, src, follow, name, pw)) }()
+				copied := make(chan error, 1)
+				go func() {
+					err := m.CopyFrom(ctx, srcCtr, src, follow, name, pw)
+					copied <- err
+					pw.CloseWithError(err)
+				}()
 				_, err := archive.Apply(ctx, target, pr, archive.ApplyOptions{NoSameOwner: !archiveMode})
 				pr.CloseWithError(err)
+				// The container's side names what went wrong there (no such
+				// container, no such path) better than the tar reader does.
+				if cerr := <-copied; cerr != nil && daemonSide(cerr) {
+					return cerr
+				}
 				return err
 			}
 			var r io.Reader

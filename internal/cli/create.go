@@ -31,8 +31,8 @@ func (f *createFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.workdir, "workdir", "w", "", "Working directory inside the container")
 	fs.StringVarP(&f.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringVar(&f.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
-	fs.StringVar(&f.network, "network", "bridge", "Connect a container to a network (bridge, none, host)")
-	fs.StringVar(&f.network, "net", "bridge", "Connect a container to a network")
+	fs.StringVar(&f.network, "network", "default", "Connect a container to a network (default: bridge; none, host)")
+	fs.StringVar(&f.network, "net", "default", "Connect a container to a network")
 	fs.Lookup("net").Hidden = true
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "Container host name")
 	fs.StringVar(&f.restart, "restart", "no", "Restart policy to apply when a container exits (only \"no\")")
@@ -89,9 +89,6 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (container.Crea
 		Binds: f.volumes, NetworkMode: f.network, ReadonlyRootfs: f.readOnly, Init: f.init,
 		AutoRemove: f.rm, CPUShares: f.cpuShares, PidsLimit: f.pidsLimit, SecurityOpt: f.securityOpt,
 		Runtime: f.runtime, RestartPolicy: f.restart, PublishAll: f.publishAll,
-	}
-	if hc.NetworkMode == "default" {
-		hc.NetworkMode = "bridge"
 	}
 	if hc.Memory, err = parseBytes(f.memory); err != nil {
 		return o, err

@@ -32,6 +32,9 @@ func newExecCmd(e *env) *cobra.Command {
 			}
 			code, err := m.Exec(cmd.Context(), args[0], o, streams)
 			restore()
+			if err != nil && daemonSide(err) {
+				return &daemonErr{err: err} // no such container, not running: 1
+			}
 			if err != nil {
 				return startExit(err)
 			}

@@ -4,6 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
 // StatusError carries an explicit exit code (e.g. a container's status, or
@@ -49,6 +53,14 @@ func exitCode(err error, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "See '%s --help'.\n", fe.cmd)
 		return 125
 	}
+	var de *daemonErr
+	if errors.As(err, &de) {
+		fmt.Fprintln(stderr, "Error response from daemon:", de.err)
+		if de.then != "" {
+			fmt.Fprintln(stderr, "Error:", de.then)
+		}
+		return 1
+	}
 	fmt.Fprintln(stderr, "Error:", err)
 	return 1
 }
@@ -59,3 +71,37 @@ type flagError struct {
 }
 
 func (e *flagError) Error() string { return e.err.Error() }
+
+// daemonErr is a failure docker reports as its daemon's: "Error response
+// from daemon: ...", then an "Error: ..." line of the client when then is
+// set, exit status 1.
+type daemonErr struct {
+	err  error
+	then string
+}
+
+func (e *daemonErr) Error() string { return e.err.Error() }
+func (e *daemonErr) Unwrap() error { return e.err }
+
+// daemonSide reports an error of the stores or the container manager that
+// docker's daemon would have answered: an unknown image or container, a
+// conflict, a container in the wrong state.
+func daemonSide(err error) bool {
+	return errdefs.IsNotFound(err) || errdefs.IsConflict(err) || errdefs.IsFailedPrecondition(err)
+}
+
+// fromDaemon makes each command report its daemon-side failures
+// (daemonSide) as docker does.
+func fromDaemon(cmds ...*cobra.Command) {
+	for _, c := range cmds {
+		run := c.RunE
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			err := run(cmd, args)
+			var se *StatusError
+			if err != nil && daemonSide(err) && !errors.As(err, &se) {
+				return &daemonErr{err: err}
+			}
+			return err
+		}
+	}
+}

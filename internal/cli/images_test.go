@@ -99,7 +99,7 @@ func TestImportImagesTagRmi(t *testing.T) {
 	}
 	// An ID with several tags needs -f.
 	_, errOut, code := run(t, root, "rmi", id[7:19])
-	if code != 1 || !strings.Contains(errOut, "Error: conflict: unable to delete "+id[7:19]+" (must be forced) - image is referenced in multiple repositories") {
+	if code != 1 || !strings.Contains(errOut, "Error response from daemon: conflict: unable to delete "+id[7:19]+" (must be forced) - image is referenced in multiple repositories") {
 		t.Fatalf("rmi id: %d %q", code, errOut)
 	}
 	out = mustRun(t, root, "rmi", "busybox")
@@ -130,10 +130,12 @@ func TestBadInputs(t *testing.T) {
 		err  string
 	}{
 		{[]string{"inspect", "nosuch"}, 1, "Error: No such object: nosuch\n"},
-		{[]string{"image", "inspect", "nosuch"}, 1, "Error: No such image: nosuch\n"},
-		{[]string{"rmi", "nosuch"}, 1, "Error: No such image: nosuch\n"},
-		{[]string{"history", "nosuch"}, 1, "Error: No such image: nosuch\n"},
-		{[]string{"tag", "nosuch", "x"}, 1, "Error: No such image: nosuch\n"},
+		{[]string{"image", "inspect", "nosuch"}, 1, "Error response from daemon: no such image: nosuch: No such image: nosuch:latest\n"},
+		{[]string{"container", "inspect", "nosuch"}, 1, "Error response from daemon: No such container: nosuch\n"},
+		{[]string{"rmi", "nosuch", "gone:v1"}, 1, "Error response from daemon: No such image: nosuch:latest\nError response from daemon: No such image: gone:v1\n"},
+		{[]string{"history", "nosuch"}, 1, "Error response from daemon: No such image: nosuch:latest\n"},
+		{[]string{"tag", "nosuch", "x"}, 1, "Error response from daemon: No such image: nosuch:latest\n"},
+		{[]string{"save", "nosuch"}, 1, "Error response from daemon: No such image: nosuch\n"},
 		{[]string{"tag", "img", "UPPER:tag"}, 1, "invalid reference format"},
 		{[]string{"tag", "img", "a:b:c"}, 1, "invalid reference format"},
 		{[]string{"import", tarPath, "UPPER:tag"}, 1, "invalid reference format"},
@@ -141,7 +143,8 @@ func TestBadInputs(t *testing.T) {
 		{[]string{"rmi", "UPPER:tag"}, 1, "invalid reference format"},
 		{[]string{"import", "/nonexistent.tar"}, 1, "no such file"},
 		{[]string{"import", "-c", "RUN x", tarPath}, 1, "RUN is not a valid change command"},
-		{[]string{"images", "-f", "bogus=1"}, 1, "Error: invalid filter 'bogus'\n"},
+		{[]string{"images", "-f", "bogus=1"}, 1, "Error response from daemon: Invalid filter 'bogus'\n"},
+		{[]string{"image", "prune", "-f", "--filter", "bogus=1"}, 1, "Error response from daemon: Invalid filter 'bogus'\n"},
 		{[]string{"tag", "img"}, 1, "\"hoist tag\" requires exactly 2 arguments.\nSee 'hoist tag --help'.\n\nUsage:  hoist tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n"},
 		{[]string{"rmi"}, 1, `"hoist rmi" requires at least 1 argument.`},
 		{[]string{"images", "a", "b"}, 1, `"hoist images" requires at most 1 argument.`},

@@ -2,12 +2,12 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
-	"github.com/spf13/cobra"
+	"github.com/hoistproject/hoist/internal/images"
 )
 
 // inspector looks up one kind of object by name or ID for `inspect`.
@@ -42,9 +42,10 @@ func (e *env) inspectors() []inspector {
 	}
 }
 
-// inspectAll looks each ref up with the inspectors of kinds (all when
-// empty), renders the found ones and returns an error naming the missing.
-func (e *env) inspectAll(ctx context.Context, refs []string, kind, format string, notFound func(string) string) error {
+// inspectAll looks each ref up with the inspectors of kind (all when
+// empty), renders the found ones, and prints docker's line for each missing
+// one (exit status 1).
+func (e *env) inspectAll(ctx context.Context, refs []string, kind, format string) error {
 	var items []any
 	var errs []string
 	for _, ref := range refs {
@@ -68,18 +69,37 @@ func (e *env) inspectAll(ctx context.Context, refs []string, kind, format string
 		case found != nil:
 			items = append(items, found)
 		case lastErr != nil:
-			errs = append(errs, lastErr.Error())
+			errs = append(errs, "Error: "+lastErr.Error())
 		default:
-			errs = append(errs, notFound(ref))
+			errs = append(errs, notFoundLine(kind, ref))
 		}
 	}
 	if err := renderInspect(e.out, format, items); err != nil {
 		return err
 	}
+	for _, line := range errs {
+		fmt.Fprintln(e.errOut, line)
+	}
 	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "\n"))
+		return &StatusError{Code: 1}
 	}
 	return nil
+}
+
+// notFoundLine is docker's line for a ref that inspect of kind ("" for any)
+// did not find.
+func notFoundLine(kind, ref string) string {
+	switch kind {
+	case "container":
+		return "Error response from daemon: No such container: " + ref
+	case "image":
+		name := ref
+		if n, err := images.NormalizeName(ref); err == nil {
+			name = images.Familiar(n)
+		}
+		return "Error response from daemon: no such image: " + ref + ": No such image: " + name
+	}
+	return "Error: No such object: " + ref
 }
 
 func newImageInspectCmd(e *env) *cobra.Command {
@@ -89,7 +109,7 @@ func newImageInspectCmd(e *env) *cobra.Command {
 		Short: "Display detailed information on one or more images",
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.inspectAll(cmd.Context(), args, "image", format, func(ref string) string { return "No such image: " + ref })
+			return e.inspectAll(cmd.Context(), args, "image", format)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json', 'TEMPLATE'")
@@ -112,14 +132,7 @@ func newInspectCmd(e *env) *cobra.Command {
 			if typ != "" && !known {
 				return &flagError{cmd: cmd.CommandPath(), err: fmt.Errorf("%q is not a valid value for --type", typ)}
 			}
-			msg := func(ref string) string { return "No such object: " + ref }
-			switch typ {
-			case "image":
-				msg = func(ref string) string { return "No such image: " + ref }
-			case "container":
-				msg = func(ref string) string { return "No such container: " + ref }
-			}
-			return e.inspectAll(cmd.Context(), args, typ, format, msg)
+			return e.inspectAll(cmd.Context(), args, typ, format)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json', 'TEMPLATE'")

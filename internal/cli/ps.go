@@ -50,7 +50,7 @@ func newPsCmd(e *env) *cobra.Command {
 			}
 			match, err := psFilter(filters)
 			if err != nil {
-				return err
+				return &daemonErr{err: err} // docker's daemon checks filters
 			}
 			if latest {
 				last = 1
@@ -123,9 +123,16 @@ func psFilter(filters []string) (func(*container.Container) bool, error) {
 			return nil, errdefs.InvalidArgumentf("Bad format of filter (expected name=value)")
 		}
 		switch k {
-		case "status", "name", "ancestor", "label", "exited", "id":
+		case "status":
+			switch v {
+			case container.StatusCreated, container.StatusRestarting, container.StatusRunning,
+				container.StatusRemoving, container.StatusPaused, container.StatusExited, container.StatusDead:
+			default:
+				return nil, errdefs.InvalidArgumentf("Invalid filter 'status=%s'", v)
+			}
+		case "name", "ancestor", "label", "exited", "id":
 		default:
-			return nil, errdefs.InvalidArgumentf("invalid filter '%s'", k)
+			return nil, errdefs.InvalidArgumentf("Invalid filter '%s'", k)
 		}
 		byKey[k] = append(byKey[k], v)
 	}
@@ -171,15 +178,21 @@ func psFilter(filters []string) (func(*container.Container) bool, error) {
 
 func makePsRow(c *container.Container, noTrunc, size bool) psRow {
 	id := c.ID
-	command := strconv.Quote(strings.Join(append([]string{c.Path}, c.Args...), " "))
+	// docker's command line: arguments with a space in single quotes
+	words := []string{c.Path}
+	for _, a := range c.Args {
+		if strings.Contains(a, " ") {
+			a = "'" + a + "'"
+		}
+		words = append(words, a)
+	}
+	command := strings.Join(words, " ")
 	img := c.Config.Image
 	if !noTrunc {
 		id = id[:12]
-		inner := strings.Join(append([]string{c.Path}, c.Args...), " ")
-		if len([]rune(inner)) > 20 {
-			inner = string([]rune(inner)[:19]) + "…"
+		if len([]rune(command)) > 20 {
+			command = string([]rune(command)[:19]) + "…"
 		}
-		command = `"` + inner + `"`
 	}
 	var labels []string
 	for k, v := range c.Config.Labels {
@@ -195,12 +208,12 @@ func makePsRow(c *container.Container, noTrunc, size bool) psRow {
 		mounts = append(mounts, n)
 	}
 	r := psRow{
-		ID: id, Image: img, Command: command,
+		ID: id, Image: img, Command: strconv.Quote(command),
 		CreatedAt:  c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 		RunningFor: humanDuration(time.Since(c.Created)) + " ago",
 		Ports:      c.PortsString(), Status: statusString(c), Names: c.Name,
 		Labels: strings.Join(labels, ","), Mounts: strings.Join(mounts, ","), State: c.State.Status,
-		Networks: c.HostConfig.NetworkMode,
+		Networks: c.Network(),
 	}
 	if size {
 		r.Size = humanSize(dirSize(filepath.Join(c.Dir(), "upper")))

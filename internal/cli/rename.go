@@ -12,7 +12,13 @@ func newRenameCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return m.Rename(cmd.Context(), args[0], args[1])
+			if err := m.Rename(cmd.Context(), args[0], args[1]); err != nil {
+				if daemonSide(err) {
+					return &daemonErr{err: err, then: "failed to rename container named " + args[0]}
+				}
+				return err
+			}
+			return nil
 		},
 	}
 }

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/spf13/cobra"
@@ -20,17 +18,18 @@ func newRmiCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var errs []string
+			failed := false
 			for _, ref := range args {
 				items, err := s.Delete(cmd.Context(), ref, opts)
 				if err != nil {
-					errs = append(errs, err.Error())
+					fmt.Fprintln(e.errOut, "Error response from daemon:", err)
+					failed = true
 					continue
 				}
 				printDeleteItems(e, items, "Untagged: ", "Deleted: ")
 			}
-			if len(errs) > 0 {
-				return errors.New(strings.Join(errs, "\n"))
+			if failed {
+				return &StatusError{Code: 1}
 			}
 			return nil
 		},

@@ -152,5 +152,31 @@ func newRootCommand(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
 	root.AddCommand(system)
 	system.AddCommand(newSystemDfCmd(e), newSystemPruneCmd(e), newSystemCheckCmd(e), newInfoCmd(e))
+
+	// The verbs whose failures docker reports as its daemon's.
+	var answered []*cobra.Command
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if daemonVerb(sub.Name()) && sub.RunE != nil {
+				answered = append(answered, sub)
+			}
+			walk(sub)
+		}
+	}
+	walk(root)
+	fromDaemon(answered...)
 	return root
+}
+
+// daemonVerb names the commands (at any level: `rm` is `image rm` too)
+// that report their daemon-side failures as docker does (fromDaemon). The
+// other container verbs print docker's per-argument lines themselves.
+func daemonVerb(name string) bool {
+	switch name {
+	case "logs", "diff", "export", "attach", "top", "commit", "cp", "start", "exec",
+		"rmi", "rm", "history", "tag", "save", "inspect":
+		return true
+	}
+	return false
 }

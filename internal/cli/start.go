@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 
 	"github.com/hoistproject/hoist/internal/container"
@@ -18,10 +21,18 @@ func newStartCmd(e *env) *cobra.Command {
 				return err
 			}
 			if !attach && !interactive {
-				return eachContainer(e, args, func(ref string) error {
+				var failed []string
+				err := eachContainer(e, args, func(ref string) error {
 					_, err := m.Start(cmd.Context(), ref, container.StartOptions{})
+					if err != nil {
+						failed = append(failed, ref)
+					}
 					return err
 				})
+				if err != nil {
+					return withStatus(1, fmt.Errorf("failed to start containers: %s", strings.Join(failed, ", ")))
+				}
+				return nil
 			}
 			ctr, err := m.Get(cmd.Context(), args[0])
 			if err != nil {

@@ -9,7 +9,7 @@ import (
 )
 
 func newTopCmd(e *env) *cobra.Command {
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "top CONTAINER [ps OPTIONS]",
 		Short: "Display the running processes of a container",
 		Args:  cobra.MinimumNArgs(1),
@@ -18,11 +18,11 @@ func newTopCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := m.Top(cmd.Context(), args[0])
+			res, err := m.Top(cmd.Context(), args[0], args[1:]...)
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(e.out, 10, 1, 3, ' ', 0)
+			tw := tabwriter.NewWriter(e.out, 20, 1, 3, ' ', 0) // docker's table
 			fmt.Fprintln(tw, strings.Join(res.Titles, "\t"))
 			for _, p := range res.Processes {
 				fmt.Fprintln(tw, strings.Join(p, "\t"))
@@ -30,4 +30,6 @@ func newTopCmd(e *env) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+	c.Flags().SetInterspersed(false) // what follows CONTAINER is ps's
+	return c
 }

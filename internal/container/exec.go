@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -185,9 +186,13 @@ type TopResult struct {
 	Processes [][]string
 }
 
-// Top lists the container's processes (UID PID PPID C STIME TTY TIME CMD).
-func (m *Manager) Top(ctx context.Context, ref string) (TopResult, error) {
-	res := TopResult{Titles: []string{"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"}}
+// Top lists the container's processes as docker does: the host's `ps`
+// run with psArgs (default -ef), keeping the rows of the container's
+// processes (its last column takes the overhanging fields). Without a `ps`
+// on the host, the default columns (UID PID PPID C STIME TTY TIME CMD) are
+// read from /proc.
+func (m *Manager) Top(ctx context.Context, ref string, psArgs ...string) (TopResult, error) {
+	var res TopResult
 	c, err := m.Get(ctx, ref)
 	if err != nil {
 		return res, err
@@ -203,10 +208,59 @@ func (m *Manager) Top(ctx context.Context, ref string) (TopResult, error) {
 	if err := json.Unmarshal(out, &pids); err != nil {
 		return res, fmt.Errorf("list processes of %s: %w", c.ID, err)
 	}
-	for _, pid := range pids {
-		if row, ok := proc.TopRow(pid); ok {
-			res.Processes = append(res.Processes, row)
+	if len(psArgs) == 0 {
+		psArgs = []string{"-ef"}
+	}
+	ps, err := exec.LookPath("ps")
+	if err != nil {
+		if len(psArgs) != 1 || psArgs[0] != "-ef" {
+			return res, errdefs.FailedPreconditionf("Error running ps: %v", err)
 		}
+		res.Titles = []string{"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"}
+		for _, pid := range pids {
+			if row, ok := proc.TopRow(pid); ok {
+				res.Processes = append(res.Processes, row)
+			}
+		}
+		return res, nil
+	}
+	psOut, err := exec.CommandContext(ctx, ps, psArgs...).Output()
+	if err != nil {
+		msg := err.Error()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+			msg, _, _ = strings.Cut(strings.TrimSpace(string(ee.Stderr)), "\n")
+		}
+		return res, errdefs.InvalidArgumentf("ps: %s", msg)
+	}
+	return filterPS(string(psOut), pids)
+}
+
+// filterPS keeps the rows of ps output whose PID column is one of pids.
+func filterPS(out string, pids []int) (TopResult, error) {
+	var res TopResult
+	lines := strings.Split(out, "\n")
+	res.Titles = strings.Fields(lines[0])
+	col := slices.Index(res.Titles, "PID")
+	if col < 0 {
+		return res, errdefs.InvalidArgumentf("Couldn't find PID field in ps output")
+	}
+	for _, line := range lines[1:] {
+		f := strings.Fields(line)
+		if len(f) <= col {
+			continue
+		}
+		pid, err := strconv.Atoi(f[col])
+		if err != nil {
+			return res, fmt.Errorf("unexpected pid %q in ps output", f[col])
+		}
+		if !slices.Contains(pids, pid) {
+			continue
+		}
+		if n := len(res.Titles); len(f) > n {
+			f = append(f[:n-1], strings.Join(f[n-1:], " "))
+		}
+		res.Processes = append(res.Processes, f)
 	}
 	return res, nil
 }

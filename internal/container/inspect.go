@@ -197,7 +197,7 @@ func (c *Container) Inspect() Inspect {
 	}
 	in.HostConfig = InspectHostConfig{
 		Binds: binds, LogConfig: InspectLogConfig{Type: "json-file", Config: map[string]string{}},
-		NetworkMode: netMode(c), PortBindings: bindings, RestartPolicy: InspectRestartPolicy{Name: "no"},
+		NetworkMode: c.networkModeSet(), PortBindings: bindings, RestartPolicy: InspectRestartPolicy{Name: "no"},
 		AutoRemove: hc.AutoRemove, PublishAllPorts: hc.PublishAll, ReadonlyRootfs: hc.ReadonlyRootfs,
 		SecurityOpt: hc.SecurityOpt, Runtime: hc.Runtime, CpuShares: hc.CPUShares, Memory: hc.Memory,
 		NanoCpus: hc.NanoCPUs, PidsLimit: hc.PidsLimit, Ulimits: ulimits, Init: hc.Init,

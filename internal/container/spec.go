@@ -84,5 +84,17 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 
 func netMode(c *Container) string { return network.Mode(c.HostConfig.NetworkMode) }
 
+// networkModeSet is c's network mode as docker records it: "default" when
+// none was asked for (which is the bridge).
+func (c *Container) networkModeSet() string {
+	if c.HostConfig.NetworkMode == "" {
+		return "default"
+	}
+	return c.HostConfig.NetworkMode
+}
+
+// Network is c's network: bridge, none or host.
+func (c *Container) Network() string { return netMode(c) }
+
 // cgroupName is the cgroup of c's processes ("hoist-<id>").
 func cgroupName(c *Container) string { return "hoist-" + c.ID }

@@ -102,5 +102,8 @@ func IsInvalidArgument(err error) bool { return errors.Is(err, ErrInvalidArgumen
 // IsConflict reports whether err is of class ErrConflict.
 func IsConflict(err error) bool { return errors.Is(err, ErrConflict) }
 
+// IsFailedPrecondition reports whether err is of class ErrFailedPrecondition.
+func IsFailedPrecondition(err error) bool { return errors.Is(err, ErrFailedPrecondition) }
+
 // IsDataLoss reports whether err is of class ErrDataLoss.
 func IsDataLoss(err error) bool { return errors.Is(err, ErrDataLoss) }

@@ -39,7 +39,7 @@ func ParseFilters(args []string, allowed ...string) (Filters, error) {
 		neg := strings.HasSuffix(k, "!")
 		k = strings.TrimSuffix(k, "!")
 		if !slices.Contains(allowed, k) || (neg && k != "label") {
-			return f, errdefs.InvalidArgumentf("invalid filter '%s'", strings.TrimSuffix(k, "!"))
+			return f, errdefs.InvalidArgumentf("Invalid filter '%s'", strings.TrimSuffix(k, "!"))
 		}
 		switch k {
 		case "dangling":
@@ -49,10 +49,10 @@ func ParseFilters(args []string, allowed ...string) (Filters, error) {
 				b = true
 			case "false", "0":
 			default:
-				return f, errdefs.InvalidArgumentf("invalid filter 'dangling=%s'", v)
+				return f, errdefs.InvalidArgumentf("Invalid filter 'dangling=%s'", v)
 			}
 			if f.Dangling != nil && *f.Dangling != b {
-				return f, errdefs.InvalidArgumentf("invalid filter 'dangling=%s': conflicting values", v)
+				return f, errdefs.InvalidArgumentf("Invalid filter 'dangling=%s': conflicting values", v)
 			}
 			f.Dangling = &b
 		case "label":

@@ -194,7 +194,8 @@ func resolve(tx *metadata.Tx, ref string) (Record, error) {
 	if perr != nil {
 		return Record{}, perr
 	}
-	return Record{}, noSuchImage(ref)
+	// docker names the image it looked for: nosuch -> nosuch:latest
+	return Record{}, noSuchImage(dref.FamiliarString(dref.TagNameOnly(n)))
 }
 
 // Resolve returns the record and tags of the image ref names.

@@ -36,10 +36,12 @@ func TestImportResolve(t *testing.T) {
 			t.Errorf("resolve %q: %v %v", ref, got.ID, err)
 		}
 	}
-	for _, ref := range []string{"nosuch", "busybox:other", "sha256:" + strings.Repeat("0", 64), "fffff"} {
+	// docker names what it looked for: a name with its default tag
+	for ref, named := range map[string]string{"nosuch": "nosuch:latest", "busybox:other": "busybox:other",
+		"sha256:" + strings.Repeat("0", 64): "sha256:" + strings.Repeat("0", 64), "fffff": "fffff:latest"} {
 		_, err := s.Resolve(ctx, ref)
-		if !errdefs.IsNotFound(err) || err.Error() != "No such image: "+ref {
-			t.Errorf("resolve %q: want No such image, got %v", ref, err)
+		if !errdefs.IsNotFound(err) || err.Error() != "No such image: "+named {
+			t.Errorf("resolve %q: want No such image: %s, got %v", ref, named, err)
 		}
 	}
 	for _, ref := range []string{"UPPER:tag", "a:b:c"} {
@@ -368,7 +370,7 @@ func TestListFilters(t *testing.T) {
 			t.Errorf("filter %+v: got %v want %v", c.f, got, c.want)
 		}
 	}
-	if _, err := ParseFilters([]string{"bogus=1"}, "dangling"); err == nil || err.Error() != "invalid filter 'bogus'" {
+	if _, err := ParseFilters([]string{"bogus=1"}, "dangling"); err == nil || err.Error() != "Invalid filter 'bogus'" {
 		t.Errorf("bad filter: %v", err)
 	}
 	if _, err := ParseFilters([]string{"dangling=maybe"}, "dangling"); err == nil {
