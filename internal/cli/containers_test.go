@@ -682,3 +682,97 @@ func TestContainerVerbsNotFound(t *testing.T) {
 		}
 	}
 }
+
+// volume create/ls/inspect/rm/prune and port, as docker prints them (the
+// containers are only created: nothing runs).
+func TestCLIVolumesAndPort(t *testing.T) {
+	root := t.TempDir()
+	cli := func(args ...string) (string, string, int) { return ctrCLI(t, root, "", args...) }
+	if out, _, code := cli("volume", "create", "v1"); code != 0 || out != "v1\n" {
+		t.Fatalf("volume create: %d %q", code, out)
+	}
+	anon, _, _ := cli("volume", "create")
+	anon = strings.TrimSpace(anon)
+	if !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(anon) {
+		t.Fatalf("volume create (no name): %q", anon)
+	}
+	if _, errOut, code := cli("volume", "create", "bad/name"); code != 1 || !strings.HasPrefix(errOut, `Error response from daemon: create bad/name: "bad/name" includes invalid characters`) {
+		t.Fatalf("bad name: %d %q", code, errOut)
+	}
+	if out, _, _ := cli("volume", "ls"); out != "DRIVER    VOLUME NAME\nlocal     "+anon+"\nlocal     v1\n" {
+		t.Fatalf("volume ls: %q", out)
+	}
+	if out, _, _ := cli("volume", "inspect", "-f", "{{.Name}} {{.Driver}} {{.Scope}} {{.Mountpoint}}", "v1"); out != "v1 local local "+filepath.Join(root, "volumes", "v1", "_data")+"\n" {
+		t.Fatalf("volume inspect: %q", out)
+	}
+	if out, errOut, code := cli("volume", "inspect", "nosuch"); code != 1 || out != "[]\n" || errOut != "Error response from daemon: get nosuch: no such volume\n" {
+		t.Fatalf("volume inspect nosuch: %d %q %q", code, out, errOut)
+	}
+	out, _, code := cli("create", "--name", "user", "-v", "v1:/data", "-p", "18080:80", "-p", "127.0.0.1:18081:81/udp", "busybox", "true")
+	id := strings.TrimSpace(out)
+	if code != 0 {
+		t.Fatalf("create: %d %q", code, out)
+	}
+	if _, errOut, code := cli("volume", "rm", "v1"); code != 1 || errOut != "Error response from daemon: remove v1: volume is in use - ["+id+"]\n" {
+		t.Fatalf("volume rm in use: %d %q", code, errOut)
+	}
+	if out, _, _ := cli("volume", "ls", "-q", "-f", "dangling=true"); out != anon+"\n" {
+		t.Fatalf("volume ls dangling: %q", out)
+	}
+	if out, _, code := cli("port", "user"); code != 0 || out != "80/tcp -> 0.0.0.0:18080\n81/udp -> 127.0.0.1:18081\n" {
+		t.Fatalf("port: %d %q", code, out)
+	}
+	if out, _, _ := cli("port", "user", "81/udp"); out != "127.0.0.1:18081\n" {
+		t.Fatalf("port 81/udp: %q", out)
+	}
+	if _, errOut, code := cli("port", "user", "82"); code != 1 || errOut != "Error: No public port '82' published for user\n" {
+		t.Fatalf("port 82: %d %q", code, errOut)
+	}
+	if out, _, code := cli("volume", "prune", "-f"); code != 0 || out != "Deleted Volumes:\n"+anon+"\n\nTotal reclaimed space: 0B\n" {
+		t.Fatalf("volume prune: %d %q", code, out)
+	}
+	cli("rm", "user")
+	if out, errOut, code := cli("volume", "rm", "v1", "nosuch"); code != 1 || out != "v1\n" || errOut != "Error response from daemon: get nosuch: no such volume\n" {
+		t.Fatalf("volume rm: %d %q %q", code, out, errOut)
+	}
+	if out, _, code := cli("volume", "rm", "-f", "nosuch"); code != 0 || out != "nosuch\n" {
+		t.Fatalf("volume rm -f nosuch: %d %q", code, out)
+	}
+}
+
+// container prune --filter (until, label) and system prune --volumes.
+func TestCLIPruneFilters(t *testing.T) {
+	root := t.TempDir()
+	cli := func(args ...string) (string, string, int) { return ctrCLI(t, root, "", args...) }
+	for _, c := range [][]string{{"--name", "web", "-l", "tier=web"}, {"--name", "db", "-l", "tier=db"}, {"--name", "vol", "-v", "data:/data"}} {
+		if _, errOut, code := cli(append(append([]string{"create"}, c...), "busybox", "true")...); code != 0 {
+			t.Fatalf("create %v: %d %q", c, code, errOut)
+		}
+	}
+	if out, _, code := cli("container", "prune", "-f", "--filter", "until=1h"); code != 0 || out != "Total reclaimed space: 0B\n" {
+		t.Fatalf("prune until=1h removed something: %d %q", code, out)
+	}
+	if _, errOut, code := cli("container", "prune", "-f", "--filter", "bogus=1"); code != 1 || errOut != "Error response from daemon: Invalid filter 'bogus'\n" {
+		t.Fatalf("prune bogus filter: %d %q", code, errOut)
+	}
+	out, _, code := cli("container", "prune", "-f", "--filter", "label=tier=db")
+	if code != 0 || !strings.HasPrefix(out, "Deleted Containers:\n") || strings.Count(out, "\n") != 4 {
+		t.Fatalf("prune label=tier=db: %d %q", code, out)
+	}
+	if out, _, _ := cli("ps", "-a", "--format", "{{.Names}}"); out != "vol\nweb\n" && out != "web\nvol\n" {
+		t.Fatalf("after prune label=tier=db: %q", out)
+	}
+	if out, _, _ := cli("container", "prune", "-f", "--filter", "label!=tier"); !strings.HasPrefix(out, "Deleted Containers:\n") {
+		t.Fatalf("prune label!=tier: %q", out)
+	}
+	if out, _, _ := cli("ps", "-a", "--format", "{{.Names}}"); out != "web\n" {
+		t.Fatalf("after prune label!=tier: %q", out)
+	}
+	out, _, code = cli("system", "prune", "-f", "--volumes")
+	if code != 0 || !strings.Contains(out, "Deleted Volumes:\ndata\n\n") {
+		t.Fatalf("system prune --volumes: %d %q", code, out)
+	}
+	if out, _, _ := cli("volume", "ls", "-q"); out != "" {
+		t.Fatalf("volumes left: %q", out)
+	}
+}

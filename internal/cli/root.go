@@ -122,7 +122,7 @@ func newRootCommand(e *env) *cobra.Command {
 		root.AddCommand(c)
 	}
 	root.AddCommand(newContainerMonitorCmd(e), newContainerInitCmd(e))
-	root.AddCommand(newRegistryCmd(e))
+	root.AddCommand(newRegistryCmd(e), newVolumeCmd(e))
 	root.AddCommand(newLoginCmd(e), newLogoutCmd(e), newSearchCmd(e), newPullCmd(e), newPushCmd(e))
 	root.AddCommand(newBuildCmd(e), newBuilderCmd(e))
 
@@ -175,7 +175,7 @@ func newRootCommand(e *env) *cobra.Command {
 func daemonVerb(name string) bool {
 	switch name {
 	case "logs", "diff", "export", "attach", "top", "commit", "cp", "start", "exec",
-		"rmi", "rm", "history", "tag", "save", "inspect":
+		"rmi", "rm", "history", "tag", "save", "inspect", "port":
 		return true
 	}
 	return false

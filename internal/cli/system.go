@@ -116,7 +116,7 @@ func (e *env) printDfVerbose(u images.Usage, format string) error {
 }
 
 func newSystemPruneCmd(e *env) *cobra.Command {
-	var all, force bool
+	var all, force, volumes bool
 	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
@@ -125,17 +125,36 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := images.ParseFilters(filters, "until", "label")
 			if err != nil {
-				return err
+				return &daemonErr{err: err} // docker's daemon checks filters
 			}
-			what := "  - all dangling images\n"
+			what := "  - all stopped containers\n"
+			if volumes {
+				what += "  - all volumes not used by at least one container\n"
+			}
 			if all {
-				what = "  - all images without at least one container associated to them\n"
+				what += "  - all images without at least one container associated to them\n"
+			} else {
+				what += "  - all dangling images\n"
 			}
-			if !force && !e.confirm("WARNING! This will remove:\n  - all stopped containers\n"+what+"  - unused build cache\n") {
+			if !force && !e.confirm("WARNING! This will remove:\n"+what+"  - unused build cache\n") {
 				return nil
 			}
-			if err := e.pruneContainers(cmd.Context()); err != nil {
+			ctrBytes, err := e.pruneContainers(cmd.Context(), f)
+			if err != nil {
 				return err
+			}
+			var volBytes int64
+			if volumes {
+				m, err := e.containers()
+				if err != nil {
+					return err
+				}
+				removed, n, err := m.VolumePrune(cmd.Context())
+				if err != nil {
+					return err
+				}
+				printDeletedVolumes(e, removed)
+				volBytes = n
 			}
 			s, err := e.imageStore()
 			if err != nil {
@@ -159,12 +178,13 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(e.out, "Total reclaimed space:", humanSize(rep.Reclaimed+brep.SpaceReclaimed))
+			fmt.Fprintln(e.out, "Total reclaimed space:", humanSize(ctrBytes+volBytes+rep.Reclaimed+brep.SpaceReclaimed))
 			return nil
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images not just dangling ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
+	cmd.Flags().BoolVar(&volumes, "volumes", false, "Prune volumes")
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "label=<key>=<value>")`)
 	return cmd
 }

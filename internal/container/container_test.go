@@ -815,7 +815,7 @@ func TestPruneRemovesRemnants(t *testing.T) {
 	if l, err := m.List(context.Background()); err != nil || len(l) != 0 {
 		t.Fatalf("List with a torn record = %d containers, %v; want 0, nil", len(l), err)
 	}
-	if _, err := m.Prune(context.Background()); err != nil {
+	if _, _, err := m.Prune(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range []string{remnant, torn} {

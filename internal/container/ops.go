@@ -333,27 +333,31 @@ func (m *Manager) Rename(ctx context.Context, ref, newName string) error {
 	return nil
 }
 
-// Prune removes every stopped container and returns their IDs.
-func (m *Manager) Prune(ctx context.Context) ([]string, error) {
+// Prune removes every stopped container that match accepts (all when nil)
+// and returns their IDs and the bytes their upper dirs held.
+func (m *Manager) Prune(ctx context.Context, match func(*Container) bool) ([]string, int64, error) {
 	m.removeRemnants()
 	cs, err := m.List(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var out []string
+	var reclaimed int64
 	for _, c := range cs {
-		if c.State.Running() {
+		if c.State.Running() || (match != nil && !match(c)) {
 			continue
 		}
+		n := dirBytes(filepath.Join(c.dir, "upper"))
 		if err := m.Remove(ctx, c.ID, RemoveOptions{}); err != nil {
 			if errdefs.IsNotFound(err) {
 				continue
 			}
-			return out, err
+			return out, reclaimed, err
 		}
 		out = append(out, c.ID)
+		reclaimed += n
 	}
-	return out, nil
+	return out, reclaimed, nil
 }
 
 // removeRemnants deletes the container directories that a crash left

@@ -107,6 +107,17 @@ layouts:
 	return time.Time{}, errdefs.InvalidArgumentf("invalid filter time %q: want a duration, Unix timestamp or RFC 3339 date", v)
 }
 
+// Keep reports whether an object created at created with labels passes
+// f's until, label and label! filters (prune: images, containers).
+func (f Filters) Keep(created time.Time, labels map[string]string, now time.Time) bool {
+	for _, u := range f.Until {
+		if t, err := ParseTimestamp(u, now); err != nil || !created.Before(t) {
+			return false
+		}
+	}
+	return labelsMatch(labels, f.Labels) && labelsMatchNone(labels, f.NotLabels)
+}
+
 func labelsMatch(have map[string]string, want []string) bool {
 	for _, w := range want {
 		k, v, hasV := strings.Cut(w, "=")

@@ -29,13 +29,10 @@ type PruneReport struct {
 func (s *Store) Prune(ctx context.Context, opts PruneOptions) (PruneReport, error) {
 	var d *deleter
 	now := time.Now()
-	var until []time.Time
 	for _, u := range opts.Filters.Until {
-		t, err := ParseTimestamp(u, now)
-		if err != nil {
+		if _, err := ParseTimestamp(u, now); err != nil {
 			return PruneReport{}, err
 		}
-		until = append(until, t)
 	}
 	err := s.db.Update(ctx, func(tx *metadata.Tx) error {
 		if _, err := metadata.PruneLeases(tx); err != nil {
@@ -55,7 +52,6 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 				hasChild[r.Parent] = true
 			}
 		}
-	next:
 		for _, r := range recs {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -63,12 +59,7 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 			if !opts.All && hasChild[r.ID] {
 				continue
 			}
-			for _, t := range until {
-				if !r.Created.Before(t) {
-					continue next
-				}
-			}
-			if !labelsMatch(r.Labels, opts.Filters.Labels) || !labelsMatchNone(r.Labels, opts.Filters.NotLabels) {
+			if !opts.Filters.Keep(r.Created, r.Labels, now) {
 				continue
 			}
 			if len(d.users[r.ID]) > 0 {
