@@ -21,7 +21,7 @@ func newContainerPruneCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := images.ParseFilters(filters, "until", "label")
 			if err != nil {
-				return &daemonErr{err: err} // docker's daemon checks filters
+				return &shapedErr{err: err, daemon: true} // docker's daemon checks filters
 			}
 			if !force && !e.confirm("WARNING! This will remove all stopped containers.") {
 				return nil

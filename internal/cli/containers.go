@@ -60,6 +60,60 @@ func startExit(err error) error {
 	return withStatus(125, err)
 }
 
+// requireTTY is docker's refusal of -i with -t when stdin is not a
+// terminal (exit status 1).
+func (e *env) requireTTY(interactive, tty bool) error {
+	if interactive && tty {
+		if _, ok := e.inputTTY(); !ok {
+			return &shapedErr{err: errors.New("the input device is not a TTY")}
+		}
+	}
+	return nil
+}
+
+// runFailure gives a failure of `run` docker's shape: "hoist: " first,
+// the daemon's prefix on the store's and the container manager's failures
+// (and on a process that could not start), the help hint, and exit status
+// 125 (126 or 127 for a command that cannot run). A container's own exit
+// status passes through.
+func runFailure(err error) error {
+	if err == nil {
+		return nil
+	}
+	var st *StatusError
+	if errors.As(err, &st) && st.Err == nil {
+		return err
+	}
+	sh := &shapedErr{err: err, code: 125, daemon: daemonSide(err)}
+	var se *container.StartError
+	if errors.As(err, &se) {
+		sh.code, sh.daemon = se.Code, true
+	}
+	var pe *shapedErr
+	if errors.As(err, &pe) { // a pull's failure
+		sh.err, sh.daemon = pe.err, pe.daemon
+	}
+	sh.prog, sh.help = true, "hoist run"
+	return sh
+}
+
+// createFailure gives a failure of `create` docker's shape: the daemon's
+// failures as such (exit status 1), the client's own ones with "hoist: "
+// and the help hint (exit status 125).
+func createFailure(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *shapedErr
+	if errors.As(err, &pe) { // a pull's failure
+		return err
+	}
+	if daemonSide(err) {
+		return &shapedErr{err: err, daemon: true}
+	}
+	return &shapedErr{err: err, code: 125, prog: true, help: "hoist create"}
+}
+
 // eachContainer runs fn on every argument, printing the argument on success
 // and errors on stderr like docker; it fails if any failed.
 func eachContainer(e *env, args []string, fn func(ref string) error) error {

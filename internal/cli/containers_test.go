@@ -131,7 +131,8 @@ func TestCLIRunExitCodes(t *testing.T) {
 		t.Fatalf("exit 3: %d", code)
 	}
 	_, errOut, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "busybox", "nosuchcmd")
-	if code != 127 || !strings.Contains(errOut, "executable file not found") {
+	if code != 127 || !strings.HasPrefix(errOut, "hoist: Error response from daemon: failed to create shim task: OCI runtime create failed: ") ||
+		!strings.Contains(errOut, "executable file not found") || !strings.HasSuffix(errOut, ": unknown\n\nRun 'hoist run --help' for more information\n") {
 		t.Fatalf("127: %d %q", code, errOut)
 	}
 	_, errOut, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "busybox", "/etc/passwd")
@@ -774,5 +775,30 @@ func TestCLIPruneFilters(t *testing.T) {
 	}
 	if out, _, _ := cli("volume", "ls", "-q"); out != "" {
 		t.Fatalf("volumes left: %q", out)
+	}
+}
+
+// run's and create's failures in docker's shapes and exit statuses (none
+// of these gets as far as starting a process).
+func TestRunCreateFailureShapes(t *testing.T) {
+	root := t.TempDir()
+	cli := func(stdin string, args ...string) (string, string, int) { return ctrCLI(t, root, stdin, args...) }
+	if _, errOut, code := cli("x\n", "run", "--rm", "-it", "busybox", "true"); code != 1 || errOut != "the input device is not a TTY\n" {
+		t.Fatalf("run -it without a terminal: %d %q", code, errOut)
+	}
+	if _, errOut, code := cli("", "run", "--rm", "-p", "bad", "busybox", "true"); code != 125 || errOut != "hoist: invalid containerPort: bad\n\nRun 'hoist run --help' for more information\n" {
+		t.Fatalf("run -p bad: %d %q", code, errOut)
+	}
+	if _, errOut, code := cli("", "create", "-p", "bad", "busybox", "true"); code != 125 || errOut != "hoist: invalid containerPort: bad\n\nRun 'hoist create --help' for more information\n" {
+		t.Fatalf("create -p bad: %d %q", code, errOut)
+	}
+	out, _, _ := cli("", "create", "--name", "dup", "busybox", "true")
+	id := strings.TrimSpace(out)
+	conflict := `Error response from daemon: Conflict. The container name "/dup" is already in use by container "` + id + `". You have to remove (or rename) that container to be able to reuse that name.` + "\n"
+	if _, errOut, code := cli("", "create", "--name", "dup", "busybox", "true"); code != 1 || errOut != conflict {
+		t.Fatalf("create conflict: %d %q", code, errOut)
+	}
+	if _, errOut, code := cli("", "run", "--name", "dup", "busybox", "true"); code != 125 || errOut != "hoist: "+conflict+"\nRun 'hoist run --help' for more information\n" {
+		t.Fatalf("run conflict: %d %q", code, errOut)
 	}
 }

@@ -133,7 +133,7 @@ func newCreateCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := f.options(cmd, args)
 			if err != nil {
-				return withStatus(125, err)
+				return createFailure(err)
 			}
 			m, err := e.containers()
 			if err != nil {
@@ -141,7 +141,7 @@ func newCreateCmd(e *env) *cobra.Command {
 			}
 			ctr, err := e.createContainer(cmd.Context(), m, o, f.pull)
 			if err != nil {
-				return startExit(err)
+				return createFailure(err)
 			}
 			fmt.Fprintln(e.out, ctr.ID)
 			return nil

@@ -16,6 +16,11 @@ func newExecCmd(e *env) *cobra.Command {
 		Short: "Execute a command in a running container",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !detach {
+				if err := e.requireTTY(interactive, tty); err != nil {
+					return err
+				}
+			}
 			env, err := parseEnv(envs, envFiles)
 			if err != nil {
 				return err
@@ -33,7 +38,7 @@ func newExecCmd(e *env) *cobra.Command {
 			code, err := m.Exec(cmd.Context(), args[0], o, streams)
 			restore()
 			if err != nil && daemonSide(err) {
-				return &daemonErr{err: err} // no such container, not running: 1
+				return &shapedErr{err: err, daemon: true} // no such container, not running: 1
 			}
 			if err != nil {
 				return startExit(err)

@@ -53,11 +53,11 @@ func exitCode(err error, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "See '%s --help'.\n", fe.cmd)
 		return 125
 	}
-	var de *daemonErr
-	if errors.As(err, &de) {
-		fmt.Fprintln(stderr, "Error response from daemon:", de.err)
-		if de.then != "" {
-			fmt.Fprintln(stderr, "Error:", de.then)
+	var sh *shapedErr
+	if errors.As(err, &sh) {
+		sh.print(stderr)
+		if sh.code != 0 {
+			return sh.code
 		}
 		return 1
 	}
@@ -72,16 +72,41 @@ type flagError struct {
 
 func (e *flagError) Error() string { return e.err.Error() }
 
-// daemonErr is a failure docker reports as its daemon's: "Error response
-// from daemon: ...", then an "Error: ..." line of the client when then is
-// set, exit status 1.
-type daemonErr struct {
-	err  error
-	then string
+// shapedErr is a failure printed in one of docker's shapes:
+//
+//	[hoist: ][Error response from daemon: ]MESSAGE
+//	[Error: THEN]
+//	[<blank line>Run 'hoist VERB --help' for more information]
+//
+// with exit status code (1 when 0).
+type shapedErr struct {
+	err    error
+	code   int
+	daemon bool   // a failure docker's daemon reports
+	prog   bool   // "hoist: " first, as docker's run and create
+	then   string // the client's own line after the daemon's
+	help   string // the command path of the help hint
 }
 
-func (e *daemonErr) Error() string { return e.err.Error() }
-func (e *daemonErr) Unwrap() error { return e.err }
+func (e *shapedErr) Error() string { return e.err.Error() }
+func (e *shapedErr) Unwrap() error { return e.err }
+
+func (e *shapedErr) print(w io.Writer) {
+	line := e.err.Error()
+	if e.daemon {
+		line = "Error response from daemon: " + line
+	}
+	if e.prog {
+		line = "hoist: " + line
+	}
+	fmt.Fprintln(w, line)
+	if e.then != "" {
+		fmt.Fprintln(w, "Error:", e.then)
+	}
+	if e.help != "" {
+		fmt.Fprintf(w, "\nRun '%s --help' for more information\n", e.help)
+	}
+}
 
 // daemonSide reports an error of the stores or the container manager that
 // docker's daemon would have answered: an unknown image or container, a
@@ -99,7 +124,7 @@ func fromDaemon(cmds ...*cobra.Command) {
 			err := run(cmd, args)
 			var se *StatusError
 			if err != nil && daemonSide(err) && !errors.As(err, &se) {
-				return &daemonErr{err: err}
+				return &shapedErr{err: err, daemon: true}
 			}
 			return err
 		}

@@ -123,7 +123,7 @@ func newImagesCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := images.ParseFilters(filters, "dangling", "label", "reference", "before", "since", "until")
 			if err != nil {
-				return &daemonErr{err: err} // docker's daemon checks filters
+				return &shapedErr{err: err, daemon: true} // docker's daemon checks filters
 			}
 			if len(args) == 1 {
 				f.Reference = append(f.Reference, args[0])

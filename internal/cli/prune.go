@@ -27,7 +27,7 @@ func newImagePruneCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := images.ParseFilters(filters, "until", "label", "dangling")
 			if err != nil {
-				return &daemonErr{err: err} // docker's daemon checks filters
+				return &shapedErr{err: err, daemon: true} // docker's daemon checks filters
 			}
 			if f.Dangling != nil && !*f.Dangling {
 				all = true // docker: dangling=false prunes every unused image

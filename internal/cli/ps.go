@@ -50,7 +50,7 @@ func newPsCmd(e *env) *cobra.Command {
 			}
 			match, err := psFilter(filters)
 			if err != nil {
-				return &daemonErr{err: err} // docker's daemon checks filters
+				return &shapedErr{err: err, daemon: true} // docker's daemon checks filters
 			}
 			if latest {
 				last = 1

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"os"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -48,12 +47,9 @@ func credentialFunc(f *credentials.File) auth.CredentialFunc {
 	}
 }
 
-// daemonError prints err as docker prints a failure reported by its daemon
-// ("Error response from daemon: ...") and exits 1.
-func (e *env) daemonError(err error) error {
-	fmt.Fprintf(e.errOut, "Error response from daemon: %v\n", err)
-	return &StatusError{Code: 1}
-}
+// daemonError reports err as docker prints a failure reported by its
+// daemon ("Error response from daemon: ...", exit status 1).
+func (e *env) daemonError(err error) error { return &shapedErr{err: err, daemon: true} }
 
 // inputTTY returns the terminal file descriptor of stdin, if it is one.
 func (e *env) inputTTY() (int, bool) {

@@ -14,7 +14,7 @@ func newRenameCmd(e *env) *cobra.Command {
 			}
 			if err := m.Rename(cmd.Context(), args[0], args[1]); err != nil {
 				if daemonSide(err) {
-					return &daemonErr{err: err, then: "failed to rename container named " + args[0]}
+					return &shapedErr{err: err, daemon: true, then: "failed to rename container named " + args[0]}
 				}
 				return err
 			}

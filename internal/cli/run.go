@@ -19,7 +19,12 @@ func newRunCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := f.options(cmd, args)
 			if err != nil {
-				return withStatus(125, err)
+				return runFailure(err)
+			}
+			if !detach {
+				if err := e.requireTTY(f.interactive, f.tty); err != nil {
+					return err
+				}
 			}
 			o.Config.StdinOnce = f.interactive && !detach
 			m, err := e.containers()
@@ -33,13 +38,13 @@ func newRunCmd(e *env) *cobra.Command {
 			defer mon.Close()
 			ctr, err := e.createContainer(ctx, m, o, f.pull)
 			if err != nil {
-				return startExit(err)
+				return runFailure(err)
 			}
 			failed := func(err error) error {
 				if f.rm {
 					_ = m.Remove(context.WithoutCancel(ctx), ctr.ID, container.RemoveOptions{Force: true, Volumes: true})
 				}
-				return startExit(err)
+				return runFailure(err)
 			}
 			if detach {
 				if _, err := m.StartCreated(ctx, ctr, container.StartOptions{Monitor: mon}); err != nil {

@@ -70,8 +70,7 @@ func (e *env) pullImage(ctx context.Context, ref string, missing bool) error {
 	fmt.Fprintf(e.errOut, "%s: Pulling from %s\n", label, reference.Path(n))
 	res, err := distribution.Pull(ctx, c, st, n, distribution.PullOptions{Progress: newProgress(e.errOut, false).Event})
 	if err != nil {
-		fmt.Fprintf(e.errOut, "hoist: Error response from daemon: %v\n", err)
-		return &StatusError{Code: 125}
+		return &shapedErr{err: err, daemon: true} // run adds its "hoist: "
 	}
 	fmt.Fprintf(e.errOut, "Digest: %s\n", res.Digest)
 	if res.Fresh {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -43,6 +44,10 @@ func newStartCmd(e *env) *cobra.Command {
 			code, err := m.Start(cmd.Context(), args[0], container.StartOptions{Streams: streams, Signals: sigs})
 			stop()
 			restore()
+			var se *container.StartError
+			if err != nil && (daemonSide(err) || errors.As(err, &se)) {
+				return &shapedErr{err: err, daemon: true} // docker: exit status 1
+			}
 			if err != nil {
 				return startExit(err)
 			}

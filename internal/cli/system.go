@@ -125,7 +125,7 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := images.ParseFilters(filters, "until", "label")
 			if err != nil {
-				return &daemonErr{err: err} // docker's daemon checks filters
+				return &shapedErr{err: err, daemon: true} // docker's daemon checks filters
 			}
 			what := "  - all stopped containers\n"
 			if volumes {

@@ -39,7 +39,7 @@ func newVolumeCreateCmd(e *env) *cobra.Command {
 			}
 			n, err := m.VolumeCreate(name)
 			if err != nil {
-				return &daemonErr{err: err}
+				return &shapedErr{err: err, daemon: true}
 			}
 			fmt.Fprintln(e.out, n)
 			return nil
@@ -64,7 +64,7 @@ func newVolumeLsCmd(e *env) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			keep, err := volumeFilter(filters)
 			if err != nil {
-				return &daemonErr{err: err}
+				return &shapedErr{err: err, daemon: true}
 			}
 			m, err := e.containers()
 			if err != nil {

@@ -41,5 +41,5 @@ func (e *StartError) Error() string { return e.Msg }
 
 // classifyStartError maps a runtime error message to docker's exit code.
 func classifyStartError(msg string) *StartError {
-	return &StartError{Code: runtime.ExitCode(msg), Msg: "failed to create task for container: OCI runtime create failed: " + msg}
+	return &StartError{Code: runtime.ExitCode(msg), Msg: "failed to create shim task: OCI runtime create failed: " + msg + ": unknown"}
 }
