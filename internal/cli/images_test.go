@@ -136,7 +136,7 @@ func TestBadInputs(t *testing.T) {
 		{[]string{"history", "nosuch"}, 1, "Error response from daemon: No such image: nosuch:latest\n"},
 		{[]string{"tag", "nosuch", "x"}, 1, "Error response from daemon: No such image: nosuch:latest\n"},
 		{[]string{"save", "nosuch"}, 1, "Error response from daemon: No such image: nosuch\n"},
-		{[]string{"tag", "img", "UPPER:tag"}, 1, "invalid reference format"},
+		{[]string{"tag", "img", "UPPER:tag"}, 1, "Error parsing reference: \"UPPER:tag\" is not a valid repository/tag: invalid reference format: repository name (library/UPPER) must be lowercase\n"},
 		{[]string{"tag", "img", "a:b:c"}, 1, "invalid reference format"},
 		{[]string{"import", tarPath, "UPPER:tag"}, 1, "invalid reference format"},
 		{[]string{"import", tarPath, "a:b:c"}, 1, "invalid reference format"},
