@@ -35,6 +35,12 @@ if docker_up; then
 fi
 result container "run --rm busybox true" "$h" docker "$d"
 result container "run --rm --network none busybox true" "$hn" docker "${dn:-fail}"
+# The OCI runtime is most of that time: the same with crun instead of runc
+# (HOIST_RUNTIME, docker's default-runtime), beside docker (which uses runc).
+if have crun; then
+	hc=$(HOIST_RUNTIME=crun median_of "$HOIST" --root "$root" run --rm bench/busybox true)
+	result container "run --rm busybox true, HOIST_RUNTIME=crun" "$hc" docker "$d"
+fi
 
 # commit of a container that changed 10,000 files.
 mk10k='mkdir /d; i=0; while [ $i -lt 10000 ]; do echo $i > /d/f$i; i=$((i+1)); done'

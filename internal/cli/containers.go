@@ -39,8 +39,11 @@ func (e *env) containers() (*container.Manager, error) {
 	if e.images != nil {
 		imgs = e.images
 	}
-	// HOIST_STORAGE=copy forces plain-copy root filesystems (no overlayfs).
-	return container.New(e.g.Root, container.Options{Images: imgs, Logger: e.logger(), Storage: os.Getenv("HOIST_STORAGE")})
+	// HOIST_STORAGE=copy forces plain-copy root filesystems (no overlayfs);
+	// HOIST_RUNTIME names the default OCI runtime (docker's default-runtime;
+	// runc when unset).
+	return container.New(e.g.Root, container.Options{Images: imgs, Logger: e.logger(),
+		Storage: os.Getenv("HOIST_STORAGE"), Runtime: os.Getenv("HOIST_RUNTIME")})
 }
 
 // startExit converts a start failure into docker's exit status (125, 126,

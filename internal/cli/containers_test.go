@@ -802,3 +802,20 @@ func TestRunCreateFailureShapes(t *testing.T) {
 		t.Fatalf("run conflict: %d %q", code, errOut)
 	}
 }
+
+// HOIST_RUNTIME is docker's default-runtime: new containers get it.
+func TestDefaultRuntimeEnv(t *testing.T) {
+	if _, err := exec.LookPath("crun"); err != nil {
+		t.Skip("crun not installed")
+	}
+	root := t.TempDir()
+	t.Setenv("HOIST_RUNTIME", "crun")
+	if out, _, _ := ctrCLI(t, root, "", "info", "-f", "{{.DefaultRuntime}}"); out != "crun\n" {
+		t.Fatalf("info DefaultRuntime: %q", out)
+	}
+	ctrCLI(t, root, "", "create", "--name", "rt", "busybox", "true")
+	ctrCLI(t, root, "", "create", "--name", "rt2", "--runtime", "runc", "busybox", "true")
+	if out, _, _ := ctrCLI(t, root, "", "inspect", "-f", "{{.HostConfig.Runtime}}", "rt", "rt2"); out != "crun\nrunc\n" {
+		t.Fatalf("runtimes: %q", out)
+	}
+}

@@ -288,12 +288,13 @@ func newInfoCmd(e *env) *cobra.Command {
 					}
 				}
 			}
-			for _, rt := range []string{"runc", "crun"} {
+			d.DefaultRuntime = "runc"
+			if rt := os.Getenv("HOIST_RUNTIME"); rt != "" {
+				d.DefaultRuntime = rt
+			}
+			for _, rt := range []string{"runc", "crun", d.DefaultRuntime} {
 				if p, err := exec.LookPath(rt); err == nil {
 					d.Runtimes[rt] = map[string]string{"path": p}
-					if d.DefaultRuntime == "" {
-						d.DefaultRuntime = rt
-					}
 				}
 			}
 			var uts unix.Utsname
