@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
 // psRow is one `ps` line; field names are docker's --format names.
@@ -216,18 +216,7 @@ func makePsRow(c *container.Container, noTrunc, size bool) psRow {
 		Networks: c.Network(),
 	}
 	if size {
-		r.Size = humanSize(dirSize(filepath.Join(c.Dir(), "upper")))
+		r.Size = humanSize(fsutil.DirSize(filepath.Join(c.Dir(), "upper")))
 	}
 	return r
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err == nil && fi.Mode().IsRegular() {
-			n += fi.Size()
-		}
-		return nil
-	})
-	return n
 }

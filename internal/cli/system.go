@@ -145,14 +145,11 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 			}
 			var volBytes int64
 			if volumes {
-				m, err := e.containers()
+				vs, users, err := e.volumes()
 				if err != nil {
 					return err
 				}
-				removed, n, err := m.VolumePrune(cmd.Context())
-				if err != nil {
-					return err
-				}
+				removed, n := vs.Prune(users)
 				printDeletedVolumes(e, removed)
 				volBytes = n
 			}

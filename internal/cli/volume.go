@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/volume"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -33,11 +34,11 @@ func newVolumeCreateCmd(e *env) *cobra.Command {
 				}
 				name = args[0]
 			}
-			m, err := e.containers()
+			vs, _, err := e.volumes()
 			if err != nil {
 				return err
 			}
-			n, err := m.VolumeCreate(name)
+			n, err := vs.Create(name, container.NewVolumeName)
 			if err != nil {
 				return &shapedErr{err: err, daemon: true}
 			}
@@ -66,16 +67,12 @@ func newVolumeLsCmd(e *env) *cobra.Command {
 			if err != nil {
 				return &shapedErr{err: err, daemon: true}
 			}
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			vols, err := m.Volumes(cmd.Context())
+			vs, users, err := e.volumes()
 			if err != nil {
 				return err
 			}
 			var rows []any
-			for _, v := range vols {
+			for _, v := range vs.List(users) {
 				if !keep(v) {
 					continue
 				}
@@ -99,8 +96,8 @@ func newVolumeLsCmd(e *env) *cobra.Command {
 }
 
 // volumeFilter builds `volume ls -f` (dangling=, name=, driver=).
-func volumeFilter(filters []string) (func(container.Volume) bool, error) {
-	var tests []func(container.Volume) bool
+func volumeFilter(filters []string) (func(volume.Volume) bool, error) {
+	var tests []func(volume.Volume) bool
 	for _, f := range filters {
 		k, v, ok := strings.Cut(f, "=")
 		if !ok {
@@ -116,16 +113,16 @@ func volumeFilter(filters []string) (func(container.Volume) bool, error) {
 			default:
 				return nil, errdefs.InvalidArgumentf("Invalid filter 'dangling=%s'", v)
 			}
-			tests = append(tests, func(vol container.Volume) bool { return (len(vol.UsedBy) == 0) == want })
+			tests = append(tests, func(vol volume.Volume) bool { return (len(vol.UsedBy) == 0) == want })
 		case "name":
-			tests = append(tests, func(vol container.Volume) bool { return strings.Contains(vol.Name, v) })
+			tests = append(tests, func(vol volume.Volume) bool { return strings.Contains(vol.Name, v) })
 		case "driver":
-			tests = append(tests, func(container.Volume) bool { return v == "local" })
+			tests = append(tests, func(volume.Volume) bool { return v == "local" })
 		default:
 			return nil, errdefs.InvalidArgumentf("Invalid filter '%s'", k)
 		}
 	}
-	return func(vol container.Volume) bool {
+	return func(vol volume.Volume) bool {
 		for _, t := range tests {
 			if !t(vol) {
 				return false
@@ -153,14 +150,14 @@ func newVolumeInspectCmd(e *env) *cobra.Command {
 		Short: "Display detailed information on one or more volumes",
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
+			vs, users, err := e.volumes()
 			if err != nil {
 				return err
 			}
 			var items []any
 			var missing []error
 			for _, name := range args {
-				v, err := m.VolumeGet(cmd.Context(), name)
+				v, err := vs.Get(name, users)
 				if err != nil {
 					missing = append(missing, err)
 					continue
@@ -192,12 +189,12 @@ func newVolumeRmCmd(e *env) *cobra.Command {
 		Short:   "Remove one or more volumes",
 		Args:    minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
+			vs, users, err := e.volumes()
 			if err != nil {
 				return err
 			}
 			return eachContainer(e, args, func(name string) error {
-				return m.VolumeRemove(cmd.Context(), name, force)
+				return vs.Delete(name, force, users)
 			})
 		},
 	}
@@ -215,14 +212,11 @@ func newVolumePruneCmd(e *env) *cobra.Command {
 			if !force && !e.confirm("WARNING! This will remove all local volumes not used by at least one container.") {
 				return nil
 			}
-			m, err := e.containers()
+			vs, users, err := e.volumes()
 			if err != nil {
 				return err
 			}
-			removed, reclaimed, err := m.VolumePrune(cmd.Context())
-			if err != nil {
-				return err
-			}
+			removed, reclaimed := vs.Prune(users)
 			printDeletedVolumes(e, removed)
 			fmt.Fprintln(e.out, "Total reclaimed space:", humanSize(reclaimed))
 			return nil
@@ -230,6 +224,15 @@ func newVolumePruneCmd(e *env) *cobra.Command {
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	return c
+}
+
+// volumes opens the volume store with its users (the container records).
+func (e *env) volumes() (volume.Store, volume.Users, error) {
+	m, err := e.containers()
+	if err != nil {
+		return volume.Store{}, nil, err
+	}
+	return m.Volumes()
 }
 
 // printDeletedVolumes prints docker's "Deleted Volumes:" block.

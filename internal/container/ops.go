@@ -14,6 +14,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container/attach"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/hoistproject/hoist/internal/mount"
 	"golang.org/x/sys/unix"
 )
@@ -347,7 +348,7 @@ func (m *Manager) Prune(ctx context.Context, match func(*Container) bool) ([]str
 		if c.State.Running() || (match != nil && !match(c)) {
 			continue
 		}
-		n := dirBytes(filepath.Join(c.dir, "upper"))
+		n := fsutil.DirSize(filepath.Join(c.dir, "upper"))
 		if err := m.Remove(ctx, c.ID, RemoveOptions{}); err != nil {
 			if errdefs.IsNotFound(err) {
 				continue
@@ -431,7 +432,7 @@ func (m *Manager) DiskUsage(ctx context.Context) (Usage, error) {
 	}
 	used := map[string]bool{}
 	for _, c := range cs {
-		n := dirBytes(filepath.Join(c.dir, "upper"))
+		n := fsutil.DirSize(filepath.Join(c.dir, "upper"))
 		u.Containers++
 		u.Size += n
 		if c.State.Running() {
@@ -450,20 +451,7 @@ func (m *Manager) DiskUsage(ctx context.Context) (Usage, error) {
 		if used[name] {
 			u.VolumesUsed++
 		}
-		u.VolumeSize += dirBytes(m.volumes().DataDir(name))
+		u.VolumeSize += fsutil.DirSize(m.volumes().DataDir(name))
 	}
 	return u, nil
-}
-
-func dirBytes(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }

@@ -1,6 +1,8 @@
 // Package fsutil holds the one crash-safe file write the project uses for
 // files that are not blobs (blobs go through package content): a docker
-// config, a registry tag or link, a `save -o` archive.
+// config, a registry tag or link, a `save -o` archive; the directory size
+// docker shows (DirSize); and FS_TOPDIR_FL for directories of many
+// short-lived trees (MarkTopDir).
 package fsutil
 
 import (

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/layers"
 	"github.com/hoistproject/hoist/internal/metadata"
@@ -62,7 +62,7 @@ func DiskUsage(ctx context.Context, st *images.Store) (Usage, error) {
 		}
 		return nil
 	})
-	u.Size += dirSize(filepath.Join(st.Root(), "build", "cache"))
+	u.Size += fsutil.DirSize(filepath.Join(st.Root(), "build", "cache"))
 	return u, err
 }
 
@@ -141,7 +141,7 @@ func Prune(ctx context.Context, st *images.Store, dir string, opts PruneOptions)
 				continue
 			}
 			p := filepath.Join(cache, e.Name())
-			mounts = append(mounts, pruneItem{id: e.Name(), mount: p, created: fi.ModTime(), size: dirSize(p)})
+			mounts = append(mounts, pruneItem{id: e.Name(), mount: p, created: fi.ModTime(), size: fsutil.DirSize(p)})
 		}
 	}
 	var doomedMounts []pruneItem
@@ -261,17 +261,4 @@ func Prune(ctx context.Context, st *images.Store, dir string, opts PruneOptions)
 func firstKey(b *metadata.Bucket) []byte {
 	k, _ := b.Cursor().First()
 	return k
-}
-
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
