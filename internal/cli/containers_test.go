@@ -578,13 +578,22 @@ func TestCLIInspectContainer(t *testing.T) {
 	if got, want := strings.Join(jsonKeys(t, out), " "), "Hostname Domainname User AttachStdin AttachStdout AttachStderr ExposedPorts Tty OpenStdin StdinOnce Env Cmd Image Volumes WorkingDir Entrypoint OnBuild Labels"; got != want {
 		t.Fatalf("{{json .Config}} keys:\n got %s\nwant %s", got, want)
 	}
+	// every key docker 20.10 has, in its order (so templates reading any of
+	// them work)
 	out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{json .HostConfig}}", "insp")
-	if got := strings.Join(jsonKeys(t, out), " "); !strings.HasPrefix(got, "Binds LogConfig NetworkMode PortBindings RestartPolicy AutoRemove") {
-		t.Fatalf("{{json .HostConfig}} keys: %s", got)
+	if got, want := strings.Join(jsonKeys(t, out), " "), "Binds ContainerIDFile LogConfig NetworkMode PortBindings RestartPolicy AutoRemove VolumeDriver VolumesFrom CapAdd CapDrop CgroupnsMode Dns DnsOptions DnsSearch ExtraHosts GroupAdd IpcMode Cgroup Links OomScoreAdj PidMode Privileged PublishAllPorts ReadonlyRootfs SecurityOpt UTSMode UsernsMode ShmSize Runtime ConsoleSize Isolation CpuShares Memory NanoCpus CgroupParent BlkioWeight BlkioWeightDevice BlkioDeviceReadBps BlkioDeviceWriteBps BlkioDeviceReadIOps BlkioDeviceWriteIOps CpuPeriod CpuQuota CpuRealtimePeriod CpuRealtimeRuntime CpusetCpus CpusetMems Devices DeviceCgroupRules DeviceRequests KernelMemory KernelMemoryTCP MemoryReservation MemorySwap MemorySwappiness OomKillDisable PidsLimit Ulimits CpuCount CpuPercent IOMaximumIOps IOMaximumBandwidth MaskedPaths ReadonlyPaths"; got != want {
+		t.Fatalf("{{json .HostConfig}} keys:\n got %s\nwant %s", got, want)
 	}
 	out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{json .}}", "insp")
-	if got := strings.Join(jsonKeys(t, out), " "); !strings.HasSuffix(got, "HostConfig GraphDriver Mounts Config NetworkSettings") || !strings.HasPrefix(got, "Id Created Path Args State Image") {
-		t.Fatalf("{{json .}} keys: %s", got)
+	if got, want := strings.Join(jsonKeys(t, out), " "), "Id Created Path Args State Image ResolvConfPath HostnamePath HostsPath LogPath Name RestartCount Driver Platform MountLabel ProcessLabel AppArmorProfile ExecIDs HostConfig GraphDriver Mounts Config NetworkSettings"; got != want {
+		t.Fatalf("{{json .}} keys:\n got %s\nwant %s", got, want)
+	}
+	out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{json .NetworkSettings}}", "insp")
+	if got, want := strings.Join(jsonKeys(t, out), " "), "Bridge SandboxID HairpinMode LinkLocalIPv6Address LinkLocalIPv6PrefixLen Ports SandboxKey SecondaryIPAddresses SecondaryIPv6Addresses EndpointID Gateway GlobalIPv6Address GlobalIPv6PrefixLen IPAddress IPPrefixLen IPv6Gateway MacAddress Networks"; got != want {
+		t.Fatalf("{{json .NetworkSettings}} keys:\n got %s\nwant %s", got, want)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{.HostConfig.Privileged}} {{.HostConfig.ShmSize}} {{.HostConfig.PidsLimit}} {{.HostConfig.IpcMode}}", "insp"); out != "false 67108864 <nil> private\n" {
+		t.Fatalf("docker's defaults: %q", out)
 	}
 	if out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{.State.Running}} {{.Id}} {{.Config.Image}} {{.HostConfig.NetworkMode}}", "insp"); out != "false "+id+" busybox:latest none\n" {
 		t.Fatalf("typed fields: %q", out)

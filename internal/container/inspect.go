@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/container/network"
+	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/images"
 )
 
@@ -44,24 +45,29 @@ type PortMapping struct {
 	HostPort string
 }
 
-// Inspect is `docker container inspect`'s object, with docker's field names.
+// Inspect is `docker container inspect`'s object, with docker's field names
+// in docker's order.
 type Inspect struct {
-	Id             string
-	Created        string
-	Path           string
-	Args           []string
-	State          InspectState
-	Image          string
-	ResolvConfPath string
-	HostnamePath   string
-	HostsPath      string
-	LogPath        string
-	Name           string
-	RestartCount   int
-	Driver         string
-	Platform       string
-	HostConfig     InspectHostConfig
-	GraphDriver    struct {
+	Id              string
+	Created         string
+	Path            string
+	Args            []string
+	State           InspectState
+	Image           string
+	ResolvConfPath  string
+	HostnamePath    string
+	HostsPath       string
+	LogPath         string
+	Name            string
+	RestartCount    int
+	Driver          string
+	Platform        string
+	MountLabel      string
+	ProcessLabel    string
+	AppArmorProfile string
+	ExecIDs         []string
+	HostConfig      InspectHostConfig
+	GraphDriver     struct {
 		Data map[string]string
 		Name string
 	}
@@ -70,25 +76,76 @@ type Inspect struct {
 	NetworkSettings InspectNetworkSettings
 }
 
-// InspectHostConfig is inspect's HostConfig: the fields of docker's
-// HostConfig that hoist has, in docker's order.
+// InspectHostConfig is inspect's HostConfig: docker's fields in docker's
+// order (those hoist has no use for at their docker defaults, so that
+// templates reading them work).
 type InspectHostConfig struct {
-	Binds           []string
-	LogConfig       InspectLogConfig
-	NetworkMode     string
-	PortBindings    map[string][]PortMapping
-	RestartPolicy   InspectRestartPolicy
-	AutoRemove      bool
-	PublishAllPorts bool
-	ReadonlyRootfs  bool
-	SecurityOpt     []string
-	Runtime         string
-	CpuShares       int64
-	Memory          int64
-	NanoCpus        int64
-	PidsLimit       int64
-	Ulimits         []InspectUlimit
-	Init            bool
+	Binds                []string
+	ContainerIDFile      string
+	LogConfig            InspectLogConfig
+	NetworkMode          string
+	PortBindings         map[string][]PortMapping
+	RestartPolicy        InspectRestartPolicy
+	AutoRemove           bool
+	VolumeDriver         string
+	VolumesFrom          []string
+	CapAdd               []string
+	CapDrop              []string
+	CgroupnsMode         string
+	Dns                  []string
+	DnsOptions           []string
+	DnsSearch            []string
+	ExtraHosts           []string
+	GroupAdd             []string
+	IpcMode              string
+	Cgroup               string
+	Links                []string
+	OomScoreAdj          int
+	PidMode              string
+	Privileged           bool
+	PublishAllPorts      bool
+	ReadonlyRootfs       bool
+	SecurityOpt          []string
+	UTSMode              string
+	UsernsMode           string
+	ShmSize              int64
+	Runtime              string
+	ConsoleSize          [2]uint
+	Isolation            string
+	CpuShares            int64
+	Memory               int64
+	NanoCpus             int64
+	CgroupParent         string
+	BlkioWeight          uint16
+	BlkioWeightDevice    []struct{}
+	BlkioDeviceReadBps   []struct{}
+	BlkioDeviceWriteBps  []struct{}
+	BlkioDeviceReadIOps  []struct{}
+	BlkioDeviceWriteIOps []struct{}
+	CpuPeriod            int64
+	CpuQuota             int64
+	CpuRealtimePeriod    int64
+	CpuRealtimeRuntime   int64
+	CpusetCpus           string
+	CpusetMems           string
+	Devices              []struct{}
+	DeviceCgroupRules    []string
+	DeviceRequests       []struct{}
+	KernelMemory         int64
+	KernelMemoryTCP      int64
+	MemoryReservation    int64
+	MemorySwap           int64
+	MemorySwappiness     *int64
+	OomKillDisable       bool
+	PidsLimit            *int64
+	Ulimits              []InspectUlimit
+	CpuCount             int64
+	CpuPercent           int64
+	IOMaximumIOps        uint64
+	IOMaximumBandwidth   uint64
+	MaskedPaths          []string
+	ReadonlyPaths        []string
+	Init                 *bool `json:",omitempty"`
 }
 
 // InspectLogConfig is HostConfig.LogConfig.
@@ -112,17 +169,41 @@ type InspectUlimit struct {
 
 // InspectNetworkSettings is inspect's NetworkSettings, in docker's order.
 type InspectNetworkSettings struct {
-	SandboxKey string
-	Ports      map[string][]PortMapping
-	Gateway    string
-	IPAddress  string
-	Networks   map[string]InspectEndpoint
+	Bridge                 string
+	SandboxID              string
+	HairpinMode            bool
+	LinkLocalIPv6Address   string
+	LinkLocalIPv6PrefixLen int
+	Ports                  map[string][]PortMapping
+	SandboxKey             string
+	SecondaryIPAddresses   []string
+	SecondaryIPv6Addresses []string
+	EndpointID             string
+	Gateway                string
+	GlobalIPv6Address      string
+	GlobalIPv6PrefixLen    int
+	IPAddress              string
+	IPPrefixLen            int
+	IPv6Gateway            string
+	MacAddress             string
+	Networks               map[string]InspectEndpoint
 }
 
-// InspectEndpoint is one of NetworkSettings.Networks.
+// InspectEndpoint is one of NetworkSettings.Networks, in docker's order.
 type InspectEndpoint struct {
-	Gateway   string
-	IPAddress string
+	IPAMConfig          map[string]string
+	Links               []string
+	Aliases             []string
+	NetworkID           string
+	EndpointID          string
+	Gateway             string
+	IPAddress           string
+	IPPrefixLen         int
+	IPv6Gateway         string
+	GlobalIPv6Address   string
+	GlobalIPv6PrefixLen int
+	MacAddress          string
+	DriverOpts          map[string]string
 }
 
 func dockerTime(t time.Time) string {
@@ -198,9 +279,19 @@ func (c *Container) Inspect() Inspect {
 	in.HostConfig = InspectHostConfig{
 		Binds: binds, LogConfig: InspectLogConfig{Type: "json-file", Config: map[string]string{}},
 		NetworkMode: c.networkModeSet(), PortBindings: bindings, RestartPolicy: InspectRestartPolicy{Name: "no"},
-		AutoRemove: hc.AutoRemove, PublishAllPorts: hc.PublishAll, ReadonlyRootfs: hc.ReadonlyRootfs,
-		SecurityOpt: hc.SecurityOpt, Runtime: hc.Runtime, CpuShares: hc.CPUShares, Memory: hc.Memory,
-		NanoCpus: hc.NanoCPUs, PidsLimit: hc.PidsLimit, Ulimits: ulimits, Init: hc.Init,
+		AutoRemove: hc.AutoRemove, CgroupnsMode: "host", Dns: []string{}, DnsOptions: []string{}, DnsSearch: []string{},
+		IpcMode: "private", PublishAllPorts: hc.PublishAll, ReadonlyRootfs: hc.ReadonlyRootfs,
+		SecurityOpt: hc.SecurityOpt, ShmSize: 64 << 20, Runtime: hc.Runtime, CpuShares: hc.CPUShares, Memory: hc.Memory,
+		NanoCpus: hc.NanoCPUs, BlkioWeightDevice: []struct{}{}, BlkioDeviceReadBps: []struct{}{},
+		BlkioDeviceWriteBps: []struct{}{}, BlkioDeviceReadIOps: []struct{}{}, BlkioDeviceWriteIOps: []struct{}{},
+		Devices: []struct{}{}, Ulimits: ulimits, MaskedPaths: spec.MaskedPaths(), ReadonlyPaths: spec.ReadonlyPaths(),
+	}
+	if hc.PidsLimit != 0 {
+		n := hc.PidsLimit
+		in.HostConfig.PidsLimit = &n
+	}
+	if hc.Init {
+		in.HostConfig.Init = &hc.Init
 	}
 	cfg := c.Config
 	env := cfg.Env
@@ -217,13 +308,13 @@ func (c *Container) Inspect() Inspect {
 		Env: env, Cmd: cfg.Cmd, Image: cfg.Image, Volumes: cfg.Volumes, WorkingDir: cfg.WorkingDir,
 		Entrypoint: cfg.Entrypoint, Labels: cfg.Labels, StopSignal: cfg.StopSignal,
 	}
-	ip, gw := "", ""
+	ip, gw, prefix := "", "", 0
 	if netMode(c) == "bridge" {
-		ip, gw = network.GuestIP, "10.0.2.2"
+		ip, gw, prefix = network.GuestIP, "10.0.2.2", 24 // slirp4netns's 10.0.2.0/24
 	}
 	in.NetworkSettings = InspectNetworkSettings{
-		SandboxKey: filepath.Join(c.dir, "netns"), Ports: ports, Gateway: gw, IPAddress: ip,
-		Networks: map[string]InspectEndpoint{netMode(c): {Gateway: gw, IPAddress: ip}},
+		SandboxKey: filepath.Join(c.dir, "netns"), Ports: ports, Gateway: gw, IPAddress: ip, IPPrefixLen: prefix,
+		Networks: map[string]InspectEndpoint{netMode(c): {Gateway: gw, IPAddress: ip, IPPrefixLen: prefix}},
 	}
 	return in
 }
