@@ -194,6 +194,15 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 	if out, _, _ = ctrCLI(t, root, "", "ps", "--no-trunc", "--format", "{{.Command}}"); !strings.HasPrefix(out, `"sh -c 'echo one; echo two; trap 'exit 0' TERM;`) {
 		t.Fatalf("ps --no-trunc command: %q", out)
 	}
+	// {{json .}}: docker's keys, sorted; sizes as docker's (a format that
+	// shows them computes them, as -s does)
+	out, _, _ = ctrCLI(t, root, "", "ps", "--format", "{{json .}}")
+	if got, want := strings.Join(jsonKeys(t, out), " "), "Command CreatedAt ID Image Labels LocalVolumes Mounts Names Networks Platform Ports RunningFor Size State Status"; got != want {
+		t.Fatalf("ps {{json .}} keys:\n got %s\nwant %s", got, want)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "ps", "--format", "{{.Size}}"); !regexp.MustCompile(`^[0-9.]+[kMG]?B \(virtual [0-9.]+[kMG]?B\)\n$`).MatchString(out) {
+		t.Fatalf("ps size: %q", out)
+	}
 	for i := 0; i < 100; i++ {
 		if out, _, _ = ctrCLI(t, root, "", "logs", "web"); out == "one\ntwo\n" {
 			break

@@ -15,10 +15,12 @@ import (
 	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
-// psRow is one `ps` line; field names are docker's --format names.
+// psRow is one `ps` line; field names are docker's --format names, in
+// the order of its {{json .}} (sorted, as docker's).
 type psRow struct {
-	ID, Image, Command, CreatedAt, RunningFor, Ports, Status, Size, Names, Labels, Mounts, State string
-	Networks                                                                                     string
+	Command, CreatedAt, ID, Image, Labels, LocalVolumes, Mounts, Names, Networks string
+	Platform                                                                     *string
+	Ports, RunningFor, Size, State, Status                                       string
 }
 
 const psDefaultTable = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
@@ -55,6 +57,21 @@ func newPsCmd(e *env) *cobra.Command {
 			if latest {
 				last = 1
 			}
+			// docker computes sizes for -s and for formats that show them
+			if strings.Contains(format, ".Size") || format == "json" || strings.Contains(format, "json .}") {
+				size = true
+			}
+			imageSize := func(string) int64 { return 0 }
+			if size {
+				if st, err := e.imageStore(); err == nil {
+					imageSize = func(id string) int64 {
+						if img, err := st.Get(cmd.Context(), id); err == nil {
+							return img.Size
+						}
+						return 0
+					}
+				}
+			}
 			var rows []any
 			var ids []string
 			for _, ctr := range cs {
@@ -67,7 +84,7 @@ func newPsCmd(e *env) *cobra.Command {
 				if last > 0 && len(rows) >= last {
 					break
 				}
-				r := makePsRow(ctr, noTrunc, size)
+				r := makePsRow(ctr, noTrunc, size, imageSize)
 				rows = append(rows, r)
 				ids = append(ids, r.ID)
 			}
@@ -78,7 +95,7 @@ func newPsCmd(e *env) *cobra.Command {
 				return nil
 			}
 			def := psDefaultTable
-			if size {
+			if size && format == "" {
 				def += "\t{{.Size}}"
 			}
 			return renderList(e.out, format, def, psHeaders, rows)
@@ -176,7 +193,7 @@ func psFilter(filters []string) (func(*container.Container) bool, error) {
 	}, nil
 }
 
-func makePsRow(c *container.Container, noTrunc, size bool) psRow {
+func makePsRow(c *container.Container, noTrunc, size bool, imageSize func(id string) int64) psRow {
 	id := c.ID
 	// docker's command line: arguments with a space in single quotes
 	words := []string{c.Path}
@@ -200,12 +217,16 @@ func makePsRow(c *container.Container, noTrunc, size bool) psRow {
 	}
 	sort.Strings(labels)
 	var mounts []string
+	volumes := 0
 	for _, mp := range c.Mounts {
 		n := mp.Name
 		if n == "" {
 			n = mp.Source
 		}
 		mounts = append(mounts, n)
+		if mp.Type == "volume" {
+			volumes++
+		}
 	}
 	r := psRow{
 		ID: id, Image: img, Command: strconv.Quote(command),
@@ -213,10 +234,11 @@ func makePsRow(c *container.Container, noTrunc, size bool) psRow {
 		RunningFor: humanDuration(time.Since(c.Created)) + " ago",
 		Ports:      c.PortsString(), Status: statusString(c), Names: c.Name,
 		Labels: strings.Join(labels, ","), Mounts: strings.Join(mounts, ","), State: c.State.Status,
-		Networks: c.Network(),
+		Networks: c.Network(), LocalVolumes: strconv.Itoa(volumes),
 	}
 	if size {
-		r.Size = humanSize(fsutil.DirSize(filepath.Join(c.Dir(), "upper")))
+		rw := fsutil.DirSize(filepath.Join(c.Dir(), "upper"))
+		r.Size = fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(rw+imageSize(c.ImageID)))
 	}
 	return r
 }
