@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"errors"
+
 	"github.com/spf13/cobra"
 
 	"github.com/hoistproject/hoist/internal/container"
@@ -20,6 +22,9 @@ func newAttachCmd(e *env) *cobra.Command {
 			ctr, err := m.Get(cmd.Context(), args[0])
 			if err != nil {
 				return err
+			}
+			if !ctr.State.Running() { // docker's client says so itself
+				return &shapedErr{err: errors.New("You cannot attach to a stopped container, start it first")}
 			}
 			streams, restore := terminalStreams(e, !noStdin && ctr.Config.OpenStdin, ctr.Config.Tty)
 			sigs, stop := forwardedSignals()

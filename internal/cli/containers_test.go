@@ -800,6 +800,7 @@ func TestCLIPruneFilters(t *testing.T) {
 // of these gets as far as starting a process).
 func TestRunCreateFailureShapes(t *testing.T) {
 	root := t.TempDir()
+	t.Cleanup(func() { waitMonitors(t, root) }) // run's, told no container
 	cli := func(stdin string, args ...string) (string, string, int) { return ctrCLI(t, root, stdin, args...) }
 	if _, errOut, code := cli("x\n", "run", "--rm", "-it", "busybox", "true"); code != 1 || errOut != "the input device is not a TTY\n" {
 		t.Fatalf("run -it without a terminal: %d %q", code, errOut)
@@ -818,6 +819,21 @@ func TestRunCreateFailureShapes(t *testing.T) {
 	}
 	if _, errOut, code := cli("", "run", "--name", "dup", "busybox", "true"); code != 125 || errOut != "hoist: "+conflict+"\nRun 'hoist run --help' for more information\n" {
 		t.Fatalf("run conflict: %d %q", code, errOut)
+	}
+	// a created container, in docker's words
+	for _, c := range []struct {
+		args []string
+		err  string
+	}{
+		{[]string{"unpause", "dup"}, "Error response from daemon: Container " + id + " is not paused\n"},
+		{[]string{"pause", "dup"}, "Error response from daemon: Container " + id + " is not running\n"},
+		{[]string{"attach", "dup"}, "You cannot attach to a stopped container, start it first\n"},
+		{[]string{"rename", "dup", "dup"}, "Error response from daemon: Renaming a container with the same name as its current name\nError: failed to rename container named dup\n"},
+		{[]string{"rename", "dup", "bad/x"}, "Error response from daemon: Invalid container name (bad/x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\nError: failed to rename container named dup\n"},
+	} {
+		if _, errOut, code := cli("", c.args...); code != 1 || errOut != c.err {
+			t.Errorf("%v: %d %q, want 1 %q", c.args, code, errOut, c.err)
+		}
 	}
 }
 

@@ -13,10 +13,7 @@ func newRenameCmd(e *env) *cobra.Command {
 				return err
 			}
 			if err := m.Rename(cmd.Context(), args[0], args[1]); err != nil {
-				if daemonSide(err) {
-					return &shapedErr{err: err, daemon: true, then: "failed to rename container named " + args[0]}
-				}
-				return err
+				return &shapedErr{err: err, daemon: true, then: "failed to rename container named " + args[0]}
 			}
 			return nil
 		},

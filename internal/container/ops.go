@@ -200,12 +200,12 @@ func (m *Manager) setPaused(ctx context.Context, ref string, pause bool) error {
 		return err
 	}
 	switch {
+	case !pause && c.State.Status != StatusPaused: // docker asks this first
+		return errdefs.Conflictf("Container %s is not paused", c.ID)
 	case !c.State.Running():
 		return errdefs.Conflictf("Container %s is not running", c.ID)
 	case pause && c.State.Status == StatusPaused:
 		return errdefs.Conflictf("Container %s is already paused", c.ID)
-	case !pause && c.State.Status != StatusPaused:
-		return errdefs.Conflictf("Container %s is not paused", c.ID)
 	}
 	verb, status := "pause", StatusPaused
 	if !pause {
