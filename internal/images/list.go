@@ -77,9 +77,10 @@ func ParseFilters(args []string, allowed ...string) (Filters, error) {
 	return f, nil
 }
 
-// ParseTimestamp reads docker's filter times: a Go duration before now
-// ("24h", "10m"), a Unix timestamp (with optional fraction), RFC 3339, or a
-// date / date-time without zone (UTC).
+// ParseTimestamp reads docker's times (filters, logs --since/--until): a Go
+// duration before now ("24h", "10m"), a Unix timestamp (with optional
+// fraction), RFC 3339, or a date / date-time without zone (local time, as
+// docker).
 func ParseTimestamp(v string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(v); err == nil {
 		return now.Add(-d), nil
@@ -100,7 +101,7 @@ func ParseTimestamp(v string, now time.Time) (time.Time, error) {
 	}
 layouts:
 	for _, l := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02", "2006-01-02 15:04:05"} {
-		if t, err := time.Parse(l, v); err == nil {
+		if t, err := time.ParseInLocation(l, v, now.Location()); err == nil {
 			return t, nil
 		}
 	}

@@ -64,6 +64,11 @@ func TestStreamSplitsLines(t *testing.T) {
 	if l := strings.Split(so.String(), " "); len(l) != 2 || l[1] != "three" || !strings.HasSuffix(l[0], "Z") {
 		t.Fatalf("tail 2 with timestamps, stderr dropped: %q", so.String())
 	}
+	so.Reset()
+	Copy(context.Background(), p, Options{Tail: 1, Timestamps: true, Details: true}, &so, nil, stopped{})
+	if ts, rest, _ := strings.Cut(so.String(), " "); rest != " three" || !strings.HasSuffix(ts, "Z") {
+		t.Fatalf("details (docker: empty attributes and a space): %q", so.String())
+	}
 	if err := Copy(context.Background(), filepath.Join(t.TempDir(), "none"), Options{Tail: -1, Follow: true}, &so, nil, stopped{}); err != nil {
 		t.Fatalf("missing log of a stopped writer: %v", err)
 	}

@@ -14,8 +14,11 @@ type Options struct {
 	Follow     bool
 	Tail       int // < 0: all
 	Timestamps bool
-	Since      time.Time
-	Until      time.Time
+	// Details prints each entry's extra attributes before it (docker's
+	// --details); hoist's log entries have none, so that is "" and a space.
+	Details bool
+	Since   time.Time
+	Until   time.Time
 }
 
 // Source is the state of a log's writer, which Copy consults when it
@@ -69,6 +72,9 @@ func Copy(ctx context.Context, path string, o Options, stdout, stderr io.Writer,
 		}
 		if o.Timestamps {
 			io.WriteString(w, e.Time+" ")
+		}
+		if o.Details {
+			io.WriteString(w, " ")
 		}
 		io.WriteString(w, e.Log)
 	}
