@@ -228,8 +228,13 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 	if _, _, code = ctrCLI(t, root, "", "exec", "web", "sh", "-c", "exit 5"); code != 5 {
 		t.Fatalf("exec exit: %d", code)
 	}
-	if _, _, code = ctrCLI(t, root, "", "exec", "web", "nosuch"); code != 127 {
-		t.Fatalf("exec not found: %d", code)
+	if _, errOut, code = ctrCLI(t, root, "", "exec", "web", "nosuch"); code != 127 || strings.Count(errOut, "executable file not found") != 1 {
+		t.Fatalf("exec not found (the runtime's words, once): %d %q", code, errOut)
+	}
+	// -t: a real pty, handed over by the runtime; hoist waits for the process
+	out, _, code = ctrCLI(t, root, "", "exec", "-t", "web", "sh", "-c", "tty; exit 4")
+	if code != 4 || !strings.HasPrefix(out, "/dev/pts/") {
+		t.Fatalf("exec -t: %d %q", code, out)
 	}
 	out, _, _ = ctrCLI(t, root, "", "top", "web")
 	if !strings.HasPrefix(out, "UID") || !strings.Contains(out, "sh -c") {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"github.com/spf13/cobra"
 
 	"github.com/hoistproject/hoist/internal/container"
@@ -39,6 +40,13 @@ func newExecCmd(e *env) *cobra.Command {
 			restore()
 			if err != nil && daemonSide(err) {
 				return &shapedErr{err: err, daemon: true} // no such container, not running: 1
+			}
+			var se *container.StartError
+			if errors.As(err, &se) {
+				if se.Shown { // the runtime said why on our stderr already
+					return &StatusError{Code: se.Code}
+				}
+				return &shapedErr{err: err, code: se.Code}
 			}
 			if err != nil {
 				return startExit(err)

@@ -89,8 +89,17 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 		return 0, err
 	}
 	args := []string{"--log", logPath, "--log-format", "json", "exec", "--process", procPath, "--pid-file", pidFile}
-	if o.Detach {
+	// With a terminal the runtime hands the pty over a console socket, which
+	// it does only when it detaches: hoist then waits for the process itself
+	// (as a subreaper it inherits it when the runtime exits).
+	waitOwn := o.Tty && !o.Detach
+	if o.Detach || o.Tty {
 		args = append(args, "--detach")
+	}
+	if waitOwn {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return 0, fmt.Errorf("exec with a terminal: set child subreaper: %w", err)
+		}
 	}
 	var consoleL *net.UnixListener
 	if o.Tty {
@@ -123,8 +132,10 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
+	copied := make(chan struct{})
 	if o.Tty {
 		go func() {
+			defer close(copied)
 			master, err := runtime.RecvConsole(consoleL)
 			if err != nil {
 				return
@@ -151,6 +162,22 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 		}()
 	}
 	err = cmd.Wait()
+	if err == nil && waitOwn {
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			return 0, fmt.Errorf("exec: runtime wrote no pid file: %w", err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			return 0, fmt.Errorf("exec: bad pid file %s: %w", pidFile, err)
+		}
+		code := waitChild(pid)
+		select { // the rest of its output (the pty reads EIO once it is gone)
+		case <-copied:
+		case <-time.After(2 * time.Second):
+		}
+		return code, nil
+	}
 	if err == nil {
 		return 0, nil
 	}
@@ -159,7 +186,9 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 		return 0, err
 	}
 	if _, perr := os.Stat(pidFile); perr != nil {
-		return 0, classifyStartError(runtime.LastError(logPath, errBuf.String()))
+		se := classifyExecError(runtime.LastError(logPath, errBuf.String()))
+		se.Shown = s != nil && s.Stderr != nil && !o.Tty && !o.Detach
+		return 0, se
 	}
 	return ee.ExitCode(), nil
 }

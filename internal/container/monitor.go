@@ -205,10 +205,19 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 
 // waitPid reaps children (the monitor is a subreaper) until pid exits and
 // returns its docker-style status (128+signal when killed).
-func waitPid(pid int) int {
+func waitPid(pid int) int { return reap(-1, pid) }
+
+// waitChild waits for the child pid alone (the process may have other
+// children, waited elsewhere) and returns its docker-style status.
+func waitChild(pid int) int { return reap(pid, pid) }
+
+// reap waits for children matching which (-1: any, else that pid) until
+// pid has exited, and returns pid's docker-style status (255 if it cannot
+// be waited for).
+func reap(which, pid int) int {
 	for {
 		var ws unix.WaitStatus
-		wpid, err := unix.Wait4(-1, &ws, 0, nil)
+		wpid, err := unix.Wait4(which, &ws, 0, nil)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue

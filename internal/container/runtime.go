@@ -35,6 +35,9 @@ func (m *Manager) runtimeState(ctx context.Context, c *Container) (string, error
 type StartError struct {
 	Code int
 	Msg  string
+	// Shown: the runtime's own words already reached the caller's stderr
+	// (exec without a terminal hands the runtime that stderr).
+	Shown bool
 }
 
 func (e *StartError) Error() string { return e.Msg }
@@ -42,4 +45,9 @@ func (e *StartError) Error() string { return e.Msg }
 // classifyStartError maps a runtime error message to docker's exit code.
 func classifyStartError(msg string) *StartError {
 	return &StartError{Code: runtime.ExitCode(msg), Msg: "failed to create shim task: OCI runtime create failed: " + msg + ": unknown"}
+}
+
+// classifyExecError is classifyStartError for exec, in docker's words.
+func classifyExecError(msg string) *StartError {
+	return &StartError{Code: runtime.ExitCode(msg), Msg: "OCI runtime exec failed: " + msg + ": unknown"}
 }
