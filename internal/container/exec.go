@@ -163,13 +163,9 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 	}
 	err = cmd.Wait()
 	if err == nil && waitOwn {
-		b, err := os.ReadFile(pidFile)
+		pid, err := readPidFile(pidFile)
 		if err != nil {
-			return 0, fmt.Errorf("exec: runtime wrote no pid file: %w", err)
-		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil {
-			return 0, fmt.Errorf("exec: bad pid file %s: %w", pidFile, err)
+			return 0, fmt.Errorf("exec: %w", err)
 		}
 		code := waitChild(pid)
 		select { // the rest of its output (the pty reads EIO once it is gone)

@@ -203,6 +203,19 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	return nil
 }
 
+// readPidFile reads the pid the runtime wrote with --pid-file.
+func readPidFile(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("runtime wrote no pid file: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("bad pid file %s: %w", path, err)
+	}
+	return pid, nil
+}
+
 // waitPid reaps children (the monitor is a subreaper) until pid exits and
 // returns its docker-style status (128+signal when killed).
 func waitPid(pid int) int { return reap(-1, pid) }
@@ -457,13 +470,9 @@ func (mon *monitor) startProcess() (int, error) {
 		}
 		return 0, classifyStartError(runtime.LastError(logPath, fallback))
 	}
-	b, err := os.ReadFile(pidFile)
+	pid, err := readPidFile(pidFile)
 	if err != nil {
-		return 0, fmt.Errorf("runtime wrote no pid file: %w", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0, fmt.Errorf("bad pid file %s: %w", pidFile, err)
+		return 0, err
 	}
 	if c.Config.Tty {
 		select {
