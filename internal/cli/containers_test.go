@@ -743,6 +743,14 @@ func TestCLIVolumesAndPort(t *testing.T) {
 	if out, _, _ := cli("volume", "ls", "-q", "-f", "dangling=true"); out != anon+"\n" {
 		t.Fatalf("volume ls dangling: %q", out)
 	}
+	// system df counts them, -v lists them and the containers
+	if out, _, _ := cli("system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Active}}"); !strings.Contains(out, "Local Volumes 2 1\nBuild Cache") || !strings.Contains(out, "Containers 1 0\n") {
+		t.Fatalf("system df: %q", out)
+	}
+	out, _, _ = cli("system", "df", "-v")
+	if !regexp.MustCompile(`(?m)^v1 +1 +0B$`).MatchString(out) || !regexp.MustCompile(`(?m)^`+id[:12]+` +busybox:latest +"true" +1 +0B .* user$`).MatchString(out) {
+		t.Fatalf("system df -v:\n%s", out)
+	}
 	if out, _, code := cli("port", "user"); code != 0 || out != "80/tcp -> 0.0.0.0:18080\n81/udp -> 127.0.0.1:18081\n" {
 		t.Fatalf("port: %d %q", code, out)
 	}

@@ -29,6 +29,7 @@ var psHeaders = map[string]string{
 	"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
 	"RunningFor": "CREATED", "Ports": "PORTS", "Status": "STATUS", "Size": "SIZE", "Names": "NAMES",
 	"Labels": "LABELS", "Mounts": "MOUNTS", "State": "STATE", "Networks": "NETWORKS",
+	"LocalVolumes": "LOCAL VOLUMES", "Platform": "PLATFORM",
 }
 
 func newPsCmd(e *env) *cobra.Command {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	buildcache "github.com/hoistproject/hoist/internal/build/cache"
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/volume"
 	"os"
 	"os/exec"
 	"runtime"
@@ -55,33 +56,48 @@ func newSystemDfCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if verbose {
-				return e.printDfVerbose(u, format)
+			var cu container.Usage
+			if m, err := e.containers(); err == nil {
+				cu, _ = m.DiskUsage(cmd.Context())
+			}
+			var vols []volume.Volume
+			if vs, users, err := e.volumes(); err == nil {
+				vols = vs.List(users)
 			}
 			bu, err := buildcache.DiskUsage(cmd.Context(), s)
 			if err != nil {
 				return err
 			}
+			if verbose {
+				return e.printDfVerbose(u, cu, vols, bu)
+			}
 			rec := humanSize4(u.Reclaimable)
 			if u.Size > 0 {
 				rec = fmt.Sprintf("%s (%d%%)", rec, u.Reclaimable*100/u.Size)
-			}
-			var cu container.Usage
-			if m, err := e.containers(); err == nil {
-				cu, _ = m.DiskUsage(cmd.Context())
 			}
 			crec := humanSize4(cu.Reclaimable)
 			if cu.Size > 0 {
 				crec = fmt.Sprintf("%s (%d%%)", crec, cu.Reclaimable*100/cu.Size)
 			}
-			vrec := "0B"
-			if cu.Volumes > cu.VolumesUsed && cu.VolumeSize > 0 {
-				vrec = humanSize4(cu.VolumeSize) // upper bound: unused volumes' share is not split out
+			var vsize, vunused int64
+			vused := 0
+			for _, v := range vols {
+				n := v.Size()
+				vsize += n
+				if len(v.UsedBy) > 0 {
+					vused++
+				} else {
+					vunused += n
+				}
+			}
+			vrec := humanSize4(vunused)
+			if vsize > 0 {
+				vrec = fmt.Sprintf("%s (%d%%)", vrec, vunused*100/vsize)
 			}
 			rows := []any{
 				dfRow{Type: "Images", TotalCount: fmt.Sprint(len(u.Images)), Active: fmt.Sprint(u.Active), Size: humanSize4(u.Size), Reclaimable: rec},
 				dfRow{Type: "Containers", TotalCount: fmt.Sprint(cu.Containers), Active: fmt.Sprint(cu.Running), Size: humanSize4(cu.Size), Reclaimable: crec},
-				dfRow{Type: "Local Volumes", TotalCount: fmt.Sprint(cu.Volumes), Active: fmt.Sprint(cu.VolumesUsed), Size: humanSize4(cu.VolumeSize), Reclaimable: vrec},
+				dfRow{Type: "Local Volumes", TotalCount: fmt.Sprint(len(vols)), Active: fmt.Sprint(vused), Size: humanSize4(vsize), Reclaimable: vrec},
 				dfRow{Type: "Build Cache", TotalCount: fmt.Sprint(bu.Records), Active: "0", Size: humanSize4(bu.Size), Reclaimable: humanSize4(bu.Size)},
 			}
 			return renderList(e.out, format, "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", dfHeaders, rows)
@@ -92,7 +108,7 @@ func newSystemDfCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func (e *env) printDfVerbose(u images.Usage, format string) error {
+func (e *env) printDfVerbose(u images.Usage, cu container.Usage, vols []volume.Volume, bu buildcache.Usage) error {
 	fmt.Fprintf(e.out, "Images space usage:\n\n")
 	var rows []any
 	for _, iu := range u.Images {
@@ -109,9 +125,26 @@ func (e *env) printDfVerbose(u images.Usage, format string) error {
 	if err := renderList(e.out, "", "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}", h, rows); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.out, "\nContainers space usage:\n\nCONTAINER ID   IMAGE     COMMAND   LOCAL VOLUMES   SIZE      CREATED   STATUS    NAMES\n")
-	fmt.Fprintf(e.out, "\nLocal Volumes space usage:\n\nVOLUME NAME   LINKS     SIZE\n")
-	fmt.Fprintf(e.out, "\nBuild cache usage: 0B\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n")
+	fmt.Fprintf(e.out, "\nContainers space usage:\n\n")
+	rows = rows[:0]
+	for _, c := range cu.Each {
+		r := makePsRow(c.Container, false, false, nil)
+		r.Size = humanSize(c.Size)
+		rows = append(rows, r)
+	}
+	if err := renderList(e.out, "", "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}", psHeaders, rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "\nLocal Volumes space usage:\n\n")
+	type volumeUsageRow struct{ Name, Links, Size string }
+	rows = rows[:0]
+	for _, v := range vols {
+		rows = append(rows, volumeUsageRow{Name: v.Name, Links: fmt.Sprint(len(v.UsedBy)), Size: humanSize(v.Size())})
+	}
+	if err := renderList(e.out, "", "table {{.Name}}\t{{.Links}}\t{{.Size}}", map[string]string{"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}, rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "\nBuild cache usage: %s\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n", humanSize(bu.Size))
 	return nil
 }
 

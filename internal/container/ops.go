@@ -416,21 +416,25 @@ func noRecord(dir string) bool {
 
 // Usage is the containers' share of `system df`.
 type Usage struct {
-	Containers, Running  int
-	Size                 int64 // bytes in the containers' upper dirs
-	Reclaimable          int64 // of which in stopped containers
-	Volumes, VolumesUsed int
-	VolumeSize           int64
+	Containers, Running int
+	Size                int64 // bytes in the containers' upper dirs
+	Reclaimable         int64 // of which in stopped containers
+	Each                []ContainerUsage
 }
 
-// DiskUsage measures the containers' writable layers and the volumes.
+// ContainerUsage is one container's writable layer (system df -v).
+type ContainerUsage struct {
+	Container *Container
+	Size      int64
+}
+
+// DiskUsage measures the containers' writable layers.
 func (m *Manager) DiskUsage(ctx context.Context) (Usage, error) {
 	var u Usage
 	cs, err := m.List(ctx)
 	if err != nil {
 		return u, err
 	}
-	used := map[string]bool{}
 	for _, c := range cs {
 		n := fsutil.DirSize(filepath.Join(c.dir, "upper"))
 		u.Containers++
@@ -440,18 +444,7 @@ func (m *Manager) DiskUsage(ctx context.Context) (Usage, error) {
 		} else {
 			u.Reclaimable += n
 		}
-		for _, mp := range c.Mounts {
-			if mp.Type == "volume" {
-				used[mp.Name] = true
-			}
-		}
-	}
-	for _, name := range m.volumes().Names() {
-		u.Volumes++
-		if used[name] {
-			u.VolumesUsed++
-		}
-		u.VolumeSize += fsutil.DirSize(m.volumes().DataDir(name))
+		u.Each = append(u.Each, ContainerUsage{Container: c, Size: n})
 	}
 	return u, nil
 }

@@ -19,6 +19,9 @@ type Volume struct {
 	UsedBy     []string // IDs of the containers whose records name it
 }
 
+// Size is the bytes the volume holds.
+func (v Volume) Size() int64 { return fsutil.DirSize(v.Mountpoint) }
+
 // Users maps volume names to the IDs of the containers that use them (the
 // container records know; see container.Manager.Volumes).
 type Users map[string][]string
@@ -87,7 +90,7 @@ func (s Store) Prune(users Users) ([]string, int64) {
 		if len(v.UsedBy) > 0 {
 			continue
 		}
-		n := fsutil.DirSize(v.Mountpoint)
+		n := v.Size()
 		s.Remove(v.Name)
 		removed = append(removed, v.Name)
 		reclaimed += n
