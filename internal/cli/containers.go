@@ -186,6 +186,31 @@ func forwardedSignals() (<-chan os.Signal, func()) {
 	return ch, func() { signal.Stop(ch) }
 }
 
+// readLineFiles reads docker's line files (--env-file, --label-file): one
+// entry per line, leading blanks dropped, empty lines and # comments
+// skipped.
+func readLineFiles(files []string) ([]string, error) {
+	var out []string
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, errdefs.InvalidArgumentf("open %s: %v", name, err)
+		}
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			line := strings.TrimLeft(sc.Text(), " \t")
+			if line != "" && !strings.HasPrefix(line, "#") {
+				out = append(out, line)
+			}
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+	}
+	return out, nil
+}
+
 // parseEnv turns -e values (KEY=VALUE, or KEY taken from the host) and
 // --env-file files into KEY=VALUE entries.
 func parseEnv(envs, files []string) ([]string, error) {
@@ -202,20 +227,12 @@ func parseEnv(envs, files []string) ([]string, error) {
 		}
 		out = append(out, kv)
 	}
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			return nil, errdefs.InvalidArgumentf("open %s: %v", f, err)
-		}
-		sc := bufio.NewScanner(fh)
-		for sc.Scan() {
-			line := strings.TrimLeft(sc.Text(), " \t")
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			add(line)
-		}
-		fh.Close()
+	lines, err := readLineFiles(files)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range lines {
+		add(l)
 	}
 	for _, kv := range envs {
 		if strings.HasPrefix(kv, "=") {

@@ -866,3 +866,72 @@ func TestDefaultRuntimeEnv(t *testing.T) {
 		t.Fatalf("runtimes: %q", out)
 	}
 }
+
+// run's mount, capability, group, /dev/shm, hosts and DNS flags, as docker
+// applies them.
+func TestCLIRunHostOptions(t *testing.T) {
+	root := ctrRoot(t)
+	t.Cleanup(func() { waitMonitors(t, root) })
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("from host\n"), 0o644)
+	out, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--network", "none",
+		"--tmpfs", "/x", "--tmpfs", "/y:size=1m,exec",
+		"--mount", "type=tmpfs,dst=/z,tmpfs-size=2m,tmpfs-mode=0700",
+		"--mount", "type=bind,src="+dir+",dst=/h,readonly",
+		"--shm-size", "8m", "busybox", "sh", "-c",
+		"stat -c %a /x /z; grep -E ' /(x|y|z|h|dev/shm) ' /proc/mounts | cut -d' ' -f2,4; cat /h/f; touch /h/g 2>/dev/null || echo ro")
+	want := "1777\n700\n/dev/shm rw,nosuid,nodev,noexec,relatime,size=8192k\n"
+	if code != 0 || !strings.HasPrefix(out, want) || !strings.Contains(out, "/x rw,nosuid,nodev,noexec,relatime\n") ||
+		!strings.Contains(out, "/y rw,nosuid,nodev,relatime,size=1024k\n") || !strings.Contains(out, "/z rw,nosuid,nodev,noexec,relatime,size=2048k,mode=700\n") ||
+		!strings.Contains(out, "/h ro,") || !strings.HasSuffix(out, "from host\nro\n") {
+		t.Fatalf("mounts: %d %q %q", code, out, errOut)
+	}
+	out, _, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "--add-host", "foo:1.2.3.4",
+		"--dns", "9.9.9.9", "--dns-search", "example.com", "--dns-option", "ndots:2", "busybox", "sh", "-c", "tail -1 /etc/hosts; cat /etc/resolv.conf")
+	if code != 0 || out != "1.2.3.4\tfoo\nsearch example.com\nnameserver 9.9.9.9\noptions ndots:2\n" {
+		t.Fatalf("hosts and dns: %d %q", code, out)
+	}
+	out, _, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "--cap-drop", "ALL", "--cap-add", "chown",
+		"--group-add", "1234", "-u", "nobody", "busybox", "sh", "-c", "grep CapBnd /proc/self/status; id -G")
+	if code != 0 || !strings.Contains(out, "CapBnd:\t0000000000000001\n") || !strings.Contains(out, "1234") {
+		t.Fatalf("caps and groups: %d %q", code, out)
+	}
+	_, errOut, code = ctrCLI(t, root, "", "run", "--rm", "--mount", "type=bind,src=/nonexistent-hoist,dst=/z", "busybox", "true")
+	if code != 125 || !strings.HasPrefix(errOut, `hoist: Error response from daemon: invalid mount config for type "bind": bind source path does not exist: /nonexistent-hoist`) {
+		t.Fatalf("missing bind source: %d %q", code, errOut)
+	}
+	for _, c := range []struct{ args, err string }{
+		{"--cap-add nope", `hoist: Error response from daemon: invalid CapAdd: unknown capability: "CAP_NOPE"`},
+		{"--add-host foo:bad", `hoist: invalid argument "foo:bad" for "--add-host" flag: invalid IP address in add-host: "bad"`},
+		{"--dns nope", `hoist: invalid argument "nope" for "--dns" flag: nope is not an ip address`},
+		{"--mount type=tmpfs,src=x,dst=/t", `hoist: invalid mount config for type "tmpfs": field Source must not be specified`},
+		{"--tmpfs rel", `hoist: invalid mount config for type "tmpfs": invalid mount path: 'rel' mount path must be absolute`},
+	} {
+		_, errOut, code := ctrCLI(t, root, "", append(append([]string{"run", "--rm"}, strings.Fields(c.args)...), "busybox", "true")...)
+		if code != 125 || !strings.HasPrefix(errOut, c.err+"\n") {
+			t.Errorf("%s: %d %q, want 125 %q", c.args, code, errOut, c.err)
+		}
+	}
+}
+
+// create's --cidfile, --expose and --label-file (nothing runs).
+func TestCLICreateFileOptions(t *testing.T) {
+	root := t.TempDir()
+	dir := t.TempDir()
+	cid, lf := filepath.Join(dir, "cid"), filepath.Join(dir, "labels")
+	os.WriteFile(lf, []byte("a=1\n# comment\n\nb=2\n"), 0o644)
+	out, errOut, code := ctrCLI(t, root, "", "create", "--cidfile", cid, "--expose", "80", "--expose", "90-91/udp", "--label-file", lf, "-l", "b=3", "busybox", "true")
+	id := strings.TrimSpace(out)
+	if b, _ := os.ReadFile(cid); code != 0 || string(b) != id {
+		t.Fatalf("cidfile: %d %q %q %q", code, out, errOut, b)
+	}
+	if out, _, _ := ctrCLI(t, root, "", "inspect", "-f", "{{json .Config.ExposedPorts}} {{json .Config.Labels}} {{.HostConfig.ContainerIDFile}}", id); out != `{"80/tcp":{},"90/udp":{},"91/udp":{}} {"a":"1","b":"3"} `+cid+"\n" {
+		t.Fatalf("expose, labels: %q", out)
+	}
+	if _, errOut, code := ctrCLI(t, root, "", "create", "--cidfile", cid, "busybox", "true"); code != 125 || !strings.HasPrefix(errOut, "hoist: Container ID file found, make sure the other container isn't running or delete "+cid+"\n") {
+		t.Fatalf("existing cidfile: %d %q", code, errOut)
+	}
+	if out, _, _ := ctrCLI(t, root, "", "ps", "-aq"); strings.Count(out, "\n") != 1 {
+		t.Fatalf("a container was made despite the cidfile: %q", out)
+	}
+}

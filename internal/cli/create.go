@@ -16,9 +16,11 @@ import (
 // createFlags are the flags `run` and `create` share.
 type createFlags struct {
 	name, workdir, user, entrypoint, network, hostname, restart, memory, cpus, runtime string
-	stopSignal, pull                                                                   string
+	stopSignal, pull, shmSize, cidfile                                                 string
 	stopTimeout                                                                        int
 	env, envFile, volumes, publish, ulimits, securityOpt, labels                       []string
+	tmpfs, mounts, capAdd, capDrop, groupAdd, addHost, dns, dnsSearch, dnsOption       []string
+	expose, labelFile                                                                  []string
 	interactive, tty, rm, publishAll, readOnly, init                                   bool
 	cpuShares, pidsLimit                                                               int64
 }
@@ -57,6 +59,19 @@ func (f *createFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.readOnly, "read-only", false, "Mount the container's root filesystem as read only")
 	fs.StringVar(&f.pull, "pull", "missing", `Pull image before running ("always", "missing", "never")`)
 	fs.BoolVar(&f.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
+	fs.StringArrayVar(&f.tmpfs, "tmpfs", nil, "Mount a tmpfs directory (PATH[:OPTIONS])")
+	fs.StringArrayVar(&f.mounts, "mount", nil, "Attach a filesystem mount to the container (type=bind|volume|tmpfs,...)")
+	fs.StringArrayVar(&f.capAdd, "cap-add", nil, "Add Linux capabilities")
+	fs.StringArrayVar(&f.capDrop, "cap-drop", nil, "Drop Linux capabilities")
+	fs.StringArrayVar(&f.groupAdd, "group-add", nil, "Add additional groups to join")
+	fs.StringVar(&f.shmSize, "shm-size", "", "Size of /dev/shm")
+	fs.StringArrayVar(&f.addHost, "add-host", nil, "Add a custom host-to-IP mapping (host:ip)")
+	fs.StringArrayVar(&f.dns, "dns", nil, "Set custom DNS servers")
+	fs.StringArrayVar(&f.dnsSearch, "dns-search", nil, "Set custom DNS search domains")
+	fs.StringArrayVar(&f.dnsOption, "dns-option", nil, "Set DNS options")
+	fs.StringVar(&f.cidfile, "cidfile", "", "Write the container ID to the file")
+	fs.StringArrayVar(&f.expose, "expose", nil, "Expose a port or a range of ports")
+	fs.StringArrayVar(&f.labelFile, "label-file", nil, "Read in a line delimited file of labels")
 }
 
 // options converts the flags and IMAGE [COMMAND] [ARG...] into CreateOptions.
@@ -78,11 +93,28 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (container.Crea
 		t := f.stopTimeout
 		o.Config.StopTimeout = &t
 	}
-	if len(f.labels) > 0 {
+	labels, err := readLineFiles(f.labelFile)
+	if err != nil {
+		return o, err
+	}
+	labels = append(labels, f.labels...)
+	if len(labels) > 0 {
 		o.Config.Labels = map[string]string{}
-		for _, l := range f.labels {
+		for _, l := range labels {
 			k, v, _ := strings.Cut(l, "=")
 			o.Config.Labels[k] = v
+		}
+	}
+	for _, e := range f.expose {
+		ports, err := parseExpose(e)
+		if err != nil {
+			return o, err
+		}
+		if o.Config.ExposedPorts == nil {
+			o.Config.ExposedPorts = map[string]struct{}{}
+		}
+		for _, p := range ports {
+			o.Config.ExposedPorts[p] = struct{}{}
 		}
 	}
 	hc := container.HostConfig{
@@ -117,6 +149,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (container.Crea
 		}
 		hc.Ulimits = append(hc.Ulimits, ul)
 	}
+	if err := f.hostOptions(&o, &hc); err != nil {
+		return o, err
+	}
 	if f.rm && f.restart != "" && f.restart != "no" {
 		return o, errdefs.InvalidArgumentf("Conflicting options: --restart and --rm")
 	}
@@ -139,8 +174,14 @@ func newCreateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return withStatus(125, err)
 			}
+			if err := checkCIDFile(f.cidfile); err != nil {
+				return createFailure(err)
+			}
 			ctr, err := e.createContainer(cmd.Context(), m, o, f.pull)
 			if err != nil {
+				return createFailure(err)
+			}
+			if err := writeCIDFile(f.cidfile, ctr.ID); err != nil {
 				return createFailure(err)
 			}
 			fmt.Fprintln(e.out, ctr.ID)

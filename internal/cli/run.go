@@ -36,8 +36,14 @@ func newRunCmd(e *env) *cobra.Command {
 			// effort: Start spawns one itself otherwise).
 			mon, _ := m.SpawnMonitor()
 			defer mon.Close()
+			if err := checkCIDFile(f.cidfile); err != nil {
+				return runFailure(err)
+			}
 			ctr, err := e.createContainer(ctx, m, o, f.pull)
 			if err != nil {
+				return runFailure(err)
+			}
+			if err := writeCIDFile(f.cidfile, ctr.ID); err != nil {
 				return runFailure(err)
 			}
 			failed := func(err error) error {

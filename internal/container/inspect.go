@@ -106,6 +106,7 @@ type InspectHostConfig struct {
 	PublishAllPorts      bool
 	ReadonlyRootfs       bool
 	SecurityOpt          []string
+	Tmpfs                map[string]string `json:",omitempty"`
 	UTSMode              string
 	UsernsMode           string
 	ShmSize              int64
@@ -206,6 +207,13 @@ type InspectEndpoint struct {
 	DriverOpts          map[string]string
 }
 
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
 func dockerTime(t time.Time) string {
 	if t.IsZero() {
 		return "0001-01-01T00:00:00Z"
@@ -279,12 +287,17 @@ func (c *Container) Inspect() Inspect {
 	in.HostConfig = InspectHostConfig{
 		Binds: binds, LogConfig: InspectLogConfig{Type: "json-file", Config: map[string]string{}},
 		NetworkMode: c.networkModeSet(), PortBindings: bindings, RestartPolicy: InspectRestartPolicy{Name: "no"},
-		AutoRemove: hc.AutoRemove, CgroupnsMode: "host", Dns: []string{}, DnsOptions: []string{}, DnsSearch: []string{},
+		AutoRemove: hc.AutoRemove, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, CgroupnsMode: "host",
+		Dns: orEmpty(hc.DNS), DnsOptions: orEmpty(hc.DNSOptions), DnsSearch: orEmpty(hc.DNSSearch),
+		ExtraHosts: hc.ExtraHosts, GroupAdd: hc.GroupAdd, ContainerIDFile: hc.ContainerIDFile,
 		IpcMode: "private", PublishAllPorts: hc.PublishAll, ReadonlyRootfs: hc.ReadonlyRootfs,
-		SecurityOpt: hc.SecurityOpt, ShmSize: 64 << 20, Runtime: hc.Runtime, CpuShares: hc.CPUShares, Memory: hc.Memory,
+		SecurityOpt: hc.SecurityOpt, ShmSize: 64 << 20, Tmpfs: hc.Tmpfs, Runtime: hc.Runtime, CpuShares: hc.CPUShares, Memory: hc.Memory,
 		NanoCpus: hc.NanoCPUs, BlkioWeightDevice: []struct{}{}, BlkioDeviceReadBps: []struct{}{},
 		BlkioDeviceWriteBps: []struct{}{}, BlkioDeviceReadIOps: []struct{}{}, BlkioDeviceWriteIOps: []struct{}{},
 		Devices: []struct{}{}, Ulimits: ulimits, MaskedPaths: spec.MaskedPaths(), ReadonlyPaths: spec.ReadonlyPaths(),
+	}
+	if hc.ShmSize > 0 {
+		in.HostConfig.ShmSize = hc.ShmSize
 	}
 	if hc.PidsLimit != 0 {
 		n := hc.PidsLimit
@@ -310,7 +323,7 @@ func (c *Container) Inspect() Inspect {
 	}
 	ip, gw, prefix := "", "", 0
 	if netMode(c) == "bridge" {
-		ip, gw, prefix = network.GuestIP, "10.0.2.2", 24 // slirp4netns's 10.0.2.0/24
+		ip, gw, prefix = network.GuestIP, network.Gateway, 24 // slirp4netns's 10.0.2.0/24
 	}
 	in.NetworkSettings = InspectNetworkSettings{
 		SandboxKey: filepath.Join(c.dir, "netns"), Ports: ports, Gateway: gw, IPAddress: ip, IPPrefixLen: prefix,

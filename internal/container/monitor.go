@@ -332,7 +332,7 @@ func (m *Manager) prepareBundle(ctx context.Context, c *Container) (err error) {
 	if err := m.populateVolumes(ctx, c, rootfs); err != nil {
 		return err
 	}
-	if err := network.WriteEtcFiles(c.dir, netMode(c), c.Config.Hostname); err != nil {
+	if err := network.WriteEtcFiles(c.dir, netMode(c), c.Config.Hostname, c.etc()); err != nil {
 		return err
 	}
 	spec, err := m.buildSpec(c, rootfs)

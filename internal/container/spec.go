@@ -60,6 +60,11 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 		NanoCPUs:       c.HostConfig.NanoCPUs,
 		CPUShares:      c.HostConfig.CPUShares,
 		PidsLimit:      c.HostConfig.PidsLimit,
+		CapAdd:         c.HostConfig.CapAdd,
+		CapDrop:        c.HostConfig.CapDrop,
+		GroupAdd:       c.HostConfig.GroupAdd,
+		ShmSize:        c.HostConfig.ShmSize,
+		Tmpfs:          c.HostConfig.Tmpfs,
 	}
 	switch netMode(c) {
 	case "host":
@@ -83,6 +88,12 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 }
 
 func netMode(c *Container) string { return network.Mode(c.HostConfig.NetworkMode) }
+
+// etc is what c's --add-host and --dns* add to its /etc files.
+func (c *Container) etc() network.Etc {
+	hc := c.HostConfig
+	return network.Etc{ExtraHosts: hc.ExtraHosts, DNS: hc.DNS, DNSSearch: hc.DNSSearch, DNSOptions: hc.DNSOptions}
+}
 
 // networkModeSet is c's network mode as docker records it: "default" when
 // none was asked for (which is the bridge).

@@ -62,6 +62,18 @@ type HostConfig struct {
 	SecurityOpt    []string              `json:"SecurityOpt"`
 	Runtime        string                `json:"Runtime"`
 	RestartPolicy  string                `json:"-"`
+	// docker's --tmpfs (path -> options), --cap-add/--cap-drop,
+	// --group-add, --shm-size, --add-host, --dns*, --cidfile
+	Tmpfs           map[string]string `json:"Tmpfs,omitempty"`
+	CapAdd          []string          `json:"CapAdd,omitempty"`
+	CapDrop         []string          `json:"CapDrop,omitempty"`
+	GroupAdd        []string          `json:"GroupAdd,omitempty"`
+	ShmSize         int64             `json:"ShmSize,omitempty"`
+	ExtraHosts      []string          `json:"ExtraHosts,omitempty"`
+	DNS             []string          `json:"Dns,omitempty"`
+	DNSSearch       []string          `json:"DnsSearch,omitempty"`
+	DNSOptions      []string          `json:"DnsOptions,omitempty"`
+	ContainerIDFile string            `json:"ContainerIDFile,omitempty"`
 }
 
 // MountPoint is a volume or bind mount of the container (inspect's Mounts).

@@ -20,6 +20,7 @@ import (
 // slirp4netns's fixed addressing inside the container's namespace.
 const (
 	GuestIP = "10.0.2.100" // the container's address
+	Gateway = "10.0.2.2"   // the host, as the container reaches it
 	DNS     = "10.0.2.3"   // the DNS forwarder
 )
 

@@ -17,7 +17,7 @@ func TestMode(t *testing.T) {
 
 func TestWriteEtcFilesBridge(t *testing.T) {
 	dir := t.TempDir()
-	if err := WriteEtcFiles(dir, "bridge", "abc123"); err != nil {
+	if err := WriteEtcFiles(dir, "bridge", "abc123", Etc{}); err != nil {
 		t.Fatal(err)
 	}
 	hosts, _ := os.ReadFile(filepath.Join(dir, "hosts"))
@@ -42,5 +42,29 @@ func TestFreePort(t *testing.T) {
 		if p, err := FreePort(proto); err != nil || p <= 0 {
 			t.Errorf("%s: %d %v", proto, p, err)
 		}
+	}
+}
+
+func TestWriteEtcFilesExtra(t *testing.T) {
+	dir := t.TempDir()
+	e := Etc{ExtraHosts: []string{"db:10.1.2.3", "gw:host-gateway"}, DNS: []string{"9.9.9.9", "1.1.1.1"}, DNSOptions: []string{"ndots:2"}}
+	if err := WriteEtcFiles(dir, "bridge", "abc123", e); err != nil {
+		t.Fatal(err)
+	}
+	hosts, _ := os.ReadFile(filepath.Join(dir, "hosts"))
+	if !strings.HasSuffix(string(hosts), GuestIP+"\tabc123\n10.1.2.3\tdb\n"+Gateway+"\tgw\n") {
+		t.Fatalf("hosts: %q", hosts)
+	}
+	resolv, _ := os.ReadFile(filepath.Join(dir, "resolv.conf"))
+	if string(resolv) != "nameserver 9.9.9.9\nnameserver 1.1.1.1\noptions ndots:2\n" {
+		t.Fatalf("resolv.conf: %q", resolv)
+	}
+	// search alone keeps the network's nameserver
+	if err := WriteEtcFiles(dir, "bridge", "abc123", Etc{DNSSearch: []string{"a.example", "b.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	resolv, _ = os.ReadFile(filepath.Join(dir, "resolv.conf"))
+	if string(resolv) != "search a.example b.example\nnameserver "+DNS+"\n" {
+		t.Fatalf("resolv.conf with search: %q", resolv)
 	}
 }

@@ -40,7 +40,12 @@ func ReadonlyPaths() []string { return slices.Clone(readonlyPaths) }
 // docker's default set, of which (Docker >= 23) non-root users get only the
 // bounding set, no effective capabilities.
 func Capabilities(uid uint32) *specs.LinuxCapabilities {
-	caps := DefaultCapabilities()
+	return capabilitiesFor(uid, DefaultCapabilities())
+}
+
+// capabilitiesFor gives a process run as uid the capability set caps
+// (non-root: bounding only, as Capabilities).
+func capabilitiesFor(uid uint32, caps []string) *specs.LinuxCapabilities {
 	if uid != 0 {
 		return &specs.LinuxCapabilities{Bounding: caps}
 	}

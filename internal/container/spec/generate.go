@@ -2,6 +2,7 @@ package spec
 
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"sort"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -35,6 +36,14 @@ type Options struct {
 	NanoCPUs    int64 // CPU quota in 1e-9 CPUs; 0: unlimited
 	CPUShares   int64
 	PidsLimit   int64
+	// CapAdd and CapDrop change docker's default capabilities (CapSet).
+	CapAdd, CapDrop []string
+	// GroupAdd are more groups for the process (names or numbers).
+	GroupAdd []string
+	// ShmSize is /dev/shm's size in bytes (0: docker's 64 MiB).
+	ShmSize int64
+	// Tmpfs are tmpfs mounts: path -> options (docker's --tmpfs).
+	Tmpfs map[string]string
 	// Mounts come after the default ones (before the init mount).
 	Mounts []specs.Mount
 	// Volumes come last.
@@ -76,17 +85,25 @@ func Generate(o Options) (*specs.Spec, error) {
 			return nil, errdefs.InvalidArgumentf("invalid --security-opt: %q", opt)
 		}
 	}
+	caps, err := CapSet(o.CapAdd, o.CapDrop)
+	if err != nil {
+		return nil, err
+	}
+	more, err := ResolveGroups(o.Rootfs, o.GroupAdd)
+	if err != nil {
+		return nil, err
+	}
 	s := &specs.Spec{
 		// The oldest version that has every field used here: runtimes as old
 		// as Debian 12's crun reject newer version strings.
 		Version: "1.0.2",
 		Process: &specs.Process{
 			Terminal:        o.Tty,
-			User:            specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.Groups},
+			User:            specs.User{UID: u.UID, GID: u.GID, AdditionalGids: append(u.Groups, more...)},
 			Args:            args,
 			Env:             WithHome(o.Env, u.Home),
 			Cwd:             cwd,
-			Capabilities:    Capabilities(u.UID),
+			Capabilities:    capabilitiesFor(u.UID, caps),
 			Rlimits:         rl,
 			NoNewPrivileges: noNewPriv,
 		},
@@ -126,7 +143,22 @@ func Generate(o Options) (*specs.Spec, error) {
 	if o.PidsLimit != 0 {
 		res.Pids = &specs.LinuxPids{Limit: i64(o.PidsLimit)}
 	}
+	if o.ShmSize > 0 {
+		for i := range s.Mounts {
+			if m := &s.Mounts[i]; m.Destination == "/dev/shm" {
+				m.Options[len(m.Options)-1] = ShmOption(o.ShmSize)
+			}
+		}
+	}
 	s.Mounts = append(s.Mounts, o.Mounts...)
+	paths := make([]string, 0, len(o.Tmpfs))
+	for p := range o.Tmpfs {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		s.Mounts = append(s.Mounts, Tmpfs(p, o.Tmpfs[p]))
+	}
 	if o.Init != "" {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: InitPath, Type: "bind", Source: o.Init, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}

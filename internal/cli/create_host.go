@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/spec"
+	"github.com/hoistproject/hoist/internal/errdefs"
+)
+
+// hostOptions applies run/create's mount, capability, group, /dev/shm,
+// hosts and DNS flags to o and hc, checking them as docker does.
+func (f *createFlags) hostOptions(o *container.CreateOptions, hc *container.HostConfig) error {
+	for _, t := range f.tmpfs {
+		p, opts, _ := strings.Cut(t, ":")
+		if !strings.HasPrefix(p, "/") {
+			return errdefs.InvalidArgumentf("invalid mount config for type \"tmpfs\": invalid mount path: '%s' mount path must be absolute", p)
+		}
+		if hc.Tmpfs == nil {
+			hc.Tmpfs = map[string]string{}
+		}
+		hc.Tmpfs[p] = opts
+	}
+	for _, v := range f.mounts {
+		m, err := parseMount(v)
+		if err != nil {
+			return err
+		}
+		switch {
+		case m.Type == "tmpfs":
+			if hc.Tmpfs == nil {
+				hc.Tmpfs = map[string]string{}
+			}
+			hc.Tmpfs[m.Target] = m.Options
+		case m.Type == "volume" && m.Source == "": // anonymous
+			if o.Config.Volumes == nil {
+				o.Config.Volumes = map[string]struct{}{}
+			}
+			o.Config.Volumes[m.Target] = struct{}{}
+		default:
+			hc.Binds = append(hc.Binds, m.bind())
+		}
+	}
+	if _, err := spec.CapSet(f.capAdd, f.capDrop); err != nil {
+		return &shapedErr{err: err, daemon: true} // docker's daemon checks them
+	}
+	hc.CapAdd, hc.CapDrop, hc.GroupAdd = f.capAdd, f.capDrop, f.groupAdd
+	if f.shmSize != "" {
+		n, err := parseBytes(f.shmSize)
+		if err != nil || n <= 0 {
+			return errdefs.InvalidArgumentf("invalid argument %q for \"--shm-size\" flag: invalid size", f.shmSize)
+		}
+		hc.ShmSize = n
+	}
+	for _, h := range f.addHost {
+		name, ip, ok := strings.Cut(h, ":")
+		if !ok || name == "" || (ip != "host-gateway" && net.ParseIP(ip) == nil) {
+			return errdefs.InvalidArgumentf("invalid argument %q for \"--add-host\" flag: invalid IP address in add-host: %q", h, ip)
+		}
+	}
+	hc.ExtraHosts = f.addHost
+	for _, d := range f.dns {
+		if net.ParseIP(d) == nil {
+			return errdefs.InvalidArgumentf("invalid argument %q for \"--dns\" flag: %s is not an ip address", d, d)
+		}
+	}
+	hc.DNS, hc.DNSSearch, hc.DNSOptions = f.dns, f.dnsSearch, f.dnsOption
+	hc.ContainerIDFile = f.cidfile
+	return nil
+}
+
+// checkCIDFile refuses an existing --cidfile before the container is made.
+func checkCIDFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		return errdefs.InvalidArgumentf("Container ID file found, make sure the other container isn't running or delete %s", path)
+	}
+	return nil
+}
+
+// writeCIDFile writes the new container's ID to --cidfile.
+func writeCIDFile(path, id string) error {
+	if path == "" {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(id), 0o644); err != nil {
+		return fmt.Errorf("failed to write the container ID to the file: %w", err)
+	}
+	return nil
+}
+
+// parseExpose reads --expose PORT[/PROTO] or START-END[/PROTO].
+func parseExpose(v string) ([]string, error) {
+	ports, proto, _ := strings.Cut(v, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	lo, hi, isRange := strings.Cut(ports, "-")
+	start, err1 := strconv.Atoi(lo)
+	end := start
+	var err2 error
+	if isRange {
+		end, err2 = strconv.Atoi(hi)
+	}
+	if err1 != nil || err2 != nil || start < 1 || end > 65535 || end < start {
+		return nil, errdefs.InvalidArgumentf("invalid range format for --expose: %s", v)
+	}
+	var out []string
+	for p := start; p <= end; p++ {
+		out = append(out, fmt.Sprintf("%d/%s", p, proto))
+	}
+	return out, nil
+}

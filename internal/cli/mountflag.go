@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+)
+
+// mountFlag is one parsed --mount: a bind (Source a host path), a volume
+// (Source a name, or "" for an anonymous one) or a tmpfs (Options).
+type mountFlag struct {
+	Type, Source, Target string
+	ReadOnly             bool
+	Options              string // tmpfs: size=..,mode=..
+}
+
+// parseMount reads docker's --mount type=bind|volume|tmpfs,source=,target=
+// [,readonly][,bind-propagation=][,volume-nocopy][,tmpfs-size=][,tmpfs-mode=].
+func parseMount(v string) (mountFlag, error) {
+	m := mountFlag{Type: "volume"}
+	bad := func(format string, a ...any) error {
+		return errdefs.InvalidArgumentf("invalid argument %q for \"--mount\" flag: %s", v, fmt.Sprintf(format, a...))
+	}
+	var tmpfs []string
+	for _, field := range strings.Split(v, ",") {
+		k, val, hasVal := strings.Cut(field, "=")
+		switch strings.ToLower(k) {
+		case "type":
+			m.Type = val
+		case "source", "src":
+			m.Source = val
+		case "target", "destination", "dst":
+			m.Target = val
+		case "readonly", "ro":
+			if !hasVal {
+				m.ReadOnly = true
+				break
+			}
+			b, err := strconv.ParseBool(val)
+			if err != nil {
+				return m, bad("invalid value for %s: %s", k, val)
+			}
+			m.ReadOnly = b
+		case "bind-propagation", "volume-nocopy", "consistency", "bind-nonrecursive":
+			// accepted: hoist's binds are recursive and private, volumes copy up
+		case "tmpfs-size":
+			n, err := parseBytes(val)
+			if err != nil {
+				return m, bad("invalid value for %s: %s", k, val)
+			}
+			tmpfs = append(tmpfs, fmt.Sprintf("size=%d", n))
+		case "tmpfs-mode":
+			if _, err := strconv.ParseUint(val, 8, 32); err != nil {
+				return m, bad("invalid value for %s: %s", k, val)
+			}
+			tmpfs = append(tmpfs, "mode="+val)
+		default:
+			return m, bad("unexpected key '%s' in '%s'", k, field)
+		}
+	}
+	if m.Target == "" {
+		return m, errdefs.InvalidArgumentf("invalid argument %q for \"--mount\" flag: target is required", v)
+	}
+	if !path.IsAbs(m.Target) {
+		return m, errdefs.InvalidArgumentf("invalid mount config for type %q: invalid mount path: '%s' mount path must be absolute", m.Type, m.Target)
+	}
+	switch m.Type {
+	case "bind":
+		if m.Source == "" {
+			return m, errdefs.InvalidArgumentf("invalid mount config for type \"bind\": field Source must not be empty")
+		}
+		if !path.IsAbs(m.Source) {
+			return m, errdefs.InvalidArgumentf("invalid mount config for type \"bind\": invalid mount path: '%s' mount path must be absolute", m.Source)
+		}
+		if _, err := os.Stat(m.Source); err != nil {
+			return m, errdefs.FailedPreconditionf("invalid mount config for type \"bind\": bind source path does not exist: %s", m.Source) // the daemon says so in docker
+		}
+	case "volume":
+	case "tmpfs":
+		if m.Source != "" {
+			return m, errdefs.InvalidArgumentf("invalid mount config for type \"tmpfs\": field Source must not be specified")
+		}
+		m.Options = strings.Join(tmpfs, ",")
+	default:
+		return m, bad("invalid mount type %q", m.Type)
+	}
+	return m, nil
+}
+
+// bind is the mount as a -v argument (bind and named volume).
+func (m mountFlag) bind() string {
+	s := m.Source + ":" + m.Target
+	if m.ReadOnly {
+		s += ":ro"
+	}
+	return s
+}
