@@ -896,6 +896,23 @@ func TestCLIRunHostOptions(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "CapBnd:\t0000000000000001\n") || !strings.Contains(out, "1234") {
 		t.Fatalf("caps and groups: %d %q", code, out)
 	}
+	// --privileged: every capability this host can grant, host devices,
+	// /sys writable; --pid/--uts host: the host's namespaces
+	own, _ := os.ReadFile("/proc/self/status")
+	bnd := regexp.MustCompile(`CapBnd:\s+(\S+)`).FindSubmatch(own)
+	out, errOut, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "--privileged", "busybox", "sh", "-c",
+		"grep CapEff /proc/self/status; grep ' /sys ' /proc/mounts | cut -d' ' -f4; test -e /dev/null && ls /dev | wc -l")
+	if code != 0 || bnd == nil || !strings.HasPrefix(out, "CapEff:\t"+string(bnd[1])+"\nrw,") {
+		t.Fatalf("privileged: %d %q %q", code, out, errOut)
+	}
+	host, _ := os.Hostname()
+	out, _, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "--pid", "host", "--uts", "host", "busybox", "sh", "-c", "echo $$; hostname")
+	if code != 0 || strings.HasPrefix(out, "1\n") || !strings.HasSuffix(out, "\n"+host+"\n") {
+		t.Fatalf("pid/uts host: %d %q", code, out)
+	}
+	if _, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--memory-swap", "1g", "busybox", "true"); code != 125 || !strings.Contains(errOut, "You should always set the Memory limit when using Memoryswap limit") {
+		t.Fatalf("memory-swap without -m: %d %q", code, errOut)
+	}
 	_, errOut, code = ctrCLI(t, root, "", "run", "--rm", "--mount", "type=bind,src=/nonexistent-hoist,dst=/z", "busybox", "true")
 	if code != 125 || !strings.HasPrefix(errOut, `hoist: Error response from daemon: invalid mount config for type "bind": bind source path does not exist: /nonexistent-hoist`) {
 		t.Fatalf("missing bind source: %d %q", code, errOut)
@@ -933,5 +950,13 @@ func TestCLICreateFileOptions(t *testing.T) {
 	}
 	if out, _, _ := ctrCLI(t, root, "", "ps", "-aq"); strings.Count(out, "\n") != 1 {
 		t.Fatalf("a container was made despite the cidfile: %q", out)
+	}
+	out, _, _ = ctrCLI(t, root, "", "create", "--privileged", "--ipc", "host", "--pid", "host", "--cpuset-cpus", "0", "--cpu-quota", "5000",
+		"-m", "64m", "--memory-swap", "-1", "--memory-reservation", "32m", "--oom-kill-disable", "--cap-add", "NET_ADMIN", "--shm-size", "1m", "busybox", "true")
+	if out, _, _ := ctrCLI(t, root, "", "inspect", "-f", "{{.HostConfig.Privileged}} {{.HostConfig.IpcMode}} {{.HostConfig.PidMode}} {{.HostConfig.CpusetCpus}} {{.HostConfig.CpuQuota}} {{.HostConfig.MemorySwap}} {{.HostConfig.MemoryReservation}} {{.HostConfig.OomKillDisable}} {{.HostConfig.CapAdd}} {{.HostConfig.ShmSize}}", strings.TrimSpace(out)); out != "true host host 0 5000 -1 33554432 true [NET_ADMIN] 1048576\n" {
+		t.Fatalf("inspect of the host options: %q", out)
+	}
+	if _, errOut, code := ctrCLI(t, root, "", "create", "--pid", "container:x", "busybox", "true"); code != 125 || !strings.Contains(errOut, "invalid pid mode: container:x") {
+		t.Fatalf("pid mode: %d %q", code, errOut)
 	}
 }

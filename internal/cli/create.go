@@ -16,12 +16,14 @@ import (
 // createFlags are the flags `run` and `create` share.
 type createFlags struct {
 	name, workdir, user, entrypoint, network, hostname, restart, memory, cpus, runtime string
-	stopSignal, pull, shmSize, cidfile                                                 string
+	stopSignal, pull, shmSize, cidfile, pidMode, ipcMode, utsMode, memorySwap          string
+	memoryReservation, cpusetCpus, cpusetMems                                          string
+	cpuPeriod, cpuQuota                                                                int64
 	stopTimeout                                                                        int
 	env, envFile, volumes, publish, ulimits, securityOpt, labels                       []string
 	tmpfs, mounts, capAdd, capDrop, groupAdd, addHost, dns, dnsSearch, dnsOption       []string
 	expose, labelFile                                                                  []string
-	interactive, tty, rm, publishAll, readOnly, init                                   bool
+	interactive, tty, rm, publishAll, readOnly, init, privileged, oomKillDisable       bool
 	cpuShares, pidsLimit                                                               int64
 }
 
@@ -72,6 +74,17 @@ func (f *createFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cidfile, "cidfile", "", "Write the container ID to the file")
 	fs.StringArrayVar(&f.expose, "expose", nil, "Expose a port or a range of ports")
 	fs.StringArrayVar(&f.labelFile, "label-file", nil, "Read in a line delimited file of labels")
+	fs.BoolVar(&f.privileged, "privileged", false, "Give extended privileges to this container")
+	fs.StringVar(&f.pidMode, "pid", "", "PID namespace to use (host)")
+	fs.StringVar(&f.ipcMode, "ipc", "", "IPC mode to use (host, private)")
+	fs.StringVar(&f.utsMode, "uts", "", "UTS namespace to use (host)")
+	fs.StringVar(&f.memorySwap, "memory-swap", "", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+	fs.StringVar(&f.memoryReservation, "memory-reservation", "", "Memory soft limit")
+	fs.StringVar(&f.cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
+	fs.StringVar(&f.cpusetMems, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
+	fs.Int64Var(&f.cpuPeriod, "cpu-period", 0, "Limit CPU CFS (Completely Fair Scheduler) period")
+	fs.Int64Var(&f.cpuQuota, "cpu-quota", 0, "Limit CPU CFS (Completely Fair Scheduler) quota")
+	fs.BoolVar(&f.oomKillDisable, "oom-kill-disable", false, "Disable OOM Killer")
 }
 
 // options converts the flags and IMAGE [COMMAND] [ARG...] into CreateOptions.

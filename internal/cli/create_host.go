@@ -70,6 +70,28 @@ func (f *createFlags) hostOptions(o *container.CreateOptions, hc *container.Host
 	}
 	hc.DNS, hc.DNSSearch, hc.DNSOptions = f.dns, f.dnsSearch, f.dnsOption
 	hc.ContainerIDFile = f.cidfile
+	hc.Privileged, hc.PidMode, hc.IpcMode, hc.UTSMode = f.privileged, f.pidMode, f.ipcMode, f.utsMode
+	hc.CpusetCpus, hc.CpusetMems, hc.CPUPeriod, hc.CPUQuota = f.cpusetCpus, f.cpusetMems, f.cpuPeriod, f.cpuQuota
+	hc.OomKillDisable = f.oomKillDisable
+	var err error
+	if hc.MemoryReservation, err = parseBytes(f.memoryReservation); err != nil {
+		return err
+	}
+	switch f.memorySwap {
+	case "":
+	case "-1":
+		hc.MemorySwap = -1
+	default:
+		if hc.MemorySwap, err = parseBytes(f.memorySwap); err != nil {
+			return err
+		}
+		if hc.Memory == 0 {
+			return errdefs.InvalidArgumentf("You should always set the Memory limit when using Memoryswap limit, see usage")
+		}
+		if hc.MemorySwap < hc.Memory {
+			return errdefs.InvalidArgumentf("Minimum memoryswap limit should be larger than memory limit, see usage")
+		}
+	}
 	return nil
 }
 

@@ -53,6 +53,14 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	default:
 		return nil, errdefs.NotFoundf("network %s not found", hc.NetworkMode)
 	}
+	for flag, mode := range map[string]string{"pid": hc.PidMode, "ipc": hc.IpcMode, "uts": hc.UTSMode} {
+		switch {
+		case mode == "" || mode == "host":
+		case flag == "ipc" && (mode == "private" || mode == "shareable"):
+		default:
+			return nil, errdefs.InvalidArgumentf("invalid %s mode: %s (hoist supports \"host\")", flag, mode)
+		}
+	}
 	if hc.RestartPolicy != "" && hc.RestartPolicy != "no" {
 		return nil, errdefs.NotImplementedf("restart policy %q is not supported (daemonless): only \"no\"", hc.RestartPolicy)
 	}
@@ -111,7 +119,7 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	id := newID()
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
-		if netMode(&Container{HostConfig: hc}) == "host" {
+		if netMode(&Container{HostConfig: hc}) == "host" || hc.UTSMode == "host" {
 			if h, err := os.Hostname(); err == nil {
 				cfg.Hostname = h
 			}

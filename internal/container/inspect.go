@@ -207,6 +207,13 @@ type InspectEndpoint struct {
 	DriverOpts          map[string]string
 }
 
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
 func orEmpty(s []string) []string {
 	if s == nil {
 		return []string{}
@@ -290,7 +297,10 @@ func (c *Container) Inspect() Inspect {
 		AutoRemove: hc.AutoRemove, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, CgroupnsMode: "host",
 		Dns: orEmpty(hc.DNS), DnsOptions: orEmpty(hc.DNSOptions), DnsSearch: orEmpty(hc.DNSSearch),
 		ExtraHosts: hc.ExtraHosts, GroupAdd: hc.GroupAdd, ContainerIDFile: hc.ContainerIDFile,
-		IpcMode: "private", PublishAllPorts: hc.PublishAll, ReadonlyRootfs: hc.ReadonlyRootfs,
+		IpcMode: orDefault(hc.IpcMode, "private"), PidMode: hc.PidMode, UTSMode: hc.UTSMode, Privileged: hc.Privileged,
+		MemorySwap: hc.MemorySwap, MemoryReservation: hc.MemoryReservation, CpusetCpus: hc.CpusetCpus, CpusetMems: hc.CpusetMems,
+		CpuPeriod: hc.CPUPeriod, CpuQuota: hc.CPUQuota, OomKillDisable: hc.OomKillDisable,
+		PublishAllPorts: hc.PublishAll, ReadonlyRootfs: hc.ReadonlyRootfs,
 		SecurityOpt: hc.SecurityOpt, ShmSize: 64 << 20, Tmpfs: hc.Tmpfs, Runtime: hc.Runtime, CpuShares: hc.CPUShares, Memory: hc.Memory,
 		NanoCpus: hc.NanoCPUs, BlkioWeightDevice: []struct{}{}, BlkioDeviceReadBps: []struct{}{},
 		BlkioDeviceWriteBps: []struct{}{}, BlkioDeviceReadIOps: []struct{}{}, BlkioDeviceWriteIOps: []struct{}{},

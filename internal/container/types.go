@@ -74,6 +74,18 @@ type HostConfig struct {
 	DNSSearch       []string          `json:"DnsSearch,omitempty"`
 	DNSOptions      []string          `json:"DnsOptions,omitempty"`
 	ContainerIDFile string            `json:"ContainerIDFile,omitempty"`
+	// docker's --privileged, --pid/--ipc/--uts host and more cgroup limits
+	Privileged        bool   `json:"Privileged,omitempty"`
+	PidMode           string `json:"PidMode,omitempty"`
+	IpcMode           string `json:"IpcMode,omitempty"`
+	UTSMode           string `json:"UTSMode,omitempty"`
+	MemorySwap        int64  `json:"MemorySwap,omitempty"`
+	MemoryReservation int64  `json:"MemoryReservation,omitempty"`
+	CpusetCpus        string `json:"CpusetCpus,omitempty"`
+	CpusetMems        string `json:"CpusetMems,omitempty"`
+	CPUPeriod         int64  `json:"CpuPeriod,omitempty"`
+	CPUQuota          int64  `json:"CpuQuota,omitempty"`
+	OomKillDisable    bool   `json:"OomKillDisable,omitempty"`
 }
 
 // MountPoint is a volume or bind mount of the container (inspect's Mounts).

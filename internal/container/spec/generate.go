@@ -2,6 +2,7 @@ package spec
 
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"slices"
 	"sort"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -44,6 +45,19 @@ type Options struct {
 	ShmSize int64
 	// Tmpfs are tmpfs mounts: path -> options (docker's --tmpfs).
 	Tmpfs map[string]string
+	// Privileged: every capability and host device, no masked or
+	// read-only paths, /sys and cgroups writable (docker's --privileged).
+	Privileged bool
+	// HostPID, HostIPC and HostUTS share the host's namespace (--pid host,
+	// --ipc host, --uts host).
+	HostPID, HostIPC, HostUTS bool
+	// More cgroup limits: docker's --memory-swap (-1: unlimited swap),
+	// --memory-reservation, --cpuset-cpus, --cpuset-mems, --cpu-period,
+	// --cpu-quota, --oom-kill-disable.
+	MemorySwap, MemoryReservation int64
+	CpusetCpus, CpusetMems        string
+	CPUPeriod, CPUQuota           int64
+	OomKillDisable                bool
 	// Mounts come after the default ones (before the init mount).
 	Mounts []specs.Mount
 	// Volumes come last.
@@ -89,6 +103,9 @@ func Generate(o Options) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Privileged {
+		caps = grantable()
+	}
 	more, err := ResolveGroups(o.Rootfs, o.GroupAdd)
 	if err != nil {
 		return nil, err
@@ -126,15 +143,52 @@ func Generate(o Options) (*specs.Spec, error) {
 	if !o.HostNetwork {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: o.NetNS})
 	}
-	res := s.Linux.Resources
-	if o.Memory > 0 {
-		res.Memory = &specs.LinuxMemory{Limit: i64(o.Memory)}
+	for typ, host := range map[specs.LinuxNamespaceType]bool{specs.PIDNamespace: o.HostPID, specs.IPCNamespace: o.HostIPC, specs.UTSNamespace: o.HostUTS} {
+		if host {
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == typ })
+		}
 	}
-	if o.NanoCPUs > 0 || o.CPUShares > 0 {
-		res.CPU = &specs.LinuxCPU{}
+	if o.HostUTS {
+		s.Hostname = "" // the host's own
+	}
+	if o.Privileged {
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+		for i := range s.Mounts {
+			if m := &s.Mounts[i]; m.Destination == "/sys" || m.Destination == "/sys/fs/cgroup" {
+				m.Options = slices.DeleteFunc(m.Options, func(o string) bool { return o == "ro" })
+			}
+		}
+		s.Linux.Devices = HostDevices()
+		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+	}
+	res := s.Linux.Resources
+	if o.Memory > 0 || o.MemorySwap != 0 || o.MemoryReservation > 0 || o.OomKillDisable {
+		res.Memory = &specs.LinuxMemory{}
+		if o.Memory > 0 {
+			res.Memory.Limit = i64(o.Memory)
+		}
+		if o.MemorySwap != 0 {
+			res.Memory.Swap = i64(o.MemorySwap)
+		}
+		if o.MemoryReservation > 0 {
+			res.Memory.Reservation = i64(o.MemoryReservation)
+		}
+		if o.OomKillDisable {
+			t := true
+			res.Memory.DisableOOMKiller = &t
+		}
+	}
+	if o.NanoCPUs > 0 || o.CPUShares > 0 || o.CPUPeriod > 0 || o.CPUQuota > 0 || o.CpusetCpus != "" || o.CpusetMems != "" {
+		res.CPU = &specs.LinuxCPU{Cpus: o.CpusetCpus, Mems: o.CpusetMems}
 		if o.NanoCPUs > 0 {
 			res.CPU.Period = u64(100000)
 			res.CPU.Quota = i64(o.NanoCPUs * 100000 / 1e9)
+		}
+		if o.CPUPeriod > 0 {
+			res.CPU.Period = u64(uint64(o.CPUPeriod))
+		}
+		if o.CPUQuota > 0 {
+			res.CPU.Quota = i64(o.CPUQuota)
 		}
 		if o.CPUShares > 0 {
 			res.CPU.Shares = u64(uint64(o.CPUShares))

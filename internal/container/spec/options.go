@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -12,8 +13,35 @@ import (
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
-// allCapabilities are the capabilities of Linux 5.9+, which --cap-add ALL
-// grants.
+// grantable are the capabilities --privileged and --cap-add ALL grant:
+// all of allCapabilities that this process's bounding set has (a runtime
+// cannot grant more; docker fails where the host lacks one).
+func grantable() []string {
+	all := allCapabilities()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return all
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapBnd:"); ok {
+			bnd, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return all
+			}
+			var out []string
+			for i, c := range all {
+				if bnd&(1<<uint(i)) != 0 {
+					out = append(out, c)
+				}
+			}
+			return out
+		}
+	}
+	return all
+}
+
+// allCapabilities are the capabilities of Linux 5.9+, indexed by their
+// numbers.
 func allCapabilities() []string {
 	return []string{
 		"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
@@ -66,7 +94,7 @@ func CapSet(add, drop []string) ([]string, error) {
 		}
 		add := []string{c}
 		if c == "ALL" {
-			add = allCapabilities()
+			add = grantable()
 		}
 		for _, c := range add {
 			if !slices.Contains(set, c) {
