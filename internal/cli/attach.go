@@ -10,6 +10,7 @@ import (
 
 func newAttachCmd(e *env) *cobra.Command {
 	var noStdin bool
+	var detachKeys string
 	c := &cobra.Command{
 		Use:   "attach [OPTIONS] CONTAINER",
 		Short: "Attach local standard input, output, and error streams to a running container",
@@ -21,6 +22,9 @@ func newAttachCmd(e *env) *cobra.Command {
 			}
 			ctr, err := m.Get(cmd.Context(), args[0])
 			if err != nil {
+				return err
+			}
+			if err := e.useDetachKeys(detachKeys); err != nil {
 				return err
 			}
 			if !ctr.State.Running() { // docker's client says so itself
@@ -41,6 +45,7 @@ func newAttachCmd(e *env) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&noStdin, "no-stdin", false, "Do not attach STDIN")
+	c.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, "Override the key sequence for detaching a container")
 	c.Flags().Bool("sig-proxy", true, "Proxy all received signals to the process")
 	return c
 }

@@ -63,6 +63,19 @@ func startExit(err error) error {
 	return withStatus(125, err)
 }
 
+// defaultDetachKeys is docker's detach sequence.
+const defaultDetachKeys = "ctrl-p,ctrl-q"
+
+// useDetachKeys sets the --detach-keys of an attaching command.
+func (e *env) useDetachKeys(keys string) error {
+	b, err := attach.ParseDetachKeys(keys)
+	if err != nil {
+		return err
+	}
+	e.detachKeys = b
+	return nil
+}
+
 // requireTTY is docker's refusal of -i with -t when stdin is not a
 // terminal (exit status 1).
 func (e *env) requireTTY(interactive, tty bool) error {
@@ -142,6 +155,9 @@ func terminalStreams(e *env, stdin, tty bool) (s *attach.Streams, restore func()
 	restore = func() {}
 	if stdin {
 		s.Stdin = e.in
+		if tty {
+			s.DetachKeys = e.detachKeys
+		}
 	}
 	if !tty {
 		return s, restore

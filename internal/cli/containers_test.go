@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -308,6 +309,43 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "containers", id)); !os.IsNotExist(err) {
 		t.Fatalf("container dir left: %v", err)
+	}
+}
+
+// ctrl-p ctrl-q (or --detach-keys) detaches an attached terminal: the
+// command succeeds and the container carries on.
+func TestCLIDetachKeys(t *testing.T) {
+	root := ctrRoot(t)
+	if _, errOut, code := ctrCLI(t, root, "", "run", "-dit", "--name", "term", "--network", "none", "busybox", "sh"); code != 0 {
+		t.Fatalf("run -dit: %d %q", code, errOut)
+	}
+	// type a command, wait for its output, then the detach keys
+	inR, inW := io.Pipe()
+	out := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		e := &env{in: inR, out: out, errOut: io.Discard, images: testImages{busyboxLower(t)}}
+		done <- execute(context.Background(), e, []string{"--root", root, "attach", "term"})
+	}()
+	inW.Write([]byte("echo hi-there\n"))
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "hi-there\r\n") && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	inW.Write([]byte{0x10, 0x11})
+	select {
+	case code := <-done:
+		if code != 0 || !strings.Contains(out.String(), "hi-there") {
+			t.Fatalf("attach: %d %q", code, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("attach did not detach on ctrl-p ctrl-q")
+	}
+	inW.Close()
+	if out, _, _ := ctrCLI(t, root, "", "inspect", "-f", "{{.State.Running}}", "term"); out != "true\n" {
+		t.Fatalf("container after detaching: %q", out)
+	}
+	if _, errOut, code := ctrCLI(t, root, "", "attach", "--detach-keys", "ctrl-", "term"); code != 1 || !strings.Contains(errOut, "Invalid escape keys (ctrl-) provided") {
+		t.Fatalf("bad detach keys: %d %q", code, errOut)
 	}
 }
 
@@ -959,4 +997,22 @@ func TestCLICreateFileOptions(t *testing.T) {
 	if _, errOut, code := ctrCLI(t, root, "", "create", "--pid", "container:x", "busybox", "true"); code != 125 || !strings.Contains(errOut, "invalid pid mode: container:x") {
 		t.Fatalf("pid mode: %d %q", code, errOut)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

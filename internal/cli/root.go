@@ -30,6 +30,9 @@ type env struct {
 	// images resolves image references for containers (run, create);
 	// nil until the image store is wired in (see containers.go).
 	images container.ImageResolver
+	// detachKeys is the key sequence that detaches an attached terminal
+	// (--detach-keys; docker's ctrl-p,ctrl-q by default).
+	detachKeys []byte
 }
 
 func (e *env) logger() *slog.Logger {

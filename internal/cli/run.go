@@ -12,6 +12,7 @@ import (
 func newRunCmd(e *env) *cobra.Command {
 	var f createFlags
 	var detach bool
+	var detachKeys string
 	c := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and run a new container from an image",
@@ -25,6 +26,9 @@ func newRunCmd(e *env) *cobra.Command {
 				if err := e.requireTTY(f.interactive, f.tty); err != nil {
 					return err
 				}
+			}
+			if err := e.useDetachKeys(detachKeys); err != nil {
+				return runFailure(err)
 			}
 			o.Config.StdinOnce = f.interactive && !detach
 			m, err := e.containers()
@@ -75,5 +79,6 @@ func newRunCmd(e *env) *cobra.Command {
 	}
 	f.register(c.Flags())
 	c.Flags().BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
+	c.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, "Override the key sequence for detaching a container")
 	return c
 }

@@ -12,6 +12,7 @@ import (
 
 func newStartCmd(e *env) *cobra.Command {
 	var attach, interactive bool
+	var detachKeys string
 	c := &cobra.Command{
 		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start one or more stopped containers",
@@ -39,6 +40,9 @@ func newStartCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := e.useDetachKeys(detachKeys); err != nil {
+				return err
+			}
 			streams, restore := terminalStreams(e, interactive && ctr.Config.OpenStdin, ctr.Config.Tty)
 			sigs, stop := forwardedSignals()
 			code, err := m.Start(cmd.Context(), args[0], container.StartOptions{Streams: streams, Signals: sigs})
@@ -59,5 +63,6 @@ func newStartCmd(e *env) *cobra.Command {
 	}
 	c.Flags().BoolVarP(&attach, "attach", "a", false, "Attach STDOUT/STDERR and forward signals")
 	c.Flags().BoolVarP(&interactive, "interactive", "i", false, "Attach container's STDIN")
+	c.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, "Override the key sequence for detaching a container")
 	return c
 }

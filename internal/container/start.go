@@ -265,6 +265,9 @@ func (m *Manager) streamUntilExit(ctx context.Context, c *Container, ac *attach.
 	if ok {
 		return code, nil
 	}
+	if ac.Detached() {
+		return 0, nil // docker: detaching is a success; the container goes on
+	}
 	return m.Wait(context.WithoutCancel(ctx), c.ID)
 }
 

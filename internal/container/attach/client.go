@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hoistproject/hoist/internal/container/unixsock"
 )
@@ -21,13 +23,21 @@ type Streams struct {
 	Height, Width uint16
 	// CloseStdin closes the container's stdin when Stdin reaches EOF.
 	CloseStdin bool
+	// DetachKeys, when set, is the key sequence in Stdin that detaches
+	// (docker's ctrl-p,ctrl-q): Stream then returns and the container
+	// carries on.
+	DetachKeys []byte
 }
 
 // Conn is a client attached to a monitor.
 type Conn struct {
-	conn *net.UnixConn
-	r    *bufio.Reader
+	conn     *net.UnixConn
+	r        *bufio.Reader
+	detached atomic.Bool
 }
+
+// Detached reports whether Stream ended because the detach keys were read.
+func (a *Conn) Detached() bool { return a.detached.Load() }
 
 // Dial attaches to the monitor serving in dir, asking for the streams s
 // has (nil: none, only the exit code).
@@ -67,10 +77,17 @@ func (a *Conn) Stream(s *Streams) (code int, ok bool) {
 	if s != nil && s.Stdin != nil {
 		go func() {
 			buf := make([]byte, 32*1024)
+			keys := detacher{keys: s.DetachKeys}
 			for {
 				n, err := s.Stdin.Read(buf)
 				if n > 0 {
-					if send(FrameStdin, buf[:n]) != nil {
+					p, detach := keys.scan(buf[:n])
+					if len(p) > 0 && send(FrameStdin, p) != nil {
+						return
+					}
+					if detach {
+						a.detached.Store(true)
+						a.conn.Close() // the monitor keeps the container going
 						return
 					}
 				}
@@ -117,4 +134,62 @@ func (a *Conn) Stream(s *Streams) (code int, ok bool) {
 			return n, true
 		}
 	}
+}
+
+// detacher finds the detach key sequence in stdin, across reads. Bytes of a
+// partial match are held back until the match fails (then they are sent),
+// as docker's escape proxy does.
+type detacher struct {
+	keys    []byte
+	matched int
+}
+
+// scan returns what of p (and of earlier held-back bytes) to send, and
+// whether the whole sequence was read.
+func (d *detacher) scan(p []byte) ([]byte, bool) {
+	if len(d.keys) == 0 {
+		return p, false
+	}
+	var out []byte
+	for _, b := range p {
+		if b == d.keys[d.matched] {
+			d.matched++
+			if d.matched == len(d.keys) {
+				return out, true
+			}
+			continue
+		}
+		out = append(out, d.keys[:d.matched]...)
+		d.matched = 0
+		if b == d.keys[0] {
+			d.matched = 1
+			continue
+		}
+		out = append(out, b)
+	}
+	return out, false
+}
+
+// ParseDetachKeys reads docker's --detach-keys ("ctrl-p,ctrl-q", "a,ctrl-@").
+func ParseDetachKeys(s string) ([]byte, error) {
+	var out []byte
+	for _, k := range strings.Split(s, ",") {
+		if c, ok := strings.CutPrefix(k, "ctrl-"); ok && len(c) == 1 {
+			ch := c[0]
+			switch {
+			case ch >= 'a' && ch <= 'z':
+				out = append(out, ch-'a'+1)
+				continue
+			case ch == '@' || (ch >= '[' && ch <= '_'):
+				out = append(out, ch-'@')
+				continue
+			}
+			return nil, fmt.Errorf("Invalid escape keys (%s) provided", s)
+		}
+		if len(k) != 1 {
+			return nil, fmt.Errorf("Invalid escape keys (%s) provided", s)
+		}
+		out = append(out, k[0])
+	}
+	return out, nil
 }
