@@ -24,6 +24,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/runtime"
 	"github.com/hoistproject/hoist/internal/container/unixsock"
 	"github.com/hoistproject/hoist/internal/mount"
+	"github.com/hoistproject/hoist/internal/reference"
 )
 
 // syncMsg is exchanged on the pipe between the starting command and the
@@ -79,7 +80,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		// which; a starter that gave up closed its end.
 		line, err := sr.ReadBytes('\n')
 		var msg syncMsg
-		if err != nil || json.Unmarshal(line, &msg) != nil || !idRE.MatchString(msg.ID) {
+		if err != nil || json.Unmarshal(line, &msg) != nil || !reference.IsFullID(msg.ID) {
 			return nil
 		}
 		id = msg.ID

@@ -16,6 +16,7 @@ import (
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/hoistproject/hoist/internal/mount"
+	"github.com/hoistproject/hoist/internal/reference"
 	"golang.org/x/sys/unix"
 )
 
@@ -374,7 +375,7 @@ func (m *Manager) removeRemnants() []string {
 	}
 	var out []string
 	for _, e := range ents {
-		if !e.IsDir() || !idRE.MatchString(e.Name()) {
+		if !e.IsDir() || !reference.IsFullID(e.Name()) {
 			continue
 		}
 		dir := filepath.Join(m.containersDir(), e.Name())

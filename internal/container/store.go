@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/volume"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/fsutil"
+	"github.com/hoistproject/hoist/internal/reference"
 )
 
 // Options configure a Manager.
@@ -96,8 +96,6 @@ func (m *Manager) runtimeOf(c *Container) string {
 	}
 	return m.opts.Runtime
 }
-
-var idRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 func newID() string {
 	for {
@@ -222,7 +220,7 @@ func (m *Manager) ids() ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if e.IsDir() && idRE.MatchString(e.Name()) {
+		if e.IsDir() && reference.IsFullID(e.Name()) {
 			if _, err := os.Stat(filepath.Join(m.containersDir(), e.Name(), "container.json")); err == nil {
 				out = append(out, e.Name())
 			}
@@ -238,7 +236,7 @@ func (m *Manager) resolveID(ref string) (string, error) {
 	if ref == "" {
 		return "", errdefs.NotFoundf("No such container: %s", ref)
 	}
-	if idRE.MatchString(ref) {
+	if reference.IsFullID(ref) {
 		if _, err := os.Stat(filepath.Join(m.containersDir(), ref, "container.json")); err == nil {
 			return ref, nil
 		}

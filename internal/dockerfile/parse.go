@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,10 +18,26 @@ import (
 // MaxSize is the largest Dockerfile Parse accepts.
 const MaxSize = 16 << 20
 
-var (
-	validStageName = regexp.MustCompile(`^[a-z][a-z0-9-_.]*$`)
-	onbuildPrefix  = regexp.MustCompile(`(?i)^\s*ONBUILD\s*`)
-)
+// validStageName is docker's rule for stage names: [a-z][a-z0-9-_.]*.
+func validStageName(n string) bool {
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c >= 'a' && c <= 'z' || i > 0 && (c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.')) {
+			return false
+		}
+	}
+	return n != ""
+}
+
+// trimOnbuild drops a leading ONBUILD keyword (any case) and the blanks
+// around it.
+func trimOnbuild(s string) string {
+	t := strings.TrimLeft(s, " \t\r\n")
+	if len(t) >= 7 && strings.EqualFold(t[:7], "ONBUILD") {
+		return strings.TrimLeft(t[7:], " \t\r\n")
+	}
+	return s
+}
 
 // Parse reads a Dockerfile from r. name is used in error messages (usually
 // "Dockerfile" or the -f argument).
@@ -233,7 +248,7 @@ func (p *fileParser) build(kw string, b Base, node *parser.Node, heredocs []pars
 		switch {
 		case len(args) == 3 && strings.EqualFold(args[1], "as"):
 			x.Name = strings.ToLower(args[2])
-			if !validStageName.MatchString(x.Name) {
+			if !validStageName(x.Name) {
 				return nil, errorf("invalid name for build stage: %q, name can't start with a number or contain symbols", args[2])
 			}
 		case len(args) != 1:
@@ -437,8 +452,8 @@ func (p *fileParser) build(kw string, b Base, node *parser.Node, heredocs []pars
 			return nil, err
 		}
 		tb := t.base()
-		tb.Orig = strings.TrimSpace(onbuildPrefix.ReplaceAllString(b.Orig, ""))
-		expr := onbuildPrefix.ReplaceAllString(node.Original, "")
+		tb.Orig = strings.TrimSpace(trimOnbuild(b.Orig))
+		expr := trimOnbuild(node.Original)
 		if len(heredocs) > 0 {
 			var sb strings.Builder
 			sb.WriteString(expr)

@@ -289,3 +289,16 @@ func TestParseTriggerRoundTrip(t *testing.T) {
 		t.Errorf("synthesised label: %v %s", err, Format(x))
 	}
 }
+
+func TestStageNameAndOnbuildHelpers(t *testing.T) {
+	for n, want := range map[string]bool{"build": true, "b-1_x.y": true, "": false, "1st": false, "-x": false, "Build": false, "a b": false} {
+		if got := validStageName(n); got != want {
+			t.Errorf("validStageName(%q) = %v", n, got)
+		}
+	}
+	for in, want := range map[string]string{"ONBUILD RUN x": "RUN x", "  onbuild\tCOPY a b": "COPY a b", "RUN y": "RUN y"} {
+		if got := trimOnbuild(in); got != want {
+			t.Errorf("trimOnbuild(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/hoistproject/hoist/internal/content"
@@ -212,7 +211,28 @@ func cleanMember(p string) string {
 	return strings.TrimPrefix(p, "/")
 }
 
-var blobPathRE = regexp.MustCompile(`^blobs/(sha256|sha512)/([a-f0-9]+)$`)
+// blobMember splits an OCI layout member name blobs/ALG/HEX (sha256 or
+// sha512, lowercase hex).
+func blobMember(name string) (alg, hex string, ok bool) {
+	rest, ok := strings.CutPrefix(name, "blobs/")
+	if !ok {
+		return "", "", false
+	}
+	alg, hex, ok = strings.Cut(rest, "/")
+	if !ok || (alg != "sha256" && alg != "sha512") || !isLowerHex(hex) {
+		return "", "", false
+	}
+	return alg, hex, true
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 func (l *loader) member(ctx context.Context, name string, size int64, r io.Reader) error {
 	if metaMembers[name] {
@@ -227,8 +247,8 @@ func (l *loader) member(ctx context.Context, name string, size int64, r io.Reade
 		return nil
 	}
 	var expected digest.Digest
-	if m := blobPathRE.FindStringSubmatch(name); m != nil {
-		expected = digest.NewDigestFromEncoded(digest.Algorithm(m[1]), m[2])
+	if alg, hex, ok := blobMember(name); ok {
+		expected = digest.NewDigestFromEncoded(digest.Algorithm(alg), hex)
 		if err := expected.Validate(); err != nil {
 			return errdefs.InvalidArgumentf("invalid archive: member %s: %v", name, err)
 		}
@@ -293,8 +313,6 @@ func (l *loader) lookup(p string) (digest.Digest, error) {
 	return "", errdefs.InvalidArgumentf("invalid archive: %q: too many levels of links", p)
 }
 
-var configNameRE = regexp.MustCompile(`^([a-f0-9]{64})\.json$`)
-
 func (l *loader) resolve(ctx context.Context) (out []Loaded, err error) {
 	l.prepared = l.preparedOf()
 	switch {
@@ -322,7 +340,8 @@ func (l *loader) resolveDocker(ctx context.Context, b []byte) ([]Loaded, error) 
 		if err != nil {
 			return nil, fmt.Errorf("manifest.json entry %d: config: %w", i, err)
 		}
-		if m := configNameRE.FindStringSubmatch(path.Base(cleanMember(e.Config))); m != nil && m[1] != cd.Encoded() {
+		// a config named HEX.json (docker save's) must hash to HEX
+		if hex, ok := strings.CutSuffix(path.Base(cleanMember(e.Config)), ".json"); ok && len(hex) == 64 && isLowerHex(hex) && hex != cd.Encoded() {
 			return nil, errdefs.DataLossf("invalid archive: config %s: content digest is %s", e.Config, cd)
 		}
 		info, err := l.store.Info(ctx, cd)

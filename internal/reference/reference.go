@@ -109,5 +109,11 @@ func LooksLikeID(s string) bool {
 	return true
 }
 
+// IsFullID reports whether s is a whole ID: 64 lowercase hex digits (no
+// sha256: prefix).
+func IsFullID(s string) bool {
+	return len(s) == 64 && !strings.HasPrefix(s, "sha256:") && LooksLikeID(s)
+}
+
 // Describe renders a reference for messages.
 func Describe(n Named) string { return fmt.Sprintf("%q", Familiar(n)) }

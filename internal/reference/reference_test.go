@@ -1,6 +1,7 @@
 package reference
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -44,6 +45,15 @@ func TestLooksLikeID(t *testing.T) {
 	for s, want := range map[string]bool{"abc123": true, "sha256:ff": true, "busybox": false, "": false} {
 		if LooksLikeID(s) != want {
 			t.Errorf("LooksLikeID(%q) != %v", s, want)
+		}
+	}
+}
+
+func TestIsFullID(t *testing.T) {
+	full := strings.Repeat("ab", 32)
+	for s, want := range map[string]bool{full: true, "sha256:" + full: false, full[:63]: false, strings.ToUpper(full): false, full[:63] + "g": false} {
+		if got := IsFullID(s); got != want {
+			t.Errorf("IsFullID(%q) = %v, want %v", s, got, want)
 		}
 	}
 }

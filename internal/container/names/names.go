@@ -4,23 +4,33 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
-
-// Valid reports whether name is a valid container name (docker's rule).
-func Valid(name string) bool { return nameRE.MatchString(name) }
+// Valid reports whether name is a valid container (or volume) name:
+// docker's [a-zA-Z0-9][a-zA-Z0-9_.-]+.
+func Valid(name string) bool {
+	if len(name) < 2 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // Store is the directory of name reservations (<root>/container-names).
 type Store struct{ Dir string }
 
 // Reserve records name -> id, failing like docker if it is taken.
 func (s Store) Reserve(name, id string) error {
-	if !nameRE.MatchString(name) {
+	if !Valid(name) {
 		return errdefs.InvalidArgumentf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name)
 	}
 	f, err := os.OpenFile(filepath.Join(s.Dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -49,7 +59,7 @@ func (s Store) Release(name, id string) {
 
 // Lookup returns the ID name is reserved for.
 func (s Store) Lookup(name string) (string, bool) {
-	if !nameRE.MatchString(name) {
+	if !Valid(name) {
 		return "", false
 	}
 	b, err := os.ReadFile(filepath.Join(s.Dir, name))

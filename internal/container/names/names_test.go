@@ -32,3 +32,12 @@ func TestReserve(t *testing.T) {
 		t.Fatalf("generated %q is invalid", n)
 	}
 }
+
+func TestValid(t *testing.T) {
+	for name, want := range map[string]bool{"web": true, "a1": true, "x_y.z-1": true, "A": false, "a": false, "": false,
+		"-web": false, "_web": false, ".web": false, "we b": false, "web/1": false, "wéb": false} {
+		if got := Valid(name); got != want {
+			t.Errorf("Valid(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

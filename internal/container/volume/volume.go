@@ -7,12 +7,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 
 	"github.com/hoistproject/hoist/internal/archive"
+	"github.com/hoistproject/hoist/internal/container/names"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -85,11 +85,9 @@ func ParseBind(b string) (Bind, error) {
 	return Bind{Source: src, Destination: dst, RW: rw}, nil
 }
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
-
 // CheckName checks a local volume name as docker does.
 func CheckName(name string) error {
-	if !nameRE.MatchString(name) {
+	if !names.Valid(name) {
 		return errdefs.InvalidArgumentf("create %s: \"%s\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path", name, name)
 	}
 	return nil
