@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -1015,4 +1016,26 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// --platform: an image of another platform counts as missing, as docker
+// 20.10 (with --pull never: docker's refusal).
+func TestCreatePlatform(t *testing.T) {
+	root := t.TempDir()
+	mustRun(t, root, "import", rootfsTar(t, map[string]string{"bin/true": "x"}), "plat:1")
+	here := "linux/" + goruntime.GOARCH
+	if out, errOut, code := run(t, root, "create", "--platform", here, "plat:1", "true"); code != 0 || len(strings.TrimSpace(out)) != 64 {
+		t.Fatalf("create --platform %s: %d %q %q", here, code, out, errOut)
+	}
+	other := "linux/s390x"
+	if goruntime.GOARCH == "s390x" {
+		other = "linux/amd64"
+	}
+	_, errOut, code := run(t, root, "create", "--platform", other, "--pull", "never", "plat:1", "true")
+	if code != 1 || errOut != "Error response from daemon: image with reference plat:1 was found but does not match the specified platform: wanted "+other+", actual: "+here+"\n" {
+		t.Fatalf("create --platform %s --pull never: %d %q", other, code, errOut)
+	}
+	if _, errOut, code := run(t, root, "create", "--platform", "nonsense", "plat:1", "true"); code != 125 || !strings.Contains(errOut, `invalid platform "nonsense"`) {
+		t.Fatalf("bad platform: %d %q", code, errOut)
+	}
 }

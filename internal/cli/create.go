@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -17,7 +18,7 @@ import (
 type createFlags struct {
 	name, workdir, user, entrypoint, network, hostname, restart, memory, cpus, runtime string
 	stopSignal, pull, shmSize, cidfile, pidMode, ipcMode, utsMode, memorySwap          string
-	memoryReservation, cpusetCpus, cpusetMems                                          string
+	memoryReservation, cpusetCpus, cpusetMems, platform                                string
 	cpuPeriod, cpuQuota                                                                int64
 	stopTimeout                                                                        int
 	env, envFile, volumes, publish, ulimits, securityOpt, labels                       []string
@@ -85,6 +86,7 @@ func (f *createFlags) register(fs *pflag.FlagSet) {
 	fs.Int64Var(&f.cpuPeriod, "cpu-period", 0, "Limit CPU CFS (Completely Fair Scheduler) period")
 	fs.Int64Var(&f.cpuQuota, "cpu-quota", 0, "Limit CPU CFS (Completely Fair Scheduler) quota")
 	fs.BoolVar(&f.oomKillDisable, "oom-kill-disable", false, "Disable OOM Killer")
+	fs.StringVar(&f.platform, "platform", os.Getenv("DOCKER_DEFAULT_PLATFORM"), "Set platform if server is multi-platform capable")
 }
 
 // options converts the flags and IMAGE [COMMAND] [ARG...] into CreateOptions.
@@ -190,7 +192,7 @@ func newCreateCmd(e *env) *cobra.Command {
 			if err := checkCIDFile(f.cidfile); err != nil {
 				return createFailure(err)
 			}
-			ctr, err := e.createContainer(cmd.Context(), m, o, f.pull)
+			ctr, err := e.createContainer(cmd.Context(), m, o, f.pull, f.platform)
 			if err != nil {
 				return createFailure(err)
 			}

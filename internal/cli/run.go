@@ -43,7 +43,7 @@ func newRunCmd(e *env) *cobra.Command {
 			if err := checkCIDFile(f.cidfile); err != nil {
 				return runFailure(err)
 			}
-			ctr, err := e.createContainer(ctx, m, o, f.pull)
+			ctr, err := e.createContainer(ctx, m, o, f.pull, f.platform)
 			if err != nil {
 				return runFailure(err)
 			}

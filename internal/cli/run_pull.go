@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/hoistproject/hoist/internal/container"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/reference"
+	"github.com/hoistproject/hoist/internal/registry/client"
 	"github.com/hoistproject/hoist/internal/registry/client/distribution"
 )
 
@@ -16,15 +18,39 @@ import (
 // --pull says: "missing" (default) pulls an image the store lacks, "always"
 // pulls first, "never" does not. Pull progress goes to stderr, as docker
 // run prints it.
-func (e *env) createContainer(ctx context.Context, m *container.Manager, o container.CreateOptions, policy string) (*container.Container, error) {
+//
+// With a platform (--platform), an image of another platform in the store
+// counts as missing, as in docker 20.10: it is pulled for that platform
+// (and refused with "never").
+func (e *env) createContainer(ctx context.Context, m *container.Manager, o container.CreateOptions, policy, platform string) (*container.Container, error) {
 	switch policy {
 	case "", "missing", "always", "never":
 	default:
 		return nil, errdefs.InvalidArgumentf("invalid pull option: '%s': must be one of \"always\", \"missing\" or \"never\"", policy)
 	}
-	if policy == "always" && e.images == nil {
-		if err := e.pullImage(ctx, o.Image, false); err != nil {
+	var plat *ocispec.Platform
+	if platform != "" {
+		p, err := client.ParsePlatform(platform)
+		if err != nil {
 			return nil, err
+		}
+		plat = &p
+	}
+	if policy == "always" && e.images == nil {
+		if err := e.pullImage(ctx, o.Image, false, plat); err != nil {
+			return nil, err
+		}
+	}
+	if plat != nil && policy != "always" && e.images == nil {
+		if other, err := e.otherPlatform(ctx, o.Image, *plat); err != nil {
+			return nil, err
+		} else if other != "" {
+			if policy == "never" {
+				return nil, errdefs.NotFoundf("image with reference %s was found but does not match the specified platform: wanted %s, actual: %s", o.Image, client.FormatPlatform(*plat), other)
+			}
+			if err := e.pullImage(ctx, o.Image, true, plat); err != nil {
+				return nil, err
+			}
 		}
 	}
 	c, err := m.Create(ctx, o)
@@ -32,10 +58,28 @@ func (e *env) createContainer(ctx context.Context, m *container.Manager, o conta
 	if err == nil || !errors.As(err, &missing) || policy == "never" || e.images != nil {
 		return c, err
 	}
-	if err := e.pullImage(ctx, o.Image, true); err != nil {
+	if err := e.pullImage(ctx, o.Image, true, plat); err != nil {
 		return nil, err
 	}
 	return m.Create(ctx, o)
+}
+
+// otherPlatform returns the platform of the stored image ref when it is not
+// want ("" when it matches or is not stored).
+func (e *env) otherPlatform(ctx context.Context, ref string, want ocispec.Platform) (string, error) {
+	st, err := e.imageStore()
+	if err != nil {
+		return "", err
+	}
+	img, err := st.Get(ctx, ref)
+	if err != nil || img.Config == nil {
+		return "", nil
+	}
+	have := ocispec.Platform{OS: img.Config.OS, Architecture: img.Config.Architecture, Variant: img.Config.Variant}
+	if client.PlatformMatches(have, want) {
+		return "", nil
+	}
+	return client.FormatPlatform(have), nil
 }
 
 // missingImage is the resolver's "not in the store" error.
@@ -45,7 +89,7 @@ func (m *missingImage) Error() string { return m.err.Error() }
 func (m *missingImage) Unwrap() error { return m.err }
 
 // pullImage pulls ref into the store, printing docker run's messages.
-func (e *env) pullImage(ctx context.Context, ref string, missing bool) error {
+func (e *env) pullImage(ctx context.Context, ref string, missing bool, plat *ocispec.Platform) error {
 	st, err := e.imageStore()
 	if err != nil {
 		return err
@@ -68,7 +112,7 @@ func (e *env) pullImage(ctx context.Context, ref string, missing bool) error {
 		label = d.String()
 	}
 	fmt.Fprintf(e.errOut, "%s: Pulling from %s\n", label, reference.Path(n))
-	res, err := distribution.Pull(ctx, c, st, n, distribution.PullOptions{Progress: newProgress(e.errOut, false).Event})
+	res, err := distribution.Pull(ctx, c, st, n, distribution.PullOptions{Platform: plat, Progress: newProgress(e.errOut, false).Event})
 	if err != nil {
 		return &shapedErr{err: err, daemon: true} // run adds its "hoist: "
 	}

@@ -64,6 +64,16 @@ func normVariant(arch, v string) string {
 	return v
 }
 
+// PlatformMatches reports whether an image of platform have runs as want:
+// the same OS and architecture, and the same variant (the implied one when
+// none is written) unless want names none.
+func PlatformMatches(have, want ocispec.Platform) bool {
+	if have.OS != want.OS || normArch(have.Architecture) != normArch(want.Architecture) {
+		return false
+	}
+	return want.Variant == "" || normVariant(have.Architecture, have.Variant) == normVariant(want.Architecture, want.Variant)
+}
+
 // FormatPlatform renders os/arch[/variant].
 func FormatPlatform(p ocispec.Platform) string {
 	s := p.OS + "/" + p.Architecture
@@ -99,16 +109,14 @@ func SelectManifest(index []byte, want ocispec.Platform) (ocispec.Descriptor, er
 			continue
 		}
 		avail = append(avail, FormatPlatform(p))
-		if p.OS != want.OS || normArch(p.Architecture) != want.Architecture {
+		if !PlatformMatches(p, want) {
 			continue
 		}
-		hasVar := normVariant(p.Architecture, p.Variant)
-		switch {
-		case hasVar == wantVar:
-			cands = append(cands, cand{d, 0, i})
-		case want.Variant == "":
-			cands = append(cands, cand{d, 1, i})
+		rank := 1 // another variant, none asked for
+		if normVariant(p.Architecture, p.Variant) == wantVar {
+			rank = 0
 		}
+		cands = append(cands, cand{d, rank, i})
 	}
 	if len(cands) == 0 {
 		sort.Strings(avail)
