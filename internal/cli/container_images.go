@@ -33,6 +33,7 @@ func (s storeImages) ResolveImage(ctx context.Context, ref string) (container.Im
 	if err := json.Unmarshal(f.RawConfig, &img.Config); err != nil {
 		return img, fmt.Errorf("image %s: config: %w", ref, err)
 	}
+	img.Healthcheck = f.Config.Config.Healthcheck
 	// A committed layer is unpacked on first use.
 	if err := st.Layers().Materialize(ctx, f.Layers...); err != nil {
 		return img, fmt.Errorf("image %s: %w", ref, err)

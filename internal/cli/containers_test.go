@@ -1039,3 +1039,48 @@ func TestCreatePlatform(t *testing.T) {
 		t.Fatalf("bad platform: %d %q", code, errOut)
 	}
 }
+
+// --health-*: the monitor probes the running container as docker does;
+// ps and inspect show it, and the health filter finds it.
+func TestCLIHealthcheck(t *testing.T) {
+	root := ctrRoot(t)
+	t.Cleanup(func() { waitMonitors(t, root) })
+	out, errOut, code := ctrCLI(t, root, "", "run", "-d", "--name", "hc", "--network", "none", "--health-cmd", "test -e /tmp/ok || { echo not yet; exit 1; }",
+		"--health-interval", "100ms", "--health-retries", "2", "busybox", "sleep", "60")
+	if code != 0 {
+		t.Fatalf("run: %d %q %q", code, out, errOut)
+	}
+	waitFor := func(want string) string {
+		t.Helper()
+		var got string
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if got, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{.State.Health.Status}}", "hc"); got == want+"\n" {
+				return got
+			}
+		}
+		t.Fatalf("health never became %s (last %q)", want, got)
+		return got
+	}
+	waitFor("unhealthy")
+	if out, _, _ := ctrCLI(t, root, "", "ps", "--format", "{{.Status}}"); !strings.HasSuffix(out, " (unhealthy)\n") {
+		t.Fatalf("ps status: %q", out)
+	}
+	if out, _, _ := ctrCLI(t, root, "", "inspect", "-f", "{{(index .State.Health.Log 0).ExitCode}} {{(index .State.Health.Log 0).Output}}", "hc"); out != "1 not yet\n\n" {
+		t.Fatalf("probe log: %q", out)
+	}
+	ctrCLI(t, root, "", "exec", "hc", "touch", "/tmp/ok")
+	waitFor("healthy")
+	if out, _, _ := ctrCLI(t, root, "", "ps", "-q", "-f", "health=healthy"); strings.TrimSpace(out) == "" {
+		t.Fatal("ps -f health=healthy found nothing")
+	}
+	if out, _, _ := ctrCLI(t, root, "", "ps", "-q", "-f", "health=none"); out != "" {
+		t.Fatalf("ps -f health=none: %q", out)
+	}
+	ctrCLI(t, root, "", "stop", "-t", "0", "hc")
+	if out, _, _ := ctrCLI(t, root, "", "inspect", "-f", "{{.State.Health.Status}}", "hc"); out != "unhealthy\n" {
+		t.Fatalf("health after stop (docker: unhealthy): %q", out)
+	}
+	if _, errOut, code := ctrCLI(t, root, "", "create", "--no-healthcheck", "--health-cmd", "true", "busybox", "true"); code != 125 || !strings.Contains(errOut, "--no-healthcheck conflicts with --health-* options") {
+		t.Fatalf("conflicting health flags: %d %q", code, errOut)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -18,13 +19,16 @@ import (
 type createFlags struct {
 	name, workdir, user, entrypoint, network, hostname, restart, memory, cpus, runtime string
 	stopSignal, pull, shmSize, cidfile, pidMode, ipcMode, utsMode, memorySwap          string
-	memoryReservation, cpusetCpus, cpusetMems, platform                                string
+	memoryReservation, cpusetCpus, cpusetMems, platform, healthCmd                     string
+	healthInterval, healthTimeout, healthStartPeriod                                   time.Duration
+	healthRetries                                                                      int
 	cpuPeriod, cpuQuota                                                                int64
 	stopTimeout                                                                        int
 	env, envFile, volumes, publish, ulimits, securityOpt, labels                       []string
 	tmpfs, mounts, capAdd, capDrop, groupAdd, addHost, dns, dnsSearch, dnsOption       []string
 	expose, labelFile                                                                  []string
 	interactive, tty, rm, publishAll, readOnly, init, privileged, oomKillDisable       bool
+	noHealthcheck                                                                      bool
 	cpuShares, pidsLimit                                                               int64
 }
 
@@ -87,6 +91,12 @@ func (f *createFlags) register(fs *pflag.FlagSet) {
 	fs.Int64Var(&f.cpuQuota, "cpu-quota", 0, "Limit CPU CFS (Completely Fair Scheduler) quota")
 	fs.BoolVar(&f.oomKillDisable, "oom-kill-disable", false, "Disable OOM Killer")
 	fs.StringVar(&f.platform, "platform", os.Getenv("DOCKER_DEFAULT_PLATFORM"), "Set platform if server is multi-platform capable")
+	fs.StringVar(&f.healthCmd, "health-cmd", "", "Command to run to check health")
+	fs.DurationVar(&f.healthInterval, "health-interval", 0, "Time between running the check (ms|s|m|h) (default 0s)")
+	fs.DurationVar(&f.healthTimeout, "health-timeout", 0, "Maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+	fs.DurationVar(&f.healthStartPeriod, "health-start-period", 0, "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)")
+	fs.IntVar(&f.healthRetries, "health-retries", 0, "Consecutive failures needed to report unhealthy")
+	fs.BoolVar(&f.noHealthcheck, "no-healthcheck", false, "Disable any container-specified HEALTHCHECK")
 }
 
 // options converts the flags and IMAGE [COMMAND] [ARG...] into CreateOptions.
@@ -165,6 +175,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (container.Crea
 		hc.Ulimits = append(hc.Ulimits, ul)
 	}
 	if err := f.hostOptions(&o, &hc); err != nil {
+		return o, err
+	}
+	if o.Config.Healthcheck, err = f.healthcheck(); err != nil {
 		return o, err
 	}
 	if f.rm && f.restart != "" && f.restart != "no" {

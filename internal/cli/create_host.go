@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/container/spec"
@@ -138,4 +139,32 @@ func parseExpose(v string) ([]string, error) {
 		out = append(out, fmt.Sprintf("%d/%s", p, proto))
 	}
 	return out, nil
+}
+
+// healthcheck is the container's healthcheck from --health-* and
+// --no-healthcheck (nil: the image's), checked as docker does.
+func (f *createFlags) healthcheck() (*container.HealthConfig, error) {
+	set := f.healthCmd != "" || f.healthInterval != 0 || f.healthTimeout != 0 || f.healthStartPeriod != 0 || f.healthRetries != 0
+	if f.noHealthcheck {
+		if set {
+			return nil, errdefs.InvalidArgumentf("--no-healthcheck conflicts with --health-* options")
+		}
+		return &container.HealthConfig{Test: []string{"NONE"}}, nil
+	}
+	if !set {
+		return nil, nil
+	}
+	for name, d := range map[string]time.Duration{"--health-interval": f.healthInterval, "--health-timeout": f.healthTimeout, "--health-start-period": f.healthStartPeriod} {
+		if d < 0 {
+			return nil, errdefs.InvalidArgumentf("%s cannot be negative", name)
+		}
+	}
+	if f.healthRetries < 0 {
+		return nil, errdefs.InvalidArgumentf("--health-retries cannot be negative")
+	}
+	h := &container.HealthConfig{Interval: f.healthInterval, Timeout: f.healthTimeout, StartPeriod: f.healthStartPeriod, Retries: f.healthRetries}
+	if f.healthCmd != "" {
+		h.Test = []string{"CMD-SHELL", f.healthCmd}
+	}
+	return h, nil
 }

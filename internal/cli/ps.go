@@ -148,6 +148,12 @@ func psFilter(filters []string) (func(*container.Container) bool, error) {
 			default:
 				return nil, errdefs.InvalidArgumentf("Invalid filter 'status=%s'", v)
 			}
+		case "health":
+			switch v {
+			case container.HealthStarting, container.HealthHealthy, container.HealthUnhealthy, "none":
+			default:
+				return nil, errdefs.InvalidArgumentf("Unrecognised filter value for health: %s", v)
+			}
 		case "name", "ancestor", "label", "exited", "id":
 		default:
 			return nil, errdefs.InvalidArgumentf("Invalid filter '%s'", k)
@@ -174,6 +180,11 @@ func psFilter(filters []string) (func(*container.Container) bool, error) {
 		case "exited":
 			n, err := strconv.Atoi(v)
 			return err == nil && c.State.Status == container.StatusExited && c.State.ExitCode == n
+		case "health":
+			if h := c.State.Health; h != nil && c.State.Running() {
+				return h.Status == v
+			}
+			return v == "none"
 		}
 		return false
 	}

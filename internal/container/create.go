@@ -115,6 +115,7 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	if cfg.Image == "" {
 		cfg.Image = img.Ref
 	}
+	cfg.Healthcheck = mergeHealth(img.Healthcheck, cfg.Healthcheck)
 
 	id := newID()
 	if cfg.Hostname == "" {

@@ -196,11 +196,20 @@ func orDiscard(w io.Writer) io.Writer {
 	return w
 }
 
-type limitedBuf struct{ b *strings.Builder }
+// limitedBuf keeps the first max bytes written to it (64 KiB when max is
+// 0): a runtime's error text, a probe's output.
+type limitedBuf struct {
+	b   *strings.Builder
+	max int
+}
 
 func (l *limitedBuf) Write(p []byte) (int, error) {
-	if l.b.Len() < 64*1024 {
-		l.b.Write(p)
+	max := l.max
+	if max == 0 {
+		max = 64 * 1024
+	}
+	if room := max - l.b.Len(); room > 0 {
+		l.b.Write(p[:min(len(p), room)])
 	}
 	return len(p), nil
 }

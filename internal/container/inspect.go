@@ -25,6 +25,21 @@ type InspectState struct {
 	Error      string
 	StartedAt  string
 	FinishedAt string
+	Health     *InspectHealth `json:",omitempty"`
+}
+
+// InspectHealth is State.Health, as docker shows it.
+type InspectHealth struct {
+	Status        string
+	FailingStreak int
+	Log           []InspectHealthLog
+}
+
+// InspectHealthLog is one probe of State.Health.Log.
+type InspectHealthLog struct {
+	Start, End string
+	ExitCode   int
+	Output     string
 }
 
 // InspectMount is one entry of inspect's Mounts, as docker shows it.
@@ -207,6 +222,17 @@ type InspectEndpoint struct {
 	DriverOpts          map[string]string
 }
 
+func inspectHealth(h *Health) *InspectHealth {
+	if h == nil {
+		return nil
+	}
+	out := &InspectHealth{Status: h.Status, FailingStreak: h.FailingStreak, Log: []InspectHealthLog{}}
+	for _, l := range h.Log {
+		out.Log = append(out.Log, InspectHealthLog{Start: l.Start.Format(time.RFC3339Nano), End: l.End.Format(time.RFC3339Nano), ExitCode: l.ExitCode, Output: l.Output})
+	}
+	return out
+}
+
 func orDefault(s, def string) string {
 	if s == "" {
 		return def
@@ -235,7 +261,7 @@ func (c *Container) Inspect() Inspect {
 		Id: c.ID, Created: dockerTime(c.Created), Path: c.Path, Args: c.Args,
 		State: InspectState{Status: s.Status, Running: s.Running(), Paused: s.Status == StatusPaused,
 			Dead: s.Status == StatusDead, Pid: s.Pid, ExitCode: s.ExitCode, Error: s.Error, OOMKilled: s.OOMKilled,
-			StartedAt: dockerTime(s.StartedAt), FinishedAt: dockerTime(s.FinishedAt)},
+			StartedAt: dockerTime(s.StartedAt), FinishedAt: dockerTime(s.FinishedAt), Health: inspectHealth(s.Health)},
 		Image:          c.ImageID,
 		ResolvConfPath: filepath.Join(c.dir, "resolv.conf"),
 		HostnamePath:   filepath.Join(c.dir, "hostname"),
@@ -331,6 +357,7 @@ func (c *Container) Inspect() Inspect {
 		Env: env, Cmd: cfg.Cmd, Image: cfg.Image, Volumes: cfg.Volumes, WorkingDir: cfg.WorkingDir,
 		Entrypoint: cfg.Entrypoint, Labels: cfg.Labels, StopSignal: cfg.StopSignal,
 	}
+	in.Config.Healthcheck = cfg.Healthcheck
 	ip, gw, prefix := "", "", 0
 	if netMode(c) == "bridge" {
 		ip, gw, prefix = network.GuestIP, network.Gateway, 24 // slirp4netns's 10.0.2.0/24

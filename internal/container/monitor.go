@@ -149,13 +149,25 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	}
 	reply(syncMsg{Started: true, Pid: pid})
 	syncFile.Close()
+	var healthDone chan struct{}
+	var healthMu sync.Mutex
+	if probeArgs(c.Config.Healthcheck) != nil {
+		healthDone = make(chan struct{})
+		probed := *c // its own copy: it reloads and saves the state
+		go m.checkHealth(&probed, c.State.StartedAt, healthDone, &healthMu)
+	}
 
 	memcg, own := proc.ContainerMemoryCgroup(pid, cgroupName(c))
 	oomBefore := 0 // the container's own cgroup is new: its every OOM kill is this run's
 	if !own {
 		oomBefore = proc.OOMKills(memcg)
 	}
-	code := waitPid(pid)
+	code := waitChild(pid)
+	if healthDone != nil {
+		close(healthDone)
+		healthMu.Lock() // a record under way finishes; none follows
+		healthMu.Unlock()
+	}
 	oomKilled := proc.OOMKills(memcg) > oomBefore
 	patience := 20 // x 10 ms
 	if own && proc.MemoryLimitHit(memcg) {
@@ -173,6 +185,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	netw := mon.net
 	mon.net = nil // stopped after the clients know the exit code
 	mon.cleanup() // unmounts the rootfs
+	c.State.Health = c.exitedHealth()
 	c.State.Status = StatusExited
 	c.State.ExitCode = code
 	c.State.Pid = 0
@@ -217,29 +230,19 @@ func readPidFile(path string) (int, error) {
 	return pid, nil
 }
 
-// waitPid reaps children (the monitor is a subreaper) until pid exits and
-// returns its docker-style status (128+signal when killed).
-func waitPid(pid int) int { return reap(-1, pid) }
-
-// waitChild waits for the child pid alone (the process may have other
-// children, waited elsewhere) and returns its docker-style status.
-func waitChild(pid int) int { return reap(pid, pid) }
-
-// reap waits for children matching which (-1: any, else that pid) until
-// pid has exited, and returns pid's docker-style status (255 if it cannot
-// be waited for).
-func reap(which, pid int) int {
+// waitChild waits for the child pid alone and returns its docker-style
+// status (128+signal when killed; 255 if it cannot be waited for). The
+// monitor, a subreaper, inherits the container's process when the runtime
+// exits; it waits for that one only, so that the commands it runs itself
+// meanwhile (health probes) keep their own exit statuses.
+func waitChild(pid int) int {
 	for {
 		var ws unix.WaitStatus
-		wpid, err := unix.Wait4(which, &ws, 0, nil)
-		if err != nil {
+		if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
 			return 255 // ECHILD: lost track of it
-		}
-		if wpid != pid {
-			continue
 		}
 		switch {
 		case ws.Exited():

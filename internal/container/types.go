@@ -8,6 +8,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/spec"
+	"github.com/hoistproject/hoist/internal/images"
 )
 
 // Image is what a container needs from the image store.
@@ -17,6 +18,30 @@ type Image struct {
 	Config    ocispec.Image // the image config
 	LowerDirs []string      // unpacked layer dirs, BOTTOM first
 	ChainIDs  []string      // the layers' chain IDs, bottom first (kept from GC while the container exists)
+	// Healthcheck is the image's HEALTHCHECK (docker's extension of the
+	// config), nil when it has none.
+	Healthcheck *HealthConfig
+}
+
+// HealthConfig is docker's healthcheck, as images store it: Test is
+// ["NONE"], ["CMD", args...] or ["CMD-SHELL", command]; zero durations and
+// retries mean docker's defaults (30s interval, 30s timeout, no start
+// period, 3 retries).
+type HealthConfig = images.HealthConfig
+
+// Health is a running container's health (docker's State.Health).
+type Health struct {
+	Status        string      `json:"Status"` // starting, healthy, unhealthy
+	FailingStreak int         `json:"FailingStreak"`
+	Log           []HealthLog `json:"Log"`
+}
+
+// HealthLog is one probe's result (the last five are kept).
+type HealthLog struct {
+	Start    time.Time `json:"Start"`
+	End      time.Time `json:"End"`
+	ExitCode int       `json:"ExitCode"`
+	Output   string    `json:"Output"`
 }
 
 // ImageResolver finds an image by reference or ID.
@@ -41,6 +66,7 @@ type Config struct {
 	StopSignal    string              `json:"StopSignal,omitempty"`
 	StopTimeout   *int                `json:"StopTimeout,omitempty"`
 	ExposedPorts  map[string]struct{} `json:"ExposedPorts,omitempty"`
+	Healthcheck   *HealthConfig       `json:"Healthcheck,omitempty"`
 	Volumes       map[string]struct{} `json:"Volumes,omitempty"`
 	Image         string              `json:"Image"`
 }
@@ -143,6 +169,7 @@ type State struct {
 	OOMKilled    bool      `json:"OOMKilled"`
 	StartedAt    time.Time `json:"StartedAt"`
 	FinishedAt   time.Time `json:"FinishedAt"`
+	Health       *Health   `json:"Health,omitempty"`
 }
 
 // Running reports whether the container is running or paused.
