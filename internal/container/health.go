@@ -24,6 +24,9 @@ func mergeHealth(img, user *HealthConfig) *HealthConfig {
 		return img
 	}
 	h := *user
+	if len(h.Test) == 1 && h.Test[0] == "NONE" {
+		return &h // --no-healthcheck: nothing of the image's
+	}
 	if img != nil {
 		if len(h.Test) == 0 {
 			h.Test = img.Test

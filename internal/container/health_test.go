@@ -15,8 +15,8 @@ func TestMergeHealth(t *testing.T) {
 	if !slices.Equal(got.Test, img.Test) || got.Interval != time.Second || got.Retries != 5 {
 		t.Fatalf("user interval over the image's check: %+v", got)
 	}
-	if got := mergeHealth(img, &HealthConfig{Test: []string{"NONE"}}); probeArgs(got) != nil {
-		t.Fatalf("NONE still probes: %+v", got)
+	if got := mergeHealth(img, &HealthConfig{Test: []string{"NONE"}}); probeArgs(got) != nil || got.Interval != 0 {
+		t.Fatalf("NONE still probes, or keeps the image's settings: %+v", got)
 	}
 	if got := mergeHealth(nil, &HealthConfig{Interval: time.Second}); got != nil {
 		t.Fatalf("settings without a test: %+v", got)
