@@ -1084,3 +1084,45 @@ func TestCLIHealthcheck(t *testing.T) {
 		t.Fatalf("conflicting health flags: %d %q", code, errOut)
 	}
 }
+
+// --log-opt max-size/max-file rotate the json-file log (logs reads across
+// the files); --log-driver none keeps none.
+func TestCLILogOptions(t *testing.T) {
+	root := ctrRoot(t)
+	t.Cleanup(func() { waitMonitors(t, root) })
+	out, errOut, code := ctrCLI(t, root, "", "run", "--name", "rot", "--network", "none", "--log-opt", "max-size=1k", "--log-opt", "max-file=3",
+		"busybox", "sh", "-c", "i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done")
+	if code != 0 || !strings.HasSuffix(out, "line-199\n") {
+		t.Fatalf("run: %d %q", code, errOut)
+	}
+	out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{.Id}}", "rot")
+	dir := filepath.Join(root, "containers", strings.TrimSpace(out))
+	for _, n := range []string{"container-json.log", "container-json.log.1", "container-json.log.2"} {
+		if fi, err := os.Stat(filepath.Join(dir, n)); err != nil || fi.Size() > 1024 {
+			t.Fatalf("%s: %v", n, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "container-json.log.3")); !os.IsNotExist(err) {
+		t.Fatalf("a fourth file: %v", err)
+	}
+	if out, _, _ := ctrCLI(t, root, "", "logs", "--tail", "2", "rot"); out != "line-198\nline-199\n" {
+		t.Fatalf("logs --tail across files: %q", out)
+	}
+	if out, _, _ := ctrCLI(t, root, "", "inspect", "-f", "{{json .HostConfig.LogConfig}}", "rot"); out != `{"Type":"json-file","Config":{"max-file":"3","max-size":"1k"}}`+"\n" {
+		t.Fatalf("LogConfig: %q", out)
+	}
+	ctrCLI(t, root, "", "run", "--name", "quiet", "--network", "none", "--log-driver", "none", "busybox", "echo", "hi")
+	if _, errOut, code := ctrCLI(t, root, "", "logs", "quiet"); code != 1 || errOut != "Error response from daemon: configured logging driver does not support reading\n" {
+		t.Fatalf("logs of --log-driver none: %d %q", code, errOut)
+	}
+	for _, c := range []struct{ flag, err string }{
+		{"--log-driver=syslog", "logger: no log driver named 'syslog' is registered"},
+		{"--log-opt=max-file=2", "max-file cannot be set without max-size"},
+		{"--log-opt=foo=bar", "unknown log opt 'foo' for json-file log driver"},
+		{"--log-opt=max-size=-1", `invalid max-size "-1"`},
+	} {
+		if _, errOut, code := ctrCLI(t, root, "", "run", "--rm", c.flag, "busybox", "true"); code != 125 || !strings.Contains(errOut, c.err) {
+			t.Errorf("%s: %d %q", c.flag, code, errOut)
+		}
+	}
+}

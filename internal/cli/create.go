@@ -19,14 +19,14 @@ import (
 type createFlags struct {
 	name, workdir, user, entrypoint, network, hostname, restart, memory, cpus, runtime string
 	stopSignal, pull, shmSize, cidfile, pidMode, ipcMode, utsMode, memorySwap          string
-	memoryReservation, cpusetCpus, cpusetMems, platform, healthCmd                     string
+	memoryReservation, cpusetCpus, cpusetMems, platform, healthCmd, logDriver          string
 	healthInterval, healthTimeout, healthStartPeriod                                   time.Duration
 	healthRetries                                                                      int
 	cpuPeriod, cpuQuota                                                                int64
 	stopTimeout                                                                        int
 	env, envFile, volumes, publish, ulimits, securityOpt, labels                       []string
 	tmpfs, mounts, capAdd, capDrop, groupAdd, addHost, dns, dnsSearch, dnsOption       []string
-	expose, labelFile                                                                  []string
+	expose, labelFile, logOpts                                                         []string
 	interactive, tty, rm, publishAll, readOnly, init, privileged, oomKillDisable       bool
 	noHealthcheck                                                                      bool
 	cpuShares, pidsLimit                                                               int64
@@ -97,6 +97,8 @@ func (f *createFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.healthStartPeriod, "health-start-period", 0, "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)")
 	fs.IntVar(&f.healthRetries, "health-retries", 0, "Consecutive failures needed to report unhealthy")
 	fs.BoolVar(&f.noHealthcheck, "no-healthcheck", false, "Disable any container-specified HEALTHCHECK")
+	fs.StringVar(&f.logDriver, "log-driver", "", "Logging driver for the container (json-file, none)")
+	fs.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (max-size, max-file)")
 }
 
 // options converts the flags and IMAGE [COMMAND] [ARG...] into CreateOptions.

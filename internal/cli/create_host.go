@@ -74,6 +74,20 @@ func (f *createFlags) hostOptions(o *container.CreateOptions, hc *container.Host
 	hc.Privileged, hc.PidMode, hc.IpcMode, hc.UTSMode = f.privileged, f.pidMode, f.ipcMode, f.utsMode
 	hc.CpusetCpus, hc.CpusetMems, hc.CPUPeriod, hc.CPUQuota = f.cpusetCpus, f.cpusetMems, f.cpuPeriod, f.cpuQuota
 	hc.OomKillDisable = f.oomKillDisable
+	hc.LogConfig = container.LogConfig{Type: f.logDriver}
+	for _, o := range f.logOpts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			return errdefs.InvalidArgumentf("invalid argument %q for \"--log-opt\" flag: invalid key value pair format", o)
+		}
+		if hc.LogConfig.Config == nil {
+			hc.LogConfig.Config = map[string]string{}
+		}
+		hc.LogConfig.Config[k] = v
+	}
+	if err := container.CheckLogConfig(hc.LogConfig); err != nil {
+		return &shapedErr{err: err, daemon: true} // docker's daemon checks them
+	}
 	var err error
 	if hc.MemoryReservation, err = parseBytes(f.memoryReservation); err != nil {
 		return err

@@ -318,7 +318,7 @@ func (c *Container) Inspect() Inspect {
 		binds = []string{}
 	}
 	in.HostConfig = InspectHostConfig{
-		Binds: binds, LogConfig: InspectLogConfig{Type: "json-file", Config: map[string]string{}},
+		Binds: binds, LogConfig: InspectLogConfig{Type: orDefault(hc.LogConfig.Type, "json-file"), Config: hc.LogConfig.Config},
 		NetworkMode: c.networkModeSet(), PortBindings: bindings, RestartPolicy: InspectRestartPolicy{Name: "no"},
 		AutoRemove: hc.AutoRemove, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, CgroupnsMode: "host",
 		Dns: orEmpty(hc.DNS), DnsOptions: orEmpty(hc.DNSOptions), DnsSearch: orEmpty(hc.DNSSearch),
@@ -334,6 +334,9 @@ func (c *Container) Inspect() Inspect {
 	}
 	if hc.ShmSize > 0 {
 		in.HostConfig.ShmSize = hc.ShmSize
+	}
+	if in.HostConfig.LogConfig.Config == nil {
+		in.HostConfig.LogConfig.Config = map[string]string{}
 	}
 	if hc.PidsLimit != 0 {
 		n := hc.PidsLimit

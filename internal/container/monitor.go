@@ -242,7 +242,14 @@ func waitChild(pid int) int {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
-			return 255 // ECHILD: lost track of it
+			// ECHILD: not (yet) ours. A runtime's intermediate process may
+			// not have exited yet, so the process is not yet handed to the
+			// subreaper: wait while it exists.
+			if errors.Is(err, unix.ECHILD) && unix.Kill(pid, 0) == nil {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			return 255 // lost track of it
 		}
 		switch {
 		case ws.Exited():
@@ -264,7 +271,15 @@ func (mon *monitor) prepare() error {
 		return fmt.Errorf("attach socket: %w", err)
 	}
 	mon.srv = srv
-	lw, err := logfile.Open(c.LogPath())
+	rot, err := c.HostConfig.LogConfig.rotation()
+	if err != nil {
+		return err
+	}
+	logPath := c.LogPath()
+	if c.HostConfig.LogConfig.Type == "none" {
+		logPath = os.DevNull // --log-driver none: no log kept
+	}
+	lw, err := logfile.Open(logPath, rot)
 	if err != nil {
 		return err
 	}

@@ -112,6 +112,15 @@ type HostConfig struct {
 	CPUPeriod         int64  `json:"CpuPeriod,omitempty"`
 	CPUQuota          int64  `json:"CpuQuota,omitempty"`
 	OomKillDisable    bool   `json:"OomKillDisable,omitempty"`
+	// LogConfig is docker's --log-driver (json-file or none) and --log-opt
+	// (max-size, max-file).
+	LogConfig LogConfig `json:"LogConfig"`
+}
+
+// LogConfig is a container's logging: Type "" is json-file.
+type LogConfig struct {
+	Type   string            `json:"Type"`
+	Config map[string]string `json:"Config"`
 }
 
 // MountPoint is a volume or bind mount of the container (inspect's Mounts).

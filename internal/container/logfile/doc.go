@@ -5,9 +5,11 @@
 //
 // with "log" holding one line of output (its newline included; a line
 // longer than 16 KiB is split). Writer appends entries (Stream splits a
-// process's output into them); Copy prints a log file as `docker logs`
-// does: --tail, --since, --until, --timestamps and --follow (polling the
-// file while its writer runs).
+// process's output into them), rotating the file as docker's max-size and
+// max-file ask (PATH.1, PATH.2, ... older); Copy prints a log and its
+// rotated files as `docker logs` does: --tail, --since, --until,
+// --timestamps, --details and --follow (polling the file while its writer
+// runs, following it across rotations).
 //
 // The file's place is the caller's (containers/<id>/container-json.log).
 package logfile

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 type stopped struct{}
@@ -17,7 +20,7 @@ func (stopped) Refresh() (bool, error) { return false, nil }
 
 func TestStreamSplitsLines(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "ctr.log")
-	w, err := Open(p)
+	w, err := Open(p, Rotation{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,4 +75,105 @@ func TestStreamSplitsLines(t *testing.T) {
 	if err := Copy(context.Background(), filepath.Join(t.TempDir(), "none"), Options{Tail: -1, Follow: true}, &so, nil, stopped{}); err != nil {
 		t.Fatalf("missing log of a stopped writer: %v", err)
 	}
+}
+
+func TestRotation(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "ctr.log")
+	w, err := Open(p, Rotation{MaxSize: 300, MaxFiles: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := w.Stream("stdout")
+	for i := 0; i < 40; i++ {
+		out.Write([]byte(fmt.Sprintf("line %02d\n", i)))
+	}
+	w.Close()
+	for _, name := range []string{p, p + ".1", p + ".2"} {
+		fi, err := os.Stat(name)
+		if err != nil || fi.Size() > 300 {
+			t.Fatalf("%s: %v (size over the limit?)", name, err)
+		}
+	}
+	if _, err := os.Stat(p + ".3"); !os.IsNotExist(err) {
+		t.Fatalf("more than max-file files: %v", err)
+	}
+	var so bytes.Buffer
+	if err := Copy(context.Background(), p, Options{Tail: -1}, &so, nil, stopped{}); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(so.String(), "\n"), "\n")
+	if len(got) < 6 || got[len(got)-1] != "line 39" {
+		t.Fatalf("rotated logs read back: %q", got)
+	}
+	for i := 1; i < len(got); i++ { // oldest first, no gaps
+		if got[i] <= got[i-1] {
+			t.Fatalf("out of order at %d: %q", i, got)
+		}
+	}
+	so.Reset()
+	Copy(context.Background(), p, Options{Tail: 3}, &so, nil, stopped{})
+	if so.String() != "line 37\nline 38\nline 39\n" {
+		t.Fatalf("tail across files: %q", so.String())
+	}
+}
+
+// running is a Source that runs until stop is closed.
+type running struct{ stop chan struct{} }
+
+func (r running) Running() bool {
+	select {
+	case <-r.stop:
+		return false
+	default:
+		return true
+	}
+}
+func (r running) Refresh() (bool, error) { return true, nil }
+
+// --follow keeps up across rotations: every line, once, in order.
+func TestFollowAcrossRotation(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "ctr.log")
+	w, err := Open(p, Rotation{MaxSize: 800, MaxFiles: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := running{stop: make(chan struct{})}
+	var so syncWriter
+	done := make(chan error, 1)
+	go func() { done <- Copy(context.Background(), p, Options{Tail: -1, Follow: true}, &so, nil, src) }()
+	out := w.Stream("stdout")
+	for i := 0; i < 30; i++ {
+		out.Write([]byte(fmt.Sprintf("line %02d\n", i)))
+		time.Sleep(50 * time.Millisecond) // a file lasts several of the reader's polls
+	}
+	w.Close()
+	time.Sleep(250 * time.Millisecond)
+	close(src.stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(&want, "line %02d\n", i)
+	}
+	if so.String() != want.String() {
+		t.Fatalf("followed:\n%s", so.String())
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -2,6 +2,7 @@ package logfile
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -31,9 +32,10 @@ type Source interface {
 	Refresh() (bool, error)
 }
 
-// Copy writes the log at path to stdout and stderr (by each entry's
-// stream; nil drops it), as `docker logs` prints it. With Follow it keeps
-// reading until src stops running or ctx ends.
+// Copy writes the log at path (after its rotated files, oldest first) to
+// stdout and stderr (by each entry's stream; nil drops it), as `docker
+// logs` prints it. With Follow it keeps reading until src stops running or
+// ctx ends, following the log across rotations.
 func Copy(ctx context.Context, path string, o Options, stdout, stderr io.Writer, src Source) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -50,7 +52,7 @@ func Copy(ctx context.Context, path string, o Options, stdout, stderr io.Writer,
 			}
 		}
 	}
-	defer f.Close()
+	defer func() { f.Close() }()
 	emit := func(line []byte) {
 		var e Entry
 		if json.Unmarshal(line, &e) != nil {
@@ -78,8 +80,24 @@ func Copy(ctx context.Context, path string, o Options, stdout, stderr io.Writer,
 		}
 		io.WriteString(w, e.Log)
 	}
-	r := bufio.NewReaderSize(f, 64*1024)
 	var lines [][]byte
+	keep := func(line []byte) {
+		lines = append(lines, line)
+		if o.Tail >= 0 && len(lines) > o.Tail {
+			lines = lines[1:]
+		}
+	}
+	// The rotated files first (their lines count for --tail too).
+	for _, old := range rotatedFiles(path) {
+		if b, err := os.ReadFile(old); err == nil {
+			for _, l := range bytes.SplitAfter(b, []byte("\n")) {
+				if len(l) > 0 && l[len(l)-1] == '\n' {
+					keep(l)
+				}
+			}
+		}
+	}
+	r := bufio.NewReaderSize(f, 64*1024)
 	var pending []byte
 	readAvail := func() {
 		for {
@@ -88,22 +106,11 @@ func Copy(ctx context.Context, path string, o Options, stdout, stderr io.Writer,
 			if err != nil {
 				return
 			}
-			line := pending
+			keep(pending)
 			pending = nil
-			if o.Tail >= 0 && !o.Follow {
-				lines = append(lines, line)
-				if len(lines) > o.Tail {
-					lines = lines[1:]
-				}
-				continue
-			}
-			lines = append(lines, line)
 		}
 	}
 	readAvail()
-	if o.Tail >= 0 && len(lines) > o.Tail {
-		lines = lines[len(lines)-o.Tail:]
-	}
 	for _, l := range lines {
 		emit(l)
 	}
@@ -120,6 +127,12 @@ func Copy(ctx context.Context, path string, o Options, stdout, stderr io.Writer,
 		case <-time.After(100 * time.Millisecond):
 		}
 		readAvail()
+		if nf := reopenIfRotated(path, f); nf != nil {
+			readAvail() // the rest of the old file, then the new one
+			f.Close()
+			f, r, pending = nf, bufio.NewReaderSize(nf, 64*1024), nil
+			readAvail()
+		}
 		for _, l := range lines {
 			emit(l)
 		}
@@ -131,4 +144,32 @@ func Copy(ctx context.Context, path string, o Options, stdout, stderr io.Writer,
 			return err
 		}
 	}
+}
+
+// rotatedFiles are the rotated files of the log at path that exist,
+// oldest first (PATH.N ... PATH.1).
+func rotatedFiles(path string) []string {
+	var out []string
+	for i := 1; ; i++ {
+		if _, err := os.Stat(rotated(path, i)); err != nil {
+			break
+		}
+		out = append([]string{rotated(path, i)}, out...)
+	}
+	return out
+}
+
+// reopenIfRotated opens path when it is no longer the file f has open (the
+// writer rotated it); nil otherwise.
+func reopenIfRotated(path string, f *os.File) *os.File {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	if err1 != nil || err2 != nil || os.SameFile(a, b) {
+		return nil
+	}
+	nf, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	return nf
 }

@@ -3,6 +3,7 @@ package logfile
 import (
 	"encoding/json"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,28 +23,78 @@ type Entry struct {
 // entry of its own.
 const maxLine = 16 * 1024
 
+// Rotation is docker's json-file --log-opt max-size and max-file: when
+// the log would grow past MaxSize bytes it is renamed PATH.1 (PATH.1 to
+// PATH.2, ...) and a new one started, keeping MaxFiles files in all.
+// MaxSize 0: one file that grows without bound.
+type Rotation struct {
+	MaxSize  int64
+	MaxFiles int
+}
+
 // Writer appends entries to a log file; it is safe for concurrent use.
 type Writer struct {
-	mu sync.Mutex
-	f  *os.File
+	mu   sync.Mutex
+	path string
+	rot  Rotation
+	f    *os.File
+	size int64
 }
 
 // Open opens (creating it if needed) the log file at path for appending.
-func Open(path string) (*Writer, error) {
+func Open(path string, rot Rotation) (*Writer, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{f: f}, nil
+	w := &Writer{path: path, rot: rot, f: f}
+	if fi, err := f.Stat(); err == nil {
+		w.size = fi.Size()
+	}
+	return w, nil
 }
 
 // Write appends one entry of stream ("stdout" or "stderr") holding p,
 // stamped with the current time.
 func (w *Writer) Write(stream string, p []byte) {
 	b, _ := json.Marshal(Entry{Log: string(p), Stream: stream, Time: time.Now().UTC().Format(TimeFormat)})
+	b = append(b, '\n')
 	w.mu.Lock()
-	w.f.Write(append(b, '\n'))
-	w.mu.Unlock()
+	defer w.mu.Unlock()
+	if w.rot.MaxSize > 0 && w.size > 0 && w.size+int64(len(b)) > w.rot.MaxSize {
+		w.rotate()
+	}
+	n, _ := w.f.Write(b)
+	w.size += int64(n)
+}
+
+// rotate shifts PATH.k to PATH.k+1 (dropping the oldest) and PATH to
+// PATH.1, and starts a new PATH. On failure it keeps appending where it is.
+func (w *Writer) rotate() {
+	keep := max(w.rot.MaxFiles, 1)
+	os.Remove(rotated(w.path, keep-1))
+	for i := keep - 2; i >= 1; i-- {
+		os.Rename(rotated(w.path, i), rotated(w.path, i+1))
+	}
+	if keep > 1 {
+		if os.Rename(w.path, rotated(w.path, 1)) != nil {
+			return
+		}
+	}
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o640)
+	if err != nil {
+		return
+	}
+	w.f.Close()
+	w.f, w.size = f, 0
+}
+
+// rotated is the name of the i-th older log file (PATH.i; PATH for 0).
+func rotated(path string, i int) string {
+	if i == 0 {
+		return path
+	}
+	return path + "." + strconv.Itoa(i)
 }
 
 // Close closes the file.
