@@ -36,14 +36,17 @@
 //	containers/<id>/              one directory per container (<id>: 64 hex)
 //	    container.json            the Container record (config, host config, image, lower dirs);
 //	                              written once at create, rewritten atomically on rename
-//	    state.json                State (status, pids, exit code, times), written atomically
-//	                              (temp file + rename) by the monitor and the CLI
+//	    state.json                State (status, pids, exit code, times, health), written atomically
+//	                              (temp file + rename) by the monitor and the CLI; an --rm
+//	                              container's container.json is not fsynced (a torn one is a
+//	                              crash remnant, removed by prune)
 //	    lock                      flock(2) file serialising state changes across processes
 //	    upper/ work/              the overlay upper and work dirs (the container's changes)
 //	    rootfs/                   the merged mount point (mounted only while running)
 //	    bundle/config.json        the OCI runtime spec given to the runtime
 //	    container-json.log        logs in docker's json-file format (package logfile), one JSON
-//	                              object per line: {"log":"...","stream":"stdout|stderr","time":"RFC3339Nano"}
+//	                              object per line: {"log":"...","stream":"stdout|stderr","time":"RFC3339Nano"};
+//	                              container-json.log.1, .2, ... older ones with --log-opt max-size/max-file
 //	    hosts hostname resolv.conf  bind-mounted over /etc/... in the container, so never committed
 //	    attach.sock               the monitor's attach socket (exists while a monitor runs;
 //	                              package attach)
@@ -74,10 +77,12 @@
 // recorded in the state at once) while the monitor starts up (the new
 // process is the longest step before the runtime), and hands the network
 // over with Start; the monitor runs "runtime run --detach" as a child
-// subreaper, waits for the
-// container's init, copies its output to the log file and to attached
-// clients (attach.sock), records the exit code and finish time, then unmounts
-// and cleans up (-t: "create", size the pty, "start"). If the monitor itself
+// subreaper, waits for the container's init (that process alone, so that
+// the healthcheck probes it runs with "runtime exec" keep their statuses),
+// copies its output to the log file and to attached clients (attach.sock),
+// runs the healthcheck (State.Health), records the exit code and finish
+// time, then unmounts and cleans up (-t: "create", size the pty, "start").
+// If the monitor itself
 // is killed, readers of the state reconcile it against the runtime's state
 // and the liveness of the monitor (pid + start time): a process the runtime
 // still runs stays "running" (unmonitored), otherwise the container is marked
