@@ -75,10 +75,10 @@ func (f *createFlags) hostOptions(o *container.CreateOptions, hc *container.Host
 	hc.CpusetCpus, hc.CpusetMems, hc.CPUPeriod, hc.CPUQuota = f.cpusetCpus, f.cpusetMems, f.cpuPeriod, f.cpuQuota
 	hc.OomKillDisable = f.oomKillDisable
 	hc.LogConfig = container.LogConfig{Type: f.logDriver}
-	for _, o := range f.logOpts {
-		k, v, ok := strings.Cut(o, "=")
+	for _, opt := range f.logOpts {
+		k, v, ok := strings.Cut(opt, "=")
 		if !ok {
-			return errdefs.InvalidArgumentf("invalid argument %q for \"--log-opt\" flag: invalid key value pair format", o)
+			return errdefs.InvalidArgumentf("invalid argument %q for \"--log-opt\" flag: invalid key value pair format", opt)
 		}
 		if hc.LogConfig.Config == nil {
 			hc.LogConfig.Config = map[string]string{}
