@@ -1126,3 +1126,22 @@ func TestCLILogOptions(t *testing.T) {
 		}
 	}
 }
+
+// run -a: only the named streams are attached.
+func TestCLIRunAttachStreams(t *testing.T) {
+	root := ctrRoot(t)
+	out, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--network", "none", "-a", "stderr", "busybox", "sh", "-c", "echo out; echo err >&2")
+	if code != 0 || out != "" || errOut != "err\n" {
+		t.Fatalf("-a stderr: %d %q %q", code, out, errOut)
+	}
+	out, _, code = ctrCLI(t, root, "piped\n", "run", "--rm", "--network", "none", "-i", "-a", "STDIN", "-a", "stdout", "busybox", "cat")
+	if code != 0 || out != "piped\n" {
+		t.Fatalf("-i -a stdin -a stdout: %d %q", code, out)
+	}
+	if _, errOut, code := ctrCLI(t, root, "", "run", "-d", "-a", "stdout", "busybox", "true"); code != 125 || !strings.HasPrefix(errOut, "hoist: Conflicting options: -a and -d\n") {
+		t.Fatalf("-a with -d: %d %q", code, errOut)
+	}
+	if _, errOut, code := ctrCLI(t, root, "", "run", "--rm", "-a", "bogus", "busybox", "true"); code != 125 || !strings.Contains(errOut, "valid streams are STDIN, STDOUT and STDERR") {
+		t.Fatalf("-a bogus: %d %q", code, errOut)
+	}
+}

@@ -3,22 +3,29 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
 func newRunCmd(e *env) *cobra.Command {
 	var f createFlags
 	var detach bool
 	var detachKeys string
+	var attachTo []string
 	c := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and run a new container from an image",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o, err := f.options(cmd, args)
+			if err != nil {
+				return runFailure(err)
+			}
+			only, err := attachStreams(attachTo, detach)
 			if err != nil {
 				return runFailure(err)
 			}
@@ -64,6 +71,17 @@ func newRunCmd(e *env) *cobra.Command {
 				return nil
 			}
 			streams, restore := terminalStreams(e, f.interactive, f.tty)
+			if only != nil { // -a: these streams only (stdin needs -i too, as docker)
+				if !only["stdin"] {
+					streams.Stdin = nil
+				}
+				if !only["stdout"] {
+					streams.Stdout = nil
+				}
+				if !only["stderr"] {
+					streams.Stderr = nil
+				}
+			}
 			sigs, stop := forwardedSignals()
 			code, err := m.StartCreated(ctx, ctr, container.StartOptions{Streams: streams, Signals: sigs, Monitor: mon})
 			stop()
@@ -80,5 +98,27 @@ func newRunCmd(e *env) *cobra.Command {
 	f.register(c.Flags())
 	c.Flags().BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
 	c.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, "Override the key sequence for detaching a container")
+	c.Flags().StringArrayVarP(&attachTo, "attach", "a", nil, "Attach to STDIN, STDOUT or STDERR")
 	return c
+}
+
+// attachStreams reads run's -a values (stdin, stdout, stderr, any case);
+// nil when none was given (all are attached).
+func attachStreams(values []string, detach bool) (map[string]bool, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	if detach {
+		return nil, errdefs.InvalidArgumentf("Conflicting options: -a and -d")
+	}
+	only := map[string]bool{}
+	for _, v := range values {
+		switch l := strings.ToLower(v); l {
+		case "stdin", "stdout", "stderr":
+			only[l] = true
+		default:
+			return nil, errdefs.InvalidArgumentf("invalid argument %q for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR", v)
+		}
+	}
+	return only, nil
 }
