@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1143,5 +1144,29 @@ func TestCLIRunAttachStreams(t *testing.T) {
 	}
 	if _, errOut, code := ctrCLI(t, root, "", "run", "--rm", "-a", "bogus", "busybox", "true"); code != 125 || !strings.Contains(errOut, "valid streams are STDIN, STDOUT and STDERR") {
 		t.Fatalf("-a bogus: %d %q", code, errOut)
+	}
+}
+
+// stats --no-stream: docker's columns, from the container's cgroups.
+func TestCLIStats(t *testing.T) {
+	root := ctrRoot(t)
+	if _, errOut, code := ctrCLI(t, root, "", "run", "-d", "--name", "busy", "--network", "none", "-m", "64m", "busybox", "sh", "-c", "while :; do :; done"); code != 0 {
+		t.Fatalf("run: %d %q", code, errOut)
+	}
+	out, errOut, code := ctrCLI(t, root, "", "stats", "--no-stream")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O   BLOCK I/O   PIDS") {
+		t.Fatalf("stats: %d %q %q", code, out, errOut)
+	}
+	out, _, _ = ctrCLI(t, root, "", "stats", "--no-stream", "--format", "{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}", "busy")
+	f := strings.Split(strings.TrimSpace(out), "|")
+	if len(f) != 4 || f[0] != "busy" || !strings.HasSuffix(f[1], "%") || !strings.HasSuffix(f[2], " / 64MiB") || f[3] == "0" {
+		t.Fatalf("stats busy: %q", out)
+	}
+	if cpu, err := strconv.ParseFloat(strings.TrimSuffix(f[1], "%"), 64); err != nil || cpu <= 1 {
+		t.Fatalf("a busy loop shows %s CPU", f[1])
+	}
+	if _, errOut, code := ctrCLI(t, root, "", "stats", "--no-stream", "nosuch"); code != 1 || errOut != "Error response from daemon: No such container: nosuch\n" {
+		t.Fatalf("stats nosuch: %d %q", code, errOut)
 	}
 }

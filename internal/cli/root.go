@@ -178,7 +178,7 @@ func newRootCommand(e *env) *cobra.Command {
 func daemonVerb(name string) bool {
 	switch name {
 	case "logs", "diff", "export", "attach", "top", "commit", "cp", "start", "exec",
-		"rmi", "rm", "history", "tag", "save", "inspect", "port":
+		"rmi", "rm", "history", "tag", "save", "inspect", "port", "stats":
 		return true
 	}
 	return false

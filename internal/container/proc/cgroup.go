@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 )
 
@@ -47,15 +46,8 @@ func OOMKills(dir string) int {
 		return 0
 	}
 	for _, name := range []string{"memory.oom_control", "memory.events"} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) == 2 && f[0] == "oom_kill" {
-				n, _ := strconv.Atoi(f[1])
-				return n
-			}
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return int(statValue(filepath.Join(dir, name), "oom_kill"))
 		}
 	}
 	return 0
@@ -68,21 +60,10 @@ func MemoryLimitHit(dir string) bool {
 	if dir == "" {
 		return false
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "memory.failcnt")); err == nil {
-		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		return n > 0
+	if _, err := os.Stat(filepath.Join(dir, "memory.failcnt")); err == nil {
+		return readUint(filepath.Join(dir, "memory.failcnt")) > 0
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "memory.events"))
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) == 2 && f[0] == "max" {
-			n, _ := strconv.Atoi(f[1])
-			return n > 0
-		}
-	}
-	return false
+	return statValue(filepath.Join(dir, "memory.events"), "max") > 0
 }
 
 // ContainerMemoryCgroup finds the memory cgroup of a container whose
