@@ -29,7 +29,7 @@ func containerVerbs(e *env) []*cobra.Command {
 		newRunCmd(e), newCreateCmd(e), newStartCmd(e), newStopCmd(e), newKillCmd(e),
 		newRestartCmd(e), newPauseCmd(e), newUnpauseCmd(e), newWaitCmd(e), newRenameCmd(e),
 		newExecCmd(e), newAttachCmd(e), newPsCmd(e), newLogsCmd(e), newTopCmd(e), newRmCmd(e),
-		newDiffCmd(e), newExportCmd(e), newCpCmd(e), newCommitCmd(e), newPortCmd(e), newStatsCmd(e),
+		newDiffCmd(e), newExportCmd(e), newCpCmd(e), newCommitCmd(e), newPortCmd(e), newStatsCmd(e), newUpdateCmd(e),
 	}
 }
 

@@ -1170,3 +1170,25 @@ func TestCLIStats(t *testing.T) {
 		t.Fatalf("stats nosuch: %d %q", code, errOut)
 	}
 }
+
+// update: new limits in the record and, while it runs, in its cgroups.
+func TestCLIUpdate(t *testing.T) {
+	root := ctrRoot(t)
+	out, errOut, code := ctrCLI(t, root, "", "run", "-d", "--name", "upd", "--network", "none", "busybox", "sleep", "60")
+	if code != 0 {
+		t.Fatalf("run: %d %q %q", code, out, errOut)
+	}
+	if out, errOut, code := ctrCLI(t, root, "", "update", "--memory", "64m", "--pids-limit", "50", "--cpus", "0.5", "upd"); code != 0 || out != "upd\n" {
+		t.Fatalf("update: %d %q %q", code, out, errOut)
+	}
+	if out, _, _ := ctrCLI(t, root, "", "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.NanoCpus}}", "upd"); out != "67108864 50 500000000\n" {
+		t.Fatalf("inspect: %q", out)
+	}
+	out, _, _ = ctrCLI(t, root, "", "exec", "upd", "sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max")
+	if out != "67108864\n50\n" {
+		t.Fatalf("cgroups after update: %q", out)
+	}
+	if _, errOut, code := ctrCLI(t, root, "", "update", "--memory", "64m", "nosuch"); code != 1 || errOut != "Error response from daemon: No such container: nosuch\n" {
+		t.Fatalf("update nosuch: %d %q", code, errOut)
+	}
+}

@@ -166,12 +166,12 @@ func (m *Manager) probe(c *Container, args []string, timeout time.Duration) Heal
 
 // updateHealth changes c's recorded health under its lock.
 func (m *Manager) updateHealth(c *Container, change func(*Health)) {
-	unlock, err := c.lock()
+	unlock, err := c.lockState()
 	if err != nil {
 		return
 	}
 	defer unlock()
-	if c.loadState() != nil || !c.State.Running() {
+	if !c.State.Running() {
 		return
 	}
 	if c.State.Health == nil {

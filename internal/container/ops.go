@@ -188,18 +188,11 @@ func (m *Manager) Unpause(ctx context.Context, ref string) error {
 }
 
 func (m *Manager) setPaused(ctx context.Context, ref string, pause bool) error {
-	c, err := m.Get(ctx, ref)
-	if err != nil {
-		return err
-	}
-	unlock, err := c.lock()
+	c, unlock, err := m.getLocked(ctx, ref)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := c.loadState(); err != nil {
-		return err
-	}
 	switch {
 	case !pause && c.State.Status != StatusPaused: // docker asks this first
 		return errdefs.Conflictf("Container %s is not paused", c.ID)

@@ -47,12 +47,8 @@ func (m *Manager) StartCreated(ctx context.Context, c *Container, o StartOptions
 }
 
 func (m *Manager) start(ctx context.Context, c *Container, o StartOptions) (int, error) {
-	unlock, err := c.lock()
+	unlock, err := c.lockState()
 	if err != nil {
-		return 0, err
-	}
-	if err := c.loadState(); err != nil {
-		unlock()
 		return 0, err
 	}
 	if c.State.Running() {

@@ -173,6 +173,35 @@ func (c *Container) lock() (func(), error) {
 	return func() { f.Close() }, nil
 }
 
+// lockState takes c's lock and re-reads its state (another process may
+// have changed it); the returned func releases the lock. On error the lock
+// is not held.
+func (c *Container) lockState() (func(), error) {
+	unlock, err := c.lock()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.loadState(); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
+// getLocked finds the container ref and holds its lock with its state
+// re-read (lockState); the returned func releases it.
+func (m *Manager) getLocked(ctx context.Context, ref string) (*Container, func(), error) {
+	c, err := m.Get(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	unlock, err := c.lockState()
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, unlock, nil
+}
+
 // lockDir flocks the lock file of a container directory (how: LOCK_EX,
 // optionally |LOCK_NB); closing the file releases it.
 func lockDir(dir string, how int) (*os.File, error) {
@@ -326,14 +355,11 @@ func (m *Manager) reconcile(ctx context.Context, c *Container) error {
 	if c.monitorAlive() {
 		return nil
 	}
-	unlock, err := c.lock()
+	unlock, err := c.lockState()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := c.loadState(); err != nil {
-		return err
-	}
 	if !c.State.Running() || c.monitorAlive() {
 		return nil
 	}
@@ -396,13 +422,13 @@ func (m *Manager) reconcileCreated(ctx context.Context, c *Container) error {
 	if rtErr != nil && !rootfsMounted(c) {
 		return nil
 	}
-	unlock, err := c.lock()
+	unlock, err := c.lockState()
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := c.loadState(); err != nil || c.State.Status != StatusCreated {
-		return err
+	if c.State.Status != StatusCreated {
+		return nil
 	}
 	st, err := m.ociRuntime(c).State(ctx, c.ID)
 	if err == nil && (st.Status == "running" || st.Status == "paused") {
