@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/container/health"
 	"github.com/hoistproject/hoist/internal/container/names"
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/spec"
@@ -115,7 +116,7 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	if cfg.Image == "" {
 		cfg.Image = img.Ref
 	}
-	cfg.Healthcheck = mergeHealth(img.Healthcheck, cfg.Healthcheck)
+	cfg.Healthcheck = health.Merge(img.Healthcheck, cfg.Healthcheck)
 
 	id := newID()
 	if cfg.Hostname == "" {

@@ -20,11 +20,12 @@
 //	network/   the user-mode network: netns + slirp4netns, port forwarding,
 //	           hosts/hostname/resolv.conf, free host ports
 //	attach/    the attach protocol between the monitor (Server) and clients (Dial)
-//	logfile/   docker's json-file log format: writing, `docker logs` reading
-//	volume/    -v parsing, volumes/<name>/_data, copy-up of image content
+//	logfile/   docker's json-file log format: writing and rotating, `docker logs` reading
+//	health/    healthchecks: merging image and --health-* settings, the check loop
+//	volume/    -v parsing, volumes/<name>/_data, copy-up of image content, `volume` verbs
 //	cp/        `docker cp` tar streams in and out of a root filesystem
 //	names/     container names: docker's rule, generated names, container-names/ reservations
-//	proc/      /proc and cgroup facts: start times, top rows, OOM kills
+//	proc/      /proc and cgroup facts: start times, top rows, OOM kills, `stats` samples
 //	unixsock/  unix sockets in directories with paths too long for sockaddr_un
 //
 // This package keeps the records (store.go), the lifecycle (create, start,

@@ -8,91 +8,24 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/container/attach"
+	"github.com/hoistproject/hoist/internal/container/health"
 )
 
 // Health statuses, as docker's.
 const (
-	HealthStarting  = "starting"
-	HealthHealthy   = "healthy"
-	HealthUnhealthy = "unhealthy"
+	HealthStarting  = health.Starting
+	HealthHealthy   = health.Healthy
+	HealthUnhealthy = health.Unhealthy
 )
 
-// mergeHealth is the container's healthcheck: the user's settings over the
-// image's (docker's merge: what the user sets wins, field by field).
-func mergeHealth(img, user *HealthConfig) *HealthConfig {
-	if user == nil {
-		return img
-	}
-	h := *user
-	if len(h.Test) == 1 && h.Test[0] == "NONE" {
-		return &h // --no-healthcheck: nothing of the image's
-	}
-	if img != nil {
-		if len(h.Test) == 0 {
-			h.Test = img.Test
-		}
-		if h.Interval == 0 {
-			h.Interval = img.Interval
-		}
-		if h.Timeout == 0 {
-			h.Timeout = img.Timeout
-		}
-		if h.StartPeriod == 0 {
-			h.StartPeriod = img.StartPeriod
-		}
-		if h.Retries == 0 {
-			h.Retries = img.Retries
-		}
-	}
-	if len(h.Test) == 0 {
-		return nil
-	}
-	return &h
-}
-
-// probeArgs is the command of a healthcheck test, nil for none.
-func probeArgs(h *HealthConfig) []string {
-	if h == nil || len(h.Test) == 0 {
-		return nil
-	}
-	switch h.Test[0] {
-	case "CMD":
-		return h.Test[1:]
-	case "CMD-SHELL":
-		if len(h.Test) > 1 {
-			return []string{"/bin/sh", "-c", h.Test[1]}
-		}
-	}
-	return nil
-}
-
-// orDuration is d, or def when d is not set.
-func orDuration(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
-}
-
-// checkHealth runs c's healthcheck until done is closed (the monitor's
-// process exited): a probe every interval, recording State.Health as
-// docker does (failures in the start period do not count; retries in a row
-// make it unhealthy; a success makes it healthy). Each record is made
-// holding mu and only while done is open, so that once the monitor has
-// closed done and taken mu, no record can follow its own.
+// checkHealth runs c's healthcheck (package health) until done is closed
+// (the monitor's process exited): probes through the runtime, statuses in
+// the state file. Each record is made holding mu and only while done is
+// open, so that once the monitor has closed done and taken mu, no record
+// can follow its own.
 func (m *Manager) checkHealth(c *Container, started time.Time, done <-chan struct{}, mu *sync.Mutex) {
-	h := c.Config.Healthcheck
-	args := probeArgs(h)
-	if args == nil {
-		return
-	}
-	interval := orDuration(h.Interval, 30*time.Second)
-	timeout := orDuration(h.Timeout, 30*time.Second)
-	retries := h.Retries
-	if retries <= 0 {
-		retries = 3
-	}
-	update := func(change func(*Health)) {
+	probe := func(args []string, timeout time.Duration) health.Log { return m.probe(c, args, timeout) }
+	record := func(change func(*health.Status)) {
 		mu.Lock()
 		defer mu.Unlock()
 		select {
@@ -101,38 +34,13 @@ func (m *Manager) checkHealth(c *Container, started time.Time, done <-chan struc
 			m.updateHealth(c, change)
 		}
 	}
-	update(func(hs *Health) { hs.Status = HealthStarting })
-	for {
-		select {
-		case <-done:
-			return
-		case <-time.After(interval):
-		}
-		res := m.probe(c, args, timeout)
-		inStart := res.Start.Sub(started) < h.StartPeriod
-		update(func(hs *Health) {
-			hs.Log = append(hs.Log, res)
-			if len(hs.Log) > 5 {
-				hs.Log = hs.Log[len(hs.Log)-5:]
-			}
-			switch {
-			case res.ExitCode == 0:
-				hs.Status, hs.FailingStreak = HealthHealthy, 0
-			case inStart:
-			default:
-				hs.FailingStreak++
-				if hs.FailingStreak >= retries {
-					hs.Status = HealthUnhealthy
-				}
-			}
-		})
-	}
+	health.Run(c.Config.Healthcheck, started, done, probe, record)
 }
 
 // probe runs the healthcheck command once in c. A probe that outlives
 // timeout counts as failed (it is left to finish on its own).
-func (m *Manager) probe(c *Container, args []string, timeout time.Duration) HealthLog {
-	res := HealthLog{Start: timeNow()}
+func (m *Manager) probe(c *Container, args []string, timeout time.Duration) health.Log {
+	res := health.Log{Start: timeNow()}
 	type result struct {
 		code int
 		out  string
@@ -165,7 +73,7 @@ func (m *Manager) probe(c *Container, args []string, timeout time.Duration) Heal
 }
 
 // updateHealth changes c's recorded health under its lock.
-func (m *Manager) updateHealth(c *Container, change func(*Health)) {
+func (m *Manager) updateHealth(c *Container, change func(*health.Status)) {
 	unlock, err := c.lockState()
 	if err != nil {
 		return
@@ -175,7 +83,7 @@ func (m *Manager) updateHealth(c *Container, change func(*Health)) {
 		return
 	}
 	if c.State.Health == nil {
-		c.State.Health = &Health{Log: []HealthLog{}}
+		c.State.Health = &health.Status{Log: []health.Log{}}
 	}
 	change(c.State.Health)
 	if err := c.saveState(); err != nil {
@@ -185,12 +93,12 @@ func (m *Manager) updateHealth(c *Container, change func(*Health)) {
 
 // exitedHealth is the health recorded for c as its process exits: the last
 // probes kept, the status unhealthy (as docker's); nil without a check.
-func (c *Container) exitedHealth() *Health {
+func (c *Container) exitedHealth() *health.Status {
 	cur := &Container{dir: c.dir}
 	if cur.loadState() != nil || cur.State.Health == nil {
 		return nil
 	}
 	h := cur.State.Health
-	h.Status = HealthUnhealthy
+	h.Status = health.Unhealthy
 	return h
 }

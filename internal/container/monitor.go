@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoistproject/hoist/internal/container/attach"
+	"github.com/hoistproject/hoist/internal/container/health"
 	"github.com/hoistproject/hoist/internal/container/logfile"
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/proc"
@@ -151,7 +152,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	syncFile.Close()
 	var healthDone chan struct{}
 	var healthMu sync.Mutex
-	if probeArgs(c.Config.Healthcheck) != nil {
+	if health.Args(c.Config.Healthcheck) != nil {
 		healthDone = make(chan struct{})
 		probed := *c // its own copy: it reloads and saves the state
 		go m.checkHealth(&probed, c.State.StartedAt, healthDone, &healthMu)

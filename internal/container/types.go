@@ -6,9 +6,9 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/hoistproject/hoist/internal/container/health"
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/spec"
-	"github.com/hoistproject/hoist/internal/images"
 )
 
 // Image is what a container needs from the image store.
@@ -23,26 +23,11 @@ type Image struct {
 	Healthcheck *HealthConfig
 }
 
-// HealthConfig is docker's healthcheck, as images store it: Test is
-// ["NONE"], ["CMD", args...] or ["CMD-SHELL", command]; zero durations and
-// retries mean docker's defaults (30s interval, 30s timeout, no start
-// period, 3 retries).
-type HealthConfig = images.HealthConfig
+// HealthConfig is a healthcheck (package health).
+type HealthConfig = health.Config
 
 // Health is a running container's health (docker's State.Health).
-type Health struct {
-	Status        string      `json:"Status"` // starting, healthy, unhealthy
-	FailingStreak int         `json:"FailingStreak"`
-	Log           []HealthLog `json:"Log"`
-}
-
-// HealthLog is one probe's result (the last five are kept).
-type HealthLog struct {
-	Start    time.Time `json:"Start"`
-	End      time.Time `json:"End"`
-	ExitCode int       `json:"ExitCode"`
-	Output   string    `json:"Output"`
-}
+type Health = health.Status
 
 // ImageResolver finds an image by reference or ID.
 type ImageResolver interface {
