@@ -1192,3 +1192,33 @@ func TestCLIUpdate(t *testing.T) {
 		t.Fatalf("update nosuch: %d %q", code, errOut)
 	}
 }
+
+// ps -f before=, since=, volume=, network=, publish=, expose= (nothing runs).
+func TestCLIPsMoreFilters(t *testing.T) {
+	root := t.TempDir()
+	cli := func(args ...string) string {
+		t.Helper()
+		out, errOut, code := ctrCLI(t, root, "", args...)
+		if code != 0 {
+			t.Fatalf("%v: %d %q", args, code, errOut)
+		}
+		return out
+	}
+	cli("create", "--name", "one", "-p", "18080:80", "busybox", "true")
+	time.Sleep(10 * time.Millisecond)
+	cli("create", "--name", "two", "-v", "vol:/data", "--expose", "9000-9001/udp", "busybox", "true")
+	time.Sleep(10 * time.Millisecond)
+	cli("create", "--name", "three", "--network", "none", "busybox", "true")
+	for filter, want := range map[string]string{
+		"before=three": "two\none\n", "since=one": "three\ntwo\n", "volume=vol": "two\n", "volume=/data": "two\n",
+		"network=none": "three\n", "network=bridge": "two\none\n", "publish=80": "one\n", "publish=80/udp": "",
+		"expose=9001/udp": "two\n", "expose=8000-9000": "two\n",
+	} {
+		if got := cli("ps", "-a", "--format", "{{.Names}}", "-f", filter); got != want {
+			t.Errorf("-f %s: %q, want %q", filter, got, want)
+		}
+	}
+	if _, errOut, code := ctrCLI(t, root, "", "ps", "-a", "-f", "before=nosuch"); code != 1 || errOut != "Error response from daemon: No such container: nosuch\n" {
+		t.Fatalf("before=nosuch: %d %q", code, errOut)
+	}
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/fsutil"
 )
@@ -51,7 +53,7 @@ func newPsCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			match, err := psFilter(filters)
+			match, err := psFilter(filters, cs)
 			if err != nil {
 				return &shapedErr{err: err, daemon: true} // docker's daemon checks filters
 			}
@@ -132,8 +134,9 @@ func hasStatusFilter(filters []string) bool {
 }
 
 // psFilter builds the predicate for -f filters (ANDed across keys, ORed
-// within one key, as docker does).
-func psFilter(filters []string) (func(*container.Container) bool, error) {
+// within one key, as docker does); before= and since= name one of all.
+func psFilter(filters []string, all []*container.Container) (func(*container.Container) bool, error) {
+	created := map[string]time.Time{} // before=/since= reference -> its creation time
 	byKey := map[string][]string{}
 	for _, f := range filters {
 		k, v, ok := strings.Cut(f, "=")
@@ -154,7 +157,19 @@ func psFilter(filters []string) (func(*container.Container) bool, error) {
 			default:
 				return nil, errdefs.InvalidArgumentf("Unrecognised filter value for health: %s", v)
 			}
-		case "name", "ancestor", "label", "exited", "id":
+		case "before", "since":
+			i := slices.IndexFunc(all, func(c *container.Container) bool {
+				return c.Name == strings.TrimPrefix(v, "/") || c.ID == v || (len(v) >= 1 && strings.HasPrefix(c.ID, v))
+			})
+			if i < 0 {
+				return nil, errdefs.NotFoundf("No such container: %s", v)
+			}
+			created[v] = all[i].Created
+		case "publish", "expose":
+			if _, _, err := portFilter(v); err != nil {
+				return nil, err
+			}
+		case "name", "ancestor", "label", "exited", "id", "volume", "network":
 		default:
 			return nil, errdefs.InvalidArgumentf("Invalid filter '%s'", k)
 		}
@@ -185,6 +200,31 @@ func psFilter(filters []string) (func(*container.Container) bool, error) {
 				return h.Status == v
 			}
 			return v == "none"
+		case "before":
+			return c.Created.Before(created[v])
+		case "since":
+			return c.Created.After(created[v])
+		case "volume":
+			return slices.ContainsFunc(c.Mounts, func(mp container.MountPoint) bool {
+				return mp.Name == v || mp.Source == v || mp.Destination == v
+			})
+		case "network":
+			return c.Network() == v
+		case "publish", "expose":
+			lo, hi, _ := portFilter(v)
+			match := func(port int, proto string) bool {
+				return port >= lo.port && port <= hi.port && (lo.proto == "" || lo.proto == proto)
+			}
+			if k == "publish" {
+				return slices.ContainsFunc(c.Ports, func(p network.PortBinding) bool { return match(p.ContainerPort, p.Proto) })
+			}
+			for p := range c.Config.ExposedPorts {
+				port, proto, _ := strings.Cut(p, "/")
+				if n, err := strconv.Atoi(port); err == nil && match(n, proto) {
+					return true
+				}
+			}
+			return false
 		}
 		return false
 	}
@@ -253,4 +293,26 @@ func makePsRow(c *container.Container, noTrunc, size bool, imageSize func(id str
 		r.Size = fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(rw+imageSize(c.ImageID)))
 	}
 	return r
+}
+
+// portSpec is one end of a publish=/expose= filter.
+type portSpec struct {
+	port  int
+	proto string // "": any
+}
+
+// portFilter reads PORT[/PROTO] or START-END[/PROTO].
+func portFilter(v string) (lo, hi portSpec, err error) {
+	ports, proto, _ := strings.Cut(v, "/")
+	a, b, isRange := strings.Cut(ports, "-")
+	lo.port, err = strconv.Atoi(a)
+	hi.port = lo.port
+	if err == nil && isRange {
+		hi.port, err = strconv.Atoi(b)
+	}
+	if err != nil || lo.port < 1 || hi.port < lo.port || hi.port > 65535 {
+		return lo, hi, errdefs.InvalidArgumentf("Invalid filter '%s'", v)
+	}
+	lo.proto, hi.proto = proto, proto
+	return lo, hi, nil
 }
