@@ -130,34 +130,61 @@ func (r running) Running() bool {
 }
 func (r running) Refresh() (bool, error) { return true, nil }
 
-// --follow keeps up across rotations: every line, once, in order.
-func TestFollowAcrossRotation(t *testing.T) {
+// followLines writes "line 00".."line 29" to a log rotated as rot while
+// Copy follows it (write decides the pacing) and returns what Copy printed.
+func followLines(t *testing.T, rot Rotation, write func(out *Stream, i int)) string {
+	t.Helper()
 	p := filepath.Join(t.TempDir(), "ctr.log")
-	w, err := Open(p, Rotation{MaxSize: 800, MaxFiles: 2})
+	w, err := Open(p, rot)
 	if err != nil {
 		t.Fatal(err)
 	}
 	src := running{stop: make(chan struct{})}
 	var so syncWriter
 	done := make(chan error, 1)
-	go func() { done <- Copy(context.Background(), p, Options{Tail: -1, Follow: true}, &so, nil, src) }()
 	out := w.Stream("stdout")
-	for i := 0; i < 30; i++ {
-		out.Write([]byte(fmt.Sprintf("line %02d\n", i)))
-		time.Sleep(50 * time.Millisecond) // a file lasts several of the reader's polls
+	out.Write([]byte("line 00\n"))
+	go func() { done <- Copy(context.Background(), p, Options{Tail: -1, Follow: true}, &so, nil, src) }()
+	time.Sleep(150 * time.Millisecond) // the follower has the first file open
+	for i := 1; i < 30; i++ {
+		write(out, i)
 	}
 	w.Close()
-	time.Sleep(250 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
 	close(src.stop)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+	return so.String()
+}
+
+func wantLines() string {
 	var want strings.Builder
 	for i := 0; i < 30; i++ {
 		fmt.Fprintf(&want, "line %02d\n", i)
 	}
-	if so.String() != want.String() {
-		t.Fatalf("followed:\n%s", so.String())
+	return want.String()
+}
+
+// --follow keeps up across rotations: every line, once, in order.
+func TestFollowAcrossRotation(t *testing.T) {
+	got := followLines(t, Rotation{MaxSize: 800, MaxFiles: 2}, func(out *Stream, i int) {
+		out.Write([]byte(fmt.Sprintf("line %02d\n", i)))
+		time.Sleep(50 * time.Millisecond) // a file lasts several of the reader's polls
+	})
+	if got != wantLines() {
+		t.Fatalf("followed:\n%s", got)
+	}
+}
+
+// Rotations faster than --follow's polls lose nothing: the files rotated
+// in between are read too.
+func TestFollowAcrossFastRotations(t *testing.T) {
+	got := followLines(t, Rotation{MaxSize: 300, MaxFiles: 10}, func(out *Stream, i int) {
+		out.Write([]byte(fmt.Sprintf("line %02d\n", i))) // several rotations within one poll
+	})
+	if got != wantLines() {
+		t.Fatalf("followed:\n%s", got)
 	}
 }
 

@@ -87,15 +87,18 @@ func Copy(ctx context.Context, path string, o Options, stdout, stderr io.Writer,
 			lines = lines[1:]
 		}
 	}
-	// The rotated files first (their lines count for --tail too).
-	for _, old := range rotatedFiles(path) {
-		if b, err := os.ReadFile(old); err == nil {
+	keepFile := func(name string) {
+		if b, err := os.ReadFile(name); err == nil {
 			for _, l := range bytes.SplitAfter(b, []byte("\n")) {
 				if len(l) > 0 && l[len(l)-1] == '\n' {
 					keep(l)
 				}
 			}
 		}
+	}
+	// The rotated files first (their lines count for --tail too).
+	for _, old := range rotatedFiles(path) {
+		keepFile(old)
 	}
 	r := bufio.NewReaderSize(f, 64*1024)
 	var pending []byte
@@ -128,7 +131,10 @@ func Copy(ctx context.Context, path string, o Options, stdout, stderr io.Writer,
 		}
 		readAvail()
 		if nf := reopenIfRotated(path, f); nf != nil {
-			readAvail() // the rest of the old file, then the new one
+			readAvail() // the rest of the old file, the files rotated since, the new one
+			for _, missed := range newerRotated(path, f) {
+				keepFile(missed)
+			}
 			f.Close()
 			f, r, pending = nf, bufio.NewReaderSize(nf, 64*1024), nil
 			readAvail()
@@ -157,6 +163,24 @@ func rotatedFiles(path string) []string {
 		out = append([]string{rotated(path, i)}, out...)
 	}
 	return out
+}
+
+// newerRotated lists, oldest first, the rotated files of path written after
+// the one f has open (when the log rotated more than once between two
+// reads). If f's file was rotated out altogether, every rotated file left
+// is newer than it.
+func newerRotated(path string, f *os.File) []string {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	all := rotatedFiles(path) // oldest first
+	for i, name := range all {
+		if st, err := os.Stat(name); err == nil && os.SameFile(fi, st) {
+			return all[i+1:]
+		}
+	}
+	return all
 }
 
 // reopenIfRotated opens path when it is no longer the file f has open (the
