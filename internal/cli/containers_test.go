@@ -910,8 +910,7 @@ func TestDefaultRuntimeEnv(t *testing.T) {
 // run's mount, capability, group, /dev/shm, hosts and DNS flags, as docker
 // applies them.
 func TestCLIRunHostOptions(t *testing.T) {
-	root := ctrRoot(t)
-	t.Cleanup(func() { waitMonitors(t, root) })
+	root := ctrRoot(t) // (its cleanup removes the containers, then waits for their monitors)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "f"), []byte("from host\n"), 0o644)
 	out, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--network", "none",
@@ -1044,8 +1043,7 @@ func TestCreatePlatform(t *testing.T) {
 // --health-*: the monitor probes the running container as docker does;
 // ps and inspect show it, and the health filter finds it.
 func TestCLIHealthcheck(t *testing.T) {
-	root := ctrRoot(t)
-	t.Cleanup(func() { waitMonitors(t, root) })
+	root := ctrRoot(t) // (its cleanup removes the containers, then waits for their monitors)
 	out, errOut, code := ctrCLI(t, root, "", "run", "-d", "--name", "hc", "--network", "none", "--health-cmd", "test -e /tmp/ok || { echo not yet; exit 1; }",
 		"--health-interval", "100ms", "--health-retries", "2", "busybox", "sleep", "60")
 	if code != 0 {
@@ -1089,8 +1087,7 @@ func TestCLIHealthcheck(t *testing.T) {
 // --log-opt max-size/max-file rotate the json-file log (logs reads across
 // the files); --log-driver none keeps none.
 func TestCLILogOptions(t *testing.T) {
-	root := ctrRoot(t)
-	t.Cleanup(func() { waitMonitors(t, root) })
+	root := ctrRoot(t) // (its cleanup removes the containers, then waits for their monitors)
 	out, errOut, code := ctrCLI(t, root, "", "run", "--name", "rot", "--network", "none", "--log-opt", "max-size=1k", "--log-opt", "max-file=3",
 		"busybox", "sh", "-c", "i=0; while [ $i -lt 200 ]; do echo line-$i; i=$((i+1)); done")
 	if code != 0 || !strings.HasSuffix(out, "line-199\n") {
@@ -1220,5 +1217,28 @@ func TestCLIPsMoreFilters(t *testing.T) {
 	}
 	if _, errOut, code := ctrCLI(t, root, "", "ps", "-a", "-f", "before=nosuch"); code != 1 || errOut != "Error response from daemon: No such container: nosuch\n" {
 		t.Fatalf("before=nosuch: %d %q", code, errOut)
+	}
+}
+
+// A probe past --health-timeout fails the check and is killed.
+func TestCLIHealthcheckTimeout(t *testing.T) {
+	root := ctrRoot(t) // (its cleanup removes the containers, then waits for their monitors)
+	if _, errOut, code := ctrCLI(t, root, "", "run", "-d", "--name", "slow", "--network", "none", "--health-cmd", "sleep 30",
+		"--health-timeout", "200ms", "--health-interval", "100ms", "--health-retries", "1", "busybox", "sleep", "60"); code != 0 {
+		t.Fatalf("run: %d %q", code, errOut)
+	}
+	var out string
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{.State.Health.Status}} {{(index .State.Health.Log 0).Output}}", "slow"); strings.HasPrefix(out, "unhealthy ") {
+			break
+		}
+	}
+	if out != "unhealthy Health check exceeded timeout (200ms)\n" {
+		t.Fatalf("health: %q", out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	ps, _, _ := ctrCLI(t, root, "", "exec", "slow", "ps", "-o", "args")
+	if strings.Count(ps, "sleep 30") > 1 { // the one a probe may be running right now
+		t.Fatalf("timed-out probes left running:\n%s", ps)
 	}
 }

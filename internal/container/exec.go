@@ -35,6 +35,10 @@ type ExecOptions struct {
 	Tty        bool
 	Detach     bool
 	Privileged bool
+	// KillOnCancel kills the process when ctx ends before it does (a
+	// healthcheck probe past its timeout); otherwise it outlives ctx, as
+	// docker exec's process outlives its client.
+	KillOnCancel bool
 }
 
 // Exec runs a process in the running container and returns its exit code
@@ -158,6 +162,19 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 				io.Copy(s.Stdout, master)
 			} else {
 				io.Copy(io.Discard, master)
+			}
+		}()
+	}
+	if o.KillOnCancel {
+		waited := make(chan struct{})
+		defer close(waited)
+		go func() {
+			select {
+			case <-ctx.Done():
+				if pid, err := readPidFile(pidFile); err == nil {
+					unix.Kill(pid, unix.SIGKILL)
+				}
+			case <-waited:
 			}
 		}()
 	}

@@ -38,7 +38,7 @@ func (m *Manager) checkHealth(c *Container, started time.Time, done <-chan struc
 }
 
 // probe runs the healthcheck command once in c. A probe that outlives
-// timeout counts as failed (it is left to finish on its own).
+// timeout counts as failed and is killed.
 func (m *Manager) probe(c *Container, args []string, timeout time.Duration) health.Log {
 	res := health.Log{Start: timeNow()}
 	type result struct {
@@ -47,10 +47,12 @@ func (m *Manager) probe(c *Container, args []string, timeout time.Duration) heal
 		err  error
 	}
 	ch := make(chan result, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel() // a probe past its timeout is killed
 	go func() {
 		var out strings.Builder
 		w := &limitedBuf{b: &out, max: 4096}
-		code, err := m.Exec(context.Background(), c.ID, ExecOptions{Cmd: args}, &attach.Streams{Stdout: w, Stderr: w})
+		code, err := m.Exec(ctx, c.ID, ExecOptions{Cmd: args, KillOnCancel: true}, &attach.Streams{Stdout: w, Stderr: w})
 		ch <- result{code, out.String(), err}
 	}()
 	select {
@@ -64,7 +66,7 @@ func (m *Manager) probe(c *Container, args []string, timeout time.Duration) heal
 			}
 			res.Output += r.err.Error()
 		}
-	case <-time.After(timeout):
+	case <-ctx.Done():
 		res.ExitCode = -1
 		res.Output = "Health check exceeded timeout (" + timeout.String() + ")"
 	}
