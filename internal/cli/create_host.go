@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -132,25 +131,19 @@ func writeCIDFile(path, id string) error {
 	return nil
 }
 
-// parseExpose reads --expose PORT[/PROTO] or START-END[/PROTO].
+// parseExpose reads --expose PORT[/PROTO] or START-END[/PROTO] (tcp when
+// no protocol is given).
 func parseExpose(v string) ([]string, error) {
-	ports, proto, _ := strings.Cut(v, "/")
-	if proto == "" {
-		proto = "tcp"
-	}
-	lo, hi, isRange := strings.Cut(ports, "-")
-	start, err1 := strconv.Atoi(lo)
-	end := start
-	var err2 error
-	if isRange {
-		end, err2 = strconv.Atoi(hi)
-	}
-	if err1 != nil || err2 != nil || start < 1 || end > 65535 || end < start {
+	r, ok := parsePortRange(v)
+	if !ok {
 		return nil, errdefs.InvalidArgumentf("invalid range format for --expose: %s", v)
 	}
+	if r.proto == "" {
+		r.proto = "tcp"
+	}
 	var out []string
-	for p := start; p <= end; p++ {
-		out = append(out, fmt.Sprintf("%d/%s", p, proto))
+	for p := r.lo; p <= r.hi; p++ {
+		out = append(out, fmt.Sprintf("%d/%s", p, r.proto))
 	}
 	return out, nil
 }

@@ -53,7 +53,7 @@ func newPsCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			match, err := psFilter(filters, cs)
+			match, err := psFilter(filters, func(ref string) (*container.Container, error) { return m.Get(cmd.Context(), ref) })
 			if err != nil {
 				return &shapedErr{err: err, daemon: true} // docker's daemon checks filters
 			}
@@ -134,9 +134,11 @@ func hasStatusFilter(filters []string) bool {
 }
 
 // psFilter builds the predicate for -f filters (ANDed across keys, ORed
-// within one key, as docker does); before= and since= name one of all.
-func psFilter(filters []string, all []*container.Container) (func(*container.Container) bool, error) {
+// within one key, as docker does); lookup finds the container before= and
+// since= name.
+func psFilter(filters []string, lookup func(ref string) (*container.Container, error)) (func(*container.Container) bool, error) {
 	created := map[string]time.Time{} // before=/since= reference -> its creation time
+	ports := map[string]portRange{}   // publish=/expose= value -> its ports
 	byKey := map[string][]string{}
 	for _, f := range filters {
 		k, v, ok := strings.Cut(f, "=")
@@ -158,17 +160,17 @@ func psFilter(filters []string, all []*container.Container) (func(*container.Con
 				return nil, errdefs.InvalidArgumentf("Unrecognised filter value for health: %s", v)
 			}
 		case "before", "since":
-			i := slices.IndexFunc(all, func(c *container.Container) bool {
-				return c.Name == strings.TrimPrefix(v, "/") || c.ID == v || (len(v) >= 1 && strings.HasPrefix(c.ID, v))
-			})
-			if i < 0 {
-				return nil, errdefs.NotFoundf("No such container: %s", v)
-			}
-			created[v] = all[i].Created
-		case "publish", "expose":
-			if _, _, err := portFilter(v); err != nil {
+			ref, err := lookup(v)
+			if err != nil {
 				return nil, err
 			}
+			created[v] = ref.Created
+		case "publish", "expose":
+			r, ok := parsePortRange(v)
+			if !ok {
+				return nil, errdefs.InvalidArgumentf("Invalid filter '%s'", v)
+			}
+			ports[v] = r
 		case "name", "ancestor", "label", "exited", "id", "volume", "network":
 		default:
 			return nil, errdefs.InvalidArgumentf("Invalid filter '%s'", k)
@@ -211,16 +213,13 @@ func psFilter(filters []string, all []*container.Container) (func(*container.Con
 		case "network":
 			return c.Network() == v
 		case "publish", "expose":
-			lo, hi, _ := portFilter(v)
-			match := func(port int, proto string) bool {
-				return port >= lo.port && port <= hi.port && (lo.proto == "" || lo.proto == proto)
-			}
+			r := ports[v]
 			if k == "publish" {
-				return slices.ContainsFunc(c.Ports, func(p network.PortBinding) bool { return match(p.ContainerPort, p.Proto) })
+				return slices.ContainsFunc(c.Ports, func(p network.PortBinding) bool { return r.has(p.ContainerPort, p.Proto) })
 			}
 			for p := range c.Config.ExposedPorts {
 				port, proto, _ := strings.Cut(p, "/")
-				if n, err := strconv.Atoi(port); err == nil && match(n, proto) {
+				if n, err := strconv.Atoi(port); err == nil && r.has(n, proto) {
 					return true
 				}
 			}
@@ -295,24 +294,28 @@ func makePsRow(c *container.Container, noTrunc, size bool, imageSize func(id str
 	return r
 }
 
-// portSpec is one end of a publish=/expose= filter.
-type portSpec struct {
-	port  int
-	proto string // "": any
+// portRange is a PORT[/PROTO] or START-END[/PROTO] argument (publish= and
+// expose= filters, --expose); proto "" means any.
+type portRange struct {
+	lo, hi int
+	proto  string
 }
 
-// portFilter reads PORT[/PROTO] or START-END[/PROTO].
-func portFilter(v string) (lo, hi portSpec, err error) {
+// parsePortRange reads a portRange; false when it is not one.
+func parsePortRange(v string) (portRange, bool) {
 	ports, proto, _ := strings.Cut(v, "/")
 	a, b, isRange := strings.Cut(ports, "-")
-	lo.port, err = strconv.Atoi(a)
-	hi.port = lo.port
+	lo, err := strconv.Atoi(a)
+	hi := lo
 	if err == nil && isRange {
-		hi.port, err = strconv.Atoi(b)
+		hi, err = strconv.Atoi(b)
 	}
-	if err != nil || lo.port < 1 || hi.port < lo.port || hi.port > 65535 {
-		return lo, hi, errdefs.InvalidArgumentf("Invalid filter '%s'", v)
+	if err != nil || lo < 1 || hi < lo || hi > 65535 {
+		return portRange{}, false
 	}
-	lo.proto, hi.proto = proto, proto
-	return lo, hi, nil
+	return portRange{lo: lo, hi: hi, proto: proto}, true
+}
+
+func (r portRange) has(port int, proto string) bool {
+	return port >= r.lo && port <= r.hi && (r.proto == "" || r.proto == proto)
 }
