@@ -49,7 +49,7 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	ic := img.Config.Config
 	cfg := o.Config
 	hc := o.HostConfig
-	switch netMode(&Container{HostConfig: hc}) {
+	switch network.Mode(hc.NetworkMode) {
 	case "bridge", "none", "host":
 	default:
 		return nil, errdefs.NotFoundf("network %s not found", hc.NetworkMode)
@@ -121,7 +121,7 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	id := newID()
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
-		if netMode(&Container{HostConfig: hc}) == "host" || hc.UTSMode == "host" {
+		if network.Mode(hc.NetworkMode) == "host" || hc.UTSMode == "host" {
 			if h, err := os.Hostname(); err == nil {
 				cfg.Hostname = h
 			}

@@ -319,8 +319,8 @@ func (c *Container) Inspect() Inspect {
 	}
 	in.HostConfig = InspectHostConfig{
 		Binds: binds, LogConfig: InspectLogConfig{Type: orDefault(hc.LogConfig.Type, "json-file"), Config: hc.LogConfig.Config},
-		NetworkMode: c.networkModeSet(), PortBindings: bindings, RestartPolicy: InspectRestartPolicy{Name: "no"},
-		AutoRemove: hc.AutoRemove, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, CgroupnsMode: "host",
+		NetworkMode: orDefault(hc.NetworkMode, "default"), // docker records "default" when none was asked for PortBindings: bindings, RestartPolicy: InspectRestartPolicy{Name: "no"},
+		AutoRemove:  hc.AutoRemove, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, CgroupnsMode: "host",
 		Dns: orEmpty(hc.DNS), DnsOptions: orEmpty(hc.DNSOptions), DnsSearch: orEmpty(hc.DNSSearch),
 		ExtraHosts: hc.ExtraHosts, GroupAdd: hc.GroupAdd, ContainerIDFile: hc.ContainerIDFile,
 		IpcMode: orDefault(hc.IpcMode, "private"), PidMode: hc.PidMode, UTSMode: hc.UTSMode, Privileged: hc.Privileged,
@@ -362,12 +362,12 @@ func (c *Container) Inspect() Inspect {
 	}
 	in.Config.Healthcheck = cfg.Healthcheck
 	ip, gw, prefix := "", "", 0
-	if netMode(c) == "bridge" {
+	if c.Network() == "bridge" {
 		ip, gw, prefix = network.GuestIP, network.Gateway, 24 // slirp4netns's 10.0.2.0/24
 	}
 	in.NetworkSettings = InspectNetworkSettings{
 		SandboxKey: filepath.Join(c.dir, "netns"), Ports: ports, Gateway: gw, IPAddress: ip, IPPrefixLen: prefix,
-		Networks: map[string]InspectEndpoint{netMode(c): {Gateway: gw, IPAddress: ip, IPPrefixLen: prefix}},
+		Networks: map[string]InspectEndpoint{c.Network(): {Gateway: gw, IPAddress: ip, IPPrefixLen: prefix}},
 	}
 	return in
 }

@@ -305,7 +305,7 @@ func (m *Manager) prepareStart(ctx context.Context, c *Container) (*network.Brid
 	}()
 	var netw *network.Bridge
 	var netErr error
-	if netMode(c) == "bridge" {
+	if c.Network() == "bridge" {
 		netw, netErr = network.StartBridge(c.dir, c.Ports)
 	}
 	<-bundleDone
@@ -352,7 +352,7 @@ func (m *Manager) prepareBundle(ctx context.Context, c *Container) (err error) {
 	if err := m.populateVolumes(ctx, c, rootfs); err != nil {
 		return err
 	}
-	if err := network.WriteEtcFiles(c.dir, netMode(c), c.Config.Hostname, c.etc()); err != nil {
+	if err := network.WriteEtcFiles(c.dir, c.Network(), c.Config.Hostname, c.etc()); err != nil {
 		return err
 	}
 	spec, err := m.buildSpec(c, rootfs)

@@ -77,7 +77,7 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 		OomKillDisable:    c.HostConfig.OomKillDisable,
 		MemoryReservation: c.HostConfig.MemoryReservation,
 	}
-	switch netMode(c) {
+	switch c.Network() {
 	case "host":
 		o.HostNetwork = true
 	case "none":
@@ -98,25 +98,14 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 	return spec.Generate(o)
 }
 
-func netMode(c *Container) string { return network.Mode(c.HostConfig.NetworkMode) }
-
 // etc is what c's --add-host and --dns* add to its /etc files.
 func (c *Container) etc() network.Etc {
 	hc := c.HostConfig
 	return network.Etc{ExtraHosts: hc.ExtraHosts, DNS: hc.DNS, DNSSearch: hc.DNSSearch, DNSOptions: hc.DNSOptions}
 }
 
-// networkModeSet is c's network mode as docker records it: "default" when
-// none was asked for (which is the bridge).
-func (c *Container) networkModeSet() string {
-	if c.HostConfig.NetworkMode == "" {
-		return "default"
-	}
-	return c.HostConfig.NetworkMode
-}
-
 // Network is c's network: bridge, none or host.
-func (c *Container) Network() string { return netMode(c) }
+func (c *Container) Network() string { return network.Mode(c.HostConfig.NetworkMode) }
 
 // cgroupName is the cgroup of c's processes ("hoist-<id>").
 func cgroupName(c *Container) string { return "hoist-" + c.ID }
