@@ -646,7 +646,7 @@ func TestCLIInspectContainer(t *testing.T) {
 	if got, want := strings.Join(jsonKeys(t, out), " "), "Bridge SandboxID HairpinMode LinkLocalIPv6Address LinkLocalIPv6PrefixLen Ports SandboxKey SecondaryIPAddresses SecondaryIPv6Addresses EndpointID Gateway GlobalIPv6Address GlobalIPv6PrefixLen IPAddress IPPrefixLen IPv6Gateway MacAddress Networks"; got != want {
 		t.Fatalf("{{json .NetworkSettings}} keys:\n got %s\nwant %s", got, want)
 	}
-	if out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{.HostConfig.Privileged}} {{.HostConfig.ShmSize}} {{.HostConfig.PidsLimit}} {{.HostConfig.IpcMode}}", "insp"); out != "false 67108864 <nil> private\n" {
+	if out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{.HostConfig.Privileged}} {{.HostConfig.ShmSize}} {{.HostConfig.PidsLimit}} {{.HostConfig.IpcMode}} {{.HostConfig.RestartPolicy.Name}} {{json .HostConfig.PortBindings}}", "insp"); out != "false 67108864 <nil> private no {}\n" {
 		t.Fatalf("docker's defaults: %q", out)
 	}
 	if out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{.State.Running}} {{.Id}} {{.Config.Image}} {{.HostConfig.NetworkMode}}", "insp"); out != "false "+id+" busybox:latest none\n" {
