@@ -791,6 +791,9 @@ func TestCLIVolumesAndPort(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^v1 +1 +0B$`).MatchString(out) || !regexp.MustCompile(`(?m)^`+id[:12]+` +busybox:latest +"true" +1 +0B .* user$`).MatchString(out) {
 		t.Fatalf("system df -v:\n%s", out)
 	}
+	if out, _, _ := cli("inspect", "-f", "{{json .HostConfig.PortBindings}}", "user"); out != `{"80/tcp":[{"HostIp":"","HostPort":"18080"}],"81/udp":[{"HostIp":"127.0.0.1","HostPort":"18081"}]}`+"\n" {
+		t.Fatalf("inspect PortBindings: %q", out)
+	}
 	if out, _, code := cli("port", "user"); code != 0 || out != "80/tcp -> 0.0.0.0:18080\n81/udp -> 127.0.0.1:18081\n" {
 		t.Fatalf("port: %d %q", code, out)
 	}

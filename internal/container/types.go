@@ -58,8 +58,8 @@ type Config struct {
 
 // HostConfig is the host-side configuration (docker's HostConfig subset).
 type HostConfig struct {
-	Binds          []string              `json:"Binds"` // -v HOST:CTR[:ro] and NAME:CTR
-	PortBindings   []network.PortBinding `json:"-"`     // -p
+	Binds          []string              `json:"Binds"`                     // -v HOST:CTR[:ro] and NAME:CTR
+	PortBindings   []network.PortBinding `json:"PortBindingList,omitempty"` // -p, as asked (docker's map form is inspect's)
 	PublishAll     bool                  `json:"PublishAllPorts"`
 	NetworkMode    string                `json:"NetworkMode"` // bridge (default), none, host
 	ReadonlyRootfs bool                  `json:"ReadonlyRootfs"`
