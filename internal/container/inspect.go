@@ -320,7 +320,7 @@ func (c *Container) Inspect() Inspect {
 	in.HostConfig = InspectHostConfig{
 		Binds: binds, LogConfig: InspectLogConfig{Type: orDefault(hc.LogConfig.Type, "json-file"), Config: hc.LogConfig.Config},
 		NetworkMode: orDefault(hc.NetworkMode, "default"), PortBindings: bindings, RestartPolicy: InspectRestartPolicy{Name: "no"},
-		AutoRemove:  hc.AutoRemove, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, CgroupnsMode: "host",
+		AutoRemove: hc.AutoRemove, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, CgroupnsMode: "host",
 		Dns: orEmpty(hc.DNS), DnsOptions: orEmpty(hc.DNSOptions), DnsSearch: orEmpty(hc.DNSSearch),
 		ExtraHosts: hc.ExtraHosts, GroupAdd: hc.GroupAdd, ContainerIDFile: hc.ContainerIDFile,
 		IpcMode: orDefault(hc.IpcMode, "private"), PidMode: hc.PidMode, UTSMode: hc.UTSMode, Privileged: hc.Privileged,
