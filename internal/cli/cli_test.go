@@ -68,3 +68,52 @@ func TestRenderInspectNumbers(t *testing.T) {
 		t.Fatalf("got %q", b.String())
 	}
 }
+
+// Only the named verb is built: the tables must name each command as it
+// names itself, and help, unknown verbs and root flags still see them all.
+func TestVerbTablesAndCommandWord(t *testing.T) {
+	e := &env{in: strings.NewReader(""), out: &bytes.Buffer{}, errOut: &bytes.Buffer{}}
+	for name, build := range topVerbs() {
+		if got := build(e).Name(); got != name {
+			t.Errorf("topVerbs[%q] builds %q", name, got)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--root", "/r", "run", "--rm", "x"}, "run"},
+		{[]string{"--root=/r", "-D", "--log-level", "debug", "ps", "-a"}, "ps"},
+		{[]string{"--log-level=info", "--debug", "container", "ls"}, "container"},
+		{[]string{"--root", "/r", "--help"}, ""},
+		{[]string{"-v"}, ""},
+		{[]string{"--root", "/r"}, ""},
+	} {
+		if got := commandWord(tc.args); got != tc.want {
+			t.Errorf("commandWord(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	root := t.TempDir()
+	out, _, code := run(t, root, "--help")
+	for _, verb := range []string{"run", "images", "registry", "system", "container"} {
+		if code != 0 || !strings.Contains(out, "\n  "+verb+" ") {
+			t.Fatalf("--help (%d) does not list %s:\n%s", code, verb, out)
+		}
+	}
+	out, _, code = run(t, root, "help", "run")
+	if code != 0 || !strings.Contains(out, "--rm") {
+		t.Fatalf("help run: %d %q", code, out)
+	}
+	out, _, code = run(t, root, "run", "--help")
+	if code != 0 || !strings.Contains(out, "--rm") {
+		t.Fatalf("run --help: %d %q", code, out)
+	}
+	_, errOut, code := run(t, root, "imagse")
+	if code == 0 || !strings.Contains(errOut, `unknown command "imagse"`) {
+		t.Fatalf("unknown verb: %d %q", code, errOut)
+	}
+	out, _, code = run(t, root, "ls")
+	if code != 0 || !strings.HasPrefix(out, "CONTAINER ID") {
+		t.Fatalf("ls (ps's alias): %d %q", code, out)
+	}
+}

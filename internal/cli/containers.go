@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/hoistproject/hoist/internal/container"
@@ -23,13 +22,14 @@ import (
 )
 
 // containerVerbs are the verbs registered both at the top level and under
-// `hoist container` (each call builds fresh commands).
-func containerVerbs(e *env) []*cobra.Command {
-	return []*cobra.Command{
-		newRunCmd(e), newCreateCmd(e), newStartCmd(e), newStopCmd(e), newKillCmd(e),
-		newRestartCmd(e), newPauseCmd(e), newUnpauseCmd(e), newWaitCmd(e), newRenameCmd(e),
-		newExecCmd(e), newAttachCmd(e), newPsCmd(e), newLogsCmd(e), newTopCmd(e), newRmCmd(e),
-		newDiffCmd(e), newExportCmd(e), newCpCmd(e), newCommitCmd(e), newPortCmd(e), newStatsCmd(e), newUpdateCmd(e),
+// `hoist container`, by name.
+func containerVerbs() map[string]verb {
+	return map[string]verb{
+		"run": newRunCmd, "create": newCreateCmd, "start": newStartCmd, "stop": newStopCmd, "kill": newKillCmd,
+		"restart": newRestartCmd, "pause": newPauseCmd, "unpause": newUnpauseCmd, "wait": newWaitCmd,
+		"rename": newRenameCmd, "exec": newExecCmd, "attach": newAttachCmd, "ps": newPsCmd, "logs": newLogsCmd,
+		"top": newTopCmd, "rm": newRmCmd, "diff": newDiffCmd, "export": newExportCmd, "cp": newCpCmd,
+		"commit": newCommitCmd, "port": newPortCmd, "stats": newStatsCmd, "update": newUpdateCmd,
 	}
 }
 

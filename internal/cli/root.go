@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -74,7 +75,7 @@ func execute(ctx context.Context, e *env, args []string) int {
 		e.g = Globals{Root: args[1], LogLevel: "warn"}
 		return exitCode(runMonitor(ctx, e, args[3]), errOut)
 	}
-	root := newRootCommand(e)
+	root := newRootCommand(e, commandWord(args))
 	root.SetArgs(args)
 	root.SetIn(in)
 	root.SetOut(out)
@@ -83,7 +84,7 @@ func execute(ctx context.Context, e *env, args []string) int {
 	return exitCode(err, errOut)
 }
 
-func newRootCommand(e *env) *cobra.Command {
+func newRootCommand(e *env, word string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "hoist [OPTIONS] COMMAND",
 		Short:         "A daemonless, Docker-compatible container image engine",
@@ -117,44 +118,18 @@ func newRootCommand(e *env) *cobra.Command {
 	// (No -l shorthand for --log-level: `ps -l` and `run -l` need it, and
 	// cobra merges persistent flags into every subcommand.)
 
-	// Top-level verbs. Each constructor lives in its own file.
-	root.AddCommand(newVersionCmd(e))
-	root.AddCommand(newImagesCmd(e), newTagCmd(e), newInspectCmd(e), newHistoryCmd(e), newRmiCmd(e),
-		newImportCmd(e), newInfoCmd(e), newSaveCmd(e), newLoadCmd(e))
-	for _, c := range containerVerbs(e) {
-		root.AddCommand(c)
+	// Top-level verbs. Each constructor lives in its own file. Only the
+	// one named in args is built (it is on the critical path of every
+	// command: the whole tree costs about a millisecond); all of them for
+	// help, completion, a flag before the verb or an unknown verb.
+	verbs := topVerbs()
+	if build, ok := verbs[word]; ok {
+		root.AddCommand(build(e))
+	} else {
+		for _, build := range verbs {
+			root.AddCommand(build(e))
+		}
 	}
-	root.AddCommand(newContainerMonitorCmd(e), newContainerInitCmd(e))
-	root.AddCommand(newRegistryCmd(e), newVolumeCmd(e))
-	root.AddCommand(newLoginCmd(e), newLogoutCmd(e), newSearchCmd(e), newPullCmd(e), newPushCmd(e))
-	root.AddCommand(newBuildCmd(e), newBuilderCmd(e))
-
-	// `hoist image VERB`: docker's management-command forms of the image verbs.
-	image := &cobra.Command{Use: "image", Short: "Manage images", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	root.AddCommand(image)
-	imageLs := newImagesCmd(e)
-	imageLs.Use, imageLs.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"list"}
-	imageRm := newRmiCmd(e)
-	imageRm.Use, imageRm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
-	image.AddCommand(imageLs, imageRm, newTagCmd(e), newImageInspectCmd(e), newHistoryCmd(e),
-		newImportCmd(e), newImagePruneCmd(e), newSaveCmd(e), newLoadCmd(e), newBuildCmd(e))
-	image.AddCommand(newPullCmd(e), newPushCmd(e))
-
-	// `hoist container VERB`.
-	container := &cobra.Command{Use: "container", Short: "Manage containers", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	for _, c := range containerVerbs(e) {
-		container.AddCommand(c)
-	}
-	container.AddCommand(newContainerPruneCmd(e), newContainerInspectCmd(e), newContainerListCmd(e))
-	root.AddCommand(container)
-
-	// `hoist system VERB`.
-	system := &cobra.Command{Use: "system", Short: "Manage hoist", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	root.AddCommand(system)
-	system.AddCommand(newSystemDfCmd(e), newSystemPruneCmd(e), newSystemCheckCmd(e), newInfoCmd(e))
 
 	// The verbs whose failures docker reports as its daemon's.
 	var answered []*cobra.Command
@@ -170,6 +145,80 @@ func newRootCommand(e *env) *cobra.Command {
 	walk(root)
 	fromDaemon(answered...)
 	return root
+}
+
+// verb builds a command.
+type verb func(*env) *cobra.Command
+
+// topVerbs are hoist's top-level commands by name.
+func topVerbs() map[string]verb {
+	verbs := map[string]verb{
+		"version": newVersionCmd, "images": newImagesCmd, "tag": newTagCmd, "inspect": newInspectCmd,
+		"history": newHistoryCmd, "rmi": newRmiCmd, "import": newImportCmd, "info": newInfoCmd,
+		"save": newSaveCmd, "load": newLoadCmd,
+		monitorVerb: newContainerMonitorCmd, "container-init": newContainerInitCmd,
+		"registry": newRegistryCmd, "volume": newVolumeCmd,
+		"login": newLoginCmd, "logout": newLogoutCmd, "search": newSearchCmd, "pull": newPullCmd, "push": newPushCmd,
+		"build": newBuildCmd, "builder": newBuilderCmd,
+		"image": newImageGroupCmd, "container": newContainerGroupCmd, "system": newSystemGroupCmd,
+	}
+	for name, build := range containerVerbs() {
+		verbs[name] = build
+	}
+	return verbs
+}
+
+// commandWord is the top-level command named in args: the first argument
+// that is neither one of the root's flags nor a flag's value; "" when a
+// flag comes first that is not the root's (--help, --version) or none is
+// named.
+func commandWord(args []string) string {
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "--root" || a == "--log-level":
+			i++
+		case strings.HasPrefix(a, "--root=") || strings.HasPrefix(a, "--log-level=") || a == "-D" || a == "--debug":
+		case strings.HasPrefix(a, "-"):
+			return ""
+		default:
+			return a
+		}
+	}
+	return ""
+}
+
+// newImageGroupCmd is `hoist image VERB`: docker's management-command
+// forms of the image verbs.
+func newImageGroupCmd(e *env) *cobra.Command {
+	image := &cobra.Command{Use: "image", Short: "Manage images", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	imageLs := newImagesCmd(e)
+	imageLs.Use, imageLs.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"list"}
+	imageRm := newRmiCmd(e)
+	imageRm.Use, imageRm.Aliases = "rm [OPTIONS] IMAGE [IMAGE...]", []string{"remove"}
+	image.AddCommand(imageLs, imageRm, newTagCmd(e), newImageInspectCmd(e), newHistoryCmd(e),
+		newImportCmd(e), newImagePruneCmd(e), newSaveCmd(e), newLoadCmd(e), newBuildCmd(e))
+	image.AddCommand(newPullCmd(e), newPushCmd(e))
+	return image
+}
+
+// newContainerGroupCmd is `hoist container VERB`.
+func newContainerGroupCmd(e *env) *cobra.Command {
+	container := &cobra.Command{Use: "container", Short: "Manage containers", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	for _, build := range containerVerbs() {
+		container.AddCommand(build(e))
+	}
+	container.AddCommand(newContainerPruneCmd(e), newContainerInspectCmd(e), newContainerListCmd(e))
+	return container
+}
+
+// newSystemGroupCmd is `hoist system VERB`.
+func newSystemGroupCmd(e *env) *cobra.Command {
+	system := &cobra.Command{Use: "system", Short: "Manage hoist", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
+	system.AddCommand(newSystemDfCmd(e), newSystemPruneCmd(e), newSystemCheckCmd(e), newInfoCmd(e))
+	return system
 }
 
 // daemonVerb names the commands (at any level: `rm` is `image rm` too)
