@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/hoist
 
-.PHONY: build test unit demo bench deps clean
+.PHONY: build test lint unit demo bench deps clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN) ./cmd/hoist
@@ -9,8 +9,14 @@ build:
 # Installs what the tests need (Debian packages), then runs every test.
 # Integration tests need root, overlayfs and runc; they skip with a reason
 # when a facility is truly missing.
-test: deps build
+test: deps build lint
 	HOIST_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 40m ./...
+
+# Formatting and vet: a file gofmt would change fails the run.
+lint:
+	@unformatted=$$(gofmt -l cmd internal bench 2>/dev/null); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
+	$(GO) vet ./...
 
 # Unit tests only (no root, no peers).
 unit:

@@ -33,10 +33,12 @@ func TestResolveUserFiles(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\nalice:x:1000:1000:alice:/home/alice:/bin/sh\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/group"), []byte("root:x:0:\nalice:x:1000:\nstaff:x:50:alice\nnogroup:x:65534:\n"), 0o644)
 	u, err := ResolveUser(root, "alice")
-	if err != nil || u.UID != 1000 || u.GID != 1000 || !reflect.DeepEqual(u.Groups, []uint32{50}) || u.Home != "/home/alice" {
+	if err != nil || u.UID != 1000 || u.GID != 1000 || !reflect.DeepEqual(u.Groups, []uint32{1000, 50}) || u.Home != "/home/alice" {
 		t.Fatalf("alice: %+v %v", u, err)
 	}
-	if u, err = ResolveUser(root, "1234:5"); err != nil || u.UID != 1234 || u.GID != 5 {
+	// The primary group is a supplementary group too (docker since
+	// 20.10.18, CVE-2022-36109).
+	if u, err = ResolveUser(root, "1234:5"); err != nil || u.UID != 1234 || u.GID != 5 || !reflect.DeepEqual(u.Groups, []uint32{5}) {
 		t.Fatalf("numeric: %+v %v", u, err)
 	}
 	if u, err = ResolveUser(root, ""); err != nil || u.UID != 0 || u.Home != "/root" {

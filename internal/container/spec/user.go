@@ -15,8 +15,12 @@ import (
 // ExecUser is a resolved USER[:GROUP].
 type ExecUser struct {
 	UID, GID uint32
-	Groups   []uint32 // additional groups
-	Home     string
+	// Groups are the supplementary groups: the primary group first (as
+	// docker since 20.10.18, CVE-2022-36109: a process must not shed its
+	// primary group with setgroups to get past a deny-by-group file), then
+	// the user's /etc/group memberships.
+	Groups []uint32
+	Home   string
 }
 
 type passwdEntry struct {
@@ -158,6 +162,7 @@ func ResolveUser(rootfs, spec string) (ExecUser, error) {
 			}
 		}
 	}
+	u.Groups = append([]uint32{u.GID}, u.Groups...)
 	if u.Home == "" {
 		u.Home = "/"
 	}
