@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -972,6 +973,64 @@ func TestCLIRunHostOptions(t *testing.T) {
 		if code != 125 || !strings.HasPrefix(errOut, c.err+"\n") {
 			t.Errorf("%s: %d %q, want 125 %q", c.args, code, errOut, c.err)
 		}
+	}
+}
+
+// Mount propagation as docker: a shared bind passes the container's mounts
+// to the host; a slave or shared bind of a source on a private mount, a bad
+// mode, bind options on a volume and a read-only anonymous volume are
+// refused with docker's messages.
+func TestCLIRunMountPropagation(t *testing.T) {
+	root := ctrRoot(t)
+	dir := t.TempDir()
+	if err := syscall.Mount("hoist-prop", dir, "tmpfs", 0, ""); err != nil {
+		t.Skipf("tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		syscall.Unmount(filepath.Join(dir, "m"), syscall.MNT_DETACH)
+		syscall.Unmount(dir, syscall.MNT_DETACH)
+	})
+	if err := syscall.Mount("", dir, "", syscall.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := ctrCLI(t, root, "", "run", "--name", "prop", "--network", "none", "--cap-add", "SYS_ADMIN",
+		"--mount", "type=bind,src="+dir+",dst=/x,bind-propagation=rshared", "busybox", "sh", "-c",
+		"mkdir /x/m && mount -t tmpfs t /x/m && echo hi > /x/m/f && echo ok")
+	if code != 0 || out != "ok\n" {
+		t.Fatalf("shared bind: %d %q %q", code, out, errOut)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "m", "f")); err != nil || string(b) != "hi\n" {
+		t.Fatalf("the container's mount did not reach the host: %q %v", b, err)
+	}
+	if mounted, _ := mount.IsMountPoint(filepath.Join(dir, "m")); !mounted {
+		t.Fatal("no mount at the shared bind's m on the host")
+	}
+	out, _, _ = ctrCLI(t, root, "", "inspect", "--format", "{{range .Mounts}}{{.Propagation}} {{.Mode}}{{end}}", "prop")
+	if out != "rshared rshared\n" {
+		t.Fatalf("inspect Mounts: %q", out)
+	}
+	if err := syscall.Mount("", dir, "", syscall.MS_PRIVATE, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-v", dir + ":/x:rslave"}, "hoist: Error response from daemon: path " + dir + " is mounted on " + dir + " but it is not a shared or slave mount\n"},
+		{[]string{"--mount", "type=bind,src=" + dir + ",dst=/x,bind-propagation=shared"}, "hoist: Error response from daemon: path " + dir + " is mounted on " + dir + " but it is not a shared mount\n"},
+		{[]string{"-v", dir + ":/x:shared,slave"}, "invalid mode: shared,slave"},
+		{[]string{"--mount", "type=bind,src=" + dir + ",dst=/x,bind-propagation=bogus"}, `hoist: Error response from daemon: invalid mount config for type "bind": invalid propagation mode: bogus`},
+		{[]string{"--mount", "type=volume,dst=/x,bind-propagation=rslave"}, `for "--mount" flag: cannot mix 'bind-*' options with mount type 'volume'`},
+		{[]string{"--mount", "type=volume,dst=/x,readonly"}, `hoist: Error response from daemon: invalid mount config for type "volume": must not set ReadOnly mode when using anonymous volumes`},
+	} {
+		args := append(append([]string{"run", "--rm", "--network", "none"}, tc.args...), "busybox", "true")
+		_, errOut, code := ctrCLI(t, root, "", args...)
+		if code != 125 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%q: %d %q, want %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	if mps, _ := mount.MountPoints(filepath.Join(root, "containers")); len(mps) > 0 {
+		t.Fatalf("mounts left: %q", mps)
 	}
 }
 

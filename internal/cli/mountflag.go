@@ -16,6 +16,7 @@ type mountFlag struct {
 	Type, Source, Target string
 	ReadOnly             bool
 	Options              string // tmpfs: size=..,mode=..
+	Propagation          string // bind-propagation (bind only)
 }
 
 // parseMount reads docker's --mount type=bind|volume|tmpfs,source=,target=
@@ -26,6 +27,7 @@ func parseMount(v string) (mountFlag, error) {
 		return errdefs.InvalidArgumentf("invalid argument %q for \"--mount\" flag: %s", v, fmt.Sprintf(format, a...))
 	}
 	var tmpfs []string
+	bindOpt := false // a bind-* option was given
 	for _, field := range strings.Split(v, ",") {
 		k, val, hasVal := strings.Cut(field, "=")
 		switch strings.ToLower(k) {
@@ -45,8 +47,18 @@ func parseMount(v string) (mountFlag, error) {
 				return m, bad("invalid value for %s: %s", k, val)
 			}
 			m.ReadOnly = b
-		case "bind-propagation", "volume-nocopy", "consistency", "bind-nonrecursive":
-			// accepted: hoist's binds are recursive and private, volumes copy up
+		case "bind-propagation":
+			bindOpt = true
+			switch val {
+			case "private", "rprivate", "shared", "rshared", "slave", "rslave":
+				m.Propagation = val
+			default:
+				return m, errdefs.FailedPreconditionf("invalid mount config for type \"bind\": invalid propagation mode: %s", val) // the daemon's check in docker
+			}
+		case "bind-nonrecursive":
+			bindOpt = true // accepted: hoist's binds are recursive
+		case "volume-nocopy", "consistency":
+			// accepted: volumes copy up
 		case "tmpfs-size":
 			n, err := parseBytes(val)
 			if err != nil {
@@ -68,6 +80,9 @@ func parseMount(v string) (mountFlag, error) {
 	if !path.IsAbs(m.Target) {
 		return m, errdefs.InvalidArgumentf("invalid mount config for type %q: invalid mount path: '%s' mount path must be absolute", m.Type, m.Target)
 	}
+	if bindOpt && m.Type != "bind" {
+		return m, bad("cannot mix 'bind-*' options with mount type '%s'", m.Type)
+	}
 	switch m.Type {
 	case "bind":
 		if m.Source == "" {
@@ -80,6 +95,9 @@ func parseMount(v string) (mountFlag, error) {
 			return m, errdefs.FailedPreconditionf("invalid mount config for type \"bind\": bind source path does not exist: %s", m.Source) // the daemon says so in docker
 		}
 	case "volume":
+		if m.Source == "" && m.ReadOnly {
+			return m, errdefs.FailedPreconditionf("invalid mount config for type \"volume\": must not set ReadOnly mode when using anonymous volumes") // the daemon's check in docker
+		}
 	case "tmpfs":
 		if m.Source != "" {
 			return m, errdefs.InvalidArgumentf("invalid mount config for type \"tmpfs\": field Source must not be specified")
@@ -93,9 +111,15 @@ func parseMount(v string) (mountFlag, error) {
 
 // bind is the mount as a -v argument (bind and named volume).
 func (m mountFlag) bind() string {
-	s := m.Source + ":" + m.Target
+	var mode []string
 	if m.ReadOnly {
-		s += ":ro"
+		mode = append(mode, "ro")
 	}
-	return s
+	if m.Propagation != "" {
+		mode = append(mode, m.Propagation)
+	}
+	if len(mode) == 0 {
+		return m.Source + ":" + m.Target
+	}
+	return m.Source + ":" + m.Target + ":" + strings.Join(mode, ",")
 }

@@ -227,7 +227,7 @@ func (m *Manager) setupVolumes(c *Container) error {
 			if err := os.MkdirAll(src, 0o755); err != nil {
 				return errdefs.InvalidArgumentf("invalid volume source %s: %v", src, err)
 			}
-			mp.Type, mp.Source = "bind", filepath.Clean(src)
+			mp.Type, mp.Source, mp.Propagation = "bind", filepath.Clean(src), b.Propagation
 		} else {
 			if err := volume.CheckName(src); err != nil {
 				return err

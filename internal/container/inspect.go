@@ -273,13 +273,19 @@ func (c *Container) Inspect() Inspect {
 	}
 	in.Mounts = []InspectMount{}
 	for _, mp := range c.Mounts {
-		im := InspectMount{Type: mp.Type, Name: mp.Name, Source: mp.Source, Destination: mp.Destination, RW: mp.RW, Propagation: "rprivate"}
+		im := InspectMount{Type: mp.Type, Name: mp.Name, Source: mp.Source, Destination: mp.Destination, RW: mp.RW,
+			Propagation: orDefault(mp.Propagation, "rprivate")}
 		if mp.Type == "volume" {
 			im.Driver, im.Propagation = "local", ""
 		}
+		var mode []string // docker shows the -v mode as given
 		if !mp.RW {
-			im.Mode = "ro"
+			mode = append(mode, "ro")
 		}
+		if mp.Propagation != "" {
+			mode = append(mode, mp.Propagation)
+		}
+		im.Mode = strings.Join(mode, ",")
 		in.Mounts = append(in.Mounts, im)
 	}
 	if in.Args == nil {

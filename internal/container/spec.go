@@ -1,13 +1,16 @@
 package container
 
 import (
+	"fmt"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/mount"
 )
 
 // resolveCommand applies docker's ENTRYPOINT/CMD precedence: a user command
@@ -90,10 +93,13 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 	// Per-container files, bind-mounted so they are never part of the
 	// container's upper dir (never committed).
 	for _, f := range []string{"hosts", "hostname", "resolv.conf"} {
-		o.Mounts = append(o.Mounts, spec.Bind(filepath.Join(c.dir, f), "/etc/"+f, true))
+		o.Mounts = append(o.Mounts, spec.Bind(filepath.Join(c.dir, f), "/etc/"+f, true, ""))
 	}
 	for _, mp := range c.Mounts {
-		o.Volumes = append(o.Volumes, spec.Bind(mp.Source, mp.Destination, mp.RW))
+		if err := checkPropagation(mp); err != nil {
+			return nil, err
+		}
+		o.Volumes = append(o.Volumes, spec.Bind(mp.Source, mp.Destination, mp.RW, mp.Propagation))
 	}
 	return spec.Generate(o)
 }
@@ -109,3 +115,28 @@ func (c *Container) Network() string { return network.Mode(c.HostConfig.NetworkM
 
 // cgroupName is the cgroup of c's processes ("hoist-<id>").
 func cgroupName(c *Container) string { return "hoist-" + c.ID }
+
+// checkPropagation refuses, as docker, a shared bind of a source that is
+// not on a shared mount and a slave bind of one on a private mount (the
+// mode could not do what it says).
+func checkPropagation(mp MountPoint) error {
+	var need []string
+	switch mp.Propagation {
+	case "shared", "rshared":
+		need = []string{"shared"}
+	case "slave", "rslave":
+		need = []string{"shared", "slave"}
+	default:
+		return nil
+	}
+	on, prop, err := mount.Propagation(mp.Source)
+	if err != nil {
+		return fmt.Errorf("bind %s: %w", mp.Source, err)
+	}
+	for _, ok := range need {
+		if prop == ok {
+			return nil
+		}
+	}
+	return errdefs.FailedPreconditionf("path %s is mounted on %s but it is not a %s mount", mp.Source, on, strings.Join(need, " or "))
+}

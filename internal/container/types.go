@@ -116,6 +116,9 @@ type MountPoint struct {
 	Destination string `json:"Destination"`
 	RW          bool   `json:"RW"`
 	Anonymous   bool   `json:"Anonymous,omitempty"` // an image VOLUME's (removed with the container by rm -v / --rm)
+	// Propagation is a bind's mount propagation (docker's default,
+	// rprivate, when empty); volumes have none.
+	Propagation string `json:"Propagation,omitempty"`
 }
 
 // Container is the persistent record of one container (container.json).

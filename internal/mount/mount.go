@@ -344,26 +344,67 @@ func UnmountAll(target string) error {
 // namespace, /proc/thread-self/mountinfo) at or under
 // prefix (for cleanup and leak checks).
 func MountPoints(prefix string) ([]string, error) {
-	f, err := os.Open("/proc/thread-self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	prefix = filepath.Clean(prefix)
 	var out []string
+	err := eachMount(func(mp string, _ []string) {
+		if mp == prefix || strings.HasPrefix(mp, prefix+"/") {
+			out = append(out, mp)
+		}
+	})
+	return out, err
+}
+
+// Propagation returns the mount that path is on (the longest mount point
+// above it, symlinks resolved) and its propagation: "shared", "slave" or
+// "private" (mountinfo's optional fields shared:N and master:N; a mount
+// that is both counts as shared).
+func Propagation(path string) (mountPoint, propagation string, err error) {
+	p, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", "", err
+	}
+	propagation = "private"
+	err = eachMount(func(mp string, optional []string) {
+		if (p == mp || strings.HasPrefix(p, mp+"/") || mp == "/") && len(mp) >= len(mountPoint) {
+			mountPoint, propagation = mp, "private"
+			for _, o := range optional {
+				switch {
+				case strings.HasPrefix(o, "shared:"):
+					propagation = "shared"
+				case strings.HasPrefix(o, "master:") && propagation == "private":
+					propagation = "slave"
+				}
+			}
+		}
+	})
+	return mountPoint, propagation, err
+}
+
+// eachMount calls fn with every mount point of the calling thread's mount
+// namespace and its optional fields, in mountinfo's order.
+func eachMount(fn func(mountPoint string, optional []string)) error {
+	f, err := os.Open("/proc/thread-self/mountinfo")
+	if err != nil {
+		return err
+	}
+	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
+		if len(fields) < 7 {
 			continue
 		}
-		mp := unescape(fields[4])
-		if mp == prefix || strings.HasPrefix(mp, prefix+"/") {
-			out = append(out, mp)
+		optional := fields[6:]
+		for i, o := range optional {
+			if o == "-" {
+				optional = optional[:i]
+				break
+			}
 		}
+		fn(unescape(fields[4]), optional)
 	}
-	return out, sc.Err()
+	return sc.Err()
 }
 
 // unescape decodes mountinfo's octal escapes (\040 for a space).

@@ -180,3 +180,37 @@ func mustStat(t *testing.T, p string) uint64 {
 	}
 	return fi.Sys().(*syscall.Stat_t).Ino
 }
+
+func TestPropagation(t *testing.T) {
+	needRoot(t)
+	dir, peer := t.TempDir(), t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, ""); err != nil {
+		t.Skipf("tmpfs: %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(peer, syscall.MNT_DETACH); syscall.Unmount(dir, syscall.MNT_DETACH) })
+	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
+	check := func(path, wantMP, want string) {
+		t.Helper()
+		mp, prop, err := Propagation(filepath.Join(path, "sub"))
+		if err != nil || mp != wantMP || prop != want {
+			t.Fatalf("%s: %q %q %v, want %q on %q", path, mp, prop, err, want, wantMP)
+		}
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(syscall.Mount("", dir, "", syscall.MS_PRIVATE, ""))
+	check(dir, dir, "private")
+	must(syscall.Mount("", dir, "", syscall.MS_SHARED, ""))
+	check(dir, dir, "shared")
+	must(syscall.Mount(dir, peer, "", syscall.MS_BIND, "")) // a peer of dir
+	must(syscall.Mount("", peer, "", syscall.MS_SLAVE, ""))
+	check(peer, peer, "slave")
+	check(dir, dir, "shared")
+	if _, _, err := Propagation(filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("a missing path has no mount")
+	}
+}

@@ -217,13 +217,35 @@ func Generate(o Options) (*specs.Spec, error) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: InitPath, Type: "bind", Source: o.Init, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
 	s.Mounts = append(s.Mounts, o.Volumes...)
+	s.Linux.RootfsPropagation = rootfsPropagation(o.Volumes)
 	return s, nil
 }
 
-// Bind is a recursive private bind mount of source at dest, read-only
-// unless rw.
-func Bind(source, dest string, rw bool) specs.Mount {
-	opts := []string{"rbind", "rprivate"}
+// rootfsPropagation is the propagation the container's root needs for its
+// binds' (as docker): shared if one is shared (events must reach the
+// bind), else rslave if one is a slave, else the runtime's default.
+func rootfsPropagation(binds []specs.Mount) string {
+	prop := ""
+	for _, m := range binds {
+		for _, o := range m.Options {
+			switch o {
+			case "shared", "rshared":
+				return "shared"
+			case "slave", "rslave":
+				prop = "rslave"
+			}
+		}
+	}
+	return prop
+}
+
+// Bind is a recursive bind mount of source at dest, read-only unless rw,
+// with mount propagation propagation (rprivate when "").
+func Bind(source, dest string, rw bool, propagation string) specs.Mount {
+	if propagation == "" {
+		propagation = "rprivate"
+	}
+	opts := []string{"rbind", propagation}
 	if !rw {
 		opts = append(opts, "ro")
 	}

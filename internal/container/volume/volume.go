@@ -50,6 +50,9 @@ type Bind struct {
 	Source      string
 	Destination string // cleaned, absolute, not "/"
 	RW          bool
+	// Propagation is the mode asked for (private, rprivate, shared,
+	// rshared, slave, rslave); "" for the default.
+	Propagation string
 }
 
 // HostPath reports whether the bind's source is a host path rather than
@@ -64,12 +67,18 @@ func ParseBind(b string) (Bind, error) {
 	}
 	src, dst := parts[0], parts[1]
 	rw := true
+	propagation := ""
 	if len(parts) == 3 {
 		for _, o := range strings.Split(parts[2], ",") {
 			switch o {
 			case "ro":
 				rw = false
-			case "rw", "z", "Z", "rprivate", "private", "rshared", "shared", "rslave", "slave", "nocopy":
+			case "rprivate", "private", "rshared", "shared", "rslave", "slave":
+				if propagation != "" { // docker: one propagation mode at most
+					return Bind{}, errdefs.InvalidArgumentf("invalid mode: %s", parts[2])
+				}
+				propagation = o
+			case "rw", "z", "Z", "nocopy":
 			default:
 				return Bind{}, errdefs.InvalidArgumentf("invalid mode: %s", o)
 			}
@@ -82,7 +91,7 @@ func ParseBind(b string) (Bind, error) {
 	if dst == "/" {
 		return Bind{}, errdefs.InvalidArgumentf("invalid volume specification: '%s': invalid mount config for type \"bind\": invalid specification: destination can't be '/'", b)
 	}
-	return Bind{Source: src, Destination: dst, RW: rw}, nil
+	return Bind{Source: src, Destination: dst, RW: rw, Propagation: propagation}, nil
 }
 
 // CheckName checks a local volume name as docker does.

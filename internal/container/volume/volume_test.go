@@ -10,19 +10,22 @@ import (
 
 func TestParseBind(t *testing.T) {
 	for in, want := range map[string]Bind{
-		"/h:/c":          {"/h", "/c", true},
-		"/h:/c/../d:ro":  {"/h", "/d", false},
-		"vol:/data:rw,z": {"vol", "/data", true},
+		"/h:/c":           {"/h", "/c", true, ""},
+		"/h:/c/../d:ro":   {"/h", "/d", false, ""},
+		"vol:/data:rw,z":  {"vol", "/data", true, ""},
+		"/h:/c:ro,rslave": {"/h", "/c", false, "rslave"},
+		"/h:/c:shared":    {"/h", "/c", true, "shared"},
 	} {
 		if got, err := ParseBind(in); err != nil || got != want {
 			t.Errorf("%s: %+v %v", in, got, err)
 		}
 	}
 	for in, msg := range map[string]string{
-		"/only":     "invalid volume specification: '/only'",
-		"/h:/c:bad": "invalid mode: bad",
-		"/h:rel":    "mount path must be absolute",
-		"/h:/":      "destination can't be '/'",
+		"/only":               "invalid volume specification: '/only'",
+		"/h:/c:bad":           "invalid mode: bad",
+		"/h:/c:shared,rslave": "invalid mode: shared,rslave",
+		"/h:rel":              "mount path must be absolute",
+		"/h:/":                "destination can't be '/'",
 	} {
 		if _, err := ParseBind(in); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%s: %v, want %q", in, err, msg)
