@@ -739,6 +739,9 @@ func TestContainerVerbsNotFound(t *testing.T) {
 		{[]string{"rename", "nosuch", "x"}, none + "Error: failed to rename container named nosuch\n"},
 		{[]string{"ps", "-f", "bogus=1"}, "Error response from daemon: Invalid filter 'bogus'\n"},
 		{[]string{"ps", "-f", "status=bogus"}, "Error response from daemon: Invalid filter 'status=bogus'\n"},
+		{[]string{"ps", "-f", "publish=abc"}, "Error response from daemon: error while looking up for publish abc: strconv.ParseUint: parsing \"abc\": invalid syntax\n"},
+		{[]string{"ps", "-f", "expose=70000"}, "Error response from daemon: error while looking up for expose 70000: strconv.ParseUint: parsing \"70000\": value out of range\n"},
+		{[]string{"ps", "-f", "publish=5-3/udp"}, "Error response from daemon: error while looking up for publish 5-3/udp: Invalid range specified for the Port: 5-3\n"},
 	}
 	for _, c := range cases {
 		_, errOut, code := run(t, root, c.args...)
@@ -1061,6 +1064,15 @@ func TestCLICreateFileOptions(t *testing.T) {
 	}
 	if _, errOut, code := ctrCLI(t, root, "", "create", "--pid", "container:x", "busybox", "true"); code != 125 || !strings.Contains(errOut, "invalid pid mode: container:x") {
 		t.Fatalf("pid mode: %d %q", code, errOut)
+	}
+	for v, want := range map[string]string{
+		"abc":   `invalid range format for --expose: abc, error: strconv.ParseUint: parsing "abc": invalid syntax`,
+		"5-3":   "invalid range format for --expose: 5-3, error: invalid range specified for port: 5-3",
+		"70000": `invalid range format for --expose: 70000, error: strconv.ParseUint: parsing "70000": value out of range`,
+	} {
+		if _, errOut, code := ctrCLI(t, root, "", "create", "--expose", v, "busybox", "true"); code != 125 || !strings.HasPrefix(errOut, "hoist: "+want+"\n") {
+			t.Errorf("--expose %s: %d %q", v, code, errOut)
+		}
 	}
 }
 

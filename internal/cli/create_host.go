@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -134,9 +135,13 @@ func writeCIDFile(path, id string) error {
 // parseExpose reads --expose PORT[/PROTO] or START-END[/PROTO] (tcp when
 // no protocol is given).
 func parseExpose(v string) ([]string, error) {
-	r, ok := parsePortRange(v)
-	if !ok {
-		return nil, errdefs.InvalidArgumentf("invalid range format for --expose: %s", v)
+	r, err := parsePortRange(v)
+	if errors.Is(err, errPortOrder) {
+		ports, _, _ := strings.Cut(v, "/")
+		err = fmt.Errorf("invalid range specified for port: %s", ports)
+	}
+	if err != nil {
+		return nil, errdefs.InvalidArgumentf("invalid range format for --expose: %s, error: %v", v, err)
 	}
 	if r.proto == "" {
 		r.proto = "tcp"

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -166,9 +167,13 @@ func psFilter(filters []string, lookup func(ref string) (*container.Container, e
 			}
 			created[v] = ref.Created
 		case "publish", "expose":
-			r, ok := parsePortRange(v)
-			if !ok {
-				return nil, errdefs.InvalidArgumentf("Invalid filter '%s'", v)
+			r, err := parsePortRange(v)
+			if errors.Is(err, errPortOrder) {
+				ports, _, _ := strings.Cut(v, "/")
+				err = fmt.Errorf("Invalid range specified for the Port: %s", ports)
+			}
+			if err != nil {
+				return nil, errdefs.InvalidArgumentf("error while looking up for %s %s: %v", k, v, err)
 			}
 			ports[v] = r
 		case "name", "ancestor", "label", "exited", "id", "volume", "network":
@@ -301,20 +306,27 @@ type portRange struct {
 	proto  string
 }
 
-// parsePortRange reads a portRange; false when it is not one.
-func parsePortRange(v string) (portRange, bool) {
+// parsePortRange reads a portRange. A bad number gets strconv's error (as
+// docker's messages quote it), an end before the start errPortOrder.
+func parsePortRange(v string) (portRange, error) {
 	ports, proto, _ := strings.Cut(v, "/")
 	a, b, isRange := strings.Cut(ports, "-")
-	lo, err := strconv.Atoi(a)
+	lo, err := strconv.ParseUint(a, 10, 16)
 	hi := lo
 	if err == nil && isRange {
-		hi, err = strconv.Atoi(b)
+		hi, err = strconv.ParseUint(b, 10, 16)
 	}
-	if err != nil || lo < 1 || hi < lo || hi > 65535 {
-		return portRange{}, false
+	if err != nil {
+		return portRange{}, err
 	}
-	return portRange{lo: lo, hi: hi, proto: proto}, true
+	if hi < lo {
+		return portRange{}, errPortOrder
+	}
+	return portRange{lo: int(lo), hi: int(hi), proto: proto}, nil
 }
+
+// errPortOrder is parsePortRange's error for START-END with END < START.
+var errPortOrder = errors.New("port range ends before it starts")
 
 func (r portRange) has(port int, proto string) bool {
 	return port >= r.lo && port <= r.hi && (r.proto == "" || r.proto == proto)
