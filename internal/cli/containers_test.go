@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -539,6 +540,51 @@ func TestCLIInit(t *testing.T) {
 	}
 }
 
+// A foreground run passes the signals it gets to the container; with
+// --sig-proxy=false it does not (the container carries on).
+func TestCLISigProxy(t *testing.T) {
+	root := ctrRoot(t)
+	bin := hoistBinary(t)
+	if out, err := exec.Command(bin, "--root", root, "import", busyboxRootTar(t), "busybox").CombinedOutput(); err != nil {
+		t.Fatalf("import: %v %s", err, out)
+	}
+	script := `trap "echo got; exit 3" USR1; echo ready; while :; do sleep 0.05; done`
+	start := func(args ...string) (*exec.Cmd, *bufio.Reader) {
+		cmd := exec.Command(bin, append(append([]string{"--root", root, "run", "--network", "none"}, args...), "busybox", "sh", "-c", script)...)
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() }) // a hung client fails the test, not the run
+		r := bufio.NewReader(stdout)
+		if line, err := r.ReadString('\n'); err != nil || line != "ready\n" {
+			t.Fatalf("run: %q %v", line, err)
+		}
+		return cmd, r
+	}
+	cmd, r := start("--rm")
+	cmd.Process.Signal(syscall.SIGUSR1)
+	rest, _ := io.ReadAll(r)
+	var ee *exec.ExitError
+	if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 3 || string(rest) != "got\n" {
+		t.Fatalf("proxied USR1: %v %q", err, rest)
+	}
+	cmd, r = start("--name", "noproxy", "--sig-proxy=false")
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	cmd.Process.Signal(syscall.SIGUSR1) // not passed on: the container carries on
+	time.Sleep(300 * time.Millisecond)
+	out, err := exec.Command(bin, "--root", root, "ps", "--format", "{{.Names}} {{.State}}").Output()
+	if err != nil || string(out) != "noproxy running\n" {
+		t.Fatalf("--sig-proxy=false: the container should run on: %v %q", err, out)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if rest, _ := io.ReadAll(r); strings.Contains(string(rest), "got") {
+		t.Fatalf("--sig-proxy=false passed the signal on: %q", rest)
+	}
+	exec.Command(bin, "--root", root, "rm", "-f", "noproxy").Run()
+}
+
 // busyboxRootTar tars the busybox rootfs for `import`.
 func busyboxRootTar(t *testing.T) string {
 	p := filepath.Join(t.TempDir(), "busybox.tar")
@@ -682,6 +728,11 @@ func TestCLIRunPullsMissingImage(t *testing.T) {
 	}
 	if _, errOut, code = real("run", "--rm", "--network", "none", host+"/nosuch:1", "true"); code != 125 {
 		t.Fatalf("missing remote image: %d %q", code, errOut)
+	}
+	// -q: no pull output
+	out, errOut, code = real("run", "--rm", "-q", "--pull", "always", "--network", "none", host+"/bb:1", "echo", "quiet")
+	if code != 0 || out != "quiet\n" || errOut != "" {
+		t.Fatalf("run -q: %d %q %q", code, out, errOut)
 	}
 }
 
@@ -975,6 +1026,83 @@ func TestCLIRunHostOptions(t *testing.T) {
 		_, errOut, code := ctrCLI(t, root, "", append(append([]string{"run", "--rm"}, strings.Fields(c.args)...), "busybox", "true")...)
 		if code != 125 || !strings.HasPrefix(errOut, c.err+"\n") {
 			t.Errorf("%s: %d %q, want 125 %q", c.args, code, errOut, c.err)
+		}
+	}
+}
+
+// docker's --device, --sysctl, --volumes-from, --domainname,
+// --oom-score-adj, --memory-swappiness, --cgroup-parent, --cgroupns and
+// --sig-proxy, through the CLI with real runc; bad values get docker's
+// messages.
+func TestCLIRunKernelOptions(t *testing.T) {
+	root := ctrRoot(t)
+	out, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--network", "none",
+		"--device", "/dev/null:/dev/mynull", "--sysctl", "kernel.shmmax=1000000", "--domainname", "ex.com",
+		"--oom-score-adj", "500", "--memory-swappiness", "10", "--cgroupns", "private", "--cgroup-parent", "hoist-test-parent",
+		"busybox", "sh", "-c", "stat -c '%t:%T %F' /dev/mynull; echo x > /dev/mynull && echo written; cat /proc/sys/kernel/shmmax /proc/sys/kernel/domainname /proc/self/oom_score_adj; readlink /proc/self/ns/cgroup; cat /proc/1/cgroup")
+	selfNS, _ := os.Readlink("/proc/self/ns/cgroup")
+	lines := strings.Split(out, "\n")
+	if code != 0 || len(lines) < 7 || lines[0] != "1:3 character special file" || lines[1] != "written" ||
+		lines[2] != "1000000" || lines[3] != "ex.com" || lines[4] != "500" || lines[5] == selfNS {
+		t.Fatalf("kernel options: %d %q %q", code, out, errOut)
+	}
+	// The cgroup namespace hides the path; outside it, it is under the parent.
+	t.Cleanup(func() { // the parent cgroups, once the monitors have deleted their containers'
+		for i := 0; i < 200; i++ {
+			left, _ := filepath.Glob("/sys/fs/cgroup/*/hoist-test-parent")
+			if _, err := os.Stat("/sys/fs/cgroup/hoist-test-parent"); err == nil {
+				left = append(left, "/sys/fs/cgroup/hoist-test-parent")
+			}
+			for _, d := range left {
+				os.Remove(d)
+			}
+			if len(left) == 0 {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	out, _, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "--cgroup-parent", "hoist-test-parent", "busybox", "cat", "/proc/self/cgroup")
+	if code != 0 || !strings.Contains(out, "/hoist-test-parent/hoist-") {
+		t.Fatalf("cgroup parent: %d %q", code, out)
+	}
+	// --volumes-from: the same volumes (named, anonymous) and binds, the
+	// mode overridable; rm -v of the source keeps a volume still in use.
+	host := t.TempDir()
+	ctrCLI(t, root, "", "create", "--name", "src", "-v", "vf-named:/named", "-v", host+":/h", "--mount", "type=volume,dst=/anon", "busybox", "true")
+	out, errOut, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "--volumes-from", "src", "busybox", "sh", "-c", "echo n > /named/f; echo a > /anon/f; echo h > /h/f; echo ok")
+	if b, _ := os.ReadFile(filepath.Join(host, "f")); code != 0 || out != "ok\n" || string(b) != "h\n" {
+		t.Fatalf("volumes-from: %d %q %q %q", code, out, errOut, b)
+	}
+	ctrCLI(t, root, "", "create", "--name", "user", "--volumes-from", "src:ro", "busybox", "true")
+	if out, _, _ = ctrCLI(t, root, "", "inspect", "-f", "{{range .Mounts}}{{.Destination}}:{{.RW}} {{end}}{{.HostConfig.VolumesFrom}}", "user"); out != "/named:false /h:false /anon:false [src:ro]\n" {
+		t.Fatalf("volumes-from :ro: %q", out)
+	}
+	if _, errOut, code = ctrCLI(t, root, "", "rm", "-v", "src"); code != 0 {
+		t.Fatalf("rm -v src: %d %q", code, errOut)
+	}
+	out, errOut, code = ctrCLI(t, root, "", "start", "-a", "user")
+	if out, errOut, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "--volumes-from", "user", "busybox", "cat", "/named/f", "/anon/f"); code != 0 || out != "n\na\n" {
+		t.Fatalf("a volume in use was removed with its first container: %d %q %q", code, out, errOut)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--device", "/dev/nope"}, `hoist: Error response from daemon: error gathering device information while adding custom device "/dev/nope": no such file or directory`},
+		{[]string{"--device", "/dev/null:rel"}, `hoist: invalid argument "/dev/null:rel" for "--device" flag: bad format for path: rel`},
+		{[]string{"--sysctl", "vm.swappiness=1"}, `hoist: invalid argument "vm.swappiness=1" for "--sysctl" flag: sysctl 'vm.swappiness=1' is not allowed`},
+		{[]string{"--network", "host", "--sysctl", "net.ipv4.ip_forward=1"}, `sysctl "net.ipv4.ip_forward" not allowed in host network namespace`},
+		{[]string{"--volumes-from", "nosuch"}, "hoist: Error response from daemon: No such container: nosuch"},
+		{[]string{"--oom-score-adj", "2000"}, "hoist: Error response from daemon: Invalid value 2000, range for oom score adj is [-1000, 1000]"},
+		{[]string{"--memory-swappiness", "200"}, "hoist: invalid value: 200. Valid memory swappiness range is 0-100"},
+		{[]string{"--userns", "foo"}, "hoist: --userns: invalid USER mode"},
+		{[]string{"--cgroupns", "foo"}, "hoist: --cgroupns: invalid CGROUP mode"},
+	} {
+		args := append(append([]string{"run", "--rm", "--network", "none"}, tc.args...), "busybox", "true")
+		_, errOut, code := ctrCLI(t, root, "", args...)
+		if code != 125 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%q: %d %q, want %q", tc.args, code, errOut, tc.want)
 		}
 	}
 }

@@ -26,10 +26,12 @@ type createFlags struct {
 	stopTimeout                                                                        int
 	env, envFile, volumes, publish, ulimits, securityOpt, labels                       []string
 	tmpfs, mounts, capAdd, capDrop, groupAdd, addHost, dns, dnsSearch, dnsOption       []string
-	expose, labelFile, logOpts                                                         []string
+	expose, labelFile, logOpts, devices, sysctls, volumesFrom                          []string
+	domainname, cgroupParent, cgroupns, userns                                         string
 	interactive, tty, rm, publishAll, readOnly, init, privileged, oomKillDisable       bool
-	noHealthcheck                                                                      bool
-	cpuShares, pidsLimit                                                               int64
+	noHealthcheck, quiet, contentTrust                                                 bool
+	cpuShares, pidsLimit, memorySwappiness                                             int64
+	oomScoreAdj                                                                        int
 }
 
 func (f *createFlags) register(fs *pflag.FlagSet) {
@@ -99,6 +101,17 @@ func (f *createFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.noHealthcheck, "no-healthcheck", false, "Disable any container-specified HEALTHCHECK")
 	fs.StringVar(&f.logDriver, "log-driver", "", "Logging driver for the container (json-file, none)")
 	fs.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (max-size, max-file)")
+	fs.StringArrayVar(&f.devices, "device", nil, "Add a host device to the container")
+	fs.StringArrayVar(&f.sysctls, "sysctl", nil, "Sysctl options")
+	fs.StringArrayVar(&f.volumesFrom, "volumes-from", nil, "Mount volumes from the specified container(s)")
+	fs.StringVar(&f.domainname, "domainname", "", "Container NIS domain name")
+	fs.IntVar(&f.oomScoreAdj, "oom-score-adj", 0, "Tune host's OOM preferences (-1000 to 1000)")
+	fs.Int64Var(&f.memorySwappiness, "memory-swappiness", -1, "Tune container memory swappiness (0 to 100)")
+	fs.StringVar(&f.cgroupParent, "cgroup-parent", "", "Optional parent cgroup for the container")
+	fs.StringVar(&f.cgroupns, "cgroupns", "", `Cgroup namespace to use (host|private)`)
+	fs.StringVar(&f.userns, "userns", "", "User namespace to use (host)")
+	fs.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the pull output")
+	fs.BoolVar(&f.contentTrust, "disable-content-trust", true, "Skip image verification (hoist does none)")
 }
 
 // options converts the flags and IMAGE [COMMAND] [ARG...] into CreateOptions.
@@ -207,7 +220,7 @@ func newCreateCmd(e *env) *cobra.Command {
 			if err := checkCIDFile(f.cidfile); err != nil {
 				return createFailure(err)
 			}
-			ctr, err := e.createContainer(cmd.Context(), m, o, f.pull, f.platform)
+			ctr, err := e.createContainer(cmd.Context(), m, o, &f)
 			if err != nil {
 				return createFailure(err)
 			}

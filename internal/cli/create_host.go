@@ -74,6 +74,45 @@ func (f *createFlags) hostOptions(o *container.CreateOptions, hc *container.Host
 	hc.Privileged, hc.PidMode, hc.IpcMode, hc.UTSMode = f.privileged, f.pidMode, f.ipcMode, f.utsMode
 	hc.CpusetCpus, hc.CpusetMems, hc.CPUPeriod, hc.CPUQuota = f.cpusetCpus, f.cpusetMems, f.cpuPeriod, f.cpuQuota
 	hc.OomKillDisable = f.oomKillDisable
+	for _, d := range f.devices {
+		dm, err := spec.ParseDevice(d)
+		if err != nil {
+			return err
+		}
+		hc.Devices = append(hc.Devices, dm)
+	}
+	for _, kv := range f.sysctls {
+		k, v, err := spec.CheckSysctl(kv)
+		if err != nil {
+			return err
+		}
+		if hc.Sysctls == nil {
+			hc.Sysctls = map[string]string{}
+		}
+		hc.Sysctls[k] = v
+	}
+	if f.oomScoreAdj < -1000 || f.oomScoreAdj > 1000 {
+		return errdefs.FailedPreconditionf("Invalid value %d, range for oom score adj is [-1000, 1000]", f.oomScoreAdj)
+	}
+	if f.memorySwappiness != -1 {
+		if f.memorySwappiness < 0 || f.memorySwappiness > 100 {
+			return errdefs.InvalidArgumentf("invalid value: %d. Valid memory swappiness range is 0-100", f.memorySwappiness)
+		}
+		sw := f.memorySwappiness
+		hc.MemorySwappiness = &sw
+	}
+	switch f.cgroupns {
+	case "", "host", "private":
+	default:
+		return errdefs.InvalidArgumentf("--cgroupns: invalid CGROUP mode")
+	}
+	switch f.userns {
+	case "", "host":
+	default:
+		return errdefs.InvalidArgumentf("--userns: invalid USER mode (hoist supports \"host\")")
+	}
+	hc.VolumesFrom, hc.OomScoreAdj, hc.CgroupParent, hc.CgroupnsMode, hc.UsernsMode = f.volumesFrom, f.oomScoreAdj, f.cgroupParent, f.cgroupns, f.userns
+	o.Config.Domainname = f.domainname
 	hc.LogConfig = container.LogConfig{Type: f.logDriver}
 	for _, opt := range f.logOpts {
 		k, v, ok := strings.Cut(opt, "=")

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ func newRunCmd(e *env) *cobra.Command {
 	var detach bool
 	var detachKeys string
 	var attachTo []string
+	sigProxy := true
 	c := &cobra.Command{
 		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
 		Short: "Create and run a new container from an image",
@@ -50,7 +52,7 @@ func newRunCmd(e *env) *cobra.Command {
 			if err := checkCIDFile(f.cidfile); err != nil {
 				return runFailure(err)
 			}
-			ctr, err := e.createContainer(ctx, m, o, f.pull, f.platform)
+			ctr, err := e.createContainer(ctx, m, o, &f)
 			if err != nil {
 				return runFailure(err)
 			}
@@ -82,7 +84,11 @@ func newRunCmd(e *env) *cobra.Command {
 					streams.Stderr = nil
 				}
 			}
-			sigs, stop := forwardedSignals()
+			var sigs <-chan os.Signal
+			stop := func() {}
+			if sigProxy && !f.tty { // docker proxies no signals to a tty
+				sigs, stop = forwardedSignals()
+			}
 			code, err := m.StartCreated(ctx, ctr, container.StartOptions{Streams: streams, Signals: sigs, Monitor: mon})
 			stop()
 			restore()
@@ -98,6 +104,7 @@ func newRunCmd(e *env) *cobra.Command {
 	f.register(c.Flags())
 	c.Flags().BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
 	c.Flags().StringVar(&detachKeys, "detach-keys", defaultDetachKeys, "Override the key sequence for detaching a container")
+	c.Flags().BoolVar(&sigProxy, "sig-proxy", true, "Proxy received signals to the process")
 	c.Flags().StringArrayVarP(&attachTo, "attach", "a", nil, "Attach to STDIN, STDOUT or STDERR")
 	return c
 }

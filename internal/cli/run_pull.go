@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -22,7 +23,13 @@ import (
 // With a platform (--platform), an image of another platform in the store
 // counts as missing, as in docker 20.10: it is pulled for that platform
 // (and refused with "never").
-func (e *env) createContainer(ctx context.Context, m *container.Manager, o container.CreateOptions, policy, platform string) (*container.Container, error) {
+func (e *env) createContainer(ctx context.Context, m *container.Manager, o container.CreateOptions, f *createFlags) (*container.Container, error) {
+	policy, platform := f.pull, f.platform
+	if f.quiet { // -q: no pull output
+		q := *e
+		q.errOut = io.Discard
+		e = &q
+	}
 	switch policy {
 	case "", "missing", "always", "never":
 	default:

@@ -192,7 +192,7 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	if err := makeInitLayer(filepath.Join(c.dir, "init")); err != nil {
 		return nil, err
 	}
-	if err := m.setupVolumes(c); err != nil {
+	if err := m.setupVolumes(ctx, c); err != nil {
 		return nil, err
 	}
 	if err := m.setupPorts(c); err != nil {
@@ -208,8 +208,9 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	return c, nil
 }
 
-// setupVolumes resolves -v binds, named volumes and the image's VOLUMEs.
-func (m *Manager) setupVolumes(c *Container) error {
+// setupVolumes resolves -v binds, named volumes, --volumes-from and the
+// image's VOLUMEs (a destination taken by one is skipped by the next).
+func (m *Manager) setupVolumes(ctx context.Context, c *Container) error {
 	seen := map[string]bool{}
 	for _, v := range c.HostConfig.Binds {
 		b, err := volume.ParseBind(v)
@@ -239,6 +240,29 @@ func (m *Manager) setupVolumes(c *Container) error {
 			mp.Type, mp.Name, mp.Source = "volume", src, dir
 		}
 		c.Mounts = append(c.Mounts, mp)
+	}
+	for _, from := range c.HostConfig.VolumesFrom {
+		ref, mode, _ := strings.Cut(from, ":")
+		switch mode {
+		case "", "ro", "rw":
+		default:
+			return errdefs.InvalidArgumentf("invalid mode for volumes-from: %s", mode)
+		}
+		src, err := m.Get(ctx, ref)
+		if err != nil {
+			return err
+		}
+		for _, mp := range src.Mounts {
+			if seen[mp.Destination] {
+				continue
+			}
+			seen[mp.Destination] = true
+			if mode != "" {
+				mp.RW = mode == "rw"
+			}
+			mp.Anonymous = false // shared: its own container removes it
+			c.Mounts = append(c.Mounts, mp)
+		}
 	}
 	var anon []string
 	for v := range c.Config.Volumes {

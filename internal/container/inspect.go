@@ -125,6 +125,7 @@ type InspectHostConfig struct {
 	UTSMode              string
 	UsernsMode           string
 	ShmSize              int64
+	Sysctls              map[string]string `json:",omitempty"`
 	Runtime              string
 	ConsoleSize          [2]uint
 	Isolation            string
@@ -144,7 +145,7 @@ type InspectHostConfig struct {
 	CpuRealtimeRuntime   int64
 	CpusetCpus           string
 	CpusetMems           string
-	Devices              []struct{}
+	Devices              []spec.DeviceMapping
 	DeviceCgroupRules    []string
 	DeviceRequests       []struct{}
 	KernelMemory         int64
@@ -240,9 +241,12 @@ func orDefault(s, def string) string {
 	return s
 }
 
-func orEmpty(s []string) []string {
+func orEmpty(s []string) []string { return orEmptyOf(s) }
+
+// orEmptyOf is s, or an empty (not null) list.
+func orEmptyOf[T any](s []T) []T {
 	if s == nil {
-		return []string{}
+		return []T{}
 	}
 	return s
 }
@@ -326,7 +330,7 @@ func (c *Container) Inspect() Inspect {
 	in.HostConfig = InspectHostConfig{
 		Binds: binds, LogConfig: InspectLogConfig{Type: orDefault(hc.LogConfig.Type, "json-file"), Config: hc.LogConfig.Config},
 		NetworkMode: orDefault(hc.NetworkMode, "default"), PortBindings: bindings, RestartPolicy: InspectRestartPolicy{Name: "no"},
-		AutoRemove: hc.AutoRemove, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, CgroupnsMode: "host",
+		AutoRemove: hc.AutoRemove, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, CgroupnsMode: orDefault(hc.CgroupnsMode, "host"),
 		Dns: orEmpty(hc.DNS), DnsOptions: orEmpty(hc.DNSOptions), DnsSearch: orEmpty(hc.DNSSearch),
 		ExtraHosts: hc.ExtraHosts, GroupAdd: hc.GroupAdd, ContainerIDFile: hc.ContainerIDFile,
 		IpcMode: orDefault(hc.IpcMode, "private"), PidMode: hc.PidMode, UTSMode: hc.UTSMode, Privileged: hc.Privileged,
@@ -336,7 +340,8 @@ func (c *Container) Inspect() Inspect {
 		SecurityOpt: hc.SecurityOpt, ShmSize: 64 << 20, Tmpfs: hc.Tmpfs, Runtime: hc.Runtime, CpuShares: hc.CPUShares, Memory: hc.Memory,
 		NanoCpus: hc.NanoCPUs, BlkioWeightDevice: []struct{}{}, BlkioDeviceReadBps: []struct{}{},
 		BlkioDeviceWriteBps: []struct{}{}, BlkioDeviceReadIOps: []struct{}{}, BlkioDeviceWriteIOps: []struct{}{},
-		Devices: []struct{}{}, Ulimits: ulimits, MaskedPaths: spec.MaskedPaths(), ReadonlyPaths: spec.ReadonlyPaths(),
+		Devices: orEmptyOf(hc.Devices), Ulimits: ulimits, Sysctls: hc.Sysctls, VolumesFrom: hc.VolumesFrom,
+		OomScoreAdj: hc.OomScoreAdj, MemorySwappiness: hc.MemorySwappiness, CgroupParent: hc.CgroupParent, UsernsMode: hc.UsernsMode, MaskedPaths: spec.MaskedPaths(), ReadonlyPaths: spec.ReadonlyPaths(),
 	}
 	if hc.ShmSize > 0 {
 		in.HostConfig.ShmSize = hc.ShmSize
@@ -361,7 +366,7 @@ func (c *Container) Inspect() Inspect {
 		exposed = cfg.ExposedPorts
 	}
 	in.Config = images.InspectConfig{
-		Hostname: cfg.Hostname, User: cfg.User, ExposedPorts: exposed,
+		Hostname: cfg.Hostname, Domainname: cfg.Domainname, User: cfg.User, ExposedPorts: exposed,
 		Tty: cfg.Tty, OpenStdin: cfg.OpenStdin, StdinOnce: cfg.StdinOnce,
 		Env: env, Cmd: cfg.Cmd, Image: cfg.Image, Volumes: cfg.Volumes, WorkingDir: cfg.WorkingDir,
 		Entrypoint: cfg.Entrypoint, Labels: cfg.Labels, StopSignal: cfg.StopSignal,

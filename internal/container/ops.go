@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -282,9 +283,14 @@ func (m *Manager) unregister(c *Container, volumes bool) error {
 		return fmt.Errorf("remove %s: %w", c.ID, err)
 	}
 	m.names().Release(c.Name, c.ID)
-	if volumes {
+	if volumes && slices.ContainsFunc(c.Mounts, func(mp MountPoint) bool { return mp.Anonymous }) {
+		// Not one that another container still mounts (--volumes-from).
+		_, users, err := m.Volumes()
+		if err != nil {
+			return nil // the record is gone: the volumes stay, as unused ones
+		}
 		for _, mp := range c.Mounts {
-			if mp.Anonymous && mp.Name != "" {
+			if mp.Anonymous && mp.Name != "" && len(users[mp.Name]) == 0 {
 				m.volumes().Remove(mp.Name)
 			}
 		}

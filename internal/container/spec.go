@@ -58,7 +58,7 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 		Tty:               c.Config.Tty,
 		Ulimits:           c.HostConfig.Ulimits,
 		SecurityOpt:       c.HostConfig.SecurityOpt,
-		CgroupsPath:       cgroupName(c),
+		CgroupsPath:       cgroupsPath(c),
 		Memory:            c.HostConfig.Memory,
 		NanoCPUs:          c.HostConfig.NanoCPUs,
 		CPUShares:         c.HostConfig.CPUShares,
@@ -79,6 +79,15 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 		CPUQuota:          c.HostConfig.CPUQuota,
 		OomKillDisable:    c.HostConfig.OomKillDisable,
 		MemoryReservation: c.HostConfig.MemoryReservation,
+		Devices:           c.HostConfig.Devices,
+		Sysctls:           c.HostConfig.Sysctls,
+		Domainname:        c.Config.Domainname,
+		MemorySwappiness:  c.HostConfig.MemorySwappiness,
+		PrivateCgroupNS:   c.HostConfig.CgroupnsMode == "private",
+	}
+	if c.HostConfig.OomScoreAdj != 0 {
+		adj := c.HostConfig.OomScoreAdj
+		o.OOMScoreAdj = &adj
 	}
 	switch c.Network() {
 	case "host":
@@ -115,6 +124,15 @@ func (c *Container) Network() string { return network.Mode(c.HostConfig.NetworkM
 
 // cgroupName is the cgroup of c's processes ("hoist-<id>").
 func cgroupName(c *Container) string { return "hoist-" + c.ID }
+
+// cgroupsPath is the runtime's cgroupsPath of c: its cgroup, under
+// --cgroup-parent (from the hierarchies' roots) when one is given.
+func cgroupsPath(c *Container) string {
+	if p := strings.Trim(c.HostConfig.CgroupParent, "/"); p != "" {
+		return "/" + p + "/" + cgroupName(c)
+	}
+	return cgroupName(c)
+}
 
 // checkPropagation refuses, as docker, a shared bind of a source that is
 // not on a shared mount and a slave bind of one on a private mount (the

@@ -38,6 +38,7 @@ type ImageResolver interface {
 // container Config and HostConfig, flattened to what hoist supports).
 type Config struct {
 	Hostname      string              `json:"Hostname"`
+	Domainname    string              `json:"Domainname,omitempty"`
 	User          string              `json:"User"`
 	Env           []string            `json:"Env"` // user's -e, merged over the image's at create
 	Cmd           []string            `json:"Cmd"`
@@ -97,6 +98,17 @@ type HostConfig struct {
 	CPUPeriod         int64  `json:"CpuPeriod,omitempty"`
 	CPUQuota          int64  `json:"CpuQuota,omitempty"`
 	OomKillDisable    bool   `json:"OomKillDisable,omitempty"`
+	// docker's --device, --sysctl, --volumes-from, --oom-score-adj,
+	// --memory-swappiness (nil: unset), --cgroup-parent, --cgroupns
+	// (host, private) and --userns (host or "").
+	Devices          []spec.DeviceMapping `json:"Devices,omitempty"`
+	Sysctls          map[string]string    `json:"Sysctls,omitempty"`
+	VolumesFrom      []string             `json:"VolumesFrom,omitempty"`
+	OomScoreAdj      int                  `json:"OomScoreAdj,omitempty"`
+	MemorySwappiness *int64               `json:"MemorySwappiness,omitempty"`
+	CgroupParent     string               `json:"CgroupParent,omitempty"`
+	CgroupnsMode     string               `json:"CgroupnsMode,omitempty"`
+	UsernsMode       string               `json:"UsernsMode,omitempty"`
 	// LogConfig is docker's --log-driver (json-file or none) and --log-opt
 	// (max-size, max-file).
 	LogConfig LogConfig `json:"LogConfig"`

@@ -2,6 +2,7 @@ package spec
 
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"maps"
 	"slices"
 	"sort"
 
@@ -58,6 +59,14 @@ type Options struct {
 	CpusetCpus, CpusetMems        string
 	CPUPeriod, CPUQuota           int64
 	OomKillDisable                bool
+	// docker's --device, --sysctl, --domainname, --oom-score-adj,
+	// --memory-swappiness (nil: the kernel's), --cgroupns private.
+	Devices          []DeviceMapping
+	Sysctls          map[string]string
+	Domainname       string
+	OOMScoreAdj      *int
+	MemorySwappiness *int64
+	PrivateCgroupNS  bool
 	// Mounts come after the default ones (before the init mount).
 	Mounts []specs.Mount
 	// Volumes come last.
@@ -138,7 +147,21 @@ func Generate(o Options) (*specs.Spec, error) {
 			},
 			MaskedPaths:   MaskedPaths(),
 			ReadonlyPaths: ReadonlyPaths(),
+			Sysctl:        o.Sysctls,
 		},
+	}
+	if o.Domainname != "" {
+		// As docker: a sysctl of the UTS namespace (runtimes as old as
+		// Debian 12's runc ignore the spec's domainname).
+		s.Linux.Sysctl = maps.Clone(o.Sysctls)
+		if s.Linux.Sysctl == nil {
+			s.Linux.Sysctl = map[string]string{}
+		}
+		s.Linux.Sysctl["kernel.domainname"] = o.Domainname
+	}
+	s.Process.OOMScoreAdj = o.OOMScoreAdj
+	if o.PrivateCgroupNS {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
 	}
 	if !o.HostNetwork {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: o.NetNS})
@@ -161,9 +184,24 @@ func Generate(o Options) (*specs.Spec, error) {
 		s.Linux.Devices = HostDevices()
 		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
 	}
+	devs, rules, err := Devices(o.Devices)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range devs {
+		if !slices.ContainsFunc(s.Linux.Devices, func(h specs.LinuxDevice) bool { return h.Path == d.Path }) {
+			s.Linux.Devices = append(s.Linux.Devices, d)
+		}
+	}
 	res := s.Linux.Resources
-	if o.Memory > 0 || o.MemorySwap != 0 || o.MemoryReservation > 0 || o.OomKillDisable {
+	if !o.Privileged {
+		res.Devices = append(res.Devices, rules...)
+	}
+	if o.Memory > 0 || o.MemorySwap != 0 || o.MemoryReservation > 0 || o.OomKillDisable || o.MemorySwappiness != nil {
 		res.Memory = &specs.LinuxMemory{}
+		if o.MemorySwappiness != nil {
+			res.Memory.Swappiness = u64(uint64(*o.MemorySwappiness))
+		}
 		if o.Memory > 0 {
 			res.Memory.Limit = i64(o.Memory)
 		}

@@ -152,3 +152,22 @@ func ResolveGroups(rootfs string, names []string) ([]uint32, error) {
 
 // ShmOption is the size option of the /dev/shm mount for --shm-size bytes.
 func ShmOption(size int64) string { return fmt.Sprintf("size=%d", size) }
+
+// CheckSysctl checks a --sysctl KEY=VALUE as docker's client does: only the
+// sysctls a container's own namespaces have (IPC's kernel.msg*, kernel.sem,
+// kernel.shm*, and net.*, fs.mqueue.*).
+func CheckSysctl(kv string) (key, value string, err error) {
+	key, value, ok := strings.Cut(kv, "=")
+	allowed := false
+	switch key {
+	case "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+		"kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced":
+		allowed = true
+	default:
+		allowed = strings.HasPrefix(key, "net.") || strings.HasPrefix(key, "fs.mqueue.")
+	}
+	if !ok || !allowed {
+		return "", "", errdefs.InvalidArgumentf("invalid argument %q for \"--sysctl\" flag: sysctl '%s' is not allowed", kv, kv)
+	}
+	return key, value, nil
+}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -55,5 +56,45 @@ func TestWithHome(t *testing.T) {
 	}
 	if got := WithHome([]string{"A=1"}, "/root"); !reflect.DeepEqual(got, []string{"A=1", "HOME=/root"}) {
 		t.Fatalf("HOME not added: %q", got)
+	}
+}
+
+func TestParseDeviceAndCheckSysctl(t *testing.T) {
+	for in, want := range map[string]DeviceMapping{
+		"/dev/fuse":             {"/dev/fuse", "/dev/fuse", "rwm"},
+		"/dev/fuse:r":           {"/dev/fuse", "/dev/fuse", "r"},
+		"/dev/sda:/dev/xvda":    {"/dev/sda", "/dev/xvda", "rwm"},
+		"/dev/sda:/dev/xvda:rw": {"/dev/sda", "/dev/xvda", "rw"},
+	} {
+		if got, err := ParseDevice(in); err != nil || got != want {
+			t.Errorf("%s: %+v %v", in, got, err)
+		}
+	}
+	for in, msg := range map[string]string{
+		"/dev/a:/b:x":   "bad mode specified: x",
+		"/dev/a:rel":    "bad format for path: rel",
+		"/a:/b:rw:more": "invalid device specification",
+	} {
+		if _, err := ParseDevice(in); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%s: %v, want %q", in, err, msg)
+		}
+	}
+	for _, ok := range []string{"net.ipv4.ip_forward=1", "kernel.shmmax=1", "fs.mqueue.msg_max=20", "kernel.sem=1 2 3 4"} {
+		if _, _, err := CheckSysctl(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"vm.swappiness=1", "kernel.hostname=x", "net.ipv4.ip_forward"} {
+		if _, _, err := CheckSysctl(bad); err == nil || !strings.Contains(err.Error(), "sysctl '"+bad+"' is not allowed") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+	devs, rules, err := Devices([]DeviceMapping{{"/dev/null", "/dev/mynull", "r"}})
+	if err != nil || len(devs) != 1 || devs[0].Path != "/dev/mynull" || devs[0].Major != 1 || devs[0].Minor != 3 ||
+		len(rules) != 1 || rules[0].Access != "r" || !rules[0].Allow || rules[0].Type != "c" {
+		t.Fatalf("Devices: %+v %+v %v", devs, rules, err)
+	}
+	if _, _, err := Devices([]DeviceMapping{{"/etc/hostname", "/x", "rwm"}}); err == nil || !strings.Contains(err.Error(), "not a device node") {
+		t.Fatalf("a regular file as a device: %v", err)
 	}
 }
