@@ -1107,6 +1107,27 @@ func TestCLIRunKernelOptions(t *testing.T) {
 	}
 }
 
+// An exec'd process gets the container's capabilities, --group-add groups
+// and no-new-privileges, never more (a --cap-drop ALL container's exec had
+// docker's default set); exec --privileged gets all the host can grant.
+func TestCLIExecKeepsContainerRestrictions(t *testing.T) {
+	root := ctrRoot(t)
+	if _, errOut, code := ctrCLI(t, root, "", "run", "-d", "--name", "tight", "--network", "none", "--cap-drop", "ALL", "--group-add", "50",
+		"--security-opt", "no-new-privileges", "busybox", "sleep", "30"); code != 0 {
+		t.Fatalf("run: %d %q", code, errOut)
+	}
+	out, errOut, code := ctrCLI(t, root, "", "exec", "tight", "grep", "-E", "CapEff|Groups|NoNewPrivs", "/proc/self/status")
+	if code != 0 || out != "Groups:\t0 50 \nCapEff:\t0000000000000000\nNoNewPrivs:\t1\n" {
+		t.Fatalf("exec in a restricted container: %d %q %q", code, out, errOut)
+	}
+	own, _ := os.ReadFile("/proc/self/status")
+	bnd := regexp.MustCompile(`CapBnd:\s+(\S+)`).FindSubmatch(own)
+	out, _, code = ctrCLI(t, root, "", "exec", "--privileged", "tight", "grep", "CapEff", "/proc/self/status")
+	if code != 0 || bnd == nil || out != "CapEff:\t"+string(bnd[1])+"\n" {
+		t.Fatalf("exec --privileged: %d %q", code, out)
+	}
+}
+
 // Mount propagation as docker: a shared bind passes the container's mounts
 // to the host; a slave or shared bind of a source on a private mount, a bad
 // mode, bind options on a volume and a read-only anonymous volume are

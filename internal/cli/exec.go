@@ -62,7 +62,7 @@ func newExecCmd(e *env) *cobra.Command {
 	fs.BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
 	fs.BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY")
 	fs.BoolVarP(&detach, "detach", "d", false, "Detached mode: run command in the background")
-	fs.BoolVar(&privileged, "privileged", false, "Give extended privileges to the command (ignored)")
+	fs.BoolVar(&privileged, "privileged", false, "Give extended privileges to the command")
 	fs.StringArrayVarP(&envs, "env", "e", nil, "Set environment variables")
 	fs.StringArrayVar(&envFiles, "env-file", nil, "Read in a file of environment variables")
 	fs.StringVarP(&workdir, "workdir", "w", "", "Working directory inside the container")

@@ -73,13 +73,30 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 	if cwd == "" {
 		cwd = "/"
 	}
+	// The container's own capabilities, groups and no-new-privileges (an
+	// exec must not get back what the container dropped); --privileged:
+	// all the host can grant.
+	hc := c.HostConfig
+	caps, err := spec.ProcessCapabilities(u.UID, hc.CapAdd, hc.CapDrop, hc.Privileged || o.Privileged)
+	if err != nil {
+		return 0, err
+	}
+	more, err := spec.ResolveGroups(rootfs, hc.GroupAdd)
+	if err != nil {
+		return 0, err
+	}
+	noNewPriv, err := spec.NoNewPrivileges(hc.SecurityOpt)
+	if err != nil {
+		return 0, err
+	}
 	proc := specs.Process{
-		Terminal:     o.Tty,
-		User:         specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.Groups},
-		Args:         o.Cmd,
-		Env:          spec.WithHome(processEnv(c, o.Tty, o.Env), u.Home),
-		Cwd:          cwd,
-		Capabilities: spec.Capabilities(u.UID),
+		Terminal:        o.Tty,
+		User:            specs.User{UID: u.UID, GID: u.GID, AdditionalGids: append(u.Groups, more...)},
+		Args:            o.Cmd,
+		Env:             spec.WithHome(processEnv(c, o.Tty, o.Env), u.Home),
+		Cwd:             cwd,
+		Capabilities:    caps,
+		NoNewPrivileges: noNewPriv,
 	}
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
 	procPath := filepath.Join(c.dir, "exec-"+tag+".json")

@@ -51,9 +51,9 @@ func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 			Args: req.Args,
 			Env:  env,
 			Cwd:  cwd,
-			// The primary group is a supplementary group too, as docker and
-			// BuildKit (since the fix of GHSA-4wp2-8rm2-jgmf) set it up.
-			User: specs.User{UID: uid, GID: gid, AdditionalGids: append([]uint32{gid}, groups...)},
+			// groups start with the primary group, as docker and BuildKit
+			// (since the fix of GHSA-4wp2-8rm2-jgmf) set them up.
+			User: specs.User{UID: uid, GID: gid, AdditionalGids: groups},
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: caps, Effective: caps, Permitted: caps,
 			},

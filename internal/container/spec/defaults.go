@@ -36,15 +36,23 @@ func MaskedPaths() []string { return slices.Clone(maskedPaths) }
 // ReadonlyPaths returns docker's read-only /proc paths (a copy).
 func ReadonlyPaths() []string { return slices.Clone(readonlyPaths) }
 
-// Capabilities are the capabilities of a container process run as uid:
-// docker's default set, of which (Docker >= 23) non-root users get only the
-// bounding set, no effective capabilities.
-func Capabilities(uid uint32) *specs.LinuxCapabilities {
-	return capabilitiesFor(uid, DefaultCapabilities())
+// ProcessCapabilities are the capabilities of a container's process (its
+// own, or one exec'd in it) run as uid: docker's default set with
+// --cap-add/--cap-drop applied, or with privileged all the host can grant.
+func ProcessCapabilities(uid uint32, add, drop []string, privileged bool) (*specs.LinuxCapabilities, error) {
+	if privileged {
+		return capabilitiesFor(uid, grantable()), nil
+	}
+	caps, err := CapSet(add, drop)
+	if err != nil {
+		return nil, err
+	}
+	return capabilitiesFor(uid, caps), nil
 }
 
-// capabilitiesFor gives a process run as uid the capability set caps
-// (non-root: bounding only, as Capabilities).
+// capabilitiesFor gives a process run as uid the capability set caps; a
+// non-root user gets the bounding set only, no effective capabilities (as
+// Docker >= 23).
 func capabilitiesFor(uid uint32, caps []string) *specs.LinuxCapabilities {
 	if uid != 0 {
 		return &specs.LinuxCapabilities{Bounding: caps}

@@ -98,22 +98,13 @@ func Generate(o Options) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	noNewPriv := false
-	for _, opt := range o.SecurityOpt {
-		switch opt {
-		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
-			noNewPriv = true
-		case "no-new-privileges:false", "no-new-privileges=false":
-		default:
-			return nil, errdefs.InvalidArgumentf("invalid --security-opt: %q", opt)
-		}
-	}
-	caps, err := CapSet(o.CapAdd, o.CapDrop)
+	noNewPriv, err := NoNewPrivileges(o.SecurityOpt)
 	if err != nil {
 		return nil, err
 	}
-	if o.Privileged {
-		caps = grantable()
+	caps, err := ProcessCapabilities(u.UID, o.CapAdd, o.CapDrop, o.Privileged)
+	if err != nil {
+		return nil, err
 	}
 	more, err := ResolveGroups(o.Rootfs, o.GroupAdd)
 	if err != nil {
@@ -129,7 +120,7 @@ func Generate(o Options) (*specs.Spec, error) {
 			Args:            args,
 			Env:             WithHome(o.Env, u.Home),
 			Cwd:             cwd,
-			Capabilities:    capabilitiesFor(u.UID, caps),
+			Capabilities:    caps,
 			Rlimits:         rl,
 			NoNewPrivileges: noNewPriv,
 		},
@@ -288,4 +279,21 @@ func Bind(source, dest string, rw bool, propagation string) specs.Mount {
 		opts = append(opts, "ro")
 	}
 	return specs.Mount{Destination: dest, Type: "bind", Source: source, Options: opts}
+}
+
+// NoNewPrivileges reads --security-opt: whether no-new-privileges is set
+// (the only option a container's process takes here).
+func NoNewPrivileges(opts []string) (bool, error) {
+	set := false
+	for _, opt := range opts {
+		switch opt {
+		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
+			set = true
+		case "no-new-privileges:false", "no-new-privileges=false":
+			set = false
+		default:
+			return false, errdefs.InvalidArgumentf("invalid --security-opt: %q", opt)
+		}
+	}
+	return set, nil
 }
