@@ -33,6 +33,9 @@ type buildFlags struct {
 	cpusetCPUs, cpusetMems, output                                          string
 	noCache, pull, quiet, rm, forceRm, squash                               bool
 	cpuShares, cpuPeriod, cpuQuota                                          int64
+	isolation                                                               string
+	compress                                                                bool
+	trust                                                                   contentTrustFlag
 }
 
 func newBuildCmd(e *env) *cobra.Command {
@@ -74,10 +77,19 @@ func newBuildCmd(e *env) *cobra.Command {
 	fl.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	fl.Int64Var(&f.cpuPeriod, "cpu-period", 0, "Limit the CPU CFS (Completely Fair Scheduler) period")
 	fl.Int64Var(&f.cpuQuota, "cpu-quota", 0, "Limit the CPU CFS (Completely Fair Scheduler) quota")
+	fl.StringVar(&f.isolation, "isolation", "", "Container isolation technology (Linux: default)")
+	fl.BoolVar(&f.compress, "compress", false, "Compress the build context using gzip (a no-op: the context is read locally)")
+	f.trust.register(fl)
 	return cmd
 }
 
 func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
+	if err := f.trust.check(); err != nil {
+		return err
+	}
+	if f.isolation != "" && f.isolation != "default" {
+		return errdefs.InvalidArgumentf("Isolation '%s' is not supported on linux: only \"default\"", f.isolation)
+	}
 	if f.platform != "" {
 		host := "linux/" + runtime.GOARCH
 		if f.platform != host && !strings.HasPrefix(host, f.platform+"/") && f.platform != "linux" {

@@ -26,6 +26,14 @@ func TestVersionAndUnknownCommand(t *testing.T) {
 			t.Fatalf("%s: %d %q", flag, code, out)
 		}
 	}
+	// docker's version --format fields, which scripts read
+	out, _, code = run(t, t.TempDir(), "version", "--format", "{{.Client.Version}} {{.Server.Version}} {{.Client.ApiVersion}} {{.Server.Os}}")
+	if code != 0 || out != Version+" "+Version+" 1.41 linux\n" {
+		t.Fatalf("version --format: %d %q", code, out)
+	}
+	if _, errOut, code := run(t, t.TempDir(), "version", "--format", "{{.Nope"); code == 0 || errOut == "" {
+		t.Fatalf("bad version template: %d %q", code, errOut)
+	}
 	_, _, code = run(t, t.TempDir(), "no-such-verb")
 	if code == 0 {
 		t.Fatalf("unknown verb exited 0")
@@ -115,5 +123,26 @@ func TestVerbTablesAndCommandWord(t *testing.T) {
 	out, _, code = run(t, root, "ls")
 	if code != 0 || !strings.HasPrefix(out, "CONTAINER ID") {
 		t.Fatalf("ls (ps's alias): %d %q", code, out)
+	}
+}
+
+// docker's --disable-content-trust is accepted as its default on the
+// commands that take it; asking for Notary signing, or an isolation other
+// than default, is refused with a clear message.
+func TestContentTrustAndIsolationFlags(t *testing.T) {
+	root := t.TempDir()
+	for _, verb := range [][]string{{"pull"}, {"push"}, {"create"}, {"run"}, {"build"}} {
+		_, errOut, code := run(t, root, append(verb, "--disable-content-trust=false", "x")...)
+		if code == 0 || !strings.Contains(errOut, "content trust (Notary image signing) is not supported by hoist") {
+			t.Errorf("%s --disable-content-trust=false: %d %q", verb[0], code, errOut)
+		}
+	}
+	_, errOut, code := run(t, root, "build", "--isolation", "hyperv", t.TempDir())
+	if code == 0 || !strings.Contains(errOut, "Isolation 'hyperv' is not supported") {
+		t.Errorf("build --isolation hyperv: %d %q", code, errOut)
+	}
+	_, errOut, code = run(t, root, "pull", "--disable-content-trust", "127.0.0.1:1/nosuch:1")
+	if code == 0 || strings.Contains(errOut, "unknown flag") || strings.Contains(errOut, "content trust") {
+		t.Errorf("pull --disable-content-trust should reach the registry (and fail there): %d %q", code, errOut)
 	}
 }

@@ -29,7 +29,8 @@ type createFlags struct {
 	expose, labelFile, logOpts, devices, sysctls, volumesFrom                          []string
 	domainname, cgroupParent, cgroupns, userns                                         string
 	interactive, tty, rm, publishAll, readOnly, init, privileged, oomKillDisable       bool
-	noHealthcheck, quiet, contentTrust                                                 bool
+	noHealthcheck, quiet                                                               bool
+	trust                                                                              contentTrustFlag
 	cpuShares, pidsLimit, memorySwappiness                                             int64
 	oomScoreAdj                                                                        int
 }
@@ -111,12 +112,15 @@ func (f *createFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cgroupns, "cgroupns", "", `Cgroup namespace to use (host|private)`)
 	fs.StringVar(&f.userns, "userns", "", "User namespace to use (host)")
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the pull output")
-	fs.BoolVar(&f.contentTrust, "disable-content-trust", true, "Skip image verification (hoist does none)")
+	f.trust.register(fs)
 }
 
 // options converts the flags and IMAGE [COMMAND] [ARG...] into CreateOptions.
 func (f *createFlags) options(cmd *cobra.Command, args []string) (container.CreateOptions, error) {
 	o := container.CreateOptions{Name: f.name, Image: args[0]}
+	if err := f.trust.check(); err != nil {
+		return o, err
+	}
 	env, err := parseEnv(f.env, f.envFile)
 	if err != nil {
 		return o, err

@@ -17,11 +17,15 @@ import (
 func newPullCmd(e *env) *cobra.Command {
 	var allTags, quiet bool
 	var platform string
+	var trust contentTrustFlag
 	cmd := &cobra.Command{
 		Use:   "pull [OPTIONS] NAME[:TAG|@DIGEST]",
 		Short: "Download an image from a registry",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := trust.check(); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			n, err := reference.ParseNamed(args[0])
 			if err != nil {
@@ -114,6 +118,7 @@ func newPullCmd(e *env) *cobra.Command {
 	f.BoolVarP(&allTags, "all-tags", "a", false, "Download all tagged images in the repository")
 	f.BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
 	f.StringVar(&platform, "platform", os.Getenv("DOCKER_DEFAULT_PLATFORM"), "Set platform if server is multi-platform capable")
+	trust.register(f)
 	return cmd
 }
 

@@ -14,12 +14,16 @@ import (
 func newPushCmd(e *env) *cobra.Command {
 	var allTags, quiet bool
 	var compression string
+	var trust contentTrustFlag
 	cmd := &cobra.Command{
 		Use:   "push [OPTIONS] NAME[:TAG]",
 		Short: "Upload an image to a registry",
 		Long:  "Upload an image to a registry.\nWithout a tag, every local tag of the repository is pushed.",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := trust.check(); err != nil {
+				return err
+			}
 			n, err := reference.ParseNamed(args[0])
 			if err != nil {
 				return err
@@ -64,5 +68,6 @@ func newPushCmd(e *env) *cobra.Command {
 	f.BoolVarP(&allTags, "all-tags", "a", false, "Push all tags of an image to the repository")
 	f.BoolVarP(&quiet, "quiet", "q", false, "Suppress verbose output")
 	f.StringVar(&compression, "compression", "gzip", `Compression of layers stored uncompressed ("gzip"|"zstd")`)
+	trust.register(f)
 	return cmd
 }
