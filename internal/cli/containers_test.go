@@ -484,6 +484,12 @@ func TestCLIDiffCpExport(t *testing.T) {
 	if _, errOut, code = ctrCLI(t, root, "", "export", "-o", tarPath, "fs"); code != 0 {
 		t.Fatalf("export: %d %q", code, errOut)
 	}
+	if _, errOut, code = ctrCLI(t, root, "", "export", "-o", "/dev/null", "fs"); code != 1 || !strings.Contains(errOut, "failed to export container: cannot write to a character device file") {
+		t.Fatalf("export -o /dev/null: %d %q", code, errOut)
+	}
+	if fi, err := os.Stat("/dev/null"); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Fatalf("export -o /dev/null replaced /dev/null: %v", err)
+	}
 	list, err := exec.Command("tar", "-tf", tarPath).Output()
 	if err != nil || !strings.Contains(string(list), "tmp/f\n") || strings.Contains(string(list), "etc/group\n") || !strings.Contains(string(list), "bin/busybox\n") {
 		t.Fatalf("export list: %v %q", err, list)

@@ -1,14 +1,16 @@
 package cli
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
 func newExportCmd(e *env) *cobra.Command {
@@ -28,20 +30,12 @@ func newExportCmd(e *env) *cobra.Command {
 					return errdefs.InvalidArgumentf("cowardly refusing to save to a terminal. Use the -o flag or redirect")
 				}
 			} else {
-				tmp := filepath.Join(filepath.Dir(output), "."+filepath.Base(output)+".tmp")
-				f, err := os.Create(tmp)
-				if err != nil {
-					return err
+				err := fsutil.WriteFileAtomic(output, 0o644, func(w io.Writer) error { return m.Export(cmd.Context(), args[0], w) })
+				var nr *fsutil.NotRegularError
+				if errors.As(err, &nr) {
+					return fmt.Errorf("failed to export container: %w", err)
 				}
-				defer os.Remove(tmp)
-				if err := m.Export(cmd.Context(), args[0], f); err != nil {
-					f.Close()
-					return err
-				}
-				if err := f.Close(); err != nil {
-					return err
-				}
-				return os.Rename(tmp, output)
+				return err
 			}
 			return m.Export(cmd.Context(), args[0], w)
 		},

@@ -43,9 +43,14 @@ func newSaveCmd(e *env) *cobra.Command {
 			if fi, err := os.Stat(filepath.Dir(output)); err != nil || !fi.IsDir() {
 				return fmt.Errorf("failed to save image: invalid output path: directory %q does not exist", filepath.Dir(output))
 			}
-			return fsutil.WriteFileAtomic(output, 0o644, func(w io.Writer) error {
+			err = fsutil.WriteFileAtomic(output, 0o644, func(w io.Writer) error {
 				return imagearchive.Save(ctx, w, st.Content(), imgs, nil)
 			})
+			var nr *fsutil.NotRegularError
+			if errors.As(err, &nr) {
+				return fmt.Errorf("failed to save image: %w", err)
+			}
+			return err
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")

@@ -86,6 +86,13 @@ func TestSaveLoadThroughBinary(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Fatalf("failed save left %s behind", out)
 	}
+	// A device is refused, as docker's: the rename would replace /dev/null.
+	if _, errOut, code := src.run(nil, "save", "-o", "/dev/null", "demo/bb:1"); code != 1 || !strings.Contains(errOut, "failed to save image: cannot write to a character device file") {
+		t.Fatalf("save -o /dev/null: exit %d, %q", code, errOut)
+	}
+	if fi, err := os.Stat("/dev/null"); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Fatalf("save -o /dev/null replaced /dev/null: %v %v", fi.Mode(), err)
+	}
 	if _, errOut, code := src.run(nil, "save", "-o", "/nonexistent-dir/x.tar", "demo/bb:1"); code != 1 || !strings.Contains(errOut, `directory "/nonexistent-dir" does not exist`) {
 		t.Fatalf("save to a missing directory: exit %d, %q", code, errOut)
 	}

@@ -14,8 +14,13 @@ import (
 // WriteFileAtomic writes path through a temporary file in the same
 // directory: write fills it, it gets mode perm, is fsynced, renamed into
 // place and the directory is fsynced. A failure leaves path as it was and
-// no temporary file behind. The directory must exist.
+// no temporary file behind. The directory must exist. An existing path
+// that is not a regular file (save -o /dev/null, a FIFO) is refused with a
+// NotRegularError: the rename would replace it.
 func WriteFileAtomic(path string, perm os.FileMode, write func(io.Writer) error) error {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return &NotRegularError{Mode: fi.Mode()}
+	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -50,4 +55,25 @@ func WriteFileAtomic(path string, perm os.FileMode, write func(io.Writer) error)
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// NotRegularError is WriteFileAtomic's refusal of a destination that
+// exists and is not a regular file; it reads as docker's.
+type NotRegularError struct{ Mode os.FileMode }
+
+func (e *NotRegularError) Error() string {
+	kind := "non-regular file"
+	switch {
+	case e.Mode&os.ModeCharDevice != 0:
+		kind = "character device file"
+	case e.Mode&os.ModeDevice != 0:
+		kind = "block device file"
+	case e.Mode&os.ModeNamedPipe != 0:
+		kind = "named pipe (FIFO)"
+	case e.Mode&os.ModeSocket != 0:
+		kind = "socket file"
+	case e.Mode.IsDir():
+		kind = "directory"
+	}
+	return "cannot write to a " + kind
 }
