@@ -177,7 +177,7 @@ func TestCLIRunExitCodes(t *testing.T) {
 
 func TestCLIDetachedLifecycle(t *testing.T) {
 	root := ctrRoot(t)
-	out, errOut, code := ctrCLI(t, root, "", "run", "-d", "--name", "web", "--network", "none", "busybox", "sh", "-c", "echo one; echo two; trap 'exit 0' TERM; while :; do sleep 0.1; done")
+	out, errOut, code := ctrCLI(t, root, "", "run", "-d", "--name", "web", "-l", "tier=front", "--network", "none", "busybox", "sh", "-c", "echo one; echo two; trap 'exit 0' TERM; while :; do sleep 0.1; done")
 	id := strings.TrimSpace(out)
 	if code != 0 || !regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(id) {
 		t.Fatalf("run -d: %d %q %q", code, out, errOut)
@@ -204,6 +204,9 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 	out, _, _ = ctrCLI(t, root, "", "ps", "--format", "{{json .}}")
 	if got, want := strings.Join(jsonKeys(t, out), " "), "Command CreatedAt ID Image Labels LocalVolumes Mounts Names Networks Platform Ports RunningFor Size State Status"; got != want {
 		t.Fatalf("ps {{json .}} keys:\n got %s\nwant %s", got, want)
+	}
+	if out, _, _ = ctrCLI(t, root, "", "ps", "--format", `{{.Label "tier"}}|{{.Label "none"}}|{{.Labels}}`); out != "front||tier=front\n" {
+		t.Fatalf("ps {{.Label}}: %q", out)
 	}
 	if out, _, _ = ctrCLI(t, root, "", "ps", "--format", "{{.Size}}"); !regexp.MustCompile(`^[0-9.]+[kMG]?B \(virtual [0-9.]+[kMG]?B\)\n$`).MatchString(out) {
 		t.Fatalf("ps size: %q", out)

@@ -24,7 +24,11 @@ type psRow struct {
 	Command, CreatedAt, ID, Image, Labels, LocalVolumes, Mounts, Names, Networks string
 	Platform                                                                     *string
 	Ports, RunningFor, Size, State, Status                                       string
+	labels                                                                       map[string]string
 }
+
+// Label is docker's {{.Label "KEY"}}: one label's value ("" when unset).
+func (r psRow) Label(name string) string { return r.labels[name] }
 
 const psDefaultTable = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 
@@ -290,7 +294,7 @@ func makePsRow(c *container.Container, noTrunc, size bool, imageSize func(id str
 		RunningFor: humanDuration(time.Since(c.Created)) + " ago",
 		Ports:      c.PortsString(), Status: statusString(c), Names: c.Name,
 		Labels: strings.Join(labels, ","), Mounts: strings.Join(mounts, ","), State: c.State.Status,
-		Networks: c.Network(), LocalVolumes: strconv.Itoa(volumes),
+		Networks: c.Network(), LocalVolumes: strconv.Itoa(volumes), labels: c.Config.Labels,
 	}
 	if size {
 		rw := fsutil.DirSize(filepath.Join(c.Dir(), "upper"))
