@@ -205,6 +205,15 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 	if got, want := strings.Join(jsonKeys(t, out), " "), "Command CreatedAt ID Image Labels LocalVolumes Mounts Names Networks Platform Ports RunningFor Size State Status"; got != want {
 		t.Fatalf("ps {{json .}} keys:\n got %s\nwant %s", got, want)
 	}
+	for _, args := range [][]string{{"inspect", "-s"}, {"container", "inspect", "--size"}} {
+		out, errOut, _ := ctrCLI(t, root, "", append(args, "-f", "{{.SizeRw}} {{.SizeRootFs}}", "web")...)
+		if !regexp.MustCompile(`^\d+ \d+\n$`).MatchString(out) {
+			t.Fatalf("%v: SizeRw and SizeRootFs: %q %q", args, out, errOut)
+		}
+	}
+	if out, _, _ = ctrCLI(t, root, "", "inspect", "web"); strings.Contains(out, "SizeRw") {
+		t.Fatalf("inspect without -s shows sizes")
+	}
 	if out, _, _ = ctrCLI(t, root, "", "ps", "--format", `{{.Label "tier"}}|{{.Label "none"}}|{{.Labels}}`); out != "front||tier=front\n" {
 		t.Fatalf("ps {{.Label}}: %q", out)
 	}

@@ -14,14 +14,14 @@ import (
 // It returns an errdefs.NotFound error when it has no such object.
 type inspector struct {
 	kind string // "image", later "container"
-	get  func(ctx context.Context, ref string) (any, error)
+	get  func(ctx context.Context, ref string, size bool) (any, error)
 }
 
 // inspectors are tried in order by the top-level `inspect`. The container
 // package adds its own entry (docker looks containers up first).
 func (e *env) inspectors() []inspector {
 	return []inspector{
-		{kind: "container", get: func(ctx context.Context, ref string) (any, error) {
+		{kind: "container", get: func(ctx context.Context, ref string, size bool) (any, error) {
 			m, err := e.containers()
 			if err != nil {
 				return nil, err
@@ -30,9 +30,14 @@ func (e *env) inspectors() []inspector {
 			if err != nil {
 				return nil, err
 			}
-			return c.Inspect(), nil
+			in := c.Inspect()
+			if size { // -s: docker's SizeRw and SizeRootFs
+				rw, rootFs := e.containerSizer(ctx)(c)
+				in.SizeRw, in.SizeRootFs = &rw, &rootFs
+			}
+			return in, nil
 		}},
-		{kind: "image", get: func(ctx context.Context, ref string) (any, error) {
+		{kind: "image", get: func(ctx context.Context, ref string, _ bool) (any, error) {
 			s, err := e.imageStore()
 			if err != nil {
 				return nil, err
@@ -45,7 +50,7 @@ func (e *env) inspectors() []inspector {
 // inspectAll looks each ref up with the inspectors of kind (all when
 // empty), renders the found ones, and prints docker's line for each missing
 // one (exit status 1).
-func (e *env) inspectAll(ctx context.Context, refs []string, kind, format string) error {
+func (e *env) inspectAll(ctx context.Context, refs []string, kind, format string, size bool) error {
 	var items []any
 	var errs []string
 	for _, ref := range refs {
@@ -55,7 +60,7 @@ func (e *env) inspectAll(ctx context.Context, refs []string, kind, format string
 			if kind != "" && in.kind != kind {
 				continue
 			}
-			v, err := in.get(ctx, ref)
+			v, err := in.get(ctx, ref, size)
 			if err == nil {
 				found = v
 				break
@@ -109,7 +114,7 @@ func newImageInspectCmd(e *env) *cobra.Command {
 		Short: "Display detailed information on one or more images",
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return e.inspectAll(cmd.Context(), args, "image", format)
+			return e.inspectAll(cmd.Context(), args, "image", format, false)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json', 'TEMPLATE'")
@@ -132,7 +137,7 @@ func newInspectCmd(e *env) *cobra.Command {
 			if typ != "" && !known {
 				return &flagError{cmd: cmd.CommandPath(), err: fmt.Errorf("%q is not a valid value for --type", typ)}
 			}
-			return e.inspectAll(cmd.Context(), args, typ, format)
+			return e.inspectAll(cmd.Context(), args, typ, format, size)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a custom template: 'json', 'TEMPLATE'")

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -69,16 +70,9 @@ func newPsCmd(e *env) *cobra.Command {
 			if strings.Contains(format, ".Size") || format == "json" || strings.Contains(format, "json .}") {
 				size = true
 			}
-			imageSize := func(string) int64 { return 0 }
+			var sizes func(*container.Container) (int64, int64)
 			if size {
-				if st, err := e.imageStore(); err == nil {
-					imageSize = func(id string) int64 {
-						if img, err := st.Get(cmd.Context(), id); err == nil {
-							return img.Size
-						}
-						return 0
-					}
-				}
+				sizes = e.containerSizer(cmd.Context())
 			}
 			var rows []any
 			var ids []string
@@ -92,7 +86,7 @@ func newPsCmd(e *env) *cobra.Command {
 				if last > 0 && len(rows) >= last {
 					break
 				}
-				r := makePsRow(ctr, noTrunc, size, imageSize)
+				r := makePsRow(ctr, noTrunc, sizes)
 				rows = append(rows, r)
 				ids = append(ids, r.ID)
 			}
@@ -253,7 +247,7 @@ func psFilter(filters []string, lookup func(ref string) (*container.Container, e
 	}, nil
 }
 
-func makePsRow(c *container.Container, noTrunc, size bool, imageSize func(id string) int64) psRow {
+func makePsRow(c *container.Container, noTrunc bool, sizes func(*container.Container) (int64, int64)) psRow {
 	id := c.ID
 	// docker's command line: arguments with a space in single quotes
 	words := []string{c.Path}
@@ -296,11 +290,27 @@ func makePsRow(c *container.Container, noTrunc, size bool, imageSize func(id str
 		Labels: strings.Join(labels, ","), Mounts: strings.Join(mounts, ","), State: c.State.Status,
 		Networks: c.Network(), LocalVolumes: strconv.Itoa(volumes), labels: c.Config.Labels,
 	}
-	if size {
-		rw := fsutil.DirSize(filepath.Join(c.Dir(), "upper"))
-		r.Size = fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(rw+imageSize(c.ImageID)))
+	if sizes != nil {
+		rw, rootFs := sizes(c)
+		r.Size = fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(rootFs))
 	}
 	return r
+}
+
+// containerSizer returns docker's sizes of a container: its writable layer
+// (SizeRw) and that plus its image's (SizeRootFs).
+func (e *env) containerSizer(ctx context.Context) func(*container.Container) (rw, rootFs int64) {
+	st, _ := e.imageStore()
+	return func(c *container.Container) (int64, int64) {
+		rw := fsutil.DirSize(filepath.Join(c.Dir(), "upper"))
+		var img int64
+		if st != nil {
+			if i, err := st.Get(ctx, c.ImageID); err == nil {
+				img = i.Size
+			}
+		}
+		return rw, rw + img
+	}
 }
 
 // portRange is a PORT[/PROTO] or START-END[/PROTO] argument (publish= and

@@ -128,7 +128,7 @@ func (e *env) printDfVerbose(u images.Usage, cu container.Usage, vols []volume.V
 	fmt.Fprintf(e.out, "\nContainers space usage:\n\n")
 	rows = rows[:0]
 	for _, c := range cu.Each {
-		r := makePsRow(c.Container, false, false, nil)
+		r := makePsRow(c.Container, false, nil)
 		r.Size = humanSize(c.Size)
 		rows = append(rows, r)
 	}

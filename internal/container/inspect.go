@@ -86,6 +86,8 @@ type Inspect struct {
 		Data map[string]string
 		Name string
 	}
+	SizeRw          *int64 `json:",omitempty"` // inspect -s
+	SizeRootFs      *int64 `json:",omitempty"`
 	Mounts          []InspectMount
 	Config          images.InspectConfig // docker's container.Config, as for images
 	NetworkSettings InspectNetworkSettings
