@@ -1192,6 +1192,7 @@ func TestCLIRunMountPropagation(t *testing.T) {
 		{[]string{"--mount", "type=bind,src=" + dir + ",dst=/x,bind-propagation=bogus"}, `hoist: Error response from daemon: invalid mount config for type "bind": invalid propagation mode: bogus`},
 		{[]string{"--mount", "type=volume,dst=/x,bind-propagation=rslave"}, `for "--mount" flag: cannot mix 'bind-*' options with mount type 'volume'`},
 		{[]string{"--mount", "type=volume,dst=/x,readonly"}, `hoist: Error response from daemon: invalid mount config for type "volume": must not set ReadOnly mode when using anonymous volumes`},
+		{[]string{"--mount", "type=bind,src=" + dir + ",dst=/x,volume-nocopy"}, `for "--mount" flag: cannot mix 'volume-*' options with mount type 'bind'`},
 	} {
 		args := append(append([]string{"run", "--rm", "--network", "none"}, tc.args...), "busybox", "true")
 		_, errOut, code := ctrCLI(t, root, "", args...)
@@ -1201,6 +1202,17 @@ func TestCLIRunMountPropagation(t *testing.T) {
 	}
 	if mps, _ := mount.MountPoints(filepath.Join(root, "containers")); len(mps) > 0 {
 		t.Fatalf("mounts left: %q", mps)
+	}
+	// nocopy: a new volume is not filled from the image's directory
+	for _, args := range [][]string{{"-v", "nc1:/etc:nocopy"}, {"--mount", "type=volume,src=nc2,dst=/etc,volume-nocopy"}, {"-v", "nc3:/etc"}} {
+		want := "empty\n"
+		if args[1] == "nc3:/etc" {
+			want = "copied\n"
+		}
+		out, errOut, code := ctrCLI(t, root, "", append(append([]string{"run", "--rm", "--network", "none"}, args...), "busybox", "sh", "-c", "test -e /etc/passwd && echo copied || echo empty")...)
+		if code != 0 || out != want {
+			t.Errorf("%q: %d %q %q, want %q", args, code, out, errOut, want)
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ type mountFlag struct {
 	ReadOnly             bool
 	Options              string // tmpfs: size=..,mode=..
 	Propagation          string // bind-propagation (bind only)
+	NoCopy               bool   // volume-nocopy (volume only)
 }
 
 // parseMount reads docker's --mount type=bind|volume|tmpfs,source=,target=
@@ -27,7 +28,7 @@ func parseMount(v string) (mountFlag, error) {
 		return errdefs.InvalidArgumentf("invalid argument %q for \"--mount\" flag: %s", v, fmt.Sprintf(format, a...))
 	}
 	var tmpfs []string
-	bindOpt := false // a bind-* option was given
+	bindOpt, volumeOpt := false, false // a bind-* or volume-* option was given
 	for _, field := range strings.Split(v, ",") {
 		k, val, hasVal := strings.Cut(field, "=")
 		switch strings.ToLower(k) {
@@ -57,8 +58,17 @@ func parseMount(v string) (mountFlag, error) {
 			}
 		case "bind-nonrecursive":
 			bindOpt = true // accepted: hoist's binds are recursive
-		case "volume-nocopy", "consistency":
-			// accepted: volumes copy up
+		case "volume-nocopy":
+			volumeOpt = true
+			m.NoCopy = true
+			if hasVal {
+				b, err := strconv.ParseBool(val)
+				if err != nil {
+					return m, bad("invalid value for %s: %s", k, val)
+				}
+				m.NoCopy = b
+			}
+		case "consistency": // macOS only: accepted as docker on Linux
 		case "tmpfs-size":
 			n, err := parseBytes(val)
 			if err != nil {
@@ -83,6 +93,9 @@ func parseMount(v string) (mountFlag, error) {
 	if bindOpt && m.Type != "bind" {
 		return m, bad("cannot mix 'bind-*' options with mount type '%s'", m.Type)
 	}
+	if volumeOpt && m.Type != "volume" {
+		return m, bad("cannot mix 'volume-*' options with mount type '%s'", m.Type)
+	}
 	switch m.Type {
 	case "bind":
 		if m.Source == "" {
@@ -95,6 +108,9 @@ func parseMount(v string) (mountFlag, error) {
 			return m, errdefs.FailedPreconditionf("invalid mount config for type \"bind\": bind source path does not exist: %s", m.Source) // the daemon says so in docker
 		}
 	case "volume":
+		if m.Source == "" && m.NoCopy {
+			return m, bad("volume-nocopy needs a named volume (source=NAME) in hoist")
+		}
 		if m.Source == "" && m.ReadOnly {
 			return m, errdefs.FailedPreconditionf("invalid mount config for type \"volume\": must not set ReadOnly mode when using anonymous volumes") // the daemon's check in docker
 		}
@@ -117,6 +133,9 @@ func (m mountFlag) bind() string {
 	}
 	if m.Propagation != "" {
 		mode = append(mode, m.Propagation)
+	}
+	if m.NoCopy {
+		mode = append(mode, "nocopy")
 	}
 	if len(mode) == 0 {
 		return m.Source + ":" + m.Target

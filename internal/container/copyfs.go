@@ -99,7 +99,7 @@ func (m *Manager) populateCopy(ctx context.Context, c *Container, rootfs string)
 // anonymous volumes), once.
 func (m *Manager) populateVolumes(ctx context.Context, c *Container, rootfs string) error {
 	for _, mp := range c.Mounts {
-		if mp.Type != "volume" {
+		if mp.Type != "volume" || mp.NoCopy {
 			continue
 		}
 		if err := volume.Populate(ctx, mp.Source, mp.Name, rootfs, mp.Destination); err != nil {

@@ -237,7 +237,7 @@ func (m *Manager) setupVolumes(ctx context.Context, c *Container) error {
 			if err != nil {
 				return err
 			}
-			mp.Type, mp.Name, mp.Source = "volume", src, dir
+			mp.Type, mp.Name, mp.Source, mp.NoCopy = "volume", src, dir, b.NoCopy
 		}
 		c.Mounts = append(c.Mounts, mp)
 	}

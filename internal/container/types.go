@@ -131,6 +131,9 @@ type MountPoint struct {
 	// Propagation is a bind's mount propagation (docker's default,
 	// rprivate, when empty); volumes have none.
 	Propagation string `json:"Propagation,omitempty"`
+	// NoCopy: the volume is not filled from the image (-v ...:nocopy,
+	// --mount volume-nocopy).
+	NoCopy bool `json:"NoCopy,omitempty"`
 }
 
 // Container is the persistent record of one container (container.json).

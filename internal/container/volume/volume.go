@@ -53,6 +53,8 @@ type Bind struct {
 	// Propagation is the mode asked for (private, rprivate, shared,
 	// rshared, slave, rslave); "" for the default.
 	Propagation string
+	// NoCopy (mode nocopy): a new volume is not filled from the image.
+	NoCopy bool
 }
 
 // HostPath reports whether the bind's source is a host path rather than
@@ -67,7 +69,7 @@ func ParseBind(b string) (Bind, error) {
 	}
 	src, dst := parts[0], parts[1]
 	rw := true
-	propagation := ""
+	propagation, nocopy := "", false
 	if len(parts) == 3 {
 		for _, o := range strings.Split(parts[2], ",") {
 			switch o {
@@ -78,7 +80,9 @@ func ParseBind(b string) (Bind, error) {
 					return Bind{}, errdefs.InvalidArgumentf("invalid mode: %s", parts[2])
 				}
 				propagation = o
-			case "rw", "z", "Z", "nocopy":
+			case "nocopy":
+				nocopy = true
+			case "rw", "z", "Z":
 			default:
 				return Bind{}, errdefs.InvalidArgumentf("invalid mode: %s", o)
 			}
@@ -91,7 +95,7 @@ func ParseBind(b string) (Bind, error) {
 	if dst == "/" {
 		return Bind{}, errdefs.InvalidArgumentf("invalid volume specification: '%s': invalid mount config for type \"bind\": invalid specification: destination can't be '/'", b)
 	}
-	return Bind{Source: src, Destination: dst, RW: rw, Propagation: propagation}, nil
+	return Bind{Source: src, Destination: dst, RW: rw, Propagation: propagation, NoCopy: nocopy}, nil
 }
 
 // CheckName checks a local volume name as docker does.

@@ -10,11 +10,12 @@ import (
 
 func TestParseBind(t *testing.T) {
 	for in, want := range map[string]Bind{
-		"/h:/c":           {"/h", "/c", true, ""},
-		"/h:/c/../d:ro":   {"/h", "/d", false, ""},
-		"vol:/data:rw,z":  {"vol", "/data", true, ""},
-		"/h:/c:ro,rslave": {"/h", "/c", false, "rslave"},
-		"/h:/c:shared":    {"/h", "/c", true, "shared"},
+		"/h:/c":               {"/h", "/c", true, "", false},
+		"/h:/c/../d:ro":       {"/h", "/d", false, "", false},
+		"vol:/data:rw,z":      {"vol", "/data", true, "", false},
+		"/h:/c:ro,rslave":     {"/h", "/c", false, "rslave", false},
+		"vol:/data:nocopy,ro": {"vol", "/data", false, "", true},
+		"/h:/c:shared":        {"/h", "/c", true, "shared", false},
 	} {
 		if got, err := ParseBind(in); err != nil || got != want {
 			t.Errorf("%s: %+v %v", in, got, err)
