@@ -839,6 +839,23 @@ func TestCLIVolumesAndPort(t *testing.T) {
 	if out, _, _ := cli("volume", "ls"); out != "DRIVER    VOLUME NAME\nlocal     "+anon+"\nlocal     v1\n" {
 		t.Fatalf("volume ls: %q", out)
 	}
+	// labels: inspect, ls --format and --filter label=K[=V], as docker
+	cli("volume", "create", "--label", "a=b", "--label", "c", "-d", "local", "lab")
+	if out, _, _ := cli("volume", "inspect", "-f", "{{json .Labels}}", "lab", "v1"); out != `{"a":"b","c":""}`+"\nnull\n" {
+		t.Fatalf("volume labels: %q", out)
+	}
+	for f, want := range map[string]string{"label=a": "lab a=b,c=\n", "label=a=b": "lab a=b,c=\n", "label=c": "lab a=b,c=\n", "label=a=z": ""} {
+		if out, _, _ := cli("volume", "ls", "--filter", f, "--format", "{{.Name}} {{.Labels}}"); out != want {
+			t.Errorf("volume ls --filter %s: %q, want %q", f, out, want)
+		}
+	}
+	if _, errOut, code := cli("volume", "create", "-d", "foo", "x"); code != 1 || !strings.Contains(errOut, `error looking up volume plugin foo: plugin "foo" not found`) {
+		t.Fatalf("volume create -d foo: %d %q", code, errOut)
+	}
+	if _, errOut, code := cli("volume", "create", "-o", "type=tmpfs", "x"); code != 1 || !strings.Contains(errOut, "volume options (-o type=tmpfs) are not supported") {
+		t.Fatalf("volume create -o: %d %q", code, errOut)
+	}
+	cli("volume", "rm", "lab")
 	if out, _, _ := cli("volume", "inspect", "-f", "{{.Name}} {{.Driver}} {{.Scope}} {{.Mountpoint}}", "v1"); out != "v1 local local "+filepath.Join(root, "volumes", "v1", "_data")+"\n" {
 		t.Fatalf("volume inspect: %q", out)
 	}

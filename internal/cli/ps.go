@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -265,11 +264,6 @@ func makePsRow(c *container.Container, noTrunc bool, sizes func(*container.Conta
 			command = string([]rune(command)[:19]) + "…"
 		}
 	}
-	var labels []string
-	for k, v := range c.Config.Labels {
-		labels = append(labels, k+"="+v)
-	}
-	sort.Strings(labels)
 	var mounts []string
 	volumes := 0
 	for _, mp := range c.Mounts {
@@ -287,7 +281,7 @@ func makePsRow(c *container.Container, noTrunc bool, sizes func(*container.Conta
 		CreatedAt:  c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 		RunningFor: humanDuration(time.Since(c.Created)) + " ago",
 		Ports:      c.PortsString(), Status: statusString(c), Names: c.Name,
-		Labels: strings.Join(labels, ","), Mounts: strings.Join(mounts, ","), State: c.State.Status,
+		Labels: labelString(c.Config.Labels), Mounts: strings.Join(mounts, ","), State: c.State.Status,
 		Networks: c.Network(), LocalVolumes: strconv.Itoa(volumes), labels: c.Config.Labels,
 	}
 	if sizes != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,7 +23,8 @@ func newVolumeCmd(e *env) *cobra.Command {
 }
 
 func newVolumeCreateCmd(e *env) *cobra.Command {
-	var name string
+	var name, driver string
+	var labels, opts []string
 	c := &cobra.Command{
 		Use:   "create [OPTIONS] [VOLUME]",
 		Short: "Create a volume",
@@ -34,11 +36,27 @@ func newVolumeCreateCmd(e *env) *cobra.Command {
 				}
 				name = args[0]
 			}
+			if driver != "local" {
+				return &shapedErr{err: fmt.Errorf("create %s: error looking up volume plugin %s: plugin %q not found", name, driver, driver), daemon: true}
+			}
+			if len(opts) > 0 {
+				// docker's local driver mounts type/device/o when the volume
+				// is used; hoist's local volumes are plain directories.
+				return &shapedErr{err: fmt.Errorf("create %s: volume options (-o %s) are not supported: hoist's local volumes are directories", name, opts[0]), daemon: true}
+			}
+			var lm map[string]string
+			for _, l := range labels {
+				k, v, _ := strings.Cut(l, "=")
+				if lm == nil {
+					lm = map[string]string{}
+				}
+				lm[k] = v
+			}
 			vs, _, err := e.volumes()
 			if err != nil {
 				return err
 			}
-			n, err := vs.Create(name, container.NewVolumeName)
+			n, err := vs.Create(name, lm, container.NewVolumeName)
 			if err != nil {
 				return &shapedErr{err: err, daemon: true}
 			}
@@ -47,7 +65,20 @@ func newVolumeCreateCmd(e *env) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&name, "name", "", "Specify volume name")
+	c.Flags().StringVarP(&driver, "driver", "d", "local", "Specify volume driver name (local)")
+	c.Flags().StringArrayVar(&labels, "label", nil, "Set metadata for a volume")
+	c.Flags().StringArrayVarP(&opts, "opt", "o", nil, "Set driver specific options (not supported: local volumes are directories)")
 	return c
+}
+
+// labelString is docker's LABELS column: k=v pairs, sorted, comma-joined.
+func labelString(labels map[string]string) string {
+	var out []string
+	for k, v := range labels {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
 }
 
 // volumeRow is one line of `volume ls`.
@@ -80,7 +111,7 @@ func newVolumeLsCmd(e *env) *cobra.Command {
 					fmt.Fprintln(e.out, v.Name)
 					continue
 				}
-				rows = append(rows, volumeRow{Driver: "local", Name: v.Name, Mountpoint: v.Mountpoint, Scope: "local"})
+				rows = append(rows, volumeRow{Driver: "local", Name: v.Name, Mountpoint: v.Mountpoint, Scope: "local", Labels: labelString(v.Labels)})
 			}
 			if quiet {
 				return nil
@@ -95,7 +126,7 @@ func newVolumeLsCmd(e *env) *cobra.Command {
 	return c
 }
 
-// volumeFilter builds `volume ls -f` (dangling=, name=, driver=).
+// volumeFilter builds `volume ls -f` (dangling=, name=, driver=, label=).
 func volumeFilter(filters []string) (func(volume.Volume) bool, error) {
 	var tests []func(volume.Volume) bool
 	for _, f := range filters {
@@ -118,6 +149,12 @@ func volumeFilter(filters []string) (func(volume.Volume) bool, error) {
 			tests = append(tests, func(vol volume.Volume) bool { return strings.Contains(vol.Name, v) })
 		case "driver":
 			tests = append(tests, func(volume.Volume) bool { return v == "local" })
+		case "label":
+			lk, lv, withValue := strings.Cut(v, "=")
+			tests = append(tests, func(vol volume.Volume) bool {
+				got, ok := vol.Labels[lk]
+				return ok && (!withValue || got == lv)
+			})
 		default:
 			return nil, errdefs.InvalidArgumentf("Invalid filter '%s'", k)
 		}
@@ -163,7 +200,7 @@ func newVolumeInspectCmd(e *env) *cobra.Command {
 					continue
 				}
 				items = append(items, volumeInspect{CreatedAt: v.CreatedAt.UTC().Format("2006-01-02T15:04:05Z07:00"),
-					Driver: "local", Mountpoint: v.Mountpoint, Name: v.Name, Scope: "local"})
+					Driver: "local", Labels: v.Labels, Mountpoint: v.Mountpoint, Name: v.Name, Scope: "local"})
 			}
 			if err := renderInspect(e.out, format, items); err != nil {
 				return err

@@ -1,6 +1,9 @@
 package volume
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -16,7 +19,8 @@ type Volume struct {
 	Name       string
 	Mountpoint string // its data directory
 	CreatedAt  time.Time
-	UsedBy     []string // IDs of the containers whose records name it
+	UsedBy     []string          // IDs of the containers whose records name it
+	Labels     map[string]string // volume create --label (nil: none)
 }
 
 // Size is the bytes the volume holds.
@@ -27,26 +31,46 @@ func (v Volume) Size() int64 { return fsutil.DirSize(v.Mountpoint) }
 type Users map[string][]string
 
 // Create creates the volume name (a random name from newName when empty)
-// and returns its name; creating an existing volume is a no-op, as in
-// docker.
-func (s Store) Create(name string, newName func() string) (string, error) {
+// with labels and returns its name; creating an existing volume is a
+// no-op (its labels stay), as in docker.
+func (s Store) Create(name string, labels map[string]string, newName func() string) (string, error) {
 	if name == "" {
 		name = newName()
 	}
 	if err := CheckName(name); err != nil {
 		return "", err
 	}
+	if _, err := os.Stat(s.DataDir(name)); err == nil {
+		return name, nil
+	}
 	if _, err := s.Path(name); err != nil {
 		return "", err
 	}
+	if len(labels) > 0 {
+		b, err := json.Marshal(labels)
+		if err == nil {
+			err = fsutil.WriteFileAtomic(filepath.Join(s.Dir, name, labelsFile), 0o600, func(w io.Writer) error { _, err := w.Write(b); return err })
+		}
+		if err != nil {
+			s.Remove(name)
+			return "", fmt.Errorf("create %s: labels: %w", name, err)
+		}
+	}
 	return name, nil
 }
+
+// labelsFile holds a volume's labels (JSON), beside its data directory.
+const labelsFile = "labels.json"
 
 // Get describes volume name; an unknown one is errdefs.NotFound.
 func (s Store) Get(name string, users Users) (Volume, error) {
 	if CheckName(name) == nil {
 		if fi, err := os.Stat(filepath.Join(s.Dir, name)); err == nil && fi.IsDir() {
-			return Volume{Name: name, Mountpoint: s.DataDir(name), CreatedAt: fi.ModTime(), UsedBy: users[name]}, nil
+			v := Volume{Name: name, Mountpoint: s.DataDir(name), CreatedAt: fi.ModTime(), UsedBy: users[name]}
+			if b, err := os.ReadFile(filepath.Join(s.Dir, name, labelsFile)); err == nil {
+				json.Unmarshal(b, &v.Labels)
+			}
+			return v, nil
 		}
 	}
 	return Volume{}, errdefs.NotFoundf("get %s: no such volume", name)
