@@ -93,6 +93,8 @@ func TestVerbTablesAndCommandWord(t *testing.T) {
 		{[]string{"--root", "/r", "run", "--rm", "x"}, "run"},
 		{[]string{"--root=/r", "-D", "--log-level", "debug", "ps", "-a"}, "ps"},
 		{[]string{"--log-level=info", "--debug", "container", "ls"}, "container"},
+		{[]string{"--config", "/c", "pull", "x"}, "pull"},
+		{[]string{"--config=/c", "login"}, "login"},
 		{[]string{"--root", "/r", "--help"}, ""},
 		{[]string{"-v"}, ""},
 		{[]string{"--root", "/r"}, ""},

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"os"
+	"path/filepath"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/registry/client"
@@ -19,7 +20,7 @@ func (e *env) registryClient() (*client.Client, *credentials.File, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	creds, err := credentials.Load(credentials.DefaultPath())
+	creds, err := credentials.Load(e.credentialsPath())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -30,6 +31,14 @@ func (e *env) registryClient() (*client.Client, *credentials.File, error) {
 		Logger:      e.logger(),
 	})
 	return c, creds, nil
+}
+
+// credentialsPath is docker's config.json: under --config when given.
+func (e *env) credentialsPath() string {
+	if e.g.Config != "" {
+		return filepath.Join(e.g.Config, "config.json")
+	}
+	return credentials.DefaultPath()
 }
 
 // credentialFunc adapts the docker config file to the client; no stored

@@ -96,6 +96,17 @@ func TestLoginLogout(t *testing.T) {
 		t.Fatalf("stored creds: %d %q", code, out)
 	}
 
+	// --config DIR: docker's global option puts the credentials there
+	other := t.TempDir()
+	if _, errOut, code = runStdin(t, "pw\n", "--config", other, "login", "-u", "alice", "--password-stdin", reg); code != 0 {
+		t.Fatalf("--config login: %d %q", code, errOut)
+	}
+	if b, err := os.ReadFile(filepath.Join(other, "config.json")); err != nil || !strings.Contains(string(b), `"auth": "YWxpY2U6cHc="`) {
+		t.Fatalf("--config: %v %s", err, b)
+	}
+	if out, _, code = runStdin(t, "", "--config="+other, "logout", reg); code != 0 || out != "Removing login credentials for "+reg+"\n" {
+		t.Fatalf("--config logout: %d %q", code, out)
+	}
 	out, _, code = runStdin(t, "", "logout", reg)
 	if code != 0 || out != "Removing login credentials for "+reg+"\n" {
 		t.Fatalf("logout: %d %q", code, out)

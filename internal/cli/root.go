@@ -19,6 +19,9 @@ type Globals struct {
 	Root     string
 	LogLevel string
 	Debug    bool
+	// Config is docker's --config: the directory of the client's
+	// config.json (credentials); "" for $DOCKER_CONFIG or ~/.docker.
+	Config string
 }
 
 // env is what every verb receives: the global options and the process's
@@ -114,6 +117,7 @@ func newRootCommand(e *env, word string) *cobra.Command {
 	pf.StringVar(&e.g.Root, "root", defaultRoot(), "Root directory of the hoist store (env HOIST_ROOT)")
 	pf.StringVar(&e.g.LogLevel, "log-level", "warn", `Set the logging level ("debug"|"info"|"warn"|"error")`)
 	pf.BoolVarP(&e.g.Debug, "debug", "D", false, "Enable debug output")
+	pf.StringVar(&e.g.Config, "config", "", `Location of client config files (default $DOCKER_CONFIG or "~/.docker")`)
 
 	// (No -l shorthand for --log-level: `ps -l` and `run -l` need it, and
 	// cobra merges persistent flags into every subcommand.)
@@ -175,9 +179,9 @@ func topVerbs() map[string]verb {
 func commandWord(args []string) string {
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
-		case a == "--root" || a == "--log-level":
+		case a == "--root" || a == "--log-level" || a == "--config":
 			i++
-		case strings.HasPrefix(a, "--root=") || strings.HasPrefix(a, "--log-level=") || a == "-D" || a == "--debug":
+		case strings.HasPrefix(a, "--root=") || strings.HasPrefix(a, "--log-level=") || strings.HasPrefix(a, "--config=") || a == "-D" || a == "--debug":
 		case strings.HasPrefix(a, "-"):
 			return ""
 		default:
