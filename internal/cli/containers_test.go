@@ -1163,6 +1163,45 @@ func TestCLIExecKeepsContainerRestrictions(t *testing.T) {
 	}
 }
 
+// `events`: what happened to containers and volumes, in docker's line
+// and JSON forms, filtered, and followed while it happens.
+func TestCLIEvents(t *testing.T) {
+	root := ctrRoot(t)
+	follow := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		e := &env{in: strings.NewReader(""), out: follow, errOut: io.Discard}
+		done <- execute(ctx, e, []string{"--root", root, "events", "--format", "{{.Type}} {{.Action}}"})
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if _, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--name", "evc", "-l", "team=a", "--network", "none", "busybox", "sh", "-c", "exit 3"); code != 3 {
+		t.Fatalf("run: %d %q", code, errOut)
+	}
+	ctrCLI(t, root, "", "volume", "create", "evv")
+	ctrCLI(t, root, "", "volume", "rm", "evv")
+	want := "container create\ncontainer start\ncontainer die\ncontainer destroy\nvolume create\nvolume destroy\n"
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && follow.String() != want {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 || follow.String() != want {
+		t.Fatalf("events (followed): %d %q", code, follow.String())
+	}
+	out, errOut, code := ctrCLI(t, root, "", "events", "--since", "1m", "--until", "0s", "-f", "container=evc", "-f", "event=die")
+	if code != 0 || !regexp.MustCompile(`^\d{4}-\d\d-\d\dT[0-9:.]+Z container die [0-9a-f]{64} \(exitCode=3, image=busybox(:latest)?, name=evc, team=a\)\n$`).MatchString(out) {
+		t.Fatalf("events --since: %d %q %q", code, out, errOut)
+	}
+	out, _, _ = ctrCLI(t, root, "", "events", "--since", "1m", "--until", "0s", "-f", "type=volume", "--format", "{{json .}}")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 || !strings.Contains(lines[0], `"Type":"volume","Action":"create","Actor":{"ID":"evv","Attributes":{"driver":"local"}}`) {
+		t.Fatalf("events json: %q", out)
+	}
+	if _, errOut, code := ctrCLI(t, root, "", "events", "-f", "bogus=1", "--until", "0s"); code == 0 || !strings.Contains(errOut, "Invalid filter 'bogus'") {
+		t.Fatalf("bad filter: %d %q", code, errOut)
+	}
+}
+
 // Mount propagation as docker: a shared bind passes the container's mounts
 // to the host; a slave or shared bind of a source on a private mount, a bad
 // mode, bind options on a volume and a read-only anonymous volume are

@@ -65,6 +65,7 @@ func newImportCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			e.events().Record("image", "import", img.ID.String(), nil)
 			fmt.Fprintln(e.out, img.ID)
 			return nil
 		},

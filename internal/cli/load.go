@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hoistproject/hoist/internal/events"
 	"io"
 	"os"
 	"path"
@@ -87,7 +88,7 @@ func newLoadCmd(e *env) *cobra.Command {
 					return err
 				}
 			}
-			return recordLoaded(ctx, e.out, st, loaded)
+			return recordLoaded(ctx, e.out, st, loaded, e.events())
 		},
 	}
 	f := cmd.Flags()
@@ -98,7 +99,7 @@ func newLoadCmd(e *env) *cobra.Command {
 
 // recordLoaded unpacks the loaded images' layers and records them with their
 // names, printing docker's "Loaded image" lines.
-func recordLoaded(ctx context.Context, out io.Writer, st *images.Store, loaded []imagearchive.Loaded) error {
+func recordLoaded(ctx context.Context, out io.Writer, st *images.Store, loaded []imagearchive.Loaded, ev *events.Log) error {
 	defer imagearchive.DiscardPrepared(loaded)
 	for _, l := range loaded {
 		raw, err := content.ReadBlob(ctx, st.Content(), l.Config.Digest, images.MaxConfigSize)
@@ -113,6 +114,7 @@ func recordLoaded(ctx context.Context, out io.Writer, st *images.Store, loaded [
 		if err != nil {
 			return fmt.Errorf("loading image %s: %w", l.Config.Digest, err)
 		}
+		ev.Record("image", "load", img.ID.String(), nil)
 		if len(l.Names) == 0 {
 			fmt.Fprintf(out, "Loaded image ID: %s\n", img.ID)
 		}

@@ -229,21 +229,20 @@ func psFilter(filters []string, lookup func(ref string) (*container.Container, e
 		}
 		return false
 	}
-	return func(c *container.Container) bool {
+	return matchAll(byKey, one), nil
+}
+
+// matchAll is docker's rule for repeated filters: every key must match,
+// through at least one of its values.
+func matchAll[T any](byKey map[string][]string, one func(T, string, string) bool) func(T) bool {
+	return func(x T) bool {
 		for k, vs := range byKey {
-			ok := false
-			for _, v := range vs {
-				if one(c, k, v) {
-					ok = true
-					break
-				}
-			}
-			if !ok {
+			if !slices.ContainsFunc(vs, func(v string) bool { return one(x, k, v) }) {
 				return false
 			}
 		}
 		return true
-	}, nil
+	}
 }
 
 func makePsRow(c *container.Container, noTrunc bool, sizes func(*container.Container) (int64, int64)) psRow {

@@ -98,6 +98,7 @@ func newPullCmd(e *env) *cobra.Command {
 				fresh = fresh || res.Fresh
 				last = res
 			}
+			e.events().Record("image", "pull", last.Name.String(), map[string]string{"name": last.Name.String()})
 			shown := reference.Familiar(last.Name)
 			full := last.Name.String()
 			if allTags {

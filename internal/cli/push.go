@@ -47,6 +47,9 @@ func newPushCmd(e *env) *cobra.Command {
 			}
 			_, err = distribution.Push(cmd.Context(), c, st, n, distribution.PushOptions{Progress: prog, Compression: compression},
 				func(p distribution.PushedTag) {
+					if r, err := reference.WithTag(n, p.Tag); err == nil {
+						e.events().Record("image", "push", r.String(), map[string]string{"name": r.String()})
+					}
 					if quiet {
 						r, _ := reference.WithTag(n, p.Tag)
 						fmt.Fprintln(e.out, r.String())

@@ -163,7 +163,7 @@ func topVerbs() map[string]verb {
 		monitorVerb: newContainerMonitorCmd, "container-init": newContainerInitCmd,
 		"registry": newRegistryCmd, "volume": newVolumeCmd,
 		"login": newLoginCmd, "logout": newLogoutCmd, "search": newSearchCmd, "pull": newPullCmd, "push": newPushCmd,
-		"build": newBuildCmd, "builder": newBuilderCmd,
+		"build": newBuildCmd, "builder": newBuilderCmd, "events": newEventsCmd,
 		"image": newImageGroupCmd, "container": newContainerGroupCmd, "system": newSystemGroupCmd,
 	}
 	for name, build := range containerVerbs() {
@@ -221,7 +221,7 @@ func newContainerGroupCmd(e *env) *cobra.Command {
 func newSystemGroupCmd(e *env) *cobra.Command {
 	system := &cobra.Command{Use: "system", Short: "Manage hoist", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	system.AddCommand(newSystemDfCmd(e), newSystemPruneCmd(e), newSystemCheckCmd(e), newInfoCmd(e))
+	system.AddCommand(newSystemDfCmd(e), newSystemPruneCmd(e), newSystemCheckCmd(e), newInfoCmd(e), newEventsCmd(e))
 	return system
 }
 

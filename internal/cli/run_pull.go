@@ -123,6 +123,7 @@ func (e *env) pullImage(ctx context.Context, ref string, missing bool, plat *oci
 	if err != nil {
 		return &shapedErr{err: err, daemon: true} // run adds its "hoist: "
 	}
+	e.events().Record("image", "pull", res.Name.String(), map[string]string{"name": res.Name.String()})
 	fmt.Fprintf(e.errOut, "Digest: %s\n", res.Digest)
 	if res.Fresh {
 		fmt.Fprintf(e.errOut, "Status: Downloaded newer image for %s\n", reference.Familiar(res.Name))

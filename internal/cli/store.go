@@ -2,6 +2,7 @@ package cli
 
 import (
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/events"
 	"github.com/hoistproject/hoist/internal/images"
 )
 
@@ -18,3 +19,6 @@ func (e *env) imageStore() (*images.Store, error) {
 	s.SetContainers(containerUsers{m})
 	return s, nil
 }
+
+// events is the event log of the root given by --root.
+func (e *env) events() *events.Log { return events.New(e.g.Root) }

@@ -21,7 +21,13 @@ func newTagCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return s.Tag(cmd.Context(), args[0], args[1])
+			if err := s.Tag(cmd.Context(), args[0], args[1]); err != nil {
+				return err
+			}
+			if img, err := s.Resolve(cmd.Context(), args[1]); err == nil {
+				e.events().Record("image", "tag", img.ID.String(), map[string]string{"name": args[1]})
+			}
+			return nil
 		},
 	}
 }

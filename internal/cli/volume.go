@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -56,9 +57,13 @@ func newVolumeCreateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			_, existed := os.Stat(vs.DataDir(name))
 			n, err := vs.Create(name, lm, container.NewVolumeName)
 			if err != nil {
 				return &shapedErr{err: err, daemon: true}
+			}
+			if name == "" || existed != nil {
+				e.events().Record("volume", "create", n, map[string]string{"driver": "local"})
 			}
 			fmt.Fprintln(e.out, n)
 			return nil
@@ -231,7 +236,14 @@ func newVolumeRmCmd(e *env) *cobra.Command {
 				return err
 			}
 			return eachContainer(e, args, func(name string) error {
-				return vs.Delete(name, force, users)
+				_, gone := vs.Get(name, users)
+				if err := vs.Delete(name, force, users); err != nil {
+					return err
+				}
+				if gone == nil {
+					e.events().Record("volume", "destroy", name, map[string]string{"driver": "local"})
+				}
+				return nil
 			})
 		},
 	}
@@ -254,6 +266,9 @@ func newVolumePruneCmd(e *env) *cobra.Command {
 				return err
 			}
 			removed, reclaimed := vs.Prune(users)
+			for _, name := range removed {
+				e.events().Record("volume", "destroy", name, map[string]string{"driver": "local"})
+			}
 			printDeletedVolumes(e, removed)
 			fmt.Fprintln(e.out, "Total reclaimed space:", humanSize(reclaimed))
 			return nil

@@ -205,6 +205,7 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 		return nil, err
 	}
 	ok = true
+	m.event(c, "create", nil)
 	return c, nil
 }
 
@@ -233,7 +234,11 @@ func (m *Manager) setupVolumes(ctx context.Context, c *Container) error {
 			if err := volume.CheckName(src); err != nil {
 				return err
 			}
+			_, existed := os.Stat(m.volumes().DataDir(src))
 			dir, err := m.volumes().Path(src)
+			if err == nil && existed != nil {
+				m.opts.Events.Record("volume", "create", src, map[string]string{"driver": "local"})
+			}
 			if err != nil {
 				return err
 			}
@@ -277,6 +282,7 @@ func (m *Manager) setupVolumes(ctx context.Context, c *Container) error {
 		if err != nil {
 			return err
 		}
+		m.opts.Events.Record("volume", "create", name, map[string]string{"driver": "local"})
 		c.Mounts = append(c.Mounts, MountPoint{Type: "volume", Name: name, Source: dir, Destination: dst, RW: true, Anonymous: true})
 	}
 	return nil

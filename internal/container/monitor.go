@@ -149,6 +149,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		m.log.Warn("save state", "container", c.ID, "err", err)
 	}
 	reply(syncMsg{Started: true, Pid: pid})
+	m.event(c, "start", nil)
 	syncFile.Close()
 	var healthDone chan struct{}
 	var healthMu sync.Mutex
@@ -192,6 +193,10 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	c.State.Pid = 0
 	c.State.FinishedAt = timeNow()
 	c.State.OOMKilled = oomKilled
+	if oomKilled {
+		m.event(c, "oom", nil)
+	}
+	m.event(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
 	removed := false
 	if c.HostConfig.AutoRemove {
 		if err := m.unregister(c, true); err == nil {

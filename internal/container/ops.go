@@ -116,6 +116,7 @@ func (m *Manager) signal(ctx context.Context, c *Container, s syscall.Signal) er
 		}
 		return err
 	}
+	m.event(c, "kill", map[string]string{"signal": strconv.Itoa(int(s))})
 	if c.State.Status == StatusPaused && s == syscall.SIGKILL {
 		m.runtimeRun(ctx, c, "resume", c.ID)
 	}
@@ -124,7 +125,7 @@ func (m *Manager) signal(ctx context.Context, c *Container, s syscall.Signal) er
 
 // Stop sends the stop signal (image STOPSIGNAL or SIGTERM), waits up to
 // timeout, then kills. A stopped container is left alone.
-func (m *Manager) Stop(ctx context.Context, ref string, timeout *int) error {
+func (m *Manager) Stop(ctx context.Context, ref string, timeout *int) (err error) {
 	c, err := m.Get(ctx, ref)
 	if err != nil {
 		return err
@@ -132,6 +133,11 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout *int) error {
 	if !c.State.Running() {
 		return nil
 	}
+	defer func() {
+		if err == nil {
+			m.event(c, "stop", nil)
+		}
+	}()
 	t := 10
 	if c.Config.StopTimeout != nil {
 		t = *c.Config.StopTimeout
@@ -202,14 +208,15 @@ func (m *Manager) setPaused(ctx context.Context, ref string, pause bool) error {
 	case pause && c.State.Status == StatusPaused:
 		return errdefs.Conflictf("Container %s is already paused", c.ID)
 	}
-	verb, status := "pause", StatusPaused
+	verb, status, action := "pause", StatusPaused, "pause"
 	if !pause {
-		verb, status = "resume", StatusRunning
+		verb, status, action = "resume", StatusRunning, "unpause"
 	}
 	if err := m.runtimeRun(ctx, c, verb, c.ID); err != nil {
 		return err
 	}
 	c.State.Status = status
+	m.event(c, action, nil)
 	return c.saveState()
 }
 
@@ -283,6 +290,7 @@ func (m *Manager) unregister(c *Container, volumes bool) error {
 		return fmt.Errorf("remove %s: %w", c.ID, err)
 	}
 	m.names().Release(c.Name, c.ID)
+	m.event(c, "destroy", nil)
 	if volumes && slices.ContainsFunc(c.Mounts, func(mp MountPoint) bool { return mp.Anonymous }) {
 		// Not one that another container still mounts (--volumes-from).
 		_, users, err := m.Volumes()
@@ -292,6 +300,7 @@ func (m *Manager) unregister(c *Container, volumes bool) error {
 		for _, mp := range c.Mounts {
 			if mp.Anonymous && mp.Name != "" && len(users[mp.Name]) == 0 {
 				m.volumes().Remove(mp.Name)
+				m.opts.Events.Record("volume", "destroy", mp.Name, map[string]string{"driver": "local"})
 			}
 		}
 	}
@@ -331,6 +340,7 @@ func (m *Manager) Rename(ctx context.Context, ref, newName string) error {
 		return err
 	}
 	m.names().Release(old, c.ID)
+	m.event(c, "rename", map[string]string{"oldName": "/" + old})
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/hoistproject/hoist/internal/events"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -41,6 +42,9 @@ type Options struct {
 	// layers instead of mounting an overlay. "" (default) uses overlayfs
 	// and falls back to a copy where it is unavailable.
 	Storage string
+	// Events records what happens to containers (`hoist events`); the
+	// root's event log when nil.
+	Events *events.Log
 }
 
 // Manager creates, runs and tracks containers under one hoist root.
@@ -54,6 +58,9 @@ type Manager struct {
 func New(root string, opts Options) (*Manager, error) {
 	if opts.Runtime == "" {
 		opts.Runtime = "runc"
+	}
+	if opts.Events == nil {
+		opts.Events = events.New(root)
 	}
 	if len(opts.Self) == 0 {
 		exe, err := os.Executable()
@@ -78,6 +85,19 @@ func New(root string, opts Options) (*Manager, error) {
 
 // Root is the hoist root the manager works in.
 func (m *Manager) Root() string { return m.root }
+
+// event records action on c, with docker's attributes: the image, the
+// name, the container's labels and extra.
+func (m *Manager) event(c *Container, action string, extra map[string]string) {
+	attrs := map[string]string{"image": c.Config.Image, "name": c.Name}
+	for k, v := range c.Config.Labels {
+		attrs[k] = v
+	}
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	m.opts.Events.Record("container", action, c.ID, attrs)
+}
 
 func (m *Manager) containersDir() string { return filepath.Join(m.root, "containers") }
 func (m *Manager) namesDir() string      { return filepath.Join(m.root, "container-names") }

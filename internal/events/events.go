@@ -1,0 +1,178 @@
+// Package events is hoist's event log: what docker's daemon reports on
+// `docker events` (a container created, started, died, an image tagged,
+// deleted, pulled...), kept daemonless as a file under the hoist root that
+// every hoist process appends to and `hoist events` reads and follows.
+package events
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Event is one event in docker's JSON form.
+type Event struct {
+	Status   string `json:"status,omitempty"`
+	ID       string `json:"id,omitempty"`
+	From     string `json:"from,omitempty"`
+	Type     string `json:"Type"`
+	Action   string `json:"Action"`
+	Actor    Actor  `json:"Actor"`
+	Scope    string `json:"scope"`
+	Time     int64  `json:"time"`
+	TimeNano int64  `json:"timeNano"`
+}
+
+// Actor is the object an event is about.
+type Actor struct {
+	ID         string            `json:"ID"`
+	Attributes map[string]string `json:"Attributes"`
+}
+
+// Log is the event log of a hoist root: Path and, once it grows past
+// maxSize, Path.1 (the generation before).
+type Log struct{ Path string }
+
+// maxSize is when the log starts a new generation.
+const maxSize = 8 << 20
+
+// New is the log of a hoist root.
+func New(root string) *Log { return &Log{Path: filepath.Join(root, "events.log")} }
+
+// Record appends an event (best effort: an event that cannot be written
+// is dropped; it never fails the operation it describes; a nil Log records
+// nothing). One write of one line, O_APPEND: lines from concurrent
+// processes never interleave.
+func (l *Log) Record(typ, action, id string, attrs map[string]string) {
+	if l == nil {
+		return
+	}
+	now := time.Now()
+	ev := Event{Type: typ, Action: action, Actor: Actor{ID: id, Attributes: attrs}, Scope: "local",
+		Time: now.Unix(), TimeNano: now.UnixNano()}
+	if ev.Actor.Attributes == nil {
+		ev.Actor.Attributes = map[string]string{}
+	}
+	if typ == "container" || typ == "image" { // docker's older fields
+		ev.Status, ev.ID = action, id
+		if typ == "container" {
+			ev.From = attrs["image"]
+		}
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return
+	}
+	if fi, err := os.Stat(l.Path); err == nil && fi.Size() > maxSize {
+		os.Rename(l.Path, l.Path+".1")
+	}
+	f, err := os.OpenFile(l.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return
+	}
+	f.Write(append(b, '\n'))
+	f.Close()
+}
+
+// Read calls fn with every recorded event from since up to until (zero
+// times: no bound), oldest first.
+func (l *Log) Read(since, until time.Time, fn func(Event)) error {
+	for _, p := range []string{l.Path + ".1", l.Path} {
+		f, err := os.Open(p)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		readLines(f, since, until, fn)
+		f.Close()
+	}
+	return nil
+}
+
+// Follow calls fn with every event recorded from now on (until's zero
+// value: no bound), polling the log, until ctx ends or until passes.
+func (l *Log) Follow(ctx context.Context, until time.Time, fn func(Event)) error {
+	var f *os.File
+	var ino uint64
+	offset := int64(0)
+	if fi, err := os.Stat(l.Path); err == nil {
+		offset, ino = fi.Size(), inode(fi)
+	}
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	var pending []byte
+	for {
+		if !until.IsZero() && time.Now().After(until) {
+			return nil
+		}
+		if fi, err := os.Stat(l.Path); err == nil {
+			if inode(fi) != ino || fi.Size() < offset { // a new generation
+				if f != nil {
+					f.Close()
+					f = nil
+				}
+				ino, offset, pending = inode(fi), 0, nil
+			}
+			if f == nil {
+				if f, err = os.Open(l.Path); err != nil {
+					f = nil
+				}
+			}
+			if f != nil && fi.Size() > offset {
+				buf := make([]byte, fi.Size()-offset)
+				n, _ := f.ReadAt(buf, offset)
+				offset += int64(n)
+				pending = append(pending, buf[:n]...)
+				for {
+					i := indexNL(pending)
+					if i < 0 {
+						break
+					}
+					var ev Event
+					if json.Unmarshal(pending[:i], &ev) == nil && (until.IsZero() || ev.TimeNano <= until.UnixNano()) {
+						fn(ev)
+					}
+					pending = pending[i+1:]
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func readLines(r io.Reader, since, until time.Time, fn func(Event)) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var ev Event
+		if json.Unmarshal(sc.Bytes(), &ev) != nil {
+			continue // a torn last line
+		}
+		if (!since.IsZero() && ev.TimeNano < since.UnixNano()) || (!until.IsZero() && ev.TimeNano > until.UnixNano()) {
+			continue
+		}
+		fn(ev)
+	}
+}
+
+func indexNL(b []byte) int {
+	for i, c := range b {
+		if c == '\n' {
+			return i
+		}
+	}
+	return -1
+}

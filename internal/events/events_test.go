@@ -1,0 +1,80 @@
+package events
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestRecordReadFollowAndRotation(t *testing.T) {
+	l := New(t.TempDir())
+	var nilLog *Log
+	nilLog.Record("container", "create", "x", nil) // no-op, no panic
+	start := time.Now()
+	l.Record("container", "create", "c1", map[string]string{"image": "busybox", "name": "one"})
+	l.Record("volume", "create", "v1", nil)
+	var got []string
+	if err := l.Read(start, time.Time{}, func(ev Event) { got = append(got, ev.Type+" "+ev.Action+" "+ev.Actor.ID+" "+ev.From) }); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, "|") != "container create c1 busybox|volume create v1 " {
+		t.Fatalf("read: %q", got)
+	}
+	got = nil
+	l.Read(time.Now().Add(time.Hour), time.Time{}, func(ev Event) { got = append(got, ev.Action) })
+	if len(got) != 0 {
+		t.Fatalf("since in the future: %q", got)
+	}
+	// a torn last line (a writer killed mid-write) is skipped
+	f, _ := os.OpenFile(l.Path, os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString(`{"Type":"contai`)
+	f.Close()
+	got = nil
+	l.Read(time.Time{}, time.Time{}, func(ev Event) { got = append(got, ev.Action) })
+	if len(got) != 2 {
+		t.Fatalf("torn line: %q", got)
+	}
+	os.WriteFile(l.Path, nil, 0o600)
+
+	// Follow sees new events, across a new generation of the file
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	var followed []string
+	done := make(chan struct{})
+	go func() {
+		l.Follow(ctx, time.Time{}, func(ev Event) { mu.Lock(); followed = append(followed, ev.Actor.ID); mu.Unlock() })
+		close(done)
+	}()
+	time.Sleep(150 * time.Millisecond)
+	l.Record("image", "tag", "a", nil)
+	time.Sleep(250 * time.Millisecond)
+	os.Rename(l.Path, l.Path+".1") // what Record does past maxSize
+	l.Record("image", "tag", "b", nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := len(followed)
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if strings.Join(followed, ",") != "a,b" {
+		t.Fatalf("followed: %q", followed)
+	}
+	got = nil
+	l.Read(time.Time{}, time.Time{}, func(ev Event) { got = append(got, ev.Actor.ID) })
+	if strings.Join(got, ",") != "a,b" {
+		t.Fatalf("read across generations: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(l.Path), "events.log.1")); err != nil {
+		t.Fatal(err)
+	}
+}
