@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hoistproject/hoist/internal/container/inspect"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
 )
@@ -30,7 +31,7 @@ func (e *env) inspectors() []inspector {
 			if err != nil {
 				return nil, err
 			}
-			in := c.Inspect()
+			in := inspect.Of(c)
 			if size { // -s: docker's SizeRw and SizeRootFs
 				rw, rootFs := e.containerSizer(ctx)(c)
 				in.SizeRw, in.SizeRootFs = &rw, &rootFs

@@ -26,11 +26,13 @@
 //	cp/        `docker cp` tar streams in and out of a root filesystem
 //	names/     container names: docker's rule, generated names, container-names/ reservations
 //	proc/      /proc and cgroup facts: start times, top rows, OOM kills, `stats` samples
+//	inspect/   `docker container inspect`'s object (every docker 20.10 field, in its order)
 //	unixsock/  unix sockets in directories with paths too long for sockaddr_un
 //
 // This package keeps the records (store.go), the lifecycle (create, start,
 // ops), the monitor that holds a running container, rootfs mounting
-// (copyfs.go, fs.go), inspect, exec and commit.
+// (copyfs.go, fs.go), exec and commit, and records what happens to
+// containers in the root's event log (package events).
 //
 // # On-disk layout (under the hoist root)
 //

@@ -2,6 +2,9 @@ package container
 
 import (
 	"context"
+	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -189,3 +192,22 @@ func (s State) Running() bool { return s.Status == StatusRunning || s.Status == 
 
 // Dir is the container's directory.
 func (c *Container) Dir() string { return c.dir }
+
+// PortsString renders published ports like `docker ps` (0.0.0.0:8080->80/tcp).
+func (c *Container) PortsString() string {
+	var out []string
+	for _, p := range c.Ports {
+		ip := p.HostIP
+		if ip == "" {
+			ip = "0.0.0.0"
+		}
+		out = append(out, fmt.Sprintf("%s:%d->%d/%s", ip, p.HostPort, p.ContainerPort, p.Proto))
+	}
+	if len(c.Ports) == 0 {
+		for p := range c.Config.ExposedPorts {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}

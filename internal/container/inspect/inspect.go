@@ -1,19 +1,19 @@
-package container
+package inspect
 
 import (
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/images"
 )
 
-// InspectState is docker's State object.
-type InspectState struct {
+// State is docker's State object.
+type State struct {
 	Status     string
 	Running    bool
 	Paused     bool
@@ -25,25 +25,25 @@ type InspectState struct {
 	Error      string
 	StartedAt  string
 	FinishedAt string
-	Health     *InspectHealth `json:",omitempty"`
+	Health     *Health `json:",omitempty"`
 }
 
-// InspectHealth is State.Health, as docker shows it.
-type InspectHealth struct {
+// Health is State.Health, as docker shows it.
+type Health struct {
 	Status        string
 	FailingStreak int
-	Log           []InspectHealthLog
+	Log           []HealthLog
 }
 
-// InspectHealthLog is one probe of State.Health.Log.
-type InspectHealthLog struct {
+// HealthLog is one probe of State.Health.Log.
+type HealthLog struct {
 	Start, End string
 	ExitCode   int
 	Output     string
 }
 
-// InspectMount is one entry of inspect's Mounts, as docker shows it.
-type InspectMount struct {
+// Mount is one entry of inspect's Mounts, as docker shows it.
+type Mount struct {
 	Type        string
 	Name        string `json:",omitempty"`
 	Source      string
@@ -60,14 +60,14 @@ type PortMapping struct {
 	HostPort string
 }
 
-// Inspect is `docker container inspect`'s object, with docker's field names
+// Container is `docker container inspect`'s object, with docker's field names
 // in docker's order.
-type Inspect struct {
+type Container struct {
 	Id              string
 	Created         string
 	Path            string
 	Args            []string
-	State           InspectState
+	State           State
 	Image           string
 	ResolvConfPath  string
 	HostnamePath    string
@@ -81,28 +81,28 @@ type Inspect struct {
 	ProcessLabel    string
 	AppArmorProfile string
 	ExecIDs         []string
-	HostConfig      InspectHostConfig
+	HostConfig      HostConfig
 	GraphDriver     struct {
 		Data map[string]string
 		Name string
 	}
 	SizeRw          *int64 `json:",omitempty"` // inspect -s
 	SizeRootFs      *int64 `json:",omitempty"`
-	Mounts          []InspectMount
+	Mounts          []Mount
 	Config          images.InspectConfig // docker's container.Config, as for images
-	NetworkSettings InspectNetworkSettings
+	NetworkSettings NetworkSettings
 }
 
-// InspectHostConfig is inspect's HostConfig: docker's fields in docker's
+// HostConfig is inspect's HostConfig: docker's fields in docker's
 // order (those hoist has no use for at their docker defaults, so that
 // templates reading them work).
-type InspectHostConfig struct {
+type HostConfig struct {
 	Binds                []string
 	ContainerIDFile      string
-	LogConfig            InspectLogConfig
+	LogConfig            LogConfig
 	NetworkMode          string
 	PortBindings         map[string][]PortMapping
-	RestartPolicy        InspectRestartPolicy
+	RestartPolicy        RestartPolicy
 	AutoRemove           bool
 	VolumeDriver         string
 	VolumesFrom          []string
@@ -157,7 +157,7 @@ type InspectHostConfig struct {
 	MemorySwappiness     *int64
 	OomKillDisable       bool
 	PidsLimit            *int64
-	Ulimits              []InspectUlimit
+	Ulimits              []Ulimit
 	CpuCount             int64
 	CpuPercent           int64
 	IOMaximumIOps        uint64
@@ -167,27 +167,27 @@ type InspectHostConfig struct {
 	Init                 *bool `json:",omitempty"`
 }
 
-// InspectLogConfig is HostConfig.LogConfig.
-type InspectLogConfig struct {
+// LogConfig is HostConfig.LogConfig.
+type LogConfig struct {
 	Type   string
 	Config map[string]string
 }
 
-// InspectRestartPolicy is HostConfig.RestartPolicy.
-type InspectRestartPolicy struct {
+// RestartPolicy is HostConfig.RestartPolicy.
+type RestartPolicy struct {
 	Name              string
 	MaximumRetryCount int
 }
 
-// InspectUlimit is one of HostConfig.Ulimits, in docker's field order.
-type InspectUlimit struct {
+// Ulimit is one of HostConfig.Ulimits, in docker's field order.
+type Ulimit struct {
 	Name string
 	Hard int64
 	Soft int64
 }
 
-// InspectNetworkSettings is inspect's NetworkSettings, in docker's order.
-type InspectNetworkSettings struct {
+// NetworkSettings is inspect's NetworkSettings, in docker's order.
+type NetworkSettings struct {
 	Bridge                 string
 	SandboxID              string
 	HairpinMode            bool
@@ -205,11 +205,11 @@ type InspectNetworkSettings struct {
 	IPPrefixLen            int
 	IPv6Gateway            string
 	MacAddress             string
-	Networks               map[string]InspectEndpoint
+	Networks               map[string]Endpoint
 }
 
-// InspectEndpoint is one of NetworkSettings.Networks, in docker's order.
-type InspectEndpoint struct {
+// Endpoint is one of NetworkSettings.Networks, in docker's order.
+type Endpoint struct {
 	IPAMConfig          map[string]string
 	Links               []string
 	Aliases             []string
@@ -225,13 +225,13 @@ type InspectEndpoint struct {
 	DriverOpts          map[string]string
 }
 
-func inspectHealth(h *Health) *InspectHealth {
+func inspectHealth(h *container.Health) *Health {
 	if h == nil {
 		return nil
 	}
-	out := &InspectHealth{Status: h.Status, FailingStreak: h.FailingStreak, Log: []InspectHealthLog{}}
+	out := &Health{Status: h.Status, FailingStreak: h.FailingStreak, Log: []HealthLog{}}
 	for _, l := range h.Log {
-		out.Log = append(out.Log, InspectHealthLog{Start: l.Start.Format(time.RFC3339Nano), End: l.End.Format(time.RFC3339Nano), ExitCode: l.ExitCode, Output: l.Output})
+		out.Log = append(out.Log, HealthLog{Start: l.Start.Format(time.RFC3339Nano), End: l.End.Format(time.RFC3339Nano), ExitCode: l.ExitCode, Output: l.Output})
 	}
 	return out
 }
@@ -260,26 +260,26 @@ func dockerTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// Inspect returns the container's inspect object.
-func (c *Container) Inspect() Inspect {
+// Of returns docker's inspect object of container c.
+func Of(c *container.Container) Container {
 	s := c.State
-	in := Inspect{
+	in := Container{
 		Id: c.ID, Created: dockerTime(c.Created), Path: c.Path, Args: c.Args,
-		State: InspectState{Status: s.Status, Running: s.Running(), Paused: s.Status == StatusPaused,
-			Dead: s.Status == StatusDead, Pid: s.Pid, ExitCode: s.ExitCode, Error: s.Error, OOMKilled: s.OOMKilled,
+		State: State{Status: s.Status, Running: s.Running(), Paused: s.Status == container.StatusPaused,
+			Dead: s.Status == container.StatusDead, Pid: s.Pid, ExitCode: s.ExitCode, Error: s.Error, OOMKilled: s.OOMKilled,
 			StartedAt: dockerTime(s.StartedAt), FinishedAt: dockerTime(s.FinishedAt), Health: inspectHealth(s.Health)},
 		Image:          c.ImageID,
-		ResolvConfPath: filepath.Join(c.dir, "resolv.conf"),
-		HostnamePath:   filepath.Join(c.dir, "hostname"),
-		HostsPath:      filepath.Join(c.dir, "hosts"),
+		ResolvConfPath: filepath.Join(c.Dir(), "resolv.conf"),
+		HostnamePath:   filepath.Join(c.Dir(), "hostname"),
+		HostsPath:      filepath.Join(c.Dir(), "hosts"),
 		LogPath:        c.LogPath(),
 		Name:           "/" + c.Name,
 		Driver:         "overlay2",
 		Platform:       "linux",
 	}
-	in.Mounts = []InspectMount{}
+	in.Mounts = []Mount{}
 	for _, mp := range c.Mounts {
-		im := InspectMount{Type: mp.Type, Name: mp.Name, Source: mp.Source, Destination: mp.Destination, RW: mp.RW,
+		im := Mount{Type: mp.Type, Name: mp.Name, Source: mp.Source, Destination: mp.Destination, RW: mp.RW,
 			Propagation: orDefault(mp.Propagation, "rprivate")}
 		if mp.Type == "volume" {
 			im.Driver, im.Propagation = "local", ""
@@ -297,14 +297,14 @@ func (c *Container) Inspect() Inspect {
 	if in.Args == nil {
 		in.Args = []string{}
 	}
-	lowers := []string{filepath.Join(c.dir, "init")}
+	lowers := []string{filepath.Join(c.Dir(), "init")}
 	for i := len(c.LowerDirs) - 1; i >= 0; i-- {
 		lowers = append(lowers, c.LowerDirs[i])
 	}
 	in.GraphDriver.Name = "overlay2"
 	in.GraphDriver.Data = map[string]string{
-		"LowerDir": strings.Join(lowers, ":"), "UpperDir": filepath.Join(c.dir, "upper"),
-		"WorkDir": filepath.Join(c.dir, "work"), "MergedDir": filepath.Join(c.dir, "rootfs"),
+		"LowerDir": strings.Join(lowers, ":"), "UpperDir": filepath.Join(c.Dir(), "upper"),
+		"WorkDir": filepath.Join(c.Dir(), "work"), "MergedDir": filepath.Join(c.Dir(), "rootfs"),
 	}
 	hc := c.HostConfig
 	ports := map[string][]PortMapping{}
@@ -321,17 +321,17 @@ func (c *Container) Inspect() Inspect {
 		k := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
 		bindings[k] = append(bindings[k], PortMapping{HostIp: p.HostIP, HostPort: fmt.Sprint(p.HostPort)})
 	}
-	ulimits := []InspectUlimit{}
+	ulimits := []Ulimit{}
 	for _, u := range hc.Ulimits {
-		ulimits = append(ulimits, InspectUlimit{Name: u.Name, Hard: u.Hard, Soft: u.Soft})
+		ulimits = append(ulimits, Ulimit{Name: u.Name, Hard: u.Hard, Soft: u.Soft})
 	}
 	binds := hc.Binds
 	if binds == nil {
 		binds = []string{}
 	}
-	in.HostConfig = InspectHostConfig{
-		Binds: binds, LogConfig: InspectLogConfig{Type: orDefault(hc.LogConfig.Type, "json-file"), Config: hc.LogConfig.Config},
-		NetworkMode: orDefault(hc.NetworkMode, "default"), PortBindings: bindings, RestartPolicy: InspectRestartPolicy{Name: "no"},
+	in.HostConfig = HostConfig{
+		Binds: binds, LogConfig: LogConfig{Type: orDefault(hc.LogConfig.Type, "json-file"), Config: hc.LogConfig.Config},
+		NetworkMode: orDefault(hc.NetworkMode, "default"), PortBindings: bindings, RestartPolicy: RestartPolicy{Name: "no"},
 		AutoRemove: hc.AutoRemove, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, CgroupnsMode: orDefault(hc.CgroupnsMode, "host"),
 		Dns: orEmpty(hc.DNS), DnsOptions: orEmpty(hc.DNSOptions), DnsSearch: orEmpty(hc.DNSSearch),
 		ExtraHosts: hc.ExtraHosts, GroupAdd: hc.GroupAdd, ContainerIDFile: hc.ContainerIDFile,
@@ -378,28 +378,9 @@ func (c *Container) Inspect() Inspect {
 	if c.Network() == "bridge" {
 		ip, gw, prefix = network.GuestIP, network.Gateway, 24 // slirp4netns's 10.0.2.0/24
 	}
-	in.NetworkSettings = InspectNetworkSettings{
-		SandboxKey: filepath.Join(c.dir, "netns"), Ports: ports, Gateway: gw, IPAddress: ip, IPPrefixLen: prefix,
-		Networks: map[string]InspectEndpoint{c.Network(): {Gateway: gw, IPAddress: ip, IPPrefixLen: prefix}},
+	in.NetworkSettings = NetworkSettings{
+		SandboxKey: filepath.Join(c.Dir(), "netns"), Ports: ports, Gateway: gw, IPAddress: ip, IPPrefixLen: prefix,
+		Networks: map[string]Endpoint{c.Network(): {Gateway: gw, IPAddress: ip, IPPrefixLen: prefix}},
 	}
 	return in
-}
-
-// PortsString renders published ports like `docker ps` (0.0.0.0:8080->80/tcp).
-func (c *Container) PortsString() string {
-	var out []string
-	for _, p := range c.Ports {
-		ip := p.HostIP
-		if ip == "" {
-			ip = "0.0.0.0"
-		}
-		out = append(out, fmt.Sprintf("%s:%d->%d/%s", ip, p.HostPort, p.ContainerPort, p.Proto))
-	}
-	if len(c.Ports) == 0 {
-		for p := range c.Config.ExposedPorts {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return strings.Join(out, ", ")
 }
