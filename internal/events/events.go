@@ -5,13 +5,14 @@
 package events
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
 // Event is one event in docker's JSON form.
@@ -34,7 +35,7 @@ type Actor struct {
 }
 
 // Log is the event log of a hoist root: Path and, once it grows past
-// maxSize, Path.1 (the generation before).
+// maxSize, Path.1 (the generation before; fsutil.Rotated).
 type Log struct{ Path string }
 
 // maxSize is when the log starts a new generation.
@@ -68,7 +69,7 @@ func (l *Log) Record(typ, action, id string, attrs map[string]string) {
 		return
 	}
 	if fi, err := os.Stat(l.Path); err == nil && fi.Size() > maxSize {
-		os.Rename(l.Path, l.Path+".1")
+		os.Rename(l.Path, fsutil.Rotated(l.Path, 1))
 	}
 	f, err := os.OpenFile(l.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
@@ -81,16 +82,15 @@ func (l *Log) Record(typ, action, id string, attrs map[string]string) {
 // Read calls fn with every recorded event from since up to until (zero
 // times: no bound), oldest first.
 func (l *Log) Read(since, until time.Time, fn func(Event)) error {
-	for _, p := range []string{l.Path + ".1", l.Path} {
-		f, err := os.Open(p)
-		if os.IsNotExist(err) {
-			continue
-		}
-		if err != nil {
+	for _, p := range append(fsutil.RotatedFiles(l.Path), l.Path) {
+		err := fsutil.FileLines(p, func(line []byte) {
+			if ev, ok := parse(line); ok && ev.within(since, until) {
+				fn(ev)
+			}
+		})
+		if err != nil && !os.IsNotExist(err) {
 			return err
 		}
-		readLines(f, since, until, fn)
-		f.Close()
 	}
 	return nil
 }
@@ -98,52 +98,31 @@ func (l *Log) Read(since, until time.Time, fn func(Event)) error {
 // Follow calls fn with every event recorded from now on (until's zero
 // value: no bound), polling the log, until ctx ends or until passes.
 func (l *Log) Follow(ctx context.Context, until time.Time, fn func(Event)) error {
-	var f *os.File
-	var ino uint64
-	offset := int64(0)
-	if fi, err := os.Stat(l.Path); err == nil {
-		offset, ino = fi.Size(), inode(fi)
-	}
+	var lf *fsutil.LineFollower
 	defer func() {
-		if f != nil {
-			f.Close()
+		if lf != nil {
+			lf.Close()
 		}
 	}()
-	var pending []byte
+	if f, err := os.Open(l.Path); err == nil {
+		f.Seek(0, io.SeekEnd) // from now on
+		lf = fsutil.FollowLines(l.Path, f)
+	}
 	for {
 		if !until.IsZero() && time.Now().After(until) {
 			return nil
 		}
-		if fi, err := os.Stat(l.Path); err == nil {
-			if inode(fi) != ino || fi.Size() < offset { // a new generation
-				if f != nil {
-					f.Close()
-					f = nil
-				}
-				ino, offset, pending = inode(fi), 0, nil
+		if lf == nil { // no event yet: the log starts with the first
+			if f, err := os.Open(l.Path); err == nil {
+				lf = fsutil.FollowLines(l.Path, f)
 			}
-			if f == nil {
-				if f, err = os.Open(l.Path); err != nil {
-					f = nil
+		}
+		if lf != nil {
+			lf.Lines(func(line []byte) {
+				if ev, ok := parse(line); ok && ev.within(time.Time{}, until) {
+					fn(ev)
 				}
-			}
-			if f != nil && fi.Size() > offset {
-				buf := make([]byte, fi.Size()-offset)
-				n, _ := f.ReadAt(buf, offset)
-				offset += int64(n)
-				pending = append(pending, buf[:n]...)
-				for {
-					i := indexNL(pending)
-					if i < 0 {
-						break
-					}
-					var ev Event
-					if json.Unmarshal(pending[:i], &ev) == nil && (until.IsZero() || ev.TimeNano <= until.UnixNano()) {
-						fn(ev)
-					}
-					pending = pending[i+1:]
-				}
-			}
+			})
 		}
 		select {
 		case <-ctx.Done():
@@ -153,26 +132,15 @@ func (l *Log) Follow(ctx context.Context, until time.Time, fn func(Event)) error
 	}
 }
 
-func readLines(r io.Reader, since, until time.Time, fn func(Event)) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		var ev Event
-		if json.Unmarshal(sc.Bytes(), &ev) != nil {
-			continue // a torn last line
-		}
-		if (!since.IsZero() && ev.TimeNano < since.UnixNano()) || (!until.IsZero() && ev.TimeNano > until.UnixNano()) {
-			continue
-		}
-		fn(ev)
-	}
+// parse reads one line of the log; false for a line that is not an event
+// (one torn by a killed writer).
+func parse(line []byte) (Event, bool) {
+	var ev Event
+	return ev, json.Unmarshal(line, &ev) == nil
 }
 
-func indexNL(b []byte) int {
-	for i, c := range b {
-		if c == '\n' {
-			return i
-		}
-	}
-	return -1
+// within reports whether ev happened from since up to until (zero times:
+// no bound).
+func (ev Event) within(since, until time.Time) bool {
+	return (since.IsZero() || ev.TimeNano >= since.UnixNano()) && (until.IsZero() || ev.TimeNano <= until.UnixNano())
 }

@@ -1,13 +1,13 @@
 package logfile
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"os"
 	"time"
+
+	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
 // Options select what Copy prints (docker logs flags).
@@ -52,7 +52,6 @@ func Copy(ctx context.Context, path string, o Options, stdout, stderr io.Writer,
 			}
 		}
 	}
-	defer func() { f.Close() }()
 	emit := func(line []byte) {
 		var e Entry
 		if json.Unmarshal(line, &e) != nil {
@@ -87,33 +86,13 @@ func Copy(ctx context.Context, path string, o Options, stdout, stderr io.Writer,
 			lines = lines[1:]
 		}
 	}
-	keepFile := func(name string) {
-		if b, err := os.ReadFile(name); err == nil {
-			for _, l := range bytes.SplitAfter(b, []byte("\n")) {
-				if len(l) > 0 && l[len(l)-1] == '\n' {
-					keep(l)
-				}
-			}
-		}
-	}
 	// The rotated files first (their lines count for --tail too).
-	for _, old := range rotatedFiles(path) {
-		keepFile(old)
+	for _, old := range fsutil.RotatedFiles(path) {
+		fsutil.FileLines(old, keep)
 	}
-	r := bufio.NewReaderSize(f, 64*1024)
-	var pending []byte
-	readAvail := func() {
-		for {
-			b, err := r.ReadBytes('\n')
-			pending = append(pending, b...)
-			if err != nil {
-				return
-			}
-			keep(pending)
-			pending = nil
-		}
-	}
-	readAvail()
+	lf := fsutil.FollowLines(path, f)
+	defer lf.Close()
+	lf.Lines(keep)
 	for _, l := range lines {
 		emit(l)
 	}
@@ -129,16 +108,7 @@ func Copy(ctx context.Context, path string, o Options, stdout, stderr io.Writer,
 			return nil
 		case <-time.After(100 * time.Millisecond):
 		}
-		readAvail()
-		if nf := reopenIfRotated(path, f); nf != nil {
-			readAvail() // the rest of the old file, the files rotated since, the new one
-			for _, missed := range newerRotated(path, f) {
-				keepFile(missed)
-			}
-			f.Close()
-			f, r, pending = nf, bufio.NewReaderSize(nf, 64*1024), nil
-			readAvail()
-		}
+		lf.Lines(keep)
 		for _, l := range lines {
 			emit(l)
 		}
@@ -150,50 +120,4 @@ func Copy(ctx context.Context, path string, o Options, stdout, stderr io.Writer,
 			return err
 		}
 	}
-}
-
-// rotatedFiles are the rotated files of the log at path that exist,
-// oldest first (PATH.N ... PATH.1).
-func rotatedFiles(path string) []string {
-	var out []string
-	for i := 1; ; i++ {
-		if _, err := os.Stat(rotated(path, i)); err != nil {
-			break
-		}
-		out = append([]string{rotated(path, i)}, out...)
-	}
-	return out
-}
-
-// newerRotated lists, oldest first, the rotated files of path written after
-// the one f has open (when the log rotated more than once between two
-// reads). If f's file was rotated out altogether, every rotated file left
-// is newer than it.
-func newerRotated(path string, f *os.File) []string {
-	fi, err := f.Stat()
-	if err != nil {
-		return nil
-	}
-	all := rotatedFiles(path) // oldest first
-	for i, name := range all {
-		if st, err := os.Stat(name); err == nil && os.SameFile(fi, st) {
-			return all[i+1:]
-		}
-	}
-	return all
-}
-
-// reopenIfRotated opens path when it is no longer the file f has open (the
-// writer rotated it); nil otherwise.
-func reopenIfRotated(path string, f *os.File) *os.File {
-	a, err1 := f.Stat()
-	b, err2 := os.Stat(path)
-	if err1 != nil || err2 != nil || os.SameFile(a, b) {
-		return nil
-	}
-	nf, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	return nf
 }

@@ -3,10 +3,11 @@ package logfile
 import (
 	"encoding/json"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
 // TimeFormat is docker's json-file timestamp format.
@@ -72,12 +73,12 @@ func (w *Writer) Write(stream string, p []byte) {
 // PATH.1, and starts a new PATH. On failure it keeps appending where it is.
 func (w *Writer) rotate() {
 	keep := max(w.rot.MaxFiles, 1)
-	os.Remove(rotated(w.path, keep-1))
+	os.Remove(fsutil.Rotated(w.path, keep-1))
 	for i := keep - 2; i >= 1; i-- {
-		os.Rename(rotated(w.path, i), rotated(w.path, i+1))
+		os.Rename(fsutil.Rotated(w.path, i), fsutil.Rotated(w.path, i+1))
 	}
 	if keep > 1 {
-		if os.Rename(w.path, rotated(w.path, 1)) != nil {
+		if os.Rename(w.path, fsutil.Rotated(w.path, 1)) != nil {
 			return
 		}
 	}
@@ -87,14 +88,6 @@ func (w *Writer) rotate() {
 	}
 	w.f.Close()
 	w.f, w.size = f, 0
-}
-
-// rotated is the name of the i-th older log file (PATH.i; PATH for 0).
-func rotated(path string, i int) string {
-	if i == 0 {
-		return path
-	}
-	return path + "." + strconv.Itoa(i)
 }
 
 // Close closes the file.
