@@ -99,7 +99,7 @@ func TestVerbTablesAndCommandWord(t *testing.T) {
 		{[]string{"-v"}, ""},
 		{[]string{"--root", "/r"}, ""},
 	} {
-		if got := commandWord(tc.args); got != tc.want {
+		if got := commandWord(newRootCommand(e, nil).PersistentFlags(), tc.args); got != tc.want {
 			t.Errorf("commandWord(%q) = %q, want %q", tc.args, got, tc.want)
 		}
 	}

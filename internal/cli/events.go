@@ -121,9 +121,7 @@ func eventFilter(filters []string) (func(events.Event) bool, error) {
 		case "image":
 			return (ev.Type == "image" && (ev.Actor.ID == v || a["name"] == v)) || (ev.Type == "container" && a["image"] == v)
 		default: // label
-			lk, lv, withValue := strings.Cut(v, "=")
-			got, ok := a[lk]
-			return ok && (!withValue || got == lv)
+			return images.LabelMatches(a, v)
 		}
 	}
 	return matchAll(byKey, one), nil

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/container/inspect"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
@@ -15,14 +16,16 @@ import (
 // It returns an errdefs.NotFound error when it has no such object.
 type inspector struct {
 	kind string // "image", later "container"
-	get  func(ctx context.Context, ref string, size bool) (any, error)
+	get  func(ctx context.Context, ref string) (any, error)
 }
 
-// inspectors are tried in order by the top-level `inspect`. The container
-// package adds its own entry (docker looks containers up first).
-func (e *env) inspectors() []inspector {
+// inspectors are tried in order by the top-level `inspect` (docker looks
+// containers up first). With size, containers get docker's SizeRw and
+// SizeRootFs (-s).
+func (e *env) inspectors(size bool) []inspector {
+	var sizes func(*container.Container) (int64, int64) // made once, on first use
 	return []inspector{
-		{kind: "container", get: func(ctx context.Context, ref string, size bool) (any, error) {
+		{kind: "container", get: func(ctx context.Context, ref string) (any, error) {
 			m, err := e.containers()
 			if err != nil {
 				return nil, err
@@ -32,13 +35,16 @@ func (e *env) inspectors() []inspector {
 				return nil, err
 			}
 			in := inspect.Of(c)
-			if size { // -s: docker's SizeRw and SizeRootFs
-				rw, rootFs := e.containerSizer(ctx)(c)
+			if size {
+				if sizes == nil {
+					sizes = e.containerSizer(ctx)
+				}
+				rw, rootFs := sizes(c)
 				in.SizeRw, in.SizeRootFs = &rw, &rootFs
 			}
 			return in, nil
 		}},
-		{kind: "image", get: func(ctx context.Context, ref string, _ bool) (any, error) {
+		{kind: "image", get: func(ctx context.Context, ref string) (any, error) {
 			s, err := e.imageStore()
 			if err != nil {
 				return nil, err
@@ -54,14 +60,15 @@ func (e *env) inspectors() []inspector {
 func (e *env) inspectAll(ctx context.Context, refs []string, kind, format string, size bool) error {
 	var items []any
 	var errs []string
+	inspectors := e.inspectors(size)
 	for _, ref := range refs {
 		var found any
 		var lastErr error
-		for _, in := range e.inspectors() {
+		for _, in := range inspectors {
 			if kind != "" && in.kind != kind {
 				continue
 			}
-			v, err := in.get(ctx, ref, size)
+			v, err := in.get(ctx, ref)
 			if err == nil {
 				found = v
 				break
@@ -132,7 +139,7 @@ func newInspectCmd(e *env) *cobra.Command {
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			known := false
-			for _, in := range e.inspectors() {
+			for _, in := range e.inspectors(false) {
 				known = known || in.kind == typ
 			}
 			if typ != "" && !known {

@@ -16,6 +16,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/fsutil"
+	"github.com/hoistproject/hoist/internal/images"
 )
 
 // psRow is one `ps` line; field names are docker's --format names, in
@@ -193,9 +194,7 @@ func psFilter(filters []string, lookup func(ref string) (*container.Container, e
 				strings.TrimPrefix(c.ImageID, "sha256:") == strings.TrimPrefix(v, "sha256:") ||
 				(len(v) >= 4 && strings.HasPrefix(strings.TrimPrefix(c.ImageID, "sha256:"), strings.TrimPrefix(v, "sha256:")))
 		case "label":
-			lk, lv, hasV := strings.Cut(v, "=")
-			got, ok := c.Config.Labels[lk]
-			return ok && (!hasV || got == lv)
+			return images.LabelMatches(c.Config.Labels, v)
 		case "exited":
 			n, err := strconv.Atoi(v)
 			return err == nil && c.State.Status == container.StatusExited && c.State.ExitCode == n

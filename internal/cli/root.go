@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/hoistproject/hoist/internal/container"
 )
@@ -78,7 +79,7 @@ func execute(ctx context.Context, e *env, args []string) int {
 		e.g = Globals{Root: args[1], LogLevel: "warn"}
 		return exitCode(runMonitor(ctx, e, args[3]), errOut)
 	}
-	root := newRootCommand(e, commandWord(args))
+	root := newRootCommand(e, args)
 	root.SetArgs(args)
 	root.SetIn(in)
 	root.SetOut(out)
@@ -87,7 +88,7 @@ func execute(ctx context.Context, e *env, args []string) int {
 	return exitCode(err, errOut)
 }
 
-func newRootCommand(e *env, word string) *cobra.Command {
+func newRootCommand(e *env, args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "hoist [OPTIONS] COMMAND",
 		Short:         "A daemonless, Docker-compatible container image engine",
@@ -127,7 +128,7 @@ func newRootCommand(e *env, word string) *cobra.Command {
 	// command: the whole tree costs about a millisecond); all of them for
 	// help, completion, a flag before the verb or an unknown verb.
 	verbs := topVerbs()
-	if build, ok := verbs[word]; ok {
+	if build, ok := verbs[commandWord(pf, args)]; ok {
 		root.AddCommand(build(e))
 	} else {
 		for _, build := range verbs {
@@ -173,19 +174,27 @@ func topVerbs() map[string]verb {
 }
 
 // commandWord is the top-level command named in args: the first argument
-// that is neither one of the root's flags nor a flag's value; "" when a
-// flag comes first that is not the root's (--help, --version) or none is
+// that is neither one of the root's flags (pf) nor a flag's value; "" when
+// a flag comes first that is not the root's (--help, --version) or none is
 // named.
-func commandWord(args []string) string {
+func commandWord(pf *pflag.FlagSet, args []string) string {
 	for i := 0; i < len(args); i++ {
-		switch a := args[i]; {
-		case a == "--root" || a == "--log-level" || a == "--config":
-			i++
-		case strings.HasPrefix(a, "--root=") || strings.HasPrefix(a, "--log-level=") || strings.HasPrefix(a, "--config=") || a == "-D" || a == "--debug":
-		case strings.HasPrefix(a, "-"):
-			return ""
-		default:
+		a := args[i]
+		if !strings.HasPrefix(a, "-") || a == "-" {
 			return a
+		}
+		name, _, inline := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		var f *pflag.Flag
+		if strings.HasPrefix(a, "--") {
+			f = pf.Lookup(name)
+		} else if len(name) == 1 {
+			f = pf.ShorthandLookup(name)
+		}
+		if f == nil {
+			return ""
+		}
+		if !inline && f.NoOptDefVal == "" { // its value is the next argument
+			i++
 		}
 	}
 	return ""

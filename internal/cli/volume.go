@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/container/volume"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/images"
 )
 
 // newVolumeCmd is `hoist volume`: docker's management of local volumes
@@ -57,12 +57,11 @@ func newVolumeCreateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, existed := os.Stat(vs.DataDir(name))
-			n, err := vs.Create(name, lm, container.NewVolumeName)
+			n, created, err := vs.Create(name, lm, container.NewVolumeName)
 			if err != nil {
 				return &shapedErr{err: err, daemon: true}
 			}
-			if name == "" || existed != nil {
+			if created {
 				e.events().Record("volume", "create", n, map[string]string{"driver": "local"})
 			}
 			fmt.Fprintln(e.out, n)
@@ -155,11 +154,7 @@ func volumeFilter(filters []string) (func(volume.Volume) bool, error) {
 		case "driver":
 			tests = append(tests, func(volume.Volume) bool { return v == "local" })
 		case "label":
-			lk, lv, withValue := strings.Cut(v, "=")
-			tests = append(tests, func(vol volume.Volume) bool {
-				got, ok := vol.Labels[lk]
-				return ok && (!withValue || got == lv)
-			})
+			tests = append(tests, func(vol volume.Volume) bool { return images.LabelMatches(vol.Labels, v) })
 		default:
 			return nil, errdefs.InvalidArgumentf("Invalid filter '%s'", k)
 		}

@@ -234,13 +234,12 @@ func (m *Manager) setupVolumes(ctx context.Context, c *Container) error {
 			if err := volume.CheckName(src); err != nil {
 				return err
 			}
-			_, existed := os.Stat(m.volumes().DataDir(src))
-			dir, err := m.volumes().Path(src)
-			if err == nil && existed != nil {
-				m.opts.Events.Record("volume", "create", src, map[string]string{"driver": "local"})
-			}
+			dir, created, err := m.volumes().Path(src)
 			if err != nil {
 				return err
+			}
+			if created {
+				m.opts.Events.Record("volume", "create", src, map[string]string{"driver": "local"})
 			}
 			mp.Type, mp.Name, mp.Source, mp.NoCopy = "volume", src, dir, b.NoCopy
 		}
@@ -278,7 +277,7 @@ func (m *Manager) setupVolumes(ctx context.Context, c *Container) error {
 	sort.Strings(anon)
 	for _, dst := range anon {
 		name := newID()
-		dir, err := m.volumes().Path(name)
+		dir, _, err := m.volumes().Path(name)
 		if err != nil {
 			return err
 		}

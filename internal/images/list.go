@@ -121,13 +121,19 @@ func (f Filters) Keep(created time.Time, labels map[string]string, now time.Time
 
 func labelsMatch(have map[string]string, want []string) bool {
 	for _, w := range want {
-		k, v, hasV := strings.Cut(w, "=")
-		hv, ok := have[k]
-		if !ok || (hasV && hv != v) {
+		if !LabelMatches(have, w) {
 			return false
 		}
 	}
 	return true
+}
+
+// LabelMatches reports whether labels satisfy one label filter value:
+// "KEY" (set, any value) or "KEY=VALUE", as docker's label= filters.
+func LabelMatches(labels map[string]string, filter string) bool {
+	k, v, hasV := strings.Cut(filter, "=")
+	got, ok := labels[k]
+	return ok && (!hasV || got == v)
 }
 
 func labelsMatchNone(have map[string]string, not []string) bool {

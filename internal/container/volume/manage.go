@@ -32,19 +32,20 @@ type Users map[string][]string
 
 // Create creates the volume name (a random name from newName when empty)
 // with labels and returns its name; creating an existing volume is a
-// no-op (its labels stay), as in docker.
-func (s Store) Create(name string, labels map[string]string, newName func() string) (string, error) {
+// no-op (its labels stay; created is false), as in docker.
+func (s Store) Create(name string, labels map[string]string, newName func() string) (_ string, created bool, _ error) {
 	if name == "" {
 		name = newName()
 	}
 	if err := CheckName(name); err != nil {
-		return "", err
+		return "", false, err
 	}
-	if _, err := os.Stat(s.DataDir(name)); err == nil {
-		return name, nil
+	_, created, err := s.Path(name)
+	if err != nil {
+		return "", false, err
 	}
-	if _, err := s.Path(name); err != nil {
-		return "", err
+	if !created {
+		return name, false, nil
 	}
 	if len(labels) > 0 {
 		b, err := json.Marshal(labels)
@@ -53,10 +54,10 @@ func (s Store) Create(name string, labels map[string]string, newName func() stri
 		}
 		if err != nil {
 			s.Remove(name)
-			return "", fmt.Errorf("create %s: labels: %w", name, err)
+			return "", false, fmt.Errorf("create %s: labels: %w", name, err)
 		}
 	}
-	return name, nil
+	return name, true, nil
 }
 
 // labelsFile holds a volume's labels (JSON), beside its data directory.

@@ -20,13 +20,16 @@ import (
 type Store struct{ Dir string }
 
 // Path returns the data directory of volume name, creating the volume if
-// it does not exist.
-func (s Store) Path(name string) (string, error) {
+// it does not exist (created: it did not).
+func (s Store) Path(name string) (dir string, created bool, err error) {
 	d := s.DataDir(name)
-	if err := os.MkdirAll(d, 0o755); err != nil {
-		return "", fmt.Errorf("create volume %s: %w", name, err)
+	if _, err := os.Stat(d); err == nil {
+		return d, false, nil
 	}
-	return d, nil
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", false, fmt.Errorf("create volume %s: %w", name, err)
+	}
+	return d, true, nil
 }
 
 // DataDir is the data directory of volume name.

@@ -42,9 +42,12 @@ func TestParseBind(t *testing.T) {
 
 func TestStoreAndPopulate(t *testing.T) {
 	s := Store{Dir: t.TempDir()}
-	dir, err := s.Path("v1")
-	if err != nil || dir != filepath.Join(s.Dir, "v1", "_data") {
-		t.Fatalf("path %q %v", dir, err)
+	dir, created, err := s.Path("v1")
+	if err != nil || !created || dir != filepath.Join(s.Dir, "v1", "_data") {
+		t.Fatalf("path %q %v %v", dir, created, err)
+	}
+	if again, created, err := s.Path("v1"); err != nil || created || again != dir {
+		t.Fatalf("path of an existing volume: %q %v %v", again, created, err)
 	}
 	rootfs := t.TempDir()
 	os.MkdirAll(filepath.Join(rootfs, "data/sub"), 0o755)
