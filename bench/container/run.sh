@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Container benchmarks:
 #   run --rm busybox true   hoist (bridge default, and --network none) vs docker,
+#                           and with its seccomp filter vs seccomp=unconfined,
 #                           with `runc run` of a prepared bundle as the floor
 #   50 detached containers  start all, list, read logs, remove all
 set -euo pipefail
@@ -34,6 +35,10 @@ if docker_up; then
 	dn=$(median_of docker run --rm --network none bench/busybox true)
 fi
 result container "run --rm busybox true" "$h" docker "$d"
+# The cost of docker's default seccomp profile (on by default): the same
+# run without a filter.
+hu=$(median_of "$HOIST" --root "$root" run --rm --security-opt seccomp=unconfined bench/busybox true)
+result container "run --rm true: default seccomp vs seccomp=unconfined" "$h" hoist-unconfined "$hu"
 result container "run --rm --network none busybox true" "$hn" docker "${dn:-fail}"
 # The OCI runtime is most of that time: the same with crun instead of runc
 # (HOIST_RUNTIME, docker's default-runtime), beside docker (which uses runc).

@@ -290,17 +290,15 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 // setupSecurity checks --security-opt before any step runs (docker: when
 // the first RUN container is created), with dockerd's messages.
 func (j *job) setupSecurity() error {
-	sec, err := spec.ParseSecurityOpts(j.opts.Resources.SecurityOpt)
+	opts, err := spec.ResolveSecurityOpts(j.opts.Resources.SecurityOpt)
 	if err != nil {
 		return err
 	}
-	switch sec.Seccomp {
-	case "", "unconfined":
-		// RUN steps run without a seccomp filter: nothing to lift.
-	default:
-		return errdefs.NotImplementedf("--security-opt seccomp=%s: RUN steps run without a seccomp filter; only seccomp=unconfined is supported", sec.Seccomp)
+	sec, err := spec.ParseSecurityOpts(opts)
+	if err != nil {
+		return err
 	}
-	if sec.AppArmor != "" && !appArmorEnabled() {
+	if sec.AppArmor != "" && !spec.AppArmorEnabled() {
 		j.warn(fmt.Sprintf("[Warning] --security-opt apparmor=%s ignored: AppArmor is not enabled on this host", sec.AppArmor))
 		sec.AppArmor = ""
 	}
@@ -309,12 +307,6 @@ func (j *job) setupSecurity() error {
 	}
 	j.security = sec
 	return nil
-}
-
-// appArmorEnabled reports whether the kernel enforces AppArmor profiles.
-func appArmorEnabled() bool {
-	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
-	return err == nil && strings.HasPrefix(string(b), "Y")
 }
 
 // checkUnusedArgs warns about --build-arg values no ARG consumed, as docker.

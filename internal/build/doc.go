@@ -37,8 +37,10 @@
 //     plus a "merge <ID> to <base ID>" entry. The merged layer is a cache
 //     record keyed by the unsquashed image.
 //   - --security-opt (parsed by container/spec.ParseSecurityOpts with dockerd's
-//     messages): no-new-privileges reaches RUN's process; seccomp=unconfined
-//     is a no-op (RUN has no seccomp filter); apparmor= is applied where
+//     messages): RUN's process is confined as a container's (spec.Confine):
+//     docker's default seccomp profile unless seccomp=unconfined or a
+//     profile file is given; no-new-privileges and systempaths=unconfined
+//     reach it; apparmor= is applied where
 //     AppArmor is enabled, else ignored with a warning; label= is ignored
 //     with a warning. docker 20.10's daemon refuses every --security-opt
 //     for builds on Linux; hoist follows its container rules instead.

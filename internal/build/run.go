@@ -140,7 +140,7 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 			Rootfs: root, Args: args, Env: env, User: user, Cwd: cwd, Network: network,
 			Hostname: "buildkitsandbox", ExtraHosts: j.opts.ExtraHosts, Mounts: extra,
 			Resources: j.opts.Resources, Stdout: out, Stderr: out,
-			NoNewPrivileges: j.security.NoNewPrivileges, AppArmorProfile: j.security.AppArmor,
+			Security: j.security,
 		})
 		out.Flush()
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	buildcache "github.com/hoistproject/hoist/internal/build/cache"
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/container/volume"
 	"os"
 	"os/exec"
@@ -280,6 +281,7 @@ type infoData struct {
 	NCPU              int
 	MemTotal          int64
 	Name              string
+	SecurityOptions   []string
 }
 
 func newInfoCmd(e *env) *cobra.Command {
@@ -301,7 +303,7 @@ func newInfoCmd(e *env) *cobra.Command {
 				Images: n, Driver: "overlay2", DockerRootDir: e.g.Root, ServerVersion: Version,
 				DriverStatus: [][2]string{{"Backing Filesystem", backingFS(e.g.Root)}, {"Supports d_type", "true"}},
 				Runtimes:     map[string]map[string]string{}, OSType: runtime.GOOS, Architecture: unameMachine(),
-				NCPU: runtime.NumCPU(), OperatingSystem: osName(),
+				NCPU: runtime.NumCPU(), OperatingSystem: osName(), SecurityOptions: spec.SecurityOptions(),
 			}
 			if m, err := e.containers(); err == nil {
 				if cs, err := m.List(cmd.Context()); err == nil {
@@ -351,6 +353,16 @@ func newInfoCmd(e *env) *cobra.Command {
 				fmt.Fprintf(e.out, "  %s: %s\n", ds[0], ds[1])
 			}
 			fmt.Fprintf(e.out, " Runtimes: %s\n Default Runtime: %s\n", strings.Join(rts, " "), d.DefaultRuntime)
+			if len(d.SecurityOptions) > 0 {
+				fmt.Fprintln(e.out, " Security Options:")
+			}
+			for _, o := range d.SecurityOptions {
+				name, profile, _ := strings.Cut(strings.TrimPrefix(o, "name="), ",profile=")
+				fmt.Fprintf(e.out, "  %s\n", name)
+				if profile != "" {
+					fmt.Fprintf(e.out, "   Profile: %s\n", profile)
+				}
+			}
 			fmt.Fprintf(e.out, " Kernel Version: %s\n Operating System: %s\n OSType: %s\n Architecture: %s\n CPUs: %d\n Total Memory: %s\n Name: %s\n Hoist Root Dir: %s\n",
 				d.KernelVersion, d.OperatingSystem, d.OSType, d.Architecture, d.NCPU, humanSizeBinary(d.MemTotal), d.Name, d.DockerRootDir)
 			return nil

@@ -62,6 +62,13 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 			return nil, errdefs.InvalidArgumentf("invalid %s mode: %s (hoist supports \"host\")", flag, mode)
 		}
 	}
+	// A seccomp profile file is read now, as docker's client does: the
+	// container keeps the profile it was created with.
+	secOpt, err := spec.ResolveSecurityOpts(hc.SecurityOpt)
+	if err != nil {
+		return nil, err
+	}
+	hc.SecurityOpt = secOpt
 	if hc.RestartPolicy != "" && hc.RestartPolicy != "no" {
 		return nil, errdefs.NotImplementedf("restart policy %q is not supported (daemonless): only \"no\"", hc.RestartPolicy)
 	}

@@ -75,7 +75,8 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 	}
 	// The container's own capabilities, groups and no-new-privileges (an
 	// exec must not get back what the container dropped); --privileged:
-	// all the host can grant.
+	// all the host can grant. The runtime applies the container's seccomp
+	// filter to every exec'd process, --privileged or not, as docker.
 	hc := c.HostConfig
 	caps, err := spec.ProcessCapabilities(u.UID, hc.CapAdd, hc.CapDrop, hc.Privileged || o.Privileged)
 	if err != nil {
@@ -85,7 +86,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 	if err != nil {
 		return 0, err
 	}
-	noNewPriv, err := spec.NoNewPrivileges(hc.SecurityOpt)
+	sec, err := spec.ParseSecurityOpts(hc.SecurityOpt)
 	if err != nil {
 		return 0, err
 	}
@@ -96,7 +97,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 		Env:             spec.WithHome(processEnv(c, o.Tty, o.Env), u.Home),
 		Cwd:             cwd,
 		Capabilities:    caps,
-		NoNewPrivileges: noNewPriv,
+		NoNewPrivileges: sec.NoNewPrivileges,
 	}
 	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
 	procPath := filepath.Join(c.dir, "exec-"+tag+".json")

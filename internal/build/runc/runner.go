@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -40,14 +41,11 @@ type Request struct {
 	ExtraHosts []string // host:ip lines for /etc/hosts
 	Mounts     []Mount
 	Resources  Resources
-	// NoNewPrivileges sets the process's no_new_privs bit (--security-opt
-	// no-new-privileges).
-	NoNewPrivileges bool
-	// AppArmorProfile confines the process ("" for none; set only where
-	// AppArmor is enabled).
-	AppArmorProfile string
-	Stdout          io.Writer
-	Stderr          io.Writer
+	// Security are the build's --security-opt values (seccomp profile,
+	// no-new-privileges, systempaths, AppArmor), applied by spec.Confine.
+	Security spec.SecurityOpts
+	Stdout   io.Writer
+	Stderr   io.Writer
 }
 
 // Resources are the cgroup limits of RUN steps (docker build -m, --cpu-*).
@@ -60,9 +58,8 @@ type Resources struct {
 	CPUSetMems string
 	ShmSize    int64
 	Ulimits    []string
-	// SecurityOpt are docker's --security-opt values: no-new-privileges,
-	// seccomp=unconfined (RUN has no seccomp filter anyway), apparmor=
-	// (applied where AppArmor is enabled), label= (accepted, not applied).
+	// SecurityOpt are docker's --security-opt values, as given (the
+	// builder parses them into Request.Security).
 	SecurityOpt []string
 }
 

@@ -57,8 +57,6 @@ func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: caps, Effective: caps, Permitted: caps,
 			},
-			NoNewPrivileges: req.NoNewPrivileges,
-			ApparmorProfile: req.AppArmorProfile,
 		},
 		Mounts: spec.DefaultMounts(),
 		Linux: &specs.Linux{
@@ -124,6 +122,9 @@ func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 	}
 	for _, m := range req.Mounts {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Destination, Type: m.Type, Source: m.Source, Options: m.Options})
+	}
+	if err := spec.Confine(s, req.Security, false); err != nil {
+		return nil, func() {}, err
 	}
 	// Mount points the runtime must create (/proc, /dev, /sys on a rootfs
 	// without them, RUN --mount targets, and their missing parents) are

@@ -1,7 +1,12 @@
 // Package spec owns the OCI runtime spec of a container process: docker's
 // defaults (capabilities, masked and read-only paths, the /proc /dev /sys
 // ... mounts, RLIMIT_NOFILE), --ulimit parsing and clamping to the host's
-// hard limits, --security-opt parsing, the resolution of a USER spec
+// hard limits, --security-opt parsing and the confinement it selects
+// (Confine: docker's default seccomp profile from moby/profiles, adjusted
+// to the process's capabilities, or unconfined, or a JSON profile read at
+// create time as docker's client does; systempaths; AppArmor where the
+// host enforces it — where it does not, no profile is applied and `info`
+// lists only seccomp), the resolution of a USER spec
 // against the image's /etc/passwd and /etc/group, the working directory,
 // the environment, and Generate, which puts them together for `run`.
 // internal/build/runc uses the same tables for build steps.

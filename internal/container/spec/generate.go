@@ -5,8 +5,6 @@ import (
 	"maps"
 	"slices"
 	"sort"
-
-	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
 // InitPath is where --init's reaper (RunInit) is bind-mounted in the
@@ -27,7 +25,7 @@ type Options struct {
 	// at InitPath and runs Args as "container-init -- ARGS...".
 	Init        string
 	Ulimits     []Ulimit
-	SecurityOpt []string // only no-new-privileges[=|:true|false] is supported
+	SecurityOpt []string // docker's --security-opt (ParseSecurityOpts, Confine)
 	CgroupsPath string
 	// HostNetwork keeps the host's network namespace; otherwise the
 	// container joins NetNS (a bind-mounted namespace), or a new one when
@@ -98,7 +96,7 @@ func Generate(o Options) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	noNewPriv, err := NoNewPrivileges(o.SecurityOpt)
+	sec, err := ParseSecurityOpts(o.SecurityOpt)
 	if err != nil {
 		return nil, err
 	}
@@ -115,14 +113,13 @@ func Generate(o Options) (*specs.Spec, error) {
 		// as Debian 12's crun reject newer version strings.
 		Version: "1.0.2",
 		Process: &specs.Process{
-			Terminal:        o.Tty,
-			User:            specs.User{UID: u.UID, GID: u.GID, AdditionalGids: append(u.Groups, more...)},
-			Args:            args,
-			Env:             WithHome(o.Env, u.Home),
-			Cwd:             cwd,
-			Capabilities:    caps,
-			Rlimits:         rl,
-			NoNewPrivileges: noNewPriv,
+			Terminal:     o.Tty,
+			User:         specs.User{UID: u.UID, GID: u.GID, AdditionalGids: append(u.Groups, more...)},
+			Args:         args,
+			Env:          WithHome(o.Env, u.Home),
+			Cwd:          cwd,
+			Capabilities: caps,
+			Rlimits:      rl,
 		},
 		Root:     &specs.Root{Path: o.Rootfs, Readonly: o.ReadonlyRootfs},
 		Hostname: o.Hostname,
@@ -166,7 +163,6 @@ func Generate(o Options) (*specs.Spec, error) {
 		s.Hostname = "" // the host's own
 	}
 	if o.Privileged {
-		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
 		for i := range s.Mounts {
 			if m := &s.Mounts[i]; m.Destination == "/sys" || m.Destination == "/sys/fs/cgroup" {
 				m.Options = slices.DeleteFunc(m.Options, func(o string) bool { return o == "ro" })
@@ -247,6 +243,9 @@ func Generate(o Options) (*specs.Spec, error) {
 	}
 	s.Mounts = append(s.Mounts, o.Volumes...)
 	s.Linux.RootfsPropagation = rootfsPropagation(o.Volumes)
+	if err := Confine(s, sec, o.Privileged); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -279,21 +278,4 @@ func Bind(source, dest string, rw bool, propagation string) specs.Mount {
 		opts = append(opts, "ro")
 	}
 	return specs.Mount{Destination: dest, Type: "bind", Source: source, Options: opts}
-}
-
-// NoNewPrivileges reads --security-opt: whether no-new-privileges is set
-// (the only option a container's process takes here).
-func NoNewPrivileges(opts []string) (bool, error) {
-	set := false
-	for _, opt := range opts {
-		switch opt {
-		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
-			set = true
-		case "no-new-privileges:false", "no-new-privileges=false":
-			set = false
-		default:
-			return false, errdefs.InvalidArgumentf("invalid --security-opt: %q", opt)
-		}
-	}
-	return set, nil
 }

@@ -18,6 +18,8 @@ func TestParseSecurityOpts(t *testing.T) {
 		{in: []string{"seccomp=unconfined", "apparmor=unconfined", "label=disable", "disable"},
 			want: SecurityOpts{Seccomp: "unconfined", AppArmor: "unconfined", Labels: []string{"disable", "disable"}}},
 		{in: []string{"label:type:svirt_t"}, want: SecurityOpts{Labels: []string{"type:svirt_t"}}},
+		{in: []string{"systempaths=unconfined", "seccomp={}"}, want: SecurityOpts{SystemPaths: "unconfined", Seccomp: "{}"}},
+		{in: []string{"systempaths=masked"}, err: `invalid --security-opt 2: SystemPaths=masked is not supported`},
 		{in: []string{"bogus"}, err: `invalid --security-opt 1: "bogus"`},
 		{in: []string{"foo=bar"}, err: `invalid --security-opt 2: "foo=bar"`},
 		{in: []string{"no-new-privileges=maybe"}, err: `invalid --security-opt 2: "no-new-privileges=maybe"`},

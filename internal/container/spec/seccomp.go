@@ -1,0 +1,107 @@
+package spec
+
+import (
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+)
+
+// Seccomp returns the seccomp filter of a process whose capability
+// bounding set is caps, for the --security-opt seccomp value profile, with
+// docker's rules:
+//   - "" or "builtin": docker's default profile (github.com/moby/profiles,
+//     the one dockerd uses), adjusted to caps as dockerd does (a process
+//     with CAP_SYS_ADMIN may mount and unshare, one with CAP_SYS_PTRACE may
+//     ptrace, ...);
+//   - "unconfined", and every --privileged process: no filter;
+//   - anything else: a profile in docker's JSON format.
+//
+// Where the kernel has no seccomp, the default is skipped (docker warns
+// and does the same) and a custom profile is an error.
+func Seccomp(profile string, caps []string, privileged bool) (*specs.LinuxSeccomp, error) {
+	if profile == SeccompUnconfined || privileged {
+		return nil, nil
+	}
+	if !SeccompSupported() {
+		if profile == "" || profile == SeccompDefault {
+			return nil, nil
+		}
+		return nil, errdefs.FailedPreconditionf("seccomp is not enabled in your kernel, cannot run a custom seccomp profile")
+	}
+	if profile == "" || profile == SeccompDefault {
+		return seccomp.GetDefaultProfile(capSpec(caps))
+	}
+	p, err := loadProfile(profile, caps)
+	if err != nil {
+		return nil, errdefs.InvalidArgumentf("seccomp profile: %v", err)
+	}
+	return p, nil
+}
+
+// loadProfile converts a JSON profile in docker's format for a process
+// with capability bounding set caps.
+func loadProfile(body string, caps []string) (*specs.LinuxSeccomp, error) {
+	return seccomp.LoadProfile(body, capSpec(caps))
+}
+
+// capSpec is the part of a spec the profile's conditions read.
+func capSpec(caps []string) *specs.Spec {
+	return &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: caps}}}
+}
+
+var seccompSupported = sync.OnceValue(func() bool {
+	b, err := os.ReadFile("/proc/self/status")
+	return err == nil && strings.Contains(string(b), "\nSeccomp:")
+})
+
+// SeccompSupported reports whether the kernel can filter system calls.
+func SeccompSupported() bool { return seccompSupported() }
+
+// AppArmorEnabled reports whether the kernel enforces AppArmor profiles.
+func AppArmorEnabled() bool {
+	b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	return err == nil && strings.HasPrefix(string(b), "Y")
+}
+
+// SecurityOptions are the host's confinements in docker info's form
+// ("name=seccomp,profile=builtin", "name=apparmor").
+func SecurityOptions() []string {
+	var out []string
+	if AppArmorEnabled() {
+		out = append(out, "name=apparmor")
+	}
+	if SeccompSupported() {
+		out = append(out, "name=seccomp,profile="+SeccompDefault)
+	}
+	return out
+}
+
+// Confine applies the parsed --security-opt values sec to the spec s
+// (whose capabilities are final): no-new-privileges, the seccomp filter,
+// systempaths=unconfined and an AppArmor profile where the host enforces
+// AppArmor. It is the one place where run, exec's container and build
+// steps get their confinement.
+func Confine(s *specs.Spec, sec SecurityOpts, privileged bool) error {
+	s.Process.NoNewPrivileges = sec.NoNewPrivileges
+	var caps []string
+	if s.Process.Capabilities != nil {
+		caps = s.Process.Capabilities.Bounding
+	}
+	f, err := Seccomp(sec.Seccomp, caps, privileged)
+	if err != nil {
+		return err
+	}
+	s.Linux.Seccomp = f
+	if sec.SystemPaths == "unconfined" || privileged {
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	}
+	if sec.AppArmor != "" && sec.AppArmor != "unconfined" && AppArmorEnabled() {
+		s.Process.ApparmorProfile = sec.AppArmor
+	}
+	return nil
+}
