@@ -27,7 +27,8 @@ const maxSymlinks = 40
 // RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS; filepath-securejoin emulates it
 // on kernels before 5.6). An absolute unsafePath is taken relative to
 // root; "" is root itself. flags are open(2) flags: O_PATH|O_DIRECTORY for
-// a directory handle, O_NOFOLLOW not to follow a final symlink.
+// a directory handle, O_NOFOLLOW not to follow a final symlink (O_PATH with
+// it opens the symlink itself).
 func OpenInRoot(root *os.File, unsafePath string, flags int) (int, error) {
 	if unsafePath == "" {
 		unsafePath = "."
@@ -44,7 +45,19 @@ func OpenInRoot(root *os.File, unsafePath string, flags int) (int, error) {
 		case (err == unix.EINTR || err == unix.EAGAIN) && retries < maxResolveRetries:
 			// EAGAIN: a concurrent rename raced with RESOLVE_IN_ROOT.
 			continue
-		case err == unix.ENOSYS && flags&unix.O_NOFOLLOW == 0:
+		case err == unix.ENOSYS && flags&unix.O_NOFOLLOW != 0:
+			// securejoin follows a final symlink: resolve the parent, then
+			// open the last component without following it.
+			d, name, err := OpenParentInRoot(root, unsafePath, false)
+			if err != nil {
+				return -1, err
+			}
+			defer d.Close()
+			if name == "." {
+				flags &^= unix.O_NOFOLLOW
+			}
+			return unix.Openat(int(d.Fd()), name, flags|unix.O_CLOEXEC, 0)
+		case err == unix.ENOSYS:
 			// openat2 missing (kernel < 5.6): securejoin emulates it.
 			f, perr := pathrs.OpenatInRoot(root, unsafePath)
 			if perr != nil {
