@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,9 +68,20 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (int
 	if err != nil {
 		return 0, fmt.Errorf("opening layer directory: %w", &os.PathError{Op: "open", Path: dir, Err: err})
 	}
+	root := os.NewFile(uintptr(rootfd), dir)
+	defer root.Close()
+	return ApplyAt(ctx, root, r, opts)
+}
+
+// ApplyAt is Apply onto the open directory dir (an O_PATH handle will do),
+// which stays the caller's. The directory is never looked up by name again,
+// so a caller that resolved it safely (`cp` into a running container,
+// fsutil.OpenInRoot) keeps every write beneath it even while others rename
+// things around it.
+func ApplyAt(ctx context.Context, dir *os.File, r io.Reader, opts ApplyOptions) (int64, error) {
 	a := &applier{
-		root:   os.NewFile(uintptr(rootfd), dir),
-		rootfd: rootfd,
+		root:   dir,
+		rootfd: int(dir.Fd()),
 		opts:   opts,
 		max:    opts.MaxBytes,
 		dirs:   make(map[string]int),
@@ -173,7 +185,6 @@ func (a *applier) close() {
 	}
 	a.dirs = nil
 	a.closePending()
-	a.root.Close()
 }
 
 func (a *applier) closePending() {
@@ -205,7 +216,7 @@ func (a *applier) lookupDir(rel string, create bool) (int, error) {
 	if fd, ok := a.dirs[rel]; ok {
 		return fd, nil
 	}
-	fd, err := openInRoot(a.root, rel, unix.O_PATH|unix.O_DIRECTORY)
+	fd, err := fsutil.OpenInRoot(a.root, rel, unix.O_PATH|unix.O_DIRECTORY)
 	if err == unix.ENOENT {
 		if !create {
 			return -1, nil
@@ -246,7 +257,7 @@ func (a *applier) mkdirAll(rel string) (int, error) {
 			break
 		}
 		var err error
-		fd, err = openInRoot(a.root, p, unix.O_PATH|unix.O_DIRECTORY)
+		fd, err = fsutil.OpenInRoot(a.root, p, unix.O_PATH|unix.O_DIRECTORY)
 		if err == nil {
 			break
 		}

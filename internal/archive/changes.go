@@ -35,7 +35,9 @@ func (c Change) String() string { return string(c.Kind) + " " + c.Path }
 // addition (A); an opaque directory that exists below is listed as deleted
 // (D), with its new contents as additions; and every directory above a
 // change is listed as changed (C). Changes come in lexical walk order,
-// parents before children.
+// parents before children. The upper directory is walked through
+// directory descriptors without following symlinks (a running container
+// may be changing it meanwhile).
 func OverlayChanges(upperDir string, exists func(path string) bool) ([]Change, error) {
 	fd, err := unix.Open(upperDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -93,6 +95,9 @@ func (c *changeWalker) walk(fd int, dir string) error {
 		if isDir {
 			c.listed[p] = true
 			cfd, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			if err == unix.ENOENT || err == unix.ENOTDIR || err == unix.ELOOP {
+				continue // removed or replaced by a non-directory since its stat
+			}
 			if err != nil {
 				return fmt.Errorf("opening %q: %w", p, err)
 			}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
 // DiffDirs writes to w the layer tar that turns the tree lowerDir into the
@@ -274,11 +276,11 @@ func statDiffers(lfd, ufd int, name string, l, u *unix.Stat_t) (bool, error) {
 	switch u.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 	case unix.S_IFLNK:
-		lt, err := readlinkat(lfd, name)
+		lt, err := fsutil.Readlinkat(lfd, name)
 		if err != nil {
 			return false, err
 		}
-		ut, err := readlinkat(ufd, name)
+		ut, err := fsutil.Readlinkat(ufd, name)
 		if err != nil {
 			return false, err
 		}

@@ -9,11 +9,13 @@
 //   - Apply: safe extraction of a layer tar onto a directory, either as a
 //     standalone overlay layer directory (whiteouts become overlay
 //     whiteouts) or onto a plain rootfs (whiteouts delete). Every path is
-//     resolved inside the target as if it were "/" (openat2
-//     RESOLVE_IN_ROOT, with filepath-securejoin as the fallback), so a
-//     hostile tar cannot write outside it;
+//     resolved inside the target as if it were "/" (fsutil.OpenInRoot:
+//     openat2 RESOLVE_IN_ROOT, with filepath-securejoin as the fallback),
+//     so a hostile tar cannot write outside it; ApplyAt does the same onto
+//     an open directory handle (`cp` into a running container);
 //   - DiffOverlay: the layer tar of an overlay upper directory;
-//   - Tar: a whole tree as a tar (export, COPY sources);
+//   - Tar: a whole tree as a tar (export, COPY sources); TarEntry: one
+//     entry of an open directory, under another name (`cp` out);
 //   - OverlayChanges: `docker diff` of an upper directory;
 //   - DiffDirs / DirChanges: the same from two plain trees (a lower rootfs
 //     and a changed copy of it), the fallback where overlayfs is missing;
@@ -24,7 +26,19 @@
 // type bits, lexical order), so the same tree always gives the same bytes.
 //
 // Apply does not fsync: the caller syncs the filesystem once (SyncFS).
-// Nobody else may write into a directory while Apply works on it. In
+// Nobody else should write into a directory while Apply works on it; if
+// someone does (a running container), the result may be wrong but never
+// outside the directory: everything is created with *at calls relative to
+// directory handles, never by host path name.
+//
+// Every walk (Tar, TarEntry, DiffOverlay, OverlayChanges, DiffDirs) goes
+// through directory descriptors, opening each child relative to its
+// directory with O_NOFOLLOW, so a tree changing meanwhile (a running
+// container swapping a directory for a symlink to a host path) cannot lead
+// it out. A file is opened without blocking and checked to be the inode
+// its stat described before it is read (a FIFO or device swapped in is
+// never read); an entry replaced between its stat and its open is looked
+// at again, a few times, before the walk fails. In
 // overlay mode a layer is a standalone directory, so a hardlink to a file
 // of a lower layer cannot be made (an error naming the entry), as with
 // docker's overlay2 driver.

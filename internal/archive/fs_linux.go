@@ -7,49 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
-
-// openInRoot opens unsafePath (relative, already cleaned) beneath the
-// directory rootfd with chroot-like resolution: ".." and symlinks (absolute
-// ones included) are resolved as if rootfd were "/", so the result is always
-// inside the tree. flags are open(2) flags (O_PATH|O_DIRECTORY for a
-// directory handle).
-func openInRoot(root *os.File, unsafePath string, flags int) (int, error) {
-	how := &unix.OpenHow{
-		Flags:   uint64(flags | unix.O_CLOEXEC),
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	for {
-		fd, err := unix.Openat2(int(root.Fd()), unsafePath, how)
-		switch err {
-		case nil:
-			return fd, nil
-		case unix.EINTR, unix.EAGAIN:
-			// EAGAIN: a concurrent rename raced with RESOLVE_IN_ROOT.
-			continue
-		case unix.ENOSYS:
-			// openat2 missing (kernel < 5.6): securejoin emulates it.
-			f, perr := pathrs.OpenatInRoot(root, unsafePath)
-			if perr != nil {
-				return -1, perr
-			}
-			defer f.Close()
-			if flags&unix.O_PATH == 0 {
-				g, err := pathrs.Reopen(f, flags&^unix.O_DIRECTORY)
-				if err != nil {
-					return -1, err
-				}
-				defer g.Close()
-				f = g
-			}
-			return unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
-		default:
-			return -1, err
-		}
-	}
-}
 
 func procFdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
 

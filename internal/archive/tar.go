@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,6 +26,9 @@ type TarOptions struct {
 	// Exclude reports paths (rooted: "/etc/hosts") to leave out; an
 	// excluded directory is left out with everything beneath it.
 	Exclude func(path string) bool
+	// ChownRoot writes every entry as owned by 0:0 (`cp` into a
+	// container without -a).
+	ChownRoot bool
 }
 
 // DiffOptions tunes DiffOverlay; the fields mean what they mean in
@@ -39,8 +44,37 @@ type DiffOptions struct {
 // to the second, hardlinks within the tree as hardlink entries, extended
 // attributes (except overlayfs's own) as SCHILY.xattr records. Sockets are
 // skipped.
+//
+// The tree is walked through directory descriptors, every entry opened
+// relative to its directory without following symlinks, so a tree that
+// changes meanwhile (a running container's rootfs) can make the walk fail
+// but never lead it outside the tree; a device or FIFO swapped in for a
+// regular file between its stat and its open is never read.
 func Tar(ctx context.Context, w io.Writer, dir string, opts TarOptions) error {
-	return writeTree(ctx, w, dir, false, opts.SourceDateEpoch, opts.Exclude)
+	return writeTree(ctx, w, dir, false, opts.SourceDateEpoch, opts.Exclude, opts.ChownRoot)
+}
+
+// TarEntry writes the entry name of the open directory dir (a file,
+// symlink, device or directory with everything beneath it; "." for dir
+// itself) as a tar stream whose top entry is called as, with Tar's
+// conventions and walk. A final symlink is written as a symlink. A missing
+// entry is an error satisfying errors.Is(err, fs.ErrNotExist) and nothing
+// is written. dir stays the caller's.
+func TarEntry(ctx context.Context, w io.Writer, dir *os.File, name, as string, opts TarOptions) error {
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(dir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return &os.PathError{Op: "stat", Path: as, Err: err}
+	}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	t := newTreeWriter(ctx, bw, false, opts.SourceDateEpoch, opts.Exclude)
+	t.chownRoot = opts.ChownRoot
+	if err := t.entryAs(int(dir.Fd()), name, path.Clean(as), false); err != nil {
+		return err
+	}
+	if err := t.tw.Close(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // DiffOverlay writes the layer tar of the overlay upper directory upperDir
@@ -51,7 +85,7 @@ func Tar(ctx context.Context, w io.Writer, dir string, opts TarOptions) error {
 // directory written with redirect_dir or metacopy cannot be diffed this
 // way and is an error.
 func DiffOverlay(ctx context.Context, w io.Writer, upperDir string, opts DiffOptions) error {
-	return writeTree(ctx, w, upperDir, true, opts.SourceDateEpoch, opts.Exclude)
+	return writeTree(ctx, w, upperDir, true, opts.SourceDateEpoch, opts.Exclude, false)
 }
 
 type treeWriter struct {
@@ -63,6 +97,8 @@ type treeWriter struct {
 	links   map[[2]uint64]string
 	buf     []byte
 	diff    *dirDiff // DiffDirs: what to write
+	// chownRoot: every header owned by 0:0 (TarOptions.ChownRoot)
+	chownRoot bool
 }
 
 func newTreeWriter(ctx context.Context, w io.Writer, overlay bool, epoch *time.Time, exclude func(string) bool) *treeWriter {
@@ -85,13 +121,14 @@ func (t *treeWriter) clamp(mtime time.Time) time.Time {
 	return mtime
 }
 
-func writeTree(ctx context.Context, w io.Writer, dir string, overlay bool, epoch *time.Time, exclude func(string) bool) error {
+func writeTree(ctx context.Context, w io.Writer, dir string, overlay bool, epoch *time.Time, exclude func(string) bool, chownRoot bool) error {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", dir, &os.PathError{Op: "open", Path: dir, Err: err})
 	}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	t := newTreeWriter(ctx, bw, overlay, epoch, exclude)
+	t.chownRoot = chownRoot
 	if err := t.walkDir(fd, "", false); err != nil {
 		return fmt.Errorf("archiving %s: %w", dir, err)
 	}
@@ -158,10 +195,69 @@ const (
 // entry writes name from the directory dirfd (at dirRel) and, for a
 // directory, what is beneath it (only what t.diff names when filtered).
 func (t *treeWriter) entry(dirfd int, dirRel, name string, filtered bool) error {
-	rel := path.Join(dirRel, name)
+	return t.entryAs(dirfd, name, path.Join(dirRel, name), filtered)
+}
+
+// errReplaced: an entry was replaced between its stat and its open.
+var errReplaced = errors.New("replaced while being archived")
+
+// maxEntryTries bounds how often an entry replaced between its stat and its
+// open is looked at again before the walk gives up.
+const maxEntryTries = 16
+
+// entryAs writes name from the directory dirfd as rel (and, for a
+// directory, what is beneath it, under rel). An entry that another
+// process replaces between its stat and its open is looked at again.
+func (t *treeWriter) entryAs(dirfd int, name, rel string, filtered bool) error {
 	if t.exclude != nil && t.exclude("/"+rel) {
 		return nil
 	}
+	for try := 1; ; try++ {
+		err := t.entryOnce(dirfd, name, rel, filtered)
+		if err != errReplaced {
+			return err
+		}
+		if try == maxEntryTries {
+			return fmt.Errorf("%q: %w %d times in a row", "/"+rel, err, try)
+		}
+	}
+}
+
+// sameFile reports whether the open fd is the file st describes.
+func sameFile(fd int, st *unix.Stat_t) (bool, error) {
+	var ost unix.Stat_t
+	if err := unix.Fstat(fd, &ost); err != nil {
+		return false, err
+	}
+	return ost.Dev == st.Dev && ost.Ino == st.Ino && ost.Mode&unix.S_IFMT == st.Mode&unix.S_IFMT, nil
+}
+
+// openEntry opens name in dirfd without following a symlink (never
+// blocking on a FIFO or taking a terminal) and checks that it is still the
+// file st describes: errReplaced if not, or if it is gone or no longer
+// openable as what it was.
+func openEntry(dirfd int, name string, flags int, st *unix.Stat_t) (int, error) {
+	fd, err := unix.Openat(dirfd, name, flags|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if err == unix.ENOENT || err == unix.ELOOP || err == unix.ENOTDIR || err == unix.ENXIO {
+			return -1, errReplaced
+		}
+		return -1, err
+	}
+	same, err := sameFile(fd, st)
+	if err != nil || !same {
+		unix.Close(fd)
+		if err == nil {
+			err = errReplaced
+		}
+		return -1, err
+	}
+	return fd, nil
+}
+
+// entryOnce is one try of entryAs; errReplaced comes before anything is
+// written.
+func (t *treeWriter) entryOnce(dirfd int, name, rel string, filtered bool) error {
 	var st unix.Stat_t
 	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		if err == unix.ENOENT {
@@ -169,6 +265,7 @@ func (t *treeWriter) entry(dirfd int, dirRel, name string, filtered bool) error 
 		}
 		return fmt.Errorf("stat %q: %w", "/"+rel, err)
 	}
+	dirRel := path.Dir(rel)
 	mtime := t.clamp(time.Unix(st.Mtim.Sec, 0))
 	hdr := &tar.Header{
 		Name:    rel,
@@ -191,8 +288,10 @@ func (t *treeWriter) entry(dirfd int, dirRel, name string, filtered bool) error 
 		return nil
 	case unix.S_IFDIR:
 		var err error
-		fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
+		if fd, err = openEntry(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY, &st); err != nil {
+			if err == errReplaced {
+				return err
+			}
 			return fmt.Errorf("opening %q: %w", "/"+rel, err)
 		}
 		hdr.Typeflag = tar.TypeDir
@@ -204,13 +303,18 @@ func (t *treeWriter) entry(dirfd int, dirRel, name string, filtered bool) error 
 		hdr.Size = st.Size
 		if st.Size > 0 || t.overlay {
 			var err error
-			fd, err = unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			if err != nil {
+			if fd, err = openEntry(dirfd, name, unix.O_RDONLY, &st); err != nil {
+				if err == errReplaced {
+					return err
+				}
 				return fmt.Errorf("opening %q: %w", "/"+rel, err)
 			}
 		}
 	case unix.S_IFLNK:
-		target, err := readlinkat(dirfd, name)
+		target, err := fsutil.Readlinkat(dirfd, name)
+		if err == unix.EINVAL || err == unix.ENOENT {
+			return errReplaced // no longer a symlink
+		}
 		if err != nil {
 			return fmt.Errorf("readlink %q: %w", "/"+rel, err)
 		}
@@ -241,6 +345,9 @@ func (t *treeWriter) entry(dirfd int, dirRel, name string, filtered bool) error 
 		xattrs, err = listXattrs(fd, "")
 	} else {
 		xattrs, err = listXattrs(-1, linkPath)
+		if errors.Is(err, unix.ENOENT) {
+			return errReplaced
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("reading xattrs of %q: %w", "/"+rel, err)
@@ -337,23 +444,13 @@ func (t *treeWriter) whiteout(hdr *tar.Header, dirRel, name string) error {
 }
 
 func (t *treeWriter) writeHeader(hdr *tar.Header) error {
+	if t.chownRoot {
+		hdr.Uid, hdr.Gid = 0, 0
+	}
 	if err := t.tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("writing header of %q: %w", "/"+hdr.Name, err)
 	}
 	return nil
-}
-
-func readlinkat(dirfd int, name string) (string, error) {
-	for size := 256; ; size *= 4 {
-		buf := make([]byte, size)
-		n, err := unix.Readlinkat(dirfd, name, buf)
-		if err != nil {
-			return "", err
-		}
-		if n < size {
-			return string(buf[:n]), nil
-		}
-	}
 }
 
 // fdReader reads from a raw descriptor it does not own (no finalizer).

@@ -634,6 +634,14 @@ func waitMonitors(t *testing.T, root string) {
 	t.Errorf("monitors of %s still running", root)
 }
 
+// storeCLI runs hoist in-process with the real image store of root.
+func storeCLI(root string, args ...string) (string, string, int) {
+	var o, eo bytes.Buffer
+	e := &env{in: strings.NewReader(""), out: &o, errOut: &eo}
+	code := execute(context.Background(), e, append([]string{"--root", root}, args...))
+	return o.String(), eo.String(), code
+}
+
 func TestCLICommit(t *testing.T) {
 	root := ctrRoot(t)
 	// The real image store: import the busybox rootfs, commit on top of it.
@@ -642,12 +650,7 @@ func TestCLICommit(t *testing.T) {
 	if code := execute(context.Background(), e, []string{"--root", root, "import", busyboxRootTar(t), "base:1"}); code != 0 {
 		t.Fatalf("import: %q", errOut.String())
 	}
-	real := func(args ...string) (string, string, int) {
-		var o, eo bytes.Buffer
-		e := &env{in: strings.NewReader(""), out: &o, errOut: &eo}
-		code := execute(context.Background(), e, append([]string{"--root", root}, args...))
-		return o.String(), eo.String(), code
-	}
+	real := func(args ...string) (string, string, int) { return storeCLI(root, args...) }
 	if _, errOut, code := real("run", "--name", "cm", "--network", "none", "base:1", "sh", "-c", "echo committed > /hello; rm /etc/group; mkdir /new"); code != 0 {
 		t.Fatalf("run: %d %q", code, errOut)
 	}
@@ -730,12 +733,7 @@ func TestCLIRunPullsMissingImage(t *testing.T) {
 	src := t.TempDir()
 	mustRun(t, src, "import", busyboxRootTar(t), host+"/bb:1")
 	mustRun(t, src, "push", host+"/bb:1")
-	real := func(args ...string) (string, string, int) {
-		var o, eo bytes.Buffer
-		e := &env{in: strings.NewReader(""), out: &o, errOut: &eo}
-		code := execute(context.Background(), e, append([]string{"--root", root}, args...))
-		return o.String(), eo.String(), code
-	}
+	real := func(args ...string) (string, string, int) { return storeCLI(root, args...) }
 	_, errOut, code := real("run", "--rm", "--pull", "never", "--network", "none", host+"/bb:1", "true")
 	if code != 125 || !strings.Contains(errOut, "No such image") {
 		t.Fatalf("--pull never: %d %q", code, errOut)

@@ -111,6 +111,16 @@
 // the layers are applied once into rootfs/ instead, through the archive
 // package (whiteouts honoured); such a container has no diff or commit.
 //
+// A running container's files may change under cp, export, diff and
+// commit (a directory swapped for a symlink to a host path, CVE-2018-15664).
+// None of them looks a container path up by host path name: cp resolves
+// inside the rootfs from a handle on it (package cp, fsutil.OpenInRoot);
+// export, diff and commit walk the merged rootfs or the upper dir through
+// directory descriptors with O_NOFOLLOW (package archive), and diff asks
+// the read-only stack whether a path existed below the same way. commit
+// also pauses a running container while it reads (-p, the default, as
+// docker); cp, export and diff do not pause it.
+//
 // Container records are plain JSON files written atomically, not rows of
 // the metadata database: each is owned by one container's lock and its
 // monitor, a process that must not hold the database for the container's

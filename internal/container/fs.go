@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
 
 	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/container/cp"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/hoistproject/hoist/internal/mount"
 )
 
@@ -78,8 +78,18 @@ func (m *Manager) Diff(ctx context.Context, ref string) ([]archive.Change, error
 		return nil, fmt.Errorf("mount image layers of %s: %w", c.ID, err)
 	}
 	defer mount.UnmountAll(view)
+	root, err := os.Open(view)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	// Resolved inside the stack: a symlink of the image never leads to the
+	// host's files.
 	exists := func(p string) bool {
-		_, err := os.Lstat(filepath.Join(view, filepath.FromSlash(p)))
+		fd, err := fsutil.OpenInRoot(root, p, unix.O_PATH|unix.O_NOFOLLOW)
+		if err == nil {
+			unix.Close(fd)
+		}
 		return err == nil
 	}
 	return archive.OverlayChanges(filepath.Join(c.dir, "upper"), exists)
@@ -132,11 +142,7 @@ func (m *Manager) Stat(ctx context.Context, ref, p string) (os.FileInfo, error) 
 	}
 	var fi os.FileInfo
 	err = m.withRootfs(ctx, c, func(rootfs string) error {
-		full, err := securejoin.SecureJoin(rootfs, path.Clean("/"+p))
-		if err != nil {
-			return err
-		}
-		fi, err = os.Stat(full)
+		fi, err = cp.Stat(rootfs, p)
 		return err
 	})
 	return fi, err

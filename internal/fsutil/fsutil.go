@@ -1,8 +1,11 @@
 // Package fsutil holds the one crash-safe file write the project uses for
 // files that are not blobs (blobs go through package content): a docker
 // config, a registry tag or link, a `save -o` archive; the directory size
-// docker shows (DirSize); and FS_TOPDIR_FL for directories of many
-// short-lived trees (MarkTopDir).
+// docker shows (DirSize); FS_TOPDIR_FL for directories of many
+// short-lived trees (MarkTopDir); and the one resolution of a path inside a
+// directory treated as "/" (OpenInRoot, OpenParentInRoot: openat2
+// RESOLVE_IN_ROOT from a directory handle, safe while others rename things
+// in the tree), used by layer extraction and by `cp` in running containers.
 package fsutil
 
 import (

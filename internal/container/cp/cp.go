@@ -1,179 +1,138 @@
 package cp
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
+	"golang.org/x/sys/unix"
 
 	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 )
+
+// openRoot opens the root filesystem's directory (a host path the
+// container cannot change) as the handle every path inside it is resolved
+// from.
+func openRoot(rootfs string) (*os.File, error) {
+	fd, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: rootfs, Err: err}
+	}
+	return os.NewFile(uintptr(fd), rootfs), nil
+}
+
+// missing reports whether err says a path (or a directory on the way to
+// it) does not exist.
+func missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR)
+}
 
 // From writes a tar stream of the path src in the root filesystem rootfs
 // of container ref (a file or directory, named by its base name in the
 // stream), as `docker cp CTR:SRC -` does. src is resolved inside rootfs
 // (symlinks cannot leave it); with follow, a final symlink is followed.
-// as names the top entry ("" keeps the base name).
+// as names the top entry ("" keeps the base name). Nothing is looked up
+// by name on the host: see the package documentation.
 func From(ctx context.Context, w io.Writer, rootfs, ref, src string, follow bool, as string) error {
-	clean := path.Clean("/" + src)
-	parent, base := path.Split(clean)
-	if base == "" {
-		base = "."
-	}
-	dir, err := securejoin.SecureJoin(rootfs, parent)
+	root, err := openRoot(rootfs)
 	if err != nil {
 		return err
 	}
-	full := filepath.Join(dir, base)
-	fi, err := os.Lstat(full)
-	if err != nil {
+	defer root.Close()
+	clean := path.Clean("/" + src)
+	if as == "" {
+		as = path.Base(clean)
+		if clean == "/" {
+			as = "."
+		}
+	}
+	err = tarEntry(ctx, w, root, clean, follow, as, archive.TarOptions{})
+	if missing(err) {
 		return errdefs.NotFoundf("Could not find the file %s in container %s", src, ref)
 	}
-	if follow && fi.Mode()&os.ModeSymlink != 0 {
-		if full, err = securejoin.SecureJoin(rootfs, strings.TrimPrefix(clean, "/")); err != nil {
-			return err
-		}
-		if fi, err = os.Lstat(full); err != nil {
-			return errdefs.NotFoundf("Could not find the file %s in container %s", src, ref)
-		}
+	return err
+}
+
+// tarEntry writes the path p inside root as a tar stream whose top entry
+// is as.
+func tarEntry(ctx context.Context, w io.Writer, root *os.File, p string, follow bool, as string, opts archive.TarOptions) error {
+	dir, name, err := fsutil.OpenParentInRoot(root, p, follow)
+	if err != nil {
+		return err
 	}
-	name := base
-	if clean == "/" {
-		name = "."
-	}
-	if as != "" {
-		name = as
-	}
-	return tarPath(ctx, w, full, fi, name, nil)
+	defer dir.Close()
+	return archive.TarEntry(ctx, w, dir, name, as, opts)
 }
 
 // To extracts the tar stream r into the directory dst in the root
 // filesystem rootfs of container ref, as `docker cp - CTR:DST` does. dst is
-// resolved inside rootfs and the extraction never writes outside it.
+// resolved inside rootfs and the extraction, relative to the directory
+// handle that resolution gave, never writes outside it.
 func To(ctx context.Context, rootfs, ref, dst string, r io.Reader) error {
-	dir, err := securejoin.SecureJoin(rootfs, path.Clean("/"+dst))
+	root, err := openRoot(rootfs)
 	if err != nil {
 		return err
 	}
-	fi, err := os.Stat(dir)
+	defer root.Close()
+	fd, err := fsutil.OpenInRoot(root, path.Clean("/"+dst), unix.O_PATH)
 	if err != nil {
-		return errdefs.NotFoundf("Could not find the file %s in container %s", dst, ref)
+		if missing(err) {
+			return errdefs.NotFoundf("Could not find the file %s in container %s", dst, ref)
+		}
+		return err
+	}
+	dir := os.NewFile(uintptr(fd), dst)
+	defer dir.Close()
+	fi, err := dir.Stat()
+	if err != nil {
+		return err
 	}
 	if !fi.IsDir() {
 		return errdefs.InvalidArgumentf("extraction point is not a directory: %s", dst)
 	}
-	_, err = archive.Apply(ctx, dir, r, archive.ApplyOptions{})
+	_, err = archive.ApplyAt(ctx, dir, r, archive.ApplyOptions{})
 	return err
 }
 
-// tarPath writes full (a file, symlink or directory) as a tar stream whose
-// entries are under name.
-func tarPath(ctx context.Context, w io.Writer, full string, fi os.FileInfo, name string, fix func(*tar.Header)) error {
-	if fix == nil {
-		fix = func(*tar.Header) {}
-	}
-	if fi.IsDir() {
-		// archive.Tar writes the directory's contents; put them under name.
-		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(archive.Tar(ctx, pw, full, archive.TarOptions{})) }()
-		tr := tar.NewReader(pr)
-		tw := tar.NewWriter(w)
-		hdr, err := tar.FileInfoHeader(fi, "")
-		if err != nil {
-			pr.CloseWithError(err)
-			return err
-		}
-		hdr.Name, hdr.Uname, hdr.Gname = name+"/", "", ""
-		fix(hdr)
-		if err := tw.WriteHeader(hdr); err != nil {
-			pr.CloseWithError(err)
-			return err
-		}
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			h.Name = path.Join(name, h.Name)
-			if h.Typeflag == tar.TypeDir {
-				h.Name += "/"
-			}
-			if h.Typeflag == tar.TypeLink {
-				h.Linkname = path.Join(name, h.Linkname)
-			}
-			fix(h)
-			if err := tw.WriteHeader(h); err != nil {
-				pr.CloseWithError(err)
-				return err
-			}
-			if _, err := io.Copy(tw, tr); err != nil {
-				pr.CloseWithError(err)
-				return err
-			}
-		}
-		return tw.Close()
-	}
-	link := ""
-	if fi.Mode()&os.ModeSymlink != 0 {
-		l, err := os.Readlink(full)
-		if err != nil {
-			return err
-		}
-		link = l
-	}
-	hdr, err := tar.FileInfoHeader(fi, link)
+// Stat describes the path p of the root filesystem rootfs, resolved inside
+// it (a final symlink followed, inside it too).
+func Stat(rootfs, p string) (os.FileInfo, error) {
+	root, err := openRoot(rootfs)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	hdr.Name, hdr.Uname, hdr.Gname = name, "", ""
-	fix(hdr)
-	tw := tar.NewWriter(w)
-	if err := tw.WriteHeader(hdr); err != nil {
-		return err
+	defer root.Close()
+	fd, err := fsutil.OpenInRoot(root, path.Clean("/"+p), unix.O_PATH)
+	if err != nil {
+		return nil, &os.PathError{Op: "stat", Path: p, Err: err}
 	}
-	if fi.Mode().IsRegular() {
-		f, err := os.OpenFile(full, os.O_RDONLY|0x20000 /* O_NOFOLLOW */, 0)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if _, err := io.Copy(tw, f); err != nil {
-			return err
-		}
-	}
-	return tw.Close()
+	f := os.NewFile(uintptr(fd), path.Base(path.Clean("/"+p)))
+	defer f.Close()
+	return f.Stat()
 }
 
 // TarHostPath writes a host path as a tar stream under name (for `cp` into a
 // container). Unless keepOwner, entries are owned by root (docker cp without
 // -a).
 func TarHostPath(ctx context.Context, w io.Writer, hostPath, name string, follow, keepOwner bool) error {
-	stat := os.Lstat
-	if follow {
-		stat = os.Stat
-	}
-	fi, err := stat(hostPath)
+	abs, err := filepath.Abs(hostPath)
 	if err != nil {
+		return err
+	}
+	root, err := openRoot("/")
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	err = tarEntry(ctx, w, root, abs, follow, name, archive.TarOptions{ChownRoot: !keepOwner})
+	if missing(err) {
 		return errdefs.NotFoundf("could not find the file %s on the host", hostPath)
 	}
-	if follow && fi.Mode()&os.ModeSymlink == 0 {
-		if p, err := filepath.EvalSymlinks(hostPath); err == nil {
-			hostPath = p
-		}
-	}
-	var fix func(*tar.Header)
-	if !keepOwner {
-		fix = func(h *tar.Header) { h.Uid, h.Gid = 0, 0 }
-	}
-	return tarPath(ctx, w, hostPath, fi, name, fix)
+	return err
 }

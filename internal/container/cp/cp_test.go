@@ -74,3 +74,39 @@ func TestFromTo(t *testing.T) {
 		t.Fatalf("to a file: %v", err)
 	}
 }
+
+// TestFromToStayInRoot: a symlink in the root filesystem naming a host
+// directory (absolute, or climbing with ..) is resolved inside the root:
+// From never reads the host's file, To never writes beside it.
+func TestFromToStayInRoot(t *testing.T) {
+	ctx := context.Background()
+	rootfs, host := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(host, "secret"), []byte("host"), 0o600)
+	os.Symlink(host, filepath.Join(rootfs, "abs"))
+	os.Symlink("../../../../../../.."+host, filepath.Join(rootfs, "up"))
+	for _, p := range []string{"/abs/secret", "/up/secret", "/abs"} {
+		var b bytes.Buffer
+		err := From(ctx, &b, rootfs, "ctr", p, true, "")
+		if bytes.Contains(b.Bytes(), []byte("host")) {
+			t.Fatalf("From %s read the host's file", p)
+		}
+		if !errdefs.IsNotFound(err) {
+			t.Fatalf("From %s: %v", p, err)
+		}
+	}
+	var hb bytes.Buffer
+	if err := TarHostPath(ctx, &hb, filepath.Join(rootfs, "abs", "secret"), "planted", false, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/abs", "/up"} {
+		if err := To(ctx, rootfs, "ctr", p, bytes.NewReader(hb.Bytes())); !errdefs.IsNotFound(err) {
+			t.Fatalf("To %s: %v", p, err)
+		}
+	}
+	if ents, _ := os.ReadDir(host); len(ents) != 1 {
+		t.Fatalf("To wrote on the host: %d entries", len(ents))
+	}
+	if fi, err := Stat(rootfs, "/abs"); err == nil {
+		t.Fatalf("Stat through the symlink reached the host: %v", fi.Name())
+	}
+}
