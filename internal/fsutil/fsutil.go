@@ -1,8 +1,11 @@
 // Package fsutil holds the one crash-safe file write the project uses for
 // files that are not blobs (blobs go through package content): a docker
 // config, a registry tag or link, a `save -o` archive; the directory size
-// docker shows (DirSize); and FS_TOPDIR_FL for directories of many
-// short-lived trees (MarkTopDir).
+// docker shows (DirSize); FS_TOPDIR_FL for directories of many
+// short-lived trees (MarkTopDir); and the one way to create a directory
+// inside a root filesystem as docker does for WORKDIR, COPY and `run -w`
+// (MkdirAllInRoot: symlinks resolved inside the root, dangling ones
+// included, creation through handles beneath it).
 package fsutil
 
 import (
