@@ -35,6 +35,9 @@ func MkdirAllInRoot(root, dir string, mode os.FileMode, uid, gid int) (string, e
 	if rel == "." {
 		return host, nil
 	}
+	if fi, err := os.Lstat(host); err == nil && fi.IsDir() {
+		return host, nil // the common case: nothing to create
+	}
 	rootDir, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", err
