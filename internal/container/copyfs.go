@@ -88,6 +88,11 @@ func (m *Manager) populateCopy(ctx context.Context, c *Container, rootfs string)
 			return fmt.Errorf("copy layer %s into %s: %w", lowers[i], c.ID, err)
 		}
 	}
+	// The image's "./" entry gave rootfs its mode; the container's / is
+	// 0755 as on overlay (where it is the upper dir's).
+	if err := os.Chmod(rootfs, rootMode); err != nil {
+		return err
+	}
 	if err := archive.SyncFS(rootfs); err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
@@ -153,6 +155,12 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 		}
 	}
 
+	if c.Network() == "bridge" {
+		if err := network.CheckBridge(c.dir, m.runtimeOf(c)); err != nil {
+			return nil, err
+		}
+	}
+
 	name := o.Name
 	if name != "" {
 		if err := m.names().Reserve(strings.TrimPrefix(name, "/"), id); err != nil {
@@ -180,7 +188,10 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 			m.names().Release(name, id)
 		}
 	}()
-	if err := os.MkdirAll(c.dir, 0o711); err != nil {
+	// 0710 as docker's containers and overlay2 dirs since 20.10.9
+	// (CVE-2021-41091): no other host user walks into a container's files
+	// (its setuid programs among them).
+	if err := os.MkdirAll(c.dir, 0o710); err != nil {
 		return nil, fmt.Errorf("create container dir: %w", err)
 	}
 	// Held until the record is written: a directory with no record and a
@@ -190,11 +201,16 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 		return nil, err
 	}
 	defer unlock()
-	for _, d := range []string{filepath.Join(c.dir, "upper"), filepath.Join(c.dir, "work"),
-		filepath.Join(c.dir, "rootfs"), filepath.Join(c.dir, "bundle")} {
+	for _, d := range []string{filepath.Join(c.dir, "work"), filepath.Join(c.dir, "rootfs"), filepath.Join(c.dir, "bundle")} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, fmt.Errorf("create container dir: %w", err)
 		}
+	}
+	// The upper dir's mode is the mode of the container's / (overlayfs
+	// takes the root's attributes from the upper layer): 0755 as docker,
+	// whatever the image's "./" entry says.
+	if err := mkdirMode(filepath.Join(c.dir, "upper"), rootMode); err != nil {
+		return nil, fmt.Errorf("create container dir: %w", err)
 	}
 	if err := makeInitLayer(filepath.Join(c.dir, "init")); err != nil {
 		return nil, err
@@ -232,8 +248,15 @@ func (m *Manager) setupVolumes(ctx context.Context, c *Container) error {
 		seen[dst] = true
 		mp := MountPoint{Destination: dst, RW: b.RW}
 		if b.HostPath() {
-			// Docker creates a missing host directory for -v.
-			if err := os.MkdirAll(src, 0o755); err != nil {
+			// Docker creates a missing host directory for -v; an existing
+			// source of any kind (a file, a socket) is bound as it is, and
+			// the runtime makes its mount point inside the rootfs of the same
+			// kind.
+			if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
+				if err := os.MkdirAll(src, 0o755); err != nil {
+					return errdefs.InvalidArgumentf("invalid volume source %s: %v", src, err)
+				}
+			} else if err != nil {
 				return errdefs.InvalidArgumentf("invalid volume source %s: %v", src, err)
 			}
 			mp.Type, mp.Source, mp.Propagation = "bind", filepath.Clean(src), b.Propagation
@@ -356,4 +379,16 @@ func makeInitLayer(dir string) error {
 		}
 	}
 	return nil
+}
+
+// rootMode is the mode of a container's / (docker's), whatever the mode of
+// the image's root.
+const rootMode = 0o755
+
+// mkdirMode creates dir with exactly mode (the umask left out).
+func mkdirMode(dir string, mode fs.FileMode) error {
+	if err := os.Mkdir(dir, mode); err != nil {
+		return err
+	}
+	return os.Chmod(dir, mode)
 }

@@ -44,7 +44,9 @@
 //	                              container's container.json is not fsynced (a torn one is a
 //	                              crash remnant, removed by prune)
 //	    lock                      flock(2) file serialising state changes across processes
-//	    upper/ work/              the overlay upper and work dirs (the container's changes)
+//	    upper/ work/              the overlay upper and work dirs (the container's changes);
+//	                              upper/ is 0755: its mode is that of the container's /
+//	                              (docker's), whatever the image's "./" entry says
 //	    rootfs/                   the merged mount point (mounted only while running)
 //	    bundle/config.json        the OCI runtime spec given to the runtime
 //	    container-json.log        logs in docker's json-file format (package logfile), one JSON
@@ -107,7 +109,12 @@
 // Normally an overlay: lowers are the init layer then the image's layers,
 // upper/ and work/ are the container's; --rm containers mount it "volatile"
 // (no sync of the upper filesystem at unmount: their changes are thrown
-// away). Where overlayfs cannot be mounted (or with Options.Storage "copy")
+// away). Bind mounts (-v, --mount type=bind) may be of a single file: -v
+// creates a missing host path as a directory (docker's rule), --mount
+// refuses it, and the runtime makes the mount point inside the rootfs
+// (symlinks resolved in it). The container's directory is 0710, as
+// docker's since CVE-2021-41091: no other host user reaches into the
+// rootfs. Where overlayfs cannot be mounted (or with Options.Storage "copy")
 // the layers are applied once into rootfs/ instead, through the archive
 // package (whiteouts honoured); such a container has no diff or commit.
 //

@@ -94,7 +94,7 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 		o.HostNetwork = true
 	case "none":
 	default:
-		o.NetNS = filepath.Join(c.dir, "netns")
+		o.NetNS = network.NSPath(c.dir)
 	}
 	if c.HostConfig.Init {
 		o.Init = m.opts.Self[0]

@@ -2,10 +2,14 @@
 // files that are not blobs (blobs go through package content): a docker
 // config, a registry tag or link, a `save -o` archive; the directory size
 // docker shows (DirSize); FS_TOPDIR_FL for directories of many
-// short-lived trees (MarkTopDir); and the one resolution of a path inside a
+// short-lived trees (MarkTopDir); the one resolution of a path inside a
 // directory treated as "/" (OpenInRoot, OpenParentInRoot: openat2
 // RESOLVE_IN_ROOT from a directory handle, safe while others rename things
-// in the tree), used by layer extraction and by `cp` in running containers.
+// in the tree), used by layer extraction and by `cp` in running containers;
+// and the one way to create a directory inside a root filesystem as docker
+// does for WORKDIR, COPY and `run -w` (MkdirAllInRoot: symlinks resolved
+// inside the root, dangling ones included, creation through handles
+// beneath it).
 package fsutil
 
 import (

@@ -13,6 +13,12 @@
 // parent directory (in a thread with its own working directory) so that the
 // option string fits in one page.
 //
+// Paths in overlay options are escaped, a backslash before each ",", ":"
+// and backslash, as overlayfs reads them in mount(2)'s data and in
+// fsconfig's upperdir and workdir, so that a directory whose name holds a
+// separator (a --root such as /srv/a,b or /srv/a:b) mounts as itself;
+// "lowerdir+" takes each path unescaped. LowerDirs and Option unescape.
+//
 // Unmounting never follows symlinks (UMOUNT_NOFOLLOW) and falls back to a
 // lazy detach when the mount is busy.
 //

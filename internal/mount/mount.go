@@ -27,9 +27,9 @@ func Overlay(lowersTopFirst []string, upper, work string) Mount {
 	if upper == "" && len(lowersTopFirst) == 1 {
 		return Mount{Type: "bind", Source: lowersTopFirst[0], Options: []string{"rbind", "ro"}}
 	}
-	opts := []string{"lowerdir=" + strings.Join(lowersTopFirst, ":")}
+	opts := []string{"lowerdir=" + joinLowerdir(lowersTopFirst)}
 	if upper != "" {
-		opts = append(opts, "upperdir="+upper, "workdir="+work)
+		opts = append(opts, "upperdir="+escapeOverlay(upper), "workdir="+escapeOverlay(work))
 	}
 	// index=off and xino=off keep overlay from refusing reuse of upper dirs
 	// across mounts with different lowers (layers are shared by many).
@@ -46,11 +46,72 @@ func Bind(source string, ro bool) Mount {
 	return m
 }
 
+// escapeOverlay escapes a path for an overlay option: overlayfs splits its
+// options at "," and lowerdir at ":", and takes a backslash as an escape
+// (in mount(2)'s data and in fsconfig's upperdir and workdir alike), so a
+// path holding those characters (a --root of "/srv/a,b" or "/srv/a:b")
+// mounts as itself.
+func escapeOverlay(p string) string {
+	if !strings.ContainsAny(p, `\,:`) {
+		return p
+	}
+	var b strings.Builder
+	for _, r := range p {
+		if r == '\\' || r == ',' || r == ':' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// unescapeOverlay undoes escapeOverlay.
+func unescapeOverlay(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// joinLowerdir is the value of a lowerdir option: the escaped paths joined
+// by ":".
+func joinLowerdir(dirs []string) string {
+	esc := make([]string, len(dirs))
+	for i, d := range dirs {
+		esc[i] = escapeOverlay(d)
+	}
+	return strings.Join(esc, ":")
+}
+
+// splitLowerdir splits a lowerdir value at its unescaped ":" and unescapes
+// each path.
+func splitLowerdir(v string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '\\':
+			i++
+		case ':':
+			out = append(out, unescapeOverlay(v[start:i]))
+			start = i + 1
+		}
+	}
+	return append(out, unescapeOverlay(v[start:]))
+}
+
 // LowerDirs returns the overlay lower dirs of m, top first (nil if none).
 func (m Mount) LowerDirs() []string {
 	for _, o := range m.Options {
 		if v, ok := strings.CutPrefix(o, "lowerdir="); ok {
-			return strings.Split(v, ":")
+			return splitLowerdir(v)
 		}
 	}
 	if m.Type == "bind" {
@@ -59,11 +120,12 @@ func (m Mount) LowerDirs() []string {
 	return nil
 }
 
-// Option returns the value of the key=value option key in m.
+// Option returns the value of the key=value option key in m, unescaped
+// (a path as itself).
 func (m Mount) Option(key string) string {
 	for _, o := range m.Options {
 		if v, ok := strings.CutPrefix(o, key+"="); ok {
-			return v
+			return unescapeOverlay(v)
 		}
 	}
 	return ""
@@ -138,7 +200,8 @@ func mountOverlayNewAPI(m Mount, target string) error {
 		key, val, hasVal := strings.Cut(o, "=")
 		switch {
 		case key == "lowerdir":
-			for _, l := range strings.Split(val, ":") {
+			// "lowerdir+" takes one path as it is (no escapes).
+			for _, l := range splitLowerdir(val) {
 				if err := unix.FsconfigSetString(fd, "lowerdir+", l); err != nil {
 					if errors.Is(err, unix.EINVAL) && fsError(fd) == "" {
 						return errNoNewAPI // kernel older than 6.8: no "lowerdir+"
@@ -233,9 +296,9 @@ func mountClassic(m Mount, target string) error {
 		k, v, _ := strings.Cut(o, "=")
 		switch k {
 		case "lowerdir":
-			paths = append(paths, strings.Split(v, ":")...)
+			paths = append(paths, splitLowerdir(v)...)
 		case "upperdir", "workdir":
-			paths = append(paths, v)
+			paths = append(paths, unescapeOverlay(v))
 		}
 	}
 	dir := commonDir(paths)
@@ -244,13 +307,13 @@ func mountClassic(m Mount, target string) error {
 		k, v, _ := strings.Cut(o, "=")
 		switch k {
 		case "lowerdir":
-			ls := strings.Split(v, ":")
+			ls := splitLowerdir(v)
 			for i, l := range ls {
 				ls[i] = relTo(dir, l)
 			}
-			o = k + "=" + strings.Join(ls, ":")
+			o = k + "=" + joinLowerdir(ls)
 		case "upperdir", "workdir":
-			o = k + "=" + relTo(dir, v)
+			o = k + "=" + escapeOverlay(relTo(dir, unescapeOverlay(v)))
 		}
 		rel = append(rel, o)
 	}

@@ -19,8 +19,13 @@ func needRoot(t *testing.T) {
 // layers makes n lower dirs under a long directory name, layer i holding
 // file "f<i>" and "top" = i; returns them top first.
 func layers(t *testing.T, n int) (string, []string) {
+	return layersIn(t, strings.Repeat("long-directory-name-", 3), n)
+}
+
+// layersIn is layers under the directory name base.
+func layersIn(t *testing.T, base string, n int) (string, []string) {
 	t.Helper()
-	base := filepath.Join(t.TempDir(), strings.Repeat("long-directory-name-", 3))
+	base = filepath.Join(t.TempDir(), base)
 	var lowers []string
 	for i := 0; i < n; i++ {
 		d := filepath.Join(base, fmt.Sprintf("layer-%03d-%s", i, strings.Repeat("x", 20)))
@@ -36,12 +41,17 @@ func layers(t *testing.T, n int) (string, []string) {
 
 func checkOverlay(t *testing.T, mnt func(Mount, string) error, n int) {
 	base, lowers := layers(t, n)
+	checkOverlayOf(t, mnt, base, lowers, true)
+}
+
+func checkOverlayOf(t *testing.T, mnt func(Mount, string) error, base string, lowers []string, long bool) {
+	n := len(lowers)
 	upper, work, target := filepath.Join(base, "upper"), filepath.Join(base, "work"), filepath.Join(base, "merged")
 	for _, d := range []string{upper, work, target} {
 		os.MkdirAll(d, 0o755)
 	}
 	m := Overlay(lowers, upper, work)
-	if len(strings.Join(m.Options, ",")) < os.Getpagesize() {
+	if long && len(strings.Join(m.Options, ",")) < os.Getpagesize() {
 		t.Fatalf("test options too short to exercise the page limit")
 	}
 	if err := mnt(m, target); err != nil {
@@ -84,6 +94,27 @@ func TestOverlay120Layers(t *testing.T) {
 func TestOverlay120LayersClassic(t *testing.T) {
 	needRoot(t)
 	checkOverlay(t, mountClassic, 120)
+}
+
+// TestOverlayPathsWithSeparators mounts layers, upper and work dirs whose
+// paths hold overlayfs' option separators "," and ":" (and its escape
+// character), through the new mount API and through mount(2) with short
+// options and with options made relative (a --root such as /srv/a,b:c).
+func TestOverlayPathsWithSeparators(t *testing.T) {
+	needRoot(t)
+	for _, name := range []string{"root,with,commas", "root:with:colons", `back\slash,and:both`} {
+		base, lowers := layersIn(t, name, 3)
+		if got := Overlay(lowers, "", "").LowerDirs(); strings.Join(got, "|") != strings.Join(lowers, "|") {
+			t.Fatalf("LowerDirs = %q, want %q", got, lowers)
+		}
+		t.Run("new-api/"+name, func(t *testing.T) { checkOverlayOf(t, Mount.Mount, base, lowers, false) })
+		os.RemoveAll(filepath.Join(base, "upper"))
+		t.Run("classic/"+name, func(t *testing.T) { checkOverlayOf(t, mountClassic, base, lowers, false) })
+		os.RemoveAll(filepath.Join(base, "upper"))
+		many := filepath.Join(name, strings.Repeat("long-directory-name-", 3))
+		mbase, mlowers := layersIn(t, many, 120)
+		t.Run("classic-relative/"+name, func(t *testing.T) { checkOverlayOf(t, mountClassic, mbase, mlowers, true) })
+	}
 }
 
 func TestReadOnlyOverlayAndBind(t *testing.T) {

@@ -23,6 +23,7 @@ import (
 	"github.com/hoistproject/hoist/internal/build/buildcontext"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -224,34 +225,19 @@ func (cp *Copier) place(target string) (string, error) {
 }
 
 // MkdirAll creates dir (a container path) and missing parents, owned as the
-// copy is.
+// copy is, inside the root: a symlink to a missing directory on the way
+// creates that directory inside the root, as docker does
+// (fsutil.MkdirAllInRoot).
 func (cp *Copier) MkdirAll(dir string) (string, error) {
-	dir = path.Clean("/" + dir)
-	if dir != "/" {
-		if _, err := cp.MkdirAll(path.Dir(dir)); err != nil {
-			return "", err
-		}
-	}
-	p, err := cp.target(dir)
-	if err != nil {
-		return "", err
-	}
-	fi, err := os.Stat(p)
-	if err == nil {
-		if !fi.IsDir() {
-			return "", errdefs.InvalidArgumentf("cannot copy to %s: not a directory", dir)
-		}
-		return p, nil
-	}
-	if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return "", err
-	}
+	uid, gid := -1, -1
 	if cp.Own != nil {
-		if err := os.Lchown(p, cp.Own.UID, cp.Own.GID); err != nil {
-			return "", err
-		}
+		uid, gid = cp.Own.UID, cp.Own.GID
 	}
-	return p, nil
+	p, err := fsutil.MkdirAllInRoot(cp.Root, path.Clean("/"+dir), 0o755, uid, gid)
+	if errors.Is(err, unix.ENOTDIR) {
+		return "", errdefs.InvalidArgumentf("cannot copy to %s: not a directory", dir)
+	}
+	return p, err
 }
 
 func (cp *Copier) WriteInline(dest string, in dockerfile.Inline) error {

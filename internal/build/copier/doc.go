@@ -11,7 +11,9 @@
 // Sources are the build context (a buildcontext.Selection) or a Tree (a
 // stage's or image's rootfs, for --from and RUN --mount). Nothing is
 // written outside the root: every destination path is resolved inside it
-// (securejoin). When the destination does not exist in the image and the
+// (securejoin); a symlink to a missing directory on the way has that
+// directory created inside the root, as docker does
+// (fsutil.MkdirAllInRoot). When the destination does not exist in the image and the
 // root is an overlay mount, directories are written straight into its
 // upper dir (Copier.Upper): overlayfs' write path costs several times a
 // plain write.

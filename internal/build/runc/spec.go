@@ -34,13 +34,10 @@ func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 	if cwd == "" {
 		cwd = "/"
 	}
-	// The working directory is created if missing, owned by the user.
-	if p, err := securejoin.SecureJoin(req.Rootfs, cwd); err == nil {
-		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
-			if err := os.MkdirAll(p, 0o755); err == nil {
-				_ = os.Chown(p, int(uid), int(gid))
-			}
-		}
+	// The working directory is created if missing, owned by the user (the
+	// rule of `run`: inside the rootfs, through symlinks to missing dirs).
+	if err := spec.PrepareCwd(req.Rootfs, cwd, eu); err != nil {
+		return nil, func() {}, err
 	}
 	caps := spec.DefaultCapabilities()
 	s := &specs.Spec{

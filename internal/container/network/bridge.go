@@ -36,6 +36,18 @@ type PortBinding struct {
 // dir is bind-mounted.
 func NSPath(dir string) string { return filepath.Join(dir, "netns") }
 
+// CheckBridge refuses, before anything is made, a bridge network for the
+// container with directory dir that the OCI runtime rt could not join:
+// runc hands the namespace paths to join to its init joined by "," and
+// refuses a path holding one (a --root such as /srv/a,b). Other runtimes
+// (crun) join such a path.
+func CheckBridge(dir, rt string) error {
+	if p := NSPath(dir); strings.Contains(p, ",") && filepath.Base(rt) == "runc" {
+		return errdefs.InvalidArgumentf("the bridge network cannot run with runc here: the network namespace path %s has a ',' (from --root), which runc refuses; use --network host or none, --runtime crun, or a --root without ','", p)
+	}
+	return nil
+}
+
 // Bridge is a container's user-mode network: its own network namespace
 // (kept in <dir>/netns) connected to the host by slirp4netns, which also
 // forwards published ports.

@@ -11,6 +11,10 @@
 //	slirp.sock   slirp4netns's API socket (port forwarding requests)
 //	hosts hostname resolv.conf   written by WriteEtcFiles
 //
+// runc cannot join a namespace path holding a "," (it passes the paths
+// joined by commas): CheckBridge refuses the bridge mode at create for a
+// container directory with one (a --root such as /srv/a,b) under runc.
+//
 // A Bridge started by one process may be handed to another (Release,
 // Adopt with slirp4netns's pid); Cleanup stops what a process that died
 // left.

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
 // MergeEnv returns base with each KEY=VALUE of over replacing or appending.
@@ -44,7 +45,9 @@ func WithHome(env []string, home string) []string {
 }
 
 // PrepareCwd checks that cwd is absolute and creates it inside rootfs if
-// missing (as docker does, owned by u), never leaving the rootfs.
+// missing (owned by u), never leaving the rootfs: symlinks on the way are
+// resolved inside it, one to a missing directory included (that directory
+// is created there, as docker does; fsutil.MkdirAllInRoot).
 func PrepareCwd(rootfs, cwd string, u ExecUser) error {
 	if !path.IsAbs(cwd) {
 		return errdefs.InvalidArgumentf("the working directory '%s' is invalid, it needs to be an absolute path", cwd)
@@ -56,7 +59,7 @@ func PrepareCwd(rootfs, cwd string, u ExecUser) error {
 		f.Close()
 		return nil
 	}
-	if err := pathrs.MkdirAll(rootfs, cwd, 0o755); err != nil {
+	if _, err := fsutil.MkdirAllInRoot(rootfs, cwd, 0o755, -1, -1); err != nil {
 		return fmt.Errorf("create working directory %s: %w", cwd, err)
 	}
 	if f, err := pathrs.OpenInRoot(rootfs, cwd); err == nil {
