@@ -223,19 +223,12 @@ func (s *Store) Check(ctx context.Context, repair bool) (CheckReport, error) {
 				}
 			}
 		}
-		used := map[digest.Digest]bool{}
-		for _, l := range all {
-			used[l.Blob.Digest] = true
+		used, err := BlobsInUse(tx)
+		if err != nil {
+			return err
 		}
-		for _, r := range recs {
-			used[r.ID] = true
-			for _, m := range r.Manifests {
-				used[m.Digest] = true
-			}
-		}
-		leased := metadata.LeasedResources(tx)
 		for d, info := range blobs {
-			if used[d] || bad[d] || leased[layers.BlobResource(d)] {
+			if used[d] || bad[d] {
 				continue
 			}
 			rep.Leftovers = append(rep.Leftovers, "unreferenced blob "+d.String())
