@@ -38,6 +38,12 @@
 // directories in layers/tmp: their new blobs and layers stay, unreferenced
 // once their lease ends, for prune and `system check --repair`.
 //
+// Leftovers (Leftovers, PruneLeftovers) are what interrupted work left:
+// blob writes in content/ingest and layer directories without a record.
+// They count in `system df` (Build Cache row) and are removed by `system
+// prune` and `system check --repair` as soon as no live process owns them
+// (the writer's flock and pid, package content; never by age alone).
+//
 // Lookup (Resolve) accepts a name (normalised, ":latest" added), a
 // name@digest (repo digest), a full ID with or without "sha256:", or a
 // unique ID prefix; an unknown image is errdefs.NotFound "No such image: X".

@@ -5,11 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"syscall"
 	"time"
+
+	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
 const leasesBucket = "leases"
@@ -135,11 +135,7 @@ func leaseLive(b *Bucket) bool {
 	if err := json.Unmarshal(b.Get([]byte("info")), &rec); err != nil {
 		return false
 	}
-	if time.Since(rec.Created) > maxLeaseAge || rec.PID <= 0 {
-		return false
-	}
-	err := syscall.Kill(rec.PID, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return time.Since(rec.Created) <= maxLeaseAge && fsutil.ProcessAlive(rec.PID)
 }
 
 // PruneLeases deletes the leases of dead processes in tx and returns how

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
 // Mount is a mount added to a RUN step's container (RUN --mount).
@@ -200,15 +201,10 @@ func (r *Runner) Cleanup() {
 			continue
 		}
 		pid, err := strconv.Atoi(parts[2])
-		if err != nil || processAlive(pid) {
+		if err != nil || fsutil.ProcessAlive(pid) {
 			continue
 		}
 		_ = exec.Command(bin, "--root", filepath.Join(r.Dir, "state"), "delete", "-f", e.Name()).Run()
 		os.RemoveAll(filepath.Join(r.Dir, "bundles", e.Name()))
 	}
-}
-
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
