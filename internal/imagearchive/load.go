@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/layers"
@@ -144,6 +145,9 @@ func Load(ctx context.Context, r io.Reader, s Store, opts Options) (loaded []Loa
 			return nil, errdefs.InvalidArgumentf("invalid archive: truncated or corrupt tar: %v", err)
 		}
 		sawMember = true
+		if err := archive.RejectSparse(hdr); err != nil {
+			return nil, fmt.Errorf("invalid archive: %w", err)
+		}
 		name := cleanMember(hdr.Name)
 		if name == "" {
 			continue
