@@ -316,6 +316,9 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil
 	}
+	if err := RejectSparse(hdr); err != nil {
+		return err
+	}
 	rel, ok := cleanName(hdr.Name)
 	if !ok {
 		return errdefs.InvalidArgumentf("layer entry %q: path escapes the layer root", hdr.Name)
@@ -362,7 +365,7 @@ func (a *applier) entry(hdr *tar.Header, r io.Reader) error {
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return a.mkdir(hdr, rel, pfd, dirRel, base)
-	case tar.TypeReg, tar.TypeGNUSparse:
+	case tar.TypeReg:
 		return a.file(hdr, r, pfd, dirRel, base)
 	case tar.TypeSymlink:
 		if err := a.replace(pfd, dirRel, base); err != nil {

@@ -43,6 +43,22 @@
 // of a lower layer cannot be made (an error naming the entry), as with
 // docker's overlay2 driver.
 //
+// Amplifying entries and the per-layer size cap. Apply writes no more file
+// content than a tar declares in its headers, and every declared size is
+// charged, before a byte is written, against one per-layer cap
+// (ApplyOptions.MaxBytes, DefaultMaxBytes = 64 GiB of regular file
+// content), the same for load, import, pull, build ADD/COPY and cp.
+// Sparse entries are refused (RejectSparse: the GNU 'S' type and the PAX
+// GNU.sparse.* formats 0.0, 0.1, 1.0), as docker refuses the type: Go's
+// reader would expand their holes to zeros, so a 2 MB archive became a
+// 2 GB layer. Storing them sparse was not chosen: the layer's tar (its
+// diffID) would then have to be regenerated with the same sparse map. So
+// the only amplification left is compression's, and it stops at the cap;
+// 64 GiB was chosen as docker has no cap at all and real layers (CUDA,
+// ML models) reach tens of GB, while a bomb still fails before it fills a
+// disk of ordinary size. The cap counts declared content, so a layer of
+// many empty files costs inodes, not bytes, as with docker.
+//
 // The package owns no on-disk layout: it writes only inside the
 // directories its callers give it. Overlays whose upper directories are
 // diffed must be mounted with redirect_dir=off and metacopy=off (the

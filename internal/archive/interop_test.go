@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoistproject/hoist/internal/errdefs"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,8 +38,9 @@ func interopTree(t *testing.T, dir string) {
 	f.Close()
 }
 
-// Layers made by GNU tar (both its formats, sparse files, xattrs) apply
-// to the same tree.
+// Layers made by GNU tar (both its formats, xattrs) apply to the same tree;
+// with --sparse (GNU 'S' entries, PAX GNU.sparse.* records) they are
+// refused, naming the entry, before anything is written (RejectSparse).
 func TestApplyGNUTar(t *testing.T) {
 	if _, err := exec.LookPath("tar"); err != nil {
 		t.Skip("GNU tar not installed")
@@ -48,14 +50,26 @@ func TestApplyGNUTar(t *testing.T) {
 	want := snapshot(t, src, true)
 	for _, format := range []string{"gnu", "posix"} {
 		t.Run(format, func(t *testing.T) {
-			cmd := exec.Command("tar", "--format="+format, "--sparse", "--xattrs", "--xattrs-include=user.*", "--numeric-owner", "-C", src, "-cf", "-", ".")
-			data, err := cmd.Output()
+			args := []string{"--format=" + format, "--xattrs", "--xattrs-include=user.*", "--numeric-owner", "-C", src, "-cf", "-", "."}
+			data, err := exec.Command("tar", args...).Output()
 			if err != nil {
 				t.Fatalf("tar: %v", err)
 			}
 			dst := t.TempDir()
 			mustApply(t, dst, data, ApplyOptions{NoSameOwner: os.Geteuid() != 0})
 			diffTrees(t, want, snapshot(t, dst, true))
+
+			if data, err = exec.Command("tar", append([]string{"--sparse"}, args...)...).Output(); err != nil {
+				t.Fatalf("tar --sparse: %v", err)
+			}
+			dst = t.TempDir()
+			_, err = Apply(context.Background(), dst, bytes.NewReader(data), ApplyOptions{NoSameOwner: os.Geteuid() != 0})
+			if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), `"./sparse": sparse files`) {
+				t.Fatalf("Apply of a --sparse tar: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dst, "sparse")); err == nil {
+				t.Fatal("the sparse file was written")
+			}
 		})
 	}
 }

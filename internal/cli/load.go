@@ -45,6 +45,7 @@ func newLoadCmd(e *env) *cobra.Command {
 				Claim: func(ctx context.Context, d digest.Digest) error {
 					return st.DB().AddResources(ctx, layers.BlobResource(d))
 				},
+				Discard: st.DiscardBlobs,
 				Prepare: func(ctx context.Context, r io.Reader) (*layers.Prepared, error) {
 					return st.Layers().Prepare(ctx, r, layers.CreateOptions{})
 				},

@@ -69,8 +69,24 @@ func newSystemDfCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// What interrupted work left counts as build cache, as docker
+			// counts its own unused intermediate data.
+			leftovers, err := s.Leftovers(cmd.Context())
+			if err != nil {
+				return err
+			}
+			bActive, bReclaim := 0, bu.Size
+			for _, l := range leftovers {
+				bu.Records++
+				bu.Size += l.Size
+				if l.Live {
+					bActive++
+				} else {
+					bReclaim += l.Size
+				}
+			}
 			if verbose {
-				return e.printDfVerbose(u, cu, vols, bu)
+				return e.printDfVerbose(u, cu, vols, bu, leftovers)
 			}
 			rec := humanSize4(u.Reclaimable)
 			if u.Size > 0 {
@@ -99,7 +115,7 @@ func newSystemDfCmd(e *env) *cobra.Command {
 				dfRow{Type: "Images", TotalCount: fmt.Sprint(len(u.Images)), Active: fmt.Sprint(u.Active), Size: humanSize4(u.Size), Reclaimable: rec},
 				dfRow{Type: "Containers", TotalCount: fmt.Sprint(cu.Containers), Active: fmt.Sprint(cu.Running), Size: humanSize4(cu.Size), Reclaimable: crec},
 				dfRow{Type: "Local Volumes", TotalCount: fmt.Sprint(len(vols)), Active: fmt.Sprint(vused), Size: humanSize4(vsize), Reclaimable: vrec},
-				dfRow{Type: "Build Cache", TotalCount: fmt.Sprint(bu.Records), Active: "0", Size: humanSize4(bu.Size), Reclaimable: humanSize4(bu.Size)},
+				dfRow{Type: "Build Cache", TotalCount: fmt.Sprint(bu.Records), Active: fmt.Sprint(bActive), Size: humanSize4(bu.Size), Reclaimable: humanSize4(bReclaim)},
 			}
 			return renderList(e.out, format, "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", dfHeaders, rows)
 		},
@@ -109,7 +125,7 @@ func newSystemDfCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func (e *env) printDfVerbose(u images.Usage, cu container.Usage, vols []volume.Volume, bu buildcache.Usage) error {
+func (e *env) printDfVerbose(u images.Usage, cu container.Usage, vols []volume.Volume, bu buildcache.Usage, leftovers []images.Leftover) error {
 	fmt.Fprintf(e.out, "Images space usage:\n\n")
 	var rows []any
 	for _, iu := range u.Images {
@@ -145,8 +161,18 @@ func (e *env) printDfVerbose(u images.Usage, cu container.Usage, vols []volume.V
 	if err := renderList(e.out, "", "table {{.Name}}\t{{.Links}}\t{{.Size}}", map[string]string{"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}, rows); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.out, "\nBuild cache usage: %s\n\nCACHE ID   CACHE TYPE   SIZE      CREATED   LAST USED   USAGE     SHARED\n", humanSize(bu.Size))
-	return nil
+	fmt.Fprintf(e.out, "\nBuild cache usage: %s\n\n", humanSize(bu.Size))
+	type cacheRow struct{ ID, Type, Size, Created, LastUsed, Usage, Shared string }
+	rows = rows[:0]
+	for _, l := range leftovers {
+		r := cacheRow{ID: l.What, Type: "interrupted", Size: humanSize(l.Size), Usage: "0", Shared: "false"}
+		if l.Live {
+			r.Type, r.Usage = "in progress", "1"
+		}
+		rows = append(rows, r)
+	}
+	return renderList(e.out, "", "table {{.ID}}\t{{.Type}}\t{{.Size}}\t{{.Created}}\t{{.LastUsed}}\t{{.Usage}}\t{{.Shared}}",
+		map[string]string{"ID": "CACHE ID", "Type": "CACHE TYPE", "Size": "SIZE", "Created": "CREATED", "LastUsed": "LAST USED", "Usage": "USAGE", "Shared": "SHARED"}, rows)
 }
 
 func newSystemPruneCmd(e *env) *cobra.Command {
@@ -206,6 +232,14 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 				}
 			}
 			brep, err := buildcache.Prune(cmd.Context(), s, filepath.Join(s.Root(), "build"), bopts)
+			if err != nil {
+				return err
+			}
+			// And what interrupted work left that no live process owns.
+			leftovers, err := s.PruneLeftovers(cmd.Context())
+			for _, l := range leftovers {
+				brep.SpaceReclaimed += l.Size
+			}
 			if err != nil {
 				return err
 			}

@@ -11,10 +11,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 // Local is a Store on a local directory. It holds no mutable state besides
@@ -136,32 +140,99 @@ func (s *Local) Writer(ctx context.Context, alg digest.Algorithm) (Writer, error
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, err
 	}
-	p := filepath.Join(s.root, "ingest", hex.EncodeToString(rnd[:]))
+	// ingest/<pid>-<random>, locked while written: its owner is known
+	// (Ingests) and a crash leaves a file nobody holds.
+	p := filepath.Join(s.root, "ingest", fmt.Sprintf("%d-%s", os.Getpid(), hex.EncodeToString(rnd[:])))
 	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("content store: %w", err)
 	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		os.Remove(p)
+		return nil, fmt.Errorf("content store: locking %s: %w", p, err)
+	}
 	return &localWriter{s: s, f: f, path: p, dg: alg.Digester()}, nil
 }
 
-// PruneIngest removes ingest files older than age (left by crashed writers).
-func (s *Local) PruneIngest(age time.Duration) (int, error) {
+// Ingest is a blob write in ingest/: in progress (Live) or left by a
+// process that died.
+type Ingest struct {
+	Name    string
+	Size    int64
+	ModTime time.Time
+	// Live: a running process owns the write.
+	Live bool
+}
+
+// Ingests lists the blob writes in ingest/ and whether a live process owns
+// each. A writer holds an exclusive flock on its file while it writes and
+// names the file <pid>-<random>: a file whose lock can be taken belongs to
+// nobody, unless its pid is alive and the file is younger than age (the
+// instant between its creation and its lock; older, the pid was reused).
+// A file without a pid in its name (written before owners were recorded)
+// is live until it is older than age.
+func (s *Local) Ingests(age time.Duration) ([]Ingest, error) {
 	dir := filepath.Join(s.root, "ingest")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	var out []Ingest
 	for _, e := range ents {
 		fi, err := e.Info()
-		if err != nil || time.Since(fi.ModTime()) < age {
+		if err != nil {
+			continue // removed meanwhile
+		}
+		in := Ingest{Name: e.Name(), Size: fi.Size(), ModTime: fi.ModTime()}
+		in.Live = ingestOwned(filepath.Join(dir, e.Name()), e.Name(), time.Since(fi.ModTime()) < age)
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// ingestOwned tells whether a live process owns the ingest file p.
+func ingestOwned(p, name string, young bool) bool {
+	pidStr, _, hasPid := strings.Cut(name, "-")
+	pid, err := strconv.Atoi(pidStr)
+	if !hasPid || err != nil || pid <= 0 {
+		return young
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return false // gone, or not a file we can hold
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK) // the writer holds it
+	}
+	defer unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return young && fsutil.ProcessAlive(pid)
+}
+
+// PruneIngests removes the ingest files no live process owns (Ingests)
+// and returns them.
+func (s *Local) PruneIngests(age time.Duration) ([]Ingest, error) {
+	all, err := s.Ingests(age)
+	if err != nil {
+		return nil, err
+	}
+	var removed []Ingest
+	for _, in := range all {
+		if in.Live {
 			continue
 		}
-		if os.RemoveAll(filepath.Join(dir, e.Name())) == nil {
-			n++
+		if os.RemoveAll(filepath.Join(s.root, "ingest", in.Name)) == nil {
+			removed = append(removed, in)
 		}
 	}
-	return n, nil
+	return removed, nil
+}
+
+// PruneIngest is PruneIngests, counting the files removed.
+func (s *Local) PruneIngest(age time.Duration) (int, error) {
+	removed, err := s.PruneIngests(age)
+	return len(removed), err
 }
 
 type localWriter struct {

@@ -28,8 +28,12 @@
 // identical layers) are resolved inside the archive's own namespace only. At
 // the end the archive's manifests are resolved to images: member paths map
 // to blob digests, never to host files, so a manifest naming `../../x` only
-// fails to find a member. Blobs that this load added but no image uses are
-// deleted again. Accepted: docker save before and after v25, podman save
+// fails to find a member. Rollback owns only what it created: the blobs this
+// load wrote that were not already stored (a member not named by its digest,
+// such as docker's <id>/layer.tar, is hashed first and dropped when its blob
+// exists) and that no loaded image uses (all of them after a failure) go to
+// Options.Discard, which removes only those that no record or other live
+// lease holds (images.Store.DiscardBlobs). Accepted: docker save before and after v25, podman save
 // (docker-archive and oci-archive), skopeo docker-archive:/oci-archive:, and
 // an OCI image layout directory (LoadDir).
 package imagearchive

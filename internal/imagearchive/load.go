@@ -13,8 +13,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/layers"
@@ -62,13 +64,14 @@ type Store interface {
 // loader keeps the state of one load: the archive's namespace of member
 // paths, mapped to blob digests or to link targets.
 type loader struct {
-	store  Store
-	blobs  map[string]digest.Digest // cleaned member path -> digest
-	links  map[string]string        // cleaned member path -> cleaned target path
-	meta   map[string][]byte        // small JSON members at the archive root
-	added  []digest.Digest          // blobs this load created
-	onBlob func(name string, current, total int64)
-	claim  func(ctx context.Context, d digest.Digest) error
+	store   Store
+	blobs   map[string]digest.Digest // cleaned member path -> digest
+	links   map[string]string        // cleaned member path -> cleaned target path
+	meta    map[string][]byte        // small JSON members at the archive root
+	added   []digest.Digest          // blobs this load created (not found stored)
+	onBlob  func(name string, current, total int64)
+	claim   func(ctx context.Context, d digest.Digest) error
+	discard func(ctx context.Context, blobs []digest.Digest) error
 
 	prepare  func(ctx context.Context, r io.Reader) (*layers.Prepared, error)
 	slots    chan struct{}                      // speculations running
@@ -88,6 +91,13 @@ type Options struct {
 	// becomes visible (and for blobs already stored), so that the caller can
 	// protect it from a concurrent prune until an image record names it.
 	Claim func(ctx context.Context, d digest.Digest) error
+	// Discard, if set, is given the blobs this load created (never those
+	// it found already stored) that no loaded image uses: all of them when
+	// the load fails. It removes those that nothing else uses, deciding
+	// under the same rules that protect stored images
+	// (images.Store.DiscardBlobs). Unset, they are deleted from the store
+	// directly: only for a store no other image or process uses.
+	Discard func(ctx context.Context, blobs []digest.Digest) error
 	// Prepare, if set, unpacks a layer from r (layers.Store.Prepare). It is
 	// started, in its own goroutine, for each new blob member that looks
 	// like a layer (a tar, gzip or zstd stream), and fed the member's bytes
@@ -103,7 +113,16 @@ func newLoader(s Store, opts Options) *loader {
 	if claim == nil {
 		claim = func(context.Context, digest.Digest) error { return nil }
 	}
-	return &loader{store: s, blobs: map[string]digest.Digest{}, links: map[string]string{}, meta: map[string][]byte{}, onBlob: opts.Progress, claim: claim,
+	discard := opts.Discard
+	if discard == nil {
+		discard = func(ctx context.Context, blobs []digest.Digest) error {
+			for _, d := range blobs {
+				_ = s.Delete(ctx, d)
+			}
+			return nil
+		}
+	}
+	return &loader{store: s, blobs: map[string]digest.Digest{}, links: map[string]string{}, meta: map[string][]byte{}, onBlob: opts.Progress, claim: claim, discard: discard,
 		prepare: opts.Prepare, slots: make(chan struct{}, maxSpeculative), chunks: make(chan []byte, maxSpeculative*(chunkQueue+2))}
 }
 
@@ -126,6 +145,9 @@ func Load(ctx context.Context, r io.Reader, s Store, opts Options) (loaded []Loa
 			return nil, errdefs.InvalidArgumentf("invalid archive: truncated or corrupt tar: %v", err)
 		}
 		sawMember = true
+		if err := archive.RejectSparse(hdr); err != nil {
+			return nil, fmt.Errorf("invalid archive: %w", err)
+		}
 		name := cleanMember(hdr.Name)
 		if name == "" {
 			continue
@@ -276,7 +298,7 @@ func (l *loader) member(ctx context.Context, name string, size int64, r io.Reade
 			return fmt.Errorf("invalid archive: member %s: %w", name, err)
 		}
 	}
-	info, err := l.write(ctx, src, size, expected)
+	info, created, err := l.write(ctx, src, size, expected)
 	if spec != nil {
 		spec.finish(err)
 		if err != nil {
@@ -288,7 +310,9 @@ func (l *loader) member(ctx context.Context, name string, size int64, r io.Reade
 	if err != nil {
 		return fmt.Errorf("invalid archive: member %s: %w", name, err)
 	}
-	l.added = append(l.added, info.Digest)
+	if created {
+		l.added = append(l.added, info.Digest)
+	}
 	l.blobs[name] = info.Digest
 	if l.onBlob != nil {
 		l.onBlob(name, size, size)
@@ -486,8 +510,9 @@ func (l *loader) layerDesc(ctx context.Context, d digest.Digest) (ocispec.Descri
 	return ocispec.Descriptor{MediaType: mt, Digest: d, Size: info.Size}, nil
 }
 
-// finish removes the blobs this load added that no loaded image uses (all
-// of them after a failed load).
+// finish gives the blobs this load created that no loaded image uses (all
+// of them after a failed load) to discard, which removes those nothing else
+// uses.
 func (l *loader) finish(ctx context.Context, loaded []Loaded, err error) {
 	keep := map[digest.Digest]bool{}
 	if err == nil {
@@ -498,11 +523,13 @@ func (l *loader) finish(ctx context.Context, loaded []Loaded, err error) {
 			}
 		}
 	}
+	var drop []digest.Digest
 	for _, d := range l.added {
-		if !keep[d] {
-			_ = l.store.Delete(context.WithoutCancel(ctx), d)
+		if !keep[d] && !slices.Contains(drop, d) {
+			drop = append(drop, d)
 		}
 	}
+	_ = l.discard(context.WithoutCancel(ctx), drop)
 	if l.prepared == nil { // failed before resolving
 		l.prepared = l.preparedOf()
 	}
@@ -546,21 +573,31 @@ func (p *progressReader) Read(b []byte) (int, error) {
 }
 
 // write stores one blob, claiming its digest before it becomes visible.
-func (l *loader) write(ctx context.Context, r io.Reader, size int64, expected digest.Digest) (content.Info, error) {
+// created is false when the blob was already stored (an archive member not
+// named by its digest, such as docker's <id>/layer.tar): then this write
+// did not create it, and a rollback of the load must not remove it.
+func (l *loader) write(ctx context.Context, r io.Reader, size int64, expected digest.Digest) (_ content.Info, created bool, _ error) {
 	alg := digest.Canonical
 	if expected != "" {
 		alg = expected.Algorithm()
 	}
 	w, err := l.store.Writer(ctx, alg)
 	if err != nil {
-		return content.Info{}, err
+		return content.Info{}, false, err
 	}
 	defer w.Close()
 	if _, err := io.CopyBuffer(w, r, make([]byte, 1<<20)); err != nil {
-		return content.Info{}, err
+		return content.Info{}, false, err
 	}
-	if err := l.claim(ctx, w.Digest()); err != nil {
-		return content.Info{}, err
+	d := w.Digest()
+	if err := l.claim(ctx, d); err != nil {
+		return content.Info{}, false, err
 	}
-	return w.Commit(ctx, size, expected)
+	if (expected == "" || expected == d) && (size < 0 || size == w.Size()) {
+		if info, err := l.store.Info(ctx, d); err == nil && info.Size == w.Size() {
+			return info, false, nil // already stored: this copy is dropped
+		}
+	}
+	info, err := w.Commit(ctx, size, expected)
+	return info, err == nil, err
 }

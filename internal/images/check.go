@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -32,7 +31,8 @@ type CheckReport struct {
 }
 
 // leftoverAge: unreferenced blobs younger than this may belong to work in
-// progress in another process and are left alone.
+// progress in another process and are left alone. For blob writes, whose
+// owner is known (content.Local.Ingests), it only bounds a reused pid.
 const leftoverAge = 10 * time.Minute
 
 // Check verifies every blob digest and every record's references (`system
@@ -209,33 +209,21 @@ func (s *Store) Check(ctx context.Context, repair bool) (CheckReport, error) {
 		for _, r := range metadata.Trashed(tx) {
 			rep.Leftovers = append(rep.Leftovers, "pending deletion: "+r)
 		}
-		// Leftovers: layer directories without records, unreferenced blobs.
-		ents, _ := os.ReadDir(filepath.Join(s.root, "layers"))
-		for _, e := range ents {
-			if e.Name() == "tmp" {
-				continue
-			}
-			d := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
-			if _, ok := all[d]; !ok {
-				rep.Leftovers = append(rep.Leftovers, "layer directory without record: "+e.Name())
-				if repair {
-					os.RemoveAll(filepath.Join(s.root, "layers", e.Name()))
-				}
-			}
+		// Leftovers: layer directories without records (removed with the
+		// interrupted writes below), unreferenced blobs.
+		orphans, err := s.ls.OrphansTx(tx)
+		if err != nil {
+			return err
 		}
-		used := map[digest.Digest]bool{}
-		for _, l := range all {
-			used[l.Blob.Digest] = true
+		for _, o := range orphans {
+			rep.Leftovers = append(rep.Leftovers, "layer directory without record: "+o.Name)
 		}
-		for _, r := range recs {
-			used[r.ID] = true
-			for _, m := range r.Manifests {
-				used[m.Digest] = true
-			}
+		used, err := BlobsInUse(tx)
+		if err != nil {
+			return err
 		}
-		leased := metadata.LeasedResources(tx)
 		for d, info := range blobs {
-			if used[d] || bad[d] || leased[layers.BlobResource(d)] {
+			if used[d] || bad[d] {
 				continue
 			}
 			rep.Leftovers = append(rep.Leftovers, "unreferenced blob "+d.String())
@@ -254,12 +242,23 @@ func (s *Store) Check(ctx context.Context, repair bool) (CheckReport, error) {
 			if n := s.ls.Cleanup(); n > 0 {
 				rep.Repaired = append(rep.Repaired, fmt.Sprintf("removed %d interrupted layer directories", n))
 			}
-			if n, _ := s.cs.PruneIngest(leftoverAge); n > 0 {
-				rep.Repaired = append(rep.Repaired, fmt.Sprintf("removed %d interrupted blob writes", n))
+			removed, err := s.PruneLeftovers(ctx)
+			for _, l := range removed {
+				rep.Repaired = append(rep.Repaired, fmt.Sprintf("removed %s (%d bytes)", l.What, l.Size))
+			}
+			if err != nil {
+				return rep, err
 			}
 		}
 	} else {
 		err = s.db.View(ctx, fn)
+	}
+	if ingests, ierr := s.cs.Ingests(leftoverAge); ierr == nil {
+		for _, in := range ingests {
+			if !in.Live {
+				rep.Leftovers = append(rep.Leftovers, fmt.Sprintf("interrupted blob write: content/ingest/%s (%d bytes)", in.Name, in.Size))
+			}
+		}
 	}
 	slices.Sort(rep.Problems)
 	slices.Sort(rep.Leftovers)

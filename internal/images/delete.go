@@ -284,26 +284,18 @@ func (d *deleter) deleteImage(id digest.Digest, force, prune, quiet bool) error 
 }
 
 // deleteBlobs puts the config and manifest blobs of a deleted image in the
-// trash unless another image record or a live lease still names them.
+// trash unless a record or a live lease still holds them (BlobsInUse).
 func (d *deleter) deleteBlobs(r Record) error {
-	leased := metadata.LeasedResources(d.tx)
-	used := map[digest.Digest]bool{}
-	recs, err := allRecords(d.tx)
+	inUse, err := BlobsInUse(d.tx)
 	if err != nil {
 		return err
-	}
-	for _, o := range recs {
-		used[o.ID] = true
-		for _, m := range o.Manifests {
-			used[m.Digest] = true
-		}
 	}
 	cands := []digest.Digest{r.ID}
 	for _, m := range r.Manifests {
 		cands = append(cands, m.Digest)
 	}
 	for _, c := range cands {
-		if used[c] || leased[layers.BlobResource(c)] {
+		if inUse[c] {
 			continue
 		}
 		if err := metadata.Trash(d.tx, layers.BlobResource(c)); err != nil {
@@ -311,4 +303,75 @@ func (d *deleter) deleteBlobs(r Record) error {
 		}
 	}
 	return nil
+}
+
+// BlobsInUse is the one rule for whether a blob of the content store may be
+// deleted: it may not while an image record names it (config, manifests), a
+// layer record names it (its blob), or a live lease holds it. Decided
+// inside a metadata transaction, so that nobody starts or stops using a
+// blob meanwhile (writers claim a blob in their lease before relying on it).
+func BlobsInUse(tx *metadata.Tx) (map[digest.Digest]bool, error) {
+	used := map[digest.Digest]bool{}
+	recs, err := allRecords(tx)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range recs {
+		used[o.ID] = true
+		for _, m := range o.Manifests {
+			used[m.Digest] = true
+		}
+	}
+	all, err := layers.AllTx(tx)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range all {
+		used[l.Blob.Digest] = true
+	}
+	for r := range metadata.LeasedResources(tx) {
+		if d, ok := strings.CutPrefix(r, "blob/"); ok {
+			used[digest.Digest(d)] = true
+		}
+	}
+	return used, nil
+}
+
+// DiscardBlobs is the rollback of an operation that wrote blobs (load,
+// pull) and failed, or no longer needs some of them: blobs is what it
+// created itself (not blobs it found already stored). In one transaction it
+// drops them from the lease of ctx and trashes those nothing else uses
+// (BlobsInUse: another image, layer or live lease); the trash is emptied
+// after the commit. So a rollback never removes content that an existing
+// image or a concurrent operation holds.
+func (s *Store) DiscardBlobs(ctx context.Context, blobs []digest.Digest) error {
+	if len(blobs) == 0 {
+		return nil
+	}
+	ctx = context.WithoutCancel(ctx)
+	res := make([]string, len(blobs))
+	for i, d := range blobs {
+		res[i] = layers.BlobResource(d)
+	}
+	err := s.db.Update(ctx, func(tx *metadata.Tx) error {
+		if err := metadata.DropResources(ctx, tx, res...); err != nil {
+			return err
+		}
+		inUse, err := BlobsInUse(tx)
+		if err != nil {
+			return err
+		}
+		for _, d := range blobs {
+			if !inUse[d] {
+				if err := metadata.Trash(tx, layers.BlobResource(d)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return s.ls.EmptyTrash(ctx)
 }

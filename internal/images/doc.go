@@ -24,6 +24,26 @@
 // removed after the commit (layers.EmptyTrash), so a kill at any point
 // leaves no record naming a missing file.
 //
+// Rollback owns only what it created. A blob may be deleted only while no
+// image record (config, manifests), no layer record and no live lease holds
+// it: one rule, BlobsInUse, decided inside a metadata transaction, used by
+// rmi, prune, `system check --repair` and every rollback. Operations claim a
+// blob in their lease before they rely on it (before writing it, or on
+// finding it stored), so a concurrent load or pull of the same content is
+// seen. A failed operation gives back only the blobs it created
+// (DiscardBlobs: drop them from its lease, trash the unused ones, empty the
+// trash); what it found already stored it never removes. Audited failure
+// paths: load (both layouts) rolls back through DiscardBlobs; import, pull,
+// build, commit and tag remove nothing on failure but their own unpack
+// directories in layers/tmp: their new blobs and layers stay, unreferenced
+// once their lease ends, for prune and `system check --repair`.
+//
+// Leftovers (Leftovers, PruneLeftovers) are what interrupted work left:
+// blob writes in content/ingest and layer directories without a record.
+// They count in `system df` (Build Cache row) and are removed by `system
+// prune` and `system check --repair` as soon as no live process owns them
+// (the writer's flock and pid, package content; never by age alone).
+//
 // Lookup (Resolve) accepts a name (normalised, ":latest" added), a
 // name@digest (repo digest), a full ID with or without "sha256:", or a
 // unique ID prefix; an unknown image is errdefs.NotFound "No such image: X".

@@ -47,7 +47,11 @@
 // metadata transaction, renamed to layers/<chainID> and its record written.
 // So a record exists only for a complete directory; leftovers in layers/tmp
 // belong to dead processes and are removed by Cleanup (system check --repair,
-// and every Store open removes those of dead processes).
+// and every Store open removes those of dead processes). A layers/<chainID>
+// without a record (a kill between the rename and the commit) has no live
+// owner, since both happen in one transaction: OrphansTx lists them (`system
+// df` counts them as build cache) and RemoveOrphans, under the lock,
+// deletes them (`system prune`, `system check --repair`).
 //
 // Load unpacks ahead (Prepare): each archive member that looks like a layer
 // is unpacked into layers/tmp while its blob is hashed and stored, in

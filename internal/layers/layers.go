@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/hoistproject/hoist/internal/archive"
@@ -94,7 +93,7 @@ func (s *Store) Cleanup() int {
 	for _, e := range ents {
 		name := e.Name()
 		if pidStr, _, ok := strings.Cut(name, "-"); ok && pidStr != "del" {
-			if pid, err := strconv.Atoi(pidStr); err == nil && processAlive(pid) {
+			if pid, err := strconv.Atoi(pidStr); err == nil && fsutil.ProcessAlive(pid) {
 				continue
 			}
 		}
@@ -103,17 +102,6 @@ func (s *Store) Cleanup() int {
 		}
 	}
 	return n
-}
-
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	if pid == os.Getpid() {
-		return true
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func randHex() string {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/metadata"
 	"github.com/opencontainers/go-digest"
@@ -86,8 +87,11 @@ func tarContentSize(ctx context.Context, r io.Reader) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
+		if err := archive.RejectSparse(hdr); err != nil {
+			return 0, err
+		}
 		switch hdr.Typeflag {
-		case tar.TypeReg, tar.TypeGNUSparse:
+		case tar.TypeReg:
 			n += hdr.Size
 		case tar.TypeSymlink:
 			n += int64(len(hdr.Linkname))

@@ -19,5 +19,7 @@
 // A lease keeps in-progress work (a layer unpacked but not yet used by an
 // image) from being removed by another process's prune. A lease is live while
 // its process runs; leases of dead processes are ignored and removed by
-// PruneLeases (called by `system check --repair` and by prune).
+// PruneLeases (called by `system check --repair` and by prune). A rollback
+// drops its own claims (DropResources) and, in the same transaction, deletes
+// only what no other live lease or record holds (images.BlobsInUse).
 package metadata

@@ -5,11 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"syscall"
 	"time"
+
+	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
 const leasesBucket = "leases"
@@ -86,6 +86,27 @@ func AddResource(ctx context.Context, tx *Tx, res string) error {
 	return rb.Put([]byte(res), nil)
 }
 
+// DropResources removes res from the lease of ctx (if any) in tx: the work
+// no longer needs them. Whether they may then be deleted is for the caller
+// to decide, under the same transaction, from LeasedResources (the other
+// live leases) and the records that name them.
+func DropResources(ctx context.Context, tx *Tx, res ...string) error {
+	id, ok := LeaseFromContext(ctx)
+	if !ok {
+		return nil
+	}
+	rb := ReadBucket(tx, leasesBucket, id, "res")
+	if rb == nil {
+		return nil
+	}
+	for _, r := range res {
+		if err := rb.Delete([]byte(r)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // LeasedResources returns the resources protected by live leases.
 func LeasedResources(tx *Tx) map[string]bool {
 	out := map[string]bool{}
@@ -114,11 +135,7 @@ func leaseLive(b *Bucket) bool {
 	if err := json.Unmarshal(b.Get([]byte("info")), &rec); err != nil {
 		return false
 	}
-	if time.Since(rec.Created) > maxLeaseAge || rec.PID <= 0 {
-		return false
-	}
-	err := syscall.Kill(rec.PID, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return time.Since(rec.Created) <= maxLeaseAge && fsutil.ProcessAlive(rec.PID)
 }
 
 // PruneLeases deletes the leases of dead processes in tx and returns how

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
 // Mount is a mount added to a RUN step's container (RUN --mount).
@@ -197,15 +198,10 @@ func (r *Runner) Cleanup() {
 			continue
 		}
 		pid, err := strconv.Atoi(parts[2])
-		if err != nil || processAlive(pid) {
+		if err != nil || fsutil.ProcessAlive(pid) {
 			continue
 		}
 		_ = exec.Command(bin, "--root", filepath.Join(r.Dir, "state"), "delete", "-f", e.Name()).Run()
 		os.RemoveAll(filepath.Join(r.Dir, "bundles", e.Name()))
 	}
-}
-
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -246,7 +246,7 @@ func CleanupStale(tmpDir string) int {
 	n := 0
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() || processAlive(pid) {
+		if err != nil || pid == os.Getpid() || fsutil.ProcessAlive(pid) {
 			continue
 		}
 		dir := filepath.Join(tmpDir, e.Name())
@@ -263,9 +263,4 @@ func CleanupStale(tmpDir string) int {
 		}
 	}
 	return n
-}
-
-func processAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }
