@@ -86,7 +86,7 @@ Example config file:
     "realm": "my registry",
     "tls_cert": "/etc/hoist/cert.pem", "tls_key": "/etc/hoist/key.pem",
     "gc_interval": "6h", "gc_grace": "1h", "gc_delete_untagged": false,
-    "upload_max_age": "24h",
+    "upload_max_age": "1h", "uploads_per_repository": 256, "uploads_per_client": 1024,
     "access": [
       {"repository": "private/**", "read": ["alice", "bob"], "write": ["alice"]},
       {"repository": "library/*", "read": ["*"], "write": ["admin"]}
@@ -122,7 +122,9 @@ authenticated user. /healthz answers without credentials.`,
 	f.Duration("gc-interval", 0, "Run garbage collection this often (0: never)")
 	f.Duration("gc-grace", time.Duration(d.GCGrace), "Never collect blobs or manifests younger than this")
 	f.Bool("gc-delete-untagged", false, "Periodic GC also deletes untagged manifests")
-	f.Duration("upload-max-age", time.Duration(d.UploadMaxAge), "Purge upload sessions idle for longer than this")
+	f.Duration("upload-max-age", time.Duration(d.UploadMaxAge), "Expire upload sessions idle for longer than this (0: never)")
+	f.Int("uploads-per-repository", d.UploadsPerRepo, "Most open upload sessions per repository (0: no cap; beyond: 429 TOOMANYREQUESTS)")
+	f.Int("uploads-per-client", d.UploadsPerClient, "Most open upload sessions per client, a user or else an IP address (0: no cap)")
 	return c
 }
 
@@ -200,7 +202,7 @@ blobs and manifests younger than --grace are never collected.`,
 	f.BoolVar(&dryRun, "dry-run", false, "Report what would be deleted, delete nothing")
 	f.BoolVar(&untagged, "delete-untagged", false, "Also delete manifests no tag reaches")
 	f.DurationVar(&grace, "grace", time.Hour, "Never collect blobs or manifests younger than this")
-	f.DurationVar(&uploadAge, "upload-max-age", 24*time.Hour, "Purge upload sessions idle for longer than this")
+	f.DurationVar(&uploadAge, "upload-max-age", time.Duration(server.DefaultConfig().UploadMaxAge), "Purge upload sessions idle for longer than this")
 	f.StringVar(&format, "format", "", `Output format ("json")`)
 	return c
 }

@@ -37,6 +37,9 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 		ln.Close()
 		return err
 	}
+	store.SetUploadLimits(storage.UploadLimits{
+		MaxAge: time.Duration(cfg.UploadMaxAge), PerRepository: cfg.UploadsPerRepo, PerOwner: cfg.UploadsPerClient,
+	})
 	metrics := NewMetrics()
 	opts := []Option{WithLogger(log), WithAccessLog(cfg.AccessLog), WithReadOnly(cfg.ReadOnly),
 		WithAllowSparse(cfg.AllowSparse), WithMetrics(metrics)}
@@ -123,7 +126,7 @@ func maintenance(ctx context.Context, store *storage.Store, cfg Config, m *Metri
 			return
 		case <-purge.C:
 			if cfg.UploadMaxAge > 0 {
-				if n, err := store.PurgeUploads(ctx, time.Duration(cfg.UploadMaxAge)); err != nil {
+				if n, _, err := store.PurgeUploads(ctx, time.Duration(cfg.UploadMaxAge)); err != nil {
 					log.Warn("registry: purging uploads", "err", err)
 				} else if n > 0 {
 					log.Info("registry: purged abandoned uploads", "count", n)

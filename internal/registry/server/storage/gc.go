@@ -112,8 +112,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 		}
 	}
 	if opts.UploadMaxAge > 0 && !opts.DryRun {
-		n, err := s.PurgeUploads(ctx, opts.UploadMaxAge)
+		n, freed, err := s.PurgeUploads(ctx, opts.UploadMaxAge)
 		rep.UploadsPurged = n
+		rep.BytesFreed += freed
 		if err != nil {
 			return rep, err
 		}
