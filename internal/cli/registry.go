@@ -116,6 +116,7 @@ authenticated user. /healthz answers without credentials.`,
 	f.String("tls-key", "", "TLS private key file")
 	f.String("token-key", "", "Turn on Docker token auth, signing with the key in this file (created if missing; needs --htpasswd)")
 	f.Duration("token-ttl", 15*time.Minute, "Lifetime of issued tokens")
+	f.String("token-realm", "", "Token endpoint URL sent in Bearer challenges, e.g. https://registry.example.com/token (default: the address the connection arrived on, with the TLS certificate's first DNS name as host when serving TLS; never the Host header)")
 	f.Bool("read-only", false, "Refuse every write")
 	f.Bool("allow-sparse", false, "Accept image manifests whose layers were not pushed")
 	f.Bool("access-log", d.AccessLog, "Log every request")

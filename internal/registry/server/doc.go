@@ -30,7 +30,9 @@
 // Errors are answered from the one table in errors.go (code, status,
 // message); storage errors carry errdefs classes and are translated there by
 // classify. Authentication is htpasswd (bcrypt) basic auth with per-repository
-// access rules (auth.go); a caller who may not read a repository gets DENIED
+// access rules (auth.go) or the Docker token flow (token.go; the realm URL
+// is configured or derived from the listening socket, never from the Host
+// header); a caller who may not read a repository gets DENIED
 // whether or not the thing asked for exists, and a mount from such a
 // repository silently becomes an upload session.
 package server

@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/hoistproject/hoist/internal/registry/server/storage"
@@ -62,6 +65,15 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 				return err
 			}
 			opts = append(opts, WithTokenAuth(ta))
+			if cfg.TokenRealm != "" {
+				if err := CheckTokenRealm(cfg.TokenRealm); err != nil {
+					ln.Close()
+					return err
+				}
+				opts = append(opts, WithTokenRealm(cfg.TokenRealm))
+			} else if cfg.TLSCert != "" {
+				opts = append(opts, WithTokenRealmHost(certHostName(cfg.TLSCert)))
+			}
 		}
 	} else if cfg.TokenKey != "" {
 		ln.Close()
@@ -104,6 +116,30 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 		return err
 	}
 	return nil
+}
+
+// certHostName is the first DNS name of the PEM certificate in file ("" if
+// it has none or cannot be read).
+func certHostName(file string) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return ""
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil || len(c.DNSNames) == 0 {
+			return ""
+		}
+		return c.DNSNames[0]
+	}
 }
 
 // maintenance purges abandoned uploads and runs the periodic GC.

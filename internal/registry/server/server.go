@@ -18,6 +18,8 @@ type Server struct {
 	auth        *Htpasswd
 	token       *TokenAuth
 	realm       string
+	tokenRealm  string // configured realm URL of Bearer challenges
+	realmHost   string // host name of the default realm URL
 	rules       []AccessRule
 	readOnly    bool
 	allowSparse bool

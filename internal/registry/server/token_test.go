@@ -4,9 +4,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func tokenRegistry(t *testing.T, ttl time.Duration) *testRegistry {
@@ -95,4 +100,64 @@ func TestTokenExpires(t *testing.T) {
 	}
 	expired := r.srv.Config.Handler.(*Server).token.sign(tokenClaims{Subject: c.Subject, Audience: c.Audience, Expires: time.Now().Add(-time.Minute).Unix(), Access: c.Access})
 	r.expect(r.do("GET", "/v2/", nil, "Authorization", "Bearer "+expired), http.StatusUnauthorized, "UNAUTHORIZED")
+}
+
+// TestTokenRealmIgnoresHost: a forged Host header does not change the realm
+// of the Bearer challenge, neither the default one (the local address the
+// connection arrived on) nor a configured one.
+func TestTokenRealmIgnoresHost(t *testing.T) {
+	challenge := func(r *testRegistry) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", r.srv.URL+"/v2/", nil)
+		req.Host = "evil.example:666"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.expect(resp, http.StatusUnauthorized, "UNAUTHORIZED")
+		return resp.Header.Get("WWW-Authenticate")
+	}
+	r := tokenRegistry(t, 0)
+	if got, want := challenge(r), `Bearer realm="`+r.srv.URL+`/token",service="hoist-registry"`; got != want {
+		t.Fatalf("default realm with a forged Host: %q, want %q", got, want)
+	}
+	ta, _ := NewTokenAuth([]byte(strings.Repeat("k", 32)), "", 0)
+	r = newTestRegistry(t, WithHtpasswd(htpasswdFor(t, "alice", "a"), "r"), WithTokenAuth(ta), WithTokenRealm("https://reg.example.com/token"))
+	if got, want := challenge(r), `Bearer realm="https://reg.example.com/token",service="hoist-registry"`; got != want {
+		t.Fatalf("configured realm with a forged Host: %q, want %q", got, want)
+	}
+	for _, bad := range []string{"reg.example.com/token", "ftp://x/token", "https:///token"} {
+		if CheckTokenRealm(bad) == nil {
+			t.Errorf("token realm %q accepted", bad)
+		}
+	}
+}
+
+// TestServeTokenRealmFlag: `hoist registry serve --token-realm` advertises
+// the configured realm whatever Host header a client sends, and refuses a
+// realm that is not an absolute URL.
+func TestServeTokenRealmFlag(t *testing.T) {
+	bin := hoistBinary(t)
+	dir := t.TempDir()
+	hash, _ := bcrypt.GenerateFromPassword([]byte("a"), bcrypt.MinCost)
+	pw := filepath.Join(dir, "htpasswd")
+	os.WriteFile(pw, []byte("alice:"+string(hash)+"\n"), 0o600)
+	addr := freeAddr(t)
+	startHoist(t, bin, filepath.Join(dir, "root"), addr, "--htpasswd", pw, "--token-key", filepath.Join(dir, "key"),
+		"--token-realm", "https://reg.example.com/token")
+	req, _ := http.NewRequest("GET", "http://"+addr+"/v2/", nil)
+	req.Host = "evil.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, `Bearer realm="https://reg.example.com/token",`) {
+		t.Fatalf("challenge %q", got)
+	}
+	out, err := exec.Command(bin, "registry", "serve", "--root", filepath.Join(dir, "root2"), "--addr", freeAddr(t),
+		"--htpasswd", pw, "--token-key", filepath.Join(dir, "key"), "--token-realm", "reg.example.com/token").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "absolute http(s) URL") {
+		t.Fatalf("bad realm accepted: %v %s", err, out)
+	}
 }
