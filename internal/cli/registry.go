@@ -202,7 +202,7 @@ blobs and manifests younger than --grace are never collected.`,
 	f.StringVar(&configFile, "config", "", "JSON configuration file of the registry")
 	f.BoolVar(&dryRun, "dry-run", false, "Report what would be deleted, delete nothing")
 	f.BoolVar(&untagged, "delete-untagged", false, "Also delete manifests no tag reaches")
-	f.DurationVar(&grace, "grace", time.Hour, "Never collect blobs or manifests younger than this")
+	f.DurationVar(&grace, "grace", time.Hour, "Never collect blobs or manifests younger than this (0s: no grace, unsafe while pushes are in flight)")
 	f.DurationVar(&uploadAge, "upload-max-age", time.Duration(server.DefaultConfig().UploadMaxAge), "Purge upload sessions idle for longer than this")
 	f.StringVar(&format, "format", "", `Output format ("json")`)
 	return c

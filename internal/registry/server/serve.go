@@ -45,7 +45,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 	})
 	metrics := NewMetrics()
 	opts := []Option{WithLogger(log), WithAccessLog(cfg.AccessLog), WithReadOnly(cfg.ReadOnly),
-		WithAllowSparse(cfg.AllowSparse), WithMetrics(metrics)}
+		WithAllowSparse(cfg.AllowSparse), WithMetrics(metrics), WithGCGrace(time.Duration(cfg.GCGrace))}
 	if cfg.Htpasswd != "" {
 		h, err := LoadHtpasswd(cfg.Htpasswd)
 		if err != nil {

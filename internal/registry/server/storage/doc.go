@@ -59,6 +59,8 @@
 // children and referrers; it deletes unmarked blobs whose modification time is
 // older than the grace period. Blobs are touched (mtime set to now) when
 // uploaded, mounted, found by HEAD or referenced by a manifest PUT, so a
-// push in flight never loses a blob it has just checked; gc.lock closes the
+// push in flight never loses a blob it has just checked (the server's HEAD
+// refreshes a blob older than a tenth of the grace, at most a minute, so
+// the client keeps at least 90% of the grace); a grace of 0 protects nothing; gc.lock closes the
 // remaining race between a manifest PUT's existence check and a deletion.
 package storage
