@@ -89,14 +89,17 @@ Example config file:
     "upload_max_age": "1h", "uploads_per_repository": 256, "uploads_per_client": 1024,
     "access": [
       {"repository": "private/**", "read": ["alice", "bob"], "write": ["alice"]},
-      {"repository": "library/*", "read": ["*"], "write": ["admin"]}
+      {"repository": "library/*", "read": ["*"], "write": ["admin"]},
+      {"repository": "public/**", "read": ["anonymous"], "write": ["admin"]}
     ]
   }
 
 Access rules: the first rule whose pattern matches decides ("*" matches one
 path component, "prefix/**" everything below prefix; "*" as a user means any
-authenticated user); repositories no rule matches are open to every
-authenticated user. /healthz answers without credentials.`,
+authenticated user; "anonymous" in a read list opens pulls to callers without
+credentials, also through an anonymous token); repositories no rule matches
+are open to every authenticated user. A caller the rules refuse gets 403
+DENIED. /healthz answers without credentials.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := registryConfig(e, cmd, configFile)

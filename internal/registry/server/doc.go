@@ -30,7 +30,8 @@
 // Errors are answered from the one table in errors.go (code, status,
 // message); storage errors carry errdefs classes and are translated there by
 // classify. Authentication is htpasswd (bcrypt) basic auth with per-repository
-// access rules (auth.go) or the Docker token flow (token.go; the realm URL
+// access rules (auth.go; "anonymous" in a read list opens pulls without
+// credentials; in token mode _catalog needs the registry:catalog:* scope) or the Docker token flow (token.go; the realm URL
 // is configured or derived from the listening socket, never from the Host
 // header); a caller who may not read a repository gets DENIED
 // whether or not the thing asked for exists, and a mount from such a

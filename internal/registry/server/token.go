@@ -206,8 +206,11 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, req *request
 		writeError(w, r, errNotFound, "token authentication is not enabled")
 		return
 	}
+	// No credentials at all: an anonymous token (pull of the repositories
+	// the rules open to Anonymous), as registries give docker for public
+	// images.
 	user, pass, ok := r.BasicAuth()
-	if !ok || !s.auth.Verify(user, pass) {
+	if ok && !s.auth.Verify(user, pass) || !ok && r.Header.Get("Authorization") != "" {
 		w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", s.realm))
 		writeError(w, r, errUnauthorized, nil)
 		return
@@ -229,7 +232,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, req *request
 			granted := []string{}
 			for _, a := range actions {
 				switch {
-				case typ == "registry" && name == "catalog" && a == "*":
+				case typ == "registry" && name == "catalog" && a == "*" && user != "":
 					granted = append(granted, a)
 				case typ == "repository" && a == "pull" && s.allowed(user, name, false):
 					granted = append(granted, a)
