@@ -219,12 +219,18 @@ func (s *Server) anonymousReads() bool {
 // anonymousRead reports whether req, carrying no credentials, may go on
 // as an anonymous read (authorize then checks the repository).
 func (s *Server) anonymousRead(r *http.Request, req *request) bool {
-	if r.Header.Get("Authorization") != "" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+	return r.Header.Get("Authorization") == "" && anonymousRoute(r, req) && s.anonymousReads()
+}
+
+// anonymousRoute reports whether req is a read an anonymous caller may make
+// (of a repository; the rules decide which).
+func anonymousRoute(r *http.Request, req *request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
 	switch req.route {
 	case routeTags, routeManifest, routeBlob, routeReferrers:
-		return s.anonymousReads()
+		return true
 	}
 	return false
 }
@@ -238,6 +244,11 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, req *reque
 	if s.token != nil {
 		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 			c, err := s.token.verify(strings.TrimSpace(tok))
+			if err == nil && c.Subject == "" && !anonymousRoute(r, req) {
+				// An anonymous token is good for repository reads only.
+				s.challengeBearer(w, r, scopeFor(r, req), "")
+				return false
+			}
 			if err == nil {
 				req.user, req.claims = c.Subject, c
 				return true
