@@ -86,17 +86,20 @@ Example config file:
     "realm": "my registry",
     "tls_cert": "/etc/hoist/cert.pem", "tls_key": "/etc/hoist/key.pem",
     "gc_interval": "6h", "gc_grace": "1h", "gc_delete_untagged": false,
-    "upload_max_age": "24h",
+    "upload_max_age": "1h", "uploads_per_repository": 256, "uploads_per_client": 1024,
     "access": [
       {"repository": "private/**", "read": ["alice", "bob"], "write": ["alice"]},
-      {"repository": "library/*", "read": ["*"], "write": ["admin"]}
+      {"repository": "library/*", "read": ["*"], "write": ["admin"]},
+      {"repository": "public/**", "read": ["anonymous"], "write": ["admin"]}
     ]
   }
 
 Access rules: the first rule whose pattern matches decides ("*" matches one
 path component, "prefix/**" everything below prefix; "*" as a user means any
-authenticated user); repositories no rule matches are open to every
-authenticated user. /healthz answers without credentials.`,
+authenticated user; "anonymous" in a read list opens pulls to callers without
+credentials, also through an anonymous token); repositories no rule matches
+are open to every authenticated user. A caller the rules refuse gets 403
+DENIED. /healthz answers without credentials.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := registryConfig(e, cmd, configFile)
@@ -116,13 +119,16 @@ authenticated user. /healthz answers without credentials.`,
 	f.String("tls-key", "", "TLS private key file")
 	f.String("token-key", "", "Turn on Docker token auth, signing with the key in this file (created if missing; needs --htpasswd)")
 	f.Duration("token-ttl", 15*time.Minute, "Lifetime of issued tokens")
+	f.String("token-realm", "", "Token endpoint URL sent in Bearer challenges, e.g. https://registry.example.com/token (default: the address the connection arrived on, with the TLS certificate's first DNS name as host when serving TLS; never the Host header)")
 	f.Bool("read-only", false, "Refuse every write")
 	f.Bool("allow-sparse", false, "Accept image manifests whose layers were not pushed")
 	f.Bool("access-log", d.AccessLog, "Log every request")
 	f.Duration("gc-interval", 0, "Run garbage collection this often (0: never)")
 	f.Duration("gc-grace", time.Duration(d.GCGrace), "Never collect blobs or manifests younger than this")
 	f.Bool("gc-delete-untagged", false, "Periodic GC also deletes untagged manifests")
-	f.Duration("upload-max-age", time.Duration(d.UploadMaxAge), "Purge upload sessions idle for longer than this")
+	f.Duration("upload-max-age", time.Duration(d.UploadMaxAge), "Expire upload sessions idle for longer than this (0: never)")
+	f.Int("uploads-per-repository", d.UploadsPerRepo, "Most open upload sessions per repository (0: no cap; beyond: 429 TOOMANYREQUESTS)")
+	f.Int("uploads-per-client", d.UploadsPerClient, "Most open upload sessions per client, a user or else an IP address (0: no cap)")
 	return c
 }
 
@@ -199,8 +205,8 @@ blobs and manifests younger than --grace are never collected.`,
 	f.StringVar(&configFile, "config", "", "JSON configuration file of the registry")
 	f.BoolVar(&dryRun, "dry-run", false, "Report what would be deleted, delete nothing")
 	f.BoolVar(&untagged, "delete-untagged", false, "Also delete manifests no tag reaches")
-	f.DurationVar(&grace, "grace", time.Hour, "Never collect blobs or manifests younger than this")
-	f.DurationVar(&uploadAge, "upload-max-age", 24*time.Hour, "Purge upload sessions idle for longer than this")
+	f.DurationVar(&grace, "grace", time.Hour, "Never collect blobs or manifests younger than this (0s: no grace, unsafe while pushes are in flight)")
+	f.DurationVar(&uploadAge, "upload-max-age", time.Duration(server.DefaultConfig().UploadMaxAge), "Purge upload sessions idle for longer than this")
 	f.StringVar(&format, "format", "", `Output format ("json")`)
 	return c
 }

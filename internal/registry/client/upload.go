@@ -154,15 +154,25 @@ func (u *upload) recover(ctx context.Context, err error) error {
 	if errors.As(err, &re) && re.Status != http.StatusRequestedRangeNotSatisfiable && re.Status < 500 && re.Status != http.StatusTooManyRequests {
 		return err
 	}
-	if u.failures >= u.r.c.opts.MaxRetries {
-		return err
+	// Back off and ask the registry for its offset until it answers, as
+	// docker does, within the failure budget (each status GET is itself
+	// retried by the transport): a registry unreachable for a while (a
+	// restart) does not end the push.
+	for {
+		if u.failures >= u.r.c.opts.MaxRetries {
+			return err
+		}
+		u.failures++
+		if err := sleepCtx(ctx, backoffDelay(u.r.c.opts.RetryBackoff, u.failures-1)); err != nil {
+			return err
+		}
+		u.r.c.opts.Logger.Debug("resuming upload", "location", u.loc.String(), "err", err)
+		serr := u.status(ctx)
+		if serr == nil || errors.Is(serr, errUploadLost) || ctx.Err() != nil || !retryableTransfer(serr) {
+			return serr
+		}
+		err = serr
 	}
-	u.failures++
-	if err := sleepCtx(ctx, backoffDelay(u.r.c.opts.RetryBackoff, u.failures-1)); err != nil {
-		return err
-	}
-	u.r.c.opts.Logger.Debug("resuming upload", "location", u.loc.String(), "err", err)
-	return u.status(ctx)
 }
 
 func (u *upload) newRequest(ctx context.Context, method string, q url.Values, body io.Reader) (*http.Request, error) {

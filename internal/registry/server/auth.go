@@ -155,12 +155,17 @@ func (h *Htpasswd) Verify(user, password string) bool {
 // matching Repository (a path.Match pattern; "prefix/**" matches every
 // repository under prefix). The first matching rule decides; a repository no
 // rule matches is open to every authenticated user. "*" in a list means any
-// authenticated user.
+// authenticated user; "anonymous" in Read means everyone, without
+// credentials too (public pulls with authenticated pushes).
 type AccessRule struct {
 	Repository string   `json:"repository"`
 	Read       []string `json:"read,omitempty"`
 	Write      []string `json:"write,omitempty"`
 }
+
+// Anonymous, in an AccessRule's Read list, opens the repositories to
+// callers without credentials.
+const Anonymous = "anonymous"
 
 func (a AccessRule) matches(repo string) bool {
 	if p, ok := strings.CutSuffix(a.Repository, "/**"); ok {
@@ -170,16 +175,22 @@ func (a AccessRule) matches(repo string) bool {
 	return ok
 }
 
-func listed(users []string, user string) bool {
+// listed reports whether user ("" when anonymous) is in users; anon says
+// whether Anonymous counts (read lists only).
+func listed(users []string, user string, anon bool) bool {
 	for _, u := range users {
-		if u == user || u == "*" {
+		if anon && u == Anonymous {
+			return true
+		}
+		if user != "" && (u == user || u == "*") {
 			return true
 		}
 	}
 	return false
 }
 
-// allowed reports whether user may read (write=false) or write repo.
+// allowed reports whether user ("" for an anonymous caller) may read
+// (write=false) or write repo.
 func (s *Server) allowed(user, repo string, write bool) bool {
 	if s.auth == nil {
 		return true
@@ -187,12 +198,41 @@ func (s *Server) allowed(user, repo string, write bool) bool {
 	for _, rule := range s.rules {
 		if rule.matches(repo) {
 			if write {
-				return listed(rule.Write, user)
+				return listed(rule.Write, user, false)
 			}
-			return listed(rule.Read, user) || listed(rule.Write, user)
+			return listed(rule.Read, user, true) || listed(rule.Write, user, false)
 		}
 	}
-	return true
+	return user != ""
+}
+
+// anonymousReads reports whether some rule opens reads to anonymous callers.
+func (s *Server) anonymousReads() bool {
+	for _, rule := range s.rules {
+		if listed(rule.Read, "", true) {
+			return true
+		}
+	}
+	return false
+}
+
+// anonymousRead reports whether req, carrying no credentials, may go on
+// as an anonymous read (authorize then checks the repository).
+func (s *Server) anonymousRead(r *http.Request, req *request) bool {
+	return r.Header.Get("Authorization") == "" && anonymousRoute(r, req) && s.anonymousReads()
+}
+
+// anonymousRoute reports whether req is a read an anonymous caller may make
+// (of a repository; the rules decide which).
+func anonymousRoute(r *http.Request, req *request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	switch req.route {
+	case routeTags, routeManifest, routeBlob, routeReferrers:
+		return true
+	}
+	return false
 }
 
 // authenticate checks credentials when auth is on; on failure it answers 401
@@ -204,6 +244,11 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, req *reque
 	if s.token != nil {
 		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 			c, err := s.token.verify(strings.TrimSpace(tok))
+			if err == nil && c.Subject == "" && !anonymousRoute(r, req) {
+				// An anonymous token is good for repository reads only.
+				s.challengeBearer(w, r, scopeFor(r, req), "")
+				return false
+			}
 			if err == nil {
 				req.user, req.claims = c.Subject, c
 				return true
@@ -217,12 +262,10 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, req *reque
 		req.user = user
 		return true
 	}
-	if s.token != nil {
-		s.challengeBearer(w, r, scopeFor(r, req), "")
-		return false
+	if s.anonymousRead(r, req) {
+		return true
 	}
-	w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", s.realm))
-	writeError(w, r, errUnauthorized, nil)
+	s.challenge(w, r, req, "")
 	return false
 }
 
@@ -264,8 +307,19 @@ func (s *Server) canRead(req *request, repo string) bool {
 	return req.claims == nil || req.claims.allows("repository", repo, "pull")
 }
 
-// authorize checks the access rules for req's repository.
+// authorize checks the access rules for req's repository. A caller the
+// rules refuse gets DENIED (403), also in token mode; an anonymous caller
+// gets the authentication challenge instead, and so does a token that lacks
+// a scope the rules would grant (insufficient_scope).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req *request, write bool) bool {
+	if !s.allowed(req.user, req.name, write) {
+		if req.user == "" {
+			s.challenge(w, r, req, "")
+			return false
+		}
+		writeError(w, r, errDenied, nil)
+		return false
+	}
 	if req.claims != nil {
 		a := tokenAction(r, req)
 		if !req.claims.allows("repository", req.name, a) && !(a == "delete" && req.claims.allows("repository", req.name, "push")) {
@@ -273,9 +327,15 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, req *request,
 			return false
 		}
 	}
-	if s.allowed(req.user, req.name, write) {
-		return true
+	return true
+}
+
+// challenge answers 401 with the Bearer (token mode) or Basic challenge.
+func (s *Server) challenge(w http.ResponseWriter, r *http.Request, req *request, errCode string) {
+	if s.token != nil {
+		s.challengeBearer(w, r, scopeFor(r, req), errCode)
+		return
 	}
-	writeError(w, r, errDenied, nil)
-	return false
+	w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", s.realm))
+	writeError(w, r, errUnauthorized, nil)
 }

@@ -54,6 +54,9 @@ type Config struct {
 	GCGrace          Duration     `json:"gc_grace"`
 	GCDeleteUntagged bool         `json:"gc_delete_untagged"`
 	UploadMaxAge     Duration     `json:"upload_max_age"`
+	UploadsPerRepo   int          `json:"uploads_per_repository"`
+	UploadsPerClient int          `json:"uploads_per_client"`
+	TokenRealm       string       `json:"token_realm"`
 	TokenKey         string       `json:"token_key"`
 	TokenTTL         Duration     `json:"token_ttl"`
 	Access           []AccessRule `json:"access,omitempty"`
@@ -62,11 +65,13 @@ type Config struct {
 // DefaultConfig is the configuration before file, environment and flags.
 func DefaultConfig() Config {
 	return Config{
-		Addr:         "127.0.0.1:5000",
-		Realm:        "hoist registry",
-		AccessLog:    true,
-		GCGrace:      Duration(time.Hour),
-		UploadMaxAge: Duration(24 * time.Hour),
+		Addr:             "127.0.0.1:5000",
+		Realm:            "hoist registry",
+		AccessLog:        true,
+		GCGrace:          Duration(time.Hour),
+		UploadMaxAge:     Duration(time.Hour),
+		UploadsPerRepo:   256,
+		UploadsPerClient: 1024,
 	}
 }
 
@@ -132,6 +137,12 @@ func (c *Config) Set(key, value string) error {
 				return fmt.Errorf("%s: %q is not a boolean", key, value)
 			}
 			f.SetBool(b)
+		case int:
+			n, err := strconv.Atoi(value)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%s: %q is not a count (0 or more)", key, value)
+			}
+			f.SetInt(int64(n))
 		case Duration:
 			d, err := time.ParseDuration(value)
 			if err != nil {

@@ -75,9 +75,9 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startHoist(t *testing.T, bin, root, addr string) *exec.Cmd {
+func startHoist(t *testing.T, bin, root, addr string, extra ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, "registry", "serve", "--root", root, "--addr", addr, "--access-log=false")
+	cmd := exec.Command(bin, append([]string{"registry", "serve", "--root", root, "--addr", addr, "--access-log=false"}, extra...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

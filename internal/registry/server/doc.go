@@ -21,10 +21,19 @@
 //	GET  /metrics                                     Prometheus text
 //	GET  /healthz                                     liveness (the only endpoint open without credentials)
 //
+// Limits: upload sessions hold no descriptor between requests; open
+// sessions are capped per repository and per client (the authenticated
+// user, else the remote IP address) with 429 TOOMANYREQUESTS, and expire
+// when idle (Config.UploadMaxAge, default 1h); the http.Server has
+// read-header and idle timeouts; manifest bodies are limited to 4 MiB.
+//
 // Errors are answered from the one table in errors.go (code, status,
 // message); storage errors carry errdefs classes and are translated there by
 // classify. Authentication is htpasswd (bcrypt) basic auth with per-repository
-// access rules (auth.go); a caller who may not read a repository gets DENIED
+// access rules (auth.go; "anonymous" in a read list opens pulls without
+// credentials; in token mode _catalog needs the registry:catalog:* scope) or the Docker token flow (token.go; the realm URL
+// is configured or derived from the listening socket, never from the Host
+// header); a caller who may not read a repository gets DENIED
 // whether or not the thing asked for exists, and a mount from such a
 // repository silently becomes an upload session.
 package server

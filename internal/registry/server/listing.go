@@ -94,6 +94,10 @@ func (s *Server) catalog(w http.ResponseWriter, r *http.Request, req *request) {
 		methodNotAllowed(w, r, "GET, HEAD")
 		return
 	}
+	if req.claims != nil && !req.claims.allows("registry", "catalog", "*") {
+		s.challengeBearer(w, r, scopeFor(r, req), "insufficient_scope")
+		return
+	}
 	repos, err := s.store.Catalog(r.Context())
 	if err != nil {
 		writeError(w, r, errUnknown, err)

@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/hoistproject/hoist/internal/registry/server/storage"
@@ -37,9 +40,12 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 		ln.Close()
 		return err
 	}
+	store.SetUploadLimits(storage.UploadLimits{
+		MaxAge: time.Duration(cfg.UploadMaxAge), PerRepository: cfg.UploadsPerRepo, PerOwner: cfg.UploadsPerClient,
+	})
 	metrics := NewMetrics()
 	opts := []Option{WithLogger(log), WithAccessLog(cfg.AccessLog), WithReadOnly(cfg.ReadOnly),
-		WithAllowSparse(cfg.AllowSparse), WithMetrics(metrics)}
+		WithAllowSparse(cfg.AllowSparse), WithMetrics(metrics), WithGCGrace(time.Duration(cfg.GCGrace))}
 	if cfg.Htpasswd != "" {
 		h, err := LoadHtpasswd(cfg.Htpasswd)
 		if err != nil {
@@ -59,6 +65,15 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 				return err
 			}
 			opts = append(opts, WithTokenAuth(ta))
+			if cfg.TokenRealm != "" {
+				if err := CheckTokenRealm(cfg.TokenRealm); err != nil {
+					ln.Close()
+					return err
+				}
+				opts = append(opts, WithTokenRealm(cfg.TokenRealm))
+			} else if cfg.TLSCert != "" {
+				opts = append(opts, WithTokenRealmHost(certHostName(cfg.TLSCert)))
+			}
 		}
 	} else if cfg.TokenKey != "" {
 		ln.Close()
@@ -103,6 +118,30 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 	return nil
 }
 
+// certHostName is the first DNS name of the PEM certificate in file ("" if
+// it has none or cannot be read).
+func certHostName(file string) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return ""
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil || len(c.DNSNames) == 0 {
+			return ""
+		}
+		return c.DNSNames[0]
+	}
+}
+
 // maintenance purges abandoned uploads and runs the periodic GC.
 func maintenance(ctx context.Context, store *storage.Store, cfg Config, m *Metrics, log *slog.Logger) {
 	purgeEvery := min(time.Duration(cfg.UploadMaxAge)/4, time.Hour)
@@ -123,7 +162,7 @@ func maintenance(ctx context.Context, store *storage.Store, cfg Config, m *Metri
 			return
 		case <-purge.C:
 			if cfg.UploadMaxAge > 0 {
-				if n, err := store.PurgeUploads(ctx, time.Duration(cfg.UploadMaxAge)); err != nil {
+				if n, _, err := store.PurgeUploads(ctx, time.Duration(cfg.UploadMaxAge)); err != nil {
 					log.Warn("registry: purging uploads", "err", err)
 				} else if n > 0 {
 					log.Info("registry: purged abandoned uploads", "count", n)

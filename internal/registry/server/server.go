@@ -18,11 +18,14 @@ type Server struct {
 	auth        *Htpasswd
 	token       *TokenAuth
 	realm       string
+	tokenRealm  string // configured realm URL of Bearer challenges
+	realmHost   string // host name of the default realm URL
 	rules       []AccessRule
 	readOnly    bool
 	allowSparse bool
 	metrics     *Metrics
 	maxCatalog  int
+	gcGrace     time.Duration
 }
 
 // Option configures a Server.
@@ -52,10 +55,20 @@ func WithAllowSparse(on bool) Option { return func(s *Server) { s.allowSparse = 
 // WithMetrics records request metrics in m (served at /metrics).
 func WithMetrics(m *Metrics) Option { return func(s *Server) { s.metrics = m } }
 
+// WithGCGrace tells the server the grace period of garbage collection on
+// its storage (default 1h), so that a blob a client has just found (HEAD)
+// is refreshed early enough to survive it (see touchAfter).
+func WithGCGrace(d time.Duration) Option { return func(s *Server) { s.gcGrace = d } }
+
+// touchAfter is the age beyond which a HEAD refreshes a blob's GC time: a
+// tenth of the grace, at most a minute. A client that has just checked a
+// blob thus has at least 90% of the grace to reference it.
+func (s *Server) touchAfter() time.Duration { return min(s.gcGrace/10, time.Minute) }
+
 // New returns the registry handler over store: the OCI distribution API
 // under /v2/, search under /v1/, /metrics and /healthz.
 func New(store *storage.Store, opts ...Option) http.Handler {
-	s := &Server{store: store, accessLog: true, realm: "hoist registry", maxCatalog: 1000}
+	s := &Server{store: store, accessLog: true, realm: "hoist registry", maxCatalog: 1000, gcGrace: time.Hour}
 	for _, o := range opts {
 		o(s)
 	}

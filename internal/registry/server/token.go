@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -140,17 +142,53 @@ func (c *tokenClaims) allows(typ, name, action string) bool {
 	return false
 }
 
-func realmURL(r *http.Request) string {
+// WithTokenRealm sets the realm URL sent in Bearer challenges (where
+// clients fetch tokens), e.g. "https://registry.example.com/token".
+func WithTokenRealm(url string) Option { return func(s *Server) { s.tokenRealm = url } }
+
+// WithTokenRealmHost names the host of the default realm (the port stays
+// the one the connection arrived on); Serve passes the TLS certificate's
+// first DNS name.
+func WithTokenRealmHost(host string) Option { return func(s *Server) { s.realmHost = host } }
+
+// realmURL is the token endpoint clients are sent to. It never comes from
+// the request's Host header (a client could make the registry advertise
+// any URL): it is the configured token realm; without one it is
+// <scheme>://<host>:<port>/token where port is the local port the
+// connection was accepted on and host is the WithTokenRealmHost name, else
+// the local address the connection was accepted on.
+func (s *Server) realmURL(r *http.Request) string {
+	if s.tokenRealm != "" {
+		return s.tokenRealm
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return scheme + "://" + r.Host + "/token"
+	host := "localhost"
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		host = a.String()
+	}
+	if s.realmHost != "" {
+		if _, port, err := net.SplitHostPort(host); err == nil {
+			host = net.JoinHostPort(s.realmHost, port)
+		}
+	}
+	return scheme + "://" + host + "/token"
+}
+
+// CheckTokenRealm validates a configured token realm: an absolute http(s) URL.
+func CheckTokenRealm(realm string) error {
+	u, err := url.Parse(realm)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("token realm %q: want an absolute http(s) URL such as https://registry.example.com/token", realm)
+	}
+	return nil
 }
 
 // challengeBearer answers 401 with a Bearer challenge for scope ("" for none).
 func (s *Server) challengeBearer(w http.ResponseWriter, r *http.Request, scope, errCode string) {
-	v := fmt.Sprintf("Bearer realm=%q,service=%q", realmURL(r), s.token.service)
+	v := fmt.Sprintf("Bearer realm=%q,service=%q", s.realmURL(r), s.token.service)
 	if scope != "" {
 		v += fmt.Sprintf(",scope=%q", scope)
 	}
@@ -168,8 +206,11 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, req *request
 		writeError(w, r, errNotFound, "token authentication is not enabled")
 		return
 	}
+	// No credentials at all: an anonymous token (pull of the repositories
+	// the rules open to Anonymous), as registries give docker for public
+	// images.
 	user, pass, ok := r.BasicAuth()
-	if !ok || !s.auth.Verify(user, pass) {
+	if ok && !s.auth.Verify(user, pass) || !ok && r.Header.Get("Authorization") != "" {
 		w.Header().Set("WWW-Authenticate", fmt.Sprintf("Basic realm=%q", s.realm))
 		writeError(w, r, errUnauthorized, nil)
 		return
@@ -191,7 +232,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, req *request
 			granted := []string{}
 			for _, a := range actions {
 				switch {
-				case typ == "registry" && name == "catalog" && a == "*":
+				case typ == "registry" && name == "catalog" && a == "*" && user != "":
 					granted = append(granted, a)
 				case typ == "repository" && a == "pull" && s.allowed(user, name, false):
 					granted = append(granted, a)

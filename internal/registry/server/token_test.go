@@ -4,9 +4,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 func tokenRegistry(t *testing.T, ttl time.Duration) *testRegistry {
@@ -79,8 +84,9 @@ func TestTokenFlow(t *testing.T) {
 		Access: []tokenAccess{{Type: "repository", Name: "a/b", Actions: []string{"push", "pull"}}}})
 	r.expect(r.do("GET", "/v2/", nil, "Authorization", "Bearer "+forged), http.StatusUnauthorized, "UNAUTHORIZED")
 	// Scopes are cut down to the access rules.
+	// what they forbid is DENIED, not a request to authenticate.
 	bobs := r.token("bob", "b", "repository:private/x:pull,push")
-	r.expect(r.do("GET", "/v2/private/x/tags/list", nil, "Authorization", "Bearer "+bobs), http.StatusUnauthorized, "UNAUTHORIZED")
+	r.expect(r.do("GET", "/v2/private/x/tags/list", nil, "Authorization", "Bearer "+bobs), http.StatusForbidden, "DENIED")
 	// Basic credentials keep working.
 	r.user, r.pass = "alice", "a"
 	r.expect(r.do("GET", "/v2/", nil), http.StatusOK, "")
@@ -95,4 +101,131 @@ func TestTokenExpires(t *testing.T) {
 	}
 	expired := r.srv.Config.Handler.(*Server).token.sign(tokenClaims{Subject: c.Subject, Audience: c.Audience, Expires: time.Now().Add(-time.Minute).Unix(), Access: c.Access})
 	r.expect(r.do("GET", "/v2/", nil, "Authorization", "Bearer "+expired), http.StatusUnauthorized, "UNAUTHORIZED")
+}
+
+// TestTokenRealmIgnoresHost: a forged Host header does not change the realm
+// of the Bearer challenge, neither the default one (the local address the
+// connection arrived on) nor a configured one.
+func TestTokenRealmIgnoresHost(t *testing.T) {
+	challenge := func(r *testRegistry) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", r.srv.URL+"/v2/", nil)
+		req.Host = "evil.example:666"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.expect(resp, http.StatusUnauthorized, "UNAUTHORIZED")
+		return resp.Header.Get("WWW-Authenticate")
+	}
+	r := tokenRegistry(t, 0)
+	if got, want := challenge(r), `Bearer realm="`+r.srv.URL+`/token",service="hoist-registry"`; got != want {
+		t.Fatalf("default realm with a forged Host: %q, want %q", got, want)
+	}
+	ta, _ := NewTokenAuth([]byte(strings.Repeat("k", 32)), "", 0)
+	r = newTestRegistry(t, WithHtpasswd(htpasswdFor(t, "alice", "a"), "r"), WithTokenAuth(ta), WithTokenRealm("https://reg.example.com/token"))
+	if got, want := challenge(r), `Bearer realm="https://reg.example.com/token",service="hoist-registry"`; got != want {
+		t.Fatalf("configured realm with a forged Host: %q, want %q", got, want)
+	}
+	for _, bad := range []string{"reg.example.com/token", "ftp://x/token", "https:///token"} {
+		if CheckTokenRealm(bad) == nil {
+			t.Errorf("token realm %q accepted", bad)
+		}
+	}
+}
+
+// TestServeTokenRealmFlag: `hoist registry serve --token-realm` advertises
+// the configured realm whatever Host header a client sends, and refuses a
+// realm that is not an absolute URL.
+func TestServeTokenRealmFlag(t *testing.T) {
+	bin := hoistBinary(t)
+	dir := t.TempDir()
+	hash, _ := bcrypt.GenerateFromPassword([]byte("a"), bcrypt.MinCost)
+	pw := filepath.Join(dir, "htpasswd")
+	os.WriteFile(pw, []byte("alice:"+string(hash)+"\n"), 0o600)
+	addr := freeAddr(t)
+	startHoist(t, bin, filepath.Join(dir, "root"), addr, "--htpasswd", pw, "--token-key", filepath.Join(dir, "key"),
+		"--token-realm", "https://reg.example.com/token")
+	req, _ := http.NewRequest("GET", "http://"+addr+"/v2/", nil)
+	req.Host = "evil.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, `Bearer realm="https://reg.example.com/token",`) {
+		t.Fatalf("challenge %q", got)
+	}
+	out, err := exec.Command(bin, "registry", "serve", "--root", filepath.Join(dir, "root2"), "--addr", freeAddr(t),
+		"--htpasswd", pw, "--token-key", filepath.Join(dir, "key"), "--token-realm", "reg.example.com/token").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "absolute http(s) URL") {
+		t.Fatalf("bad realm accepted: %v %s", err, out)
+	}
+}
+
+// TestAnonymousReadsAndTokenScopes: "anonymous" in a read list opens pulls
+// without credentials (basic and token mode) and nothing else; in token
+// mode _catalog needs the registry:catalog:* scope, and a push the rules
+// forbid is DENIED rather than "authentication required".
+func TestAnonymousReadsAndTokenScopes(t *testing.T) {
+	rules := []AccessRule{
+		{Repository: "public/**", Read: []string{Anonymous}, Write: []string{"alice"}},
+		{Repository: "members/**", Read: []string{"*"}, Write: []string{"alice"}},
+		{Repository: "private/**", Read: []string{"alice"}, Write: []string{"alice"}},
+	}
+	ta, _ := NewTokenAuth([]byte(strings.Repeat("k", 32)), "", 0)
+	for _, mode := range []string{"basic", "token"} {
+		t.Run(mode, func(t *testing.T) {
+			opts := []Option{WithHtpasswd(htpasswdFor(t, "alice", "a", "bob", "b"), "r"), WithAccessRules(rules)}
+			if mode == "token" {
+				opts = append(opts, WithTokenAuth(ta))
+			}
+			r := newTestRegistry(t, opts...)
+			r.user, r.pass = "alice", "a"
+			for _, repo := range []string{"public/x", "members/x", "private/x"} {
+				im := r.image(repo, "d", true)
+				r.expect(r.putManifest(repo, "v1", ociManifest, im.manifest), http.StatusCreated, "")
+			}
+			r.user, r.pass = "", ""
+			r.expect(r.do("GET", "/v2/public/x/manifests/v1", nil, "Accept", ociManifest), http.StatusOK, "")
+			r.expect(r.do("GET", "/v2/public/x/tags/list", nil), http.StatusOK, "")
+			for _, path := range []string{"/v2/members/x/manifests/v1", "/v2/private/x/manifests/v1", "/v2/", "/v2/_catalog"} {
+				resp := r.do("GET", path, nil)
+				r.expect(resp, http.StatusUnauthorized, "UNAUTHORIZED")
+				if resp.Header.Get("WWW-Authenticate") == "" {
+					t.Fatalf("%s: no challenge", path)
+				}
+			}
+			r.expect(r.do("POST", "/v2/public/x/blobs/uploads/", nil), http.StatusUnauthorized, "UNAUTHORIZED")
+			if mode == "basic" {
+				r.user, r.pass = "bob", "b"
+				r.expect(r.do("GET", "/v2/members/x/tags/list", nil), http.StatusOK, "")
+				r.expect(r.do("POST", "/v2/public/x/blobs/uploads/", nil), http.StatusForbidden, "DENIED")
+				return
+			}
+			// An anonymous token pulls public repositories only.
+			req, _ := http.NewRequest("GET", r.srv.URL+"/token?scope=repository:public/x:pull&scope=repository:private/x:pull&scope=registry:catalog:*", nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v struct{ Token string }
+			json.Unmarshal(r.expect(resp, http.StatusOK, ""), &v)
+			r.expect(r.do("GET", "/v2/public/x/tags/list", nil, "Authorization", "Bearer "+v.Token), http.StatusOK, "")
+			r.expect(r.do("GET", "/v2/private/x/tags/list", nil, "Authorization", "Bearer "+v.Token), http.StatusUnauthorized, "UNAUTHORIZED")
+			r.expect(r.do("GET", "/v2/_catalog", nil, "Authorization", "Bearer "+v.Token), http.StatusUnauthorized, "UNAUTHORIZED")
+			// _catalog needs the catalog scope.
+			pull := r.token("alice", "a", "repository:public/x:pull")
+			resp = r.do("GET", "/v2/_catalog", nil, "Authorization", "Bearer "+pull)
+			r.expect(resp, http.StatusUnauthorized, "UNAUTHORIZED")
+			if got := resp.Header.Get("WWW-Authenticate"); !strings.Contains(got, `scope="registry:catalog:*"`) || !strings.Contains(got, "insufficient_scope") {
+				t.Fatalf("catalog challenge %q", got)
+			}
+			cat := r.token("alice", "a", "registry:catalog:*")
+			r.expect(r.do("GET", "/v2/_catalog", nil, "Authorization", "Bearer "+cat), http.StatusOK, "")
+			// bob may not push to public/x: DENIED.
+			bobs := r.token("bob", "b", "repository:public/x:pull,push")
+			r.expect(r.do("POST", "/v2/public/x/blobs/uploads/", nil, "Authorization", "Bearer "+bobs), http.StatusForbidden, "DENIED")
+		})
+	}
 }

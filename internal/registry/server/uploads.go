@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -48,12 +49,25 @@ func (s *Server) uploadStart(w http.ResponseWriter, r *http.Request, req *reques
 		return
 	}
 	alg := digest.Algorithm(q.Get("digest-algorithm"))
-	u, err := s.store.NewUpload(ctx, req.name, alg)
+	u, err := s.store.NewUpload(ctx, req.name, alg, clientOf(r, req))
 	if err != nil {
 		writeError(w, r, classify(err, errNameUnknown, errDigestInvalid), err)
 		return
 	}
 	uploadAccepted(w, u, http.StatusAccepted)
+}
+
+// clientOf names the client an upload session belongs to (for the
+// per-client cap): the authenticated user, else the remote IP address.
+func clientOf(r *http.Request, req *request) string {
+	if req.user != "" {
+		return "user:" + req.user
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return "addr:" + host
 }
 
 // tryMount links an existing blob into req.name when the caller may read

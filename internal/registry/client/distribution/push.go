@@ -136,13 +136,21 @@ func localTags(ctx context.Context, st *images.Store, name reference.Named) ([]s
 
 // mountSources maps blobs to the repositories of the target registry known
 // to hold them: those named by the repo digests of every local image (pulled
-// from or pushed to there) whose layers use the blob.
+// from or pushed to there) whose layers use the blob. A layer is keyed by
+// its stored blob and by the layer blobs of the manifests those repo digests
+// name (a layer built or imported locally is stored uncompressed and was
+// pushed as the compressed blob its manifest lists).
 func mountSources(ctx context.Context, st *images.Store, target reference.Named) (map[digest.Digest][]string, error) {
 	list, err := st.List(ctx, images.ListOptions{All: true})
 	if err != nil {
 		return nil, err
 	}
 	out := map[digest.Digest][]string{}
+	add := func(d digest.Digest, repo string) {
+		if !slices.Contains(out[d], repo) {
+			out[d] = append(out[d], repo)
+		}
+	}
 	for _, img := range list {
 		var repos []string
 		for _, rd := range img.RepoDigests {
@@ -150,7 +158,13 @@ func mountSources(ctx context.Context, st *images.Store, target reference.Named)
 			if err != nil || reference.Domain(p) != reference.Domain(target) || p.Name() == target.Name() {
 				continue
 			}
-			repos = append(repos, reference.Path(p))
+			repo := reference.Path(p)
+			repos = append(repos, repo)
+			if d := reference.Digest(p); d != "" {
+				for _, l := range manifestLayers(ctx, st, d) {
+					add(l, repo)
+				}
+			}
 		}
 		if len(repos) == 0 || img.ChainID == "" {
 			continue
@@ -161,18 +175,35 @@ func mountSources(ctx context.Context, st *images.Store, target reference.Named)
 		}
 		for _, l := range chain {
 			for _, r := range repos {
-				if !slices.Contains(out[l.Blob.Digest], r) {
-					out[l.Blob.Digest] = append(out[l.Blob.Digest], r)
-				}
+				add(l.Blob.Digest, r)
 			}
 		}
 	}
 	return out, nil
 }
 
+// manifestLayers lists the layer blobs of the stored image manifest d (none
+// when it is not stored or not an image manifest).
+func manifestLayers(ctx context.Context, st *images.Store, d digest.Digest) []digest.Digest {
+	b, err := content.ReadBlob(ctx, st.Content(), d, client.MaxManifestSize)
+	if err != nil {
+		return nil
+	}
+	var man ocispec.Manifest
+	if json.Unmarshal(b, &man) != nil {
+		return nil
+	}
+	var out []digest.Digest
+	for _, l := range man.Layers {
+		out = append(out, l.Digest)
+	}
+	return out
+}
+
 // pushManifestFor returns the manifest to push for an image: a stored
 // distribution manifest of this image whose blobs are all present (pushed
-// unchanged, keeping its digest), else a new one (stored in content).
+// unchanged, keeping its digest; with zstd compression asked for, only one
+// whose layers are all zstd), else a new one (stored in content).
 func pushManifestFor(ctx context.Context, st *images.Store, full *images.Full, opts PushOptions) (ocispec.Descriptor, error) {
 	for _, m := range full.Manifests {
 		if client.IsIndexType(m.MediaType) || !client.IsManifestType(m.MediaType) {
@@ -189,6 +220,10 @@ func pushManifestFor(ctx context.Context, st *images.Store, full *images.Full, o
 		complete := len(man.Layers) == len(full.Layers)
 		for _, l := range man.Layers {
 			if ok, _ := content.Exists(ctx, st.Content(), l.Digest); !ok {
+				complete = false
+			}
+			// zstd asked for: a stored manifest with other layers does not do.
+			if opts.Compression == "zstd" && layerKind(l.MediaType) != "zstd" {
 				complete = false
 			}
 		}

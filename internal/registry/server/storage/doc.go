@@ -14,7 +14,8 @@
 //	ingest/<random>                                     content.Local's in-progress writes (monolithic uploads)
 //	uploads/<id>/data                                   bytes received so far by a chunked/streamed upload session
 //	uploads/<id>/state                                  JSON: repository, digest algorithm, offset, serialized
-//	                                                    hash state, start time (written atomically after each chunk)
+//	                                                    hash state, start time, owner (the client, for caps);
+//	                                                    written atomically after each chunk
 //	repositories/<name>/_layers/<alg>/<hex>             empty file: the blob is part of repository <name>
 //	repositories/<name>/_manifests/revisions/<alg>/<hex> the manifest is in <name>; file content = its media type
 //	repositories/<name>/_manifests/tags/<tag>           file content = the digest the tag points at
@@ -35,6 +36,17 @@
 // <id> is 32 random hex digits (the session id in upload URLs). A long chunk
 // saves its state every 16 MiB, so a crash loses at most that much of it.
 //
+// An upload session holds no file descriptor between requests: every
+// operation on it opens uploads/<id>/data, takes an exclusive flock on it
+// (which serialises requests on one session, across processes too), reloads
+// the state and hash, works, and closes. A purge (PurgeUploads, expiry)
+// skips a session whose flock is held. The only per-session memory is an
+// index entry (repository, owner) used to enforce the caps of
+// SetUploadLimits: at most PerRepository open sessions per repository and
+// PerOwner per client (errdefs.ErrUnavailable beyond, after expired and
+// vanished sessions were dropped), and a session idle for longer than
+// MaxAge is expired (not found, and removed).
+//
 // Every file is written atomically: to a temporary name in the same directory
 // and renamed into place (blobs go through content.Local's ingest, fsync,
 // verify, rename). An upload session's data is hashed while it is received;
@@ -47,6 +59,8 @@
 // children and referrers; it deletes unmarked blobs whose modification time is
 // older than the grace period. Blobs are touched (mtime set to now) when
 // uploaded, mounted, found by HEAD or referenced by a manifest PUT, so a
-// push in flight never loses a blob it has just checked; gc.lock closes the
+// push in flight never loses a blob it has just checked (the server's HEAD
+// refreshes a blob older than a tenth of the grace, at most a minute, so
+// the client keeps at least 90% of the grace); a grace of 0 protects nothing; gc.lock closes the
 // remaining race between a manifest PUT's existence check and a deletion.
 package storage

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/content"
+	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -19,7 +20,8 @@ type GCOptions struct {
 	// DeleteUntagged also removes manifests no tag reaches (directly, as an
 	// index child, or as a referrer of a kept manifest).
 	DeleteUntagged bool
-	// Grace protects blobs and manifests younger than this (0: 1 hour).
+	// Grace protects blobs and manifests younger than this (0: none; a
+	// registry serving pushes needs one, see doc.go).
 	Grace time.Duration
 	// UploadMaxAge purges upload sessions idle for longer (0: keep them).
 	UploadMaxAge time.Duration
@@ -41,8 +43,8 @@ type GCReport struct {
 // manifests). It is safe while the registry serves pushes: see doc.go.
 func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	grace := opts.Grace
-	if grace <= 0 {
-		grace = time.Hour
+	if grace < 0 {
+		return GCReport{}, errdefs.InvalidArgumentf("negative GC grace period %s", grace)
 	}
 	rep := GCReport{DryRun: opts.DryRun, BlobsDeleted: []digest.Digest{}, ManifestsDeleted: []string{}}
 	repos, err := s.Catalog(ctx)
@@ -112,8 +114,9 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 		}
 	}
 	if opts.UploadMaxAge > 0 && !opts.DryRun {
-		n, err := s.PurgeUploads(ctx, opts.UploadMaxAge)
+		n, freed, err := s.PurgeUploads(ctx, opts.UploadMaxAge)
 		rep.UploadsPurged = n
+		rep.BytesFreed += freed
 		if err != nil {
 			return rep, err
 		}

@@ -30,8 +30,12 @@ type Store struct {
 	cacheBytes sync.Mutex
 	cached     int64
 
-	mu       sync.Mutex
-	sessions map[string]*Upload
+	mu       sync.Mutex // guards limits and the session index
+	limits   UploadLimits
+	index    map[string]sessionEntry // open sessions by id; nil until first needed
+	perRepo  map[string]int
+	perOwner map[string]int
+	live     sync.Map // id -> *atomic.Int64: offset of a chunk being received
 
 	bufs sync.Pool // *[]byte copy buffers for uploads
 }
@@ -47,7 +51,7 @@ func Open(root string) (*Store, error) {
 			return nil, fmt.Errorf("registry storage: %w", err)
 		}
 	}
-	s := &Store{root: root, blobs: blobs, sessions: map[string]*Upload{}}
+	s := &Store{root: root, blobs: blobs}
 	s.bufs.New = func() any { b := make([]byte, 256<<10); return &b }
 	return s, nil
 }

@@ -210,19 +210,19 @@ func TestGCRaceWithManifestPut(t *testing.T) {
 func TestPurgeUploads(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	u, err := f.s.NewUpload(ctx, "p", "")
+	u, err := f.s.NewUpload(ctx, "p", "", "t")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := u.Append(ctx, bytes.NewReader([]byte("abc")), 0, 3); err != nil {
 		t.Fatal(err)
 	}
-	fresh, _ := f.s.NewUpload(ctx, "p", "")
+	fresh, _ := f.s.NewUpload(ctx, "p", "", "t")
 	old := time.Now().Add(-48 * time.Hour)
 	for _, n := range []string{"data", "state"} {
 		os.Chtimes(filepath.Join(f.s.Root(), "uploads", u.ID(), n), old, old)
 	}
-	n, err := f.s.PurgeUploads(ctx, 24*time.Hour)
+	n, _, err := f.s.PurgeUploads(ctx, 24*time.Hour)
 	if err != nil || n != 1 {
 		t.Fatalf("purged %d: %v", n, err)
 	}
@@ -237,7 +237,7 @@ func TestPurgeUploads(t *testing.T) {
 func TestAppendRangeAndShortChunk(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	u, _ := f.s.NewUpload(ctx, "p", "")
+	u, _ := f.s.NewUpload(ctx, "p", "", "t")
 	if _, err := u.Append(ctx, strings.NewReader("abc"), 5, 3); !errdefsIsPrecondition(err) {
 		t.Fatalf("out of order: %v", err)
 	}
@@ -328,7 +328,7 @@ func (f *fixture) imageNoFatal(repo, name, tag string) (digest.Digest, digest.Di
 func TestUploadPurgedByAnotherProcess(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	u, _ := f.s.NewUpload(ctx, "p", "")
+	u, _ := f.s.NewUpload(ctx, "p", "", "t")
 	other, err := Open(f.s.Root()) // a second process on the same root
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +337,7 @@ func TestUploadPurgedByAnotherProcess(t *testing.T) {
 	for _, n := range []string{"data", "state"} {
 		os.Chtimes(filepath.Join(f.s.Root(), "uploads", u.ID(), n), old, old)
 	}
-	if n, _ := other.PurgeUploads(ctx, time.Hour); n != 1 {
+	if n, _, _ := other.PurgeUploads(ctx, time.Hour); n != 1 {
 		t.Fatalf("purged %d", n)
 	}
 	if _, err := f.s.GetUpload(ctx, "p", u.ID()); !errdefs.IsNotFound(err) {

@@ -6,13 +6,14 @@ import (
 	"encoding"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hoistproject/hoist/internal/content"
@@ -20,21 +21,17 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// Upload is a resumable blob upload session. Its methods serialise on the
-// session; different sessions proceed in parallel.
+// Upload is a resumable blob upload session. It holds no file descriptor:
+// its state lives in uploads/<id>/ and each operation (Append, Commit,
+// Cancel) opens the data file, takes an exclusive flock on it (serialising
+// requests on one session, in this process and in others), reloads the
+// state, works and closes the file again. Different sessions proceed in
+// parallel.
 type Upload struct {
-	s  *Store
-	mu sync.Mutex
-	id string
-
-	repo    string
-	alg     digest.Algorithm
-	started time.Time
-	offset  int64        // guarded by mu
-	seen    atomic.Int64 // offset, readable while a chunk is being received
-	h       hash.Hash
-	f       *os.File // open for writing at offset; nil once finished
-	done    bool
+	s      *Store
+	id     string
+	repo   string
+	offset int64 // as of the last operation through this value
 }
 
 type uploadState struct {
@@ -43,7 +40,31 @@ type uploadState struct {
 	Offset     int64     `json:"offset"`
 	HashState  []byte    `json:"hashState,omitempty"`
 	StartedAt  time.Time `json:"startedAt"`
+	Owner      string    `json:"owner,omitempty"`
 }
+
+// UploadLimits bound the upload sessions of a Store. Zero values mean no
+// limit.
+type UploadLimits struct {
+	// MaxAge: a session not written to for longer is expired (gone for
+	// GetUpload, removed by PurgeUploads and when a cap is reached).
+	MaxAge time.Duration
+	// PerRepository caps the open sessions of one repository.
+	PerRepository int
+	// PerOwner caps the open sessions of one owner (the client: user name
+	// or address, as the server names it).
+	PerOwner int
+}
+
+// SetUploadLimits sets the limits NewUpload and GetUpload enforce.
+func (s *Store) SetUploadLimits(l UploadLimits) {
+	s.mu.Lock()
+	s.limits = l
+	s.mu.Unlock()
+}
+
+// sessionEntry is the in-memory index entry of an open session (for caps).
+type sessionEntry struct{ repo, owner string }
 
 func (s *Store) uploadDir(id string) string { return filepath.Join(s.root, "uploads", id) }
 
@@ -55,8 +76,10 @@ func validUploadID(id string) bool {
 	return err == nil
 }
 
-// NewUpload starts an upload session in repo hashing with alg ("" = sha256).
-func (s *Store) NewUpload(ctx context.Context, repo string, alg digest.Algorithm) (*Upload, error) {
+// NewUpload starts an upload session in repo hashing with alg ("" =
+// sha256) on behalf of owner. Beyond the caps of SetUploadLimits it is
+// errdefs.ErrUnavailable (after expired and vanished sessions were dropped).
+func (s *Store) NewUpload(ctx context.Context, repo string, alg digest.Algorithm, owner string) (*Upload, error) {
 	if err := checkName(repo); err != nil {
 		return nil, err
 	}
@@ -71,101 +94,245 @@ func (s *Store) NewUpload(ctx context.Context, repo string, alg digest.Algorithm
 		return nil, err
 	}
 	id := hex.EncodeToString(rnd[:])
-	dir := s.uploadDir(id)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := s.reserveSession(id, repo, owner); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "data"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	dir := s.uploadDir(id)
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		var f *os.File
+		f, err = os.OpenFile(filepath.Join(dir, "data"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			f.Close()
+			st := uploadState{Repository: repo, Algorithm: string(alg), StartedAt: time.Now().UTC(), Owner: owner}
+			err = saveState(dir, &st, alg.Hash())
+		}
+	}
 	if err != nil {
 		os.RemoveAll(dir)
+		s.forget(id)
 		return nil, err
 	}
-	u := &Upload{s: s, id: id, repo: repo, alg: alg, started: time.Now().UTC(), h: alg.Hash(), f: f}
-	if err := u.saveState(); err != nil {
-		f.Close()
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	s.mu.Lock()
-	s.sessions[id] = u
-	s.mu.Unlock()
-	return u, nil
+	return &Upload{s: s, id: id, repo: repo}, nil
 }
 
-// GetUpload finds session id of repo, reloading it from disk after a restart.
-// An unknown session is errdefs.ErrNotFound.
+// reserveSession enters id in the session index, enforcing the caps.
+func (s *Store) reserveSession(id, repo, owner string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.index == nil {
+		s.loadIndexLocked()
+	}
+	if s.overCapLocked(repo, owner) {
+		// Drop what expired or was removed elsewhere, then count again.
+		s.dropStaleLocked(repo, owner)
+		if s.overCapLocked(repo, owner) {
+			return errdefs.Unavailablef("too many open upload sessions (at most %d per repository, %d per client): finish or cancel some", s.limits.PerRepository, s.limits.PerOwner)
+		}
+	}
+	s.index[id] = sessionEntry{repo: repo, owner: owner}
+	s.perRepo[repo]++
+	s.perOwner[owner]++
+	return nil
+}
+
+func (s *Store) limitsSnapshot() UploadLimits {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limits
+}
+
+func (s *Store) overCapLocked(repo, owner string) bool {
+	l := s.limits
+	return (l.PerRepository > 0 && s.perRepo[repo] >= l.PerRepository) ||
+		(l.PerOwner > 0 && s.perOwner[owner] >= l.PerOwner)
+}
+
+// dropStaleLocked drops the index entries of repo's and owner's sessions
+// whose directory is gone (committed, cancelled or purged by another
+// process) and purges those idle for longer than MaxAge. It costs one stat
+// per counted session, at most the caps, and runs only at a cap.
+func (s *Store) dropStaleLocked(repo, owner string) {
+	for id, e := range s.index {
+		if e.repo != repo && e.owner != owner {
+			continue
+		}
+		dir := s.uploadDir(id)
+		if _, err := os.Stat(filepath.Join(dir, "state")); err != nil {
+			s.forgetLocked(id)
+			continue
+		}
+		if s.limits.MaxAge > 0 && time.Since(lastActive(dir)) > s.limits.MaxAge {
+			if gone, _ := s.purgeOne(id); gone {
+				s.forgetLocked(id)
+			}
+		}
+	}
+}
+
+// loadIndexLocked builds the session index from uploads/ (sessions left by
+// an earlier process count against the caps too).
+func (s *Store) loadIndexLocked() {
+	s.index, s.perRepo, s.perOwner = map[string]sessionEntry{}, map[string]int{}, map[string]int{}
+	ents, _ := os.ReadDir(filepath.Join(s.root, "uploads"))
+	for _, e := range ents {
+		if !validUploadID(e.Name()) {
+			continue
+		}
+		st, err := readState(s.uploadDir(e.Name()))
+		if err != nil {
+			continue
+		}
+		s.index[e.Name()] = sessionEntry{repo: st.Repository, owner: st.Owner}
+		s.perRepo[st.Repository]++
+		s.perOwner[st.Owner]++
+	}
+}
+
+func (s *Store) forget(id string) {
+	s.mu.Lock()
+	s.forgetLocked(id)
+	s.mu.Unlock()
+}
+
+func (s *Store) forgetLocked(id string) {
+	e, ok := s.index[id]
+	if !ok {
+		return
+	}
+	delete(s.index, id)
+	if s.perRepo[e.repo]--; s.perRepo[e.repo] <= 0 {
+		delete(s.perRepo, e.repo)
+	}
+	if s.perOwner[e.owner]--; s.perOwner[e.owner] <= 0 {
+		delete(s.perOwner, e.owner)
+	}
+}
+
+func readState(dir string) (uploadState, error) {
+	var st uploadState
+	b, err := os.ReadFile(filepath.Join(dir, "state"))
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("corrupt upload state: %w", err)
+	}
+	return st, nil
+}
+
+func saveState(dir string, st *uploadState, h hash.Hash) error {
+	st.HashState = nil
+	if m, ok := h.(encoding.BinaryMarshaler); ok {
+		st.HashState, _ = m.MarshalBinary()
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "state"), b)
+}
+
+// lastActive is when the session in dir was last written to.
+func lastActive(dir string) time.Time {
+	last := time.Time{}
+	for _, f := range []string{"state", "data"} {
+		if fi, err := os.Stat(filepath.Join(dir, f)); err == nil && fi.ModTime().After(last) {
+			last = fi.ModTime()
+		}
+	}
+	if last.IsZero() {
+		if fi, err := os.Stat(dir); err == nil {
+			last = fi.ModTime()
+		}
+	}
+	return last
+}
+
+// GetUpload finds session id of repo (sessions survive restarts). An
+// unknown or expired session is errdefs.ErrNotFound. The offset reported is
+// the live one while another request is writing a chunk.
 func (s *Store) GetUpload(ctx context.Context, repo, id string) (*Upload, error) {
 	if !validUploadID(id) {
 		return nil, errdefs.NotFoundf("upload %q not found", id)
 	}
-	s.mu.Lock()
-	u, ok := s.sessions[id]
-	s.mu.Unlock()
-	if ok {
-		if u.repo != repo {
-			return nil, errdefs.NotFoundf("upload %s not found in repository %s", id, repo)
-		}
-		// Another process (hoist registry gc) may have purged it.
-		if _, err := os.Stat(filepath.Join(s.uploadDir(id), "state")); err != nil {
-			u.mu.Lock()
-			if !u.done {
-				u.finishLocked()
-			}
-			u.mu.Unlock()
-			return nil, errdefs.NotFoundf("upload %s not found", id)
-		}
-		return u, nil
-	}
-	u, err := s.loadUpload(id)
-	if err != nil {
-		return nil, err
-	}
-	if u.repo != repo {
-		u.f.Close()
+	dir := s.uploadDir(id)
+	st, err := readState(dir)
+	if err != nil || st.Repository != repo {
 		return nil, errdefs.NotFoundf("upload %s not found in repository %s", id, repo)
 	}
-	s.mu.Lock()
-	if other, ok := s.sessions[id]; ok {
-		s.mu.Unlock()
-		u.f.Close()
-		return other, nil
+	if maxAge := s.limitsSnapshot().MaxAge; maxAge > 0 && time.Since(lastActive(dir)) > maxAge {
+		if gone, _ := s.purgeOne(id); gone {
+			s.forget(id)
+			return nil, errdefs.NotFoundf("upload %s expired", id)
+		}
 	}
-	s.sessions[id] = u
-	s.mu.Unlock()
+	u := &Upload{s: s, id: id, repo: repo, offset: st.Offset}
+	if v, ok := s.live.Load(id); ok {
+		u.offset = v.(*atomic.Int64).Load()
+	}
 	return u, nil
 }
 
-// loadUpload restores a session from uploads/<id>: the data is truncated to
-// the last saved offset and the hash state restored; when the state cannot
-// be used, the data received is hashed again.
-func (s *Store) loadUpload(id string) (*Upload, error) {
-	dir := s.uploadDir(id)
-	b, err := os.ReadFile(filepath.Join(dir, "state"))
+// session is an Upload opened for one operation: its data file open and
+// flocked, its state and hash loaded.
+type session struct {
+	u    *Upload
+	dir  string
+	f    *os.File
+	st   uploadState
+	alg  digest.Algorithm
+	h    hash.Hash
+	seen *atomic.Int64
+}
+
+// open locks the session and loads it. A session whose state is gone (it
+// was committed, cancelled or purged while we waited) is ErrNotFound. The
+// data file is truncated to the saved offset (a crash may have left more);
+// when the saved hash state cannot be used, the data is hashed again.
+func (u *Upload) open() (*session, error) {
+	dir := u.s.uploadDir(u.id)
+	f, err := os.OpenFile(filepath.Join(dir, "data"), os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, errdefs.NotFoundf("upload %s not found", id)
+		return nil, errdefs.NotFoundf("upload %s not found", u.id)
 	}
-	var st uploadState
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, errdefs.NotFoundf("upload %s has a corrupt state: %v", id, err)
+	if err := flock(f, syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	ss, err := u.load(dir, f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	ss.seen = &atomic.Int64{}
+	ss.seen.Store(ss.st.Offset)
+	u.s.live.Store(u.id, ss.seen)
+	u.offset = ss.st.Offset
+	return ss, nil
+}
+
+func (u *Upload) load(dir string, f *os.File) (*session, error) {
+	st, err := readState(dir)
+	if err != nil {
+		return nil, errdefs.NotFoundf("upload %s not found: %v", u.id, err)
+	}
+	if st.Repository != u.repo {
+		return nil, errdefs.NotFoundf("upload %s not found in repository %s", u.id, u.repo)
 	}
 	alg := digest.Algorithm(st.Algorithm)
 	if alg != digest.SHA256 && alg != digest.SHA512 {
-		return nil, errdefs.NotFoundf("upload %s has an unknown algorithm %q", id, alg)
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "data"), os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, errdefs.NotFoundf("upload %s has no data: %v", id, err)
+		return nil, errdefs.NotFoundf("upload %s has an unknown algorithm %q", u.id, alg)
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	h := alg.Hash()
 	restored := false
 	if st.Offset <= fi.Size() && len(st.HashState) > 0 {
 		if um, ok := h.(encoding.BinaryUnmarshaler); ok && um.UnmarshalBinary(st.HashState) == nil {
-			if err := f.Truncate(st.Offset); err == nil {
+			if st.Offset == fi.Size() || f.Truncate(st.Offset) == nil {
 				restored = true
 			}
 		}
@@ -173,35 +340,41 @@ func (s *Store) loadUpload(id string) (*Upload, error) {
 	if !restored {
 		h = alg.Hash()
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			f.Close()
 			return nil, err
 		}
 		n, err := io.Copy(h, f)
 		if err != nil {
-			f.Close()
 			return nil, err
 		}
 		st.Offset = n
 	}
 	if _, err := f.Seek(st.Offset, io.SeekStart); err != nil {
-		f.Close()
 		return nil, err
 	}
-	u := &Upload{s: s, id: id, repo: st.Repository, alg: alg, started: st.StartedAt, offset: st.Offset, h: h, f: f}
-	u.seen.Store(st.Offset)
-	return u, nil
+	return &session{u: u, dir: dir, f: f, st: st, alg: alg, h: h}, nil
 }
 
-func (u *Upload) saveState() error {
-	st := uploadState{Repository: u.repo, Algorithm: string(u.alg), Offset: u.offset, StartedAt: u.started}
-	if m, ok := u.h.(encoding.BinaryMarshaler); ok {
-		st.HashState, _ = m.MarshalBinary()
+// close releases the lock and the descriptor.
+func (ss *session) close() {
+	ss.u.s.live.Delete(ss.u.id)
+	ss.f.Close()
+}
+
+func (ss *session) save() error { return saveState(ss.dir, &ss.st, ss.h) }
+
+// finish removes the session (under its lock).
+func (ss *session) finish() {
+	os.RemoveAll(ss.dir)
+	ss.u.s.forget(ss.u.id)
+}
+
+func flock(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if err != syscall.EINTR {
+			return err
+		}
 	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(filepath.Join(u.s.uploadDir(u.id), "state"), b)
 }
 
 // ID is the session's identifier.
@@ -210,8 +383,8 @@ func (u *Upload) ID() string { return u.id }
 // Repository is the repository the session uploads into.
 func (u *Upload) Repository() string { return u.repo }
 
-// Offset is the number of bytes received so far.
-func (u *Upload) Offset() int64 { return u.seen.Load() }
+// Offset is the number of bytes received so far (as of the last operation).
+func (u *Upload) Offset() int64 { return u.offset }
 
 // Append writes a chunk. start is where the client says it begins (-1: at
 // the current offset); size is its announced length (-1: unknown). A chunk
@@ -219,18 +392,19 @@ func (u *Upload) Offset() int64 { return u.seen.Load() }
 // errdefs.ErrFailedPrecondition and changes nothing. A short body is
 // errdefs.ErrDataLoss; the bytes received are kept.
 func (u *Upload) Append(ctx context.Context, r io.Reader, start, size int64) (int64, error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.done {
-		return 0, errdefs.NotFoundf("upload %s not found", u.id)
+	ss, err := u.open()
+	if err != nil {
+		return u.offset, err
 	}
-	if start >= 0 && start != u.offset {
-		return u.offset, errdefs.FailedPreconditionf("upload %s: chunk starts at %d but %d bytes were received", u.id, start, u.offset)
+	defer ss.close()
+	if start >= 0 && start != ss.st.Offset {
+		return u.offset, errdefs.FailedPreconditionf("upload %s: chunk starts at %d but %d bytes were received", u.id, start, ss.st.Offset)
 	}
-	n, err := u.write(ctx, r)
-	if serr := u.saveState(); serr != nil && err == nil {
+	n, err := ss.write(ctx, r)
+	if serr := ss.save(); serr != nil && err == nil {
 		err = serr
 	}
+	u.offset = ss.st.Offset
 	if err != nil {
 		return u.offset, err
 	}
@@ -240,32 +414,33 @@ func (u *Upload) Append(ctx context.Context, r io.Reader, start, size int64) (in
 	return u.offset, nil
 }
 
-func (u *Upload) write(ctx context.Context, r io.Reader) (int64, error) {
-	bufp := u.s.bufs.Get().(*[]byte)
-	defer u.s.bufs.Put(bufp)
+func (ss *session) write(ctx context.Context, r io.Reader) (int64, error) {
+	s := ss.u.s
+	bufp := s.bufs.Get().(*[]byte)
+	defer s.bufs.Put(bufp)
 	buf := *bufp
 	var n int64
-	saved := u.offset
+	saved := ss.st.Offset
 	for {
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
 		nr, rerr := r.Read(buf)
 		if nr > 0 {
-			nw, werr := u.f.Write(buf[:nr])
-			u.h.Write(buf[:nw])
-			u.offset += int64(nw)
-			u.seen.Store(u.offset)
+			nw, werr := ss.f.Write(buf[:nr])
+			ss.h.Write(buf[:nw])
+			ss.st.Offset += int64(nw)
+			ss.seen.Store(ss.st.Offset)
 			n += int64(nw)
 			if werr != nil {
 				return n, werr
 			}
 			// Checkpoint long chunks so that a crash loses little of them.
-			if u.offset-saved >= checkpointBytes {
-				if err := u.saveState(); err != nil {
+			if ss.st.Offset-saved >= checkpointBytes {
+				if err := ss.save(); err != nil {
 					return n, err
 				}
-				saved = u.offset
+				saved = ss.st.Offset
 			}
 		}
 		if rerr == io.EOF {
@@ -273,7 +448,7 @@ func (u *Upload) write(ctx context.Context, r io.Reader) (int64, error) {
 		}
 		if rerr != nil {
 			if rerr == io.ErrUnexpectedEOF {
-				return n, errdefs.DataLossf("upload %s: body ended early: %v", u.id, rerr)
+				return n, errdefs.DataLossf("upload %s: body ended early: %v", ss.u.id, rerr)
 			}
 			return n, rerr
 		}
@@ -287,26 +462,20 @@ const checkpointBytes = 16 << 20
 // is fsynced and renamed into the blob store and linked into the repository.
 // A mismatch is errdefs.ErrDataLoss and leaves the session open.
 func (u *Upload) Commit(ctx context.Context, expected digest.Digest) (content.Info, error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.done {
-		return content.Info{}, errdefs.NotFoundf("upload %s not found", u.id)
+	ss, err := u.open()
+	if err != nil {
+		return content.Info{}, err
 	}
+	defer ss.close()
 	var got digest.Digest
-	if expected.Algorithm() == u.alg {
-		got = digest.NewDigest(u.alg, u.h)
+	if expected.Algorithm() == ss.alg {
+		got = digest.NewDigest(ss.alg, ss.h)
 	} else {
 		if !expected.Algorithm().Available() {
 			return content.Info{}, errdefs.InvalidArgumentf("unsupported digest algorithm %q", expected.Algorithm())
 		}
-		r, err := os.Open(u.f.Name())
-		if err != nil {
-			return content.Info{}, err
-		}
 		dg := expected.Algorithm().Digester()
-		_, err = io.Copy(dg.Hash(), io.LimitReader(r, u.offset))
-		r.Close()
-		if err != nil {
+		if _, err := io.Copy(dg.Hash(), io.NewSectionReader(ss.f, 0, ss.st.Offset)); err != nil {
 			return content.Info{}, err
 		}
 		got = dg.Digest()
@@ -320,86 +489,79 @@ func (u *Upload) Commit(ctx context.Context, expected digest.Digest) (content.In
 	}
 	if _, err := os.Stat(target); err == nil {
 		u.s.touch(got)
-	} else {
-		if err := u.s.blobs.Adopt(u.f, got); err != nil {
-			return content.Info{}, fmt.Errorf("upload %s: %w", u.id, err)
-		}
+	} else if err := u.s.blobs.Adopt(ss.f, got); err != nil {
+		return content.Info{}, fmt.Errorf("upload %s: %w", u.id, err)
 	}
 	if err := u.s.link(u.repo, got); err != nil {
 		return content.Info{}, err
 	}
-	u.finishLocked()
-	return content.Info{Digest: got, Size: u.offset, CreatedAt: time.Now()}, nil
+	ss.finish()
+	return content.Info{Digest: got, Size: ss.st.Offset, CreatedAt: time.Now()}, nil
 }
 
 // Cancel abandons the session and removes its data.
 func (u *Upload) Cancel(ctx context.Context) error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.done {
-		return errdefs.NotFoundf("upload %s not found", u.id)
+	ss, err := u.open()
+	if err != nil {
+		return err
 	}
-	u.finishLocked()
+	defer ss.close()
+	ss.finish()
 	return nil
 }
 
-func (u *Upload) finishLocked() {
-	u.done = true
-	u.f.Close()
-	os.RemoveAll(u.s.uploadDir(u.id))
-	u.s.mu.Lock()
-	delete(u.s.sessions, u.id)
-	u.s.mu.Unlock()
+// purgeOne removes session id unless a request holds it; it reports
+// whether the session is gone and how many bytes of data it freed. The
+// caller updates the index.
+func (s *Store) purgeOne(id string) (bool, int64) {
+	dir := s.uploadDir(id)
+	f, err := os.OpenFile(filepath.Join(dir, "data"), os.O_RDONLY, 0)
+	if err != nil {
+		// No data: a crash between mkdir and create, or half removed.
+		return errors.Is(err, os.ErrNotExist) && os.RemoveAll(dir) == nil, 0
+	}
+	defer f.Close()
+	if flock(f, syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return false, 0 // in use
+	}
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	if os.RemoveAll(dir) != nil {
+		return false, 0
+	}
+	return true, size
 }
 
-// PurgeUploads removes sessions not written to for longer than age and
-// returns how many it removed. Sessions in use are skipped.
-func (s *Store) PurgeUploads(ctx context.Context, age time.Duration) (int, error) {
+// PurgeUploads removes sessions not written to for longer than age (0:
+// none) and returns how many it removed and the bytes their data held.
+// Sessions in use are skipped.
+func (s *Store) PurgeUploads(ctx context.Context, age time.Duration) (int, int64, error) {
+	if age <= 0 {
+		return 0, 0, nil
+	}
 	ents, err := os.ReadDir(filepath.Join(s.root, "uploads"))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	n := 0
+	n, freed := 0, int64(0)
 	for _, e := range ents {
 		if err := ctx.Err(); err != nil {
-			return n, err
+			return n, freed, err
 		}
 		id := e.Name()
-		dir := s.uploadDir(id)
-		last := time.Time{}
-		for _, f := range []string{"state", "data"} {
-			if fi, err := os.Stat(filepath.Join(dir, f)); err == nil && fi.ModTime().After(last) {
-				last = fi.ModTime()
-			}
-		}
-		if last.IsZero() {
-			if fi, err := e.Info(); err == nil {
-				last = fi.ModTime()
-			}
-		}
-		if time.Since(last) < age {
+		if time.Since(lastActive(s.uploadDir(id))) < age {
 			continue
 		}
-		s.mu.Lock()
-		u, live := s.sessions[id]
-		s.mu.Unlock()
-		if live {
-			if !u.mu.TryLock() {
-				continue
-			}
-			if !u.done {
-				u.finishLocked()
-				n++
-			}
-			u.mu.Unlock()
-			continue
-		}
-		if os.RemoveAll(dir) == nil {
+		if gone, size := s.purgeOne(id); gone {
+			s.forget(id)
 			n++
+			freed += size
 		}
 	}
 	if _, err := s.blobs.PruneIngest(age); err != nil {
-		return n, err
+		return n, freed, err
 	}
-	return n, nil
+	return n, freed, nil
 }
