@@ -3,12 +3,13 @@
 # engine the interop tests compare against. Idempotent.
 #   Debian packages: runc crun (OCI runtimes), busybox-static (base images),
 #   skopeo umoci docker.io podman buildah docker-registry (peers for interop),
-#   apache2-utils (htpasswd), slirp4netns (container networking), xz-utils
+#   apache2-utils (htpasswd), slirp4netns (container networking), uidmap
+#   (newuidmap/newgidmap for rootless hoist), xz-utils
 #   zstd bzip2 (archive formats), debootstrap (debian fixture), wrk hyperfine
 #   (benchmarks).
 set -euo pipefail
 pkgs=(runc crun busybox-static skopeo umoci apache2-utils docker-registry xz-utils zstd bzip2
-	slirp4netns debootstrap docker.io podman buildah wrk hyperfine curl)
+	slirp4netns uidmap debootstrap docker.io podman buildah wrk hyperfine curl)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -26,6 +27,9 @@ fi
 go mod download
 
 [ "$(id -u)" = 0 ] || exit 0
+# Rootless containers' networks (slirp4netns) open /dev/net/tun as the
+# user: 0666, as Debian's udev rules make it (hosts without udev leave 0600).
+[ -c /dev/net/tun ] && chmod 0666 /dev/net/tun
 # podman/buildah: runc and cgroupfs (no systemd on these machines).
 mkdir -p /etc/containers
 if ! grep -q '^cgroup_manager' /etc/containers/containers.conf 2>/dev/null; then

@@ -21,6 +21,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/rootless"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 )
@@ -228,6 +229,9 @@ func (j *job) run(ctx context.Context) (*Result, error) {
 	j.args = args
 	if err := j.setupSecurity(); err != nil {
 		return nil, err
+	}
+	if err := rootless.CheckLimits(j.opts.Resources.Limits()...); err != nil {
+		return nil, errdefs.InvalidArgumentf("%v", err)
 	}
 	for _, ref := range j.opts.CacheFrom {
 		img, err := j.resolveImage(ctx, ref, false)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/rootless"
 )
 
 // Globals are the flags every command shares.
@@ -55,8 +56,11 @@ func defaultRoot() string {
 	if r := os.Getenv("HOIST_ROOT"); r != "" {
 		return r
 	}
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && !rootless.Running() {
 		return "/var/lib/hoist"
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "hoist")
 	}
 	if d, err := os.UserHomeDir(); err == nil {
 		return filepath.Join(d, ".local", "share", "hoist")
@@ -65,8 +69,34 @@ func defaultRoot() string {
 }
 
 // Execute runs hoist with args and returns the process exit code.
+// A user other than root first enters the user's rootless namespaces
+// (package rootless), where hoist runs again with the same arguments.
 func Execute(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer) int {
+	if len(args) > 0 && args[0] == rootless.HolderVerb {
+		return rootless.Hold(args[1:])
+	}
+	if os.Geteuid() != 0 && !helpOnly(args) {
+		return exitCode(rootless.Enter(args), errOut) // returns only on failure
+	}
 	return execute(ctx, &env{in: in, out: out, errOut: errOut}, args)
+}
+
+// helpOnly reports args that only print help or the version, which need
+// no namespaces (nor a subordinate id range).
+func helpOnly(args []string) bool {
+	for _, a := range args {
+		if a == "--help" || a == "--version" {
+			return true
+		}
+	}
+	if len(args) == 0 {
+		return true
+	}
+	switch args[0] {
+	case "version", "help", "-h", "-v":
+		return true
+	}
+	return false
 }
 
 // execute runs hoist with a prepared env (tests inject services here).

@@ -20,6 +20,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/container/volume"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/rootless"
 )
 
 // timeNow is the clock (UTC, like docker's timestamps).
@@ -71,6 +72,9 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 		return nil, err
 	}
 	hc.SecurityOpt = secOpt
+	if err := rootless.CheckLimits(hc.limits()...); err != nil {
+		return nil, errdefs.InvalidArgumentf("%v", err)
+	}
 	if hc.RestartPolicy != "" && hc.RestartPolicy != "no" {
 		return nil, errdefs.NotImplementedf("restart policy %q is not supported (daemonless): only \"no\"", hc.RestartPolicy)
 	}

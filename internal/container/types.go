@@ -12,6 +12,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/health"
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/spec"
+	"github.com/hoistproject/hoist/internal/rootless"
 )
 
 // Image is what a container needs from the image store.
@@ -210,4 +211,17 @@ func (c *Container) PortsString() string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, ", ")
+}
+
+// limits are the cgroup resource limits of hc, by docker's flags (rootless
+// hoist refuses them without a delegated cgroup hierarchy).
+func (hc *HostConfig) limits() []rootless.Limit {
+	return []rootless.Limit{
+		{Flag: "--memory", Set: hc.Memory > 0}, {Flag: "--memory-swap", Set: hc.MemorySwap > 0},
+		{Flag: "--memory-reservation", Set: hc.MemoryReservation > 0}, {Flag: "--cpus", Set: hc.NanoCPUs > 0},
+		{Flag: "--cpu-shares", Set: hc.CPUShares > 0}, {Flag: "--cpu-period", Set: hc.CPUPeriod > 0},
+		{Flag: "--cpu-quota", Set: hc.CPUQuota > 0}, {Flag: "--cpuset-cpus", Set: hc.CpusetCpus != ""},
+		{Flag: "--cpuset-mems", Set: hc.CpusetMems != ""}, {Flag: "--pids-limit", Set: hc.PidsLimit > 0},
+		{Flag: "--oom-kill-disable", Set: hc.OomKillDisable}, {Flag: "--cgroup-parent", Set: hc.CgroupParent != ""},
+	}
 }

@@ -8,6 +8,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/rootless"
 )
 
 // Resources are the limits `update` changes; nil fields stay as they are.
@@ -45,6 +46,9 @@ func (m *Manager) Update(ctx context.Context, ref string, r Resources) error {
 	}
 	if r.CpusetMems != nil {
 		hc.CpusetMems = *r.CpusetMems
+	}
+	if err := rootless.CheckLimits(hc.limits()...); err != nil {
+		return errdefs.InvalidArgumentf("%v", err)
 	}
 	if hc.MemorySwap > 0 && hc.MemorySwap < hc.Memory {
 		return errdefs.InvalidArgumentf("Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time")

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoistproject/hoist/internal/rootless"
 )
 
 // Mount is one mount, as data.
@@ -34,6 +36,11 @@ func Overlay(lowersTopFirst []string, upper, work string) Mount {
 	// index=off and xino=off keep overlay from refusing reuse of upper dirs
 	// across mounts with different lowers (layers are shared by many).
 	opts = append(opts, "index=off")
+	if rootless.Running() {
+		// In a user namespace overlayfs cannot use trusted.overlay.*
+		// (whiteouts of lower directories, opaque markers): user.overlay.*.
+		opts = append(opts, "userxattr")
+	}
 	return Mount{Type: "overlay", Source: "overlay", Options: opts}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/fsutil"
+	"github.com/hoistproject/hoist/internal/rootless"
 )
 
 // Mount is a mount added to a RUN step's container (RUN --mount).
@@ -203,5 +204,15 @@ func (r *Runner) Cleanup() {
 		}
 		_ = exec.Command(bin, "--root", filepath.Join(r.Dir, "state"), "delete", "-f", e.Name()).Run()
 		os.RemoveAll(filepath.Join(r.Dir, "bundles", e.Name()))
+	}
+}
+
+// Limits are the cgroup limits of r, by docker build's flags (rootless
+// hoist refuses them without a delegated cgroup hierarchy).
+func (r Resources) Limits() []rootless.Limit {
+	return []rootless.Limit{
+		{Flag: "--memory", Set: r.Memory > 0}, {Flag: "--cpu-shares", Set: r.CPUShares > 0},
+		{Flag: "--cpu-period", Set: r.CPUPeriod > 0}, {Flag: "--cpu-quota", Set: r.CPUQuota > 0},
+		{Flag: "--cpuset-cpus", Set: r.CPUSetCPUs != ""}, {Flag: "--cpuset-mems", Set: r.CPUSetMems != ""},
 	}
 }

@@ -127,6 +127,7 @@ func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 	// without them, RUN --mount targets, and their missing parents) are
 	// removed afterwards, as docker and BuildKit do: they are no part of
 	// the step's layer.
+	spec.AdaptRootless(s)
 	for _, m := range s.Mounts {
 		if m.Destination == "/etc/hosts" || m.Destination == "/etc/resolv.conf" {
 			continue // recorded above

@@ -12,9 +12,12 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hoistproject/hoist/internal/container/unixsock"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/mount"
+	"github.com/hoistproject/hoist/internal/rootless"
 )
 
 // slirp4netns's fixed addressing inside the container's namespace.
@@ -76,6 +79,11 @@ func StartBridge(dir string, ports []PortBinding) (*Bridge, error) {
 			return nil, errdefs.FailedPreconditionf("publishing ports needs slirp4netns (apt-get install slirp4netns)")
 		}
 		return b, nil // loopback only
+	}
+	if rootless.Running() && unix.Access("/dev/net/tun", unix.R_OK|unix.W_OK) != nil {
+		b.Stop()
+		return nil, errdefs.FailedPreconditionf("rootless hoist: the bridge network needs /dev/net/tun usable by this user " +
+			"(mode 0666, as Debian's udev makes it: as root, chmod 0666 /dev/net/tun); or use --network host or none")
 	}
 	api, dirf, err := unixsock.Path(dir, "slirp.sock")
 	if err != nil {

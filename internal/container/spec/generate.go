@@ -246,6 +246,7 @@ func Generate(o Options) (*specs.Spec, error) {
 	if err := Confine(s, sec, o.Privileged); err != nil {
 		return nil, err
 	}
+	AdaptRootless(s)
 	return s, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/rootless"
 )
 
 // Seccomp returns the seccomp filter of a process whose capability
@@ -77,6 +78,9 @@ func SecurityOptions() []string {
 	}
 	if SeccompSupported() {
 		out = append(out, "name=seccomp,profile="+SeccompDefault)
+	}
+	if rootless.Running() {
+		out = append(out, "name=rootless") // as dockerd's rootless mode
 	}
 	return out
 }
