@@ -78,6 +78,9 @@ func Execute(ctx context.Context, args []string, in io.Reader, out, errOut io.Wr
 	if os.Geteuid() != 0 && !helpOnly(args) {
 		return exitCode(rootless.Enter(args), errOut) // returns only on failure
 	}
+	if err := rootless.Resume(); err != nil {
+		return exitCode(err, errOut)
+	}
 	return execute(ctx, &env{in: in, out: out, errOut: errOut}, args)
 }
 

@@ -170,9 +170,34 @@ func Enter(args []string) error {
 	if err != nil {
 		return fmt.Errorf("rootless hoist: %w", err)
 	}
-	argv := append([]string{"nsenter", "--target", strconv.Itoa(pid), "--user", "--mount",
-		"--wd=" + wd, "--", exe}, args...)
-	return fmt.Errorf("rootless hoist: %w", syscall.Exec(tools["nsenter"], argv, os.Environ()))
+	// The working directory is passed on by name, and entered by Resume:
+	// nsenter's --wd opens it before it enters the mount namespace (the
+	// directory would then be unreachable from the new root).
+	argv := append([]string{"nsenter", "--target", strconv.Itoa(pid), "--user", "--mount", "--", exe}, args...)
+	env := append(os.Environ(), cwdEnv+"="+wd)
+	return fmt.Errorf("rootless hoist: %w", syscall.Exec(tools["nsenter"], argv, env))
+}
+
+// cwdEnv carries the working directory into the namespaces (Resume).
+const cwdEnv = "HOIST_ROOTLESS_CWD"
+
+// Resume, first thing in a process that Enter re-executed, enters the
+// working directory the user had (and forgets it: the processes hoist
+// starts do not inherit it).
+func Resume() error {
+	wd, ok := os.LookupEnv(cwdEnv)
+	if !ok {
+		return nil
+	}
+	os.Unsetenv(cwdEnv)
+	if !Running() {
+		return nil
+	}
+	if err := os.Chdir(wd); err != nil {
+		return fmt.Errorf("rootless hoist: entering the working directory: %w", err)
+	}
+	os.Setenv("PWD", wd)
+	return nil
 }
 
 // ensureHolder returns the pid of the user's live holder, started if there
