@@ -128,6 +128,11 @@
 // also pauses a running container while it reads (-p, the default, as
 // docker); cp, export and diff do not pause it.
 //
+// In rootless hoist (package rootless) the same code runs as root of the
+// user's namespace; create and update refuse cgroup limits (--memory,
+// --cpus, --pids-limit, ...) unless a cgroup v2 hierarchy is delegated
+// (rootless.CheckLimits), and spec.AdaptRootless drops the cgroup path.
+//
 // Container records are plain JSON files written atomically, not rows of
 // the metadata database: each is owned by one container's lock and its
 // monitor, a process that must not hold the database for the container's

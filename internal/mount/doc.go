@@ -13,6 +13,10 @@
 // parent directory (in a thread with its own working directory) so that the
 // option string fits in one page.
 //
+// In rootless hoist (a user namespace, package rootless) overlays are
+// mounted with userxattr: overlayfs then keeps its markers in user.overlay.*
+// (trusted.* is the host root's).
+//
 // Paths in overlay options are escaped, a backslash before each ",", ":"
 // and backslash, as overlayfs reads them in mount(2)'s data and in
 // fsconfig's upperdir and workdir, so that a directory whose name holds a

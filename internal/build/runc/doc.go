@@ -8,7 +8,10 @@
 // resolution), as for `hoist run`, with the builder's differences: only fds
 // 0-2 (stdin is /dev/null), /etc/hosts and /etc/resolv.conf bound from the
 // bundle, the mount points the runtime had to create removed afterwards, a
-// new network namespace only for --network=none.
+// new network namespace only for --network=none. In rootless hoist the
+// spec goes through spec.AdaptRootless as `run`'s (no cgroup path without a
+// delegated hierarchy, the host's /sys bound where sysfs cannot be
+// mounted); the builder refuses -m/--cpu-* there first (Resources.Limits).
 //
 // # On-disk layout (Runner.Dir, <root>/build/runc)
 //

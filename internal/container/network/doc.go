@@ -15,6 +15,9 @@
 // joined by commas): CheckBridge refuses the bridge mode at create for a
 // container directory with one (a --root such as /srv/a,b) under runc.
 //
+// In rootless hoist slirp4netns opens /dev/net/tun as the user: a
+// /dev/net/tun the user cannot open is refused with a message saying so.
+//
 // A Bridge started by one process may be handed to another (Release,
 // Adopt with slirp4netns's pid); Cleanup stops what a process that died
 // left.
