@@ -143,7 +143,6 @@ func serveRegistry(t *testing.T, bin string) string {
 	t.Helper()
 	addr := freeLocalAddr(t)
 	cmd := exec.Command(bin, "registry", "serve", "--addr", addr, "--root", t.TempDir())
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
