@@ -45,9 +45,9 @@ type Builder struct {
 	Logger *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
-	// Lease, when set, is held for the whole build so that the layers it
-	// creates are not removed by another process before the image (or a
-	// cache record) uses them.
+	// Lease, when set, is held for the whole build so that the images it
+	// starts from, the cached layers it reuses and the layers it creates
+	// are not removed by another process before the image uses them.
 	Lease func(ctx context.Context) (context.Context, func(), error)
 	// Tar writes the tree at dir as a tar stream (--output); archive.Tar.
 	Tar func(ctx context.Context, w io.Writer, dir string, epoch *time.Time) error
@@ -134,6 +134,14 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	// This process's temporary area goes when empty (snapshots and mounts
 	// are released by the steps themselves).
 	defer os.Remove(filepath.Join(b.Dir, "tmp", strconv.Itoa(os.Getpid())))
+	// The lease is held from the start: the base images (Resolve), cache
+	// hits (Cache.Get) and new layers the build relies on are added to it
+	// as it finds or makes them, so a concurrent rmi or prune never removes
+	// them mid-build.
+	ctx, err = j.withLease(ctx)
+	if err != nil {
+		return nil, err
+	}
 	res, err := j.run(ctx)
 	if err != nil {
 		return nil, err
@@ -164,8 +172,8 @@ type job struct {
 	pending  []cache.Entry
 }
 
-// withLease returns ctx carrying the build's lease, taken on first use: a
-// fully cached build writes nothing that needs one.
+// withLease returns ctx carrying the build's lease (taken once, at the
+// start of Build).
 func (j *job) withLease(ctx context.Context) (context.Context, error) {
 	if j.b.Lease == nil {
 		return ctx, nil

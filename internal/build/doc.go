@@ -63,17 +63,24 @@
 //     in BuildKit's forms by package build/progress.
 //   - Reliability: the image is written by ImageWriter only after every step
 //     succeeded (config blob, then record and tags in one transaction); the
-//     build holds a metadata lease so its new layers survive a concurrent
-//     prune; snapshots are released on every path; after a kill -9 the next
+//     build holds a metadata lease from its start: its base images
+//     (images.Store.Hold), the layers of its cache hits (cache.Bolt.Get) and
+//     the layers it creates join it in the transaction that finds or makes
+//     them, so a concurrent rmi, image prune or builder prune never removes
+//     what the build stands on (before, such builds failed with "layer blob
+//     ... was removed concurrently" or "layer ... not found"); snapshots are released on every path; after a kill -9 the next
 //     build deletes the dead process's runtime containers, unmounts and
 //     removes its temporary area (snapshot.CleanupStale,
 //     runc.Runner.Cleanup).
 //
 // # Performance design
 //
-//   - A fully cached rebuild mounts nothing, writes nothing (no lease, no
-//     record update when the tags already name the image) and re-reads no
-//     context file (the stat cache answers the checksums).
+//   - A fully cached rebuild mounts nothing, writes no image record when
+//     the tags already name the image, and re-reads no context file (the
+//     stat cache answers the checksums). It writes only its lease: one
+//     small transaction per base image and per cached layer (measured: a
+//     6-step cached rebuild of a busybox image, ~10 ms before the lease,
+//     ~25 ms with it).
 //   - COPY of directories into a path the image does not have writes
 //     straight into the overlay upper dir (copier.Copier.Upper; overlayfs'
 //     write path costs several times a plain write: 5.9 s vs 1.2 s for Go's

@@ -25,9 +25,10 @@ import (
 // StoreImages is ImageSource and ImageWriter over the image store.
 type StoreImages struct{ Store *images.Store }
 
-// Resolve implements ImageSource.
+// Resolve implements ImageSource. The image is held in the build's lease
+// (images.Store.Hold) so that no prune removes its layers mid-build.
 func (s StoreImages) Resolve(ctx context.Context, ref string) (BaseImage, error) {
-	f, err := s.Store.Get(ctx, ref)
+	f, err := s.Store.Hold(ctx, ref)
 	if err != nil {
 		return BaseImage{}, err
 	}

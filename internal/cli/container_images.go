@@ -22,7 +22,9 @@ func (s storeImages) ResolveImage(ctx context.Context, ref string) (container.Im
 	if err != nil {
 		return container.Image{}, err
 	}
-	f, err := st.Get(ctx, ref)
+	// Held in the caller's lease (createContainer) until the container's
+	// record names the image.
+	f, err := st.Hold(ctx, ref)
 	if err != nil {
 		if errdefs.IsNotFound(err) {
 			return container.Image{}, &missingImage{err}

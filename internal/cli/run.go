@@ -52,17 +52,22 @@ func newRunCmd(e *env) *cobra.Command {
 			if err := checkCIDFile(f.cidfile); err != nil {
 				return runFailure(err)
 			}
+			// The container stays locked from its creation until it runs:
+			// no prune or rm takes it in between.
+			o.Hold = true
 			ctr, err := e.createContainer(ctx, m, o, &f)
 			if err != nil {
 				return runFailure(err)
 			}
-			if err := writeCIDFile(f.cidfile, ctr.ID); err != nil {
-				return runFailure(err)
-			}
+			defer ctr.Release()
 			failed := func(err error) error {
+				ctr.Release()
 				if f.rm {
 					_ = m.Remove(context.WithoutCancel(ctx), ctr.ID, container.RemoveOptions{Force: true, Volumes: true})
 				}
+				return runFailure(err)
+			}
+			if err := writeCIDFile(f.cidfile, ctr.ID); err != nil {
 				return runFailure(err)
 			}
 			if detach {

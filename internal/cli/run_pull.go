@@ -60,6 +60,21 @@ func (e *env) createContainer(ctx context.Context, m *container.Manager, o conta
 			}
 		}
 	}
+	if e.images == nil {
+		// The image is held in a lease from its lookup until the
+		// container's record names it: no prune or rmi takes its layers
+		// in between (storeImages.ResolveImage).
+		st, err := e.imageStore()
+		if err != nil {
+			return nil, err
+		}
+		lctx, done, err := st.DB().WithLease(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		ctx = lctx
+	}
 	c, err := m.Create(ctx, o)
 	var missing *missingImage
 	if err == nil || !errors.As(err, &missing) || policy == "never" || e.images != nil {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hoistproject/hoist/internal/container/health"
 	"github.com/hoistproject/hoist/internal/container/names"
 	"github.com/hoistproject/hoist/internal/container/network"
@@ -32,6 +34,10 @@ type CreateOptions struct {
 	Image      string // reference or ID, resolved with Options.Images
 	Config     Config
 	HostConfig HostConfig
+	// Hold keeps the container's lock after Create returns, until
+	// StartCreated takes it over (or Container.Release): run's
+	// create-then-start is then one step for every other process.
+	Hold bool
 }
 
 // Create resolves the image and records a new container (state "created").
@@ -199,12 +205,18 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 		return nil, fmt.Errorf("create container dir: %w", err)
 	}
 	// Held until the record is written: a directory with no record and a
-	// free lock is a crash's remnant (removeRemnants).
-	unlock, err := c.lock()
+	// free lock is a crash's remnant (removeRemnants). With o.Hold it is
+	// held on until Start (or Release), so that no prune or rm takes the
+	// container between its creation and its start.
+	lk, err := lockDir(c.dir, unix.LOCK_EX)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lock container %s: %w", c.ID, err)
 	}
-	defer unlock()
+	defer func() {
+		if c.held == nil {
+			lk.Close()
+		}
+	}()
 	for _, d := range []string{filepath.Join(c.dir, "work"), filepath.Join(c.dir, "rootfs"), filepath.Join(c.dir, "bundle")} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, fmt.Errorf("create container dir: %w", err)
@@ -232,6 +244,9 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 		return nil, err
 	}
 	ok = true
+	if o.Hold {
+		c.held = lk
+	}
 	m.event(c, "create", nil)
 	return c, nil
 }

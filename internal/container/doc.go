@@ -133,6 +133,23 @@
 // --cpus, --pids-limit, ...) unless a cgroup v2 hierarchy is delegated
 // (rootless.CheckLimits), and spec.AdaptRootless drops the cgroup path.
 //
+// # Locking
+//
+// containers/<id>/lock (flock) orders every change of a container across
+// processes: create holds it until the record is written (a directory
+// without a record and a free lock is a crash's remnant); start holds it
+// until the process runs (state "running"); run holds it from create to
+// running (CreateOptions.Hold, taken over by StartCreated), so no other
+// process sees its container created and idle; rm takes it and re-reads
+// the state (a container started meanwhile is not removed); container
+// prune only try-locks: a container whose lock is held is being created,
+// started or removed and is skipped, and the state is re-read under the
+// lock before removal. The monitor writes the state of a running container
+// without the lock (nobody else changes a running container's state but
+// through it). Images a container uses are held by its record (ImageUsers);
+// between the image lookup and the record, the caller's metadata lease
+// holds them (package metadata).
+//
 // Container records are plain JSON files written atomically, not rows of
 // the metadata database: each is owned by one container's lock and its
 // monitor, a process that must not hold the database for the container's

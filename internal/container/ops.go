@@ -249,11 +249,18 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 			return nil // it was --rm
 		}
 	}
-	unlock, err := c.lock()
+	unlock, err := c.lockState()
 	if err != nil {
+		if o.Force && errdefs.IsNotFound(err) {
+			return nil // removed meanwhile (--rm, or another rm)
+		}
 		return err
 	}
 	defer unlock()
+	if c.State.Running() && c.monitorAlive() {
+		// Started while we waited for the lock.
+		return errdefs.Conflictf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
+	}
 	m.cleanupAfterExit(ctx, c)
 	return m.removeFiles(c, o.Volumes)
 }
@@ -358,17 +365,36 @@ func (m *Manager) Prune(ctx context.Context, match func(*Container) bool) ([]str
 		if c.State.Running() || (match != nil && !match(c)) {
 			continue
 		}
-		n := fsutil.DirSize(filepath.Join(c.dir, "upper"))
-		if err := m.Remove(ctx, c.ID, RemoveOptions{}); err != nil {
-			if errdefs.IsNotFound(err) {
-				continue
-			}
+		removed, n, err := m.pruneOne(ctx, c)
+		if err != nil {
 			return out, reclaimed, err
 		}
-		out = append(out, c.ID)
-		reclaimed += n
+		if removed {
+			out = append(out, c.ID)
+			reclaimed += n
+		}
 	}
 	return out, reclaimed, nil
+}
+
+// pruneOne removes c for Prune unless another process holds its lock (it
+// is being created, started or removed: run holds it from create until the
+// process runs) or it was started meanwhile; removed says whether it went.
+func (m *Manager) pruneOne(ctx context.Context, c *Container) (removed bool, size int64, err error) {
+	unlock, ok := c.tryLock()
+	if !ok {
+		return false, 0, nil
+	}
+	defer unlock()
+	if err := c.loadState(); err != nil || c.State.Running() || c.State.Status == StatusRemoving {
+		return false, 0, nil
+	}
+	size = fsutil.DirSize(filepath.Join(c.dir, "upper"))
+	m.cleanupAfterExit(ctx, c)
+	if err := m.removeFiles(c, false); err != nil {
+		return false, 0, err
+	}
+	return true, size, nil
 }
 
 // removeRemnants deletes the container directories that a crash left

@@ -5,8 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"github.com/hoistproject/hoist/internal/events"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/proc"
 	"github.com/hoistproject/hoist/internal/container/volume"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/events"
 	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/hoistproject/hoist/internal/reference"
 )
@@ -184,13 +186,50 @@ func (c *Container) loadState() error {
 }
 
 // lock takes the container's exclusive file lock; the returned func
-// releases it.
+// releases it. A lock still held from Create (CreateOptions.Hold) is taken
+// over instead. A container removed meanwhile (its record gone once the
+// lock is ours) is errdefs.NotFound.
 func (c *Container) lock() (func(), error) {
-	f, err := lockDir(c.dir, unix.LOCK_EX)
-	if err != nil {
-		return nil, fmt.Errorf("lock container %s: %w", c.ID, err)
+	f := c.held
+	c.held = nil
+	if f == nil {
+		var err error
+		if f, err = lockDir(c.dir, unix.LOCK_EX); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, errdefs.NotFoundf("No such container: %s", c.ID)
+			}
+			return nil, fmt.Errorf("lock container %s: %w", c.ID, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, "container.json")); errors.Is(err, fs.ErrNotExist) {
+		f.Close()
+		return nil, errdefs.NotFoundf("No such container: %s", c.ID)
 	}
 	return func() { f.Close() }, nil
+}
+
+// tryLock is lock without waiting: ok is false when another process holds
+// the lock (the container is being created, started, changed or removed
+// right now) or the container is gone.
+func (c *Container) tryLock() (unlock func(), ok bool) {
+	f, err := lockDir(c.dir, unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		return nil, false
+	}
+	if _, err := os.Stat(filepath.Join(c.dir, "container.json")); err != nil {
+		f.Close()
+		return nil, false
+	}
+	return func() { f.Close() }, true
+}
+
+// Release lets go of the lock Create kept (CreateOptions.Hold) when the
+// container is not started after all; a no-op otherwise.
+func (c *Container) Release() {
+	if c.held != nil {
+		c.held.Close()
+		c.held = nil
+	}
 }
 
 // lockState takes c's lock and re-reads its state (another process may
@@ -348,6 +387,9 @@ func (m *Manager) List(ctx context.Context) ([]*Container, error) {
 			return nil, err
 		}
 		if err := m.reconcile(ctx, c); err != nil {
+			if errdefs.IsNotFound(err) {
+				continue // removed meanwhile
+			}
 			return nil, err
 		}
 		out = append(out, c)

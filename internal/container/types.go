@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -160,6 +161,9 @@ type Container struct {
 
 	State State `json:"-"` // loaded from state.json
 	dir   string
+	// held is the container's lock, still held after CreateOptions.Hold
+	// until the start that consumes it (or Release).
+	held *os.File
 }
 
 // Status values, as docker names them.

@@ -74,9 +74,8 @@ func ParseConfig(b []byte) (*Config, error) {
 			return nil, errdefs.InvalidArgumentf("invalid image config: rootfs.diff_ids[%d] %q: %v", i, d, err)
 		}
 	}
-	if c.OS == "" || c.Architecture == "" {
-		return nil, errdefs.InvalidArgumentf("invalid image config: os and architecture are required")
-	}
+	// os and architecture may be empty (unknown), as docker, podman and
+	// skopeo accept them: inspect shows them empty, as docker does.
 	return &c, nil
 }
 

@@ -44,6 +44,12 @@
 // prune` and `system check --repair` as soon as no live process owns them
 // (the writer's flock and pid, package content; never by age alone).
 //
+// Users that rely on an image before a record of their own names it (a
+// build on its base image, a container being created) resolve it with
+// Hold: the lookup and the lease of its top layer and config blob happen in
+// one transaction, so no rmi or prune removes them meanwhile (the image's
+// record and tags may still go; its content stays until the lease ends).
+//
 // Lookup (Resolve) accepts a name (normalised, ":latest" added), a
 // name@digest (repo digest), a full ID with or without "sha256:", or a
 // unique ID prefix; an unknown image is errdefs.NotFound "No such image: X".

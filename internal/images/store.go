@@ -235,15 +235,47 @@ func (f *Full) LayerDescriptors() []ocispec.Descriptor {
 
 // Get resolves ref and reads its config and layer records.
 func (s *Store) Get(ctx context.Context, ref string) (*Full, error) {
+	return s.get(ctx, ref, false)
+}
+
+// Hold is Get for a caller about to use the image before a record of its
+// own holds it (a container being created, a build on a base image): in
+// the same transaction that resolves ref it adds the image's layers (its
+// top chainID) and config blob to the lease of ctx, so that no rmi or prune
+// removes them until the lease ends. Without a lease in ctx it is Get.
+func (s *Store) Hold(ctx context.Context, ref string) (*Full, error) {
+	_, leased := metadata.LeaseFromContext(ctx)
+	return s.get(ctx, ref, leased)
+}
+
+func (s *Store) get(ctx context.Context, ref string, hold bool) (*Full, error) {
 	var f Full
-	err := s.db.View(ctx, func(tx *metadata.Tx) error {
+	txn := s.db.View
+	if hold {
+		txn = s.db.Update
+	}
+	err := txn(ctx, func(tx *metadata.Tx) error {
 		r, err := resolve(tx, ref)
 		if err != nil {
 			return err
 		}
 		f.Image = Image{Record: r, Names: namesOf(tx, r.ID)}
-		f.Layers, err = layers.ChainTx(tx, r.ChainID)
-		return err
+		if f.Layers, err = layers.ChainTx(tx, r.ChainID); err != nil {
+			return err
+		}
+		if !hold {
+			return nil
+		}
+		res := []string{layers.BlobResource(r.ID)}
+		if r.ChainID != "" {
+			res = append(res, layers.Resource(r.ChainID))
+		}
+		for _, x := range res {
+			if err := metadata.AddResource(ctx, tx, x); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

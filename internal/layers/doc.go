@@ -75,6 +75,11 @@
 // still exists. A lost diff dir is restored the same way, so a layer needs
 // only its record and its blob.
 //
+// Every new blob (unpack, CreateFromDir, CreateFromTar) is claimed in the
+// caller's lease before it is committed into the content store, so a
+// concurrent deletion of an equal blob never removes the one a new layer
+// names.
+//
 // Reference counting is computed, not counted: a layer is in use while an
 // image record (or, later, a container) reaches it through its parent chain,
 // or a live lease (metadata.WithLease) holds it. Users report the chainIDs

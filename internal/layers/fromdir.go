@@ -54,6 +54,12 @@ func (s *Store) CreateFromDir(ctx context.Context, parent digest.Digest, dir str
 	if err := tarFn(ctx, w, diff); err != nil {
 		return Layer{}, fmt.Errorf("writing layer tar of %s: %w", dir, err)
 	}
+	// Claim (and lease) the digest before the blob becomes visible, as
+	// unpack does: a concurrent deletion of an equal blob (rmi, prune
+	// emptying the trash) cannot then remove ours.
+	if err := s.db.AddResources(ctx, BlobResource(w.Digest())); err != nil {
+		return Layer{}, err
+	}
 	info, err := w.Commit(ctx, -1, "")
 	if err != nil {
 		return Layer{}, err

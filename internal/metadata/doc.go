@@ -16,6 +16,30 @@
 //	leases/<lease id>          JSON {"pid", "created"}: a process's claim
 //	leases/<lease id>/res/<r>  resources it protects ("layer/<chainID>", "blob/<digest>")
 //
+// # Concurrent use of one root: who holds what
+//
+// Deleters (rmi, image/system/builder prune, rollbacks) decide inside one
+// Update transaction from the records and the live leases (layers.Release,
+// images.BlobsInUse), then delete files after the commit (the trash, see
+// trash.go). So every process that relies on content before a record of its
+// own names it must have it in its lease, added in the same transaction that
+// finds it (or before it writes it); once added, no deleter takes it:
+//
+//   - pull: manifest and config digests are claimed before they are looked
+//     for in the store (client.PullOptions.Claim), layer blobs once the
+//     manifest is known, existing layers when the chain is checked;
+//   - load: every blob before it is written or found stored;
+//   - build: its base images (images.Store.Hold: the image's top layer and
+//     config), its cache hits' layers (cache.Bolt.Get) and the blobs and
+//     layers it creates (layers: a blob is claimed before its commit);
+//   - run/create: the image (images.Store.Hold) from its lookup until the
+//     container's record names it (containers are layer users through
+//     their records);
+//   - commit, import, tag: their new blobs and layers.
+//
+// Containers are not rows here: a container's own file lock (package
+// container) orders create, start, rm and container prune.
+//
 // A lease keeps in-progress work (a layer unpacked but not yet used by an
 // image) from being removed by another process's prune. A lease is live while
 // its process runs; leases of dead processes are ignored and removed by

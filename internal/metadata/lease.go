@@ -86,6 +86,16 @@ func AddResource(ctx context.Context, tx *Tx, res string) error {
 	return rb.Put([]byte(res), nil)
 }
 
+// Holds reports whether the lease of ctx (if any) already protects res.
+func Holds(ctx context.Context, tx *Tx, res string) bool {
+	id, ok := LeaseFromContext(ctx)
+	if !ok {
+		return false
+	}
+	rb := ReadBucket(tx, leasesBucket, id, "res")
+	return rb != nil && rb.Get([]byte(res)) != nil
+}
+
 // DropResources removes res from the lease of ctx (if any) in tx: the work
 // no longer needs them. Whether they may then be deleted is for the caller
 // to decide, under the same transaction, from LeasedResources (the other

@@ -21,11 +21,25 @@ type Bolt struct{ DB *metadata.DB }
 
 const cacheBucket = "buildcache"
 
-// Get implements Store.
+// Get implements Store. With a lease in ctx (a build holds one) a hit's
+// layer is added to it in the transaction that finds it, so that no prune
+// removes it while the build goes on from it (a layer already in the lease
+// costs no write).
 func (c Bolt) Get(ctx context.Context, key digest.Digest) (Record, bool, error) {
-	var rec Record
-	found := false
-	err := c.DB.View(ctx, func(tx *metadata.Tx) error {
+	rec, found, held, err := c.get(ctx, key, c.DB.View, false)
+	if err != nil || !found || held {
+		return rec, found, err
+	}
+	rec, found, _, err = c.get(ctx, key, c.DB.Update, true)
+	return rec, found, err
+}
+
+// get looks key up in a View or Update transaction (hold: add the record's
+// layer to ctx's lease); held says the lease already protects that layer
+// (or there is no lease to add it to).
+func (c Bolt) get(ctx context.Context, key digest.Digest, txn func(context.Context, func(*metadata.Tx) error) error, hold bool) (rec Record, found, held bool, err error) {
+	_, leased := metadata.LeaseFromContext(ctx)
+	err = txn(ctx, func(tx *metadata.Tx) error {
 		b := metadata.ReadBucket(tx, cacheBucket, "records")
 		if b == nil {
 			return nil
@@ -37,15 +51,25 @@ func (c Bolt) Get(ctx context.Context, key digest.Digest) (Record, bool, error) 
 		if err := json.Unmarshal(v, &rec); err != nil {
 			return nil // a broken record is a miss
 		}
+		held = !leased
 		if c := rec.ChainID(); c != "" {
 			if _, err := layers.GetTx(tx, c); err != nil {
 				return nil
 			}
+			res := layers.Resource(c)
+			held = held || metadata.Holds(ctx, tx, res)
+			if hold && !held {
+				if err := metadata.AddResource(ctx, tx, res); err != nil {
+					return err
+				}
+			}
+		} else {
+			held = true
 		}
 		found = true
 		return nil
 	})
-	return rec, found, err
+	return rec, found, held, err
 }
 
 // Probe implements Store.

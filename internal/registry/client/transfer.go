@@ -74,6 +74,11 @@ type PullOptions struct {
 	// descriptor and content) once its config is in the store and before
 	// any layer is downloaded.
 	Manifest func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest) error
+	// Claim, when set, is called with each manifest and config digest
+	// before Pull looks in the store for it or writes it: a store shared
+	// with processes that delete blobs (prune) protects it there, so that a
+	// blob found present is not removed before the caller records it.
+	Claim func(ctx context.Context, d digest.Digest) error
 	// LayerDone, when set, is called as soon as each layer blob is in the
 	// store (in completion order, from several goroutines), so unpacking can
 	// overlap downloading.
@@ -124,7 +129,7 @@ func Pull(ctx context.Context, repos []*Repository, ref string, store Store, opt
 		r.c.opts.Logger.Info("mirror failed, trying the next source", "mirror", r.h.addr, "err", err)
 	}
 	res := PullResult{Repository: repo}
-	manifest, err := fetchStored(ctx, repo, store, desc)
+	manifest, err := fetchStored(ctx, repo, store, desc, opts.Claim)
 	if err != nil {
 		return res, err
 	}
@@ -145,7 +150,7 @@ func Pull(ctx context.Context, repos []*Repository, ref string, store Store, opt
 		if desc.MediaType == "" {
 			desc.MediaType = ocispec.MediaTypeImageManifest
 		}
-		if manifest, err = fetchStored(ctx, repo, store, desc); err != nil {
+		if manifest, err = fetchStored(ctx, repo, store, desc, opts.Claim); err != nil {
 			return res, err
 		}
 		if IsIndexType(desc.MediaType) {
@@ -166,7 +171,7 @@ func Pull(ctx context.Context, repos []*Repository, ref string, store Store, opt
 		}
 	}
 	res.Config, res.Layers = m.Config, m.Layers
-	cfg, err := fetchConfig(ctx, repo, store, m.Config)
+	cfg, err := fetchConfig(ctx, repo, store, m.Config, opts.Claim)
 	if err != nil {
 		return res, fmt.Errorf("config %s: %w", m.Config.Digest, err)
 	}
@@ -219,7 +224,7 @@ func Pull(ctx context.Context, repos []*Repository, ref string, store Store, opt
 }
 
 // fetchConfig fetches an image config (small, verified) and stores it.
-func fetchConfig(ctx context.Context, repo *Repository, store Store, desc ocispec.Descriptor) ([]byte, error) {
+func fetchConfig(ctx context.Context, repo *Repository, store Store, desc ocispec.Descriptor, claim func(context.Context, digest.Digest) error) ([]byte, error) {
 	if desc.Size > MaxManifestSize*4 {
 		return nil, errdefs.InvalidArgumentf("image config is %d bytes, over the limit", desc.Size)
 	}
@@ -232,26 +237,32 @@ func fetchConfig(ctx context.Context, repo *Repository, store Store, desc ocispe
 	if err != nil {
 		return nil, err
 	}
-	if ok, _ := content.Exists(ctx, store, desc.Digest); !ok {
-		if _, err := content.WriteBlob(ctx, store, byteReader(b), int64(len(b)), desc.Digest); err != nil {
-			return nil, err
-		}
-	}
-	return b, nil
+	return b, storeBlob(ctx, store, desc.Digest, b, claim)
 }
 
 // fetchStored fetches a manifest by digest (verified) and stores its bytes.
-func fetchStored(ctx context.Context, repo *Repository, store Store, desc ocispec.Descriptor) ([]byte, error) {
+func fetchStored(ctx context.Context, repo *Repository, store Store, desc ocispec.Descriptor, claim func(context.Context, digest.Digest) error) ([]byte, error) {
 	b, err := repo.FetchManifest(ctx, desc)
 	if err != nil {
 		return nil, err
 	}
-	if ok, _ := content.Exists(ctx, store, desc.Digest); !ok {
-		if _, err := content.WriteBlob(ctx, store, byteReader(b), int64(len(b)), desc.Digest); err != nil {
-			return nil, err
+	return b, storeBlob(ctx, store, desc.Digest, b, claim)
+}
+
+// storeBlob writes b (verified to be d) into store unless it is there,
+// claiming d first (PullOptions.Claim).
+func storeBlob(ctx context.Context, store Store, d digest.Digest, b []byte, claim func(context.Context, digest.Digest) error) error {
+	if claim != nil {
+		if err := claim(ctx, d); err != nil {
+			return err
 		}
 	}
-	return b, nil
+	if ok, _ := content.Exists(ctx, store, d); !ok {
+		if _, err := content.WriteBlob(ctx, store, byteReader(b), int64(len(b)), d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func byteReader(b []byte) io.Reader { return &sliceReader{b: b} }

@@ -68,6 +68,9 @@ func Pull(ctx context.Context, c *client.Client, st *images.Store, name referenc
 				}
 				return u.start(ctx, m)
 			},
+			Claim: func(ctx context.Context, d digest.Digest) error {
+				return st.DB().AddResources(ctx, layers.BlobResource(d))
+			},
 			StoreLayer: u.store,
 			LayerDone:  u.layerDone,
 		})
