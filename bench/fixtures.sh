@@ -9,7 +9,11 @@ mkdir -p "$cache"
 [ -f "$cache/busybox.tar" ] || "$here/../scripts/mkbusybox.sh" "$cache/busybox.tar"
 if [ ! -f "$cache/minbase.tar" ]; then
 	rm -rf "$cache/rootfs"
-	debootstrap --variant=minbase bookworm "$cache/rootfs" http://deb.debian.org/debian >"$cache/debootstrap.log" 2>&1
+	# The machine's own Debian mirror: the first URIs of its apt sources.
+	mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+	[ -n "$mirror" ] || mirror=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+	[ -n "$mirror" ] || { echo "fixtures: no Debian mirror in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list" >&2; exit 1; }
+	debootstrap --variant=minbase bookworm "$cache/rootfs" "$mirror" >"$cache/debootstrap.log" 2>&1
 	tar --numeric-owner -C "$cache/rootfs" -cf "$cache/minbase.tar.tmp" . && mv "$cache/minbase.tar.tmp" "$cache/minbase.tar"
 	rm -rf "$cache/rootfs"
 fi
