@@ -156,20 +156,6 @@ func TestExpandErrors(t *testing.T) {
 	}
 }
 
-func TestParseSignal(t *testing.T) {
-	for in, want := range map[string]int{"SIGTERM": 15, "term": 15, "KILL": 9, "9": 9, "SIGRTMIN+3": 37, "SIGUSR1": 10} {
-		got, err := ParseSignal(in)
-		if err != nil || int(got) != want {
-			t.Errorf("%s: %d %v, want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "0", "65", "SIGNOPE", "-1"} {
-		if _, err := ParseSignal(bad); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}
-
 func TestSliceLookupLaterWins(t *testing.T) {
 	l := SliceLookup([]string{"A=1", "B=2", "A=3"})
 	if v, ok := l("A"); !ok || v != "3" {
