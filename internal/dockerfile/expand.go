@@ -388,10 +388,11 @@ func checkPort(p string) error {
 	return err
 }
 
-// ExposedPorts turns EXPOSE words ([ip:][hostPort:]port[-port][/proto],
+// ExposedPorts is hoist's one EXPOSE normaliser (the Dockerfile's, commit
+// and import -c): it turns EXPOSE words ([ip:][hostPort:]port[-port][/proto],
 // as docker accepts them) into the keys of an image config's ExposedPorts:
-// "80/tcp", ranges expanded, protocols lower-cased, duplicates removed,
-// sorted by port then protocol.
+// "80/tcp", ranges expanded, protocols lower-cased, duplicates removed, in
+// the order given (the builder's history text lists them so).
 func ExposedPorts(words []string) ([]string, error) {
 	type port struct {
 		n     uint64
@@ -432,12 +433,6 @@ func ExposedPorts(words []string) ([]string, error) {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].n != out[j].n {
-			return out[i].n < out[j].n
-		}
-		return out[i].proto < out[j].proto
-	})
 	keys := make([]string, len(out))
 	for i, p := range out {
 		keys[i] = strconv.FormatUint(p.n, 10) + "/" + p.proto

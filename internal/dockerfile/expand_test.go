@@ -171,7 +171,7 @@ func TestExposedPorts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"7/sctp", "53/udp", "80/tcp", "90/tcp", "8000/tcp", "8001/tcp", "8002/tcp"}
+	want := []string{"80/tcp", "53/udp", "8000/tcp", "8001/tcp", "8002/tcp", "90/tcp", "7/sctp"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
