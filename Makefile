@@ -12,11 +12,17 @@ build:
 test: deps build lint
 	HOIST_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 40m ./...
 
-# Formatting and vet: a file gofmt would change fails the run.
+# staticcheck, pinned (its checks: staticcheck.conf). `go run` builds it
+# once into the build cache.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# Formatting, vet and staticcheck: a file gofmt would change, or a finding
+# of either, fails the run.
 lint:
 	@unformatted=$$(gofmt -l cmd internal bench 2>/dev/null); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 # Unit tests only (no root, no peers).
 unit:

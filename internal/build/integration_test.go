@@ -22,6 +22,7 @@ import (
 	"github.com/hoistproject/hoist/internal/build/runc"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/mount"
+	"github.com/hoistproject/hoist/internal/testutil"
 )
 
 // Integration tests: real image store, layer store, overlay mounts and runc
@@ -266,7 +267,8 @@ func TestIntegrationSourceDateEpochSameID(t *testing.T) {
 			t.Fatalf("%v\n%s", r.err, r.out)
 		}
 		ids = append(ids, r.res.ID.String())
-		time.Sleep(1100 * time.Millisecond) // different wall-clock second
+		now := time.Now().Unix() // the next build runs in another wall-clock second
+		testutil.WaitFor(t, "the next second", func() bool { return time.Now().Unix() > now })
 	}
 	if ids[0] != ids[1] {
 		t.Errorf("SOURCE_DATE_EPOCH builds differ: %v", ids)

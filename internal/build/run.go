@@ -14,6 +14,7 @@ import (
 	"github.com/hoistproject/hoist/internal/build/runmount"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/opencontainers/go-digest"
 )
 
 // RunError is a RUN step whose process exited non-zero.
@@ -198,7 +199,7 @@ func (j *job) mountEnv(c *stageCtx) *runmount.Env {
 		TmpDir:   j.tmpDir(),
 		Secrets:  j.opts.Secrets,
 		Tree: func(ctx context.Context, from string) (string, func(), error) {
-			chainID := c.cur.chainID
+			var chainID digest.Digest
 			if s := j.stageByRef(from, c.s.index); s != nil {
 				chainID = s.state.chainID
 			} else {

@@ -192,10 +192,10 @@ type step struct {
 	meta func(cfg *Config)
 	// fs changes files in a prepared snapshot root; nil for metadata steps.
 	fs func(ctx context.Context, snap Snapshot, v *progress.Vertex) error
-	// history is the created_by text; emptyLayer for metadata steps.
-	history    string
-	emptyLayer bool
-	noHistory  bool // ONBUILD writes no history entry
+	// history is the created_by text; the entry is empty_layer when fs is
+	// nil (a metadata step).
+	history   string
+	noHistory bool // ONBUILD writes no history entry
 	// contentInHistory: the history text names the content of a COPY/ADD
 	// (docker's file:/dir:/multi: hashes), so --cache-from images may
 	// supply the step.

@@ -23,6 +23,7 @@ import (
 	"github.com/hoistproject/hoist/internal/build/runc"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
+	"github.com/hoistproject/hoist/internal/units"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -365,7 +366,7 @@ func newBuilderPruneCmd(e *env) *cobra.Command {
 				}
 				fmt.Fprintln(e.out)
 			}
-			fmt.Fprintf(e.out, "Total reclaimed space: %s\n", humanSize(rep.SpaceReclaimed))
+			fmt.Fprintf(e.out, "Total reclaimed space: %s\n", units.HumanSize(rep.SpaceReclaimed, 3))
 			return nil
 		},
 	}

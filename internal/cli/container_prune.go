@@ -9,6 +9,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/images"
+	"github.com/hoistproject/hoist/internal/units"
 )
 
 func newContainerPruneCmd(e *env) *cobra.Command {
@@ -30,7 +31,7 @@ func newContainerPruneCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(e.out, "Total reclaimed space:", humanSize(n))
+			fmt.Fprintln(e.out, "Total reclaimed space:", units.HumanSize(n, 3))
 			return nil
 		},
 	}

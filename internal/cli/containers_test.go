@@ -24,7 +24,9 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/events"
 	"github.com/hoistproject/hoist/internal/mount"
+	"github.com/hoistproject/hoist/internal/testutil"
 )
 
 // TestMain lets the test binary serve as hoist's re-executed monitor.
@@ -446,15 +448,13 @@ func TestCLIDiffCpExport(t *testing.T) {
 	root := ctrRoot(t)
 	out, errOut, code := ctrCLI(t, root, "", "run", "-d", "--name", "fs", "--network", "none", "busybox",
 		"sh", "-c", "echo new > /tmp/f; rm /etc/group; mkdir -p /root/d; echo x > /root/d/y; ln -s / /root/up; touch /ready; sleep 100")
-	if code != 0 {
-		t.Fatalf("run: %d %q", code, errOut)
+	if code != 0 || !regexp.MustCompile(`^[0-9a-f]{64}\n$`).MatchString(out) {
+		t.Fatalf("run: %d %q %q", code, out, errOut)
 	}
-	for i := 0; i < 100; i++ {
-		if _, _, c := ctrCLI(t, root, "", "exec", "fs", "test", "-e", "/ready"); c == 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitFor(t, "the container to touch /ready", func() bool {
+		_, _, c := ctrCLI(t, root, "", "exec", "fs", "test", "-e", "/ready")
+		return c == 0
+	})
 	out, _, _ = ctrCLI(t, root, "", "diff", "fs")
 	want := "C /etc\nD /etc/group\nA /ready\nC /root\nA /root/d\nA /root/d/y\nA /root/up\nC /tmp\nA /tmp/f\n"
 	if out != want {
@@ -566,7 +566,7 @@ func TestCLISigProxy(t *testing.T) {
 	if out, err := exec.Command(bin, "--root", root, "import", busyboxRootTar(t), "busybox").CombinedOutput(); err != nil {
 		t.Fatalf("import: %v %s", err, out)
 	}
-	script := `trap "echo got; exit 3" USR1; echo ready; while :; do sleep 0.05; done`
+	script := `trap "echo got; exit 3" USR1; trap "echo usr2" USR2; echo ready; while :; do sleep 0.05; done`
 	start := func(args ...string) (*exec.Cmd, *bufio.Reader) {
 		cmd := exec.Command(bin, append(append([]string{"--root", root, "run", "--network", "none"}, args...), "busybox", "sh", "-c", script)...)
 		stdout, _ := cmd.StdoutPipe()
@@ -590,7 +590,13 @@ func TestCLISigProxy(t *testing.T) {
 	cmd, r = start("--name", "noproxy", "--sig-proxy=false")
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	cmd.Process.Signal(syscall.SIGUSR1) // not passed on: the container carries on
-	time.Sleep(300 * time.Millisecond)
+	// A USR2 sent by `kill` after it is what the container gets.
+	if out, err := exec.Command(bin, "--root", root, "kill", "-s", "USR2", "noproxy").CombinedOutput(); err != nil {
+		t.Fatalf("kill -s USR2: %v %s", err, out)
+	}
+	if line, err := r.ReadString('\n'); err != nil || line != "usr2\n" {
+		t.Fatalf("--sig-proxy=false: the container got %q (%v), want only the USR2 of kill", line, err)
+	}
 	out, err := exec.Command(bin, "--root", root, "ps", "--format", "{{.Names}} {{.State}}").Output()
 	if err != nil || string(out) != "noproxy running\n" {
 		t.Fatalf("--sig-proxy=false: the container should run on: %v %q", err, out)
@@ -1114,7 +1120,9 @@ func TestCLIRunKernelOptions(t *testing.T) {
 	if _, errOut, code = ctrCLI(t, root, "", "rm", "-v", "src"); code != 0 {
 		t.Fatalf("rm -v src: %d %q", code, errOut)
 	}
-	out, errOut, code = ctrCLI(t, root, "", "start", "-a", "user")
+	if out, errOut, code = ctrCLI(t, root, "", "start", "-a", "user"); code != 0 || out != "" {
+		t.Fatalf("start a container whose volumes' first owner is gone: %d %q %q", code, out, errOut)
+	}
 	if out, errOut, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "--volumes-from", "user", "busybox", "cat", "/named/f", "/anon/f"); code != 0 || out != "n\na\n" {
 		t.Fatalf("a volume in use was removed with its first container: %d %q %q", code, out, errOut)
 	}
@@ -1168,11 +1176,13 @@ func TestCLIEvents(t *testing.T) {
 	follow := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
+	log := events.New(root)
+	log.Record("image", "tag", "before", nil) // the follower starts past it
 	go func() {
 		e := &env{in: strings.NewReader(""), out: follow, errOut: io.Discard}
 		done <- execute(ctx, e, []string{"--root", root, "events", "--format", "{{.Type}} {{.Action}}"})
 	}()
-	time.Sleep(300 * time.Millisecond)
+	testutil.WaitFor(t, "events to follow the log", func() bool { return testutil.OpenAtEnd(log.Path) })
 	if _, errOut, code := ctrCLI(t, root, "", "run", "--rm", "--name", "evc", "-l", "team=a", "--network", "none", "busybox", "sh", "-c", "exit 3"); code != 3 {
 		t.Fatalf("run: %d %q", code, errOut)
 	}
@@ -1511,9 +1521,7 @@ func TestCLIPsMoreFilters(t *testing.T) {
 		return out
 	}
 	cli("create", "--name", "one", "-p", "18080:80", "busybox", "true")
-	time.Sleep(10 * time.Millisecond)
 	cli("create", "--name", "two", "-v", "vol:/data", "--expose", "9000-9001/udp", "busybox", "true")
-	time.Sleep(10 * time.Millisecond)
 	cli("create", "--name", "three", "--network", "none", "busybox", "true")
 	for filter, want := range map[string]string{
 		"before=three": "two\none\n", "since=one": "three\ntwo\n", "volume=vol": "two\n", "volume=/data": "two\n",
@@ -1545,9 +1553,11 @@ func TestCLIHealthcheckTimeout(t *testing.T) {
 	if out != "unhealthy Health check exceeded timeout (200ms)\n" {
 		t.Fatalf("health: %q", out)
 	}
-	time.Sleep(300 * time.Millisecond)
-	ps, _, _ := ctrCLI(t, root, "", "exec", "slow", "ps", "-o", "args")
-	if strings.Count(ps, "sleep 30") > 1 { // the one a probe may be running right now
-		t.Fatalf("timed-out probes left running:\n%s", ps)
-	}
+	// The timed-out probes are killed: at most one (a probe running right
+	// now) is left.
+	var ps string
+	testutil.WaitFor(t, "the timed-out probes to be killed", func() bool {
+		ps, _, _ = ctrCLI(t, root, "", "exec", "slow", "ps", "-o", "args")
+		return strings.Count(ps, "sleep 30") <= 1
+	})
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hoistproject/hoist/internal/units"
 )
 
 type historyRow struct {
@@ -47,7 +49,7 @@ func newHistoryCmd(e *env) *cobra.Command {
 				if human {
 					r.CreatedSince = createdSince(it.Created)
 					r.CreatedAt = it.Created.Local().Format(time.RFC3339)
-					r.Size = humanSize(it.Size)
+					r.Size = units.HumanSize(it.Size, 3)
 				} else {
 					r.CreatedSince = it.Created.Local().Format(time.RFC3339)
 					r.CreatedAt = r.CreatedSince

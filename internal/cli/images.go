@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/hoistproject/hoist/internal/images"
+	"github.com/hoistproject/hoist/internal/units"
 	"github.com/spf13/cobra"
 )
 
@@ -48,9 +49,9 @@ func imageRows(img images.Image, digests, noTrunc bool) []imageRow {
 		CreatedSince: createdSince(img.Created),
 		ID:           displayID(img.ID.String(), noTrunc),
 		SharedSize:   "N/A",
-		Size:         humanSize(img.Size),
+		Size:         units.HumanSize(img.Size, 3),
 		UniqueSize:   "N/A",
-		VirtualSize:  humanSize(img.Size),
+		VirtualSize:  units.HumanSize(img.Size, 3),
 	}
 	if len(img.Names) == 0 && len(img.RepoDigests) == 0 {
 		r := base

@@ -228,15 +228,7 @@ func TestImportStdinCompressedAndPrune(t *testing.T) {
 	}
 }
 
-func TestUnitsAndDurations(t *testing.T) {
-	for n, want := range map[int64]string{0: "0B", 999: "999B", 1000: "1kB", 4_261_550: "4.26MB", 7_950_000: "7.95MB", 1_234_567_890: "1.23GB", 120_000: "120kB"} {
-		if got := humanSize(n); got != want {
-			t.Errorf("humanSize(%d) = %q, want %q", n, got, want)
-		}
-	}
-	if got := humanSize4(4_261_550); got != "4.262MB" {
-		t.Errorf("humanSize4 = %q", got)
-	}
+func TestDurations(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		0: "Less than a second", time.Second: "1 second", 30 * time.Second: "30 seconds",
 		70 * time.Second: "About a minute", 5 * time.Minute: "5 minutes", 50 * time.Minute: "50 minutes",

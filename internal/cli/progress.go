@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/hoistproject/hoist/internal/registry/client"
+	"github.com/hoistproject/hoist/internal/units"
 )
 
 // progress renders per-layer transfer status as docker pull/push do: on a
@@ -74,5 +75,5 @@ func progressBar(current, total int64) string {
 	current = min(current, total)
 	n := int(float64(width) * float64(current) / float64(total))
 	bar := strings.Repeat("=", n) + ">" + strings.Repeat(" ", width-n)
-	return fmt.Sprintf("[%s] %8s/%s", bar, humanSize4(current), humanSize4(total))
+	return fmt.Sprintf("[%s] %8s/%s", bar, units.HumanSize(current, 4), units.HumanSize(total, 4))
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hoistproject/hoist/internal/registry/client"
+	"github.com/hoistproject/hoist/internal/units"
 )
 
 func TestProgressPlain(t *testing.T) {
@@ -39,8 +40,8 @@ func TestProgressTTY(t *testing.T) {
 	if got := progressBar(5, 5); got != "[==================================================>]       5B/5B" {
 		t.Fatalf("full bar %q", got)
 	}
-	if humanSize4(999) != "999B" || humanSize4(204_800_000) != "204.8MB" {
-		t.Fatal(humanSize4(999), humanSize4(204_800_000))
+	if units.HumanSize(999, 4) != "999B" || units.HumanSize(204_800_000, 4) != "204.8MB" {
+		t.Fatal(units.HumanSize(999, 4), units.HumanSize(204_800_000, 4))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hoistproject/hoist/internal/images"
+	"github.com/hoistproject/hoist/internal/units"
 	"github.com/spf13/cobra"
 )
 
@@ -48,7 +49,7 @@ func newImagePruneCmd(e *env) *cobra.Command {
 				return err
 			}
 			printDeletedImages(e, rep)
-			fmt.Fprintln(e.out, "Total reclaimed space:", humanSize(rep.Reclaimed))
+			fmt.Fprintln(e.out, "Total reclaimed space:", units.HumanSize(rep.Reclaimed, 3))
 			return nil
 		},
 	}

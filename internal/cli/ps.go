@@ -17,6 +17,7 @@ import (
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/hoistproject/hoist/internal/images"
+	"github.com/hoistproject/hoist/internal/units"
 )
 
 // psRow is one `ps` line; field names are docker's --format names, in
@@ -284,7 +285,7 @@ func makePsRow(c *container.Container, noTrunc bool, sizes func(*container.Conta
 	}
 	if sizes != nil {
 		rw, rootFs := sizes(c)
-		r.Size = fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(rootFs))
+		r.Size = fmt.Sprintf("%s (virtual %s)", units.HumanSize(rw, 3), units.HumanSize(rootFs, 3))
 	}
 	return r
 }

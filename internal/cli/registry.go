@@ -11,6 +11,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/registry/server"
 	"github.com/hoistproject/hoist/internal/registry/server/storage"
+	"github.com/hoistproject/hoist/internal/units"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -197,7 +198,7 @@ blobs and manifests younger than --grace are never collected.`,
 			if dryRun {
 				space = "Total reclaimable space"
 			}
-			fmt.Fprintf(e.out, "%s: %s\n", space, registryHumanSize(rep.BytesFreed))
+			fmt.Fprintf(e.out, "%s: %s\n", space, units.HumanSize(rep.BytesFreed, 3))
 			return nil
 		},
 	}
@@ -209,20 +210,4 @@ blobs and manifests younger than --grace are never collected.`,
 	f.DurationVar(&uploadAge, "upload-max-age", time.Duration(server.DefaultConfig().UploadMaxAge), "Purge upload sessions idle for longer than this")
 	f.StringVar(&format, "format", "", `Output format ("json")`)
 	return c
-}
-
-// registryHumanSize formats bytes as docker does (decimal units, 3 significant digits).
-func registryHumanSize(n int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
-	f := float64(n)
-	i := 0
-	for f >= 1000 && i < len(units)-1 {
-		f /= 1000
-		i++
-	}
-	s := fmt.Sprintf("%.3g", f)
-	if strings.Contains(s, "e") {
-		s = fmt.Sprintf("%.0f", f)
-	}
-	return s + units[i]
 }

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/units"
 )
 
 // statsRow is one `stats` line; field names are docker's --format names.
@@ -71,10 +72,10 @@ func statsRows(st []container.Stats, noTrunc bool) []any {
 		}
 		rows = append(rows, statsRow{
 			Container: id, ID: id, Name: s.Name, CPUPerc: fmt.Sprintf("%.2f%%", s.CPUPercent),
-			MemUsage: humanSizeBinary(int64(s.MemUsage)) + " / " + humanSizeBinary(int64(s.MemLimit)),
+			MemUsage: units.BytesSize(int64(s.MemUsage)) + " / " + units.BytesSize(int64(s.MemLimit)),
 			MemPerc:  fmt.Sprintf("%.2f%%", memPerc),
-			NetIO:    humanSize(int64(s.NetRx)) + " / " + humanSize(int64(s.NetTx)),
-			BlockIO:  humanSize(int64(s.BlockRead)) + " / " + humanSize(int64(s.BlockWrite)),
+			NetIO:    units.HumanSize(int64(s.NetRx), 3) + " / " + units.HumanSize(int64(s.NetTx), 3),
+			BlockIO:  units.HumanSize(int64(s.BlockRead), 3) + " / " + units.HumanSize(int64(s.BlockWrite), 3),
 			PIDs:     fmt.Sprint(s.Pids),
 		})
 	}

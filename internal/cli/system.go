@@ -6,6 +6,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/container/volume"
+	"github.com/hoistproject/hoist/internal/units"
 	"os"
 	"os/exec"
 	"runtime"
@@ -88,11 +89,11 @@ func newSystemDfCmd(e *env) *cobra.Command {
 			if verbose {
 				return e.printDfVerbose(u, cu, vols, bu, leftovers)
 			}
-			rec := humanSize4(u.Reclaimable)
+			rec := units.HumanSize(u.Reclaimable, 4)
 			if u.Size > 0 {
 				rec = fmt.Sprintf("%s (%d%%)", rec, u.Reclaimable*100/u.Size)
 			}
-			crec := humanSize4(cu.Reclaimable)
+			crec := units.HumanSize(cu.Reclaimable, 4)
 			if cu.Size > 0 {
 				crec = fmt.Sprintf("%s (%d%%)", crec, cu.Reclaimable*100/cu.Size)
 			}
@@ -107,15 +108,15 @@ func newSystemDfCmd(e *env) *cobra.Command {
 					vunused += n
 				}
 			}
-			vrec := humanSize4(vunused)
+			vrec := units.HumanSize(vunused, 4)
 			if vsize > 0 {
 				vrec = fmt.Sprintf("%s (%d%%)", vrec, vunused*100/vsize)
 			}
 			rows := []any{
-				dfRow{Type: "Images", TotalCount: fmt.Sprint(len(u.Images)), Active: fmt.Sprint(u.Active), Size: humanSize4(u.Size), Reclaimable: rec},
-				dfRow{Type: "Containers", TotalCount: fmt.Sprint(cu.Containers), Active: fmt.Sprint(cu.Running), Size: humanSize4(cu.Size), Reclaimable: crec},
-				dfRow{Type: "Local Volumes", TotalCount: fmt.Sprint(len(vols)), Active: fmt.Sprint(vused), Size: humanSize4(vsize), Reclaimable: vrec},
-				dfRow{Type: "Build Cache", TotalCount: fmt.Sprint(bu.Records), Active: fmt.Sprint(bActive), Size: humanSize4(bu.Size), Reclaimable: humanSize4(bReclaim)},
+				dfRow{Type: "Images", TotalCount: fmt.Sprint(len(u.Images)), Active: fmt.Sprint(u.Active), Size: units.HumanSize(u.Size, 4), Reclaimable: rec},
+				dfRow{Type: "Containers", TotalCount: fmt.Sprint(cu.Containers), Active: fmt.Sprint(cu.Running), Size: units.HumanSize(cu.Size, 4), Reclaimable: crec},
+				dfRow{Type: "Local Volumes", TotalCount: fmt.Sprint(len(vols)), Active: fmt.Sprint(vused), Size: units.HumanSize(vsize, 4), Reclaimable: vrec},
+				dfRow{Type: "Build Cache", TotalCount: fmt.Sprint(bu.Records), Active: fmt.Sprint(bActive), Size: units.HumanSize(bu.Size, 4), Reclaimable: units.HumanSize(bReclaim, 4)},
 			}
 			return renderList(e.out, format, "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", dfHeaders, rows)
 		},
@@ -132,8 +133,8 @@ func (e *env) printDfVerbose(u images.Usage, cu container.Usage, vols []volume.V
 		for _, r := range imageRows(iu.Image, false, false) {
 			rows = append(rows, dfImageRow{
 				Containers: fmt.Sprint(iu.Containers), CreatedAt: r.CreatedAt, CreatedSince: r.CreatedSince,
-				ID: r.ID, Repository: r.Repository, Tag: r.Tag, Size: humanSize(iu.Size),
-				SharedSize: humanSize(iu.SharedSize), UniqueSize: humanSize(iu.UniqueSize),
+				ID: r.ID, Repository: r.Repository, Tag: r.Tag, Size: units.HumanSize(iu.Size, 3),
+				SharedSize: units.HumanSize(iu.SharedSize, 3), UniqueSize: units.HumanSize(iu.UniqueSize, 3),
 			})
 		}
 	}
@@ -146,7 +147,7 @@ func (e *env) printDfVerbose(u images.Usage, cu container.Usage, vols []volume.V
 	rows = rows[:0]
 	for _, c := range cu.Each {
 		r := makePsRow(c.Container, false, nil)
-		r.Size = humanSize(c.Size)
+		r.Size = units.HumanSize(c.Size, 3)
 		rows = append(rows, r)
 	}
 	if err := renderList(e.out, "", "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}", psHeaders, rows); err != nil {
@@ -156,16 +157,16 @@ func (e *env) printDfVerbose(u images.Usage, cu container.Usage, vols []volume.V
 	type volumeUsageRow struct{ Name, Links, Size string }
 	rows = rows[:0]
 	for _, v := range vols {
-		rows = append(rows, volumeUsageRow{Name: v.Name, Links: fmt.Sprint(len(v.UsedBy)), Size: humanSize(v.Size())})
+		rows = append(rows, volumeUsageRow{Name: v.Name, Links: fmt.Sprint(len(v.UsedBy)), Size: units.HumanSize(v.Size(), 3)})
 	}
 	if err := renderList(e.out, "", "table {{.Name}}\t{{.Links}}\t{{.Size}}", map[string]string{"Name": "VOLUME NAME", "Links": "LINKS", "Size": "SIZE"}, rows); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.out, "\nBuild cache usage: %s\n\n", humanSize(bu.Size))
+	fmt.Fprintf(e.out, "\nBuild cache usage: %s\n\n", units.HumanSize(bu.Size, 3))
 	type cacheRow struct{ ID, Type, Size, Created, LastUsed, Usage, Shared string }
 	rows = rows[:0]
 	for _, l := range leftovers {
-		r := cacheRow{ID: l.What, Type: "interrupted", Size: humanSize(l.Size), Usage: "0", Shared: "false"}
+		r := cacheRow{ID: l.What, Type: "interrupted", Size: units.HumanSize(l.Size, 3), Usage: "0", Shared: "false"}
 		if l.Live {
 			r.Type, r.Usage = "in progress", "1"
 		}
@@ -243,7 +244,7 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(e.out, "Total reclaimed space:", humanSize(ctrBytes+volBytes+rep.Reclaimed+brep.SpaceReclaimed))
+			fmt.Fprintln(e.out, "Total reclaimed space:", units.HumanSize(ctrBytes+volBytes+rep.Reclaimed+brep.SpaceReclaimed, 3))
 			return nil
 		},
 	}
@@ -398,7 +399,7 @@ func newInfoCmd(e *env) *cobra.Command {
 				}
 			}
 			fmt.Fprintf(e.out, " Kernel Version: %s\n Operating System: %s\n OSType: %s\n Architecture: %s\n CPUs: %d\n Total Memory: %s\n Name: %s\n Hoist Root Dir: %s\n",
-				d.KernelVersion, d.OperatingSystem, d.OSType, d.Architecture, d.NCPU, humanSizeBinary(d.MemTotal), d.Name, d.DockerRootDir)
+				d.KernelVersion, d.OperatingSystem, d.OSType, d.Architecture, d.NCPU, units.BytesSize(d.MemTotal), d.Name, d.DockerRootDir)
 			return nil
 		},
 	}
@@ -409,17 +410,6 @@ func newInfoCmd(e *env) *cobra.Command {
 // renderInspectOne executes a --format template on one value.
 func renderInspectOne(e *env, format string, v any) error {
 	return renderInspect(e.out, format, []any{v})
-}
-
-func humanSizeBinary(n int64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	f := float64(n)
-	i := 0
-	for f >= 1024 && i < len(units)-1 {
-		f /= 1024
-		i++
-	}
-	return fmt.Sprintf("%.4g%s", f, units[i])
 }
 
 func unameMachine() string {

@@ -11,6 +11,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/volume"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
+	"github.com/hoistproject/hoist/internal/units"
 )
 
 // newVolumeCmd is `hoist volume`: docker's management of local volumes
@@ -265,7 +266,7 @@ func newVolumePruneCmd(e *env) *cobra.Command {
 				e.events().Record("volume", "destroy", name, map[string]string{"driver": "local"})
 			}
 			printDeletedVolumes(e, removed)
-			fmt.Fprintln(e.out, "Total reclaimed space:", humanSize(reclaimed))
+			fmt.Fprintln(e.out, "Total reclaimed space:", units.HumanSize(reclaimed, 3))
 			return nil
 		},
 	}

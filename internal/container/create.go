@@ -84,6 +84,11 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	if hc.RestartPolicy != "" && hc.RestartPolicy != "no" {
 		return nil, errdefs.NotImplementedf("restart policy %q is not supported (daemonless): only \"no\"", hc.RestartPolicy)
 	}
+	if cfg.StopSignal != "" { // --stop-signal; docker checks the one given, not the image's
+		if _, err := parseSignal(cfg.StopSignal); err != nil {
+			return nil, err
+		}
+	}
 	args, err := resolveCommand(ic.Entrypoint, ic.Cmd, cfg)
 	if err != nil {
 		return nil, err

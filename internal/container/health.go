@@ -20,21 +20,36 @@ const (
 
 // checkHealth runs c's healthcheck (package health) until done is closed
 // (the monitor's process exited): probes through the runtime, statuses in
-// the state file. Each record is made holding mu and only while done is
-// open, so that once the monitor has closed done and taken mu, no record
-// can follow its own.
-func (m *Manager) checkHealth(c *Container, started time.Time, done <-chan struct{}, mu *sync.Mutex) {
+// the state file. Each record is made through gate, so that once the
+// monitor has closed it, no record can follow its own.
+func (m *Manager) checkHealth(c *Container, started time.Time, done <-chan struct{}, gate *recordGate) {
 	probe := func(args []string, timeout time.Duration) health.Log { return m.probe(c, args, timeout) }
 	record := func(change func(*health.Status)) {
-		mu.Lock()
-		defer mu.Unlock()
-		select {
-		case <-done:
-		default:
-			m.updateHealth(c, change)
-		}
+		gate.do(func() { m.updateHealth(c, change) })
 	}
 	health.Run(c.Config.Healthcheck, started, done, probe, record)
+}
+
+// recordGate lets records through until it is closed: close waits for a
+// record under way and none follows it. (A probe in flight is not waited
+// for; its record is dropped.)
+type recordGate struct {
+	mu     sync.Mutex
+	closed bool
+}
+
+func (g *recordGate) do(record func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.closed {
+		record()
+	}
+}
+
+func (g *recordGate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 }
 
 // probe runs the healthcheck command once in c. A probe that outlives

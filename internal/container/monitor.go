@@ -61,10 +61,9 @@ type monitor struct {
 	stderrR *os.File
 	pty     *os.File
 
-	mu        sync.Mutex // guards the stdio and the terminal size below
-	winH      uint16
-	winW      uint16
-	stdinGone bool
+	mu   sync.Mutex // guards the stdio and the terminal size below
+	winH uint16
+	winW uint16
 
 	log *logfile.Writer
 
@@ -152,11 +151,11 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	m.event(c, "start", nil)
 	syncFile.Close()
 	var healthDone chan struct{}
-	var healthMu sync.Mutex
+	var healthGate recordGate
 	if health.Args(c.Config.Healthcheck) != nil {
 		healthDone = make(chan struct{})
 		probed := *c // its own copy: it reloads and saves the state
-		go m.checkHealth(&probed, c.State.StartedAt, healthDone, &healthMu)
+		go m.checkHealth(&probed, c.State.StartedAt, healthDone, &healthGate)
 	}
 
 	memcg, own := proc.ContainerMemoryCgroup(pid, cgroupName(c))
@@ -167,8 +166,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	code := waitChild(pid)
 	if healthDone != nil {
 		close(healthDone)
-		healthMu.Lock() // a record under way finishes; none follows
-		healthMu.Unlock()
+		healthGate.close() // a record under way finishes; none follows
 	}
 	oomKilled := proc.OOMKills(memcg) > oomBefore
 	patience := 20 // x 10 ms

@@ -18,6 +18,7 @@ import (
 	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/hoistproject/hoist/internal/mount"
 	"github.com/hoistproject/hoist/internal/reference"
+	"github.com/hoistproject/hoist/internal/signals"
 	"golang.org/x/sys/unix"
 )
 
@@ -79,16 +80,11 @@ func (m *Manager) waitTimeout(ctx context.Context, c *Container, d time.Duration
 	return err == nil || errdefs.IsNotFound(err)
 }
 
-// ParseSignal accepts "KILL", "SIGKILL" or "9".
-func ParseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
-		return syscall.Signal(n), nil
-	}
-	name := strings.ToUpper(strings.TrimPrefix(strings.ToUpper(s), "SIG"))
-	for i := 1; i < 65; i++ {
-		if strings.EqualFold(strings.TrimPrefix(unixSignalName(syscall.Signal(i)), "SIG"), name) {
-			return syscall.Signal(i), nil
-		}
+// parseSignal reads a signal by name or number (package signals); the
+// error is the docker daemon's.
+func parseSignal(s string) (syscall.Signal, error) {
+	if sig, ok := signals.Parse(s); ok {
+		return sig, nil
 	}
 	return 0, errdefs.InvalidArgumentf("Invalid signal: %s", s)
 }
@@ -99,7 +95,7 @@ func (m *Manager) Kill(ctx context.Context, ref string, sig string) error {
 	if err != nil {
 		return err
 	}
-	s, err := ParseSignal(sig)
+	s, err := parseSignal(sig)
 	if err != nil {
 		return err
 	}
@@ -147,7 +143,7 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout *int) (err error
 	}
 	sig := syscall.SIGTERM
 	if c.Config.StopSignal != "" {
-		if s, err := ParseSignal(c.Config.StopSignal); err == nil {
+		if s, ok := signals.Parse(c.Config.StopSignal); ok {
 			sig = s
 		}
 	}

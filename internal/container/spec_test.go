@@ -41,15 +41,3 @@ func TestProcessEnv(t *testing.T) {
 		t.Fatalf("got %q want %q", got, want)
 	}
 }
-
-func TestParseSignal(t *testing.T) {
-	for in, want := range map[string]int{"KILL": 9, "SIGTERM": 15, "9": 9, "hup": 1, "USR1": 10} {
-		s, err := ParseSignal(in)
-		if err != nil || int(s) != want {
-			t.Errorf("%s: %d %v", in, s, err)
-		}
-	}
-	if _, err := ParseSignal("NOPE"); err == nil {
-		t.Error("NOPE accepted")
-	}
-}

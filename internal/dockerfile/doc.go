@@ -19,8 +19,9 @@
 // CMD, ENTRYPOINT, SHELL, HEALTHCHECK and ONBUILD are never expanded by the
 // builder.
 //
-// Helpers for the builder: ExposedPorts (EXPOSE words to config keys),
-// ParseSignal (STOPSIGNAL), the predefined ARGs (IsProxyArg, PlatformArgs),
+// Expand checks a STOPSIGNAL against docker's signal table (package
+// signals). Helpers for the builder: ExposedPorts (EXPOSE words to config
+// keys), the predefined ARGs (IsProxyArg, PlatformArgs),
 // Format (a stable one-line rendering, the instruction part of a cache key
 // once expanded), ParseInstruction/ParseTrigger (ONBUILD triggers of a base
 // image), File.Stage and Stage.References (for the stage DAG).

@@ -8,7 +8,8 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
-	"golang.org/x/sys/unix"
+
+	"github.com/hoistproject/hoist/internal/signals"
 )
 
 // Lookup returns the value of a build variable (an ARG or ENV in scope) and
@@ -269,8 +270,8 @@ func expand(e *expander, ins Instruction, lookup Lookup) (Instruction, error) {
 		if c.Signal, err = e.word(x.Signal); err != nil {
 			return nil, err
 		}
-		if _, err := ParseSignal(c.Signal); err != nil {
-			return nil, err
+		if _, ok := signals.Parse(c.Signal); !ok {
+			return nil, errorf("invalid signal: %s", c.Signal)
 		}
 		return &c, nil
 	case *Arg:
@@ -387,10 +388,11 @@ func checkPort(p string) error {
 	return err
 }
 
-// ExposedPorts turns EXPOSE words ([ip:][hostPort:]port[-port][/proto],
+// ExposedPorts is hoist's one EXPOSE normaliser (the Dockerfile's, commit
+// and import -c): it turns EXPOSE words ([ip:][hostPort:]port[-port][/proto],
 // as docker accepts them) into the keys of an image config's ExposedPorts:
-// "80/tcp", ranges expanded, protocols lower-cased, duplicates removed,
-// sorted by port then protocol.
+// "80/tcp", ranges expanded, protocols lower-cased, duplicates removed, in
+// the order given (the builder's history text lists them so).
 func ExposedPorts(words []string) ([]string, error) {
 	type port struct {
 		n     uint64
@@ -431,39 +433,9 @@ func ExposedPorts(words []string) ([]string, error) {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].n != out[j].n {
-			return out[i].n < out[j].n
-		}
-		return out[i].proto < out[j].proto
-	})
 	keys := make([]string, len(out))
 	for i, p := range out {
 		keys[i] = strconv.FormatUint(p.n, 10) + "/" + p.proto
 	}
 	return keys, nil
-}
-
-// ParseSignal parses a STOPSIGNAL value: a name with or without the SIG
-// prefix (SIGTERM, term, SIGRTMIN+3) or a number.
-func ParseSignal(s string) (unix.Signal, error) {
-	if n, err := strconv.ParseUint(s, 10, 8); err == nil {
-		if n == 0 || n > 64 {
-			return 0, errorf("invalid signal: %s", s)
-		}
-		return unix.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if rt, ok := strings.CutPrefix(name, "SIGRTMIN+"); ok {
-		if n, err := strconv.Atoi(rt); err == nil && n >= 0 && 34+n <= 64 {
-			return unix.Signal(34 + n), nil
-		}
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, errorf("invalid signal: %s", s)
 }

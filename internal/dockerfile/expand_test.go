@@ -156,20 +156,6 @@ func TestExpandErrors(t *testing.T) {
 	}
 }
 
-func TestParseSignal(t *testing.T) {
-	for in, want := range map[string]int{"SIGTERM": 15, "term": 15, "KILL": 9, "9": 9, "SIGRTMIN+3": 37, "SIGUSR1": 10} {
-		got, err := ParseSignal(in)
-		if err != nil || int(got) != want {
-			t.Errorf("%s: %d %v, want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "0", "65", "SIGNOPE", "-1"} {
-		if _, err := ParseSignal(bad); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}
-
 func TestSliceLookupLaterWins(t *testing.T) {
 	l := SliceLookup([]string{"A=1", "B=2", "A=3"})
 	if v, ok := l("A"); !ok || v != "3" {
@@ -185,7 +171,7 @@ func TestExposedPorts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"7/sctp", "53/udp", "80/tcp", "90/tcp", "8000/tcp", "8001/tcp", "8002/tcp"}
+	want := []string{"80/tcp", "53/udp", "8000/tcp", "8001/tcp", "8002/tcp", "90/tcp", "7/sctp"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hoistproject/hoist/internal/testutil"
 )
 
 func TestRecordReadFollowAndRotation(t *testing.T) {
@@ -39,6 +41,7 @@ func TestRecordReadFollowAndRotation(t *testing.T) {
 		t.Fatalf("torn line: %q", got)
 	}
 	os.WriteFile(l.Path, nil, 0o600)
+	l.Record("image", "tag", "before", nil) // Follow starts past it
 
 	// Follow sees new events, across a new generation of the file
 	ctx, cancel := context.WithCancel(context.Background())
@@ -49,26 +52,20 @@ func TestRecordReadFollowAndRotation(t *testing.T) {
 		l.Follow(ctx, time.Time{}, func(ev Event) { mu.Lock(); followed = append(followed, ev.Actor.ID); mu.Unlock() })
 		close(done)
 	}()
-	time.Sleep(150 * time.Millisecond)
+	seen := func(n int) func() bool {
+		return func() bool { mu.Lock(); defer mu.Unlock(); return len(followed) >= n }
+	}
+	testutil.WaitFor(t, "the follower to open the log", func() bool { return testutil.OpenAtEnd(l.Path) })
 	l.Record("image", "tag", "a", nil)
-	time.Sleep(250 * time.Millisecond)
+	testutil.WaitFor(t, "the follower to see a", seen(1))
 	os.Rename(l.Path, l.Path+".1") // what Record does past maxSize
 	l.Record("image", "tag", "b", nil)
-	time.Sleep(250 * time.Millisecond)
+	testutil.WaitFor(t, "the follower to see b in the new file", seen(2))
 	// an event written just before a rotation is not lost with the old file
 	l.Record("image", "tag", "c", nil)
 	os.Rename(l.Path, l.Path+".1")
 	l.Record("image", "tag", "d", nil)
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		mu.Lock()
-		n := len(followed)
-		mu.Unlock()
-		if n >= 4 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitFor(t, "the follower to see c and d", seen(4))
 	cancel()
 	<-done
 	if strings.Join(followed, ",") != "a,b,c,d" {

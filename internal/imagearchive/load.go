@@ -3,7 +3,6 @@ package imagearchive
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/layers"
+	"github.com/hoistproject/hoist/internal/mediatype"
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -417,7 +417,7 @@ func (l *loader) resolveOCI(ctx context.Context, b []byte) ([]Loaded, error) {
 				return err
 			}
 			switch d.MediaType {
-			case ocispec.MediaTypeImageIndex, "application/vnd.docker.distribution.manifest.list.v2+json":
+			case ocispec.MediaTypeImageIndex, mediatype.DockerManifestList:
 				var sub ocispec.Index
 				if err := json.Unmarshal(raw, &sub); err != nil {
 					return errdefs.InvalidArgumentf("invalid archive: index %s: %v", d.Digest, err)
@@ -500,13 +500,7 @@ func (l *loader) layerDesc(ctx context.Context, d digest.Digest) (ocispec.Descri
 	head := make([]byte, 6)
 	n, _ := io.ReadFull(r, head)
 	head = head[:n]
-	mt := ocispec.MediaTypeImageLayer
-	switch {
-	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
-		mt = ocispec.MediaTypeImageLayerGzip
-	case bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		mt = ocispec.MediaTypeImageLayerZstd
-	}
+	mt := mediatype.Layer(archive.DetectCompression(head).String(), true)
 	return ocispec.Descriptor{MediaType: mt, Digest: d, Size: info.Size}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/layers"
 	"github.com/opencontainers/go-digest"
 )
@@ -31,13 +32,10 @@ const (
 // layer: gzip or zstd data, or a tar stream (the "ustar" magic of the first
 // header). Configs and manifests (JSON) are not.
 func looksLikeLayer(head []byte) bool {
-	switch {
-	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}), bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return true
-	case len(head) >= 262 && string(head[257:262]) == "ustar":
+	if c := archive.DetectCompression(head); c == archive.Gzip || c == archive.Zstd {
 		return true
 	}
-	return false
+	return len(head) >= 262 && string(head[257:262]) == "ustar"
 }
 
 // speculation is one member being unpacked while it is stored.

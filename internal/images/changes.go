@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
@@ -122,7 +123,7 @@ func applyNode(c *ContainerConfig, n *parser.Node, line string) error {
 			if err != nil {
 				return err
 			}
-			ports, err := expandPorts(w)
+			ports, err := dockerfile.ExposedPorts([]string{w})
 			if err != nil {
 				return bad("%v", err)
 			}
@@ -251,32 +252,4 @@ func applyHealthcheck(c *ContainerConfig, n *parser.Node, bad func(string, ...an
 	}
 	c.Healthcheck = hc
 	return nil
-}
-
-// expandPorts turns "80", "80/udp", "8000-8002/tcp" into "80/tcp"... keys.
-func expandPorts(s string) ([]string, error) {
-	p, proto, ok := strings.Cut(s, "/")
-	if !ok {
-		proto = "tcp"
-	}
-	proto = strings.ToLower(proto)
-	if proto != "tcp" && proto != "udp" && proto != "sctp" {
-		return nil, fmt.Errorf("invalid proto: %s", proto)
-	}
-	lo, hi, isRange := strings.Cut(p, "-")
-	start, err := strconv.ParseUint(lo, 10, 16)
-	if err != nil {
-		return nil, fmt.Errorf("invalid port %q", s)
-	}
-	end := start
-	if isRange {
-		if end, err = strconv.ParseUint(hi, 10, 16); err != nil || end < start {
-			return nil, fmt.Errorf("invalid port range %q", s)
-		}
-	}
-	var out []string
-	for i := start; i <= end; i++ {
-		out = append(out, fmt.Sprintf("%d/%s", i, proto))
-	}
-	return out, nil
 }

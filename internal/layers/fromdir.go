@@ -73,7 +73,7 @@ func (s *Store) CreateFromDir(ctx context.Context, parent digest.Digest, dir str
 		return Layer{}, fmt.Errorf("syncing layer: %w", err)
 	}
 	u := &unpacked{tmp: tmp, diffID: diffID, size: size,
-		blob: ocispec.Descriptor{MediaType: MediaTypeTar, Digest: info.Digest, Size: info.Size}}
+		blob: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: info.Digest, Size: info.Size}}
 	l, err := s.commit(ctx, parent, u)
 	if err != nil {
 		return Layer{}, err

@@ -21,6 +21,7 @@ import (
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/fsutil"
+	"github.com/hoistproject/hoist/internal/mediatype"
 	"github.com/hoistproject/hoist/internal/metadata"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"
@@ -31,17 +32,6 @@ import (
 
 // Bucket is the metadata bucket owned by this package.
 const Bucket = "layers"
-
-// Media types of layer blobs.
-const (
-	MediaTypeTar     = ocispec.MediaTypeImageLayer
-	MediaTypeGzip    = ocispec.MediaTypeImageLayerGzip
-	MediaTypeZstd    = ocispec.MediaTypeImageLayerZstd
-	DockerTar        = "application/vnd.docker.image.rootfs.diff.tar"
-	DockerTarGzip    = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-	dockerForeignGz  = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
-	ociNonDistribTar = "application/vnd.oci.image.layer.nondistributable.v1.tar"
-)
 
 // Layer is the record of one unpacked layer.
 type Layer struct {
@@ -241,16 +231,13 @@ func blobMediaType(opts CreateOptions, stored *ocispec.Descriptor, comp archive.
 	if stored != nil && stored.MediaType != "" {
 		mt = stored.MediaType
 	}
-	if opts.KeepCompressed && mt != "" {
+	if !opts.KeepCompressed {
+		return ocispec.MediaTypeImageLayer
+	}
+	if mt != "" {
 		return mt
 	}
-	switch {
-	case !opts.KeepCompressed || comp == archive.Uncompressed:
-		return MediaTypeTar
-	case comp == archive.Gzip:
-		return MediaTypeGzip
-	}
-	return MediaTypeZstd
+	return mediatype.Layer(comp.String(), true)
 }
 
 // unpack streams a layer blob into layers/tmp (and its blob into content,

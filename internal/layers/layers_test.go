@@ -12,6 +12,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/mediatype"
 	"github.com/hoistproject/hoist/internal/metadata"
 	"github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
@@ -70,7 +71,7 @@ func TestCreateChainAndRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l1.DiffID != digest.FromBytes(base) || l1.ChainID != l1.DiffID || l1.Blob.Digest != l1.DiffID || l1.Blob.MediaType != MediaTypeTar || l1.Size != 1 {
+	if l1.DiffID != digest.FromBytes(base) || l1.ChainID != l1.DiffID || l1.Blob.Digest != l1.DiffID || l1.Blob.MediaType != ocispec.MediaTypeImageLayer || l1.Size != 1 {
 		t.Fatalf("base layer %+v", l1)
 	}
 	// A gzip layer kept compressed: the blob is the gzip bytes, the diffID the tar's.
@@ -79,7 +80,7 @@ func TestCreateChainAndRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l2.DiffID != digest.FromBytes(top) || l2.Blob.Digest != digest.FromBytes(gzTop) || l2.Blob.MediaType != MediaTypeGzip || l2.Parent != l1.ChainID {
+	if l2.DiffID != digest.FromBytes(top) || l2.Blob.Digest != digest.FromBytes(gzTop) || l2.Blob.MediaType != ocispec.MediaTypeImageLayerGzip || l2.Parent != l1.ChainID {
 		t.Fatalf("top layer %+v", l2)
 	}
 	if want := ChainIDs([]digest.Digest{l1.DiffID, l2.DiffID}); l2.ChainID != want[1] {
@@ -166,7 +167,7 @@ func TestCreateFromBlobAndStaleDir(t *testing.T) {
 	// A directory without a record (a crash between rename and record) is replaced.
 	stale := s.Dir(digest.FromBytes(lt))
 	os.MkdirAll(filepath.Join(stale, "diff", "junk"), 0o755)
-	desc := ocispec.Descriptor{MediaType: DockerTarGzip, Digest: info.Digest, Size: info.Size}
+	desc := ocispec.Descriptor{MediaType: mediatype.DockerLayerGzip, Digest: info.Digest, Size: info.Size}
 	l, err := s.CreateFromBlob(ctx, "", desc, digest.FromBytes(lt), CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -266,9 +267,9 @@ func TestCreateChainFromBlobs(t *testing.T) {
 	for i, f := range []string{"one", "two", "three"} {
 		lt := tarOf(t, map[string]string{f: f})
 		b := lt
-		mt := MediaTypeTar
+		mt := ocispec.MediaTypeImageLayer
 		if i == 1 {
-			b, mt = gz(lt), MediaTypeGzip
+			b, mt = gz(lt), ocispec.MediaTypeImageLayerGzip
 		}
 		info, err := content.WriteBlob(ctx, cs, bytes.NewReader(b), int64(len(b)), digest.FromBytes(b))
 		if err != nil {
@@ -374,7 +375,7 @@ func TestPrepareThenCommit(t *testing.T) {
 			t.Fatalf("layer %d content: %v", i, err)
 		}
 	}
-	if ls[0].Blob.MediaType != MediaTypeTar || ls[1].Blob.MediaType != MediaTypeGzip || ls[1].Size != 2 {
+	if ls[0].Blob.MediaType != ocispec.MediaTypeImageLayer || ls[1].Blob.MediaType != ocispec.MediaTypeImageLayerGzip || ls[1].Size != 2 {
 		t.Fatalf("records: %+v", ls)
 	}
 	for _, p := range prepared {

@@ -62,7 +62,7 @@ func (s *Store) CreateFromTar(ctx context.Context, parent digest.Digest, r io.Re
 		return Layer{}, fmt.Errorf("layer store: %w", err)
 	}
 	u := &unpacked{tmp: tmp, diffID: info.Digest, size: size,
-		blob: ocispec.Descriptor{MediaType: MediaTypeTar, Digest: info.Digest, Size: info.Size}}
+		blob: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: info.Digest, Size: info.Size}}
 	l, err := s.commit(ctx, parent, u)
 	if err != nil {
 		os.RemoveAll(tmp)

@@ -14,6 +14,7 @@ import (
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/metadata"
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,7 +39,7 @@ func TestCreateFromTarUnpacksOnFirstUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Size as Apply counts it: file content and symlink targets.
-	if l.DiffID != digest.FromBytes(layerTar) || l.Blob.Digest != l.DiffID || l.Blob.MediaType != MediaTypeTar ||
+	if l.DiffID != digest.FromBytes(layerTar) || l.Blob.Digest != l.DiffID || l.Blob.MediaType != ocispec.MediaTypeImageLayer ||
 		l.Parent != base.ChainID || l.ChainID != chainOf(base.ChainID, l.DiffID) || l.Size != 3 {
 		t.Fatalf("record %+v", l)
 	}

@@ -1,8 +1,11 @@
-// Package units parses docker's size strings. It is shared by the CLI flags
-// (-m, --shm-size) and the Dockerfile's RUN --mount size= option.
+// Package units parses and prints docker's size strings. ParseBytes is
+// shared by the CLI flags (-m, --shm-size) and the Dockerfile's RUN --mount
+// size= option; HumanSize and BytesSize print sizes as docker's tables,
+// progress bars, info and stats do.
 package units
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -36,4 +39,27 @@ func ParseBytes(s string) (int64, error) {
 		return 0, errdefs.InvalidArgumentf("invalid size: '%s'", s)
 	}
 	return int64(f * float64(mult)), nil
+}
+
+var (
+	decimalUnits = []string{"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"}
+	binaryUnits  = []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"}
+)
+
+// HumanSize renders n bytes in decimal units with prec significant digits,
+// as docker does ("4.26MB", "120kB", "0B"): 3 digits in its tables, 4 in
+// its progress bars and df totals.
+func HumanSize(n int64, prec int) string { return format(float64(n), prec, 1000, decimalUnits) }
+
+// BytesSize renders n bytes in binary units with 4 significant digits, as
+// docker's info and stats do ("1.944GiB").
+func BytesSize(n int64) string { return format(float64(n), 4, 1024, binaryUnits) }
+
+func format(size float64, prec int, base float64, units []string) string {
+	i := 0
+	for size >= base && i < len(units)-1 {
+		size /= base
+		i++
+	}
+	return fmt.Sprintf("%.*g%s", prec, size, units[i])
 }

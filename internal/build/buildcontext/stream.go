@@ -120,15 +120,8 @@ func FromStream(ctx context.Context, r io.Reader, opts StreamOptions) (*StreamCo
 
 // isArchive reports whether head starts a compressed stream or a tar.
 func isArchive(head []byte) bool {
-	for _, magic := range [][]byte{
-		{0x1f, 0x8b},                     // gzip
-		{0x28, 0xb5, 0x2f, 0xfd},         // zstd
-		{0xfd, '7', 'z', 'X', 'Z', 0x00}, // xz
-		{'B', 'Z', 'h'},                  // bzip2
-	} {
-		if bytes.HasPrefix(head, magic) {
-			return true
-		}
+	if archive.DetectCompression(head) != archive.Uncompressed {
+		return true
 	}
 	if len(head) < 512 {
 		return false

@@ -14,7 +14,7 @@ func TestKeyIsUnambiguous(t *testing.T) {
 	if Key(p, "ab", "c") == Key(p, "a", "bc") {
 		t.Error("the strings of a key are not delimited")
 	}
-	if Key(p, "RUN x") != Key(p, "RUN x") {
+	if k1, k2 := Key(p, "RUN x"), Key(p, "RUN x"); k1 != k2 {
 		t.Error("Key is not deterministic")
 	}
 	if Key(p, "RUN x") == Key(digest.FromString("other"), "RUN x") {

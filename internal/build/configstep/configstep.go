@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/hoistproject/hoist/internal/dockerfile"
-	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
 )
 
@@ -66,7 +65,7 @@ func For(x dockerfile.Instruction, shell []string, cmdSet bool) (s Step, ok bool
 			cfg.Config.ArgsEscaped = true
 		}}, true, nil
 	case *dockerfile.Expose:
-		ports, err := expandPorts(x.Ports)
+		ports, err := dockerfile.ExposedPorts(x.Ports)
 		if err != nil {
 			return Step{}, false, err
 		}
@@ -135,34 +134,6 @@ func WithShell(cl dockerfile.CommandLine, shell []string) []string {
 		sh = []string{"/bin/sh", "-c"}
 	}
 	return append(append([]string(nil), sh...), strings.Join(cl.Args, " "))
-}
-
-// expandPorts normalises EXPOSE words: "80" -> "80/tcp", ranges expanded.
-func expandPorts(words []string) ([]string, error) {
-	var out []string
-	for _, w := range words {
-		port, proto, ok := strings.Cut(w, "/")
-		if !ok || proto == "" {
-			proto = "tcp"
-		}
-		proto = strings.ToLower(proto)
-		lo, hi, isRange := strings.Cut(port, "-")
-		if !isRange {
-			out = append(out, lo+"/"+proto)
-			continue
-		}
-		var a, b int
-		if _, err := fmt.Sscanf(lo, "%d", &a); err != nil {
-			return nil, errdefs.InvalidArgumentf("invalid port range %s", w)
-		}
-		if _, err := fmt.Sscanf(hi, "%d", &b); err != nil || b < a {
-			return nil, errdefs.InvalidArgumentf("invalid port range %s", w)
-		}
-		for p := a; p <= b; p++ {
-			out = append(out, fmt.Sprintf("%d/%s", p, proto))
-		}
-	}
-	return out, nil
 }
 
 // setEnv sets key in env in place of an existing entry, else appends.

@@ -10,7 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/hoistproject/hoist/internal/testutil"
 )
 
 type stopped struct{}
@@ -131,8 +132,11 @@ func (r running) Running() bool {
 func (r running) Refresh() (bool, error) { return true, nil }
 
 // followLines writes "line 00".."line 29" to a log rotated as rot while
-// Copy follows it (write decides the pacing) and returns what Copy printed.
-func followLines(t *testing.T, rot Rotation, write func(out *Stream, i int)) string {
+// Copy follows it and returns what Copy printed. With stepwise, each line
+// is written once Copy has printed the one before (a file lasts several of
+// the reader's polls); otherwise all at once (several rotations within one
+// poll).
+func followLines(t *testing.T, rot Rotation, stepwise bool) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "ctr.log")
 	w, err := Open(p, rot)
@@ -145,12 +149,18 @@ func followLines(t *testing.T, rot Rotation, write func(out *Stream, i int)) str
 	out := w.Stream("stdout")
 	out.Write([]byte("line 00\n"))
 	go func() { done <- Copy(context.Background(), p, Options{Tail: -1, Follow: true}, &so, nil, src) }()
-	time.Sleep(150 * time.Millisecond) // the follower has the first file open
+	printed := func(n int) func() bool {
+		return func() bool { return strings.Count(so.String(), "\n") >= n }
+	}
+	testutil.WaitFor(t, "the follower to read the first file", printed(1))
 	for i := 1; i < 30; i++ {
-		write(out, i)
+		out.Write([]byte(fmt.Sprintf("line %02d\n", i)))
+		if stepwise {
+			testutil.WaitFor(t, fmt.Sprintf("the follower to print line %02d", i), printed(i+1))
+		}
 	}
 	w.Close()
-	time.Sleep(300 * time.Millisecond)
+	testutil.WaitFor(t, "the follower to print every line", printed(30))
 	close(src.stop)
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -168,10 +178,7 @@ func wantLines() string {
 
 // --follow keeps up across rotations: every line, once, in order.
 func TestFollowAcrossRotation(t *testing.T) {
-	got := followLines(t, Rotation{MaxSize: 800, MaxFiles: 2}, func(out *Stream, i int) {
-		out.Write([]byte(fmt.Sprintf("line %02d\n", i)))
-		time.Sleep(50 * time.Millisecond) // a file lasts several of the reader's polls
-	})
+	got := followLines(t, Rotation{MaxSize: 800, MaxFiles: 2}, true)
 	if got != wantLines() {
 		t.Fatalf("followed:\n%s", got)
 	}
@@ -180,9 +187,7 @@ func TestFollowAcrossRotation(t *testing.T) {
 // Rotations faster than --follow's polls lose nothing: the files rotated
 // in between are read too.
 func TestFollowAcrossFastRotations(t *testing.T) {
-	got := followLines(t, Rotation{MaxSize: 300, MaxFiles: 10}, func(out *Stream, i int) {
-		out.Write([]byte(fmt.Sprintf("line %02d\n", i))) // several rotations within one poll
-	})
+	got := followLines(t, Rotation{MaxSize: 300, MaxFiles: 10}, false)
 	if got != wantLines() {
 		t.Fatalf("followed:\n%s", got)
 	}

@@ -36,14 +36,11 @@ func RunInit(args []string) int {
 	}
 	child := cmd.Process.Pid
 	for {
-		select {
-		case s := <-sigs:
-			if s == syscall.SIGURG {
-				continue
-			}
-			if s == syscall.SIGCHLD {
-				break
-			}
+		s := <-sigs
+		if s == syscall.SIGURG {
+			continue
+		}
+		if s != syscall.SIGCHLD {
 			if ss, ok := s.(syscall.Signal); ok {
 				syscall.Kill(child, ss)
 			}

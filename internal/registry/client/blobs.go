@@ -14,6 +14,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/mediatype"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -68,7 +69,7 @@ func (r *Repository) Open(ctx context.Context, dgst digest.Digest) (content.Read
 // digest while streaming (a mismatch is an errdefs.ErrDataLoss error from
 // the final Read) and resumes with Range requests when the connection drops.
 func (r *Repository) Fetch(ctx context.Context, desc ocispec.Descriptor) (content.Reader, error) {
-	if IsManifestType(desc.MediaType) {
+	if mediatype.IsManifest(desc.MediaType) {
 		b, err := r.FetchManifest(ctx, desc)
 		if err != nil {
 			return nil, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/mediatype"
 	"github.com/hoistproject/hoist/internal/registry/client/auth"
 	"github.com/hoistproject/hoist/internal/registry/client/registrytest"
 	"github.com/hoistproject/hoist/internal/registry/server"
@@ -114,17 +115,17 @@ func interop(t *testing.T, host string, hasSearch bool) {
 		t.Fatalf("PushManifest: %v", err)
 	}
 	// Docker schema2 media types too
-	dm := map[string]any{"schemaVersion": 2, "mediaType": MediaTypeDockerManifest,
+	dm := map[string]any{"schemaVersion": 2, "mediaType": mediatype.DockerManifest,
 		"config": map[string]any{"mediaType": "application/vnd.docker.container.image.v1+json", "digest": cfg.Digest, "size": cfg.Size},
 		"layers": []any{map[string]any{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": layer.Digest, "size": layer.Size}}}
 	dmb, _ := json.Marshal(dm)
-	if _, err := repo.PushManifest(ctx, "docker", MediaTypeDockerManifest, dmb); err != nil {
+	if _, err := repo.PushManifest(ctx, "docker", mediatype.DockerManifest, dmb); err != nil {
 		t.Fatalf("PushManifest schema2: %v", err)
 	}
 	arm := ocispec.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
 	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{
 		{MediaType: ocispec.MediaTypeImageManifest, Digest: mdesc.Digest, Size: mdesc.Size, Platform: &ocispec.Platform{OS: "linux", Architecture: "amd64"}},
-		{MediaType: MediaTypeDockerManifest, Digest: digest.FromBytes(dmb), Size: int64(len(dmb)), Platform: &arm},
+		{MediaType: mediatype.DockerManifest, Digest: digest.FromBytes(dmb), Size: int64(len(dmb)), Platform: &arm},
 	}}
 	idx.SchemaVersion = 2
 	ib, _ := json.Marshal(idx)
@@ -158,7 +159,7 @@ func interop(t *testing.T, host string, hasSearch bool) {
 		t.Fatalf("FetchManifest schema2: %v", err)
 	}
 	d2, err := r2.Resolve(ctx, "docker")
-	if err != nil || d2.MediaType != MediaTypeDockerManifest {
+	if err != nil || d2.MediaType != mediatype.DockerManifest {
 		t.Fatalf("Resolve schema2: %+v %v", d2, err)
 	}
 	st, _ := content.NewLocal(t.TempDir())

@@ -13,42 +13,15 @@ import (
 	"strings"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/mediatype"
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/hoistproject/hoist/internal/registry/client/auth"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Docker's manifest media types (OCI's are in ocispec).
-const (
-	MediaTypeDockerManifest      = "application/vnd.docker.distribution.manifest.v2+json"
-	MediaTypeDockerManifestList  = "application/vnd.docker.distribution.manifest.list.v2+json"
-	mediaTypeDockerSchema1       = "application/vnd.docker.distribution.manifest.v1+json"
-	mediaTypeDockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws"
-)
-
 // MaxManifestSize is the largest manifest accepted (4 MiB, as registries).
 const MaxManifestSize = 4 << 20
-
-// ManifestMediaTypes are the manifest and index types hoist accepts.
-func ManifestMediaTypes() []string {
-	return []string{ocispec.MediaTypeImageIndex, MediaTypeDockerManifestList, ocispec.MediaTypeImageManifest, MediaTypeDockerManifest}
-}
-
-// IsManifestType reports whether mt is a manifest or index media type.
-func IsManifestType(mt string) bool {
-	for _, t := range ManifestMediaTypes() {
-		if mt == t {
-			return true
-		}
-	}
-	return false
-}
-
-// IsIndexType reports whether mt is an OCI index or a Docker manifest list.
-func IsIndexType(mt string) bool {
-	return mt == ocispec.MediaTypeImageIndex || mt == MediaTypeDockerManifestList
-}
 
 // Repository is one repository on a registry.
 type Repository struct {
@@ -107,7 +80,7 @@ func (r *Repository) request(ctx context.Context, method, suffix string, q url.V
 }
 
 func acceptManifests(req *http.Request) {
-	req.Header.Set("Accept", strings.Join(ManifestMediaTypes(), ", "))
+	req.Header.Set("Accept", strings.Join(mediatype.Manifests(), ", "))
 }
 
 // Resolve finds the manifest descriptor of ref (a tag or a digest): a HEAD
@@ -133,7 +106,7 @@ func (r *Repository) Resolve(ctx context.Context, ref string) (ocispec.Descripto
 		if size > MaxManifestSize {
 			return ocispec.Descriptor{}, tooLarge(r.name, ref, size)
 		}
-		if dg.Validate() == nil && IsManifestType(mt) && size > 0 {
+		if dg.Validate() == nil && mediatype.IsManifest(mt) && size > 0 {
 			if isDigest && dg != want {
 				return ocispec.Descriptor{}, errdefs.DataLossf("manifest %s: registry %s answered with digest %s", describeRef(r.name, ref), r.h.addr, dg)
 			}
@@ -237,13 +210,13 @@ func manifestMediaType(ct string, b []byte) (string, error) {
 	}
 	jerr := json.Unmarshal(b, &m)
 	mt := mediaType(ct)
-	if !IsManifestType(mt) {
+	if !mediatype.IsManifest(mt) {
 		mt = m.MediaType
 	}
-	if mt == mediaTypeDockerSchema1 || mt == mediaTypeDockerSchema1Signed || m.SchemaVersion == 1 || m.FSLayers != nil {
+	if mt == mediatype.DockerSchema1 || mt == mediatype.DockerSchema1Signed || m.SchemaVersion == 1 || m.FSLayers != nil {
 		return "", errdefs.NotImplementedf("Docker schema 1 manifests are not supported (push the image again with a current client)")
 	}
-	if IsManifestType(mt) {
+	if mediatype.IsManifest(mt) {
 		return mt, nil
 	}
 	if jerr != nil {

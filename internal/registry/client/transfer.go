@@ -10,6 +10,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/mediatype"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
@@ -133,7 +134,7 @@ func Pull(ctx context.Context, repos []*Repository, ref string, store Store, opt
 	if err != nil {
 		return res, err
 	}
-	if IsIndexType(desc.MediaType) {
+	if mediatype.IsIndex(desc.MediaType) {
 		want := DefaultPlatform()
 		if opts.Platform != nil {
 			want = *opts.Platform
@@ -144,7 +145,7 @@ func Pull(ctx context.Context, repos []*Repository, ref string, store Store, opt
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", describeRef(repo.name, ref), err)
 		}
-		if desc.MediaType != "" && !IsManifestType(desc.MediaType) {
+		if desc.MediaType != "" && !mediatype.IsManifest(desc.MediaType) {
 			return res, errdefs.InvalidArgumentf("index entry %s has media type %q, not an image manifest", desc.Digest, desc.MediaType)
 		}
 		if desc.MediaType == "" {
@@ -153,7 +154,7 @@ func Pull(ctx context.Context, repos []*Repository, ref string, store Store, opt
 		if manifest, err = fetchStored(ctx, repo, store, desc, opts.Claim); err != nil {
 			return res, err
 		}
-		if IsIndexType(desc.MediaType) {
+		if mediatype.IsIndex(desc.MediaType) {
 			return res, errdefs.NotImplementedf("nested index %s is not supported", desc.Digest)
 		}
 	}
@@ -347,7 +348,7 @@ type PushOptions struct {
 // children first, and the root last under tag ("" : by digest only). It
 // returns the root's descriptor as the registry stored it.
 func Push(ctx context.Context, src content.Provider, repo *Repository, root ocispec.Descriptor, tag string, opts PushOptions) (ocispec.Descriptor, error) {
-	if !IsManifestType(root.MediaType) {
+	if !mediatype.IsManifest(root.MediaType) {
 		return ocispec.Descriptor{}, errdefs.InvalidArgumentf("cannot push %s: media type %q is not a manifest or index", root.Digest, root.MediaType)
 	}
 	p := &pusher{src: src, repo: repo, opts: opts, done: map[digest.Digest]bool{}}
@@ -378,13 +379,13 @@ func (p *pusher) pushManifest(ctx context.Context, desc ocispec.Descriptor, ref 
 	if desc.Digest.Algorithm().FromBytes(b) != desc.Digest {
 		return ocispec.Descriptor{}, errdefs.DataLossf("local manifest %s is corrupt", desc.Digest)
 	}
-	if IsIndexType(desc.MediaType) {
+	if mediatype.IsIndex(desc.MediaType) {
 		var idx ocispec.Index
 		if err := json.Unmarshal(b, &idx); err != nil {
 			return ocispec.Descriptor{}, errdefs.InvalidArgumentf("index %s: %v", desc.Digest, err)
 		}
 		for _, child := range idx.Manifests {
-			if IsManifestType(child.MediaType) {
+			if mediatype.IsManifest(child.MediaType) {
 				if _, err := p.pushManifest(ctx, child, child.Digest.String()); err != nil {
 					return ocispec.Descriptor{}, err
 				}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hoistproject/hoist/internal/testutil"
 )
 
 func TestConfigPrecedence(t *testing.T) {
@@ -118,7 +120,13 @@ func TestServeGracefulShutdown(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
-	time.Sleep(50 * time.Millisecond)
+	testutil.WaitFor(t, "the server to stop listening", func() bool {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
 	pw.Write([]byte("second part"))
 	pw.Close()
 	if code := <-result; code != http.StatusAccepted {

@@ -14,6 +14,7 @@ import (
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/layers"
+	"github.com/hoistproject/hoist/internal/mediatype"
 	"github.com/hoistproject/hoist/internal/metadata"
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/hoistproject/hoist/internal/registry/client"
@@ -21,13 +22,6 @@ import (
 	"github.com/klauspost/pgzip"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-)
-
-// Docker schema2 media types of configs and layers.
-const (
-	dockerConfig    = "application/vnd.docker.container.image.v1+json"
-	dockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-	dockerLayerTar  = "application/vnd.docker.image.rootfs.diff.tar"
 )
 
 // PushOptions tune Push.
@@ -206,7 +200,7 @@ func manifestLayers(ctx context.Context, st *images.Store, d digest.Digest) []di
 // whose layers are all zstd), else a new one (stored in content).
 func pushManifestFor(ctx context.Context, st *images.Store, full *images.Full, opts PushOptions) (ocispec.Descriptor, error) {
 	for _, m := range full.Manifests {
-		if client.IsIndexType(m.MediaType) || !client.IsManifestType(m.MediaType) {
+		if mediatype.IsIndex(m.MediaType) || !mediatype.IsManifest(m.MediaType) {
 			continue
 		}
 		b, err := content.ReadBlob(ctx, st.Content(), m.Digest, client.MaxManifestSize)
@@ -223,7 +217,7 @@ func pushManifestFor(ctx context.Context, st *images.Store, full *images.Full, o
 				complete = false
 			}
 			// zstd asked for: a stored manifest with other layers does not do.
-			if opts.Compression == "zstd" && layerKind(l.MediaType) != "zstd" {
+			if opts.Compression == "zstd" && mediatype.LayerKind(l.MediaType) != mediatype.Zstd {
 				complete = false
 			}
 		}
@@ -249,24 +243,24 @@ func buildManifest(ctx context.Context, st *images.Store, full *images.Full, opt
 	oci := useZstd
 	for _, l := range full.Layers {
 		b := l.Blob
-		if kind := layerKind(b.MediaType); kind == "tar" || (useZstd && kind == "gzip") {
+		if kind := mediatype.LayerKind(b.MediaType); kind == mediatype.Tar || (useZstd && kind == mediatype.Gzip) {
 			var err error
 			if b, err = compressLayer(ctx, st, b, useZstd); err != nil {
 				return ocispec.Descriptor{}, err
 			}
 		}
-		oci = oci || layerKind(b.MediaType) == "zstd" // schema2 has no zstd
+		oci = oci || mediatype.LayerKind(b.MediaType) == mediatype.Zstd // schema2 has no zstd
 		blobs = append(blobs, b)
 	}
 	m := ocispec.Manifest{Config: full.ConfigDescriptor(), Layers: []ocispec.Descriptor{}}
 	m.SchemaVersion = 2
 	m.MediaType = ocispec.MediaTypeImageManifest
 	if !oci {
-		m.MediaType = client.MediaTypeDockerManifest
-		m.Config.MediaType = dockerConfig
+		m.MediaType = mediatype.DockerManifest
+		m.Config.MediaType = mediatype.DockerConfig
 	}
 	for _, b := range blobs {
-		m.Layers = append(m.Layers, ocispec.Descriptor{MediaType: layerMediaType(layerKind(b.MediaType), oci), Digest: b.Digest, Size: b.Size})
+		m.Layers = append(m.Layers, ocispec.Descriptor{MediaType: mediatype.Layer(mediatype.LayerKind(b.MediaType), oci), Digest: b.Digest, Size: b.Size})
 	}
 	raw, err := json.MarshalIndent(m, "", "   ")
 	if err != nil {
@@ -288,32 +282,6 @@ func lease(ctx context.Context, st *images.Store, d digest.Digest) error {
 	})
 }
 
-// layerKind is "gzip", "zstd" or "tar" for a layer media type.
-func layerKind(mt string) string {
-	switch mt {
-	case ocispec.MediaTypeImageLayerGzip, dockerLayerGzip, "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-		ocispec.MediaTypeImageLayerNonDistributableGzip: //nolint:staticcheck
-		return "gzip"
-	case ocispec.MediaTypeImageLayerZstd, ocispec.MediaTypeImageLayerNonDistributableZstd: //nolint:staticcheck
-		return "zstd"
-	}
-	return "tar"
-}
-
-func layerMediaType(kind string, oci bool) string {
-	switch {
-	case kind == "zstd":
-		return ocispec.MediaTypeImageLayerZstd
-	case kind == "gzip" && oci:
-		return ocispec.MediaTypeImageLayerGzip
-	case kind == "gzip":
-		return dockerLayerGzip
-	case oci:
-		return ocispec.MediaTypeImageLayer
-	}
-	return dockerLayerTar
-}
-
 // compressLayer compresses a stored layer blob (decompressing first when it
 // is gzip and zstd is wanted) into a new blob in the content store.
 func compressLayer(ctx context.Context, st *images.Store, src ocispec.Descriptor, useZstd bool) (ocispec.Descriptor, error) {
@@ -323,7 +291,7 @@ func compressLayer(ctx context.Context, st *images.Store, src ocispec.Descriptor
 	}
 	defer r.Close()
 	var in io.Reader = r
-	if layerKind(src.MediaType) == "gzip" {
+	if mediatype.LayerKind(src.MediaType) == mediatype.Gzip {
 		zr, err := pgzip.NewReader(r)
 		if err != nil {
 			return ocispec.Descriptor{}, fmt.Errorf("layer blob %s: %w", src.Digest, err)
@@ -373,9 +341,9 @@ func compressLayer(ctx context.Context, st *images.Store, src ocispec.Descriptor
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	mt := dockerLayerGzip
+	mt := mediatype.Layer(mediatype.Gzip, false)
 	if useZstd {
-		mt = ocispec.MediaTypeImageLayerZstd
+		mt = mediatype.Layer(mediatype.Zstd, false)
 	}
 	return ocispec.Descriptor{MediaType: mt, Digest: info.Digest, Size: info.Size}, nil
 }

@@ -13,15 +13,9 @@ import (
 
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/mediatype"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-)
-
-// Manifest media types the registry understands (others are stored as
-// opaque JSON with only their subject indexed).
-const (
-	MediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
-	MediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
 )
 
 // MaxManifestSize is the largest manifest accepted (4 MiB).
@@ -46,7 +40,9 @@ type tagEntry struct {
 	manifest     *Manifest
 }
 
-// parsedManifest holds the fields of every manifest kind the registry checks.
+// parsedManifest holds the fields of every manifest kind the registry checks
+// (indexes and image manifests, mediatype.IsIndex and IsImageManifest;
+// others are stored as opaque JSON with only their subject indexed).
 type parsedManifest struct {
 	SchemaVersion int                  `json:"schemaVersion"`
 	MediaType     string               `json:"mediaType"`
@@ -56,14 +52,6 @@ type parsedManifest struct {
 	Manifests     []ocispec.Descriptor `json:"manifests"`
 	Subject       *ocispec.Descriptor  `json:"subject"`
 	Annotations   map[string]string    `json:"annotations"`
-}
-
-func isIndexType(mt string) bool {
-	return mt == ocispec.MediaTypeImageIndex || mt == MediaTypeDockerManifestList
-}
-
-func isImageType(mt string) bool {
-	return mt == ocispec.MediaTypeImageManifest || mt == MediaTypeDockerManifest
 }
 
 func baseType(ct string) string {
@@ -144,10 +132,10 @@ func (s *Store) PutManifest(ctx context.Context, repo, ref, contentType string, 
 	if contentType == "" {
 		contentType = mt
 	}
-	if (isImageType(mt) || isIndexType(mt)) && m.SchemaVersion != 2 {
+	if (mediatype.IsImageManifest(mt) || mediatype.IsIndex(mt)) && m.SchemaVersion != 2 {
 		return PutResult{}, errdefs.InvalidArgumentf("manifest schemaVersion is %d, want 2", m.SchemaVersion)
 	}
-	if isImageType(mt) && m.Config == nil {
+	if mediatype.IsImageManifest(mt) && m.Config == nil {
 		return PutResult{}, errdefs.InvalidArgumentf("image manifest has no config")
 	}
 
@@ -179,7 +167,7 @@ func (s *Store) PutManifest(ctx context.Context, repo, ref, contentType string, 
 		s.touch(d.Digest)
 		return nil
 	}
-	if isImageType(mt) {
+	if mediatype.IsImageManifest(mt) {
 		if err := check(*m.Config, "config", true); err != nil {
 			return PutResult{}, err
 		}
@@ -192,7 +180,7 @@ func (s *Store) PutManifest(ctx context.Context, repo, ref, contentType string, 
 			}
 		}
 	}
-	if isIndexType(mt) {
+	if mediatype.IsIndex(mt) {
 		for i, c := range m.Manifests {
 			if err := check(c, fmt.Sprintf("manifest %d", i), false); err != nil {
 				return PutResult{}, err
@@ -214,7 +202,7 @@ func (s *Store) PutManifest(ctx context.Context, repo, ref, contentType string, 
 	if m.Subject != nil && m.Subject.Digest.Validate() == nil {
 		res.Subject = m.Subject
 		desc := ocispec.Descriptor{MediaType: mt, Digest: dgst, Size: int64(len(body)), ArtifactType: m.ArtifactType, Annotations: m.Annotations}
-		if desc.ArtifactType == "" && m.Config != nil && isImageType(mt) {
+		if desc.ArtifactType == "" && m.Config != nil && mediatype.IsImageManifest(mt) {
 			desc.ArtifactType = m.Config.MediaType
 		}
 		b, _ := json.Marshal(desc)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/mediatype"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -38,7 +39,7 @@ func (s *Store) descriptionOf(ctx context.Context, repo, mt string, m *parsedMan
 	if m.Annotations[DescriptionLabel] != "" {
 		return m.Annotations[DescriptionLabel], true
 	}
-	if isImageType(mt) && m.Config != nil {
+	if mediatype.IsImageManifest(mt) && m.Config != nil {
 		if _, err := s.StatBlob(ctx, repo, m.Config.Digest); err != nil {
 			return "", false
 		}
@@ -53,7 +54,7 @@ func (s *Store) descriptionOf(ctx context.Context, repo, mt string, m *parsedMan
 		d, ok := cfg.Config.Labels[DescriptionLabel]
 		return d, ok
 	}
-	if isIndexType(mt) && depth < 2 {
+	if mediatype.IsIndex(mt) && depth < 2 {
 		for _, c := range m.Manifests {
 			cm, err := s.manifestByDigest(ctx, repo, c.Digest)
 			if err != nil {

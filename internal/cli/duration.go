@@ -5,25 +5,6 @@ import (
 	"time"
 )
 
-var decimalUnits = []string{"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"}
-
-// humanSizePrec renders bytes in decimal SI units with prec significant
-// digits, as docker does ("4.26MB", "120kB", "0B").
-func humanSizePrec(size float64, prec int) string {
-	i := 0
-	for size >= 1000 && i < len(decimalUnits)-1 {
-		size /= 1000
-		i++
-	}
-	return fmt.Sprintf("%.*g%s", prec, size, decimalUnits[i])
-}
-
-// humanSize is docker's table size (3 significant digits).
-func humanSize(n int64) string { return humanSizePrec(float64(n), 3) }
-
-// humanSize4 is docker's df total size (4 significant digits).
-func humanSize4(n int64) string { return humanSizePrec(float64(n), 4) }
-
 // humanDuration renders a duration the way docker's "CREATED" column does.
 func humanDuration(d time.Duration) string {
 	switch s := int(d.Seconds()); {
