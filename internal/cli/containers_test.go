@@ -120,11 +120,23 @@ func ctrRoot(t *testing.T) string {
 			}
 		}
 		waitMonitors(t, root)
-		if ents, _ := os.ReadDir(filepath.Join(root, "containers")); len(ents) > 0 {
-			t.Errorf("orphan container dirs: %d", len(ents))
+		if n := containerDirs(root); n > 0 {
+			t.Errorf("orphan container dirs: %d", n)
 		}
 	})
 	return root
+}
+
+// containerDirs counts the container directories under root.
+func containerDirs(root string) int {
+	ents, _ := os.ReadDir(filepath.Join(root, "containers"))
+	n := 0
+	for _, e := range ents {
+		if e.IsDir() {
+			n++
+		}
+	}
+	return n
 }
 
 func TestCLIRunExitCodes(t *testing.T) {

@@ -205,8 +205,8 @@ func TestRootPathWithSeparators(t *testing.T) {
 					t.Fatalf("bridge under a root with ',': %d %q %q", code, out, errOut)
 				}
 				waitMonitors(t, h.root) // the --rm container before
-				if ents, _ := os.ReadDir(filepath.Join(h.root, "containers")); len(ents) > 0 {
-					t.Fatalf("the refused container left %d dirs", len(ents))
+				if n := containerDirs(h.root); n > 0 {
+					t.Fatalf("the refused container left %d dirs", n)
 				}
 				if out := h.must(nil, "run", "--rm", "--network", "host", "busybox", "echo", "host"); out != "host\n" {
 					t.Fatalf("host network: %q", out)

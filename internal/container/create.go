@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/hoistproject/hoist/internal/container/health"
 	"github.com/hoistproject/hoist/internal/container/names"
 	"github.com/hoistproject/hoist/internal/container/network"
@@ -206,16 +204,15 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	// 0710 as docker's containers and overlay2 dirs since 20.10.9
 	// (CVE-2021-41091): no other host user walks into a container's files
 	// (its setuid programs among them).
-	if err := os.MkdirAll(c.dir, 0o710); err != nil {
-		return nil, fmt.Errorf("create container dir: %w", err)
-	}
 	// Held until the record is written: a directory with no record and a
 	// free lock is a crash's remnant (removeRemnants). With o.Hold it is
 	// held on until Start (or Release), so that no prune or rm takes the
-	// container between its creation and its start.
-	lk, err := lockDir(c.dir, unix.LOCK_EX)
+	// container between its creation and its start. The directory is made
+	// and locked under the remnant sweep's shared lock, so a sweep never
+	// sees it between the two.
+	lk, err := m.newContainerDir(c)
 	if err != nil {
-		return nil, fmt.Errorf("lock container %s: %w", c.ID, err)
+		return nil, err
 	}
 	defer func() {
 		if c.held == nil {

@@ -400,6 +400,11 @@ func (m *Manager) pruneOne(ctx context.Context, c *Container) (removed bool, siz
 // directory with no record whose lock is free belongs to nobody. It returns
 // the IDs of the removed ones.
 func (m *Manager) removeRemnants() []string {
+	sweep, err := m.sweepLock(unix.LOCK_EX)
+	if err != nil {
+		return nil
+	}
+	defer sweep.Close()
 	ents, err := os.ReadDir(m.containersDir())
 	if err != nil {
 		return nil

@@ -263,6 +263,39 @@ func (m *Manager) getLocked(ctx context.Context, ref string) (*Container, func()
 
 // lockDir flocks the lock file of a container directory (how: LOCK_EX,
 // optionally |LOCK_NB); closing the file releases it.
+// newContainerDir makes c's directory and returns its lock, held, taken
+// under a shared lock of containers/.sweep (which removeRemnants holds
+// exclusively while it sweeps).
+func (m *Manager) newContainerDir(c *Container) (*os.File, error) {
+	sweep, err := m.sweepLock(unix.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
+	defer sweep.Close()
+	if err := os.MkdirAll(c.dir, 0o710); err != nil {
+		return nil, fmt.Errorf("create container dir: %w", err)
+	}
+	lk, err := lockDir(c.dir, unix.LOCK_EX)
+	if err != nil {
+		return nil, fmt.Errorf("lock container %s: %w", c.ID, err)
+	}
+	return lk, nil
+}
+
+// sweepLock takes containers/.sweep's lock (how: LOCK_SH to make a
+// container directory, LOCK_EX to sweep remnants).
+func (m *Manager) sweepLock(how int) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(m.containersDir(), ".sweep"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("container sweep lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("container sweep lock: %w", err)
+	}
+	return f, nil
+}
+
 func lockDir(dir string, how int) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
