@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/hoist
 
-.PHONY: build test lint unit demo bench deps clean
+.PHONY: build test lint unit fuzz demo bench deps clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN) ./cmd/hoist
@@ -11,6 +11,11 @@ build:
 # when a facility is truly missing.
 test: deps build lint
 	HOIST_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 40m ./...
+	$(MAKE) fuzz
+
+# Each fuzz target for a bounded time (FUZZTIME each, 8 targets).
+fuzz:
+	GO=$(GO) FUZZTIME=$${FUZZTIME:-5s} ./scripts/fuzz.sh
 
 # staticcheck, pinned (its checks: staticcheck.conf). `go run` builds it
 # once into the build cache.

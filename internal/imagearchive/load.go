@@ -337,6 +337,15 @@ func (l *loader) lookup(p string) (digest.Digest, error) {
 	return "", errdefs.InvalidArgumentf("invalid archive: %q: too many levels of links", p)
 }
 
+// lookupBlob resolves the OCI layout member of a digest named in the
+// archive's JSON; a malformed digest is an error, not a path.
+func (l *loader) lookupBlob(d digest.Digest) (digest.Digest, error) {
+	if err := d.Validate(); err != nil {
+		return "", errdefs.InvalidArgumentf("invalid archive: digest %q: %v", d, err)
+	}
+	return l.lookup(blobPath(d))
+}
+
 func (l *loader) resolve(ctx context.Context) (out []Loaded, err error) {
 	l.prepared = l.preparedOf()
 	switch {
@@ -409,7 +418,7 @@ func (l *loader) resolveOCI(ctx context.Context, b []byte) ([]Loaded, error) {
 			return errdefs.InvalidArgumentf("invalid archive: index nesting too deep")
 		}
 		for _, d := range descs {
-			if _, err := l.lookup(blobPath(d.Digest)); err != nil {
+			if _, err := l.lookupBlob(d.Digest); err != nil {
 				return fmt.Errorf("index.json: manifest %s: %w", d.Digest, err)
 			}
 			raw, err := content.ReadBlob(ctx, l.store, d.Digest, MaxMetadataSize)
@@ -438,14 +447,14 @@ func (l *loader) resolveOCI(ctx context.Context, b []byte) ([]Loaded, error) {
 			if err := json.Unmarshal(raw, &mf); err != nil {
 				return errdefs.InvalidArgumentf("invalid archive: manifest %s: %v", d.Digest, err)
 			}
-			if _, err := l.lookup(blobPath(mf.Config.Digest)); err != nil {
+			if _, err := l.lookupBlob(mf.Config.Digest); err != nil {
 				return fmt.Errorf("manifest %s: config: %w", d.Digest, err)
 			}
 			i, seen := byConfig[mf.Config.Digest]
 			if !seen {
 				img := Loaded{Config: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: mf.Config.Digest, Size: mf.Config.Size}}
 				for _, ld := range mf.Layers {
-					if _, err := l.lookup(blobPath(ld.Digest)); err != nil {
+					if _, err := l.lookupBlob(ld.Digest); err != nil {
 						return fmt.Errorf("manifest %s: layer: %w", d.Digest, err)
 					}
 					desc, err := l.layerDesc(ctx, ld.Digest)

@@ -79,6 +79,9 @@ func (h *Htpasswd) reload() {
 	h.users, h.dummy, h.good, h.modTime = n.users, n.dummy, map[[32]byte]string{}, st.ModTime()
 }
 
+// maxBcryptCost is the highest bcrypt cost accepted (htpasswd's -C limit).
+const maxBcryptCost = 17
+
 // ParseHtpasswd parses htpasswd content (name is used in errors).
 func ParseHtpasswd(b []byte, name string) (*Htpasswd, error) {
 	h := &Htpasswd{users: map[string][]byte{}, good: map[[32]byte]string{}}
@@ -98,6 +101,11 @@ func ParseHtpasswd(b []byte, name string) (*Htpasswd, error) {
 		c, err := bcrypt.Cost([]byte(hash))
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: user %q: only bcrypt hashes are supported (htpasswd -B): %v", name, line, user, err)
+		}
+		if c > maxBcryptCost {
+			// Every check of this user, and the dummy check of unknown
+			// users, would take hours: refuse it as htpasswd -C does.
+			return nil, fmt.Errorf("%s:%d: user %q: bcrypt cost %d is above %d (htpasswd -B -C 4..17)", name, line, user, c, maxBcryptCost)
 		}
 		if c > cost || len(h.users) == 0 {
 			cost = c

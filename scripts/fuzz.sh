@@ -1,0 +1,32 @@
+#!/bin/sh
+# Runs every fuzz target for a short, bounded time (FUZZTIME, default 5s
+# each; go test -fuzz takes one target per run). The seed corpora also run
+# as ordinary tests in `go test ./...`. A crasher is written under the
+# package's testdata/fuzz/<Target>/: keep it there once fixed.
+set -e
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+FUZZTIME=${FUZZTIME:-5s}
+status=0
+for t in \
+	./internal/reference:FuzzParseNamed \
+	./internal/dockerfile:FuzzParse \
+	./internal/archive:FuzzApply \
+	./internal/imagearchive:FuzzLoadDockerManifest \
+	./internal/imagearchive:FuzzLoadOCIIndex \
+	./internal/registry/server:FuzzParseRoute \
+	./internal/registry/server:FuzzHtpasswd \
+	./internal/registry/server:FuzzAuthorization; do
+	pkg=${t%%:*}
+	name=${t#*:}
+	echo "== $pkg $name ($FUZZTIME)"
+	log=$(mktemp)
+	if ! $GO test "$pkg" -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" -parallel 2 >"$log" 2>&1; then
+		cat "$log"
+		status=1
+	else
+		grep -E 'execs:' "$log" | tail -1
+	fi
+	rm -f "$log"
+done
+exit $status
