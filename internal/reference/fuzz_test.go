@@ -27,8 +27,9 @@ func FuzzParseNamed(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		LooksLikeID(s)
-		IsFullID(s)
+		if IsFullID(s) && !LooksLikeID(s) {
+			t.Fatalf("IsFullID(%q) but not LooksLikeID", s)
+		}
 		n, err := ParseNamed(s)
 		if err != nil {
 			if _, err := ParseTagged(s); err == nil {
