@@ -273,7 +273,7 @@ func waitChild(pid int) int {
 // pid namespace's init does not finish exiting until every process of the
 // namespace has been reaped, so one such zombie left alone would keep the
 // container from ever stopping. The monitor itself starts no process in
-// that namespace, so every zombie child of its there is such an orphan
+// that namespace, so each of its zombie children there is such an orphan
 // (its own children, the runtime's invocations, keep their statuses).
 func waitContainer(pid int) int {
 	ns, err := proc.PidNamespace(pid)
