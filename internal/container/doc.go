@@ -83,8 +83,10 @@
 // process is the longest step before the runtime), and hands the network
 // over with Start; the monitor runs "runtime run --detach" as a child
 // subreaper, waits for the container's init (that process alone, so that
-// the healthcheck probes it runs with "runtime exec" keep their statuses),
-// copies its output to the log file and to attached clients (attach.sock),
+// the healthcheck probes it runs with "runtime exec" keep their statuses;
+// but it reaps the zombies it inherits from the container's pid namespace,
+// a probe's process whose runtime died, without which the namespace's init
+// never finishes exiting), copies its output to the log file and to attached clients (attach.sock),
 // runs the healthcheck (State.Health), records the exit code and finish
 // time, then unmounts and cleans up (-t: "create", size the pty, "start").
 // If the monitor itself

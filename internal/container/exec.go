@@ -36,8 +36,9 @@ type ExecOptions struct {
 	Detach     bool
 	Privileged bool
 	// KillOnCancel kills the process when ctx ends before it does (a
-	// healthcheck probe past its timeout); otherwise it outlives ctx, as
-	// docker exec's process outlives its client.
+	// healthcheck probe past its timeout), or as soon as it starts when
+	// ctx ends while the runtime is still starting it; otherwise it
+	// outlives ctx, as docker exec's process outlives its client.
 	KillOnCancel bool
 }
 
@@ -189,10 +190,23 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 		go func() {
 			select {
 			case <-ctx.Done():
+			case <-waited:
+				return
+			}
+			// The runtime writes the pid file once the process runs; a
+			// runtime still setting it up (a slow one, under load) is let
+			// finish, and its process killed then. (Killing the runtime
+			// instead would leave its half-made process to the monitor.)
+			for {
 				if pid, err := readPidFile(pidFile); err == nil {
 					unix.Kill(pid, unix.SIGKILL)
+					return
 				}
-			case <-waited:
+				select {
+				case <-waited:
+					return
+				case <-time.After(5 * time.Millisecond):
+				}
 			}
 		}()
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -163,7 +164,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	if !own {
 		oomBefore = proc.OOMKills(memcg)
 	}
-	code := waitChild(pid)
+	code := waitContainer(pid)
 	if healthDone != nil {
 		close(healthDone)
 		healthGate.close() // a record under way finishes; none follows
@@ -262,6 +263,51 @@ func waitChild(pid int) int {
 			return 128 + int(ws.Signal())
 		}
 	}
+}
+
+// waitContainer is waitChild for the container's init, pid, that also
+// reaps, meanwhile, the zombies the monitor inherits as a subreaper from
+// the container's pid namespace: a health probe's process whose runtime
+// died before reaping it (runc exec leaves the process it was starting
+// when its setup fails, e.g. because the container is being killed). A
+// pid namespace's init does not finish exiting until every process of the
+// namespace has been reaped, so one such zombie left alone would keep the
+// container from ever stopping. The monitor itself starts no process in
+// that namespace, so each of its zombie children there is such an orphan
+// (its own children, the runtime's invocations, keep their statuses).
+func waitContainer(pid int) int {
+	ns, err := proc.PidNamespace(pid)
+	own, ownErr := proc.PidNamespace(os.Getpid())
+	if err != nil || ownErr != nil || ns == own {
+		return waitChild(pid) // no pid namespace of its own (--pid host)
+	}
+	sigchld := make(chan os.Signal, 1)
+	signal.Notify(sigchld, unix.SIGCHLD)
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			for _, z := range proc.ZombieChildren(os.Getpid()) {
+				if z == pid {
+					continue // waitChild's
+				}
+				if zns, err := proc.PidNamespace(z); err == nil && zns == ns {
+					var ws unix.WaitStatus
+					unix.Wait4(z, &ws, unix.WNOHANG, nil)
+				}
+			}
+			select {
+			case <-sigchld: // an orphan inherited as a zombie, or one exited
+			case <-stop:
+				return
+			}
+		}
+	}()
+	code := waitChild(pid)
+	signal.Stop(sigchld)
+	close(stop)
+	<-stopped
+	return code
 }
 
 // prepare sets up what the monitor owns from the start: the attach socket

@@ -4,5 +4,7 @@
 // (TopRow), and a container's memory cgroup and its OOM-kill counter
 // (ContainerMemoryCgroup, OOMKills; cgroup v1 and v2), and a container's
 // resource use for `stats` (Sample: CPU, memory, block and network I/O,
-// pids). It writes nothing.
+// pids), and a process's parent, pid namespace and zombie children (Parent,
+// PidNamespace, ZombieChildren: the monitor reaps orphans inherited from
+// its container's pid namespace). It writes nothing.
 package proc

@@ -17,25 +17,33 @@ func StartTime(pid int) uint64 {
 	if pid <= 0 {
 		return 0
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
+	_, f, ok := stat(pid)
+	if !ok || f[0] == "Z" || f[0] == "X" {
 		return 0
 	}
 	var v uint64
 	fmt.Sscan(f[19], &v)
-	if f[0] == "Z" || f[0] == "X" {
-		return 0
-	}
 	return v
+}
+
+// stat reads /proc/PID/stat: the command name and the fields after it
+// (f[0] is the state letter, f[1] the parent, f[19] the start time);
+// false if pid is gone.
+func stat(pid int) (comm string, f []string, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", nil, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return "", nil, false
+	}
+	f = strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return "", nil, false
+	}
+	return strings.Trim(s[strings.IndexByte(s, '(')+1:i], " "), f, true
 }
 
 const clockTicks = 100.0 // USER_HZ on Linux
@@ -43,17 +51,8 @@ const clockTicks = 100.0 // USER_HZ on Linux
 // TopRow is `docker top`'s row of process pid: UID PID PPID C STIME TTY
 // TIME CMD; false if it is gone.
 func TopRow(pid int) ([]string, bool) {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil, false
-	}
-	s := string(stat)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return nil, false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
+	comm, f, ok := stat(pid)
+	if !ok {
 		return nil, false
 	}
 	ppid := f[1]
@@ -73,7 +72,7 @@ func TopRow(pid int) ([]string, bool) {
 	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	cmd := strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))
 	if cmd == "" {
-		cmd = "[" + strings.Trim(s[strings.IndexByte(s, '(')+1:i], " ") + "]"
+		cmd = "[" + comm + "]"
 	}
 	return []string{uid, strconv.Itoa(pid), ppid, "0", startTime.Format("15:04"), "?",
 		fmt.Sprintf("%02d:%02d:%02d", cpu/3600, cpu/60%60, cpu%60), cmd}, true
