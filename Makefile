@@ -13,7 +13,7 @@ test: deps build lint
 	HOIST_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 40m ./...
 	$(MAKE) fuzz
 
-# Each fuzz target for a bounded time (FUZZTIME each, 8 targets).
+# Each fuzz target for a bounded time (FUZZTIME each, 9 targets).
 fuzz:
 	GO=$(GO) FUZZTIME=$${FUZZTIME:-5s} ./scripts/fuzz.sh
 

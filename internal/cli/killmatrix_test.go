@@ -232,13 +232,9 @@ func TestKillMatrix(t *testing.T) {
 	}
 	h.allRun("after the matrix", made)
 	// What killed runs left is reclaimed once no live process owns it.
-	// Unreferenced blobs are the exception: their owner is not recorded,
-	// and repair removes them only after images.leftoverAge (a completed
-	// push leaves its gzip layer blob so, named only by the stored
-	// manifest).
 	h.must(nil, "system", "check", "--repair")
 	for _, l := range strings.Split(h.must(nil, "system", "check"), "\n") {
-		if strings.HasPrefix(l, "leftover:") && !strings.HasPrefix(l, "leftover: unreferenced blob ") {
+		if strings.HasPrefix(l, "leftover:") {
 			t.Errorf("after system check --repair: %s", l)
 		}
 	}

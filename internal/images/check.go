@@ -138,16 +138,24 @@ func (s *Store) Check(ctx context.Context, repair bool) (CheckReport, error) {
 				problem("image %s: layer %s (or one below it) is missing or broken", r.ID, r.ChainID)
 				brokenImage[r.ID] = true
 			}
-			for _, m := range r.Manifests {
-				if !blobOK(m.Digest) {
-					problem("image %s: manifest blob %s is missing or corrupt", r.ID, m.Digest)
-					if repair {
-						r.Manifests = slices.DeleteFunc(r.Manifests, func(x ocispec.Descriptor) bool { return x.Digest == m.Digest })
-						if err := putRecord(tx, r); err != nil {
-							return err
-						}
-						rep.Repaired = append(rep.Repaired, fmt.Sprintf("dropped missing manifest %s from image %s", m.Digest, r.ID))
-					}
+			kept := slices.DeleteFunc(slices.Clone(r.Manifests), func(m ocispec.Descriptor) bool {
+				if blobOK(m.Digest) {
+					return false
+				}
+				problem("image %s: manifest blob %s is missing or corrupt", r.ID, m.Digest)
+				if repair {
+					rep.Repaired = append(rep.Repaired, fmt.Sprintf("dropped missing manifest %s from image %s", m.Digest, r.ID))
+				}
+				return true
+			})
+			if repair && len(kept) < len(r.Manifests) {
+				// What the dropped manifests named is in use no more.
+				r.Manifests = kept
+				if r.ManifestBlobs, err = s.manifestBlobs(ctx, kept); err != nil {
+					return fmt.Errorf("image %s: %w", r.ID, err)
+				}
+				if err := putRecord(tx, r); err != nil {
+					return err
 				}
 			}
 		}
@@ -200,7 +208,7 @@ func (s *Store) Check(ctx context.Context, repair bool) (CheckReport, error) {
 					rep.Repaired = append(rep.Repaired, "removed broken layer "+c.String())
 				}
 			}
-			if n, err := metadata.PruneLeases(tx); err != nil {
+			if n, err := pruneLeases(tx); err != nil {
 				return err
 			} else if n > 0 {
 				rep.Repaired = append(rep.Repaired, fmt.Sprintf("removed %d stale leases", n))

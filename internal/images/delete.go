@@ -266,15 +266,7 @@ func (d *deleter) deleteImage(id digest.Digest, force, prune, quiet bool) error 
 		return err
 	}
 	d.items = append(d.items, DeleteItem{Deleted: id.String()})
-	removed, err := d.s.ls.Release(d.ctx, d.tx, d.s.layerUsers())
-	if err != nil {
-		return err
-	}
-	for _, l := range removed {
-		d.items = append(d.items, DeleteItem{Deleted: l.ChainID.String()})
-		d.freed += l.Size
-	}
-	if err := d.deleteBlobs(r); err != nil {
+	if err := d.release(r.blobs()...); err != nil {
 		return err
 	}
 	if !prune || r.Parent == "" {
@@ -283,22 +275,35 @@ func (d *deleter) deleteImage(id digest.Digest, force, prune, quiet bool) error 
 	return d.deleteImage(r.Parent, false, true, true)
 }
 
-// deleteBlobs puts the config and manifest blobs of a deleted image in the
-// trash unless a record or a live lease still holds them (BlobsInUse).
-func (d *deleter) deleteBlobs(r Record) error {
+// release frees the layers nothing uses any more (layers.Release) and the
+// blobs of a deleted image (its config, its manifests and what they name),
+// then decides every blob so freed by BlobsInUse: one still in use (a
+// layer's blob that another image's manifest names, a blob another image
+// or a live lease holds) stays, the others go to the trash.
+func (d *deleter) release(blobs ...digest.Digest) error {
+	removed, err := d.s.ls.Release(d.ctx, d.tx, d.s.layerUsers())
+	if err != nil {
+		return err
+	}
+	for _, l := range removed {
+		d.items = append(d.items, DeleteItem{Deleted: l.ChainID.String()})
+		d.freed += l.Size
+		if l.Blob.Digest != "" {
+			blobs = append(blobs, l.Blob.Digest)
+		}
+	}
 	inUse, err := BlobsInUse(d.tx)
 	if err != nil {
 		return err
 	}
-	cands := []digest.Digest{r.ID}
-	for _, m := range r.Manifests {
-		cands = append(cands, m.Digest)
-	}
-	for _, c := range cands {
-		if inUse[c] {
-			continue
+	for _, b := range blobs {
+		res := layers.BlobResource(b)
+		if inUse[b] {
+			err = metadata.Claim(d.tx, res)
+		} else {
+			err = metadata.Trash(d.tx, res)
 		}
-		if err := metadata.Trash(d.tx, layers.BlobResource(c)); err != nil {
+		if err != nil {
 			return err
 		}
 	}
@@ -306,8 +311,9 @@ func (d *deleter) deleteBlobs(r Record) error {
 }
 
 // BlobsInUse is the one rule for whether a blob of the content store may be
-// deleted: it may not while an image record names it (config, manifests), a
-// layer record names it (its blob), or a live lease holds it. Decided
+// deleted: it may not while an image record names it (config, manifests
+// and the blobs they name), a layer record names it (its blob), or a live
+// lease holds it. Decided
 // inside a metadata transaction, so that nobody starts or stops using a
 // blob meanwhile (writers claim a blob in their lease before relying on it).
 func BlobsInUse(tx *metadata.Tx) (map[digest.Digest]bool, error) {
@@ -317,9 +323,8 @@ func BlobsInUse(tx *metadata.Tx) (map[digest.Digest]bool, error) {
 		return nil, err
 	}
 	for _, o := range recs {
-		used[o.ID] = true
-		for _, m := range o.Manifests {
-			used[m.Digest] = true
+		for _, d := range o.blobs() {
+			used[d] = true
 		}
 	}
 	all, err := layers.AllTx(tx)
@@ -335,6 +340,29 @@ func BlobsInUse(tx *metadata.Tx) (map[digest.Digest]bool, error) {
 		}
 	}
 	return used, nil
+}
+
+// pruneLeases deletes the leases of dead processes (metadata.PruneLeases)
+// and trashes the blobs they held that nothing else uses (BlobsInUse): a
+// process killed before a record named what it wrote is their only owner.
+func pruneLeases(tx *metadata.Tx) (int, error) {
+	n, held, err := metadata.PruneLeases(tx)
+	if err != nil || len(held) == 0 {
+		return n, err
+	}
+	inUse, err := BlobsInUse(tx)
+	if err != nil {
+		return n, err
+	}
+	for r := range held {
+		d, ok := strings.CutPrefix(r, "blob/")
+		if ok && digest.Digest(d).Validate() == nil && !inUse[digest.Digest(d)] {
+			if err := metadata.Trash(tx, r); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
 }
 
 // DiscardBlobs is the rollback of an operation that wrote blobs (load,

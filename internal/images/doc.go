@@ -25,9 +25,17 @@
 // leaves no record naming a missing file.
 //
 // Rollback owns only what it created. A blob may be deleted only while no
-// image record (config, manifests), no layer record and no live lease holds
-// it: one rule, BlobsInUse, decided inside a metadata transaction, used by
-// rmi, prune, `system check --repair` and every rollback. Operations claim a
+// image record (config, manifests and the blobs they name), no layer record
+// and no live lease holds it: one rule, BlobsInUse, decided inside a
+// metadata transaction, used by rmi, prune, `system check --repair` and
+// every rollback. What a stored manifest (or index) names is read when it
+// is recorded (Record.ManifestBlobs): so the gzip blob push made of a layer
+// stored uncompressed, which only its manifest names, stays while the image
+// does (a later push reuses it) and goes with the last image naming it.
+// The blobs of a layer that rmi or prune frees are decided by the same
+// rule (another image's manifest may name one). Prune and repair also
+// trash the blobs that only a dead process's lease held (pruneLeases): what
+// a killed load, pull or push wrote goes at once, not after an age. Operations claim a
 // blob in their lease before they rely on it (before writing it, or on
 // finding it stored), so a concurrent load or pull of the same content is
 // seen. A failed operation gives back only the blobs it created

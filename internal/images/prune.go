@@ -35,7 +35,7 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 		}
 	}
 	err := s.db.Update(ctx, func(tx *metadata.Tx) error {
-		if _, err := metadata.PruneLeases(tx); err != nil {
+		if _, err := pruneLeases(tx); err != nil {
 			return err
 		}
 		var err error
@@ -88,15 +88,7 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (PruneReport, erro
 			}
 		}
 		// Also free layers left unreferenced by anything (e.g. by a crash).
-		removed, err := s.ls.Release(ctx, tx, s.layerUsers())
-		if err != nil {
-			return err
-		}
-		for _, l := range removed {
-			d.items = append(d.items, DeleteItem{Deleted: l.ChainID.String()})
-			d.freed += l.Size
-		}
-		return nil
+		return d.release()
 	})
 	if d != nil {
 		d.finish(err == nil)

@@ -32,9 +32,25 @@ type Record struct {
 	// RepoDigests are normalised "name@digest" references (pull, push, load).
 	RepoDigests []string `json:"repoDigests,omitempty"`
 	// Manifests are the distribution manifests stored in content for this image.
-	Manifests   []ocispec.Descriptor `json:"manifests,omitempty"`
-	LastTagTime time.Time            `json:"lastTagTime,omitzero"`
-	Added       time.Time            `json:"added"`
+	Manifests []ocispec.Descriptor `json:"manifests,omitempty"`
+	// ManifestBlobs are the blobs those manifests name (config, layers; an
+	// index's manifests and theirs), read when a manifest is recorded. They
+	// are in use while the image is (BlobsInUse), though no layer record
+	// may name them: a layer stored uncompressed is pushed as the gzip blob
+	// only its manifest names.
+	ManifestBlobs []digest.Digest `json:"manifestBlobs,omitempty"`
+	LastTagTime   time.Time       `json:"lastTagTime,omitzero"`
+	Added         time.Time       `json:"added"`
+}
+
+// blobs are the content blobs the record names: its config, its manifests
+// and what they name.
+func (r Record) blobs() []digest.Digest {
+	out := []digest.Digest{r.ID}
+	for _, m := range r.Manifests {
+		out = append(out, m.Digest)
+	}
+	return append(out, r.ManifestBlobs...)
 }
 
 // Image is a record with its tags (normalised names), as List returns it.

@@ -355,6 +355,10 @@ func (s *Store) Create(ctx context.Context, n NewImage) (Image, error) {
 	if len(chain) > 0 {
 		top = chain[len(chain)-1]
 	}
+	named, err := s.manifestBlobs(ctx, n.Manifests)
+	if err != nil {
+		return Image{}, err
+	}
 	now := time.Now().UTC()
 	var img Image
 	err = s.db.Update(ctx, func(tx *metadata.Tx) error {
@@ -403,14 +407,7 @@ func (s *Store) Create(ctx context.Context, n NewImage) (Image, error) {
 				r.Manifests = append(r.Manifests, m)
 			}
 		}
-		if err := putRecord(tx, r); err != nil {
-			return err
-		}
-		claims := []string{layers.BlobResource(r.ID)}
-		for _, m := range r.Manifests {
-			claims = append(claims, layers.BlobResource(m.Digest))
-		}
-		if err := metadata.Claim(tx, claims...); err != nil {
+		if err := recordManifestBlobs(tx, &r, named); err != nil {
 			return err
 		}
 		for _, nm := range names {
@@ -446,6 +443,12 @@ func (s *Store) AddRepoDigest(ctx context.Context, id digest.Digest, repoDigest 
 	if err != nil {
 		return err
 	}
+	var named []digest.Digest
+	if manifest != nil {
+		if named, err = s.manifestBlobs(ctx, []ocispec.Descriptor{*manifest}); err != nil {
+			return err
+		}
+	}
 	return s.db.Update(ctx, func(tx *metadata.Tx) error {
 		r, ok, err := getRecord(tx, id)
 		if err != nil {
@@ -462,12 +465,29 @@ func (s *Store) AddRepoDigest(ctx context.Context, id digest.Digest, repoDigest 
 				return fmt.Errorf("manifest %s: %w", manifest.Digest, err)
 			}
 			r.Manifests = append(r.Manifests, *manifest)
-			if err := metadata.Claim(tx, layers.BlobResource(manifest.Digest)); err != nil {
-				return err
-			}
 		}
-		return putRecord(tx, r)
+		return recordManifestBlobs(tx, &r, named)
 	})
+}
+
+// recordManifestBlobs adds named (what r's manifests name, manifestBlobs) to
+// r.ManifestBlobs, stores r and claims every blob r names: from then on
+// they are in use (BlobsInUse), and the ones a concurrent deletion put in
+// the trash are taken out of it.
+func recordManifestBlobs(tx *metadata.Tx, r *Record, named []digest.Digest) error {
+	for _, d := range named {
+		if !slices.Contains(r.ManifestBlobs, d) {
+			r.ManifestBlobs = append(r.ManifestBlobs, d)
+		}
+	}
+	if err := putRecord(tx, *r); err != nil {
+		return err
+	}
+	var claims []string
+	for _, d := range r.blobs() {
+		claims = append(claims, layers.BlobResource(d))
+	}
+	return metadata.Claim(tx, claims...)
 }
 
 // CreateFromBlobs records an image whose config and layer blobs are already

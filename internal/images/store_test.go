@@ -4,7 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,8 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/layers"
+	"github.com/hoistproject/hoist/internal/metadata"
+	"github.com/klauspost/compress/gzip"
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 var t0 = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -673,5 +681,134 @@ func TestHistoryMissingAndRepoDigests(t *testing.T) {
 	items, err = s.Delete(ctx, "other/app@"+dg, DeleteOptions{})
 	if err != nil || len(items) != 4 || items[0].Untagged != "other/app@"+dg || items[1].Deleted != img.ID.String() {
 		t.Fatalf("rmi by digest: %+v %v", items, err)
+	}
+}
+
+// storeJSON stores v as a blob and returns its descriptor of media type mt.
+func storeJSON(t *testing.T, s *Store, mt string, v any) ocispec.Descriptor {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(raw), Size: int64(len(raw))}
+	if _, err := content.WriteBlob(context.Background(), s.cs, bytes.NewReader(raw), d.Size, d.Digest); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestManifestBlobsInUse: the blobs an image's stored manifests name (an
+// index, the manifest it names, that manifest's layers) are in use while
+// the image is, though no layer record names them: check lists no
+// leftover, and the deletion of another image whose layer blob one of them
+// is keeps it; the deletion of the last image naming them frees them.
+func TestManifestBlobsInUse(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	// b's layer is stored gzipped; a's manifest names that gzip blob too
+	// (as a push names the gzip blob of an uncompressed layer).
+	tarB := layerTar(t, map[string]string{"b": "2"})
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(tarB)
+	zw.Close()
+	g := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromBytes(gz.Bytes()), Size: int64(gz.Len())}
+	if _, err := content.WriteBlob(ctx, s.cs, bytes.NewReader(gz.Bytes()), g.Size, g.Digest); err != nil {
+		t.Fatal(err)
+	}
+	cfgB, _ := json.Marshal(Config{OS: "linux", Architecture: "amd64", RootFS: ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{digest.FromBytes(tarB)}}})
+	b, err := s.CreateFromBlobs(ctx, NewImage{Config: cfgB, Names: []string{"b:1"}}, []ocispec.Descriptor{g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := mkImage(t, s, t0, "", nil, [][]byte{layerTar(t, map[string]string{"a": "1"})}, "a:1")
+	m := storeJSON(t, s, ocispec.MediaTypeImageManifest, ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+		Config: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: a.ID},
+		Layers: []ocispec.Descriptor{g}})
+	idx := storeJSON(t, s, ocispec.MediaTypeImageIndex, ocispec.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: []ocispec.Descriptor{m, {MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("another platform, not stored")}}})
+	if err := s.AddRepoDigest(ctx, a.ID, "example.com/a@"+idx.Digest.String(), &idx); err != nil {
+		t.Fatal(err)
+	}
+	clean := func(where string, blobs int) {
+		t.Helper()
+		rep, err := s.Check(ctx, false)
+		if err != nil || len(rep.Problems) != 0 || len(rep.Leftovers) != 0 || rep.Blobs != blobs {
+			t.Fatalf("%s: check: %+v %v", where, rep, err)
+		}
+	}
+	// a: config, layer, index, manifest; b: config, layer g (a's too).
+	clean("two images", 6)
+	if _, err := s.Delete(ctx, "b:1", DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := content.Exists(ctx, s.cs, g.Digest); !ok {
+		t.Fatal("deleting b removed its layer blob, which a's manifest names")
+	}
+	if ok, _ := content.Exists(ctx, s.cs, b.ID); ok {
+		t.Fatal("deleting b kept its config")
+	}
+	clean("after rmi b", 5)
+	if _, err := s.Check(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	clean("after repair", 5)
+	for _, ref := range []string{"a:1", "example.com/a@" + idx.Digest.String()} {
+		if _, err := s.Delete(ctx, ref, DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clean("after rmi a", 0)
+}
+
+// TestDeadLeaseBlobsReclaimed: a blob that only the lease of a dead process
+// holds (a killed load, pull or push wrote it) is removed by the next
+// repair or prune, whatever its age; one an image names stays.
+func TestDeadLeaseBlobsReclaimed(t *testing.T) {
+	ctx := context.Background()
+	for _, how := range []string{"repair", "prune"} {
+		t.Run(how, func(t *testing.T) {
+			s := openStore(t)
+			img := mkImage(t, s, t0, "", nil, [][]byte{layerTar(t, map[string]string{"f": "1"})}, "x:1")
+			orphan := storeJSON(t, s, "application/json", map[string]string{"written by": "a killed process"})
+			err := s.db.Update(ctx, func(tx *metadataTx) error {
+				b, err := metadata.WriteBucket(tx, "leases", "dead")
+				if err != nil {
+					return err
+				}
+				b.Put([]byte("info"), fmt.Appendf(nil, `{"pid":%d,"created":"%s"}`, 1<<30, time.Now().UTC().Format(time.RFC3339)))
+				rb, err := b.CreateBucketIfNotExists([]byte("res"))
+				if err != nil {
+					return err
+				}
+				for _, d := range []digest.Digest{orphan.Digest, img.ID} {
+					if err := rb.Put([]byte(layers.BlobResource(d)), nil); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if how == "repair" {
+				_, err = s.Check(ctx, true)
+			} else {
+				_, err = s.Prune(ctx, PruneOptions{})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := s.Check(ctx, false)
+			if err != nil || len(rep.Problems) != 0 || len(rep.Leftovers) != 0 || rep.Blobs != 2 {
+				t.Fatalf("after %s: %+v %v", how, rep, err)
+			}
+			if ok, _ := content.Exists(ctx, s.cs, orphan.Digest); ok {
+				t.Fatal("the dead lease's unreferenced blob is still stored")
+			}
+		})
 	}
 }

@@ -43,7 +43,10 @@
 // A lease keeps in-progress work (a layer unpacked but not yet used by an
 // image) from being removed by another process's prune. A lease is live while
 // its process runs; leases of dead processes are ignored and removed by
-// PruneLeases (called by `system check --repair` and by prune). A rollback
+// PruneLeases (called by `system check --repair` and by prune), which
+// returns what they held: the caller trashes the blobs among them that no
+// record or live lease holds (images.BlobsInUse), so what a killed process
+// wrote goes as soon as it is known dead, not after an age. A rollback
 // drops its own claims (DropResources) and, in the same transaction, deletes
 // only what no other live lease or record holds (images.BlobsInUse).
 package metadata

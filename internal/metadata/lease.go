@@ -149,25 +149,36 @@ func leaseLive(b *Bucket) bool {
 }
 
 // PruneLeases deletes the leases of dead processes in tx and returns how
-// many it removed.
-func PruneLeases(tx *Tx) (int, error) {
+// many it removed and the resources they held. Whether those may then be
+// deleted is for the caller to decide, under the same transaction, as for
+// DropResources: their owner died before a record named them.
+func PruneLeases(tx *Tx) (int, map[string]bool, error) {
+	held := map[string]bool{}
 	lb := ReadBucket(tx, leasesBucket)
 	if lb == nil {
-		return 0, nil
+		return 0, held, nil
 	}
 	var dead [][]byte
 	_ = lb.ForEachBucket(func(k []byte) error {
-		if !leaseLive(lb.Bucket(k)) {
-			dead = append(dead, append([]byte(nil), k...))
+		b := lb.Bucket(k)
+		if leaseLive(b) {
+			return nil
+		}
+		dead = append(dead, append([]byte(nil), k...))
+		if rb := b.Bucket([]byte("res")); rb != nil {
+			_ = rb.ForEach(func(r, _ []byte) error {
+				held[string(r)] = true
+				return nil
+			})
 		}
 		return nil
 	})
 	for _, k := range dead {
 		if err := lb.DeleteBucket(k); err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 	}
-	return len(dead), nil
+	return len(dead), held, nil
 }
 
 // AddResources records, in its own transaction, that the lease of ctx

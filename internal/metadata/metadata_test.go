@@ -172,9 +172,10 @@ func TestLeases(t *testing.T) {
 		t.Fatalf("leased: %v", res)
 	}
 	var n int
-	db.Update(ctx, func(tx *Tx) error { n, err = PruneLeases(tx); return err })
-	if n != 1 {
-		t.Fatalf("pruned %d leases, want 1", n)
+	var held map[string]bool
+	db.Update(ctx, func(tx *Tx) error { n, held, err = PruneLeases(tx); return err })
+	if n != 1 || len(held) != 1 || !held["layer/dead"] {
+		t.Fatalf("pruned %d leases holding %v, want 1 holding layer/dead", n, held)
 	}
 	done()
 	db.View(ctx, func(tx *Tx) error { res = LeasedResources(tx); return nil })
