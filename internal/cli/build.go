@@ -2,11 +2,7 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,13 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/build"
-	"github.com/hoistproject/hoist/internal/build/buildcontext"
 	buildcache "github.com/hoistproject/hoist/internal/build/cache"
 	buildoutput "github.com/hoistproject/hoist/internal/build/output"
 	buildprogress "github.com/hoistproject/hoist/internal/build/progress"
-	"github.com/hoistproject/hoist/internal/build/runc"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/units"
@@ -185,101 +179,6 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 		opts.SourceDateEpoch = &t
 	}
 
-	st, err := e.imageStore()
-	if err != nil {
-		return err
-	}
-	builder := build.NewLocal(st, &runc.Runner{Dir: filepath.Join(st.Root(), "build", "runc")})
-	builder.Logger = e.logger()
-	// Images that are not local are pulled (FROM, COPY --from, --pull).
-	rc, _, err := e.registryClient()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	builder.Puller = build.RegistryPuller{Client: rc, Store: st}
-
-	// The context and the Dockerfile.
-	extract := func(ctx context.Context, dir string, r io.Reader) error {
-		dec, _, err := archive.DecompressStream(r)
-		if err != nil {
-			return err
-		}
-		defer dec.Close()
-		_, err = archive.Apply(ctx, dir, dec, archive.ApplyOptions{})
-		return err
-	}
-	tmpDir := filepath.Join(st.Root(), "build", "tmp")
-	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
-		return err
-	}
-	var dfPath string
-	switch {
-	case src == "-" || strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
-		var r io.Reader = e.in
-		if src != "-" {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, src, nil)
-			if err != nil {
-				return errdefs.InvalidArgumentf("invalid context URL %q: %v", src, err)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return fmt.Errorf("downloading build context %s: %w", src, err)
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("downloading build context %s: %s", src, resp.Status)
-			}
-			r = resp.Body
-		}
-		name := f.file
-		if name == "" {
-			name = "Dockerfile"
-		}
-		sc, err := buildcontext.FromStream(ctx, r, buildcontext.StreamOptions{Extract: extract, TempDir: tmpDir, Dockerfile: name})
-		if err != nil {
-			return err
-		}
-		defer sc.Close()
-		opts.Context = sc.Context
-		if sc.Dockerfile != nil {
-			opts.Dockerfile = sc.Dockerfile
-		} else {
-			dfPath = filepath.Join(sc.Dir(), filepath.FromSlash(name))
-		}
-	default:
-		dfPath = f.file
-		if dfPath == "" {
-			dfPath = filepath.Join(src, "Dockerfile")
-		}
-		var dfData []byte
-		if dfPath == "-" {
-			if dfData, err = io.ReadAll(io.LimitReader(e.in, 16<<20)); err != nil {
-				return err
-			}
-			dfPath = ""
-		}
-		bc, err := buildcontext.New(src, buildcontext.Options{Dockerfile: dfPath})
-		if err != nil {
-			return err
-		}
-		defer bc.Close()
-		opts.Context = bc
-		if dfData != nil {
-			opts.Dockerfile = dfData
-		}
-		sum := sha256.Sum256([]byte(bc.Dir()))
-		opts.StatCache = buildcontext.OpenStatCache(filepath.Join(st.Root(), "build", "statcache", hex.EncodeToString(sum[:8])), bc.Dir())
-	}
-	if opts.Dockerfile == nil {
-		b, err := os.ReadFile(dfPath)
-		if err != nil {
-			return errdefs.InvalidArgumentf("unable to prepare context: unable to evaluate symlinks in Dockerfile path: %v", err)
-		}
-		opts.Dockerfile = b
-		opts.DockerfileName = filepath.Base(dfPath)
-	}
-
 	mode := f.progress
 	if f.quiet {
 		mode = buildprogress.Quiet
@@ -297,10 +196,7 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 	}
 	opts.Progress, opts.ProgressMode = e.errOut, mode
 
-	res, err := builder.Build(ctx, opts)
-	if opts.StatCache != nil {
-		_ = opts.StatCache.Save()
-	}
+	res, err := e.engine().Build(ctx, engine.BuildOptions{Options: opts, Source: src, Dockerfile: f.file, Stdin: e.in})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/container/attach"
 	"github.com/hoistproject/hoist/internal/container/network"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/units"
 )
@@ -31,19 +32,6 @@ func containerVerbs() map[string]verb {
 		"top": newTopCmd, "rm": newRmCmd, "diff": newDiffCmd, "export": newExportCmd, "cp": newCpCmd,
 		"commit": newCommitCmd, "port": newPortCmd, "stats": newStatsCmd, "update": newUpdateCmd,
 	}
-}
-
-// containers opens the container manager for the command's root.
-func (e *env) containers() (*container.Manager, error) {
-	var imgs container.ImageResolver = storeImages{e}
-	if e.images != nil {
-		imgs = e.images
-	}
-	// HOIST_STORAGE=copy forces plain-copy root filesystems (no overlayfs);
-	// HOIST_RUNTIME names the default OCI runtime (docker's default-runtime;
-	// runc when unset).
-	return container.New(e.g.Root, container.Options{Images: imgs, Logger: e.logger(),
-		Storage: os.Getenv("HOIST_STORAGE"), Runtime: os.Getenv("HOIST_RUNTIME")})
 }
 
 // startExit converts a start failure into docker's exit status (125, 126,
@@ -106,8 +94,12 @@ func runFailure(err error) error {
 		sh.code, sh.daemon = se.Code, true
 	}
 	var pe *shapedErr
-	if errors.As(err, &pe) { // a pull's failure
+	if errors.As(err, &pe) { // a failure already shaped (the daemon's checks)
 		sh.err, sh.daemon = pe.err, pe.daemon
+	}
+	var pull *engine.PullError
+	if errors.As(err, &pull) { // run adds its "hoist: " to the daemon's
+		sh.err, sh.daemon = pull.Err, true
 	}
 	sh.prog, sh.help = true, "hoist run"
 	return sh
@@ -121,8 +113,12 @@ func createFailure(err error) error {
 		return nil
 	}
 	var pe *shapedErr
-	if errors.As(err, &pe) { // a pull's failure
+	if errors.As(err, &pe) { // a failure already shaped (the daemon's checks)
 		return err
+	}
+	var pull *engine.PullError
+	if errors.As(err, &pull) {
+		return &shapedErr{err: pull.Err, daemon: true}
 	}
 	if daemonSide(err) {
 		return &shapedErr{err: err, daemon: true}

@@ -24,6 +24,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/events"
 	"github.com/hoistproject/hoist/internal/mount"
 	"github.com/hoistproject/hoist/internal/testutil"
@@ -94,7 +95,7 @@ func (ti testImages) ResolveImage(ctx context.Context, ref string) (container.Im
 func ctrCLI(t *testing.T, root string, stdin string, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	e := &env{in: strings.NewReader(stdin), out: &out, errOut: &errOut, images: testImages{busyboxLower(t)}}
+	e := &env{in: strings.NewReader(stdin), out: &out, errOut: &errOut, fakes: engine.Options{Images: testImages{busyboxLower(t)}}}
 	code := execute(context.Background(), e, append([]string{"--root", root}, args...))
 	return out.String(), errOut.String(), code
 }
@@ -354,7 +355,7 @@ func TestCLIDetachKeys(t *testing.T) {
 	out := &syncBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		e := &env{in: inR, out: out, errOut: io.Discard, images: testImages{busyboxLower(t)}}
+		e := &env{in: inR, out: out, errOut: io.Discard, fakes: engine.Options{Images: testImages{busyboxLower(t)}}}
 		done <- execute(context.Background(), e, []string{"--root", root, "attach", "term"})
 	}()
 	inW.Write([]byte("echo hi-there\n"))

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/container/spec"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -217,14 +219,13 @@ func newCreateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return createFailure(err)
 			}
-			m, err := e.containers()
-			if err != nil {
+			if _, err := e.containers(); err != nil {
 				return withStatus(125, err)
 			}
 			if err := checkCIDFile(f.cidfile); err != nil {
 				return createFailure(err)
 			}
-			ctr, err := e.createContainer(cmd.Context(), m, o, &f)
+			ctr, err := e.createContainer(cmd.Context(), o, &f)
 			if err != nil {
 				return createFailure(err)
 			}
@@ -237,4 +238,15 @@ func newCreateCmd(e *env) *cobra.Command {
 	}
 	f.register(c.Flags())
 	return c
+}
+
+// createContainer creates a container, pulling its image as --pull and
+// --platform say; pull progress goes to stderr (none with -q), as docker
+// run prints it.
+func (e *env) createContainer(ctx context.Context, o container.CreateOptions, f *createFlags) (*container.Container, error) {
+	co := engine.CreateOptions{CreateOptions: o, Pull: f.pull, Platform: f.platform}
+	if !f.quiet {
+		co.Status, co.Progress = e.errOut, newProgress(e.errOut, false).Event
+	}
+	return e.engine().CreateContainer(ctx, co)
 }

@@ -62,7 +62,7 @@ func runLogin(e *env, cmd *cobra.Command, server, user, pass string, passStdin b
 		}
 		pass = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	}
-	c, creds, err := e.registryClient()
+	c, creds, err := e.engine().Registry()
 	if err != nil {
 		return err
 	}

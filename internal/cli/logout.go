@@ -20,7 +20,7 @@ func newLogoutCmd(e *env) *cobra.Command {
 				server = args[0]
 				shown = credentials.Hostname(server)
 			}
-			creds, err := credentials.Load(e.credentialsPath())
+			creds, err := credentials.Load(e.engine().CredentialsPath())
 			if err != nil {
 				return err
 			}

@@ -40,11 +40,7 @@ func newImagePruneCmd(e *env) *cobra.Command {
 			if !force && !e.confirm(msg) {
 				return nil
 			}
-			s, err := e.imageStore()
-			if err != nil {
-				return err
-			}
-			rep, err := s.Prune(cmd.Context(), images.PruneOptions{All: all, Filters: f})
+			rep, err := e.engine().PruneImages(cmd.Context(), images.PruneOptions{All: all, Filters: f})
 			if err != nil {
 				return err
 			}

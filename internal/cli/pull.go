@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/hoistproject/hoist/internal/registry/client"
@@ -49,56 +50,28 @@ func newPullCmd(e *env) *cobra.Command {
 				}
 				plat = &p
 			}
-			st, err := e.imageStore()
-			if err != nil {
-				return err
-			}
-			c, _, err := e.registryClient()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
 			refs := []reference.Named{n}
 			if allTags {
-				tags, err := c.Repository(n).Tags(ctx)
-				if err != nil {
+				if refs, err = e.engine().Tags(ctx, n); err != nil {
 					return e.daemonError(err)
 				}
-				refs = refs[:0]
-				for _, t := range tags {
-					r, err := reference.WithTag(n, t)
-					if err != nil {
-						return err
-					}
-					refs = append(refs, r)
-				}
 			}
-			fresh := false
-			var last distribution.PullResult
-			for _, r := range refs {
-				var prog client.ProgressFunc
-				if !quiet {
-					prog = newProgress(e.out, e.outputTTY()).Event
-					label := reference.Tag(r)
-					if d := reference.Digest(r); d != "" {
-						label = d.String()
-					}
-					fmt.Fprintf(e.out, "%s: Pulling from %s\n", label, reference.Path(r))
+			o := engine.PullOptions{Platform: plat}
+			if !quiet {
+				o.Pulling = func(r reference.Named) client.ProgressFunc {
+					fmt.Fprintf(e.out, "%s: Pulling from %s\n", engine.PullLabel(r), reference.Path(r))
+					return newProgress(e.out, e.outputTTY()).Event
 				}
-				res, err := distribution.Pull(ctx, c, st, r, distribution.PullOptions{Platform: plat, Progress: prog})
-				if err != nil {
-					if errors.Is(err, errdefs.ErrNotFound) || errors.Is(err, errdefs.ErrUnauthorized) || errors.Is(err, errdefs.ErrUnavailable) || errors.Is(err, errdefs.ErrForbidden) {
-						return e.daemonError(err)
-					}
-					return err
-				}
-				if !quiet {
-					fmt.Fprintf(e.out, "Digest: %s\n", res.Digest)
-				}
-				fresh = fresh || res.Fresh
-				last = res
+				o.Pulled = func(res distribution.PullResult) { fmt.Fprintf(e.out, "Digest: %s\n", res.Digest) }
 			}
-			e.events().Record("image", "pull", last.Name.String(), map[string]string{"name": last.Name.String()})
+			rep, err := e.engine().Pull(ctx, refs, o)
+			if err != nil {
+				if errors.Is(err, errdefs.ErrNotFound) || errors.Is(err, errdefs.ErrUnauthorized) || errors.Is(err, errdefs.ErrUnavailable) || errors.Is(err, errdefs.ErrForbidden) {
+					return e.daemonError(err)
+				}
+				return err
+			}
+			fresh, last := rep.Fresh, rep.Last
 			shown := reference.Familiar(last.Name)
 			full := last.Name.String()
 			if allTags {

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/reference"
-	"github.com/hoistproject/hoist/internal/registry/client"
 	"github.com/hoistproject/hoist/internal/registry/client/distribution"
 	"github.com/spf13/cobra"
 )
@@ -31,32 +31,20 @@ func newPushCmd(e *env) *cobra.Command {
 			if allTags && reference.Tag(n) != "" {
 				return errors.New("tag can't be used with --all-tags/-a")
 			}
-			st, err := e.imageStore()
-			if err != nil {
-				return err
-			}
-			c, _, err := e.registryClient()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			var prog client.ProgressFunc
+			o := engine.PushOptions{Compression: compression}
 			if !quiet {
 				fmt.Fprintf(e.out, "The push refers to repository [%s]\n", n.Name())
-				prog = newProgress(e.out, e.outputTTY()).Event
+				o.Progress = newProgress(e.out, e.outputTTY()).Event
 			}
-			_, err = distribution.Push(cmd.Context(), c, st, n, distribution.PushOptions{Progress: prog, Compression: compression},
-				func(p distribution.PushedTag) {
-					if r, err := reference.WithTag(n, p.Tag); err == nil {
-						e.events().Record("image", "push", r.String(), map[string]string{"name": r.String()})
-					}
-					if quiet {
-						r, _ := reference.WithTag(n, p.Tag)
-						fmt.Fprintln(e.out, r.String())
-						return
-					}
-					fmt.Fprintf(e.out, "%s: digest: %s size: %d\n", p.Tag, p.Digest, p.Size)
-				})
+			o.Pushed = func(p distribution.PushedTag) {
+				if quiet {
+					r, _ := reference.WithTag(n, p.Tag)
+					fmt.Fprintln(e.out, r.String())
+					return
+				}
+				fmt.Fprintf(e.out, "%s: digest: %s size: %d\n", p.Tag, p.Digest, p.Size)
+			}
+			err = e.engine().Push(cmd.Context(), n, o)
 			if err != nil {
 				if errors.Is(err, errdefs.ErrNotFound) || errors.Is(err, errdefs.ErrUnauthorized) || errors.Is(err, errdefs.ErrUnavailable) ||
 					errors.Is(err, errdefs.ErrForbidden) || errors.Is(err, errdefs.ErrInvalidArgument) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/hoistproject/hoist/internal/registry/client"
 	"github.com/hoistproject/hoist/internal/registry/client/credentials"
@@ -38,7 +39,7 @@ func TestLoginRegistry2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := client.New(client.Options{Credentials: credentialFunc(creds), CertsDirs: []string{}})
+	c := client.New(client.Options{Credentials: engine.CredentialFunc(creds), CertsDirs: []string{}})
 	defer c.Close()
 	n, _ := reference.ParseNamed(reg.Host + "/hoist/app")
 	repo := c.Repository(n)
@@ -73,7 +74,7 @@ func TestLoginRegistry2(t *testing.T) {
 		t.Fatalf("the client keeps its loaded credentials: %v", err)
 	}
 	creds2, _ := credentials.Load(filepath.Join(dir, "config.json"))
-	c2 := client.New(client.Options{Credentials: credentialFunc(creds2), CertsDirs: []string{}})
+	c2 := client.New(client.Options{Credentials: engine.CredentialFunc(creds2), CertsDirs: []string{}})
 	defer c2.Close()
 	if _, err := c2.Repository(n).Resolve(ctx, "v1"); err == nil || !strings.Contains(err.Error(), "unauthorized") {
 		t.Fatalf("after logout: %v", err)

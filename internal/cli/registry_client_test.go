@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/hoistproject/hoist/internal/registry/client"
 	"github.com/hoistproject/hoist/internal/registry/client/credentials"
@@ -58,7 +59,7 @@ func TestHoistClientAgainstHoistRegistry(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c := client.New(client.Options{Credentials: credentialFunc(creds), CertsDirs: []string{}})
+			c := client.New(client.Options{Credentials: engine.CredentialFunc(creds), CertsDirs: []string{}})
 			defer c.Close()
 			ctx := context.Background()
 			n, _ := reference.ParseNamed(host + "/library/busybox")

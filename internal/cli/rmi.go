@@ -14,20 +14,15 @@ func newRmiCmd(e *env) *cobra.Command {
 		Short: "Remove one or more images",
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := e.imageStore()
-			if err != nil {
-				return err
-			}
 			failed := false
 			for _, ref := range args {
-				items, err := s.Delete(cmd.Context(), ref, opts)
+				items, err := e.engine().RemoveImage(cmd.Context(), ref, opts)
 				if err != nil {
 					fmt.Fprintln(e.errOut, "Error response from daemon:", err)
 					failed = true
 					continue
 				}
 				printDeleteItems(e, items, "Untagged: ", "Deleted: ")
-				e.imageDeleteEvents(items)
 			}
 			if failed {
 				return &StatusError{Code: 1}
@@ -38,18 +33,6 @@ func newRmiCmd(e *env) *cobra.Command {
 	cmd.Flags().BoolVarP(&opts.Force, "force", "f", false, "Force removal of the image")
 	cmd.Flags().BoolVar(&opts.NoPrune, "no-prune", false, "Do not delete untagged parents")
 	return cmd
-}
-
-// imageDeleteEvents records docker's untag and delete events of a removal.
-func (e *env) imageDeleteEvents(items []images.DeleteItem) {
-	for _, it := range items {
-		if it.Untagged != "" {
-			e.events().Record("image", "untag", it.Untagged, map[string]string{"name": it.Untagged})
-		}
-		if it.Deleted != "" {
-			e.events().Record("image", "delete", it.Deleted, map[string]string{"name": it.Deleted})
-		}
-	}
 }
 
 func printDeleteItems(e *env, items []images.DeleteItem, untagged, deleted string) {

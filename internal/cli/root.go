@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/rootless"
 )
 
@@ -33,9 +33,9 @@ type env struct {
 	in     io.Reader
 	out    io.Writer
 	errOut io.Writer
-	// images resolves image references for containers (run, create);
-	// nil until the image store is wired in (see containers.go).
-	images container.ImageResolver
+	// fakes are the engine's options that tests give (engine.Options.Images).
+	fakes engine.Options
+	eng   *engine.Engine
 	// detachKeys is the key sequence that detaches an attached terminal
 	// (--detach-keys; docker's ctrl-p,ctrl-q by default).
 	detachKeys []byte

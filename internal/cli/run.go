@@ -55,7 +55,7 @@ func newRunCmd(e *env) *cobra.Command {
 			// The container stays locked from its creation until it runs:
 			// no prune or rm takes it in between.
 			o.Hold = true
-			ctr, err := e.createContainer(ctx, m, o, &f)
+			ctr, err := e.createContainer(ctx, o, &f)
 			if err != nil {
 				return runFailure(err)
 			}

@@ -33,7 +33,7 @@ func newSearchCmd(e *env) *cobra.Command {
 			if err != nil {
 				return e.daemonError(err)
 			}
-			c, _, err := e.registryClient()
+			c, _, err := e.engine().Registry()
 			if err != nil {
 				return err
 			}

@@ -1,24 +1,34 @@
 package cli
 
 import (
+	"os"
+
 	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/events"
 	"github.com/hoistproject/hoist/internal/images"
 )
 
-// imageStore opens the image store of the root given by --root.
-func (e *env) imageStore() (*images.Store, error) {
-	s, err := images.Open(e.g.Root)
-	if err != nil {
-		return nil, err
+// engine is the application layer over the root given by --root, made on
+// first use. e.fakes, when tests set them, are passed on as they are.
+func (e *env) engine() *engine.Engine {
+	if e.eng == nil {
+		o := e.fakes
+		o.Root, o.Logger, o.Config, o.UserAgent = e.g.Root, e.logger(), e.g.Config, "hoist/"+Version
+		// HOIST_STORAGE=copy forces plain-copy root filesystems (no
+		// overlayfs); HOIST_RUNTIME names the default OCI runtime (docker's
+		// default-runtime; runc when unset).
+		o.Storage, o.Runtime = os.Getenv("HOIST_STORAGE"), os.Getenv("HOIST_RUNTIME")
+		e.eng = engine.New(o)
 	}
-	m, err := container.New(e.g.Root, container.Options{Logger: e.logger()})
-	if err != nil {
-		return nil, err
-	}
-	s.SetContainers(containerUsers{m})
-	return s, nil
+	return e.eng
 }
 
-// events is the event log of the root given by --root.
-func (e *env) events() *events.Log { return events.New(e.g.Root) }
+// imageStore is the engine's image store.
+func (e *env) imageStore() (*images.Store, error) { return e.engine().Images() }
+
+// containers is the engine's container manager.
+func (e *env) containers() (*container.Manager, error) { return e.engine().Containers() }
+
+// events is the engine's event log.
+func (e *env) events() *events.Log { return e.engine().Events() }

@@ -214,15 +214,15 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 				printDeletedVolumes(e, removed)
 				volBytes = n
 			}
-			s, err := e.imageStore()
-			if err != nil {
-				return err
-			}
-			rep, err := s.Prune(cmd.Context(), images.PruneOptions{All: all, Filters: f})
+			rep, err := e.engine().PruneImages(cmd.Context(), images.PruneOptions{All: all, Filters: f})
 			if err != nil {
 				return err
 			}
 			printDeletedImages(e, rep)
+			s, err := e.imageStore()
+			if err != nil {
+				return err
+			}
 			// The build cache too, as the warning says (and docker does).
 			// (docker: all of it with -a, else the dangling part; an until
 			// duration applies to it too).

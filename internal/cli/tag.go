@@ -17,17 +17,7 @@ func newTagCmd(e *env) *cobra.Command {
 			if _, err := dref.ParseNormalizedNamed(args[1]); err != nil {
 				return &shapedErr{err: fmt.Errorf("Error parsing reference: %q is not a valid repository/tag: %w", args[1], err)}
 			}
-			s, err := e.imageStore()
-			if err != nil {
-				return err
-			}
-			if err := s.Tag(cmd.Context(), args[0], args[1]); err != nil {
-				return err
-			}
-			if img, err := s.Resolve(cmd.Context(), args[1]); err == nil {
-				e.events().Record("image", "tag", img.ID.String(), map[string]string{"name": args[1]})
-			}
-			return nil
+			return e.engine().Tag(cmd.Context(), args[0], args[1])
 		},
 	}
 }

@@ -64,4 +64,10 @@
 //
 // Containers (a later package) plug in through the Containers interface, so
 // rmi and prune see which images are in use.
+//
+// Save and Load (archive.go) run save/load against the store (resolution of
+// save's arguments; load's lease, blob claims, layer staging and records),
+// over the format package imagearchive. WithLease, DiffDirs and
+// CreateLayerFromTar (lease.go) serve callers that used to reach into the
+// store's database and layer store: the store's transactions stay here.
 package images

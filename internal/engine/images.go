@@ -1,4 +1,4 @@
-package cli
+package engine
 
 import (
 	"context"
@@ -15,14 +15,14 @@ import (
 
 // storeImages resolves container images in the image store: the config and
 // the unpacked layer dirs.
-type storeImages struct{ e *env }
+type storeImages struct{ e *Engine }
 
 func (s storeImages) ResolveImage(ctx context.Context, ref string) (container.Image, error) {
-	st, err := s.e.imageStore()
+	st, err := s.e.Images()
 	if err != nil {
 		return container.Image{}, err
 	}
-	// Held in the caller's lease (createContainer) until the container's
+	// Held in the caller's lease (CreateContainer) until the container's
 	// record names the image.
 	f, err := st.Hold(ctx, ref)
 	if err != nil {
@@ -36,13 +36,13 @@ func (s storeImages) ResolveImage(ctx context.Context, ref string) (container.Im
 		return img, fmt.Errorf("image %s: config: %w", ref, err)
 	}
 	img.Healthcheck = f.Config.Config.Healthcheck
-	// A committed layer is unpacked on first use.
-	if err := st.Layers().Materialize(ctx, f.Layers...); err != nil {
+	dirs, chains, err := st.DiffDirs(ctx, f)
+	if err != nil {
 		return img, fmt.Errorf("image %s: %w", ref, err)
 	}
-	for _, l := range f.Layers {
-		img.LowerDirs = append(img.LowerDirs, st.Layers().DiffDir(l.ChainID))
-		img.ChainIDs = append(img.ChainIDs, l.ChainID.String())
+	img.LowerDirs = dirs
+	for _, c := range chains {
+		img.ChainIDs = append(img.ChainIDs, c.String())
 	}
 	return img, nil
 }

@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/hoistproject/hoist/internal/archive"
+	"github.com/hoistproject/hoist/internal/build"
+	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	"github.com/hoistproject/hoist/internal/build/runc"
+	"github.com/hoistproject/hoist/internal/errdefs"
+)
+
+// BuildOptions are a build: the builder's options, but for its context and
+// Dockerfile, which Build resolves from Source and Dockerfile.
+type BuildOptions struct {
+	build.Options
+	// Source is the context: a directory, an http(s) URL of a tar (or a
+	// Dockerfile), or "-" for a tar (or a Dockerfile) on Stdin.
+	Source string
+	// Dockerfile is -f: a path ("" for Source/Dockerfile; in a context
+	// from a stream, a name in it) or "-" for Stdin.
+	Dockerfile string
+	Stdin      io.Reader
+}
+
+// Build builds an image (images missing locally are pulled) and records a
+// tag event for each of its tags.
+func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, error) {
+	st, err := e.Images()
+	if err != nil {
+		return nil, err
+	}
+	builder := build.NewLocal(st, &runc.Runner{Dir: filepath.Join(st.Root(), "build", "runc")})
+	builder.Logger = e.o.Logger
+	// Images that are not local are pulled (FROM, COPY --from, --pull).
+	rc, _, err := e.Registry()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	src, opts := o.Source, o.Options
+	builder.Puller = build.RegistryPuller{Client: rc, Store: st}
+
+	// The context and the Dockerfile.
+	extract := func(ctx context.Context, dir string, r io.Reader) error {
+		dec, _, err := archive.DecompressStream(r)
+		if err != nil {
+			return err
+		}
+		defer dec.Close()
+		_, err = archive.Apply(ctx, dir, dec, archive.ApplyOptions{})
+		return err
+	}
+	tmpDir := filepath.Join(st.Root(), "build", "tmp")
+	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
+		return nil, err
+	}
+	var dfPath string
+	switch {
+	case src == "-" || isURL(src):
+		var r io.Reader = o.Stdin
+		if src != "-" {
+			body, err := download(ctx, src, "invalid context URL", "downloading build context")
+			if err != nil {
+				return nil, err
+			}
+			defer body.Close()
+			r = body
+		}
+		name := o.Dockerfile
+		if name == "" {
+			name = "Dockerfile"
+		}
+		sc, err := buildcontext.FromStream(ctx, r, buildcontext.StreamOptions{Extract: extract, TempDir: tmpDir, Dockerfile: name})
+		if err != nil {
+			return nil, err
+		}
+		defer sc.Close()
+		opts.Context = sc.Context
+		if sc.Dockerfile != nil {
+			opts.Dockerfile = sc.Dockerfile
+		} else {
+			dfPath = filepath.Join(sc.Dir(), filepath.FromSlash(name))
+		}
+	default:
+		dfPath = o.Dockerfile
+		if dfPath == "" {
+			dfPath = filepath.Join(src, "Dockerfile")
+		}
+		var dfData []byte
+		if dfPath == "-" {
+			if dfData, err = io.ReadAll(io.LimitReader(o.Stdin, 16<<20)); err != nil {
+				return nil, err
+			}
+			dfPath = ""
+		}
+		bc, err := buildcontext.New(src, buildcontext.Options{Dockerfile: dfPath})
+		if err != nil {
+			return nil, err
+		}
+		defer bc.Close()
+		opts.Context = bc
+		if dfData != nil {
+			opts.Dockerfile = dfData
+		}
+		sum := sha256.Sum256([]byte(bc.Dir()))
+		opts.StatCache = buildcontext.OpenStatCache(filepath.Join(st.Root(), "build", "statcache", hex.EncodeToString(sum[:8])), bc.Dir())
+	}
+	if opts.Dockerfile == nil {
+		b, err := os.ReadFile(dfPath)
+		if err != nil {
+			return nil, errdefs.InvalidArgumentf("unable to prepare context: unable to evaluate symlinks in Dockerfile path: %v", err)
+		}
+		opts.Dockerfile = b
+		opts.DockerfileName = filepath.Base(dfPath)
+	}
+
+	res, err := builder.Build(ctx, opts)
+	if opts.StatCache != nil {
+		_ = opts.StatCache.Save()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if opts.Output == nil { // an image is stored
+		for _, t := range opts.Tags {
+			e.events.Record("image", "tag", res.ID.String(), map[string]string{"name": t})
+		}
+	}
+	return res, nil
+}

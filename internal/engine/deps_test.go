@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/hoistproject/hoist/"
+
+// cliImports are the packages of this module that internal/cli may import,
+// each with its reason. The engine is the front-end's way in; the rest are
+// values, formatting or the process's own setup.
+var cliImports = map[string]string{
+	"internal/engine":           "the application layer: every use case",
+	"internal/errdefs":          "error kinds, translated to exit codes once (cli/exit.go)",
+	"internal/units":            "formatting sizes and parsing size flags",
+	"internal/reference":        "parsing and printing image references (values)",
+	"internal/rootless":         "entering the user's namespaces before anything runs",
+	"internal/build/progress":   "the build's output modes (values)",
+	"internal/build/output":     "parsing --output (a value)",
+	"internal/container/spec":   "parsing run's resource and device flags (values)",
+	"internal/container/attach": "the terminal streams of run/attach/exec",
+	"internal/fsutil":           "crash-safe writes of the client's own files (save -o, export -o)",
+
+	// Still to move behind the engine (issue 14): each verb below opens a
+	// store through the engine but calls it directly.
+	"internal/archive":                      "to move: cp's tar streams",
+	"internal/build":                        "to move: build options are the builder's type",
+	"internal/build/cache":                  "to move: builder prune, df",
+	"internal/container":                    "to move: the container verbs call the manager",
+	"internal/container/cp":                 "to move: cp",
+	"internal/container/inspect":            "to move: inspect",
+	"internal/container/logfile":            "to move: logs",
+	"internal/container/network":            "to move: ports of ps/port/run",
+	"internal/container/volume":             "to move: volume verbs, df",
+	"internal/events":                       "to move: events reading and filters",
+	"internal/images":                       "to move: image verbs' options and reports",
+	"internal/registry/client":              "to move: platforms, progress events, search",
+	"internal/registry/client/auth":         "to move: login",
+	"internal/registry/client/credentials":  "to move: login, logout",
+	"internal/registry/client/distribution": "to move: pull/push reports",
+	"internal/registry/server":              "the registry verb serves hoist's own registry",
+	"internal/registry/server/storage":      "the registry verb serves hoist's own registry",
+}
+
+// imports lists the module's packages that the non-test Go files of dir
+// import.
+func imports(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(token.NewFileSet(), f, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range af.Imports {
+			p, _ := strconv.Unquote(im.Path.Value)
+			if strings.HasPrefix(p, module) {
+				out[strings.TrimPrefix(p, module)] = true
+			}
+		}
+	}
+	return out
+}
+
+// internal/cli imports only what cliImports lists, and no package of the
+// module but cmd/hoist and internal/cli imports the engine or the cli.
+func TestDependencies(t *testing.T) {
+	root := filepath.Join("..", "..")
+	for p := range imports(t, filepath.Join(root, "internal", "cli")) {
+		if _, ok := cliImports[p]; !ok {
+			t.Errorf("internal/cli imports %s: call it through internal/engine", p)
+		}
+	}
+	err := filepath.WalkDir(filepath.Join(root, "internal"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		if rel == "internal/cli" || rel == "internal/engine" {
+			return nil
+		}
+		for p := range imports(t, path) {
+			if p == "internal/cli" || p == "internal/engine" {
+				t.Errorf("%s imports %s: lower packages never import upward", rel, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range imports(t, ".") {
+		if p == "internal/cli" {
+			t.Errorf("internal/engine imports internal/cli")
+		}
+	}
+}

@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/registry/client"
+	"github.com/hoistproject/hoist/internal/registry/client/auth"
+	"github.com/hoistproject/hoist/internal/registry/client/credentials"
+)
+
+// Registry opens a registry client (close it after use): hoist's config
+// file ($HOIST_CONFIG or /etc/hoist/config.json) and docker's credentials
+// (Options.Config, $DOCKER_CONFIG/config.json or ~/.docker/config.json),
+// which it returns too.
+func (e *Engine) Registry() (*client.Client, *credentials.File, error) {
+	cfg, err := client.LoadConfig(client.DefaultConfigPath())
+	if err != nil {
+		return nil, nil, err
+	}
+	creds, err := credentials.Load(e.CredentialsPath())
+	if err != nil {
+		return nil, nil, err
+	}
+	c := client.New(client.Options{
+		Config:      cfg,
+		Credentials: CredentialFunc(creds),
+		UserAgent:   e.o.UserAgent,
+		Logger:      e.o.Logger,
+	})
+	return c, creds, nil
+}
+
+// CredentialsPath is docker's config.json: under Options.Config when given.
+func (e *Engine) CredentialsPath() string {
+	if e.o.Config != "" {
+		return filepath.Join(e.o.Config, "config.json")
+	}
+	return credentials.DefaultPath()
+}
+
+// CredentialFunc adapts the docker config file to the client; no stored
+// credentials means anonymous.
+func CredentialFunc(f *credentials.File) auth.CredentialFunc {
+	return func(ctx context.Context, registry string) (auth.Credentials, error) {
+		ac, err := f.Get(ctx, registry)
+		if errdefs.IsNotFound(err) {
+			return auth.Credentials{}, nil
+		}
+		if err != nil {
+			return auth.Credentials{}, err
+		}
+		return auth.Credentials{Username: ac.Username, Password: ac.Password, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}, nil
+	}
+}
