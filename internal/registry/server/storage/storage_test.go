@@ -186,7 +186,7 @@ func TestGCRaceWithManifestPut(t *testing.T) {
 	f.age(2 * time.Hour)
 	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":%q,"size":%d},"layers":[]}`, cfg, f.sz[cfg])
 	// The HEAD a pusher does first refreshes the blob as well.
-	f.s.TouchBlob(cfg, time.Minute)
+	f.s.TouchBlob(ctx, cfg, time.Minute)
 	rep, err := f.s.GC(ctx, GCOptions{Grace: time.Hour})
 	if err != nil || len(rep.BlobsDeleted) != 0 {
 		t.Fatalf("touched blob collected: %v %+v", err, rep)
