@@ -6,7 +6,7 @@
 #   apache2-utils (htpasswd), slirp4netns (container networking), uidmap
 #   (newuidmap/newgidmap for rootless hoist), xz-utils
 #   zstd bzip2 (archive formats), debootstrap (debian fixture), wrk hyperfine
-#   (benchmarks).
+#   (benchmarks); versitygw from the Go module proxy (S3 server for tests).
 set -euo pipefail
 pkgs=(runc crun busybox-static skopeo umoci apache2-utils docker-registry xz-utils zstd bzip2
 	slirp4netns uidmap debootstrap docker.io podman buildah wrk hyperfine curl)
@@ -25,6 +25,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 go mod download
+# versitygw (Versity's S3 gateway): the S3 server the registry's S3 tests and
+# benchmarks start on 127.0.0.1 with its posix backend.
+if ! command -v versitygw >/dev/null 2>&1; then
+	echo "install-deps: installing versitygw v1.8.0"
+	GOBIN=/usr/local/bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+fi
 
 [ "$(id -u)" = 0 ] || exit 0
 # Rootless containers' networks (slirp4netns) open /dev/net/tun as the

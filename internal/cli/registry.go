@@ -77,6 +77,10 @@ Every option can also be set in the JSON config file (--config, key = option nam
 with "_" for "-") and by environment variables (HOIST_REGISTRY_<KEY>, e.g.
 HOIST_REGISTRY_ADDR). Flags win over the environment, which wins over the file.
 The registry root is --root when given, else <hoist root>/registry.
+With --s3-bucket (or "storage": {"s3": {...}} in the config file, with
+distribution's storage.s3 keys: bucket, region, regionendpoint, forcepathstyle,
+accesskey, secretkey, rootdirectory, chunksize, secure, skipverify) the registry
+lives in an S3 bucket instead, and any number of replicas may serve it.
 
 Example config file:
 
@@ -130,7 +134,22 @@ DENIED. /healthz answers without credentials.`,
 	f.Duration("upload-max-age", time.Duration(d.UploadMaxAge), "Expire upload sessions idle for longer than this (0: never)")
 	f.Int("uploads-per-repository", d.UploadsPerRepo, "Most open upload sessions per repository (0: no cap; beyond: 429 TOOMANYREQUESTS)")
 	f.Int("uploads-per-client", d.UploadsPerClient, "Most open upload sessions per client, a user or else an IP address (0: no cap)")
+	addS3Flags(f)
 	return c
+}
+
+// addS3Flags adds the --s3-* flags (distribution's storage.s3 keys).
+func addS3Flags(f *pflag.FlagSet) {
+	f.String("s3-bucket", "", "Keep the registry in this S3 bucket instead of --root (config: storage.s3.bucket)")
+	f.String("s3-region", "", "S3 region (default us-east-1)")
+	f.String("s3-regionendpoint", "", "S3 server URL, e.g. http://127.0.0.1:7070 (empty: AWS)")
+	f.Bool("s3-forcepathstyle", false, "Path-style bucket URLs (most S3-compatible servers)")
+	f.String("s3-accesskey", "", "S3 access key (with --s3-secretkey; none: the AWS default credential chain)")
+	f.String("s3-secretkey", "", "S3 secret key (prefer HOIST_REGISTRY_S3_SECRETKEY or the config file)")
+	f.String("s3-rootdirectory", "", "Key prefix of the registry in the bucket")
+	f.Int64("s3-chunksize", 0, "Multipart part size in bytes (at least 5 MiB; default 10 MiB)")
+	f.Bool("s3-secure", true, "https for an endpoint given without a scheme")
+	f.Bool("s3-skipverify", false, "Skip TLS certificate verification of the S3 endpoint")
 }
 
 // registryLogger logs JSON to stderr at info level (so access logs show)
@@ -168,7 +187,7 @@ blobs and manifests younger than --grace are never collected.`,
 			if !cmd.Flags().Changed("upload-max-age") {
 				uploadAge = time.Duration(cfg.UploadMaxAge)
 			}
-			st, err := storage.Open(cfg.Root)
+			st, err := cfg.OpenStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -209,5 +228,6 @@ blobs and manifests younger than --grace are never collected.`,
 	f.DurationVar(&grace, "grace", time.Hour, "Never collect blobs or manifests younger than this (0s: no grace, unsafe while pushes are in flight)")
 	f.DurationVar(&uploadAge, "upload-max-age", time.Duration(server.DefaultConfig().UploadMaxAge), "Purge upload sessions idle for longer than this")
 	f.StringVar(&format, "format", "", `Output format ("json")`)
+	addS3Flags(f)
 	return c
 }

@@ -38,7 +38,7 @@ func TestRegistryGCCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, _ := st.Blobs().BlobPath(info.Digest)
+	p := filepath.Join(root, "blobs", "sha256", info.Digest.Encoded())
 	old := time.Now().Add(-2 * time.Hour)
 	os.Chtimes(p, old, old)
 	out, _, code = run(t, root, "registry", "gc", "--dry-run")

@@ -25,7 +25,7 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, req *request) {
 		defer f.Close()
 		if r.Method == http.MethodHead {
 			// A client probing before a push: keep the blob out of GC's way.
-			s.store.TouchBlob(d, s.touchAfter())
+			s.store.TouchBlob(r.Context(), d, s.touchAfter())
 		}
 		h := w.Header()
 		h.Set("Docker-Content-Digest", d.String())

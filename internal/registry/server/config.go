@@ -1,13 +1,17 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hoistproject/hoist/internal/registry/server/storage"
 )
 
 // Duration is a time.Duration written as a Go duration string ("90s", "1h")
@@ -60,7 +64,38 @@ type Config struct {
 	TokenKey         string       `json:"token_key"`
 	TokenTTL         Duration     `json:"token_ttl"`
 	Access           []AccessRule `json:"access,omitempty"`
+	// Storage selects the storage driver: {"s3": {...}} with distribution's
+	// storage.s3 keys; without it the filesystem under Root. Its scalar
+	// keys are also settable as s3_<key> (--s3-<key>,
+	// HOIST_REGISTRY_S3_<KEY>).
+	Storage StorageConfig `json:"storage"`
 }
+
+// StorageConfig is the storage section of the config file.
+type StorageConfig struct {
+	S3 *storage.S3Config `json:"s3,omitempty"`
+}
+
+// UsesS3 reports whether the S3 driver is configured.
+func (c *Config) UsesS3() bool { return c.Storage.S3 != nil && c.Storage.S3.Bucket != "" }
+
+// OpenStore opens the configured storage: the S3 bucket when one is
+// configured, else the filesystem root.
+func (c *Config) OpenStore(ctx context.Context) (*storage.Store, error) {
+	if c.UsesS3() {
+		return storage.OpenS3(ctx, *c.Storage.S3)
+	}
+	if c.Storage.S3 != nil {
+		return nil, errors.New("registry: storage.s3 has no bucket")
+	}
+	if c.Root == "" {
+		return nil, errors.New("registry: no root directory configured")
+	}
+	return storage.Open(c.Root)
+}
+
+// s3Prefix prefixes the flat names of the storage.s3 keys.
+const s3Prefix = "s3_"
 
 // DefaultConfig is the configuration before file, environment and flags.
 func DefaultConfig() Config {
@@ -106,14 +141,19 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 
 // ConfigKeys lists the scalar keys settable with Set.
 func ConfigKeys() []string {
+	keys := scalarKeys(reflect.TypeOf(Config{}), "")
+	return append(keys, scalarKeys(reflect.TypeOf(storage.S3Config{}), s3Prefix)...)
+}
+
+func scalarKeys(t reflect.Type, prefix string) []string {
 	var keys []string
-	t := reflect.TypeOf(Config{})
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if f.Type.Kind() == reflect.Slice {
+		switch f.Type.Kind() {
+		case reflect.Slice, reflect.Struct:
 			continue
 		}
-		keys = append(keys, strings.Split(f.Tag.Get("json"), ",")[0])
+		keys = append(keys, prefix+strings.Split(f.Tag.Get("json"), ",")[0])
 	}
 	return keys
 }
@@ -121,7 +161,16 @@ func ConfigKeys() []string {
 // Set sets one scalar key (its json name; "-" may stand for "_") from text.
 func (c *Config) Set(key, value string) error {
 	key = strings.ReplaceAll(key, "-", "_")
-	v := reflect.ValueOf(c).Elem()
+	if k, ok := strings.CutPrefix(key, s3Prefix); ok {
+		if c.Storage.S3 == nil {
+			c.Storage.S3 = &storage.S3Config{}
+		}
+		return setField(reflect.ValueOf(c.Storage.S3).Elem(), k, key, value)
+	}
+	return setField(reflect.ValueOf(c).Elem(), key, key, value)
+}
+
+func setField(v reflect.Value, key, name, value string) error {
 	t := v.Type()
 	for i := range t.NumField() {
 		if strings.Split(t.Field(i).Tag.Get("json"), ",")[0] != key {
@@ -129,30 +178,42 @@ func (c *Config) Set(key, value string) error {
 		}
 		f := v.Field(i)
 		switch f.Interface().(type) {
+		case *bool:
+			b, err := strconv.ParseBool(value)
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a boolean", name, value)
+			}
+			f.Set(reflect.ValueOf(&b))
+		case int64:
+			n, err := strconv.ParseInt(value, 10, 64)
+			if err != nil || n < 0 {
+				return fmt.Errorf("%s: %q is not a size in bytes", name, value)
+			}
+			f.SetInt(n)
 		case string:
 			f.SetString(value)
 		case bool:
 			b, err := strconv.ParseBool(value)
 			if err != nil {
-				return fmt.Errorf("%s: %q is not a boolean", key, value)
+				return fmt.Errorf("%s: %q is not a boolean", name, value)
 			}
 			f.SetBool(b)
 		case int:
 			n, err := strconv.Atoi(value)
 			if err != nil || n < 0 {
-				return fmt.Errorf("%s: %q is not a count (0 or more)", key, value)
+				return fmt.Errorf("%s: %q is not a count (0 or more)", name, value)
 			}
 			f.SetInt(int64(n))
 		case Duration:
 			d, err := time.ParseDuration(value)
 			if err != nil {
-				return fmt.Errorf("%s: %w", key, err)
+				return fmt.Errorf("%s: %w", name, err)
 			}
 			f.SetInt(int64(d))
 		default:
-			return fmt.Errorf("%s cannot be set from text", key)
+			return fmt.Errorf("%s cannot be set from text", name)
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown registry setting %q", key)
+	return fmt.Errorf("unknown registry setting %q", name)
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"github.com/hoistproject/hoist/internal/content"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,7 +21,7 @@ import (
 func TestHeadRefreshFollowsGrace(t *testing.T) {
 	r := newTestRegistry(t, WithGCGrace(time.Second))
 	d := r.pushBlob("g", []byte("checked by a client"))
-	p, err := r.store.Blobs().BlobPath(d)
+	p, err := r.store.Blobs().(*content.Local).BlobPath(d)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,15 +27,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // Serve is Run on an existing listener (which it closes).
 func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) error {
-	if cfg.Root == "" {
-		ln.Close()
-		return errors.New("registry: no root directory configured")
-	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		ln.Close()
 		return errors.New("registry: --tls-cert and --tls-key go together")
 	}
-	store, err := storage.Open(cfg.Root)
+	store, err := cfg.OpenStore(ctx)
 	if err != nil {
 		ln.Close()
 		return err
@@ -94,7 +90,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 
 	errc := make(chan error, 1)
 	go func() {
-		log.Info("registry listening", "addr", ln.Addr().String(), "root", cfg.Root, "tls", cfg.TLSCert != "", "auth", cfg.Htpasswd != "")
+		log.Info("registry listening", "addr", ln.Addr().String(), "storage", store.Driver().String(), "tls", cfg.TLSCert != "", "auth", cfg.Htpasswd != "")
 		if cfg.TLSCert != "" {
 			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
 		} else {

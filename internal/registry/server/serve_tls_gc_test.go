@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"github.com/hoistproject/hoist/internal/content"
 	"io"
 	"log/slog"
 	"math/big"
@@ -102,7 +103,7 @@ func TestPeriodicGC(t *testing.T) {
 	if _, err := st.PutBlob(context.Background(), "gc/me", strings.NewReader(orphan), int64(len(orphan)), d); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := st.Blobs().BlobPath(d)
+	p, _ := st.Blobs().(*content.Local).BlobPath(d)
 	old := time.Now().Add(-3 * time.Hour)
 	os.Chtimes(p, old, old)
 

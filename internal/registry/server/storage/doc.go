@@ -1,4 +1,4 @@
-// Package storage is the on-disk state of the hoist registry server: blobs
+// Package storage is the persistent state of the hoist registry server: blobs
 // (shared by every repository, stored once), per-repository links, manifests
 // and tags, the referrers index, resumable upload sessions, search metadata,
 // and the garbage collector that reclaims what nothing references.
@@ -6,6 +6,27 @@
 // It knows nothing about HTTP; errors carry errdefs classes (NotFound,
 // InvalidArgument, DataLoss, ...) which the server translates to
 // distribution error codes in one table.
+//
+// A Driver keeps it (driver.go): the filesystem driver (Open: a root
+// directory, the layout below) or the S3 driver (OpenS3: the same key
+// layout in a bucket under rootdirectory, see s3driver.go). Store holds the
+// rules (validation, links, tags, referrers, GC marking, session caps); the
+// drivers only store bytes.
+//
+// On S3: small files are single PUTs (atomic: last writer wins, never torn);
+// an upload session is an S3 multipart upload of parts of exactly chunksize
+// whose state (upload id, parts' ETags, hash state, offset) is the object
+// uploads/<id>/state, written after the bytes it describes, bytes short of a
+// part waiting in a tail object; so any replica continues any session. The
+// digest is verified before the blob is published (completed, copied to
+// blobs/<alg>/<hex>). S3 has no lock: requests on one session are not
+// serialised across replicas (clients send a session's chunks one after
+// another), and the GC lock is a no-op: the grace period alone protects
+// pushes in flight, with blob uses recorded as blobtouch/<alg>/<hex>
+// objects (a blob's last use is the later of its and its marker's
+// LastModified). Abandoned sessions are purged with their multipart
+// uploads after upload_max_age; multipart uploads no session names are
+// aborted then too.
 //
 // On-disk layout (under the registry root):
 //

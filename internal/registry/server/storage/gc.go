@@ -3,8 +3,6 @@ package storage
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -74,7 +72,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		if time.Since(info.CreatedAt) < grace {
+		if time.Since(s.drv.LastUsed(ctx, info)) < grace {
 			rep.BlobsTooYoung++
 			continue
 		}
@@ -99,14 +97,14 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	if !opts.DryRun {
 		for _, repo := range repos {
 			for _, alg := range []digest.Algorithm{digest.SHA256, digest.SHA512} {
-				dir := filepath.Join(s.repoDir(repo), "_layers", string(alg))
-				ents, _ := os.ReadDir(dir)
+				dir := repoDir(repo) + "/_layers/" + string(alg)
+				ents, _ := s.drv.List(ctx, dir)
 				for _, e := range ents {
-					d := digest.NewDigestFromEncoded(alg, e.Name())
-					if d.Validate() != nil {
+					d := digest.NewDigestFromEncoded(alg, e.Name)
+					if d.Validate() != nil || e.Dir {
 						continue
 					}
-					if !s.BlobExists(ctx, d) && os.Remove(filepath.Join(dir, e.Name())) == nil {
+					if !s.BlobExists(ctx, d) && s.drv.Remove(ctx, dir+"/"+e.Name) == nil {
 						rep.LinksRemoved++
 					}
 				}
@@ -127,13 +125,13 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 // deleteIfOld deletes a blob under the exclusive GC lock unless it was
 // touched within the grace period.
 func (s *Store) deleteIfOld(ctx context.Context, d digest.Digest, grace time.Duration) (bool, error) {
-	unlock, err := s.lockGC(true)
+	unlock, err := s.drv.LockGC(true)
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
 	info, err := s.blobs.Info(ctx, d)
-	if err != nil || time.Since(info.CreatedAt) < grace {
+	if err != nil || time.Since(s.drv.LastUsed(ctx, info)) < grace {
 		return false, nil
 	}
 	if err := s.blobs.Delete(ctx, d); err != nil {
@@ -147,28 +145,23 @@ type revision struct {
 	mod time.Time
 }
 
-func (s *Store) revisions(repo string) []revision {
+func (s *Store) revisions(ctx context.Context, repo string) []revision {
 	var out []revision
 	for _, alg := range []digest.Algorithm{digest.SHA256, digest.SHA512} {
-		dir := filepath.Join(s.repoDir(repo), "_manifests", "revisions", string(alg))
-		ents, _ := os.ReadDir(dir)
+		ents, _ := s.drv.List(ctx, repoDir(repo)+"/_manifests/revisions/"+string(alg))
 		for _, e := range ents {
-			d := digest.NewDigestFromEncoded(alg, e.Name())
-			if d.Validate() != nil {
+			d := digest.NewDigestFromEncoded(alg, e.Name)
+			if d.Validate() != nil || e.Dir {
 				continue
 			}
-			fi, err := e.Info()
-			if err != nil {
-				continue
-			}
-			out = append(out, revision{d: d, mod: fi.ModTime()})
+			out = append(out, revision{d: d, mod: e.ModTime})
 		}
 	}
 	return out
 }
 
 func (s *Store) markRepo(ctx context.Context, repo string, opts GCOptions, grace time.Duration, marked map[digest.Digest]bool, rep *GCReport) error {
-	revs := s.revisions(repo)
+	revs := s.revisions(ctx, repo)
 	keep := map[digest.Digest]bool{}
 	var queue []digest.Digest
 	add := func(d digest.Digest) {
@@ -184,7 +177,7 @@ func (s *Store) markRepo(ctx context.Context, repo string, opts GCOptions, grace
 	} else {
 		tags, _ := s.Tags(ctx, repo)
 		for _, t := range tags {
-			b, err := os.ReadFile(s.tagPath(repo, t))
+			b, err := s.drv.ReadFile(ctx, tagPath(repo, t))
 			if err != nil {
 				continue
 			}

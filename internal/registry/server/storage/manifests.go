@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"mime"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -35,9 +32,8 @@ type Manifest struct {
 }
 
 type tagEntry struct {
-	ino, size    uint64
-	mtime, ctime int64
-	manifest     *Manifest
+	version  string // the tag file's FileInfo.Version
+	manifest *Manifest
 }
 
 // parsedManifest holds the fields of every manifest kind the registry checks
@@ -139,7 +135,7 @@ func (s *Store) PutManifest(ctx context.Context, repo, ref, contentType string, 
 		return PutResult{}, errdefs.InvalidArgumentf("image manifest has no config")
 	}
 
-	unlock, err := s.lockGC(false)
+	unlock, err := s.drv.LockGC(false)
 	if err != nil {
 		return PutResult{}, err
 	}
@@ -164,7 +160,7 @@ func (s *Store) PutManifest(ctx context.Context, repo, ref, contentType string, 
 		if d.Size != info.Size {
 			return errdefs.InvalidArgumentf("%s %s has size %d in the manifest but %d in the registry", what, d.Digest, d.Size, info.Size)
 		}
-		s.touch(d.Digest)
+		s.touch(ctx, d.Digest)
 		return nil
 	}
 	if mediatype.IsImageManifest(mt) {
@@ -193,9 +189,9 @@ func (s *Store) PutManifest(ctx context.Context, repo, ref, contentType string, 
 			return PutResult{}, fmt.Errorf("storing manifest %s: %w", dgst, err)
 		}
 	} else {
-		s.touch(dgst)
+		s.touch(ctx, dgst)
 	}
-	if err := writeFileAtomic(s.revisionLink(repo, dgst), []byte(contentType)); err != nil {
+	if err := s.drv.WriteFile(ctx, revisionLink(repo, dgst), []byte(contentType)); err != nil {
 		return PutResult{}, err
 	}
 	res := PutResult{Digest: dgst, Tags: tags}
@@ -206,12 +202,12 @@ func (s *Store) PutManifest(ctx context.Context, repo, ref, contentType string, 
 			desc.ArtifactType = m.Config.MediaType
 		}
 		b, _ := json.Marshal(desc)
-		if err := writeFileAtomic(s.referrerPath(repo, m.Subject.Digest, dgst), b); err != nil {
+		if err := s.drv.WriteFile(ctx, referrerPath(repo, m.Subject.Digest, dgst), b); err != nil {
 			return PutResult{}, err
 		}
 	}
 	for _, t := range tags {
-		if err := writeFileAtomic(s.tagPath(repo, t), []byte(dgst)); err != nil {
+		if err := s.drv.WriteFile(ctx, tagPath(repo, t), []byte(dgst)); err != nil {
 			return PutResult{}, err
 		}
 	}
@@ -225,12 +221,12 @@ func nonDistributable(d ocispec.Descriptor) bool {
 	return len(d.URLs) > 0 || strings.Contains(d.MediaType, "nondistributable") || strings.Contains(d.MediaType, "foreign")
 }
 
-func (s *Store) referrerDir(repo string, subject digest.Digest) string {
-	return filepath.Join(s.repoDir(repo), "_referrers", string(subject.Algorithm()), subject.Encoded())
+func referrerDir(repo string, subject digest.Digest) string {
+	return repoDir(repo) + "/_referrers/" + string(subject.Algorithm()) + "/" + subject.Encoded()
 }
 
-func (s *Store) referrerPath(repo string, subject, d digest.Digest) string {
-	return filepath.Join(s.referrerDir(repo, subject), string(d.Algorithm())+"-"+d.Encoded())
+func referrerPath(repo string, subject, d digest.Digest) string {
+	return referrerDir(repo, subject) + "/" + string(d.Algorithm()) + "-" + d.Encoded()
 }
 
 // GetManifest returns the manifest ref (a tag or a digest) of repo.
@@ -249,19 +245,18 @@ func (s *Store) GetManifest(ctx context.Context, repo, ref string) (*Manifest, e
 	if !ValidTag(ref) {
 		return nil, errdefs.InvalidArgumentf("invalid tag %q", ref)
 	}
-	p := s.tagPath(repo, ref)
-	var st syscall.Stat_t
-	if err := syscall.Stat(p, &st); err != nil {
+	p := tagPath(repo, ref)
+	st, err := s.drv.Stat(ctx, p)
+	if err != nil || st.Dir {
 		return nil, errdefs.NotFoundf("manifest %s:%s not found", repo, ref)
 	}
 	key := repo + "\x00" + ref
 	if v, ok := s.tagCache.Load(key); ok {
-		e := v.(*tagEntry)
-		if e.ino == st.Ino && e.size == uint64(st.Size) && e.mtime == st.Mtim.Nano() && e.ctime == st.Ctim.Nano() {
+		if e := v.(*tagEntry); e.version == st.Version {
 			return e.manifest, nil
 		}
 	}
-	b, err := os.ReadFile(p)
+	b, err := s.drv.ReadFile(ctx, p)
 	if err != nil {
 		return nil, errdefs.NotFoundf("manifest %s:%s not found", repo, ref)
 	}
@@ -276,7 +271,7 @@ func (s *Store) GetManifest(ctx context.Context, repo, ref string) (*Manifest, e
 	if len(m.Body) <= maxCachedBody {
 		s.cacheBytes.Lock()
 		if s.cached+int64(len(m.Body)) <= maxCachedTotal {
-			old, loaded := s.tagCache.Swap(key, &tagEntry{ino: st.Ino, size: uint64(st.Size), mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), manifest: m})
+			old, loaded := s.tagCache.Swap(key, &tagEntry{version: st.Version, manifest: m})
 			s.cached += int64(len(m.Body))
 			if loaded {
 				s.cached -= int64(len(old.(*tagEntry).manifest.Body))
@@ -297,7 +292,7 @@ func (s *Store) dropCached(key string) {
 }
 
 func (s *Store) manifestByDigest(ctx context.Context, repo string, d digest.Digest) (*Manifest, error) {
-	mt, err := os.ReadFile(s.revisionLink(repo, d))
+	mt, err := s.drv.ReadFile(ctx, revisionLink(repo, d))
 	if err != nil {
 		if notExist(err) {
 			return nil, errdefs.NotFoundf("manifest %s@%s not found", repo, d)
@@ -319,7 +314,7 @@ func (s *Store) DeleteTag(ctx context.Context, repo, tag string) error {
 	if !ValidTag(tag) {
 		return errdefs.InvalidArgumentf("invalid tag %q", tag)
 	}
-	if err := os.Remove(s.tagPath(repo, tag)); err != nil {
+	if err := s.drv.Remove(ctx, tagPath(repo, tag)); err != nil {
 		if notExist(err) {
 			return errdefs.NotFoundf("tag %s:%s not found", repo, tag)
 		}
@@ -336,20 +331,20 @@ func (s *Store) DeleteManifest(ctx context.Context, repo string, d digest.Digest
 	if err != nil {
 		return err
 	}
-	tagsDir := filepath.Join(s.repoDir(repo), "_manifests", "tags")
-	ents, _ := os.ReadDir(tagsDir)
+	tagsDir := repoDir(repo) + "/_manifests/tags"
+	ents, _ := s.drv.List(ctx, tagsDir)
 	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(tagsDir, e.Name()))
+		b, err := s.drv.ReadFile(ctx, tagsDir+"/"+e.Name)
 		if err == nil && strings.TrimSpace(string(b)) == d.String() {
-			os.Remove(filepath.Join(tagsDir, e.Name()))
-			s.dropCached(repo + "\x00" + e.Name())
+			s.drv.Remove(ctx, tagsDir+"/"+e.Name)
+			s.dropCached(repo + "\x00" + e.Name)
 		}
 	}
 	var pm parsedManifest
 	if json.Unmarshal(m.Body, &pm) == nil && pm.Subject != nil && pm.Subject.Digest.Validate() == nil {
-		os.Remove(s.referrerPath(repo, pm.Subject.Digest, d))
+		s.drv.Remove(ctx, referrerPath(repo, pm.Subject.Digest, d))
 	}
-	if err := os.Remove(s.revisionLink(repo, d)); err != nil && !notExist(err) {
+	if err := s.drv.Remove(ctx, revisionLink(repo, d)); err != nil && !notExist(err) {
 		return err
 	}
 	return nil
@@ -361,17 +356,17 @@ func (s *Store) Referrers(ctx context.Context, repo string, d digest.Digest, art
 	if err := checkName(repo); err != nil {
 		return nil, err
 	}
-	dir := s.referrerDir(repo, d)
-	ents, err := os.ReadDir(dir)
-	if err != nil && !notExist(err) {
+	dir := referrerDir(repo, d)
+	ents, err := s.drv.List(ctx, dir)
+	if err != nil {
 		return nil, err
 	}
 	out := []ocispec.Descriptor{}
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".") {
+		if e.Dir || strings.HasPrefix(e.Name, ".") {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		b, err := s.drv.ReadFile(ctx, dir+"/"+e.Name)
 		if err != nil {
 			continue
 		}

@@ -3,8 +3,6 @@ package storage
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/hoistproject/hoist/internal/content"
@@ -23,7 +21,7 @@ type RepositoryInfo struct {
 	Stars       int
 }
 
-func (s *Store) metaDir(repo string) string { return filepath.Join(s.repoDir(repo), "_meta") }
+func metaDir(repo string) string { return repoDir(repo) + "/_meta" }
 
 // indexDescription records the description label of a tagged image (for an
 // index: of its first child image in repo that has one). Best effort.
@@ -32,7 +30,7 @@ func (s *Store) indexDescription(ctx context.Context, repo, mt string, m *parsed
 	if !ok {
 		return
 	}
-	_ = writeFileAtomic(filepath.Join(s.metaDir(repo), "description"), []byte(desc))
+	_ = s.drv.WriteFile(ctx, metaDir(repo)+"/description", []byte(desc))
 }
 
 func (s *Store) descriptionOf(ctx context.Context, repo, mt string, m *parsedManifest, depth int) (string, bool) {
@@ -75,12 +73,12 @@ func (s *Store) descriptionOf(ctx context.Context, repo, mt string, m *parsedMan
 // RepositoryInfo returns the search metadata of repo.
 func (s *Store) RepositoryInfo(ctx context.Context, repo string) RepositoryInfo {
 	ri := RepositoryInfo{Name: repo}
-	if b, err := os.ReadFile(filepath.Join(s.metaDir(repo), "description")); err == nil {
+	if b, err := s.drv.ReadFile(ctx, metaDir(repo)+"/description"); err == nil {
 		ri.Description = string(b)
 	}
-	if ents, err := os.ReadDir(filepath.Join(s.metaDir(repo), "stars")); err == nil {
+	if ents, err := s.drv.List(ctx, metaDir(repo)+"/stars"); err == nil {
 		for _, e := range ents {
-			if !strings.HasPrefix(e.Name(), ".") {
+			if !e.Dir && !strings.HasPrefix(e.Name, ".") {
 				ri.Stars++
 			}
 		}
@@ -90,17 +88,17 @@ func (s *Store) RepositoryInfo(ctx context.Context, repo string) RepositoryInfo 
 
 // Star records (on) or removes user's star on repo.
 func (s *Store) Star(ctx context.Context, repo, user string, on bool) error {
-	if !s.RepositoryExists(repo) {
+	if !s.RepositoryExists(ctx, repo) {
 		return errdefs.NotFoundf("repository %s not found", repo)
 	}
 	if user == "" || strings.ContainsAny(user, "/\x00") || user == "." || user == ".." || strings.HasPrefix(user, ".") {
 		return errdefs.InvalidArgumentf("invalid user name %q", user)
 	}
-	p := filepath.Join(s.metaDir(repo), "stars", user)
+	p := metaDir(repo) + "/stars/" + user
 	if on {
-		return writeFileAtomic(p, nil)
+		return s.drv.WriteFile(ctx, p, nil)
 	}
-	if err := os.Remove(p); err != nil && !notExist(err) {
+	if err := s.drv.Remove(ctx, p); err != nil && !notExist(err) {
 		return err
 	}
 	return nil

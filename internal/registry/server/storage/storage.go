@@ -3,28 +3,25 @@ package storage
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
-	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/opencontainers/go-digest"
 )
 
-// Store is the registry's storage under one root directory. It is safe for
-// concurrent use; several processes may share a root (GC takes gc.lock).
+// Store is the registry's storage, kept by a Driver (a filesystem root or
+// an S3 bucket). It is safe for concurrent use; several processes may share
+// one root or bucket (see doc.go for what each driver guarantees).
 type Store struct {
-	root  string
-	blobs *content.Local
+	drv   Driver
+	root  string // the filesystem driver's root ("" on S3)
+	blobs content.Store
 
 	tagCache   sync.Map // repo + "\x00" + tag -> *tagEntry
 	cacheBytes sync.Mutex
@@ -40,78 +37,64 @@ type Store struct {
 	bufs sync.Pool // *[]byte copy buffers for uploads
 }
 
-// Open opens (creating if needed) the registry storage under root.
+// Open opens (creating if needed) the registry storage under root (the
+// filesystem driver).
 func Open(root string) (*Store, error) {
-	blobs, err := content.NewLocal(root)
+	d, err := newFSDriver(root)
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range []string{"uploads", "repositories"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
-			return nil, fmt.Errorf("registry storage: %w", err)
-		}
-	}
-	s := &Store{root: root, blobs: blobs}
-	s.bufs.New = func() any { b := make([]byte, 256<<10); return &b }
+	s := OpenDriver(d)
+	s.root = root
 	return s, nil
 }
 
-// Root is the storage's directory.
+// OpenDriver opens the registry storage kept by d.
+func OpenDriver(d Driver) *Store {
+	s := &Store{drv: d, blobs: d.Blobs()}
+	s.bufs.New = func() any { b := make([]byte, 256<<10); return &b }
+	return s
+}
+
+// Root is the filesystem driver's directory ("" for other drivers).
 func (s *Store) Root() string { return s.root }
 
+// Driver is the storage's driver.
+func (s *Store) Driver() Driver { return s.drv }
+
 // Blobs is the shared blob store.
-func (s *Store) Blobs() *content.Local { return s.blobs }
+func (s *Store) Blobs() content.Store { return s.blobs }
 
-func (s *Store) repoDir(repo string) string {
-	return filepath.Join(s.root, "repositories", filepath.FromSlash(repo))
+func repoDir(repo string) string { return "repositories/" + repo }
+
+func layerLink(repo string, d digest.Digest) string {
+	return repoDir(repo) + "/_layers/" + string(d.Algorithm()) + "/" + d.Encoded()
 }
 
-func (s *Store) layerLink(repo string, d digest.Digest) string {
-	return filepath.Join(s.repoDir(repo), "_layers", string(d.Algorithm()), d.Encoded())
+func revisionLink(repo string, d digest.Digest) string {
+	return repoDir(repo) + "/_manifests/revisions/" + string(d.Algorithm()) + "/" + d.Encoded()
 }
 
-func (s *Store) revisionLink(repo string, d digest.Digest) string {
-	return filepath.Join(s.repoDir(repo), "_manifests", "revisions", string(d.Algorithm()), d.Encoded())
-}
-
-func (s *Store) tagPath(repo, tag string) string {
-	return filepath.Join(s.repoDir(repo), "_manifests", "tags", tag)
-}
+func tagPath(repo, tag string) string { return repoDir(repo) + "/_manifests/tags/" + tag }
 
 // RepositoryExists reports whether anything was ever pushed to repo.
-func (s *Store) RepositoryExists(repo string) bool {
+func (s *Store) RepositoryExists(ctx context.Context, repo string) bool {
 	if !ValidName(repo) {
 		return false
 	}
 	for _, d := range []string{"_manifests", "_layers"} {
-		if _, err := os.Stat(filepath.Join(s.repoDir(repo), d)); err == nil {
+		if _, err := s.drv.Stat(ctx, repoDir(repo)+"/"+d); err == nil {
 			return true
 		}
 	}
 	return false
 }
 
-// writeFileAtomic writes data to a temporary file next to path and renames
-// it into place, creating parent directories.
-func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	return fsutil.WriteFileAtomic(path, 0o600, func(w io.Writer) error { _, err := w.Write(data); return err })
-}
-
 func notExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
-// touch sets a blob's modification time to now, so that GC's grace period
-// protects it while a push that relies on it is in flight.
-func (s *Store) touch(d digest.Digest) {
-	p, err := s.blobs.BlobPath(d)
-	if err != nil {
-		return
-	}
-	now := time.Now()
-	_ = os.Chtimes(p, now, now)
-}
+// touch records a use of a blob now, so that GC's grace period protects it
+// while a push that relies on it is in flight.
+func (s *Store) touch(ctx context.Context, d digest.Digest) { s.drv.TouchBlob(ctx, d, 0) }
 
 // ---- blobs -----------------------------------------------------------------
 
@@ -120,8 +103,8 @@ func (s *Store) StatBlob(ctx context.Context, repo string, d digest.Digest) (con
 	if err := checkName(repo); err != nil {
 		return content.Info{}, err
 	}
-	if _, err := os.Stat(s.layerLink(repo, d)); err != nil {
-		if _, err2 := os.Stat(s.revisionLink(repo, d)); err2 != nil {
+	if _, err := s.drv.Stat(ctx, layerLink(repo, d)); err != nil {
+		if _, err2 := s.drv.Stat(ctx, revisionLink(repo, d)); err2 != nil {
 			return content.Info{}, errdefs.NotFoundf("blob %s not found in repository %s", d, repo)
 		}
 	}
@@ -130,34 +113,25 @@ func (s *Store) StatBlob(ctx context.Context, repo string, d digest.Digest) (con
 
 // TouchBlob refreshes a blob's GC grace period (called when a client learns
 // that the blob exists and may reference it soon).
-func (s *Store) TouchBlob(d digest.Digest, older time.Duration) {
-	p, err := s.blobs.BlobPath(d)
-	if err != nil {
-		return
+func (s *Store) TouchBlob(ctx context.Context, d digest.Digest, older time.Duration) {
+	if older <= 0 {
+		older = time.Nanosecond
 	}
-	if st, err := os.Stat(p); err == nil && time.Since(st.ModTime()) > older {
-		s.touch(d)
-	}
+	s.drv.TouchBlob(ctx, d, older)
 }
 
-// OpenBlob opens a blob linked into repo. The caller closes the file.
-func (s *Store) OpenBlob(ctx context.Context, repo string, d digest.Digest) (*os.File, content.Info, error) {
+// OpenBlob opens a blob linked into repo (on a filesystem an *os.File, so
+// that serving it can use sendfile). The caller closes it.
+func (s *Store) OpenBlob(ctx context.Context, repo string, d digest.Digest) (content.Reader, content.Info, error) {
 	info, err := s.StatBlob(ctx, repo, d)
 	if err != nil {
 		return nil, content.Info{}, err
 	}
-	p, err := s.blobs.BlobPath(d)
+	r, err := s.blobs.Open(ctx, d)
 	if err != nil {
 		return nil, content.Info{}, err
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		if notExist(err) {
-			return nil, content.Info{}, errdefs.NotFoundf("blob %s not found", d)
-		}
-		return nil, content.Info{}, err
-	}
-	return f, info, nil
+	return r, info, nil
 }
 
 // BlobExists reports whether the blob is stored, in any repository.
@@ -174,16 +148,16 @@ func (s *Store) LinkBlob(ctx context.Context, repo string, d digest.Digest) erro
 	if _, err := s.blobs.Info(ctx, d); err != nil {
 		return err
 	}
-	s.touch(d)
-	return s.link(repo, d)
+	s.touch(ctx, d)
+	return s.link(ctx, repo, d)
 }
 
-func (s *Store) link(repo string, d digest.Digest) error {
-	p := s.layerLink(repo, d)
-	if _, err := os.Stat(p); err == nil {
+func (s *Store) link(ctx context.Context, repo string, d digest.Digest) error {
+	p := layerLink(repo, d)
+	if _, err := s.drv.Stat(ctx, p); err == nil {
 		return nil
 	}
-	return writeFileAtomic(p, nil)
+	return s.drv.WriteFile(ctx, p, nil)
 }
 
 // UnlinkBlob removes a blob from repo. The bytes stay until GC finds them
@@ -192,7 +166,7 @@ func (s *Store) UnlinkBlob(ctx context.Context, repo string, d digest.Digest) er
 	if err := checkName(repo); err != nil {
 		return err
 	}
-	if err := os.Remove(s.layerLink(repo, d)); err != nil {
+	if err := s.drv.Remove(ctx, layerLink(repo, d)); err != nil {
 		if notExist(err) {
 			return errdefs.NotFoundf("blob %s not found in repository %s", d, repo)
 		}
@@ -221,31 +195,31 @@ func (s *Store) PutBlob(ctx context.Context, repo string, r io.Reader, size int6
 		if dg.Digest() != expected {
 			return content.Info{}, errdefs.DataLossf("blob digest mismatch: expected %s, got %s", expected, dg.Digest())
 		}
-		s.touch(expected)
-		return content.Info{Digest: expected, Size: n}, s.link(repo, expected)
+		s.touch(ctx, expected)
+		return content.Info{Digest: expected, Size: n}, s.link(ctx, repo, expected)
 	}
 	info, err := content.WriteBlob(ctx, s.blobs, r, size, expected)
 	if err != nil {
 		return content.Info{}, err
 	}
-	return info, s.link(repo, info.Digest)
+	return info, s.link(ctx, repo, info.Digest)
 }
 
 // ---- tags and catalog ------------------------------------------------------
 
 // Tags lists repo's tags, sorted.
 func (s *Store) Tags(ctx context.Context, repo string) ([]string, error) {
-	if !s.RepositoryExists(repo) {
+	if !s.RepositoryExists(ctx, repo) {
 		return nil, errdefs.NotFoundf("repository %s not found", repo)
 	}
-	ents, err := os.ReadDir(filepath.Join(s.repoDir(repo), "_manifests", "tags"))
-	if err != nil && !notExist(err) {
+	ents, err := s.drv.List(ctx, repoDir(repo)+"/_manifests/tags")
+	if err != nil {
 		return nil, err
 	}
 	tags := make([]string, 0, len(ents))
 	for _, e := range ents {
-		if ValidTag(e.Name()) && e.Type().IsRegular() {
-			tags = append(tags, e.Name())
+		if ValidTag(e.Name) && !e.Dir {
+			tags = append(tags, e.Name)
 		}
 	}
 	sort.Strings(tags)
@@ -254,26 +228,22 @@ func (s *Store) Tags(ctx context.Context, repo string) ([]string, error) {
 
 // Catalog lists every repository, sorted.
 func (s *Store) Catalog(ctx context.Context) ([]string, error) {
-	base := filepath.Join(s.root, "repositories")
 	var repos []string
 	var walk func(dir, name string) error
 	walk = func(dir, name string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		ents, err := os.ReadDir(dir)
+		ents, err := s.drv.List(ctx, dir)
 		if err != nil {
-			if notExist(err) {
-				return nil
-			}
 			return err
 		}
 		isRepo := false
 		for _, e := range ents {
-			if !e.IsDir() {
+			if !e.Dir {
 				continue
 			}
-			n := e.Name()
+			n := e.Name
 			if n == "_manifests" || n == "_layers" {
 				isRepo = true
 				continue
@@ -285,7 +255,7 @@ func (s *Store) Catalog(ctx context.Context) ([]string, error) {
 			if name != "" {
 				child = name + "/" + n
 			}
-			if err := walk(filepath.Join(dir, n), child); err != nil {
+			if err := walk(dir+"/"+n, child); err != nil {
 				return err
 			}
 		}
@@ -294,34 +264,9 @@ func (s *Store) Catalog(ctx context.Context) ([]string, error) {
 		}
 		return nil
 	}
-	if err := walk(base, ""); err != nil {
+	if err := walk("repositories", ""); err != nil {
 		return nil, err
 	}
 	sort.Strings(repos)
 	return repos, nil
-}
-
-// ---- the GC lock -----------------------------------------------------------
-
-// lockGC takes gc.lock shared (manifest PUT) or exclusive (GC deletion).
-func (s *Store) lockGC(exclusive bool) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.root, "gc.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	how := syscall.LOCK_SH
-	if exclusive {
-		how = syscall.LOCK_EX
-	}
-	for {
-		err = syscall.Flock(int(f.Fd()), how)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
-	}
-	return func() { f.Close() }, nil
 }

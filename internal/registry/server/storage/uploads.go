@@ -3,17 +3,10 @@ package storage
 import (
 	"context"
 	"crypto/rand"
-	"encoding"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"hash"
 	"io"
-	"os"
-	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/hoistproject/hoist/internal/content"
@@ -21,12 +14,13 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// Upload is a resumable blob upload session. It holds no file descriptor:
-// its state lives in uploads/<id>/ and each operation (Append, Commit,
-// Cancel) opens the data file, takes an exclusive flock on it (serialising
-// requests on one session, in this process and in others), reloads the
-// state, works and closes the file again. Different sessions proceed in
-// parallel.
+// Upload is a resumable blob upload session. It holds nothing between
+// requests: its state lives in the driver (uploads/<id>/ on a filesystem,
+// an S3 multipart upload and uploads/<id>/ objects on S3) and each
+// operation (Append, Commit, Cancel) opens the session (the filesystem
+// driver flocks it, serialising requests on one session across processes),
+// reloads the state, works and closes it again. Different sessions proceed
+// in parallel.
 type Upload struct {
 	s      *Store
 	id     string
@@ -41,6 +35,16 @@ type uploadState struct {
 	HashState  []byte    `json:"hashState,omitempty"`
 	StartedAt  time.Time `json:"startedAt"`
 	Owner      string    `json:"owner,omitempty"`
+	// S3 is the S3 driver's multipart state (nil on a filesystem).
+	S3 *s3UploadState `json:"s3,omitempty"`
+}
+
+func (st *uploadState) algorithm(id string) (digest.Algorithm, error) {
+	alg := digest.Algorithm(st.Algorithm)
+	if alg != digest.SHA256 && alg != digest.SHA512 {
+		return "", errdefs.NotFoundf("upload %s has an unknown algorithm %q", id, alg)
+	}
+	return alg, nil
 }
 
 // UploadLimits bound the upload sessions of a Store. Zero values mean no
@@ -65,8 +69,6 @@ func (s *Store) SetUploadLimits(l UploadLimits) {
 
 // sessionEntry is the in-memory index entry of an open session (for caps).
 type sessionEntry struct{ repo, owner string }
-
-func (s *Store) uploadDir(id string) string { return filepath.Join(s.root, "uploads", id) }
 
 func validUploadID(id string) bool {
 	if len(id) != 32 {
@@ -97,19 +99,8 @@ func (s *Store) NewUpload(ctx context.Context, repo string, alg digest.Algorithm
 	if err := s.reserveSession(id, repo, owner); err != nil {
 		return nil, err
 	}
-	dir := s.uploadDir(id)
-	err := os.MkdirAll(dir, 0o700)
-	if err == nil {
-		var f *os.File
-		f, err = os.OpenFile(filepath.Join(dir, "data"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err == nil {
-			f.Close()
-			st := uploadState{Repository: repo, Algorithm: string(alg), StartedAt: time.Now().UTC(), Owner: owner}
-			err = saveState(dir, &st, alg.Hash())
-		}
-	}
-	if err != nil {
-		os.RemoveAll(dir)
+	st := uploadState{Repository: repo, Algorithm: string(alg), StartedAt: time.Now().UTC(), Owner: owner, HashState: hashState(alg.Hash())}
+	if err := s.drv.newSession(ctx, id, &st); err != nil {
 		s.forget(id)
 		return nil, err
 	}
@@ -157,13 +148,13 @@ func (s *Store) dropStaleLocked(repo, owner string) {
 		if e.repo != repo && e.owner != owner {
 			continue
 		}
-		dir := s.uploadDir(id)
-		if _, err := os.Stat(filepath.Join(dir, "state")); err != nil {
+		_, active, err := s.drv.readSession(context.Background(), id)
+		if err != nil {
 			s.forgetLocked(id)
 			continue
 		}
-		if s.limits.MaxAge > 0 && time.Since(lastActive(dir)) > s.limits.MaxAge {
-			if gone, _ := s.purgeOne(id); gone {
+		if s.limits.MaxAge > 0 && time.Since(active) > s.limits.MaxAge {
+			if gone, _ := s.drv.purgeSession(context.Background(), id); gone {
 				s.forgetLocked(id)
 			}
 		}
@@ -174,16 +165,16 @@ func (s *Store) dropStaleLocked(repo, owner string) {
 // an earlier process count against the caps too).
 func (s *Store) loadIndexLocked() {
 	s.index, s.perRepo, s.perOwner = map[string]sessionEntry{}, map[string]int{}, map[string]int{}
-	ents, _ := os.ReadDir(filepath.Join(s.root, "uploads"))
-	for _, e := range ents {
-		if !validUploadID(e.Name()) {
+	ids, _ := s.drv.sessionIDs(context.Background())
+	for _, id := range ids {
+		if !validUploadID(id) {
 			continue
 		}
-		st, err := readState(s.uploadDir(e.Name()))
+		st, _, err := s.drv.readSession(context.Background(), id)
 		if err != nil {
 			continue
 		}
-		s.index[e.Name()] = sessionEntry{repo: st.Repository, owner: st.Owner}
+		s.index[id] = sessionEntry{repo: st.Repository, owner: st.Owner}
 		s.perRepo[st.Repository]++
 		s.perOwner[st.Owner]++
 	}
@@ -209,46 +200,6 @@ func (s *Store) forgetLocked(id string) {
 	}
 }
 
-func readState(dir string) (uploadState, error) {
-	var st uploadState
-	b, err := os.ReadFile(filepath.Join(dir, "state"))
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal(b, &st); err != nil {
-		return st, fmt.Errorf("corrupt upload state: %w", err)
-	}
-	return st, nil
-}
-
-func saveState(dir string, st *uploadState, h hash.Hash) error {
-	st.HashState = nil
-	if m, ok := h.(encoding.BinaryMarshaler); ok {
-		st.HashState, _ = m.MarshalBinary()
-	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(filepath.Join(dir, "state"), b)
-}
-
-// lastActive is when the session in dir was last written to.
-func lastActive(dir string) time.Time {
-	last := time.Time{}
-	for _, f := range []string{"state", "data"} {
-		if fi, err := os.Stat(filepath.Join(dir, f)); err == nil && fi.ModTime().After(last) {
-			last = fi.ModTime()
-		}
-	}
-	if last.IsZero() {
-		if fi, err := os.Stat(dir); err == nil {
-			last = fi.ModTime()
-		}
-	}
-	return last
-}
-
 // GetUpload finds session id of repo (sessions survive restarts). An
 // unknown or expired session is errdefs.ErrNotFound. The offset reported is
 // the live one while another request is writing a chunk.
@@ -256,13 +207,12 @@ func (s *Store) GetUpload(ctx context.Context, repo, id string) (*Upload, error)
 	if !validUploadID(id) {
 		return nil, errdefs.NotFoundf("upload %q not found", id)
 	}
-	dir := s.uploadDir(id)
-	st, err := readState(dir)
+	st, active, err := s.drv.readSession(ctx, id)
 	if err != nil || st.Repository != repo {
 		return nil, errdefs.NotFoundf("upload %s not found in repository %s", id, repo)
 	}
-	if maxAge := s.limitsSnapshot().MaxAge; maxAge > 0 && time.Since(lastActive(dir)) > maxAge {
-		if gone, _ := s.purgeOne(id); gone {
+	if maxAge := s.limitsSnapshot().MaxAge; maxAge > 0 && time.Since(active) > maxAge {
+		if gone, _ := s.drv.purgeSession(ctx, id); gone {
 			s.forget(id)
 			return nil, errdefs.NotFoundf("upload %s expired", id)
 		}
@@ -274,107 +224,52 @@ func (s *Store) GetUpload(ctx context.Context, repo, id string) (*Upload, error)
 	return u, nil
 }
 
-// session is an Upload opened for one operation: its data file open and
-// flocked, its state and hash loaded.
+// session is an Upload opened for one operation.
 type session struct {
 	u    *Upload
-	dir  string
-	f    *os.File
-	st   uploadState
+	io   sessionIO
+	st   *uploadState
 	alg  digest.Algorithm
 	h    hash.Hash
 	seen *atomic.Int64
 }
 
-// open locks the session and loads it. A session whose state is gone (it
-// was committed, cancelled or purged while we waited) is ErrNotFound. The
-// data file is truncated to the saved offset (a crash may have left more);
-// when the saved hash state cannot be used, the data is hashed again.
-func (u *Upload) open() (*session, error) {
-	dir := u.s.uploadDir(u.id)
-	f, err := os.OpenFile(filepath.Join(dir, "data"), os.O_RDWR, 0o600)
+// open opens the session in the driver (locked there where it can be) and
+// loads it. A session whose state is gone (it was committed, cancelled or
+// purged while we waited) is ErrNotFound.
+func (u *Upload) open(ctx context.Context) (*session, error) {
+	sio, err := u.s.drv.openSession(ctx, u.id)
 	if err != nil {
-		return nil, errdefs.NotFoundf("upload %s not found", u.id)
-	}
-	if err := flock(f, syscall.LOCK_EX); err != nil {
-		f.Close()
 		return nil, err
 	}
-	ss, err := u.load(dir, f)
+	st := sio.state()
+	alg, err := st.algorithm(u.id)
+	if err == nil && st.Repository != u.repo {
+		err = errdefs.NotFoundf("upload %s not found in repository %s", u.id, u.repo)
+	}
 	if err != nil {
-		f.Close()
+		sio.close()
 		return nil, err
 	}
-	ss.seen = &atomic.Int64{}
-	ss.seen.Store(ss.st.Offset)
+	ss := &session{u: u, io: sio, st: st, alg: alg, h: sio.hash(), seen: &atomic.Int64{}}
+	ss.seen.Store(st.Offset)
 	u.s.live.Store(u.id, ss.seen)
-	u.offset = ss.st.Offset
+	u.offset = st.Offset
 	return ss, nil
 }
 
-func (u *Upload) load(dir string, f *os.File) (*session, error) {
-	st, err := readState(dir)
-	if err != nil {
-		return nil, errdefs.NotFoundf("upload %s not found: %v", u.id, err)
-	}
-	if st.Repository != u.repo {
-		return nil, errdefs.NotFoundf("upload %s not found in repository %s", u.id, u.repo)
-	}
-	alg := digest.Algorithm(st.Algorithm)
-	if alg != digest.SHA256 && alg != digest.SHA512 {
-		return nil, errdefs.NotFoundf("upload %s has an unknown algorithm %q", u.id, alg)
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	h := alg.Hash()
-	restored := false
-	if st.Offset <= fi.Size() && len(st.HashState) > 0 {
-		if um, ok := h.(encoding.BinaryUnmarshaler); ok && um.UnmarshalBinary(st.HashState) == nil {
-			if st.Offset == fi.Size() || f.Truncate(st.Offset) == nil {
-				restored = true
-			}
-		}
-	}
-	if !restored {
-		h = alg.Hash()
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, err
-		}
-		n, err := io.Copy(h, f)
-		if err != nil {
-			return nil, err
-		}
-		st.Offset = n
-	}
-	if _, err := f.Seek(st.Offset, io.SeekStart); err != nil {
-		return nil, err
-	}
-	return &session{u: u, dir: dir, f: f, st: st, alg: alg, h: h}, nil
-}
-
-// close releases the lock and the descriptor.
+// close releases the session.
 func (ss *session) close() {
 	ss.u.s.live.Delete(ss.u.id)
-	ss.f.Close()
+	ss.io.close()
 }
 
-func (ss *session) save() error { return saveState(ss.dir, &ss.st, ss.h) }
+func (ss *session) save(ctx context.Context) error { return ss.io.checkpoint(ctx) }
 
-// finish removes the session (under its lock).
-func (ss *session) finish() {
-	os.RemoveAll(ss.dir)
+// finish removes the session (while it is open).
+func (ss *session) finish(ctx context.Context) {
+	ss.io.remove(ctx)
 	ss.u.s.forget(ss.u.id)
-}
-
-func flock(f *os.File, how int) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), how)
-		if err != syscall.EINTR {
-			return err
-		}
-	}
 }
 
 // ID is the session's identifier.
@@ -392,7 +287,7 @@ func (u *Upload) Offset() int64 { return u.offset }
 // errdefs.ErrFailedPrecondition and changes nothing. A short body is
 // errdefs.ErrDataLoss; the bytes received are kept.
 func (u *Upload) Append(ctx context.Context, r io.Reader, start, size int64) (int64, error) {
-	ss, err := u.open()
+	ss, err := u.open(ctx)
 	if err != nil {
 		return u.offset, err
 	}
@@ -401,7 +296,7 @@ func (u *Upload) Append(ctx context.Context, r io.Reader, start, size int64) (in
 		return u.offset, errdefs.FailedPreconditionf("upload %s: chunk starts at %d but %d bytes were received", u.id, start, ss.st.Offset)
 	}
 	n, err := ss.write(ctx, r)
-	if serr := ss.save(); serr != nil && err == nil {
+	if serr := ss.save(ctx); serr != nil && err == nil {
 		err = serr
 	}
 	u.offset = ss.st.Offset
@@ -427,17 +322,16 @@ func (ss *session) write(ctx context.Context, r io.Reader) (int64, error) {
 		}
 		nr, rerr := r.Read(buf)
 		if nr > 0 {
-			nw, werr := ss.f.Write(buf[:nr])
-			ss.h.Write(buf[:nw])
-			ss.st.Offset += int64(nw)
-			ss.seen.Store(ss.st.Offset)
-			n += int64(nw)
-			if werr != nil {
+			if werr := ss.io.write(ctx, buf[:nr]); werr != nil {
 				return n, werr
 			}
+			ss.h.Write(buf[:nr])
+			ss.st.Offset += int64(nr)
+			ss.seen.Store(ss.st.Offset)
+			n += int64(nr)
 			// Checkpoint long chunks so that a crash loses little of them.
 			if ss.st.Offset-saved >= checkpointBytes {
-				if err := ss.save(); err != nil {
+				if err := ss.save(ctx); err != nil {
 					return n, err
 				}
 				saved = ss.st.Offset
@@ -458,11 +352,13 @@ func (ss *session) write(ctx context.Context, r io.Reader) (int64, error) {
 // checkpointBytes is how often a long chunk's progress is saved.
 const checkpointBytes = 16 << 20
 
-// Commit finishes the session: the data must hash to expected. The data file
-// is fsynced and renamed into the blob store and linked into the repository.
-// A mismatch is errdefs.ErrDataLoss and leaves the session open.
+// Commit finishes the session: the data must hash to expected before it
+// becomes blob expected (the driver publishes it: a rename on a
+// filesystem, completing the multipart upload on S3) and is linked into
+// the repository. A mismatch is errdefs.ErrDataLoss and leaves the session
+// open.
 func (u *Upload) Commit(ctx context.Context, expected digest.Digest) (content.Info, error) {
-	ss, err := u.open()
+	ss, err := u.open(ctx)
 	if err != nil {
 		return content.Info{}, err
 	}
@@ -475,7 +371,7 @@ func (u *Upload) Commit(ctx context.Context, expected digest.Digest) (content.In
 			return content.Info{}, errdefs.InvalidArgumentf("unsupported digest algorithm %q", expected.Algorithm())
 		}
 		dg := expected.Algorithm().Digester()
-		if _, err := io.Copy(dg.Hash(), io.NewSectionReader(ss.f, 0, ss.st.Offset)); err != nil {
+		if err := ss.io.readAll(ctx, dg.Hash()); err != nil {
 			return content.Info{}, err
 		}
 		got = dg.Digest()
@@ -483,55 +379,25 @@ func (u *Upload) Commit(ctx context.Context, expected digest.Digest) (content.In
 	if got != expected {
 		return content.Info{}, errdefs.DataLossf("blob digest mismatch: expected %s, got %s", expected, got)
 	}
-	target, err := u.s.blobs.BlobPath(got)
-	if err != nil {
+	if err := ss.io.publish(ctx, got); err != nil {
 		return content.Info{}, err
 	}
-	if _, err := os.Stat(target); err == nil {
-		u.s.touch(got)
-	} else if err := u.s.blobs.Adopt(ss.f, got); err != nil {
-		return content.Info{}, fmt.Errorf("upload %s: %w", u.id, err)
-	}
-	if err := u.s.link(u.repo, got); err != nil {
+	if err := u.s.link(ctx, u.repo, got); err != nil {
 		return content.Info{}, err
 	}
-	ss.finish()
+	ss.finish(ctx)
 	return content.Info{Digest: got, Size: ss.st.Offset, CreatedAt: time.Now()}, nil
 }
 
 // Cancel abandons the session and removes its data.
 func (u *Upload) Cancel(ctx context.Context) error {
-	ss, err := u.open()
+	ss, err := u.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer ss.close()
-	ss.finish()
+	ss.finish(ctx)
 	return nil
-}
-
-// purgeOne removes session id unless a request holds it; it reports
-// whether the session is gone and how many bytes of data it freed. The
-// caller updates the index.
-func (s *Store) purgeOne(id string) (bool, int64) {
-	dir := s.uploadDir(id)
-	f, err := os.OpenFile(filepath.Join(dir, "data"), os.O_RDONLY, 0)
-	if err != nil {
-		// No data: a crash between mkdir and create, or half removed.
-		return errors.Is(err, os.ErrNotExist) && os.RemoveAll(dir) == nil, 0
-	}
-	defer f.Close()
-	if flock(f, syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-		return false, 0 // in use
-	}
-	var size int64
-	if fi, err := f.Stat(); err == nil {
-		size = fi.Size()
-	}
-	if os.RemoveAll(dir) != nil {
-		return false, 0
-	}
-	return true, size
 }
 
 // PurgeUploads removes sessions not written to for longer than age (0:
@@ -541,27 +407,23 @@ func (s *Store) PurgeUploads(ctx context.Context, age time.Duration) (int, int64
 	if age <= 0 {
 		return 0, 0, nil
 	}
-	ents, err := os.ReadDir(filepath.Join(s.root, "uploads"))
+	ids, err := s.drv.sessionIDs(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
 	n, freed := 0, int64(0)
-	for _, e := range ents {
+	for _, id := range ids {
 		if err := ctx.Err(); err != nil {
 			return n, freed, err
 		}
-		id := e.Name()
-		if time.Since(lastActive(s.uploadDir(id))) < age {
+		if _, active, _ := s.drv.readSession(ctx, id); !active.IsZero() && time.Since(active) < age {
 			continue
 		}
-		if gone, size := s.purgeOne(id); gone {
+		if gone, size := s.drv.purgeSession(ctx, id); gone {
 			s.forget(id)
 			n++
 			freed += size
 		}
 	}
-	if _, err := s.blobs.PruneIngest(age); err != nil {
-		return n, freed, err
-	}
-	return n, freed, nil
+	return n, freed, s.drv.purgeOrphans(ctx, age)
 }

@@ -1,0 +1,196 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hoistproject/hoist/internal/registry/server/storage"
+	"github.com/hoistproject/hoist/internal/registry/server/storage/s3test"
+	"github.com/opencontainers/go-digest"
+)
+
+// s3Replicas starts versitygw and n registries on one bucket, configured
+// the way an operator does: storage.s3 in the config file, the secret in
+// HOIST_REGISTRY_S3_SECRETKEY.
+func s3Replicas(t *testing.T, n int) (*s3test.Server, string, []*testRegistry) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t)
+	s3cfg := srv.Config(bucket)
+	delete(s3cfg, "secretkey")
+	s3cfg["rootdirectory"] = "/registry"
+	b, _ := json.Marshal(map[string]any{"storage": map[string]any{"s3": s3cfg}})
+	file := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(file, b, 0o600)
+	var regs []*testRegistry
+	for range n {
+		cfg := DefaultConfig()
+		if err := cfg.LoadConfigFile(file); err != nil {
+			t.Fatal(err)
+		}
+		env := map[string]string{"HOIST_REGISTRY_S3_SECRETKEY": srv.SecretKey}
+		if err := cfg.ApplyEnv(func(k string) string { return env[k] }); err != nil {
+			t.Fatal(err)
+		}
+		st, err := cfg.OpenStore(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := httptest.NewServer(New(st))
+		t.Cleanup(hs.Close)
+		regs = append(regs, &testRegistry{t: t, srv: hs, store: st})
+	}
+	return srv, bucket, regs
+}
+
+// TestS3ReplicasShareEverything: two replicas on one bucket: a chunked
+// upload started on one is continued and completed on the other; a push
+// to one pulls from the other (manifest by tag, blobs, tag list, catalog).
+func TestS3ReplicasShareEverything(t *testing.T) {
+	_, _, regs := s3Replicas(t, 2)
+	a, b := regs[0], regs[1]
+	data := make([]byte, 11<<20)
+	rand.Read(data)
+	d := digest.FromBytes(data)
+	resp := a.do("POST", "/v2/big/blobs/uploads/", nil)
+	a.expect(resp, http.StatusAccepted, "")
+	loc := resp.Header.Get("Location")
+	half := 6<<20 + 3
+	resp = a.do("PATCH", loc, data[:half], "Content-Type", "application/octet-stream", "Content-Range", fmt.Sprintf("0-%d", half-1))
+	a.expect(resp, http.StatusAccepted, "")
+	loc = resp.Header.Get("Location")
+	// The rest on the other replica.
+	bloc := strings.Replace(loc, a.srv.URL, b.srv.URL, 1)
+	if !strings.HasPrefix(loc, "http") {
+		bloc = b.srv.URL + loc
+	}
+	resp = b.do("GET", bloc, nil)
+	b.expect(resp, http.StatusNoContent, "")
+	if r := resp.Header.Get("Range"); r != fmt.Sprintf("0-%d", half-1) {
+		t.Fatalf("replica b sees range %q", r)
+	}
+	resp = b.do("PATCH", bloc, data[half:], "Content-Type", "application/octet-stream", "Content-Range", fmt.Sprintf("%d-%d", half, len(data)-1))
+	b.expect(resp, http.StatusAccepted, "")
+	loc = resp.Header.Get("Location")
+	sep := "?"
+	if strings.Contains(loc, "?") {
+		sep = "&"
+	}
+	b.expect(b.do("PUT", loc+sep+"digest="+d.String(), nil), http.StatusCreated, "")
+	got := a.expect(a.do("GET", "/v2/big/blobs/"+d.String(), nil), http.StatusOK, "")
+	if !bytes.Equal(got, data) {
+		t.Fatal("blob read from replica a differs")
+	}
+
+	im := a.image("app", "pushed on a", true)
+	a.expect(a.putManifest("app", "v1", ociManifest, im.manifest), http.StatusCreated, "")
+	if m := b.expect(b.do("GET", "/v2/app/manifests/v1", nil, "Accept", ociManifest), http.StatusOK, ""); !bytes.Equal(m, im.manifest) {
+		t.Fatalf("manifest from b: %s", m)
+	}
+	if l := b.expect(b.do("GET", "/v2/app/blobs/"+im.layerD.String(), nil), http.StatusOK, ""); !bytes.Equal(l, im.layer) {
+		t.Fatal("layer from b differs")
+	}
+	if tags := b.expect(b.do("GET", "/v2/app/tags/list", nil), http.StatusOK, ""); !strings.Contains(string(tags), `"v1"`) {
+		t.Fatalf("tags from b: %s", tags)
+	}
+	if cat := b.expect(b.do("GET", "/v2/_catalog", nil), http.StatusOK, ""); !strings.Contains(string(cat), `"app"`) || !strings.Contains(string(cat), `"big"`) {
+		t.Fatalf("catalog from b: %s", cat)
+	}
+	// A tag moved on b is seen by a (no stale cache).
+	im2 := b.image("app", "pushed on b", true)
+	b.expect(b.putManifest("app", "v1", ociManifest, im2.manifest), http.StatusCreated, "")
+	if m := a.expect(a.do("GET", "/v2/app/manifests/v1", nil, "Accept", ociManifest), http.StatusOK, ""); !bytes.Equal(m, im2.manifest) {
+		t.Fatalf("moved tag from a: %s", m)
+	}
+}
+
+// TestS3GCWhilePushingOnOtherReplica: GC runs on one replica while 20
+// pushes run on the other; every pushed image then pulls, and the old
+// orphan was collected.
+func TestS3GCWhilePushingOnOtherReplica(t *testing.T) {
+	srv, bucket, regs := s3Replicas(t, 2)
+	a, b := regs[0], regs[1]
+	orphan := a.pushBlob("old", []byte("old garbage"))
+	if err := srv.Age(bucket, "", 2*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	runs := 0
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := b.store.GC(ctx, storage.GCOptions{Grace: time.Minute, DeleteUntagged: true}); err != nil {
+				t.Error(err)
+				return
+			}
+			runs++
+		}
+	}()
+	var ims []testImage
+	for i := range 20 {
+		im := a.image(fmt.Sprintf("p%d", i%4), fmt.Sprintf("image %d", i), true)
+		a.expect(a.putManifest(fmt.Sprintf("p%d", i%4), fmt.Sprintf("t%d", i), ociManifest, im.manifest), http.StatusCreated, "")
+		ims = append(ims, im)
+	}
+	close(stop)
+	wg.Wait()
+	if runs == 0 {
+		t.Fatal("GC never ran")
+	}
+	for i, im := range ims {
+		repo := fmt.Sprintf("p%d", i%4)
+		if m := b.expect(b.do("GET", fmt.Sprintf("/v2/%s/manifests/t%d", repo, i), nil, "Accept", ociManifest), http.StatusOK, ""); !bytes.Equal(m, im.manifest) {
+			t.Fatalf("image %d manifest", i)
+		}
+		for _, d := range []digest.Digest{im.configD, im.layerD} {
+			body := b.expect(b.do("GET", "/v2/"+repo+"/blobs/"+d.String(), nil), http.StatusOK, "")
+			if digest.FromBytes(body) != d {
+				t.Fatalf("image %d blob %s corrupt", i, d)
+			}
+		}
+	}
+	if _, err := b.store.GC(ctx, storage.GCOptions{Grace: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if b.store.BlobExists(ctx, orphan) {
+		t.Fatal("old orphan survived")
+	}
+}
+
+// TestServeS3BadBucket: serve refuses to start on a missing bucket or
+// wrong credentials, naming bucket and endpoint.
+func TestServeS3BadBucket(t *testing.T) {
+	srv := s3test.Start(t)
+	for _, tc := range []struct{ bucket, secret, want string }{
+		{"no-such-bucket", srv.SecretKey, "does not exist"},
+		{srv.Bucket(t), "wrong", "access denied"},
+	} {
+		cfg := DefaultConfig()
+		cfg.Addr = "127.0.0.1:0"
+		cfg.Storage.S3 = &storage.S3Config{Bucket: tc.bucket, RegionEndpoint: srv.Endpoint, ForcePathStyle: true, AccessKey: srv.AccessKey, SecretKey: tc.secret}
+		err := Run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err == nil || !strings.Contains(err.Error(), `"`+tc.bucket+`"`) || !strings.Contains(err.Error(), srv.Endpoint) || !strings.Contains(err.Error(), tc.want) {
+			t.Fatalf("bucket %s: %v", tc.bucket, err)
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/registry/server/storage/s3test"
+	"github.com/opencontainers/go-digest"
+)
+
+// TestChunkedUploadAcrossReplicas: a chunked upload started on one store
+// continues on another (its state is in the storage), a wrong digest is
+// refused with nothing visible, and the right one publishes the blob,
+// readable (with ranges) from the first store.
+func TestChunkedUploadAcrossReplicas(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		a, b := f.s, f.replica()
+		data := make([]byte, 13<<20+12345) // parts of 5 MiB and a tail on S3
+		rand.Read(data)
+		want := digest.FromBytes(data)
+		u, err := a.NewUpload(ctx, "split", "", "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const chunk = 3<<20 + 7
+		for i, off := 0, 0; off < len(data); i, off = i+1, off+chunk {
+			end := min(off+chunk, len(data))
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			su, err := s.GetUpload(ctx, "split", u.ID())
+			if err != nil {
+				t.Fatalf("chunk %d: %v", i, err)
+			}
+			if su.Offset() != int64(off) {
+				t.Fatalf("chunk %d: offset %d, want %d", i, su.Offset(), off)
+			}
+			if _, err := su.Append(ctx, bytes.NewReader(data[off:end]), int64(off), int64(end-off)); err != nil {
+				t.Fatalf("chunk %d: %v", i, err)
+			}
+		}
+		bu, err := b.GetUpload(ctx, "split", u.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bu.Commit(ctx, digest.FromString("something else")); !errdefs.IsDataLoss(err) {
+			t.Fatalf("wrong digest: %v", err)
+		}
+		if a.BlobExists(ctx, digest.FromString("something else")) || a.BlobExists(ctx, want) {
+			t.Fatal("a blob became visible before its digest was verified")
+		}
+		if _, err := bu.Commit(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		r, info, err := a.OpenBlob(ctx, "split", want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if info.Size != int64(len(data)) {
+			t.Fatalf("size %d", info.Size)
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read back: %v (%d bytes)", err, len(got))
+		}
+		p := make([]byte, 1000)
+		if _, err := r.ReadAt(p, 6<<20); err != nil || !bytes.Equal(p, data[6<<20:6<<20+1000]) {
+			t.Fatalf("ReadAt: %v", err)
+		}
+		if _, err := b.GetUpload(ctx, "split", u.ID()); !errdefs.IsNotFound(err) {
+			t.Fatalf("committed session still there: %v", err)
+		}
+		// A monolithic PUT larger than a part goes through a multipart
+		// upload too; a wrong digest leaves nothing.
+		if _, err := b.PutBlob(ctx, "mono", bytes.NewReader(data[:7<<20]), 7<<20, want); !errdefs.IsDataLoss(err) {
+			t.Fatalf("monolithic with a wrong digest: %v", err)
+		}
+		d7 := digest.FromBytes(data[:7<<20])
+		if _, err := b.PutBlob(ctx, "mono", bytes.NewReader(data[:7<<20]), 7<<20, d7); err != nil {
+			t.Fatal(err)
+		}
+		if info, err := a.StatBlob(ctx, "mono", d7); err != nil || info.Size != 7<<20 {
+			t.Fatalf("monolithic blob: %v %+v", err, info)
+		}
+	})
+}
+
+// TestS3StartErrors: a missing bucket, wrong credentials, an unreachable
+// endpoint and an unusable AWS_CA_BUNDLE are refused at start with an error
+// naming the bucket and endpoint (and the bundle).
+func TestS3StartErrors(t *testing.T) {
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t)
+	ctx := context.Background()
+	cfg := S3Config{Bucket: bucket, RegionEndpoint: srv.Endpoint, ForcePathStyle: true, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey}
+	if _, err := OpenS3(ctx, cfg); err != nil {
+		t.Fatalf("good config: %v", err)
+	}
+	check := func(name string, c S3Config, wants ...string) {
+		t.Helper()
+		_, err := OpenS3(ctx, c)
+		if err == nil {
+			t.Fatalf("%s: opened", name)
+		}
+		for _, w := range wants {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not say %q", name, err, w)
+			}
+		}
+	}
+	nb := cfg
+	nb.Bucket = "no-such-bucket"
+	check("missing bucket", nb, `"no-such-bucket"`, srv.Endpoint, "does not exist")
+	bad := cfg
+	bad.SecretKey = "wrong"
+	check("wrong secret", bad, `"`+bucket+`"`, srv.Endpoint, "access denied")
+	half := cfg
+	half.SecretKey = ""
+	check("half credentials", half, "accesskey and secretkey")
+	small := cfg
+	small.ChunkSize = 1 << 20
+	check("small chunks", small, "chunksize")
+
+	// AWS_CA_BUNDLE (set on these machines): irrelevant to an http
+	// endpoint even when unreadable; an https endpoint names it.
+	t.Setenv("AWS_CA_BUNDLE", "/nonexistent/ca.pem")
+	if _, err := OpenS3(ctx, cfg); err != nil {
+		t.Fatalf("http endpoint with an unreadable AWS_CA_BUNDLE: %v", err)
+	}
+	tls := cfg
+	tls.RegionEndpoint = strings.Replace(srv.Endpoint, "http://", "https://", 1)
+	check("https with an unreadable bundle", tls, "AWS_CA_BUNDLE=/nonexistent/ca.pem", `"`+bucket+`"`)
+
+	srv.Kill()
+	check("unreachable", cfg, `"`+bucket+`"`, srv.Endpoint)
+}
