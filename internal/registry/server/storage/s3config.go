@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
@@ -147,6 +146,3 @@ func newS3Client(ctx context.Context, c *S3Config) (*s3.Client, error) {
 		o.APIOptions = append(o.APIOptions, v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)
 	}), nil
 }
-
-// s3Timeout bounds one metadata request (object bodies are not bounded).
-const s3Timeout = 30 * time.Second
