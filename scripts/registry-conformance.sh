@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the OCI distribution-spec conformance suite against `hoist registry serve`
-# on 127.0.0.1: without auth, with htpasswd basic auth and with token auth.
+# on 127.0.0.1: without auth, with htpasswd basic auth, with token auth, and
+# on the S3 storage driver (a versitygw on 127.0.0.1, when installed).
 #
 # usage: scripts/registry-conformance.sh CONFORMANCE_BINARY [HOIST_BINARY]
 #
@@ -20,7 +21,12 @@ work=$(mktemp -d)
 results=${RESULTS:-$work/results}
 port=${PORT:-5077}
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work/root"*; }
+s3pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ -n "$s3pid" ] && kill "$s3pid" 2>/dev/null && wait "$s3pid" 2>/dev/null
+	rm -rf "$work/root"* "$work/s3"
+}
 trap cleanup EXIT
 
 run() { # name, extra serve args...
@@ -48,4 +54,19 @@ run noauth || rc=1
 htpasswd -Bbc "$work/htpasswd" conformance s3cret >/dev/null 2>&1
 OCI_USERNAME=conformance OCI_PASSWORD=s3cret run auth --htpasswd "$work/htpasswd" || rc=1
 OCI_USERNAME=conformance OCI_PASSWORD=s3cret run token --htpasswd "$work/htpasswd" --token-key "$work/token.key" || rc=1
+# The S3 storage driver, on a versitygw (posix backend) on 127.0.0.1.
+if command -v versitygw >/dev/null 2>&1; then
+	s3port=${S3PORT:-7077}
+	mkdir -p "$work/s3/conformance"
+	versitygw --access conformance --secret conformance-secret --port "127.0.0.1:$s3port" posix "$work/s3" >"$work/versitygw.log" 2>&1 &
+	s3pid=$!
+	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$s3port/" && break; sleep 0.1; done
+	cat >"$work/s3.json" <<CFG
+{"storage": {"s3": {"bucket": "conformance", "region": "us-east-1", "regionendpoint": "http://127.0.0.1:$s3port",
+  "forcepathstyle": true, "accesskey": "conformance", "secretkey": "conformance-secret", "rootdirectory": "/registry"}}}
+CFG
+	run s3 --config "$work/s3.json" || rc=1
+else
+	echo "== s3: skipped (versitygw not installed: scripts/install-deps.sh installs it)"
+fi
 exit $rc

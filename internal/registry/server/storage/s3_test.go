@@ -142,3 +142,52 @@ func TestS3StartErrors(t *testing.T) {
 	srv.Kill()
 	check("unreachable", cfg, `"`+bucket+`"`, srv.Endpoint)
 }
+
+// TestCommitWithAnotherAlgorithm: an upload is hashed as it arrives with
+// the session's algorithm (sha256); committing it under a sha512 digest
+// re-reads what was written (on S3 the multipart upload is completed
+// first): a wrong sha512 digest is refused, the right one then publishes
+// the blob, for a blob of several parts and for one shorter than a part.
+func TestCommitWithAnotherAlgorithm(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		for _, size := range []int{11<<20 + 99, 1000} {
+			data := make([]byte, size)
+			rand.Read(data)
+			want := digest.SHA512.FromBytes(data)
+			u, err := f.s.NewUpload(ctx, "alg", "", "t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			const chunk = 4<<20 + 1
+			for off := 0; off < len(data); off += chunk {
+				end := min(off+chunk, len(data))
+				if _, err := u.Append(ctx, bytes.NewReader(data[off:end]), int64(off), int64(end-off)); err != nil {
+					t.Fatalf("%d bytes: chunk at %d: %v", size, off, err)
+				}
+			}
+			if _, err := u.Commit(ctx, digest.SHA512.FromString("other")); !errdefs.IsDataLoss(err) {
+				t.Fatalf("%d bytes: wrong sha512 digest: %v", size, err)
+			}
+			if f.s.BlobExists(ctx, want) {
+				t.Fatalf("%d bytes: visible before its digest was verified", size)
+			}
+			u, err = f.s.GetUpload(ctx, "alg", u.ID())
+			if err != nil {
+				t.Fatalf("%d bytes: the session after a wrong digest: %v", size, err)
+			}
+			if _, err := u.Commit(ctx, want); err != nil {
+				t.Fatalf("%d bytes: commit %s: %v", size, want, err)
+			}
+			r, _, err := f.s.OpenBlob(ctx, "alg", want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(r)
+			r.Close()
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("%d bytes: read back: %v (%d bytes)", size, err, len(got))
+			}
+		}
+	})
+}

@@ -473,6 +473,9 @@ type s3UploadState struct {
 	Tail     string   `json:"tail,omitempty"` // name of the tail object
 	TailSize int64    `json:"tailSize,omitempty"`
 	Seq      int      `json:"seq,omitempty"`
+	// Completed: the multipart upload was completed into its key (to be
+	// read back for another digest algorithm); it takes no more bytes.
+	Completed bool `json:"completed,omitempty"`
 }
 
 type s3Part struct {
@@ -493,6 +496,9 @@ type s3Multipart struct {
 }
 
 func (m *s3Multipart) write(ctx context.Context, p []byte) error {
+	if m.st.Completed && len(p) > 0 {
+		return errdefs.FailedPreconditionf("upload %s was completed to be checked against another digest algorithm: start a new upload", m.name)
+	}
 	for len(p) > 0 {
 		if m.buf == nil {
 			m.buf = make([]byte, 0, m.d.chunk)
@@ -548,6 +554,24 @@ func (m *s3Multipart) publish(ctx context.Context, dg digest.Digest, size int64)
 		m.abort(ctx)
 		return nil
 	}
+	if err := m.complete(ctx, size); err != nil {
+		return err
+	}
+	if err := d.copy(ctx, m.name, blobName(dg), size); err != nil {
+		return err
+	}
+	m.st.UploadID = ""
+	return d.remove(ctx, m.name)
+}
+
+// complete uploads the bytes short of a part as the last part and
+// completes the multipart upload into its own key (m.name), which then
+// holds the size bytes written; a second call finds it completed.
+func (m *s3Multipart) complete(ctx context.Context, size int64) error {
+	d := m.d
+	if m.st.Completed {
+		return nil
+	}
 	if len(m.buf) > 0 {
 		if err := m.uploadPart(ctx); err != nil {
 			return err
@@ -561,17 +585,16 @@ func (m *s3Multipart) publish(ctx context.Context, dg digest.Digest, size int64)
 	_, err := d.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &d.bucket, Key: aws.String(d.key(m.name)),
 		UploadId: &m.st.UploadID, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
 	if err != nil {
-		// Completed by an earlier attempt that failed later?
+		// Completed by an earlier call (readAll, or an attempt that failed
+		// later)?
 		st, serr := d.Stat(ctx, m.name)
 		if !isS3NotFound(err) || serr != nil || st.Size != size {
 			return d.wrap("complete upload", m.name, err)
 		}
 	}
-	if err := d.copy(ctx, m.name, blobName(dg), size); err != nil {
-		return err
-	}
-	m.st.UploadID = ""
-	return d.remove(ctx, m.name)
+	m.st.Completed = true
+	m.dirty = true // the tail went into the last part
+	return nil
 }
 
 // maxCopy is the largest object CopyObject copies in one request.
@@ -783,8 +806,31 @@ func (ss *s3Session) checkpoint(ctx context.Context) error {
 	return nil
 }
 
-func (ss *s3Session) readAll(context.Context, io.Writer) error {
-	return errdefs.InvalidArgumentf("upload %s: on S3 storage a blob is committed with the digest algorithm its upload started with (%s)", ss.id, ss.st.Algorithm)
+// readAll streams the bytes written so far (to hash them with another
+// algorithm than the session's): the multipart upload is completed into
+// its own key first (publish then finds it completed), since the parts of
+// an upload in progress cannot be read.
+func (ss *s3Session) readAll(ctx context.Context, w io.Writer) error {
+	m := ss.mp
+	if len(m.st.Parts) == 0 {
+		_, err := w.Write(m.buf)
+		return err
+	}
+	if err := m.complete(ctx, ss.st.Offset); err != nil {
+		return err
+	}
+	// Recorded before the read: a commit that then fails (a wrong
+	// digest) leaves a session that another commit can still publish.
+	if err := ss.checkpoint(ctx); err != nil {
+		return err
+	}
+	out, err := ss.d.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &ss.d.bucket, Key: aws.String(ss.d.key(m.name))})
+	if err != nil {
+		return ss.d.wrap("read upload", m.name, err)
+	}
+	defer out.Body.Close()
+	_, err = io.Copy(w, out.Body)
+	return err
 }
 
 func (ss *s3Session) publish(ctx context.Context, dg digest.Digest) error {
