@@ -22,7 +22,8 @@ for t in \
 	./internal/imagearchive:FuzzLoadOCIIndex \
 	./internal/registry/server:FuzzParseRoute \
 	./internal/registry/server:FuzzHtpasswd \
-	./internal/registry/server:FuzzAuthorization; do
+	./internal/registry/server:FuzzAuthorization \
+	./internal/registry/server:FuzzPutManifest; do
 	pkg=${t%%:*}
 	name=${t#*:}
 	echo "== $pkg $name ($FUZZTIME)"
