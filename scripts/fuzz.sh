@@ -23,7 +23,8 @@ for t in \
 	./internal/registry/server:FuzzParseRoute \
 	./internal/registry/server:FuzzHtpasswd \
 	./internal/registry/server:FuzzAuthorization \
-	./internal/registry/server:FuzzPutManifest; do
+	./internal/registry/server:FuzzPutManifest \
+	./internal/registry/client:FuzzSelectManifest; do
 	pkg=${t%%:*}
 	name=${t#*:}
 	echo "== $pkg $name ($FUZZTIME)"
