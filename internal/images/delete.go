@@ -275,39 +275,62 @@ func (d *deleter) deleteImage(id digest.Digest, force, prune, quiet bool) error 
 	return d.deleteImage(r.Parent, false, true, true)
 }
 
-// release frees the layers nothing uses any more (layers.Release) and the
-// blobs of a deleted image (its config, its manifests and what they name),
-// then decides every blob so freed by BlobsInUse: one still in use (a
-// layer's blob that another image's manifest names, a blob another image
-// or a live lease holds) stays, the others go to the trash.
+// release frees the layers nothing uses any more and the blobs of a
+// deleted image (its config, its manifests and what they name), every
+// freed blob decided by BlobsInUse (releaseLayers).
 func (d *deleter) release(blobs ...digest.Digest) error {
-	removed, err := d.s.ls.Release(d.ctx, d.tx, d.s.layerUsers())
-	if err != nil {
-		return err
-	}
+	removed, err := d.s.releaseLayers(d.ctx, d.tx, d.s.layerUsers(), blobs)
 	for _, l := range removed {
 		d.items = append(d.items, DeleteItem{Deleted: l.ChainID.String()})
 		d.freed += l.Size
+	}
+	return err
+}
+
+// ReleaseLayers frees, inside tx, the layers that neither this store's
+// users (images, containers) nor extra (the build cache's records) reach
+// and no live lease holds (layers.Store.Release), and decides their blobs
+// by BlobsInUse as rmi does: a blob another image's stored manifest names
+// stays. Call Layers().EmptyTrash after tx has committed. Every removal of
+// layers outside this package (builder prune) goes through it.
+func (s *Store) ReleaseLayers(ctx context.Context, tx *metadata.Tx, extra ...layers.Users) ([]layers.Layer, error) {
+	return s.releaseLayers(ctx, tx, append(s.layerUsers(), extra...), nil)
+}
+
+// releaseLayers is layers.Store.Release for users, then the one decision
+// for the blobs it freed and the given ones: those still in use
+// (BlobsInUse: a layer's blob that another image's manifest names, a blob
+// another image or a live lease holds) are taken out of the trash, the
+// others go to it.
+func (s *Store) releaseLayers(ctx context.Context, tx *metadata.Tx, users []layers.Users, blobs []digest.Digest) ([]layers.Layer, error) {
+	removed, err := s.ls.Release(ctx, tx, users)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range removed {
 		if l.Blob.Digest != "" {
 			blobs = append(blobs, l.Blob.Digest)
 		}
 	}
-	inUse, err := BlobsInUse(d.tx)
+	if len(blobs) == 0 {
+		return removed, nil
+	}
+	inUse, err := BlobsInUse(tx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, b := range blobs {
 		res := layers.BlobResource(b)
 		if inUse[b] {
-			err = metadata.Claim(d.tx, res)
+			err = metadata.Claim(tx, res)
 		} else {
-			err = metadata.Trash(d.tx, res)
+			err = metadata.Trash(tx, res)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return removed, nil
 }
 
 // BlobsInUse is the one rule for whether a blob of the content store may be

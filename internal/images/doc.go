@@ -32,8 +32,9 @@
 // is recorded (Record.ManifestBlobs): so the gzip blob push made of a layer
 // stored uncompressed, which only its manifest names, stays while the image
 // does (a later push reuses it) and goes with the last image naming it.
-// The blobs of a layer that rmi or prune frees are decided by the same
-// rule (another image's manifest may name one). Prune and repair also
+// The blobs of a layer that rmi, prune or builder prune frees are decided
+// by the same rule (another image's manifest may name one): every removal
+// of layers goes through ReleaseLayers, never layers.Store.Release alone. Prune and repair also
 // trash the blobs that only a dead process's lease held (pruneLeases): what
 // a killed load, pull or push wrote goes at once, not after an age. Operations claim a
 // blob in their lease before they rely on it (before writing it, or on

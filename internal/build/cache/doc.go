@@ -11,7 +11,9 @@
 // prune) is a miss. Bolt.LayerRefs names the layers records use, for
 // layers.Store.Release where cached layers must survive. Prune deletes the
 // dangling records (whose layers no image or container uses) and the cache
-// mounts, with All every record, then the layers only they used;
+// mounts, with All every record, then the layers only they used
+// (images.Store.ReleaseLayers: their blobs are decided by images.BlobsInUse,
+// as for rmi, so a blob another image's stored manifest names stays);
 // KeepDuration keeps what is newer (records by their creation time, mounts
 // by their mtime); KeepStorage deletes the oldest first until what the
 // cache alone holds fits.

@@ -231,7 +231,7 @@ func Prune(ctx context.Context, st *images.Store, dir string, opts PruneOptions)
 				return err
 			}
 		}
-		removed, err := st.Layers().Release(ctx, tx, append(users, Bolt{}))
+		removed, err := st.ReleaseLayers(ctx, tx, Bolt{})
 		if err != nil {
 			return err
 		}
