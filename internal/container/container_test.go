@@ -23,6 +23,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/logfile"
 	"github.com/hoistproject/hoist/internal/container/proc"
 	"github.com/hoistproject/hoist/internal/container/spec"
+	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/mount"
 )
 
@@ -826,4 +827,34 @@ func TestPruneRemovesRemnants(t *testing.T) {
 	if _, err := os.Stat(creating); err != nil {
 		t.Errorf("a container being created was removed: %v", err)
 	}
+}
+
+// TestVanishedStateIsGone: a container whose state file went (it is being
+// removed by another process: the record goes before the directory) is
+// "No such container" to a locked read, and List and Prune pass it by
+// instead of failing.
+func TestVanishedStateIsGone(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	c, err := m.Create(ctx, CreateOptions{Image: "busybox:latest", HostConfig: HostConfig{NetworkMode: "none"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A created container whose runtime record exists is reconciled under
+	// its lock, which reads the state.
+	os.MkdirAll(filepath.Join(m.runtimeRoot(m.runtimeOf(c)), c.ID), 0o700)
+	if err := os.Remove(filepath.Join(c.dir, "state.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.lockState(); !errdefs.IsNotFound(err) {
+		t.Fatalf("lockState without a state file: %v, want not found", err)
+	}
+	if _, err := m.List(ctx); err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if _, _, err := m.Prune(ctx, nil); err != nil {
+		t.Fatalf("Prune: %v", err)
+	}
+	os.RemoveAll(filepath.Join(m.runtimeRoot(m.runtimeOf(c)), c.ID))
+	m.removeFiles(c, true)
 }

@@ -242,6 +242,10 @@ func (c *Container) lockState() (func(), error) {
 	}
 	if err := c.loadState(); err != nil {
 		unlock()
+		if errors.Is(err, fs.ErrNotExist) {
+			// Removed meanwhile (its record goes before its directory).
+			return nil, errdefs.NotFoundf("No such container: %s", c.ID)
+		}
 		return nil, err
 	}
 	return unlock, nil
