@@ -18,6 +18,7 @@ import (
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/hoistproject/hoist/internal/container/attach"
 	"github.com/hoistproject/hoist/internal/container/logfile"
@@ -857,4 +858,54 @@ func TestVanishedStateIsGone(t *testing.T) {
 	}
 	os.RemoveAll(filepath.Join(m.runtimeRoot(m.runtimeOf(c)), c.ID))
 	m.removeFiles(c, true)
+}
+
+// TestNameLeftByCrashIsFree: a name whose container went without
+// releasing it (a kill between the removal of the record and of the name,
+// or of a rename's old name) is free again; a name whose container exists,
+// or whose container is being created (its lock held), is not.
+func TestNameLeftByCrashIsFree(t *testing.T) {
+	m := newManager(t, busyboxImage(t))
+	ctx := context.Background()
+	create := func(name string) (*Container, error) {
+		return m.Create(ctx, CreateOptions{Name: name, Image: "busybox:latest", HostConfig: HostConfig{NetworkMode: "none"}})
+	}
+	a, err := create("web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := create("web"); !errdefs.IsConflict(err) {
+		t.Fatalf("a name in use: %v", err)
+	}
+	// Killed after the record went, before the name did.
+	if err := os.Remove(filepath.Join(a.dir, "container.json")); err != nil {
+		t.Fatal(err)
+	}
+	held, err := lockDir(a.dir, unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := create("web"); !errdefs.IsConflict(err) {
+		t.Fatalf("a name whose container's lock is held: %v", err)
+	}
+	held.Close()
+	b, err := create("web")
+	if err != nil {
+		t.Fatalf("a name left by a crash: %v", err)
+	}
+	os.RemoveAll(a.dir)
+	// A rename killed between saving the new name and releasing the old.
+	b.Name = "renamed"
+	if err := b.saveConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.names().Reserve("renamed", b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := create("web"); err != nil {
+		t.Fatalf("a rename's old name: %v", err)
+	}
+	if _, err := create("renamed"); !errdefs.IsConflict(err) {
+		t.Fatalf("the renamed container's name: %v", err)
+	}
 }

@@ -174,33 +174,6 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 		}
 	}
 
-	name := o.Name
-	if name != "" {
-		if err := m.names().Reserve(strings.TrimPrefix(name, "/"), id); err != nil {
-			return nil, err
-		}
-		name = strings.TrimPrefix(name, "/")
-	} else {
-		for i := 0; ; i++ {
-			name = names.Generate()
-			if i > 5 {
-				name += strconv.Itoa(i)
-			}
-			if err := m.names().Reserve(name, id); err == nil {
-				break
-			} else if !errdefs.IsConflict(err) || i > 50 {
-				return nil, err
-			}
-		}
-	}
-	c.Name = name
-	ok := false
-	defer func() {
-		if !ok {
-			os.RemoveAll(c.dir)
-			m.names().Release(name, id)
-		}
-	}()
 	// 0710 as docker's containers and overlay2 dirs since 20.10.9
 	// (CVE-2021-41091): no other host user walks into a container's files
 	// (its setuid programs among them).
@@ -209,7 +182,9 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	// held on until Start (or Release), so that no prune or rm takes the
 	// container between its creation and its start. The directory is made
 	// and locked under the remnant sweep's shared lock, so a sweep never
-	// sees it between the two.
+	// sees it between the two; the name is reserved after, so that a
+	// reservation whose container has no record and no lock holder is a
+	// crash's leftover (reserveName).
 	lk, err := m.newContainerDir(c)
 	if err != nil {
 		return nil, err
@@ -219,6 +194,36 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 			lk.Close()
 		}
 	}()
+	ok := false
+	name := ""
+	defer func() {
+		if !ok {
+			os.RemoveAll(c.dir)
+			if name != "" {
+				m.names().Release(name, id)
+			}
+		}
+	}()
+	if want := strings.TrimPrefix(o.Name, "/"); want != "" {
+		if err := m.reserveName(want, id); err != nil {
+			return nil, err
+		}
+		name = want
+	} else {
+		for i := 0; ; i++ {
+			gen := names.Generate()
+			if i > 5 {
+				gen += strconv.Itoa(i)
+			}
+			if err := m.reserveName(gen, id); err == nil {
+				name = gen
+				break
+			} else if !errdefs.IsConflict(err) || i > 50 {
+				return nil, err
+			}
+		}
+	}
+	c.Name = name
 	for _, d := range []string{filepath.Join(c.dir, "work"), filepath.Join(c.dir, "rootfs"), filepath.Join(c.dir, "bundle")} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, fmt.Errorf("create container dir: %w", err)

@@ -333,7 +333,7 @@ func (m *Manager) Rename(ctx context.Context, ref, newName string) error {
 		return err
 	}
 	defer unlock()
-	if err := m.names().Reserve(newName, c.ID); err != nil {
+	if err := m.reserveName(newName, c.ID); err != nil {
 		return err
 	}
 	old := c.Name

@@ -286,6 +286,47 @@ func (m *Manager) newContainerDir(c *Container) (*os.File, error) {
 	return lk, nil
 }
 
+// reserveName reserves name for id (names.Store.Reserve). A reservation
+// left by a crash is taken over: one whose container has no record, or a
+// record under another name, while nobody holds that container's lock (a
+// create holds it from before its reservation until its record is
+// written, rm and rename from before they touch the record until the old
+// name is released).
+func (m *Manager) reserveName(name, id string) error {
+	err := m.names().Reserve(name, id)
+	if !errdefs.IsConflict(err) {
+		return err
+	}
+	owner, ok := m.names().Lookup(name)
+	if !ok || owner == id || !m.reservationLeftOver(name, owner) {
+		return err
+	}
+	m.names().Release(name, owner)
+	return m.names().Reserve(name, id)
+}
+
+// reservationLeftOver reports whether the reservation of name for the
+// container owner is a crash's leftover (see reserveName).
+func (m *Manager) reservationLeftOver(name, owner string) bool {
+	if !reference.IsFullID(owner) {
+		return false
+	}
+	dir := filepath.Join(m.containersDir(), owner)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	f, err := lockDir(dir, unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		return false // held: being created, renamed or removed
+	}
+	defer f.Close()
+	c, err := m.load(owner)
+	if err != nil {
+		return errdefs.IsNotFound(err)
+	}
+	return c.Name != name
+}
+
 // sweepLock takes containers/.sweep's lock (how: LOCK_SH to make a
 // container directory, LOCK_EX to sweep remnants).
 func (m *Manager) sweepLock(how int) (*os.File, error) {
