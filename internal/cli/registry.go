@@ -81,6 +81,13 @@ With --s3-bucket (or "storage": {"s3": {...}} in the config file, with
 distribution's storage.s3 keys: bucket, region, regionendpoint, forcepathstyle,
 accesskey, secretkey, rootdirectory, chunksize, secure, skipverify) the registry
 lives in an S3 bucket instead, and any number of replicas may serve it.
+With --proxy-remote URL (or "proxy": {"remoteurl", "username", "password",
+"ttl"} in the config file, as distribution) the registry is a pull-through
+cache of the registry at URL: the first pull of a manifest or blob fetches it
+from there (verified by digest) and stores it, later pulls are served from the
+store; a tag is asked about again after --proxy-ttl, and served from the store
+when the upstream cannot be reached; pushes and deletes are refused
+(405 UNSUPPORTED).
 
 Example config file:
 
@@ -135,6 +142,10 @@ DENIED. /healthz answers without credentials.`,
 	f.Int("uploads-per-repository", d.UploadsPerRepo, "Most open upload sessions per repository (0: no cap; beyond: 429 TOOMANYREQUESTS)")
 	f.Int("uploads-per-client", d.UploadsPerClient, "Most open upload sessions per client, a user or else an IP address (0: no cap)")
 	addS3Flags(f)
+	f.String("proxy-remote", "", "Be a pull-through cache of the registry at this URL, e.g. https://registry-1.docker.io (config: proxy.remoteurl)")
+	f.String("proxy-username", "", "User name at the upstream of the cache")
+	f.String("proxy-password", "", "Password at the upstream (prefer HOIST_REGISTRY_PROXY_PASSWORD or the config file)")
+	f.Duration("proxy-ttl", time.Duration(d.Proxy.TTL), "Serve a cached tag this long before asking the upstream again (0: on every pull)")
 	return c
 }
 
