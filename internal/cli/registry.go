@@ -79,7 +79,8 @@ HOIST_REGISTRY_ADDR). Flags win over the environment, which wins over the file.
 The registry root is --root when given, else <hoist root>/registry.
 With --s3-bucket (or "storage": {"s3": {...}} in the config file, with
 distribution's storage.s3 keys: bucket, region, regionendpoint, forcepathstyle,
-accesskey, secretkey, rootdirectory, chunksize, secure, skipverify) the registry
+accesskey, secretkey, rootdirectory, chunksize, secure, skipverify, and
+redirect: blob GETs answered with a 307 to a presigned URL) the registry
 lives in an S3 bucket instead, and any number of replicas may serve it.
 With --proxy-remote URL (or "proxy": {"remoteurl", "username", "password",
 "ttl"} in the config file, as distribution) the registry is a pull-through
@@ -161,6 +162,7 @@ func addS3Flags(f *pflag.FlagSet) {
 	f.Int64("s3-chunksize", 0, "Multipart part size in bytes (at least 5 MiB; default 10 MiB)")
 	f.Bool("s3-secure", true, "https for an endpoint given without a scheme")
 	f.Bool("s3-skipverify", false, "Skip TLS certificate verification of the S3 endpoint")
+	f.Bool("s3-redirect", false, "Answer blob GETs with a 307 to a presigned S3 URL (clients must reach the S3 endpoint)")
 }
 
 // registryLogger logs JSON to stderr at info level (so access logs show)

@@ -22,6 +22,18 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, req *request) {
 		if s.proxy != nil && !s.proxyBlob(w, r, req.name, d) {
 			return
 		}
+		if r.Method == http.MethodGet {
+			u, err := s.store.BlobURL(r.Context(), req.name, d)
+			if err != nil {
+				writeError(w, r, classify(err, errBlobUnknown, errDigestInvalid), err)
+				return
+			}
+			if u != "" {
+				w.Header().Set("Docker-Content-Digest", d.String())
+				http.Redirect(w, r, u, http.StatusTemporaryRedirect)
+				return
+			}
+		}
 		f, info, err := s.store.OpenBlob(r.Context(), req.name, d)
 		if err != nil {
 			writeError(w, r, classify(err, errBlobUnknown, errDigestInvalid), err)
