@@ -79,8 +79,16 @@ HOIST_REGISTRY_ADDR). Flags win over the environment, which wins over the file.
 The registry root is --root when given, else <hoist root>/registry.
 With --s3-bucket (or "storage": {"s3": {...}} in the config file, with
 distribution's storage.s3 keys: bucket, region, regionendpoint, forcepathstyle,
-accesskey, secretkey, rootdirectory, chunksize, secure, skipverify) the registry
+accesskey, secretkey, rootdirectory, chunksize, secure, skipverify, and
+redirect: blob GETs answered with a 307 to a presigned URL) the registry
 lives in an S3 bucket instead, and any number of replicas may serve it.
+With --proxy-remote URL (or "proxy": {"remoteurl", "username", "password",
+"ttl"} in the config file, as distribution) the registry is a pull-through
+cache of the registry at URL: the first pull of a manifest or blob fetches it
+from there (verified by digest) and stores it, later pulls are served from the
+store; a tag is asked about again after --proxy-ttl, and served from the store
+when the upstream cannot be reached; pushes and deletes are refused
+(405 UNSUPPORTED).
 
 Example config file:
 
@@ -135,6 +143,10 @@ DENIED. /healthz answers without credentials.`,
 	f.Int("uploads-per-repository", d.UploadsPerRepo, "Most open upload sessions per repository (0: no cap; beyond: 429 TOOMANYREQUESTS)")
 	f.Int("uploads-per-client", d.UploadsPerClient, "Most open upload sessions per client, a user or else an IP address (0: no cap)")
 	addS3Flags(f)
+	f.String("proxy-remote", "", "Be a pull-through cache of the registry at this URL, e.g. https://registry-1.docker.io (config: proxy.remoteurl)")
+	f.String("proxy-username", "", "User name at the upstream of the cache")
+	f.String("proxy-password", "", "Password at the upstream (prefer HOIST_REGISTRY_PROXY_PASSWORD or the config file)")
+	f.Duration("proxy-ttl", time.Duration(d.Proxy.TTL), "Serve a cached tag this long before asking the upstream again (0: on every pull)")
 	return c
 }
 
@@ -150,6 +162,7 @@ func addS3Flags(f *pflag.FlagSet) {
 	f.Int64("s3-chunksize", 0, "Multipart part size in bytes (at least 5 MiB; default 10 MiB)")
 	f.Bool("s3-secure", true, "https for an endpoint given without a scheme")
 	f.Bool("s3-skipverify", false, "Skip TLS certificate verification of the S3 endpoint")
+	f.Bool("s3-redirect", false, "Answer blob GETs with a 307 to a presigned S3 URL (clients must reach the S3 endpoint)")
 }
 
 // registryLogger logs JSON to stderr at info level (so access logs show)

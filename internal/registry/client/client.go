@@ -334,3 +334,19 @@ func describeRef(n reference.Named, ref string) string {
 	}
 	return name + ":" + ref
 }
+
+// RemoteRepository is the repository path on the registry at endpoint
+// ("https://host[:port]" or "http://host:port", no path, as a mirror is
+// written), authenticated with the credentials of the registry name
+// host[:port]. A pull-through cache reaches its upstream this way.
+func (c *Client) RemoteRepository(endpoint, path string) (*Repository, error) {
+	mi, err := parseMirror(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	n, err := reference.ParseNamed(mi.host + "/" + path)
+	if err != nil {
+		return nil, errdefs.InvalidArgumentf("repository %q on %s: %v", path, mi.host, err)
+	}
+	return &Repository{c: c, h: c.host(mi.host, mi.host, mi.scheme, mi.host), name: n, path: path}, nil
+}

@@ -1,4 +1,4 @@
-package client
+package client_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/mediatype"
+	. "github.com/hoistproject/hoist/internal/registry/client"
 	"github.com/hoistproject/hoist/internal/registry/client/auth"
 	"github.com/hoistproject/hoist/internal/registry/client/registrytest"
 	"github.com/hoistproject/hoist/internal/registry/server"
@@ -22,6 +23,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/crypto/bcrypt"
 )
+
+var ctx = context.Background()
 
 // TestInteropRegistry2 runs the client against a real registry:2 with
 // htpasswd auth.
@@ -84,20 +87,20 @@ func interop(t *testing.T, host string, hasSearch bool) {
 		t.Fatalf("login: %v", err)
 	}
 
-	repo := c.Repository(mustName(t, reg.Host+"/hoist/app"))
+	repo := c.Repository(MustName(t, reg.Host+"/hoist/app"))
 	// config by PushBlob (monolithic), a 3.5 MiB layer by the Ingester (chunked)
 	cfgBytes := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
 	cfg := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: digest.FromBytes(cfgBytes), Size: int64(len(cfgBytes))}
 	if err := repo.PushBlob(ctx, cfg, bytes.NewReader(cfgBytes)); err != nil {
 		t.Fatalf("PushBlob: %v", err)
 	}
-	layerBytes := randBytes(3<<20 + 512<<10)
+	layerBytes := RandBytes(3<<20 + 512<<10)
 	layer := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromBytes(layerBytes), Size: int64(len(layerBytes))}
 	if _, err := content.WriteBlob(ctx, repo, bytes.NewReader(layerBytes), layer.Size, layer.Digest); err != nil {
 		t.Fatalf("chunked upload: %v", err)
 	}
 	// a second chunked upload through PushBlob
-	layer2Bytes := randBytes(2<<20 + 7)
+	layer2Bytes := RandBytes(2<<20 + 7)
 	layer2 := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayerGzip, Digest: digest.FromBytes(layer2Bytes), Size: int64(len(layer2Bytes))}
 	if err := repo.PushBlob(ctx, layer2, bytes.NewReader(layer2Bytes)); err != nil {
 		t.Fatalf("chunked PushBlob: %v", err)
@@ -138,7 +141,7 @@ func interop(t *testing.T, host string, hasSearch bool) {
 	// pull side, with a fresh client (fresh token/auth state)
 	c2 := New(Options{Credentials: func(context.Context, string) (auth.Credentials, error) { return creds, nil }, CertsDirs: []string{}})
 	defer c2.Close()
-	r2 := c2.Repository(mustName(t, reg.Host+"/hoist/app:multi"))
+	r2 := c2.Repository(MustName(t, reg.Host+"/hoist/app:multi"))
 	desc, err := r2.Resolve(ctx, Ref(r2.Name()))
 	if err != nil || desc.MediaType != ocispec.MediaTypeImageIndex || desc.Digest != digest.FromBytes(ib) {
 		t.Fatalf("Resolve index: %+v %v", desc, err)
@@ -190,7 +193,7 @@ func interop(t *testing.T, host string, hasSearch bool) {
 	}
 
 	// cross-repository mount, then the blob is in the other repository
-	other := c2.Repository(mustName(t, reg.Host+"/hoist/other"))
+	other := c2.Repository(MustName(t, reg.Host+"/hoist/other"))
 	ok, err := other.Mount(ctx, layer.Digest, "hoist/app")
 	if err != nil || !ok {
 		t.Fatalf("Mount = %v %v", ok, err)
@@ -206,20 +209,20 @@ func interop(t *testing.T, host string, hasSearch bool) {
 	// anonymous access is refused with a clear error
 	anon := New(Options{CertsDirs: []string{}})
 	defer anon.Close()
-	_, err = anon.Repository(mustName(t, reg.Host+"/hoist/app")).Resolve(ctx, "v1")
+	_, err = anon.Repository(MustName(t, reg.Host+"/hoist/app")).Resolve(ctx, "v1")
 	if !errors.Is(err, errdefs.ErrUnauthorized) || !strings.Contains(err.Error(), "unauthorized: ") {
 		t.Fatalf("anonymous: %v", err)
 	}
 	// whole-image copies: local store -> registry -> another local store
-	src := newLocal(t)
-	img := buildImage(t, src)
-	pushed, err := Push(ctx, src, c2.Repository(mustName(t, reg.Host+"/hoist/multi")), img.index, "1.0", PushOptions{})
-	if err != nil || pushed.Digest != img.index.Digest {
+	src := NewLocal(t)
+	imgIndex, imgArm64 := BuildImage(t, src)
+	pushed, err := Push(ctx, src, c2.Repository(MustName(t, reg.Host+"/hoist/multi")), imgIndex, "1.0", PushOptions{})
+	if err != nil || pushed.Digest != imgIndex.Digest {
 		t.Fatalf("Push image: %+v %v", pushed, err)
 	}
-	dst := newLocal(t)
-	res, err := Pull(ctx, []*Repository{c2.Repository(mustName(t, reg.Host+"/hoist/multi"))}, "1.0", dst, PullOptions{Platform: &arm})
-	if err != nil || res.Index.Digest != img.index.Digest || res.Manifest.Digest != img.arm64.Digest {
+	dst := NewLocal(t)
+	res, err := Pull(ctx, []*Repository{c2.Repository(MustName(t, reg.Host+"/hoist/multi"))}, "1.0", dst, PullOptions{Platform: &arm})
+	if err != nil || res.Index.Digest != imgIndex.Digest || res.Manifest.Digest != imgArm64.Digest {
 		t.Fatalf("Pull image: %+v %v", res, err)
 	}
 

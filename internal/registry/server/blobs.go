@@ -5,7 +5,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/registry/server/storage"
+	"github.com/opencontainers/go-digest"
 )
 
 // blob serves GET/HEAD (with Range) and DELETE /v2/<name>/blobs/<digest>.
@@ -17,6 +19,21 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, req *request) {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		if s.proxy != nil && !s.proxyBlob(w, r, req.name, d) {
+			return
+		}
+		if r.Method == http.MethodGet {
+			u, err := s.store.BlobURL(r.Context(), req.name, d)
+			if err != nil {
+				writeError(w, r, classify(err, errBlobUnknown, errDigestInvalid), err)
+				return
+			}
+			if u != "" {
+				w.Header().Set("Docker-Content-Digest", d.String())
+				http.Redirect(w, r, u, http.StatusTemporaryRedirect)
+				return
+			}
+		}
 		f, info, err := s.store.OpenBlob(r.Context(), req.name, d)
 		if err != nil {
 			writeError(w, r, classify(err, errBlobUnknown, errDigestInvalid), err)
@@ -51,4 +68,34 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, req *request) {
 	default:
 		methodNotAllowed(w, r, "GET, HEAD, DELETE")
 	}
+}
+
+// proxyBlob makes a pull-through cache hold blob d of repo before it is
+// served, fetching it from the upstream (a HEAD for a blob not cached yet
+// is answered from the upstream's HEAD). It reports whether the caller
+// goes on to serve the blob from the store.
+func (s *Server) proxyBlob(w http.ResponseWriter, r *http.Request, repo string, d digest.Digest) bool {
+	ctx := r.Context()
+	_, err := s.store.StatBlob(ctx, repo, d)
+	if err == nil || !errdefs.IsNotFound(err) {
+		return true
+	}
+	if r.Method == http.MethodHead && !s.store.BlobExists(ctx, d) {
+		size, err := s.proxy.blobSize(ctx, repo, d)
+		if err != nil {
+			writeError(w, r, classifyUpstream(err, errBlobUnknown), err)
+			return false
+		}
+		h := w.Header()
+		h.Set("Docker-Content-Digest", d.String())
+		h.Set("Content-Type", "application/octet-stream")
+		h.Set("Content-Length", strconv.FormatInt(size, 10))
+		w.WriteHeader(http.StatusOK)
+		return false
+	}
+	if err := s.proxy.blob(ctx, s.store, repo, d); err != nil {
+		writeError(w, r, classifyUpstream(err, errBlobUnknown), err)
+		return false
+	}
+	return true
 }

@@ -69,6 +69,25 @@ type Config struct {
 	// keys are also settable as s3_<key> (--s3-<key>,
 	// HOIST_REGISTRY_S3_<KEY>).
 	Storage StorageConfig `json:"storage"`
+	// Proxy makes the registry a pull-through cache of another registry
+	// (distribution's proxy section); its keys are also settable as
+	// proxy_<key> (--proxy-remote, --proxy-username, --proxy-password,
+	// --proxy-ttl; HOIST_REGISTRY_PROXY_<KEY>).
+	Proxy ProxyConfig `json:"proxy"`
+}
+
+// ProxyConfig is the proxy section: the upstream registry of a
+// pull-through cache. The key tag names a field's flat setting when it
+// differs from its JSON key.
+type ProxyConfig struct {
+	// RemoteURL is the upstream: https://host[:port] (http:// for a
+	// registry without TLS); empty: not a cache.
+	RemoteURL string `json:"remoteurl" key:"remote"`
+	Username  string `json:"username"`
+	Password  string `json:"password"`
+	// TTL is how long a tag fetched from the upstream is served without
+	// asking the upstream again (0: ask on every pull).
+	TTL Duration `json:"ttl"`
 }
 
 // StorageConfig is the storage section of the config file.
@@ -94,8 +113,21 @@ func (c *Config) OpenStore(ctx context.Context) (*storage.Store, error) {
 	return storage.Open(c.Root)
 }
 
-// s3Prefix prefixes the flat names of the storage.s3 keys.
-const s3Prefix = "s3_"
+// sections are the config objects whose scalar keys are also settable
+// flat, as prefix + key.
+var sections = []struct {
+	prefix string
+	typ    reflect.Type
+	value  func(c *Config) reflect.Value
+}{
+	{"s3_", reflect.TypeOf(storage.S3Config{}), func(c *Config) reflect.Value {
+		if c.Storage.S3 == nil {
+			c.Storage.S3 = &storage.S3Config{}
+		}
+		return reflect.ValueOf(c.Storage.S3).Elem()
+	}},
+	{"proxy_", reflect.TypeOf(ProxyConfig{}), func(c *Config) reflect.Value { return reflect.ValueOf(&c.Proxy).Elem() }},
+}
 
 // DefaultConfig is the configuration before file, environment and flags.
 func DefaultConfig() Config {
@@ -107,6 +139,7 @@ func DefaultConfig() Config {
 		UploadMaxAge:     Duration(time.Hour),
 		UploadsPerRepo:   256,
 		UploadsPerClient: 1024,
+		Proxy:            ProxyConfig{TTL: Duration(10 * time.Minute)},
 	}
 }
 
@@ -142,7 +175,19 @@ func (c *Config) ApplyEnv(getenv func(string) string) error {
 // ConfigKeys lists the scalar keys settable with Set.
 func ConfigKeys() []string {
 	keys := scalarKeys(reflect.TypeOf(Config{}), "")
-	return append(keys, scalarKeys(reflect.TypeOf(storage.S3Config{}), s3Prefix)...)
+	for _, sec := range sections {
+		keys = append(keys, scalarKeys(sec.typ, sec.prefix)...)
+	}
+	return keys
+}
+
+// flatName is a field's name as a flat setting: its key tag, else its
+// JSON key.
+func flatName(f reflect.StructField) string {
+	if k := f.Tag.Get("key"); k != "" {
+		return k
+	}
+	return strings.Split(f.Tag.Get("json"), ",")[0]
 }
 
 func scalarKeys(t reflect.Type, prefix string) []string {
@@ -153,7 +198,7 @@ func scalarKeys(t reflect.Type, prefix string) []string {
 		case reflect.Slice, reflect.Struct:
 			continue
 		}
-		keys = append(keys, prefix+strings.Split(f.Tag.Get("json"), ",")[0])
+		keys = append(keys, prefix+flatName(f))
 	}
 	return keys
 }
@@ -161,11 +206,10 @@ func scalarKeys(t reflect.Type, prefix string) []string {
 // Set sets one scalar key (its json name; "-" may stand for "_") from text.
 func (c *Config) Set(key, value string) error {
 	key = strings.ReplaceAll(key, "-", "_")
-	if k, ok := strings.CutPrefix(key, s3Prefix); ok {
-		if c.Storage.S3 == nil {
-			c.Storage.S3 = &storage.S3Config{}
+	for _, sec := range sections {
+		if k, ok := strings.CutPrefix(key, sec.prefix); ok {
+			return setField(sec.value(c), k, key, value)
 		}
-		return setField(reflect.ValueOf(c.Storage.S3).Elem(), k, key, value)
 	}
 	return setField(reflect.ValueOf(c).Elem(), key, key, value)
 }
@@ -173,7 +217,7 @@ func (c *Config) Set(key, value string) error {
 func setField(v reflect.Value, key, name, value string) error {
 	t := v.Type()
 	for i := range t.NumField() {
-		if strings.Split(t.Field(i).Tag.Get("json"), ",")[0] != key {
+		if flatName(t.Field(i)) != key {
 			continue
 		}
 		f := v.Field(i)

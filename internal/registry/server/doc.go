@@ -10,7 +10,8 @@
 //	GET  /v2/_catalog?n=&last=                        repositories the caller may read (n capped at 1000)
 //	GET  /v2/<name>/tags/list?n=&last=                tags, with a Link header when more follow
 //	GET|HEAD|PUT|DELETE /v2/<name>/manifests/<ref>    by tag or digest; PUT by digest takes ?tag= (OCI-Tag)
-//	GET|HEAD|DELETE /v2/<name>/blobs/<digest>         Range supported (http.ServeContent, sendfile)
+//	GET|HEAD|DELETE /v2/<name>/blobs/<digest>         Range supported (http.ServeContent, sendfile); GET is a
+//	                                                  307 to a presigned URL on S3 with redirect on
 //	POST /v2/<name>/blobs/uploads/                    session, ?digest= (monolithic), ?digest-algorithm=,
 //	                                                  ?mount=<digest>[&from=<repo>] (cross-repo / anonymous mount)
 //	GET|PATCH|PUT|DELETE /v2/<name>/blobs/uploads/<id> status, chunk (Content-Range; 416 out of order),
@@ -36,4 +37,25 @@
 // header); a caller who may not read a repository gets DENIED
 // whether or not the thing asked for exists, and a mount from such a
 // repository silently becomes an upload session.
+//
+// Pull-through cache (proxy.go; WithProxy, Config.Proxy with
+// distribution's proxy keys remoteurl, username, password, ttl): a
+// manifest or blob GET the store cannot answer is fetched from the
+// upstream through package client (auth challenges, retries, digest
+// checks) and stored before it is served, so a blob whose bytes do not
+// hash to its digest is answered 502 and nothing of it is kept (the store
+// commits blobs only once verified). Manifests are stored with
+// PutOptions.Cached (their blobs arrive when first pulled). A tag is served
+// from the store while it was written less than the TTL ago, then the
+// upstream is asked (HEAD): the same digest rewrites the tag (its TTL starts
+// again), another is fetched and tagged, and an upstream that cannot answer
+// leaves the cached tag served (a warning is logged). A blob the store holds
+// for another repository is linked once the upstream confirms (HEAD) that
+// this repository has it; a HEAD of a blob not cached yet is answered from
+// the upstream's HEAD without storing. Fetches are detached from the
+// request (a client that gives up does not cancel them) and one fetch of a
+// thing runs at a time per process (singleflight); replicas may fetch the
+// same thing twice, harmlessly. Pushes and deletes are refused with 405
+// UNSUPPORTED (as registry:2 in proxy mode); stars stay local. Tag lists,
+// the catalog and referrers answer what the cache holds.
 package server

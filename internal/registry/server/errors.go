@@ -32,6 +32,8 @@ const (
 	errDenied
 	errUnsupported
 	errReadOnly
+	errProxyWrite
+	errUpstream
 	errTooManyRequests
 	errNotFound
 	errMethodNotAllowed
@@ -64,6 +66,8 @@ var errorTable = [...]struct {
 	errDenied:              {"DENIED", http.StatusForbidden, "requested access to the resource is denied"},
 	errUnsupported:         {"UNSUPPORTED", http.StatusMethodNotAllowed, "the operation is unsupported"},
 	errReadOnly:            {"UNSUPPORTED", http.StatusMethodNotAllowed, "the registry is read-only"},
+	errProxyWrite:          {"UNSUPPORTED", http.StatusMethodNotAllowed, "the registry is a pull-through cache: it accepts no pushes or deletes"},
+	errUpstream:            {"UNKNOWN", http.StatusBadGateway, "the upstream registry of this cache failed"},
 	errTooManyRequests:     {"TOOMANYREQUESTS", http.StatusTooManyRequests, "too many requests"},
 	errNotFound:            {"NOT_FOUND", http.StatusNotFound, "not found"},
 	errMethodNotAllowed:    {"UNSUPPORTED", http.StatusMethodNotAllowed, "method not allowed"},
@@ -95,6 +99,16 @@ func writeError(w http.ResponseWriter, r *http.Request, kind errKind, detail any
 	if r.Method != http.MethodHead {
 		w.Write(b)
 	}
+}
+
+// classifyUpstream translates an error of a pull-through cache's fetch:
+// what the upstream does not have is notFound, a failure of the upstream
+// (unreachable, refusing, corrupt content) is 502.
+func classifyUpstream(err error, notFound errKind) errKind {
+	if errdefs.IsNotFound(err) {
+		return notFound
+	}
+	return errUpstream
 }
 
 // classify translates a storage error (errdefs classes) into a table row;

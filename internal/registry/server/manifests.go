@@ -27,8 +27,15 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, req *request) 
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		m, err := s.store.GetManifest(ctx, req.name, ref)
-		if err != nil {
+		var m *storage.Manifest
+		var err error
+		if s.proxy != nil {
+			m, err = s.proxy.manifest(ctx, s.store, req.name, ref)
+			if err != nil {
+				writeError(w, r, classifyUpstream(err, errManifestUnknown), err)
+				return
+			}
+		} else if m, err = s.store.GetManifest(ctx, req.name, ref); err != nil {
 			writeError(w, r, classify(err, errManifestUnknown, errManifestInvalid), err)
 			return
 		}

@@ -194,3 +194,44 @@ func TestServeS3BadBucket(t *testing.T) {
 		}
 	}
 }
+
+// TestS3Redirect: with --s3-redirect a blob GET is a 307 to a presigned URL
+// of the object on the S3 endpoint, which serves the blob's bytes; hoist
+// pull follows it. Manifests and HEADs are still answered by the registry.
+func TestS3Redirect(t *testing.T) {
+	bin := hoistBinary(t)
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t)
+	addr := freeAddr(t)
+	startHoist(t, bin, t.TempDir(), addr, "--s3-bucket", bucket, "--s3-regionendpoint", srv.Endpoint, "--s3-forcepathstyle",
+		"--s3-accesskey", srv.AccessKey, "--s3-secretkey", srv.SecretKey, "--s3-rootdirectory", "/reg", "--s3-redirect")
+	base := "http://" + addr
+	im := newRealImage(t, "redirected")
+	im.push(t, base, "red/img", "v1")
+
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(base + "/v2/red/img/blobs/" + im.layerD.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusTemporaryRedirect || !strings.HasPrefix(loc, srv.Endpoint+"/"+bucket+"/reg/blobs/sha256/") || !strings.Contains(loc, "X-Amz-Signature=") {
+		t.Fatalf("blob GET: %d Location %q", resp.StatusCode, loc)
+	}
+	code, _, body := httpDo(t, "GET", loc, nil)
+	if code != http.StatusOK || !bytes.Equal(body, im.layer) {
+		t.Fatalf("presigned URL: %d, %d bytes", code, len(body))
+	}
+	code, h, _ := httpDo(t, "HEAD", base+"/v2/red/img/blobs/"+im.layerD.String(), nil)
+	if code != http.StatusOK || h.Get("Content-Length") != fmt.Sprint(len(im.layer)) {
+		t.Fatalf("HEAD: %d %v", code, h)
+	}
+	code, _, body = httpDo(t, "GET", base+"/v2/red/img/blobs/"+digest.FromString("absent").String(), nil)
+	if code != http.StatusNotFound {
+		t.Fatalf("missing blob: %d %s", code, body)
+	}
+	if out, err := hoistPull(t, bin, addr+"/red/img:v1"); err != nil {
+		t.Fatalf("hoist pull through redirects: %v\n%s", err, out)
+	}
+}

@@ -42,6 +42,14 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 	metrics := NewMetrics()
 	opts := []Option{WithLogger(log), WithAccessLog(cfg.AccessLog), WithReadOnly(cfg.ReadOnly),
 		WithAllowSparse(cfg.AllowSparse), WithMetrics(metrics), WithGCGrace(time.Duration(cfg.GCGrace))}
+	if cfg.Proxy.RemoteURL != "" {
+		p, err := NewProxy(cfg.Proxy, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		opts = append(opts, WithProxy(p))
+	}
 	if cfg.Htpasswd != "" {
 		h, err := LoadHtpasswd(cfg.Htpasswd)
 		if err != nil {
@@ -90,7 +98,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 
 	errc := make(chan error, 1)
 	go func() {
-		log.Info("registry listening", "addr", ln.Addr().String(), "storage", store.Driver().String(), "tls", cfg.TLSCert != "", "auth", cfg.Htpasswd != "")
+		log.Info("registry listening", "addr", ln.Addr().String(), "storage", store.Driver().String(), "tls", cfg.TLSCert != "", "auth", cfg.Htpasswd != "", "proxy", cfg.Proxy.RemoteURL)
 		if cfg.TLSCert != "" {
 			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
 		} else {

@@ -26,6 +26,7 @@ type Server struct {
 	metrics     *Metrics
 	maxCatalog  int
 	gcGrace     time.Duration
+	proxy       *Proxy // set: a pull-through cache
 }
 
 // Option configures a Server.
@@ -248,6 +249,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *request) {
 	write := r.Method != http.MethodGet && r.Method != http.MethodHead
 	if write && s.readOnly {
 		writeError(w, r, errReadOnly, nil)
+		return
+	}
+	if write && s.proxy != nil && req.route != routeStar {
+		writeError(w, r, errProxyWrite, nil)
 		return
 	}
 	// Starring needs read access only.

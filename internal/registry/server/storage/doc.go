@@ -11,7 +11,10 @@
 // directory, the layout below) or the S3 driver (OpenS3: the same key
 // layout in a bucket under rootdirectory, see s3driver.go). Store holds the
 // rules (validation, links, tags, referrers, GC marking, session caps); the
-// drivers only store bytes.
+// drivers only store bytes. A driver that is also a Redirector (S3 with
+// redirect on) gives Store.BlobURL a presigned GET URL of a blob (valid
+// 20 minutes), which the server answers blob GETs with (307), after the
+// repository's link was checked.
 //
 // On S3: small files are single PUTs (atomic: last writer wins, never torn);
 // an upload session is an S3 multipart upload of parts of exactly chunksize

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"mime"
 	"strings"
+	"time"
 
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -62,6 +63,10 @@ type PutOptions struct {
 	// AllowSparse accepts image manifests whose layers have not been pushed
 	// (the config must still exist). Index children may always be missing.
 	AllowSparse bool
+	// Cached marks a manifest a pull-through cache fetched from its
+	// upstream: the blobs it references are fetched when first pulled, so
+	// none need be present.
+	Cached bool
 }
 
 // PutResult is what a manifest PUT stored.
@@ -163,7 +168,7 @@ func (s *Store) PutManifest(ctx context.Context, repo, ref, contentType string, 
 		s.touch(ctx, d.Digest)
 		return nil
 	}
-	if mediatype.IsImageManifest(mt) {
+	if mediatype.IsImageManifest(mt) && !opts.Cached {
 		if err := check(*m.Config, "config", true); err != nil {
 			return PutResult{}, err
 		}
@@ -176,7 +181,7 @@ func (s *Store) PutManifest(ctx context.Context, repo, ref, contentType string, 
 			}
 		}
 	}
-	if mediatype.IsIndex(mt) {
+	if mediatype.IsIndex(mt) && !opts.Cached {
 		for i, c := range m.Manifests {
 			if err := check(c, fmt.Sprintf("manifest %d", i), false); err != nil {
 				return PutResult{}, err
@@ -280,6 +285,44 @@ func (s *Store) GetManifest(ctx context.Context, repo, ref string) (*Manifest, e
 		s.cacheBytes.Unlock()
 	}
 	return m, nil
+}
+
+// TagInfo returns the digest a tag points at and when the tag was last
+// written (a pull-through cache revalidates tags older than its TTL). A
+// missing tag is errdefs.ErrNotFound.
+func (s *Store) TagInfo(ctx context.Context, repo, tag string) (digest.Digest, time.Time, error) {
+	if err := checkName(repo); err != nil {
+		return "", time.Time{}, err
+	}
+	if !ValidTag(tag) {
+		return "", time.Time{}, errdefs.InvalidArgumentf("invalid tag %q", tag)
+	}
+	p := tagPath(repo, tag)
+	st, err := s.drv.Stat(ctx, p)
+	if err != nil || st.Dir {
+		return "", time.Time{}, errdefs.NotFoundf("tag %s:%s not found", repo, tag)
+	}
+	b, err := s.drv.ReadFile(ctx, p)
+	if err != nil {
+		return "", time.Time{}, errdefs.NotFoundf("tag %s:%s not found", repo, tag)
+	}
+	d, err := ParseDigest(strings.TrimSpace(string(b)))
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("tag %s:%s is corrupt: %w", repo, tag, err)
+	}
+	return d, st.ModTime, nil
+}
+
+// RewriteTag writes tag again with the digest it has (its time becomes
+// now): a pull-through cache's record that the upstream still agrees.
+func (s *Store) RewriteTag(ctx context.Context, repo, tag string, d digest.Digest) error {
+	if err := checkName(repo); err != nil {
+		return err
+	}
+	if !ValidTag(tag) {
+		return errdefs.InvalidArgumentf("invalid tag %q", tag)
+	}
+	return s.drv.WriteFile(ctx, tagPath(repo, tag), []byte(d))
 }
 
 // dropCached forgets a tag-cache entry.

@@ -38,6 +38,10 @@ type S3Config struct {
 	Secure *bool `json:"secure,omitempty"`
 	// SkipVerify skips TLS certificate verification.
 	SkipVerify bool `json:"skipverify"`
+	// Redirect answers blob GETs with a 307 to a presigned URL of the
+	// object, so blob bytes go from the bucket to the client directly
+	// (the clients must reach the endpoint).
+	Redirect bool `json:"redirect"`
 }
 
 // Default and minimum multipart part sizes.

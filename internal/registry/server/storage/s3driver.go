@@ -227,6 +227,22 @@ func (d *s3Driver) removeAll(ctx context.Context, dir string) (int64, error) {
 
 // ---- blobs ------------------------------------------------------------------
 
+// redirectTTL is how long a presigned blob URL stays valid.
+const redirectTTL = 20 * time.Minute
+
+// BlobURL is a presigned GET URL of blob dg (Redirector).
+func (d *s3Driver) BlobURL(ctx context.Context, dg digest.Digest) (string, error) {
+	if !d.cfg.Redirect {
+		return "", nil
+	}
+	req, err := s3.NewPresignClient(d.c, s3.WithPresignExpires(redirectTTL)).PresignGetObject(ctx,
+		&s3.GetObjectInput{Bucket: &d.bucket, Key: aws.String(d.key(blobName(dg)))})
+	if err != nil {
+		return "", fmt.Errorf("%s: presigning blob %s: %s", d.cfg.where(), dg, describeS3Error(err))
+	}
+	return req.URL, nil
+}
+
 func blobName(dg digest.Digest) string {
 	return "blobs/" + string(dg.Algorithm()) + "/" + dg.Encoded()
 }

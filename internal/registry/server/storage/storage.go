@@ -134,6 +134,28 @@ func (s *Store) OpenBlob(ctx context.Context, repo string, d digest.Digest) (con
 	return r, info, nil
 }
 
+// Redirector is a Driver that can hand out URLs clients fetch blobs from
+// directly (the S3 driver with redirect on).
+type Redirector interface {
+	// BlobURL is a URL of blob d valid for a while; "" when redirects are
+	// off.
+	BlobURL(ctx context.Context, d digest.Digest) (string, error)
+}
+
+// BlobURL returns a URL the client may fetch blob d of repo from directly
+// ("" when the driver serves blobs itself). A blob not linked into repo is
+// errdefs.ErrNotFound.
+func (s *Store) BlobURL(ctx context.Context, repo string, d digest.Digest) (string, error) {
+	r, ok := s.drv.(Redirector)
+	if !ok {
+		return "", nil
+	}
+	if _, err := s.StatBlob(ctx, repo, d); err != nil {
+		return "", err
+	}
+	return r.BlobURL(ctx, d)
+}
+
 // BlobExists reports whether the blob is stored, in any repository.
 func (s *Store) BlobExists(ctx context.Context, d digest.Digest) bool {
 	ok, _ := content.Exists(ctx, s.blobs, d)
