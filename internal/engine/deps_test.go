@@ -29,16 +29,7 @@ var cliImports = map[string]string{
 
 	// Still to move behind the engine (issue 14): each verb below opens a
 	// store through the engine but calls it directly.
-	"internal/archive":                      "to move: cp's tar streams",
 	"internal/build":                        "to move: build options are the builder's type",
-	"internal/build/cache":                  "to move: builder prune, df",
-	"internal/container":                    "to move: the container verbs call the manager",
-	"internal/container/cp":                 "to move: cp",
-	"internal/container/inspect":            "to move: inspect",
-	"internal/container/logfile":            "to move: logs",
-	"internal/container/network":            "to move: ports of ps/port/run",
-	"internal/container/volume":             "to move: volume verbs, df",
-	"internal/events":                       "to move: events reading and filters",
 	"internal/images":                       "to move: image verbs' options and reports",
 	"internal/registry/client":              "to move: platforms, progress events, search",
 	"internal/registry/client/auth":         "to move: login",
