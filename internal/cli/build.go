@@ -10,12 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hoistproject/hoist/internal/build"
 	buildoutput "github.com/hoistproject/hoist/internal/build/output"
 	buildprogress "github.com/hoistproject/hoist/internal/build/progress"
 	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
-	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/units"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -91,11 +89,11 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 		}
 	}
 	for _, t := range f.tags {
-		if _, err := images.NormalizeName(t); err != nil {
+		if _, err := engine.NormalizeName(t); err != nil {
 			return errdefs.InvalidArgumentf("invalid tag %q: %v", t, err)
 		}
 	}
-	opts := build.Options{
+	opts := engine.BuilderOptions{
 		Tags: f.tags, Target: f.target, NoCache: f.noCache, Pull: f.pull, CacheFrom: f.cacheFrom, Squash: f.squash,
 		Network: f.network, ExtraHosts: f.addHosts,
 		BuildArgs: map[string]string{}, Labels: map[string]string{}, Secrets: map[string]string{},
@@ -211,10 +209,10 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 		fmt.Fprintln(e.out, res.ID)
 		return nil
 	}
-	fmt.Fprintf(e.out, "Successfully built %s\n", images.ShortID(res.ID))
+	fmt.Fprintf(e.out, "Successfully built %s\n", engine.ShortID(res.ID))
 	for _, t := range f.tags {
-		n, _ := images.NormalizeName(t)
-		fmt.Fprintf(e.out, "Successfully tagged %s\n", images.Familiar(n))
+		n, _ := engine.NormalizeName(t)
+		fmt.Fprintf(e.out, "Successfully tagged %s\n", engine.Familiar(n))
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ func newContainerPruneCmd(e *env) *cobra.Command {
 		Short: "Remove all stopped containers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := engine.ParsePruneFilters(filters)
+			f, err := engine.ParseFilters(filters, "until", "label")
 			if err != nil {
 				return filterFailure(err)
 			}

@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
-	"github.com/hoistproject/hoist/internal/images"
 )
 
 // inspector looks up one kind of object by name or ID for `inspect`.
@@ -26,11 +26,7 @@ func (e *env) inspectors(size bool) []inspector {
 			return e.engine().InspectContainer(ctx, ref, size)
 		}},
 		{kind: "image", get: func(ctx context.Context, ref string) (any, error) {
-			s, err := e.imageStore()
-			if err != nil {
-				return nil, err
-			}
-			return s.Inspect(ctx, ref)
+			return e.engine().InspectImage(ctx, ref)
 		}},
 	}
 }
@@ -88,8 +84,8 @@ func notFoundLine(kind, ref string) string {
 		return "Error response from daemon: No such container: " + ref
 	case "image":
 		name := ref
-		if n, err := images.NormalizeName(ref); err == nil {
-			name = images.Familiar(n)
+		if n, err := engine.NormalizeName(ref); err == nil {
+			name = engine.Familiar(n)
 		}
 		return "Error response from daemon: no such image: " + ref + ": No such image: " + name
 	}

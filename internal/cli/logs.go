@@ -8,7 +8,6 @@ import (
 
 	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
-	"github.com/hoistproject/hoist/internal/images"
 )
 
 func newLogsCmd(e *env) *cobra.Command {
@@ -52,5 +51,5 @@ func parseTimeArg(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	return images.ParseTimestamp(s, time.Now())
+	return engine.ParseTimestamp(s, time.Now())
 }

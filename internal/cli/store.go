@@ -4,7 +4,6 @@ import (
 	"os"
 
 	"github.com/hoistproject/hoist/internal/engine"
-	"github.com/hoistproject/hoist/internal/images"
 )
 
 // engine is the application layer over the root given by --root, made on
@@ -21,6 +20,3 @@ func (e *env) engine() *engine.Engine {
 	}
 	return e.eng
 }
-
-// imageStore is the engine's image store.
-func (e *env) imageStore() (*images.Store, error) { return e.engine().Images() }

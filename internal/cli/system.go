@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hoistproject/hoist/internal/engine"
-	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/units"
 )
 
@@ -147,7 +146,7 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 		Short: "Remove unused data",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := engine.ParsePruneFilters(filters)
+			f, err := engine.ParseFilters(filters, "until", "label")
 			if err != nil {
 				return filterFailure(err)
 			}
@@ -176,7 +175,7 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 				printDeletedVolumes(e, removed)
 				volBytes = n
 			}
-			rep, err := e.engine().PruneImages(cmd.Context(), images.PruneOptions{All: all, Filters: f})
+			rep, err := e.engine().PruneImages(cmd.Context(), engine.ImagePruneOptions{All: all, Filters: f})
 			if err != nil {
 				return err
 			}
@@ -204,11 +203,7 @@ func newSystemCheckCmd(e *env) *cobra.Command {
 		Short: "Verify every blob digest and every record's references",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := e.imageStore()
-			if err != nil {
-				return err
-			}
-			rep, err := s.Check(cmd.Context(), repair)
+			rep, err := e.engine().CheckStore(cmd.Context(), repair)
 			if err != nil {
 				return err
 			}

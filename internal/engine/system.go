@@ -81,16 +81,6 @@ func (e *Engine) DiskUsage(ctx context.Context) (DiskUsage, error) {
 	return d, nil
 }
 
-// ParsePruneFilters reads a prune's --filter values (until=, label=); a
-// bad one is a *FilterError.
-func ParsePruneFilters(filters []string) (Filters, error) {
-	f, err := images.ParseFilters(filters, "until", "label")
-	if err != nil {
-		return f, &FilterError{err}
-	}
-	return f, nil
-}
-
 // PruneContainers removes the stopped containers that pass f (until,
 // label); it returns their IDs and the bytes reclaimed.
 func (e *Engine) PruneContainers(ctx context.Context, f Filters) ([]string, int64, error) {
