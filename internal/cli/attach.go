@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/engine"
 )
 
 func newAttachCmd(e *env) *cobra.Command {
@@ -16,11 +16,7 @@ func newAttachCmd(e *env) *cobra.Command {
 		Short: "Attach local standard input, output, and error streams to a running container",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			ctr, err := m.Get(cmd.Context(), args[0])
+			ctr, err := e.engine().Container(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -32,7 +28,7 @@ func newAttachCmd(e *env) *cobra.Command {
 			}
 			streams, restore := terminalStreams(e, !noStdin && ctr.Config.OpenStdin, ctr.Config.Tty)
 			sigs, stop := forwardedSignals()
-			code, err := m.Attach(cmd.Context(), args[0], container.StartOptions{Streams: streams, Signals: sigs})
+			code, err := e.engine().Attach(cmd.Context(), args[0], engine.StartOptions{Streams: streams, Signals: sigs})
 			stop()
 			restore()
 			if err != nil {

@@ -10,13 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hoistproject/hoist/internal/build"
-	buildcache "github.com/hoistproject/hoist/internal/build/cache"
 	buildoutput "github.com/hoistproject/hoist/internal/build/output"
 	buildprogress "github.com/hoistproject/hoist/internal/build/progress"
 	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
-	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/units"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -92,11 +89,11 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 		}
 	}
 	for _, t := range f.tags {
-		if _, err := images.NormalizeName(t); err != nil {
+		if _, err := engine.NormalizeName(t); err != nil {
 			return errdefs.InvalidArgumentf("invalid tag %q: %v", t, err)
 		}
 	}
-	opts := build.Options{
+	opts := engine.BuilderOptions{
 		Tags: f.tags, Target: f.target, NoCache: f.noCache, Pull: f.pull, CacheFrom: f.cacheFrom, Squash: f.squash,
 		Network: f.network, ExtraHosts: f.addHosts,
 		BuildArgs: map[string]string{}, Labels: map[string]string{}, Secrets: map[string]string{},
@@ -212,10 +209,10 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 		fmt.Fprintln(e.out, res.ID)
 		return nil
 	}
-	fmt.Fprintf(e.out, "Successfully built %s\n", images.ShortID(res.ID))
+	fmt.Fprintf(e.out, "Successfully built %s\n", engine.ShortID(res.ID))
 	for _, t := range f.tags {
-		n, _ := images.NormalizeName(t)
-		fmt.Fprintf(e.out, "Successfully tagged %s\n", images.Familiar(n))
+		n, _ := engine.NormalizeName(t)
+		fmt.Fprintf(e.out, "Successfully tagged %s\n", engine.Familiar(n))
 	}
 	return nil
 }
@@ -236,7 +233,7 @@ func newBuilderPruneCmd(e *env) *cobra.Command {
 		Short: "Remove build cache",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts, err := builderPruneOptions(all, filters, keepStorage)
+			opts, err := engine.BuilderPruneOptions(all, filters, keepStorage)
 			if err != nil {
 				return err
 			}
@@ -247,11 +244,7 @@ func newBuilderPruneCmd(e *env) *cobra.Command {
 			if !force && !e.confirm("WARNING! This will remove "+what+".") {
 				return nil
 			}
-			st, err := e.imageStore()
-			if err != nil {
-				return err
-			}
-			rep, err := buildcache.Prune(cmd.Context(), st, filepath.Join(st.Root(), "build"), opts)
+			rep, err := e.engine().PruneBuildCache(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
@@ -271,46 +264,4 @@ func newBuilderPruneCmd(e *env) *cobra.Command {
 	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "until=24h")`)
 	cmd.Flags().StringVar(&keepStorage, "keep-storage", "", "Amount of disk space to keep for cache")
 	return cmd
-}
-
-// builderPruneOptions reads builder prune's flags with docker's rules: the
-// filters are until (a duration; unused-for is its old name); other
-// BuildKit filters (id, type, ...) are refused.
-func builderPruneOptions(all bool, filters []string, keepStorage string) (buildcache.PruneOptions, error) {
-	opts := buildcache.PruneOptions{All: all}
-	var until []string
-	key := "until"
-	for _, f := range filters {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return opts, errdefs.InvalidArgumentf("bad format of filter (expected name=value)")
-		}
-		switch k = strings.ToLower(strings.TrimSpace(k)); k {
-		case "until", "unused-for":
-			if len(until) > 0 && key != k {
-				return opts, errdefs.InvalidArgumentf("conflicting filters %q and %q", "until", "unused-for")
-			}
-			key = k
-			until = append(until, v)
-		default:
-			return opts, errdefs.InvalidArgumentf("invalid filter '%s'", k)
-		}
-	}
-	switch len(until) {
-	case 0:
-	case 1:
-		d, err := time.ParseDuration(until[0])
-		if err != nil {
-			return opts, errdefs.InvalidArgumentf("%q filter expects a duration (e.g., '24h'): %v", key, err)
-		}
-		opts.KeepDuration = d
-	default:
-		return opts, errdefs.InvalidArgumentf("%q filter expects only one value", key)
-	}
-	n, err := parseBytes(keepStorage)
-	if err != nil {
-		return opts, errdefs.InvalidArgumentf("invalid --keep-storage %q: %v", keepStorage, err)
-	}
-	opts.KeepStorage = n
-	return opts, nil
 }

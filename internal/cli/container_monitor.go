@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/container/spec"
+	"github.com/hoistproject/hoist/internal/engine"
 )
 
 // newContainerMonitorCmd is the hidden `hoist container-monitor ID`: the
@@ -29,11 +29,7 @@ func newContainerMonitorCmd(e *env) *cobra.Command {
 const monitorVerb = "container-monitor"
 
 func runMonitor(ctx context.Context, e *env, id string) error {
-	m, err := container.New(e.g.Root, container.Options{Logger: e.logger()})
-	if err != nil {
-		return err
-	}
-	return m.RunMonitor(ctx, id, os.NewFile(3, "sync"))
+	return engine.RunMonitor(ctx, engine.Options{Root: e.g.Root, Logger: e.logger()}, id, os.NewFile(3, "sync"))
 }
 
 // newContainerInitCmd is the hidden `hoist container-init -- CMD...`: the

@@ -3,12 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoistproject/hoist/internal/container"
-	"github.com/hoistproject/hoist/internal/images"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/units"
 )
 
@@ -20,9 +18,9 @@ func newContainerPruneCmd(e *env) *cobra.Command {
 		Short: "Remove all stopped containers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := images.ParseFilters(filters, "until", "label")
+			f, err := engine.ParseFilters(filters, "until", "label")
 			if err != nil {
-				return &shapedErr{err: err, daemon: true} // docker's daemon checks filters
+				return filterFailure(err)
 			}
 			if !force && !e.confirm("WARNING! This will remove all stopped containers.") {
 				return nil
@@ -43,13 +41,8 @@ func newContainerPruneCmd(e *env) *cobra.Command {
 // pruneContainers removes the stopped containers that pass f (until,
 // label), printing docker's "Deleted Containers:" block (container prune,
 // system prune), and returns the bytes reclaimed.
-func (e *env) pruneContainers(ctx context.Context, f images.Filters) (int64, error) {
-	m, err := e.containers()
-	if err != nil {
-		return 0, err
-	}
-	now := time.Now()
-	ids, n, err := m.Prune(ctx, func(c *container.Container) bool { return f.Keep(c.Created, c.Config.Labels, now) })
+func (e *env) pruneContainers(ctx context.Context, f engine.Filters) (int64, error) {
+	ids, n, err := e.engine().PruneContainers(ctx, f)
 	if len(ids) > 0 {
 		fmt.Fprintln(e.out, "Deleted Containers:")
 		for _, id := range ids {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -14,9 +13,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/container/attach"
-	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/units"
@@ -40,7 +37,7 @@ func startExit(err error) error {
 	if err == nil {
 		return nil
 	}
-	var se *container.StartError
+	var se *engine.StartError
 	if errors.As(err, &se) {
 		return withStatus(se.Code, err)
 	}
@@ -89,7 +86,7 @@ func runFailure(err error) error {
 		return err
 	}
 	sh := &shapedErr{err: err, code: 125, daemon: daemonSide(err)}
-	var se *container.StartError
+	var se *engine.StartError
 	if errors.As(err, &se) {
 		sh.code, sh.daemon = se.Code, true
 	}
@@ -264,8 +261,8 @@ func parseBytes(s string) (int64, error) {
 }
 
 // parsePort parses -p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO].
-func parsePort(s string) (network.PortBinding, error) {
-	var pb network.PortBinding
+func parsePort(s string) (engine.PortBinding, error) {
+	var pb engine.PortBinding
 	spec, proto, _ := strings.Cut(s, "/")
 	if proto == "" {
 		proto = "tcp"
@@ -303,26 +300,24 @@ func parsePort(s string) (network.PortBinding, error) {
 }
 
 // statusString is docker ps's STATUS column.
-func statusString(c *container.Container) string {
+func statusString(c *engine.Container) string {
 	st := c.State
 	switch st.Status {
-	case container.StatusRunning:
+	case engine.StatusRunning:
 		up := "Up " + humanDuration(time.Since(st.StartedAt))
 		if h := st.Health; h != nil {
-			if h.Status == container.HealthStarting {
+			if h.Status == engine.HealthStarting {
 				return up + " (health: starting)"
 			}
 			return up + " (" + h.Status + ")"
 		}
 		return up
-	case container.StatusPaused:
+	case engine.StatusPaused:
 		return "Up " + humanDuration(time.Since(st.StartedAt)) + " (Paused)"
-	case container.StatusExited:
+	case engine.StatusExited:
 		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))
-	case container.StatusCreated:
+	case engine.StatusCreated:
 		return "Created"
 	}
 	return st.Status
 }
-
-var _ = io.EOF

@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoistproject/hoist/internal/archive"
-	"github.com/hoistproject/hoist/internal/container/cp"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -40,56 +36,14 @@ func newCpCmd(e *env) *cobra.Command {
 			case srcCtr == "" && dstCtr == "":
 				return errdefs.InvalidArgumentf("must specify at least one container source")
 			}
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
+			o := engine.CopyOptions{Follow: follow, Archive: archiveMode}
 			if srcCtr != "" {
 				if dst == "-" {
-					return m.CopyFrom(ctx, srcCtr, src, follow, "", e.out)
+					return e.engine().CopyFrom(cmd.Context(), srcCtr, src, follow, "", e.out)
 				}
-				// Into an existing directory under the source's name, else
-				// as the destination's name in its parent.
-				target, name := dst, ""
-				if fi, err := os.Stat(dst); err != nil || !fi.IsDir() {
-					target, name = filepath.Dir(dst), filepath.Base(dst)
-					if _, err := os.Stat(target); err != nil {
-						return errdefs.NotFoundf("destination directory %s does not exist", target)
-					}
-				}
-				pr, pw := io.Pipe()
-				copied := make(chan error, 1)
-				go func() {
-					err := m.CopyFrom(ctx, srcCtr, src, follow, name, pw)
-					copied <- err
-					pw.CloseWithError(err)
-				}()
-				_, err := archive.Apply(ctx, target, pr, archive.ApplyOptions{NoSameOwner: !archiveMode})
-				pr.CloseWithError(err)
-				// The container's side names what went wrong there (no such
-				// container, no such path) better than the tar reader does.
-				if cerr := <-copied; cerr != nil && daemonSide(cerr) {
-					return cerr
-				}
-				return err
+				return e.engine().CopyToHost(cmd.Context(), srcCtr, src, dst, o)
 			}
-			var r io.Reader
-			target := dst
-			if src == "-" {
-				r = e.in
-			} else {
-				name := filepath.Base(src)
-				// An existing directory receives the source under its name;
-				// otherwise the destination names the copy.
-				if fi, err := m.Stat(ctx, dstCtr, dst); err != nil || !fi.IsDir() {
-					target, name = filepath.Dir(dst), filepath.Base(dst)
-				}
-				pr, pw := io.Pipe()
-				go func() { pw.CloseWithError(cp.TarHostPath(ctx, pw, src, name, follow, archiveMode)) }()
-				r = pr
-			}
-			return m.CopyTo(ctx, dstCtr, target, r)
+			return e.engine().CopyFromHost(cmd.Context(), src, e.in, dstCtr, dst, o)
 		},
 	}
 	c.Flags().BoolVarP(&follow, "follow-link", "L", false, "Always follow symbol link in SRC_PATH")

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -118,8 +117,8 @@ func (f *createFlags) register(fs *pflag.FlagSet) {
 }
 
 // options converts the flags and IMAGE [COMMAND] [ARG...] into CreateOptions.
-func (f *createFlags) options(cmd *cobra.Command, args []string) (container.CreateOptions, error) {
-	o := container.CreateOptions{Name: f.name, Image: args[0]}
+func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.ContainerOptions, error) {
+	o := engine.ContainerOptions{Name: f.name, Image: args[0]}
 	if err := f.trust.check(); err != nil {
 		return o, err
 	}
@@ -127,7 +126,7 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (container.Crea
 	if err != nil {
 		return o, err
 	}
-	o.Config = container.Config{
+	o.Config = engine.ContainerConfig{
 		Hostname: f.hostname, User: f.user, Env: env, Cmd: args[1:], WorkingDir: f.workdir,
 		Tty: f.tty, OpenStdin: f.interactive, StopSignal: f.stopSignal,
 	}
@@ -163,7 +162,7 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (container.Crea
 			o.Config.ExposedPorts[p] = struct{}{}
 		}
 	}
-	hc := container.HostConfig{
+	hc := engine.HostConfig{
 		Binds: f.volumes, NetworkMode: f.network, ReadonlyRootfs: f.readOnly, Init: f.init,
 		AutoRemove: f.rm, CPUShares: f.cpuShares, PidsLimit: f.pidsLimit, SecurityOpt: f.securityOpt,
 		Runtime: f.runtime, RestartPolicy: f.restart, PublishAll: f.publishAll,
@@ -219,7 +218,7 @@ func newCreateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return createFailure(err)
 			}
-			if _, err := e.containers(); err != nil {
+			if _, err := e.engine().Containers(); err != nil {
 				return withStatus(125, err)
 			}
 			if err := checkCIDFile(f.cidfile); err != nil {
@@ -243,7 +242,7 @@ func newCreateCmd(e *env) *cobra.Command {
 // createContainer creates a container, pulling its image as --pull and
 // --platform say; pull progress goes to stderr (none with -q), as docker
 // run prints it.
-func (e *env) createContainer(ctx context.Context, o container.CreateOptions, f *createFlags) (*container.Container, error) {
+func (e *env) createContainer(ctx context.Context, o engine.ContainerOptions, f *createFlags) (*engine.Container, error) {
 	co := engine.CreateOptions{CreateOptions: o, Pull: f.pull, Platform: f.platform}
 	if !f.quiet {
 		co.Status, co.Progress = e.errOut, newProgress(e.errOut, false).Event

@@ -8,14 +8,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/container/spec"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
 // hostOptions applies run/create's mount, capability, group, /dev/shm,
 // hosts and DNS flags to o and hc, checking them as docker does.
-func (f *createFlags) hostOptions(o *container.CreateOptions, hc *container.HostConfig) error {
+func (f *createFlags) hostOptions(o *engine.ContainerOptions, hc *engine.HostConfig) error {
 	for _, t := range f.tmpfs {
 		p, opts, _ := strings.Cut(t, ":")
 		if !strings.HasPrefix(p, "/") {
@@ -113,7 +113,7 @@ func (f *createFlags) hostOptions(o *container.CreateOptions, hc *container.Host
 	}
 	hc.VolumesFrom, hc.OomScoreAdj, hc.CgroupParent, hc.CgroupnsMode, hc.UsernsMode = f.volumesFrom, f.oomScoreAdj, f.cgroupParent, f.cgroupns, f.userns
 	o.Config.Domainname = f.domainname
-	hc.LogConfig = container.LogConfig{Type: f.logDriver}
+	hc.LogConfig = engine.LogConfig{Type: f.logDriver}
 	for _, opt := range f.logOpts {
 		k, v, ok := strings.Cut(opt, "=")
 		if !ok {
@@ -124,7 +124,7 @@ func (f *createFlags) hostOptions(o *container.CreateOptions, hc *container.Host
 		}
 		hc.LogConfig.Config[k] = v
 	}
-	if err := container.CheckLogConfig(hc.LogConfig); err != nil {
+	if err := engine.CheckLogConfig(hc.LogConfig); err != nil {
 		return &shapedErr{err: err, daemon: true} // docker's daemon checks them
 	}
 	var err error
@@ -174,33 +174,33 @@ func writeCIDFile(path, id string) error {
 // parseExpose reads --expose PORT[/PROTO] or START-END[/PROTO] (tcp when
 // no protocol is given).
 func parseExpose(v string) ([]string, error) {
-	r, err := parsePortRange(v)
-	if errors.Is(err, errPortOrder) {
+	r, err := engine.ParsePortRange(v)
+	if errors.Is(err, engine.ErrPortOrder) {
 		ports, _, _ := strings.Cut(v, "/")
 		err = fmt.Errorf("invalid range specified for port: %s", ports)
 	}
 	if err != nil {
 		return nil, errdefs.InvalidArgumentf("invalid range format for --expose: %s, error: %v", v, err)
 	}
-	if r.proto == "" {
-		r.proto = "tcp"
+	if r.Proto == "" {
+		r.Proto = "tcp"
 	}
 	var out []string
-	for p := r.lo; p <= r.hi; p++ {
-		out = append(out, fmt.Sprintf("%d/%s", p, r.proto))
+	for p := r.Lo; p <= r.Hi; p++ {
+		out = append(out, fmt.Sprintf("%d/%s", p, r.Proto))
 	}
 	return out, nil
 }
 
 // healthcheck is the container's healthcheck from --health-* and
 // --no-healthcheck (nil: the image's), checked as docker does.
-func (f *createFlags) healthcheck() (*container.HealthConfig, error) {
+func (f *createFlags) healthcheck() (*engine.HealthConfig, error) {
 	set := f.healthCmd != "" || f.healthInterval != 0 || f.healthTimeout != 0 || f.healthStartPeriod != 0 || f.healthRetries != 0
 	if f.noHealthcheck {
 		if set {
 			return nil, errdefs.InvalidArgumentf("--no-healthcheck conflicts with --health-* options")
 		}
-		return &container.HealthConfig{Test: []string{"NONE"}}, nil
+		return &engine.HealthConfig{Test: []string{"NONE"}}, nil
 	}
 	if !set {
 		return nil, nil
@@ -213,7 +213,7 @@ func (f *createFlags) healthcheck() (*container.HealthConfig, error) {
 	if f.healthRetries < 0 {
 		return nil, errdefs.InvalidArgumentf("--health-retries cannot be negative")
 	}
-	h := &container.HealthConfig{Interval: f.healthInterval, Timeout: f.healthTimeout, StartPeriod: f.healthStartPeriod, Retries: f.healthRetries}
+	h := &engine.HealthConfig{Interval: f.healthInterval, Timeout: f.healthTimeout, StartPeriod: f.healthStartPeriod, Retries: f.healthRetries}
 	if f.healthCmd != "" {
 		h.Test = []string{"CMD-SHELL", f.healthCmd}
 	}

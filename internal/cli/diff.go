@@ -12,11 +12,7 @@ func newDiffCmd(e *env) *cobra.Command {
 		Short: "Inspect changes to files or directories on a container's filesystem",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			changes, err := m.Diff(cmd.Context(), args[0])
+			changes, err := e.engine().Diff(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

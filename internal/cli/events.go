@@ -10,9 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoistproject/hoist/internal/errdefs"
-	"github.com/hoistproject/hoist/internal/events"
-	"github.com/hoistproject/hoist/internal/images"
+	"github.com/hoistproject/hoist/internal/engine"
 )
 
 // newEventsCmd is docker's `events`: the events recorded since --since
@@ -26,26 +24,9 @@ func newEventsCmd(e *env) *cobra.Command {
 		Short: "Get real time events from hoist",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			now := time.Now()
-			var from, to time.Time
-			var err error
-			if since != "" {
-				if from, err = images.ParseTimestamp(since, now); err != nil {
-					return errdefs.InvalidArgumentf("invalid value for \"since\": %v", err)
-				}
-			}
-			if until != "" {
-				if to, err = images.ParseTimestamp(until, now); err != nil {
-					return errdefs.InvalidArgumentf("invalid value for \"until\": %v", err)
-				}
-			}
-			match, err := eventFilter(filters)
-			if err != nil {
-				return err
-			}
 			var failed error
-			show := func(ev events.Event) {
-				if failed != nil || !match(ev) {
+			show := func(ev engine.Event) {
+				if failed != nil {
 					return
 				}
 				if format == "" {
@@ -54,18 +35,9 @@ func newEventsCmd(e *env) *cobra.Command {
 				}
 				failed = renderInspect(e.out, format, []any{ev})
 			}
-			log := e.events()
-			if since != "" {
-				if err := log.Read(from, to, show); err != nil {
-					return err
-				}
-			}
-			if !to.IsZero() && !to.After(now) {
-				return failed // all in the past: nothing to follow
-			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			if err := log.Follow(ctx, to, show); err != nil {
+			if err := e.engine().Events(ctx, engine.EventsOptions{Since: since, Until: until, Filters: filters}, show); err != nil {
 				return err
 			}
 			return failed
@@ -80,7 +52,7 @@ func newEventsCmd(e *env) *cobra.Command {
 
 // eventLine is docker's default line: time, type, action, actor and its
 // attributes (sorted).
-func eventLine(ev events.Event) string {
+func eventLine(ev engine.Event) string {
 	var attrs []string
 	for k, v := range ev.Actor.Attributes {
 		attrs = append(attrs, k+"="+v)
@@ -91,38 +63,4 @@ func eventLine(ev events.Event) string {
 		line += " (" + strings.Join(attrs, ", ") + ")"
 	}
 	return line
-}
-
-// eventFilter builds `events -f`: type=, event=, container=, image=,
-// volume=, label=K[=V]; values of one key are alternatives, keys all apply.
-func eventFilter(filters []string) (func(events.Event) bool, error) {
-	byKey := map[string][]string{}
-	for _, f := range filters {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, errdefs.InvalidArgumentf("bad format of filter (expected name=value)")
-		}
-		switch k {
-		case "type", "event", "container", "image", "volume", "label":
-		default:
-			return nil, errdefs.InvalidArgumentf("Invalid filter '%s'", k)
-		}
-		byKey[k] = append(byKey[k], v)
-	}
-	one := func(ev events.Event, k, v string) bool {
-		a := ev.Actor.Attributes
-		switch k {
-		case "type":
-			return ev.Type == v
-		case "event":
-			return ev.Action == v
-		case "container", "volume":
-			return ev.Type == k && (ev.Actor.ID == v || strings.HasPrefix(ev.Actor.ID, v) || a["name"] == v)
-		case "image":
-			return (ev.Type == "image" && (ev.Actor.ID == v || a["name"] == v)) || (ev.Type == "container" && a["image"] == v)
-		default: // label
-			return images.LabelMatches(a, v)
-		}
-	}
-	return matchAll(byKey, one), nil
 }

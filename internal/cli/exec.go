@@ -4,8 +4,8 @@ import (
 	"errors"
 	"github.com/spf13/cobra"
 
-	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/container/attach"
+	"github.com/hoistproject/hoist/internal/engine"
 )
 
 func newExecCmd(e *env) *cobra.Command {
@@ -26,22 +26,18 @@ func newExecCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			o := container.ExecOptions{Cmd: args[1:], Env: env, WorkingDir: workdir, User: user, Tty: tty, Detach: detach, Privileged: privileged}
+			o := engine.ExecOptions{Cmd: args[1:], Env: env, WorkingDir: workdir, User: user, Tty: tty, Detach: detach, Privileged: privileged}
 			var streams *attach.Streams
 			restore := func() {}
 			if !detach {
 				streams, restore = terminalStreams(e, interactive, tty)
 			}
-			code, err := m.Exec(cmd.Context(), args[0], o, streams)
+			code, err := e.engine().Exec(cmd.Context(), args[0], o, streams)
 			restore()
 			if err != nil && daemonSide(err) {
 				return &shapedErr{err: err, daemon: true} // no such container, not running: 1
 			}
-			var se *container.StartError
+			var se *engine.StartError
 			if errors.As(err, &se) {
 				if se.Shown { // the runtime said why on our stderr already
 					return &StatusError{Code: se.Code}

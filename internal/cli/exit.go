@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -109,11 +110,8 @@ func (e *shapedErr) print(w io.Writer) {
 }
 
 // daemonSide reports an error of the stores or the container manager that
-// docker's daemon would have answered: an unknown image or container, a
-// conflict, a container in the wrong state.
-func daemonSide(err error) bool {
-	return errdefs.IsNotFound(err) || errdefs.IsConflict(err) || errdefs.IsFailedPrecondition(err)
-}
+// docker's daemon would have answered (errdefs.IsDaemonSide).
+func daemonSide(err error) bool { return errdefs.IsDaemonSide(err) }
 
 // fromDaemon makes each command report its daemon-side failures
 // (daemonSide) as docker does.
@@ -129,4 +127,14 @@ func fromDaemon(cmds ...*cobra.Command) {
 			return err
 		}
 	}
+}
+
+// filterFailure prints a bad --filter (an *engine.FilterError) as docker's
+// daemon's answer; other errors pass through.
+func filterFailure(err error) error {
+	var fe *engine.FilterError
+	if errors.As(err, &fe) {
+		return &shapedErr{err: fe.Err, daemon: true}
+	}
+	return err
 }

@@ -20,24 +20,20 @@ func newExportCmd(e *env) *cobra.Command {
 		Short: "Export a container's filesystem as a tar archive",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
 			var w io.Writer = e.out
 			if output == "" {
 				if f, ok := e.out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 					return errdefs.InvalidArgumentf("cowardly refusing to save to a terminal. Use the -o flag or redirect")
 				}
 			} else {
-				err := fsutil.WriteFileAtomic(output, 0o644, func(w io.Writer) error { return m.Export(cmd.Context(), args[0], w) })
+				err := fsutil.WriteFileAtomic(output, 0o644, func(w io.Writer) error { return e.engine().Export(cmd.Context(), args[0], w) })
 				var nr *fsutil.NotRegularError
 				if errors.As(err, &nr) {
 					return fmt.Errorf("failed to export container: %w", err)
 				}
 				return err
 			}
-			return m.Export(cmd.Context(), args[0], w)
+			return e.engine().Export(cmd.Context(), args[0], w)
 		},
 	}
 	c.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")

@@ -32,11 +32,7 @@ func newHistoryCmd(e *env) *cobra.Command {
 		Short: "Show the history of an image",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := e.imageStore()
-			if err != nil {
-				return err
-			}
-			items, err := s.History(cmd.Context(), args[0])
+			items, err := e.engine().History(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

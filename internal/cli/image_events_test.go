@@ -78,3 +78,29 @@ func TestImageEventsEveryPath(t *testing.T) {
 	}
 	has(evs, "pull "+host+"/ev/a:1")
 }
+
+// Volume events are recorded by the engine whatever verb ran the flow:
+// volume create, volume rm, volume prune and system prune --volumes each
+// leave theirs (system prune recorded none before the engine owned them).
+func TestVolumeEventsEveryPath(t *testing.T) {
+	h := hoistRunner{t: t, bin: hoistBinary(t), root: t.TempDir()}
+	for _, v := range []string{"v1", "v2", "v3"} {
+		h.must(nil, "volume", "create", v)
+	}
+	h.must(nil, "volume", "rm", "v1")
+	h.must(nil, "volume", "prune", "-f")
+	h.must(nil, "volume", "create", "v4")
+	h.must(nil, "system", "prune", "-f", "--volumes")
+	out := h.must(nil, "events", "--since", "1h", "--until", "0s", "-f", "type=volume", "--format", "{{.Action}} {{.Actor.ID}}")
+	evs := strings.Split(strings.TrimSpace(out), "\n")
+	want := []string{"create v1", "create v2", "create v3", "destroy v1", "destroy v2", "destroy v3", "create v4", "destroy v4"}
+	for _, w := range want {
+		found := false
+		for _, ev := range evs {
+			found = found || ev == w
+		}
+		if !found {
+			t.Errorf("no event %q in:\n%s", w, out)
+		}
+	}
+}

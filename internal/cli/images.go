@@ -3,7 +3,7 @@ package cli
 import (
 	"sort"
 
-	"github.com/hoistproject/hoist/internal/images"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/units"
 	"github.com/spf13/cobra"
 )
@@ -42,7 +42,7 @@ func displayID(id string, noTrunc bool) string {
 
 // imageRows expands an image into docker's rows: one per repository tag
 // (per digest too with --digests), or one <none> row.
-func imageRows(img images.Image, digests, noTrunc bool) []imageRow {
+func imageRows(img engine.Image, digests, noTrunc bool) []imageRow {
 	base := imageRow{
 		Containers:   "N/A",
 		CreatedAt:    img.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
@@ -61,11 +61,11 @@ func imageRows(img images.Image, digests, noTrunc bool) []imageRow {
 	tags := map[string][]string{}
 	dgs := map[string][]string{}
 	for _, n := range img.Names {
-		repo, tag := images.SplitName(n)
+		repo, tag := engine.SplitName(n)
 		tags[repo] = append(tags[repo], tag)
 	}
 	for _, n := range img.RepoDigests {
-		repo, dg := images.SplitName(n)
+		repo, dg := engine.SplitName(n)
 		dgs[repo] = append(dgs[repo], dg)
 	}
 	var rows []imageRow
@@ -122,18 +122,14 @@ func newImagesCmd(e *env) *cobra.Command {
 		Short:   "List images",
 		Args:    maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := images.ParseFilters(filters, "dangling", "label", "reference", "before", "since", "until")
+			f, err := engine.ParseFilters(filters, "dangling", "label", "reference", "before", "since", "until")
 			if err != nil {
-				return &shapedErr{err: err, daemon: true} // docker's daemon checks filters
+				return filterFailure(err)
 			}
 			if len(args) == 1 {
 				f.Reference = append(f.Reference, args[0])
 			}
-			s, err := e.imageStore()
-			if err != nil {
-				return err
-			}
-			list, err := s.List(cmd.Context(), images.ListOptions{All: all, Filters: f})
+			list, err := e.engine().ListImages(cmd.Context(), engine.ImageListOptions{All: all, Filters: f})
 			if err != nil {
 				return err
 			}

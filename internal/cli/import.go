@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/hoistproject/hoist/internal/engine"
-	"github.com/hoistproject/hoist/internal/images"
 	"github.com/spf13/cobra"
 )
 
@@ -16,7 +15,7 @@ func newImportCmd(e *env) *cobra.Command {
 		Short: "Import the contents from a tarball to create a filesystem image",
 		Args:  rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := engine.ImportOptions{ImportOptions: images.ImportOptions{Changes: changes, Message: message}, Platform: platform}
+			o := engine.ImportOptions{ImportOptions: engine.ImageImportOptions{Changes: changes, Message: message}, Platform: platform}
 			if len(args) == 2 {
 				o.Name = args[1]
 			}

@@ -6,10 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoistproject/hoist/internal/container"
-	"github.com/hoistproject/hoist/internal/container/inspect"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
-	"github.com/hoistproject/hoist/internal/images"
 )
 
 // inspector looks up one kind of object by name or ID for `inspect`.
@@ -23,33 +21,12 @@ type inspector struct {
 // containers up first). With size, containers get docker's SizeRw and
 // SizeRootFs (-s).
 func (e *env) inspectors(size bool) []inspector {
-	var sizes func(*container.Container) (int64, int64) // made once, on first use
 	return []inspector{
 		{kind: "container", get: func(ctx context.Context, ref string) (any, error) {
-			m, err := e.containers()
-			if err != nil {
-				return nil, err
-			}
-			c, err := m.Get(ctx, ref)
-			if err != nil {
-				return nil, err
-			}
-			in := inspect.Of(c)
-			if size {
-				if sizes == nil {
-					sizes = e.containerSizer(ctx)
-				}
-				rw, rootFs := sizes(c)
-				in.SizeRw, in.SizeRootFs = &rw, &rootFs
-			}
-			return in, nil
+			return e.engine().InspectContainer(ctx, ref, size)
 		}},
 		{kind: "image", get: func(ctx context.Context, ref string) (any, error) {
-			s, err := e.imageStore()
-			if err != nil {
-				return nil, err
-			}
-			return s.Inspect(ctx, ref)
+			return e.engine().InspectImage(ctx, ref)
 		}},
 	}
 }
@@ -107,8 +84,8 @@ func notFoundLine(kind, ref string) string {
 		return "Error response from daemon: No such container: " + ref
 	case "image":
 		name := ref
-		if n, err := images.NormalizeName(ref); err == nil {
-			name = images.Familiar(n)
+		if n, err := engine.NormalizeName(ref); err == nil {
+			name = engine.Familiar(n)
 		}
 		return "Error response from daemon: no such image: " + ref + ": No such image: " + name
 	}

@@ -9,11 +9,7 @@ func newKillCmd(e *env) *cobra.Command {
 		Short: "Kill one or more running containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			return eachContainer(e, args, func(ref string) error { return m.Kill(cmd.Context(), ref, sig) })
+			return eachContainer(e, args, func(ref string) error { return e.engine().Kill(cmd.Context(), ref, sig) })
 		},
 	}
 	c.Flags().StringVarP(&sig, "signal", "s", "KILL", "Signal to send to the container")

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/hoistproject/hoist/internal/engine"
-	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/reference"
 )
 
@@ -22,7 +21,7 @@ func newLoadCmd(e *env) *cobra.Command {
 		Short: "Load an image from a tar archive or STDIN",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := engine.LoadOptions{Input: input, Stdin: e.in, Loaded: func(img images.Image, names []reference.Named) {
+			o := engine.LoadOptions{Input: input, Stdin: e.in, Loaded: func(img engine.Image, names []reference.Named) {
 				if len(names) == 0 {
 					fmt.Fprintf(e.out, "Loaded image ID: %s\n", img.ID)
 				}

@@ -7,10 +7,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/hoistproject/hoist/internal/errdefs"
-	"github.com/hoistproject/hoist/internal/registry/client"
-	"github.com/hoistproject/hoist/internal/registry/client/auth"
-	"github.com/hoistproject/hoist/internal/registry/client/credentials"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -62,69 +59,29 @@ func runLogin(e *env, cmd *cobra.Command, server, user, pass string, passStdin b
 		}
 		pass = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 	}
-	c, creds, err := e.engine().Registry()
+	o := engine.LoginOptions{Server: server, Username: user, Password: pass, Status: e.out}
+	if _, tty := e.inputTTY(); tty {
+		o.Prompt = e.prompt
+	}
+	res, err := e.engine().Login(ctx, o)
+	var re *engine.RegistryError
+	if errors.As(err, &re) {
+		return e.daemonError(re.Err)
+	}
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	registry := client.RegistryName(server)
-	key := credentials.ServerKey(registry)
-
-	ac := credentials.AuthConfig{ServerAddress: key, Username: user, Password: pass}
-	if user == "" && pass == "" {
-		// docker first tries what is already stored
-		if stored, err := creds.Get(ctx, registry); err == nil && !stored.Empty() {
-			fmt.Fprintln(e.out, "Authenticating with existing credentials...")
-			if got, err := c.Login(ctx, registry, toAuth(stored)); err == nil {
-				return saveLogin(e, cmd, creds, key, stored.Username, stored.Password, got)
-			} else if _, tty := e.inputTTY(); !tty {
-				return e.daemonError(err)
-			}
-			ac.Username = stored.Username
-		}
-	}
-	if ac.Username == "" || ac.Password == "" {
-		if err := e.prompt(&ac, ac.Username); err != nil {
-			return err
-		}
-	}
-	got, err := c.Login(ctx, registry, toAuth(ac))
-	if err != nil {
-		if errors.Is(err, errdefs.ErrUnauthorized) || errors.Is(err, errdefs.ErrUnavailable) {
-			return e.daemonError(err)
-		}
-		return err
-	}
-	return saveLogin(e, cmd, creds, key, ac.Username, ac.Password, got)
-}
-
-func toAuth(ac credentials.AuthConfig) auth.Credentials {
-	return auth.Credentials{Username: ac.Username, Password: ac.Password, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}
-}
-
-func saveLogin(e *env, cmd *cobra.Command, creds *credentials.File, key, user, pass string, got auth.Credentials) error {
-	store := credentials.AuthConfig{ServerAddress: key, Username: user, Password: pass}
-	if got.IdentityToken != "" {
-		store.Password, store.IdentityToken = "", got.IdentityToken
-	}
-	helper, err := creds.Store(cmd.Context(), store)
-	if err != nil {
-		return fmt.Errorf("error saving credentials: %w", err)
-	}
-	if helper == "" && store.Password != "" {
-		fmt.Fprintf(e.errOut, unencryptedWarning, creds.Path())
+	if res.Plain {
+		fmt.Fprintf(e.errOut, unencryptedWarning, res.Path)
 	}
 	fmt.Fprintln(e.out, "Login Succeeded")
 	return nil
 }
 
-// prompt asks for the username (defaulting to def) and the password on a
-// terminal.
-func (e *env) prompt(ac *credentials.AuthConfig, def string) error {
-	fd, tty := e.inputTTY()
-	if !tty {
-		return errors.New("Cannot perform an interactive login from a non TTY device")
-	}
+// prompt asks for the username (defaulting to def) and the password on
+// the terminal of stdin.
+func (e *env) prompt(ac *engine.AuthConfig, def string) error {
+	fd, _ := e.inputTTY()
 	rd := bufio.NewReader(e.in)
 	if def != "" {
 		fmt.Fprintf(e.out, "Username (%s): ", def)

@@ -6,9 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoistproject/hoist/internal/container/logfile"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
-	"github.com/hoistproject/hoist/internal/images"
 )
 
 func newLogsCmd(e *env) *cobra.Command {
@@ -19,7 +18,7 @@ func newLogsCmd(e *env) *cobra.Command {
 		Short: "Fetch the logs of a container",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o := logfile.Options{Follow: follow, Timestamps: timestamps, Details: details, Tail: -1}
+			o := engine.LogOptions{Follow: follow, Timestamps: timestamps, Details: details, Tail: -1}
 			if tail != "all" && tail != "" {
 				n, err := strconv.Atoi(tail)
 				if err != nil {
@@ -34,11 +33,7 @@ func newLogsCmd(e *env) *cobra.Command {
 			if o.Until, err = parseTimeArg(until); err != nil {
 				return err
 			}
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			return m.Logs(cmd.Context(), args[0], o, e.out, e.errOut)
+			return e.engine().Logs(cmd.Context(), args[0], o, e.out, e.errOut)
 		},
 	}
 	fs := c.Flags()
@@ -56,5 +51,5 @@ func parseTimeArg(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	return images.ParseTimestamp(s, time.Now())
+	return engine.ParseTimestamp(s, time.Now())
 }

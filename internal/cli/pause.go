@@ -8,11 +8,7 @@ func newPauseCmd(e *env) *cobra.Command {
 		Short: "Pause all processes within one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			return eachContainer(e, args, func(ref string) error { return m.Pause(cmd.Context(), ref) })
+			return eachContainer(e, args, func(ref string) error { return e.engine().Pause(cmd.Context(), ref) })
 		},
 	}
 }

@@ -14,11 +14,7 @@ func newPortCmd(e *env) *cobra.Command {
 		Short: "List port mappings or a specific mapping for the container",
 		Args:  rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			c, err := m.Get(cmd.Context(), args[0])
+			c, err := e.engine().Container(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

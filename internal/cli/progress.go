@@ -6,7 +6,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/hoistproject/hoist/internal/registry/client"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/units"
 )
 
@@ -27,7 +27,7 @@ func newProgress(out io.Writer, tty bool) *progress {
 }
 
 // Event takes a registry client event (a client.ProgressFunc).
-func (p *progress) Event(ev client.Event) {
+func (p *progress) Event(ev engine.ProgressEvent) {
 	p.Update(ev.ID, ev.Status, ev.Current, ev.Total)
 }
 
@@ -35,9 +35,9 @@ func (p *progress) Event(ev client.Event) {
 func (p *progress) Update(id, status string, current, total int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	moving := status == client.StatusDownloading || status == client.StatusPushing || status == "Extracting" || status == "Loading layer"
+	moving := status == engine.StatusDownloading || status == engine.StatusPushing || status == "Extracting" || status == "Loading layer"
 	prev, known := p.status[id]
-	if prev == client.StatusAlreadyExists {
+	if prev == engine.StatusAlreadyExists {
 		// docker's last word on a layer it has: unpacking it from a blob
 		// that was already stored is not news.
 		return

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/hoistproject/hoist/internal/images"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/units"
 	"github.com/spf13/cobra"
 )
@@ -26,9 +26,9 @@ func newImagePruneCmd(e *env) *cobra.Command {
 		Short: "Remove unused images",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := images.ParseFilters(filters, "until", "label", "dangling")
+			f, err := engine.ParseFilters(filters, "until", "label", "dangling")
 			if err != nil {
-				return &shapedErr{err: err, daemon: true} // docker's daemon checks filters
+				return filterFailure(err)
 			}
 			if f.Dangling != nil && !*f.Dangling {
 				all = true // docker: dangling=false prunes every unused image
@@ -40,7 +40,7 @@ func newImagePruneCmd(e *env) *cobra.Command {
 			if !force && !e.confirm(msg) {
 				return nil
 			}
-			rep, err := e.engine().PruneImages(cmd.Context(), images.PruneOptions{All: all, Filters: f})
+			rep, err := e.engine().PruneImages(cmd.Context(), engine.ImagePruneOptions{All: all, Filters: f})
 			if err != nil {
 				return err
 			}
@@ -56,7 +56,7 @@ func newImagePruneCmd(e *env) *cobra.Command {
 }
 
 // printDeletedImages prints docker's "Deleted Images:" block of a prune.
-func printDeletedImages(e *env, rep images.PruneReport) {
+func printDeletedImages(e *env, rep engine.ImagePruneReport) {
 	if len(rep.Items) > 0 {
 		fmt.Fprintln(e.out, "Deleted Images:")
 		printDeleteItems(e, rep.Items, "untagged: ", "deleted: ")

@@ -8,8 +8,6 @@ import (
 	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/reference"
-	"github.com/hoistproject/hoist/internal/registry/client"
-	"github.com/hoistproject/hoist/internal/registry/client/distribution"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -44,7 +42,7 @@ func newPullCmd(e *env) *cobra.Command {
 			}
 			var plat *ocispec.Platform // nil: this machine's, and any for single-platform images
 			if platform != "" {
-				p, err := client.ParsePlatform(platform)
+				p, err := engine.ParsePlatform(platform)
 				if err != nil {
 					return err
 				}
@@ -58,11 +56,11 @@ func newPullCmd(e *env) *cobra.Command {
 			}
 			o := engine.PullOptions{Platform: plat}
 			if !quiet {
-				o.Pulling = func(r reference.Named) client.ProgressFunc {
+				o.Pulling = func(r reference.Named) engine.ProgressFunc {
 					fmt.Fprintf(e.out, "%s: Pulling from %s\n", engine.PullLabel(r), reference.Path(r))
 					return newProgress(e.out, e.outputTTY()).Event
 				}
-				o.Pulled = func(res distribution.PullResult) { fmt.Fprintf(e.out, "Digest: %s\n", res.Digest) }
+				o.Pulled = func(res engine.PullResult) { fmt.Fprintf(e.out, "Digest: %s\n", res.Digest) }
 			}
 			rep, err := e.engine().Pull(ctx, refs, o)
 			if err != nil {

@@ -7,7 +7,6 @@ import (
 	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/reference"
-	"github.com/hoistproject/hoist/internal/registry/client/distribution"
 	"github.com/spf13/cobra"
 )
 
@@ -36,7 +35,7 @@ func newPushCmd(e *env) *cobra.Command {
 				fmt.Fprintf(e.out, "The push refers to repository [%s]\n", n.Name())
 				o.Progress = newProgress(e.out, e.outputTTY()).Event
 			}
-			o.Pushed = func(p distribution.PushedTag) {
+			o.Pushed = func(p engine.PushedTag) {
 				if quiet {
 					r, _ := reference.WithTag(n, p.Tag)
 					fmt.Fprintln(e.out, r.String())

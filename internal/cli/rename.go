@@ -8,11 +8,7 @@ func newRenameCmd(e *env) *cobra.Command {
 		Short: "Rename a container",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			if err := m.Rename(cmd.Context(), args[0], args[1]); err != nil {
+			if err := e.engine().Rename(cmd.Context(), args[0], args[1]); err != nil {
 				return &shapedErr{err: err, daemon: true, then: "failed to rename container named " + args[0]}
 			}
 			return nil

@@ -3,21 +3,17 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/engine"
 )
 
 func newRmCmd(e *env) *cobra.Command {
-	var o container.RemoveOptions
+	var o engine.RemoveOptions
 	c := &cobra.Command{
 		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Remove one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			return eachContainer(e, args, func(ref string) error { return m.Remove(cmd.Context(), ref, o) })
+			return eachContainer(e, args, func(ref string) error { return e.engine().RemoveContainer(cmd.Context(), ref, o) })
 		},
 	}
 	c.Flags().BoolVarP(&o.Force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")

@@ -3,12 +3,13 @@ package cli
 import (
 	"fmt"
 
-	"github.com/hoistproject/hoist/internal/images"
 	"github.com/spf13/cobra"
+
+	"github.com/hoistproject/hoist/internal/engine"
 )
 
 func newRmiCmd(e *env) *cobra.Command {
-	var opts images.DeleteOptions
+	var opts engine.ImageDeleteOptions
 	cmd := &cobra.Command{
 		Use:   "rmi [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Remove one or more images",
@@ -35,7 +36,7 @@ func newRmiCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func printDeleteItems(e *env, items []images.DeleteItem, untagged, deleted string) {
+func printDeleteItems(e *env, items []engine.ImageDeleteItem, untagged, deleted string) {
 	for _, it := range items {
 		if it.Untagged != "" {
 			fmt.Fprintln(e.out, untagged+it.Untagged)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -40,14 +40,13 @@ func newRunCmd(e *env) *cobra.Command {
 				return runFailure(err)
 			}
 			o.Config.StdinOnce = f.interactive && !detach
-			m, err := e.containers()
-			if err != nil {
+			if _, err := e.engine().Containers(); err != nil {
 				return withStatus(125, err)
 			}
 			ctx := cmd.Context()
 			// The monitor starts up while the container is created (best
 			// effort: Start spawns one itself otherwise).
-			mon, _ := m.SpawnMonitor()
+			mon, _ := e.engine().SpawnMonitor()
 			defer mon.Close()
 			if err := checkCIDFile(f.cidfile); err != nil {
 				return runFailure(err)
@@ -63,7 +62,7 @@ func newRunCmd(e *env) *cobra.Command {
 			failed := func(err error) error {
 				ctr.Release()
 				if f.rm {
-					_ = m.Remove(context.WithoutCancel(ctx), ctr.ID, container.RemoveOptions{Force: true, Volumes: true})
+					_ = e.engine().RemoveContainer(context.WithoutCancel(ctx), ctr.ID, engine.RemoveOptions{Force: true, Volumes: true})
 				}
 				return runFailure(err)
 			}
@@ -71,7 +70,7 @@ func newRunCmd(e *env) *cobra.Command {
 				return runFailure(err)
 			}
 			if detach {
-				if _, err := m.StartCreated(ctx, ctr, container.StartOptions{Monitor: mon}); err != nil {
+				if _, err := e.engine().StartCreated(ctx, ctr, engine.StartOptions{Monitor: mon}); err != nil {
 					return failed(err)
 				}
 				fmt.Fprintln(e.out, ctr.ID)
@@ -94,7 +93,7 @@ func newRunCmd(e *env) *cobra.Command {
 			if sigProxy && !f.tty { // docker proxies no signals to a tty
 				sigs, stop = forwardedSignals()
 			}
-			code, err := m.StartCreated(ctx, ctr, container.StartOptions{Streams: streams, Signals: sigs, Monitor: mon})
+			code, err := e.engine().StartCreated(ctx, ctr, engine.StartOptions{Streams: streams, Signals: sigs, Monitor: mon})
 			stop()
 			restore()
 			if err != nil {

@@ -1,11 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/hoistproject/hoist/internal/registry/client"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/spf13/cobra"
 )
 
@@ -29,18 +30,13 @@ func newSearchCmd(e *env) *cobra.Command {
 		Short: "Search Docker Hub (or [REGISTRY/]TERM on another registry) for images",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			flt, err := client.ParseSearchFilters(filters)
-			if err != nil {
-				return e.daemonError(err)
+			results, err := e.engine().Search(cmd.Context(), args[0], limit, filters)
+			var re *engine.RegistryError
+			if errors.As(err, &re) {
+				return e.daemonError(re.Err)
 			}
-			c, _, err := e.engine().Registry()
 			if err != nil {
 				return err
-			}
-			defer c.Close()
-			results, err := c.Search(cmd.Context(), args[0], limit, flt)
-			if err != nil {
-				return e.daemonError(err)
 			}
 			jsonOut := format == "json"
 			rows := make([]any, 0, len(results))

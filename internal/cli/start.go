@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/engine"
 )
 
 func newStartCmd(e *env) *cobra.Command {
@@ -18,14 +18,10 @@ func newStartCmd(e *env) *cobra.Command {
 		Short: "Start one or more stopped containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
 			if !attach && !interactive {
 				var failed []string
 				err := eachContainer(e, args, func(ref string) error {
-					_, err := m.Start(cmd.Context(), ref, container.StartOptions{})
+					_, err := e.engine().Start(cmd.Context(), ref, engine.StartOptions{})
 					if err != nil {
 						failed = append(failed, ref)
 					}
@@ -36,7 +32,7 @@ func newStartCmd(e *env) *cobra.Command {
 				}
 				return nil
 			}
-			ctr, err := m.Get(cmd.Context(), args[0])
+			ctr, err := e.engine().Container(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -45,10 +41,10 @@ func newStartCmd(e *env) *cobra.Command {
 			}
 			streams, restore := terminalStreams(e, interactive && ctr.Config.OpenStdin, ctr.Config.Tty)
 			sigs, stop := forwardedSignals()
-			code, err := m.Start(cmd.Context(), args[0], container.StartOptions{Streams: streams, Signals: sigs})
+			code, err := e.engine().Start(cmd.Context(), args[0], engine.StartOptions{Streams: streams, Signals: sigs})
 			stop()
 			restore()
-			var se *container.StartError
+			var se *engine.StartError
 			if err != nil && (daemonSide(err) || errors.As(err, &se)) {
 				return &shapedErr{err: err, daemon: true} // docker: exit status 1
 			}

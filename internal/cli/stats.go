@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/units"
 )
 
@@ -23,16 +23,12 @@ func newStatsCmd(e *env) *cobra.Command {
 		Use:   "stats [OPTIONS] [CONTAINER...]",
 		Short: "Display a live stream of container(s) resource usage statistics",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
 			tty := false
 			if f, ok := e.out.(interface{ Fd() uintptr }); ok {
 				tty = term.IsTerminal(int(f.Fd()))
 			}
 			for {
-				st, err := m.Stats(cmd.Context(), args, time.Second)
+				st, err := e.engine().Stats(cmd.Context(), args, time.Second)
 				if err != nil {
 					if cmd.Context().Err() != nil {
 						return nil // ^C
@@ -59,7 +55,7 @@ func newStatsCmd(e *env) *cobra.Command {
 	return c
 }
 
-func statsRows(st []container.Stats, noTrunc bool) []any {
+func statsRows(st []engine.Stats, noTrunc bool) []any {
 	var rows []any
 	for _, s := range st {
 		id := s.ID

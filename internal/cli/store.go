@@ -3,10 +3,7 @@ package cli
 import (
 	"os"
 
-	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/engine"
-	"github.com/hoistproject/hoist/internal/events"
-	"github.com/hoistproject/hoist/internal/images"
 )
 
 // engine is the application layer over the root given by --root, made on
@@ -14,7 +11,7 @@ import (
 func (e *env) engine() *engine.Engine {
 	if e.eng == nil {
 		o := e.fakes
-		o.Root, o.Logger, o.Config, o.UserAgent = e.g.Root, e.logger(), e.g.Config, "hoist/"+Version
+		o.Root, o.Logger, o.Config, o.UserAgent, o.Version = e.g.Root, e.logger(), e.g.Config, "hoist/"+Version, Version
 		// HOIST_STORAGE=copy forces plain-copy root filesystems (no
 		// overlayfs); HOIST_RUNTIME names the default OCI runtime (docker's
 		// default-runtime; runc when unset).
@@ -23,12 +20,3 @@ func (e *env) engine() *engine.Engine {
 	}
 	return e.eng
 }
-
-// imageStore is the engine's image store.
-func (e *env) imageStore() (*images.Store, error) { return e.engine().Images() }
-
-// containers is the engine's container manager.
-func (e *env) containers() (*container.Manager, error) { return e.engine().Containers() }
-
-// events is the engine's event log.
-func (e *env) events() *events.Log { return e.engine().Events() }

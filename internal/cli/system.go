@@ -1,23 +1,15 @@
 package cli
 
 import (
+	"context"
 	"fmt"
-	buildcache "github.com/hoistproject/hoist/internal/build/cache"
-	"github.com/hoistproject/hoist/internal/container"
-	"github.com/hoistproject/hoist/internal/container/spec"
-	"github.com/hoistproject/hoist/internal/container/volume"
-	"github.com/hoistproject/hoist/internal/units"
-	"os"
-	"os/exec"
-	"runtime"
 	"sort"
 	"strings"
-	"time"
 
-	"github.com/hoistproject/hoist/internal/images"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
-	"path/filepath"
+
+	"github.com/hoistproject/hoist/internal/engine"
+	"github.com/hoistproject/hoist/internal/units"
 )
 
 type dfRow struct {
@@ -50,44 +42,14 @@ func newSystemDfCmd(e *env) *cobra.Command {
 		Short: "Show hoist disk usage",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := e.imageStore()
+			d, err := e.engine().DiskUsage(cmd.Context())
 			if err != nil {
 				return err
 			}
-			u, err := s.DiskUsage(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var cu container.Usage
-			if m, err := e.containers(); err == nil {
-				cu, _ = m.DiskUsage(cmd.Context())
-			}
-			var vols []volume.Volume
-			if vs, users, err := e.volumes(); err == nil {
-				vols = vs.List(users)
-			}
-			bu, err := buildcache.DiskUsage(cmd.Context(), s)
-			if err != nil {
-				return err
-			}
-			// What interrupted work left counts as build cache, as docker
-			// counts its own unused intermediate data.
-			leftovers, err := s.Leftovers(cmd.Context())
-			if err != nil {
-				return err
-			}
-			bActive, bReclaim := 0, bu.Size
-			for _, l := range leftovers {
-				bu.Records++
-				bu.Size += l.Size
-				if l.Live {
-					bActive++
-				} else {
-					bReclaim += l.Size
-				}
-			}
+			u, cu, vols, bu := d.Images, d.Containers, d.Volumes, d.BuildCache
+			bActive, bReclaim := d.BuildActive, d.BuildReclaimable
 			if verbose {
-				return e.printDfVerbose(u, cu, vols, bu, leftovers)
+				return e.printDfVerbose(cmd.Context(), u, cu, vols, bu, d.Leftovers)
 			}
 			rec := units.HumanSize(u.Reclaimable, 4)
 			if u.Size > 0 {
@@ -126,7 +88,7 @@ func newSystemDfCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func (e *env) printDfVerbose(u images.Usage, cu container.Usage, vols []volume.Volume, bu buildcache.Usage, leftovers []images.Leftover) error {
+func (e *env) printDfVerbose(ctx context.Context, u engine.ImageUsage, cu engine.ContainerUsage, vols []engine.Volume, bu engine.BuildCacheUsage, leftovers []engine.Leftover) error {
 	fmt.Fprintf(e.out, "Images space usage:\n\n")
 	var rows []any
 	for _, iu := range u.Images {
@@ -146,7 +108,7 @@ func (e *env) printDfVerbose(u images.Usage, cu container.Usage, vols []volume.V
 	fmt.Fprintf(e.out, "\nContainers space usage:\n\n")
 	rows = rows[:0]
 	for _, c := range cu.Each {
-		r := makePsRow(c.Container, false, nil)
+		r := makePsRow(ctx, c.Container, false, nil)
 		r.Size = units.HumanSize(c.Size, 3)
 		rows = append(rows, r)
 	}
@@ -184,9 +146,9 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 		Short: "Remove unused data",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := images.ParseFilters(filters, "until", "label")
+			f, err := engine.ParseFilters(filters, "until", "label")
 			if err != nil {
-				return &shapedErr{err: err, daemon: true} // docker's daemon checks filters
+				return filterFailure(err)
 			}
 			what := "  - all stopped containers\n"
 			if volumes {
@@ -206,45 +168,24 @@ func newSystemPruneCmd(e *env) *cobra.Command {
 			}
 			var volBytes int64
 			if volumes {
-				vs, users, err := e.volumes()
+				removed, n, err := e.engine().PruneVolumes(cmd.Context())
 				if err != nil {
 					return err
 				}
-				removed, n := vs.Prune(users)
 				printDeletedVolumes(e, removed)
 				volBytes = n
 			}
-			rep, err := e.engine().PruneImages(cmd.Context(), images.PruneOptions{All: all, Filters: f})
+			rep, err := e.engine().PruneImages(cmd.Context(), engine.ImagePruneOptions{All: all, Filters: f})
 			if err != nil {
 				return err
 			}
 			printDeletedImages(e, rep)
-			s, err := e.imageStore()
-			if err != nil {
-				return err
-			}
 			// The build cache too, as the warning says (and docker does).
-			// (docker: all of it with -a, else the dangling part; an until
-			// duration applies to it too).
-			bopts := buildcache.PruneOptions{All: all}
-			for _, u := range f.Until {
-				if d, err := time.ParseDuration(u); err == nil {
-					bopts.KeepDuration = d
-				}
-			}
-			brep, err := buildcache.Prune(cmd.Context(), s, filepath.Join(s.Root(), "build"), bopts)
+			buildBytes, err := e.engine().PruneBuildData(cmd.Context(), all, f)
 			if err != nil {
 				return err
 			}
-			// And what interrupted work left that no live process owns.
-			leftovers, err := s.PruneLeftovers(cmd.Context())
-			for _, l := range leftovers {
-				brep.SpaceReclaimed += l.Size
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(e.out, "Total reclaimed space:", units.HumanSize(ctrBytes+volBytes+rep.Reclaimed+brep.SpaceReclaimed, 3))
+			fmt.Fprintln(e.out, "Total reclaimed space:", units.HumanSize(ctrBytes+volBytes+rep.Reclaimed+buildBytes, 3))
 			return nil
 		},
 	}
@@ -262,11 +203,7 @@ func newSystemCheckCmd(e *env) *cobra.Command {
 		Short: "Verify every blob digest and every record's references",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := e.imageStore()
-			if err != nil {
-				return err
-			}
-			rep, err := s.Check(cmd.Context(), repair)
+			rep, err := e.engine().CheckStore(cmd.Context(), repair)
 			if err != nil {
 				return err
 			}
@@ -295,30 +232,6 @@ func newSystemCheckCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// infoData is `info`'s data; field names follow docker's info --format keys.
-type infoData struct {
-	ID                string
-	Containers        int
-	ContainersRunning int
-	ContainersPaused  int
-	ContainersStopped int
-	Images            int
-	Driver            string
-	DriverStatus      [][2]string
-	DockerRootDir     string
-	ServerVersion     string
-	Runtimes          map[string]map[string]string
-	DefaultRuntime    string
-	KernelVersion     string
-	OperatingSystem   string
-	OSType            string
-	Architecture      string
-	NCPU              int
-	MemTotal          int64
-	Name              string
-	SecurityOptions   []string
-}
-
 func newInfoCmd(e *env) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
@@ -326,52 +239,9 @@ func newInfoCmd(e *env) *cobra.Command {
 		Short: "Display system-wide information",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := e.imageStore()
+			d, err := e.engine().Info(cmd.Context())
 			if err != nil {
 				return err
-			}
-			n, err := s.Count(cmd.Context())
-			if err != nil {
-				return err
-			}
-			d := infoData{
-				Images: n, Driver: "overlay2", DockerRootDir: e.g.Root, ServerVersion: Version,
-				DriverStatus: [][2]string{{"Backing Filesystem", backingFS(e.g.Root)}, {"Supports d_type", "true"}},
-				Runtimes:     map[string]map[string]string{}, OSType: runtime.GOOS, Architecture: unameMachine(),
-				NCPU: runtime.NumCPU(), OperatingSystem: osName(), SecurityOptions: spec.SecurityOptions(),
-			}
-			if m, err := e.containers(); err == nil {
-				if cs, err := m.List(cmd.Context()); err == nil {
-					for _, c := range cs {
-						d.Containers++
-						switch c.State.Status {
-						case container.StatusRunning:
-							d.ContainersRunning++
-						case container.StatusPaused:
-							d.ContainersPaused++
-						default:
-							d.ContainersStopped++
-						}
-					}
-				}
-			}
-			d.DefaultRuntime = "runc"
-			if rt := os.Getenv("HOIST_RUNTIME"); rt != "" {
-				d.DefaultRuntime = rt
-			}
-			for _, rt := range []string{"runc", "crun", d.DefaultRuntime} {
-				if p, err := exec.LookPath(rt); err == nil {
-					d.Runtimes[rt] = map[string]string{"path": p}
-				}
-			}
-			var uts unix.Utsname
-			if unix.Uname(&uts) == nil {
-				d.KernelVersion = unix.ByteSliceToString(uts.Release[:])
-				d.Name = unix.ByteSliceToString(uts.Nodename[:])
-			}
-			var si unix.Sysinfo_t
-			if unix.Sysinfo(&si) == nil {
-				d.MemTotal = int64(si.Totalram) * int64(si.Unit)
 			}
 			if format != "" {
 				return renderInspectOne(e, format, d)
@@ -410,47 +280,4 @@ func newInfoCmd(e *env) *cobra.Command {
 // renderInspectOne executes a --format template on one value.
 func renderInspectOne(e *env, format string, v any) error {
 	return renderInspect(e.out, format, []any{v})
-}
-
-func unameMachine() string {
-	var uts unix.Utsname
-	if unix.Uname(&uts) == nil {
-		return unix.ByteSliceToString(uts.Machine[:])
-	}
-	return runtime.GOARCH
-}
-
-func osName() string {
-	b, err := os.ReadFile("/etc/os-release")
-	if err != nil {
-		return runtime.GOOS
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "PRETTY_NAME="); ok {
-			return strings.Trim(v, `"`)
-		}
-	}
-	return runtime.GOOS
-}
-
-func backingFS(root string) string {
-	var st unix.Statfs_t
-	if unix.Statfs(root, &st) != nil {
-		if unix.Statfs("/", &st) != nil {
-			return "unknown"
-		}
-	}
-	switch st.Type {
-	case unix.EXT4_SUPER_MAGIC:
-		return "extfs"
-	case unix.XFS_SUPER_MAGIC:
-		return "xfs"
-	case unix.BTRFS_SUPER_MAGIC:
-		return "btrfs"
-	case unix.TMPFS_MAGIC:
-		return "tmpfs"
-	case unix.OVERLAYFS_SUPER_MAGIC:
-		return "overlayfs"
-	}
-	return fmt.Sprintf("0x%x", st.Type)
 }

@@ -14,11 +14,7 @@ func newTopCmd(e *env) *cobra.Command {
 		Short: "Display the running processes of a container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			res, err := m.Top(cmd.Context(), args[0], args[1:]...)
+			res, err := e.engine().Top(cmd.Context(), args[0], args[1:]...)
 			if err != nil {
 				return err
 			}

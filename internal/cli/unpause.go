@@ -8,11 +8,7 @@ func newUnpauseCmd(e *env) *cobra.Command {
 		Short: "Unpause all processes within one or more containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			return eachContainer(e, args, func(ref string) error { return m.Unpause(cmd.Context(), ref) })
+			return eachContainer(e, args, func(ref string) error { return e.engine().Unpause(cmd.Context(), ref) })
 		},
 	}
 }

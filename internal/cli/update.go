@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
@@ -17,7 +17,7 @@ func newUpdateCmd(e *env) *cobra.Command {
 		Short: "Update configuration of one or more containers",
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var r container.Resources
+			var r engine.Resources
 			changed := cmd.Flags().Changed
 			bytesFlag := func(name, v string, dst **int64) error {
 				if !changed(name) {
@@ -73,11 +73,7 @@ func newUpdateCmd(e *env) *cobra.Command {
 			if changed("restart") && restart != "no" {
 				return errdefs.NotImplementedf("restart policy %q is not supported (daemonless): only \"no\"", restart)
 			}
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
-			return eachContainer(e, args, func(ref string) error { return m.Update(cmd.Context(), ref, r) })
+			return eachContainer(e, args, func(ref string) error { return e.engine().Update(cmd.Context(), ref, r) })
 		},
 	}
 	fs := c.Flags()

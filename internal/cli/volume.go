@@ -7,10 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hoistproject/hoist/internal/container"
-	"github.com/hoistproject/hoist/internal/container/volume"
-	"github.com/hoistproject/hoist/internal/errdefs"
-	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/units"
 )
 
@@ -54,16 +50,9 @@ func newVolumeCreateCmd(e *env) *cobra.Command {
 				}
 				lm[k] = v
 			}
-			vs, _, err := e.volumes()
-			if err != nil {
-				return err
-			}
-			n, created, err := vs.Create(name, lm, container.NewVolumeName)
+			n, err := e.engine().CreateVolume(cmd.Context(), name, lm)
 			if err != nil {
 				return &shapedErr{err: err, daemon: true}
-			}
-			if created {
-				e.events().Record("volume", "create", n, map[string]string{"driver": "local"})
 			}
 			fmt.Fprintln(e.out, n)
 			return nil
@@ -99,19 +88,12 @@ func newVolumeLsCmd(e *env) *cobra.Command {
 		Short:   "List volumes",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			keep, err := volumeFilter(filters)
+			vols, err := e.engine().Volumes(cmd.Context(), filters)
 			if err != nil {
-				return &shapedErr{err: err, daemon: true}
-			}
-			vs, users, err := e.volumes()
-			if err != nil {
-				return err
+				return filterFailure(err)
 			}
 			var rows []any
-			for _, v := range vs.List(users) {
-				if !keep(v) {
-					continue
-				}
+			for _, v := range vols {
 				if quiet {
 					fmt.Fprintln(e.out, v.Name)
 					continue
@@ -129,45 +111,6 @@ func newVolumeLsCmd(e *env) *cobra.Command {
 	c.Flags().StringVar(&format, "format", "", "Pretty-print volumes using a Go template")
 	c.Flags().StringArrayVarP(&filters, "filter", "f", nil, `Provide filter values (e.g. "dangling=true")`)
 	return c
-}
-
-// volumeFilter builds `volume ls -f` (dangling=, name=, driver=, label=).
-func volumeFilter(filters []string) (func(volume.Volume) bool, error) {
-	var tests []func(volume.Volume) bool
-	for _, f := range filters {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, errdefs.InvalidArgumentf("Bad format of filter (expected name=value)")
-		}
-		switch k {
-		case "dangling":
-			var want bool
-			switch strings.ToLower(v) {
-			case "true", "1":
-				want = true
-			case "false", "0":
-			default:
-				return nil, errdefs.InvalidArgumentf("Invalid filter 'dangling=%s'", v)
-			}
-			tests = append(tests, func(vol volume.Volume) bool { return (len(vol.UsedBy) == 0) == want })
-		case "name":
-			tests = append(tests, func(vol volume.Volume) bool { return strings.Contains(vol.Name, v) })
-		case "driver":
-			tests = append(tests, func(volume.Volume) bool { return v == "local" })
-		case "label":
-			tests = append(tests, func(vol volume.Volume) bool { return images.LabelMatches(vol.Labels, v) })
-		default:
-			return nil, errdefs.InvalidArgumentf("Invalid filter '%s'", k)
-		}
-	}
-	return func(vol volume.Volume) bool {
-		for _, t := range tests {
-			if !t(vol) {
-				return false
-			}
-		}
-		return true
-	}, nil
 }
 
 // volumeInspect is docker's `volume inspect` object, in its field order.
@@ -188,14 +131,10 @@ func newVolumeInspectCmd(e *env) *cobra.Command {
 		Short: "Display detailed information on one or more volumes",
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vs, users, err := e.volumes()
-			if err != nil {
-				return err
-			}
 			var items []any
 			var missing []error
 			for _, name := range args {
-				v, err := vs.Get(name, users)
+				v, err := e.engine().Volume(cmd.Context(), name)
 				if err != nil {
 					missing = append(missing, err)
 					continue
@@ -227,20 +166,7 @@ func newVolumeRmCmd(e *env) *cobra.Command {
 		Short:   "Remove one or more volumes",
 		Args:    minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vs, users, err := e.volumes()
-			if err != nil {
-				return err
-			}
-			return eachContainer(e, args, func(name string) error {
-				_, gone := vs.Get(name, users)
-				if err := vs.Delete(name, force, users); err != nil {
-					return err
-				}
-				if gone == nil {
-					e.events().Record("volume", "destroy", name, map[string]string{"driver": "local"})
-				}
-				return nil
-			})
+			return eachContainer(e, args, func(name string) error { return e.engine().RemoveVolume(cmd.Context(), name, force) })
 		},
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of one or more volumes")
@@ -257,13 +183,9 @@ func newVolumePruneCmd(e *env) *cobra.Command {
 			if !force && !e.confirm("WARNING! This will remove all local volumes not used by at least one container.") {
 				return nil
 			}
-			vs, users, err := e.volumes()
+			removed, reclaimed, err := e.engine().PruneVolumes(cmd.Context())
 			if err != nil {
 				return err
-			}
-			removed, reclaimed := vs.Prune(users)
-			for _, name := range removed {
-				e.events().Record("volume", "destroy", name, map[string]string{"driver": "local"})
 			}
 			printDeletedVolumes(e, removed)
 			fmt.Fprintln(e.out, "Total reclaimed space:", units.HumanSize(reclaimed, 3))
@@ -272,15 +194,6 @@ func newVolumePruneCmd(e *env) *cobra.Command {
 	}
 	c.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
 	return c
-}
-
-// volumes opens the volume store with its users (the container records).
-func (e *env) volumes() (volume.Store, volume.Users, error) {
-	m, err := e.containers()
-	if err != nil {
-		return volume.Store{}, nil, err
-	}
-	return m.Volumes()
 }
 
 // printDeletedVolumes prints docker's "Deleted Volumes:" block.

@@ -12,13 +12,9 @@ func newWaitCmd(e *env) *cobra.Command {
 		Short: "Block until one or more containers stop, then print their exit codes",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			m, err := e.containers()
-			if err != nil {
-				return err
-			}
 			failed := false
 			for _, ref := range args {
-				code, err := m.Wait(cmd.Context(), ref)
+				code, err := e.engine().Wait(cmd.Context(), ref)
 				if err != nil {
 					fmt.Fprintln(e.errOut, "Error response from daemon:", err)
 					failed = true

@@ -27,25 +27,10 @@ var cliImports = map[string]string{
 	"internal/container/attach": "the terminal streams of run/attach/exec",
 	"internal/fsutil":           "crash-safe writes of the client's own files (save -o, export -o)",
 
-	// Still to move behind the engine (issue 14): each verb below opens a
-	// store through the engine but calls it directly.
-	"internal/archive":                      "to move: cp's tar streams",
-	"internal/build":                        "to move: build options are the builder's type",
-	"internal/build/cache":                  "to move: builder prune, df",
-	"internal/container":                    "to move: the container verbs call the manager",
-	"internal/container/cp":                 "to move: cp",
-	"internal/container/inspect":            "to move: inspect",
-	"internal/container/logfile":            "to move: logs",
-	"internal/container/network":            "to move: ports of ps/port/run",
-	"internal/container/volume":             "to move: volume verbs, df",
-	"internal/events":                       "to move: events reading and filters",
-	"internal/images":                       "to move: image verbs' options and reports",
-	"internal/registry/client":              "to move: platforms, progress events, search",
-	"internal/registry/client/auth":         "to move: login",
-	"internal/registry/client/credentials":  "to move: login, logout",
-	"internal/registry/client/distribution": "to move: pull/push reports",
-	"internal/registry/server":              "the registry verb serves hoist's own registry",
-	"internal/registry/server/storage":      "the registry verb serves hoist's own registry",
+	// The registry verb is a front-end of its own: it serves hoist's OCI
+	// registry (distribution API) from its own storage, not a root.
+	"internal/registry/server":         "the registry verb: the registry server",
+	"internal/registry/server/storage": "the registry verb serves hoist's own registry",
 }
 
 // imports lists the module's packages that the non-test Go files of dir

@@ -20,6 +20,8 @@ type Options struct {
 	Config string
 	// UserAgent is sent to registries.
 	UserAgent string
+	// Version is hoist's release (info's ServerVersion).
+	Version string
 	// Storage and Runtime are the container manager's (container.Options).
 	Storage, Runtime string
 	// Images resolves the images that containers are created from; nil
@@ -57,9 +59,6 @@ func (e *Engine) Root() string { return e.o.Root }
 
 // Logger is the engine's logger.
 func (e *Engine) Logger() *slog.Logger { return e.o.Logger }
-
-// Events is the root's event log.
-func (e *Engine) Events() *events.Log { return e.events }
 
 // Images is the root's image store; the container manager tells it which
 // images and layers containers use.

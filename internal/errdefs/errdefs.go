@@ -105,5 +105,12 @@ func IsConflict(err error) bool { return errors.Is(err, ErrConflict) }
 // IsFailedPrecondition reports whether err is of class ErrFailedPrecondition.
 func IsFailedPrecondition(err error) bool { return errors.Is(err, ErrFailedPrecondition) }
 
+// IsDaemonSide reports an error that docker's daemon would have answered
+// (rather than its client): an unknown image or container, a conflict, a
+// container in the wrong state.
+func IsDaemonSide(err error) bool {
+	return IsNotFound(err) || IsConflict(err) || IsFailedPrecondition(err)
+}
+
 // IsDataLoss reports whether err is of class ErrDataLoss.
 func IsDataLoss(err error) bool { return errors.Is(err, ErrDataLoss) }

@@ -1,0 +1,233 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"os"
+	"time"
+
+	"github.com/hoistproject/hoist/internal/archive"
+	"github.com/hoistproject/hoist/internal/container"
+	"github.com/hoistproject/hoist/internal/container/attach"
+	"github.com/hoistproject/hoist/internal/container/inspect"
+	"github.com/hoistproject/hoist/internal/container/logfile"
+	"github.com/hoistproject/hoist/internal/container/network"
+)
+
+// The container values the front-ends pass in and get back: the container
+// manager's own types, named here so that a front-end needs no other
+// package.
+type (
+	Container     = container.Container
+	StartOptions  = container.StartOptions
+	StartError    = container.StartError
+	ExecOptions   = container.ExecOptions
+	RemoveOptions = container.RemoveOptions
+	Resources     = container.Resources
+	Stats         = container.Stats
+	TopResult     = container.TopResult
+	LogOptions    = logfile.Options
+	PortBinding   = network.PortBinding
+	Change        = archive.Change
+	// ContainerInspect is docker's `inspect` object of a container.
+	ContainerInspect = inspect.Container
+
+	// ContainerOptions are a container's own options (name, image,
+	// config, host config), without the image's pull policy.
+	ContainerOptions = container.CreateOptions
+	ContainerConfig  = container.Config
+	HostConfig       = container.HostConfig
+	HealthConfig     = container.HealthConfig
+	LogConfig        = container.LogConfig
+	// Monitor is a container monitor started ahead of its container.
+	Monitor = container.Monitor
+)
+
+// CheckLogConfig checks a --log-driver and its --log-opt values.
+func CheckLogConfig(lc LogConfig) error { return container.CheckLogConfig(lc) }
+
+// RunMonitor is the per-container monitor process of the container id
+// (hoist re-executes itself as it): syncFile is its sync socket with the
+// starting command. It opens only the container manager of o.Root.
+func RunMonitor(ctx context.Context, o Options, id string, syncFile *os.File) error {
+	m, err := container.New(o.Root, container.Options{Logger: o.Logger})
+	if err != nil {
+		return err
+	}
+	return m.RunMonitor(ctx, id, syncFile)
+}
+
+// SpawnMonitor starts a container monitor ahead of the container it will
+// hold (StartOptions.Monitor), so that it starts up while the container is
+// created.
+func (e *Engine) SpawnMonitor() (*Monitor, error) {
+	return manager(e, func(m *container.Manager) (*Monitor, error) { return m.SpawnMonitor() })
+}
+
+// StartCreated starts c, which CreateContainer made and holds (as Start).
+func (e *Engine) StartCreated(ctx context.Context, c *Container, o StartOptions) (int, error) {
+	return manager(e, func(m *container.Manager) (int, error) { return m.StartCreated(ctx, c, o) })
+}
+
+// Container states and health states (docker's names).
+const (
+	StatusCreated    = container.StatusCreated
+	StatusRestarting = container.StatusRestarting
+	StatusRunning    = container.StatusRunning
+	StatusRemoving   = container.StatusRemoving
+	StatusPaused     = container.StatusPaused
+	StatusExited     = container.StatusExited
+	StatusDead       = container.StatusDead
+
+	HealthStarting  = container.HealthStarting
+	HealthHealthy   = container.HealthHealthy
+	HealthUnhealthy = container.HealthUnhealthy
+)
+
+// manager runs fn with the container manager.
+func manager[T any](e *Engine, fn func(*container.Manager) (T, error)) (T, error) {
+	m, err := e.Containers()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return fn(m)
+}
+
+// do runs fn with the container manager.
+func (e *Engine) do(fn func(*container.Manager) error) error {
+	m, err := e.Containers()
+	if err != nil {
+		return err
+	}
+	return fn(m)
+}
+
+// Container is the container ref names (an ID, its prefix or a name).
+func (e *Engine) Container(ctx context.Context, ref string) (*Container, error) {
+	return manager(e, func(m *container.Manager) (*Container, error) { return m.Get(ctx, ref) })
+}
+
+// Start starts a created or stopped container; with o.Streams it stays
+// attached and returns the exit status of its process.
+func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (int, error) {
+	return manager(e, func(m *container.Manager) (int, error) { return m.Start(ctx, ref, o) })
+}
+
+// Attach attaches o.Streams to a running container until it exits (its
+// status) or the client detaches.
+func (e *Engine) Attach(ctx context.Context, ref string, o StartOptions) (int, error) {
+	return manager(e, func(m *container.Manager) (int, error) { return m.Attach(ctx, ref, o) })
+}
+
+// Stop stops a container: its stop signal, then SIGKILL after timeout
+// seconds (nil: the container's own stop timeout).
+func (e *Engine) Stop(ctx context.Context, ref string, timeout *int) error {
+	return e.do(func(m *container.Manager) error { return m.Stop(ctx, ref, timeout) })
+}
+
+// Restart stops (as Stop) and starts a container.
+func (e *Engine) Restart(ctx context.Context, ref string, timeout *int) error {
+	return e.do(func(m *container.Manager) error { return m.Restart(ctx, ref, timeout) })
+}
+
+// Kill sends sig (a name or number) to a running container.
+func (e *Engine) Kill(ctx context.Context, ref, sig string) error {
+	return e.do(func(m *container.Manager) error { return m.Kill(ctx, ref, sig) })
+}
+
+// Pause freezes a running container.
+func (e *Engine) Pause(ctx context.Context, ref string) error {
+	return e.do(func(m *container.Manager) error { return m.Pause(ctx, ref) })
+}
+
+// Unpause thaws a paused container.
+func (e *Engine) Unpause(ctx context.Context, ref string) error {
+	return e.do(func(m *container.Manager) error { return m.Unpause(ctx, ref) })
+}
+
+// Wait blocks until a container stops and returns its exit status.
+func (e *Engine) Wait(ctx context.Context, ref string) (int, error) {
+	return manager(e, func(m *container.Manager) (int, error) { return m.Wait(ctx, ref) })
+}
+
+// Rename gives a container a new name.
+func (e *Engine) Rename(ctx context.Context, ref, name string) error {
+	return e.do(func(m *container.Manager) error { return m.Rename(ctx, ref, name) })
+}
+
+// Update changes a container's resource limits.
+func (e *Engine) Update(ctx context.Context, ref string, r Resources) error {
+	return e.do(func(m *container.Manager) error { return m.Update(ctx, ref, r) })
+}
+
+// RemoveContainer removes a container (rm).
+func (e *Engine) RemoveContainer(ctx context.Context, ref string, o RemoveOptions) error {
+	return e.do(func(m *container.Manager) error { return m.Remove(ctx, ref, o) })
+}
+
+// Exec runs a command in a running container, attached to s (nil when
+// detached), and returns its exit status.
+func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions, s *attach.Streams) (int, error) {
+	return manager(e, func(m *container.Manager) (int, error) { return m.Exec(ctx, ref, o, s) })
+}
+
+// Export writes a container's filesystem to w as a tar stream.
+func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
+	return e.do(func(m *container.Manager) error { return m.Export(ctx, ref, w) })
+}
+
+// Diff is the changes of a container's filesystem to its image's.
+func (e *Engine) Diff(ctx context.Context, ref string) ([]Change, error) {
+	return manager(e, func(m *container.Manager) ([]Change, error) { return m.Diff(ctx, ref) })
+}
+
+// Logs writes a container's logs to stdout and stderr (as o says: tail,
+// since, until, follow).
+func (e *Engine) Logs(ctx context.Context, ref string, o LogOptions, stdout, stderr io.Writer) error {
+	return e.do(func(m *container.Manager) error { return m.Logs(ctx, ref, o, stdout, stderr) })
+}
+
+// Top is the processes of a running container (ps's columns, psArgs its
+// options).
+func (e *Engine) Top(ctx context.Context, ref string, psArgs ...string) (TopResult, error) {
+	return manager(e, func(m *container.Manager) (TopResult, error) { return m.Top(ctx, ref, psArgs...) })
+}
+
+// Stats samples the resource usage of the containers refs (all running
+// ones when empty) over interval.
+func (e *Engine) Stats(ctx context.Context, refs []string, interval time.Duration) ([]Stats, error) {
+	return manager(e, func(m *container.Manager) ([]Stats, error) { return m.Stats(ctx, refs, interval) })
+}
+
+// CopyFrom writes the tar stream of path src in a container to w (the
+// top entry named as, or src's own name when ""); follow follows a
+// symbolic link at src.
+func (e *Engine) CopyFrom(ctx context.Context, ref, src string, follow bool, as string, w io.Writer) error {
+	return e.do(func(m *container.Manager) error { return m.CopyFrom(ctx, ref, src, follow, as, w) })
+}
+
+// CopyTo unpacks the tar stream r into directory dst of a container.
+func (e *Engine) CopyTo(ctx context.Context, ref, dst string, r io.Reader) error {
+	return e.do(func(m *container.Manager) error { return m.CopyTo(ctx, ref, dst, r) })
+}
+
+// StatPath is the file info of path p in a container.
+func (e *Engine) StatPath(ctx context.Context, ref, p string) (os.FileInfo, error) {
+	return manager(e, func(m *container.Manager) (os.FileInfo, error) { return m.Stat(ctx, ref, p) })
+}
+
+// InspectContainer is docker's inspect object of a container; with size,
+// its SizeRw and SizeRootFs too.
+func (e *Engine) InspectContainer(ctx context.Context, ref string, size bool) (ContainerInspect, error) {
+	c, err := e.Container(ctx, ref)
+	if err != nil {
+		return ContainerInspect{}, err
+	}
+	in := inspect.Of(c)
+	if size {
+		rw, rootFs := e.ContainerSize(ctx, c)
+		in.SizeRw, in.SizeRootFs = &rw, &rootFs
+	}
+	return in, nil
+}
