@@ -344,6 +344,12 @@ func tarWithFile(t *testing.T, base []byte, name, content string) []byte {
 // 127.0.0.1 until the test ends and returns its host:port.
 func serveRegistryBinary(t *testing.T, bin string) string {
 	t.Helper()
+	return serveRegistryBinaryAt(t, bin, t.TempDir())
+}
+
+// serveRegistryBinaryAt is serveRegistryBinary over the registry root root.
+func serveRegistryBinaryAt(t *testing.T, bin, root string) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +357,7 @@ func serveRegistryBinary(t *testing.T, bin string) string {
 	addr := l.Addr().String()
 	l.Close()
 	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--root", t.TempDir(), "registry", "serve", "--addr", addr)
+	cmd := exec.Command(bin, "--root", root, "registry", "serve", "--addr", addr)
 	cmd.Env = append(os.Environ(), "HOIST_REGISTRY_ACCESS_LOG=false")
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

@@ -91,12 +91,16 @@ func legacyArchive(t *testing.T, saved []byte, edit func(*savedManifest)) []tarM
 }
 
 // intact proves that an image survived: the store is clean, the image
-// saves (every blob readable) and runs.
-func intact(t *testing.T, h hoistRunner, image string) {
+// saves (every blob readable), pushes to the registry reg and runs.
+func intact(t *testing.T, h hoistRunner, reg, image string) {
 	t.Helper()
 	h.t = t
 	h.checkClean()
 	h.must(nil, "save", "-o", filepath.Join(t.TempDir(), "intact.tar"), image)
+	pushed := reg + "/intact/image:latest"
+	h.must(nil, "tag", image, pushed)
+	h.must(nil, "push", "-q", pushed)
+	h.must(nil, "rmi", pushed)
 	if out := h.must(nil, "run", "--rm", "--network", "none", image, "echo", "alive"); out != "alive\n" {
 		t.Fatalf("run %s after the failed operation: %q", image, out)
 	}
@@ -109,6 +113,8 @@ func intact(t *testing.T, h hoistRunner, image string) {
 func TestFailedLoadKeepsExistingImage(t *testing.T) {
 	h, _ := buildEnv(t)
 	t.Cleanup(func() { waitMonitors(t, h.root) })
+	dockerConfigDir(t)
+	reg := serveRegistryBinary(t, h.bin)
 	saved := filepath.Join(t.TempDir(), "bb.tar")
 	h.must(nil, "save", "-o", saved, "busybox")
 	raw, err := os.ReadFile(saved)
@@ -162,7 +168,7 @@ func TestFailedLoadKeepsExistingImage(t *testing.T) {
 			if code == 0 || !strings.Contains(errOut, c.want) {
 				t.Fatalf("load: exit %d, %q; want a failure naming %q", code, errOut, c.want)
 			}
-			intact(t, h, "busybox")
+			intact(t, h, reg, "busybox")
 		})
 	}
 }
@@ -174,6 +180,8 @@ func TestFailedLoadKeepsExistingImage(t *testing.T) {
 func TestFailedLoadKeepsBlobsOfConcurrentLoad(t *testing.T) {
 	h, _ := buildEnv(t)
 	t.Cleanup(func() { waitMonitors(t, h.root) })
+	dockerConfigDir(t)
+	reg := serveRegistryBinary(t, h.bin)
 	// A second image, with a layer the store does not have yet.
 	src := hoistRunner{t: t, bin: h.bin, root: t.TempDir()}
 	var layer bytes.Buffer
@@ -259,7 +267,7 @@ func TestFailedLoadKeepsBlobsOfConcurrentLoad(t *testing.T) {
 			if err := first.Wait(); err == nil {
 				t.Fatalf("the cut load succeeded")
 			}
-			intact(t, h, "other:1")
+			intact(t, h, reg, "other:1")
 			h.must(nil, "rmi", "other:1")
 		})
 	}
