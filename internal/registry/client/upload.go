@@ -290,9 +290,11 @@ func (u *upload) put(ctx context.Context, dgst digest.Digest, body *io.SectionRe
 			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(io.NewSectionReader(body, 0, n)), nil }
 			req.ContentLength = n
 			req.Header.Set("Content-Type", "application/octet-stream")
-			if off > 0 {
-				req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", off, off+n-1))
-			}
+			// Always said, from byte 0 too: a request the transport sends
+			// again after the registry kept part of it must be refused
+			// (416, and the upload resumes from the registry's offset),
+			// not appended after what the first attempt left.
+			req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", off, off+n-1))
 		}
 	}
 	if err != nil {
