@@ -6,11 +6,13 @@ import (
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/container/volume"
+	"github.com/hoistproject/hoist/internal/mount"
 	"github.com/hoistproject/hoist/internal/units"
 	"os"
 	"os/exec"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -336,8 +338,10 @@ func newInfoCmd(e *env) *cobra.Command {
 			}
 			d := infoData{
 				Images: n, Driver: "overlay2", DockerRootDir: e.g.Root, ServerVersion: Version,
-				DriverStatus: [][2]string{{"Backing Filesystem", backingFS(e.g.Root)}, {"Supports d_type", "true"}},
-				Runtimes:     map[string]map[string]string{}, OSType: runtime.GOOS, Architecture: unameMachine(),
+				DriverStatus: [][2]string{{"Backing Filesystem", backingFS(e.g.Root)}, {"Supports d_type", "true"},
+					// The root's overlay kind (podman's words for fuse-overlayfs).
+					{"Native Overlay Diff", strconv.FormatBool(mount.OverlayKind() == mount.KernelOverlay)}, {"Overlay", mount.OverlayKind()}},
+				Runtimes: map[string]map[string]string{}, OSType: runtime.GOOS, Architecture: unameMachine(),
 				NCPU: runtime.NumCPU(), OperatingSystem: osName(), SecurityOptions: spec.SecurityOptions(),
 			}
 			if m, err := e.containers(); err == nil {
