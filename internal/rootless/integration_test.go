@@ -27,6 +27,7 @@ type rlUser struct {
 	gid  int
 	home string
 	bin  string
+	env  []string // extra environment of its hoist
 }
 
 // needTools skips unless the test can create users and map ids.
@@ -154,7 +155,7 @@ func (r *rlUser) hoist(args ...string) (string, error) {
 func (r *rlUser) cmd(args ...string) *exec.Cmd {
 	cmd := exec.Command("runuser", append([]string{"-u", r.name, "--", r.bin}, args...)...)
 	cmd.Dir = r.home
-	cmd.Env = []string{"HOME=" + r.home, "USER=" + r.name, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Env = append([]string{"HOME=" + r.home, "USER=" + r.name, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, r.env...)
 	return cmd
 }
 
