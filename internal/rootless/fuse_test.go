@@ -22,16 +22,7 @@ func usableFuse(t *testing.T) {
 	if _, err := exec.LookPath("fuse-overlayfs"); err != nil {
 		t.Skipf("fuse-overlayfs not installed: %v", err)
 	}
-	fi, err := os.Stat("/dev/fuse")
-	if err != nil {
-		t.Skipf("no /dev/fuse: %v", err)
-	}
-	if mode := fi.Mode().Perm(); mode&0o006 != 0o006 {
-		if err := os.Chmod("/dev/fuse", 0o666); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.Chmod("/dev/fuse", mode) })
-	}
+	usableDevice(t, "/dev/fuse")
 }
 
 // holderFuseMounts lists the fuse-overlayfs mounts in the user's holder
