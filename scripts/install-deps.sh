@@ -4,12 +4,13 @@
 #   Debian packages: runc crun (OCI runtimes), busybox-static (base images),
 #   skopeo umoci docker.io podman buildah docker-registry (peers for interop),
 #   apache2-utils (htpasswd), slirp4netns (container networking), uidmap
-#   (newuidmap/newgidmap for rootless hoist), xz-utils
+#   (newuidmap/newgidmap for rootless hoist), fuse-overlayfs fuse3 (rootless
+#   overlay where the kernel's cannot be mounted in a user namespace), xz-utils
 #   zstd bzip2 (archive formats), debootstrap (debian fixture), wrk hyperfine
 #   (benchmarks); versitygw from the Go module proxy (S3 server for tests).
 set -euo pipefail
 pkgs=(runc crun busybox-static skopeo umoci apache2-utils docker-registry xz-utils zstd bzip2
-	slirp4netns uidmap debootstrap docker.io podman buildah wrk hyperfine curl)
+	slirp4netns uidmap fuse-overlayfs fuse3 debootstrap docker.io podman buildah wrk hyperfine curl)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -36,6 +37,9 @@ fi
 # Rootless containers' networks (slirp4netns) open /dev/net/tun as the
 # user: 0666, as Debian's udev rules make it (hosts without udev leave 0600).
 [ -c /dev/net/tun ] && chmod 0666 /dev/net/tun
+# fuse-overlayfs (rootless hoist's fallback overlay) opens /dev/fuse as the
+# user: 0666, as Debian's udev rules make it.
+[ -c /dev/fuse ] && chmod 0666 /dev/fuse
 # podman/buildah: runc and cgroupfs (no systemd on these machines).
 mkdir -p /etc/containers
 if ! grep -q '^cgroup_manager' /etc/containers/containers.conf 2>/dev/null; then

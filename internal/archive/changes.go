@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -64,8 +65,22 @@ func (c *changeWalker) walk(fd int, dir string) error {
 		return fmt.Errorf("reading directory %q: %w", dir, err)
 	}
 	sort.Strings(names)
+	dirOpaque := -1 // unknown
 	for _, name := range names {
 		p := path.Join(dir, name)
+		if strings.HasPrefix(name, WhiteoutPrefix) {
+			// fuse-overlayfs's markers (upperWhiteout).
+			if dirOpaque < 0 {
+				dirOpaque = 0
+				if opaqueDirAt(fd, "") {
+					dirOpaque = 1
+				}
+			}
+			if deleted, _ := upperWhiteout(name, dirOpaque == 1); deleted != "" {
+				c.add(Change{ChangeDelete, path.Join(dir, deleted)})
+			}
+			continue
+		}
 		var st unix.Stat_t
 		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			if err == unix.ENOENT {
@@ -78,20 +93,14 @@ func (c *changeWalker) walk(fd int, dir string) error {
 		switch {
 		case st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0:
 			kind = ChangeDelete
-		case isDir && c.exists(p) && isOpaque(fd, name):
+		case isDir && c.exists(p) && opaqueDirAt(fd, name):
 			kind = ChangeDelete
 		case c.exists(p):
 			kind = ChangeModify
 		default:
 			kind = ChangeAdd
 		}
-		// The directories above are in the upper dir and so already
-		// listed; this only matters for a hand-made upper dir.
-		for parent := path.Dir(p); parent != "/" && !c.listed[parent]; parent = path.Dir(parent) {
-			c.changes = append(c.changes, Change{ChangeModify, parent})
-			c.listed[parent] = true
-		}
-		c.changes = append(c.changes, Change{kind, p})
+		c.add(Change{kind, p})
 		if isDir {
 			c.listed[p] = true
 			cfd, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
@@ -109,13 +118,13 @@ func (c *changeWalker) walk(fd int, dir string) error {
 	return nil
 }
 
-func isOpaque(dirfd int, name string) bool {
-	p := procFdPath(dirfd) + "/" + name
-	for _, attr := range []string{overlayOpaqueXattr, overlayUserOpaqueXattr} {
-		v, err := getXattr(-1, p, attr)
-		if err == nil && string(v) == "y" {
-			return true
-		}
+// add appends ch, after its parent directories not listed yet (they are
+// in the upper dir and so already listed; this only matters for a
+// hand-made upper dir).
+func (c *changeWalker) add(ch Change) {
+	for parent := path.Dir(ch.Path); parent != "/" && !c.listed[parent]; parent = path.Dir(parent) {
+		c.changes = append(c.changes, Change{ChangeModify, parent})
+		c.listed[parent] = true
 	}
-	return false
+	c.changes = append(c.changes, ch)
 }

@@ -1,6 +1,10 @@
 // Package archive owns hoist's layer tar handling: it is the only package
 // that knows the whiteout conventions (".wh.NAME", ".wh..wh..opq") and
-// overlayfs's markers for them (char device 0/0, trusted.overlay.opaque).
+// overlayfs's markers for them (char device 0/0, trusted.overlay.opaque),
+// and fuse-overlayfs's in an upper directory (".wh.NAME" of any type for a
+// whiteout, ".wh..wh..opq" and user.fuseoverlayfs.opaque for an opaque
+// directory, whose ".wh..opq" companion is dropped; user.fuseoverlayfs.*
+// never travels in a tar): DiffOverlay and OverlayChanges read both.
 //
 // It provides:
 //   - DecompressStream / CompressStream: gzip, zstd, xz, bzip2 sniffed by

@@ -159,9 +159,22 @@ func (t *treeWriter) walkDir(fd int, rel string, filtered bool) error {
 			}
 		}
 	}
+	dirOpaque := -1 // unknown
 	for _, name := range names {
 		if err := t.ctx.Err(); err != nil {
 			return err
+		}
+		if t.overlay && strings.HasPrefix(name, WhiteoutPrefix) {
+			if dirOpaque < 0 {
+				dirOpaque = 0
+				if opaqueDirAt(fd, "") {
+					dirOpaque = 1
+				}
+			}
+			if err := t.upperMarker(fd, rel, name, dirOpaque == 1); err != nil {
+				return err
+			}
+			continue
 		}
 		sub := false
 		if filtered {
@@ -367,11 +380,7 @@ func (t *treeWriter) entryOnce(dirfd int, name, rel string, filtered bool) error
 		if !t.overlay {
 			continue
 		}
-		suffix, ok := strings.CutPrefix(k, overlayXattrPrefix)
-		if !ok {
-			suffix = strings.TrimPrefix(k, overlayUserXattrPrefix)
-		}
-		switch suffix {
+		switch overlayXattrSuffix(k) {
 		case "opaque":
 			opaque = opaque || (hdr.Typeflag == tar.TypeDir && string(v) == "y")
 		case "whiteout":
@@ -410,6 +419,10 @@ func (t *treeWriter) entryOnce(dirfd int, name, rel string, filtered bool) error
 			}
 		}
 	case tar.TypeDir:
+		if t.overlay && !opaque {
+			var ost unix.Stat_t
+			opaque = unix.Fstatat(fd, WhiteoutOpaqueDir, &ost, unix.AT_SYMLINK_NOFOLLOW) == nil
+		}
 		if opaque {
 			if err := t.writeHeader(&tar.Header{
 				Typeflag: tar.TypeReg,
@@ -428,6 +441,24 @@ func (t *treeWriter) entryOnce(dirfd int, name, rel string, filtered bool) error
 		return t.walkDir(dfd, rel, filtered)
 	}
 	return nil
+}
+
+// upperMarker writes the whiteout an AUFS-style marker of fuse-overlayfs
+// in an upper directory stands for (nothing for the opaque marker, which
+// its directory's entry wrote, or in an opaque directory).
+func (t *treeWriter) upperMarker(dirfd int, dirRel, name string, dirOpaque bool) error {
+	deleted, _ := upperWhiteout(name, dirOpaque)
+	if deleted == "" || (t.exclude != nil && t.exclude("/"+path.Join(dirRel, deleted))) {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err == unix.ENOENT {
+			return nil
+		}
+		return fmt.Errorf("stat %q: %w", "/"+path.Join(dirRel, name), err)
+	}
+	return t.whiteout(&tar.Header{Uid: int(st.Uid), Gid: int(st.Gid), ModTime: t.clamp(time.Unix(st.Mtim.Sec, 0))}, dirRel, deleted)
 }
 
 // whiteout writes the ".wh.NAME" entry for the overlay whiteout hdr.

@@ -22,6 +22,7 @@ import (
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/events"
 	"github.com/hoistproject/hoist/internal/fsutil"
+	"github.com/hoistproject/hoist/internal/mount"
 	"github.com/hoistproject/hoist/internal/reference"
 )
 
@@ -82,6 +83,10 @@ func New(root string, opts Options) (*Manager, error) {
 		}
 	}
 	fsutil.MarkTopDir(m.containersDir()) // upper dirs away from deleted ones
+	// Root filesystems are mounted with the root's overlay kind.
+	if _, err := mount.ChooseOverlay(root); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 

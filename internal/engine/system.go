@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
+	"github.com/hoistproject/hoist/internal/mount"
 	"github.com/hoistproject/hoist/internal/units"
 )
 
@@ -210,7 +212,9 @@ func (e *Engine) Info(ctx context.Context) (Info, error) {
 	root := e.o.Root
 	d := Info{
 		Images: n, Driver: "overlay2", DockerRootDir: root, ServerVersion: e.o.Version,
-		DriverStatus: [][2]string{{"Backing Filesystem", backingFS(root)}, {"Supports d_type", "true"}},
+		DriverStatus: [][2]string{{"Backing Filesystem", backingFS(root)}, {"Supports d_type", "true"},
+			// The root's overlay kind (podman's words for fuse-overlayfs).
+			{"Native Overlay Diff", strconv.FormatBool(mount.OverlayKind() == mount.KernelOverlay)}, {"Overlay", mount.OverlayKind()}},
 		Runtimes:     map[string]map[string]string{}, OSType: runtime.GOOS, Architecture: unameMachine(),
 		NCPU: runtime.NumCPU(), OperatingSystem: osName(), SecurityOptions: spec.SecurityOptions(),
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/hoistproject/hoist/internal/mediatype"
 	"github.com/hoistproject/hoist/internal/metadata"
+	"github.com/hoistproject/hoist/internal/mount"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -60,6 +61,10 @@ func New(root string, db *metadata.DB, cs content.Store) (*Store, error) {
 		return nil, fmt.Errorf("layer store: %w", err)
 	}
 	fsutil.MarkTopDir(filepath.Join(s.dir, "tmp"))
+	// The layer directories are lowers of this root's overlay kind.
+	if _, err := mount.ChooseOverlay(root); err != nil {
+		return nil, fmt.Errorf("layer store: %w", err)
+	}
 	s.Cleanup()
 	return s, nil
 }

@@ -17,6 +17,20 @@
 // mounted with userxattr: overlayfs then keeps its markers in user.overlay.*
 // (trusted.* is the host root's).
 //
+// Overlay kinds. Overlay mounts are made with the kernel's overlayfs or,
+// where it cannot be mounted in rootless hoist's user namespace (older
+// kernels, some filesystems), with fuse-overlayfs (Debian's package): the
+// same lowerdir/upperdir/workdir options, run as a program that mounts
+// /dev/fuse and stays as the filesystem's daemon until the mount is
+// unmounted (Unmount: umount2 in the namespace; the daemon then exits).
+// Its paths are passed relative to their common parent, since it splits
+// lowerdir at every ":" without escapes. A root's kind is chosen once, at
+// its first use (ChooseOverlay: HOIST_ROOTLESS_OVERLAY if set, else a
+// probe mount of the kernel's, then fuse-overlayfs's, in rootless hoist
+// only), and recorded in <root>/overlay-kind, the one file this package
+// keeps; every later process uses the recorded kind. fuse-overlayfs
+// writes its own markers into upper dirs (package archive reads them).
+//
 // Paths in overlay options are escaped, a backslash before each ",", ":"
 // and backslash, as overlayfs reads them in mount(2)'s data and in
 // fsconfig's upperdir and workdir, so that a directory whose name holds a
@@ -26,7 +40,7 @@
 // Unmounting never follows symlinks (UMOUNT_NOFOLLOW) and falls back to a
 // lazy detach when the mount is busy.
 //
-// The package owns no on-disk state. It also creates and removes persistent
+// Besides <root>/overlay-kind the package owns no on-disk state. It also creates and removes persistent
 // network namespaces (a bind mount of a namespace file), since that is a
 // mount too.
 package mount

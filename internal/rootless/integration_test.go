@@ -27,6 +27,7 @@ type rlUser struct {
 	gid  int
 	home string
 	bin  string
+	env  []string // extra environment of its hoist
 }
 
 // needTools skips unless the test can create users and map ids.
@@ -154,7 +155,7 @@ func (r *rlUser) hoist(args ...string) (string, error) {
 func (r *rlUser) cmd(args ...string) *exec.Cmd {
 	cmd := exec.Command("runuser", append([]string{"-u", r.name, "--", r.bin}, args...)...)
 	cmd.Dir = r.home
-	cmd.Env = []string{"HOME=" + r.home, "USER=" + r.name, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Env = append([]string{"HOME=" + r.home, "USER=" + r.name, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, r.env...)
 	return cmd
 }
 
@@ -189,16 +190,21 @@ func (r *rlUser) writeFile(rel string, data []byte) string {
 // usableTun makes /dev/net/tun usable by users (0666, Debian udev's mode)
 // for the test, restoring its mode afterwards: slirp4netns opens it as the
 // user.
-func usableTun(t *testing.T) {
-	fi, err := os.Stat("/dev/net/tun")
+func usableTun(t *testing.T) { usableDevice(t, "/dev/net/tun") }
+
+// usableDevice makes the device dev 0666 for the test (skipping it where
+// there is none), restoring its mode afterwards.
+func usableDevice(t *testing.T, dev string) {
+	t.Helper()
+	fi, err := os.Stat(dev)
 	if err != nil {
-		t.Skipf("no /dev/net/tun: %v", err)
+		t.Skipf("no %s: %v", dev, err)
 	}
 	if mode := fi.Mode().Perm(); mode&0o006 != 0o006 {
-		if err := os.Chmod("/dev/net/tun", 0o666); err != nil {
+		if err := os.Chmod(dev, 0o666); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { os.Chmod("/dev/net/tun", mode) })
+		t.Cleanup(func() { os.Chmod(dev, mode) })
 	}
 }
 
