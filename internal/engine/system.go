@@ -215,7 +215,7 @@ func (e *Engine) Info(ctx context.Context) (Info, error) {
 		DriverStatus: [][2]string{{"Backing Filesystem", backingFS(root)}, {"Supports d_type", "true"},
 			// The root's overlay kind (podman's words for fuse-overlayfs).
 			{"Native Overlay Diff", strconv.FormatBool(mount.OverlayKind() == mount.KernelOverlay)}, {"Overlay", mount.OverlayKind()}},
-		Runtimes:     map[string]map[string]string{}, OSType: runtime.GOOS, Architecture: unameMachine(),
+		Runtimes: map[string]map[string]string{}, OSType: runtime.GOOS, Architecture: unameMachine(),
 		NCPU: runtime.NumCPU(), OperatingSystem: osName(), SecurityOptions: spec.SecurityOptions(),
 	}
 	if m, err := e.Containers(); err == nil {
