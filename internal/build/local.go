@@ -59,16 +59,22 @@ func (s StoreImages) WriteImage(ctx context.Context, img NewImage) (digest.Diges
 	return r.ID, nil
 }
 
+// CleanupDead removes what builds killed with -9 left under the hoist root
+// root: first the containers of their RUN steps still running (runner's
+// Cleanup), then their snapshots (unmounted and removed). Every new
+// builder and `system check --repair` call it.
+func CleanupDead(root string, runner Runner) {
+	if c, ok := runner.(interface{ Cleanup() }); ok {
+		c.Cleanup()
+	}
+	snapshot.CleanupStale(filepath.Join(root, "build", "tmp"))
+}
+
 // NewLocal returns a Builder over the stores of a hoist root. runner runs
 // RUN steps (nil: builds with RUN fail with a clear error).
 func NewLocal(st *images.Store, runner Runner) *Builder {
 	dir := filepath.Join(st.Root(), "build")
-	// After a kill -9: first stop the dead builds' containers, then
-	// unmount and remove their snapshots.
-	if c, ok := runner.(interface{ Cleanup() }); ok {
-		c.Cleanup()
-	}
-	snapshot.CleanupStale(filepath.Join(dir, "tmp"))
+	CleanupDead(st.Root(), runner)
 	snaps := &snapshot.Overlay{Layers: st.Layers(), Dir: filepath.Join(dir, "tmp")}
 	return &Builder{
 		Images:    StoreImages{st},

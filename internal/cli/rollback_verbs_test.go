@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hoistproject/hoist/internal/mount"
 )
 
 // Tests of "rollback owns only what it created" for the verbs other than
@@ -273,9 +275,15 @@ func TestFailedBuildKeepsExistingImage(t *testing.T) {
 			}
 			if sig == syscall.SIGKILL {
 				// A killed build leaves its RUN container running and its
-				// snapshot mounted; the next build stops and removes them
-				// (build.NewLocal). buildEnv's cleanup fails on a mount left.
-				h.must(nil, "build", "-q", "-f", dockerfile(t, "FROM busybox\n"), ctxDir)
+				// snapshot mounted: system check --repair stops and removes
+				// them (as the next build would).
+				h.must(nil, "system", "check", "--repair")
+				if ps, _ := exec.Command("pgrep", "-f", fmt.Sprintf("started-%d && sleep 600", sig)).Output(); len(ps) > 0 {
+					t.Fatalf("the killed build's RUN still runs after repair: pids %s", ps)
+				}
+				if mps, _ := mount.MountPoints(filepath.Join(h.root, "build")); len(mps) > 0 {
+					t.Fatalf("the killed build's snapshot is still mounted after repair: %v", mps)
+				}
 			}
 			reclaimed(t, h)
 			intact(t, h, reg, "copied")

@@ -28,6 +28,12 @@ type BuildOptions struct {
 	Stdin      io.Reader
 }
 
+// buildRunner is the OCI runtime runner of the RUN steps of builds under
+// the hoist root root.
+func buildRunner(root string) *runc.Runner {
+	return &runc.Runner{Dir: filepath.Join(root, "build", "runc")}
+}
+
 // Build builds an image (images missing locally are pulled) and records a
 // tag event for each of its tags.
 func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, error) {
@@ -35,7 +41,7 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, erro
 	if err != nil {
 		return nil, err
 	}
-	builder := build.NewLocal(st, &runc.Runner{Dir: filepath.Join(st.Root(), "build", "runc")})
+	builder := build.NewLocal(st, buildRunner(st.Root()))
 	builder.Logger = e.o.Logger
 	// Images that are not local are pulled (FROM, COPY --from, --pull).
 	rc, _, err := e.Registry()

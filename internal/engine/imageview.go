@@ -84,11 +84,15 @@ func (e *Engine) InspectImage(ctx context.Context, ref string) (*ImageInspect, e
 }
 
 // CheckStore verifies every blob digest and every record's references of
-// the image store; with repair it removes broken records and leftovers.
+// the image store; with repair it removes broken records and leftovers,
+// the RUN containers and snapshots of killed builds first.
 func (e *Engine) CheckStore(ctx context.Context, repair bool) (StoreCheckReport, error) {
 	s, err := e.Images()
 	if err != nil {
 		return StoreCheckReport{}, err
+	}
+	if repair {
+		build.CleanupDead(s.Root(), buildRunner(s.Root()))
 	}
 	return s.Check(ctx, repair)
 }
