@@ -684,3 +684,13 @@ func TestUnreachableRegistry(t *testing.T) {
 		t.Fatalf("unreachable: %v", err)
 	}
 }
+
+// TestRetryingStatus: docker's words for a transfer waiting to retry.
+func TestRetryingStatus(t *testing.T) {
+	if got := RetryingStatus(1); got != "Retrying in 1 second" {
+		t.Errorf("1: %q", got)
+	}
+	if got := RetryingStatus(5); got != "Retrying in 5 seconds" {
+		t.Errorf("5: %q", got)
+	}
+}

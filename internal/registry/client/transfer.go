@@ -31,6 +31,15 @@ const (
 	StatusMountedFromPrefix = "Mounted from "
 )
 
+// RetryingStatus is docker's status of a transfer waiting secs seconds
+// before it retries.
+func RetryingStatus(secs int) string {
+	if secs == 1 {
+		return "Retrying in 1 second"
+	}
+	return fmt.Sprintf("Retrying in %d seconds", secs)
+}
+
 // Event reports the progress of one blob of a pull or push.
 type Event struct {
 	Digest  digest.Digest
@@ -464,7 +473,7 @@ func (p *pusher) pushBlob(ctx context.Context, desc ocispec.Descriptor, progress
 		ra = &progressReaderAt{r: r, d: desc.Digest, total: desc.Size, p: progress}
 	}
 	progress.emit(desc.Digest, StatusPushing, 0, desc.Size)
-	if err := p.repo.PushBlob(ctx, desc, ra); err != nil {
+	if err := p.repo.PushBlobWithProgress(ctx, desc, ra, progress); err != nil {
 		return err
 	}
 	progress.emit(desc.Digest, StatusPushed, desc.Size, desc.Size)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -21,6 +22,11 @@ type upload struct {
 	loc      *url.URL
 	off      int64 // bytes the registry has
 	failures int
+	// progress, when set, hears of the waits before retries (docker's
+	// "Retrying in N seconds") of the blob dgst.
+	progress ProgressFunc
+	dgst     digest.Digest
+	size     int64
 }
 
 // errUploadLost means the registry forgot the upload session.
@@ -81,6 +87,12 @@ func (r *Repository) Mount(ctx context.Context, dgst digest.Digest, from string)
 // After a failure the upload resumes from the offset the registry reports
 // (or starts over when the registry lost the session).
 func (r *Repository) PushBlob(ctx context.Context, desc ocispec.Descriptor, src io.ReaderAt) error {
+	return r.PushBlobWithProgress(ctx, desc, src, nil)
+}
+
+// PushBlobWithProgress is PushBlob telling progress of each wait before a
+// retry, as docker does: "Retrying in N seconds", counting down.
+func (r *Repository) PushBlobWithProgress(ctx context.Context, desc ocispec.Descriptor, src io.ReaderAt, progress ProgressFunc) error {
 	if err := desc.Digest.Validate(); err != nil {
 		return errdefs.InvalidArgumentf("invalid digest %q: %v", desc.Digest, err)
 	}
@@ -90,6 +102,7 @@ func (r *Repository) PushBlob(ctx context.Context, desc ocispec.Descriptor, src 
 		if err != nil {
 			return err
 		}
+		u.progress, u.dgst, u.size = progress, desc.Digest, desc.Size
 		// A blob that fits one chunk goes whole with the PUT.
 		if desc.Size > r.c.opts.ChunkSize {
 			err = u.send(ctx, src, 0, desc.Size, r.c.opts.MaxPatchSize)
@@ -163,7 +176,7 @@ func (u *upload) recover(ctx context.Context, err error) error {
 			return err
 		}
 		u.failures++
-		if err := sleepCtx(ctx, backoffDelay(u.r.c.opts.RetryBackoff, u.failures-1)); err != nil {
+		if err := u.wait(ctx, backoffDelay(u.r.c.opts.RetryBackoff, u.failures-1)); err != nil {
 			return err
 		}
 		u.r.c.opts.Logger.Debug("resuming upload", "location", u.loc.String(), "err", err)
@@ -173,6 +186,24 @@ func (u *upload) recover(ctx context.Context, err error) error {
 		}
 		err = serr
 	}
+}
+
+// wait sleeps d before a retry; with progress it counts the whole seconds
+// down as docker does ("Retrying in 3 seconds", ... "Retrying in 1 second").
+func (u *upload) wait(ctx context.Context, d time.Duration) error {
+	if u.progress == nil {
+		return sleepCtx(ctx, d)
+	}
+	for d > 0 {
+		secs := (d + time.Second - 1) / time.Second
+		u.progress.emit(u.dgst, RetryingStatus(int(secs)), u.off, u.size)
+		step := d - (secs-1)*time.Second
+		if err := sleepCtx(ctx, step); err != nil {
+			return err
+		}
+		d -= step
+	}
+	return nil
 }
 
 func (u *upload) newRequest(ctx context.Context, method string, q url.Values, body io.Reader) (*http.Request, error) {

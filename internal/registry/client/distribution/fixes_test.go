@@ -146,7 +146,8 @@ func (d *downOnce) ReadAt(b []byte, off int64) (int, error) {
 // TestPushBlobOutlivesOutage: the registry becomes unreachable in the
 // middle of a chunked upload and refuses 10 connections (more than one
 // status request's retries): the upload backs off, resumes from the
-// registry's offset and completes (it gave up after one status GET).
+// registry's offset and completes (it gave up after one status GET),
+// saying "Retrying in N seconds" while it waits, as docker does.
 func TestPushBlobOutlivesOutage(t *testing.T) {
 	backend := hoistRegistry(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -161,9 +162,26 @@ func TestPushBlobOutlivesOutage(t *testing.T) {
 	defer c.Close()
 	data := bytes.Repeat([]byte("outage "), 100000)
 	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
-	if err := c.Repository(name(t, ln.Addr().String()+"/team/o")).PushBlob(ctx, desc, &downOnce{data: data, p: p}); err != nil {
+	var mu sync.Mutex
+	retrying := 0
+	progress := func(e client.Event) {
+		if strings.HasPrefix(e.Status, "Retrying in ") {
+			mu.Lock()
+			retrying++
+			mu.Unlock()
+			if e.Status != client.RetryingStatus(1) || e.ID != client.ShortID(desc.Digest) {
+				t.Errorf("retry event %+v", e)
+			}
+		}
+	}
+	if err := c.Repository(name(t, ln.Addr().String()+"/team/o")).PushBlobWithProgress(ctx, desc, &downOnce{data: data, p: p}, progress); err != nil {
 		t.Fatalf("push across an outage: %v", err)
 	}
+	mu.Lock()
+	if retrying == 0 {
+		t.Error("no \"Retrying in N seconds\" while the registry was away")
+	}
+	mu.Unlock()
 	p.mu.Lock()
 	dropped := p.dropped
 	p.mu.Unlock()
