@@ -22,6 +22,13 @@ func ParseNamed(s string) (Named, error) {
 	if err != nil {
 		return nil, errdefs.InvalidArgumentf("invalid reference format %q: %v", s, err)
 	}
+	if dref.Domain(n) == "" {
+		// A first component that reads as a host (it has a '.' or a ':')
+		// but is not a valid one ("foo_bar.com/x"): the parser keeps it
+		// as a path with no registry at all.
+		host, _, _ := strings.Cut(s, "/")
+		return nil, errdefs.InvalidArgumentf("invalid reference format %q: %q is not a valid registry host", s, host)
+	}
 	return n, nil
 }
 

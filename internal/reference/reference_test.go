@@ -31,7 +31,7 @@ func TestNormalise(t *testing.T) {
 }
 
 func TestBadReferences(t *testing.T) {
-	for _, in := range []string{"UPPER:tag", "a:b:c", "", "x@sha256:zz"} {
+	for _, in := range []string{"UPPER:tag", "a:b:c", "", "x@sha256:zz", "foo_bar.com/x", "0_0.0/0"} {
 		if _, err := ParseNamed(in); !errdefs.IsInvalidArgument(err) {
 			t.Errorf("%q: want invalid argument, got %v", in, err)
 		}
