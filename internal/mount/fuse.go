@@ -146,37 +146,16 @@ func mountFuse(m Mount, target string) error {
 		return fmt.Errorf("mount fuse-overlayfs: %w (Debian package fuse-overlayfs)", err)
 	}
 	_, data := splitOptions(m.Options)
-	var paths []string
-	for _, o := range data {
-		k, v, _ := strings.Cut(o, "=")
-		switch k {
-		case "lowerdir":
-			paths = append(paths, splitLowerdir(v)...)
-		case "upperdir", "workdir":
-			paths = append(paths, unescapeOverlay(v))
-		}
-	}
-	dir := commonDir(paths)
-	rel := make([]string, 0, len(data))
-	for _, o := range data {
-		k, v, _ := strings.Cut(o, "=")
-		var ps []string
-		switch k {
-		case "lowerdir":
-			for _, l := range splitLowerdir(v) {
-				ps = append(ps, relTo(dir, l))
-			}
-			o = k + "=" + strings.Join(ps, ":")
-		case "upperdir", "workdir":
-			ps = []string{relTo(dir, unescapeOverlay(v))}
-			o = k + "=" + ps[0]
-		}
-		for _, p := range ps {
+	dir, rel, err := relativeOverlayOptions(data, func(dir, _ string, paths []string) (string, error) {
+		for _, p := range paths {
 			if strings.ContainsAny(p, ":,") {
-				return fmt.Errorf("fuse-overlayfs on %s: the path %s holds ':' or ',', which fuse-overlayfs cannot take", target, filepath.Join(dir, p))
+				return "", fmt.Errorf("fuse-overlayfs on %s: the path %s holds ':' or ',', which fuse-overlayfs cannot take", target, filepath.Join(dir, p))
 			}
 		}
-		rel = append(rel, o)
+		return strings.Join(paths, ":"), nil
+	})
+	if err != nil {
+		return err
 	}
 	absTarget, err := filepath.Abs(target)
 	if err != nil {

@@ -310,32 +310,12 @@ func mountClassic(m Mount, target string) error {
 		}
 		return nil
 	}
-	var paths []string
-	for _, o := range data {
-		k, v, _ := strings.Cut(o, "=")
-		switch k {
-		case "lowerdir":
-			paths = append(paths, splitLowerdir(v)...)
-		case "upperdir", "workdir":
-			paths = append(paths, unescapeOverlay(v))
+	dir, rel, _ := relativeOverlayOptions(data, func(_, key string, paths []string) (string, error) {
+		if key == "lowerdir" {
+			return joinLowerdir(paths), nil
 		}
-	}
-	dir := commonDir(paths)
-	rel := make([]string, 0, len(data))
-	for _, o := range data {
-		k, v, _ := strings.Cut(o, "=")
-		switch k {
-		case "lowerdir":
-			ls := splitLowerdir(v)
-			for i, l := range ls {
-				ls[i] = relTo(dir, l)
-			}
-			o = k + "=" + joinLowerdir(ls)
-		case "upperdir", "workdir":
-			o = k + "=" + escapeOverlay(relTo(dir, unescapeOverlay(v)))
-		}
-		rel = append(rel, o)
-	}
+		return escapeOverlay(paths[0]), nil
+	})
 	opt = strings.Join(rel, ",")
 	if len(opt) >= pageSize {
 		return fmt.Errorf("overlay on %s: %d layers do not fit in the mount options (%d bytes)", target, len(m.LowerDirs()), len(opt))
@@ -364,6 +344,48 @@ func mountClassic(m Mount, target string) error {
 		errc <- nil
 	}()
 	return <-errc
+}
+
+// relativeOverlayOptions rewrites the lowerdir, upperdir and workdir
+// options of data (mount(2) spellings: escaped, lowers ':'-separated)
+// relative to the common parent of all their paths, which it returns;
+// format spells an option's paths relative to dir (one for upperdir and
+// workdir), or refuses them. Other options are kept as they are.
+func relativeOverlayOptions(data []string, format func(dir, key string, paths []string) (string, error)) (string, []string, error) {
+	var paths []string
+	for _, o := range data {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "lowerdir":
+			paths = append(paths, splitLowerdir(v)...)
+		case "upperdir", "workdir":
+			paths = append(paths, unescapeOverlay(v))
+		}
+	}
+	dir := commonDir(paths)
+	rel := make([]string, 0, len(data))
+	for _, o := range data {
+		k, v, _ := strings.Cut(o, "=")
+		var ps []string
+		switch k {
+		case "lowerdir":
+			ps = splitLowerdir(v)
+		case "upperdir", "workdir":
+			ps = []string{unescapeOverlay(v)}
+		}
+		if ps != nil {
+			for i, p := range ps {
+				ps[i] = relTo(dir, p)
+			}
+			f, err := format(dir, k, ps)
+			if err != nil {
+				return "", nil, err
+			}
+			o = k + "=" + f
+		}
+		rel = append(rel, o)
+	}
+	return dir, rel, nil
 }
 
 func relTo(dir, p string) string {
