@@ -96,7 +96,7 @@ func (s *Store) GC(ctx context.Context, opts GCOptions) (GCReport, error) {
 	// Remove repository links to blobs that are gone.
 	if !opts.DryRun {
 		for _, repo := range repos {
-			for _, alg := range []digest.Algorithm{digest.SHA256, digest.SHA512} {
+			for _, alg := range algorithms {
 				dir := repoDir(repo) + "/_layers/" + string(alg)
 				ents, _ := s.drv.List(ctx, dir)
 				for _, e := range ents {
@@ -147,7 +147,7 @@ type revision struct {
 
 func (s *Store) revisions(ctx context.Context, repo string) []revision {
 	var out []revision
-	for _, alg := range []digest.Algorithm{digest.SHA256, digest.SHA512} {
+	for _, alg := range algorithms {
 		ents, _ := s.drv.List(ctx, repoDir(repo)+"/_manifests/revisions/"+string(alg))
 		for _, e := range ents {
 			d := digest.NewDigestFromEncoded(alg, e.Name)

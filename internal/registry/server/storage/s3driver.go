@@ -3,8 +3,6 @@ package storage
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -312,7 +310,7 @@ func (b *s3Blobs) Delete(ctx context.Context, dg digest.Digest) error {
 }
 
 func (b *s3Blobs) Walk(ctx context.Context, fn func(content.Info) error) error {
-	for _, alg := range []digest.Algorithm{digest.SHA256, digest.SHA512} {
+	for _, alg := range algorithms {
 		prefix := b.d().key("blobs/" + string(alg) + "/")
 		p := s3.NewListObjectsV2Paginator(b.c, &s3.ListObjectsV2Input{Bucket: &b.bucket, Prefix: &prefix})
 		for p.HasMorePages() {
@@ -337,17 +335,15 @@ func (b *s3Blobs) Walk(ctx context.Context, fn func(content.Info) error) error {
 // Writer streams a blob into a multipart upload under ingest/; Commit
 // verifies the digest before the blob becomes visible.
 func (b *s3Blobs) Writer(ctx context.Context, alg digest.Algorithm) (content.Writer, error) {
-	if alg == "" {
-		alg = digest.Canonical
-	}
-	if alg != digest.SHA256 && alg != digest.SHA512 {
-		return nil, errdefs.InvalidArgumentf("unsupported digest algorithm %q", alg)
-	}
-	var rnd [16]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
+	alg, err := newWriteAlgorithm(alg)
+	if err != nil {
 		return nil, err
 	}
-	return &s3Writer{ctx: ctx, mp: &s3Multipart{d: b.d(), name: "ingest/" + hex.EncodeToString(rnd[:]), st: &s3UploadState{}}, dg: alg.Digester()}, nil
+	id, err := randomID()
+	if err != nil {
+		return nil, err
+	}
+	return &s3Writer{ctx: ctx, mp: &s3Multipart{d: b.d(), name: "ingest/" + id, st: &s3UploadState{}}, dg: alg.Digester()}, nil
 }
 
 type s3Writer struct {

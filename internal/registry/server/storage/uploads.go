@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"hash"
 	"io"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -41,10 +42,36 @@ type uploadState struct {
 
 func (st *uploadState) algorithm(id string) (digest.Algorithm, error) {
 	alg := digest.Algorithm(st.Algorithm)
-	if alg != digest.SHA256 && alg != digest.SHA512 {
+	if !supportedAlgorithm(alg) {
 		return "", errdefs.NotFoundf("upload %s has an unknown algorithm %q", id, alg)
 	}
 	return alg, nil
+}
+
+// algorithms are the digest algorithms blobs are stored under.
+var algorithms = []digest.Algorithm{digest.SHA256, digest.SHA512}
+
+func supportedAlgorithm(alg digest.Algorithm) bool { return slices.Contains(algorithms, alg) }
+
+// newWriteAlgorithm is the algorithm a new upload hashes with: alg, or
+// sha256 when "", refused when not supported.
+func newWriteAlgorithm(alg digest.Algorithm) (digest.Algorithm, error) {
+	if alg == "" {
+		return digest.Canonical, nil
+	}
+	if !supportedAlgorithm(alg) {
+		return "", errdefs.InvalidArgumentf("unsupported digest algorithm %q", alg)
+	}
+	return alg, nil
+}
+
+// randomID is 32 random hex digits (upload sessions, ingest names).
+func randomID() (string, error) {
+	var rnd [16]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(rnd[:]), nil
 }
 
 // UploadLimits bound the upload sessions of a Store. Zero values mean no
@@ -85,17 +112,14 @@ func (s *Store) NewUpload(ctx context.Context, repo string, alg digest.Algorithm
 	if err := checkName(repo); err != nil {
 		return nil, err
 	}
-	if alg == "" {
-		alg = digest.Canonical
-	}
-	if alg != digest.SHA256 && alg != digest.SHA512 {
-		return nil, errdefs.InvalidArgumentf("unsupported digest algorithm %q", alg)
-	}
-	var rnd [16]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
+	alg, err := newWriteAlgorithm(alg)
+	if err != nil {
 		return nil, err
 	}
-	id := hex.EncodeToString(rnd[:])
+	id, err := randomID()
+	if err != nil {
+		return nil, err
+	}
 	if err := s.reserveSession(id, repo, owner); err != nil {
 		return nil, err
 	}
