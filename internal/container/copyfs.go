@@ -39,7 +39,7 @@ func (m *Manager) prepareRootfs(ctx context.Context, c *Container) error {
 	// A fresh work dir every start: overlay refuses a dirty one.
 	os.RemoveAll(filepath.Join(c.dir, "work"))
 	os.MkdirAll(filepath.Join(c.dir, "work"), 0o711)
-	ov := mount.Overlay(c.lowerTopFirst(), filepath.Join(c.dir, "upper"), filepath.Join(c.dir, "work"))
+	ov := mount.Overlay(m.overlay, c.lowerTopFirst(), filepath.Join(c.dir, "upper"), filepath.Join(c.dir, "work"))
 	if c.HostConfig.AutoRemove {
 		// A --rm container's changes are thrown away: "volatile" spares the
 		// sync of the whole upper filesystem at unmount, which costs tens of

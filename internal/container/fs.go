@@ -50,7 +50,7 @@ func (m *Manager) withRootfs(ctx context.Context, c *Container, fn func(rootfs s
 		return err
 	}
 	defer os.RemoveAll(work)
-	if err := mount.Overlay(c.lowerTopFirst(), filepath.Join(c.dir, "upper"), work).Mount(view); err != nil {
+	if err := mount.Overlay(m.overlay, c.lowerTopFirst(), filepath.Join(c.dir, "upper"), work).Mount(view); err != nil {
 		return fmt.Errorf("mount rootfs of %s: %w", c.ID, err)
 	}
 	defer mount.UnmountAll(view)
@@ -74,7 +74,7 @@ func (m *Manager) Diff(ctx context.Context, ref string) ([]archive.Change, error
 	}
 	defer os.Remove(view)
 	lowers := c.lowerTopFirst()
-	if err := mount.Overlay(lowers, "", "").Mount(view); err != nil {
+	if err := mount.Overlay(m.overlay, lowers, "", "").Mount(view); err != nil {
 		return nil, fmt.Errorf("mount image layers of %s: %w", c.ID, err)
 	}
 	defer mount.UnmountAll(view)

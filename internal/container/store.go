@@ -55,7 +55,14 @@ type Manager struct {
 	root string
 	opts Options
 	log  *slog.Logger
+	// overlay is the root's overlay kind (mount.ChooseOverlay), the kind
+	// root filesystems are mounted with.
+	overlay string
 }
+
+// OverlayKind is the kind of overlay mount root filesystems are made with
+// (mount.KernelOverlay or mount.FuseOverlay).
+func (m *Manager) OverlayKind() string { return m.overlay }
 
 // New returns a Manager for root, creating its directories.
 func New(root string, opts Options) (*Manager, error) {
@@ -83,10 +90,11 @@ func New(root string, opts Options) (*Manager, error) {
 		}
 	}
 	fsutil.MarkTopDir(m.containersDir()) // upper dirs away from deleted ones
-	// Root filesystems are mounted with the root's overlay kind.
-	if _, err := mount.ChooseOverlay(root); err != nil {
+	kind, err := mount.ChooseOverlay(root)
+	if err != nil {
 		return nil, err
 	}
+	m.overlay = kind
 	return m, nil
 }
 

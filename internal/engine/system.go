@@ -210,11 +210,12 @@ func (e *Engine) Info(ctx context.Context) (Info, error) {
 		return Info{}, err
 	}
 	root := e.o.Root
+	overlay := s.Layers().OverlayKind()
 	d := Info{
 		Images: n, Driver: "overlay2", DockerRootDir: root, ServerVersion: e.o.Version,
 		DriverStatus: [][2]string{{"Backing Filesystem", backingFS(root)}, {"Supports d_type", "true"},
 			// The root's overlay kind (podman's words for fuse-overlayfs).
-			{"Native Overlay Diff", strconv.FormatBool(mount.OverlayKind() == mount.KernelOverlay)}, {"Overlay", mount.OverlayKind()}},
+			{"Native Overlay Diff", strconv.FormatBool(overlay == mount.KernelOverlay)}, {"Overlay", overlay}},
 		Runtimes: map[string]map[string]string{}, OSType: runtime.GOOS, Architecture: unameMachine(),
 		NCPU: runtime.NumCPU(), OperatingSystem: osName(), SecurityOptions: spec.SecurityOptions(),
 	}

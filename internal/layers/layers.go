@@ -51,7 +51,14 @@ type Store struct {
 	dir string // <root>/layers
 	db  *metadata.DB
 	cs  content.Store
+	// overlay is the root's overlay kind (mount.ChooseOverlay): layer
+	// directories are lowers of that kind of mount.
+	overlay string
 }
+
+// OverlayKind is the kind of overlay mount the layers are stacked with
+// (mount.KernelOverlay or mount.FuseOverlay).
+func (s *Store) OverlayKind() string { return s.overlay }
 
 // New opens the layer store under root (creating layers/ and layers/tmp)
 // and removes leftovers of dead processes from layers/tmp.
@@ -61,10 +68,11 @@ func New(root string, db *metadata.DB, cs content.Store) (*Store, error) {
 		return nil, fmt.Errorf("layer store: %w", err)
 	}
 	fsutil.MarkTopDir(filepath.Join(s.dir, "tmp"))
-	// The layer directories are lowers of this root's overlay kind.
-	if _, err := mount.ChooseOverlay(root); err != nil {
+	kind, err := mount.ChooseOverlay(root)
+	if err != nil {
 		return nil, fmt.Errorf("layer store: %w", err)
 	}
+	s.overlay = kind
 	s.Cleanup()
 	return s, nil
 }

@@ -28,7 +28,10 @@
 // its first use (ChooseOverlay: HOIST_ROOTLESS_OVERLAY if set, else a
 // probe mount of the kernel's, then fuse-overlayfs's, in rootless hoist
 // only), and recorded in <root>/overlay-kind, the one file this package
-// keeps; every later process uses the recorded kind. fuse-overlayfs
+// keeps; every later process uses the recorded kind. The kind is data:
+// the layer store and the container manager hold it (their OverlayKind)
+// and pass it to Overlay; this package keeps no state of its own in
+// memory. fuse-overlayfs
 // writes its own markers into upper dirs (package archive reads them).
 //
 // Paths in overlay options are escaped, a backslash before each ",", ":"

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -37,19 +36,9 @@ const OverlayKindEnv = "HOIST_ROOTLESS_OVERLAY"
 // kindFile records a root's overlay kind, chosen at its first use.
 const kindFile = "overlay-kind"
 
-var overlayKind atomic.Value // string; KernelOverlay until chosen
-
-// OverlayKind is the kind Overlay mounts are made with in this process.
-func OverlayKind() string {
-	if k, ok := overlayKind.Load().(string); ok {
-		return k
-	}
-	return KernelOverlay
-}
-
-// ChooseOverlay sets this process's overlay kind to the one recorded for
-// the hoist root (<root>/overlay-kind) and, for a root without a record,
-// chooses it once and records it: OverlayKindEnv when set; else the
+// ChooseOverlay returns the overlay kind recorded for the hoist root
+// (<root>/overlay-kind) and, for a root without a record, chooses it once
+// and records it: OverlayKindEnv when set; else the
 // kernel's overlay, unless (in rootless hoist only) a probe mount of it
 // fails with EPERM or EINVAL and fuse-overlayfs mounts where it did not.
 // Where neither mounts, the kernel's is recorded (containers then fall
@@ -62,7 +51,6 @@ func ChooseOverlay(root string) (string, error) {
 		if k != KernelOverlay && k != FuseOverlay {
 			return "", fmt.Errorf("%s: unknown overlay kind %q (want %q or %q)", rec, k, KernelOverlay, FuseOverlay)
 		}
-		overlayKind.Store(k)
 		return k, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
@@ -78,7 +66,6 @@ func ChooseOverlay(root string) (string, error) {
 	}); err != nil {
 		return "", err
 	}
-	overlayKind.Store(k)
 	return k, nil
 }
 
@@ -106,7 +93,7 @@ func probeOverlay(root string) (string, error) {
 				return err
 			}
 		}
-		m := overlayOf(kind, []string{filepath.Join(sub, "lower")}, filepath.Join(sub, "upper"), filepath.Join(sub, "work"))
+		m := Overlay(kind, []string{filepath.Join(sub, "lower")}, filepath.Join(sub, "upper"), filepath.Join(sub, "work"))
 		if err := m.Mount(filepath.Join(sub, "merged")); err != nil {
 			return err
 		}

@@ -25,14 +25,9 @@ type Mount struct {
 // lists them) under the writable upper dir with its work dir. With no upper
 // dir the mount is read-only; a single read-only lower becomes a read-only
 // bind mount, since overlayfs needs two lowers without an upper.
-// The mount is the kernel's overlayfs or fuse-overlayfs, as OverlayKind
-// says.
-func Overlay(lowersTopFirst []string, upper, work string) Mount {
-	return overlayOf(OverlayKind(), lowersTopFirst, upper, work)
-}
-
-// overlayOf is Overlay with the given kind.
-func overlayOf(kind string, lowersTopFirst []string, upper, work string) Mount {
+// The mount is the kernel's overlayfs or fuse-overlayfs, as kind (the
+// hoist root's, ChooseOverlay) says.
+func Overlay(kind string, lowersTopFirst []string, upper, work string) Mount {
 	if upper == "" && len(lowersTopFirst) == 1 {
 		return Mount{Type: "bind", Source: lowersTopFirst[0], Options: []string{"rbind", "ro"}}
 	}

@@ -50,7 +50,7 @@ func checkOverlayOf(t *testing.T, mnt func(Mount, string) error, base string, lo
 	for _, d := range []string{upper, work, target} {
 		os.MkdirAll(d, 0o755)
 	}
-	m := Overlay(lowers, upper, work)
+	m := Overlay(KernelOverlay, lowers, upper, work)
 	if long && len(strings.Join(m.Options, ",")) < os.Getpagesize() {
 		t.Fatalf("test options too short to exercise the page limit")
 	}
@@ -104,7 +104,7 @@ func TestOverlayPathsWithSeparators(t *testing.T) {
 	needRoot(t)
 	for _, name := range []string{"root,with,commas", "root:with:colons", `back\slash,and:both`} {
 		base, lowers := layersIn(t, name, 3)
-		if got := Overlay(lowers, "", "").LowerDirs(); strings.Join(got, "|") != strings.Join(lowers, "|") {
+		if got := Overlay(KernelOverlay, lowers, "", "").LowerDirs(); strings.Join(got, "|") != strings.Join(lowers, "|") {
 			t.Fatalf("LowerDirs = %q, want %q", got, lowers)
 		}
 		t.Run("new-api/"+name, func(t *testing.T) { checkOverlayOf(t, Mount.Mount, base, lowers, false) })
@@ -122,7 +122,7 @@ func TestReadOnlyOverlayAndBind(t *testing.T) {
 	base, lowers := layers(t, 2)
 	target := filepath.Join(base, "merged")
 	os.MkdirAll(target, 0o755)
-	if err := Overlay(lowers, "", "").Mount(target); err != nil {
+	if err := Overlay(KernelOverlay, lowers, "", "").Mount(target); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { UnmountAll(target) })
@@ -130,7 +130,7 @@ func TestReadOnlyOverlayAndBind(t *testing.T) {
 		t.Fatal("read-only overlay writable")
 	}
 	UnmountAll(target)
-	single := Overlay(lowers[:1], "", "")
+	single := Overlay(KernelOverlay, lowers[:1], "", "")
 	if single.Type != "bind" {
 		t.Fatalf("single ro lower should be a bind mount: %+v", single)
 	}

@@ -98,7 +98,7 @@ func (o *Overlay) Prepare(ctx context.Context, parent digest.Digest) (Snapshot, 
 	if err := checkLayerCount(len(lowers)); err != nil {
 		return fail(err)
 	}
-	m := mount.Overlay(lowers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
+	m := mount.Overlay(o.Layers.OverlayKind(), lowers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
 	if err := m.Mount(s.root); err != nil {
 		return fail(fmt.Errorf("mounting build rootfs (%d layers): %w", len(lowers), err))
 	}
@@ -196,7 +196,7 @@ func (o *Overlay) View(ctx context.Context, chainID digest.Digest) (string, func
 		os.RemoveAll(dir)
 		return "", nil, err
 	}
-	if err := mount.Overlay(lowers, "", "").Mount(target); err != nil {
+	if err := mount.Overlay(o.Layers.OverlayKind(), lowers, "", "").Mount(target); err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err
 	}

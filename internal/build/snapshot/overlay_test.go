@@ -148,7 +148,7 @@ func TestCleanupStale(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dead, "rootfs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := mount.Overlay([]string{filepath.Dir(s.Root())}, "", "").Mount(filepath.Join(dead, "rootfs")); err != nil {
+	if err := mount.Overlay(mount.KernelOverlay, []string{filepath.Dir(s.Root())}, "", "").Mount(filepath.Join(dead, "rootfs")); err != nil {
 		t.Fatal(err)
 	}
 	if n := CleanupStale(o.Dir); n != 1 {
