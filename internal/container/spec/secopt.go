@@ -47,10 +47,7 @@ func ParseSecurityOpts(opts []string) (SecurityOpts, error) {
 			s.Labels = append(s.Labels, opt)
 			continue
 		}
-		k, v, ok := strings.Cut(opt, "=")
-		if !ok {
-			k, v, ok = strings.Cut(opt, ":")
-		}
+		k, v, ok := splitSecurityOpt(opt)
 		if !ok {
 			return s, errdefs.InvalidArgumentf("invalid --security-opt 1: %q", opt)
 		}
@@ -79,6 +76,14 @@ func ParseSecurityOpts(opts []string) (SecurityOpts, error) {
 	return s, nil
 }
 
+// splitSecurityOpt splits KEY=VALUE, or the deprecated KEY:VALUE.
+func splitSecurityOpt(opt string) (key, value string, ok bool) {
+	if k, v, ok := strings.Cut(opt, "="); ok {
+		return k, v, true
+	}
+	return strings.Cut(opt, ":")
+}
+
 // ResolveSecurityOpts checks --security-opt values and replaces a seccomp
 // profile's file name by its (compacted) JSON, as docker's client does
 // before it creates a container: the container keeps the profile it was
@@ -90,10 +95,7 @@ func ResolveSecurityOpts(opts []string) ([]string, error) {
 	}
 	out := make([]string, 0, len(opts))
 	for _, opt := range opts {
-		k, v, ok := strings.Cut(opt, "=")
-		if !ok {
-			k, v, ok = strings.Cut(opt, ":")
-		}
+		k, v, ok := splitSecurityOpt(opt)
 		if !ok || k != "seccomp" || v == SeccompUnconfined || v == SeccompDefault || strings.HasPrefix(v, "{") {
 			out = append(out, opt)
 			continue
