@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -17,41 +16,8 @@ import (
 var probeChecks = []string{"keyctl", "add_key", "request_key", "personality", "mbind", "kexec_load",
 	"init_module", "open_by_handle_at", "clock_settime", "quotactl", "userns"}
 
-var (
-	probeOnce sync.Once
-	probeDir  string
-	probeErr  string
-)
-
-// secprobe builds testdata/secprobe statically (once) into a directory to
-// bind-mount at /p.
-func secprobe(t *testing.T) string {
-	t.Helper()
-	probeOnce.Do(func() {
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			probeErr = "go toolchain not found"
-			return
-		}
-		d, err := os.MkdirTemp("", "hoist-secprobe-")
-		if err != nil {
-			probeErr = err.Error()
-			return
-		}
-		cmd := exec.Command(goBin, "build", "-o", filepath.Join(d, "secprobe"), "./testdata/secprobe")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			probeErr = string(out)
-			os.RemoveAll(d)
-			return
-		}
-		probeDir = d
-	})
-	if probeDir == "" {
-		t.Fatalf("build secprobe: %s", probeErr)
-	}
-	return probeDir
-}
+// secprobe builds testdata/secprobe into a directory to bind-mount at /p.
+func secprobe(t *testing.T) string { return buildTestProgram(t, "secprobe") }
 
 // TestCLIConfinement: containers and their exec sessions run under
 // docker's default seccomp profile; what it forbids fails with EPERM (the

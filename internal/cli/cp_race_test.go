@@ -15,16 +15,21 @@ import (
 
 // buildSwapper compiles testdata/swapper statically into a fresh directory
 // (bind-mounted read-only into the container) and returns the directory.
-func buildSwapper(t *testing.T) string {
+func buildSwapper(t *testing.T) string { return buildTestProgram(t, "swapper") }
+
+// buildTestProgram compiles the program testdata/NAME statically into a
+// fresh directory of the test (to bind-mount into containers) and returns
+// the directory.
+func buildTestProgram(t *testing.T, name string) string {
 	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go toolchain to build the swapper helper")
+		t.Skipf("no go toolchain to build testdata/%s", name)
 	}
 	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "swapper"), "./testdata/swapper")
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), "./testdata/"+name)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the swapper: %v %s", err, out)
+		t.Fatalf("building testdata/%s: %v %s", name, err, out)
 	}
 	return dir
 }
