@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	buildoutput "github.com/hoistproject/hoist/internal/build/output"
-	buildprogress "github.com/hoistproject/hoist/internal/build/progress"
+	buildoutput "github.com/hoistproject/hoist/internal/builder/output"
+	buildprogress "github.com/hoistproject/hoist/internal/builder/progress"
 	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/units"

@@ -9,16 +9,16 @@ import (
 	"path/filepath"
 
 	"github.com/hoistproject/hoist/internal/archive"
-	"github.com/hoistproject/hoist/internal/build"
-	"github.com/hoistproject/hoist/internal/build/buildcontext"
-	"github.com/hoistproject/hoist/internal/build/runc"
+	"github.com/hoistproject/hoist/internal/builder"
+	"github.com/hoistproject/hoist/internal/builder/buildcontext"
+	"github.com/hoistproject/hoist/internal/builder/runc"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
 // BuildOptions are a build: the builder's options, but for its context and
 // Dockerfile, which Build resolves from Source and Dockerfile.
 type BuildOptions struct {
-	build.Options
+	builder.Options
 	// Source is the context: a directory, an http(s) URL of a tar (or a
 	// Dockerfile), or "-" for a tar (or a Dockerfile) on Stdin.
 	Source string
@@ -36,13 +36,13 @@ func buildRunner(root string) *runc.Runner {
 
 // Build builds an image (images missing locally are pulled) and records a
 // tag event for each of its tags.
-func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, error) {
+func (e *Engine) Build(ctx context.Context, o BuildOptions) (*builder.Result, error) {
 	st, err := e.Images()
 	if err != nil {
 		return nil, err
 	}
-	builder := build.NewLocal(st, buildRunner(st.Root()))
-	builder.Logger = e.o.Logger
+	b := builder.NewLocal(st, buildRunner(st.Root()))
+	b.Logger = e.o.Logger
 	// Images that are not local are pulled (FROM, COPY --from, --pull).
 	rc, _, err := e.Registry()
 	if err != nil {
@@ -50,7 +50,7 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, erro
 	}
 	defer rc.Close()
 	src, opts := o.Source, o.Options
-	builder.Puller = build.RegistryPuller{Client: rc, Store: st}
+	b.Puller = builder.RegistryPuller{Client: rc, Store: st}
 
 	// The context and the Dockerfile.
 	extract := func(ctx context.Context, dir string, r io.Reader) error {
@@ -126,7 +126,7 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*build.Result, erro
 		opts.DockerfileName = filepath.Base(dfPath)
 	}
 
-	res, err := builder.Build(ctx, opts)
+	res, err := b.Build(ctx, opts)
 	if opts.StatCache != nil {
 		_ = opts.StatCache.Save()
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/hoistproject/hoist/internal/build"
+	"github.com/hoistproject/hoist/internal/builder"
 	"github.com/hoistproject/hoist/internal/images"
 )
 
@@ -25,7 +25,7 @@ type (
 	ImageInspect       = images.InspectResponse
 	StoreCheckReport   = images.CheckReport
 	// BuilderOptions are the builder's options (BuildOptions.Options).
-	BuilderOptions = build.Options
+	BuilderOptions = builder.Options
 )
 
 // NormalizeName is an image name's full form (docker.io/library/x:latest);
@@ -92,7 +92,7 @@ func (e *Engine) CheckStore(ctx context.Context, repair bool) (StoreCheckReport,
 		return StoreCheckReport{}, err
 	}
 	if repair {
-		build.CleanupDead(s.Root(), buildRunner(s.Root()))
+		builder.CleanupDead(s.Root(), buildRunner(s.Root()))
 	}
 	return s.Check(ctx, repair)
 }

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	buildcache "github.com/hoistproject/hoist/internal/build/cache"
+	buildcache "github.com/hoistproject/hoist/internal/builder/cache"
 	"github.com/hoistproject/hoist/internal/container"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/errdefs"

@@ -9,7 +9,7 @@
 // lists only seccomp), the resolution of a USER spec
 // against the image's /etc/passwd and /etc/group, the working directory,
 // the environment, and Generate, which puts them together for `run`.
-// internal/build/runc uses the same tables for build steps.
+// internal/builder/runc uses the same tables for build steps.
 //
 // It also owns the process --init puts at PID 1 (RunInit, mounted at
 // InitPath from the hoist binary).

@@ -1,4 +1,4 @@
-package build
+package builder
 
 import (
 	"context"
@@ -10,9 +10,9 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/hoistproject/hoist/internal/build/buildcontext"
-	"github.com/hoistproject/hoist/internal/build/copier"
-	"github.com/hoistproject/hoist/internal/build/progress"
+	"github.com/hoistproject/hoist/internal/builder/buildcontext"
+	"github.com/hoistproject/hoist/internal/builder/copier"
+	"github.com/hoistproject/hoist/internal/builder/progress"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"

@@ -1,4 +1,4 @@
-package build
+package builder
 
 import (
 	"bytes"
@@ -13,9 +13,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hoistproject/hoist/internal/build/buildcontext"
-	"github.com/hoistproject/hoist/internal/build/cache"
-	"github.com/hoistproject/hoist/internal/build/progress"
+	"github.com/hoistproject/hoist/internal/builder/buildcontext"
+	"github.com/hoistproject/hoist/internal/builder/cache"
+	"github.com/hoistproject/hoist/internal/builder/progress"
 	"time"
 )
 

@@ -1,4 +1,4 @@
-package build
+package builder
 
 import (
 	"context"
@@ -6,10 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hoistproject/hoist/internal/build/argscope"
-	"github.com/hoistproject/hoist/internal/build/cache"
-	"github.com/hoistproject/hoist/internal/build/configstep"
-	"github.com/hoistproject/hoist/internal/build/progress"
+	"github.com/hoistproject/hoist/internal/builder/argscope"
+	"github.com/hoistproject/hoist/internal/builder/cache"
+	"github.com/hoistproject/hoist/internal/builder/configstep"
+	"github.com/hoistproject/hoist/internal/builder/progress"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"

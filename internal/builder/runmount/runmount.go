@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/hoistproject/hoist/internal/build/copier"
-	"github.com/hoistproject/hoist/internal/build/runc"
+	"github.com/hoistproject/hoist/internal/builder/copier"
+	"github.com/hoistproject/hoist/internal/builder/runc"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )

@@ -1,4 +1,4 @@
-package build
+package builder
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/hoistproject/hoist/internal/build/cache"
+	"github.com/hoistproject/hoist/internal/builder/cache"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"

@@ -48,7 +48,7 @@ func genTree(tb testing.TB, dir string, files int, totalBytes int64) {
 // cold (no stat cache: every file read), warm (stat cache loaded from its
 // file, nothing changed: a no-op rebuild) and one file changed.
 //
-//	go test -run XXX -bench Checksum -benchtime 5x ./internal/build/buildcontext/
+//	go test -run XXX -bench Checksum -benchtime 5x ./internal/builder/buildcontext/
 func BenchmarkChecksum(b *testing.B) {
 	const files, total = 11500, 150 << 20
 	dir := b.TempDir()

@@ -1,4 +1,4 @@
-package build
+package builder
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/hoistproject/hoist/internal/build/copier"
+	"github.com/hoistproject/hoist/internal/builder/copier"
 )
 
 func imageTree(t *testing.T, w *fakeWorld, r built) string {

@@ -1,4 +1,4 @@
-package build
+package builder
 
 import (
 	"context"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hoistproject/hoist/internal/build/cache"
+	"github.com/hoistproject/hoist/internal/builder/cache"
 )
 
 // TestIntegrationPrune: builder prune removes only the dangling cache (the

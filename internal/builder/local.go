@@ -1,4 +1,4 @@
-package build
+package builder
 
 import (
 	"context"
@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/hoistproject/hoist/internal/archive"
-	"github.com/hoistproject/hoist/internal/build/cache"
-	"github.com/hoistproject/hoist/internal/build/copier"
-	"github.com/hoistproject/hoist/internal/build/snapshot"
+	"github.com/hoistproject/hoist/internal/builder/cache"
+	"github.com/hoistproject/hoist/internal/builder/copier"
+	"github.com/hoistproject/hoist/internal/builder/snapshot"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/hoistproject/hoist/internal/registry/client"

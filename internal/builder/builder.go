@@ -1,4 +1,4 @@
-package build
+package builder
 
 import (
 	"bytes"
@@ -13,11 +13,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hoistproject/hoist/internal/build/argscope"
-	"github.com/hoistproject/hoist/internal/build/buildcontext"
-	"github.com/hoistproject/hoist/internal/build/cache"
-	"github.com/hoistproject/hoist/internal/build/output"
-	"github.com/hoistproject/hoist/internal/build/progress"
+	"github.com/hoistproject/hoist/internal/builder/argscope"
+	"github.com/hoistproject/hoist/internal/builder/buildcontext"
+	"github.com/hoistproject/hoist/internal/builder/cache"
+	"github.com/hoistproject/hoist/internal/builder/output"
+	"github.com/hoistproject/hoist/internal/builder/progress"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"

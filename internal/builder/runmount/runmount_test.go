@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hoistproject/hoist/internal/build/runc"
+	"github.com/hoistproject/hoist/internal/builder/runc"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )

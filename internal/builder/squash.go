@@ -1,10 +1,10 @@
-package build
+package builder
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/hoistproject/hoist/internal/build/cache"
+	"github.com/hoistproject/hoist/internal/builder/cache"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"

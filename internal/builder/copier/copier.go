@@ -20,7 +20,7 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/hoistproject/hoist/internal/build/buildcontext"
+	"github.com/hoistproject/hoist/internal/builder/buildcontext"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/fsutil"

@@ -1,4 +1,4 @@
-package build
+package builder
 
 import (
 	"bytes"
@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hoistproject/hoist/internal/build/buildcontext"
-	"github.com/hoistproject/hoist/internal/build/runc"
+	"github.com/hoistproject/hoist/internal/builder/buildcontext"
+	"github.com/hoistproject/hoist/internal/builder/runc"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/mount"
 	"github.com/hoistproject/hoist/internal/testutil"

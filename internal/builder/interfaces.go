@@ -1,10 +1,10 @@
-package build
+package builder
 
 import (
 	"context"
 
-	"github.com/hoistproject/hoist/internal/build/runc"
-	"github.com/hoistproject/hoist/internal/build/snapshot"
+	"github.com/hoistproject/hoist/internal/builder/runc"
+	"github.com/hoistproject/hoist/internal/builder/snapshot"
 
 	"github.com/opencontainers/go-digest"
 )

@@ -1,4 +1,4 @@
-// Package build is the Dockerfile builder: it turns a parsed Dockerfile
+// Package builder is the Dockerfile builder: it turns a parsed Dockerfile
 // (package dockerfile) and a build context (package build/buildcontext) into
 // an image in the local store.
 //
@@ -127,4 +127,4 @@
 // still mounted below them) by the next build. `builder prune` is
 // cache.Prune. Squash records are cache records too (key: the unsquashed
 // image ID and "squash").
-package build
+package builder

@@ -1,4 +1,4 @@
-package build
+package builder
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/hoistproject/hoist/internal/build/buildcontext"
-	"github.com/hoistproject/hoist/internal/build/copier"
-	"github.com/hoistproject/hoist/internal/build/progress"
-	"github.com/hoistproject/hoist/internal/build/runmount"
+	"github.com/hoistproject/hoist/internal/builder/buildcontext"
+	"github.com/hoistproject/hoist/internal/builder/copier"
+	"github.com/hoistproject/hoist/internal/builder/progress"
+	"github.com/hoistproject/hoist/internal/builder/runmount"
 	"github.com/hoistproject/hoist/internal/dockerfile"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/opencontainers/go-digest"
