@@ -6,11 +6,12 @@
 #   apache2-utils (htpasswd), slirp4netns (container networking), uidmap
 #   (newuidmap/newgidmap for rootless hoist), fuse-overlayfs fuse3 (rootless
 #   overlay where the kernel's cannot be mounted in a user namespace), xz-utils
-#   zstd bzip2 (archive formats), debootstrap (debian fixture), wrk hyperfine
+#   zstd bzip2 (archive formats), debootstrap (debian fixture), python3-seccomp
+#   (libseccomp itself, which the seccomp compiler is checked against), wrk hyperfine
 #   (benchmarks); versitygw from the Go module proxy (S3 server for tests).
 set -euo pipefail
 pkgs=(runc crun busybox-static skopeo umoci apache2-utils docker-registry xz-utils zstd bzip2
-	slirp4netns uidmap fuse-overlayfs fuse3 debootstrap docker.io podman buildah wrk hyperfine curl)
+	slirp4netns uidmap fuse-overlayfs fuse3 debootstrap docker.io podman buildah wrk hyperfine curl python3-seccomp)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

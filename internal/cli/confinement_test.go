@@ -25,8 +25,21 @@ func secprobe(t *testing.T) string { return buildTestProgram(t, "secprobe") }
 // own memory limit; --privileged and seccomp=unconfined run without a
 // filter; a custom JSON profile applies and inspect shows it; a missing
 // profile is refused before anything is created; systempaths=unconfined
-// unmasks /proc.
+// unmasks /proc. It runs with each runtime: with crun the filter is the
+// one hoist compiled (internal/seccomp), with runc libseccomp's.
 func TestCLIConfinement(t *testing.T) {
+	for _, rt := range []string{"runc", "crun"} {
+		t.Run(rt, func(t *testing.T) {
+			if _, err := exec.LookPath(rt); err != nil {
+				t.Skipf("%s not installed", rt)
+			}
+			t.Setenv("HOIST_RUNTIME", rt)
+			testConfinement(t)
+		})
+	}
+}
+
+func testConfinement(t *testing.T) {
 	root := ctrRoot(t)
 	probe := secprobe(t)
 	want := ""
@@ -60,6 +73,9 @@ func TestCLIConfinement(t *testing.T) {
 
 	if _, errOut, code := ctrCLI(t, root, "", "run", "-d", "--name", "conf", "--network", "none", "busybox", "sleep", "60"); code != 0 {
 		t.Fatalf("run -d: %d %s", code, errOut)
+	}
+	if out, _, _ := ctrCLI(t, root, "", "inspect", "-f", "{{.HostConfig.Runtime}}", "conf"); strings.TrimSpace(out) != os.Getenv("HOIST_RUNTIME") {
+		t.Errorf("container runs with %q, want %q", out, os.Getenv("HOIST_RUNTIME"))
 	}
 	for _, args := range [][]string{{"exec", "conf"}, {"exec", "--privileged", "conf"}} {
 		if out, _, code := ctrCLI(t, root, "", append(args, "grep", "Seccomp:", "/proc/self/status")...); code != 0 || out != "Seccomp:\t2\n" {

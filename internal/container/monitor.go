@@ -408,11 +408,7 @@ func (m *Manager) prepareBundle(ctx context.Context, c *Container) (err error) {
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(spec)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(c.dir, "bundle", "config.json"), b, 0o600); err != nil {
+	if err := runtime.WriteConfig(filepath.Join(c.dir, "bundle"), m.runtimeOf(c), spec); err != nil {
 		return err
 	}
 	for _, mp := range c.Mounts {

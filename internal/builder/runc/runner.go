@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hoistproject/hoist/internal/container/runtime"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/fsutil"
@@ -110,11 +111,7 @@ func (r *Runner) Run(ctx context.Context, req Request) (int, error) {
 		return 0, err
 	}
 	defer cleanup()
-	b, err := json.Marshal(spec)
-	if err != nil {
-		return 0, err
-	}
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
+	if err := runtime.WriteConfig(bundle, bin, spec); err != nil {
 		return 0, err
 	}
 	var stderr bytes.Buffer
