@@ -210,7 +210,7 @@ func (e *Engine) Info(ctx context.Context) (Info, error) {
 		return Info{}, err
 	}
 	root := e.o.Root
-	overlay := s.Layers().OverlayKind()
+	overlay := s.OverlayKind()
 	d := Info{
 		Images: n, Driver: "overlay2", DockerRootDir: root, ServerVersion: e.o.Version,
 		DriverStatus: [][2]string{{"Backing Filesystem", backingFS(root)}, {"Supports d_type", "true"},
