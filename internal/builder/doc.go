@@ -93,7 +93,7 @@
 // The builder reaches the rest of hoist through small roles (Builder's
 // fields): ImageSource, Puller and ImageWriter (local.go: StoreImages and
 // RegistryPuller over internal/images and the registry client),
-// Snapshotter and Squasher (package build/snapshot: Overlay, over
+// Snapshotter and Squasher (package snapshot: Overlay, over
 // internal/layers and internal/mount), cache.Store (package build/cache:
 // Bolt in the metadata database), Runner (package build/runc, an OCI
 // runtime CLI) and Unpacker (copier.ArchiveUnpacker); NewLocal wires the
@@ -116,7 +116,7 @@
 // # On-disk layout (under <root>/build, plus one bucket in metadata.db)
 //
 //	build/cache/<id>/                 RUN --mount=type=cache directories (layout: package build/runmount)
-//	build/tmp/<pid>/snap-*/           snapshots and views (layout: package build/snapshot)
+//	build/tmp/<pid>/snap-*/           snapshots and views (layout: package snapshot)
 //	build/tmp/<pid>/{heredoc,bind,secret}-*/
 //	                                  RUN's private copies (layout: package build/runmount)
 //	build/runc/                       the RUN runner's directory (layout: package build/runc)

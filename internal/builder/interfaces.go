@@ -4,14 +4,14 @@ import (
 	"context"
 
 	"github.com/hoistproject/hoist/internal/builder/runc"
-	"github.com/hoistproject/hoist/internal/builder/snapshot"
+	"github.com/hoistproject/hoist/internal/snapshot"
 
 	"github.com/opencontainers/go-digest"
 )
 
 // The builder talks to the rest of hoist only through the small roles below
 // (and cache.Store). Real implementations are adapters onto the image
-// store (local.go), the layer store (build/snapshot) and the container
+// store (local.go), the layer store (internal/snapshot) and the container
 // runtime (build/runc); the tests use fakes.
 
 // BaseImage is a resolved image: its ID (the digest of its config), the
@@ -36,7 +36,7 @@ type Puller interface {
 	Pull(ctx context.Context, ref string) (BaseImage, error)
 }
 
-// The snapshot types are package build/snapshot's, whose Overlay is the
+// The snapshot types are package snapshot's, whose Overlay is the
 // Snapshotter and Squasher over the layer store.
 type (
 	Layer         = snapshot.Layer

@@ -10,11 +10,11 @@ import (
 	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/builder/cache"
 	"github.com/hoistproject/hoist/internal/builder/copier"
-	"github.com/hoistproject/hoist/internal/builder/snapshot"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/hoistproject/hoist/internal/registry/client"
 	"github.com/hoistproject/hoist/internal/registry/client/distribution"
+	"github.com/hoistproject/hoist/internal/snapshot"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -75,17 +75,17 @@ func CleanupDead(root string, runner Runner) {
 func NewLocal(st *images.Store, runner Runner) *Builder {
 	dir := filepath.Join(st.Root(), "build")
 	CleanupDead(st.Root(), runner)
-	snaps := &snapshot.Overlay{Layers: st.Layers(), Dir: filepath.Join(dir, "tmp")}
+	snaps := st.Snapshotter(filepath.Join(dir, "tmp"))
 	return &Builder{
 		Images:    StoreImages{st},
 		Writer:    StoreImages{st},
 		Snapshots: snaps,
 		Squasher:  snaps,
-		Cache:     cache.Bolt{DB: st.DB()},
+		Cache:     cache.Open(st.Root()),
 		Unpacker:  copier.ArchiveUnpacker{},
 		Runner:    runner,
 		Dir:       dir,
-		Lease:     st.DB().WithLease,
+		Lease:     st.WithLease,
 		Tar: func(ctx context.Context, w io.Writer, dir string, epoch *time.Time) error {
 			return archive.Tar(ctx, w, dir, archive.TarOptions{SourceDateEpoch: epoch})
 		},

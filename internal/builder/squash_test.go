@@ -89,7 +89,11 @@ COPY f.txt /f.txt
 	if err != nil {
 		t.Fatal(err)
 	}
-	diff := e.st.Layers().DiffDir(sq.ChainID)
+	dirs, _, err := e.st.DiffDirs(ctx, sq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff := dirs[len(dirs)-1]
 	if fi, err := os.Lstat(filepath.Join(diff, "bin/arch")); err != nil || fi.Mode()&os.ModeCharDevice == 0 || fi.Sys().(*syscall.Stat_t).Rdev != 0 {
 		t.Errorf("bin/arch in the squashed layer: %v %v, want a whiteout", fi, err)
 	}

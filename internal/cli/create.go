@@ -218,7 +218,7 @@ func newCreateCmd(e *env) *cobra.Command {
 			if err != nil {
 				return createFailure(err)
 			}
-			if _, err := e.engine().Containers(); err != nil {
+			if err := e.engine().OpenContainers(); err != nil {
 				return withStatus(125, err)
 			}
 			if err := checkCIDFile(f.cidfile); err != nil {

@@ -40,7 +40,7 @@ func newRunCmd(e *env) *cobra.Command {
 				return runFailure(err)
 			}
 			o.Config.StdinOnce = f.interactive && !detach
-			if _, err := e.engine().Containers(); err != nil {
+			if err := e.engine().OpenContainers(); err != nil {
 				return withStatus(125, err)
 			}
 			ctx := cmd.Context()

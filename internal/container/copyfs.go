@@ -13,6 +13,7 @@ import (
 	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/container/volume"
 	"github.com/hoistproject/hoist/internal/mount"
+	"github.com/hoistproject/hoist/internal/snapshot"
 )
 
 // Storage modes of a container's root filesystem.
@@ -39,7 +40,10 @@ func (m *Manager) prepareRootfs(ctx context.Context, c *Container) error {
 	// A fresh work dir every start: overlay refuses a dirty one.
 	os.RemoveAll(filepath.Join(c.dir, "work"))
 	os.MkdirAll(filepath.Join(c.dir, "work"), 0o711)
-	ov := mount.Overlay(m.overlay, c.lowerTopFirst(), filepath.Join(c.dir, "upper"), filepath.Join(c.dir, "work"))
+	ov, err := snapshot.Mount(m.overlay, c.lowerTopFirst(), filepath.Join(c.dir, "upper"), filepath.Join(c.dir, "work"))
+	if err != nil {
+		return err
+	}
 	if c.HostConfig.AutoRemove {
 		// A --rm container's changes are thrown away: "volatile" spares the
 		// sync of the whole upper filesystem at unmount, which costs tens of
@@ -52,7 +56,7 @@ func (m *Manager) prepareRootfs(ctx context.Context, c *Container) error {
 		os.RemoveAll(filepath.Join(c.dir, "work"))
 		os.MkdirAll(filepath.Join(c.dir, "work"), 0o711)
 	}
-	err := ov.Mount(rootfs)
+	err = ov.Mount(rootfs)
 	if err == nil {
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/hoistproject/hoist/internal/mount"
+	"github.com/hoistproject/hoist/internal/snapshot"
 )
 
 // lowerTopFirst is the container's read-only stack, top first: its init
@@ -50,7 +51,11 @@ func (m *Manager) withRootfs(ctx context.Context, c *Container, fn func(rootfs s
 		return err
 	}
 	defer os.RemoveAll(work)
-	if err := mount.Overlay(m.overlay, c.lowerTopFirst(), filepath.Join(c.dir, "upper"), work).Mount(view); err != nil {
+	ov, err := snapshot.Mount(m.overlay, c.lowerTopFirst(), filepath.Join(c.dir, "upper"), work)
+	if err != nil {
+		return err
+	}
+	if err := ov.Mount(view); err != nil {
 		return fmt.Errorf("mount rootfs of %s: %w", c.ID, err)
 	}
 	defer mount.UnmountAll(view)
@@ -73,8 +78,11 @@ func (m *Manager) Diff(ctx context.Context, ref string) ([]archive.Change, error
 		return nil, err
 	}
 	defer os.Remove(view)
-	lowers := c.lowerTopFirst()
-	if err := mount.Overlay(m.overlay, lowers, "", "").Mount(view); err != nil {
+	ov, err := snapshot.Mount(m.overlay, c.lowerTopFirst(), "", "")
+	if err != nil {
+		return nil, err
+	}
+	if err := ov.Mount(view); err != nil {
 		return nil, fmt.Errorf("mount image layers of %s: %w", c.ID, err)
 	}
 	defer mount.UnmountAll(view)

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
-	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -231,294 +229,58 @@ func (p *fileParser) warn(f *File, line int, format string, args ...any) {
 	}
 }
 
+// instr is one instruction being parsed: its keyword, its Base and what
+// the parser node holds.
+type instr struct {
+	kw       string
+	b        Base
+	node     *parser.Node
+	args     []string
+	fl       *flagSet
+	isJSON   bool
+	heredocs []parser.Heredoc
+	escape   rune
+	f        *File // nil for an ONBUILD trigger
+}
+
+// instructions maps each keyword to the function that parses it, one per
+// instruction (or per family sharing one grammar), as BuildKit's
+// instructions package does.
+var instructions map[string]func(*fileParser, *instr) (Instruction, error)
+
+func init() {
+	instructions = map[string]func(*fileParser, *instr) (Instruction, error){
+		"FROM":        (*fileParser).parseFrom,
+		"RUN":         (*fileParser).parseRun,
+		"CMD":         (*fileParser).parseCommand,
+		"ENTRYPOINT":  (*fileParser).parseCommand,
+		"SHELL":       (*fileParser).parseShell,
+		"ENV":         (*fileParser).parseKeyValues,
+		"LABEL":       (*fileParser).parseKeyValues,
+		"ADD":         (*fileParser).parseAddCopy,
+		"COPY":        (*fileParser).parseAddCopy,
+		"EXPOSE":      (*fileParser).parseExpose,
+		"VOLUME":      (*fileParser).parseVolume,
+		"USER":        (*fileParser).parseOneArgument,
+		"WORKDIR":     (*fileParser).parseOneArgument,
+		"STOPSIGNAL":  (*fileParser).parseOneArgument,
+		"MAINTAINER":  (*fileParser).parseOneArgument,
+		"ARG":         (*fileParser).parseArg,
+		"ONBUILD":     (*fileParser).parseOnbuild,
+		"HEALTHCHECK": (*fileParser).parseHealthcheck,
+	}
+}
+
 func (p *fileParser) build(kw string, b Base, node *parser.Node, heredocs []parser.Heredoc, escape rune, f *File) (Instruction, error) {
-	args := nodeArgs(node)
-	fl := newFlagSet()
-	isJSON := node.Attributes["json"]
 	if looksLikeJSON(node) {
 		p.warn(f, node.StartLine, "%s: arguments look like a JSON array but are not valid JSON; using the shell form", kw)
 	}
-	switch kw {
-	case "FROM":
-		fl.str("platform")
-		if err := fl.parse(node.Flags); err != nil {
-			return nil, err
-		}
-		x := &From{Base: b, Platform: fl.getString("platform")}
-		switch {
-		case len(args) == 3 && strings.EqualFold(args[1], "as"):
-			x.Name = strings.ToLower(args[2])
-			if !validStageName(x.Name) {
-				return nil, errorf("invalid name for build stage: %q, name can't start with a number or contain symbols", args[2])
-			}
-		case len(args) != 1:
-			return nil, errorf("FROM requires either one or three arguments")
-		}
-		x.Image = args[0]
-		return x, nil
-
-	case "RUN":
-		fl.list("mount").str("network").str("security")
-		if err := fl.parse(node.Flags); err != nil {
-			return nil, err
-		}
-		x := &Run{Base: b, CommandLine: commandLine(args, isJSON), MountSpecs: fl.getList("mount")}
-		if len(x.Args) == 0 && !isJSON {
-			return nil, errorf("RUN requires at least one argument")
-		}
-		for _, h := range heredocs {
-			x.Heredocs = append(x.Heredocs, convHeredoc(h))
-		}
-		for _, spec := range x.MountSpecs {
-			m, err := parseMount(spec, func(s string) (string, error) { return s, nil }, true)
-			if err != nil {
-				return nil, err
-			}
-			x.Mounts = append(x.Mounts, m)
-		}
-		x.Network = fl.getString("network")
-		if err := checkNetwork(x.Network, true); err != nil {
-			return nil, err
-		}
-		x.Security = fl.getString("security")
-		switch x.Security {
-		case "", "sandbox", "insecure":
-		default:
-			return nil, errorf("security %q is not valid", x.Security)
-		}
-		return x, nil
-
-	case "CMD", "ENTRYPOINT":
-		if err := fl.parse(node.Flags); err != nil {
-			return nil, err
-		}
-		cl := commandLine(args, isJSON)
-		if kw == "CMD" {
-			return &Cmd{Base: b, CommandLine: cl}, nil
-		}
-		return &Entrypoint{Base: b, CommandLine: cl}, nil
-
-	case "SHELL":
-		if err := fl.parse(node.Flags); err != nil {
-			return nil, err
-		}
-		if len(args) == 0 {
-			return nil, errorf("SHELL requires at least one argument")
-		}
-		if !isJSON {
-			return nil, errorf("SHELL requires the arguments to be in JSON form")
-		}
-		return &Shell{Base: b, Shell: args}, nil
-
-	case "ENV", "LABEL":
-		if err := fl.parse(node.Flags); err != nil {
-			return nil, err
-		}
-		kvs, err := keyValues(kw, args)
-		if err != nil {
-			return nil, err
-		}
-		if kw == "ENV" {
-			return &Env{Base: b, Vars: kvs}, nil
-		}
-		return &Label{Base: b, Labels: kvs}, nil
-
-	case "ADD", "COPY":
-		fl.str("chown").str("chmod").bool("link").list("exclude")
-		if kw == "ADD" {
-			fl.str("checksum").bool("keep-git-dir").bool("unpack")
-		} else {
-			fl.str("from").bool("parents")
-		}
-		if err := fl.parse(node.Flags); err != nil {
-			return nil, err
-		}
-		if len(args) < 2 {
-			return nil, errorf("%s requires at least two arguments, but only one was provided. Destination could not be determined", kw)
-		}
-		srcs, inline, dest, err := sourcesAndDest(kw, args, heredocs, isJSON)
-		if err != nil {
-			return nil, err
-		}
-		if kw == "ADD" {
-			x := &Add{Base: b, Sources: srcs, Inline: inline, Dest: dest, Exec: isJSON,
-				Chown: fl.getString("chown"), Chmod: fl.getString("chmod"), Checksum: fl.getString("checksum"),
-				Link: fl.getBool("link"), KeepGitDir: fl.getBool("keep-git-dir"), Exclude: fl.getList("exclude")}
-			if fl.used("unpack") {
-				u := fl.getBool("unpack")
-				x.Unpack = &u
-			}
-			return x, nil
-		}
-		x := &Copy{Base: b, Sources: srcs, Inline: inline, Dest: dest, Exec: isJSON,
-			From: fl.getString("from"), Chown: fl.getString("chown"), Chmod: fl.getString("chmod"),
-			Link: fl.getBool("link"), Parents: fl.getBool("parents"), Exclude: fl.getList("exclude")}
-		if x.From != "" {
-			res, err := shell.NewLex(escape).ProcessWordWithMatches(x.From, emptyEnv{})
-			if err != nil || res.Result != x.From {
-				return nil, errorf("variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround")
-			}
-		}
-		return x, nil
-
-	case "EXPOSE":
-		if err := fl.parse(node.Flags); err != nil {
-			return nil, err
-		}
-		if len(args) == 0 {
-			return nil, errorf("EXPOSE requires at least one argument")
-		}
-		return &Expose{Base: b, Ports: args}, nil
-
-	case "VOLUME":
-		if err := fl.parse(node.Flags); err != nil {
-			return nil, err
-		}
-		if len(args) == 0 {
-			return nil, errorf("VOLUME requires at least one argument")
-		}
-		x := &Volume{Base: b}
-		for _, v := range args {
-			v = strings.TrimSpace(v)
-			if v == "" {
-				return nil, errorf("VOLUME specified can not be an empty string")
-			}
-			x.Paths = append(x.Paths, v)
-		}
-		return x, nil
-
-	case "USER", "WORKDIR", "STOPSIGNAL", "MAINTAINER":
-		if err := fl.parse(node.Flags); err != nil {
-			return nil, err
-		}
-		if len(args) != 1 {
-			return nil, errorf("%s requires exactly one argument", kw)
-		}
-		switch kw {
-		case "USER":
-			return &User{Base: b, User: args[0]}, nil
-		case "WORKDIR":
-			return &Workdir{Base: b, Path: args[0]}, nil
-		case "STOPSIGNAL":
-			return &StopSignal{Base: b, Signal: args[0]}, nil
-		default:
-			return &Maintainer{Base: b, Name: args[0]}, nil
-		}
-
-	case "ARG":
-		if err := fl.parse(node.Flags); err != nil {
-			return nil, err
-		}
-		if len(args) == 0 {
-			return nil, errorf("ARG requires at least one argument")
-		}
-		x := &Arg{Base: b}
-		for _, a := range args {
-			k, v, hasValue := strings.Cut(a, "=")
-			if k == "" {
-				return nil, errorf("ARG names can not be blank")
-			}
-			d := ArgDef{Name: k}
-			if hasValue {
-				d.Default = &v
-			}
-			x.Args = append(x.Args, d)
-		}
-		return x, nil
-
-	case "ONBUILD":
-		if err := fl.parse(node.Flags); err != nil {
-			return nil, err
-		}
-		if node.Next == nil || len(node.Next.Children) == 0 {
-			return nil, errorf("ONBUILD requires at least one argument")
-		}
-		inner := node.Next.Children[0]
-		trigger := strings.ToUpper(strings.TrimSpace(inner.Value))
-		switch trigger {
-		case "ONBUILD":
-			return nil, errorf("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed")
-		case "MAINTAINER", "FROM":
-			return nil, errorf("%s isn't allowed as an ONBUILD trigger", trigger)
-		}
-		inner.StartLine, inner.EndLine = node.StartLine, node.EndLine
-		t, err := p.convert(inner, heredocs, escape, nil)
-		if err != nil {
-			var e *Error
-			if errors.As(err, &e) {
-				e.Msg = "ONBUILD " + e.Msg
-				e.Instruction = "ONBUILD"
-			}
-			return nil, err
-		}
-		tb := t.base()
-		tb.Orig = strings.TrimSpace(trimOnbuild(b.Orig))
-		expr := trimOnbuild(node.Original)
-		if len(heredocs) > 0 {
-			var sb strings.Builder
-			sb.WriteString(expr)
-			for _, h := range heredocs {
-				sb.WriteByte('\n')
-				sb.WriteString(h.Content)
-				sb.WriteString(h.Name)
-			}
-			expr = sb.String()
-		}
-		return &Onbuild{Base: b, Expression: expr, Trigger: t}, nil
-
-	case "HEALTHCHECK":
-		if len(args) == 0 {
-			return nil, errorf("HEALTHCHECK requires at least one argument")
-		}
-		x := &Healthcheck{Base: b}
-		typ := strings.ToUpper(args[0])
-		rest := args[1:]
-		if typ == "NONE" {
-			if len(rest) != 0 {
-				return nil, errorf("HEALTHCHECK NONE takes no arguments")
-			}
-			x.Test = []string{"NONE"}
-			return x, nil
-		}
-		fl.str("interval").str("timeout").str("start-period").str("start-interval").str("retries")
-		if err := fl.parse(node.Flags); err != nil {
-			return nil, err
-		}
-		if typ != "CMD" {
-			return nil, errorf("Unknown type %q in HEALTHCHECK (try CMD)", args[0])
-		}
-		cl := commandLine(rest, isJSON)
-		if len(cl.Args) == 0 {
-			return nil, errorf("Missing command after HEALTHCHECK CMD")
-		}
-		if isJSON {
-			x.Test = append([]string{"CMD"}, cl.Args...)
-		} else {
-			x.Test = append([]string{"CMD-SHELL"}, cl.Args...)
-		}
-		for _, d := range []struct {
-			name string
-			dst  *time.Duration
-		}{{"interval", &x.Interval}, {"timeout", &x.Timeout}, {"start-period", &x.StartPeriod}, {"start-interval", &x.StartInterval}} {
-			v, err := parseInterval(d.name, fl.getString(d.name))
-			if err != nil {
-				return nil, err
-			}
-			*d.dst = v
-		}
-		if s := fl.getString("retries"); s != "" {
-			n, err := strconv.ParseInt(s, 10, 32)
-			if err != nil {
-				return nil, errorf("invalid value for --retries: %q", s)
-			}
-			if n < 0 {
-				return nil, errorf("--retries cannot be negative (%d)", n)
-			}
-			x.Retries = int(n)
-		}
-		return x, nil
+	parse, ok := instructions[kw]
+	if !ok {
+		return nil, errorf("unknown instruction: %s", node.Value)
 	}
-	return nil, errorf("unknown instruction: %s", node.Value)
+	return parse(p, &instr{kw: kw, b: b, node: node, args: nodeArgs(node), fl: newFlagSet(), isJSON: node.Attributes["json"],
+		heredocs: heredocs, escape: escape, f: f})
 }
 
 func commandLine(args []string, isJSON bool) CommandLine {

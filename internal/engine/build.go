@@ -37,14 +37,14 @@ func buildRunner(root string) *runc.Runner {
 // Build builds an image (images missing locally are pulled) and records a
 // tag event for each of its tags.
 func (e *Engine) Build(ctx context.Context, o BuildOptions) (*builder.Result, error) {
-	st, err := e.Images()
+	st, err := e.images()
 	if err != nil {
 		return nil, err
 	}
 	b := builder.NewLocal(st, buildRunner(st.Root()))
 	b.Logger = e.o.Logger
 	// Images that are not local are pulled (FROM, COPY --from, --pull).
-	rc, _, err := e.Registry()
+	rc, _, err := e.registryClient()
 	if err != nil {
 		return nil, err
 	}

@@ -37,11 +37,11 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (strin
 		}
 		name = n
 	}
-	m, err := e.Containers()
+	m, err := e.containers()
 	if err != nil {
 		return "", err
 	}
-	st, err := e.Images()
+	st, err := e.images()
 	if err != nil {
 		return "", err
 	}

@@ -86,7 +86,7 @@ const (
 
 // manager runs fn with the container manager.
 func manager[T any](e *Engine, fn func(*container.Manager) (T, error)) (T, error) {
-	m, err := e.Containers()
+	m, err := e.containers()
 	if err != nil {
 		var zero T
 		return zero, err
@@ -96,7 +96,7 @@ func manager[T any](e *Engine, fn func(*container.Manager) (T, error)) (T, error
 
 // do runs fn with the container manager.
 func (e *Engine) do(fn func(*container.Manager) error) error {
-	m, err := e.Containers()
+	m, err := e.containers()
 	if err != nil {
 		return err
 	}

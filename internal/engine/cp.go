@@ -23,7 +23,7 @@ type CopyOptions struct {
 // existing directory under the source's name, else as dst's name in its
 // parent.
 func (e *Engine) CopyToHost(ctx context.Context, ref, src, dst string, o CopyOptions) error {
-	m, err := e.Containers()
+	m, err := e.containers()
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (e *Engine) CopyToHost(ctx context.Context, ref, src, dst string, o CopyOpt
 // stdin) to path dst of a container: an existing directory receives the
 // source under its name; otherwise dst names the copy.
 func (e *Engine) CopyFromHost(ctx context.Context, src string, stdin io.Reader, ref, dst string, o CopyOptions) error {
-	m, err := e.Containers()
+	m, err := e.containers()
 	if err != nil {
 		return err
 	}

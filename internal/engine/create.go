@@ -59,11 +59,11 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (*contain
 		}
 		plat = &p
 	}
-	m, err := e.Containers()
+	m, err := e.containers()
 	if err != nil {
 		return nil, err
 	}
-	st, err := e.Images()
+	st, err := e.images()
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (*contain
 // otherPlatform returns the platform of the stored image ref when it is not
 // want ("" when it matches or is not stored).
 func (e *Engine) otherPlatform(ctx context.Context, ref string, want ocispec.Platform) (string, error) {
-	st, err := e.Images()
+	st, err := e.images()
 	if err != nil {
 		return "", err
 	}

@@ -60,16 +60,16 @@ func (e *Engine) Root() string { return e.o.Root }
 // Logger is the engine's logger.
 func (e *Engine) Logger() *slog.Logger { return e.o.Logger }
 
-// Images is the root's image store; the container manager tells it which
+// images is the root's image store; the container manager tells it which
 // images and layers containers use.
-func (e *Engine) Images() (*images.Store, error) {
+func (e *Engine) images() (*images.Store, error) {
 	e.imgOnce.Do(func() {
 		s, err := images.Open(e.o.Root)
 		if err != nil {
 			e.imgErr = err
 			return
 		}
-		m, err := e.Containers()
+		m, err := e.containers()
 		if err != nil {
 			e.imgErr = err
 			return
@@ -80,9 +80,9 @@ func (e *Engine) Images() (*images.Store, error) {
 	return e.img, e.imgErr
 }
 
-// Containers is the root's container manager; it creates containers from
+// containers is the root's container manager; it creates containers from
 // the images of Options.Images (the image store when nil).
-func (e *Engine) Containers() (*container.Manager, error) {
+func (e *Engine) containers() (*container.Manager, error) {
 	e.ctrOnce.Do(func() {
 		var imgs container.ImageResolver = storeImages{e}
 		if e.o.Images != nil {
@@ -92,4 +92,13 @@ func (e *Engine) Containers() (*container.Manager, error) {
 			Storage: e.o.Storage, Runtime: e.o.Runtime, Events: e.events})
 	})
 	return e.ctr, e.ctrErr
+}
+
+// OpenContainers opens the root's container store (and its image store
+// when a container is created from it), so that a front-end can report a
+// root it cannot use before it does anything else (run and create exit
+// with 125 then, as docker does).
+func (e *Engine) OpenContainers() error {
+	_, err := e.containers()
+	return err
 }

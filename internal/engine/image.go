@@ -19,7 +19,7 @@ import (
 // Tag gives the image source the name target and records the tag event
 // (named target, as given).
 func (e *Engine) Tag(ctx context.Context, source, target string) error {
-	s, err := e.Images()
+	s, err := e.images()
 	if err != nil {
 		return err
 	}
@@ -35,7 +35,7 @@ func (e *Engine) Tag(ctx context.Context, source, target string) error {
 // RemoveImage is rmi of one reference: the names it untagged and the
 // images it deleted, each recorded as an event.
 func (e *Engine) RemoveImage(ctx context.Context, ref string, o images.DeleteOptions) ([]images.DeleteItem, error) {
-	s, err := e.Images()
+	s, err := e.images()
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func (e *Engine) RemoveImage(ctx context.Context, ref string, o images.DeleteOpt
 // PruneImages removes unused images (images.Store.Prune), recording the
 // untag and delete events of each.
 func (e *Engine) PruneImages(ctx context.Context, o images.PruneOptions) (images.PruneReport, error) {
-	s, err := e.Images()
+	s, err := e.images()
 	if err != nil {
 		return images.PruneReport{}, err
 	}
@@ -108,7 +108,7 @@ func (e *Engine) Import(ctx context.Context, src string, stdin io.Reader, o Impo
 		defer f.Close()
 		r = f
 	}
-	s, err := e.Images()
+	s, err := e.images()
 	if err != nil {
 		return images.Image{}, err
 	}
@@ -153,7 +153,7 @@ type LoadOptions struct {
 // Load loads an image archive (plain or compressed) or an OCI layout
 // directory, recording a load event for each image.
 func (e *Engine) Load(ctx context.Context, o LoadOptions) error {
-	st, err := e.Images()
+	st, err := e.images()
 	if err != nil {
 		return err
 	}
@@ -186,7 +186,7 @@ func (e *Engine) Load(ctx context.Context, o LoadOptions) error {
 // SelectForSave resolves save's arguments (a repository name alone: all
 // its tags) into the set that Save writes.
 func (e *Engine) SelectForSave(ctx context.Context, refs []string) (images.SaveSet, error) {
-	st, err := e.Images()
+	st, err := e.images()
 	if err != nil {
 		return images.SaveSet{}, err
 	}
@@ -195,7 +195,7 @@ func (e *Engine) SelectForSave(ctx context.Context, refs []string) (images.SaveS
 
 // Save writes the images of set to w as one archive.
 func (e *Engine) Save(ctx context.Context, w io.Writer, set images.SaveSet) error {
-	st, err := e.Images()
+	st, err := e.images()
 	if err != nil {
 		return err
 	}
@@ -214,11 +214,11 @@ type PushOptions struct {
 // Push pushes n (every local tag of its repository without a tag),
 // recording a push event for each tag.
 func (e *Engine) Push(ctx context.Context, n reference.Named, o PushOptions) error {
-	st, err := e.Images()
+	st, err := e.images()
 	if err != nil {
 		return err
 	}
-	c, _, err := e.Registry()
+	c, _, err := e.registryClient()
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 type storeImages struct{ e *Engine }
 
 func (s storeImages) ResolveImage(ctx context.Context, ref string) (container.Image, error) {
-	st, err := s.e.Images()
+	st, err := s.e.images()
 	if err != nil {
 		return container.Image{}, err
 	}

@@ -58,7 +58,7 @@ func ParseFilters(filters []string, allowed ...string) (Filters, error) {
 
 // ListImages is images: the images o selects.
 func (e *Engine) ListImages(ctx context.Context, o ImageListOptions) ([]Image, error) {
-	s, err := e.Images()
+	s, err := e.images()
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func (e *Engine) ListImages(ctx context.Context, o ImageListOptions) ([]Image, e
 
 // History is an image's history, newest first.
 func (e *Engine) History(ctx context.Context, ref string) ([]HistoryItem, error) {
-	s, err := e.Images()
+	s, err := e.images()
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +76,7 @@ func (e *Engine) History(ctx context.Context, ref string) ([]HistoryItem, error)
 
 // InspectImage is docker's inspect object of an image.
 func (e *Engine) InspectImage(ctx context.Context, ref string) (*ImageInspect, error) {
-	s, err := e.Images()
+	s, err := e.images()
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +87,7 @@ func (e *Engine) InspectImage(ctx context.Context, ref string) (*ImageInspect, e
 // the image store; with repair it removes broken records and leftovers,
 // the RUN containers and snapshots of killed builds first.
 func (e *Engine) CheckStore(ctx context.Context, repair bool) (StoreCheckReport, error) {
-	s, err := e.Images()
+	s, err := e.images()
 	if err != nil {
 		return StoreCheckReport{}, err
 	}

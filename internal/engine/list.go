@@ -48,7 +48,7 @@ type ContainerListOptions struct {
 // ListContainers is ps: the containers (newest first) that o selects. A bad
 // filter is a *FilterError.
 func (e *Engine) ListContainers(ctx context.Context, o ContainerListOptions) ([]*Container, error) {
-	m, err := e.Containers()
+	m, err := e.containers()
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +90,7 @@ func hasStatusFilter(filters []string) bool {
 func (e *Engine) ContainerSize(ctx context.Context, c *Container) (rw, rootFs int64) {
 	rw = fsutil.DirSize(filepath.Join(c.Dir(), "upper"))
 	var img int64
-	if st, err := e.Images(); err == nil {
+	if st, err := e.images(); err == nil {
 		if i, err := st.Get(ctx, c.ImageID); err == nil {
 			img = i.Size
 		}

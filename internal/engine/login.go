@@ -53,7 +53,7 @@ func (e *Engine) Search(ctx context.Context, term string, limit int, filters []s
 	if err != nil {
 		return nil, &RegistryError{err}
 	}
-	c, _, err := e.Registry()
+	c, _, err := e.registryClient()
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ type LoginResult struct {
 // config.json, or its credential helper). What the registry refused is a
 // *RegistryError.
 func (e *Engine) Login(ctx context.Context, o LoginOptions) (LoginResult, error) {
-	c, creds, err := e.Registry()
+	c, creds, err := e.registryClient()
 	if err != nil {
 		return LoginResult{}, err
 	}

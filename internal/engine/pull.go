@@ -41,7 +41,7 @@ func PullLabel(r reference.Named) string {
 
 // Tags lists the tags of n's repository in its registry (pull -a).
 func (e *Engine) Tags(ctx context.Context, n reference.Named) ([]reference.Named, error) {
-	c, _, err := e.Registry()
+	c, _, err := e.registryClient()
 	if err != nil {
 		return nil, err
 	}
@@ -65,11 +65,11 @@ func (e *Engine) Tags(ctx context.Context, n reference.Named) ([]reference.Named
 // other, and records the pull event of the last one.
 func (e *Engine) Pull(ctx context.Context, refs []reference.Named, o PullOptions) (PullReport, error) {
 	var rep PullReport
-	st, err := e.Images()
+	st, err := e.images()
 	if err != nil {
 		return rep, err
 	}
-	c, _, err := e.Registry()
+	c, _, err := e.registryClient()
 	if err != nil {
 		return rep, err
 	}

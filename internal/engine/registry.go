@@ -10,11 +10,11 @@ import (
 	"github.com/hoistproject/hoist/internal/registry/client/credentials"
 )
 
-// Registry opens a registry client (close it after use): hoist's config
+// registryClient opens a registry client (close it after use): hoist's config
 // file ($HOIST_CONFIG or /etc/hoist/config.json) and docker's credentials
 // (Options.Config, $DOCKER_CONFIG/config.json or ~/.docker/config.json),
 // which it returns too.
-func (e *Engine) Registry() (*client.Client, *credentials.File, error) {
+func (e *Engine) registryClient() (*client.Client, *credentials.File, error) {
 	cfg, err := client.LoadConfig(client.DefaultConfigPath())
 	if err != nil {
 		return nil, nil, err

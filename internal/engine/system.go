@@ -51,14 +51,14 @@ type DiskUsage struct {
 // build cache take.
 func (e *Engine) DiskUsage(ctx context.Context) (DiskUsage, error) {
 	var d DiskUsage
-	s, err := e.Images()
+	s, err := e.images()
 	if err != nil {
 		return d, err
 	}
 	if d.Images, err = s.DiskUsage(ctx); err != nil {
 		return d, err
 	}
-	if m, err := e.Containers(); err == nil {
+	if m, err := e.containers(); err == nil {
 		d.Containers, _ = m.DiskUsage(ctx)
 	}
 	if vs, users, err := e.volumes(); err == nil {
@@ -86,7 +86,7 @@ func (e *Engine) DiskUsage(ctx context.Context) (DiskUsage, error) {
 // PruneContainers removes the stopped containers that pass f (until,
 // label); it returns their IDs and the bytes reclaimed.
 func (e *Engine) PruneContainers(ctx context.Context, f Filters) ([]string, int64, error) {
-	m, err := e.Containers()
+	m, err := e.containers()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -96,7 +96,7 @@ func (e *Engine) PruneContainers(ctx context.Context, f Filters) ([]string, int6
 
 // PruneBuildCache is builder prune.
 func (e *Engine) PruneBuildCache(ctx context.Context, o BuildCachePruneOptions) (BuildCachePruneReport, error) {
-	st, err := e.Images()
+	st, err := e.images()
 	if err != nil {
 		return BuildCachePruneReport{}, err
 	}
@@ -118,7 +118,7 @@ func (e *Engine) PruneBuildData(ctx context.Context, all bool, f Filters) (int64
 	if err != nil {
 		return 0, err
 	}
-	s, err := e.Images()
+	s, err := e.images()
 	if err != nil {
 		return 0, err
 	}
@@ -201,7 +201,7 @@ type Info struct {
 
 // Info is info: what the root holds and what this host runs.
 func (e *Engine) Info(ctx context.Context) (Info, error) {
-	s, err := e.Images()
+	s, err := e.images()
 	if err != nil {
 		return Info{}, err
 	}
@@ -210,7 +210,7 @@ func (e *Engine) Info(ctx context.Context) (Info, error) {
 		return Info{}, err
 	}
 	root := e.o.Root
-	overlay := s.Layers().OverlayKind()
+	overlay := s.OverlayKind()
 	d := Info{
 		Images: n, Driver: "overlay2", DockerRootDir: root, ServerVersion: e.o.Version,
 		DriverStatus: [][2]string{{"Backing Filesystem", backingFS(root)}, {"Supports d_type", "true"},
@@ -219,7 +219,7 @@ func (e *Engine) Info(ctx context.Context) (Info, error) {
 		Runtimes: map[string]map[string]string{}, OSType: runtime.GOOS, Architecture: unameMachine(),
 		NCPU: runtime.NumCPU(), OperatingSystem: osName(), SecurityOptions: spec.SecurityOptions(),
 	}
-	if m, err := e.Containers(); err == nil {
+	if m, err := e.containers(); err == nil {
 		if cs, err := m.List(ctx); err == nil {
 			for _, c := range cs {
 				d.Containers++

@@ -15,7 +15,7 @@ type Volume = volume.Volume
 
 // volumes opens the volume store with its users (the container records).
 func (e *Engine) volumes() (volume.Store, volume.Users, error) {
-	m, err := e.Containers()
+	m, err := e.containers()
 	if err != nil {
 		return volume.Store{}, nil, err
 	}

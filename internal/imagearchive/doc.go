@@ -20,11 +20,11 @@
 // Load reads a tar stream once, front to back. Every regular member is
 // streamed into the content store (digest computed while writing); small JSON
 // members (manifest.json, index.json, repositories, oci-layout) are kept in
-// memory up to a size limit. With Options.Prepare, a member that looks like a
+// memory up to a size limit. With Options.Stage, a member that looks like a
 // layer (tar, gzip or zstd by its first bytes) is also fed, through a bounded
 // queue, to a layer unpacker running beside the blob's write: the archive is
 // read once and a layer's extraction overlaps its hashing and storing
-// (Loaded.Prepared; at most two such unpackers at once). Symlinked members (docker before v25 links
+// (Loaded.Staged; at most two such unpackers at once). Symlinked members (docker before v25 links
 // identical layers) are resolved inside the archive's own namespace only. At
 // the end the archive's manifests are resolved to images: member paths map
 // to blob digests, never to host files, so a manifest naming `../../x` only

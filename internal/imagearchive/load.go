@@ -37,17 +37,17 @@ type Loaded struct {
 	Layers []ocispec.Descriptor
 	// Names are the tags the archive gives the image (may be empty).
 	Names []reference.Named
-	// Prepared are the layers unpacked while their blobs were stored
-	// (Options.Prepare), by blob digest; one map shared by every image of
-	// the load. Pass it to the layer store (layers.CreateOptions.Prepared)
-	// and Discard what is left afterwards (DiscardPrepared).
-	Prepared map[digest.Digest]*layers.Prepared
+	// Staged are the layers unpacked while their blobs were stored
+	// (Options.Stage), by blob digest; one map shared by every image of
+	// the load. Pass it to the layer store (layers.Store.CreateChain)
+	// and Discard what is left afterwards (DiscardStaged).
+	Staged map[digest.Digest]*layers.Staged
 }
 
-// DiscardPrepared removes the prepared layers no image consumed.
-func DiscardPrepared(loaded []Loaded) {
+// DiscardStaged removes the staged layers no image consumed.
+func DiscardStaged(loaded []Loaded) {
 	for _, img := range loaded {
-		for _, p := range img.Prepared {
+		for _, p := range img.Staged {
 			p.Discard()
 		}
 	}
@@ -73,11 +73,11 @@ type loader struct {
 	claim   func(ctx context.Context, d digest.Digest) error
 	discard func(ctx context.Context, blobs []digest.Digest) error
 
-	prepare  func(ctx context.Context, r io.Reader) (*layers.Prepared, error)
-	slots    chan struct{}                      // speculations running
-	chunks   chan []byte                        // free chunks of their pipes
-	pending  []pendingSpec                      // speculations of stored members
-	prepared map[digest.Digest]*layers.Prepared // their results, once resolved
+	stage   func(ctx context.Context, r io.Reader) (*layers.Staged, error)
+	slots   chan struct{}                    // speculations running
+	chunks  chan []byte                      // free chunks of their pipes
+	pending []pendingSpec                    // speculations of stored members
+	staged  map[digest.Digest]*layers.Staged // their results, once resolved
 }
 
 var metaMembers = map[string]bool{"manifest.json": true, "index.json": true, "repositories": true, "oci-layout": true}
@@ -98,14 +98,14 @@ type Options struct {
 	// (images.Store.DiscardBlobs). Unset, they are deleted from the store
 	// directly: only for a store no other image or process uses.
 	Discard func(ctx context.Context, blobs []digest.Digest) error
-	// Prepare, if set, unpacks a layer from r (layers.Store.Prepare). It is
+	// Stage, if set, unpacks a layer from r (layers.Store.Stage, its blob stored by the load). It is
 	// started, in its own goroutine, for each new blob member that looks
 	// like a layer (a tar, gzip or zstd stream), and fed the member's bytes
 	// as they are stored: the archive is read once, and the layer is
 	// unpacked while its blob is hashed and written. Results come back in
-	// Loaded.Prepared. An error only loses the head start: the layer is
+	// Loaded.Staged. An error only loses the head start: the layer is
 	// then unpacked from its stored blob, which reports the error.
-	Prepare func(ctx context.Context, r io.Reader) (*layers.Prepared, error)
+	Stage func(ctx context.Context, r io.Reader) (*layers.Staged, error)
 }
 
 func newLoader(s Store, opts Options) *loader {
@@ -123,7 +123,7 @@ func newLoader(s Store, opts Options) *loader {
 		}
 	}
 	return &loader{store: s, blobs: map[string]digest.Digest{}, links: map[string]string{}, meta: map[string][]byte{}, onBlob: opts.Progress, claim: claim, discard: discard,
-		prepare: opts.Prepare, slots: make(chan struct{}, maxSpeculative), chunks: make(chan []byte, maxSpeculative*(chunkQueue+2))}
+		stage: opts.Stage, slots: make(chan struct{}, maxSpeculative), chunks: make(chan []byte, maxSpeculative*(chunkQueue+2))}
 }
 
 // Load reads an uncompressed archive stream (see the package doc) into the
@@ -292,7 +292,7 @@ func (l *loader) member(ctx context.Context, name string, size int64, r io.Reade
 		src = &progressReader{r: src, name: name, total: size, fn: l.onBlob}
 	}
 	var spec *speculation
-	if l.prepare != nil && (expected == "" || expected.Algorithm() == digest.Canonical) {
+	if l.stage != nil && (expected == "" || expected.Algorithm() == digest.Canonical) {
 		var err error
 		if src, spec, err = l.speculate(ctx, src); err != nil {
 			return fmt.Errorf("invalid archive: member %s: %w", name, err)
@@ -347,7 +347,7 @@ func (l *loader) lookupBlob(d digest.Digest) (digest.Digest, error) {
 }
 
 func (l *loader) resolve(ctx context.Context) (out []Loaded, err error) {
-	l.prepared = l.preparedOf()
+	l.staged = l.stagedOf()
 	switch {
 	case l.meta["manifest.json"] != nil:
 		out, err = l.resolveDocker(ctx, l.meta["manifest.json"])
@@ -357,7 +357,7 @@ func (l *loader) resolve(ctx context.Context) (out []Loaded, err error) {
 		return nil, errdefs.InvalidArgumentf("invalid archive: no manifest.json or index.json found")
 	}
 	for i := range out {
-		out[i].Prepared = l.prepared
+		out[i].Staged = l.staged
 	}
 	return out, err
 }
@@ -533,13 +533,13 @@ func (l *loader) finish(ctx context.Context, loaded []Loaded, err error) {
 		}
 	}
 	_ = l.discard(context.WithoutCancel(ctx), drop)
-	if l.prepared == nil { // failed before resolving
-		l.prepared = l.preparedOf()
+	if l.staged == nil { // failed before resolving
+		l.staged = l.stagedOf()
 	}
-	for d, p := range l.prepared {
+	for d, p := range l.staged {
 		if !keep[d] {
 			p.Discard()
-			delete(l.prepared, d)
+			delete(l.staged, d)
 		}
 	}
 }

@@ -65,8 +65,8 @@ func (st *Store) load(ctx context.Context, lo LoadOptions, read func(context.Con
 			return st.db.AddResources(ctx, layers.BlobResource(d))
 		},
 		Discard: st.DiscardBlobs,
-		Prepare: func(ctx context.Context, r io.Reader) (*layers.Prepared, error) {
-			return st.ls.Prepare(ctx, r, layers.CreateOptions{})
+		Stage: func(ctx context.Context, r io.Reader) (*layers.Staged, error) {
+			return st.ls.Stage(ctx, r, layers.StageOptions{})
 		},
 		Progress: lo.Progress,
 	}
@@ -80,13 +80,13 @@ func (st *Store) load(ctx context.Context, lo LoadOptions, read func(context.Con
 // recordLoaded unpacks the loaded images' layers and records them with
 // their names.
 func (st *Store) recordLoaded(ctx context.Context, loaded []imagearchive.Loaded, report func(Image, []reference.Named)) error {
-	defer imagearchive.DiscardPrepared(loaded)
+	defer imagearchive.DiscardStaged(loaded)
 	for _, l := range loaded {
 		raw, err := content.ReadBlob(ctx, st.cs, l.Config.Digest, MaxConfigSize)
 		if err != nil {
 			return err
 		}
-		n := NewImage{Config: raw, Prepared: l.Prepared}
+		n := NewImage{Config: raw, Staged: l.Staged}
 		for _, name := range l.Names {
 			n.Names = append(n.Names, name.String())
 		}

@@ -291,7 +291,7 @@ func (d *deleter) release(blobs ...digest.Digest) error {
 // users (images, containers) nor extra (the build cache's records) reach
 // and no live lease holds (layers.Store.Release), and decides their blobs
 // by BlobsInUse as rmi does: a blob another image's stored manifest names
-// stays. Call Layers().EmptyTrash after tx has committed. Every removal of
+// stays. Call EmptyTrash after tx has committed. Every removal of
 // layers outside this package (builder prune) goes through it.
 func (s *Store) ReleaseLayers(ctx context.Context, tx *metadata.Tx, extra ...layers.Users) ([]layers.Layer, error) {
 	return s.releaseLayers(ctx, tx, append(s.layerUsers(), extra...), nil)

@@ -68,7 +68,16 @@
 //
 // Save and Load (archive.go) run save/load against the store (resolution of
 // save's arguments; load's lease, blob claims, layer staging and records),
-// over the format package imagearchive. WithLease, DiffDirs and
-// CreateLayerFromTar (lease.go) serve callers that used to reach into the
-// store's database and layer store: the store's transactions stay here.
+// over the format package imagearchive.
+//
+// The store hands out none of its parts (database, content store, layer
+// store): storage.go gives its users what they need of them, and no more.
+// Leases (WithLease) and blob claims (ClaimBlobs); Blobs, the content as a
+// transfer reads and writes it (no deletion: blobs go only through rmi,
+// prune and DiscardBlobs); the layers of pull (StageLayer, StageLayerBlob,
+// CreateLayers, HasLayer), push (LayerChain), containers (DiffDirs), commit
+// (CreateLayerFromTar) and builds (Snapshotter); EmptyTrash after a
+// ReleaseLayers. The store's transactions stay here and in package layers,
+// except the build cache's prune, which decides in the same transaction
+// (images.Store.ReleaseLayers takes it).
 package images

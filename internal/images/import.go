@@ -44,7 +44,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (Im
 		return Image{}, err
 	}
 	defer done()
-	l, err := s.ls.Create(ctx, "", r, layers.CreateOptions{MaxBytes: opts.MaxBytes})
+	l, err := s.ls.Create(ctx, "", r, layers.TarOptions{MaxBytes: opts.MaxBytes})
 	if err != nil {
 		return Image{}, fmt.Errorf("importing: %w", err)
 	}

@@ -64,15 +64,6 @@ func (s *Store) SetContainers(c Containers) { s.containers = c }
 // Root is the hoist root directory.
 func (s *Store) Root() string { return s.root }
 
-// DB is the metadata database.
-func (s *Store) DB() *metadata.DB { return s.db }
-
-// Content is the blob store.
-func (s *Store) Content() *content.Local { return s.cs }
-
-// Layers is the layer store.
-func (s *Store) Layers() *layers.Store { return s.ls }
-
 // LayerRefs implements layers.Users: every image's top layer.
 func (s *Store) LayerRefs(tx *metadata.Tx, refs map[digest.Digest]bool) error {
 	recs, err := allRecords(tx)
@@ -302,9 +293,9 @@ type NewImage struct {
 	// Manifests already stored in content that describe this image.
 	Manifests []ocispec.Descriptor
 	Parent    digest.Digest
-	// Prepared are layers already unpacked from some of the layer blobs
-	// (load); CreateFromBlobs commits them instead of unpacking those blobs.
-	Prepared map[digest.Digest]*layers.Prepared
+	// Staged are layers already unpacked from some of the layer blobs
+	// (load); CreateFromBlobs records them instead of unpacking those blobs.
+	Staged map[digest.Digest]*layers.Staged
 }
 
 // Create stores the config blob and records the image and its names in one
@@ -496,8 +487,8 @@ func recordManifestBlobs(tx *metadata.Tx, r *Record, named []digest.Digest) erro
 // last. layerBlobs are bottom first and pair with the config's diff_ids.
 // The whole flow runs under one lease so that no prune removes the layers
 // before the image record holds them. Writers of those blobs (load, pull)
-// should take the lease first (s.DB().WithLease), and claim each blob before
-// writing it (s.DB().AddResources(ctx, layers.BlobResource(digest))), so
+// should take the lease first (WithLease), and claim each blob before
+// writing it (ClaimBlobs), so
 // that no concurrent deletion removes a blob between its write and its use.
 func (s *Store) CreateFromBlobs(ctx context.Context, n NewImage, layerBlobs []ocispec.Descriptor) (Image, error) {
 	cfg, err := ParseConfig(n.Config)
@@ -512,7 +503,7 @@ func (s *Store) CreateFromBlobs(ctx context.Context, n NewImage, layerBlobs []oc
 		return Image{}, err
 	}
 	defer done()
-	if _, err := s.ls.CreateChainFromBlobs(ctx, layerBlobs, cfg.RootFS.DiffIDs, layers.CreateOptions{Prepared: n.Prepared}); err != nil {
+	if _, err := s.ls.CreateChain(ctx, layerBlobs, cfg.RootFS.DiffIDs, n.Staged); err != nil {
 		return Image{}, err
 	}
 	return s.Create(ctx, n)

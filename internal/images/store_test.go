@@ -555,7 +555,7 @@ func TestLeaseProtectsUnreferencedLayer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := s.ls.Create(lctx, "", bytes.NewReader(layerTar(t, map[string]string{"a": "b"})), layers.CreateOptions{})
+	l, err := s.ls.Create(lctx, "", bytes.NewReader(layerTar(t, map[string]string{"a": "b"})), layers.TarOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

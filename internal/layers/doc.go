@@ -8,7 +8,7 @@
 //
 //	layers/<chainID hex>/diff     the unpacked layer (an overlay lowerdir);
 //	                              absent until first use for a layer
-//	                              recorded by CreateFromTar (commit)
+//	                              recorded by Create with Deferred (commit)
 //	layers/tmp/<pid>-<random>/    a layer being unpacked by process pid
 //	                              (layers/tmp carries FS_TOPDIR_FL; see fsutil.MarkTopDir)
 //	layers/tmp/del-<random>/      a removed layer being deleted
@@ -53,17 +53,25 @@
 // df` counts them as build cache) and RemoveOrphans, under the lock,
 // deletes them (`system prune`, `system check --repair`).
 //
-// Load unpacks ahead (Prepare): each archive member that looks like a layer
-// is unpacked into layers/tmp while its blob is hashed and stored, in
-// another goroutine, before manifest.json says which image it belongs to
-// (an overlay layer directory does not depend on its parent). Load syncs it
-// as soon as it is unpacked (Prepared.Sync, beside the blob's fsync);
-// CreateChainFromBlobs then checks its diffID against
-// the image config and commits it exactly as above, or it is removed
-// (Prepared.Discard). When several layers are unpacked from stored blobs,
-// one syncfs covers them all.
+// Constructors, by where a layer comes from: Create, a tar stream that
+// becomes the layer's own blob (stored as the uncompressed tar: import,
+// build, squash; Deferred: commit, see below); Stage, a tar stream whose
+// bytes as read are the blob (pull, load); CreateFromDir, a directory
+// diff (an overlay upper dir, moved into place).
 //
-// Unpacked on first use. CreateFromTar (container commit) stores only the
+// Staging: pull and load unpack a layer while its blob arrives (Stage,
+// or StageBlob from a stored blob) into layers/tmp, before the layers
+// below it are recorded (pull) or before manifest.json says which image it
+// belongs to (load): an overlay layer directory does not depend on its
+// parent. Pull stores the bytes as read (StageOptions.Store) and checks
+// the expected diffID as it goes; load stores the blob itself, in another
+// goroutine. Both sync the directory as soon as it is unpacked
+// (Staged.Sync). CreateChain then checks each staged layer's diffID
+// against the image config and records it exactly as above, unpacking the
+// layers not staged from their stored blobs (one syncfs covers them all);
+// what no image used is removed (Staged.Discard).
+//
+// Unpacked on first use. Create with Deferred (container commit) stores only the
 // layer tar, as the blob (fsynced like every blob), and records the layer
 // with an empty layers/<chainID>/: committing a container that changed
 // 10,000 files then writes one file instead of 10,000 (creating the inodes
@@ -75,7 +83,7 @@
 // still exists. A lost diff dir is restored the same way, so a layer needs
 // only its record and its blob.
 //
-// Every new blob (unpack, CreateFromDir, CreateFromTar) is claimed in the
+// Every new blob (Create, Stage with Store, CreateFromDir) is claimed in the
 // caller's lease before it is committed into the content store, so a
 // concurrent deletion of an equal blob never removes the one a new layer
 // names.

@@ -72,7 +72,7 @@ func (s *Store) CreateFromDir(ctx context.Context, parent digest.Digest, dir str
 	if err := syncFS(diff); err != nil {
 		return Layer{}, fmt.Errorf("syncing layer: %w", err)
 	}
-	u := &unpacked{tmp: tmp, diffID: diffID, size: size,
+	u := &Staged{s: s, tmp: tmp, synced: true, diffID: diffID, size: size,
 		blob: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: info.Digest, Size: info.Size}}
 	l, err := s.commit(ctx, parent, u)
 	if err != nil {

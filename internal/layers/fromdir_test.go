@@ -23,7 +23,7 @@ func diffOverlay(ctx context.Context, w io.Writer, dir string) error {
 func TestCreateFromDirMovesTheDirectory(t *testing.T) {
 	ctx := context.Background()
 	s, cs, _ := newStore(t)
-	base, err := s.Create(ctx, "", bytes.NewReader(tarOf(t, map[string]string{"a": "1", "keep": "k"})), CreateOptions{})
+	base, err := s.Create(ctx, "", bytes.NewReader(tarOf(t, map[string]string{"a": "1", "keep": "k"})), TarOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

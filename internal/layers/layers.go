@@ -7,27 +7,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/fsutil"
-	"github.com/hoistproject/hoist/internal/mediatype"
 	"github.com/hoistproject/hoist/internal/metadata"
 	"github.com/hoistproject/hoist/internal/mount"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 )
 
@@ -119,252 +114,12 @@ func Resource(chainID digest.Digest) string { return "layer/" + chainID.String()
 // BlobResource is the lease resource name of a blob.
 func BlobResource(d digest.Digest) string { return "blob/" + d.String() }
 
-// CreateOptions tune Create.
-type CreateOptions struct {
-	// Digest is the expected digest of the blob as read ("" unknown).
-	Digest digest.Digest
-	// DiffID is the expected diffID ("" unknown). When the layer already
-	// exists it is returned without reading the blob.
-	DiffID digest.Digest
-	// MediaType of the blob as read; "" means derive from the sniffed
-	// compression.
-	MediaType string
-	// KeepCompressed stores a gzip or zstd blob as read (pull, load).
-	// Otherwise the decompressed tar is stored (import, commit, build).
-	KeepCompressed bool
-	// MaxBytes is the decompression-bomb limit passed to archive.Apply.
-	MaxBytes int64
-	// NoSameOwner: do not chown extracted files.
-	NoSameOwner bool
-	// Prepared are layers already unpacked from blobs (by blob digest):
-	// CreateChainFromBlobs commits them instead of unpacking those blobs,
-	// consuming the ones it uses.
-	Prepared map[digest.Digest]*Prepared
-}
-
-// Create unpacks the layer blob read from r on top of parent (a chainID, ""
-// for a base layer), stores the blob and records the layer. Carry a lease in
-// ctx (metadata.WithLease) to keep the layer until an image references it.
-func (s *Store) Create(ctx context.Context, parent digest.Digest, r io.Reader, opts CreateOptions) (Layer, error) {
-	return s.create(ctx, parent, r, opts, nil)
-}
-
-// CreateFromBlob unpacks a layer blob already in the content store (load,
-// pull) on top of parent and records it with that blob. diffID is the
-// expected diffID from the image config ("" unknown); when the layer exists
-// the blob is not read.
-func (s *Store) CreateFromBlob(ctx context.Context, parent digest.Digest, blob ocispec.Descriptor, diffID digest.Digest, opts CreateOptions) (Layer, error) {
-	opts.DiffID = diffID
-	if diffID != "" {
-		if l, err := s.existing(ctx, chainOf(parent, diffID)); err == nil {
-			return l, nil
-		} else if !errdefs.IsNotFound(err) {
-			return Layer{}, err
-		}
-	}
-	rc, err := s.cs.Open(ctx, blob.Digest)
-	if err != nil {
-		return Layer{}, fmt.Errorf("layer blob %s: %w", blob.Digest, err)
-	}
-	defer rc.Close()
-	return s.create(ctx, parent, rc, opts, &blob)
-}
-
-// nopWriter stands in for a content writer when the blob is already stored.
-type nopWriter struct{}
-
-func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
-
-func (s *Store) create(ctx context.Context, parent digest.Digest, r io.Reader, opts CreateOptions, stored *ocispec.Descriptor) (Layer, error) {
-	if parent != "" {
-		if _, err := s.Get(ctx, parent); err != nil {
-			return Layer{}, fmt.Errorf("parent layer: %w", err)
-		}
-	}
-	if opts.DiffID != "" {
-		if l, err := s.existing(ctx, chainOf(parent, opts.DiffID)); err == nil {
-			return l, nil
-		} else if !errdefs.IsNotFound(err) {
-			return Layer{}, err
-		}
-	}
-	u, err := s.unpack(ctx, r, opts, stored)
-	if err != nil {
-		return Layer{}, err
-	}
-	if err := syncFS(u.tmp); err != nil {
-		os.RemoveAll(u.tmp)
-		return Layer{}, fmt.Errorf("syncing layer: %w", err)
-	}
-	l, err := s.commit(ctx, parent, u)
-	if err != nil {
-		os.RemoveAll(u.tmp)
-	}
-	return l, err
-}
-
-// unpacked is a layer unpacked into layers/tmp, not yet recorded.
-type unpacked struct {
-	tmp    string
-	synced bool // already synced (Prepare)
-	diffID digest.Digest
-	size   int64
-	blob   ocispec.Descriptor
-}
-
-// newTmp makes a directory for a layer being unpacked by this process:
-// layers/tmp/<pid>-<random>, holding diff/.
-func (s *Store) newTmp() (tmp, diff string, err error) {
-	tmp = filepath.Join(s.dir, "tmp", fmt.Sprintf("%d-%s", os.Getpid(), randHex()))
-	diff = filepath.Join(tmp, "diff")
-	if err := os.MkdirAll(diff, 0o755); err != nil {
-		return "", "", fmt.Errorf("layer store: %w", err)
-	}
-	return tmp, diff, nil
-}
-
-// extract applies a layer tar stream onto diff (overlay form) and reads the
-// stream to its end, so that a caller hashing it sees every byte.
-func extract(ctx context.Context, diff string, tarStream io.Reader, opts CreateOptions) (int64, error) {
-	size, err := archive.Apply(ctx, diff, tarStream, archive.ApplyOptions{Overlay: true, MaxBytes: opts.MaxBytes, NoSameOwner: opts.NoSameOwner})
-	if err != nil {
-		return 0, errdefs.InvalidArgument(fmt.Errorf("unpacking layer: %w", err))
-	}
-	if _, err := io.Copy(io.Discard, tarStream); err != nil {
-		return 0, errdefs.InvalidArgument(fmt.Errorf("reading layer: %w", err))
-	}
-	return size, nil
-}
-
-// blobMediaType is the media type recorded for a layer blob: the one given
-// (stored descriptor first, then opts) for a blob kept as read, else the one
-// of its sniffed compression.
-func blobMediaType(opts CreateOptions, stored *ocispec.Descriptor, comp archive.Compression) string {
-	mt := opts.MediaType
-	if stored != nil && stored.MediaType != "" {
-		mt = stored.MediaType
-	}
-	if !opts.KeepCompressed {
-		return ocispec.MediaTypeImageLayer
-	}
-	if mt != "" {
-		return mt
-	}
-	return mediatype.Layer(comp.String(), true)
-}
-
-// unpack streams a layer blob into layers/tmp (and its blob into content,
-// unless stored), hashing the diffID. It does not sync: the caller syncs
-// once (syncFS) before committing.
-func (s *Store) unpack(ctx context.Context, r io.Reader, opts CreateOptions, stored *ocispec.Descriptor) (*unpacked, error) {
-	tmp, diff, err := s.newTmp()
-	if err != nil {
-		return nil, err
-	}
-	keep := false
-	defer func() {
-		if !keep {
-			os.RemoveAll(tmp)
-		}
-	}()
-
-	alg := digest.Canonical
-	if opts.Digest != "" {
-		if err := opts.Digest.Validate(); err != nil {
-			return nil, errdefs.InvalidArgumentf("invalid layer digest %q: %v", opts.Digest, err)
-		}
-		alg = opts.Digest.Algorithm()
-	}
-	var w content.Writer
-	var sink io.Writer = nopWriter{}
-	if stored == nil {
-		var err error
-		if w, err = s.cs.Writer(ctx, alg); err != nil {
-			return nil, err
-		}
-		defer w.Close()
-		sink = w
-	} else {
-		opts.KeepCompressed = true
-	}
-
-	// raw: the blob as read. It goes into content when kept compressed.
-	raw := r
-	if opts.KeepCompressed {
-		raw = io.TeeReader(r, sink)
-	}
-	dec, comp, err := archive.DecompressStream(raw)
-	if err != nil {
-		return nil, errdefs.InvalidArgumentf("layer blob: %v", err)
-	}
-	defer dec.Close()
-	keepCompressed := opts.KeepCompressed && (comp == archive.Gzip || comp == archive.Zstd || comp == archive.Uncompressed)
-	if opts.KeepCompressed && !keepCompressed {
-		return nil, errdefs.InvalidArgumentf("layer blob %s: unsupported compression (only gzip and zstd layers can be stored)", opts.Digest)
-	}
-	// The diffID is the sha256 of the uncompressed tar. Hash it only when no
-	// other hash already gives it: an uncompressed stored blob is named by
-	// it (and was verified when stored), and an uncompressed tar written to
-	// content here is hashed by the content writer.
-	var diffIDer digest.Digester
-	var tarStream io.Reader = dec
-	switch {
-	case stored != nil && comp == archive.Uncompressed && stored.Digest.Algorithm() == digest.Canonical:
-	case !opts.KeepCompressed && alg == digest.Canonical:
-		tarStream = io.TeeReader(tarStream, sink)
-	default:
-		diffIDer = digest.Canonical.Digester()
-		tarStream = io.TeeReader(dec, diffIDer.Hash())
-		if !opts.KeepCompressed {
-			tarStream = io.TeeReader(tarStream, sink)
-		}
-	}
-	size, err := extract(ctx, diff, tarStream, opts)
-	if err != nil {
-		return nil, err
-	}
-	if opts.KeepCompressed {
-		// the rest of the blob (past the end of the compressed stream)
-		if _, err := io.Copy(io.Discard, raw); err != nil {
-			return nil, fmt.Errorf("reading layer blob: %w", err)
-		}
-	}
-	var diffID digest.Digest
-	switch {
-	case diffIDer != nil:
-		diffID = diffIDer.Digest()
-	case stored != nil:
-		diffID = stored.Digest
-	default:
-		diffID = w.Digest()
-	}
-	if opts.DiffID != "" && opts.DiffID != diffID {
-		return nil, errdefs.DataLossf("layer diffID mismatch: expected %s, got %s", opts.DiffID, diffID)
-	}
-	var blob ocispec.Descriptor
-	if stored != nil {
-		blob = *stored
-	} else {
-		// Claim (and lease) the digest before the blob becomes visible, so
-		// that a concurrent deletion of an equal blob cannot remove ours.
-		if err := s.db.AddResources(ctx, BlobResource(w.Digest())); err != nil {
-			return nil, err
-		}
-		info, err := w.Commit(ctx, -1, opts.Digest)
-		if err != nil {
-			return nil, err
-		}
-		blob = ocispec.Descriptor{Digest: info.Digest, Size: info.Size}
-	}
-	keep = true
-	return &unpacked{tmp: tmp, diffID: diffID, size: size, blob: ocispec.Descriptor{MediaType: blobMediaType(opts, stored, comp), Digest: blob.Digest, Size: blob.Size}}, nil
-}
-
-// commit moves an unpacked layer into place on top of parent and records
-// it, in one transaction; an equal layer recorded meanwhile wins. On success
-// u.tmp is consumed (moved into place, or removed when an equal layer won);
-// on error it is left where it was, for the caller to remove or give back.
-func (s *Store) commit(ctx context.Context, parent digest.Digest, u *unpacked) (Layer, error) {
+// commit moves a staged layer into place on top of parent and records it,
+// in one transaction; an equal layer recorded meanwhile wins. On success
+// u.tmp is consumed (moved into place, or removed when an equal layer won)
+// and u emptied; on error it is left where it was, for the caller to remove
+// (Discard) or give back.
+func (s *Store) commit(ctx context.Context, parent digest.Digest, u *Staged) (Layer, error) {
 	tmp := u.tmp
 	committed := false
 	l := Layer{
@@ -427,6 +182,7 @@ func (s *Store) commit(ctx context.Context, parent digest.Digest, u *unpacked) (
 		}
 		return Layer{}, err
 	}
+	u.tmp = "" // consumed
 	if existing != nil {
 		// Same content already stored: this copy is not needed.
 		os.RemoveAll(tmp)
@@ -716,104 +472,4 @@ func depth(all map[digest.Digest]Layer, l Layer) int {
 		n++
 	}
 	return n
-}
-
-// CreateChainFromBlobs makes sure the layers of an image exist, given their
-// blobs (already in the content store, bottom first) and diffIDs. Missing
-// layers are taken from opts.Prepared when there (their diffID checked),
-// else unpacked from their blobs in parallel (a layer directory does not
-// depend on the layers below it); then one syncfs makes them durable and
-// they are recorded in order, each on top of the one below. Existing layers
-// are added to ctx's lease without reading their blobs.
-func (s *Store) CreateChainFromBlobs(ctx context.Context, blobs []ocispec.Descriptor, diffIDs []digest.Digest, opts CreateOptions) ([]Layer, error) {
-	if len(blobs) != len(diffIDs) {
-		return nil, errdefs.InvalidArgumentf("%d layer blobs for %d diffIDs", len(blobs), len(diffIDs))
-	}
-	chain := ChainIDs(diffIDs)
-	out := make([]Layer, len(chain))
-	have := make([]bool, len(chain))
-	err := s.db.Update(ctx, func(tx *metadata.Tx) error {
-		for i, c := range chain {
-			l, err := GetTx(tx, c)
-			if errdefs.IsNotFound(err) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			out[i], have[i] = l, true
-			if err := metadata.AddResource(ctx, tx, Resource(c)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	todo := make([]*unpacked, len(chain))
-	defer func() {
-		for _, u := range todo {
-			if u != nil {
-				os.RemoveAll(u.tmp)
-			}
-		}
-	}()
-	for i := range chain {
-		if p := opts.Prepared[blobs[i].Digest]; !have[i] && p != nil && p.tmp != "" {
-			u, err := p.take(blobs[i], diffIDs[i], opts)
-			if err != nil {
-				return nil, fmt.Errorf("layer %d (%s): %w", i, blobs[i].Digest, err)
-			}
-			todo[i] = u // nil when p could not tell its diffID
-		}
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(2, runtime.NumCPU()))
-	for i := range chain {
-		if have[i] || todo[i] != nil {
-			continue
-		}
-		g.Go(func() error {
-			rc, err := s.cs.Open(gctx, blobs[i].Digest)
-			if err != nil {
-				return fmt.Errorf("layer %d blob %s: %w", i, blobs[i].Digest, err)
-			}
-			defer rc.Close()
-			o := opts
-			o.DiffID = diffIDs[i]
-			u, err := s.unpack(gctx, rc, o, &blobs[i])
-			if err != nil {
-				return fmt.Errorf("layer %d (%s): %w", i, blobs[i].Digest, err)
-			}
-			todo[i] = u
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	// One syncfs makes every new directory durable before any is recorded.
-	for _, u := range todo {
-		if u != nil && !u.synced {
-			if err := syncFS(u.tmp); err != nil {
-				return nil, fmt.Errorf("syncing layers: %w", err)
-			}
-			break
-		}
-	}
-	for i := range chain {
-		if have[i] {
-			continue
-		}
-		var parent digest.Digest
-		if i > 0 {
-			parent = chain[i-1]
-		}
-		if out[i], err = s.commit(ctx, parent, todo[i]); err != nil {
-			return nil, fmt.Errorf("layer %d (%s): %w", i, blobs[i].Digest, err)
-		}
-		todo[i] = nil // consumed by commit
-	}
-	return out, nil
 }

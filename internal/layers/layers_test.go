@@ -67,7 +67,7 @@ func TestCreateChainAndRelease(t *testing.T) {
 	s, cs, db := newStore(t)
 	base := tarOf(t, map[string]string{"a": "1"})
 	top := tarOf(t, map[string]string{"b": "22"})
-	l1, err := s.Create(ctx, "", bytes.NewReader(base), CreateOptions{})
+	l1, err := s.Create(ctx, "", bytes.NewReader(base), TarOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,10 +76,15 @@ func TestCreateChainAndRelease(t *testing.T) {
 	}
 	// A gzip layer kept compressed: the blob is the gzip bytes, the diffID the tar's.
 	gzTop := gz(top)
-	l2, err := s.Create(ctx, l1.ChainID, bytes.NewReader(gzTop), CreateOptions{KeepCompressed: true, Digest: digest.FromBytes(gzTop)})
+	st, err := s.Stage(ctx, bytes.NewReader(gzTop), StageOptions{Store: true, Blob: ocispec.Descriptor{Digest: digest.FromBytes(gzTop)}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ls, err := s.CreateChain(ctx, []ocispec.Descriptor{l1.Blob, st.Blob()}, []digest.Digest{l1.DiffID, digest.FromBytes(top)}, map[digest.Digest]*Staged{st.Blob().Digest: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2 := ls[1]
 	if l2.DiffID != digest.FromBytes(top) || l2.Blob.Digest != digest.FromBytes(gzTop) || l2.Blob.MediaType != ocispec.MediaTypeImageLayerGzip || l2.Parent != l1.ChainID {
 		t.Fatalf("top layer %+v", l2)
 	}
@@ -93,9 +98,9 @@ func TestCreateChainAndRelease(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dirs[0], "b")); string(b) != "22" {
 		t.Fatalf("unpacked top: %q", b)
 	}
-	// Same layer again with a known diffID: not read at all.
-	again, err := s.Create(ctx, l1.ChainID, bytes.NewReader(nil), CreateOptions{DiffID: l2.DiffID})
-	if err != nil || again.ChainID != l2.ChainID {
+	// Same layers again: existing, their blobs not read at all.
+	again, err := s.CreateChain(ctx, []ocispec.Descriptor{{Digest: digest.FromString("absent")}, {Digest: digest.FromString("absent too")}}, []digest.Digest{l1.DiffID, l2.DiffID}, nil)
+	if err != nil || again[1].ChainID != l2.ChainID {
 		t.Fatalf("existing: %+v %v", again, err)
 	}
 	// Release with the top referenced keeps both; with nothing, removes both and their blobs.
@@ -138,13 +143,13 @@ func TestCreateErrors(t *testing.T) {
 	ctx := context.Background()
 	s, _, _ := newStore(t)
 	lt := tarOf(t, map[string]string{"a": "1"})
-	if _, err := s.Create(ctx, "", bytes.NewReader(lt), CreateOptions{DiffID: digest.FromString("other")}); !errdefs.IsDataLoss(err) {
+	if _, err := s.Stage(ctx, bytes.NewReader(lt), StageOptions{Store: true, DiffID: digest.FromString("other")}); !errdefs.IsDataLoss(err) {
 		t.Fatalf("diffID mismatch: %v", err)
 	}
-	if _, err := s.Create(ctx, "", bytes.NewReader(lt), CreateOptions{Digest: digest.FromString("other")}); !errdefs.IsDataLoss(err) {
+	if _, err := s.Stage(ctx, bytes.NewReader(lt), StageOptions{Store: true, Blob: ocispec.Descriptor{Digest: digest.FromString("other")}}); !errdefs.IsDataLoss(err) {
 		t.Fatalf("digest mismatch: %v", err)
 	}
-	if _, err := s.Create(ctx, digest.FromString("nope"), bytes.NewReader(lt), CreateOptions{}); !errdefs.IsNotFound(err) {
+	if _, err := s.Create(ctx, digest.FromString("nope"), bytes.NewReader(lt), TarOptions{}); !errdefs.IsNotFound(err) {
 		t.Fatalf("missing parent: %v", err)
 	}
 	if l, _ := s.List(ctx); len(l) != 0 {
@@ -155,7 +160,7 @@ func TestCreateErrors(t *testing.T) {
 	}
 }
 
-func TestCreateFromBlobAndStaleDir(t *testing.T) {
+func TestCreateChainFromStoredBlobAndStaleDir(t *testing.T) {
 	ctx := context.Background()
 	s, cs, _ := newStore(t)
 	lt := tarOf(t, map[string]string{"x": "y"})
@@ -168,17 +173,18 @@ func TestCreateFromBlobAndStaleDir(t *testing.T) {
 	stale := s.Dir(digest.FromBytes(lt))
 	os.MkdirAll(filepath.Join(stale, "diff", "junk"), 0o755)
 	desc := ocispec.Descriptor{MediaType: mediatype.DockerLayerGzip, Digest: info.Digest, Size: info.Size}
-	l, err := s.CreateFromBlob(ctx, "", desc, digest.FromBytes(lt), CreateOptions{})
+	ls, err := s.CreateChain(ctx, []ocispec.Descriptor{desc}, []digest.Digest{digest.FromBytes(lt)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	l := ls[0]
 	if l.Blob.Digest != desc.Digest || l.Blob.MediaType != desc.MediaType || l.Blob.Size != desc.Size {
 		t.Fatalf("blob %+v want %+v", l.Blob, desc)
 	}
 	if _, err := os.Stat(filepath.Join(s.DiffDir(l.ChainID), "junk")); !os.IsNotExist(err) {
 		t.Fatal("stale directory content survived")
 	}
-	if _, err := s.CreateFromBlob(ctx, "", desc, digest.FromString("wrong"), CreateOptions{}); !errdefs.IsDataLoss(err) {
+	if _, err := s.StageBlob(ctx, desc, digest.FromString("wrong")); !errdefs.IsDataLoss(err) {
 		t.Fatalf("wrong diffID: %v", err)
 	}
 }
@@ -191,7 +197,7 @@ func TestConcurrentCreateSameLayer(t *testing.T) {
 	res := make([]Layer, 6)
 	errs := make([]error, 6)
 	for i := range 6 {
-		wg.Go(func() { res[i], errs[i] = s.Create(ctx, "", bytes.NewReader(lt), CreateOptions{}) })
+		wg.Go(func() { res[i], errs[i] = s.Create(ctx, "", bytes.NewReader(lt), TarOptions{}) })
 	}
 	wg.Wait()
 	for i := range 6 {
@@ -229,7 +235,7 @@ func TestTrashClaimedByRecreate(t *testing.T) {
 	ctx := context.Background()
 	s, cs, db := newStore(t)
 	lt := tarOf(t, map[string]string{"k": "v"})
-	l, err := s.Create(ctx, "", bytes.NewReader(lt), CreateOptions{})
+	l, err := s.Create(ctx, "", bytes.NewReader(lt), TarOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +245,7 @@ func TestTrashClaimedByRecreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The same layer created again claims its directory and blob back.
-	l2, err := s.Create(ctx, "", bytes.NewReader(lt), CreateOptions{})
+	l2, err := s.Create(ctx, "", bytes.NewReader(lt), TarOptions{})
 	if err != nil || l2.ChainID != l.ChainID {
 		t.Fatalf("recreate: %v", err)
 	}
@@ -259,7 +265,7 @@ func TestTrashClaimedByRecreate(t *testing.T) {
 	}
 }
 
-func TestCreateChainFromBlobs(t *testing.T) {
+func TestCreateChainFromStoredBlobs(t *testing.T) {
 	ctx := context.Background()
 	s, cs, _ := newStore(t)
 	var blobs []ocispec.Descriptor
@@ -279,19 +285,19 @@ func TestCreateChainFromBlobs(t *testing.T) {
 		diffIDs = append(diffIDs, digest.FromBytes(lt))
 	}
 	// The base exists already.
-	if _, err := s.CreateFromBlob(ctx, "", blobs[0], diffIDs[0], CreateOptions{}); err != nil {
+	if _, err := s.CreateChain(ctx, blobs[:1], diffIDs[:1], nil); err != nil {
 		t.Fatal(err)
 	}
 	// A wrong diffID fails the whole chain and records nothing new.
 	bad := append([]digest.Digest{}, diffIDs...)
 	bad[2] = digest.FromString("wrong")
-	if _, err := s.CreateChainFromBlobs(ctx, blobs, bad, CreateOptions{}); !errdefs.IsDataLoss(err) {
+	if _, err := s.CreateChain(ctx, blobs, bad, nil); !errdefs.IsDataLoss(err) {
 		t.Fatalf("bad diffID: %v", err)
 	}
 	if l, _ := s.List(ctx); len(l) != 1 {
 		t.Fatalf("%d records after failure", len(l))
 	}
-	ls, err := s.CreateChainFromBlobs(ctx, blobs, diffIDs, CreateOptions{})
+	ls, err := s.CreateChain(ctx, blobs, diffIDs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,10 +315,11 @@ func TestCreateChainFromBlobs(t *testing.T) {
 	}
 }
 
-// TestPrepareThenCommit: layers unpacked ahead of their records (load) are
-// committed by CreateChainFromBlobs after a diffID check, whatever their
-// compression; a wrong diffID or a blob that is no layer leaves nothing.
-func TestPrepareThenCommit(t *testing.T) {
+// TestStageThenCreateChain: layers unpacked ahead of their records, their
+// blobs stored by the caller (load), are recorded by CreateChain after a
+// diffID check, whatever their compression; a wrong diffID or a blob that
+// is no layer leaves nothing.
+func TestStageThenCreateChain(t *testing.T) {
 	ctx := context.Background()
 	s, cs, _ := newStore(t)
 	tmpEmpty := func() {
@@ -325,14 +332,14 @@ func TestPrepareThenCommit(t *testing.T) {
 	top := tarOf(t, map[string]string{"two": "22"})
 	gzTop := gz(top)
 	var blobs []ocispec.Descriptor
-	prepared := map[digest.Digest]*Prepared{}
+	prepared := map[digest.Digest]*Staged{}
 	for _, b := range [][]byte{base, gzTop} {
 		info, err := content.WriteBlob(ctx, cs, bytes.NewReader(b), int64(len(b)), digest.FromBytes(b))
 		if err != nil {
 			t.Fatal(err)
 		}
 		blobs = append(blobs, ocispec.Descriptor{Digest: info.Digest, Size: info.Size})
-		p, err := s.Prepare(ctx, bytes.NewReader(b), CreateOptions{})
+		p, err := s.Stage(ctx, bytes.NewReader(b), StageOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,7 +349,7 @@ func TestPrepareThenCommit(t *testing.T) {
 
 	// A wrong diffID: an error, the prepared layer is gone, no record.
 	bad := []digest.Digest{diffIDs[0], digest.FromString("wrong")}
-	if _, err := s.CreateChainFromBlobs(ctx, blobs, bad, CreateOptions{Prepared: prepared}); !errdefs.IsDataLoss(err) {
+	if _, err := s.CreateChain(ctx, blobs, bad, prepared); !errdefs.IsDataLoss(err) {
 		t.Fatalf("wrong diffID: %v", err)
 	}
 	if l, _ := s.List(ctx); len(l) != 0 {
@@ -355,13 +362,13 @@ func TestPrepareThenCommit(t *testing.T) {
 		if d == blobs[1].Digest {
 			b = gzTop
 		}
-		p, err := s.Prepare(ctx, bytes.NewReader(b), CreateOptions{})
+		p, err := s.Stage(ctx, bytes.NewReader(b), StageOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		prepared[d] = p
 	}
-	ls, err := s.CreateChainFromBlobs(ctx, blobs, diffIDs, CreateOptions{Prepared: prepared})
+	ls, err := s.CreateChain(ctx, blobs, diffIDs, prepared)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,11 +395,11 @@ func TestPrepareThenCommit(t *testing.T) {
 
 	// Not a layer: an error and nothing left; Discard of a prepared but
 	// unused layer removes it.
-	if _, err := s.Prepare(ctx, bytes.NewReader(bytes.Repeat([]byte("{json}"), 200)), CreateOptions{}); err == nil {
+	if _, err := s.Stage(ctx, bytes.NewReader(bytes.Repeat([]byte("{json}"), 200)), StageOptions{}); err == nil {
 		t.Fatal("prepared a blob that is no tar")
 	}
 	tmpEmpty()
-	p, err := s.Prepare(ctx, bytes.NewReader(base), CreateOptions{})
+	p, err := s.Stage(ctx, bytes.NewReader(base), StageOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

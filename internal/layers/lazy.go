@@ -21,19 +21,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// CreateFromTar records the uncompressed layer tar read from r on top of
-// parent WITHOUT unpacking it (commit: the tar of a container's upper dir):
-// the tar is stored as the layer's blob, its diffID and size computed while
-// it streams, and the layer recorded with an empty layers/<chainID>/ and no
-// diff/. The diff dir is unpacked from the blob on first use (Materialize,
-// called by LowerDirs). The tar's entries are checked then, by
-// archive.Apply; here only its framing is parsed. Carry a lease in ctx.
-func (s *Store) CreateFromTar(ctx context.Context, parent digest.Digest, r io.Reader) (Layer, error) {
-	if parent != "" {
-		if _, err := s.Get(ctx, parent); err != nil {
-			return Layer{}, fmt.Errorf("parent layer: %w", err)
-		}
-	}
+// createDeferred records the uncompressed layer tar read from r on top of
+// parent WITHOUT unpacking it (Create with Deferred; commit: the tar of a
+// container's upper dir): the tar is stored as the layer's blob, its
+// diffID and size computed while it streams, and the layer recorded with
+// an empty layers/<chainID>/ and no diff/. The diff dir is unpacked from
+// the blob on first use (Materialize, called by LowerDirs). The tar's
+// entries are checked then, by archive.Apply; here only its framing is
+// parsed.
+func (s *Store) createDeferred(ctx context.Context, parent digest.Digest, r io.Reader) (Layer, error) {
 	w, err := s.cs.Writer(ctx, digest.Canonical)
 	if err != nil {
 		return Layer{}, err
@@ -61,13 +57,10 @@ func (s *Store) CreateFromTar(ctx context.Context, parent digest.Digest, r io.Re
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return Layer{}, fmt.Errorf("layer store: %w", err)
 	}
-	u := &unpacked{tmp: tmp, diffID: info.Digest, size: size,
+	u := &Staged{s: s, tmp: tmp, synced: true, diffID: info.Digest, size: size,
 		blob: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: info.Digest, Size: info.Size}}
-	l, err := s.commit(ctx, parent, u)
-	if err != nil {
-		os.RemoveAll(tmp)
-	}
-	return l, err
+	defer u.Discard()
+	return s.commit(ctx, parent, u)
 }
 
 // tarContentSize reads a tar stream to its end (padding included) and
@@ -105,7 +98,7 @@ func tarContentSize(ctx context.Context, r io.Reader) (int64, error) {
 
 // Materialize makes sure every layer of chain has its diff dir, unpacking
 // (in parallel) the blob of each layer that has none: one recorded by
-// CreateFromTar, or one whose directory was lost. Each is unpacked into
+// Create with Deferred, or one whose directory was lost. Each is unpacked into
 // layers/tmp and synced, then renamed into place inside a metadata
 // transaction that checks the record still exists (so a concurrent removal
 // never leaves a directory without a record); when another process
@@ -137,18 +130,13 @@ func (s *Store) Materialize(ctx context.Context, chain ...Layer) error {
 }
 
 func (s *Store) materialize(ctx context.Context, l Layer) error {
-	rc, err := s.cs.Open(ctx, l.Blob.Digest)
-	if err != nil {
-		return fmt.Errorf("layer blob %s: %w", l.Blob.Digest, err)
-	}
-	defer rc.Close()
-	u, err := s.unpack(ctx, rc, CreateOptions{DiffID: l.DiffID}, &l.Blob)
+	u, err := s.StageBlob(ctx, l.Blob, l.DiffID)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(u.tmp)
-	if err := syncFS(u.tmp); err != nil {
-		return fmt.Errorf("syncing layer: %w", err)
+	defer u.Discard()
+	if err := u.Sync(); err != nil {
+		return err
 	}
 	return s.db.Update(ctx, func(tx *metadata.Tx) error {
 		if _, err := GetTx(tx, l.ChainID); err != nil {

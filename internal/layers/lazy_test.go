@@ -18,10 +18,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestCreateFromTarUnpacksOnFirstUse(t *testing.T) {
+func TestCreateDeferredUnpacksOnFirstUse(t *testing.T) {
 	ctx := context.Background()
 	s, cs, _ := newStore(t)
-	base, err := s.Create(ctx, "", bytes.NewReader(tarOf(t, map[string]string{"a": "1", "keep": "k"})), CreateOptions{})
+	base, err := s.Create(ctx, "", bytes.NewReader(tarOf(t, map[string]string{"a": "1", "keep": "k"})), TarOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestCreateFromTarUnpacksOnFirstUse(t *testing.T) {
 	tw.Close()
 	layerTar := b.Bytes()
 
-	l, err := s.CreateFromTar(ctx, base.ChainID, bytes.NewReader(layerTar))
+	l, err := s.Create(ctx, base.ChainID, bytes.NewReader(layerTar), TarOptions{Deferred: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestCreateFromTarUnpacksOnFirstUse(t *testing.T) {
 	}
 
 	// The same tar again: the existing layer.
-	again, err := s.CreateFromTar(ctx, base.ChainID, bytes.NewReader(layerTar))
+	again, err := s.Create(ctx, base.ChainID, bytes.NewReader(layerTar), TarOptions{Deferred: true})
 	if err != nil || again.ChainID != l.ChainID {
 		t.Fatalf("same content: %+v %v", again, err)
 	}
@@ -104,13 +104,13 @@ func TestCreateFromTarUnpacksOnFirstUse(t *testing.T) {
 	}
 }
 
-func TestCreateFromTarErrors(t *testing.T) {
+func TestCreateDeferredErrors(t *testing.T) {
 	ctx := context.Background()
 	s, _, db := newStore(t)
-	if _, err := s.CreateFromTar(ctx, "", bytes.NewReader([]byte("not a tar, not a tar, not a tar"))); !errdefs.IsInvalidArgument(err) {
+	if _, err := s.Create(ctx, "", bytes.NewReader([]byte("not a tar, not a tar, not a tar")), TarOptions{Deferred: true}); !errdefs.IsInvalidArgument(err) {
 		t.Errorf("garbage: %v", err)
 	}
-	if _, err := s.CreateFromTar(ctx, digest.FromString("nope"), bytes.NewReader(tarOf(t, nil))); !errdefs.IsNotFound(err) {
+	if _, err := s.Create(ctx, digest.FromString("nope"), bytes.NewReader(tarOf(t, nil)), TarOptions{Deferred: true}); !errdefs.IsNotFound(err) {
 		t.Errorf("missing parent: %v", err)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(s.dir, "tmp")); len(ents) != 0 {
@@ -118,7 +118,7 @@ func TestCreateFromTarErrors(t *testing.T) {
 	}
 	// A layer removed before its first use is not unpacked (no directory
 	// without a record is left behind).
-	l, err := s.CreateFromTar(ctx, "", bytes.NewReader(tarOf(t, map[string]string{"x": "1"})))
+	l, err := s.Create(ctx, "", bytes.NewReader(tarOf(t, map[string]string{"x": "1"})), TarOptions{Deferred: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,17 @@ func TestMeasureBlobCost(t *testing.T) {
 		s, _, _ := newStore(t)
 		in, _ := os.Open(c.path)
 		start := time.Now()
-		if _, err := s.Create(ctx, "", in, CreateOptions{KeepCompressed: c.keep}); err != nil {
+		var err error
+		if c.keep {
+			var st *Staged
+			if st, err = s.Stage(ctx, in, StageOptions{Store: true}); err == nil {
+				err = st.Sync()
+				st.Discard()
+			}
+		} else {
+			_, err = s.Create(ctx, "", in, TarOptions{})
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("%s: %v, disk %s", c.name, time.Since(start).Round(10*time.Millisecond), du(filepath.Dir(s.dir)))

@@ -19,6 +19,11 @@ import (
 // prune: the cache does not hold layers) is a miss.
 type Bolt struct{ DB *metadata.DB }
 
+// Open is the build cache of a hoist root: its bucket in the root's
+// metadata database (the one the image and layer stores use, so that a
+// prune decides in one transaction).
+func Open(root string) Bolt { return Bolt{DB: metadata.Open(root)} }
+
 const cacheBucket = "buildcache"
 
 // Get implements Store. With a lease in ctx (a build holds one) a hit's

@@ -28,7 +28,7 @@ type Usage struct {
 // DiskUsage measures the build cache of the store's root.
 func DiskUsage(ctx context.Context, st *images.Store) (Usage, error) {
 	var u Usage
-	err := st.DB().View(ctx, func(tx *metadata.Tx) error {
+	err := Open(st.Root()).DB.View(ctx, func(tx *metadata.Tx) error {
 		all, err := layers.AllTx(tx)
 		if err != nil {
 			return err
@@ -145,7 +145,7 @@ func Prune(ctx context.Context, st *images.Store, dir string, opts PruneOptions)
 		}
 	}
 	var doomedMounts []pruneItem
-	err := st.DB().Update(ctx, func(tx *metadata.Tx) error {
+	err := Open(st.Root()).DB.Update(ctx, func(tx *metadata.Tx) error {
 		all, err := layers.AllTx(tx)
 		if err != nil {
 			return err
@@ -244,7 +244,7 @@ func Prune(ctx context.Context, st *images.Store, dir string, opts PruneOptions)
 	if err != nil {
 		return rep, err
 	}
-	if err := st.Layers().EmptyTrash(ctx); err != nil {
+	if err := st.EmptyTrash(ctx); err != nil {
 		return rep, err
 	}
 	for _, m := range doomedMounts {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/images"
-	"github.com/hoistproject/hoist/internal/layers"
 	"github.com/klauspost/compress/gzip"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -34,7 +33,7 @@ func oneFileTar(t *testing.T, name, body string) []byte {
 func storeBlob(t *testing.T, st *images.Store, mt string, b []byte) ocispec.Descriptor {
 	t.Helper()
 	d := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(b), Size: int64(len(b))}
-	if _, err := content.WriteBlob(context.Background(), st.Content(), bytes.NewReader(b), d.Size, d.Digest); err != nil {
+	if _, err := content.WriteBlob(context.Background(), st.Blobs(), bytes.NewReader(b), d.Size, d.Digest); err != nil {
 		t.Fatal(err)
 	}
 	return d
@@ -76,11 +75,7 @@ func TestPruneKeepsBlobsManifestsName(t *testing.T) {
 
 	// The same layer content on another base, stored as g, reached by no image.
 	base := storeBlob(t, st, ocispec.MediaTypeImageLayer, oneFileTar(t, "base", "another base\n"))
-	bl, err := st.Layers().CreateFromBlob(ctx, "", base, base.Digest, layers.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Layers().CreateFromBlob(ctx, bl.ChainID, g, u.Digest, layers.CreateOptions{}); err != nil {
+	if _, err := st.CreateLayers(ctx, []ocispec.Descriptor{base, g}, []digest.Digest{base.Digest, u.Digest}, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -91,10 +86,10 @@ func TestPruneKeepsBlobsManifestsName(t *testing.T) {
 	if rep.LayersRemoved != 2 {
 		t.Fatalf("prune removed %d layers, want the 2 no image uses", rep.LayersRemoved)
 	}
-	if ok, _ := content.Exists(ctx, st.Content(), g.Digest); !ok {
+	if ok, _ := content.Exists(ctx, st.Blobs(), g.Digest); !ok {
 		t.Fatal("prune deleted the gzip blob the image's manifest names")
 	}
-	if ok, _ := content.Exists(ctx, st.Content(), base.Digest); ok {
+	if ok, _ := content.Exists(ctx, st.Blobs(), base.Digest); ok {
 		t.Fatal("prune kept the blob of a layer nothing uses")
 	}
 	check, err := st.Check(ctx, false)

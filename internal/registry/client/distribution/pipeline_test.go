@@ -156,8 +156,12 @@ func TestPullUnpacksWhileDownloading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dirs, _, err := st.DiffDirs(ctx, full)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, n := range []string{"a", "b"} {
-		if fi, err := os.Stat(filepath.Join(st.Layers().DiffDir(full.Layers[0].ChainID), n)); err != nil || fi.Size() != 2<<20 {
+		if fi, err := os.Stat(filepath.Join(dirs[0], n)); err != nil || fi.Size() != 2<<20 {
 			t.Fatalf("unpacked %s: %v", n, err)
 		}
 	}
@@ -235,12 +239,17 @@ func TestPullCorruptLayerPipelinedCommitsNothing(t *testing.T) {
 		t.Fatalf("image recorded: %v", err)
 	}
 	var ls map[digest.Digest]layers.Layer
-	st.DB().View(ctx, func(tx *metadata.Tx) error { ls, err = layers.AllTx(tx); return err })
+	// The root's own records and blobs, read as a fresh process would.
+	metadata.Open(root).View(ctx, func(tx *metadata.Tx) error { ls, err = layers.AllTx(tx); return err })
 	if len(ls) != 0 {
 		t.Fatalf("layers recorded: %v", ls)
 	}
 	var blobs []content.Info
-	st.Content().Walk(ctx, func(i content.Info) error {
+	cs, err := content.NewLocal(filepath.Join(root, "content"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.Walk(ctx, func(i content.Info) error {
 		if i.Size >= 1<<20 {
 			blobs = append(blobs, i)
 		}

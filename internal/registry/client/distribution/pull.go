@@ -9,7 +9,6 @@ import (
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
 	"github.com/hoistproject/hoist/internal/layers"
-	"github.com/hoistproject/hoist/internal/metadata"
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/hoistproject/hoist/internal/registry/client"
 	"github.com/opencontainers/go-digest"
@@ -44,7 +43,7 @@ type PullResult struct {
 // name@digest pull records a repo digest only). The tag is written last.
 func Pull(ctx context.Context, c *client.Client, st *images.Store, name reference.Named, opts PullOptions) (PullResult, error) {
 	res := PullResult{Name: name}
-	ctx, done, err := st.DB().WithLease(ctx)
+	ctx, done, err := st.WithLease(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -60,7 +59,7 @@ func Pull(ctx context.Context, c *client.Client, st *images.Store, name referenc
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		var err error
-		pr, err = client.Pull(gctx, c.PullRepositories(name), client.Ref(name), st.Content(), client.PullOptions{
+		pr, err = client.Pull(gctx, c.PullRepositories(name), client.Ref(name), st.Blobs(), client.PullOptions{
 			Platform: opts.Platform, Parallel: opts.Parallel, Progress: opts.Progress,
 			Manifest: func(ctx context.Context, desc ocispec.Descriptor, m ocispec.Manifest) error {
 				if err := protect(ctx, st, desc, m); err != nil {
@@ -69,7 +68,7 @@ func Pull(ctx context.Context, c *client.Client, st *images.Store, name referenc
 				return u.start(ctx, m)
 			},
 			Claim: func(ctx context.Context, d digest.Digest) error {
-				return st.DB().AddResources(ctx, layers.BlobResource(d))
+				return st.ClaimBlobs(ctx, d)
 			},
 			StoreLayer: u.store,
 			LayerDone:  u.layerDone,
@@ -84,7 +83,7 @@ func Pull(ctx context.Context, c *client.Client, st *images.Store, name referenc
 	if pr.Index != nil {
 		res.Digest = pr.Index.Digest
 	}
-	cfg, err := content.ReadBlob(ctx, st.Content(), pr.Config.Digest, images.MaxConfigSize)
+	cfg, err := content.ReadBlob(ctx, st.Blobs(), pr.Config.Digest, images.MaxConfigSize)
 	if err != nil {
 		return res, err
 	}
@@ -108,14 +107,11 @@ func Pull(ctx context.Context, c *client.Client, st *images.Store, name referenc
 // protect adds the image's blobs to the pull's lease so that no prune
 // removes them before the image record holds them.
 func protect(ctx context.Context, st *images.Store, desc ocispec.Descriptor, m ocispec.Manifest) error {
-	return st.DB().Update(ctx, func(tx *metadata.Tx) error {
-		for _, d := range append([]ocispec.Descriptor{desc, m.Config}, m.Layers...) {
-			if err := metadata.AddResource(ctx, tx, layers.BlobResource(d.Digest)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	ds := []digest.Digest{desc.Digest, m.Config.Digest}
+	for _, l := range m.Layers {
+		ds = append(ds, l.Digest)
+	}
+	return st.ClaimBlobs(ctx, ds...)
 }
 
 // unpacker unpacks the layers of one image while their blobs stream in,
@@ -141,14 +137,14 @@ type slot struct {
 	// blob (-1: every layer with this blob exists).
 	first int
 	ready chan struct{} // closed when the blob is stored (and unpacked)
-	// pending is the layer unpacked for index first, written before ready
+	// staged is the layer unpacked for index first, written before ready
 	// is closed.
-	pending *layers.Pending
+	staged *layers.Staged
 }
 
 // start learns the image's layers: its config is in the store.
 func (u *unpacker) start(ctx context.Context, m ocispec.Manifest) error {
-	raw, err := content.ReadBlob(ctx, u.st.Content(), m.Config.Digest, images.MaxConfigSize)
+	raw, err := content.ReadBlob(ctx, u.st.Blobs(), m.Config.Digest, images.MaxConfigSize)
 	if err != nil {
 		return err
 	}
@@ -164,11 +160,9 @@ func (u *unpacker) start(ctx context.Context, m ocispec.Manifest) error {
 	u.have = make([]bool, len(u.chain))
 	u.slots = map[digest.Digest]*slot{}
 	for i, l := range m.Layers {
-		_, err := u.st.Layers().Get(ctx, u.chain[i])
-		if err != nil && !errdefs.IsNotFound(err) {
+		if u.have[i], err = u.st.HasLayer(ctx, u.chain[i]); err != nil {
 			return err
 		}
-		u.have[i] = err == nil
 		s := u.slots[l.Digest]
 		if s == nil {
 			s = &slot{first: -1, ready: make(chan struct{})}
@@ -182,11 +176,6 @@ func (u *unpacker) start(ctx context.Context, m ocispec.Manifest) error {
 	return nil
 }
 
-func (u *unpacker) createOptions(s *slot) layers.CreateOptions {
-	l := u.layers[s.first]
-	return layers.CreateOptions{KeepCompressed: true, Digest: l.Digest, MediaType: l.MediaType, DiffID: u.diffIDs[s.first]}
-}
-
 // store unpacks a layer while its blob streams in (and writes the blob to
 // content), or only stores the blob when its layers exist already.
 func (u *unpacker) store(ctx context.Context, l ocispec.Descriptor, r io.Reader) error {
@@ -196,10 +185,10 @@ func (u *unpacker) store(ctx context.Context, l ocispec.Descriptor, r io.Reader)
 		if size <= 0 {
 			size = -1
 		}
-		_, err := content.WriteBlob(ctx, u.st.Content(), r, size, l.Digest)
+		_, err := content.WriteBlob(ctx, u.st.Blobs(), r, size, l.Digest)
 		return err
 	}
-	p, err := u.st.Layers().Unpack(ctx, r, u.createOptions(s))
+	p, err := u.st.StageLayer(ctx, r, layers.StageOptions{Store: true, Blob: l, DiffID: u.diffIDs[s.first]})
 	if err != nil {
 		// Bytes that do not match the blob's digest usually fail to
 		// decompress before the last byte (where the digest is checked)
@@ -211,8 +200,8 @@ func (u *unpacker) store(ctx context.Context, l ocispec.Descriptor, r io.Reader)
 		}
 		return fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
 	}
-	s.pending = p
-	return nil
+	s.staged = p
+	return p.Sync()
 }
 
 // layerDone is called when a layer blob is in the store: unpack it now
@@ -222,12 +211,14 @@ func (u *unpacker) layerDone(ctx context.Context, l ocispec.Descriptor) error {
 	if s == nil {
 		return nil
 	}
-	if s.first >= 0 && s.pending == nil {
-		p, err := u.st.Layers().UnpackBlob(ctx, l, u.createOptions(s))
+	if s.first >= 0 && s.staged == nil {
+		p, err := u.st.StageLayerBlob(ctx, l, u.diffIDs[s.first])
+		if err == nil {
+			s.staged, err = p, p.Sync()
+		}
 		if err != nil {
 			return fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
 		}
-		s.pending = p
 	}
 	close(s.ready)
 	return nil
@@ -240,7 +231,6 @@ func (u *unpacker) run(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	var parent digest.Digest
 	for i, l := range u.layers {
 		s := u.slots[l.Digest]
 		select {
@@ -248,31 +238,24 @@ func (u *unpacker) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		var (
-			layer layers.Layer
-			err   error
-		)
 		if !u.have[i] {
 			// the layer was unpacked as its bytes arrived: only the
 			// commit is left
 			u.emit(l, StatusExtracting, l.Size)
 		}
+		// The layers below are recorded: this one is the staged one, an
+		// existing layer (added to the pull's lease), or the same blob
+		// again at another place in the stack (unpacked from it).
+		var staged map[digest.Digest]*layers.Staged
 		if i == s.first {
-			layer, err = s.pending.Commit(ctx, parent)
-		} else {
-			// an existing layer (added to the pull's lease), or the
-			// same blob again at another place in the stack
-			layer, err = u.st.Layers().CreateFromBlob(ctx, parent, l, u.diffIDs[i], layers.CreateOptions{
-				KeepCompressed: true, Digest: l.Digest, MediaType: l.MediaType,
-			})
+			staged = map[digest.Digest]*layers.Staged{l.Digest: s.staged}
 		}
-		if err != nil {
+		if _, err := u.st.CreateLayers(ctx, u.layers[:i+1], u.diffIDs[:i+1], staged); err != nil {
 			return fmt.Errorf("unpacking layer %s: %w", l.Digest, err)
 		}
 		if !u.have[i] {
 			u.emit(l, StatusPullComplete, 0)
 		}
-		parent = layer.ChainID
 	}
 	return nil
 }
@@ -280,7 +263,7 @@ func (u *unpacker) run(ctx context.Context) error {
 // discard removes the layers unpacked but not committed (after a failure).
 func (u *unpacker) discard() {
 	for _, s := range u.slots {
-		s.pending.Discard()
+		s.staged.Discard()
 	}
 }
 func (u *unpacker) emit(l ocispec.Descriptor, status string, current int64) {

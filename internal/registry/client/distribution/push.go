@@ -13,9 +13,7 @@ import (
 	"github.com/hoistproject/hoist/internal/content"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
-	"github.com/hoistproject/hoist/internal/layers"
 	"github.com/hoistproject/hoist/internal/mediatype"
-	"github.com/hoistproject/hoist/internal/metadata"
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/hoistproject/hoist/internal/registry/client"
 	"github.com/klauspost/compress/zstd"
@@ -55,7 +53,7 @@ func Push(ctx context.Context, c *client.Client, st *images.Store, name referenc
 			return nil, err
 		}
 	}
-	ctx, done, err := st.DB().WithLease(ctx)
+	ctx, done, err := st.WithLease(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +80,7 @@ func Push(ctx context.Context, c *client.Client, st *images.Store, name referenc
 		if err != nil {
 			return out, err
 		}
-		got, err := client.Push(ctx, st.Content(), repo, desc, tag, client.PushOptions{
+		got, err := client.Push(ctx, st.Blobs(), repo, desc, tag, client.PushOptions{
 			Parallel: opts.Parallel, Progress: opts.Progress,
 			MountFrom: func(d digest.Digest) []string { return mounts[d] },
 		})
@@ -163,7 +161,7 @@ func mountSources(ctx context.Context, st *images.Store, target reference.Named)
 		if len(repos) == 0 || img.ChainID == "" {
 			continue
 		}
-		chain, err := st.Layers().Chain(ctx, img.ChainID)
+		chain, err := st.LayerChain(ctx, img.ChainID)
 		if err != nil {
 			continue
 		}
@@ -179,7 +177,7 @@ func mountSources(ctx context.Context, st *images.Store, target reference.Named)
 // manifestLayers lists the layer blobs of the stored image manifest d (none
 // when it is not stored or not an image manifest).
 func manifestLayers(ctx context.Context, st *images.Store, d digest.Digest) []digest.Digest {
-	b, err := content.ReadBlob(ctx, st.Content(), d, client.MaxManifestSize)
+	b, err := content.ReadBlob(ctx, st.Blobs(), d, client.MaxManifestSize)
 	if err != nil {
 		return nil
 	}
@@ -203,7 +201,7 @@ func pushManifestFor(ctx context.Context, st *images.Store, full *images.Full, o
 		if mediatype.IsIndex(m.MediaType) || !mediatype.IsManifest(m.MediaType) {
 			continue
 		}
-		b, err := content.ReadBlob(ctx, st.Content(), m.Digest, client.MaxManifestSize)
+		b, err := content.ReadBlob(ctx, st.Blobs(), m.Digest, client.MaxManifestSize)
 		if err != nil {
 			continue
 		}
@@ -213,7 +211,7 @@ func pushManifestFor(ctx context.Context, st *images.Store, full *images.Full, o
 		}
 		complete := len(man.Layers) == len(full.Layers)
 		for _, l := range man.Layers {
-			if ok, _ := content.Exists(ctx, st.Content(), l.Digest); !ok {
+			if ok, _ := content.Exists(ctx, st.Blobs(), l.Digest); !ok {
 				complete = false
 			}
 			// zstd asked for: a stored manifest with other layers does not do.
@@ -267,25 +265,19 @@ func buildManifest(ctx context.Context, st *images.Store, full *images.Full, opt
 		return ocispec.Descriptor{}, err
 	}
 	desc := ocispec.Descriptor{MediaType: m.MediaType, Digest: digest.FromBytes(raw), Size: int64(len(raw))}
-	if err := lease(ctx, st, desc.Digest); err != nil {
+	if err := st.ClaimBlobs(ctx, desc.Digest); err != nil {
 		return desc, err
 	}
-	if _, err := content.WriteBlob(ctx, st.Content(), bytes.NewReader(raw), desc.Size, desc.Digest); err != nil {
+	if _, err := content.WriteBlob(ctx, st.Blobs(), bytes.NewReader(raw), desc.Size, desc.Digest); err != nil {
 		return desc, err
 	}
 	return desc, nil
 }
 
-func lease(ctx context.Context, st *images.Store, d digest.Digest) error {
-	return st.DB().Update(ctx, func(tx *metadata.Tx) error {
-		return metadata.AddResource(ctx, tx, layers.BlobResource(d))
-	})
-}
-
 // compressLayer compresses a stored layer blob (decompressing first when it
 // is gzip and zstd is wanted) into a new blob in the content store.
 func compressLayer(ctx context.Context, st *images.Store, src ocispec.Descriptor, useZstd bool) (ocispec.Descriptor, error) {
-	r, err := st.Content().Open(ctx, src.Digest)
+	r, err := st.Blobs().Open(ctx, src.Digest)
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("layer blob %s: %w", src.Digest, err)
 	}
@@ -323,7 +315,7 @@ func compressLayer(ctx context.Context, st *images.Store, src ocispec.Descriptor
 		}
 		pw.CloseWithError(err)
 	}()
-	w, err := st.Content().Writer(ctx, digest.Canonical)
+	w, err := st.Blobs().Writer(ctx, digest.Canonical)
 	if err != nil {
 		pr.CloseWithError(err)
 		return ocispec.Descriptor{}, err
@@ -334,7 +326,7 @@ func compressLayer(ctx context.Context, st *images.Store, src ocispec.Descriptor
 		return ocispec.Descriptor{}, fmt.Errorf("compressing layer %s: %w", src.Digest, err)
 	}
 	d := w.Digest()
-	if err := lease(ctx, st, d); err != nil {
+	if err := st.ClaimBlobs(ctx, d); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	info, err := w.Commit(ctx, -1, "")

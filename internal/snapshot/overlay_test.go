@@ -15,10 +15,11 @@ import (
 )
 
 func TestLayerCountLimit(t *testing.T) {
-	if err := checkLayerCount(MaxLayers); err != nil {
+	stack := func(n int) []string { return make([]string, n) }
+	if _, err := Mount(mount.KernelOverlay, stack(MaxLayers), "u", "w"); err != nil {
 		t.Errorf("%d layers refused: %v", MaxLayers, err)
 	}
-	err := checkLayerCount(MaxLayers + 1)
+	_, err := Mount(mount.KernelOverlay, stack(MaxLayers+1), "", "")
 	if err == nil || !strings.Contains(err.Error(), "501 layers") || !strings.Contains(err.Error(), "at most 500") {
 		t.Errorf("err = %v", err)
 	}

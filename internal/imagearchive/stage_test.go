@@ -47,11 +47,11 @@ func tmpEntries(t *testing.T, dir string) []string {
 	return names
 }
 
-// TestLoadPreparesLayers: with Options.Prepare, each layer member is
+// TestLoadStagesLayers: with Options.Stage, each layer member is
 // unpacked while it is stored (and only layer members: configs are not),
 // and the layer store commits those directories; what no image uses is
 // removed.
-func TestLoadPreparesLayers(t *testing.T) {
+func TestLoadStagesLayers(t *testing.T) {
 	ctx := context.Background()
 	src := newStore(t)
 	base := layerTar(t, "base", "shared layer")
@@ -67,28 +67,28 @@ func TestLoadPreparesLayers(t *testing.T) {
 
 	ls, cs, tmp := layerStore(t)
 	var fed []digest.Digest
-	got, err := Load(ctx, bytes.NewReader(buf.Bytes()), cs, Options{Prepare: func(ctx context.Context, r io.Reader) (*layers.Prepared, error) {
+	got, err := Load(ctx, bytes.NewReader(buf.Bytes()), cs, Options{Stage: func(ctx context.Context, r io.Reader) (*layers.Staged, error) {
 		b, err := io.ReadAll(r)
 		if err != nil {
 			return nil, err
 		}
 		fed = append(fed, digest.FromBytes(b))
-		return ls.Prepare(ctx, bytes.NewReader(b), layers.CreateOptions{})
+		return ls.Stage(ctx, bytes.NewReader(b), layers.StageOptions{})
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(fed) != 2 || fed[0] == fed[1] || (fed[0] != shared.Digest && fed[0] != top.Digest) || (fed[1] != shared.Digest && fed[1] != top.Digest) {
-		t.Fatalf("Prepare was fed %v, want the two layer blobs %s %s", fed, shared.Digest, top.Digest)
+		t.Fatalf("Stage was fed %v, want the two layer blobs %s %s", fed, shared.Digest, top.Digest)
 	}
-	p := got[1].Prepared
+	p := got[1].Staged
 	if len(p) != 2 || p[shared.Digest] == nil || p[top.Digest] == nil {
-		t.Fatalf("Loaded.Prepared = %v", p)
+		t.Fatalf("Loaded.Staged = %v", p)
 	}
 	if n := len(tmpEntries(t, tmp)); n != 2 {
-		t.Fatalf("%d prepared directories, want 2", n)
+		t.Fatalf("%d staged directories, want 2", n)
 	}
-	chain, err := ls.CreateChainFromBlobs(ctx, got[1].Layers, []digest.Digest{shared.Digest, digest.FromBytes(topTar)}, layers.CreateOptions{Prepared: p})
+	chain, err := ls.CreateChain(ctx, got[1].Layers, []digest.Digest{shared.Digest, digest.FromBytes(topTar)}, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,26 +99,26 @@ func TestLoadPreparesLayers(t *testing.T) {
 		t.Fatalf("layers/tmp after commit: %v", names)
 	}
 
-	// Loaded but not recorded: DiscardPrepared removes the directories.
-	got, err = Load(ctx, bytes.NewReader(buf.Bytes()), newStore(t), Options{Prepare: func(ctx context.Context, r io.Reader) (*layers.Prepared, error) {
-		return ls.Prepare(ctx, r, layers.CreateOptions{})
+	// Loaded but not recorded: DiscardStaged removes the directories.
+	got, err = Load(ctx, bytes.NewReader(buf.Bytes()), newStore(t), Options{Stage: func(ctx context.Context, r io.Reader) (*layers.Staged, error) {
+		return ls.Stage(ctx, r, layers.StageOptions{})
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(tmpEntries(t, tmp)); n != 2 {
-		t.Fatalf("%d prepared directories, want 2", n)
+		t.Fatalf("%d staged directories, want 2", n)
 	}
-	DiscardPrepared(got)
+	DiscardStaged(got)
 	if names := tmpEntries(t, tmp); len(names) != 0 {
-		t.Fatalf("layers/tmp after DiscardPrepared: %v", names)
+		t.Fatalf("layers/tmp after DiscardStaged: %v", names)
 	}
 }
 
-// TestLoadPreparedBadInput: a layer member whose digest does not match its
+// TestLoadStagedBadInput: a layer member whose digest does not match its
 // name, a failed load after a layer was unpacked, and a layer member that
 // is a broken tar leave no unpacked directory behind.
-func TestLoadPreparedBadInput(t *testing.T) {
+func TestLoadStagedBadInput(t *testing.T) {
 	ctx := context.Background()
 	lt := layerTar(t, "f", strings.Repeat("x", 5000))
 	cfg := configFor(digest.FromBytes(lt))
@@ -139,15 +139,15 @@ func TestLoadPreparedBadInput(t *testing.T) {
 	for name, arch := range cases {
 		t.Run(name, func(t *testing.T) {
 			ls, cs, tmp := layerStore(t)
-			got, err := Load(ctx, bytes.NewReader(arch), cs, Options{Prepare: func(ctx context.Context, r io.Reader) (*layers.Prepared, error) {
-				return ls.Prepare(ctx, r, layers.CreateOptions{})
+			got, err := Load(ctx, bytes.NewReader(arch), cs, Options{Stage: func(ctx context.Context, r io.Reader) (*layers.Staged, error) {
+				return ls.Stage(ctx, r, layers.StageOptions{})
 			}})
 			if err == nil {
 				// The broken layer loads as a blob; only unpacking it fails.
-				if _, err := ls.CreateChainFromBlobs(ctx, got[0].Layers, []digest.Digest{digest.FromBytes(lt)}, layers.CreateOptions{Prepared: got[0].Prepared}); err == nil {
+				if _, err := ls.CreateChain(ctx, got[0].Layers, []digest.Digest{digest.FromBytes(lt)}, got[0].Staged); err == nil {
 					t.Fatal("a broken layer was unpacked")
 				}
-				DiscardPrepared(got)
+				DiscardStaged(got)
 			}
 			if names := tmpEntries(t, tmp); len(names) != 0 {
 				t.Fatalf("layers/tmp after a failed load: %v", names)

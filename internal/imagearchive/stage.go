@@ -12,7 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// Unpacking a layer while its blob is stored (Options.Prepare): the member
+// Unpacking a layer while its blob is stored (Options.Stage): the member
 // is read once; its bytes go to the content writer and, through a bounded
 // queue, to the unpacker in another goroutine, so that hashing and writing
 // the blob run beside the extraction (two cores).
@@ -45,7 +45,7 @@ type speculation struct {
 	failed bool // the unpacker stopped reading: drop the rest
 	ended  bool // the pipe is closed
 	done   chan struct{}
-	result *layers.Prepared
+	result *layers.Staged
 }
 
 // Read reads the member for the content writer and feeds the unpacker the
@@ -74,15 +74,15 @@ func (s *speculation) finish(err error) {
 	}
 }
 
-// wait returns the prepared layer once the unpacker is done, nil when it
+// wait returns the staged layer once the unpacker is done, nil when it
 // failed.
-func (s *speculation) wait() *layers.Prepared {
+func (s *speculation) wait() *layers.Staged {
 	<-s.done
 	return s.result
 }
 
 // speculate returns the reader to store a member from: when the member
-// looks like a layer, its bytes are also fed to l.prepare, and the
+// looks like a layer, its bytes are also fed to l.stage, and the
 // speculation is recorded in l.pending under the member's name. At most
 // maxSpeculative run at once.
 func (l *loader) speculate(ctx context.Context, src io.Reader) (io.Reader, *speculation, error) {
@@ -104,7 +104,7 @@ func (l *loader) speculate(ctx context.Context, src io.Reader) (io.Reader, *spec
 	s := &speculation{src: src, pipe: newChunkPipe(l.chunks), done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		p, err := l.prepare(ctx, s.pipe)
+		p, err := l.stage(ctx, s.pipe)
 		s.pipe.closeRead()
 		<-l.slots // the buffers are free; syncing needs no slot
 		if err == nil && p.Sync() == nil {
@@ -116,10 +116,10 @@ func (l *loader) speculate(ctx context.Context, src io.Reader) (io.Reader, *spec
 	return s, s, nil
 }
 
-// preparedOf waits for every speculation and returns the prepared layers by
+// stagedOf waits for every speculation and returns the staged layers by
 // blob digest (a digest stored twice keeps its first).
-func (l *loader) preparedOf() map[digest.Digest]*layers.Prepared {
-	out := map[digest.Digest]*layers.Prepared{}
+func (l *loader) stagedOf() map[digest.Digest]*layers.Staged {
+	out := map[digest.Digest]*layers.Staged{}
 	for _, sp := range l.pending {
 		p := sp.s.wait()
 		if p == nil {

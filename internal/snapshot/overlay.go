@@ -31,12 +31,16 @@ type Overlay struct {
 // OVL_MAX_STACK).
 const MaxLayers = 500
 
-// checkLayerCount refuses, before any mount, a stack overlayfs cannot mount.
-func checkLayerCount(n int) error {
-	if n > MaxLayers {
-		return errdefs.FailedPreconditionf("the image has %d layers: overlayfs stacks at most %d (combine RUN steps or squash layers)", n, MaxLayers)
+// Mount is the overlay mount of a stack of read-only layer directories
+// (lowers, topmost first) of the root's overlay kind, writable when upper
+// and work are given. It is the one place where a stack becomes a mount,
+// for build steps and containers alike, so a stack overlayfs cannot mount
+// is refused here, before any mount, whoever asks.
+func Mount(kind string, lowers []string, upper, work string) (mount.Mount, error) {
+	if n := len(lowers); n > MaxLayers {
+		return mount.Mount{}, errdefs.FailedPreconditionf("the image has %d layers: overlayfs stacks at most %d (combine RUN steps or squash layers)", n, MaxLayers)
 	}
-	return nil
+	return mount.Overlay(kind, lowers, upper, work), nil
 }
 
 type overlaySnap struct {
@@ -95,10 +99,10 @@ func (o *Overlay) Prepare(ctx context.Context, parent digest.Digest) (Snapshot, 
 	if err != nil {
 		return fail(err)
 	}
-	if err := checkLayerCount(len(lowers)); err != nil {
+	m, err := Mount(o.Layers.OverlayKind(), lowers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
+	if err != nil {
 		return fail(err)
 	}
-	m := mount.Overlay(o.Layers.OverlayKind(), lowers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
 	if err := m.Mount(s.root); err != nil {
 		return fail(fmt.Errorf("mounting build rootfs (%d layers): %w", len(lowers), err))
 	}
@@ -149,7 +153,7 @@ func (s *overlaySnap) Commit(ctx context.Context, opts CommitOptions) (Layer, bo
 		go func() {
 			pw.CloseWithError(archive.DiffOverlay(ctx, pw, upper, archive.DiffOptions{SourceDateEpoch: opts.SourceDateEpoch}))
 		}()
-		l, err = s.o.Layers.Create(ctx, s.parent, pr, layers.CreateOptions{})
+		l, err = s.o.Layers.Create(ctx, s.parent, pr, layers.TarOptions{})
 		pr.CloseWithError(errors.New("layer creation ended"))
 	}
 	if err != nil {
@@ -196,7 +200,11 @@ func (o *Overlay) View(ctx context.Context, chainID digest.Digest) (string, func
 		os.RemoveAll(dir)
 		return "", nil, err
 	}
-	if err := mount.Overlay(o.Layers.OverlayKind(), lowers, "", "").Mount(target); err != nil {
+	m, err := Mount(o.Layers.OverlayKind(), lowers, "", "")
+	if err == nil {
+		err = m.Mount(target)
+	}
+	if err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err
 	}
@@ -228,7 +236,7 @@ func (o *Overlay) Squash(ctx context.Context, base, top digest.Digest, opts Comm
 	go func() {
 		pw.CloseWithError(archive.DiffDirs(ctx, pw, lower, upper, archive.DiffOptions{SourceDateEpoch: opts.SourceDateEpoch}))
 	}()
-	l, err := o.Layers.Create(ctx, base, pr, layers.CreateOptions{})
+	l, err := o.Layers.Create(ctx, base, pr, layers.TarOptions{})
 	pr.CloseWithError(errors.New("layer creation ended"))
 	if err != nil {
 		return Layer{}, fmt.Errorf("storing squashed layer: %w", err)
