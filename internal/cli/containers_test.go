@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 	if len(os.Args) >= 4 && os.Args[3] == "container-monitor" {
 		os.Exit(Execute(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
+	keepHostNetwork()
 	code := m.Run()
 	if testRootfs != "" {
 		os.RemoveAll(testRootfs)
@@ -1573,4 +1574,14 @@ func TestCLIHealthcheckTimeout(t *testing.T) {
 		ps, _, _ = ctrCLI(t, root, "", "exec", "slow", "ps", "-o", "args")
 		return strings.Count(ps, "sleep 30") <= 1
 	})
+}
+
+// keepHostNetwork makes containers on the default network use slirp4netns
+// in these tests, except inside the network namespace TestNetworks makes:
+// the bridge transport would add interfaces and rules to the host's
+// network.
+func keepHostNetwork() {
+	if os.Getenv("HOIST_TEST_NETNS") == "" && os.Getenv("HOIST_NETWORK_TRANSPORT") == "" {
+		os.Setenv("HOIST_NETWORK_TRANSPORT", "slirp4netns")
+	}
 }

@@ -29,6 +29,8 @@ type createFlags struct {
 	tmpfs, mounts, capAdd, capDrop, groupAdd, addHost, dns, dnsSearch, dnsOption       []string
 	expose, labelFile, logOpts, devices, sysctls, volumesFrom                          []string
 	domainname, cgroupParent, cgroupns, userns                                         string
+	ip, macAddress                                                                     string
+	networkAliases, links                                                              []string
 	interactive, tty, rm, publishAll, readOnly, init, privileged, oomKillDisable       bool
 	noHealthcheck, quiet                                                               bool
 	trust                                                                              contentTrustFlag
@@ -47,6 +49,12 @@ func (f *createFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.network, "network", "default", "Connect a container to a network (default: bridge; none, host)")
 	fs.StringVar(&f.network, "net", "default", "Connect a container to a network")
 	fs.Lookup("net").Hidden = true
+	fs.StringArrayVar(&f.networkAliases, "network-alias", nil, "Add network-scoped alias for the container")
+	fs.StringArrayVar(&f.networkAliases, "net-alias", nil, "Add network-scoped alias for the container")
+	fs.Lookup("net-alias").Hidden = true
+	fs.StringVar(&f.ip, "ip", "", "IPv4 address (e.g., 172.30.100.104)")
+	fs.StringVar(&f.macAddress, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
+	fs.StringArrayVar(&f.links, "link", nil, "Add link to another container")
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "Container host name")
 	fs.StringVar(&f.restart, "restart", "no", "Restart policy to apply when a container exits (only \"no\")")
 	fs.StringVarP(&f.memory, "memory", "m", "", "Memory limit")
@@ -165,8 +173,9 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.Contain
 	hc := engine.HostConfig{
 		Binds: f.volumes, NetworkMode: f.network, ReadonlyRootfs: f.readOnly, Init: f.init,
 		AutoRemove: f.rm, CPUShares: f.cpuShares, PidsLimit: f.pidsLimit, SecurityOpt: f.securityOpt,
-		Runtime: f.runtime, RestartPolicy: f.restart, PublishAll: f.publishAll,
+		Runtime: f.runtime, RestartPolicy: f.restart, PublishAll: f.publishAll, Links: f.links,
 	}
+	o.Endpoint = engine.EndpointOptions{IP: f.ip, MAC: f.macAddress, Aliases: f.networkAliases}
 	if hc.Memory, err = parseBytes(f.memory); err != nil {
 		return o, err
 	}

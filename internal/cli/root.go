@@ -112,6 +112,10 @@ func execute(ctx context.Context, e *env, args []string) int {
 		e.g = Globals{Root: args[1], LogLevel: "warn"}
 		return exitCode(runMonitor(ctx, e, args[3]), errOut)
 	}
+	// So are the network helpers (the ports proxy, a network's resolver).
+	if len(args) >= 4 && args[0] == "--root" && args[2] == engine.NetworkHelperVerb {
+		return exitCode(engine.RunNetworkHelper(engine.Options{Root: args[1]}, args[3:], os.NewFile(3, "ready")), errOut)
+	}
 	root := newRootCommand(e, args)
 	root.SetArgs(args)
 	root.SetIn(in)
@@ -195,7 +199,7 @@ func topVerbs() map[string]verb {
 		"history": newHistoryCmd, "rmi": newRmiCmd, "import": newImportCmd, "info": newInfoCmd,
 		"save": newSaveCmd, "load": newLoadCmd,
 		monitorVerb: newContainerMonitorCmd, "container-init": newContainerInitCmd,
-		"registry": newRegistryCmd, "volume": newVolumeCmd,
+		"registry": newRegistryCmd, "volume": newVolumeCmd, "network": newNetworkCmd,
 		"login": newLoginCmd, "logout": newLogoutCmd, "search": newSearchCmd, "pull": newPullCmd, "push": newPushCmd,
 		"build": newBuildCmd, "builder": newBuilderCmd, "events": newEventsCmd,
 		"image": newImageGroupCmd, "container": newContainerGroupCmd, "system": newSystemGroupCmd,

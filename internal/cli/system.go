@@ -258,6 +258,7 @@ func newInfoCmd(e *env) *cobra.Command {
 				fmt.Fprintf(e.out, "  %s: %s\n", ds[0], ds[1])
 			}
 			fmt.Fprintf(e.out, " Runtimes: %s\n Default Runtime: %s\n", strings.Join(rts, " "), d.DefaultRuntime)
+			fmt.Fprintf(e.out, " Plugins:\n  Network: bridge host null\n Network Transport: %s\n", d.NetworkTransport)
 			if len(d.SecurityOptions) > 0 {
 				fmt.Fprintln(e.out, " Security Options:")
 			}

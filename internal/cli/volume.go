@@ -42,15 +42,7 @@ func newVolumeCreateCmd(e *env) *cobra.Command {
 				// is used; hoist's local volumes are plain directories.
 				return &shapedErr{err: fmt.Errorf("create %s: volume options (-o %s) are not supported: hoist's local volumes are directories", name, opts[0]), daemon: true}
 			}
-			var lm map[string]string
-			for _, l := range labels {
-				k, v, _ := strings.Cut(l, "=")
-				if lm == nil {
-					lm = map[string]string{}
-				}
-				lm[k] = v
-			}
-			n, err := e.engine().CreateVolume(cmd.Context(), name, lm)
+			n, err := e.engine().CreateVolume(cmd.Context(), name, keyValues(labels))
 			if err != nil {
 				return &shapedErr{err: err, daemon: true}
 			}

@@ -36,6 +36,9 @@ type CreateOptions struct {
 	// StartCreated takes it over (or Container.Release): run's
 	// create-then-start is then one step for every other process.
 	Hold bool
+	// Endpoint is the container's --ip, --network-alias and --mac-address
+	// on its network.
+	Endpoint EndpointOptions
 }
 
 // Create resolves the image and records a new container (state "created").
@@ -56,10 +59,10 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	ic := img.Config.Config
 	cfg := o.Config
 	hc := o.HostConfig
-	switch network.Mode(hc.NetworkMode) {
-	case "bridge", "none", "host":
-	default:
-		return nil, errdefs.NotFoundf("network %s not found", hc.NetworkMode)
+	hc.Links = append([]string{}, hc.Links...)
+	netName, err := m.resolveNetwork(ctx, &hc, o.Endpoint)
+	if err != nil {
+		return nil, err
 	}
 	for flag, mode := range map[string]string{"pid": hc.PidMode, "ipc": hc.IpcMode, "uts": hc.UTSMode} {
 		switch {
@@ -168,7 +171,7 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 		}
 	}
 
-	if c.Network() == "bridge" {
+	if c.netKind() == "bridge" {
 		if err := network.CheckBridge(c.dir, m.runtimeOf(c)); err != nil {
 			return nil, err
 		}
@@ -201,6 +204,9 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 			os.RemoveAll(c.dir)
 			if name != "" {
 				m.names().Release(name, id)
+			}
+			if netName != "" {
+				m.nets.Release(context.WithoutCancel(ctx), id)
 			}
 		}
 	}()
@@ -242,6 +248,9 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 		return nil, err
 	}
 	if err := m.setupPorts(c); err != nil {
+		return nil, err
+	}
+	if err := m.connectCreated(ctx, c, netName, o.Endpoint); err != nil {
 		return nil, err
 	}
 	if err := c.saveState(); err != nil {

@@ -122,7 +122,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		return fmt.Errorf("starter went away before start")
 	}
 	if req.Net {
-		mon.net = network.Adopt(c.dir, req.NetPid) // cleanup() stops it
+		mon.net = m.adoptNetwork(c, req.NetPid) // cleanup() stops it
 	}
 	if req.Height > 0 {
 		mon.mu.Lock()
@@ -354,8 +354,8 @@ func (m *Manager) prepareStart(ctx context.Context, c *Container) (*network.Brid
 	}()
 	var netw *network.Bridge
 	var netErr error
-	if c.Network() == "bridge" {
-		netw, netErr = network.StartBridge(c.dir, c.Ports)
+	if c.netKind() == "bridge" {
+		netw, netErr = m.startNetwork(ctx, c)
 	}
 	<-bundleDone
 	if err == nil {
@@ -401,7 +401,7 @@ func (m *Manager) prepareBundle(ctx context.Context, c *Container) (err error) {
 	if err := m.populateVolumes(ctx, c, rootfs); err != nil {
 		return err
 	}
-	if err := network.WriteEtcFiles(c.dir, c.Network(), c.Config.Hostname, c.etc()); err != nil {
+	if err := network.WriteEtcFiles(c.dir, c.netKind(), c.Config.Hostname, m.etcFor(ctx, c)); err != nil {
 		return err
 	}
 	spec, err := m.buildSpec(c, rootfs)
@@ -673,7 +673,9 @@ func (m *Manager) cleanupAfterExit(ctx context.Context, c *Container) {
 	mount.UnmountAll(filepath.Join(c.dir, "rootfs"))
 }
 
-// cleanupNetwork stops c's slirp4netns and removes its network namespace.
+// cleanupNetwork stops c's slirp4netns or ports proxy, takes its
+// interfaces down and removes its network namespace.
 func (m *Manager) cleanupNetwork(c *Container) {
+	m.networkDown(c, c.State.NetPid)()
 	network.Cleanup(c.dir, c.State.NetPid)
 }

@@ -293,6 +293,9 @@ func (m *Manager) unregister(c *Container, volumes bool) error {
 		return fmt.Errorf("remove %s: %w", c.ID, err)
 	}
 	m.names().Release(c.Name, c.ID)
+	if err := m.nets.Release(context.Background(), c.ID); err != nil {
+		m.log.Warn("release network addresses", "container", c.ID, "err", err)
+	}
 	m.event(c, "destroy", nil)
 	if volumes && slices.ContainsFunc(c.Mounts, func(mp MountPoint) bool { return mp.Anonymous }) {
 		// Not one that another container still mounts (--volumes-from).

@@ -89,10 +89,16 @@ func (m *Manager) buildSpec(c *Container, rootfs string) (*specs.Spec, error) {
 		adj := c.HostConfig.OomScoreAdj
 		o.OOMScoreAdj = &adj
 	}
-	switch c.Network() {
+	switch c.netKind() {
 	case "host":
 		o.HostNetwork = true
 	case "none":
+	case "container":
+		ns, err := m.joinedNetNS(c)
+		if err != nil {
+			return nil, err
+		}
+		o.NetNS = ns
 	default:
 		o.NetNS = network.NSPath(c.dir)
 	}
@@ -119,7 +125,8 @@ func (c *Container) etc() network.Etc {
 	return network.Etc{ExtraHosts: hc.ExtraHosts, DNS: hc.DNS, DNSSearch: hc.DNSSearch, DNSOptions: hc.DNSOptions}
 }
 
-// Network is c's network: bridge, none or host.
+// Network is c's network: bridge, none, host, a user-defined network's
+// name or container:ID.
 func (c *Container) Network() string { return network.Mode(c.HostConfig.NetworkMode) }
 
 // cgroupName is the cgroup of c's processes ("hoist-<id>").

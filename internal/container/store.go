@@ -23,6 +23,7 @@ import (
 	"github.com/hoistproject/hoist/internal/events"
 	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/hoistproject/hoist/internal/mount"
+	networks "github.com/hoistproject/hoist/internal/network"
 	"github.com/hoistproject/hoist/internal/reference"
 )
 
@@ -58,6 +59,8 @@ type Manager struct {
 	// overlay is the root's overlay kind (mount.ChooseOverlay), the kind
 	// root filesystems are mounted with.
 	overlay string
+	// nets is the root's networks (addresses, bridges; package network).
+	nets *networks.Store
 }
 
 // OverlayKind is the kind of overlay mount root filesystems are made with
@@ -83,7 +86,8 @@ func New(root string, opts Options) (*Manager, error) {
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{root: root, opts: opts, log: lg}
+	m := &Manager{root: root, opts: opts, log: lg,
+		nets: &networks.Store{Root: root, Self: opts.Self, SelfEnv: opts.SelfEnv}}
 	for _, d := range []string{m.containersDir(), m.namesDir(), m.volumesDir()} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, fmt.Errorf("create %s: %w", d, err)

@@ -27,6 +27,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	// Containers on the default network use slirp4netns here: the bridge
+	// transport would make interfaces and rules on the host's network.
+	if os.Getenv("HOIST_NETWORK_TRANSPORT") == "" {
+		os.Setenv("HOIST_NETWORK_TRANSPORT", "slirp4netns")
+	}
 	code := m.Run()
 	if rootfsDir != "" {
 		os.RemoveAll(rootfsDir)

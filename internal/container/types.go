@@ -87,6 +87,7 @@ type HostConfig struct {
 	GroupAdd        []string          `json:"GroupAdd,omitempty"`
 	ShmSize         int64             `json:"ShmSize,omitempty"`
 	ExtraHosts      []string          `json:"ExtraHosts,omitempty"`
+	Links           []string          `json:"Links,omitempty"` // --link NAME:ALIAS (names resolved at create)
 	DNS             []string          `json:"Dns,omitempty"`
 	DNSSearch       []string          `json:"DnsSearch,omitempty"`
 	DNSOptions      []string          `json:"DnsOptions,omitempty"`

@@ -224,7 +224,8 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string, size bool) (C
 	if err != nil {
 		return ContainerInspect{}, err
 	}
-	in := inspect.Of(c)
+	atts, _ := e.ContainerNetworks(ctx, c.ID)
+	in := inspect.Of(c, atts...)
 	if size {
 		rw, rootFs := e.ContainerSize(ctx, c)
 		in.SizeRw, in.SizeRootFs = &rw, &rootFs

@@ -94,5 +94,11 @@ func (e *Engine) CheckStore(ctx context.Context, repair bool) (StoreCheckReport,
 	if repair {
 		builder.CleanupDead(s.Root(), buildRunner(s.Root()))
 	}
-	return s.Check(ctx, repair)
+	rep, err := s.Check(ctx, repair)
+	if err != nil || !repair {
+		return rep, err
+	}
+	done, err := e.RepairNetworks(ctx)
+	rep.Repaired = append(rep.Repaired, done...)
+	return rep, err
 }

@@ -56,7 +56,11 @@ func (e *Engine) ListContainers(ctx context.Context, o ContainerListOptions) ([]
 	if err != nil {
 		return nil, err
 	}
-	match, err := psFilter(o.Filters, func(ref string) (*container.Container, error) { return m.Get(ctx, ref) })
+	var nets map[string][]string
+	if slices.ContainsFunc(o.Filters, func(f string) bool { return strings.HasPrefix(f, "network=") }) {
+		nets = e.containerNetworkNames(ctx)
+	}
+	match, err := psFilter(o.Filters, func(ref string) (*container.Container, error) { return m.Get(ctx, ref) }, nets)
 	if err != nil {
 		return nil, &FilterError{err}
 	}
@@ -101,7 +105,7 @@ func (e *Engine) ContainerSize(ctx context.Context, c *Container) (rw, rootFs in
 // psFilter builds the predicate for -f filters (ANDed across keys, ORed
 // within one key, as docker does); lookup finds the container before= and
 // since= name.
-func psFilter(filters []string, lookup func(ref string) (*container.Container, error)) (func(*container.Container) bool, error) {
+func psFilter(filters []string, lookup func(ref string) (*container.Container, error), nets map[string][]string) (func(*container.Container) bool, error) {
 	created := map[string]time.Time{}       // before=/since= reference -> its creation time
 	ports := map[string]network.PortRange{} // publish=/expose= value -> its ports
 	byKey := map[string][]string{}
@@ -178,7 +182,7 @@ func psFilter(filters []string, lookup func(ref string) (*container.Container, e
 				return mp.Name == v || mp.Source == v || mp.Destination == v
 			})
 		case "network":
-			return c.Network() == v
+			return networkMatches(c, nets[c.ID], v)
 		case "publish", "expose":
 			r := ports[v]
 			if k == "publish" {

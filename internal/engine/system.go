@@ -197,6 +197,9 @@ type Info struct {
 	MemTotal          int64
 	Name              string
 	SecurityOptions   []string
+	// NetworkTransport is how bridge networks are made here: "bridge"
+	// (Linux bridges, veth, nftables) or "slirp4netns" (rootless).
+	NetworkTransport string
 }
 
 // Info is info: what the root holds and what this host runs.
@@ -218,6 +221,7 @@ func (e *Engine) Info(ctx context.Context) (Info, error) {
 			{"Native Overlay Diff", strconv.FormatBool(overlay == mount.KernelOverlay)}, {"Overlay", overlay}},
 		Runtimes: map[string]map[string]string{}, OSType: runtime.GOOS, Architecture: unameMachine(),
 		NCPU: runtime.NumCPU(), OperatingSystem: osName(), SecurityOptions: spec.SecurityOptions(),
+		NetworkTransport: NetworkTransport(),
 	}
 	if m, err := e.containers(); err == nil {
 		if cs, err := m.List(ctx); err == nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/images"
+	networks "github.com/hoistproject/hoist/internal/network"
 )
 
 // State is docker's State object.
@@ -260,8 +261,9 @@ func dockerTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// Of returns docker's inspect object of container c.
-func Of(c *container.Container) Container {
+// Of returns docker's inspect object of container c, attached to the
+// networks atts (NetworkSettings.Networks; with the bridge transport).
+func Of(c *container.Container, atts ...networks.Attachment) Container {
 	s := c.State
 	in := Container{
 		Id: c.ID, Created: dockerTime(c.Created), Path: c.Path, Args: c.Args,
@@ -381,6 +383,30 @@ func Of(c *container.Container) Container {
 	in.NetworkSettings = NetworkSettings{
 		SandboxKey: filepath.Join(c.Dir(), "netns"), Ports: ports, Gateway: gw, IPAddress: ip, IPPrefixLen: prefix,
 		Networks: map[string]Endpoint{c.Network(): {Gateway: gw, IPAddress: ip, IPPrefixLen: prefix}},
+	}
+	if len(atts) > 0 && networks.Transport() == "bridge" {
+		in.NetworkSettings.Networks = map[string]Endpoint{}
+		in.NetworkSettings.IPAddress, in.NetworkSettings.Gateway, in.NetworkSettings.IPPrefixLen = "", "", 0
+		for _, a := range atts {
+			n, ep := a.Network, a.Endpoint
+			addr, bits := ep.Addr(n)
+			e := Endpoint{NetworkID: n.ID, Gateway: n.Gateway, IPAddress: addr.String(), IPPrefixLen: bits,
+				MacAddress: ep.MAC, Links: ep.Links}
+			if ep.Up {
+				e.EndpointID = ep.EndpointID
+			}
+			if ep.IPAMIP != "" {
+				e.IPAMConfig = map[string]string{"IPv4Address": ep.IPAMIP}
+			}
+			if n.Name != "bridge" {
+				e.Aliases = append(append([]string{}, ep.Aliases...), c.ID[:12])
+			}
+			in.NetworkSettings.Networks[n.Name] = e
+			if n.Name == "bridge" {
+				in.NetworkSettings.IPAddress, in.NetworkSettings.Gateway, in.NetworkSettings.IPPrefixLen = e.IPAddress, e.Gateway, bits
+				in.NetworkSettings.MacAddress, in.NetworkSettings.EndpointID = ep.MAC, e.EndpointID
+			}
+		}
 	}
 	return in
 }

@@ -59,7 +59,30 @@ type Bridge struct {
 	cmd     *exec.Cmd
 	apiDir  *os.File
 	api     string
-	adopted int // slirp4netns started by another process (adoptBridge)
+	adopted int // slirp4netns started by another process (adoptBridge), or the helper of StartNamespace
+	// OnStop, when set, runs at Stop before the namespace is removed (the
+	// bridge transport takes the container's interfaces down there).
+	OnStop func()
+}
+
+// StartNamespace creates the network namespace of the container with
+// directory dir (loopback only) and runs plug on its path (the bridge
+// transport plugs the container's interfaces in): plug returns the pid of
+// a helper process it started (0: none), which Pid reports. On error
+// nothing is left.
+func StartNamespace(dir string, plug func(nsPath string) (int, error)) (*Bridge, error) {
+	b := &Bridge{nsPath: NSPath(dir)}
+	mount.RemoveNetNS(b.nsPath)
+	if err := mount.NewNetNS(b.nsPath); err != nil {
+		return nil, err
+	}
+	pid, err := plug(b.nsPath)
+	if err != nil {
+		b.Stop()
+		return nil, err
+	}
+	b.adopted = pid
+	return b, nil
 }
 
 // StartBridge creates the network namespace of the container with
@@ -217,6 +240,9 @@ func (b *Bridge) Stop() {
 	killSlirp(b.adopted)
 	if b.apiDir != nil {
 		b.apiDir.Close()
+	}
+	if b.OnStop != nil {
+		b.OnStop()
 	}
 	mount.RemoveNetNS(b.nsPath)
 }

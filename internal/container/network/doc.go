@@ -18,6 +18,11 @@
 // In rootless hoist slirp4netns opens /dev/net/tun as the user: a
 // /dev/net/tun the user cannot open is refused with a message saying so.
 //
+// With the bridge transport (package internal/network, as root) the
+// namespace is made by StartNamespace and the container's veth interfaces
+// are plugged into it there; Bridge.OnStop takes them down before the
+// namespace goes, and the helper pid it reports is the ports proxy's.
+//
 // A Bridge started by one process may be handed to another (Release,
 // Adopt with slirp4netns's pid); Cleanup stops what a process that died
 // left.

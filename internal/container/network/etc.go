@@ -23,6 +23,12 @@ func Mode(networkMode string) string {
 type Etc struct {
 	ExtraHosts                 []string
 	DNS, DNSSearch, DNSOptions []string
+	// IP and Gateway are the container's address and gateway on its
+	// bridge network ("": slirp4netns's); Nameserver is its network's
+	// DNS resolver ("": the host's, or slirp4netns's); Hosts are extra
+	// hosts lines ("IP\tNAMES", --link).
+	IP, Gateway, Nameserver string
+	Hosts                   []string
 }
 
 // WriteEtcFiles writes the hosts, hostname and resolv.conf of a container
@@ -36,8 +42,20 @@ func WriteEtcFiles(dir, mode, hostname string, extra Etc) error {
 	resolv := ""
 	switch mode {
 	case "bridge":
-		hosts += GuestIP + "\t" + hostname + "\n"
-		resolv = "nameserver " + DNS + "\n"
+		ip := GuestIP
+		if extra.IP != "" {
+			ip = extra.IP
+		}
+		for _, h := range extra.Hosts {
+			hosts += h + "\n"
+		}
+		hosts += ip + "\t" + hostname + "\n"
+		switch {
+		case extra.Nameserver != "":
+			resolv = "nameserver " + extra.Nameserver + "\noptions ndots:0\n"
+		case extra.IP == "":
+			resolv = "nameserver " + DNS + "\n"
+		}
 	case "host":
 		if b, err := os.ReadFile("/etc/hosts"); err == nil {
 			hosts = string(b)
@@ -47,6 +65,9 @@ func WriteEtcFiles(dir, mode, hostname string, extra Etc) error {
 		name, ip, _ := strings.Cut(h, ":")
 		if ip == "host-gateway" {
 			ip = HostGateway(mode)
+			if extra.Gateway != "" {
+				ip = extra.Gateway
+			}
 		}
 		hosts += ip + "\t" + name + "\n"
 	}

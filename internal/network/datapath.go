@@ -1,0 +1,386 @@
+package network
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/hoistproject/hoist/internal/errdefs"
+	"github.com/hoistproject/hoist/internal/rootless"
+)
+
+// Transport is how containers on bridge networks reach the world:
+// "bridge" (a Linux bridge, veth pairs, nftables), as root; "slirp4netns"
+// (a user-mode network per container) where hoist cannot create
+// interfaces (rootless). HOIST_NETWORK_TRANSPORT chooses one.
+func Transport() string {
+	switch v := os.Getenv("HOIST_NETWORK_TRANSPORT"); v {
+	case "bridge", "slirp4netns":
+		return v
+	}
+	if rootless.Running() || os.Geteuid() != 0 {
+		return "slirp4netns"
+	}
+	return "bridge"
+}
+
+// vethName is the host end of the container id's interface on network
+// netID (15 bytes at most, as the kernel wants).
+func vethName(id, netID string) string {
+	h := sha256.Sum256([]byte(id + "/" + netID))
+	return "hv" + hex.EncodeToString(h[:])[:11]
+}
+
+// Up brings up the container id's interfaces in the network namespace
+// nsPath (a namespace with loopback only): one veth pair per network it
+// is attached to (eth0, eth1, ... in the order of primary first, then by
+// name), each bridge and its NAT rules as needed, the DNS resolver of
+// user-defined networks, and the proxy of the published ports (DNATed to
+// the primary network's address too). It returns the proxy's pid (0: no
+// ports). On error nothing of it is left.
+func (s *Store) Up(ctx context.Context, id, nsPath, primary string, ports []PortBinding) (int, error) {
+	proxyPid := 0
+	err := s.update(func(st *state) error {
+		var nets []*Network
+		for _, n := range st.Networks {
+			if _, ok := n.Endpoints[id]; ok {
+				nets = append(nets, n)
+			}
+		}
+		sort.SliceStable(nets, func(i, j int) bool {
+			if (nets[i].Name == primary) != (nets[j].Name == primary) {
+				return nets[i].Name == primary
+			}
+			return nets[i].Name < nets[j].Name
+		})
+		ok := false
+		defer func() {
+			if !ok {
+				for _, n := range nets {
+					down(n.Endpoints[id])
+				}
+				s.syncDatapath(st, nets...)
+			}
+		}()
+		route := true
+		for i, n := range nets {
+			ep := n.Endpoints[id]
+			ep.IfName = fmt.Sprintf("eth%d", i)
+			if err := s.plug(n, ep, nsPath, route && !n.Internal); err != nil {
+				return err
+			}
+			if !n.Internal {
+				route = false
+			}
+			if i == 0 && len(ports) > 0 {
+				ep.Ports = ports
+			}
+		}
+		if err := s.syncDatapath(st, nets...); err != nil {
+			return err
+		}
+		if len(ports) > 0 && len(nets) > 0 {
+			ep := nets[0].Endpoints[id]
+			pid, err := s.startProxy(ep, nsPath, ports)
+			if err != nil {
+				return err
+			}
+			proxyPid = pid
+		}
+		ok = true
+		return nil
+	})
+	return proxyPid, err
+}
+
+// UpOne brings up the container id's interface on network ref in its
+// running namespace nsPath (network connect).
+func (s *Store) UpOne(ctx context.Context, ref, id, nsPath string) error {
+	return s.update(func(st *state) error {
+		n := st.find(ref)
+		if n == nil {
+			return errdefs.NotFoundf("network %s not found", ref)
+		}
+		ep := n.Endpoints[id]
+		if ep == nil {
+			return errdefs.NotFoundf("container %s is not connected to network %s", id, ref)
+		}
+		used := map[string]bool{}
+		route := true
+		for _, o := range st.Networks {
+			if e := o.Endpoints[id]; e != nil && e.Up {
+				used[e.IfName] = true
+				if !o.Internal {
+					route = false
+				}
+			}
+		}
+		for i := 0; ; i++ {
+			if name := fmt.Sprintf("eth%d", i); !used[name] {
+				ep.IfName = name
+				break
+			}
+		}
+		if err := s.plug(n, ep, nsPath, route && !n.Internal); err != nil {
+			down(ep)
+			s.syncDatapath(st, n)
+			return err
+		}
+		return s.syncDatapath(st, n)
+	})
+}
+
+// Down takes the container id's interfaces down (its container stopped):
+// bridges with no container left go, with their rules and resolvers.
+func (s *Store) Down(ctx context.Context, id string) error {
+	if Transport() != "bridge" {
+		return nil
+	}
+	return s.update(func(st *state) error {
+		var changed []*Network
+		for _, n := range st.Networks {
+			if ep, ok := n.Endpoints[id]; ok && (ep.Up || ep.HostVeth != "") {
+				down(ep)
+				changed = append(changed, n)
+			}
+		}
+		if len(changed) == 0 {
+			return nil
+		}
+		return s.syncDatapath(st, changed...)
+	})
+}
+
+// down deletes ep's veth pair and marks it down.
+func down(ep *Endpoint) {
+	if ep == nil {
+		return
+	}
+	if ep.HostVeth != "" {
+		if l, err := netlink.LinkByName(ep.HostVeth); err == nil {
+			netlink.LinkDel(l)
+		}
+	}
+	ep.Up, ep.Sandbox, ep.HostVeth, ep.IfName, ep.Ports = false, "", "", "", nil
+}
+
+// plug makes n's bridge if needed and a veth pair from it into the
+// namespace nsPath, named ep.IfName there, with ep's address and MAC; with
+// route, the default route goes through n's gateway.
+func (s *Store) plug(n *Network, ep *Endpoint, nsPath string, route bool) error {
+	br, err := ensureBridge(n)
+	if err != nil {
+		return err
+	}
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return fmt.Errorf("network namespace %s: %w", nsPath, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return fmt.Errorf("network namespace %s: %w", nsPath, err)
+	}
+	defer h.Close()
+	mac, err := net.ParseMAC(ep.MAC)
+	if err != nil {
+		return errdefs.InvalidArgumentf("%s is not a valid mac address", ep.MAC)
+	}
+	hostName := vethName(ep.ContainerID, n.ID)
+	if old, err := netlink.LinkByName(hostName); err == nil {
+		netlink.LinkDel(old) // a crash's leftover
+	}
+	veth := &netlink.Veth{
+		LinkAttrs: netlink.LinkAttrs{Name: hostName, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU},
+		PeerName:  ep.IfName, PeerHardwareAddr: mac, PeerNamespace: netlink.NsFd(int(ns)),
+	}
+	if err := netlink.LinkAdd(veth); err != nil {
+		return fmt.Errorf("create veth pair for %s on %s: %w", ep.ContainerName, n.Name, err)
+	}
+	ep.HostVeth = hostName
+	if err := netlink.LinkSetUp(veth); err != nil {
+		return fmt.Errorf("set %s up: %w", hostName, err)
+	}
+	if lo, err := h.LinkByName("lo"); err == nil {
+		h.LinkSetUp(lo)
+	}
+	peer, err := h.LinkByName(ep.IfName)
+	if err != nil {
+		return fmt.Errorf("container interface %s: %w", ep.IfName, err)
+	}
+	p := n.prefix()
+	addr, _ := netlink.ParseAddr(ep.IP + "/" + fmt.Sprint(p.Bits()))
+	if err := h.AddrAdd(peer, addr); err != nil {
+		return fmt.Errorf("address %s: %w", ep.IP, err)
+	}
+	if err := h.LinkSetUp(peer); err != nil {
+		return fmt.Errorf("set %s up: %w", ep.IfName, err)
+	}
+	if route {
+		gw := net.ParseIP(n.Gateway)
+		if err := h.RouteAdd(&netlink.Route{LinkIndex: peer.Attrs().Index, Gw: gw}); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("default route via %s: %w", n.Gateway, err)
+		}
+	}
+	ep.Up, ep.Sandbox = true, nsPath
+	return nil
+}
+
+// ensureBridge makes n's Linux bridge with its gateway address, up.
+func ensureBridge(n *Network) (netlink.Link, error) {
+	if l, err := netlink.LinkByName(n.Bridge); err == nil {
+		return l, nil
+	}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge, MTU: 1500}}
+	if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
+		return nil, fmt.Errorf("create bridge %s: %w", n.Bridge, err)
+	}
+	l, err := netlink.LinkByName(n.Bridge)
+	if err != nil {
+		return nil, fmt.Errorf("bridge %s: %w", n.Bridge, err)
+	}
+	addr, _ := netlink.ParseAddr(n.Gateway + "/" + fmt.Sprint(n.prefix().Bits()))
+	if err := netlink.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+		netlink.LinkDel(l)
+		return nil, fmt.Errorf("bridge %s address %s: %w", n.Bridge, n.Gateway, err)
+	}
+	if err := netlink.LinkSetUp(l); err != nil {
+		netlink.LinkDel(l)
+		return nil, fmt.Errorf("set bridge %s up: %w", n.Bridge, err)
+	}
+	if !n.Internal {
+		enableForwarding()
+	}
+	return l, nil
+}
+
+// enableForwarding turns on IPv4 forwarding (as docker does).
+func enableForwarding() {
+	const p = "/proc/sys/net/ipv4/ip_forward"
+	if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) == "1" {
+		return
+	}
+	os.WriteFile(p, []byte("1\n"), 0o644)
+}
+
+// syncDatapath makes the host match the state for the networks changed
+// (and the ones st no longer has): a bridge while one of its containers
+// is up, none otherwise; the resolver likewise; then the whole nftables
+// table from st.
+func (s *Store) syncDatapath(st *state, changed ...*Network) error {
+	if Transport() != "bridge" {
+		return nil
+	}
+	for _, n := range changed {
+		if n == nil || n.Driver != "bridge" {
+			continue
+		}
+		live := st.find(n.ID) == n && n.anyUp()
+		if !live {
+			stopResolver(n)
+			if l, err := netlink.LinkByName(n.Bridge); err == nil {
+				netlink.LinkDel(l)
+			}
+			continue
+		}
+		if n.Name != "bridge" && !resolverAlive(n) {
+			if err := s.startResolver(n); err != nil {
+				return err
+			}
+		}
+	}
+	return syncRules(st)
+}
+
+// Repair makes the host and the leases match the containers: exists tells
+// whether a container record is there, running whether it runs. Leases of
+// removed containers are released, interfaces of stopped ones taken down;
+// bridges, veths, rules and resolvers nothing uses are removed. It
+// returns what it changed.
+func (s *Store) Repair(ctx context.Context, exists, running func(id string) bool) ([]string, error) {
+	var done []string
+	err := s.update(func(st *state) error {
+		for _, n := range st.Networks {
+			for id, ep := range n.Endpoints {
+				if !exists(id) {
+					down(ep)
+					delete(n.Endpoints, id)
+					done = append(done, fmt.Sprintf("released address %s of removed container %s on network %s", ep.IP, shortID(id), n.Name))
+					continue
+				}
+				if (ep.Up || ep.HostVeth != "") && (!running(id) || !nsAlive(ep.Sandbox)) {
+					down(ep)
+					done = append(done, fmt.Sprintf("took down the interface of stopped container %s on network %s", shortID(id), n.Name))
+				}
+			}
+		}
+		if Transport() != "bridge" {
+			return nil
+		}
+		// interfaces of hoist's that no up endpoint or live network owns
+		keep := map[string]bool{}
+		for _, n := range st.Networks {
+			if n.anyUp() {
+				keep[n.Bridge] = true
+			}
+			for _, ep := range n.Endpoints {
+				if ep.Up {
+					keep[ep.HostVeth] = true
+				}
+			}
+		}
+		links, _ := netlink.LinkList()
+		for _, l := range links {
+			name := l.Attrs().Name
+			ours := name == DefaultBridge || strings.HasPrefix(name, "hbr-") || (strings.HasPrefix(name, "hv") && l.Type() == "veth")
+			if ours && !keep[name] {
+				netlink.LinkDel(l)
+				done = append(done, "removed interface "+name)
+			}
+		}
+		for _, n := range st.Networks {
+			if !n.anyUp() && n.ResolverPid != 0 {
+				stopResolver(n)
+				done = append(done, "stopped the resolver of network "+n.Name)
+			}
+		}
+		return s.syncDatapath(st, st.Networks...)
+	})
+	return done, err
+}
+
+// nsAlive reports whether path is a bind-mounted network namespace.
+func nsAlive(path string) bool {
+	if path == "" {
+		return false
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(path, &sfs); err != nil {
+		return false
+	}
+	return sfs.Type == unix.NSFS_MAGIC
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// Addr is an endpoint's address with its network's prefix length.
+func (ep *Endpoint) Addr(n *Network) (netip.Addr, int) {
+	a, _ := netip.ParseAddr(ep.IP)
+	return a, n.prefix().Bits()
+}

@@ -1,0 +1,66 @@
+// Package network owns networks: docker's bridge, host and none, the
+// user-defined bridge networks of `network create`, the address leases of
+// the containers attached to them, and the host side of their traffic (a
+// Linux bridge per network, a veth pair per attachment, nftables rules,
+// the published ports' proxy and the DNS resolver). A container's own
+// namespace, its slirp4netns and its /etc files are package
+// container/network's; the container package calls Connect at create, Up
+// at start, Down at stop and Release at rm.
+//
+// # State
+//
+// <root>/networks/state.json holds every network with its endpoints
+// (container ID, address, MAC, aliases, links; whether its interface is
+// up, in which namespace, with which host veth and published ports). It is
+// written atomically (temp file, fsync, rename) under the exclusive flock
+// of <root>/networks/lock, read under the shared one; every change is one
+// read-modify-write under that lock, so an address is never handed out
+// twice, also by hoist processes creating containers in parallel. Leases
+// are taken at create (or connect) and released at rm (or disconnect):
+// inspect shows a created container's address, and --ip is checked before
+// anything starts.
+//
+// # Transport
+//
+// As root the bridge transport is used (Transport): a network's bridge
+// (hoist0 for the default network, 172.17.0.0/16 unless the host routes
+// it; hbr-<id> for the others, from docker's pools) exists while one of
+// its containers is up and is deleted with the last one, like its rules
+// and resolver: when nothing runs, hoist leaves nothing on the host. The
+// nftables table "ip hoist" is rebuilt whole from the state in one netlink
+// batch at each change: masquerade of each subnet going out another
+// interface (not for --internal), DNAT of published ports ("fib daddr
+// type local"), and in the forward hook drops between two hoist bridges
+// (networks are isolated) and from or to an --internal network's bridge
+// other than within it. Connections to a published port on 127.0.0.1 are
+// not DNATed (that needs route_localnet): a proxy process per container
+// (`hoist network-helper proxy`, as docker-proxy) listens on the host
+// ports and forwards to the container's address. Where hoist cannot
+// create interfaces (rootless, or HOIST_NETWORK_TRANSPORT=slirp4netns)
+// every bridge-driver network is a slirp4netns network per container:
+// no container reaches another directly, and there is no DNS by name.
+//
+// # DNS, daemonless
+//
+// A user-defined network has a resolver process (`hoist network-helper
+// resolver ID`, github.com/miekg/dns) listening on its gateway's port 53,
+// started by the first container that comes up on the network and
+// stopped with the last one (its pid and start time are in the state). It
+// answers the names, network aliases and short IDs of the network's
+// containers from state.json (re-read when it changes: no cache to keep
+// coherent, no daemon to talk to) and forwards other names to the host's
+// resolvers; containers get it as their nameserver. It exits on its own
+// when its network is gone or has no container up, so a killed hoist
+// leaves no resolver behind for long. The default bridge has none (as
+// docker); --link writes /etc/hosts entries there.
+//
+// # Cleanup
+//
+// The proxy exits on its own when its container's namespace file goes;
+// the monitor takes the container's interfaces down (Down) when it ends.
+// After a kill -9 of any hoist process, Repair (`system check --repair`)
+// makes the host match the containers that exist and run: leases of
+// removed containers are released, interfaces of stopped ones deleted,
+// and every interface named as hoist's (hoist0, hbr-*, hv* veths) that no
+// up endpoint owns is removed, then the rules are rebuilt.
+package network
