@@ -36,90 +36,130 @@ type copyArgs struct {
 	loc      int
 }
 
-func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
-	j := c.s.j
-	where := fmt.Sprintf("%s:%d: %s", j.file.Name, a.loc, a.kw)
-	// The flags that shape the result, in the instruction text of the
-	// cache key and in the history.
-	var flags strings.Builder
-	flags.WriteString(a.kw)
-	if a.from != "" {
-		flags.WriteString(" --from=" + a.from)
-	}
-	if a.parents {
-		flags.WriteString(" --parents")
-	}
-	if a.chown != "" {
-		flags.WriteString(" --chown=" + a.chown)
-	}
-	if a.chmod != "" {
-		flags.WriteString(" --chmod=" + a.chmod)
-	}
-	if a.unpack != nil {
-		flags.WriteString(" --unpack=" + strconv.FormatBool(*a.unpack))
-	}
-	var hist strings.Builder
-	hist.WriteString(flags.String())
-	for _, s := range a.sources {
-		hist.WriteString(" " + s)
-	}
-	for _, in := range a.inline {
-		hist.WriteString(" <<" + in.Name)
-	}
-	hist.WriteString(" " + a.dest)
-	instr := hist.String()
-	if a.checksum != "" {
-		instr += " --checksum=" + a.checksum
-	}
-	// The content hashes of the sources, for the history (srcHash).
-	var parts []contentPart
+// copyPlan is a COPY or ADD resolved before it runs: where its sources
+// come from (the build context, a stage or image, URLs, inline
+// documents), its cache inputs and its history's content parts.
+type copyPlan struct {
+	a         copyArgs
+	where     string // file:line: KEYWORD, for messages
+	mode      *fs.FileMode
+	dest      string // absolute, in the image
+	local     []string
+	urls      []string
+	sel       *buildcontext.Selection // local sources from the context
+	fromChain *digest.Digest          // local sources from --from's layers
+	inputs    []string
+	parts     []contentPart
+}
 
-	var mode *fs.FileMode
+// errMultiDest is docker's refusal of several sources into a file.
+func (p *copyPlan) errMultiDest() error {
+	return errdefs.InvalidArgumentf("%s: when using %s with more than one source file, the destination must be a directory and end with a /", p.where, p.a.kw)
+}
+
+func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
+	p := &copyPlan{a: a, where: fmt.Sprintf("%s:%d: %s", c.s.j.file.Name, a.loc, a.kw)}
+	flags, instr := copyText(a)
 	if a.chmod != "" {
 		m, err := strconv.ParseUint(a.chmod, 8, 32)
 		if err != nil || m > 0o7777 {
-			return nil, errdefs.InvalidArgumentf("%s: invalid --chmod=%s: only octal modes are supported", where, a.chmod)
+			return nil, errdefs.InvalidArgumentf("%s: invalid --chmod=%s: only octal modes are supported", p.where, a.chmod)
 		}
 		fm := fs.FileMode(m)
-		mode = &fm
+		p.mode = &fm
 	}
 	if len(a.sources)+len(a.inline) > 1 && !strings.HasSuffix(a.dest, "/") {
-		return nil, errdefs.InvalidArgumentf("%s: when using %s with more than one source file, the destination must be a directory and end with a /", where, a.kw)
+		return nil, p.errMultiDest()
 	}
-
-	// Resolve the source tree and compute the inputs of the cache key.
-	var inputs []string
-	var urls []string
-	var local []string
 	for _, s := range a.sources {
 		if a.kw == "ADD" && isURL(s) {
-			urls = append(urls, s)
-			continue
+			p.urls = append(p.urls, s)
+		} else {
+			p.local = append(p.local, s)
 		}
-		local = append(local, s)
 	}
-	if a.checksum != "" && (len(urls) != 1 || len(a.sources) != 1) {
-		return nil, errdefs.InvalidArgumentf("%s: --checksum requires exactly one http(s) source", where)
+	if a.checksum != "" && (len(p.urls) != 1 || len(a.sources) != 1) {
+		return nil, errdefs.InvalidArgumentf("%s: --checksum requires exactly one http(s) source", p.where)
 	}
-	var sel *buildcontext.Selection
-	var fromChain *digest.Digest
-	if len(local) > 0 && a.from == "" {
+	if err := c.planSources(ctx, p); err != nil {
+		return nil, err
+	}
+	history, known := instr+" # buildkit", false
+	if h, ok := sourceHash(p.parts); ok {
+		history, known = flags+" "+h+" in "+a.dest, true
+	}
+	if a.checksum != "" {
+		instr += " --checksum=" + a.checksum
+	}
+	p.dest = a.dest
+	if !path.IsAbs(p.dest) {
+		workdir := c.cur.cfg.Config.WorkingDir
+		if workdir == "" {
+			workdir = "/"
+		}
+		p.dest = path.Join(workdir, p.dest) + map[bool]string{true: "/", false: ""}[strings.HasSuffix(a.dest, "/") || a.dest == "."]
+	}
+	j := c.s.j
+	fsFn := func(ctx context.Context, snap Snapshot, _ *progress.Vertex) error {
+		return p.apply(ctx, j, snap)
+	}
+	return &step{instr: instr, inputs: p.inputs, kind: a.kw, history: history, contentInHistory: known, fs: fsFn}, nil
+}
+
+// copyText is the instruction's text: flags are the keyword and the
+// flags that shape the result; instr adds the sources and destination
+// (the cache key's text and the history's when the content is unknown).
+func copyText(a copyArgs) (flags, instr string) {
+	var b strings.Builder
+	b.WriteString(a.kw)
+	if a.from != "" {
+		b.WriteString(" --from=" + a.from)
+	}
+	if a.parents {
+		b.WriteString(" --parents")
+	}
+	if a.chown != "" {
+		b.WriteString(" --chown=" + a.chown)
+	}
+	if a.chmod != "" {
+		b.WriteString(" --chmod=" + a.chmod)
+	}
+	if a.unpack != nil {
+		b.WriteString(" --unpack=" + strconv.FormatBool(*a.unpack))
+	}
+	flags = b.String()
+	for _, s := range a.sources {
+		b.WriteString(" " + s)
+	}
+	for _, in := range a.inline {
+		b.WriteString(" <<" + in.Name)
+	}
+	b.WriteString(" " + a.dest)
+	return flags, b.String()
+}
+
+// planSources resolves the sources and computes the cache inputs and the
+// history's content parts.
+func (c *stageCtx) planSources(ctx context.Context, p *copyPlan) error {
+	a, j := p.a, c.s.j
+	if len(p.local) > 0 && a.from == "" {
 		bc := j.opts.Context
 		if bc == nil {
-			return nil, errdefs.InvalidArgumentf("%s: the build has no context to copy from", where)
+			return errdefs.InvalidArgumentf("%s: the build has no context to copy from", p.where)
 		}
-		var err error
-		if sel, err = bc.Select(ctx, a.kw, local, buildcontext.SelectOptions{Exclude: a.exclude, Cache: j.opts.StatCache}); err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
+		sel, err := bc.Select(ctx, a.kw, p.local, buildcontext.SelectOptions{Exclude: a.exclude, Cache: j.opts.StatCache})
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.where, err)
 		}
 		if len(sel.Sources) > 1 && !strings.HasSuffix(a.dest, "/") {
-			return nil, errdefs.InvalidArgumentf("%s: when using %s with more than one source file, the destination must be a directory and end with a /", where, a.kw)
+			return p.errMultiDest()
 		}
 		sum, err := sel.Checksum(ctx, bc, buildcontext.ChecksumOptions{Instruction: a.kw, Exclude: a.exclude, Cache: j.opts.StatCache})
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
+			return fmt.Errorf("%s: %w", p.where, err)
 		}
-		inputs = append(inputs, "context="+sum.String())
+		p.sel = sel
+		p.inputs = append(p.inputs, "context="+sum.String())
 		kind := "multi"
 		if len(sel.Sources) == 1 {
 			kind = "file"
@@ -127,124 +167,121 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 				kind = "dir"
 			}
 		}
-		parts = append(parts, contentPart{kind, sum})
-	} else if len(local) > 0 {
+		p.parts = append(p.parts, contentPart{kind, sum})
+	} else if len(p.local) > 0 {
 		// --from a stage or an image: the key is its state ID and the
 		// patterns; the tree is only opened (mounted) on a cache miss.
-		id, chainID, err := c.fromState(ctx, a.from, where)
+		id, chainID, err := c.fromState(ctx, a.from, p.where)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		inputs = append(inputs, "from="+id.String())
-		inputs = append(inputs, local...)
-		fromChain = &chainID
+		p.inputs = append(p.inputs, "from="+id.String())
+		p.inputs = append(p.inputs, p.local...)
+		p.fromChain = &chainID
 		// Not a hash of the files: the --from state (content-derived: a
 		// base image's ID, a stage's steps and layers) and the patterns.
-		parts = append(parts, contentPart{"from", digest.FromString(strings.Join(append([]string{id.String()}, local...), "\n"))})
+		p.parts = append(p.parts, contentPart{"from", digest.FromString(strings.Join(append([]string{id.String()}, p.local...), "\n"))})
 	}
-	for _, u := range urls {
+	for _, u := range p.urls {
 		// With --checksum the content is known; otherwise the server's
 		// validators (ETag, Last-Modified, length) stand for it, as BuildKit
 		// uses them, so a changed remote file misses the cache.
-		inputs = append(inputs, "url="+u)
+		p.inputs = append(p.inputs, "url="+u)
 		if a.checksum != "" {
-			parts = append(parts, contentPart{"file", digest.FromString(u + "\n" + a.checksum)})
-		} else {
-			parts = append(parts, contentPart{}) // content unknown until downloaded
+			p.parts = append(p.parts, contentPart{"file", digest.FromString(u + "\n" + a.checksum)})
+			continue
 		}
-		if a.checksum == "" {
-			v, err := copier.URLValidators(ctx, u)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", where, err)
-			}
-			inputs = append(inputs, v)
+		p.parts = append(p.parts, contentPart{}) // content unknown until downloaded
+		v, err := copier.URLValidators(ctx, u)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.where, err)
+		}
+		p.inputs = append(p.inputs, v)
+	}
+	for _, in := range a.inline {
+		p.inputs = append(p.inputs, "inline="+in.Name+"="+in.Content)
+		p.parts = append(p.parts, contentPart{"file", digest.FromString(in.Name + "\n" + in.Content)})
+	}
+	return nil
+}
+
+// apply copies into the step's snapshot (on a cache miss).
+func (p *copyPlan) apply(ctx context.Context, j *job, snap Snapshot) error {
+	a := p.a
+	root := snap.Root()
+	own, err := copier.ResolveChown(root, a.chown)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.where, err)
+	}
+	if own == nil && p.sel != nil {
+		own = &copier.Owner{} // context files belong to root unless --chown
+	}
+	cp := &copier.Copier{Root: root, Upper: snap.Upper(), Own: own, Mode: p.mode}
+	if len(a.inline) > 0 || len(p.urls) > 0 || p.fromChain != nil {
+		cp.Upper = "" // direct writes only when every write goes there
+	}
+	if p.sel != nil {
+		if err := cp.CopySelection(ctx, j.opts.Context, p.sel, p.dest, a.parents, a.kw == "ADD" && (a.unpack == nil || *a.unpack), j.b.Unpacker); err != nil {
+			return fmt.Errorf("%s: %w", p.where, err)
 		}
 	}
 	for _, in := range a.inline {
-		inputs = append(inputs, "inline="+in.Name+"="+in.Content)
-		parts = append(parts, contentPart{"file", digest.FromString(in.Name + "\n" + in.Content)})
+		if err := cp.WriteInline(p.dest, in); err != nil {
+			return fmt.Errorf("%s: %w", p.where, err)
+		}
 	}
-	history, known := hist.String()+" # buildkit", false
-	if h, ok := sourceHash(parts); ok {
-		history, known = flags.String()+" "+h+" in "+a.dest, true
+	if p.fromChain != nil {
+		if err := p.copyFrom(ctx, j, cp); err != nil {
+			return err
+		}
 	}
+	for _, u := range p.urls {
+		if err := cp.Download(ctx, u, p.dest, a.checksum); err != nil {
+			return fmt.Errorf("%s: %w", p.where, err)
+		}
+	}
+	return nil
+}
 
-	workdir := c.cur.cfg.Config.WorkingDir
-	dest := a.dest
-	if !path.IsAbs(dest) {
-		if workdir == "" {
-			workdir = "/"
-		}
-		dest = path.Join(workdir, dest) + map[bool]string{true: "/", false: ""}[strings.HasSuffix(a.dest, "/") || a.dest == "."]
+// copyFrom copies the local sources out of --from's layers.
+func (p *copyPlan) copyFrom(ctx context.Context, j *job, cp *copier.Copier) error {
+	a := p.a
+	dir, release, err := j.b.Snapshots.View(ctx, *p.fromChain)
+	if err != nil {
+		return fmt.Errorf("%s --from=%s: %w", p.where, a.from, err)
 	}
-	fsFn := func(ctx context.Context, snap Snapshot, v *progress.Vertex) error {
-		root := snap.Root()
-		own, err := copier.ResolveChown(root, a.chown)
+	defer release()
+	cp.Tree = &copier.Tree{Dir: dir}
+	var matches, patterns []string
+	for _, s := range p.local {
+		m, err := copier.ResolveSources(cp.Tree, s)
 		if err != nil {
-			return fmt.Errorf("%s: %w", where, err)
+			return fmt.Errorf("%s: %w", p.where, err)
 		}
-		if own == nil && sel != nil {
-			own = &copier.Owner{} // context files belong to root unless --chown
+		matches = append(matches, m...)
+		for range m {
+			patterns = append(patterns, s)
 		}
-		cp := &copier.Copier{Root: root, Upper: snap.Upper(), Own: own, Mode: mode}
-		if len(a.inline) > 0 || len(urls) > 0 || fromChain != nil {
-			cp.Upper = "" // direct writes only when every write goes there
-		}
-		if sel != nil {
-			if err := cp.CopySelection(ctx, j.opts.Context, sel, dest, a.parents, a.kw == "ADD" && (a.unpack == nil || *a.unpack), j.b.Unpacker); err != nil {
-				return fmt.Errorf("%s: %w", where, err)
-			}
-		}
-		for _, in := range a.inline {
-			if err := cp.WriteInline(dest, in); err != nil {
-				return fmt.Errorf("%s: %w", where, err)
-			}
-		}
-		if fromChain != nil {
-			dir, release, err := j.b.Snapshots.View(ctx, *fromChain)
-			if err != nil {
-				return fmt.Errorf("%s --from=%s: %w", where, a.from, err)
-			}
-			defer release()
-			cp.Tree = &copier.Tree{Dir: dir}
-			var matches, patterns []string
-			for _, s := range local {
-				m, err := copier.ResolveSources(cp.Tree, s)
-				if err != nil {
-					return fmt.Errorf("%s: %w", where, err)
-				}
-				matches = append(matches, m...)
-				for range m {
-					patterns = append(patterns, s)
-				}
-			}
-			if len(matches) > 1 && !strings.HasSuffix(a.dest, "/") {
-				return errdefs.InvalidArgumentf("%s: when using %s with more than one source file, the destination must be a directory and end with a /", where, a.kw)
-			}
-			for i, m := range matches {
-				d := dest
-				if a.parents {
-					isDir := false
-					if p, err := securejoin.SecureJoin(dir, m); err == nil {
-						if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
-							isDir = true
-						}
-					}
-					d = copier.ParentsDest(dest, patterns[i], m, isDir)
-				}
-				if err := cp.CopyMatch(ctx, m, d, false, nil); err != nil {
-					return fmt.Errorf("%s: %w", where, err)
-				}
-			}
-		}
-		for _, u := range urls {
-			if err := cp.Download(ctx, u, dest, a.checksum); err != nil {
-				return fmt.Errorf("%s: %w", where, err)
-			}
-		}
-		return nil
 	}
-	return &step{instr: instr, inputs: inputs, kind: a.kw, history: history, contentInHistory: known, fs: fsFn}, nil
+	if len(matches) > 1 && !strings.HasSuffix(a.dest, "/") {
+		return p.errMultiDest()
+	}
+	for i, m := range matches {
+		d := p.dest
+		if a.parents {
+			isDir := false
+			if fp, err := securejoin.SecureJoin(dir, m); err == nil {
+				if fi, err := os.Lstat(fp); err == nil && fi.IsDir() {
+					isDir = true
+				}
+			}
+			d = copier.ParentsDest(p.dest, patterns[i], m, isDir)
+		}
+		if err := cp.CopyMatch(ctx, m, d, false, nil); err != nil {
+			return fmt.Errorf("%s: %w", p.where, err)
+		}
+	}
+	return nil
 }
 
 // contentPart is the content hash of some of a COPY/ADD's sources: kind is
