@@ -7,6 +7,7 @@ import (
 
 	dref "github.com/distribution/reference"
 	"github.com/hoistproject/hoist/internal/metadata"
+	"github.com/opencontainers/go-digest"
 )
 
 // InspectConfig is the Config object of `docker image inspect` as docker's
@@ -186,9 +187,9 @@ type HistoryItem struct {
 	Comment   string
 }
 
-// History returns the history of the image ref names, newest first. Lines
-// are attributed to the image and its recorded parents, top down; the rest
-// are "<missing>", as docker does.
+// History returns the history of the image ref names, newest first. The
+// image's ID is on the top line, each recorded parent's on the line of its
+// own newest history entry; the rest are "<missing>", as docker's.
 func (s *Store) History(ctx context.Context, ref string) ([]HistoryItem, error) {
 	f, err := s.Get(ctx, ref)
 	if err != nil {
@@ -208,27 +209,57 @@ func (s *Store) History(ctx context.Context, ref string) ([]HistoryItem, error) 
 		}
 		out = append([]HistoryItem{it}, out...)
 	}
+	// The image and its recorded parents (the images it was built or
+	// committed from), with their tags.
+	type ancestor struct {
+		id   digest.Digest
+		tags []string
+	}
+	var chain []ancestor
 	err = s.db.View(ctx, func(tx *metadata.Tx) error {
-		id := f.ID
-		for i := range out {
-			out[i].ID = id.String()
+		for id := f.ID; len(chain) < len(out); {
+			a := ancestor{id: id}
 			for _, n := range namesOf(tx, id) {
 				if nn, err := dref.ParseNormalizedNamed(n); err == nil {
 					if _, ok := nn.(dref.NamedTagged); ok {
-						out[i].Tags = append(out[i].Tags, dref.FamiliarString(nn))
+						a.tags = append(a.tags, dref.FamiliarString(nn))
 					}
 				}
 			}
+			chain = append(chain, a)
 			r, ok, err := getRecord(tx, id)
 			if err != nil || !ok || r.Parent == "" {
 				return err
 			}
-			id = r.Parent
-			if _, ok, _ := getRecord(tx, id); !ok {
+			if _, ok, _ := getRecord(tx, r.Parent); !ok {
 				return nil
 			}
+			id = r.Parent
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	// Each goes on the row of its own newest history entry: the image on
+	// the top row, a parent as many rows down as the image has more
+	// entries than it. The rows between are steps that left no image of
+	// their own (a build's steps, as BuildKit's): "<missing>".
+	prev := -1
+	for i, a := range chain {
+		row := 0
+		if i > 0 {
+			p, err := s.Get(ctx, a.id.String())
+			if err != nil {
+				break
+			}
+			row = len(out) - len(p.Config.History)
+		}
+		if row <= prev || row >= len(out) {
+			break
+		}
+		out[row].ID, out[row].Tags = a.id.String(), a.tags
+		prev = row
+	}
 	return out, err
 }
