@@ -2,6 +2,7 @@ package images
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -58,15 +59,18 @@ type InspectMetadata struct {
 // InspectHead and InspectTail are the fields of an image's inspect object
 // before and after Config (shared by InspectResponse and InspectTemplate).
 type InspectHead struct {
-	ID            string `json:"Id"`
-	RepoTags      []string
-	RepoDigests   []string
-	Parent        string
-	Comment       string
-	Created       string
-	Container     string `json:",omitempty"`
-	DockerVersion string
-	Author        string
+	ID          string `json:"Id"`
+	RepoTags    []string
+	RepoDigests []string
+	Parent      string
+	Comment     string
+	Created     string
+	// Container and ContainerConfig are the container a commit was
+	// made from (docker 20.10's fields; empty for other images).
+	Container       string
+	ContainerConfig InspectConfig
+	DockerVersion   string
+	Author          string
 }
 
 // InspectTail: see InspectHead.
@@ -76,6 +80,7 @@ type InspectTail struct {
 	Os           string
 	OsVersion    string `json:",omitempty"`
 	Size         int64
+	VirtualSize  int64 // Size (docker 20.10 still has it)
 	GraphDriver  GraphDriver
 	RootFS       InspectRootFS
 	Metadata     InspectMetadata
@@ -148,6 +153,7 @@ func (s *Store) Inspect(ctx context.Context, ref string) (*InspectResponse, erro
 			Os:           c.OS,
 			OsVersion:    c.OSVersion,
 			Size:         f.Size,
+			VirtualSize:  f.Size,
 			GraphDriver:  GraphDriver{Name: "overlay2", Data: map[string]string{}},
 			RootFS:       InspectRootFS{Type: "layers", Layers: []string{}},
 			Metadata:     InspectMetadata{LastTagTime: f.LastTagTime},
@@ -155,6 +161,9 @@ func (s *Store) Inspect(ctx context.Context, ref string) (*InspectResponse, erro
 	}
 	if f.Parent != "" {
 		ir.Parent = f.Parent.String()
+	}
+	if c.ContainerConfig != nil {
+		ir.ContainerConfig = *c.ContainerConfig
 	}
 	if c.Created != nil {
 		ir.Created = c.Created.UTC().Format(time.RFC3339Nano)
@@ -165,7 +174,13 @@ func (s *Store) Inspect(ctx context.Context, ref string) (*InspectResponse, erro
 		ir.RootFS.Layers = append(ir.RootFS.Layers, d.String())
 	}
 	if n := len(f.Layers); n > 0 {
-		ir.GraphDriver.Data["UpperDir"] = s.ls.DiffDir(f.Layers[n-1].ChainID)
+		// docker's overlay2 keys: the top layer is the upper dir; merged/
+		// and work/ are where it would be mounted (hoist mounts images only
+		// under containers, so they stay absent, as docker's unmounted ones)
+		top := s.ls.DiffDir(f.Layers[n-1].ChainID)
+		ir.GraphDriver.Data["UpperDir"] = top
+		ir.GraphDriver.Data["MergedDir"] = filepath.Join(filepath.Dir(top), "merged")
+		ir.GraphDriver.Data["WorkDir"] = filepath.Join(filepath.Dir(top), "work")
 		var lower []string
 		for i := n - 2; i >= 0; i-- {
 			lower = append(lower, s.ls.DiffDir(f.Layers[i].ChainID))
