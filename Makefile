@@ -1,7 +1,11 @@
 GO ?= go
 BIN := bin/hoist
 
-.PHONY: build test lint unit fuzz demo bench deps clean
+.PHONY: build test lint unit fuzz demo bench deps clean install
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SYSTEMDUNITDIR ?= /etc/systemd/system
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN) ./cmd/hoist
@@ -41,6 +45,16 @@ demo: deps build
 
 bench: deps build
 	./bench/run.sh
+
+# The binary, and the systemd unit that runs `hoist system restore` at
+# boot (enabled when systemd runs this machine and DESTDIR is unset).
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/hoist
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/hoist-restore.service > $(DESTDIR)$(SYSTEMDUNITDIR)/hoist-restore.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/hoist-restore.service
+	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
+		systemctl daemon-reload && systemctl enable hoist-restore.service; fi
 
 clean:
 	rm -rf bin

@@ -26,6 +26,9 @@ func newAttachCmd(e *env) *cobra.Command {
 			if !ctr.State.Running() { // docker's client says so itself
 				return &shapedErr{err: errors.New("You cannot attach to a stopped container, start it first")}
 			}
+			if ctr.State.Status == engine.StatusRestarting {
+				return &shapedErr{err: errors.New("You cannot attach to a restarting container, wait until it is running")}
+			}
 			streams, restore := terminalStreams(e, !noStdin && ctr.Config.OpenStdin, ctr.Config.Tty)
 			sigs, stop := forwardedSignals()
 			code, err := e.engine().Attach(cmd.Context(), args[0], engine.StartOptions{Streams: streams, Signals: sigs})

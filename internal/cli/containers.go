@@ -316,6 +316,8 @@ func statusString(c *engine.Container) string {
 		return "Up " + humanDuration(time.Since(st.StartedAt)) + " (Paused)"
 	case engine.StatusExited:
 		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))
+	case engine.StatusRestarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))
 	case engine.StatusCreated:
 		return "Created"
 	}

@@ -101,7 +101,8 @@ func ctrCLI(t *testing.T, root string, stdin string, args ...string) (string, st
 	return out.String(), errOut.String(), code
 }
 
-func ctrRoot(t *testing.T) string {
+// needContainers skips t where containers cannot run (not root, no runc).
+func needContainers(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("container tests need root")
@@ -109,6 +110,11 @@ func ctrRoot(t *testing.T) string {
 	if _, err := exec.LookPath("runc"); err != nil {
 		t.Skip("runc not installed")
 	}
+}
+
+func ctrRoot(t *testing.T) string {
+	t.Helper()
+	needContainers(t)
 	root := t.TempDir()
 	t.Cleanup(func() {
 		out, _, _ := ctrCLI(t, root, "", "ps", "-aq", "--no-trunc")

@@ -56,7 +56,7 @@ func (f *createFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.macAddress, "mac-address", "", "Container MAC address (e.g., 92:d0:c6:0a:29:33)")
 	fs.StringArrayVar(&f.links, "link", nil, "Add link to another container")
 	fs.StringVarP(&f.hostname, "hostname", "h", "", "Container host name")
-	fs.StringVar(&f.restart, "restart", "no", "Restart policy to apply when a container exits (only \"no\")")
+	fs.StringVar(&f.restart, "restart", "no", "Restart policy to apply when a container exits")
 	fs.StringVarP(&f.memory, "memory", "m", "", "Memory limit")
 	fs.StringVar(&f.cpus, "cpus", "", "Number of CPUs")
 	fs.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
@@ -173,7 +173,10 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.Contain
 	hc := engine.HostConfig{
 		Binds: f.volumes, NetworkMode: f.network, ReadonlyRootfs: f.readOnly, Init: f.init,
 		AutoRemove: f.rm, CPUShares: f.cpuShares, PidsLimit: f.pidsLimit, SecurityOpt: f.securityOpt,
-		Runtime: f.runtime, RestartPolicy: f.restart, PublishAll: f.publishAll, Links: f.links,
+		Runtime: f.runtime, PublishAll: f.publishAll, Links: f.links,
+	}
+	if hc.RestartPolicy, err = engine.ParseRestartPolicy(f.restart); err != nil {
+		return o, err
 	}
 	o.Endpoint = engine.EndpointOptions{IP: f.ip, MAC: f.macAddress, Aliases: f.networkAliases}
 	if hc.Memory, err = parseBytes(f.memory); err != nil {
@@ -210,7 +213,7 @@ func (f *createFlags) options(cmd *cobra.Command, args []string) (engine.Contain
 		return o, err
 	}
 	if f.rm && f.restart != "" && f.restart != "no" {
-		return o, errdefs.InvalidArgumentf("Conflicting options: --restart and --rm")
+		return o, errdefs.InvalidArgumentf("conflicting options: cannot specify both --restart and --rm")
 	}
 	o.HostConfig = hc
 	return o, nil

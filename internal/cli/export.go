@@ -26,7 +26,7 @@ func newExportCmd(e *env) *cobra.Command {
 					return errdefs.InvalidArgumentf("cowardly refusing to save to a terminal. Use the -o flag or redirect")
 				}
 			} else {
-				err := fsutil.WriteFileAtomic(output, 0o644, func(w io.Writer) error { return e.engine().Export(cmd.Context(), args[0], w) })
+				err := fsutil.WriteFileAtomic(output, 0o600, func(w io.Writer) error { return e.engine().Export(cmd.Context(), args[0], w) })
 				var nr *fsutil.NotRegularError
 				if errors.As(err, &nr) {
 					return fmt.Errorf("failed to export container: %w", err)

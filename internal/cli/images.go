@@ -2,6 +2,7 @@ package cli
 
 import (
 	"sort"
+	"strings"
 
 	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/units"
@@ -41,8 +42,9 @@ func displayID(id string, noTrunc bool) string {
 }
 
 // imageRows expands an image into docker's rows: one per repository tag
-// (per digest too with --digests), or one <none> row.
-func imageRows(img engine.Image, digests, noTrunc bool) []imageRow {
+// (per digest too with --digests, or when the format shows {{.Digest}}:
+// withDigest), or one <none> row.
+func imageRows(img engine.Image, digests, withDigest, noTrunc bool) []imageRow {
 	base := imageRow{
 		Containers:   "N/A",
 		CreatedAt:    img.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
@@ -77,7 +79,7 @@ func imageRows(img engine.Image, digests, noTrunc bool) []imageRow {
 	for _, repo := range sortedKeys(tags) {
 		ds := dgs[repo]
 		delete(dgs, repo)
-		if !digests {
+		if !digests && !withDigest {
 			ds = nil
 		}
 		for _, t := range tags[repo] {
@@ -95,7 +97,7 @@ func imageRows(img engine.Image, digests, noTrunc bool) []imageRow {
 				add(repo, "<none>", d)
 			}
 		} else {
-			add(repo, "<none>", "<none>")
+			add(repo, "<none>", "") // docker's: no digest column asked for
 		}
 	}
 	return rows
@@ -135,7 +137,8 @@ func newImagesCmd(e *env) *cobra.Command {
 			}
 			var rows []any
 			for _, img := range list {
-				for _, r := range imageRows(img, digests, noTrunc) {
+				// docker's client shows digests for a format naming them
+				for _, r := range imageRows(img, digests, strings.Contains(format, "{{.Digest}}"), noTrunc) {
 					rows = append(rows, r)
 				}
 			}

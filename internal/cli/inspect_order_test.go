@@ -59,7 +59,7 @@ func TestInspectFieldOrder(t *testing.T) {
 		t.Fatalf("{{json .Config}} keys: %v", got)
 	}
 	top := jsonKeys(t, mustRun(t, root, "inspect", "-f", "{{json .}}", "order:1"))
-	if want := "Id RepoTags RepoDigests Parent Comment Created DockerVersion Author Config Architecture Os Size GraphDriver RootFS Metadata"; strings.Join(top, " ") != want {
+	if want := "Id RepoTags RepoDigests Parent Comment Created Container ContainerConfig DockerVersion Author Config Architecture Os Size VirtualSize GraphDriver RootFS Metadata"; strings.Join(top, " ") != want {
 		t.Fatalf("{{json .}} keys:\n got %v\nwant %s", top, want)
 	}
 	// The plain JSON: the engine's form of Config.

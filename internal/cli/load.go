@@ -28,6 +28,9 @@ func newLoadCmd(e *env) *cobra.Command {
 				for _, name := range names {
 					fmt.Fprintf(e.out, "Loaded image: %s\n", reference.Familiar(name))
 				}
+			}, Moved: func(name reference.Named, old string) {
+				// docker's notice (on stdout, also with -q)
+				fmt.Fprintf(e.out, "The image %s already exists, renaming the old one with ID %s to empty string\n", reference.Familiar(name), old)
 			}}
 			if input == "" {
 				if _, isTTY := e.inputTTY(); isTTY {

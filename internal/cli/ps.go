@@ -63,7 +63,7 @@ func newPsCmd(e *env) *cobra.Command {
 			var rows []any
 			var ids []string
 			for _, ctr := range cs {
-				r := makePsRow(cmd.Context(), ctr, noTrunc, sizes)
+				r := makePsRow(cmd.Context(), ctr, e.engine().ContainerImage(cmd.Context(), ctr), noTrunc, sizes)
 				rows = append(rows, r)
 				ids = append(ids, r.ID)
 			}
@@ -100,7 +100,8 @@ func newContainerListCmd(e *env) *cobra.Command {
 	return c
 }
 
-func makePsRow(ctx context.Context, c *engine.Container, noTrunc bool, sizes func(context.Context, *engine.Container) (int64, int64)) psRow {
+// makePsRow is c's row; img is its IMAGE (engine.ContainerImage).
+func makePsRow(ctx context.Context, c *engine.Container, img string, noTrunc bool, sizes func(context.Context, *engine.Container) (int64, int64)) psRow {
 	id := c.ID
 	// docker's command line: arguments with a space in single quotes
 	words := []string{c.Path}
@@ -111,7 +112,9 @@ func makePsRow(ctx context.Context, c *engine.Container, noTrunc bool, sizes fun
 		words = append(words, a)
 	}
 	command := strings.Join(words, " ")
-	img := c.Config.Image
+	if img == c.ImageID {
+		img = displayID(img, noTrunc)
+	}
 	if !noTrunc {
 		id = id[:12]
 		if len([]rune(command)) > 20 {
@@ -134,9 +137,12 @@ func makePsRow(ctx context.Context, c *engine.Container, noTrunc bool, sizes fun
 		ID: id, Image: img, Command: strconv.Quote(command),
 		CreatedAt:  c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
 		RunningFor: humanDuration(time.Since(c.Created)) + " ago",
-		Ports:      c.PortsString(), Status: statusString(c), Names: c.Name,
+		Status:     statusString(c), Names: c.Name,
 		Labels: labelString(c.Config.Labels), Mounts: strings.Join(mounts, ","), State: c.State.Status,
 		Networks: c.Network(), LocalVolumes: strconv.Itoa(volumes), labels: c.Config.Labels,
+	}
+	if c.State.Status == engine.StatusRunning || c.State.Status == engine.StatusPaused {
+		r.Ports = c.PortsString() // docker clears them when the process exits
 	}
 	if sizes != nil {
 		rw, rootFs := sizes(ctx, c)

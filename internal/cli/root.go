@@ -267,7 +267,7 @@ func newContainerGroupCmd(e *env) *cobra.Command {
 func newSystemGroupCmd(e *env) *cobra.Command {
 	system := &cobra.Command{Use: "system", Short: "Manage hoist", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	system.AddCommand(newSystemDfCmd(e), newSystemPruneCmd(e), newSystemCheckCmd(e), newInfoCmd(e), newEventsCmd(e))
+	system.AddCommand(newSystemDfCmd(e), newSystemPruneCmd(e), newSystemCheckCmd(e), newSystemRestoreCmd(e), newInfoCmd(e), newEventsCmd(e))
 	return system
 }
 

@@ -33,7 +33,8 @@ func newSaveCmd(e *env) *cobra.Command {
 			if fi, err := os.Stat(filepath.Dir(output)); err != nil || !fi.IsDir() {
 				return fmt.Errorf("failed to save image: invalid output path: directory %q does not exist", filepath.Dir(output))
 			}
-			err = fsutil.WriteFileAtomic(output, 0o644, func(w io.Writer) error {
+			// 0600: docker's client writes a temp file and renames it
+			err = fsutil.WriteFileAtomic(output, 0o600, func(w io.Writer) error {
 				return e.engine().Save(ctx, w, set)
 			})
 			var nr *fsutil.NotRegularError

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -92,7 +93,7 @@ func (e *env) printDfVerbose(ctx context.Context, u engine.ImageUsage, cu engine
 	fmt.Fprintf(e.out, "Images space usage:\n\n")
 	var rows []any
 	for _, iu := range u.Images {
-		for _, r := range imageRows(iu.Image, false, false) {
+		for _, r := range imageRows(iu.Image, false, false, false) {
 			rows = append(rows, dfImageRow{
 				Containers: fmt.Sprint(iu.Containers), CreatedAt: r.CreatedAt, CreatedSince: r.CreatedSince,
 				ID: r.ID, Repository: r.Repository, Tag: r.Tag, Size: units.HumanSize(iu.Size, 3),
@@ -108,7 +109,7 @@ func (e *env) printDfVerbose(ctx context.Context, u engine.ImageUsage, cu engine
 	fmt.Fprintf(e.out, "\nContainers space usage:\n\n")
 	rows = rows[:0]
 	for _, c := range cu.Each {
-		r := makePsRow(ctx, c.Container, false, nil)
+		r := makePsRow(ctx, c.Container, e.engine().ContainerImage(ctx, c.Container), false, nil)
 		r.Size = units.HumanSize(c.Size, 3)
 		rows = append(rows, r)
 	}
@@ -127,6 +128,10 @@ func (e *env) printDfVerbose(ctx context.Context, u engine.ImageUsage, cu engine
 	fmt.Fprintf(e.out, "\nBuild cache usage: %s\n\n", units.HumanSize(bu.Size, 3))
 	type cacheRow struct{ ID, Type, Size, Created, LastUsed, Usage, Shared string }
 	rows = rows[:0]
+	for _, it := range bu.Items {
+		rows = append(rows, cacheRow{ID: it.ID, Type: it.Type, Size: units.HumanSize(it.Size, 3),
+			Created: createdSince(it.Created), Shared: strconv.FormatBool(it.Shared)})
+	}
 	for _, l := range leftovers {
 		r := cacheRow{ID: l.What, Type: "interrupted", Size: units.HumanSize(l.Size, 3), Usage: "0", Shared: "false"}
 		if l.Live {

@@ -70,8 +70,12 @@ func newUpdateCmd(e *env) *cobra.Command {
 			if changed("cpuset-mems") {
 				r.CpusetMems = &cpusetMems
 			}
-			if changed("restart") && restart != "no" {
-				return errdefs.NotImplementedf("restart policy %q is not supported (daemonless): only \"no\"", restart)
+			if changed("restart") {
+				p, err := engine.ParseRestartPolicy(restart)
+				if err != nil {
+					return err
+				}
+				r.RestartPolicy = &p
 			}
 			return eachContainer(e, args, func(ref string) error { return e.engine().Update(cmd.Context(), ref, r) })
 		},
@@ -87,6 +91,6 @@ func newUpdateCmd(e *env) *cobra.Command {
 	fs.StringVar(&cpusetCpus, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
 	fs.StringVar(&cpusetMems, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
 	fs.Int64Var(&pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
-	fs.StringVar(&restart, "restart", "", "Restart policy to apply when a container exits (only \"no\")")
+	fs.StringVar(&restart, "restart", "", "Restart policy to apply when a container exits")
 	return c
 }

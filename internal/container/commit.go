@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/hoistproject/hoist/internal/archive"
@@ -15,7 +16,9 @@ type CommitOptions struct {
 }
 
 // LayerSink receives the container's changes as a layer tar and records the
-// new image (the image store, wired by the caller).
+// new image (the image store, wired by the caller); layer is nil when the
+// container changed nothing (docker then adds no layer, only a history
+// entry marked empty_layer).
 type LayerSink func(ctx context.Context, c *Container, layer io.Reader) (imageID string, err error)
 
 // Commit streams the container's upper dir as a layer tar (whiteouts for
@@ -34,9 +37,13 @@ func (m *Manager) Commit(ctx context.Context, ref string, o CommitOptions, sink 
 			defer m.Unpause(context.WithoutCancel(ctx), c.ID)
 		}
 	}
+	upper := filepath.Join(c.dir, "upper")
+	if ents, err := os.ReadDir(upper); err == nil && len(ents) == 0 {
+		return sink(ctx, c, nil)
+	}
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(archive.DiffOverlay(ctx, pw, filepath.Join(c.dir, "upper"), archive.DiffOptions{}))
+		pw.CloseWithError(archive.DiffOverlay(ctx, pw, upper, archive.DiffOptions{}))
 	}()
 	id, err := sink(ctx, c, pr)
 	pr.CloseWithError(io.ErrClosedPipe)

@@ -82,8 +82,11 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	if err := rootless.CheckLimits(hc.limits()...); err != nil {
 		return nil, errdefs.InvalidArgumentf("%v", err)
 	}
-	if hc.RestartPolicy != "" && hc.RestartPolicy != "no" {
-		return nil, errdefs.NotImplementedf("restart policy %q is not supported (daemonless): only \"no\"", hc.RestartPolicy)
+	if err := hc.RestartPolicy.Validate(); err != nil {
+		return nil, err
+	}
+	if hc.AutoRemove && !hc.RestartPolicy.IsNone() {
+		return nil, errdefs.InvalidArgumentf("can't create 'AutoRemove' container with restart policy")
 	}
 	if cfg.StopSignal != "" { // --stop-signal; docker checks the one given, not the image's
 		if _, err := parseSignal(cfg.StopSignal); err != nil {

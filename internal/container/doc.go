@@ -64,6 +64,8 @@
 //	    init/                     the init layer: empty mount points (/etc/hosts, ...) on top
 //	                              of the image's layers, so they never show in diff/commit
 //	    init.pid                  the container's init pid as the runtime wrote it
+//	    manually-stopped          marker: the user stopped or killed it since its last start
+//	                              (docker's HasBeenManuallyStopped; restart.go)
 //	    rootfs.copied             marker: rootfs/ holds a plain copy (Storage "copy", no overlayfs)
 //	container-names/<name>        one file per container name, holding the ID; created with
 //	                              O_EXCL so names are unique across concurrent hoist processes
@@ -95,6 +97,24 @@
 // still runs stays "running" (unmonitored), otherwise the container is marked
 // exited (255, as docker does when it loses track) and its mounts and
 // runtime record are removed.
+//
+// # Restart policies (restart.go)
+//
+// --restart (docker's four policies) is applied by the monitor itself: when
+// the process exits and the policy (re-read from the record, so update
+// --restart counts) says so, the state becomes "restarting" (RestartCount
+// incremented; attached clients and waiters get the exit code), the
+// monitor waits docker's back-off (100 ms doubling up to a minute, back to
+// 100 ms after a run of 10 s), then starts the process again in the same
+// rootfs mount and network. A "restarting" container counts as running
+// (State.Running), as docker's. A user's stop, kill or rm -f first marks
+// the container (manually-stopped, under its lock, which the monitor also
+// holds while it restarts the process) and wakes a waiting monitor
+// (SIGUSR1 through a pidfd): no policy restarts it then; the next start
+// by the user removes the mark and resets RestartCount. Nothing restarts a
+// container whose monitor is gone: Restore (`hoist system restore`, run
+// at boot by contrib/systemd/hoist-restore.service) applies docker's rule
+// for a daemon's start to those containers.
 //
 // The starting command and the monitor talk over a socketpair (the
 // monitor's fd 3): the monitor prepares its sockets and says Ready (a

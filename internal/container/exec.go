@@ -52,6 +52,9 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 	if !c.State.Running() {
 		return 0, errdefs.Conflictf("Container %s is not running", c.ID)
 	}
+	if c.State.Status == StatusRestarting {
+		return 0, errRestarting(c)
+	}
 	if c.State.Status == StatusPaused {
 		return 0, errdefs.Conflictf("Container %s is paused, unpause the container before exec", c.ID)
 	}
@@ -282,6 +285,9 @@ func (m *Manager) Top(ctx context.Context, ref string, psArgs ...string) (TopRes
 	}
 	if !c.State.Running() {
 		return res, errdefs.Conflictf("Container %s is not running", c.ID)
+	}
+	if c.State.Status == StatusRestarting {
+		return res, errRestarting(c)
 	}
 	out, err := m.runtimeCmd(ctx, c, "ps", "--format", "json", c.ID).Output()
 	if err != nil {

@@ -69,6 +69,11 @@ type monitor struct {
 	log *logfile.Writer
 
 	copyDone chan struct{}
+
+	// wake is told (wakeSignal) when the user stops a container waiting
+	// to be restarted; backoff is the delay before the next restart.
+	wake    chan os.Signal
+	backoff backoff
 }
 
 // RunMonitor is the body of the hidden `hoist container-monitor ID` command:
@@ -94,7 +99,8 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	if err != nil {
 		return err
 	}
-	mon := &monitor{m: m, c: c, ctx: context.WithoutCancel(ctx)}
+	mon := &monitor{m: m, c: c, ctx: context.WithoutCancel(ctx), wake: make(chan os.Signal, 1)}
+	signal.Notify(mon.wake, wakeSignal) // before the state names this process
 	reply := func(msg syncMsg) {
 		b, _ := json.Marshal(msg)
 		syncFile.Write(append(b, '\n'))
@@ -151,51 +157,52 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	reply(syncMsg{Started: true, Pid: pid})
 	m.event(c, "start", nil)
 	syncFile.Close()
-	var healthDone chan struct{}
-	var healthGate recordGate
-	if health.Args(c.Config.Healthcheck) != nil {
-		healthDone = make(chan struct{})
-		probed := *c // its own copy: it reloads and saves the state
-		go m.checkHealth(&probed, c.State.StartedAt, healthDone, &healthGate)
+	var code int
+	for {
+		var oomKilled bool
+		code, oomKilled = mon.watch(pid)
+		mon.drainOutput()
+		c.State.Health = c.exitedHealth()
+		c.State.ExitCode = code
+		c.State.Pid = 0
+		c.State.FinishedAt = timeNow()
+		c.State.OOMKilled = oomKilled
+		if oomKilled {
+			m.event(c, "oom", nil)
+		}
+		m.event(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
+		delay, again := mon.restartDecision(code, c.State.FinishedAt.Sub(c.State.StartedAt))
+		if !again {
+			break
+		}
+		// Restarting (docker's state between the exit and the new
+		// process): clients attached to this run get its exit code.
+		c.State.Status = StatusRestarting
+		c.State.RestartCount++
+		if err := c.saveState(); err != nil {
+			m.log.Warn("save state", "container", c.ID, "err", err)
+		}
+		mon.srv.RunExited(code)
+		if !mon.waitRestart(delay) {
+			break
+		}
+		var err error
+		if pid, err = mon.restart(); err != nil {
+			if !errors.Is(err, errRestartCancelled) {
+				c.State.Error = err.Error()
+				var se *StartError
+				if errors.As(err, &se) {
+					c.State.ExitCode = se.Code
+				}
+			}
+			break
+		}
+		m.event(c, "start", nil)
 	}
-
-	memcg, own := proc.ContainerMemoryCgroup(pid, cgroupName(c))
-	oomBefore := 0 // the container's own cgroup is new: its every OOM kill is this run's
-	if !own {
-		oomBefore = proc.OOMKills(memcg)
-	}
-	code := waitContainer(pid)
-	if healthDone != nil {
-		close(healthDone)
-		healthGate.close() // a record under way finishes; none follows
-	}
-	oomKilled := proc.OOMKills(memcg) > oomBefore
-	patience := 20 // x 10 ms
-	if own && proc.MemoryLimitHit(memcg) {
-		patience = 300 // the limit was hit: an OOM kill is all but certain
-	}
-	for i := 0; !oomKilled && code == 137 && memcg != "" && c.HostConfig.Memory > 0 && i < patience; i++ {
-		// Killed by SIGKILL with a memory limit set: under load the cgroup's
-		// OOM counter can lag the victim's exit; give it a moment before
-		// calling it not an OOM kill. (Without a limit, stop/kill/rm -f
-		// SIGKILLs must not wait here; with one never reached, only briefly.)
-		time.Sleep(10 * time.Millisecond)
-		oomKilled = proc.OOMKills(memcg) > oomBefore
-	}
-	mon.drainOutput()
 	netw := mon.net
 	mon.net = nil // stopped after the clients know the exit code
 	mon.cleanup() // unmounts the rootfs
-	c.State.Health = c.exitedHealth()
 	c.State.Status = StatusExited
-	c.State.ExitCode = code
-	c.State.Pid = 0
-	c.State.FinishedAt = timeNow()
-	c.State.OOMKilled = oomKilled
-	if oomKilled {
-		m.event(c, "oom", nil)
-	}
-	m.event(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
 	removed := false
 	if c.HostConfig.AutoRemove {
 		if err := m.unregister(c, true); err == nil {
@@ -220,6 +227,45 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	netw.Stop()
 	_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
 	return nil
+}
+
+// watch runs the healthcheck of the process pid while waiting for its
+// exit; it returns the exit code and whether the kernel's OOM killer
+// ended it.
+func (mon *monitor) watch(pid int) (code int, oomKilled bool) {
+	m, c := mon.m, mon.c
+	var healthDone chan struct{}
+	var healthGate recordGate
+	if health.Args(c.Config.Healthcheck) != nil {
+		healthDone = make(chan struct{})
+		probed := *c // its own copy: it reloads and saves the state
+		go m.checkHealth(&probed, c.State.StartedAt, healthDone, &healthGate)
+	}
+
+	memcg, own := proc.ContainerMemoryCgroup(pid, cgroupName(c))
+	oomBefore := 0 // the container's own cgroup is new: its every OOM kill is this run's
+	if !own {
+		oomBefore = proc.OOMKills(memcg)
+	}
+	code = waitContainer(pid)
+	if healthDone != nil {
+		close(healthDone)
+		healthGate.close() // a record under way finishes; none follows
+	}
+	oomKilled = proc.OOMKills(memcg) > oomBefore
+	patience := 20 // x 10 ms
+	if own && proc.MemoryLimitHit(memcg) {
+		patience = 300 // the limit was hit: an OOM kill is all but certain
+	}
+	for i := 0; !oomKilled && code == 137 && memcg != "" && c.HostConfig.Memory > 0 && i < patience; i++ {
+		// Killed by SIGKILL with a memory limit set: under load the cgroup's
+		// OOM counter can lag the victim's exit; give it a moment before
+		// calling it not an OOM kill. (Without a limit, stop/kill/rm -f
+		// SIGKILLs must not wait here; with one never reached, only briefly.)
+		time.Sleep(10 * time.Millisecond)
+		oomKilled = proc.OOMKills(memcg) > oomBefore
+	}
+	return code, oomKilled
 }
 
 // readPidFile reads the pid the runtime wrote with --pid-file.
@@ -654,15 +700,23 @@ func (mon *monitor) cleanup() {
 		mon.net.Stop()
 		mon.net = nil
 	}
+	mon.closeStdio()
+	if mon.log != nil {
+		mon.log.Close()
+	}
+	mount.UnmountAll(filepath.Join(mon.c.dir, "rootfs"))
+}
+
+// closeStdio closes the container's stdio of the last run.
+func (mon *monitor) closeStdio() {
+	mon.mu.Lock()
+	defer mon.mu.Unlock()
 	for _, f := range []*os.File{mon.stdinW, mon.stdoutR, mon.stderrR, mon.pty} {
 		if f != nil {
 			f.Close()
 		}
 	}
-	if mon.log != nil {
-		mon.log.Close()
-	}
-	mount.UnmountAll(filepath.Join(mon.c.dir, "rootfs"))
+	mon.stdinW, mon.stdoutR, mon.stderrR, mon.pty = nil, nil, nil, nil
 }
 
 // cleanupAfterExit removes the runtime's record of c, its network helper and

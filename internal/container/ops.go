@@ -102,6 +102,15 @@ func (m *Manager) Kill(ctx context.Context, ref string, sig string) error {
 	if !c.State.Running() {
 		return errdefs.Conflictf("Cannot kill container: %s: Container %s is not running", ref, c.ID)
 	}
+	// A user's kill, whatever the signal, ends the restarts (docker's);
+	// a container waiting to be restarted has no process to signal.
+	restarting := c.State.Status == StatusRestarting
+	if err := m.cancelRestarts(ctx, c); err != nil {
+		return err
+	}
+	if restarting || c.State.Status == StatusRestarting {
+		return nil
+	}
 	return m.signal(ctx, c, s)
 }
 
@@ -127,6 +136,18 @@ func (m *Manager) Stop(ctx context.Context, ref string, timeout *int) (err error
 		return err
 	}
 	if !c.State.Running() {
+		return nil
+	}
+	if err := m.cancelRestarts(ctx, c); err != nil {
+		return err
+	}
+	return m.stop(ctx, c, timeout)
+}
+
+// stop is Stop of c without the user's mark: restore stops an
+// unmonitored container this way before starting it again.
+func (m *Manager) stop(ctx context.Context, c *Container, timeout *int) (err error) {
+	if !c.State.Running() || c.State.Status == StatusRestarting {
 		return nil
 	}
 	defer func() {
@@ -201,6 +222,8 @@ func (m *Manager) setPaused(ctx context.Context, ref string, pause bool) error {
 		return errdefs.Conflictf("Container %s is not paused", c.ID)
 	case !c.State.Running():
 		return errdefs.Conflictf("Container %s is not running", c.ID)
+	case c.State.Status == StatusRestarting:
+		return errRestarting(c)
 	case pause && c.State.Status == StatusPaused:
 		return errdefs.Conflictf("Container %s is already paused", c.ID)
 	}
@@ -233,10 +256,18 @@ func (m *Manager) Remove(ctx context.Context, ref string, o RemoveOptions) error
 			if c.State.Status == StatusPaused {
 				return errdefs.Conflictf("You cannot remove a paused container %s. Unpause and then stop the container before attempting removal or force remove", c.ID)
 			}
-			return errdefs.Conflictf("You cannot remove a running container %s. Stop the container before attempting removal or force remove", c.ID)
+			return errdefs.Conflictf("You cannot remove a %s container %s. Stop the container before attempting removal or force remove", c.State.Status, c.ID)
 		}
-		if err := m.signal(ctx, c, syscall.SIGKILL); err != nil {
+		if err := m.cancelRestarts(ctx, c); err != nil {
+			if errdefs.IsNotFound(err) {
+				return nil // removed meanwhile
+			}
 			return err
+		}
+		if c.State.Status != StatusRestarting && c.State.Running() {
+			if err := m.signal(ctx, c, syscall.SIGKILL); err != nil {
+				return err
+			}
 		}
 		if !m.waitTimeout(ctx, c, 30*time.Second) {
 			return fmt.Errorf("container %s did not stop after SIGKILL", c.ID)

@@ -65,6 +65,10 @@ func (m *Manager) start(ctx context.Context, c *Container, o StartOptions) (int,
 	// The previous run's monitor tears down its network and runtime record
 	// after reporting the exit: let it finish before this run makes new ones.
 	c.waitMonitorGone(10 * time.Second)
+	if err := c.clearManualStop(); err != nil { // a start forgets the user's stop (docker's)
+		unlock()
+		return 0, err
+	}
 	conn, exited, ok := o.Monitor.take(c.ID)
 	if !ok {
 		conn, exited, err = m.spawnMonitor(c)
@@ -284,6 +288,9 @@ func (m *Manager) Attach(ctx context.Context, ref string, o StartOptions) (int, 
 	}
 	if !c.State.Running() {
 		return 0, errdefs.FailedPreconditionf("You cannot attach to a stopped container, start it first")
+	}
+	if c.State.Status == StatusRestarting {
+		return 0, errdefs.FailedPreconditionf("You cannot attach to a restarting container, wait until it is running")
 	}
 	return m.attach(ctx, c, o)
 }

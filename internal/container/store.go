@@ -520,22 +520,29 @@ func (m *Manager) reconcile(ctx context.Context, c *Container) error {
 	if !c.State.Running() || c.monitorAlive() {
 		return nil
 	}
-	st, err := m.runtimeState(ctx, c)
-	if err == nil && (st == "running" || st == "paused") {
-		if st == "paused" {
+	st, err := m.ociRuntime(c).State(ctx, c.ID)
+	if err == nil && (st.Status == "running" || st.Status == "paused") {
+		if st.Status == "paused" {
 			c.State.Status = StatusPaused
+		}
+		if c.State.Status == StatusRestarting {
+			// The monitor died restarting it: the new process runs unmonitored.
+			c.State.Status, c.State.Pid, c.State.StartedAt = st.Status, st.Pid, timeNow()
+			return c.saveState()
 		}
 		return nil
 	}
 	m.cleanupAfterExit(ctx, c)
+	if c.State.Status != StatusRestarting { // waiting to restart, its exit code is known
+		c.State.ExitCode = 255
+		c.State.Error = "container monitor exited unexpectedly"
+	}
 	c.State.Status = StatusExited
-	c.State.ExitCode = 255
 	c.State.Pid = 0
 	c.State.MonitorPid = 0
 	if c.State.FinishedAt.IsZero() {
 		c.State.FinishedAt = timeNow()
 	}
-	c.State.Error = "container monitor exited unexpectedly"
 	return c.saveState()
 }
 

@@ -78,7 +78,7 @@ type HostConfig struct {
 	Ulimits        []spec.Ulimit         `json:"Ulimits"`
 	SecurityOpt    []string              `json:"SecurityOpt"`
 	Runtime        string                `json:"Runtime"`
-	RestartPolicy  string                `json:"-"`
+	RestartPolicy  RestartPolicy         `json:"RestartPolicy"`
 	// docker's --tmpfs (path -> options), --cap-add/--cap-drop,
 	// --group-add, --shm-size, --add-host, --dns*, --cidfile
 	Tmpfs           map[string]string `json:"Tmpfs,omitempty"`
@@ -191,10 +191,17 @@ type State struct {
 	StartedAt    time.Time `json:"StartedAt"`
 	FinishedAt   time.Time `json:"FinishedAt"`
 	Health       *Health   `json:"Health,omitempty"`
+	// RestartCount is how many times the monitor restarted the process
+	// since the user's last start (restart policy).
+	RestartCount int `json:"RestartCount,omitempty"`
 }
 
-// Running reports whether the container is running or paused.
-func (s State) Running() bool { return s.Status == StatusRunning || s.Status == StatusPaused }
+// Running reports whether the container is running, paused or
+// restarting (docker counts a container waiting to be restarted as
+// running: stop, rm and ps treat it so).
+func (s State) Running() bool {
+	return s.Status == StatusRunning || s.Status == StatusPaused || s.Status == StatusRestarting
+}
 
 // Dir is the container's directory.
 func (c *Container) Dir() string { return c.dir }

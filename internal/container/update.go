@@ -17,6 +17,8 @@ type Resources struct {
 	NanoCPUs, CPUShares, CPUPeriod        *int64
 	CPUQuota, PidsLimit                   *int64
 	CpusetCpus, CpusetMems                *string
+	// RestartPolicy is --restart (the monitor reads it at the next exit).
+	RestartPolicy *RestartPolicy
 }
 
 // Update changes c's resource limits: in its record, and in its cgroups
@@ -50,10 +52,19 @@ func (m *Manager) Update(ctx context.Context, ref string, r Resources) error {
 	if err := rootless.CheckLimits(hc.limits()...); err != nil {
 		return errdefs.InvalidArgumentf("%v", err)
 	}
+	if p := r.RestartPolicy; p != nil {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		if hc.AutoRemove && !p.IsNone() {
+			return errdefs.InvalidArgumentf("Cannot update container %s: Restart policy cannot be updated because AutoRemove is enabled for the container", c.ID)
+		}
+		hc.RestartPolicy = *p
+	}
 	if hc.MemorySwap > 0 && hc.MemorySwap < hc.Memory {
 		return errdefs.InvalidArgumentf("Memory limit should be smaller than already set memoryswap limit, update the memoryswap at the same time")
 	}
-	if c.State.Running() {
+	if c.State.Running() && c.State.Status != StatusRestarting {
 		res := specs.LinuxResources{Memory: &specs.LinuxMemory{}, CPU: &specs.LinuxCPU{Cpus: hc.CpusetCpus, Mems: hc.CpusetMems}}
 		if hc.Memory > 0 {
 			res.Memory.Limit = &hc.Memory

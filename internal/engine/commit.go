@@ -64,12 +64,16 @@ func commitLayer(ctx context.Context, st *images.Store, c *container.Container, 
 		return "", err
 	}
 	defer done()
-	// Only the blob is written now: the layer dir is unpacked on first use.
-	l, err := st.CreateLayerFromTar(lctx, parent.Record.ChainID, layer)
-	if err != nil {
-		return "", fmt.Errorf("commit %s: %w", c.ID, err)
-	}
 	cfg := *parent.Config
+	diffIDs := cfg.RootFS.DiffIDs
+	if layer != nil { // nil: nothing changed, no layer (docker's)
+		// Only the blob is written now: the layer dir is unpacked on first use.
+		l, err := st.CreateLayerFromTar(lctx, parent.Record.ChainID, layer)
+		if err != nil {
+			return "", fmt.Errorf("commit %s: %w", c.ID, err)
+		}
+		diffIDs = append(append([]digest.Digest{}, diffIDs...), l.DiffID)
+	}
 	cc := cfg.Config
 	cc.Env, cc.Cmd, cc.Entrypoint = c.Config.Env, c.Config.Cmd, c.Config.Entrypoint
 	cc.WorkingDir, cc.User, cc.Labels, cc.StopSignal = c.Config.WorkingDir, c.Config.User, c.Config.Labels, c.Config.StopSignal
@@ -85,10 +89,19 @@ func commitLayer(ctx context.Context, st *images.Store, c *container.Container, 
 	cfg.Created = &created
 	cfg.Author = o.Author
 	cfg.Comment = o.Message
-	cfg.RootFS.DiffIDs = append(append([]digest.Digest{}, cfg.RootFS.DiffIDs...), l.DiffID)
+	// docker records the container and its configuration.
+	cfg.Container = c.ID
+	cfg.ContainerConfig = &images.InspectConfig{
+		Hostname: c.Config.Hostname, Domainname: c.Config.Domainname, User: c.Config.User,
+		ExposedPorts: c.Config.ExposedPorts, Tty: c.Config.Tty, OpenStdin: c.Config.OpenStdin,
+		StdinOnce: c.Config.StdinOnce, Env: c.Config.Env, Cmd: c.Config.Cmd, Image: c.Config.Image,
+		Volumes: c.Config.Volumes, WorkingDir: c.Config.WorkingDir, Entrypoint: c.Config.Entrypoint,
+		Labels: c.Config.Labels, StopSignal: c.Config.StopSignal,
+	}
+	cfg.RootFS.DiffIDs = diffIDs
 	cfg.History = append(append([]ocispec.History{}, cfg.History...), ocispec.History{
 		Created: &created, CreatedBy: strings.Join(append([]string{c.Path}, c.Args...), " "),
-		Author: o.Author, Comment: o.Message,
+		Author: o.Author, Comment: o.Message, EmptyLayer: layer == nil,
 	})
 	raw, err := json.Marshal(cfg)
 	if err != nil {

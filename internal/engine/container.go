@@ -39,9 +39,21 @@ type (
 	HostConfig       = container.HostConfig
 	HealthConfig     = container.HealthConfig
 	LogConfig        = container.LogConfig
+	RestartPolicy    = container.RestartPolicy
+	RestoreResult    = container.RestoreResult
 	// Monitor is a container monitor started ahead of its container.
 	Monitor = container.Monitor
 )
+
+// ParseRestartPolicy reads --restart's NAME[:MAX-RETRIES].
+func ParseRestartPolicy(s string) (RestartPolicy, error) { return container.ParseRestartPolicy(s) }
+
+// RestoreContainers starts again, under new monitors, the containers
+// that their restart policy says should run but that no monitor holds
+// (after a reboot, or after their monitors were killed): `system restore`.
+func (e *Engine) RestoreContainers(ctx context.Context) ([]RestoreResult, error) {
+	return manager(e, func(m *container.Manager) ([]RestoreResult, error) { return m.Restore(ctx) })
+}
 
 // CheckLogConfig checks a --log-driver and its --log-opt values.
 func CheckLogConfig(lc LogConfig) error { return container.CheckLogConfig(lc) }

@@ -13,7 +13,9 @@
 //     Unpause, Wait, Rename, Update, RemoveContainer, Exec, Export, Diff,
 //     Logs, Top, Stats, CopyFrom/CopyTo (tar streams) and
 //     CopyToHost/CopyFromHost (cp's host side), InspectContainer,
-//     ContainerSize, PruneContainers, RunMonitor (container.go, cp.go);
+//     ContainerSize, ContainerImage (ps's IMAGE), PruneContainers,
+//     RunMonitor, RestoreContainers (system restore: restart policies
+//     after a reboot) (container.go, cp.go, list.go);
 //   - the list filters: ListContainers (ps), Volumes (volume ls), Events
 //     (events: the recorded ones, then the new ones), ParseFilters (the
 //     images and prune filters); a bad filter is a *FilterError (list.go,

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/hoistproject/hoist/internal/archive"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
@@ -145,9 +147,11 @@ type LoadOptions struct {
 	// Input is an archive file or an OCI layout directory; "" reads Stdin.
 	Input string
 	Stdin io.Reader
-	// Progress and Loaded are images.LoadOptions'.
+	// Progress, Loaded and Moved are images.LoadOptions'.
 	Progress func(member string, current, total int64)
 	Loaded   func(img images.Image, names []reference.Named)
+	// Moved is called for a name moved from another image (its ID).
+	Moved func(name reference.Named, oldID string)
 }
 
 // Load loads an image archive (plain or compressed) or an OCI layout
@@ -163,6 +167,9 @@ func (e *Engine) Load(ctx context.Context, o LoadOptions) error {
 			o.Loaded(img, names)
 		}
 	}}
+	if o.Moved != nil {
+		lo.Moved = func(name reference.Named, old digest.Digest) { o.Moved(name, old.String()) }
+	}
 	if fi, err := os.Stat(o.Input); o.Input != "" && err == nil && fi.IsDir() {
 		return st.LoadDir(ctx, o.Input, lo)
 	}

@@ -89,6 +89,34 @@ func hasStatusFilter(filters []string) bool {
 	return false
 }
 
+// ContainerImage is ps's IMAGE of c: the reference it was created from,
+// or its image's ID once that reference names another image or none (the
+// tag moved or was removed), as docker's.
+func (e *Engine) ContainerImage(ctx context.Context, c *Container) string {
+	ref := c.Config.Image
+	if ref == c.ImageID {
+		return ref
+	}
+	if e.o.Images != nil { // the front-end's own images (Options.Images)
+		if img, err := e.o.Images.ResolveImage(ctx, ref); err != nil || img.ID != c.ImageID {
+			return c.ImageID
+		}
+		return ref
+	}
+	st, err := e.images()
+	if err != nil {
+		return ref
+	}
+	img, err := st.Resolve(ctx, ref)
+	if err != nil && !errdefs.IsNotFound(err) {
+		return ref
+	}
+	if err != nil || img.ID.String() != c.ImageID {
+		return c.ImageID
+	}
+	return ref
+}
+
 // ContainerSize is docker's sizes of a container: its writable layer
 // (SizeRw) and that plus its image's (SizeRootFs).
 func (e *Engine) ContainerSize(ctx context.Context, c *Container) (rw, rootFs int64) {

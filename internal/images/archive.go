@@ -36,6 +36,10 @@ type LoadOptions struct {
 	// Loaded, if set, is called with each image as it is recorded, with
 	// the names the archive gives it.
 	Loaded func(img Image, names []reference.Named)
+	// Moved, if set, is called before Loaded for each of those names that
+	// named another image until now (docker's load then says that the old
+	// one is renamed to empty string).
+	Moved func(name reference.Named, old digest.Digest)
 }
 
 // Load reads an image archive (an uncompressed tar stream; see
@@ -74,12 +78,12 @@ func (st *Store) load(ctx context.Context, lo LoadOptions, read func(context.Con
 	if err != nil {
 		return err
 	}
-	return st.recordLoaded(ctx, loaded, lo.Loaded)
+	return st.recordLoaded(ctx, loaded, lo)
 }
 
 // recordLoaded unpacks the loaded images' layers and records them with
 // their names.
-func (st *Store) recordLoaded(ctx context.Context, loaded []imagearchive.Loaded, report func(Image, []reference.Named)) error {
+func (st *Store) recordLoaded(ctx context.Context, loaded []imagearchive.Loaded, lo LoadOptions) error {
 	defer imagearchive.DiscardStaged(loaded)
 	for _, l := range loaded {
 		raw, err := content.ReadBlob(ctx, st.cs, l.Config.Digest, MaxConfigSize)
@@ -90,12 +94,21 @@ func (st *Store) recordLoaded(ctx context.Context, loaded []imagearchive.Loaded,
 		for _, name := range l.Names {
 			n.Names = append(n.Names, name.String())
 		}
+		before, err := st.nameTargets(ctx, n.Names)
+		if err != nil {
+			return err
+		}
 		img, err := st.CreateFromBlobs(ctx, n, l.Layers)
 		if err != nil {
 			return fmt.Errorf("loading image %s: %w", l.Config.Digest, err)
 		}
-		if report != nil {
-			report(img, l.Names)
+		for i, name := range n.Names {
+			if old := before[name]; old != "" && old != img.ID && lo.Moved != nil {
+				lo.Moved(l.Names[i], old)
+			}
+		}
+		if lo.Loaded != nil {
+			lo.Loaded(img, l.Names)
 		}
 	}
 	return nil

@@ -54,10 +54,10 @@ type Config struct {
 	RootFS       ocispec.RootFS    `json:"rootfs"`
 	History      []ocispec.History `json:"history,omitempty"`
 	// Docker-only fields.
-	Comment         string           `json:"comment,omitempty"`
-	Container       string           `json:"container,omitempty"`
-	ContainerConfig *ContainerConfig `json:"container_config,omitempty"`
-	DockerVersion   string           `json:"docker_version,omitempty"`
+	Comment         string         `json:"comment,omitempty"`
+	Container       string         `json:"container,omitempty"`
+	ContainerConfig *InspectConfig `json:"container_config,omitempty"`
+	DockerVersion   string         `json:"docker_version,omitempty"`
 }
 
 // ParseConfig parses and validates a config blob.

@@ -1,6 +1,7 @@
 package images
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -133,6 +134,29 @@ func namesOf(tx *metadata.Tx, id digest.Digest) []string {
 	})
 	slices.Sort(out)
 	return out
+}
+
+// nameTargets maps each of names (normalised) to the image it names now
+// (absent: none).
+func (s *Store) nameTargets(ctx context.Context, names []string) (map[string]digest.Digest, error) {
+	out := map[string]digest.Digest{}
+	err := s.db.View(ctx, func(tx *metadata.Tx) error {
+		b := metadata.ReadBucket(tx, namesBucket)
+		if b == nil {
+			return nil
+		}
+		for _, n := range names {
+			key, err := NormalizeName(n)
+			if err != nil {
+				continue
+			}
+			if v := b.Get([]byte(key)); v != nil {
+				out[n] = digest.Digest(v)
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // setName points name at id, updating LastTagTime of id.

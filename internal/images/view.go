@@ -2,11 +2,13 @@ package images
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"time"
 
 	dref "github.com/distribution/reference"
 	"github.com/hoistproject/hoist/internal/metadata"
+	"github.com/opencontainers/go-digest"
 )
 
 // InspectConfig is the Config object of `docker image inspect` as docker's
@@ -57,15 +59,18 @@ type InspectMetadata struct {
 // InspectHead and InspectTail are the fields of an image's inspect object
 // before and after Config (shared by InspectResponse and InspectTemplate).
 type InspectHead struct {
-	ID            string `json:"Id"`
-	RepoTags      []string
-	RepoDigests   []string
-	Parent        string
-	Comment       string
-	Created       string
-	Container     string `json:",omitempty"`
-	DockerVersion string
-	Author        string
+	ID          string `json:"Id"`
+	RepoTags    []string
+	RepoDigests []string
+	Parent      string
+	Comment     string
+	Created     string
+	// Container and ContainerConfig are the container a commit was
+	// made from (docker 20.10's fields; empty for other images).
+	Container       string
+	ContainerConfig InspectConfig
+	DockerVersion   string
+	Author          string
 }
 
 // InspectTail: see InspectHead.
@@ -75,6 +80,7 @@ type InspectTail struct {
 	Os           string
 	OsVersion    string `json:",omitempty"`
 	Size         int64
+	VirtualSize  int64 // Size (docker 20.10 still has it)
 	GraphDriver  GraphDriver
 	RootFS       InspectRootFS
 	Metadata     InspectMetadata
@@ -147,6 +153,7 @@ func (s *Store) Inspect(ctx context.Context, ref string) (*InspectResponse, erro
 			Os:           c.OS,
 			OsVersion:    c.OSVersion,
 			Size:         f.Size,
+			VirtualSize:  f.Size,
 			GraphDriver:  GraphDriver{Name: "overlay2", Data: map[string]string{}},
 			RootFS:       InspectRootFS{Type: "layers", Layers: []string{}},
 			Metadata:     InspectMetadata{LastTagTime: f.LastTagTime},
@@ -154,6 +161,9 @@ func (s *Store) Inspect(ctx context.Context, ref string) (*InspectResponse, erro
 	}
 	if f.Parent != "" {
 		ir.Parent = f.Parent.String()
+	}
+	if c.ContainerConfig != nil {
+		ir.ContainerConfig = *c.ContainerConfig
 	}
 	if c.Created != nil {
 		ir.Created = c.Created.UTC().Format(time.RFC3339Nano)
@@ -164,7 +174,13 @@ func (s *Store) Inspect(ctx context.Context, ref string) (*InspectResponse, erro
 		ir.RootFS.Layers = append(ir.RootFS.Layers, d.String())
 	}
 	if n := len(f.Layers); n > 0 {
-		ir.GraphDriver.Data["UpperDir"] = s.ls.DiffDir(f.Layers[n-1].ChainID)
+		// docker's overlay2 keys: the top layer is the upper dir; merged/
+		// and work/ are where it would be mounted (hoist mounts images only
+		// under containers, so they stay absent, as docker's unmounted ones)
+		top := s.ls.DiffDir(f.Layers[n-1].ChainID)
+		ir.GraphDriver.Data["UpperDir"] = top
+		ir.GraphDriver.Data["MergedDir"] = filepath.Join(filepath.Dir(top), "merged")
+		ir.GraphDriver.Data["WorkDir"] = filepath.Join(filepath.Dir(top), "work")
 		var lower []string
 		for i := n - 2; i >= 0; i-- {
 			lower = append(lower, s.ls.DiffDir(f.Layers[i].ChainID))
@@ -186,9 +202,9 @@ type HistoryItem struct {
 	Comment   string
 }
 
-// History returns the history of the image ref names, newest first. Lines
-// are attributed to the image and its recorded parents, top down; the rest
-// are "<missing>", as docker does.
+// History returns the history of the image ref names, newest first. The
+// image's ID is on the top line, each recorded parent's on the line of its
+// own newest history entry; the rest are "<missing>", as docker's.
 func (s *Store) History(ctx context.Context, ref string) ([]HistoryItem, error) {
 	f, err := s.Get(ctx, ref)
 	if err != nil {
@@ -208,27 +224,57 @@ func (s *Store) History(ctx context.Context, ref string) ([]HistoryItem, error) 
 		}
 		out = append([]HistoryItem{it}, out...)
 	}
+	// The image and its recorded parents (the images it was built or
+	// committed from), with their tags.
+	type ancestor struct {
+		id   digest.Digest
+		tags []string
+	}
+	var chain []ancestor
 	err = s.db.View(ctx, func(tx *metadata.Tx) error {
-		id := f.ID
-		for i := range out {
-			out[i].ID = id.String()
+		for id := f.ID; len(chain) < len(out); {
+			a := ancestor{id: id}
 			for _, n := range namesOf(tx, id) {
 				if nn, err := dref.ParseNormalizedNamed(n); err == nil {
 					if _, ok := nn.(dref.NamedTagged); ok {
-						out[i].Tags = append(out[i].Tags, dref.FamiliarString(nn))
+						a.tags = append(a.tags, dref.FamiliarString(nn))
 					}
 				}
 			}
+			chain = append(chain, a)
 			r, ok, err := getRecord(tx, id)
 			if err != nil || !ok || r.Parent == "" {
 				return err
 			}
-			id = r.Parent
-			if _, ok, _ := getRecord(tx, id); !ok {
+			if _, ok, _ := getRecord(tx, r.Parent); !ok {
 				return nil
 			}
+			id = r.Parent
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	// Each goes on the row of its own newest history entry: the image on
+	// the top row, a parent as many rows down as the image has more
+	// entries than it. The rows between are steps that left no image of
+	// their own (a build's steps, as BuildKit's): "<missing>".
+	prev := -1
+	for i, a := range chain {
+		row := 0
+		if i > 0 {
+			p, err := s.Get(ctx, a.id.String())
+			if err != nil {
+				break
+			}
+			row = len(out) - len(p.Config.History)
+		}
+		if row <= prev || row >= len(out) {
+			break
+		}
+		out[row].ID, out[row].Tags = a.id.String(), a.tags
+		prev = row
+	}
 	return out, err
 }

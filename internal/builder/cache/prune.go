@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hoistproject/hoist/internal/fsutil"
@@ -17,12 +18,26 @@ import (
 )
 
 // Usage is what the build cache holds (the Build Cache line of
-// `system df`).
+// `system df`, and its rows with -v).
 type Usage struct {
-	Records int
+	Records int // Items, in number
 	// Size is the bytes of the layers only cache records use, plus the
-	// RUN --mount=type=cache directories.
-	Size int64
+	// RUN --mount=type=cache directories: the sum of the Items' sizes.
+	Size  int64
+	Items []Item
+}
+
+// Item is one row of the build cache in `system df -v`: a record (the
+// result of a step) or a cache mount.
+type Item struct {
+	ID   string
+	Type string // "regular" (a step's record) or "exec.cachemount"
+	// Size is what the item alone adds: the layers of its state that no
+	// image uses and no older record already counts (each byte is counted
+	// once, so that the sizes add up to Usage.Size).
+	Size    int64
+	Created time.Time
+	Shared  bool // an image uses the record's layer
 }
 
 // DiskUsage measures the build cache of the store's root.
@@ -33,37 +48,71 @@ func DiskUsage(ctx context.Context, st *images.Store) (Usage, error) {
 		if err != nil {
 			return err
 		}
-		reach := func(roots map[digest.Digest]bool) map[digest.Digest]bool {
-			seen := map[digest.Digest]bool{}
-			for c := range roots {
-				for c != "" && !seen[c] {
-					seen[c] = true
-					c = all[c].Parent
-				}
-			}
-			return seen
-		}
 		imgRoots := map[digest.Digest]bool{}
 		if err := st.LayerRefs(tx, imgRoots); err != nil {
 			return err
 		}
-		cacheRoots := map[digest.Digest]bool{}
-		if b := metadata.ReadBucket(tx, cacheBucket, "records"); b != nil {
-			u.Records = b.Stats().KeyN
-		}
-		if err := (Bolt{}).LayerRefs(tx, cacheRoots); err != nil {
-			return err
-		}
-		used := reach(imgRoots)
-		for c := range reach(cacheRoots) {
-			if !used[c] {
-				u.Size += all[c].Size
+		used := map[digest.Digest]bool{}
+		for c := range imgRoots {
+			for ; c != "" && !used[c]; c = all[c].Parent {
+				used[c] = true
 			}
+		}
+		type rec struct {
+			item  Item
+			chain digest.Digest
+		}
+		var recs []rec
+		if b := metadata.ReadBucket(tx, cacheBucket, "records"); b != nil {
+			err := b.ForEach(func(k, v []byte) error {
+				var r Record
+				json.Unmarshal(v, &r) // a broken one is a row of 0 B (prune removes it)
+				recs = append(recs, rec{item: Item{ID: shortID(string(k)), Type: "regular", Created: r.Created,
+					Shared: r.ChainID() != "" && used[r.ChainID()]}, chain: r.ChainID()})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		slices.SortStableFunc(recs, func(a, b rec) int { return a.item.Created.Compare(b.item.Created) })
+		counted := map[digest.Digest]bool{}
+		for _, r := range recs {
+			for c := r.chain; c != "" && !used[c] && !counted[c]; c = all[c].Parent {
+				counted[c] = true
+				r.item.Size += all[c].Size
+			}
+			u.Items = append(u.Items, r.item)
 		}
 		return nil
 	})
-	u.Size += fsutil.DirSize(filepath.Join(st.Root(), "build", "cache"))
-	return u, err
+	if err != nil {
+		return u, err
+	}
+	mounts := filepath.Join(st.Root(), "build", "cache")
+	if ents, err := os.ReadDir(mounts); err == nil {
+		for _, e := range ents {
+			fi, err := e.Info()
+			if err != nil {
+				continue
+			}
+			u.Items = append(u.Items, Item{ID: shortID(e.Name()), Type: "exec.cachemount",
+				Size: fsutil.DirSize(filepath.Join(mounts, e.Name())), Created: fi.ModTime()})
+		}
+	}
+	u.Records = len(u.Items)
+	for _, it := range u.Items {
+		u.Size += it.Size
+	}
+	return u, nil
+}
+
+// shortID is the 12-character ID docker shows of a key or name.
+func shortID(s string) string {
+	if _, hex, ok := strings.Cut(s, ":"); ok {
+		s = hex
+	}
+	return s[:min(12, len(s))]
 }
 
 // LayerRefs implements layers.Users for the build cache: every layer a

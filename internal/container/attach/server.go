@@ -139,6 +139,21 @@ func (s *Server) drop(cl *client) {
 	cl.conn.Close()
 }
 
+// RunExited tells every attached client the exit code of the run that
+// just ended and disconnects it, but goes on serving: the monitor starts
+// the container again (its restart policy), and clients that attach
+// meanwhile follow the next run.
+func (s *Server) RunExited(code int) {
+	s.mu.Lock()
+	cls := s.clients
+	s.clients = map[*client]struct{}{}
+	s.mu.Unlock()
+	for cl := range cls {
+		cl.send(FrameExit, []byte(strconv.Itoa(code)))
+		cl.conn.Close()
+	}
+}
+
 // Exit tells every attached client the exit code (when notify; else it
 // just disconnects them), stops serving and removes the socket. Clients
 // that connect later, before the socket is gone, get the code at once.

@@ -267,10 +267,11 @@ func Of(c *container.Container, atts ...networks.Attachment) Container {
 	s := c.State
 	in := Container{
 		Id: c.ID, Created: dockerTime(c.Created), Path: c.Path, Args: c.Args,
-		State: State{Status: s.Status, Running: s.Running(), Paused: s.Status == container.StatusPaused,
+		State: State{Status: s.Status, Running: s.Running(), Paused: s.Status == container.StatusPaused, Restarting: s.Status == container.StatusRestarting,
 			Dead: s.Status == container.StatusDead, Pid: s.Pid, ExitCode: s.ExitCode, Error: s.Error, OOMKilled: s.OOMKilled,
 			StartedAt: dockerTime(s.StartedAt), FinishedAt: dockerTime(s.FinishedAt), Health: inspectHealth(s.Health)},
 		Image:          c.ImageID,
+		RestartCount:   s.RestartCount,
 		ResolvConfPath: filepath.Join(c.Dir(), "resolv.conf"),
 		HostnamePath:   filepath.Join(c.Dir(), "hostname"),
 		HostsPath:      filepath.Join(c.Dir(), "hosts"),
@@ -333,7 +334,7 @@ func Of(c *container.Container, atts ...networks.Attachment) Container {
 	}
 	in.HostConfig = HostConfig{
 		Binds: binds, LogConfig: LogConfig{Type: orDefault(hc.LogConfig.Type, "json-file"), Config: hc.LogConfig.Config},
-		NetworkMode: orDefault(hc.NetworkMode, "default"), PortBindings: bindings, RestartPolicy: RestartPolicy{Name: "no"},
+		NetworkMode: orDefault(hc.NetworkMode, "default"), PortBindings: bindings, RestartPolicy: RestartPolicy{Name: orDefault(hc.RestartPolicy.Name, "no"), MaximumRetryCount: hc.RestartPolicy.MaximumRetryCount},
 		AutoRemove: hc.AutoRemove, CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, CgroupnsMode: orDefault(hc.CgroupnsMode, "host"),
 		Dns: orEmpty(hc.DNS), DnsOptions: orEmpty(hc.DNSOptions), DnsSearch: orEmpty(hc.DNSSearch),
 		ExtraHosts: hc.ExtraHosts, GroupAdd: hc.GroupAdd, ContainerIDFile: hc.ContainerIDFile,
