@@ -156,18 +156,16 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 }
 
 func (c *stageCtx) prepareWorkdir(x *dockerfile.Workdir) (*step, error) {
+	// As docker: an absolute path is kept as written (`WORKDIR /opt/`
+	// stays "/opt/" in the config), a relative one is joined to the
+	// current directory (and cleaned).
 	wd := x.Path
 	if !path.IsAbs(wd) {
-		base := c.cur.cfg.Config.WorkingDir
-		if base == "" {
-			base = "/"
-		}
-		wd = path.Join(base, wd)
+		wd = path.Join("/", c.cur.cfg.Config.WorkingDir, wd)
 	}
-	wd = path.Clean(wd)
 	h := "WORKDIR " + wd
 	st := &step{instr: h, history: h, kind: "WORKDIR", meta: func(cfg *Config) { cfg.Config.WorkingDir = wd }}
-	if wd == "/" {
+	if path.Clean(wd) == "/" {
 		return st, nil
 	}
 	user := c.cur.cfg.Config.User
