@@ -477,7 +477,7 @@ func TestRunFailureLeavesNoImage(t *testing.T) {
 	if !errors.As(r.err, &re) || re.ExitCode != 3 {
 		t.Fatalf("err = %v, want RunError code 3", r.err)
 	}
-	if !strings.Contains(r.err.Error(), `Dockerfile:3: RUN: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3`) {
+	if !strings.Contains(r.err.Error(), `Dockerfile:3: RUN: The command '/bin/sh -c exit 3' returned a non-zero code: 3`) {
 		t.Errorf("message: %v", r.err)
 	}
 	if !strings.Contains(r.out, "exiting with 3") || !strings.Contains(r.out, "ERROR") {

@@ -195,7 +195,7 @@ CMD ["sh", "-c", "echo $GREETING"]
 func TestIntegrationFailedRunLeavesNothing(t *testing.T) {
 	e := newRealEnv(t)
 	r, _ := e.build(t, "FROM busybox\nRUN echo partial > /p && echo to-stderr >&2 && exit 7\n", "", Options{Tags: []string{"bad:1"}})
-	if r.err == nil || !strings.Contains(r.err.Error(), "exit code: 7") {
+	if r.err == nil || !strings.Contains(r.err.Error(), "returned a non-zero code: 7") {
 		t.Fatalf("err = %v", r.err)
 	}
 	if !strings.Contains(r.out, "to-stderr") {

@@ -17,7 +17,9 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// RunError is a RUN step whose process exited non-zero.
+// RunError is a RUN step whose process exited non-zero. Its message is
+// docker's ("The command '/bin/sh -c ...' returned a non-zero code: N"),
+// and `build` exits with N, as docker's client does.
 type RunError struct {
 	Command  string // the argv joined, as docker prints it
 	ExitCode int
@@ -25,7 +27,7 @@ type RunError struct {
 }
 
 func (e *RunError) Error() string {
-	return fmt.Sprintf("process %q did not complete successfully: exit code: %d", e.Command, e.ExitCode)
+	return fmt.Sprintf("The command '%s' returned a non-zero code: %d", e.Command, e.ExitCode)
 }
 
 // runArgs returns the argv of a RUN, with BuildKit's heredoc rules: a RUN

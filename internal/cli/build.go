@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -194,6 +195,11 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 	opts.Progress, opts.ProgressMode = e.errOut, mode
 
 	res, err := e.engine().Build(ctx, engine.BuildOptions{Options: opts, Source: src, Dockerfile: f.file, Stdin: e.in})
+	var runErr *engine.BuildRunError
+	if errors.As(err, &runErr) {
+		// docker's client: the message alone, and the command's code.
+		return &shapedErr{err: runErr, code: runErr.ExitCode}
+	}
 	if err != nil {
 		return err
 	}

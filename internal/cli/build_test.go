@@ -96,7 +96,9 @@ func TestBuildCLI(t *testing.T) {
 	// Failures: a RUN that exits non-zero, an unknown target, a bad file.
 	os.WriteFile(filepath.Join(ctx, "Dockerfile.bad"), []byte("FROM busybox\nRUN echo failing && exit 3\n"), 0o644)
 	_, errOut, code = h.run(nil, "build", "--progress", "plain", "-f", filepath.Join(ctx, "Dockerfile.bad"), "-t", "bad", ctx)
-	if code != 1 || !strings.Contains(errOut, "Error: ") || !strings.Contains(errOut, "exit code: 3") || !strings.Contains(errOut, "failing") {
+	// docker's words and its exit status: the command's code, and the
+	// message as the last line, with no "Error:" before it.
+	if code != 3 || !strings.HasSuffix(errOut, "\nThe command '/bin/sh -c echo failing && exit 3' returned a non-zero code: 3\n") || !strings.Contains(errOut, "failing") {
 		t.Errorf("failing RUN: %d\n%s", code, errOut)
 	}
 	if _, _, code := h.run(nil, "inspect", "bad"); code == 0 {

@@ -26,6 +26,9 @@ type (
 	StoreCheckReport   = images.CheckReport
 	// BuilderOptions are the builder's options (BuildOptions.Options).
 	BuilderOptions = builder.Options
+	// BuildRunError is a RUN step that exited non-zero (its ExitCode is
+	// build's exit status, as docker's).
+	BuildRunError = builder.RunError
 )
 
 // NormalizeName is an image name's full form (docker.io/library/x:latest);
