@@ -44,7 +44,8 @@ type copyPlan struct {
 	where     string // file:line: KEYWORD, for messages
 	mode      *fs.FileMode
 	dest      string // absolute, in the image
-	local     []string
+	local     []string // as written
+	patterns  []string // local as glob patterns (see globPattern)
 	urls      []string
 	sel       *buildcontext.Selection // local sources from the context
 	fromChain *digest.Digest          // local sources from --from's layers
@@ -76,6 +77,7 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 			p.urls = append(p.urls, s)
 		} else {
 			p.local = append(p.local, s)
+			p.patterns = append(p.patterns, globPattern(s, c.s.j.file.Directives.Escape))
 		}
 	}
 	if a.checksum != "" && (len(p.urls) != 1 || len(a.sources) != 1) {
@@ -104,6 +106,18 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 		return p.apply(ctx, j, snap)
 	}
 	return &step{instr: instr, inputs: p.inputs, kind: a.kw, history: history, contentInHistory: known, fs: fsFn}, nil
+}
+
+// globPattern is a COPY/ADD source as the glob pattern that matches it.
+// Under the default escape character a backslash escapes the next
+// character in the pattern, as in docker; once `# escape=` makes the
+// backtick the escape character, a backslash in a source is a plain
+// character of the name, so it is escaped for the matcher.
+func globPattern(src string, escape rune) string {
+	if escape == 0 || escape == '\\' {
+		return src
+	}
+	return strings.ReplaceAll(src, `\`, `\\`)
 }
 
 // copyText is the instruction's text: flags are the keyword and the
@@ -147,7 +161,7 @@ func (c *stageCtx) planSources(ctx context.Context, p *copyPlan) error {
 		if bc == nil {
 			return errdefs.InvalidArgumentf("%s: the build has no context to copy from", p.where)
 		}
-		sel, err := bc.Select(ctx, a.kw, p.local, buildcontext.SelectOptions{Exclude: a.exclude, Cache: j.opts.StatCache})
+		sel, err := bc.Select(ctx, a.kw, p.patterns, buildcontext.SelectOptions{Exclude: a.exclude, Cache: j.opts.StatCache})
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.where, err)
 		}
@@ -253,8 +267,8 @@ func (p *copyPlan) copyFrom(ctx context.Context, j *job, cp *copier.Copier) erro
 	defer release()
 	cp.Tree = &copier.Tree{Dir: dir}
 	var matches, patterns []string
-	for _, s := range p.local {
-		m, err := copier.ResolveSources(cp.Tree, s)
+	for i, s := range p.local {
+		m, err := copier.ResolveSources(cp.Tree, p.patterns[i])
 		if err != nil {
 			return fmt.Errorf("%s: %w", p.where, err)
 		}
