@@ -43,7 +43,7 @@ type copyPlan struct {
 	a         copyArgs
 	where     string // file:line: KEYWORD, for messages
 	mode      *fs.FileMode
-	dest      string // absolute, in the image
+	dest      string   // absolute, in the image
 	local     []string // as written
 	patterns  []string // local as glob patterns (see globPattern)
 	urls      []string
