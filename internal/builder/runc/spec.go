@@ -124,13 +124,23 @@ func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 		return nil, func() {}, err
 	}
 	// Mount points the runtime must create (/proc, /dev, /sys on a rootfs
-	// without them, RUN --mount targets, and their missing parents) are
-	// removed afterwards, as docker and BuildKit do: they are no part of
-	// the step's layer.
+	// without them, and their missing parents) are removed afterwards, as
+	// docker and BuildKit do: they are no part of the step's layer. Of
+	// the RUN --mount targets, as BuildKit, the directories made for them
+	// stay (empty) and only the stub of a file mount (a secret's) goes.
 	spec.AdaptRootless(s)
+	stepMounts := map[string]bool{}
+	for _, m := range req.Mounts {
+		stepMounts[path.Clean("/"+m.Destination)] = true
+	}
+	var stubs []string // made for RUN --mount targets: removed if not a directory
 	for _, m := range s.Mounts {
 		if m.Destination == "/etc/hosts" || m.Destination == "/etc/resolv.conf" {
 			continue // recorded above
+		}
+		if stepMounts[path.Clean("/"+m.Destination)] {
+			stubs = append(stubs, missingPaths(req.Rootfs, m.Destination)...)
+			continue
 		}
 		created = append(created, missingPaths(req.Rootfs, m.Destination)...)
 	}
@@ -139,6 +149,11 @@ func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 			p := created[i]
 			// Only an empty file or directory, as the runtime made it.
 			if fi, err := os.Lstat(p); err == nil && (fi.IsDir() || fi.Size() == 0) {
+				_ = os.Remove(p)
+			}
+		}
+		for _, p := range stubs {
+			if fi, err := os.Lstat(p); err == nil && !fi.IsDir() && fi.Size() == 0 {
 				_ = os.Remove(p)
 			}
 		}
