@@ -23,7 +23,7 @@ import (
 type buildFlags struct {
 	tags, buildArgs, labels, cacheFrom, addHosts, ulimits, secOpts, secrets []string
 	file, target, iidfile, network, progress, platform, memory, shmSize     string
-	cpusetCPUs, cpusetMems, output                                          string
+	cpusetCPUs, cpusetMems, output, memorySwap, cgroupParent                string
 	noCache, pull, quiet, rm, forceRm, squash                               bool
 	cpuShares, cpuPeriod, cpuQuota                                          int64
 	isolation                                                               string
@@ -58,14 +58,18 @@ func newBuildCmd(e *env) *cobra.Command {
 	fl.StringVar(&f.platform, "platform", "", "Set platform if server is multi-platform capable")
 	fl.StringVarP(&f.memory, "memory", "m", "", "Memory limit")
 	fl.StringVar(&f.shmSize, "shm-size", "", "Size of /dev/shm")
+	fl.StringVar(&f.memorySwap, "memory-swap", "", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap")
+	fl.StringVar(&f.cgroupParent, "cgroup-parent", "", "Optional parent cgroup for the container")
 	fl.StringVar(&f.cpusetCPUs, "cpuset-cpus", "", "CPUs in which to allow execution (0-3, 0,1)")
 	fl.StringVar(&f.cpusetMems, "cpuset-mems", "", "MEMs in which to allow execution (0-3, 0,1)")
 	fl.StringVarP(&f.output, "output", "o", "", `Output destination (format: "type=local,dest=path")`)
 	fl.BoolVar(&f.noCache, "no-cache", false, "Do not use cache when building the image")
 	fl.BoolVar(&f.pull, "pull", false, "Always attempt to pull a newer version of the image")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
-	fl.BoolVar(&f.rm, "rm", true, "Remove intermediate containers after a successful build")
-	fl.BoolVar(&f.forceRm, "force-rm", false, "Always remove intermediate containers")
+	// hoist's RUN steps leave no container behind, whatever happens: that
+	// is --force-rm; keeping them (--rm=false) is refused.
+	fl.BoolVar(&f.rm, "rm", true, "Remove intermediate containers after a successful build (always: --rm=false is not supported)")
+	fl.BoolVar(&f.forceRm, "force-rm", false, "Always remove intermediate containers (hoist always does)")
 	fl.BoolVar(&f.squash, "squash", false, "Squash newly built layers into a single new layer")
 	fl.Int64VarP(&f.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	fl.Int64Var(&f.cpuPeriod, "cpu-period", 0, "Limit the CPU CFS (Completely Fair Scheduler) period")
@@ -79,6 +83,9 @@ func newBuildCmd(e *env) *cobra.Command {
 func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 	if err := f.trust.check(); err != nil {
 		return err
+	}
+	if !f.rm {
+		return errdefs.InvalidArgumentf("--rm=false is not supported: hoist's build steps leave no intermediate containers to keep")
 	}
 	if f.isolation != "" && f.isolation != "default" {
 		return errdefs.InvalidArgumentf("Isolation '%s' is not supported on linux: only \"default\"", f.isolation)
@@ -162,6 +169,10 @@ func (e *env) runBuild(ctx context.Context, src string, f buildFlags) error {
 	if opts.Resources.Memory, err = parseBytes(f.memory); err != nil {
 		return errdefs.InvalidArgumentf("invalid --memory %q: %v", f.memory, err)
 	}
+	if opts.Resources.MemorySwap, err = parseMemorySwap(f.memorySwap, opts.Resources.Memory); err != nil {
+		return err
+	}
+	opts.Resources.CgroupParent = f.cgroupParent
 	if opts.Resources.ShmSize, err = parseBytes(f.shmSize); err != nil {
 		return errdefs.InvalidArgumentf("invalid --shm-size %q: %v", f.shmSize, err)
 	}

@@ -131,22 +131,31 @@ func (f *createFlags) hostOptions(o *engine.ContainerOptions, hc *engine.HostCon
 	if hc.MemoryReservation, err = parseBytes(f.memoryReservation); err != nil {
 		return err
 	}
-	switch f.memorySwap {
+	hc.MemorySwap, err = parseMemorySwap(f.memorySwap, hc.Memory)
+	return err
+}
+
+// parseMemorySwap parses --memory-swap (memory plus swap; "-1":
+// unlimited swap) with docker's checks against the --memory limit, for
+// run/create and build.
+func parseMemorySwap(s string, memory int64) (int64, error) {
+	switch s {
 	case "":
+		return 0, nil
 	case "-1":
-		hc.MemorySwap = -1
-	default:
-		if hc.MemorySwap, err = parseBytes(f.memorySwap); err != nil {
-			return err
-		}
-		if hc.Memory == 0 {
-			return errdefs.InvalidArgumentf("You should always set the Memory limit when using Memoryswap limit, see usage")
-		}
-		if hc.MemorySwap < hc.Memory {
-			return errdefs.InvalidArgumentf("Minimum memoryswap limit should be larger than memory limit, see usage")
-		}
+		return -1, nil
 	}
-	return nil
+	swap, err := parseBytes(s)
+	if err != nil {
+		return 0, err
+	}
+	if memory == 0 {
+		return 0, errdefs.InvalidArgumentf("You should always set the Memory limit when using Memoryswap limit, see usage")
+	}
+	if swap < memory {
+		return 0, errdefs.InvalidArgumentf("Minimum memoryswap limit should be larger than memory limit, see usage")
+	}
+	return swap, nil
 }
 
 // checkCIDFile refuses an existing --cidfile before the container is made.

@@ -54,13 +54,17 @@ type Request struct {
 // Resources are the cgroup limits of RUN steps (docker build -m, --cpu-*).
 type Resources struct {
 	Memory     int64
-	CPUShares  int64
-	CPUPeriod  int64
-	CPUQuota   int64
-	CPUSetCPUs string
-	CPUSetMems string
-	ShmSize    int64
-	Ulimits    []string
+	MemorySwap int64 // docker's --memory-swap (-1: unlimited swap)
+	// CgroupParent is docker's --cgroup-parent: the steps' cgroups go
+	// under it (from the hierarchies' roots).
+	CgroupParent string
+	CPUShares    int64
+	CPUPeriod    int64
+	CPUQuota     int64
+	CPUSetCPUs   string
+	CPUSetMems   string
+	ShmSize      int64
+	Ulimits      []string
 	// SecurityOpt are docker's --security-opt values, as given (the
 	// builder parses them into Request.Security).
 	SecurityOpt []string
@@ -208,7 +212,8 @@ func (r *Runner) Cleanup() {
 // hoist refuses them without a delegated cgroup hierarchy).
 func (r Resources) Limits() []rootless.Limit {
 	return []rootless.Limit{
-		{Flag: "--memory", Set: r.Memory > 0}, {Flag: "--cpu-shares", Set: r.CPUShares > 0},
+		{Flag: "--memory", Set: r.Memory > 0}, {Flag: "--memory-swap", Set: r.MemorySwap != 0},
+		{Flag: "--cgroup-parent", Set: r.CgroupParent != ""}, {Flag: "--cpu-shares", Set: r.CPUShares > 0},
 		{Flag: "--cpu-period", Set: r.CPUPeriod > 0}, {Flag: "--cpu-quota", Set: r.CPUQuota > 0},
 		{Flag: "--cpuset-cpus", Set: r.CPUSetCPUs != ""}, {Flag: "--cpuset-mems", Set: r.CPUSetMems != ""},
 	}

@@ -66,6 +66,9 @@ func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 	if req.Network == "none" {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "network"})
 	}
+	if p := strings.Trim(req.Resources.CgroupParent, "/"); p != "" {
+		s.Linux.CgroupsPath = "/" + p + "/" + filepath.Base(bundle) // the step's id
+	}
 	if req.Resources.ShmSize > 0 {
 		for i := range s.Mounts {
 			if s.Mounts[i].Destination == "/dev/shm" {
@@ -187,27 +190,12 @@ func missingPaths(rootfs, dest string) []string {
 	return out
 }
 
+// resources are the step's cgroup limits, by the container package's rule.
 func resources(r Resources) *specs.LinuxResources {
 	res := &specs.LinuxResources{}
-	if r.Memory > 0 {
-		m := r.Memory
-		res.Memory = &specs.LinuxMemory{Limit: &m}
-	}
-	if r.CPUShares > 0 || r.CPUQuota > 0 || r.CPUPeriod > 0 || r.CPUSetCPUs != "" || r.CPUSetMems != "" {
-		c := &specs.LinuxCPU{Cpus: r.CPUSetCPUs, Mems: r.CPUSetMems}
-		if r.CPUShares > 0 {
-			v := uint64(r.CPUShares)
-			c.Shares = &v
-		}
-		if r.CPUQuota > 0 {
-			v := r.CPUQuota
-			c.Quota = &v
-		}
-		if r.CPUPeriod > 0 {
-			v := uint64(r.CPUPeriod)
-			c.Period = &v
-		}
-		res.CPU = c
-	}
+	spec.Limits{
+		Memory: r.Memory, MemorySwap: r.MemorySwap, CPUShares: r.CPUShares, CPUPeriod: r.CPUPeriod,
+		CPUQuota: r.CPUQuota, CpusetCpus: r.CPUSetCPUs, CpusetMems: r.CPUSetMems,
+	}.Apply(res)
 	return res
 }

@@ -137,3 +137,22 @@ func TestRunSpecHome(t *testing.T) {
 		}
 	}
 }
+
+// --cgroup-parent puts the step's cgroup under the parent; --memory-swap
+// is the step's memory+swap limit (the container package's rule).
+func TestRunSpecCgroupParentAndSwap(t *testing.T) {
+	bundle := filepath.Join(t.TempDir(), "hoist-build-1-abc")
+	os.Mkdir(bundle, 0o700)
+	s, cleanup, err := (&Runner{}).spec(Request{Rootfs: t.TempDir(), Args: []string{"true"},
+		Resources: Resources{Memory: 64 << 20, MemorySwap: 128 << 20, CgroupParent: "/ci/builds/"}}, bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleanup()
+	if s.Linux.CgroupsPath != "/ci/builds/hoist-build-1-abc" {
+		t.Errorf("cgroupsPath %q", s.Linux.CgroupsPath)
+	}
+	if m := s.Linux.Resources.Memory; m == nil || *m.Limit != 64<<20 || *m.Swap != 128<<20 {
+		t.Errorf("memory %+v", m)
+	}
+}

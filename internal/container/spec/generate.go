@@ -32,10 +32,8 @@ type Options struct {
 	// NetNS is "".
 	HostNetwork bool
 	NetNS       string
-	Memory      int64 // bytes; 0: unlimited
-	NanoCPUs    int64 // CPU quota in 1e-9 CPUs; 0: unlimited
-	CPUShares   int64
-	PidsLimit   int64
+	// Limits are the cgroup limits (docker's resource flags).
+	Limits
 	// CapAdd and CapDrop change docker's default capabilities (CapSet).
 	CapAdd, CapDrop []string
 	// GroupAdd are more groups for the process (names or numbers).
@@ -50,21 +48,13 @@ type Options struct {
 	// HostPID, HostIPC and HostUTS share the host's namespace (--pid host,
 	// --ipc host, --uts host).
 	HostPID, HostIPC, HostUTS bool
-	// More cgroup limits: docker's --memory-swap (-1: unlimited swap),
-	// --memory-reservation, --cpuset-cpus, --cpuset-mems, --cpu-period,
-	// --cpu-quota, --oom-kill-disable.
-	MemorySwap, MemoryReservation int64
-	CpusetCpus, CpusetMems        string
-	CPUPeriod, CPUQuota           int64
-	OomKillDisable                bool
 	// docker's --device, --sysctl, --domainname, --oom-score-adj,
-	// --memory-swappiness (nil: the kernel's), --cgroupns private.
-	Devices          []DeviceMapping
-	Sysctls          map[string]string
-	Domainname       string
-	OOMScoreAdj      *int
-	MemorySwappiness *int64
-	PrivateCgroupNS  bool
+	// --cgroupns private.
+	Devices         []DeviceMapping
+	Sysctls         map[string]string
+	Domainname      string
+	OOMScoreAdj     *int
+	PrivateCgroupNS bool
 	// Mounts come after the default ones (before the init mount).
 	Mounts []specs.Mount
 	// Volumes come last.
@@ -184,44 +174,7 @@ func Generate(o Options) (*specs.Spec, error) {
 	if !o.Privileged {
 		res.Devices = append(res.Devices, rules...)
 	}
-	if o.Memory > 0 || o.MemorySwap != 0 || o.MemoryReservation > 0 || o.OomKillDisable || o.MemorySwappiness != nil {
-		res.Memory = &specs.LinuxMemory{}
-		if o.MemorySwappiness != nil {
-			res.Memory.Swappiness = u64(uint64(*o.MemorySwappiness))
-		}
-		if o.Memory > 0 {
-			res.Memory.Limit = i64(o.Memory)
-		}
-		if o.MemorySwap != 0 {
-			res.Memory.Swap = i64(o.MemorySwap)
-		}
-		if o.MemoryReservation > 0 {
-			res.Memory.Reservation = i64(o.MemoryReservation)
-		}
-		if o.OomKillDisable {
-			t := true
-			res.Memory.DisableOOMKiller = &t
-		}
-	}
-	if o.NanoCPUs > 0 || o.CPUShares > 0 || o.CPUPeriod > 0 || o.CPUQuota > 0 || o.CpusetCpus != "" || o.CpusetMems != "" {
-		res.CPU = &specs.LinuxCPU{Cpus: o.CpusetCpus, Mems: o.CpusetMems}
-		if o.NanoCPUs > 0 {
-			res.CPU.Period = u64(100000)
-			res.CPU.Quota = i64(o.NanoCPUs * 100000 / 1e9)
-		}
-		if o.CPUPeriod > 0 {
-			res.CPU.Period = u64(uint64(o.CPUPeriod))
-		}
-		if o.CPUQuota > 0 {
-			res.CPU.Quota = i64(o.CPUQuota)
-		}
-		if o.CPUShares > 0 {
-			res.CPU.Shares = u64(uint64(o.CPUShares))
-		}
-	}
-	if o.PidsLimit != 0 {
-		res.Pids = &specs.LinuxPids{Limit: i64(o.PidsLimit)}
-	}
+	o.Limits.Apply(res)
 	if o.ShmSize > 0 {
 		for i := range s.Mounts {
 			if m := &s.Mounts[i]; m.Destination == "/dev/shm" {
@@ -279,4 +232,62 @@ func Bind(source, dest string, rw bool, propagation string) specs.Mount {
 		opts = append(opts, "ro")
 	}
 	return specs.Mount{Destination: dest, Type: "bind", Source: source, Options: opts}
+}
+
+// Limits are docker's cgroup flags, for containers and build steps alike.
+type Limits struct {
+	Memory            int64  // bytes; 0: unlimited
+	MemorySwap        int64  // --memory-swap: memory plus swap (-1: unlimited swap)
+	MemoryReservation int64  // --memory-reservation
+	MemorySwappiness  *int64 // nil: the kernel's
+	OomKillDisable    bool
+	NanoCPUs          int64 // --cpus, in 1e-9 CPUs; 0: unlimited
+	CPUShares         int64
+	CPUPeriod         int64
+	CPUQuota          int64
+	CpusetCpus        string
+	CpusetMems        string
+	PidsLimit         int64
+}
+
+// Apply sets l's memory, CPU and pids limits in res.
+func (l Limits) Apply(res *specs.LinuxResources) {
+	if l.Memory > 0 || l.MemorySwap != 0 || l.MemoryReservation > 0 || l.OomKillDisable || l.MemorySwappiness != nil {
+		res.Memory = &specs.LinuxMemory{}
+		if l.MemorySwappiness != nil {
+			res.Memory.Swappiness = u64(uint64(*l.MemorySwappiness))
+		}
+		if l.Memory > 0 {
+			res.Memory.Limit = i64(l.Memory)
+		}
+		if l.MemorySwap != 0 {
+			res.Memory.Swap = i64(l.MemorySwap)
+		}
+		if l.MemoryReservation > 0 {
+			res.Memory.Reservation = i64(l.MemoryReservation)
+		}
+		if l.OomKillDisable {
+			t := true
+			res.Memory.DisableOOMKiller = &t
+		}
+	}
+	if l.NanoCPUs > 0 || l.CPUShares > 0 || l.CPUPeriod > 0 || l.CPUQuota > 0 || l.CpusetCpus != "" || l.CpusetMems != "" {
+		res.CPU = &specs.LinuxCPU{Cpus: l.CpusetCpus, Mems: l.CpusetMems}
+		if l.NanoCPUs > 0 {
+			res.CPU.Period = u64(100000)
+			res.CPU.Quota = i64(l.NanoCPUs * 100000 / 1e9)
+		}
+		if l.CPUPeriod > 0 {
+			res.CPU.Period = u64(uint64(l.CPUPeriod))
+		}
+		if l.CPUQuota > 0 {
+			res.CPU.Quota = i64(l.CPUQuota)
+		}
+		if l.CPUShares > 0 {
+			res.CPU.Shares = u64(uint64(l.CPUShares))
+		}
+	}
+	if l.PidsLimit != 0 {
+		res.Pids = &specs.LinuxPids{Limit: i64(l.PidsLimit)}
+	}
 }
