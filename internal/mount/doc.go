@@ -1,5 +1,5 @@
 // Package mount describes mounts as data and is the one place in hoist that
-// performs mounts and unmounts (DESIGN.md, style rule 9).
+// performs mounts and unmounts (ARCHITECTURE.md: one owner per rule).
 //
 // A Mount is a filesystem type, a source and options in mount(8) form
 // ("ro", "rbind", "lowerdir=A:B", "upperdir=U", "workdir=W"). Other packages
