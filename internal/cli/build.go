@@ -34,7 +34,11 @@ type buildFlags struct {
 func newBuildCmd(e *env) *cobra.Command {
 	var f buildFlags
 	cmd := &cobra.Command{
-		Use:   "build [OPTIONS] PATH | URL | -",
+		Use: "build [OPTIONS] PATH | URL | -",
+		Example: `  hoist build -t app:1 .                       # ./Dockerfile, context .
+  hoist build -f docker/Dockerfile.prod --build-arg VERSION=2 -t app:2 .
+  hoist build --target test --no-cache --progress plain .
+  tar -c . | hoist build -t app:1 -               # context from a tar on stdin`,
 		Short: "Build an image from a Dockerfile",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

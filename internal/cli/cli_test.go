@@ -118,8 +118,24 @@ func TestVerbTablesAndCommandWord(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "--rm") {
 		t.Fatalf("run --help: %d %q", code, out)
 	}
-	_, errOut, code := run(t, root, "imagse")
-	if code == 0 || !strings.Contains(errOut, `unknown command "imagse"`) {
+	// docker's shape: one usage line without cobra's "[flags]", examples,
+	// one default per flag, the root's commands grouped as docker's.
+	if !strings.HasPrefix(out, "Usage:  hoist run [OPTIONS] IMAGE [COMMAND] [ARG...]\n") || strings.Contains(out, "[flags]") ||
+		!strings.Contains(out, "\nExamples:\n") || strings.Count(out, "--network string") != 1 ||
+		strings.Contains(out, "(default: bridge") {
+		t.Errorf("run --help is not in docker's shape:\n%s", out)
+	}
+	out, _, _ = run(t, root, "--help")
+	common, mgmt, rest := strings.Index(out, "\nCommon Commands:\n  run "), strings.Index(out, "\nManagement Commands:\n"), strings.Index(out, "\nCommands:\n")
+	if !strings.HasPrefix(out, "Usage:  hoist [OPTIONS] COMMAND\n") || common < 0 || mgmt < common || rest < mgmt || strings.Contains(out, "[command]") {
+		t.Errorf("--help is not grouped as docker's:\n%s", out)
+	}
+	_, errOut, _ := run(t, root, "image", "lz")
+	if !strings.HasPrefix(errOut, "hoist: unknown command: hoist image lz\n\nDid you mean this?\n\tls\n") || !strings.HasSuffix(errOut, "Run 'hoist image --help' for more information\n") {
+		t.Errorf("image lz: %q", errOut)
+	}
+	_, errOut, code = run(t, root, "imagse")
+	if code != 1 || errOut != "hoist: unknown command: hoist imagse\n\nDid you mean this?\n\timage\n\timages\n\nRun 'hoist --help' for more information\n" {
 		t.Fatalf("unknown verb: %d %q", code, errOut)
 	}
 	out, _, code = run(t, root, "ls")

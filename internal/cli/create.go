@@ -46,7 +46,7 @@ func (f *createFlags) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.workdir, "workdir", "w", "", "Working directory inside the container")
 	fs.StringVarP(&f.user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	fs.StringVar(&f.entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
-	fs.StringVar(&f.network, "network", "default", "Connect a container to a network (default: bridge; none, host)")
+	fs.StringVar(&f.network, "network", "default", "Connect a container to a network (bridge, host, none, NAME or container:NAME)")
 	fs.StringVar(&f.network, "net", "default", "Connect a container to a network")
 	fs.Lookup("net").Hidden = true
 	fs.StringArrayVar(&f.networkAliases, "network-alias", nil, "Add network-scoped alias for the container")

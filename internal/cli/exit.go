@@ -48,6 +48,11 @@ func exitCode(err error, stderr io.Writer) int {
 		}
 		return se.Code
 	}
+	var uc *unknownCommand
+	if errors.As(err, &uc) {
+		uc.print(stderr)
+		return 1
+	}
 	var fe *flagError
 	if errors.As(err, &fe) {
 		fmt.Fprintln(stderr, err)

@@ -69,7 +69,11 @@ func newRegistryServeCmd(e *env) *cobra.Command {
 	var configFile string
 	d := server.DefaultConfig()
 	c := &cobra.Command{
-		Use:   "serve [OPTIONS]",
+		Use: "serve [OPTIONS]",
+		Example: `  hoist registry serve --addr 127.0.0.1:5000           # store under --root
+  hoist registry serve --addr :5000 --htpasswd /etc/hoist/htpasswd --tls-cert c.pem --tls-key k.pem
+  hoist registry serve --s3-bucket images --s3-regionendpoint http://127.0.0.1:9000 --s3-forcepathstyle
+  hoist registry serve --proxy-remote https://registry-1.docker.io   # a pull-through cache`,
 		Short: "Serve an OCI distribution registry",
 		Long: `Serve an OCI distribution-spec 1.1 registry (with search, stars and online GC).
 

@@ -117,12 +117,13 @@ func execute(ctx context.Context, e *env, args []string) int {
 		return exitCode(engine.RunNetworkHelper(engine.Options{Root: args[1]}, args[3:], os.NewFile(3, "ready")), errOut)
 	}
 	root := newRootCommand(e, args)
+	setHelp(root)
 	root.SetArgs(args)
 	root.SetIn(in)
 	root.SetOut(out)
 	root.SetErr(errOut)
 	err := root.ExecuteContext(ctx)
-	return exitCode(err, errOut)
+	return exitCode(asUnknownCommand(root, args, err), errOut)
 }
 
 func newRootCommand(e *env, args []string) *cobra.Command {

@@ -19,7 +19,11 @@ func newRunCmd(e *env) *cobra.Command {
 	var attachTo []string
 	sigProxy := true
 	c := &cobra.Command{
-		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Use: "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Example: `  hoist run --rm busybox echo hello            # run, print, remove
+  hoist run -d --name web -p 8080:80 nginx      # in the background, port 8080 published
+  hoist run -it --rm -v "$PWD":/src -w /src debian:bookworm bash
+  hoist run -d --restart unless-stopped --network app --network-alias db postgres`,
 		Short: "Create and run a new container from an image",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
