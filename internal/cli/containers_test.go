@@ -771,6 +771,18 @@ func TestCLIRunPullsMissingImage(t *testing.T) {
 	if _, errOut, code = real("run", "--rm", "--network", "none", host+"/nosuch:1", "true"); code != 125 {
 		t.Fatalf("missing remote image: %d %q", code, errOut)
 	}
+	// No way to the registry: the message says the image is not here and
+	// could not be pulled, naming the registry.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := l.Addr().String()
+	l.Close()
+	_, errOut, code = real("run", "--rm", "--network", "none", gone+"/bb:1", "true")
+	if want := "image '" + gone + "/bb:1' is not present locally and could not be pulled from " + gone + ": "; code != 125 || !strings.Contains(errOut, want) {
+		t.Errorf("unreachable registry: %d %q, want %q", code, errOut, want)
+	}
 	// -q: no pull output
 	out, errOut, code = real("run", "--rm", "-q", "--pull", "always", "--network", "none", host+"/bb:1", "echo", "quiet")
 	if code != 0 || out != "quiet\n" || errOut != "" {

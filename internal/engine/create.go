@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -143,6 +144,11 @@ func (e *Engine) pullImage(ctx context.Context, ref string, missing bool, plat *
 		return o.Progress
 	}})
 	if err != nil {
+		var ne net.Error
+		if missing && errors.As(err, &ne) {
+			// No way to the registry: say what that means for this run.
+			err = fmt.Errorf("image '%s' is not present locally and could not be pulled from %s: %w", reference.Familiar(n), reference.Domain(n), err)
+		}
 		return &PullError{err} // run adds its "hoist: "
 	}
 	fmt.Fprintf(o.Status, "Digest: %s\n", res.Last.Digest)
