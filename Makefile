@@ -40,7 +40,9 @@ unit:
 deps:
 	./scripts/install-deps.sh
 
-demo: deps build
+# The demo needs hoist's run-time dependencies only (no peers).
+demo: build
+	./scripts/install-deps.sh --runtime
 	./scripts/demo.sh
 
 bench: deps build

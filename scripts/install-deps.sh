@@ -9,9 +9,19 @@
 #   zstd bzip2 (archive formats), debootstrap (debian fixture), python3-seccomp
 #   (libseccomp itself, which the seccomp compiler is checked against), wrk hyperfine
 #   (benchmarks); versitygw from the Go module proxy (S3 server for tests).
+#
+# With --runtime only what hoist itself needs at run time and the demo
+# uses (make demo): runc crun slirp4netns uidmap fuse-overlayfs fuse3
+# busybox-static curl; no peers, no engine started.
 set -euo pipefail
-pkgs=(runc crun busybox-static skopeo umoci apache2-utils docker-registry xz-utils zstd bzip2
-	slirp4netns uidmap fuse-overlayfs fuse3 debootstrap docker.io podman buildah wrk hyperfine curl python3-seccomp)
+runtime_pkgs=(runc crun slirp4netns uidmap fuse-overlayfs fuse3 busybox-static curl)
+pkgs=("${runtime_pkgs[@]}" skopeo umoci apache2-utils docker-registry xz-utils zstd bzip2
+	debootstrap docker.io podman buildah wrk hyperfine python3-seccomp)
+runtime_only=
+if [ "${1:-}" = --runtime ]; then
+	runtime_only=1
+	pkgs=("${runtime_pkgs[@]}")
+fi
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -25,6 +35,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ -n "$runtime_only" ]; then
+	go mod download
+	[ "$(id -u)" = 0 ] || exit 0
+	[ -c /dev/net/tun ] && chmod 0666 /dev/net/tun
+	[ -c /dev/fuse ] && chmod 0666 /dev/fuse
+	exit 0
 fi
 go mod download
 # versitygw (Versity's S3 gateway): the S3 server the registry's S3 tests and

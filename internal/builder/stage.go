@@ -277,7 +277,9 @@ func (c *stageCtx) explainMiss(ctx context.Context, v *progress.Vertex, st *step
 	case parentSeen:
 		v.Note("cache miss: instruction changed")
 	default:
-		v.Note("cache miss: parent changed")
+		// Nothing was built on this state before: a first build, or a
+		// base (FROM, an earlier step) that changed.
+		v.Note("cache miss: nothing cached on this parent yet")
 	}
 }
 
