@@ -91,6 +91,7 @@ type shapedErr struct {
 	daemon bool   // a failure docker's daemon reports
 	prog   bool   // "hoist: " first, as docker's run and create
 	then   string // the client's own line after the daemon's
+	hint   string // hoist's own advice, a line of its own after the error
 	help   string // the command path of the help hint
 }
 
@@ -108,6 +109,9 @@ func (e *shapedErr) print(w io.Writer) {
 	fmt.Fprintln(w, line)
 	if e.then != "" {
 		fmt.Fprintln(w, "Error:", e.then)
+	}
+	if e.hint != "" {
+		fmt.Fprintln(w, e.hint)
 	}
 	if e.help != "" {
 		fmt.Fprintf(w, "\nRun '%s --help' for more information\n", e.help)

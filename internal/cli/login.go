@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hoistproject/hoist/internal/engine"
+	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -66,7 +67,11 @@ func runLogin(e *env, cmd *cobra.Command, server, user, pass string, passStdin b
 	res, err := e.engine().Login(ctx, o)
 	var re *engine.RegistryError
 	if errors.As(err, &re) {
-		return e.daemonError(re.Err)
+		se := &shapedErr{err: re.Err, daemon: true}
+		if errors.Is(re.Err, errdefs.ErrUnauthorized) {
+			se.hint = "hoist: wrong username or password for " + engine.RegistryName(server)
+		}
+		return se
 	}
 	if err != nil {
 		return err

@@ -65,7 +65,7 @@ func newPullCmd(e *env) *cobra.Command {
 			rep, err := e.engine().Pull(ctx, refs, o)
 			if err != nil {
 				if errors.Is(err, errdefs.ErrNotFound) || errors.Is(err, errdefs.ErrUnauthorized) || errors.Is(err, errdefs.ErrUnavailable) || errors.Is(err, errdefs.ErrForbidden) {
-					return e.daemonError(err)
+					return e.registryError(err, reference.Domain(n))
 				}
 				return err
 			}

@@ -47,7 +47,7 @@ func newPushCmd(e *env) *cobra.Command {
 			if err != nil {
 				if errors.Is(err, errdefs.ErrNotFound) || errors.Is(err, errdefs.ErrUnauthorized) || errors.Is(err, errdefs.ErrUnavailable) ||
 					errors.Is(err, errdefs.ErrForbidden) || errors.Is(err, errdefs.ErrInvalidArgument) {
-					return e.daemonError(err)
+					return e.registryError(err, reference.Domain(n))
 				}
 				return err
 			}

@@ -25,7 +25,7 @@ func TestLoginRegistry2(t *testing.T) {
 	dir := dockerConfigDir(t)
 
 	_, errOut, code := runStdin(t, "wrong\n", "login", "-u", "hoist", "--password-stdin", reg.Host)
-	if code != 1 || errOut != "Error response from daemon: Get \"http://"+reg.Host+"/v2/\": unauthorized: authentication required\n" {
+	if code != 1 || errOut != "Error response from daemon: Get \"http://"+reg.Host+"/v2/\": unauthorized: authentication required\nhoist: wrong username or password for "+reg.Host+"\n" {
 		t.Fatalf("wrong password: %d %q", code, errOut)
 	}
 	out, _, code := runStdin(t, "s3cret\n", "login", "-u", "hoist", "--password-stdin", reg.Host)
@@ -78,5 +78,10 @@ func TestLoginRegistry2(t *testing.T) {
 	defer c2.Close()
 	if _, err := c2.Repository(n).Resolve(ctx, "v1"); err == nil || !strings.Contains(err.Error(), "unauthorized") {
 		t.Fatalf("after logout: %v", err)
+	}
+	// Logged out, pull says what the registry wants and what to do.
+	_, errOut, code = runStdin(t, "", "pull", reg.Host+"/hoist/app:v1")
+	if want := "\nhoist: " + reg.Host + " wants credentials it did not get or accept: log in with 'hoist login " + reg.Host + "'\n"; code != 1 || !strings.HasPrefix(errOut, "Error response from daemon: ") || !strings.HasSuffix(errOut, want) {
+		t.Errorf("pull without credentials: %d %q", code, errOut)
 	}
 }

@@ -64,7 +64,8 @@ func TestLoginLogout(t *testing.T) {
 
 	// wrong password: docker's daemon-style error, exit 1, nothing saved
 	out, errOut, code := runStdin(t, "nope\n", "login", "-u", "alice", "--password-stdin", reg)
-	if code != 1 || out != "" || errOut != "Error response from daemon: Get \"http://"+reg+"/v2/\": unauthorized: authentication required\n" {
+	// docker's line (scripts match it), then hoist's word on it.
+	if code != 1 || out != "" || errOut != "Error response from daemon: Get \"http://"+reg+"/v2/\": unauthorized: authentication required\nhoist: wrong username or password for "+reg+"\n" {
 		t.Fatalf("wrong password: %d %q %q", code, out, errOut)
 	}
 	if _, err := os.Stat(cfgPath); err == nil {

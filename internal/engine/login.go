@@ -179,3 +179,7 @@ func (e *Engine) Logout(ctx context.Context, server string) (LogoutResult, error
 	_, r.EraseErr = creds.Erase(ctx, server)
 	return r, nil
 }
+
+// RegistryName is the registry a login server names, as docker keys it
+// ("docker.io" for Docker Hub's addresses).
+func RegistryName(server string) string { return client.RegistryName(server) }
