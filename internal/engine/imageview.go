@@ -92,7 +92,7 @@ func (e *Engine) CheckStore(ctx context.Context, repair bool) (StoreCheckReport,
 		return StoreCheckReport{}, err
 	}
 	if repair {
-		builder.CleanupDead(s.Root(), buildRunner(s.Root()))
+		builder.CleanupDead(s.Root(), e.buildRunner(s.Root()))
 	}
 	return s.Check(ctx, repair)
 }
