@@ -13,10 +13,11 @@ import (
 	"github.com/hoistproject/hoist/internal/fsutil"
 )
 
-// prepareMountPoints makes the mount point of each of mounts inside
-// rootfs, as runc would at mount time, and sets its Destination to the
-// path it resolved to, so that the runtime finds an existing directory
-// (file, for a bind of one) with no symlink on the way: symlinks in the
+// prepareMountPoints makes the way to the mount point of each of mounts
+// inside rootfs, as runc would at mount time, and sets its Destination to
+// the path it resolved to, so that the runtime finds existing parent
+// directories (and file, for a bind of one) with no symlink on the way
+// (the mount point itself is then a plain name): symlinks in the
 // image are resolved as if rootfs were "/" (securejoin), one to a missing
 // directory included, whose directory is then made inside rootfs (crun
 // refuses a destination through a dangling symlink; runc makes it). A
@@ -55,15 +56,13 @@ func prepareMountPoints(rootfs string, mounts []specs.Mount, fixed []string) {
 	}
 }
 
-// makeMountPoint makes the directory (file: the empty file) rel inside
-// rootfs if it is missing, its parents too, and reports whether rel is
-// there as a directory (a non-directory, for file).
+// makeMountPoint makes the parent directories of rel inside rootfs, and
+// for a file the empty file rel if it is missing; it reports whether they
+// are there. A directory's own is left to the runtime, which makes it as
+// docker's does (runc gives a tmpfs on an existing directory that
+// directory's mode, on one it made the tmpfs's own, 1777).
 func makeMountPoint(rootfs, rel string, file bool) bool {
-	dir := rel
-	if file {
-		dir = filepath.Dir(rel)
-	}
-	if _, err := fsutil.MkdirAllInRoot(rootfs, "/"+dir, 0o755, -1, -1); err != nil {
+	if _, err := fsutil.MkdirAllInRoot(rootfs, "/"+filepath.Dir(rel), 0o755, -1, -1); err != nil {
 		return false
 	}
 	if !file {
