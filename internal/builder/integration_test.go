@@ -71,7 +71,9 @@ func newRealEnv(t *testing.T) *realEnv {
 	if _, err := st.Import(context.Background(), f, images.ImportOptions{Name: "busybox:latest", Changes: []string{`CMD ["sh"]`}}); err != nil {
 		t.Fatal(err)
 	}
-	b := NewLocal(st, &runc.Runner{Dir: filepath.Join(root, "build", "runc")})
+	// HOIST_RUNTIME picks the runtime of RUN steps, as hoist's own
+	// (the default one when unset).
+	b := NewLocal(st, &runc.Runner{Runtime: os.Getenv("HOIST_RUNTIME"), Dir: filepath.Join(root, "build", "runc")})
 	return &realEnv{root: root, st: st, b: b}
 }
 

@@ -14,7 +14,7 @@ func (e *env) engine() *engine.Engine {
 		o.Root, o.Logger, o.Config, o.UserAgent, o.Version = e.g.Root, e.logger(), e.g.Config, "hoist/"+Version, Version
 		// HOIST_STORAGE=copy forces plain-copy root filesystems (no
 		// overlayfs); HOIST_RUNTIME names the default OCI runtime (docker's
-		// default-runtime; runc when unset).
+		// default-runtime; when unset crun if installed, else runc).
 		o.Storage, o.Runtime = os.Getenv("HOIST_STORAGE"), os.Getenv("HOIST_RUNTIME")
 		e.eng = engine.New(o)
 	}

@@ -64,6 +64,11 @@ func (m *Manager) CreateFromImage(ctx context.Context, img Image, o CreateOption
 	if err != nil {
 		return nil, err
 	}
+	if network.Mode(hc.NetworkMode) == "host" {
+		if err := spec.CheckHostNetworkSysctls(hc.Sysctls); err != nil {
+			return nil, err
+		}
+	}
 	for flag, mode := range map[string]string{"pid": hc.PidMode, "ipc": hc.IpcMode, "uts": hc.UTSMode} {
 		switch {
 		case mode == "" || mode == "host":

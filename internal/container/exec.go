@@ -114,7 +114,8 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 	if err := os.WriteFile(procPath, b, 0o600); err != nil {
 		return 0, err
 	}
-	args := []string{"--log", logPath, "--log-format", "json", "exec", "--process", procPath, "--pid-file", pidFile}
+	rt := m.ociRuntime(c)
+	args := append(rt.LogArgs(logPath), "exec", "--process", procPath, "--pid-file", pidFile)
 	// With a terminal the runtime hands the pty over a console socket, which
 	// it does only when it detaches: hoist then waits for the process itself
 	// (as a subreaper it inherits it when the runtime exits).
@@ -146,12 +147,14 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 		args = append(args, "--console-socket", p)
 	}
 	args = append(args, c.ID)
-	cmd := m.runtimeCmd(context.WithoutCancel(ctx), c, args...)
+	cmd := rt.Command(context.WithoutCancel(ctx), args...)
 	var errBuf strings.Builder
+	var procErr *runtime.ProcessStderr
 	if s != nil && !o.Tty && !o.Detach {
 		cmd.Stdin = s.Stdin
 		cmd.Stdout = s.Stdout
-		cmd.Stderr = io.MultiWriter(orDiscard(s.Stderr), &limitedBuf{b: &errBuf})
+		procErr = rt.NewProcessStderr(orDiscard(s.Stderr), func() bool { _, err := os.Stat(pidFile); return err == nil })
+		cmd.Stderr = io.MultiWriter(procErr, &limitedBuf{b: &errBuf})
 	} else {
 		cmd.Stderr = &limitedBuf{b: &errBuf}
 	}
@@ -214,6 +217,10 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 		}()
 	}
 	err = cmd.Wait()
+	if procErr != nil {
+		_, perr := os.Stat(pidFile)
+		procErr.Done(perr == nil)
+	}
 	if err == nil && waitOwn {
 		pid, err := readPidFile(pidFile)
 		if err != nil {
@@ -234,8 +241,8 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 		return 0, err
 	}
 	if _, perr := os.Stat(pidFile); perr != nil {
-		se := classifyExecError(runtime.LastError(logPath, errBuf.String()))
-		se.Shown = s != nil && s.Stderr != nil && !o.Tty && !o.Detach
+		se := classifyExecError(runtime.LastError(logPath, errBuf.String()), o.Cmd[0])
+		se.Shown = procErr != nil && procErr.Shows() && s.Stderr != nil
 		return 0, se
 	}
 	return ee.ExitCode(), nil

@@ -483,11 +483,11 @@ func (mon *monitor) startProcess() (int, error) {
 	}
 	// With a tty: create, size the terminal, then start, so the process
 	// never sees a 0x0 terminal. Otherwise one `run --detach`.
-	args := []string{"--log", logPath, "--log-format", "json", "run", "--detach",
-		"--bundle", filepath.Join(c.dir, "bundle"), "--pid-file", pidFile}
+	args := append(m.ociRuntime(c).LogArgs(logPath), "run", "--detach",
+		"--bundle", filepath.Join(c.dir, "bundle"), "--pid-file", pidFile)
 	if c.Config.Tty {
-		args = []string{"--log", logPath, "--log-format", "json", "create",
-			"--bundle", filepath.Join(c.dir, "bundle"), "--pid-file", pidFile}
+		args = append(m.ociRuntime(c).LogArgs(logPath), "create",
+			"--bundle", filepath.Join(c.dir, "bundle"), "--pid-file", pidFile)
 	}
 	cmd := m.runtimeCmd(mon.ctx, c, args...)
 	var closeAfter []*os.File
@@ -579,7 +579,7 @@ func (mon *monitor) startProcess() (int, error) {
 			b, _ := io.ReadAll(io.LimitReader(mon.stderrR, 64*1024))
 			fallback = string(b)
 		}
-		return 0, classifyStartError(runtime.LastError(logPath, fallback))
+		return 0, classifyStartError(runtime.LastError(logPath, fallback), c.Path)
 	}
 	pid, err := readPidFile(pidFile)
 	if err != nil {
@@ -601,7 +601,7 @@ func (mon *monitor) startProcess() (int, error) {
 		}
 		if err := m.runtimeRun(mon.ctx, c, "start", c.ID); err != nil {
 			_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
-			return 0, classifyStartError(err.Error())
+			return 0, classifyStartError(err.Error(), c.Path)
 		}
 	}
 	mon.copyOutput()

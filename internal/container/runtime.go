@@ -42,12 +42,15 @@ type StartError struct {
 
 func (e *StartError) Error() string { return e.Msg }
 
-// classifyStartError maps a runtime error message to docker's exit code.
-func classifyStartError(msg string) *StartError {
+// classifyStartError maps a runtime's error starting the process whose
+// argv[0] is arg0 to docker's words and exit code.
+func classifyStartError(msg, arg0 string) *StartError {
+	msg = runtime.DockerWords(msg, arg0)
 	return &StartError{Code: runtime.ExitCode(msg), Msg: "failed to create shim task: OCI runtime create failed: " + msg + ": unknown"}
 }
 
 // classifyExecError is classifyStartError for exec, in docker's words.
-func classifyExecError(msg string) *StartError {
+func classifyExecError(msg, arg0 string) *StartError {
+	msg = runtime.DockerWords(msg, arg0)
 	return &StartError{Code: runtime.ExitCode(msg), Msg: "OCI runtime exec failed: " + msg + ": unknown"}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hoistproject/hoist/internal/container/names"
 	"github.com/hoistproject/hoist/internal/container/proc"
+	"github.com/hoistproject/hoist/internal/container/runtime"
 	"github.com/hoistproject/hoist/internal/container/volume"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/events"
@@ -70,7 +71,7 @@ func (m *Manager) OverlayKind() string { return m.overlay }
 // New returns a Manager for root, creating its directories.
 func New(root string, opts Options) (*Manager, error) {
 	if opts.Runtime == "" {
-		opts.Runtime = "runc"
+		opts.Runtime = runtime.Default()
 	}
 	if opts.Events == nil {
 		opts.Events = events.New(root)
@@ -129,11 +130,13 @@ func (m *Manager) runtimeRoot(rt string) string {
 	return filepath.Join(m.root, "runtime", filepath.Base(rt))
 }
 
+// runtimeOf is c's OCI runtime: the one it was created with (runc for a
+// record from before hoist recorded it, when runc was the only default).
 func (m *Manager) runtimeOf(c *Container) string {
 	if c.HostConfig.Runtime != "" {
 		return c.HostConfig.Runtime
 	}
-	return m.opts.Runtime
+	return "runc"
 }
 
 func newID() string {

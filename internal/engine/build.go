@@ -29,9 +29,9 @@ type BuildOptions struct {
 }
 
 // buildRunner is the OCI runtime runner of the RUN steps of builds under
-// the hoist root root.
-func buildRunner(root string) *runc.Runner {
-	return &runc.Runner{Dir: filepath.Join(root, "build", "runc")}
+// the hoist root root: the engine's default runtime, as containers'.
+func (e *Engine) buildRunner(root string) *runc.Runner {
+	return &runc.Runner{Runtime: e.o.Runtime, Dir: filepath.Join(root, "build", "runc")}
 }
 
 // Build builds an image (images missing locally are pulled) and records a
@@ -41,7 +41,7 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*builder.Result, er
 	if err != nil {
 		return nil, err
 	}
-	b := builder.NewLocal(st, buildRunner(st.Root()))
+	b := builder.NewLocal(st, e.buildRunner(st.Root()))
 	b.Logger = e.o.Logger
 	// Images that are not local are pulled (FROM, COPY --from, --pull).
 	rc, _, err := e.registryClient()

@@ -95,7 +95,7 @@ func (e *Engine) CheckStore(ctx context.Context, repair bool) (StoreCheckReport,
 		return StoreCheckReport{}, err
 	}
 	if repair {
-		builder.CleanupDead(s.Root(), buildRunner(s.Root()))
+		builder.CleanupDead(s.Root(), e.buildRunner(s.Root()))
 	}
 	rep, err := s.Check(ctx, repair)
 	if err != nil || !repair {

@@ -15,6 +15,7 @@ import (
 
 	buildcache "github.com/hoistproject/hoist/internal/builder/cache"
 	"github.com/hoistproject/hoist/internal/container"
+	ociruntime "github.com/hoistproject/hoist/internal/container/runtime"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/images"
@@ -238,7 +239,7 @@ func (e *Engine) Info(ctx context.Context) (Info, error) {
 			}
 		}
 	}
-	d.DefaultRuntime = "runc"
+	d.DefaultRuntime = ociruntime.Default()
 	if rt := e.o.Runtime; rt != "" {
 		d.DefaultRuntime = rt
 	}

@@ -1,5 +1,8 @@
-// Package runc runs the builder's RUN steps with an OCI runtime CLI (runc,
-// or a compatible one such as crun): Runner implements build.Runner. The
+// Package runc runs the builder's RUN steps with an OCI runtime CLI (the
+// engine's default runtime: crun where installed, else runc; or the one
+// HOIST_RUNTIME names), invoked through package runtime as a container's
+// runtime is (its config.json writer, crun's log option, crun without the
+// cgroup2 hierarchy on a hybrid host): Runner implements build.Runner. The
 // request types (Request, Mount, Resources) are defined here and aliased by
 // package build, so this package needs nothing of the builder.
 //
@@ -15,10 +18,10 @@
 //
 // # On-disk layout (Runner.Dir, <root>/build/runc)
 //
-//	state/                  the runtime's --root while steps run
+//	runtime/<name>/         runtime <name>'s --root while steps run
 //	bundles/<id>/           config.json, hosts, resolv.conf, runtime.log of a
 //	                        running step; <id> is hoist-build-<pid>-<random>
 //
 // Cleanup deletes the runtime containers and bundles of dead processes
-// (after a kill -9).
+// (after a kill -9), each with the runtime whose state has it.
 package runc

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -75,21 +74,29 @@ type Resources struct {
 // fds 0-2 (stdin is /dev/null), docker's default capabilities, masked paths
 // and a private /dev, /proc, /sys. Network "none" gets a new network
 // namespace; "default" and "host" share the host's (the build has no
-// bridge).
+// bridge). The runtime is invoked as a container's is (package
+// runtime: the same config.json writer, crun's hidden cgroup2 on a hybrid
+// host).
 //
-// Its directory (<root>/build/runc) holds the runtime's state (--root) and
-// the bundles (bundles/<id>/config.json) while steps run; containers of dead
-// hoist processes are deleted by Cleanup.
+// Its directory (<root>/build/runc) holds each runtime's state
+// (runtime/<name>, its --root) and the bundles (bundles/<id>/config.json)
+// while steps run; containers of dead hoist processes are deleted by
+// Cleanup, with the runtime whose state has them.
 type Runner struct {
-	Runtime string // "runc" when empty
+	Runtime string // runtime.Default() when empty
 	Dir     string
 }
 
 func (r *Runner) runtime() string {
 	if r.Runtime == "" {
-		return "runc"
+		return runtime.Default()
 	}
 	return r.Runtime
+}
+
+// oci is the runtime binary bin with its state root under r.Dir.
+func (r *Runner) oci(bin string) runtime.Runtime {
+	return runtime.Runtime{Binary: bin, Root: filepath.Join(r.Dir, "runtime", filepath.Base(bin))}
 }
 
 // Run runs req in the foreground and returns its exit code (build.Runner).
@@ -98,16 +105,16 @@ func (r *Runner) Run(ctx context.Context, req Request) (int, error) {
 	if err != nil {
 		return 0, errdefs.FailedPreconditionf("RUN needs an OCI runtime: %s not found in PATH", r.runtime())
 	}
+	rt := r.oci(bin)
 	var rnd [6]byte
 	rand.Read(rnd[:])
 	id := fmt.Sprintf("hoist-build-%d-%s", os.Getpid(), hex.EncodeToString(rnd[:]))
 	bundle := filepath.Join(r.Dir, "bundles", id)
-	state := filepath.Join(r.Dir, "state")
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		return 0, err
 	}
 	defer os.RemoveAll(bundle)
-	if err := os.MkdirAll(state, 0o700); err != nil {
+	if err := os.MkdirAll(rt.Root, 0o700); err != nil {
 		return 0, err
 	}
 	spec, cleanup, err := r.spec(req, bundle)
@@ -120,23 +127,23 @@ func (r *Runner) Run(ctx context.Context, req Request) (int, error) {
 	}
 	var stderr bytes.Buffer
 	logPath := filepath.Join(bundle, "runtime.log")
-	cmd := exec.CommandContext(ctx, bin, "--root", state, "--log", logPath, "--log-format", "json", "run", "--bundle", bundle, id)
+	cmd := rt.Command(ctx, append(rt.LogArgs(logPath), "run", "--bundle", bundle, id)...)
 	cmd.Stdin = nil
 	cmd.Stdout = req.Stdout
 	cmd.Stderr = &teeErr{w: req.Stderr, buf: &stderr}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
-		_ = exec.Command(bin, "--root", state, "kill", id, "KILL").Run()
+		_ = rt.Command(context.Background(), "kill", id, "KILL").Run()
 		return cmd.Process.Signal(syscall.SIGTERM)
 	}
 	cmd.WaitDelay = 10 * time.Second
 	err = cmd.Run()
-	_ = exec.Command(bin, "--root", state, "delete", "-f", id).Run()
+	_ = rt.Command(context.Background(), "delete", "-f", id).Run()
 	if ctx.Err() != nil {
 		return 0, ctx.Err()
 	}
-	if msg := runtimeLogError(logPath); msg != "" {
-		return 0, fmt.Errorf("%s: %s", r.runtime(), msg)
+	if msg := runtime.LogError(logPath); msg != "" {
+		return 0, fmt.Errorf("%s: %s", r.runtime(), runtime.DockerWords(msg, req.Args[0]))
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -149,26 +156,6 @@ func (r *Runner) Run(ctx context.Context, req Request) (int, error) {
 		return 0, fmt.Errorf("%s: %w: %s", r.runtime(), err, strings.TrimSpace(stderr.String()))
 	}
 	return 0, nil
-}
-
-// runtimeLogError returns the last error message of the runtime's own
-// JSON log ("" when it logged none): the step could not be started.
-func runtimeLogError(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	msg := ""
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		var e struct {
-			Level string `json:"level"`
-			Msg   string `json:"msg"`
-		}
-		if json.Unmarshal(line, &e) == nil && (e.Level == "error" || e.Level == "fatal") {
-			msg = e.Msg
-		}
-	}
-	return msg
 }
 
 type teeErr struct {
@@ -187,12 +174,8 @@ func (t *teeErr) Write(p []byte) (int, error) {
 }
 
 // Cleanup deletes the runtime containers and bundles of dead hoist
-// processes (after a kill -9).
+// processes (after a kill -9), each with the runtime whose state has it.
 func (r *Runner) Cleanup() {
-	bin, err := exec.LookPath(r.runtime())
-	if err != nil {
-		return
-	}
 	ents, _ := os.ReadDir(filepath.Join(r.Dir, "bundles"))
 	for _, e := range ents {
 		parts := strings.Split(e.Name(), "-")
@@ -203,7 +186,17 @@ func (r *Runner) Cleanup() {
 		if err != nil || fsutil.ProcessAlive(pid) {
 			continue
 		}
-		_ = exec.Command(bin, "--root", filepath.Join(r.Dir, "state"), "delete", "-f", e.Name()).Run()
+		rts, _ := os.ReadDir(filepath.Join(r.Dir, "runtime"))
+		for _, name := range rts {
+			bin, err := exec.LookPath(name.Name())
+			if err != nil {
+				continue
+			}
+			rt := r.oci(bin)
+			if _, err := os.Stat(filepath.Join(rt.Root, e.Name())); err == nil {
+				_ = rt.Command(context.Background(), "delete", "-f", e.Name()).Run()
+			}
+		}
 		os.RemoveAll(filepath.Join(r.Dir, "bundles", e.Name()))
 	}
 }

@@ -41,7 +41,7 @@ func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 	}
 	caps := spec.DefaultCapabilities()
 	s := &specs.Spec{
-		Version:  specs.Version,
+		Version:  spec.Version,
 		Hostname: req.Hostname,
 		Root:     &specs.Root{Path: req.Rootfs},
 		Process: &specs.Process{

@@ -4,12 +4,26 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
+	"regexp"
 	"strings"
 )
 
 // LastError extracts the runtime's last error message from its JSON log
 // file (--log-format json), falling back to fallback.
 func LastError(logPath, fallback string) string {
+	msg := LogError(logPath)
+	if msg == "" {
+		msg = strings.TrimSpace(fallback)
+	}
+	if msg == "" {
+		msg = "unknown runtime error"
+	}
+	return msg
+}
+
+// LogError is the runtime's last error message in its JSON log file
+// (--log-format json), "" when it logged none.
+func LogError(logPath string) string {
 	msg := ""
 	if f, err := os.Open(logPath); err == nil {
 		sc := bufio.NewScanner(f)
@@ -25,12 +39,6 @@ func LastError(logPath, fallback string) string {
 		}
 		f.Close()
 	}
-	if msg == "" {
-		msg = strings.TrimSpace(fallback)
-	}
-	if msg == "" {
-		msg = "unknown runtime error"
-	}
 	return msg
 }
 
@@ -45,4 +53,36 @@ func ExitCode(msg string) int {
 		return 126
 	}
 	return 125
+}
+
+// crunNotFound is crun's error for a command it could not find, in $PATH
+// or at the path given ("executable file `x` not found in $PATH: No such
+// file or directory"); crunCannotOpen its error for a command it could
+// not open for execution (a file without x permission, a directory).
+var (
+	crunNotFound   = regexp.MustCompile("^executable file `(.*)` not found in \\$PATH: No such file or directory$")
+	crunCannotOpen = regexp.MustCompile(`^open executable: (Permission denied|Operation not permitted)$`)
+)
+
+// DockerWords rewrites a runtime's error starting the process whose
+// argv[0] is arg0 in the words docker gives with its default runtime
+// (runc's), which users' scripts match: crun's "executable file `x` not
+// found in $PATH: No such file or directory" becomes `exec: "x":
+// executable file not found in $PATH` (`exec: "/x": stat /x: no such file
+// or directory` for a path), and its "open executable: Permission denied"
+// (or "Operation not permitted", for a directory) becomes `exec: "x":
+// permission denied`, so that ExitCode gives docker's 127 and 126. Other
+// messages are kept as they are.
+func DockerWords(msg, arg0 string) string {
+	const prefix = "unable to start container process: "
+	if m := crunNotFound.FindStringSubmatch(msg); m != nil {
+		if strings.Contains(m[1], "/") {
+			return prefix + `exec: "` + m[1] + `": stat ` + m[1] + ": no such file or directory"
+		}
+		return prefix + `exec: "` + m[1] + `": executable file not found in $PATH`
+	}
+	if crunCannotOpen.MatchString(msg) {
+		return prefix + `exec: "` + arg0 + `": permission denied`
+	}
+	return msg
 }

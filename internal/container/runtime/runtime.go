@@ -22,12 +22,36 @@ type Runtime struct {
 	Root   string // its --root state directory
 }
 
+// Default is the OCI runtime hoist uses when none is named (docker's
+// default-runtime; HOIST_RUNTIME and run --runtime choose another): crun
+// when it is installed, as it starts a container faster than runc (and
+// takes the seccomp filter hoist compiles, see WriteConfig), else runc.
+func Default() string {
+	if _, err := exec.LookPath("crun"); err == nil {
+		return "crun"
+	}
+	return "runc"
+}
+
+// isCrun reports whether binary is crun.
+func isCrun(binary string) bool { return filepath.Base(binary) == "crun" }
+
+// LogArgs are the global options that make the runtime write its log,
+// as JSON, to the file path. crun reads a --log value with a ':' as
+// TYPE:PATH, so it is given "file:PATH" (a --root may hold ':').
+func (r Runtime) LogArgs(path string) []string {
+	if isCrun(r.Binary) {
+		path = "file:" + path
+	}
+	return []string{"--log", path, "--log-format", "json"}
+}
+
 // Command builds an invocation of the runtime with its state root.
 func (r Runtime) Command(ctx context.Context, args ...string) *Cmd {
 	full := append([]string{"--root", r.Root}, args...)
 	cmd := exec.CommandContext(ctx, r.Binary, full...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	return &Cmd{Cmd: cmd, hideCgroup2: filepath.Base(r.Binary) == "crun" && hybridCgroup2InUse()}
+	return &Cmd{Cmd: cmd, hideCgroup2: isCrun(r.Binary) && hybridCgroup2InUse()}
 }
 
 // Cmd is an invocation of the OCI runtime. Start, Run and Output
@@ -51,7 +75,12 @@ func (c *Cmd) Start() error {
 		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 			return fmt.Errorf("private mount namespace for %s: %w", c.Path, err)
 		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		// Only the hierarchies' tmpfs leaves its peer group, so that the
+		// unmount below stays in this namespace; every other mount keeps
+		// its propagation, so that a container's mount under a shared
+		// bind reaches the host as it does with runc (a recursive slave
+		// here would make the container's binds slaves of the host's).
+		if err := unix.Mount("", cgroupRoot, "", unix.MS_PRIVATE, ""); err != nil {
 			return fmt.Errorf("private mount namespace for %s: %w", c.Path, err)
 		}
 		if err := unix.Unmount(cgroup2Hybrid, unix.MNT_DETACH); err != nil {
@@ -103,15 +132,19 @@ func (c *Cmd) Output() ([]byte, error) {
 	return out.Bytes(), err
 }
 
-// cgroup2Hybrid is where a hybrid cgroup host mounts its cgroup2 hierarchy.
-const cgroup2Hybrid = "/sys/fs/cgroup/unified"
+// cgroupRoot is where the cgroup hierarchies are mounted; cgroup2Hybrid
+// is where a hybrid cgroup host mounts its cgroup2 hierarchy.
+const (
+	cgroupRoot    = "/sys/fs/cgroup"
+	cgroup2Hybrid = "/sys/fs/cgroup/unified"
+)
 
 // hybridCgroup2InUse reports a hybrid cgroup host (v1 controllers under a
 // tmpfs /sys/fs/cgroup, cgroup2 at /sys/fs/cgroup/unified) whose cgroup2
 // hierarchy has controllers.
 func hybridCgroup2InUse() bool {
 	var st unix.Statfs_t
-	if unix.Statfs("/sys/fs/cgroup", &st) != nil || st.Type != unix.TMPFS_MAGIC {
+	if unix.Statfs(cgroupRoot, &st) != nil || st.Type != unix.TMPFS_MAGIC {
 		return false
 	}
 	if unix.Statfs(cgroup2Hybrid, &st) != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {

@@ -16,5 +16,9 @@
 //
 // It knows nothing of container records: the caller passes what it needs
 // (Options). It owns no on-disk state; it reads the rootfs's /etc/passwd
-// and /etc/group and may create the working directory in the rootfs.
+// and /etc/group and may create the working directory and the mount
+// points in the rootfs (resolved inside it, through image symlinks, so
+// that every runtime finds them; Generate). It refuses, as docker's
+// daemon, a net.* sysctl in the host's network namespace
+// (CheckHostNetworkSysctls).
 package spec

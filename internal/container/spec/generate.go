@@ -7,6 +7,11 @@ import (
 	"sort"
 )
 
+// Version is the runtime-spec version of the specs hoist writes (runs and
+// build steps): the oldest that has every field used, as runtimes as old
+// as Debian 12's crun reject newer version strings.
+const Version = "1.0.2"
+
 // InitPath is where --init's reaper (RunInit) is bind-mounted in the
 // container.
 const InitPath = "/dev/init"
@@ -98,10 +103,9 @@ func Generate(o Options) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	defaults := DefaultMounts()
 	s := &specs.Spec{
-		// The oldest version that has every field used here: runtimes as old
-		// as Debian 12's crun reject newer version strings.
-		Version: "1.0.2",
+		Version: Version,
 		Process: &specs.Process{
 			Terminal:     o.Tty,
 			User:         specs.User{UID: u.UID, GID: u.GID, AdditionalGids: append(u.Groups, more...)},
@@ -113,7 +117,7 @@ func Generate(o Options) (*specs.Spec, error) {
 		},
 		Root:     &specs.Root{Path: o.Rootfs, Readonly: o.ReadonlyRootfs},
 		Hostname: o.Hostname,
-		Mounts:   DefaultMounts(),
+		Mounts:   defaults,
 		Linux: &specs.Linux{
 			CgroupsPath: o.CgroupsPath,
 			Resources: &specs.LinuxResources{
@@ -195,6 +199,11 @@ func Generate(o Options) (*specs.Spec, error) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: InitPath, Type: "bind", Source: o.Init, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
 	s.Mounts = append(s.Mounts, o.Volumes...)
+	fixed := make([]string, 0, len(defaults))
+	for _, m := range defaults {
+		fixed = append(fixed, m.Destination)
+	}
+	prepareMountPoints(o.Rootfs, s.Mounts[len(defaults):], fixed)
 	s.Linux.RootfsPropagation = rootfsPropagation(o.Volumes)
 	if err := Confine(s, sec, o.Privileged); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -170,4 +171,17 @@ func CheckSysctl(kv string) (key, value string, err error) {
 		return "", "", errdefs.InvalidArgumentf("invalid argument %q for \"--sysctl\" flag: sysctl '%s' is not allowed", kv, kv)
 	}
 	return key, value, nil
+}
+
+// CheckHostNetworkSysctls refuses, as docker's daemon does, a net.*
+// sysctl for a container in the host's network namespace (it would set
+// the host's).
+func CheckHostNetworkSysctls(sysctls map[string]string) error {
+	keys := slices.Sorted(maps.Keys(sysctls))
+	for _, k := range keys {
+		if strings.HasPrefix(k, "net.") {
+			return errdefs.InvalidArgumentf("sysctl %q not allowed in host network namespace", k)
+		}
+	}
+	return nil
 }
