@@ -158,7 +158,7 @@ func TestCLIRunExitCodes(t *testing.T) {
 		t.Fatalf("exit 3: %d", code)
 	}
 	_, errOut, code = ctrCLI(t, root, "", "run", "--rm", "--network", "none", "busybox", "nosuchcmd")
-	if code != 127 || !strings.HasPrefix(errOut, "hoist: Error response from daemon: failed to create shim task: OCI runtime create failed: ") ||
+	if code != 127 || !strings.HasPrefix(errOut, "hoist: Error response from daemon: OCI runtime create failed: ") ||
 		!strings.Contains(errOut, "executable file not found") || !strings.HasSuffix(errOut, ": unknown\n\nRun 'hoist run --help' for more information\n") {
 		t.Fatalf("127: %d %q", code, errOut)
 	}

@@ -43,10 +43,13 @@ type StartError struct {
 func (e *StartError) Error() string { return e.Msg }
 
 // classifyStartError maps a runtime's error starting the process whose
-// argv[0] is arg0 to docker's words and exit code.
+// argv[0] is arg0 to docker's words and exit code. (docker 20.10 puts
+// containerd's "failed to create shim task: " first; a daemonless engine
+// has no shim, so the message starts at the runtime's part, the one
+// scripts match: "OCI runtime create failed: ...".)
 func classifyStartError(msg, arg0 string) *StartError {
 	msg = runtime.DockerWords(msg, arg0)
-	return &StartError{Code: runtime.ExitCode(msg), Msg: "failed to create shim task: OCI runtime create failed: " + msg + ": unknown"}
+	return &StartError{Code: runtime.ExitCode(msg), Msg: "OCI runtime create failed: " + msg + ": unknown"}
 }
 
 // classifyExecError is classifyStartError for exec, in docker's words.
