@@ -124,6 +124,12 @@ func TestS3StartErrors(t *testing.T) {
 	bad := cfg
 	bad.SecretKey = "wrong"
 	check("wrong secret", bad, `"`+bucket+`"`, srv.Endpoint, "access denied")
+	nokey := cfg
+	nokey.AccessKey = "nosuchkey"
+	check("unknown access key", nokey, `"`+bucket+`"`, srv.Endpoint, "access denied")
+	badName := cfg
+	badName.Bucket = "b1"
+	check("invalid bucket name", badName, `"b1"`, srv.Endpoint, "bucket name valid")
 	half := cfg
 	half.SecretKey = ""
 	check("half credentials", half, "accesskey and secretkey")
@@ -142,7 +148,7 @@ func TestS3StartErrors(t *testing.T) {
 	check("https with an unreadable bundle", tls, "AWS_CA_BUNDLE=/nonexistent/ca.pem", `"`+bucket+`"`)
 
 	srv.Kill()
-	check("unreachable", cfg, `"`+bucket+`"`, srv.Endpoint)
+	check("unreachable", cfg, `"`+bucket+`"`, srv.Endpoint, "cannot reach the S3 server", "connection refused")
 }
 
 // TestCommitWithAnotherAlgorithm: an upload is hashed as it arrives with

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"net"
 	"path"
 	"slices"
 	"strings"
@@ -70,10 +71,10 @@ func newS3Driver(ctx context.Context, cfg S3Config) (*s3Driver, error) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := c.HeadBucket(cctx, &s3.HeadBucketInput{Bucket: &d.bucket}); err != nil {
-		return nil, fmt.Errorf("%s: %s", cfg.where(), describeS3Error(err))
-	}
-	// HEAD on a bucket is allowed to some who cannot list it: list too.
+	// A list (not a HEAD, which some may do who cannot list, and whose
+	// errors have no body: an unknown access key looked like a missing
+	// bucket) checks bucket and credentials with the server's own error
+	// code.
 	if _, err := c.ListObjectsV2(cctx, &s3.ListObjectsV2Input{Bucket: &d.bucket, Prefix: aws.String(d.prefix), MaxKeys: aws.Int32(1)}); err != nil {
 		return nil, fmt.Errorf("%s: %s", cfg.where(), describeS3Error(err))
 	}
@@ -87,10 +88,16 @@ func describeS3Error(err error) string {
 		switch ae.ErrorCode() {
 		case "NotFound", "NoSuchBucket":
 			return "the bucket does not exist"
-		case "Forbidden", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch":
+		case "Forbidden", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "XAdminUserNotFound":
 			return "access denied: check accesskey and secretkey (" + ae.ErrorCode() + ")"
+		case "BadRequest", "InvalidBucketName":
+			return "the server refused the request (" + ae.ErrorCode() + "): is the bucket name valid (3 to 63 lowercase letters, digits, dots and hyphens)?"
 		}
 		return ae.ErrorCode() + ": " + ae.ErrorMessage()
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return "cannot reach the S3 server: " + oe.Error()
 	}
 	return err.Error()
 }
