@@ -118,24 +118,22 @@ func TestS3StartErrors(t *testing.T) {
 			}
 		}
 	}
-	nb := cfg
-	nb.Bucket = "no-such-bucket"
-	check("missing bucket", nb, `"no-such-bucket"`, srv.Endpoint, "does not exist")
-	bad := cfg
-	bad.SecretKey = "wrong"
-	check("wrong secret", bad, `"`+bucket+`"`, srv.Endpoint, "access denied")
-	nokey := cfg
-	nokey.AccessKey = "nosuchkey"
-	check("unknown access key", nokey, `"`+bucket+`"`, srv.Endpoint, "access denied")
-	badName := cfg
-	badName.Bucket = "b1"
-	check("invalid bucket name", badName, `"b1"`, srv.Endpoint, "bucket name valid")
-	half := cfg
-	half.SecretKey = ""
-	check("half credentials", half, "accesskey and secretkey")
-	small := cfg
-	small.ChunkSize = 1 << 20
-	check("small chunks", small, "chunksize")
+	for _, tc := range []struct {
+		name   string
+		change func(*S3Config)
+		wants  []string
+	}{
+		{"missing bucket", func(c *S3Config) { c.Bucket = "no-such-bucket" }, []string{`"no-such-bucket"`, srv.Endpoint, "does not exist"}},
+		{"wrong secret", func(c *S3Config) { c.SecretKey = "wrong" }, []string{`"` + bucket + `"`, srv.Endpoint, "access denied"}},
+		{"unknown access key", func(c *S3Config) { c.AccessKey = "nosuchkey" }, []string{`"` + bucket + `"`, srv.Endpoint, "access denied"}},
+		{"invalid bucket name", func(c *S3Config) { c.Bucket = "b1" }, []string{`"b1"`, srv.Endpoint, "bucket name valid"}},
+		{"half credentials", func(c *S3Config) { c.SecretKey = "" }, []string{"accesskey and secretkey"}},
+		{"small chunks", func(c *S3Config) { c.ChunkSize = 1 << 20 }, []string{"chunksize"}},
+	} {
+		c := cfg
+		tc.change(&c)
+		check(tc.name, c, tc.wants...)
+	}
 
 	// AWS_CA_BUNDLE (set on these machines): irrelevant to an http
 	// endpoint even when unreadable; an https endpoint names it.
