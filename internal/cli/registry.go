@@ -50,8 +50,14 @@ func registryConfig(e *env, cmd *cobra.Command, configFile string) (server.Confi
 		if !known[f.Name] || f.Name == "root" {
 			return
 		}
-		if err := cfg.Set(f.Name, f.Value.String()); err != nil && ferr == nil {
-			ferr = err
+		values := []string{f.Value.String()}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			values = sv.GetSlice() // a repeatable flag: each value in turn
+		}
+		for _, v := range values {
+			if err := cfg.Set(f.Name, v); err != nil && ferr == nil {
+				ferr = err
+			}
 		}
 	})
 	if ferr != nil {
@@ -92,7 +98,15 @@ cache of the registry at URL: the first pull of a manifest or blob fetches it
 from there (verified by digest) and stores it, later pulls are served from the
 store; a tag is asked about again after --proxy-ttl, and served from the store
 when the upstream cannot be reached; pushes and deletes are refused
-(405 UNSUPPORTED).
+(405 UNSUPPORTED, "The operation is unsupported.", as registry:2).
+Several upstreams by host: --proxy-remote HOST=URL (repeatable; or "proxy":
+{"remotes": {"ghcr.io": {"remoteurl": "https://ghcr.io", "username": "u",
+"password": "p"}}}): repository HOST/PATH of the cache is PATH at URL (pull
+cache:5000/ghcr.io/owner/app; containerd's ?ns=HOST is understood too), any
+other name is at the default upstream (--proxy-remote URL; docker's
+registry-mirrors send Docker Hub names unprefixed). A name no upstream
+serves is unknown (404 NAME_UNKNOWN), or with --proxy-allow-push a local
+repository that accepts pushes.
 
 Example config file:
 
@@ -147,10 +161,11 @@ DENIED. /healthz answers without credentials.`,
 	f.Int("uploads-per-repository", d.UploadsPerRepo, "Most open upload sessions per repository (0: no cap; beyond: 429 TOOMANYREQUESTS)")
 	f.Int("uploads-per-client", d.UploadsPerClient, "Most open upload sessions per client, a user or else an IP address (0: no cap)")
 	addS3Flags(f)
-	f.String("proxy-remote", "", "Be a pull-through cache of the registry at this URL, e.g. https://registry-1.docker.io (config: proxy.remoteurl)")
+	f.StringArray("proxy-remote", nil, "Be a pull-through cache of the registry at this URL, e.g. https://registry-1.docker.io (config: proxy.remoteurl), or with HOST=URL of the registry at URL for repositories HOST/... (repeatable; config: proxy.remotes)")
 	f.String("proxy-username", "", "User name at the upstream of the cache")
 	f.String("proxy-password", "", "Password at the upstream (prefer HOIST_REGISTRY_PROXY_PASSWORD or the config file)")
 	f.Duration("proxy-ttl", time.Duration(d.Proxy.TTL), "Serve a cached tag this long before asking the upstream again (0: on every pull)")
+	f.Bool("proxy-allow-push", false, "Accept pushes to repositories no upstream of the cache serves (default: refuse every push as registry:2)")
 	return c
 }
 

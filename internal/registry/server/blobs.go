@@ -19,7 +19,7 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, req *request) {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		if s.proxy != nil && !s.proxyBlob(w, r, req.name, d) {
+		if s.proxy != nil && s.proxy.Serves(req.name) && !s.proxyBlob(w, r, req.name, d) {
 			return
 		}
 		if r.Method == http.MethodGet {

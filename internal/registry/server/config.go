@@ -69,25 +69,70 @@ type Config struct {
 	// keys are also settable as s3_<key> (--s3-<key>,
 	// HOIST_REGISTRY_S3_<KEY>).
 	Storage StorageConfig `json:"storage"`
-	// Proxy makes the registry a pull-through cache of another registry
-	// (distribution's proxy section); its keys are also settable as
-	// proxy_<key> (--proxy-remote, --proxy-username, --proxy-password,
-	// --proxy-ttl; HOIST_REGISTRY_PROXY_<KEY>).
+	// Proxy makes the registry a pull-through cache of other registries
+	// (distribution's proxy section, plus remotes by host); its scalar
+	// keys are also settable as proxy_<key> (--proxy-remote,
+	// --proxy-username, --proxy-password, --proxy-ttl,
+	// --proxy-allow-push; HOIST_REGISTRY_PROXY_<KEY>). proxy_remote takes
+	// a URL (the default upstream) or HOST=URL (an upstream by host), or a
+	// comma-separated list of these.
 	Proxy ProxyConfig `json:"proxy"`
 }
 
-// ProxyConfig is the proxy section: the upstream registry of a
+// ProxyConfig is the proxy section: the upstream registries of a
 // pull-through cache. The key tag names a field's flat setting when it
 // differs from its JSON key.
 type ProxyConfig struct {
-	// RemoteURL is the upstream: https://host[:port] (http:// for a
-	// registry without TLS); empty: not a cache.
+	// RemoteURL is the default upstream (repositories not named after a
+	// host of Remotes): https://host[:port] (http:// for a registry
+	// without TLS). Neither it nor Remotes: not a cache.
 	RemoteURL string `json:"remoteurl" key:"remote"`
 	Username  string `json:"username"`
 	Password  string `json:"password"`
-	// TTL is how long a tag fetched from the upstream is served without
+	// TTL is how long a tag fetched from an upstream is served without
 	// asking the upstream again (0: ask on every pull).
 	TTL Duration `json:"ttl"`
+	// Remotes are upstreams by host: repository <host>/<path> of the
+	// cache is <path> at Remotes[<host>] (e.g. "ghcr.io").
+	Remotes map[string]ProxyRemote `json:"remotes,omitempty"`
+	// AllowPush accepts pushes (and deletes) to repositories no upstream
+	// serves (local repositories beside the cached ones); without it every
+	// write is refused as registry:2 refuses it (405 UNSUPPORTED).
+	AllowPush bool `json:"allow_push"`
+}
+
+// ProxyRemote is one upstream of ProxyConfig.Remotes.
+type ProxyRemote struct {
+	RemoteURL string `json:"remoteurl"`
+	Username  string `json:"username,omitempty"`
+	Password  string `json:"password,omitempty"`
+}
+
+// IsProxy reports whether the registry is a pull-through cache.
+func (p ProxyConfig) IsProxy() bool { return p.RemoteURL != "" || len(p.Remotes) > 0 }
+
+// SetRemote applies a proxy_remote setting: comma-separated items, each a
+// URL (the default upstream) or HOST=URL (the upstream of repositories
+// named HOST/...; credentials for it stay those of the config file).
+func (p *ProxyConfig) SetRemote(value string) error {
+	for item := range strings.SplitSeq(value, ",") {
+		item = strings.TrimSpace(item)
+		host, u, ok := strings.Cut(item, "=")
+		if !ok {
+			p.RemoteURL = item
+			continue
+		}
+		if !ValidProxyHost(host) {
+			return fmt.Errorf("proxy_remote %q: %q is not a registry host name such as ghcr.io (lowercase, with a dot, no port)", item, host)
+		}
+		if p.Remotes == nil {
+			p.Remotes = map[string]ProxyRemote{}
+		}
+		r := p.Remotes[host]
+		r.RemoteURL = u
+		p.Remotes[host] = r
+	}
+	return nil
 }
 
 // StorageConfig is the storage section of the config file.
@@ -195,7 +240,7 @@ func scalarKeys(t reflect.Type, prefix string) []string {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		switch f.Type.Kind() {
-		case reflect.Slice, reflect.Struct:
+		case reflect.Slice, reflect.Struct, reflect.Map:
 			continue
 		}
 		keys = append(keys, prefix+flatName(f))
@@ -206,6 +251,9 @@ func scalarKeys(t reflect.Type, prefix string) []string {
 // Set sets one scalar key (its json name; "-" may stand for "_") from text.
 func (c *Config) Set(key, value string) error {
 	key = strings.ReplaceAll(key, "-", "_")
+	if key == "proxy_remote" {
+		return c.Proxy.SetRemote(value)
+	}
 	for _, sec := range sections {
 		if k, ok := strings.CutPrefix(key, sec.prefix); ok {
 			return setField(sec.value(c), k, key, value)

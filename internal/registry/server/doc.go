@@ -39,23 +39,32 @@
 // repository silently becomes an upload session.
 //
 // Pull-through cache (proxy.go; WithProxy, Config.Proxy with
-// distribution's proxy keys remoteurl, username, password, ttl): a
-// manifest or blob GET the store cannot answer is fetched from the
-// upstream through package client (auth challenges, retries, digest
-// checks) and stored before it is served, so a blob whose bytes do not
-// hash to its digest is answered 502 and nothing of it is kept (the store
-// commits blobs only once verified). Manifests are stored with
-// PutOptions.Cached (their blobs arrive when first pulled). A tag is served
-// from the store while it was written less than the TTL ago, then the
-// upstream is asked (HEAD): the same digest rewrites the tag (its TTL starts
-// again), another is fetched and tagged, and an upstream that cannot answer
-// leaves the cached tag served (a warning is logged). A blob the store holds
-// for another repository is linked once the upstream confirms (HEAD) that
-// this repository has it; a HEAD of a blob not cached yet is answered from
-// the upstream's HEAD without storing. Fetches are detached from the
-// request (a client that gives up does not cancel them) and one fetch of a
-// thing runs at a time per process (singleflight); replicas may fetch the
-// same thing twice, harmlessly. Pushes and deletes are refused with 405
-// UNSUPPORTED (as registry:2 in proxy mode); stars stay local. Tag lists,
-// the catalog and referrers answer what the cache holds.
+// distribution's proxy keys remoteurl, username, password, ttl, plus
+// remotes and allow_push): a manifest or blob GET the store cannot answer
+// is fetched from the repository's upstream through package client (auth
+// challenges, retries, digest checks) and stored before it is served, so
+// a blob whose bytes do not hash to its digest is answered 502 and nothing
+// of it is kept (the store commits blobs only once verified); an upstream
+// that cannot be reached is a 502 naming it and the failure. Several
+// upstreams by host: repository <host>/<path> of the cache is <path> at
+// remotes[<host>] (--proxy-remote HOST=URL; podman's and CRI-O's
+// prefix mirrors), containerd's ?ns=<host> names the host too, and every
+// other name is itself at remoteurl, the default upstream (docker's
+// registry-mirrors send Docker Hub names unprefixed). Manifests are stored
+// with PutOptions.Cached (their blobs arrive when first pulled). A tag is
+// served from the store while it was written less than the TTL ago, then
+// the upstream is asked (HEAD): the same digest rewrites the tag (its TTL
+// starts again), another is fetched and tagged, and an upstream that
+// cannot answer leaves the cached tag served (a warning is logged). A
+// blob the store holds for another repository is linked once the upstream
+// confirms (HEAD) that this repository has it; a HEAD of a blob not cached
+// yet is answered from the upstream's HEAD without storing. Fetches are
+// detached from the request (a client that gives up does not cancel them)
+// and one fetch of a thing runs at a time per process (singleflight);
+// replicas may fetch the same thing twice, harmlessly. Pushes and deletes
+// to a repository an upstream serves are refused with registry:2's 405
+// UNSUPPORTED "The operation is unsupported." (docker push prints it); a
+// name no upstream serves is NAME_UNKNOWN, or with allow_push a local
+// repository that takes pushes. Stars stay local. Tag lists, the catalog
+// and referrers answer what the cache holds.
 package server

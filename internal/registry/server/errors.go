@@ -66,7 +66,7 @@ var errorTable = [...]struct {
 	errDenied:              {"DENIED", http.StatusForbidden, "requested access to the resource is denied"},
 	errUnsupported:         {"UNSUPPORTED", http.StatusMethodNotAllowed, "the operation is unsupported"},
 	errReadOnly:            {"UNSUPPORTED", http.StatusMethodNotAllowed, "the registry is read-only"},
-	errProxyWrite:          {"UNSUPPORTED", http.StatusMethodNotAllowed, "the registry is a pull-through cache: it accepts no pushes or deletes"},
+	errProxyWrite:          {"UNSUPPORTED", http.StatusMethodNotAllowed, "The operation is unsupported."}, // registry:2's words in proxy mode
 	errUpstream:            {"UNKNOWN", http.StatusBadGateway, "the upstream registry of this cache failed"},
 	errTooManyRequests:     {"TOOMANYREQUESTS", http.StatusTooManyRequests, "too many requests"},
 	errNotFound:            {"NOT_FOUND", http.StatusNotFound, "not found"},

@@ -29,7 +29,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request, req *request) 
 	case http.MethodGet, http.MethodHead:
 		var m *storage.Manifest
 		var err error
-		if s.proxy != nil {
+		if s.proxy != nil && s.proxy.Serves(req.name) {
 			m, err = s.proxy.manifest(ctx, s.store, req.name, ref)
 			if err != nil {
 				writeError(w, r, classifyUpstream(err, errManifestUnknown), err)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -273,23 +274,12 @@ func TestProxyOnS3(t *testing.T) {
 // keys), HOIST_REGISTRY_PROXY_* and --proxy-* flags; bad values are refused
 // naming what is wrong.
 func TestProxyConfig(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "cfg.json")
-	os.WriteFile(file, []byte(`{"proxy":{"remoteurl":"https://registry-1.docker.io","username":"u","ttl":"5m"}}`), 0o600)
-	cfg := DefaultConfig()
-	if time.Duration(cfg.Proxy.TTL) != 10*time.Minute {
-		t.Fatalf("default ttl %s", time.Duration(cfg.Proxy.TTL))
+	if d := DefaultConfig(); time.Duration(d.Proxy.TTL) != 10*time.Minute {
+		t.Fatalf("default ttl %s", time.Duration(d.Proxy.TTL))
 	}
-	if err := cfg.LoadConfigFile(file); err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"HOIST_REGISTRY_PROXY_PASSWORD": "secret"}
-	if err := cfg.ApplyEnv(func(k string) string { return env[k] }); err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Set("proxy-ttl", "90s"); err != nil {
-		t.Fatal(err)
-	}
-	if cfg.Proxy != (ProxyConfig{RemoteURL: "https://registry-1.docker.io", Username: "u", Password: "secret", TTL: Duration(90 * time.Second)}) {
+	cfg := configFrom(t, `{"proxy":{"remoteurl":"https://registry-1.docker.io","username":"u","ttl":"5m"}}`,
+		map[string]string{"HOIST_REGISTRY_PROXY_PASSWORD": "secret"}, "proxy-ttl", "90s")
+	if !reflect.DeepEqual(cfg.Proxy, ProxyConfig{RemoteURL: "https://registry-1.docker.io", Username: "u", Password: "secret", TTL: Duration(90 * time.Second)}) {
 		t.Fatalf("proxy config: %+v", cfg.Proxy)
 	}
 	if err := cfg.Set("proxy-remote", "http://127.0.0.1:5001"); err != nil || cfg.Proxy.RemoteURL != "http://127.0.0.1:5001" {
@@ -299,6 +289,13 @@ func TestProxyConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []ProxyConfig{
+		{},
+		{Username: "u", Password: "p"},
+		{RemoteURL: "https://user:pw@host"},
+		{Remotes: map[string]ProxyRemote{"ghcr.io": {RemoteURL: "ghcr.io"}}},
+		{Remotes: map[string]ProxyRemote{"GHCR.io": {RemoteURL: "https://ghcr.io"}}},
+		{Remotes: map[string]ProxyRemote{"myregistry": {RemoteURL: "https://ghcr.io"}}},
+		{Remotes: map[string]ProxyRemote{"ghcr.io": {RemoteURL: "https://ghcr.io", Password: "p"}}},
 		{RemoteURL: "registry-1.docker.io"},
 		{RemoteURL: "ftp://host"},
 		{RemoteURL: "https://host/some/path"},

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -178,13 +179,25 @@ func TestS3GCWhilePushingOnOtherReplica(t *testing.T) {
 }
 
 // TestServeS3BadBucket: serve refuses to start on a missing bucket or
-// wrong credentials, naming bucket and endpoint.
+// wrong credentials, naming bucket and endpoint; the binary exits 1 with
+// that message.
 func TestServeS3BadBucket(t *testing.T) {
 	srv := s3test.Start(t)
-	for _, tc := range []struct{ bucket, secret, want string }{
-		{"no-such-bucket", srv.SecretKey, "does not exist"},
+	cases := []struct{ bucket, secret, want string }{
+		{"no-such-bucket", srv.SecretKey, "the bucket does not exist"},
 		{srv.Bucket(t), "wrong", "access denied"},
-	} {
+	}
+	bin := hoistBinary(t)
+	for _, tc := range cases {
+		cmd := exec.Command(bin, "registry", "serve", "--root", t.TempDir(), "--addr", freeAddr(t), "--s3-bucket", tc.bucket,
+			"--s3-regionendpoint", srv.Endpoint, "--s3-forcepathstyle", "--s3-accesskey", srv.AccessKey, "--s3-secretkey", tc.secret)
+		out, err := cmd.CombinedOutput()
+		want := fmt.Sprintf("Error: s3 bucket %q at %s: %s", tc.bucket, srv.Endpoint, tc.want)
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), want) {
+			t.Fatalf("hoist registry serve on bucket %s: %v, want exit 1 and %q:\n%s", tc.bucket, err, want, out)
+		}
+	}
+	for _, tc := range cases {
 		cfg := DefaultConfig()
 		cfg.Addr = "127.0.0.1:0"
 		cfg.Storage.S3 = &storage.S3Config{Bucket: tc.bucket, RegionEndpoint: srv.Endpoint, ForcePathStyle: true, AccessKey: srv.AccessKey, SecretKey: tc.secret}

@@ -42,13 +42,15 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 	metrics := NewMetrics()
 	opts := []Option{WithLogger(log), WithAccessLog(cfg.AccessLog), WithReadOnly(cfg.ReadOnly),
 		WithAllowSparse(cfg.AllowSparse), WithMetrics(metrics), WithGCGrace(time.Duration(cfg.GCGrace))}
-	if cfg.Proxy.RemoteURL != "" {
+	proxyDesc := ""
+	if cfg.Proxy.IsProxy() {
 		p, err := NewProxy(cfg.Proxy, log)
 		if err != nil {
 			ln.Close()
 			return err
 		}
 		opts = append(opts, WithProxy(p))
+		proxyDesc = p.String()
 	}
 	if cfg.Htpasswd != "" {
 		h, err := LoadHtpasswd(cfg.Htpasswd)
@@ -98,7 +100,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config, log *slog.Logger) e
 
 	errc := make(chan error, 1)
 	go func() {
-		log.Info("registry listening", "addr", ln.Addr().String(), "storage", store.Driver().String(), "tls", cfg.TLSCert != "", "auth", cfg.Htpasswd != "", "proxy", cfg.Proxy.RemoteURL)
+		log.Info("registry listening", "addr", ln.Addr().String(), "storage", store.Driver().String(), "tls", cfg.TLSCert != "", "auth", cfg.Htpasswd != "", "proxy", proxyDesc)
 		if cfg.TLSCert != "" {
 			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
 		} else {

@@ -251,9 +251,20 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, req *request) {
 		writeError(w, r, errReadOnly, nil)
 		return
 	}
-	if write && s.proxy != nil && req.route != routeStar {
-		writeError(w, r, errProxyWrite, nil)
-		return
+	if s.proxy != nil && req.route != routeStar {
+		if ns := r.URL.Query().Get("ns"); ns != "" {
+			req.name = s.proxy.qualify(ns, req.name)
+		}
+		switch {
+		case s.proxy.Serves(req.name):
+			if write {
+				writeError(w, r, errProxyWrite, "the registry is a pull-through cache of "+s.proxy.String()+": it accepts no pushes or deletes")
+				return
+			}
+		case !s.proxy.allowPush:
+			writeError(w, r, errNameUnknown, "no upstream of this pull-through cache serves repository "+req.name+" (upstreams: "+s.proxy.String()+")")
+			return
+		}
 	}
 	// Starring needs read access only.
 	if !s.authorize(w, r, req, write && req.route != routeStar) {

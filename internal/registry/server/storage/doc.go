@@ -16,20 +16,35 @@
 // 20 minutes), which the server answers blob GETs with (307), after the
 // repository's link was checked.
 //
-// On S3: small files are single PUTs (atomic: last writer wins, never torn);
-// an upload session is an S3 multipart upload of parts of exactly chunksize
-// whose state (upload id, parts' ETags, hash state, offset) is the object
-// uploads/<id>/state, written after the bytes it describes, bytes short of a
-// part waiting in a tail object; so any replica continues any session. The
-// digest is verified before the blob is published (completed, copied to
-// blobs/<alg>/<hex>). S3 has no lock: requests on one session are not
-// serialised across replicas (clients send a session's chunks one after
-// another), and the GC lock is a no-op: the grace period alone protects
-// pushes in flight, with blob uses recorded as blobtouch/<alg>/<hex>
-// objects (a blob's last use is the later of its and its marker's
-// LastModified). Abandoned sessions are purged with their multipart
-// uploads after upload_max_age; multipart uploads no session names are
-// aborted then too.
+// On S3: small files are single PUTs (atomic: last writer wins, never torn).
+// An upload session's state is the object uploads/<id>/state (offset,
+// hash state, and the pieces and tail holding the bytes received), so any
+// replica continues any session. The bytes a request receives go to
+// objects only that request writes: its piece, a multipart upload
+// uploads/<id>/piece-<random> in parts of exactly chunksize, and a new
+// tail object tail-<random> for the bytes short of a part; then the state
+// is replaced by a conditional PUT (If-Match the ETag it read). Two
+// requests racing on one session (two PATCHes on two replicas) thus
+// cannot corrupt it: the first state write wins, the loser's fails, it
+// removes what it wrote and answers ErrFailedPrecondition (the server's
+// 416 with the session's range: the client asks for the offset and goes
+// on). A piece named by a saved state is never written again but by the
+// request that owns it, and only in parts beyond those recorded (dropped
+// at completion), so a killed or slow request leaves the session as its
+// last checkpoint says. Commit verifies the digest (the hash state is of
+// exactly the recorded bytes), completes the open pieces and assembles
+// pieces and tail server-side into blobs/<alg>/<hex> (CopyObject, or a
+// multipart upload of UploadPartCopy ranges and the tail): the blob
+// appears whole or not at all. The GC lock is a no-op on S3: the grace
+// period alone protects pushes in flight, with blob uses recorded as
+// blobtouch/<alg>/<hex> objects (a blob's last use is the later of its
+// and its marker's LastModified). Abandoned sessions are purged with
+// their multipart uploads after upload_max_age; multipart uploads no
+// session names (lost races, crashed monolithic PUTs and commits) are
+// aborted then too. The race protection needs a server that honours
+// If-Match on PutObject (AWS S3, MinIO, versitygw); one that ignores it
+// leaves races between replicas undetected (last state written wins;
+// the commit's digest check still refuses bytes other than the client's).
 //
 // On-disk layout (under the registry root):
 //

@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/registry/server/storage/s3test"
 	"github.com/opencontainers/go-digest"
@@ -116,18 +118,22 @@ func TestS3StartErrors(t *testing.T) {
 			}
 		}
 	}
-	nb := cfg
-	nb.Bucket = "no-such-bucket"
-	check("missing bucket", nb, `"no-such-bucket"`, srv.Endpoint, "does not exist")
-	bad := cfg
-	bad.SecretKey = "wrong"
-	check("wrong secret", bad, `"`+bucket+`"`, srv.Endpoint, "access denied")
-	half := cfg
-	half.SecretKey = ""
-	check("half credentials", half, "accesskey and secretkey")
-	small := cfg
-	small.ChunkSize = 1 << 20
-	check("small chunks", small, "chunksize")
+	for _, tc := range []struct {
+		name   string
+		change func(*S3Config)
+		wants  []string
+	}{
+		{"missing bucket", func(c *S3Config) { c.Bucket = "no-such-bucket" }, []string{`"no-such-bucket"`, srv.Endpoint, "does not exist"}},
+		{"wrong secret", func(c *S3Config) { c.SecretKey = "wrong" }, []string{`"` + bucket + `"`, srv.Endpoint, "access denied"}},
+		{"unknown access key", func(c *S3Config) { c.AccessKey = "nosuchkey" }, []string{`"` + bucket + `"`, srv.Endpoint, "access denied"}},
+		{"invalid bucket name", func(c *S3Config) { c.Bucket = "b1" }, []string{`"b1"`, srv.Endpoint, "bucket name valid"}},
+		{"half credentials", func(c *S3Config) { c.SecretKey = "" }, []string{"accesskey and secretkey"}},
+		{"small chunks", func(c *S3Config) { c.ChunkSize = 1 << 20 }, []string{"chunksize"}},
+	} {
+		c := cfg
+		tc.change(&c)
+		check(tc.name, c, tc.wants...)
+	}
 
 	// AWS_CA_BUNDLE (set on these machines): irrelevant to an http
 	// endpoint even when unreadable; an https endpoint names it.
@@ -140,7 +146,7 @@ func TestS3StartErrors(t *testing.T) {
 	check("https with an unreadable bundle", tls, "AWS_CA_BUNDLE=/nonexistent/ca.pem", `"`+bucket+`"`)
 
 	srv.Kill()
-	check("unreachable", cfg, `"`+bucket+`"`, srv.Endpoint)
+	check("unreachable", cfg, `"`+bucket+`"`, srv.Endpoint, "cannot reach the S3 server", "connection refused")
 }
 
 // TestCommitWithAnotherAlgorithm: an upload is hashed as it arrives with
@@ -190,4 +196,122 @@ func TestCommitWithAnotherAlgorithm(t *testing.T) {
 			}
 		}
 	})
+}
+
+// gatedReader delivers its first half, then waits for gate to close, then
+// the rest.
+type gatedReader struct {
+	data    []byte
+	off     int
+	reached func()
+	gate    <-chan struct{}
+}
+
+func (r *gatedReader) Read(p []byte) (int, error) {
+	half := len(r.data) / 2
+	if r.off == half && r.reached != nil {
+		r.reached()
+		r.reached = nil
+		<-r.gate
+	}
+	if r.off >= len(r.data) {
+		return 0, io.EOF
+	}
+	end := len(r.data)
+	if r.off < half {
+		end = half
+	}
+	n := copy(p, r.data[r.off:end])
+	r.off += n
+	return n, nil
+}
+
+// TestS3ConcurrentChunksOnOneSession: two replicas take a chunk for the
+// same session at the same offset at the same time (each has read the
+// session's state and half its chunk when the other starts): one wins,
+// the other fails with ErrFailedPrecondition (the server's 416 with the
+// session's range) and changes nothing, and the blob completes with the
+// winner's bytes. Both chunks cross part boundaries and leave a tail.
+func TestS3ConcurrentChunksOnOneSession(t *testing.T) {
+	srv := s3test.Start(t)
+	f := &fixture{t: t, srv: srv, bucket: srv.Bucket(t)}
+	a, b := f.replica(), f.replica()
+	ctx := context.Background()
+	for round := range 3 {
+		prefix := make([]byte, 3<<20)
+		rand.Read(prefix)
+		u, err := a.NewUpload(ctx, "race", "", "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := u.Append(ctx, bytes.NewReader(prefix), 0, int64(len(prefix))); err != nil {
+			t.Fatal(err)
+		}
+		chunks := [2][]byte{make([]byte, 8<<20+333), make([]byte, 8<<20+333)}
+		rand.Read(chunks[0])
+		rand.Read(chunks[1])
+		gate := make(chan struct{})
+		var halfway sync.WaitGroup
+		halfway.Add(2)
+		go func() { halfway.Wait(); close(gate) }()
+		var errs [2]error
+		var wg sync.WaitGroup
+		for i, s := range []*Store{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				su, err := s.GetUpload(ctx, "race", u.ID())
+				if err != nil {
+					errs[i] = err
+					halfway.Done()
+					return
+				}
+				_, errs[i] = su.Append(ctx, &gatedReader{data: chunks[i], reached: halfway.Done, gate: gate}, int64(len(prefix)), int64(len(chunks[i])))
+			}()
+		}
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner < 0:
+				winner = i
+			case err == nil:
+				t.Fatalf("round %d: both racing chunks were accepted", round)
+			case !errdefs.IsFailedPrecondition(err):
+				t.Fatalf("round %d: the loser's error: %v", round, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("round %d: no chunk won: %v", round, errs)
+		}
+		t.Logf("round %d: replica %d won; the other: %v", round, winner, errs[1-winner])
+		want := append(bytes.Clone(prefix), chunks[winner]...)
+		su, err := b.GetUpload(ctx, "race", u.ID())
+		if err != nil || su.Offset() != int64(len(want)) {
+			t.Fatalf("round %d: session after the race: %v, offset %d, want %d", round, err, su.Offset(), len(want))
+		}
+		d := digest.FromBytes(want)
+		if _, err := su.Commit(ctx, d); err != nil {
+			t.Fatalf("round %d: commit of the winner's bytes: %v", round, err)
+		}
+		r, _, err := a.OpenBlob(ctx, "race", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("round %d: blob differs from the winner's bytes: %v", round, err)
+		}
+	}
+	// The losers removed what they wrote: no multipart upload is left,
+	// nor any session object.
+	d := a.drv.(*s3Driver)
+	mu, err := d.c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &d.bucket})
+	if err != nil || len(mu.Uploads) != 0 {
+		t.Fatalf("multipart uploads left: %v %d", err, len(mu.Uploads))
+	}
+	if ents, err := d.List(ctx, "uploads"); err != nil || len(ents) != 0 {
+		t.Fatalf("session objects left: %v %v", err, ents)
+	}
 }

@@ -9,7 +9,9 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"net"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,12 +27,14 @@ import (
 // s3Driver keeps the registry in an S3 bucket, under the same key layout
 // as the filesystem driver (doc.go), plus:
 //
-//	blobtouch/<alg>/<hex>   empty object: its LastModified is the blob's last use (GC grace)
-//	uploads/<id>/state      JSON session state with the multipart upload id, its parts' ETags
-//	                        and the serialized hash state
-//	uploads/<id>/tail-<n>   received bytes not yet in a part (less than chunksize)
-//	uploads/<id>/data       the multipart upload's key (completed at commit, then copied)
-//	ingest/<random>         multipart key of a monolithic blob PUT in progress
+//	blobtouch/<alg>/<hex>        empty object: its LastModified is the blob's last use (GC grace)
+//	uploads/<id>/state           JSON session state: the pieces (multipart uploads, their parts'
+//	                             ETags), the tail object, the serialized hash state; replaced
+//	                             only by a conditional PUT (If-Match its ETag)
+//	uploads/<id>/piece-<random>  the multipart upload of the bytes one request received, in
+//	                             parts of exactly chunksize (completed at commit)
+//	uploads/<id>/tail-<random>   received bytes not yet in a part (less than chunksize)
+//	ingest/<random>              multipart key of a monolithic blob PUT in progress
 type s3Driver struct {
 	cfg    S3Config
 	c      *s3.Client
@@ -67,10 +71,10 @@ func newS3Driver(ctx context.Context, cfg S3Config) (*s3Driver, error) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if _, err := c.HeadBucket(cctx, &s3.HeadBucketInput{Bucket: &d.bucket}); err != nil {
-		return nil, fmt.Errorf("%s: %s", cfg.where(), describeS3Error(err))
-	}
-	// HEAD on a bucket is allowed to some who cannot list it: list too.
+	// A list (not a HEAD, which some may do who cannot list, and whose
+	// errors have no body: an unknown access key looked like a missing
+	// bucket) checks bucket and credentials with the server's own error
+	// code.
 	if _, err := c.ListObjectsV2(cctx, &s3.ListObjectsV2Input{Bucket: &d.bucket, Prefix: aws.String(d.prefix), MaxKeys: aws.Int32(1)}); err != nil {
 		return nil, fmt.Errorf("%s: %s", cfg.where(), describeS3Error(err))
 	}
@@ -84,10 +88,16 @@ func describeS3Error(err error) string {
 		switch ae.ErrorCode() {
 		case "NotFound", "NoSuchBucket":
 			return "the bucket does not exist"
-		case "Forbidden", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch":
+		case "Forbidden", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "XAdminUserNotFound":
 			return "access denied: check accesskey and secretkey (" + ae.ErrorCode() + ")"
+		case "BadRequest", "InvalidBucketName":
+			return "the server refused the request (" + ae.ErrorCode() + "): is the bucket name valid (3 to 63 lowercase letters, digits, dots and hyphens)?"
 		}
 		return ae.ErrorCode() + ": " + ae.ErrorMessage()
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return "cannot reach the S3 server: " + oe.Error()
 	}
 	return err.Error()
 }
@@ -343,19 +353,20 @@ func (b *s3Blobs) Writer(ctx context.Context, alg digest.Algorithm) (content.Wri
 	if err != nil {
 		return nil, err
 	}
-	return &s3Writer{ctx: ctx, mp: &s3Multipart{d: b.d(), name: "ingest/" + id, st: &s3UploadState{}}, dg: alg.Digester()}, nil
+	return &s3Writer{ctx: ctx, mp: &s3Multipart{d: b.d(), name: "ingest/" + id}, dg: alg.Digester()}, nil
 }
 
 type s3Writer struct {
 	ctx  context.Context
 	mp   *s3Multipart
+	buf  []byte // bytes short of a part
 	dg   digest.Digester
 	n    int64
 	done bool
 }
 
 func (w *s3Writer) Write(p []byte) (int, error) {
-	if err := w.mp.write(w.ctx, p); err != nil {
+	if err := fillParts(w.ctx, w.mp.d.chunk, &w.buf, p, w.mp.uploadPart); err != nil {
 		return 0, err
 	}
 	w.dg.Hash().Write(p)
@@ -383,11 +394,60 @@ func (w *s3Writer) Commit(ctx context.Context, size int64, expected digest.Diges
 		return content.Info{}, errdefs.DataLossf("blob digest mismatch: expected %s, got %s", expected, got)
 	}
 	w.done = true
-	if err := w.mp.publish(ctx, got, w.n); err != nil {
+	if err := w.publish(ctx, got); err != nil {
 		w.mp.abort(context.WithoutCancel(ctx))
 		return content.Info{}, err
 	}
 	return content.Info{Digest: got, Size: w.n, CreatedAt: time.Now()}, nil
+}
+
+// publish makes the bytes written blob dg (verified by the caller): a
+// small blob is one PUT; otherwise the rest is uploaded as the last part,
+// the multipart upload completed and the object copied to its blob key.
+func (w *s3Writer) publish(ctx context.Context, dg digest.Digest) error {
+	d := w.mp.d
+	if _, err := d.Blobs().Info(ctx, dg); err == nil {
+		w.mp.abort(ctx)
+		d.TouchBlob(ctx, dg, 0)
+		return nil
+	}
+	if len(w.mp.parts) == 0 {
+		return d.WriteFile(ctx, blobName(dg), w.buf)
+	}
+	if len(w.buf) > 0 {
+		if err := w.mp.uploadPart(ctx, w.buf); err != nil {
+			return err
+		}
+	}
+	if err := w.mp.complete(ctx); err != nil {
+		return err
+	}
+	if err := d.assemble(ctx, blobName(dg), []s3Object{{w.mp.name, w.n}}, nil); err != nil {
+		return err
+	}
+	return d.remove(ctx, w.mp.name)
+}
+
+// fillParts appends p to *buf, handing every full part (exactly chunk
+// bytes) to upload. On an error the bytes of p that did not make it into
+// a part are dropped from *buf (parts uploaded before stay).
+func fillParts(ctx context.Context, chunk int64, buf *[]byte, p []byte, upload func(context.Context, []byte) error) error {
+	for len(p) > 0 {
+		if *buf == nil {
+			*buf = make([]byte, 0, chunk)
+		}
+		n := min(int64(len(p)), chunk-int64(len(*buf)))
+		*buf = append(*buf, p[:n]...)
+		p = p[n:]
+		if int64(len(*buf)) == chunk {
+			if err := upload(ctx, *buf); err != nil {
+				*buf = (*buf)[:len(*buf)-int(n)]
+				return err
+			}
+			*buf = (*buf)[:0]
+		}
+	}
+	return nil
 }
 
 // s3Reader reads a blob with ranged GETs: Read streams from the current
@@ -478,16 +538,13 @@ func (r *s3Reader) Close() error {
 
 // ---- multipart uploads ----------------------------------------------------------
 
-// s3UploadState is the S3 part of an upload session's state.
-type s3UploadState struct {
-	UploadID string   `json:"uploadId,omitempty"`
-	Parts    []s3Part `json:"parts,omitempty"`
-	Tail     string   `json:"tail,omitempty"` // name of the tail object
-	TailSize int64    `json:"tailSize,omitempty"`
-	Seq      int      `json:"seq,omitempty"`
-	// Completed: the multipart upload was completed into its key (to be
-	// read back for another digest algorithm); it takes no more bytes.
-	Completed bool `json:"completed,omitempty"`
+// s3Multipart is one multipart upload at key name (relative), started with
+// its first part; every part but a blob's last is exactly chunksize.
+type s3Multipart struct {
+	d        *s3Driver
+	name     string
+	uploadID string
+	parts    []s3Part
 }
 
 type s3Part struct {
@@ -496,194 +553,200 @@ type s3Part struct {
 	Size int64  `json:"size"`
 }
 
-// s3Multipart accumulates bytes into parts of exactly chunksize (the last
-// part of a blob may be shorter); bytes short of a part wait in buf.
-type s3Multipart struct {
-	d    *s3Driver
-	name string // the multipart upload's key (relative)
-	st   *s3UploadState
-	buf  []byte
-	// dirty: buf differs from the saved tail
-	dirty bool
+func (m *s3Multipart) size() int64 {
+	var n int64
+	for _, p := range m.parts {
+		n += p.Size
+	}
+	return n
 }
 
-func (m *s3Multipart) write(ctx context.Context, p []byte) error {
-	if m.st.Completed && len(p) > 0 {
-		return errdefs.FailedPreconditionf("upload %s was completed to be checked against another digest algorithm: start a new upload", m.name)
-	}
-	for len(p) > 0 {
-		if m.buf == nil {
-			m.buf = make([]byte, 0, m.d.chunk)
-		}
-		n := min(int64(len(p)), m.d.chunk-int64(len(m.buf)))
-		m.buf = append(m.buf, p[:n]...)
-		p = p[n:]
-		m.dirty = true
-		if int64(len(m.buf)) == m.d.chunk {
-			if err := m.uploadPart(ctx); err != nil {
-				m.buf = m.buf[:len(m.buf)-int(n)]
-				return err
-			}
-			m.buf = m.buf[:0]
-		}
-	}
-	return nil
-}
-
-func (m *s3Multipart) uploadPart(ctx context.Context) error {
+// uploadPart uploads buf as the next part (starting the upload first).
+func (m *s3Multipart) uploadPart(ctx context.Context, buf []byte) error {
 	d := m.d
-	if m.st.UploadID == "" {
+	if m.uploadID == "" {
 		out, err := d.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &d.bucket, Key: aws.String(d.key(m.name))})
 		if err != nil {
 			return d.wrap("start upload", m.name, err)
 		}
-		m.st.UploadID = aws.ToString(out.UploadId)
+		m.uploadID = aws.ToString(out.UploadId)
 	}
-	n := int32(len(m.st.Parts) + 1)
+	n := int32(len(m.parts) + 1)
 	out, err := d.c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &d.bucket, Key: aws.String(d.key(m.name)),
-		UploadId: &m.st.UploadID, PartNumber: &n, Body: bytes.NewReader(m.buf), ContentLength: aws.Int64(int64(len(m.buf)))})
+		UploadId: &m.uploadID, PartNumber: &n, Body: bytes.NewReader(buf), ContentLength: aws.Int64(int64(len(buf)))})
 	if err != nil {
 		return d.wrap(fmt.Sprintf("upload part %d of", n), m.name, err)
 	}
-	m.st.Parts = append(m.st.Parts, s3Part{N: n, ETag: aws.ToString(out.ETag), Size: int64(len(m.buf))})
+	m.parts = append(m.parts, s3Part{N: n, ETag: aws.ToString(out.ETag), Size: int64(len(buf))})
 	return nil
 }
 
-// publish makes the bytes received blob dg (verified by the caller): a
-// small blob is one PUT; otherwise the last part is uploaded, the
-// multipart upload completed and the object copied to its blob key.
-func (m *s3Multipart) publish(ctx context.Context, dg digest.Digest, size int64) error {
+// complete completes the multipart upload into its key with the parts
+// recorded (parts uploaded beyond them, by a request that did not live to
+// record them, are dropped). An upload completed already (by a commit on
+// another replica) is found by its key's size.
+func (m *s3Multipart) complete(ctx context.Context) error {
 	d := m.d
-	if _, err := d.Blobs().Info(ctx, dg); err == nil {
-		m.abort(ctx)
-		d.TouchBlob(ctx, dg, 0)
+	if m.uploadID == "" {
 		return nil
 	}
-	if len(m.st.Parts) == 0 {
-		if err := d.WriteFile(ctx, blobName(dg), m.buf); err != nil {
-			return err
-		}
-		m.abort(ctx)
-		return nil
-	}
-	if err := m.complete(ctx, size); err != nil {
-		return err
-	}
-	if err := d.copy(ctx, m.name, blobName(dg), size); err != nil {
-		return err
-	}
-	m.st.UploadID = ""
-	return d.remove(ctx, m.name)
-}
-
-// complete uploads the bytes short of a part as the last part and
-// completes the multipart upload into its own key (m.name), which then
-// holds the size bytes written; a second call finds it completed.
-func (m *s3Multipart) complete(ctx context.Context, size int64) error {
-	d := m.d
-	if m.st.Completed {
-		return nil
-	}
-	if len(m.buf) > 0 {
-		if err := m.uploadPart(ctx); err != nil {
-			return err
-		}
-		m.buf = m.buf[:0]
-	}
-	parts := make([]types.CompletedPart, len(m.st.Parts))
-	for i, p := range m.st.Parts {
+	parts := make([]types.CompletedPart, len(m.parts))
+	for i, p := range m.parts {
 		parts[i] = types.CompletedPart{PartNumber: aws.Int32(p.N), ETag: aws.String(p.ETag)}
 	}
 	_, err := d.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &d.bucket, Key: aws.String(d.key(m.name)),
-		UploadId: &m.st.UploadID, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+		UploadId: &m.uploadID, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
 	if err != nil {
-		// Completed by an earlier call (readAll, or an attempt that failed
-		// later)?
 		st, serr := d.Stat(ctx, m.name)
-		if !isS3NotFound(err) || serr != nil || st.Size != size {
+		if !isS3NotFound(err) || serr != nil || st.Size != m.size() {
 			return d.wrap("complete upload", m.name, err)
 		}
 	}
-	m.st.Completed = true
-	m.dirty = true // the tail went into the last part
-	return nil
-}
-
-// maxCopy is the largest object CopyObject copies in one request.
-const maxCopy = 5 << 30
-
-// copy copies an object server-side (multipart copy beyond 5 GiB).
-func (d *s3Driver) copy(ctx context.Context, from, to string, size int64) error {
-	src := d.bucket + "/" + d.key(from)
-	if size <= maxCopy {
-		if _, err := d.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &d.bucket, Key: aws.String(d.key(to)), CopySource: &src}); err != nil {
-			return d.wrap("copy "+from+" to", to, err)
-		}
-		return nil
-	}
-	out, err := d.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &d.bucket, Key: aws.String(d.key(to))})
-	if err != nil {
-		return d.wrap("copy to", to, err)
-	}
-	id := out.UploadId
-	var parts []types.CompletedPart
-	const step = 1 << 30
-	for off, n := int64(0), int32(1); off < size; off, n = off+step, n+1 {
-		rng := fmt.Sprintf("bytes=%d-%d", off, min(off+step, size)-1)
-		p, err := d.c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: &d.bucket, Key: aws.String(d.key(to)), UploadId: id,
-			PartNumber: aws.Int32(n), CopySource: &src, CopySourceRange: &rng})
-		if err != nil {
-			d.c.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{Bucket: &d.bucket, Key: aws.String(d.key(to)), UploadId: id})
-			return d.wrap("copy to", to, err)
-		}
-		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: p.CopyPartResult.ETag})
-	}
-	if _, err := d.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &d.bucket, Key: aws.String(d.key(to)),
-		UploadId: id, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
-		return d.wrap("copy to", to, err)
-	}
+	m.uploadID = ""
 	return nil
 }
 
 // abort abandons the multipart upload, if one was started.
 func (m *s3Multipart) abort(ctx context.Context) {
-	if m.st.UploadID == "" {
+	if m.uploadID == "" {
 		return
 	}
-	m.d.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &m.d.bucket, Key: aws.String(m.d.key(m.name)), UploadId: &m.st.UploadID})
-	m.st.UploadID = ""
+	m.d.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &m.d.bucket, Key: aws.String(m.d.key(m.name)), UploadId: &m.uploadID})
+	m.uploadID = ""
+}
+
+// s3Object is an object (relative name) and its size.
+type s3Object struct {
+	name string
+	size int64
+}
+
+// maxCopy is the largest object CopyObject copies in one request.
+const maxCopy = 5 << 30
+
+// copyStep is the size of the part ranges a large copy is made of.
+const copyStep = 1 << 30
+
+// assemble writes object to as the concatenation of srcs (each at least
+// a part's minimum, 5 MiB, but the last when tail is empty) and tail,
+// server-side: one CopyObject for a single source of at most 5 GiB,
+// otherwise a multipart upload of copied ranges (UploadPartCopy) and the
+// tail as its last part. The object appears whole or not at all.
+func (d *s3Driver) assemble(ctx context.Context, to string, srcs []s3Object, tail []byte) error {
+	if len(srcs) == 1 && len(tail) == 0 && srcs[0].size <= maxCopy {
+		src := d.bucket + "/" + d.key(srcs[0].name)
+		if _, err := d.c.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &d.bucket, Key: aws.String(d.key(to)), CopySource: &src}); err != nil {
+			return d.wrap("copy "+srcs[0].name+" to", to, err)
+		}
+		return nil
+	}
+	out, err := d.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &d.bucket, Key: aws.String(d.key(to))})
+	if err != nil {
+		return d.wrap("assemble", to, err)
+	}
+	id := out.UploadId
+	fail := func(err error) error {
+		d.c.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{Bucket: &d.bucket, Key: aws.String(d.key(to)), UploadId: id})
+		return d.wrap("assemble", to, err)
+	}
+	var parts []types.CompletedPart
+	n := int32(1)
+	for _, o := range srcs {
+		src := d.bucket + "/" + d.key(o.name)
+		for off := int64(0); off < o.size; n++ {
+			end := min(off+copyStep, o.size)
+			if o.size-end < MinS3ChunkSize {
+				end = o.size // no range below the part minimum but the last
+			}
+			rng := fmt.Sprintf("bytes=%d-%d", off, end-1)
+			p, err := d.c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: &d.bucket, Key: aws.String(d.key(to)), UploadId: id,
+				PartNumber: aws.Int32(n), CopySource: &src, CopySourceRange: &rng})
+			if err != nil {
+				return fail(err)
+			}
+			parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: p.CopyPartResult.ETag})
+			off = end
+		}
+	}
+	if len(tail) > 0 {
+		p, err := d.c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &d.bucket, Key: aws.String(d.key(to)), UploadId: id,
+			PartNumber: aws.Int32(n), Body: bytes.NewReader(tail), ContentLength: aws.Int64(int64(len(tail)))})
+		if err != nil {
+			return fail(err)
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: p.ETag})
+	}
+	if _, err := d.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: &d.bucket, Key: aws.String(d.key(to)),
+		UploadId: id, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}); err != nil {
+		return fail(err)
+	}
+	return nil
 }
 
 // ---- upload sessions ------------------------------------------------------------
 
-func sessionDir(id string) string { return "uploads/" + id }
+// s3UploadState is the S3 part of an upload session's state. The bytes
+// received are the pieces' parts in order, then the tail object.
+type s3UploadState struct {
+	// Layout is s3Layout for sessions whose bytes are pieces (older
+	// sessions are not resumed).
+	Layout   int       `json:"layout"`
+	Pieces   []s3Piece `json:"pieces,omitempty"`
+	Tail     string    `json:"tail,omitempty"` // name of the tail object
+	TailSize int64     `json:"tailSize,omitempty"`
+	// Rev is random per state written, so that a conditional write
+	// never mistakes another request's state for the one it read.
+	Rev string `json:"rev,omitempty"`
+}
 
-func (d *s3Driver) saveState(ctx context.Context, id string, st *uploadState) error {
+const s3Layout = 2
+
+// s3Piece is the multipart upload of the bytes one request received
+// (UploadID empty once completed).
+type s3Piece struct {
+	Name     string   `json:"name"`
+	UploadID string   `json:"uploadId,omitempty"`
+	Parts    []s3Part `json:"parts,omitempty"`
+}
+
+func sessionDir(id string) string { return "uploads/" + id }
+func stateName(id string) string  { return sessionDir(id) + "/state" }
+
+func (d *s3Driver) newSession(ctx context.Context, id string, st *uploadState) error {
+	st.S3 = &s3UploadState{Layout: s3Layout}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	return d.WriteFile(ctx, sessionDir(id)+"/state", b)
-}
-
-func (d *s3Driver) newSession(ctx context.Context, id string, st *uploadState) error {
-	st.S3 = &s3UploadState{}
-	return d.saveState(ctx, id, st)
+	return d.WriteFile(ctx, stateName(id), b)
 }
 
 func (d *s3Driver) readSession(ctx context.Context, id string) (uploadState, time.Time, error) {
+	st, mod, _, err := d.readSessionETag(ctx, id)
+	return st, mod, err
+}
+
+// readSessionETag also returns the state object's ETag (for the
+// conditional write that replaces it).
+func (d *s3Driver) readSessionETag(ctx context.Context, id string) (uploadState, time.Time, string, error) {
 	var st uploadState
-	b, mod, err := d.get(ctx, sessionDir(id)+"/state")
+	out, err := d.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &d.bucket, Key: aws.String(d.key(stateName(id)))})
 	if err != nil {
-		return st, time.Time{}, err
+		return st, time.Time{}, "", d.wrap("read", stateName(id), err)
 	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		return st, time.Time{}, "", d.wrap("read", stateName(id), err)
+	}
+	mod := aws.ToTime(out.LastModified)
 	if err := json.Unmarshal(b, &st); err != nil {
-		return st, mod, fmt.Errorf("corrupt upload state: %w", err)
+		return st, mod, "", fmt.Errorf("corrupt upload state: %w", err)
 	}
 	if st.S3 == nil {
 		st.S3 = &s3UploadState{}
 	}
-	return st, mod, nil
+	return st, mod, aws.ToString(out.ETag), nil
 }
 
 func (d *s3Driver) sessionIDs(ctx context.Context) ([]string, error) {
@@ -700,24 +763,32 @@ func (d *s3Driver) sessionIDs(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// purgeSession aborts the session's multipart upload and removes its
-// objects. (S3 has no lock: a request working on the session at the same
-// moment fails and its client starts over.)
+// piece is the multipart upload of piece p of session id.
+func (d *s3Driver) piece(id string, p *s3Piece) *s3Multipart {
+	return &s3Multipart{d: d, name: sessionDir(id) + "/" + p.Name, uploadID: p.UploadID, parts: p.Parts}
+}
+
+// purgeSession aborts the session's open pieces and removes its objects.
+// (A request working on the session at the same moment fails: its
+// conditional state write finds the state gone.)
 func (d *s3Driver) purgeSession(ctx context.Context, id string) (bool, int64) {
 	var freed int64
 	if st, _, err := d.readSession(ctx, id); err == nil {
-		for _, p := range st.S3.Parts {
-			freed += p.Size
+		for i := range st.S3.Pieces {
+			mp := d.piece(id, &st.S3.Pieces[i])
+			if mp.uploadID != "" {
+				freed += mp.size()
+				mp.abort(ctx)
+			}
 		}
-		(&s3Multipart{d: d, name: sessionDir(id) + "/data", st: st.S3}).abort(ctx)
 	}
 	n, err := d.removeAll(ctx, sessionDir(id))
 	return err == nil, freed + n
 }
 
 // purgeOrphans aborts multipart uploads older than age that no session
-// references (a crash between starting one and saving the state, or a
-// monolithic PUT that never finished).
+// references: pieces of requests that failed or lost a race, monolithic
+// PUTs and commits that never finished.
 func (d *s3Driver) purgeOrphans(ctx context.Context, age time.Duration) error {
 	p := s3.NewListMultipartUploadsPaginator(d.c, &s3.ListMultipartUploadsInput{Bucket: &d.bucket, Prefix: aws.String(d.prefix)})
 	for p.HasMorePages() {
@@ -730,12 +801,12 @@ func (d *s3Driver) purgeOrphans(ctx context.Context, age time.Duration) error {
 				continue
 			}
 			name := strings.TrimPrefix(aws.ToString(u.Key), d.prefix)
-			if id, ok := strings.CutPrefix(name, "uploads/"); ok {
-				id = strings.TrimSuffix(id, "/data")
-				if st, _, err := d.readSession(ctx, id); err == nil && st.S3.UploadID == aws.ToString(u.UploadId) {
+			if rest, ok := strings.CutPrefix(name, "uploads/"); ok {
+				id, _, _ := strings.Cut(rest, "/")
+				if st, _, err := d.readSession(ctx, id); err == nil && slices.ContainsFunc(st.S3.Pieces, func(p s3Piece) bool { return p.UploadID == aws.ToString(u.UploadId) }) {
 					continue // the session's own; purged with it
 				}
-			} else if !strings.HasPrefix(name, "ingest/") {
+			} else if !strings.HasPrefix(name, "ingest/") && !strings.HasPrefix(name, "blobs/") {
 				continue
 			}
 			d.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &d.bucket, Key: u.Key, UploadId: u.UploadId})
@@ -745,22 +816,41 @@ func (d *s3Driver) purgeOrphans(ctx context.Context, age time.Duration) error {
 }
 
 // s3Session is a session opened for one request. Nothing is locked: the
-// state object is the commit point, written after the bytes it describes.
+// state object is the commit point, written after the bytes it describes
+// and only over the version this request read (If-Match its ETag). The
+// bytes a request receives go to objects only it writes (its own piece and
+// tail objects, named at random), so a request that loses a race to
+// another on the same session (on this replica or another) changes
+// nothing another request relies on: its state write fails, it removes
+// what it wrote and reports ErrFailedPrecondition.
 type s3Session struct {
-	d  *s3Driver
-	id string
-	st uploadState
-	h  hash.Hash
-	mp *s3Multipart
+	d    *s3Driver
+	id   string
+	st   uploadState
+	etag string // of the state object as last read or written
+	h    hash.Hash
+	buf  []byte // the tail's bytes, then those received short of a part
+	// dirty: buf differs from the saved tail
+	dirty bool
+	// cur is this request's piece (index into st.S3.Pieces, -1: none
+	// yet); curSaved: a state naming it was written (others may now
+	// rely on its recorded parts).
+	cur      int
+	curMP    *s3Multipart
+	curSaved bool
+	lost     error // set once the state was changed by another request
 }
 
 func (d *s3Driver) openSession(ctx context.Context, id string) (sessionIO, error) {
-	st, _, err := d.readSession(ctx, id)
+	st, _, etag, err := d.readSessionETag(ctx, id)
 	if err != nil {
 		if notExist(err) {
 			return nil, errdefs.NotFoundf("upload %s not found", id)
 		}
 		return nil, err
+	}
+	if st.S3.Layout != s3Layout && st.Offset > 0 {
+		return nil, errdefs.NotFoundf("upload %s was started by an older hoist registry: start it again", id)
 	}
 	alg, err := st.algorithm(id)
 	if err != nil {
@@ -770,7 +860,7 @@ func (d *s3Driver) openSession(ctx context.Context, id string) (sessionIO, error
 	if !ok {
 		return nil, errdefs.NotFoundf("upload %s has no usable hash state", id)
 	}
-	mp := &s3Multipart{d: d, name: sessionDir(id) + "/data", st: st.S3}
+	ss := &s3Session{d: d, id: id, st: st, etag: etag, h: h, cur: -1}
 	if st.S3.TailSize > 0 {
 		b, err := d.ReadFile(ctx, sessionDir(id)+"/"+st.S3.Tail)
 		if err != nil {
@@ -779,78 +869,197 @@ func (d *s3Driver) openSession(ctx context.Context, id string) (sessionIO, error
 		if int64(len(b)) != st.S3.TailSize {
 			return nil, fmt.Errorf("upload %s: tail object holds %d bytes, the state says %d", id, len(b), st.S3.TailSize)
 		}
-		mp.buf = make([]byte, 0, d.chunk)
-		mp.buf = append(mp.buf, b...)
+		ss.buf = make([]byte, 0, d.chunk)
+		ss.buf = append(ss.buf, b...)
 	}
-	return &s3Session{d: d, id: id, st: st, h: h, mp: mp}, nil
+	return ss, nil
 }
 
 func (ss *s3Session) state() *uploadState { return &ss.st }
 func (ss *s3Session) hash() hash.Hash     { return ss.h }
+
 func (ss *s3Session) write(ctx context.Context, p []byte) error {
-	return ss.mp.write(ctx, p)
+	if ss.lost != nil {
+		return ss.lost
+	}
+	ss.dirty = true
+	return fillParts(ctx, ss.d.chunk, &ss.buf, p, ss.uploadPart)
+}
+
+// uploadPart adds a full part to this request's piece (started with it).
+func (ss *s3Session) uploadPart(ctx context.Context, buf []byte) error {
+	if ss.curMP == nil {
+		rnd, err := randomID()
+		if err != nil {
+			return err
+		}
+		ss.curMP = &s3Multipart{d: ss.d, name: sessionDir(ss.id) + "/piece-" + rnd}
+	}
+	if err := ss.curMP.uploadPart(ctx, buf); err != nil {
+		return err
+	}
+	piece := s3Piece{Name: path.Base(ss.curMP.name), UploadID: ss.curMP.uploadID, Parts: slices.Clone(ss.curMP.parts)}
+	if ss.cur < 0 {
+		ss.cur = len(ss.st.S3.Pieces)
+		ss.st.S3.Pieces = append(ss.st.S3.Pieces, piece)
+	} else {
+		ss.st.S3.Pieces[ss.cur] = piece
+	}
+	return nil
 }
 
 // checkpoint saves the bytes short of a part as a new tail object, then
-// the state naming it, then removes the old tail.
+// the state naming it (over the version read), then removes the old tail.
 func (ss *s3Session) checkpoint(ctx context.Context) error {
+	if ss.lost != nil {
+		return ss.lost
+	}
 	s3st := ss.st.S3
-	old := s3st.Tail
-	if ss.mp.dirty {
+	old, oldSize := s3st.Tail, s3st.TailSize
+	newTail := ""
+	if ss.dirty {
 		s3st.Tail, s3st.TailSize = "", 0
-		if len(ss.mp.buf) > 0 {
-			s3st.Seq++
-			s3st.Tail, s3st.TailSize = fmt.Sprintf("tail-%d", s3st.Seq), int64(len(ss.mp.buf))
-			if err := ss.d.WriteFile(ctx, sessionDir(ss.id)+"/"+s3st.Tail, ss.mp.buf); err != nil {
-				s3st.Tail = old
+		if len(ss.buf) > 0 {
+			rnd, err := randomID()
+			if err != nil {
 				return err
 			}
+			newTail = "tail-" + rnd
+			if err := ss.d.WriteFile(ctx, sessionDir(ss.id)+"/"+newTail, ss.buf); err != nil {
+				s3st.Tail, s3st.TailSize = old, oldSize
+				return err
+			}
+			s3st.Tail, s3st.TailSize = newTail, int64(len(ss.buf))
 		}
 	}
 	ss.st.HashState = hashState(ss.h)
-	if err := ss.d.saveState(ctx, ss.id, &ss.st); err != nil {
+	s3st.Layout = s3Layout
+	rev, err := randomID()
+	if err != nil {
 		return err
 	}
-	ss.mp.dirty = false
+	s3st.Rev = rev
+	if err := ss.saveState(ctx); err != nil {
+		if newTail != "" {
+			ss.d.remove(context.WithoutCancel(ctx), sessionDir(ss.id)+"/"+newTail)
+		}
+		s3st.Tail, s3st.TailSize = old, oldSize
+		if ss.lost != nil && !ss.curSaved && ss.curMP != nil {
+			ss.curMP.abort(context.WithoutCancel(ctx))
+		}
+		return err
+	}
+	ss.dirty = false
+	ss.curSaved = ss.cur >= 0
 	if old != "" && old != s3st.Tail {
 		ss.d.remove(ctx, sessionDir(ss.id)+"/"+old)
 	}
 	return nil
 }
 
-// readAll streams the bytes written so far (to hash them with another
-// algorithm than the session's): the multipart upload is completed into
-// its own key first (publish then finds it completed), since the parts of
-// an upload in progress cannot be read.
-func (ss *s3Session) readAll(ctx context.Context, w io.Writer) error {
-	m := ss.mp
-	if len(m.st.Parts) == 0 {
-		_, err := w.Write(m.buf)
-		return err
-	}
-	if err := m.complete(ctx, ss.st.Offset); err != nil {
-		return err
-	}
-	// Recorded before the read: a commit that then fails (a wrong
-	// digest) leaves a session that another commit can still publish.
-	if err := ss.checkpoint(ctx); err != nil {
-		return err
-	}
-	out, err := ss.d.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &ss.d.bucket, Key: aws.String(ss.d.key(m.name))})
+// saveState replaces the state object if it is still the version this
+// request read (or last wrote). Another version, or none, means another
+// request changed the session meanwhile: ss.lost is set.
+func (ss *s3Session) saveState(ctx context.Context) error {
+	b, err := json.Marshal(&ss.st)
 	if err != nil {
-		return ss.d.wrap("read upload", m.name, err)
+		return err
 	}
-	defer out.Body.Close()
-	_, err = io.Copy(w, out.Body)
+	name := stateName(ss.id)
+	out, err := ss.d.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &ss.d.bucket, Key: aws.String(ss.d.key(name)),
+		Body: bytes.NewReader(b), ContentLength: aws.Int64(int64(len(b))), IfMatch: aws.String(ss.etag)})
+	if err == nil {
+		ss.etag = aws.ToString(out.ETag)
+		return nil
+	}
+	var ae smithy.APIError
+	switch {
+	case isS3NotFound(err):
+		ss.lost = errdefs.NotFoundf("upload %s was completed or cancelled by another request while this one was received", ss.id)
+	case errors.As(err, &ae) && (ae.ErrorCode() == "PreconditionFailed" || ae.ErrorCode() == "ConditionalRequestConflict"):
+		ss.lost = errdefs.FailedPreconditionf("upload %s was changed by another request (on this replica or another) while this chunk was received: the chunk was discarded; ask for the upload's offset and go on from there", ss.id)
+	default:
+		return ss.d.wrap("write", name, err)
+	}
+	return ss.lost
+}
+
+// completePieces completes the pieces still open (with their recorded
+// parts) and returns them as objects, in order.
+func (ss *s3Session) completePieces(ctx context.Context) ([]s3Object, error) {
+	var objs []s3Object
+	for i := range ss.st.S3.Pieces {
+		p := &ss.st.S3.Pieces[i]
+		mp := ss.d.piece(ss.id, p)
+		if len(p.Parts) == 0 {
+			continue
+		}
+		if err := mp.complete(ctx); err != nil {
+			return nil, err
+		}
+		if p.UploadID != "" {
+			p.UploadID = ""
+			ss.dirty = true
+		}
+		objs = append(objs, s3Object{mp.name, mp.size()})
+	}
+	return objs, nil
+}
+
+// readAll streams the bytes written so far (to hash them with another
+// algorithm than the session's): the pieces are completed first (the
+// parts of an upload in progress cannot be read), and that is recorded.
+func (ss *s3Session) readAll(ctx context.Context, w io.Writer) error {
+	objs, err := ss.completePieces(ctx)
+	if err != nil {
+		return err
+	}
+	if ss.dirty {
+		if err := ss.checkpoint(ctx); err != nil {
+			return err
+		}
+	}
+	for _, o := range objs {
+		out, err := ss.d.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &ss.d.bucket, Key: aws.String(ss.d.key(o.name))})
+		if err != nil {
+			return ss.d.wrap("read upload", o.name, err)
+		}
+		_, err = io.Copy(w, out.Body)
+		out.Body.Close()
+		if err != nil {
+			return ss.d.wrap("read upload", o.name, err)
+		}
+	}
+	_, err = w.Write(ss.buf)
 	return err
 }
 
+// publish makes the bytes received blob dg (verified by the caller): the
+// pieces and the tail are assembled into the blob's key server-side (a
+// blob shorter than a part is one PUT).
 func (ss *s3Session) publish(ctx context.Context, dg digest.Digest) error {
-	return ss.mp.publish(ctx, dg, ss.st.Offset)
+	d := ss.d
+	if _, err := d.Blobs().Info(ctx, dg); err == nil {
+		d.TouchBlob(ctx, dg, 0)
+		return nil
+	}
+	objs, err := ss.completePieces(ctx)
+	if err != nil {
+		return err
+	}
+	if len(objs) == 0 {
+		return d.WriteFile(ctx, blobName(dg), ss.buf)
+	}
+	return d.assemble(ctx, blobName(dg), objs, ss.buf)
 }
 
 func (ss *s3Session) remove(ctx context.Context) {
-	ss.mp.abort(ctx)
+	for i := range ss.st.S3.Pieces {
+		ss.d.piece(ss.id, &ss.st.S3.Pieces[i]).abort(ctx)
+	}
+	if ss.curMP != nil {
+		ss.curMP.abort(ctx)
+	}
 	ss.d.removeAll(ctx, sessionDir(ss.id))
 }
 

@@ -324,6 +324,13 @@ func (u *Upload) Append(ctx context.Context, r io.Reader, start, size int64) (in
 		err = serr
 	}
 	u.offset = ss.st.Offset
+	if errdefs.IsFailedPrecondition(err) {
+		// Another request changed the session (S3: a race between
+		// replicas): the offset to report is the one it left.
+		if st, _, rerr := u.s.drv.readSession(ctx, u.id); rerr == nil {
+			u.offset = st.Offset
+		}
+	}
 	if err != nil {
 		return u.offset, err
 	}
