@@ -12,6 +12,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/hoistproject/hoist/internal/container/spec"
+	"github.com/hoistproject/hoist/internal/fsutil"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -143,6 +144,17 @@ func (r *Runner) spec(req Request, bundle string) (*specs.Spec, func(), error) {
 		}
 		if stepMounts[path.Clean("/"+m.Destination)] {
 			stubs = append(stubs, missingPaths(req.Rootfs, m.Destination)...)
+			// The directories BuildKit leaves are made here, 0755 and
+			// root's, not with whatever mode the runtime would give them
+			// (crun's are 1755): the target of a directory mount, the
+			// parents of a file mount.
+			dir := m.Destination
+			if !dirMount(m) {
+				dir = path.Dir(dir)
+			}
+			if _, err := fsutil.MkdirAllInRoot(req.Rootfs, dir, 0o755, 0, 0); err != nil {
+				return nil, func() {}, fmt.Errorf("RUN --mount target %s: %w", m.Destination, err)
+			}
 			continue
 		}
 		created = append(created, missingPaths(req.Rootfs, m.Destination)...)
@@ -198,4 +210,14 @@ func resources(r Resources) *specs.LinuxResources {
 		CPUQuota: r.CPUQuota, CpusetCpus: r.CPUSetCPUs, CpusetMems: r.CPUSetMems,
 	}.Apply(res)
 	return res
+}
+
+// dirMount: m mounts a directory (a tmpfs, a cache, a bind of a
+// directory), not a file (a secret, a bind of a file).
+func dirMount(m specs.Mount) bool {
+	if m.Type != "bind" {
+		return true
+	}
+	fi, err := os.Stat(m.Source)
+	return err == nil && fi.IsDir()
 }
