@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -571,6 +572,11 @@ func (mon *monitor) startProcess() (int, error) {
 	}
 	closeAfter = nil
 	if runErr != nil {
+		var ee *exec.ExitError
+		if !errors.As(runErr, &ee) {
+			// The runtime did not run at all: say why.
+			return 0, fmt.Errorf("starting %s: %w", filepath.Base(cmd.Path), runErr)
+		}
 		fallback := ""
 		if errPipeDone != nil {
 			<-errPipeDone

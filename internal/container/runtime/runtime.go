@@ -84,7 +84,13 @@ func (c *Cmd) Start() error {
 			return fmt.Errorf("private mount namespace for %s: %w", c.Path, err)
 		}
 		if err := unix.Unmount(cgroup2Hybrid, unix.MNT_DETACH); err != nil {
-			return fmt.Errorf("hiding %s from %s: %w", cgroup2Hybrid, c.Path, err)
+			// In rootless hoist's user namespace the hierarchy is a
+			// locked mount (it came from the host's namespace): it
+			// cannot be unmounted, but an empty read-only tmpfs can
+			// cover it.
+			if merr := unix.Mount("tmpfs", cgroup2Hybrid, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=4k"); merr != nil {
+				return fmt.Errorf("hiding %s from %s: %w (covering it: %v)", cgroup2Hybrid, c.Path, err, merr)
+			}
 		}
 		return c.Cmd.Start() // the child inherits this thread's namespace
 	})
