@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/hoistproject/hoist/internal/archive"
@@ -12,6 +13,8 @@ import (
 	"github.com/hoistproject/hoist/internal/container/inspect"
 	"github.com/hoistproject/hoist/internal/container/logfile"
 	"github.com/hoistproject/hoist/internal/container/network"
+	"github.com/hoistproject/hoist/internal/container/spec"
+	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
 // The container values the front-ends pass in and get back: the container
@@ -41,6 +44,9 @@ type (
 	LogConfig        = container.LogConfig
 	// Monitor is a container monitor started ahead of its container.
 	Monitor = container.Monitor
+	// Ulimit and DeviceMapping are a host config's --ulimit and --device.
+	Ulimit        = spec.Ulimit
+	DeviceMapping = spec.DeviceMapping
 )
 
 // CheckLogConfig checks a --log-driver and its --log-opt values.
@@ -230,4 +236,75 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string, size bool) (C
 		in.SizeRw, in.SizeRootFs = &rw, &rootFs
 	}
 	return in, nil
+}
+
+// WaitCondition is docker's wait with a condition, and returns the exit
+// status: "not-running" (or "") returns at once for a container that does
+// not run, else at its exit; "next-exit" waits, for a container that does
+// not run, for the exit of its next run (started by any process);
+// "removed" waits until it is removed, too. ready, when set, is called
+// once the container is found and what it was is noted: the wait counts
+// from then on (the Engine API answers its headers then, before the
+// client starts the container).
+func (e *Engine) WaitCondition(ctx context.Context, ref, cond string, ready func()) (int, error) {
+	switch cond {
+	case "", "not-running", "next-exit", "removed":
+	default:
+		return 0, errdefs.InvalidArgumentf("invalid condition: %q", cond)
+	}
+	c, err := e.Container(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	if ready != nil {
+		ready()
+	}
+	since, id, started, code := time.Now(), c.ID, c.State.StartedAt, c.State.ExitCode
+	pause := 5 * time.Millisecond
+	for {
+		if c.State.Running() {
+			n, err := e.Wait(ctx, id)
+			if err != nil && !errdefs.IsNotFound(err) {
+				return 0, err
+			}
+			if err == nil {
+				code = n
+			} else {
+				code = e.exitCode(id, since, code)
+			}
+			if cond != "removed" {
+				return code, nil
+			}
+			started = time.Time{}
+		} else if cond == "" || cond == "not-running" || (cond == "next-exit" && !c.State.StartedAt.Equal(started)) {
+			return c.State.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 250*time.Millisecond)
+		if c, err = e.Container(ctx, id); errdefs.IsNotFound(err) {
+			// Removed (--rm: as it exited, perhaps unseen here): its
+			// die event has the status.
+			return e.exitCode(id, since, code), nil
+		} else if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// exitCode is the status in the last die event of container id recorded
+// since then; def when there is none.
+func (e *Engine) exitCode(id string, since time.Time, def int) int {
+	code := def
+	e.events.Read(since.Add(-time.Second), time.Time{}, func(ev Event) {
+		if ev.Type == "container" && ev.Action == "die" && ev.Actor.ID == id {
+			if n, err := strconv.Atoi(ev.Actor.Attributes["exitCode"]); err == nil {
+				code = n
+			}
+		}
+	})
+	return code
 }

@@ -179,3 +179,20 @@ func (e *Engine) Logout(ctx context.Context, server string) (LogoutResult, error
 	_, r.EraseErr = creds.Erase(ctx, server)
 	return r, nil
 }
+
+// Authenticate checks a login with its registry (ac.ServerAddress; Docker
+// Hub when "") and stores nothing: the Engine API's auth, whose client
+// keeps the credentials. It returns the identity token the registry gave
+// ("" for none); what the registry refused is a *RegistryError.
+func (e *Engine) Authenticate(ctx context.Context, ac AuthConfig) (string, error) {
+	c, _, err := e.registry(&ac)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	got, err := c.Login(ctx, client.RegistryName(ac.ServerAddress), toAuth(ac))
+	if err != nil {
+		return "", &RegistryError{err}
+	}
+	return got.IdentityToken, nil
+}
