@@ -85,12 +85,14 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 	aux, _ := json.Marshal(build.Result{ID: res.ID.String()})
 	raw := json.RawMessage(aux)
 	st.send(jsonstream.Message{Aux: &raw})
-	if !quiet {
-		st.send(jsonstream.Message{Stream: "Successfully built " + engine.ShortID(res.ID) + "\n"})
-		for _, t := range tags {
-			n, _ := engine.NormalizeName(t)
-			st.send(jsonstream.Message{Stream: "Successfully tagged " + engine.Familiar(n) + "\n"})
-		}
+	if quiet { // docker's quiet build streams the image ID alone
+		st.send(jsonstream.Message{Stream: res.ID.String() + "\n"})
+		return
+	}
+	st.send(jsonstream.Message{Stream: "Successfully built " + engine.ShortID(res.ID) + "\n"})
+	for _, t := range tags {
+		n, _ := engine.NormalizeName(t)
+		st.send(jsonstream.Message{Stream: "Successfully tagged " + engine.Familiar(n) + "\n"})
 	}
 }
 

@@ -248,7 +248,7 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	refs := []reference.Named{n}
 	o.Pulling = func(ref reference.Named) engine.ProgressFunc {
-		st.send(jsonstream.Message{Status: "Pulling from " + reference.Path(ref), ID: engine.PullLabel(ref)})
+		st.hold(jsonstream.Message{Status: "Pulling from " + reference.Path(ref), ID: engine.PullLabel(ref)})
 		return progress(st)
 	}
 	o.Pulled = func(res engine.PullResult) { st.send(jsonstream.Message{Status: "Digest: " + res.Digest.String()}) }

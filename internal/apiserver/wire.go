@@ -79,6 +79,7 @@ type jsonStream struct {
 	w       http.ResponseWriter
 	enc     *json.Encoder
 	started bool
+	held    []jsonstream.Message
 }
 
 func newJSONStream(w http.ResponseWriter) *jsonStream {
@@ -94,10 +95,23 @@ func (s *jsonStream) start() {
 	}
 }
 
+// hold keeps m until the next message is sent: a failure before that is
+// still the answer's status (docker's "Error response from daemon" of a
+// pull of a missing image), not a message after "Pulling from".
+func (s *jsonStream) hold(m jsonstream.Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held = append(s.held, m)
+}
+
 func (s *jsonStream) send(m jsonstream.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.start()
+	for _, h := range s.held {
+		s.enc.Encode(h)
+	}
+	s.held = nil
 	s.enc.Encode(m)
 	if f, ok := s.w.(http.Flusher); ok {
 		f.Flush()
