@@ -1,7 +1,7 @@
 GO ?= go
 BIN := bin/hoist
 
-.PHONY: build test lint unit fuzz demo bench deps clean
+.PHONY: build test lint unit fuzz demo bench deps clean install
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '-s -w' -o $(BIN) ./cmd/hoist
@@ -41,6 +41,22 @@ demo: deps build
 
 bench: deps build
 	./bench/run.sh
+
+# The binary, and the Engine API's systemd socket and service (socket-
+# activated: `hoist serve` starts on the first connection to
+# /run/hoist.sock; enable with `systemctl enable --now hoist.socket`).
+PREFIX ?= /usr/local
+SYSTEMD_DIR ?= /etc/systemd/system
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/hoist
+	grp=$$(getent group docker >/dev/null && echo docker || echo hoist); \
+	if [ $$grp = hoist ] && [ -z "$(DESTDIR)" ]; then groupadd -f -r hoist; fi; \
+	mkdir -p $(DESTDIR)$(SYSTEMD_DIR); \
+	sed "s|^SocketGroup=.*|SocketGroup=$$grp|" scripts/systemd/hoist.socket >$(DESTDIR)$(SYSTEMD_DIR)/hoist.socket
+	sed 's|/usr/local/bin/hoist|$(PREFIX)/bin/hoist|' scripts/systemd/hoist.service >$(DESTDIR)$(SYSTEMD_DIR)/hoist.service.tmp
+	install -D -m 0644 $(DESTDIR)$(SYSTEMD_DIR)/hoist.service.tmp $(DESTDIR)$(SYSTEMD_DIR)/hoist.service
+	rm -f $(DESTDIR)$(SYSTEMD_DIR)/hoist.service.tmp
+	if [ -z "$(DESTDIR)" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
 clean:
 	rm -rf bin
