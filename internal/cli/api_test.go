@@ -210,6 +210,12 @@ func TestAPIDockerCLIContainers(t *testing.T) {
 	if code != 0 || out != "piped\n" {
 		t.Fatalf("run -i: %d %q", code, out)
 	}
+	// A command not found: 127, and --rm removes the container that did
+	// not start (the client waits for its removal).
+	_, errOut, code = s.docker("", "run", "--rm", "--network", "none", "busybox", "nosuchcmd")
+	if code != 127 || !strings.Contains(errOut, "executable file not found") {
+		t.Fatalf("run --rm nosuchcmd: %d %q", code, errOut)
+	}
 	if out := s.mustDocker("ps", "-aq"); out != "" {
 		t.Fatalf("run --rm left %q", out)
 	}

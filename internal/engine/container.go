@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
 	"strconv"
@@ -115,9 +116,18 @@ func (e *Engine) Container(ctx context.Context, ref string) (*Container, error) 
 }
 
 // Start starts a created or stopped container; with o.Streams it stays
-// attached and returns the exit status of its process.
+// attached and returns the exit status of its process. A container
+// created with AutoRemove (--rm) that fails to start is removed, as
+// docker's daemon does (a client waiting for its removal is answered).
 func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (int, error) {
-	return manager(e, func(m *container.Manager) (int, error) { return m.Start(ctx, ref, o) })
+	code, err := manager(e, func(m *container.Manager) (int, error) { return m.Start(ctx, ref, o) })
+	var se *StartError
+	if errors.As(err, &se) {
+		if c, gerr := e.Container(ctx, ref); gerr == nil && c.HostConfig.AutoRemove && !c.State.Running() {
+			e.RemoveContainer(context.WithoutCancel(ctx), c.ID, RemoveOptions{Force: true, Volumes: true})
+		}
+	}
+	return code, err
 }
 
 // Attach attaches o.Streams to a running container until it exits (its
