@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -200,6 +201,16 @@ func transferRef(r *http.Request, name string, parse func(string) (reference.Nam
 	return n, auth, err
 }
 
+// transferError is a pull's or push's failure as dockerd answers it: a
+// registry's refusal of the credentials is not the API's 401 (which makes
+// docker's client ask for a login and try again), but the daemon's error.
+func transferError(err error) error {
+	if errors.Is(err, errdefs.ErrUnauthorized) {
+		return errors.New(err.Error())
+	}
+	return err
+}
+
 // progress relays a pull's or push's per-layer events as docker's
 // messages.
 func progress(st *jsonStream) engine.ProgressFunc {
@@ -254,7 +265,7 @@ func (s *Server) imageCreate(w http.ResponseWriter, r *http.Request) {
 	o.Pulled = func(res engine.PullResult) { st.send(jsonstream.Message{Status: "Digest: " + res.Digest.String()}) }
 	rep, err := s.eng.Pull(r.Context(), refs, o)
 	if err != nil {
-		st.fail(err)
+		st.fail(transferError(err))
 		return
 	}
 	if rep.Fresh {
@@ -306,7 +317,7 @@ func (s *Server) imagePush(w http.ResponseWriter, r *http.Request) {
 		st.send(jsonstream.Message{Aux: &raw})
 	}})
 	if err != nil {
-		st.fail(err)
+		st.fail(transferError(err))
 	}
 }
 
@@ -360,7 +371,12 @@ func (s *Server) imageSearch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	res, err := s.eng.Search(r.Context(), r.URL.Query().Get("term"), limit, args)
+	auth, err := registryAuth(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	res, err := s.eng.Search(r.Context(), r.URL.Query().Get("term"), limit, args, auth)
 	if err != nil {
 		writeError(w, err)
 		return

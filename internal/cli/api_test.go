@@ -20,7 +20,10 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+	"golang.org/x/crypto/bcrypt"
 
+	"github.com/hoistproject/hoist/internal/registry/server"
+	"github.com/hoistproject/hoist/internal/registry/server/storage"
 	"github.com/hoistproject/hoist/internal/testutil"
 )
 
@@ -96,7 +99,10 @@ func (s *apiServer) kill() {
 // no stored logins, no plugins; the classic builder).
 func (s *apiServer) docker(stdin string, args ...string) (string, string, int) {
 	s.t.Helper()
-	cmd := exec.Command("/usr/local/bin/docker", args...)
+	// A client that hangs (a login prompt) fails the test, not the run.
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/usr/local/bin/docker", args...)
 	cmd.Env = append(os.Environ(), "DOCKER_HOST="+s.host, "DOCKER_CONFIG="+s.config(), "DOCKER_BUILDKIT=0")
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
@@ -547,5 +553,48 @@ func TestAPIBadInput(t *testing.T) {
 	out, err = exec.Command(s.bin, "--root", s.root, "serve", "--host", s.host).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "a server answers there") {
 		t.Errorf("second server: %v %s", err, out)
+	}
+}
+
+// docker login, push, pull, search and logout through hoist serve against
+// a registry with htpasswd: the login is checked by POST /auth and kept by
+// the docker CLI alone; each request carries it (X-Registry-Auth).
+func TestAPIDockerCLILogin(t *testing.T) {
+	s := apiSetup(t)
+	st, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	h, err := server.ParseHtpasswd([]byte("alice:"+string(hash)+"\n"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := testRegistryOn(t, st, server.WithHtpasswd(h, "hoist test"))
+	ref := host + "/priv/bb:1"
+	_, errOut, code := s.docker("wrong\n", "login", "-u", "alice", "--password-stdin", host)
+	if code == 0 || !strings.Contains(errOut, "Error response from daemon") || !strings.Contains(errOut, "unauthorized") {
+		t.Fatalf("login with a wrong password: %d %q", code, errOut)
+	}
+	if out, errOut, code := s.docker("s3cret\n", "login", "-u", "alice", "--password-stdin", host); code != 0 || !strings.Contains(out, "Login Succeeded") {
+		t.Fatalf("login: %d %q %q", code, out, errOut)
+	}
+	// The server stored nothing: only the client's config has the login.
+	if b, err := os.ReadFile(filepath.Join(s.config(), "config.json")); err != nil || !strings.Contains(string(b), host) {
+		t.Fatalf("the client's config: %v %s", err, b)
+	}
+	s.mustDocker("tag", "busybox", ref)
+	if out := s.mustDocker("push", ref); !strings.Contains(out, "1: digest: sha256:") {
+		t.Fatalf("push: %q", out)
+	}
+	s.mustDocker("rmi", ref)
+	s.mustDocker("pull", ref)
+	if out := s.mustDocker("search", "--format", "{{.Name}}", host+"/priv"); !strings.Contains(out, "priv/bb") {
+		t.Fatalf("search: %q", out)
+	}
+	s.mustDocker("logout", host)
+	s.mustDocker("rmi", ref)
+	if _, errOut, code := s.docker("", "pull", ref); code == 0 || !strings.Contains(errOut, "unauthorized") {
+		t.Fatalf("pull after logout: %d %q", code, errOut)
 	}
 }

@@ -47,13 +47,15 @@ func (r *RegistryError) Error() string { return r.Err.Error() }
 func (r *RegistryError) Unwrap() error { return r.Err }
 
 // Search is search on the registry of term ([REGISTRY/]TERM; Docker Hub
-// when none), at most limit results that pass filters.
-func (e *Engine) Search(ctx context.Context, term string, limit int, filters []string) ([]SearchResult, error) {
+// when none), at most limit results that pass filters; auth, when set, is
+// the login to use instead of the stored ones (the Engine API's
+// X-Registry-Auth).
+func (e *Engine) Search(ctx context.Context, term string, limit int, filters []string, auth *AuthConfig) ([]SearchResult, error) {
 	flt, err := client.ParseSearchFilters(filters)
 	if err != nil {
 		return nil, &RegistryError{err}
 	}
-	c, _, err := e.Registry()
+	c, _, err := e.registry(auth)
 	if err != nil {
 		return nil, err
 	}
