@@ -20,9 +20,7 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
-	"golang.org/x/crypto/bcrypt"
 
-	"github.com/hoistproject/hoist/internal/registry/server"
 	"github.com/hoistproject/hoist/internal/registry/server/storage"
 	"github.com/hoistproject/hoist/internal/testutil"
 )
@@ -565,12 +563,7 @@ func TestAPIDockerCLILogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
-	h, err := server.ParseHtpasswd([]byte("alice:"+string(hash)+"\n"), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := testRegistryOn(t, st, server.WithHtpasswd(h, "hoist test"))
+	host := testRegistryOn(t, st, htpasswdAuth(t, "alice", "s3cret"))
 	ref := host + "/priv/bb:1"
 	_, errOut, code := s.docker("wrong\n", "login", "-u", "alice", "--password-stdin", host)
 	if code == 0 || !strings.Contains(errOut, "Error response from daemon") || !strings.Contains(errOut, "unauthorized") {
