@@ -384,7 +384,7 @@ func (s *Server) imageSearch(w http.ResponseWriter, r *http.Request) {
 	out := make([]registry.SearchResult, 0, len(res))
 	for _, x := range res {
 		out = append(out, registry.SearchResult{Name: x.Name, Description: x.Description, StarCount: x.StarCount,
-			IsOfficial: x.IsOfficial, IsAutomated: x.IsAutomated})
+			IsOfficial: x.IsOfficial})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

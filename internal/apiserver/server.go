@@ -75,17 +75,6 @@ func New(eng *engine.Engine, o Options) *Server {
 	return s
 }
 
-type versionKey struct{}
-
-// apiVersion is the version the request asked for (its /vX.Y/ prefix, or
-// the newest).
-func apiVersion(r *http.Request) string {
-	if v, ok := r.Context().Value(versionKey{}).(string); ok {
-		return v
-	}
-	return MaxAPIVersion
-}
-
 var versionPrefix = regexp.MustCompile(`^/v(\d+\.\d+)(/|$)`)
 
 // ServeHTTP strips and checks the version prefix, then routes.
@@ -110,7 +99,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.URL.RawPath = ""
 	}
 	s.log.Debug("api", "method", r.Method, "path", r.URL.Path, "version", v)
-	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), versionKey{}, v)))
+	s.mux.ServeHTTP(w, r)
 }
 
 // compareVersions compares two MAJOR.MINOR versions.

@@ -416,7 +416,7 @@ func TestAPIDockerCLIInteractive(t *testing.T) {
 func TestAPIGoSDK(t *testing.T) {
 	s := apiSetup(t)
 	ctx := context.Background()
-	c, err := client.New(client.WithHost(s.host), client.WithAPIVersionNegotiation())
+	c, err := client.New(client.WithHost(s.host))
 	if err != nil {
 		t.Fatal(err)
 	}
