@@ -48,13 +48,21 @@ demo: build
 bench: deps build
 	./bench/run.sh
 
-# The binary, and the systemd unit that runs `hoist system restore` at
-# boot (enabled when systemd runs this machine and DESTDIR is unset).
+# The binary; the systemd unit that runs `hoist system restore` at boot
+# (enabled when systemd runs this machine and DESTDIR is unset); and the
+# Engine API's socket and service (socket-activated: `hoist serve` starts
+# on the first connection to /run/hoist.sock; enable with `systemctl
+# enable --now hoist.socket`).
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/hoist
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	sed 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/hoist-restore.service > $(DESTDIR)$(SYSTEMDUNITDIR)/hoist-restore.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/hoist-restore.service
+	grp=$$(getent group docker >/dev/null && echo docker || echo hoist); \
+	if [ $$grp = hoist ] && [ -z "$(DESTDIR)" ]; then groupadd -f -r hoist; fi; \
+	sed "s|^SocketGroup=.*|SocketGroup=$$grp|" scripts/systemd/hoist.socket >$(DESTDIR)$(SYSTEMDUNITDIR)/hoist.socket
+	sed 's|/usr/local/bin/hoist|$(BINDIR)/hoist|' scripts/systemd/hoist.service >$(DESTDIR)$(SYSTEMDUNITDIR)/hoist.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/hoist.socket $(DESTDIR)$(SYSTEMDUNITDIR)/hoist.service
 	if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then \
 		systemctl daemon-reload && systemctl enable hoist-restore.service; fi
 

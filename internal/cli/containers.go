@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/term"
 
@@ -297,29 +296,4 @@ func parsePort(s string) (engine.PortBinding, error) {
 	}
 	pb.HostPort = hp
 	return pb, nil
-}
-
-// statusString is docker ps's STATUS column.
-func statusString(c *engine.Container) string {
-	st := c.State
-	switch st.Status {
-	case engine.StatusRunning:
-		up := "Up " + humanDuration(time.Since(st.StartedAt))
-		if h := st.Health; h != nil {
-			if h.Status == engine.HealthStarting {
-				return up + " (health: starting)"
-			}
-			return up + " (" + h.Status + ")"
-		}
-		return up
-	case engine.StatusPaused:
-		return "Up " + humanDuration(time.Since(st.StartedAt)) + " (Paused)"
-	case engine.StatusExited:
-		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))
-	case engine.StatusRestarting:
-		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, humanDuration(time.Since(st.FinishedAt)))
-	case engine.StatusCreated:
-		return "Created"
-	}
-	return st.Status
 }

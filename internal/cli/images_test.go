@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"github.com/hoistproject/hoist/internal/units"
+
 	"archive/tar"
 	"bytes"
 	"context"
@@ -235,7 +237,7 @@ func TestDurations(t *testing.T) {
 		time.Hour: "About an hour", 2 * time.Hour: "2 hours", 47 * time.Hour: "47 hours", 72 * time.Hour: "3 days",
 		15 * 24 * time.Hour: "2 weeks", 90 * 24 * time.Hour: "3 months", 800 * 24 * time.Hour: "2 years",
 	} {
-		if got := humanDuration(d); got != want {
+		if got := units.HumanDuration(d); got != want {
 			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
 		}
 	}

@@ -136,8 +136,8 @@ func makePsRow(ctx context.Context, c *engine.Container, img string, noTrunc boo
 	r := psRow{
 		ID: id, Image: img, Command: strconv.Quote(command),
 		CreatedAt:  c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
-		RunningFor: humanDuration(time.Since(c.Created)) + " ago",
-		Status:     statusString(c), Names: c.Name,
+		RunningFor: units.HumanDuration(time.Since(c.Created)) + " ago",
+		Status:     c.StatusText(), Names: c.Name,
 		Labels: labelString(c.Config.Labels), Mounts: strings.Join(mounts, ","), State: c.State.Status,
 		Networks: c.Network(), LocalVolumes: strconv.Itoa(volumes), labels: c.Config.Labels,
 	}

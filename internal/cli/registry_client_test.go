@@ -33,12 +33,7 @@ func TestHoistClientAgainstHoistRegistry(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
-			h, err := server.ParseHtpasswd([]byte("hoist:"+string(hash)+"\n"), "test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			opts := []server.Option{server.WithHtpasswd(h, "hoist test")}
+			opts := []server.Option{htpasswdAuth(t, "hoist", "s3cret")}
 			if withToken {
 				ta, err := server.NewTokenAuth([]byte(strings.Repeat("k", 32)), "", 0)
 				if err != nil {
@@ -87,4 +82,15 @@ func TestHoistClientAgainstHoistRegistry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// htpasswdAuth is the registry option of one htpasswd login.
+func htpasswdAuth(t *testing.T, user, password string) server.Option {
+	t.Helper()
+	hash, _ := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	h, err := server.ParseHtpasswd([]byte(user+":"+string(hash)+"\n"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return server.WithHtpasswd(h, "hoist test")
 }

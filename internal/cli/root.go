@@ -202,7 +202,7 @@ func topVerbs() map[string]verb {
 		monitorVerb: newContainerMonitorCmd, "container-init": newContainerInitCmd,
 		"registry": newRegistryCmd, "volume": newVolumeCmd, "network": newNetworkCmd,
 		"login": newLoginCmd, "logout": newLogoutCmd, "search": newSearchCmd, "pull": newPullCmd, "push": newPushCmd,
-		"build": newBuildCmd, "builder": newBuilderCmd, "events": newEventsCmd,
+		"build": newBuildCmd, "builder": newBuilderCmd, "events": newEventsCmd, "serve": newServeCmd,
 		"image": newImageGroupCmd, "container": newContainerGroupCmd, "system": newSystemGroupCmd,
 	}
 	for name, build := range containerVerbs() {
@@ -268,7 +268,7 @@ func newContainerGroupCmd(e *env) *cobra.Command {
 func newSystemGroupCmd(e *env) *cobra.Command {
 	system := &cobra.Command{Use: "system", Short: "Manage hoist", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() }}
-	system.AddCommand(newSystemDfCmd(e), newSystemPruneCmd(e), newSystemCheckCmd(e), newSystemRestoreCmd(e), newInfoCmd(e), newEventsCmd(e))
+	system.AddCommand(newSystemDfCmd(e), newSystemPruneCmd(e), newSystemCheckCmd(e), newSystemRestoreCmd(e), newInfoCmd(e), newEventsCmd(e), newServiceCmd(e, "service"))
 	return system
 }
 

@@ -30,7 +30,7 @@ func newSearchCmd(e *env) *cobra.Command {
 		Short: "Search Docker Hub (or [REGISTRY/]TERM on another registry) for images",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			results, err := e.engine().Search(cmd.Context(), args[0], limit, filters)
+			results, err := e.engine().Search(cmd.Context(), args[0], limit, filters, nil)
 			var re *engine.RegistryError
 			if errors.As(err, &re) {
 				return e.daemonError(re.Err)

@@ -27,6 +27,11 @@ type StartOptions struct {
 	// Monitor, when set, is a monitor started ahead (SpawnMonitor) to use
 	// instead of starting one.
 	Monitor *Monitor
+	// Started, when set with Streams, is called once the process runs
+	// (or, for a running container, once attached), before Start streams
+	// until the exit: a front-end that answers "started" while the
+	// streams go on (the Engine API's start of an attached container).
+	Started func()
 }
 
 // Start starts a created or exited container through a new monitor. Without
@@ -136,6 +141,9 @@ func (m *Manager) start(ctx context.Context, c *Container, o StartOptions) (int,
 	}
 	if ac == nil {
 		return 0, nil
+	}
+	if o.Started != nil {
+		o.Started()
 	}
 	return m.streamUntilExit(ctx, c, ac, o)
 }
@@ -276,6 +284,9 @@ func (m *Manager) attach(ctx context.Context, c *Container, o StartOptions) (int
 	ac, err := attach.Dial(c.dir, o.Streams)
 	if err != nil {
 		return 0, errdefs.FailedPreconditionf("cannot attach to %s: its monitor is gone: %v", c.ID, err)
+	}
+	if o.Started != nil {
+		o.Started()
 	}
 	return m.streamUntilExit(ctx, c, ac, o)
 }

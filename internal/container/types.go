@@ -14,6 +14,7 @@ import (
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/container/spec"
 	"github.com/hoistproject/hoist/internal/rootless"
+	"github.com/hoistproject/hoist/internal/units"
 )
 
 // Image is what a container needs from the image store.
@@ -201,6 +202,32 @@ type State struct {
 // running: stop, rm and ps treat it so).
 func (s State) Running() bool {
 	return s.Status == StatusRunning || s.Status == StatusPaused || s.Status == StatusRestarting
+}
+
+// StatusText is docker ps's STATUS column ("Up 5 seconds (healthy)",
+// "Exited (0) 2 minutes ago", "Created").
+func (c *Container) StatusText() string {
+	st := c.State
+	switch st.Status {
+	case StatusRunning:
+		up := "Up " + units.HumanDuration(time.Since(st.StartedAt))
+		if h := st.Health; h != nil {
+			if h.Status == HealthStarting {
+				return up + " (health: starting)"
+			}
+			return up + " (" + h.Status + ")"
+		}
+		return up
+	case StatusPaused:
+		return "Up " + units.HumanDuration(time.Since(st.StartedAt)) + " (Paused)"
+	case StatusExited:
+		return fmt.Sprintf("Exited (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
+	case StatusRestarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", st.ExitCode, units.HumanDuration(time.Since(st.FinishedAt)))
+	case StatusCreated:
+		return "Created"
+	}
+	return st.Status
 }
 
 // Dir is the container's directory.

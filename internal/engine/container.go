@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/hoistproject/hoist/internal/archive"
@@ -12,6 +14,8 @@ import (
 	"github.com/hoistproject/hoist/internal/container/inspect"
 	"github.com/hoistproject/hoist/internal/container/logfile"
 	"github.com/hoistproject/hoist/internal/container/network"
+	"github.com/hoistproject/hoist/internal/container/spec"
+	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
 // The container values the front-ends pass in and get back: the container
@@ -43,6 +47,9 @@ type (
 	RestoreResult    = container.RestoreResult
 	// Monitor is a container monitor started ahead of its container.
 	Monitor = container.Monitor
+	// Ulimit and DeviceMapping are a host config's --ulimit and --device.
+	Ulimit        = spec.Ulimit
+	DeviceMapping = spec.DeviceMapping
 )
 
 // ParseRestartPolicy reads --restart's NAME[:MAX-RETRIES].
@@ -121,9 +128,18 @@ func (e *Engine) Container(ctx context.Context, ref string) (*Container, error) 
 }
 
 // Start starts a created or stopped container; with o.Streams it stays
-// attached and returns the exit status of its process.
+// attached and returns the exit status of its process. A container
+// created with AutoRemove (--rm) that fails to start is removed, as
+// docker's daemon does (a client waiting for its removal is answered).
 func (e *Engine) Start(ctx context.Context, ref string, o StartOptions) (int, error) {
-	return manager(e, func(m *container.Manager) (int, error) { return m.Start(ctx, ref, o) })
+	code, err := manager(e, func(m *container.Manager) (int, error) { return m.Start(ctx, ref, o) })
+	var se *StartError
+	if errors.As(err, &se) {
+		if c, gerr := e.Container(ctx, ref); gerr == nil && c.HostConfig.AutoRemove && !c.State.Running() {
+			e.RemoveContainer(context.WithoutCancel(ctx), c.ID, RemoveOptions{Force: true, Volumes: true})
+		}
+	}
+	return code, err
 }
 
 // Attach attaches o.Streams to a running container until it exits (its
@@ -243,4 +259,75 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string, size bool) (C
 		in.SizeRw, in.SizeRootFs = &rw, &rootFs
 	}
 	return in, nil
+}
+
+// WaitCondition is docker's wait with a condition, and returns the exit
+// status: "not-running" (or "") returns at once for a container that does
+// not run, else at its exit; "next-exit" waits, for a container that does
+// not run, for the exit of its next run (started by any process);
+// "removed" waits until it is removed, too. ready, when set, is called
+// once the container is found and what it was is noted: the wait counts
+// from then on (the Engine API answers its headers then, before the
+// client starts the container).
+func (e *Engine) WaitCondition(ctx context.Context, ref, cond string, ready func()) (int, error) {
+	switch cond {
+	case "", "not-running", "next-exit", "removed":
+	default:
+		return 0, errdefs.InvalidArgumentf("invalid condition: %q", cond)
+	}
+	c, err := e.Container(ctx, ref)
+	if err != nil {
+		return 0, err
+	}
+	if ready != nil {
+		ready()
+	}
+	since, id, started, code := time.Now(), c.ID, c.State.StartedAt, c.State.ExitCode
+	pause := 5 * time.Millisecond
+	for {
+		if c.State.Running() {
+			n, err := e.Wait(ctx, id)
+			if err != nil && !errdefs.IsNotFound(err) {
+				return 0, err
+			}
+			if err == nil {
+				code = n
+			} else {
+				code = e.exitCode(id, since, code)
+			}
+			if cond != "removed" {
+				return code, nil
+			}
+			started = time.Time{}
+		} else if cond == "" || cond == "not-running" || (cond == "next-exit" && !c.State.StartedAt.Equal(started)) {
+			return c.State.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 250*time.Millisecond)
+		if c, err = e.Container(ctx, id); errdefs.IsNotFound(err) {
+			// Removed (--rm: as it exited, perhaps unseen here): its
+			// die event has the status.
+			return e.exitCode(id, since, code), nil
+		} else if err != nil {
+			return 0, err
+		}
+	}
+}
+
+// exitCode is the status in the last die event of container id recorded
+// since then; def when there is none.
+func (e *Engine) exitCode(id string, since time.Time, def int) int {
+	code := def
+	e.events.Read(since.Add(-time.Second), time.Time{}, func(ev Event) {
+		if ev.Type == "container" && ev.Action == "die" && ev.Actor.ID == id {
+			if n, err := strconv.Atoi(ev.Actor.Attributes["exitCode"]); err == nil {
+				code = n
+			}
+		}
+	})
+	return code
 }

@@ -26,11 +26,22 @@ var cliImports = map[string]string{
 	"internal/container/spec":   "parsing run's resource and device flags (values)",
 	"internal/container/attach": "the terminal streams of run/attach/exec",
 	"internal/fsutil":           "crash-safe writes of the client's own files (save -o, export -o)",
+	"internal/apiserver":        "the serve verb: the Docker Engine API, a front-end of its own",
 
 	// The registry verb is a front-end of its own: it serves hoist's OCI
 	// registry (distribution API) from its own storage, not a root.
 	"internal/registry/server":         "the registry verb: the registry server",
 	"internal/registry/server/storage": "the registry verb serves hoist's own registry",
+}
+
+// apiImports are the packages of this module that internal/apiserver, the
+// Engine API's front-end, may import, each with its reason.
+var apiImports = map[string]string{
+	"internal/engine":           "the application layer: every use case",
+	"internal/errdefs":          "error kinds, translated to HTTP statuses once (apiserver/errors.go)",
+	"internal/reference":        "parsing image references of pull and push (values)",
+	"internal/builder/progress": "the build's output modes (values)",
+	"internal/container/attach": "the streams of attach and exec on hijacked connections",
 }
 
 // imports lists the module's packages that the non-test Go files of dir
@@ -57,13 +68,16 @@ func imports(t *testing.T, dir string) map[string]bool {
 	return out
 }
 
-// internal/cli imports only what cliImports lists, and no package of the
-// module but cmd/hoist and internal/cli imports the engine or the cli.
+// internal/cli and internal/apiserver import only what cliImports and
+// apiImports list, and no package of the module but cmd/hoist and the
+// front-ends imports the engine or the cli.
 func TestDependencies(t *testing.T) {
 	root := filepath.Join("..", "..")
-	for p := range imports(t, filepath.Join(root, "internal", "cli")) {
-		if _, ok := cliImports[p]; !ok {
-			t.Errorf("internal/cli imports %s: call it through internal/engine", p)
+	for dir, allowed := range map[string]map[string]string{"cli": cliImports, "apiserver": apiImports} {
+		for p := range imports(t, filepath.Join(root, "internal", dir)) {
+			if _, ok := allowed[p]; !ok {
+				t.Errorf("internal/%s imports %s: call it through internal/engine", dir, p)
+			}
 		}
 	}
 	err := filepath.WalkDir(filepath.Join(root, "internal"), func(path string, d os.DirEntry, err error) error {
@@ -72,7 +86,7 @@ func TestDependencies(t *testing.T) {
 		}
 		rel, _ := filepath.Rel(root, path)
 		rel = filepath.ToSlash(rel)
-		if rel == "internal/cli" || rel == "internal/engine" {
+		if rel == "internal/cli" || rel == "internal/engine" || rel == "internal/apiserver" {
 			return nil
 		}
 		for p := range imports(t, path) {

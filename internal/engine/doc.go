@@ -1,6 +1,6 @@
 // Package engine is hoist's application layer: what hoist does, one use
 // case per method, under every front-end (the CLI in internal/cli; the
-// Docker Engine API server next). An Engine opens a root's stores once, on
+// Docker Engine API in internal/apiserver). An Engine opens a root's stores once, on
 // first use (image store, container manager, event log), opens registry
 // clients (Registry) and runs the use cases:
 //
@@ -10,7 +10,7 @@
 //     ListImages, History, InspectImage, CheckStore (image.go, build.go,
 //     commit.go, create.go, pull.go, imageview.go);
 //   - containers: Start, StartCreated, Attach, Stop, Restart, Kill, Pause,
-//     Unpause, Wait, Rename, Update, RemoveContainer, Exec, Export, Diff,
+//     Unpause, Wait, WaitCondition (docker's wait conditions), Rename, Update, RemoveContainer, Exec, Export, Diff,
 //     Logs, Top, Stats, CopyFrom/CopyTo (tar streams) and
 //     CopyToHost/CopyFromHost (cp's host side), InspectContainer,
 //     ContainerSize, ContainerImage (ps's IMAGE), PruneContainers,
@@ -25,8 +25,10 @@
 //   - the system: DiskUsage (df), Info, PruneBuildCache (builder prune,
 //     BuilderPruneOptions its filters), PruneBuildData (system prune's
 //     build part) (system.go);
-//   - registries: Login, Logout, Search; what a registry refused is a
-//     *RegistryError (login.go, registry.go).
+//   - registries: Login, Logout, Search, Authenticate (checks a login and
+//     stores nothing: the API's auth); Pull and Push take a request's own
+//     login (Auth) instead of the stored ones; what a registry refused is
+//     a *RegistryError (login.go, registry.go).
 //
 // The values the front-ends pass and get (Container, StartOptions, Image,
 // Volume, Event, ...) are the lower packages' types, named here as aliases,
@@ -45,7 +47,7 @@
 //   - tests give fakes through Options (Options.Images); nothing branches
 //     on a test.
 //
-// deps_test.go holds the dependency rule: internal/cli imports the engine
-// and a listed few value and formatting packages; nothing below imports the
-// engine or the cli.
+// deps_test.go holds the dependency rule: the front-ends (internal/cli,
+// internal/apiserver) import the engine and a listed few value and
+// formatting packages; nothing below imports the engine or a front-end.
 package engine

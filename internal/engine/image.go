@@ -216,6 +216,9 @@ type PushOptions struct {
 	Progress    client.ProgressFunc
 	// Pushed, if set, is called with each tag pushed.
 	Pushed func(distribution.PushedTag)
+	// Auth, when set, is the registry login to use instead of the stored
+	// ones (the Engine API's X-Registry-Auth).
+	Auth *AuthConfig
 }
 
 // Push pushes n (every local tag of its repository without a tag),
@@ -225,7 +228,7 @@ func (e *Engine) Push(ctx context.Context, n reference.Named, o PushOptions) err
 	if err != nil {
 		return err
 	}
-	c, _, err := e.registryClient()
+	c, _, err := e.registry(o.Auth)
 	if err != nil {
 		return err
 	}

@@ -47,13 +47,15 @@ func (r *RegistryError) Error() string { return r.Err.Error() }
 func (r *RegistryError) Unwrap() error { return r.Err }
 
 // Search is search on the registry of term ([REGISTRY/]TERM; Docker Hub
-// when none), at most limit results that pass filters.
-func (e *Engine) Search(ctx context.Context, term string, limit int, filters []string) ([]SearchResult, error) {
+// when none), at most limit results that pass filters; auth, when set, is
+// the login to use instead of the stored ones (the Engine API's
+// X-Registry-Auth).
+func (e *Engine) Search(ctx context.Context, term string, limit int, filters []string, auth *AuthConfig) ([]SearchResult, error) {
 	flt, err := client.ParseSearchFilters(filters)
 	if err != nil {
 		return nil, &RegistryError{err}
 	}
-	c, _, err := e.registryClient()
+	c, _, err := e.registry(auth)
 	if err != nil {
 		return nil, err
 	}
@@ -183,3 +185,20 @@ func (e *Engine) Logout(ctx context.Context, server string) (LogoutResult, error
 // RegistryName is the registry a login server names, as docker keys it
 // ("docker.io" for Docker Hub's addresses).
 func RegistryName(server string) string { return client.RegistryName(server) }
+
+// Authenticate checks a login with its registry (ac.ServerAddress; Docker
+// Hub when "") and stores nothing: the Engine API's auth, whose client
+// keeps the credentials. It returns the identity token the registry gave
+// ("" for none); what the registry refused is a *RegistryError.
+func (e *Engine) Authenticate(ctx context.Context, ac AuthConfig) (string, error) {
+	c, _, err := e.registry(&ac)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	got, err := c.Login(ctx, client.RegistryName(ac.ServerAddress), toAuth(ac))
+	if err != nil {
+		return "", &RegistryError{err}
+	}
+	return got.IdentityToken, nil
+}

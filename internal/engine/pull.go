@@ -20,6 +20,9 @@ type PullOptions struct {
 	Pulling func(ref reference.Named) client.ProgressFunc
 	// Pulled, if set, is called after each reference is pulled.
 	Pulled func(res distribution.PullResult)
+	// Auth, when set, is the registry login to use instead of the stored
+	// ones (the Engine API's X-Registry-Auth).
+	Auth *AuthConfig
 }
 
 // PullReport is the outcome of Pull.
@@ -69,7 +72,7 @@ func (e *Engine) Pull(ctx context.Context, refs []reference.Named, o PullOptions
 	if err != nil {
 		return rep, err
 	}
-	c, _, err := e.registryClient()
+	c, _, err := e.registry(o.Auth)
 	if err != nil {
 		return rep, err
 	}

@@ -15,6 +15,13 @@ import (
 // (Options.Config, $DOCKER_CONFIG/config.json or ~/.docker/config.json),
 // which it returns too.
 func (e *Engine) registryClient() (*client.Client, *credentials.File, error) {
+	return e.registry(nil)
+}
+
+// registry is registryClient; with given credentials (a request's own, the
+// Engine API's X-Registry-Auth) the client uses them, and nothing stored,
+// for every registry it talks to.
+func (e *Engine) registry(given *AuthConfig) (*client.Client, *credentials.File, error) {
 	cfg, err := client.LoadConfig(client.DefaultConfigPath())
 	if err != nil {
 		return nil, nil, err
@@ -23,9 +30,14 @@ func (e *Engine) registryClient() (*client.Client, *credentials.File, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	credFn := CredentialFunc(creds)
+	if given != nil {
+		a := toAuth(*given)
+		credFn = func(context.Context, string) (auth.Credentials, error) { return a, nil }
+	}
 	c := client.New(client.Options{
 		Config:      cfg,
-		Credentials: CredentialFunc(creds),
+		Credentials: credFn,
 		UserAgent:   e.o.UserAgent,
 		Logger:      e.o.Logger,
 	})

@@ -1,13 +1,15 @@
 // Package units parses and prints docker's size strings. ParseBytes is
 // shared by the CLI flags (-m, --shm-size) and the Dockerfile's RUN --mount
 // size= option; HumanSize and BytesSize print sizes as docker's tables,
-// progress bars, info and stats do.
+// progress bars, info and stats do; HumanDuration prints the durations of
+// its CREATED and STATUS columns.
 package units
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -62,4 +64,36 @@ func format(size float64, prec int, base float64, units []string) string {
 		i++
 	}
 	return fmt.Sprintf("%.*g%s", prec, size, units[i])
+}
+
+// HumanDuration renders a duration the way docker's "CREATED" and
+// "STATUS" columns do ("About a minute", "3 days").
+func HumanDuration(d time.Duration) string {
+	switch s := int(d.Seconds()); {
+	case s < 1:
+		return "Less than a second"
+	case s == 1:
+		return "1 second"
+	case s < 60:
+		return fmt.Sprintf("%d seconds", s)
+	}
+	switch m := int(d.Minutes()); {
+	case m == 1:
+		return "About a minute"
+	case m < 60:
+		return fmt.Sprintf("%d minutes", m)
+	}
+	switch h := int(d.Hours() + 0.5); {
+	case h == 1:
+		return "About an hour"
+	case h < 48:
+		return fmt.Sprintf("%d hours", h)
+	case h < 24*7*2:
+		return fmt.Sprintf("%d days", h/24)
+	case h < 24*30*2:
+		return fmt.Sprintf("%d weeks", h/24/7)
+	case h < 24*365*2:
+		return fmt.Sprintf("%d months", h/24/30)
+	}
+	return fmt.Sprintf("%d years", int(d.Hours())/24/365)
 }

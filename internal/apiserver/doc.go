@@ -1,0 +1,29 @@
+// Package apiserver is hoist's Docker Engine API: an HTTP front-end over
+// the application layer (internal/engine), as internal/cli is the command
+// line's, so that docker's own CLI, compose, the SDKs and testcontainers
+// drive hoist over a socket (`hoist serve`, `hoist system service`).
+//
+// It owns the wire: docker's paths, query parameters, JSON bodies and
+// stream formats, all of them typed with the Engine API's own Go module
+// (github.com/moby/moby/api/types); version negotiation (/_ping's headers,
+// /vX.Y/ prefixes from MinAPIVersion to MaxAPIVersion, docker's "client
+// version X is too new" refusal); errors as {"message": ...} with docker's
+// status codes, mapped from hoist's error kinds in one place (errors.go);
+// hijacked connections (attach, exec start) with raw streams for a TTY and
+// docker's multiplexed frames otherwise; and the listeners (unix socket
+// 0660 root:docker, or root:hoist; TCP on loopback, or anywhere with
+// mutual TLS; systemd's sockets).
+//
+// Rules:
+//   - each handler is thin: read the request, call one engine use case,
+//     encode its answer; what a handler needs that the engine lacks is a
+//     new engine use case, never a store opened here;
+//   - the server keeps nothing of its own: containers, images and volumes
+//     are the root's, shared with every hoist command and its locks;
+//     killing the server touches no container. What lives only in the
+//     process is what docker's daemon keeps in memory too: exec instances
+//     (create, start, inspect) and attach connections waiting for their
+//     container's start;
+//   - registry credentials arrive per request (X-Registry-Auth) and are
+//     neither logged nor stored.
+package apiserver
