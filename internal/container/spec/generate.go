@@ -248,7 +248,7 @@ type Limits struct {
 	Memory            int64  // bytes; 0: unlimited
 	MemorySwap        int64  // --memory-swap: memory plus swap (-1: unlimited swap)
 	MemoryReservation int64  // --memory-reservation
-	MemorySwappiness  *int64 // nil: the kernel's
+	MemorySwappiness  *int64 // nil or -1 (docker's API default): the kernel's
 	OomKillDisable    bool
 	NanoCPUs          int64 // --cpus, in 1e-9 CPUs; 0: unlimited
 	CPUShares         int64
@@ -261,6 +261,9 @@ type Limits struct {
 
 // Apply sets l's memory, CPU and pids limits in res.
 func (l Limits) Apply(res *specs.LinuxResources) {
+	if l.MemorySwappiness != nil && *l.MemorySwappiness < 0 {
+		l.MemorySwappiness = nil // docker's "unset"
+	}
 	if l.Memory > 0 || l.MemorySwap != 0 || l.MemoryReservation > 0 || l.OomKillDisable || l.MemorySwappiness != nil {
 		res.Memory = &specs.LinuxMemory{}
 		if l.MemorySwappiness != nil {

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -96,5 +97,21 @@ func TestParseDeviceAndCheckSysctl(t *testing.T) {
 	}
 	if _, _, err := Devices([]DeviceMapping{{"/etc/hostname", "/x", "rwm"}}); err == nil || !strings.Contains(err.Error(), "not a device node") {
 		t.Fatalf("a regular file as a device: %v", err)
+	}
+}
+
+// docker's API sends MemorySwappiness -1 for "unset": no swappiness in
+// the spec (crun refuses to write -1).
+func TestLimitsSwappinessUnset(t *testing.T) {
+	minus := int64(-1)
+	res := &specs.LinuxResources{}
+	Limits{MemorySwappiness: &minus}.Apply(res)
+	if res.Memory != nil && res.Memory.Swappiness != nil {
+		t.Errorf("swappiness %d set for -1", *res.Memory.Swappiness)
+	}
+	sixty := int64(60)
+	Limits{MemorySwappiness: &sixty}.Apply(res)
+	if res.Memory == nil || res.Memory.Swappiness == nil || *res.Memory.Swappiness != 60 {
+		t.Errorf("swappiness 60 not set: %+v", res.Memory)
 	}
 }
