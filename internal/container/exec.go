@@ -45,77 +45,22 @@ type ExecOptions struct {
 // Exec runs a process in the running container and returns its exit code
 // (0 when detached).
 func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach.Streams) (int, error) {
-	c, err := m.Get(ctx, ref)
+	c, err := m.execTarget(ctx, ref, o)
 	if err != nil {
 		return 0, err
 	}
-	if !c.State.Running() {
-		return 0, errdefs.Conflictf("Container %s is not running", c.ID)
-	}
-	if c.State.Status == StatusRestarting {
-		return 0, errRestarting(c)
-	}
-	if c.State.Status == StatusPaused {
-		return 0, errdefs.Conflictf("Container %s is paused, unpause the container before exec", c.ID)
-	}
-	if len(o.Cmd) == 0 {
-		return 0, errdefs.InvalidArgumentf("No exec command specified")
-	}
-	rootfs := filepath.Join(c.dir, "rootfs")
-	userSpec := o.User
-	if userSpec == "" {
-		userSpec = c.Config.User
-	}
-	u, err := spec.ResolveUser(rootfs, userSpec)
+	proc, err := execProcess(c, o)
 	if err != nil {
 		return 0, err
 	}
-	cwd := o.WorkingDir
-	if cwd == "" {
-		cwd = c.Config.WorkingDir
-	}
-	if cwd == "" {
-		cwd = "/"
-	}
-	// The container's own capabilities, groups and no-new-privileges (an
-	// exec must not get back what the container dropped); --privileged:
-	// all the host can grant. The runtime applies the container's seccomp
-	// filter to every exec'd process, --privileged or not, as docker.
-	hc := c.HostConfig
-	caps, err := spec.ProcessCapabilities(u.UID, hc.CapAdd, hc.CapDrop, hc.Privileged || o.Privileged)
-	if err != nil {
-		return 0, err
-	}
-	more, err := spec.ResolveGroups(rootfs, hc.GroupAdd)
-	if err != nil {
-		return 0, err
-	}
-	sec, err := spec.ParseSecurityOpts(hc.SecurityOpt)
-	if err != nil {
-		return 0, err
-	}
-	proc := specs.Process{
-		Terminal:        o.Tty,
-		User:            specs.User{UID: u.UID, GID: u.GID, AdditionalGids: append(u.Groups, more...)},
-		Args:            o.Cmd,
-		Env:             spec.WithHome(processEnv(c, o.Tty, o.Env), u.Home),
-		Cwd:             cwd,
-		Capabilities:    caps,
-		NoNewPrivileges: sec.NoNewPrivileges,
-	}
-	tag := strconv.FormatInt(time.Now().UnixNano(), 36)
-	procPath := filepath.Join(c.dir, "exec-"+tag+".json")
-	pidFile := filepath.Join(c.dir, "exec-"+tag+".pid")
-	logPath := filepath.Join(c.dir, "exec-"+tag+".log")
-	defer os.Remove(procPath)
-	defer os.Remove(pidFile)
-	defer os.Remove(logPath)
+	f := newExecFiles(c, time.Now())
+	defer f.remove()
 	b, _ := json.Marshal(proc)
-	if err := os.WriteFile(procPath, b, 0o600); err != nil {
+	if err := os.WriteFile(f.proc, b, 0o600); err != nil {
 		return 0, err
 	}
 	rt := m.ociRuntime(c)
-	args := append(rt.LogArgs(logPath), "exec", "--process", procPath, "--pid-file", pidFile)
+	args := append(rt.LogArgs(f.log), "exec", "--process", f.proc, "--pid-file", f.pid)
 	// With a terminal the runtime hands the pty over a console socket, which
 	// it does only when it detaches: hoist then waits for the process itself
 	// (as a subreaper it inherits it when the runtime exits).
@@ -130,21 +75,13 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 	}
 	var consoleL *net.UnixListener
 	if o.Tty {
-		name := "exec-" + tag + ".sock"
-		consoleL, err = unixsock.Listen(c.dir, name)
+		l, sock, closeSock, err := f.consoleSocket()
 		if err != nil {
 			return 0, err
 		}
-		defer func() { consoleL.Close(); os.Remove(filepath.Join(c.dir, name)) }()
-		p, f, err := unixsock.Path(c.dir, name)
-		if err != nil {
-			return 0, err
-		}
-		if f != nil {
-			defer f.Close()
-		}
-		p = unixsock.ForChild(p, f)
-		args = append(args, "--console-socket", p)
+		defer closeSock()
+		consoleL = l
+		args = append(args, "--console-socket", sock)
 	}
 	args = append(args, c.ID)
 	cmd := rt.Command(context.WithoutCancel(ctx), args...)
@@ -153,7 +90,7 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 	if s != nil && !o.Tty && !o.Detach {
 		cmd.Stdin = s.Stdin
 		cmd.Stdout = s.Stdout
-		procErr = rt.NewProcessStderr(orDiscard(s.Stderr), func() bool { _, err := os.Stat(pidFile); return err == nil })
+		procErr = rt.NewProcessStderr(orDiscard(s.Stderr), f.started)
 		cmd.Stderr = io.MultiWriter(procErr, &limitedBuf{b: &errBuf})
 	} else {
 		cmd.Stderr = &limitedBuf{b: &errBuf}
@@ -163,66 +100,19 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 	}
 	copied := make(chan struct{})
 	if o.Tty {
-		go func() {
-			defer close(copied)
-			master, err := runtime.RecvConsole(consoleL)
-			if err != nil {
-				return
-			}
-			defer master.Close()
-			if s != nil && s.Height > 0 {
-				unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: s.Height, Col: s.Width})
-			}
-			if s != nil && s.Stdin != nil {
-				go io.Copy(master, s.Stdin)
-			}
-			if s != nil && s.Resize != nil {
-				go func() {
-					for sz := range s.Resize {
-						unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: sz[0], Col: sz[1]})
-					}
-				}()
-			}
-			if s != nil && s.Stdout != nil {
-				io.Copy(s.Stdout, master)
-			} else {
-				io.Copy(io.Discard, master)
-			}
-		}()
+		go copyExecTerminal(consoleL, s, copied)
 	}
 	if o.KillOnCancel {
 		waited := make(chan struct{})
 		defer close(waited)
-		go func() {
-			select {
-			case <-ctx.Done():
-			case <-waited:
-				return
-			}
-			// The runtime writes the pid file once the process runs; a
-			// runtime still setting it up (a slow one, under load) is let
-			// finish, and its process killed then. (Killing the runtime
-			// instead would leave its half-made process to the monitor.)
-			for {
-				if pid, err := readPidFile(pidFile); err == nil {
-					unix.Kill(pid, unix.SIGKILL)
-					return
-				}
-				select {
-				case <-waited:
-					return
-				case <-time.After(5 * time.Millisecond):
-				}
-			}
-		}()
+		go killExecOnCancel(ctx, f.pid, waited)
 	}
 	err = cmd.Wait()
 	if procErr != nil {
-		_, perr := os.Stat(pidFile)
-		procErr.Done(perr == nil)
+		procErr.Done(f.started())
 	}
 	if err == nil && waitOwn {
-		pid, err := readPidFile(pidFile)
+		pid, err := readPidFile(f.pid)
 		if err != nil {
 			return 0, fmt.Errorf("exec: %w", err)
 		}
@@ -240,12 +130,181 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 	if !errors.As(err, &ee) {
 		return 0, err
 	}
-	if _, perr := os.Stat(pidFile); perr != nil {
-		se := classifyExecError(runtime.LastError(logPath, errBuf.String()), o.Cmd[0])
+	if !f.started() {
+		se := classifyExecError(runtime.LastError(f.log, errBuf.String()), o.Cmd[0])
 		se.Shown = procErr != nil && procErr.Shows() && s.Stderr != nil
 		return 0, se
 	}
 	return ee.ExitCode(), nil
+}
+
+// execTarget is the container ref names, if an exec may run in it now
+// (running, not restarting or paused), with docker's refusals.
+func (m *Manager) execTarget(ctx context.Context, ref string, o ExecOptions) (*Container, error) {
+	c, err := m.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if !c.State.Running() {
+		return nil, errdefs.Conflictf("Container %s is not running", c.ID)
+	}
+	if c.State.Status == StatusRestarting {
+		return nil, errRestarting(c)
+	}
+	if c.State.Status == StatusPaused {
+		return nil, errdefs.Conflictf("Container %s is paused, unpause the container before exec", c.ID)
+	}
+	if len(o.Cmd) == 0 {
+		return nil, errdefs.InvalidArgumentf("No exec command specified")
+	}
+	return c, nil
+}
+
+// execProcess is the exec's process in c: its user (the exec's, else the
+// container's), working directory, environment, and the container's own
+// capabilities, groups and no-new-privileges (an exec must not get back
+// what the container dropped); --privileged: all the host can grant. The
+// runtime applies the container's seccomp filter to every exec'd
+// process, --privileged or not, as docker.
+func execProcess(c *Container, o ExecOptions) (specs.Process, error) {
+	rootfs := filepath.Join(c.dir, "rootfs")
+	userSpec := o.User
+	if userSpec == "" {
+		userSpec = c.Config.User
+	}
+	u, err := spec.ResolveUser(rootfs, userSpec)
+	if err != nil {
+		return specs.Process{}, err
+	}
+	cwd := o.WorkingDir
+	if cwd == "" {
+		cwd = c.Config.WorkingDir
+	}
+	if cwd == "" {
+		cwd = "/"
+	}
+	hc := c.HostConfig
+	caps, err := spec.ProcessCapabilities(u.UID, hc.CapAdd, hc.CapDrop, hc.Privileged || o.Privileged)
+	if err != nil {
+		return specs.Process{}, err
+	}
+	more, err := spec.ResolveGroups(rootfs, hc.GroupAdd)
+	if err != nil {
+		return specs.Process{}, err
+	}
+	sec, err := spec.ParseSecurityOpts(hc.SecurityOpt)
+	if err != nil {
+		return specs.Process{}, err
+	}
+	return specs.Process{
+		Terminal:        o.Tty,
+		User:            specs.User{UID: u.UID, GID: u.GID, AdditionalGids: append(u.Groups, more...)},
+		Args:            o.Cmd,
+		Env:             spec.WithHome(processEnv(c, o.Tty, o.Env), u.Home),
+		Cwd:             cwd,
+		Capabilities:    caps,
+		NoNewPrivileges: sec.NoNewPrivileges,
+	}, nil
+}
+
+// execFiles are the files of one exec in the container's directory: its
+// process.json, the pid file the runtime writes once the process runs,
+// the runtime's log, and the console socket's name.
+type execFiles struct {
+	dir                  string
+	proc, pid, log, sock string
+}
+
+func newExecFiles(c *Container, now time.Time) execFiles {
+	tag := "exec-" + strconv.FormatInt(now.UnixNano(), 36)
+	return execFiles{dir: c.dir, proc: filepath.Join(c.dir, tag+".json"), pid: filepath.Join(c.dir, tag+".pid"),
+		log: filepath.Join(c.dir, tag+".log"), sock: tag + ".sock"}
+}
+
+// started: the runtime wrote the pid file, so the process ran.
+func (f execFiles) started() bool { _, err := os.Stat(f.pid); return err == nil }
+
+func (f execFiles) remove() {
+	os.Remove(f.proc)
+	os.Remove(f.pid)
+	os.Remove(f.log)
+}
+
+// consoleSocket listens for the runtime's pty (a long container directory
+// reached through a short path); closeSock closes and removes it.
+func (f execFiles) consoleSocket() (l *net.UnixListener, path string, closeSock func(), err error) {
+	l, err = unixsock.Listen(f.dir, f.sock)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	p, pf, err := unixsock.Path(f.dir, f.sock)
+	if err != nil {
+		l.Close()
+		os.Remove(filepath.Join(f.dir, f.sock))
+		return nil, "", nil, err
+	}
+	closeSock = func() {
+		l.Close()
+		os.Remove(filepath.Join(f.dir, f.sock))
+		if pf != nil {
+			pf.Close()
+		}
+	}
+	return l, unixsock.ForChild(p, pf), closeSock, nil
+}
+
+// copyExecTerminal receives the exec's pty from the runtime and joins it
+// to the client's streams (size, input, resizes, output); copied closes
+// when the output ends.
+func copyExecTerminal(consoleL *net.UnixListener, s *attach.Streams, copied chan<- struct{}) {
+	defer close(copied)
+	master, err := runtime.RecvConsole(consoleL)
+	if err != nil {
+		return
+	}
+	defer master.Close()
+	if s != nil && s.Height > 0 {
+		unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: s.Height, Col: s.Width})
+	}
+	if s != nil && s.Stdin != nil {
+		go io.Copy(master, s.Stdin)
+	}
+	if s != nil && s.Resize != nil {
+		go func() {
+			for sz := range s.Resize {
+				unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: sz[0], Col: sz[1]})
+			}
+		}()
+	}
+	if s != nil && s.Stdout != nil {
+		io.Copy(s.Stdout, master)
+	} else {
+		io.Copy(io.Discard, master)
+	}
+}
+
+// killExecOnCancel kills the exec's process when ctx ends before waited
+// closes. The runtime writes the pid file once the process runs; a
+// runtime still setting it up (a slow one, under load) is let finish, and
+// its process killed then. (Killing the runtime instead would leave its
+// half-made process to the monitor.)
+func killExecOnCancel(ctx context.Context, pidFile string, waited <-chan struct{}) {
+	select {
+	case <-ctx.Done():
+	case <-waited:
+		return
+	}
+	for {
+		if pid, err := readPidFile(pidFile); err == nil {
+			unix.Kill(pid, unix.SIGKILL)
+			return
+		}
+		select {
+		case <-waited:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 func orDiscard(w io.Writer) io.Writer {
