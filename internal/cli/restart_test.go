@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/hoistproject/hoist/internal/fsutil"
 	"github.com/hoistproject/hoist/internal/testutil"
 )
 
@@ -160,7 +161,9 @@ func TestRestartPolicyRestoreAfterMonitorKilled(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		testutil.WaitFor(t, "the monitor to die", func() bool { return syscall.Kill(pid, 0) != nil })
+		// Dead, or a zombie of this test process (a subreaper once an
+		// in-process exec -t ran): either way no longer a monitor.
+		testutil.WaitFor(t, "the monitor to die", func() bool { return !fsutil.ProcessAlive(pid) })
 	}
 	if st := h.inspectF("{{.State.Status}}", "srv"); st != "running" {
 		t.Errorf("unmonitored srv: %s", st)

@@ -83,17 +83,8 @@ type monitor struct {
 func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) error {
 	sr := bufio.NewReader(syncFile)
 	if id == pendingID {
-		// Started ahead of its container (SpawnMonitor): wait to be told
-		// which; a starter that gave up closed its end.
-		line, err := sr.ReadBytes('\n')
-		var msg syncMsg
-		if err != nil || json.Unmarshal(line, &msg) != nil || !reference.IsFullID(msg.ID) {
-			return nil
-		}
-		id = msg.ID
-		if lf, err := os.OpenFile(filepath.Join(m.containersDir(), id, "monitor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
-			unix.Dup2(int(lf.Fd()), 2)
-			lf.Close()
+		if id = m.awaitContainerID(sr); id == "" {
+			return nil // the starter gave up
 		}
 	}
 	c, err := m.load(id)
@@ -106,14 +97,53 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		b, _ := json.Marshal(msg)
 		syncFile.Write(append(b, '\n'))
 	}
+	pid, err := mon.startUp(sr, reply)
+	if err != nil {
+		return err
+	}
+	c.State = State{Status: StatusRunning, Pid: pid, MonitorPid: os.Getpid(),
+		MonitorStart: proc.StartTime(os.Getpid()), StartedAt: timeNow(), NetPid: mon.net.Pid()}
+	if err := c.saveState(); err != nil {
+		m.log.Warn("save state", "container", c.ID, "err", err)
+	}
+	reply(syncMsg{Started: true, Pid: pid})
+	m.event(c, "start", nil)
+	syncFile.Close()
+	mon.end(mon.supervise(pid))
+	return nil
+}
+
+// awaitContainerID is, for a monitor started ahead of its container
+// (SpawnMonitor), the container it is told to run ("" when the starter
+// gave up and closed its end); its log then goes to that container's
+// monitor.log.
+func (m *Manager) awaitContainerID(sr *bufio.Reader) string {
+	line, err := sr.ReadBytes('\n')
+	var msg syncMsg
+	if err != nil || json.Unmarshal(line, &msg) != nil || !reference.IsFullID(msg.ID) {
+		return ""
+	}
+	if lf, err := os.OpenFile(filepath.Join(m.containersDir(), msg.ID, "monitor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+		unix.Dup2(int(lf.Fd()), 2)
+		lf.Close()
+	}
+	return msg.ID
+}
+
+// startUp is the hand-shake with the starter: prepare the container
+// (rootfs, attach server), say ready, wait for its start request (with
+// the network it set up), start the process. Every failure is answered
+// to the starter and leaves nothing behind.
+func (mon *monitor) startUp(sr *bufio.Reader, reply func(syncMsg)) (int, error) {
+	m, c := mon.m, mon.c
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		reply(syncMsg{Error: "set child subreaper: " + err.Error(), Code: 125})
-		return err
+		return 0, err
 	}
 	if err := mon.prepare(); err != nil {
 		mon.cleanup()
 		reply(syncMsg{Error: err.Error(), Code: 125})
-		return err
+		return 0, err
 	}
 	go mon.srv.Serve()
 	reply(syncMsg{Ready: true})
@@ -126,7 +156,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		if c.loadState() == nil {
 			m.cleanupNetwork(c)
 		}
-		return fmt.Errorf("starter went away before start")
+		return 0, fmt.Errorf("starter went away before start")
 	}
 	if req.Net {
 		mon.net = m.adoptNetwork(c, req.NetPid) // cleanup() stops it
@@ -148,20 +178,18 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		c.saveState()
 		reply(syncMsg{Error: serr.Error(), Code: code})
 		mon.finish(code, false)
-		return serr
+		return 0, serr
 	}
-	c.State = State{Status: StatusRunning, Pid: pid, MonitorPid: os.Getpid(),
-		MonitorStart: proc.StartTime(os.Getpid()), StartedAt: timeNow(), NetPid: mon.net.Pid()}
-	if err := c.saveState(); err != nil {
-		m.log.Warn("save state", "container", c.ID, "err", err)
-	}
-	reply(syncMsg{Started: true, Pid: pid})
-	m.event(c, "start", nil)
-	syncFile.Close()
-	var code int
+	return pid, nil
+}
+
+// supervise waits for the process and each exit records its state and
+// events; the restart policy decides whether (and after which back-off)
+// a new process starts. It returns the last exit code.
+func (mon *monitor) supervise(pid int) int {
+	m, c := mon.m, mon.c
 	for {
-		var oomKilled bool
-		code, oomKilled = mon.watch(pid)
+		code, oomKilled := mon.watch(pid)
 		mon.drainOutput()
 		c.State.Health = c.exitedHealth()
 		c.State.ExitCode = code
@@ -174,7 +202,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		m.event(c, "die", map[string]string{"exitCode": strconv.Itoa(code)})
 		delay, again := mon.restartDecision(code, c.State.FinishedAt.Sub(c.State.StartedAt))
 		if !again {
-			break
+			return code
 		}
 		// Restarting (docker's state between the exit and the new
 		// process): clients attached to this run get its exit code.
@@ -185,7 +213,7 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		}
 		mon.srv.RunExited(code)
 		if !mon.waitRestart(delay) {
-			break
+			return code
 		}
 		var err error
 		if pid, err = mon.restart(); err != nil {
@@ -196,10 +224,17 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 					c.State.ExitCode = se.Code
 				}
 			}
-			break
+			return code
 		}
 		m.event(c, "start", nil)
 	}
+}
+
+// end tears the container down after its last exit: the rootfs, the
+// state (or the container, with --rm), the clients told the exit code,
+// then the network and the runtime's record.
+func (mon *monitor) end(code int) {
+	m, c := mon.m, mon.c
 	netw := mon.net
 	mon.net = nil // stopped after the clients know the exit code
 	mon.cleanup() // unmounts the rootfs
@@ -227,7 +262,6 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 	}
 	netw.Stop()
 	_ = m.runtimeRun(mon.ctx, c, "delete", "--force", c.ID)
-	return nil
 }
 
 // watch runs the healthcheck of the process pid while waiting for its
