@@ -141,8 +141,8 @@ func (s *Store) UpOne(ctx context.Context, ref, id, nsPath string) error {
 	})
 }
 
-// Down takes the container id's interfaces down (its container stopped):
-// bridges with no container left go, with their rules and resolvers.
+// Down takes the container id's interfaces down (its container stopped);
+// the bridges stay.
 func (s *Store) Down(ctx context.Context, id string) error {
 	if Transport() != "bridge" {
 		return nil
@@ -183,6 +183,7 @@ func (s *Store) plug(n *Network, ep *Endpoint, nsPath string, route bool) error 
 	if err != nil {
 		return err
 	}
+	n.Active = true
 	ns, err := netns.GetFromPath(nsPath)
 	if err != nil {
 		return fmt.Errorf("network namespace %s: %w", nsPath, err)
@@ -275,9 +276,9 @@ func enableForwarding() {
 }
 
 // syncDatapath makes the host match the state for the networks changed
-// (and the ones st no longer has): a bridge while one of its containers
-// is up, none otherwise; the resolver likewise; then the whole nftables
-// table from st.
+// (and the ones st no longer has): a network removed loses its bridge
+// and resolver, an active user-defined one has its resolver running;
+// then the nftables table, when st needs other rules than it has.
 func (s *Store) syncDatapath(st *state, changed ...*Network) error {
 	if Transport() != "bridge" {
 		return nil
@@ -286,21 +287,26 @@ func (s *Store) syncDatapath(st *state, changed ...*Network) error {
 		if n == nil || n.Driver != "bridge" {
 			continue
 		}
-		live := st.find(n.ID) == n && n.anyUp()
-		if !live {
-			stopResolver(n)
-			if l, err := netlink.LinkByName(n.Bridge); err == nil {
-				netlink.LinkDel(l)
-			}
+		if st.find(n.ID) != n {
+			deactivate(n)
 			continue
 		}
-		if n.Name != "bridge" && !resolverAlive(n) {
+		if n.Active && n.Name != "bridge" && !resolverAlive(n) {
 			if err := s.startResolver(n); err != nil {
 				return err
 			}
 		}
 	}
-	return syncRules(st)
+	return syncRules(st, false)
+}
+
+// deactivate takes n's bridge and resolver off the host.
+func deactivate(n *Network) {
+	stopResolver(n)
+	if l, err := netlink.LinkByName(n.Bridge); err == nil {
+		netlink.LinkDel(l)
+	}
+	n.Active = false
 }
 
 // Repair makes the host and the leases match the containers: exists tells
@@ -328,11 +334,15 @@ func (s *Store) Repair(ctx context.Context, exists, running func(id string) bool
 		if Transport() != "bridge" {
 			return nil
 		}
-		// interfaces of hoist's that no up endpoint or live network owns
+		// bridges and resolvers of networks no container uses, and
+		// interfaces of hoist's that no up endpoint or network owns
 		keep := map[string]bool{}
 		for _, n := range st.Networks {
 			if n.anyUp() {
 				keep[n.Bridge] = true
+			} else if n.Active || n.ResolverPid != 0 {
+				deactivate(n)
+				done = append(done, "took down the bridge of unused network "+n.Name)
 			}
 			for _, ep := range n.Endpoints {
 				if ep.Up {
@@ -349,13 +359,10 @@ func (s *Store) Repair(ctx context.Context, exists, running func(id string) bool
 				done = append(done, "removed interface "+name)
 			}
 		}
-		for _, n := range st.Networks {
-			if !n.anyUp() && n.ResolverPid != 0 {
-				stopResolver(n)
-				done = append(done, "stopped the resolver of network "+n.Name)
-			}
+		if err := s.syncDatapath(st, st.Networks...); err != nil {
+			return err
 		}
-		return s.syncDatapath(st, st.Networks...)
+		return syncRules(st, true)
 	})
 	return done, err
 }

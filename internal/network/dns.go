@@ -17,7 +17,7 @@ import (
 // network's containers from the store's state (read again when it
 // changes), and forwards every other query to the host's resolvers
 // (/etc/resolv.conf; none for an --internal network). It exits when the
-// network is gone or has no container up.
+// network is gone or no longer active (its bridge taken down).
 func (s *Store) RunResolver(netID string, ready *os.File) error {
 	r := &resolver{s: s, netID: netID}
 	n := r.network()
@@ -44,7 +44,7 @@ func (s *Store) RunResolver(netID string, ready *os.File) error {
 	ready.Close()
 	for {
 		time.Sleep(time.Second)
-		if n := r.network(); n == nil || !n.anyUp() {
+		if n := r.network(); n == nil || !n.Active {
 			return nil
 		}
 	}

@@ -24,15 +24,19 @@
 //
 // As root the bridge transport is used (Transport): a network's bridge
 // (hoist0 for the default network, 172.17.0.0/16 unless the host routes
-// it; hbr-<id> for the others, from docker's pools) exists while one of
-// its containers is up and is deleted with the last one, like its rules
-// and resolver: when nothing runs, hoist leaves nothing on the host. The
-// nftables table "ip hoist" is rebuilt whole from the state in one netlink
-// batch at each change: masquerade of each subnet going out another
-// interface (not for --internal), DNAT of published ports ("fib daddr
-// type local"), and in the forward hook drops between two hoist bridges
-// (networks are isolated) and from or to an --internal network's bridge
-// other than within it. Connections to a published port on 127.0.0.1 are
+// it; hbr-<id> for the others, from docker's pools) is made by the first
+// container that comes up on it and then kept, with its rules and
+// resolver, while the network exists (the network is Active), as docker
+// keeps docker0: a container's start and stop add and delete its veth
+// pair only. `network rm` and prune take the bridge down, and `system
+// check --repair` takes down the bridges no running container uses. The
+// nftables table "ip hoist" is rebuilt whole from the state in one
+// netlink batch when the rules it needs change (st.Rules is the digest of
+// the ones written; repair always rewrites): masquerade of each subnet
+// going out another interface (not for --internal), DNAT of published
+// ports ("fib daddr type local"), and in the forward hook drops between
+// two hoist bridges (networks are isolated) and from or to an --internal
+// network's bridge other than within it. Connections to a published port on 127.0.0.1 are
 // not DNATed (that needs route_localnet): a proxy process per container
 // (`hoist network-helper proxy`, as docker-proxy) listens on the host
 // ports and forwards to the container's address. Where hoist cannot
@@ -44,14 +48,13 @@
 //
 // A user-defined network has a resolver process (`hoist network-helper
 // resolver ID`, github.com/miekg/dns) listening on its gateway's port 53,
-// started by the first container that comes up on the network and
-// stopped with the last one (its pid and start time are in the state). It
-// answers the names, network aliases and short IDs of the network's
-// containers from state.json (re-read when it changes: no cache to keep
-// coherent, no daemon to talk to) and forwards other names to the host's
-// resolvers; containers get it as their nameserver. It exits on its own
-// when its network is gone or has no container up, so a killed hoist
-// leaves no resolver behind for long. The default bridge has none (as
+// started with the network's bridge and stopped with it (its pid and
+// start time are in the state). It answers the names, network aliases and
+// short IDs of the network's containers from state.json (re-read when it
+// changes: no cache to keep coherent, no daemon to talk to) and forwards
+// other names to the host's resolvers; containers get it as their
+// nameserver. It exits on its own when its network is gone or no longer
+// active, so a killed hoist leaves no resolver behind for long. The default bridge has none (as
 // docker); --link writes /etc/hosts entries there.
 //
 // # Cleanup

@@ -40,13 +40,17 @@ type Network struct {
 	IPRange  string            `json:"IPRange,omitempty"`
 	Labels   map[string]string `json:"Labels"`
 	Options  map[string]string `json:"Options"`
-	// Bridge is the Linux bridge interface of a bridge network.
+	// Bridge is the Linux bridge interface of a bridge network; Active
+	// says it is set up on the host (made by the network's first
+	// container, kept while the network exists, as docker keeps docker0,
+	// with its rules and resolver).
 	Bridge string `json:"Bridge,omitempty"`
+	Active bool   `json:"Active,omitempty"`
 	// Endpoints are the containers attached, by container ID: each holds
 	// an address lease from create (or connect) to rm (or disconnect).
 	Endpoints map[string]*Endpoint `json:"Endpoints"`
 	// Resolver is the pid and start time of the network's DNS resolver
-	// process (user-defined bridge networks, while a container is up).
+	// process (user-defined bridge networks, while Active).
 	ResolverPid   int    `json:"ResolverPid,omitempty"`
 	ResolverStart uint64 `json:"ResolverStart,omitempty"`
 }
@@ -95,6 +99,9 @@ func (n *Network) anyUp() bool {
 // state is networks/state.json: every network of the root.
 type state struct {
 	Networks []*Network `json:"Networks"`
+	// Rules is the digest of the nftables table last written (syncRules
+	// skips a rebuild that would write the same).
+	Rules string `json:"Rules,omitempty"`
 }
 
 func (s *state) find(ref string) *Network {
@@ -348,7 +355,6 @@ func (s *Store) Remove(ctx context.Context, ref string) error {
 			return errdefs.Conflictf("error while removing network: network %s id %s has active endpoints", n.Name, n.ID)
 		}
 		st.Networks = slicesDelete(st.Networks, n)
-		stopResolver(n)
 		return s.syncDatapath(st, n)
 	})
 }
@@ -363,7 +369,6 @@ func (s *Store) Prune(ctx context.Context, match func(*Network) bool) ([]string,
 				continue
 			}
 			st.Networks = slicesDelete(st.Networks, n)
-			stopResolver(n)
 			removed = append(removed, n.Name)
 			if err := s.syncDatapath(st, n); err != nil {
 				return err
