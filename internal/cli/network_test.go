@@ -108,6 +108,14 @@ func TestNetworks(t *testing.T) {
 		out, _, code := h(append(append([]string{"run", "--rm"}, netArgs...), "busybox", "sh", "-c", script)...)
 		return strings.TrimSpace(out), code
 	}
+	// resolve prints the address nslookup gets for name in ctr ("" for
+	// none), from the nameserver of its resolv.conf or the server given.
+	resolve := func(ctr, name string, server ...string) string {
+		t.Helper()
+		script := "nslookup " + name + " " + strings.Join(server, "") + " 2>/dev/null | awk '/^Name:/ {f=1} f && /^Address/ {print $NF}'"
+		out, _, _ := h("exec", ctr, "sh", "-c", script)
+		return strings.TrimSpace(out)
+	}
 	ipOf := func(ctr, net string) string {
 		return must("inspect", "-f", "{{(index .NetworkSettings.Networks \""+net+"\").IPAddress}}", ctr)
 	}
@@ -140,9 +148,19 @@ func TestNetworks(t *testing.T) {
 		if out, _, code := h("run", "--rm", "--network", "n2", "busybox", "sh", "-c", get+"get "+ipOf("srv1", "n1")); code == 0 {
 			t.Fatalf("srv1 reached by address from n2: %q", out)
 		}
+		// On a user network --link is a DNS alias for the linking
+		// container only (docker's), not an /etc/hosts entry.
+		out := must("run", "--rm", "--network", "n1", "--link", "srv1:dbl", "busybox", "sh", "-c",
+			"grep -c dbl /etc/hosts; nslookup dbl | awk '/^Name:/ {f=1} f && /^Address/ {print $NF}'")
+		if out != "0\n"+ipOf("srv1", "n1") {
+			t.Fatalf("--link srv1:dbl on n1: %q, want no hosts entry and %s", out, ipOf("srv1", "n1"))
+		}
+		if out := must("run", "--rm", "--network", "n1", "busybox", "sh", "-c", "nslookup dbl | awk '/^Name:/ {f=1} f && /^Address/ {print $NF}'"); out != "" {
+			t.Fatalf("link alias dbl resolved without the link: %q", out)
+		}
 		// The default bridge has no DNS; --link writes /etc/hosts.
 		must("run", "-d", "--name", "lk", "busybox", "sleep", "300")
-		out := must("run", "--rm", "--link", "lk:db", "busybox", "sh", "-c", "grep -w db /etc/hosts | cut -f1")
+		out = must("run", "--rm", "--link", "lk:db", "busybox", "sh", "-c", "grep -w db /etc/hosts | cut -f1")
 		if out != ipOf("lk", "bridge") {
 			t.Fatalf("--link hosts entry %q, want %s", out, ipOf("lk", "bridge"))
 		}
@@ -206,6 +224,21 @@ func TestNetworks(t *testing.T) {
 		must("network", "connect", "--alias", "c1alias", "n2", "cli1")
 		if out := must("exec", "cli1", "sh", "-c", poll); out != "srv2" {
 			t.Fatalf("after connect: %q", out)
+		}
+		// The names of the network connected resolve through cli1's
+		// nameserver (n1's resolver), cli1's alias from n2; another
+		// network's container asking n2's resolver directly learns nothing.
+		if out := must("exec", "cli1", "sh", "-c", strings.ReplaceAll(poll, "get "+ip, "get srv2")); out != "srv2" {
+			t.Fatalf("srv2 by name after connect: %q", out)
+		}
+		if got, want := resolve("srv2", "c1alias"), ipOf("cli1", "n2"); got != want {
+			t.Fatalf("c1alias from srv2: %q, want %s", got, want)
+		}
+		if got, want := resolve("cli1", "srv2", "10.77.0.1"), ip; got != want {
+			t.Fatalf("srv2 from cli1 asking n2's resolver: %q, want %s", got, want)
+		}
+		if got := resolve("srv1", "srv2", "10.77.0.1"); got != "" {
+			t.Fatalf("srv1 (n1 only) resolved srv2 through n2's resolver: %q", got)
 		}
 		if _, errOut, code := h("network", "connect", "n2", "cli1"); code != 1 || !strings.Contains(errOut, "endpoint with name cli1 already exists in network n2") {
 			t.Fatalf("connect twice: %d %q", code, errOut)

@@ -139,7 +139,8 @@ func (m *Manager) networkDown(c *Container, helperPid int) func() {
 }
 
 // etcFor is what c's /etc files say of its network: its address, gateway
-// and resolver on its network, --link entries (bridge transport).
+// and resolver on its network, --link entries on the default bridge
+// (bridge transport).
 func (m *Manager) etcFor(ctx context.Context, c *Container) network.Etc {
 	e := c.etc()
 	if c.netKind() != "bridge" || networks.Transport() != "bridge" {
@@ -157,6 +158,9 @@ func (m *Manager) etcFor(ctx context.Context, c *Container) network.Etc {
 		if a.Network.Name != "bridge" {
 			e.Nameserver = a.Network.Gateway
 		}
+	}
+	if c.Network() != "bridge" {
+		return e // on user-defined networks links are DNS aliases (package network)
 	}
 	for _, l := range c.HostConfig.Links {
 		name, alias, _ := strings.Cut(l, ":")

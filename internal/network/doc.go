@@ -49,13 +49,21 @@
 // A user-defined network has a resolver process (`hoist network-helper
 // resolver ID`, github.com/miekg/dns) listening on its gateway's port 53,
 // started with the network's bridge and stopped with it (its pid and
-// start time are in the state). It answers the names, network aliases and
-// short IDs of the network's containers from state.json (re-read when it
-// changes: no cache to keep coherent, no daemon to talk to) and forwards
-// other names to the host's resolvers; containers get it as their
-// nameserver. It exits on its own when its network is gone or no longer
-// active, so a killed hoist leaves no resolver behind for long. The default bridge has none (as
-// docker); --link writes /etc/hosts entries there.
+// start time are in the state); containers get it as their nameserver.
+// It knows the asking container by the query's source address and
+// answers as docker's embedded DNS answers that container: the names,
+// network aliases and short IDs of the running containers of every
+// user-defined network it is attached to (so a network connected while
+// it runs resolves through the nameserver it already has), and the
+// aliases of its own --link options (on user-defined networks a link is
+// a DNS alias seen by the linking container only, no /etc/hosts entry).
+// Other names are forwarded to the host's resolvers; a query from an
+// address that is not a container of the network is refused. It reads
+// state.json again when it changes (no cache to keep coherent, no daemon
+// to talk to) and exits on its own when its network is gone or no longer
+// active, so a killed hoist leaves no resolver behind for long. The
+// default bridge has none (as docker); --link writes /etc/hosts entries
+// there.
 //
 // # Cleanup
 //
