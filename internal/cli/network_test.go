@@ -298,7 +298,43 @@ func TestNetworks(t *testing.T) {
 		}
 	})
 
-	t.Run("ParallelCreatesDistinctAddresses", func(t *testing.T) {
+	t.Run("StoppedContainerReleasesAddress", func(t *testing.T) {
+		// As docker: an address is leased while the container runs; a
+		// created or stopped one keeps its attachment, not its address.
+		must("create", "--name", "cr1", "--network", "n2", "busybox", "true")
+		if ip := ipOf("cr1", "n2"); ip != "" {
+			t.Fatalf("created container has address %q", ip)
+		}
+		must("run", "-d", "--name", "st1", "--network", "n2", "--ip", "10.77.0.50", "busybox", "sleep", "300")
+		if ip := ipOf("st1", "n2"); ip != "10.77.0.50" {
+			t.Fatalf("st1 running: address %q", ip)
+		}
+		must("stop", "-t", "0", "st1")
+		if ip := ipOf("st1", "n2"); ip != "" {
+			t.Fatalf("st1 stopped: address %q", ip)
+		}
+		if out := must("network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", "n2"); strings.Contains(out, "st1") || strings.Contains(out, "cr1") {
+			t.Fatalf("network inspect lists stopped containers: %q", out)
+		}
+		if out := must("run", "--rm", "--network", "n2", "--ip", "10.77.0.50", "busybox", "sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}'"); out != "10.77.0.50/24" {
+			t.Fatalf("st1's address while it is stopped: %q", out)
+		}
+		must("start", "st1")
+		if ip := ipOf("st1", "n2"); ip != "10.77.0.50" {
+			t.Fatalf("st1 started again: address %q", ip)
+		}
+		// network rm takes a network no running container uses: a stopped
+		// container's start then fails on it (docker's).
+		must("network", "create", "gone")
+		must("create", "--name", "cr2", "--network", "gone", "busybox", "true")
+		must("network", "rm", "gone")
+		if _, errOut, code := h("start", "cr2"); code == 0 || !strings.Contains(errOut, "network gone not found") {
+			t.Fatalf("start on a removed network: %d %q", code, errOut)
+		}
+		must("rm", "-f", "cr1", "cr2", "st1")
+	})
+
+	t.Run("ParallelRunsDistinctAddresses", func(t *testing.T) {
 		must("network", "create", "--subnet", "10.88.0.0/24", "par")
 		var wg sync.WaitGroup
 		ids := make([]string, 20)
@@ -307,7 +343,7 @@ func TestNetworks(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				out, errOut, code := h("create", "--network", "par", "busybox", "true")
+				out, errOut, code := h("run", "-d", "--network", "par", "busybox", "sleep", "300")
 				if code != 0 {
 					errs[i] = errOut
 				}
@@ -326,7 +362,7 @@ func TestNetworks(t *testing.T) {
 			}
 			seen[ip] = true
 		}
-		must(append([]string{"rm"}, ids...)...)
+		must(append([]string{"rm", "-f"}, ids...)...)
 		must("network", "rm", "par")
 	})
 

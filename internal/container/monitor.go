@@ -361,6 +361,10 @@ func (m *Manager) prepareStart(ctx context.Context, c *Container) (*network.Brid
 	if err == nil {
 		err = netErr
 	}
+	if err == nil && c.netKind() == "bridge" {
+		// after the network: its addresses are leased as it comes up
+		err = m.writeEtcFiles(ctx, c)
+	}
 	if err == nil && netw != nil {
 		c.State.NetPid = netw.Pid()
 		err = c.saveState()
@@ -387,7 +391,9 @@ func (m *Manager) abandonNetwork(c *Container, netw *network.Bridge) {
 }
 
 // prepareBundle mounts c's rootfs and writes its runtime bundle (volumes
-// populated, /etc files, config.json); on error nothing stays mounted.
+// populated, /etc files but those of a bridge network, which prepareStart
+// writes once the network is up, config.json); on error nothing stays
+// mounted.
 func (m *Manager) prepareBundle(ctx context.Context, c *Container) (err error) {
 	rootfs := filepath.Join(c.dir, "rootfs")
 	defer func() {
@@ -401,8 +407,10 @@ func (m *Manager) prepareBundle(ctx context.Context, c *Container) (err error) {
 	if err := m.populateVolumes(ctx, c, rootfs); err != nil {
 		return err
 	}
-	if err := network.WriteEtcFiles(c.dir, c.netKind(), c.Config.Hostname, m.etcFor(ctx, c)); err != nil {
-		return err
+	if c.netKind() != "bridge" {
+		if err := m.writeEtcFiles(ctx, c); err != nil {
+			return err
+		}
 	}
 	spec, err := m.buildSpec(c, rootfs)
 	if err != nil {

@@ -170,7 +170,7 @@ func (m *Manager) etcFor(ctx context.Context, c *Container) network.Etc {
 		}
 		tatts, _ := m.nets.Of(ctx, target.ID)
 		for _, a := range tatts {
-			if a.Network.Name == c.Network() {
+			if a.Network.Name == c.Network() && a.Endpoint.IP != "" {
 				names := alias
 				if alias != target.Name {
 					names += " " + target.Name
@@ -180,6 +180,11 @@ func (m *Manager) etcFor(ctx context.Context, c *Container) network.Etc {
 		}
 	}
 	return e
+}
+
+// writeEtcFiles writes c's hosts, hostname and resolv.conf.
+func (m *Manager) writeEtcFiles(ctx context.Context, c *Container) error {
+	return network.WriteEtcFiles(c.dir, c.netKind(), c.Config.Hostname, m.etcFor(ctx, c))
 }
 
 // joinedNetNS is the namespace path of the container c shares the network

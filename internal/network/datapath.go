@@ -58,6 +58,9 @@ func (s *Store) Up(ctx context.Context, id, nsPath, primary string, ports []Port
 				nets = append(nets, n)
 			}
 		}
+		if p := st.find(primary); p == nil && primary != "" {
+			return errdefs.NotFoundf("network %s not found", primary)
+		}
 		sort.SliceStable(nets, func(i, j int) bool {
 			if (nets[i].Name == primary) != (nets[j].Name == primary) {
 				return nets[i].Name == primary
@@ -77,6 +80,9 @@ func (s *Store) Up(ctx context.Context, id, nsPath, primary string, ports []Port
 		for i, n := range nets {
 			ep := n.Endpoints[id]
 			ep.IfName = fmt.Sprintf("eth%d", i)
+			if err := lease(n, ep); err != nil {
+				return err
+			}
 			if err := s.plug(n, ep, nsPath, route && !n.Internal); err != nil {
 				return err
 			}
@@ -132,7 +138,11 @@ func (s *Store) UpOne(ctx context.Context, ref, id, nsPath string) error {
 				break
 			}
 		}
-		if err := s.plug(n, ep, nsPath, route && !n.Internal); err != nil {
+		err := lease(n, ep)
+		if err == nil {
+			err = s.plug(n, ep, nsPath, route && !n.Internal)
+		}
+		if err != nil {
 			down(ep)
 			s.syncDatapath(st, n)
 			return err
@@ -162,7 +172,22 @@ func (s *Store) Down(ctx context.Context, id string) error {
 	})
 }
 
-// down deletes ep's veth pair and marks it down.
+// lease gives ep its address on n (the one asked for with --ip, or the
+// lowest free), its MAC and a new endpoint ID, as its container comes up.
+func lease(n *Network, ep *Endpoint) error {
+	ep.IP = "" // a crash's leftover lease is this one
+	ip, err := allocate(n, ep.IPAMIP)
+	if err != nil {
+		return err
+	}
+	ep.IP, ep.MAC, ep.EndpointID = ip.String(), ep.ConfigMAC, newID()
+	if ep.MAC == "" {
+		ep.MAC = macFor(ip)
+	}
+	return nil
+}
+
+// down deletes ep's veth pair, marks it down and releases its address.
 func down(ep *Endpoint) {
 	if ep == nil {
 		return
@@ -173,6 +198,7 @@ func down(ep *Endpoint) {
 		}
 	}
 	ep.Up, ep.Sandbox, ep.HostVeth, ep.IfName, ep.Ports = false, "", "", "", nil
+	ep.IP, ep.MAC, ep.EndpointID = "", "", ""
 }
 
 // plug makes n's bridge if needed and a veth pair from it into the
@@ -338,7 +364,7 @@ func (s *Store) Repair(ctx context.Context, exists, running func(id string) bool
 		// interfaces of hoist's that no up endpoint or network owns
 		keep := map[string]bool{}
 		for _, n := range st.Networks {
-			if n.anyUp() {
+			if n.AnyUp() {
 				keep[n.Bridge] = true
 			} else if n.Active || n.ResolverPid != 0 {
 				deactivate(n)

@@ -15,10 +15,19 @@
 // written atomically (temp file, fsync, rename) under the exclusive flock
 // of <root>/networks/lock, read under the shared one; every change is one
 // read-modify-write under that lock, so an address is never handed out
-// twice, also by hoist processes creating containers in parallel. Leases
-// are taken at create (or connect) and released at rm (or disconnect):
-// inspect shows a created container's address, and --ip is checked before
-// anything starts.
+// twice, also by hoist processes starting containers in parallel. As in
+// docker, an endpoint (the attachment, with its aliases, links, --ip and
+// --mac-address) lives from create (or connect) to rm (or disconnect),
+// but its address lease, MAC and endpoint ID only while the container
+// runs: they are taken at Up and released at Down, so a stopped
+// container's address is free for another (and --ip taken by a running
+// one fails the start with "Address already in use"; the subnet is
+// checked at create). network inspect lists the running containers, and
+// network rm and prune take a network only stopped containers are
+// attached to, with their attachments (their start then fails: network
+// not found). A start is one locked write (lease and veth together), a
+// stop one, with no change to the bridge or the rules unless ports are
+// published.
 //
 // # Transport
 //
