@@ -368,7 +368,7 @@ func (s *Store) Repair(ctx context.Context, exists, running func(id string) bool
 				keep[n.Bridge] = true
 			} else if n.Active || n.ResolverPid != 0 {
 				deactivate(n)
-				done = append(done, "took down the bridge of unused network "+n.Name)
+				done = append(done, fmt.Sprintf("took down the bridge %s of network %s (no container runs on it)", n.Bridge, n.Name))
 			}
 			for _, ep := range n.Endpoints {
 				if ep.Up {
