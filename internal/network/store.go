@@ -176,6 +176,18 @@ func (s *Store) load() (*state, error) {
 		if n.Endpoints == nil {
 			n.Endpoints = map[string]*Endpoint{}
 		}
+		// A state written before leases were per run: an endpoint down
+		// holds no address, a network with one up is active.
+		for _, ep := range n.Endpoints {
+			if !ep.Up {
+				if a, err := netip.ParseAddr(ep.IP); err == nil && ep.MAC != "" && ep.MAC != macFor(a) && ep.ConfigMAC == "" {
+					ep.ConfigMAC = ep.MAC // its --mac-address
+				}
+				ep.IP, ep.MAC, ep.EndpointID = "", "", ""
+			} else {
+				n.Active = true
+			}
+		}
 	}
 	return st, nil
 }
