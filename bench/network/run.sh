@@ -12,10 +12,11 @@
 #   TCP container -> container  512 MiB: busybox nc (1 KiB reads and
 #                           writes: the tool's bound, not the network's) and
 #                           python3 with 1 MiB writes run in the two
-#                           containers' network namespaces (the datapath):
-#                           hoist's bridge, slirp4netns, docker's bridge
-#   TCP 127.0.0.1 -> published port  512 MiB, python3 (hoist's proxy,
-#                           slirp4netns, docker-proxy)
+#                           containers' network namespaces (the datapath,
+#                           median of 3): hoist's bridge, slirp4netns,
+#                           docker's bridge
+#   TCP 127.0.0.1 -> published port  512 MiB, python3, median of 3
+#                           (hoist's proxy, slirp4netns, docker-proxy)
 # BENCH_PAIRS (default 20) is the number of pairs of runs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -158,6 +159,11 @@ pysend() {
 	wait
 	echo "$t"
 }
+# pysend3 ARGS...: the median of three pysend.
+pysend3() {
+	python3 -c 'import statistics, sys; print("%.3f" % statistics.median(map(float, sys.argv[1:])))' \
+		"$(pysend "$@")" "$(pysend "$@")" "$(pysend "$@")"
+}
 # tcp ENGINE SERVER-ARGS -- CLIENT-ARGS -- TARGET: "nc-seconds python-seconds"
 # to send $MB MiB from a client container to a server container on 5001
 # (python: 5003) at TARGET (SRV: the server's address).
@@ -174,7 +180,7 @@ tcp() {
 	$e run -d --name bench-cli "${cargs[@]}" bench/busybox sleep 600 >/dev/null
 	listening $e
 	tn=$(secs $e exec bench-cli sh -c "dd if=/dev/zero bs=1048576 count=$MB 2>/dev/null | nc $target 5001")
-	tp=$(pysend "/proc/$($e inspect -f '{{.State.Pid}}' bench-srv)/ns/net" 5003 "/proc/$($e inspect -f '{{.State.Pid}}' bench-cli)/ns/net" "$target" 5003)
+	tp=$(pysend3 "/proc/$($e inspect -f '{{.State.Pid}}' bench-srv)/ns/net" 5003 "/proc/$($e inspect -f '{{.State.Pid}}' bench-cli)/ns/net" "$target" 5003)
 	$e rm -f bench-srv bench-cli >/dev/null 2>&1 || true
 	echo "$tn $tp"
 }
@@ -185,7 +191,7 @@ hostpub() {
 	shift 2
 	$e rm -f bench-srv >/dev/null 2>&1 || true
 	$e run -d --name bench-srv "$@" -p 5002:5003 bench/busybox sleep 600 >/dev/null
-	t=$(pysend "/proc/$($e inspect -f '{{.State.Pid}}' bench-srv)/ns/net" 5003 "$ns" 127.0.0.1 5002)
+	t=$(pysend3 "/proc/$($e inspect -f '{{.State.Pid}}' bench-srv)/ns/net" 5003 "$ns" 127.0.0.1 5002)
 	$e rm -f bench-srv >/dev/null 2>&1 || true
 	echo "$t"
 }

@@ -334,6 +334,35 @@ func TestNetworks(t *testing.T) {
 		must("rm", "-f", "cr1", "cr2", "st1")
 	})
 
+	t.Run("BridgeKeptUntilNetworkRm", func(t *testing.T) {
+		// As docker0: a network's bridge, rules and resolver outlive its
+		// containers (a run does not make and delete them) and go with
+		// network rm.
+		id := must("network", "create", "kept")
+		must("run", "--rm", "--network", "kept", "busybox", "true")
+		br := "hbr-" + id[:10]
+		if _, err := netlink.LinkByName(br); err != nil {
+			t.Fatalf("bridge %s gone with the network's last container: %v", br, err)
+		}
+		resolver := func() bool {
+			ents, _ := os.ReadDir("/proc")
+			for _, e := range ents {
+				if cl, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); strings.Contains(string(cl), root) && strings.Contains(string(cl), id) {
+					return true
+				}
+			}
+			return false
+		}
+		if !resolver() {
+			t.Fatal("the resolver of network kept is not running")
+		}
+		must("network", "rm", "kept")
+		if _, err := netlink.LinkByName(br); err == nil {
+			t.Fatalf("bridge %s left after network rm", br)
+		}
+		testutil.WaitFor(t, "the resolver of kept to end", func() bool { return !resolver() })
+	})
+
 	t.Run("ParallelRunsDistinctAddresses", func(t *testing.T) {
 		must("network", "create", "--subnet", "10.88.0.0/24", "par")
 		var wg sync.WaitGroup
