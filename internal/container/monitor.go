@@ -203,6 +203,9 @@ func (m *Manager) RunMonitor(ctx context.Context, id string, syncFile *os.File) 
 		}
 	}
 	if !removed {
+		if netw != nil {
+			m.networkExited(c) // a stopped container holds no address
+		}
 		if err := c.saveState(); err != nil {
 			m.log.Warn("save state", "container", c.ID, "err", err)
 		}
@@ -684,6 +687,6 @@ func (m *Manager) cleanupAfterExit(ctx context.Context, c *Container) {
 // cleanupNetwork stops c's slirp4netns or ports proxy, takes its
 // interfaces down and removes its network namespace.
 func (m *Manager) cleanupNetwork(c *Container) {
-	m.networkDown(c, c.State.NetPid)()
+	m.networkDown(c, c.State.NetPid, false)()
 	network.Cleanup(c.dir, c.State.NetPid)
 }

@@ -151,8 +151,12 @@ func (s *Store) UpOne(ctx context.Context, ref, id, nsPath string) error {
 	})
 }
 
-// Down takes the container id's interfaces down (its container stopped);
-// the bridges stay.
+// Down takes the container id's interfaces down as its process ended:
+// each host veth is set down (at once cut from its bridge: the dying
+// namespace answers no ARP for the address) and the addresses released,
+// so that a stopped container holds none when its clients learn it
+// stopped (docker's). The veth pairs themselves, whose deletion waits for
+// the kernel, go after with Unplug or the namespace; the bridges stay.
 func (s *Store) Down(ctx context.Context, id string) error {
 	if Transport() != "bridge" {
 		return nil
@@ -161,7 +165,7 @@ func (s *Store) Down(ctx context.Context, id string) error {
 		var changed []*Network
 		for _, n := range st.Networks {
 			if ep, ok := n.Endpoints[id]; ok && (ep.Up || ep.HostVeth != "") {
-				down(ep)
+				quiesce(ep)
 				changed = append(changed, n)
 			}
 		}
@@ -197,15 +201,60 @@ func down(ep *Endpoint) {
 			netlink.LinkDel(l)
 		}
 	}
+	clearLease(ep)
+}
+
+// quiesce is down without the deletion, which waits for the kernel: ep's
+// host veth is set down (no traffic reaches or leaves the pair), its
+// address released; the pair goes with Unplug or its namespace.
+func quiesce(ep *Endpoint) {
+	if ep.HostVeth != "" {
+		if l, err := netlink.LinkByName(ep.HostVeth); err == nil {
+			netlink.LinkSetDown(l)
+		}
+	}
+	clearLease(ep)
+}
+
+func clearLease(ep *Endpoint) {
 	ep.Up, ep.Sandbox, ep.HostVeth, ep.IfName, ep.Ports = false, "", "", "", nil
 	ep.IP, ep.MAC, ep.EndpointID = "", "", ""
+}
+
+// Unplug deletes the veth pairs of the network namespace nsPath (its
+// container stopped: Down released them).
+func Unplug(nsPath string) {
+	if Transport() != "bridge" || !nsAlive(nsPath) {
+		return
+	}
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return
+	}
+	defer h.Close()
+	links, _ := h.LinkList()
+	for _, l := range links {
+		if l.Type() == "veth" {
+			h.LinkDel(l)
+		}
+	}
 }
 
 // plug makes n's bridge if needed and a veth pair from it into the
 // namespace nsPath, named ep.IfName there, with ep's address and MAC; with
 // route, the default route goes through n's gateway.
 func (s *Store) plug(n *Network, ep *Endpoint, nsPath string, route bool) error {
-	br, err := ensureBridge(n)
+	hh, err := netlink.NewHandle() // one netlink socket for the host side
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer hh.Close()
+	br, err := ensureBridge(hh, n)
 	if err != nil {
 		return err
 	}
@@ -215,7 +264,7 @@ func (s *Store) plug(n *Network, ep *Endpoint, nsPath string, route bool) error 
 		return fmt.Errorf("network namespace %s: %w", nsPath, err)
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	h, err := netlink.NewHandleAt(ns) // and one for the container's side
 	if err != nil {
 		return fmt.Errorf("network namespace %s: %w", nsPath, err)
 	}
@@ -225,23 +274,22 @@ func (s *Store) plug(n *Network, ep *Endpoint, nsPath string, route bool) error 
 		return errdefs.InvalidArgumentf("%s is not a valid mac address", ep.MAC)
 	}
 	hostName := vethName(ep.ContainerID, n.ID)
-	if old, err := netlink.LinkByName(hostName); err == nil {
-		netlink.LinkDel(old) // a crash's leftover
-	}
 	veth := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{Name: hostName, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU},
+		LinkAttrs: netlink.LinkAttrs{Name: hostName, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU, Flags: net.FlagUp},
 		PeerName:  ep.IfName, PeerHardwareAddr: mac, PeerNamespace: netlink.NsFd(int(ns)),
 	}
-	if err := netlink.LinkAdd(veth); err != nil {
+	err = hh.LinkAdd(veth)
+	if errors.Is(err, unix.EEXIST) {
+		if old, lerr := hh.LinkByName(hostName); lerr == nil {
+			hh.LinkDel(old) // a crash's leftover
+		}
+		err = hh.LinkAdd(veth)
+	}
+	if err != nil {
 		return fmt.Errorf("create veth pair for %s on %s: %w", ep.ContainerName, n.Name, err)
 	}
 	ep.HostVeth = hostName
-	if err := netlink.LinkSetUp(veth); err != nil {
-		return fmt.Errorf("set %s up: %w", hostName, err)
-	}
-	if lo, err := h.LinkByName("lo"); err == nil {
-		h.LinkSetUp(lo)
-	}
+	h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1}}) // lo: index 1 in every namespace
 	peer, err := h.LinkByName(ep.IfName)
 	if err != nil {
 		return fmt.Errorf("container interface %s: %w", ep.IfName, err)
@@ -264,26 +312,27 @@ func (s *Store) plug(n *Network, ep *Endpoint, nsPath string, route bool) error 
 	return nil
 }
 
-// ensureBridge makes n's Linux bridge with its gateway address, up.
-func ensureBridge(n *Network) (netlink.Link, error) {
-	if l, err := netlink.LinkByName(n.Bridge); err == nil {
+// ensureBridge makes n's Linux bridge with its gateway address, up
+// (through the host's netlink handle hh).
+func ensureBridge(hh *netlink.Handle, n *Network) (netlink.Link, error) {
+	if l, err := hh.LinkByName(n.Bridge); err == nil {
 		return l, nil
 	}
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge, MTU: 1500}}
-	if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
+	if err := hh.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
 		return nil, fmt.Errorf("create bridge %s: %w", n.Bridge, err)
 	}
-	l, err := netlink.LinkByName(n.Bridge)
+	l, err := hh.LinkByName(n.Bridge)
 	if err != nil {
 		return nil, fmt.Errorf("bridge %s: %w", n.Bridge, err)
 	}
 	addr, _ := netlink.ParseAddr(n.Gateway + "/" + fmt.Sprint(n.prefix().Bits()))
-	if err := netlink.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
-		netlink.LinkDel(l)
+	if err := hh.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+		hh.LinkDel(l)
 		return nil, fmt.Errorf("bridge %s address %s: %w", n.Bridge, n.Gateway, err)
 	}
-	if err := netlink.LinkSetUp(l); err != nil {
-		netlink.LinkDel(l)
+	if err := hh.LinkSetUp(l); err != nil {
+		hh.LinkDel(l)
 		return nil, fmt.Errorf("set bridge %s up: %w", n.Bridge, err)
 	}
 	if !n.Internal {

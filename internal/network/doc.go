@@ -76,11 +76,17 @@
 //
 // # Cleanup
 //
-// The proxy exits on its own when its container's namespace file goes;
-// the monitor takes the container's interfaces down (Down) when it ends.
-// After a kill -9 of any hoist process, Repair (`system check --repair`)
-// makes the host match the containers that exist and run: leases of
-// removed containers are released, interfaces of stopped ones deleted,
-// and every interface named as hoist's (hoist0, hbr-*, hv* veths) that no
-// up endpoint owns is removed, then the rules are rebuilt.
+// The proxy exits on its own when its container's namespace file goes.
+// When the container's process ends, its monitor releases its addresses
+// before telling the clients (Down, or Release for --rm): each host veth
+// is set down, which cuts the dying namespace off its bridge at once (no
+// ARP answer for an address a new container may get next, with the same
+// MAC); the veth pairs, whose deletion waits for the kernel, are deleted
+// after (Unplug), off the command's path. After a kill -9 of any hoist
+// process, Repair (`system check --repair`) makes the host match the
+// containers that exist and run: endpoints of removed containers are
+// dropped, interfaces of stopped ones deleted, bridges and resolvers of
+// networks no running container uses taken down, every interface named
+// as hoist's (hoist0, hbr-*, hv* veths) that no up endpoint owns removed,
+// and the rules rewritten.
 package network

@@ -479,16 +479,18 @@ func (s *Store) Disconnect(ctx context.Context, ref, id, name string, force bool
 	})
 }
 
-// Release drops every endpoint of the container id (rm). The veth pair
-// of one still up is left to the end of its namespace, which the
-// container's monitor removes next (run --rm: the removal does not wait
+// Release drops every endpoint of the container id (rm). One still up
+// is quiesced (Down's way), its veth pair left to Unplug by the
+// container's monitor right after (run --rm: the removal does not wait
 // for the kernel to delete the pair; Repair deletes a pair left behind).
 func (s *Store) Release(ctx context.Context, id string) error {
 	return s.update(func(st *state) error {
 		var changed []*Network
 		for _, n := range st.Networks {
 			if ep, ok := n.Endpoints[id]; ok {
-				if !ep.Up || !nsAlive(ep.Sandbox) {
+				if ep.Up && nsAlive(ep.Sandbox) {
+					quiesce(ep)
+				} else {
 					down(ep)
 				}
 				delete(n.Endpoints, id)
