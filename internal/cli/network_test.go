@@ -108,6 +108,14 @@ func TestNetworks(t *testing.T) {
 		out, _, code := h(append(append([]string{"run", "--rm"}, netArgs...), "busybox", "sh", "-c", script)...)
 		return strings.TrimSpace(out), code
 	}
+	// resolve prints the address nslookup gets for name in ctr ("" for
+	// none), from the nameserver of its resolv.conf or the server given.
+	resolve := func(ctr, name string, server ...string) string {
+		t.Helper()
+		script := "nslookup " + name + " " + strings.Join(server, "") + " 2>/dev/null | awk '/^Name:/ {f=1} f && /^Address/ {print $NF}'"
+		out, _, _ := h("exec", ctr, "sh", "-c", script)
+		return strings.TrimSpace(out)
+	}
 	ipOf := func(ctr, net string) string {
 		return must("inspect", "-f", "{{(index .NetworkSettings.Networks \""+net+"\").IPAddress}}", ctr)
 	}
@@ -140,9 +148,19 @@ func TestNetworks(t *testing.T) {
 		if out, _, code := h("run", "--rm", "--network", "n2", "busybox", "sh", "-c", get+"get "+ipOf("srv1", "n1")); code == 0 {
 			t.Fatalf("srv1 reached by address from n2: %q", out)
 		}
+		// On a user network --link is a DNS alias for the linking
+		// container only (docker's), not an /etc/hosts entry.
+		out := must("run", "--rm", "--network", "n1", "--link", "srv1:dbl", "busybox", "sh", "-c",
+			"grep -c dbl /etc/hosts; nslookup dbl | awk '/^Name:/ {f=1} f && /^Address/ {print $NF}'")
+		if out != "0\n"+ipOf("srv1", "n1") {
+			t.Fatalf("--link srv1:dbl on n1: %q, want no hosts entry and %s", out, ipOf("srv1", "n1"))
+		}
+		if out := must("run", "--rm", "--network", "n1", "busybox", "sh", "-c", "nslookup dbl | awk '/^Name:/ {f=1} f && /^Address/ {print $NF}'"); out != "" {
+			t.Fatalf("link alias dbl resolved without the link: %q", out)
+		}
 		// The default bridge has no DNS; --link writes /etc/hosts.
 		must("run", "-d", "--name", "lk", "busybox", "sleep", "300")
-		out := must("run", "--rm", "--link", "lk:db", "busybox", "sh", "-c", "grep -w db /etc/hosts | cut -f1")
+		out = must("run", "--rm", "--link", "lk:db", "busybox", "sh", "-c", "grep -w db /etc/hosts | cut -f1")
 		if out != ipOf("lk", "bridge") {
 			t.Fatalf("--link hosts entry %q, want %s", out, ipOf("lk", "bridge"))
 		}
@@ -207,6 +225,21 @@ func TestNetworks(t *testing.T) {
 		if out := must("exec", "cli1", "sh", "-c", poll); out != "srv2" {
 			t.Fatalf("after connect: %q", out)
 		}
+		// The names of the network connected resolve through cli1's
+		// nameserver (n1's resolver), cli1's alias from n2; another
+		// network's container asking n2's resolver directly learns nothing.
+		if out := must("exec", "cli1", "sh", "-c", strings.ReplaceAll(poll, "get "+ip, "get srv2")); out != "srv2" {
+			t.Fatalf("srv2 by name after connect: %q", out)
+		}
+		if got, want := resolve("srv2", "c1alias"), ipOf("cli1", "n2"); got != want {
+			t.Fatalf("c1alias from srv2: %q, want %s", got, want)
+		}
+		if got, want := resolve("cli1", "srv2", "10.77.0.1"), ip; got != want {
+			t.Fatalf("srv2 from cli1 asking n2's resolver: %q, want %s", got, want)
+		}
+		if got := resolve("srv1", "srv2", "10.77.0.1"); got != "" {
+			t.Fatalf("srv1 (n1 only) resolved srv2 through n2's resolver: %q", got)
+		}
 		if _, errOut, code := h("network", "connect", "n2", "cli1"); code != 1 || !strings.Contains(errOut, "endpoint with name cli1 already exists in network n2") {
 			t.Fatalf("connect twice: %d %q", code, errOut)
 		}
@@ -265,7 +298,72 @@ func TestNetworks(t *testing.T) {
 		}
 	})
 
-	t.Run("ParallelCreatesDistinctAddresses", func(t *testing.T) {
+	t.Run("StoppedContainerReleasesAddress", func(t *testing.T) {
+		// As docker: an address is leased while the container runs; a
+		// created or stopped one keeps its attachment, not its address.
+		must("create", "--name", "cr1", "--network", "n2", "busybox", "true")
+		if ip := ipOf("cr1", "n2"); ip != "" {
+			t.Fatalf("created container has address %q", ip)
+		}
+		must("run", "-d", "--name", "st1", "--network", "n2", "--ip", "10.77.0.50", "busybox", "sleep", "300")
+		if ip := ipOf("st1", "n2"); ip != "10.77.0.50" {
+			t.Fatalf("st1 running: address %q", ip)
+		}
+		must("stop", "-t", "0", "st1")
+		if ip := ipOf("st1", "n2"); ip != "" {
+			t.Fatalf("st1 stopped: address %q", ip)
+		}
+		if out := must("network", "inspect", "-f", "{{range .Containers}}{{.Name}} {{end}}", "n2"); strings.Contains(out, "st1") || strings.Contains(out, "cr1") {
+			t.Fatalf("network inspect lists stopped containers: %q", out)
+		}
+		if out := must("run", "--rm", "--network", "n2", "--ip", "10.77.0.50", "busybox", "sh", "-c", "ip -4 -o addr show eth0 | awk '{print $4}'"); out != "10.77.0.50/24" {
+			t.Fatalf("st1's address while it is stopped: %q", out)
+		}
+		must("start", "st1")
+		if ip := ipOf("st1", "n2"); ip != "10.77.0.50" {
+			t.Fatalf("st1 started again: address %q", ip)
+		}
+		// network rm takes a network no running container uses: a stopped
+		// container's start then fails on it (docker's).
+		must("network", "create", "gone")
+		must("create", "--name", "cr2", "--network", "gone", "busybox", "true")
+		must("network", "rm", "gone")
+		if _, errOut, code := h("start", "cr2"); code == 0 || !strings.Contains(errOut, "network gone not found") {
+			t.Fatalf("start on a removed network: %d %q", code, errOut)
+		}
+		must("rm", "-f", "cr1", "cr2", "st1")
+	})
+
+	t.Run("BridgeKeptUntilNetworkRm", func(t *testing.T) {
+		// As docker0: a network's bridge, rules and resolver outlive its
+		// containers (a run does not make and delete them) and go with
+		// network rm.
+		id := must("network", "create", "kept")
+		must("run", "--rm", "--network", "kept", "busybox", "true")
+		br := "hbr-" + id[:10]
+		if _, err := netlink.LinkByName(br); err != nil {
+			t.Fatalf("bridge %s gone with the network's last container: %v", br, err)
+		}
+		resolver := func() bool {
+			ents, _ := os.ReadDir("/proc")
+			for _, e := range ents {
+				if cl, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline"); strings.Contains(string(cl), root) && strings.Contains(string(cl), id) {
+					return true
+				}
+			}
+			return false
+		}
+		if !resolver() {
+			t.Fatal("the resolver of network kept is not running")
+		}
+		must("network", "rm", "kept")
+		if _, err := netlink.LinkByName(br); err == nil {
+			t.Fatalf("bridge %s left after network rm", br)
+		}
+		testutil.WaitFor(t, "the resolver of kept to end", func() bool { return !resolver() })
+	})
+
+	t.Run("ParallelRunsDistinctAddresses", func(t *testing.T) {
 		must("network", "create", "--subnet", "10.88.0.0/24", "par")
 		var wg sync.WaitGroup
 		ids := make([]string, 20)
@@ -274,7 +372,7 @@ func TestNetworks(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				out, errOut, code := h("create", "--network", "par", "busybox", "true")
+				out, errOut, code := h("run", "-d", "--network", "par", "busybox", "sleep", "300")
 				if code != 0 {
 					errs[i] = errOut
 				}
@@ -293,7 +391,7 @@ func TestNetworks(t *testing.T) {
 			}
 			seen[ip] = true
 		}
-		must(append([]string{"rm"}, ids...)...)
+		must(append([]string{"rm", "-f"}, ids...)...)
 		must("network", "rm", "par")
 	})
 
@@ -316,9 +414,6 @@ func TestNetworks(t *testing.T) {
 			if p, err := os.FindProcess(pid); err == nil {
 				p.Kill()
 			}
-		}
-		if out, errOut, code := h("system", "check", "--repair"); code != 0 {
-			t.Fatalf("system check --repair: %d %s%s", code, out, errOut)
 		}
 		left := func() []string {
 			var l []string
@@ -345,7 +440,14 @@ func TestNetworks(t *testing.T) {
 			}
 			return l
 		}
-		testutil.WaitFor(t, "nothing left after repair", func() bool { return len(left()) == 0 })
+		// Repaired once the killed process is gone: until its new parent
+		// reaps it the runtime still says it runs, and repair keeps it.
+		testutil.WaitFor(t, "nothing left after repair", func() bool {
+			if out, errOut, code := h("system", "check", "--repair"); code != 0 {
+				t.Fatalf("system check --repair: %d %s%s", code, out, errOut)
+			}
+			return len(left()) == 0
+		})
 		if l := left(); len(l) > 0 {
 			t.Fatalf("left after kill -9 and repair: %v", l)
 		}

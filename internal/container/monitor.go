@@ -246,6 +246,9 @@ func (mon *monitor) end(code int) {
 		}
 	}
 	if !removed {
+		if netw != nil {
+			m.networkExited(c) // a stopped container holds no address
+		}
 		if err := c.saveState(); err != nil {
 			m.log.Warn("save state", "container", c.ID, "err", err)
 		}
@@ -442,6 +445,10 @@ func (m *Manager) prepareStart(ctx context.Context, c *Container) (*network.Brid
 	if err == nil {
 		err = netErr
 	}
+	if err == nil && c.netKind() == "bridge" {
+		// after the network: its addresses are leased as it comes up
+		err = m.writeEtcFiles(ctx, c)
+	}
 	if err == nil && netw != nil {
 		c.State.NetPid = netw.Pid()
 		err = c.saveState()
@@ -468,7 +475,9 @@ func (m *Manager) abandonNetwork(c *Container, netw *network.Bridge) {
 }
 
 // prepareBundle mounts c's rootfs and writes its runtime bundle (volumes
-// populated, /etc files, config.json); on error nothing stays mounted.
+// populated, /etc files but those of a bridge network, which prepareStart
+// writes once the network is up, config.json); on error nothing stays
+// mounted.
 func (m *Manager) prepareBundle(ctx context.Context, c *Container) (err error) {
 	rootfs := filepath.Join(c.dir, "rootfs")
 	defer func() {
@@ -482,8 +491,10 @@ func (m *Manager) prepareBundle(ctx context.Context, c *Container) (err error) {
 	if err := m.populateVolumes(ctx, c, rootfs); err != nil {
 		return err
 	}
-	if err := network.WriteEtcFiles(c.dir, c.netKind(), c.Config.Hostname, m.etcFor(ctx, c)); err != nil {
-		return err
+	if c.netKind() != "bridge" {
+		if err := m.writeEtcFiles(ctx, c); err != nil {
+			return err
+		}
 	}
 	spec, err := m.buildSpec(c, rootfs)
 	if err != nil {
@@ -770,6 +781,6 @@ func (m *Manager) cleanupAfterExit(ctx context.Context, c *Container) {
 // cleanupNetwork stops c's slirp4netns or ports proxy, takes its
 // interfaces down and removes its network namespace.
 func (m *Manager) cleanupNetwork(c *Container) {
-	m.networkDown(c, c.State.NetPid)()
+	m.networkDown(c, c.State.NetPid, false)()
 	network.Cleanup(c.dir, c.State.NetPid)
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	networks "github.com/hoistproject/hoist/internal/network"
@@ -116,7 +118,7 @@ func (m *Manager) startNetwork(ctx context.Context, c *Container) (*network.Brid
 	if err != nil {
 		return nil, err
 	}
-	b.OnStop = m.networkDown(c, b.Pid())
+	b.OnStop = m.networkDown(c, b.Pid(), true)
 	return b, nil
 }
 
@@ -124,22 +126,46 @@ func (m *Manager) startNetwork(ctx context.Context, c *Container) (*network.Brid
 // brought up (helperPid: slirp4netns or the ports' proxy).
 func (m *Manager) adoptNetwork(c *Container, helperPid int) *network.Bridge {
 	b := network.Adopt(c.dir, helperPid)
-	b.OnStop = m.networkDown(c, helperPid)
+	b.OnStop = m.networkDown(c, helperPid, true)
 	return b
 }
 
-// networkDown stops c's ports proxy and takes its interfaces down.
-func (m *Manager) networkDown(c *Container, helperPid int) func() {
+// networkExited releases c's addresses as its process ended, before its
+// clients learn it (networks.Down); its veth pairs go after, with the
+// namespace (networkDown).
+func (m *Manager) networkExited(c *Container) {
+	if c.netKind() != "bridge" || networks.Transport() != "bridge" {
+		return
+	}
+	if err := m.nets.Down(context.Background(), c.ID); err != nil {
+		m.log.Warn("network down", "container", c.ID, "err", err)
+	}
+}
+
+// networkDown stops c's ports proxy, takes its interfaces down and
+// deletes its veth pairs. With own, the namespace is the one there now
+// (the monitor's or its starter's): the pairs of a namespace a new start
+// of c has made since are not touched.
+func (m *Manager) networkDown(c *Container, helperPid int, own bool) func() {
+	nsPath := network.NSPath(c.dir)
+	var ns unix.Stat_t
+	if own && unix.Stat(nsPath, &ns) != nil {
+		own = false
+	}
 	return func() {
-		networks.StopProxy(helperPid, network.NSPath(c.dir))
-		if err := m.nets.Down(context.Background(), c.ID); err != nil {
-			m.log.Warn("network down", "container", c.ID, "err", err)
+		networks.StopProxy(helperPid, nsPath)
+		var now unix.Stat_t
+		if own && (unix.Stat(nsPath, &now) != nil || now.Ino != ns.Ino || now.Dev != ns.Dev) {
+			return
 		}
+		m.networkExited(c)
+		networks.Unplug(nsPath)
 	}
 }
 
 // etcFor is what c's /etc files say of its network: its address, gateway
-// and resolver on its network, --link entries (bridge transport).
+// and resolver on its network, --link entries on the default bridge
+// (bridge transport).
 func (m *Manager) etcFor(ctx context.Context, c *Container) network.Etc {
 	e := c.etc()
 	if c.netKind() != "bridge" || networks.Transport() != "bridge" {
@@ -158,6 +184,9 @@ func (m *Manager) etcFor(ctx context.Context, c *Container) network.Etc {
 			e.Nameserver = a.Network.Gateway
 		}
 	}
+	if c.Network() != "bridge" {
+		return e // on user-defined networks links are DNS aliases (package network)
+	}
 	for _, l := range c.HostConfig.Links {
 		name, alias, _ := strings.Cut(l, ":")
 		target, err := m.Get(ctx, name)
@@ -166,7 +195,7 @@ func (m *Manager) etcFor(ctx context.Context, c *Container) network.Etc {
 		}
 		tatts, _ := m.nets.Of(ctx, target.ID)
 		for _, a := range tatts {
-			if a.Network.Name == c.Network() {
+			if a.Network.Name == c.Network() && a.Endpoint.IP != "" {
 				names := alias
 				if alias != target.Name {
 					names += " " + target.Name
@@ -176,6 +205,11 @@ func (m *Manager) etcFor(ctx context.Context, c *Container) network.Etc {
 		}
 	}
 	return e
+}
+
+// writeEtcFiles writes c's hosts, hostname and resolv.conf.
+func (m *Manager) writeEtcFiles(ctx context.Context, c *Container) error {
+	return network.WriteEtcFiles(c.dir, c.netKind(), c.Config.Hostname, m.etcFor(ctx, c))
 }
 
 // joinedNetNS is the namespace path of the container c shares the network

@@ -120,7 +120,7 @@ func networkFilter(filters []string, prune bool) (func(*Network) bool, error) {
 			return (v == "builtin") == n.Predefined()
 		case "dangling":
 			d := v == "true" || v == "1"
-			return d == (len(n.Endpoints) == 0 && !n.Predefined())
+			return d == (!n.AnyUp() && !n.Predefined())
 		case "until":
 			t, _ := images.ParseTimestamp(v, time.Now())
 			return n.Created.Before(t)
@@ -302,12 +302,15 @@ func networkMatches(c *container.Container, nets []string, v string) bool {
 	return slices.ContainsFunc(nets, func(n string) bool { return n == v || (len(v) >= 12 && strings.HasPrefix(n, v)) })
 }
 
-// NetworkContainers are the containers of network n with their endpoints,
-// sorted by name (network inspect's Containers).
+// NetworkContainers are the running containers of network n with their
+// endpoints, sorted by name (network inspect's Containers: docker lists
+// no stopped container there).
 func NetworkContainers(n *Network) []*network.Endpoint {
 	var out []*network.Endpoint
 	for _, ep := range n.Endpoints {
-		out = append(out, ep)
+		if ep.Up {
+			out = append(out, ep)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ContainerName < out[j].ContainerName })
 	return out

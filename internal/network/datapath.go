@@ -58,6 +58,9 @@ func (s *Store) Up(ctx context.Context, id, nsPath, primary string, ports []Port
 				nets = append(nets, n)
 			}
 		}
+		if p := st.find(primary); p == nil && primary != "" {
+			return errdefs.NotFoundf("network %s not found", primary)
+		}
 		sort.SliceStable(nets, func(i, j int) bool {
 			if (nets[i].Name == primary) != (nets[j].Name == primary) {
 				return nets[i].Name == primary
@@ -77,6 +80,9 @@ func (s *Store) Up(ctx context.Context, id, nsPath, primary string, ports []Port
 		for i, n := range nets {
 			ep := n.Endpoints[id]
 			ep.IfName = fmt.Sprintf("eth%d", i)
+			if err := lease(n, ep); err != nil {
+				return err
+			}
 			if err := s.plug(n, ep, nsPath, route && !n.Internal); err != nil {
 				return err
 			}
@@ -132,7 +138,11 @@ func (s *Store) UpOne(ctx context.Context, ref, id, nsPath string) error {
 				break
 			}
 		}
-		if err := s.plug(n, ep, nsPath, route && !n.Internal); err != nil {
+		err := lease(n, ep)
+		if err == nil {
+			err = s.plug(n, ep, nsPath, route && !n.Internal)
+		}
+		if err != nil {
 			down(ep)
 			s.syncDatapath(st, n)
 			return err
@@ -141,8 +151,12 @@ func (s *Store) UpOne(ctx context.Context, ref, id, nsPath string) error {
 	})
 }
 
-// Down takes the container id's interfaces down (its container stopped):
-// bridges with no container left go, with their rules and resolvers.
+// Down takes the container id's interfaces down as its process ended:
+// each host veth is set down (at once cut from its bridge: the dying
+// namespace answers no ARP for the address) and the addresses released,
+// so that a stopped container holds none when its clients learn it
+// stopped (docker's). The veth pairs themselves, whose deletion waits for
+// the kernel, go after with Unplug or the namespace; the bridges stay.
 func (s *Store) Down(ctx context.Context, id string) error {
 	if Transport() != "bridge" {
 		return nil
@@ -151,7 +165,7 @@ func (s *Store) Down(ctx context.Context, id string) error {
 		var changed []*Network
 		for _, n := range st.Networks {
 			if ep, ok := n.Endpoints[id]; ok && (ep.Up || ep.HostVeth != "") {
-				down(ep)
+				quiesce(ep)
 				changed = append(changed, n)
 			}
 		}
@@ -162,7 +176,22 @@ func (s *Store) Down(ctx context.Context, id string) error {
 	})
 }
 
-// down deletes ep's veth pair and marks it down.
+// lease gives ep its address on n (the one asked for with --ip, or the
+// lowest free), its MAC and a new endpoint ID, as its container comes up.
+func lease(n *Network, ep *Endpoint) error {
+	ep.IP = "" // a crash's leftover lease is this one
+	ip, err := allocate(n, ep.IPAMIP)
+	if err != nil {
+		return err
+	}
+	ep.IP, ep.MAC, ep.EndpointID = ip.String(), ep.ConfigMAC, newID()
+	if ep.MAC == "" {
+		ep.MAC = macFor(ip)
+	}
+	return nil
+}
+
+// down deletes ep's veth pair, marks it down and releases its address.
 func down(ep *Endpoint) {
 	if ep == nil {
 		return
@@ -172,23 +201,70 @@ func down(ep *Endpoint) {
 			netlink.LinkDel(l)
 		}
 	}
+	clearLease(ep)
+}
+
+// quiesce is down without the deletion, which waits for the kernel: ep's
+// host veth is set down (no traffic reaches or leaves the pair), its
+// address released; the pair goes with Unplug or its namespace.
+func quiesce(ep *Endpoint) {
+	if ep.HostVeth != "" {
+		if l, err := netlink.LinkByName(ep.HostVeth); err == nil {
+			netlink.LinkSetDown(l)
+		}
+	}
+	clearLease(ep)
+}
+
+func clearLease(ep *Endpoint) {
 	ep.Up, ep.Sandbox, ep.HostVeth, ep.IfName, ep.Ports = false, "", "", "", nil
+	ep.IP, ep.MAC, ep.EndpointID = "", "", ""
+}
+
+// Unplug deletes the veth pairs of the network namespace nsPath (its
+// container stopped: Down released them).
+func Unplug(nsPath string) {
+	if Transport() != "bridge" || !nsAlive(nsPath) {
+		return
+	}
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return
+	}
+	defer h.Close()
+	links, _ := h.LinkList()
+	for _, l := range links {
+		if l.Type() == "veth" {
+			h.LinkDel(l)
+		}
+	}
 }
 
 // plug makes n's bridge if needed and a veth pair from it into the
 // namespace nsPath, named ep.IfName there, with ep's address and MAC; with
 // route, the default route goes through n's gateway.
 func (s *Store) plug(n *Network, ep *Endpoint, nsPath string, route bool) error {
-	br, err := ensureBridge(n)
+	hh, err := netlink.NewHandle() // one netlink socket for the host side
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer hh.Close()
+	br, err := ensureBridge(hh, n)
 	if err != nil {
 		return err
 	}
+	n.Active = true
 	ns, err := netns.GetFromPath(nsPath)
 	if err != nil {
 		return fmt.Errorf("network namespace %s: %w", nsPath, err)
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	h, err := netlink.NewHandleAt(ns) // and one for the container's side
 	if err != nil {
 		return fmt.Errorf("network namespace %s: %w", nsPath, err)
 	}
@@ -198,23 +274,22 @@ func (s *Store) plug(n *Network, ep *Endpoint, nsPath string, route bool) error 
 		return errdefs.InvalidArgumentf("%s is not a valid mac address", ep.MAC)
 	}
 	hostName := vethName(ep.ContainerID, n.ID)
-	if old, err := netlink.LinkByName(hostName); err == nil {
-		netlink.LinkDel(old) // a crash's leftover
-	}
 	veth := &netlink.Veth{
-		LinkAttrs: netlink.LinkAttrs{Name: hostName, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU},
+		LinkAttrs: netlink.LinkAttrs{Name: hostName, MasterIndex: br.Attrs().Index, MTU: br.Attrs().MTU, Flags: net.FlagUp},
 		PeerName:  ep.IfName, PeerHardwareAddr: mac, PeerNamespace: netlink.NsFd(int(ns)),
 	}
-	if err := netlink.LinkAdd(veth); err != nil {
+	err = hh.LinkAdd(veth)
+	if errors.Is(err, unix.EEXIST) {
+		if old, lerr := hh.LinkByName(hostName); lerr == nil {
+			hh.LinkDel(old) // a crash's leftover
+		}
+		err = hh.LinkAdd(veth)
+	}
+	if err != nil {
 		return fmt.Errorf("create veth pair for %s on %s: %w", ep.ContainerName, n.Name, err)
 	}
 	ep.HostVeth = hostName
-	if err := netlink.LinkSetUp(veth); err != nil {
-		return fmt.Errorf("set %s up: %w", hostName, err)
-	}
-	if lo, err := h.LinkByName("lo"); err == nil {
-		h.LinkSetUp(lo)
-	}
+	h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1}}) // lo: index 1 in every namespace
 	peer, err := h.LinkByName(ep.IfName)
 	if err != nil {
 		return fmt.Errorf("container interface %s: %w", ep.IfName, err)
@@ -237,26 +312,27 @@ func (s *Store) plug(n *Network, ep *Endpoint, nsPath string, route bool) error 
 	return nil
 }
 
-// ensureBridge makes n's Linux bridge with its gateway address, up.
-func ensureBridge(n *Network) (netlink.Link, error) {
-	if l, err := netlink.LinkByName(n.Bridge); err == nil {
+// ensureBridge makes n's Linux bridge with its gateway address, up
+// (through the host's netlink handle hh).
+func ensureBridge(hh *netlink.Handle, n *Network) (netlink.Link, error) {
+	if l, err := hh.LinkByName(n.Bridge); err == nil {
 		return l, nil
 	}
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.Bridge, MTU: 1500}}
-	if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
+	if err := hh.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
 		return nil, fmt.Errorf("create bridge %s: %w", n.Bridge, err)
 	}
-	l, err := netlink.LinkByName(n.Bridge)
+	l, err := hh.LinkByName(n.Bridge)
 	if err != nil {
 		return nil, fmt.Errorf("bridge %s: %w", n.Bridge, err)
 	}
 	addr, _ := netlink.ParseAddr(n.Gateway + "/" + fmt.Sprint(n.prefix().Bits()))
-	if err := netlink.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
-		netlink.LinkDel(l)
+	if err := hh.AddrAdd(l, addr); err != nil && !errors.Is(err, unix.EEXIST) {
+		hh.LinkDel(l)
 		return nil, fmt.Errorf("bridge %s address %s: %w", n.Bridge, n.Gateway, err)
 	}
-	if err := netlink.LinkSetUp(l); err != nil {
-		netlink.LinkDel(l)
+	if err := hh.LinkSetUp(l); err != nil {
+		hh.LinkDel(l)
 		return nil, fmt.Errorf("set bridge %s up: %w", n.Bridge, err)
 	}
 	if !n.Internal {
@@ -275,9 +351,9 @@ func enableForwarding() {
 }
 
 // syncDatapath makes the host match the state for the networks changed
-// (and the ones st no longer has): a bridge while one of its containers
-// is up, none otherwise; the resolver likewise; then the whole nftables
-// table from st.
+// (and the ones st no longer has): a network removed loses its bridge
+// and resolver, an active user-defined one has its resolver running;
+// then the nftables table, when st needs other rules than it has.
 func (s *Store) syncDatapath(st *state, changed ...*Network) error {
 	if Transport() != "bridge" {
 		return nil
@@ -286,21 +362,26 @@ func (s *Store) syncDatapath(st *state, changed ...*Network) error {
 		if n == nil || n.Driver != "bridge" {
 			continue
 		}
-		live := st.find(n.ID) == n && n.anyUp()
-		if !live {
-			stopResolver(n)
-			if l, err := netlink.LinkByName(n.Bridge); err == nil {
-				netlink.LinkDel(l)
-			}
+		if st.find(n.ID) != n {
+			deactivate(n)
 			continue
 		}
-		if n.Name != "bridge" && !resolverAlive(n) {
+		if n.Active && n.Name != "bridge" && !resolverAlive(n) {
 			if err := s.startResolver(n); err != nil {
 				return err
 			}
 		}
 	}
-	return syncRules(st)
+	return syncRules(st, false)
+}
+
+// deactivate takes n's bridge and resolver off the host.
+func deactivate(n *Network) {
+	stopResolver(n)
+	if l, err := netlink.LinkByName(n.Bridge); err == nil {
+		netlink.LinkDel(l)
+	}
+	n.Active = false
 }
 
 // Repair makes the host and the leases match the containers: exists tells
@@ -328,11 +409,15 @@ func (s *Store) Repair(ctx context.Context, exists, running func(id string) bool
 		if Transport() != "bridge" {
 			return nil
 		}
-		// interfaces of hoist's that no up endpoint or live network owns
+		// bridges and resolvers of networks no container uses, and
+		// interfaces of hoist's that no up endpoint or network owns
 		keep := map[string]bool{}
 		for _, n := range st.Networks {
-			if n.anyUp() {
+			if n.AnyUp() {
 				keep[n.Bridge] = true
+			} else if n.Active || n.ResolverPid != 0 {
+				deactivate(n)
+				done = append(done, fmt.Sprintf("took down the bridge %s of network %s (no container runs on it)", n.Bridge, n.Name))
 			}
 			for _, ep := range n.Endpoints {
 				if ep.Up {
@@ -349,13 +434,10 @@ func (s *Store) Repair(ctx context.Context, exists, running func(id string) bool
 				done = append(done, "removed interface "+name)
 			}
 		}
-		for _, n := range st.Networks {
-			if !n.anyUp() && n.ResolverPid != 0 {
-				stopResolver(n)
-				done = append(done, "stopped the resolver of network "+n.Name)
-			}
+		if err := s.syncDatapath(st, st.Networks...); err != nil {
+			return err
 		}
-		return s.syncDatapath(st, st.Networks...)
+		return syncRules(st, true)
 	})
 	return done, err
 }

@@ -13,14 +13,21 @@ import (
 
 // RunResolver is `network-helper resolver NETWORK-ID`: the DNS server of a
 // user-defined network, on its gateway's port 53 (UDP and TCP). It answers
-// A queries for the names, network aliases and short IDs of the
-// network's containers from the store's state (read again when it
-// changes), and forwards every other query to the host's resolvers
-// (/etc/resolv.conf; none for an --internal network). It exits when the
-// network is gone or has no container up.
+// a container of the network, known by the query's source address, as
+// docker's embedded DNS answers it: A records for the names, network
+// aliases and short IDs of the containers of every user-defined network
+// the asker is attached to (its network first: a container connected to
+// a second network resolves that network's names through the same
+// nameserver) and for the aliases of its --link options. Anything else is
+// forwarded to the host's resolvers (/etc/resolv.conf; none for an
+// --internal network). A query from an address that is no container of
+// the network is refused (another network's container reaching the
+// gateway address through the host learns nothing). The state is read
+// again when it changes. It exits when the network is gone or no longer
+// active (its bridge taken down).
 func (s *Store) RunResolver(netID string, ready *os.File) error {
 	r := &resolver{s: s, netID: netID}
-	n := r.network()
+	n := r.network(r.state())
 	if n == nil {
 		fmt.Fprintf(ready, "network %s not found\n", netID)
 		return fmt.Errorf("network %s not found", netID)
@@ -44,7 +51,7 @@ func (s *Store) RunResolver(netID string, ready *os.File) error {
 	ready.Close()
 	for {
 		time.Sleep(time.Second)
-		if n := r.network(); n == nil || !n.anyUp() {
+		if n := r.network(r.state()); n == nil || !n.Active {
 			return nil
 		}
 	}
@@ -55,39 +62,87 @@ type resolver struct {
 	netID    string
 	upstream []string
 
-	mu    sync.Mutex
-	mtime time.Time
-	cur   *Network
+	mu   sync.Mutex
+	seen os.FileInfo // of the state file cur was read from
+	cur  *state
 }
 
-// network is the resolver's network from the state file, re-read when the
-// file changed.
-func (r *resolver) network() *Network {
+// state is the store's state, read again when the file changed (it is
+// replaced by rename at each change: a new inode).
+func (r *resolver) state() *state {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	fi, err := os.Stat(r.s.statePath())
 	if err != nil {
 		return nil
 	}
-	if r.cur != nil && fi.ModTime().Equal(r.mtime) {
+	if r.cur != nil && os.SameFile(fi, r.seen) && fi.ModTime().Equal(r.seen.ModTime()) && fi.Size() == r.seen.Size() {
 		return r.cur
 	}
 	st, err := r.s.load() // written atomically: no lock needed to read
 	if err != nil {
 		return r.cur
 	}
-	r.mtime = fi.ModTime()
-	r.cur = st.find(r.netID)
-	if r.cur != nil && r.cur.ID != r.netID {
-		r.cur = nil
-	}
-	return r.cur
+	r.seen, r.cur = fi, st
+	return st
 }
 
-// lookup finds a container of n by name, alias or short ID.
-func lookup(n *Network, name string) (net.IP, bool) {
+// network is the resolver's network in st (nil when gone).
+func (r *resolver) network(st *state) *Network {
+	if st == nil {
+		return nil
+	}
+	if n := st.find(r.netID); n != nil && n.ID == r.netID {
+		return n
+	}
+	return nil
+}
+
+// asker is the container of n with address ip (nil: none).
+func asker(n *Network, ip net.IP) *Endpoint {
+	for _, ep := range n.Endpoints {
+		if ep.Up && net.ParseIP(ep.IP).Equal(ip) {
+			return ep
+		}
+	}
+	return nil
+}
+
+// lookup answers name for the container id asking on network own: its
+// --link aliases there, then the containers of own and of its other
+// user-defined networks by name, alias or short ID.
+func lookup(st *state, own *Network, id, name string) (net.IP, bool) {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	nets := []*Network{own}
+	for _, n := range st.Networks {
+		if _, ok := n.Endpoints[id]; ok && n != own && !n.Predefined() {
+			nets = append(nets, n)
+		}
+	}
+	for _, n := range nets {
+		for _, l := range n.Endpoints[id].Links {
+			target, alias, _ := strings.Cut(l, ":")
+			if strings.ToLower(alias) == name {
+				if ip, ok := byName(n, strings.ToLower(target)); ok {
+					return ip, true
+				}
+			}
+		}
+	}
+	for _, n := range nets {
+		if ip, ok := byName(n, name); ok {
+			return ip, true
+		}
+	}
+	return nil, false
+}
+
+// byName finds a running container of n by name, alias or short ID.
+func byName(n *Network, name string) (net.IP, bool) {
 	for id, ep := range n.Endpoints {
+		if !ep.Up {
+			continue
+		}
 		match := strings.ToLower(ep.ContainerName) == name || (len(name) >= 12 && strings.HasPrefix(id, name) && len(name) <= len(id))
 		for _, a := range ep.Aliases {
 			match = match || strings.ToLower(a) == name
@@ -100,15 +155,31 @@ func lookup(n *Network, name string) (net.IP, bool) {
 }
 
 func (r *resolver) serve(w dns.ResponseWriter, q *dns.Msg) {
-	n := r.network()
-	if n == nil || len(q.Question) != 1 {
+	reply := func(rcode int) {
 		m := new(dns.Msg)
-		m.SetRcode(q, dns.RcodeServerFailure)
+		m.SetRcode(q, rcode)
 		w.WriteMsg(m)
+	}
+	st := r.state()
+	n := r.network(st)
+	if n == nil || len(q.Question) != 1 {
+		reply(dns.RcodeServerFailure)
+		return
+	}
+	var from net.IP
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		from = a.IP
+	case *net.TCPAddr:
+		from = a.IP
+	}
+	ep := asker(n, from)
+	if ep == nil {
+		reply(dns.RcodeRefused)
 		return
 	}
 	qq := q.Question[0]
-	if ip, ok := lookup(n, qq.Name); ok && qq.Qclass == dns.ClassINET {
+	if ip, ok := lookup(st, n, ep.ContainerID, qq.Name); ok && qq.Qclass == dns.ClassINET {
 		m := new(dns.Msg)
 		m.SetReply(q)
 		m.Authoritative = true
@@ -119,9 +190,7 @@ func (r *resolver) serve(w dns.ResponseWriter, q *dns.Msg) {
 		return
 	}
 	if n.Internal || len(r.upstream) == 0 {
-		m := new(dns.Msg)
-		m.SetRcode(q, dns.RcodeNameError)
-		w.WriteMsg(m)
+		reply(dns.RcodeNameError)
 		return
 	}
 	netw := "udp"
@@ -135,9 +204,7 @@ func (r *resolver) serve(w dns.ResponseWriter, q *dns.Msg) {
 			return
 		}
 	}
-	m := new(dns.Msg)
-	m.SetRcode(q, dns.RcodeServerFailure)
-	w.WriteMsg(m)
+	reply(dns.RcodeServerFailure)
 }
 
 // hostNameservers are the host's resolvers (the resolver runs on the host:

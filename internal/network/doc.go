@@ -15,24 +15,37 @@
 // written atomically (temp file, fsync, rename) under the exclusive flock
 // of <root>/networks/lock, read under the shared one; every change is one
 // read-modify-write under that lock, so an address is never handed out
-// twice, also by hoist processes creating containers in parallel. Leases
-// are taken at create (or connect) and released at rm (or disconnect):
-// inspect shows a created container's address, and --ip is checked before
-// anything starts.
+// twice, also by hoist processes starting containers in parallel. As in
+// docker, an endpoint (the attachment, with its aliases, links, --ip and
+// --mac-address) lives from create (or connect) to rm (or disconnect),
+// but its address lease, MAC and endpoint ID only while the container
+// runs: they are taken at Up and released at Down, so a stopped
+// container's address is free for another (and --ip taken by a running
+// one fails the start with "Address already in use"; the subnet is
+// checked at create). network inspect lists the running containers, and
+// network rm and prune take a network only stopped containers are
+// attached to, with their attachments (their start then fails: network
+// not found). A start is one locked write (lease and veth together), a
+// stop one, with no change to the bridge or the rules unless ports are
+// published.
 //
 // # Transport
 //
 // As root the bridge transport is used (Transport): a network's bridge
 // (hoist0 for the default network, 172.17.0.0/16 unless the host routes
-// it; hbr-<id> for the others, from docker's pools) exists while one of
-// its containers is up and is deleted with the last one, like its rules
-// and resolver: when nothing runs, hoist leaves nothing on the host. The
-// nftables table "ip hoist" is rebuilt whole from the state in one netlink
-// batch at each change: masquerade of each subnet going out another
-// interface (not for --internal), DNAT of published ports ("fib daddr
-// type local"), and in the forward hook drops between two hoist bridges
-// (networks are isolated) and from or to an --internal network's bridge
-// other than within it. Connections to a published port on 127.0.0.1 are
+// it; hbr-<id> for the others, from docker's pools) is made by the first
+// container that comes up on it and then kept, with its rules and
+// resolver, while the network exists (the network is Active), as docker
+// keeps docker0: a container's start and stop add and delete its veth
+// pair only. `network rm` and prune take the bridge down, and `system
+// check --repair` takes down the bridges no running container uses. The
+// nftables table "ip hoist" is rebuilt whole from the state in one
+// netlink batch when the rules it needs change (st.Rules is the digest of
+// the ones written; repair always rewrites): masquerade of each subnet
+// going out another interface (not for --internal), DNAT of published
+// ports ("fib daddr type local"), and in the forward hook drops between
+// two hoist bridges (networks are isolated) and from or to an --internal
+// network's bridge other than within it. Connections to a published port on 127.0.0.1 are
 // not DNATed (that needs route_localnet): a proxy process per container
 // (`hoist network-helper proxy`, as docker-proxy) listens on the host
 // ports and forwards to the container's address. Where hoist cannot
@@ -44,23 +57,36 @@
 //
 // A user-defined network has a resolver process (`hoist network-helper
 // resolver ID`, github.com/miekg/dns) listening on its gateway's port 53,
-// started by the first container that comes up on the network and
-// stopped with the last one (its pid and start time are in the state). It
-// answers the names, network aliases and short IDs of the network's
-// containers from state.json (re-read when it changes: no cache to keep
-// coherent, no daemon to talk to) and forwards other names to the host's
-// resolvers; containers get it as their nameserver. It exits on its own
-// when its network is gone or has no container up, so a killed hoist
-// leaves no resolver behind for long. The default bridge has none (as
-// docker); --link writes /etc/hosts entries there.
+// started with the network's bridge and stopped with it (its pid and
+// start time are in the state); containers get it as their nameserver.
+// It knows the asking container by the query's source address and
+// answers as docker's embedded DNS answers that container: the names,
+// network aliases and short IDs of the running containers of every
+// user-defined network it is attached to (so a network connected while
+// it runs resolves through the nameserver it already has), and the
+// aliases of its own --link options (on user-defined networks a link is
+// a DNS alias seen by the linking container only, no /etc/hosts entry).
+// Other names are forwarded to the host's resolvers; a query from an
+// address that is not a container of the network is refused. It reads
+// state.json again when it changes (no cache to keep coherent, no daemon
+// to talk to) and exits on its own when its network is gone or no longer
+// active, so a killed hoist leaves no resolver behind for long. The
+// default bridge has none (as docker); --link writes /etc/hosts entries
+// there.
 //
 // # Cleanup
 //
-// The proxy exits on its own when its container's namespace file goes;
-// the monitor takes the container's interfaces down (Down) when it ends.
-// After a kill -9 of any hoist process, Repair (`system check --repair`)
-// makes the host match the containers that exist and run: leases of
-// removed containers are released, interfaces of stopped ones deleted,
-// and every interface named as hoist's (hoist0, hbr-*, hv* veths) that no
-// up endpoint owns is removed, then the rules are rebuilt.
+// The proxy exits on its own when its container's namespace file goes.
+// When the container's process ends, its monitor releases its addresses
+// before telling the clients (Down, or Release for --rm): each host veth
+// is set down, which cuts the dying namespace off its bridge at once (no
+// ARP answer for an address a new container may get next, with the same
+// MAC); the veth pairs, whose deletion waits for the kernel, are deleted
+// after (Unplug), off the command's path. After a kill -9 of any hoist
+// process, Repair (`system check --repair`) makes the host match the
+// containers that exist and run: endpoints of removed containers are
+// dropped, interfaces of stopped ones deleted, bridges and resolvers of
+// networks no running container uses taken down, every interface named
+// as hoist's (hoist0, hbr-*, hv* veths) that no up endpoint owns removed,
+// and the rules rewritten.
 package network

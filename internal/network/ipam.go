@@ -167,12 +167,9 @@ func allocate(n *Network, want string) (netip.Addr, error) {
 		}
 	}
 	if want != "" {
-		a, err := netip.ParseAddr(want)
-		if err != nil || !a.Is4() {
-			return netip.Addr{}, errdefs.InvalidArgumentf("invalid IPv4 address: %s", want)
-		}
-		if !p.Contains(a) {
-			return netip.Addr{}, errdefs.InvalidArgumentf("Invalid address %s: It does not belong to any of this network's subnets", want)
+		a, err := asked(n, want)
+		if err != nil {
+			return netip.Addr{}, err
 		}
 		if used[a] {
 			return netip.Addr{}, errdefs.Conflictf("Address already in use")
@@ -189,6 +186,18 @@ func allocate(n *Network, want string) (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, errdefs.FailedPreconditionf("no available IPv4 addresses on this network's address pools: %s (%s)", n.Name, n.ID)
+}
+
+// asked is the address want of --ip, checked against n's subnet.
+func asked(n *Network, want string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(want)
+	if err != nil || !a.Is4() {
+		return netip.Addr{}, errdefs.InvalidArgumentf("invalid IPv4 address: %s", want)
+	}
+	if !n.prefix().Contains(a) {
+		return netip.Addr{}, errdefs.InvalidArgumentf("Invalid address %s: It does not belong to any of this network's subnets", want)
+	}
+	return a, nil
 }
 
 // macFor is docker's MAC of an address: 02:42 and the address's bytes.

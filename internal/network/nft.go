@@ -1,8 +1,11 @@
 package network
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"sort"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -15,12 +18,23 @@ import (
 const TableName = "hoist"
 
 // syncRules replaces the table with the rules st needs: masquerading of
-// each up network's subnet (not --internal), DNAT of published ports to
-// their containers, and in the forward hook the isolation of networks from
-// each other and of internal networks from the outside. With no network
-// up the table is deleted. The replacement is one netlink batch: nobody
-// sees it half done.
-func syncRules(st *state) error {
+// each active network's subnet (not --internal), DNAT of published ports
+// to their containers, and in the forward hook the isolation of networks
+// from each other and of internal networks from the outside. With no
+// network active the table is deleted. The replacement is one netlink
+// batch: nobody sees it half done. It is skipped when st.Rules says the
+// table already holds these rules (unless force: Repair).
+func syncRules(st *state, force bool) error {
+	var up []*Network
+	for _, n := range st.Networks {
+		if n.Driver == "bridge" && n.Active {
+			up = append(up, n)
+		}
+	}
+	digest := rulesDigest(up)
+	if digest == st.Rules && !force {
+		return nil
+	}
 	c, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
@@ -28,12 +42,6 @@ func syncRules(st *state) error {
 	t := &nftables.Table{Name: TableName, Family: nftables.TableFamilyIPv4}
 	c.AddTable(t)
 	c.DelTable(t)
-	var up []*Network
-	for _, n := range st.Networks {
-		if n.Driver == "bridge" && n.anyUp() {
-			up = append(up, n)
-		}
-	}
 	if len(up) > 0 {
 		c.AddTable(t)
 		accept := nftables.ChainPolicyAccept
@@ -69,10 +77,7 @@ func syncRules(st *state) error {
 				meta(expr.MetaKeyOIFNAME), cmp(expr.CmpOpNeq, br),
 				&expr.Masq{},
 			}})
-			for _, ep := range n.Endpoints {
-				if !ep.Up {
-					continue
-				}
+			for _, ep := range published(n) {
 				ip, _ := netip.ParseAddr(ep.IP)
 				for _, pb := range ep.Ports {
 					c.AddRule(&nftables.Rule{Table: t, Chain: pre, Exprs: dnat(pb, ip)})
@@ -81,9 +86,38 @@ func syncRules(st *state) error {
 		}
 	}
 	if err := c.Flush(); err != nil {
+		st.Rules = ""
 		return fmt.Errorf("nftables: %w", err)
 	}
+	st.Rules = digest
 	return nil
+}
+
+// published are n's up endpoints with published ports, by container ID.
+func published(n *Network) []*Endpoint {
+	var out []*Endpoint
+	for _, ep := range n.Endpoints {
+		if ep.Up && len(ep.Ports) > 0 {
+			out = append(out, ep)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ContainerID < out[j].ContainerID })
+	return out
+}
+
+// rulesDigest sums what the rules of the active networks up depend on.
+func rulesDigest(up []*Network) string {
+	if len(up) == 0 {
+		return ""
+	}
+	h := sha256.New()
+	for _, n := range up {
+		fmt.Fprintf(h, "%s %s %t\n", n.Bridge, n.Subnet, n.Internal)
+		for _, ep := range published(n) {
+			fmt.Fprintf(h, " %s %v\n", ep.IP, ep.Ports)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // dnat is: fib daddr type local [ip daddr HOSTIP] PROTO dport HOSTPORT

@@ -40,28 +40,37 @@ type Network struct {
 	IPRange  string            `json:"IPRange,omitempty"`
 	Labels   map[string]string `json:"Labels"`
 	Options  map[string]string `json:"Options"`
-	// Bridge is the Linux bridge interface of a bridge network.
+	// Bridge is the Linux bridge interface of a bridge network; Active
+	// says it is set up on the host (made by the network's first
+	// container, kept while the network exists, as docker keeps docker0,
+	// with its rules and resolver).
 	Bridge string `json:"Bridge,omitempty"`
+	Active bool   `json:"Active,omitempty"`
 	// Endpoints are the containers attached, by container ID: each holds
 	// an address lease from create (or connect) to rm (or disconnect).
 	Endpoints map[string]*Endpoint `json:"Endpoints"`
 	// Resolver is the pid and start time of the network's DNS resolver
-	// process (user-defined bridge networks, while a container is up).
+	// process (user-defined bridge networks, while Active).
 	ResolverPid   int    `json:"ResolverPid,omitempty"`
 	ResolverStart uint64 `json:"ResolverStart,omitempty"`
 }
 
-// Endpoint is a container's attachment to a network.
+// Endpoint is a container's attachment to a network, from create (or
+// connect) to rm (or disconnect). As docker's, it has an address lease,
+// a MAC and an endpoint ID only while the container runs (Up): a stopped
+// container's address is free for another.
 type Endpoint struct {
 	ContainerID   string   `json:"ContainerID"`
 	ContainerName string   `json:"ContainerName"`
-	EndpointID    string   `json:"EndpointID"`
-	IP            string   `json:"IP"`
-	MAC           string   `json:"MAC"`
+	EndpointID    string   `json:"EndpointID,omitempty"`
+	IP            string   `json:"IP,omitempty"`
+	MAC           string   `json:"MAC,omitempty"`
 	Aliases       []string `json:"Aliases,omitempty"`
 	Links         []string `json:"Links,omitempty"` // CONTAINER:ALIAS
-	// IPAMIP is the address asked for with --ip ("" for any).
-	IPAMIP string `json:"IPAMIP,omitempty"`
+	// IPAMIP and ConfigMAC are the address and MAC asked for with --ip
+	// and --mac-address ("" for any).
+	IPAMIP    string `json:"IPAMIP,omitempty"`
+	ConfigMAC string `json:"ConfigMAC,omitempty"`
 	// Up: the interface exists in the running container's namespace
 	// (Sandbox), HostVeth its host end; Ports are DNATed to it.
 	Up       bool          `json:"Up,omitempty"`
@@ -82,8 +91,8 @@ func (n *Network) prefix() netip.Prefix {
 	return p
 }
 
-// anyUp reports whether an endpoint of n is up.
-func (n *Network) anyUp() bool {
+// AnyUp reports whether a container of n runs (its endpoint is up).
+func (n *Network) AnyUp() bool {
 	for _, ep := range n.Endpoints {
 		if ep.Up {
 			return true
@@ -95,6 +104,9 @@ func (n *Network) anyUp() bool {
 // state is networks/state.json: every network of the root.
 type state struct {
 	Networks []*Network `json:"Networks"`
+	// Rules is the digest of the nftables table last written (syncRules
+	// skips a rebuild that would write the same).
+	Rules string `json:"Rules,omitempty"`
 }
 
 func (s *state) find(ref string) *Network {
@@ -163,6 +175,18 @@ func (s *Store) load() (*state, error) {
 	for _, n := range st.Networks {
 		if n.Endpoints == nil {
 			n.Endpoints = map[string]*Endpoint{}
+		}
+		// A state written before leases were per run: an endpoint down
+		// holds no address, a network with one up is active.
+		for _, ep := range n.Endpoints {
+			if !ep.Up {
+				if a, err := netip.ParseAddr(ep.IP); err == nil && ep.MAC != "" && ep.MAC != macFor(a) && ep.ConfigMAC == "" {
+					ep.ConfigMAC = ep.MAC // its --mac-address
+				}
+				ep.IP, ep.MAC, ep.EndpointID = "", "", ""
+			} else {
+				n.Active = true
+			}
 		}
 	}
 	return st, nil
@@ -334,7 +358,9 @@ func (s *Store) Get(ctx context.Context, ref string) (*Network, error) {
 	return out, err
 }
 
-// Remove deletes a network with no container attached, and its bridge.
+// Remove deletes a network no running container is attached to, and its
+// bridge (as docker, stopped containers do not keep it: their attachment
+// goes with it, and their start then fails on the missing network).
 func (s *Store) Remove(ctx context.Context, ref string) error {
 	return s.update(func(st *state) error {
 		n := st.find(ref)
@@ -344,26 +370,24 @@ func (s *Store) Remove(ctx context.Context, ref string) error {
 		if n.Predefined() {
 			return errdefs.Forbiddenf("%s is a pre-defined network and cannot be removed", n.Name)
 		}
-		if len(n.Endpoints) > 0 {
+		if n.AnyUp() {
 			return errdefs.Conflictf("error while removing network: network %s id %s has active endpoints", n.Name, n.ID)
 		}
 		st.Networks = slicesDelete(st.Networks, n)
-		stopResolver(n)
 		return s.syncDatapath(st, n)
 	})
 }
 
-// Prune removes the user-defined networks no container is attached to
-// that keep says to remove; it returns their names.
+// Prune removes the user-defined networks no running container is
+// attached to that match says to remove; it returns their names.
 func (s *Store) Prune(ctx context.Context, match func(*Network) bool) ([]string, error) {
 	var removed []string
 	err := s.update(func(st *state) error {
 		for _, n := range append([]*Network{}, st.Networks...) {
-			if n.Predefined() || len(n.Endpoints) > 0 || !match(n) {
+			if n.Predefined() || n.AnyUp() || !match(n) {
 				continue
 			}
 			st.Networks = slicesDelete(st.Networks, n)
-			stopResolver(n)
 			removed = append(removed, n.Name)
 			if err := s.syncDatapath(st, n); err != nil {
 				return err
@@ -394,8 +418,9 @@ type EndpointOptions struct {
 	Links   []string
 }
 
-// Connect leases an address on network ref for the container id (name):
-// the endpoint it returns is the container's until Disconnect or Release.
+// Connect attaches the container id (name) to network ref: the endpoint
+// it returns is the container's until Disconnect or Release; its address
+// is leased when it comes up (--ip is checked against the subnet now).
 func (s *Store) Connect(ctx context.Context, ref, id, name string, o EndpointOptions) (*Network, *Endpoint, error) {
 	var net *Network
 	var ep *Endpoint
@@ -417,18 +442,15 @@ func (s *Store) Connect(ctx context.Context, ref, id, name string, o EndpointOpt
 		if !userDefined && o.IP != "" {
 			return errdefs.InvalidArgumentf("user specified IP address is supported on user defined networks only")
 		}
-		ip, err := allocate(n, o.IP)
-		if err != nil {
-			return err
+		if o.IP != "" {
+			if _, err := asked(n, o.IP); err != nil {
+				return err
+			}
 		}
-		mac := o.MAC
-		if mac == "" {
-			mac = macFor(ip)
-		} else if !validMAC(mac) {
-			return errdefs.InvalidArgumentf("%s is not a valid mac address", mac)
+		if o.MAC != "" && !validMAC(o.MAC) {
+			return errdefs.InvalidArgumentf("%s is not a valid mac address", o.MAC)
 		}
-		ep = &Endpoint{ContainerID: id, ContainerName: name, EndpointID: newID(), IP: ip.String(), MAC: mac,
-			Aliases: o.Aliases, Links: o.Links, IPAMIP: o.IP}
+		ep = &Endpoint{ContainerID: id, ContainerName: name, Aliases: o.Aliases, Links: o.Links, IPAMIP: o.IP, ConfigMAC: o.MAC}
 		n.Endpoints[id] = ep
 		net = n
 		return nil
@@ -457,13 +479,20 @@ func (s *Store) Disconnect(ctx context.Context, ref, id, name string, force bool
 	})
 }
 
-// Release drops every lease of the container id (rm).
+// Release drops every endpoint of the container id (rm). One still up
+// is quiesced (Down's way), its veth pair left to Unplug by the
+// container's monitor right after (run --rm: the removal does not wait
+// for the kernel to delete the pair; Repair deletes a pair left behind).
 func (s *Store) Release(ctx context.Context, id string) error {
 	return s.update(func(st *state) error {
 		var changed []*Network
 		for _, n := range st.Networks {
 			if ep, ok := n.Endpoints[id]; ok {
-				down(ep)
+				if ep.Up && nsAlive(ep.Sandbox) {
+					quiesce(ep)
+				} else {
+					down(ep)
+				}
 				delete(n.Endpoints, id)
 				changed = append(changed, n)
 			}

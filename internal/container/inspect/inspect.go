@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -390,11 +391,12 @@ func Of(c *container.Container, atts ...networks.Attachment) Container {
 		in.NetworkSettings.IPAddress, in.NetworkSettings.Gateway, in.NetworkSettings.IPPrefixLen = "", "", 0
 		for _, a := range atts {
 			n, ep := a.Network, a.Endpoint
-			addr, bits := ep.Addr(n)
-			e := Endpoint{NetworkID: n.ID, Gateway: n.Gateway, IPAddress: addr.String(), IPPrefixLen: bits,
-				MacAddress: ep.MAC, Links: ep.Links}
-			if ep.Up {
-				e.EndpointID = ep.EndpointID
+			e := Endpoint{NetworkID: n.ID, Links: ep.Links}
+			bits := 0
+			if ep.Up { // addressed while it runs only, as docker's
+				var addr netip.Addr
+				addr, bits = ep.Addr(n)
+				e.Gateway, e.IPAddress, e.IPPrefixLen, e.MacAddress, e.EndpointID = n.Gateway, addr.String(), bits, ep.MAC, ep.EndpointID
 			}
 			if ep.IPAMIP != "" {
 				e.IPAMConfig = map[string]string{"IPv4Address": ep.IPAMIP}
