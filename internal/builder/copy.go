@@ -250,7 +250,8 @@ func (p *copyPlan) apply(ctx context.Context, j *job, snap Snapshot) error {
 	if len(a.inline) > 0 || len(p.urls) > 0 || p.fromChain != nil {
 		cp.Upper = "" // direct writes only when every write goes there
 	}
-	if p.indexKey != "" && cp.Upper != "" {
+	if p.indexKey != "" && cp.Upper != "" && !j.opts.NoCache {
+		// --no-cache copies every file afresh (same bytes either way).
 		cp.Reuse = j.loadReuse(ctx, p.indexKey)
 	}
 	if p.sel != nil {

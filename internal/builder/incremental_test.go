@@ -124,3 +124,38 @@ func equalDigests(a, b []digest.Digest) bool {
 	}
 	return true
 }
+
+// TestIntegrationIncrementalCopyNoWriteThrough: a file linked from the
+// previous layer and then overwritten in the same COPY (a later source
+// with the same name) is replaced, never written through: the previous
+// layer's inode keeps its content and link count.
+func TestIntegrationIncrementalCopyNoWriteThrough(t *testing.T) {
+	e := newRealEnv(t)
+	ctxDir := writeCtx(t, map[string]string{"a/x": "same", "b/x": "same", "a/y": "1"})
+	mt := time.Unix(1600000000, 0)
+	for _, p := range []string{"a/x", "b/x"} {
+		os.Chtimes(filepath.Join(ctxDir, p), mt, mt)
+	}
+	df := "FROM busybox\nCOPY a b /app/\n"
+	r1, _ := e.build(t, df, ctxDir, Options{})
+	if r1.err != nil {
+		t.Fatalf("%v\n%s", r1.err, r1.out)
+	}
+	prev := filepath.Join(e.copyLayerDir(t, r1, 1), "app/x")
+	os.WriteFile(filepath.Join(ctxDir, "a/y"), []byte("2"), 0o644)
+	os.WriteFile(filepath.Join(ctxDir, "b/x"), []byte("other"), 0o644)
+	os.Chtimes(filepath.Join(ctxDir, "b/x"), mt, mt)
+	r2, _ := e.build(t, df, ctxDir, Options{Tags: []string{"inc"}})
+	if r2.err != nil {
+		t.Fatalf("%v\n%s", r2.err, r2.out)
+	}
+	if got, _ := e.readImageFile(t, "inc", "app/x"); got != "other" {
+		t.Errorf("/app/x = %q, want the later source's", got)
+	}
+	if b, _ := os.ReadFile(prev); string(b) != "same" {
+		t.Errorf("previous layer's file written through: %q", b)
+	}
+	if n := nlink(t, prev); n != 1 {
+		t.Errorf("previous layer's file: nlink %d, want 1 (the link was replaced)", n)
+	}
+}
