@@ -51,6 +51,10 @@ type copyPlan struct {
 	fromChain *digest.Digest          // local sources from --from's layers
 	inputs    []string
 	parts     []contentPart
+	// indexKey names the COPY's lineage for the incremental path
+	// (copyindex.go); index is what apply wrote into the upper dir.
+	indexKey string
+	index    copier.Index
 }
 
 // errMultiDest is docker's refusal of several sources into a file.
@@ -105,7 +109,19 @@ func (c *stageCtx) prepareCopy(ctx context.Context, a copyArgs) (*step, error) {
 	fsFn := func(ctx context.Context, snap Snapshot, _ *progress.Vertex) error {
 		return p.apply(ctx, j, snap)
 	}
-	return &step{instr: instr, inputs: p.inputs, kind: a.kw, history: history, contentInHistory: known, fs: fsFn}, nil
+	st := &step{instr: instr, inputs: p.inputs, kind: a.kw, history: history, contentInHistory: known, fs: fsFn}
+	if p.sel != nil && len(p.urls) == 0 && len(a.inline) == 0 {
+		p.indexKey = copyIndexKey(j.opts.Context.Dir(), instr, p.dest)
+		st.committed = func(ctx context.Context, l Layer) {
+			if len(p.index) == 0 {
+				return
+			}
+			if err := j.saveCopyIndex(p.indexKey, l.ChainID, p.index); err != nil {
+				j.log.Warn("saving the copy index failed (the next build copies every file)", "err", err)
+			}
+		}
+	}
+	return st, nil
 }
 
 // globPattern is a COPY/ADD source as the glob pattern that matches it.
@@ -234,10 +250,15 @@ func (p *copyPlan) apply(ctx context.Context, j *job, snap Snapshot) error {
 	if len(a.inline) > 0 || len(p.urls) > 0 || p.fromChain != nil {
 		cp.Upper = "" // direct writes only when every write goes there
 	}
+	if p.indexKey != "" && cp.Upper != "" && !j.opts.NoCache {
+		// --no-cache copies every file afresh (same bytes either way).
+		cp.Reuse = j.loadReuse(ctx, p.indexKey)
+	}
 	if p.sel != nil {
 		if err := cp.CopySelection(ctx, j.opts.Context, p.sel, p.dest, a.parents, a.kw == "ADD" && (a.unpack == nil || *a.unpack), j.b.Unpacker); err != nil {
 			return fmt.Errorf("%s: %w", p.where, err)
 		}
+		p.index = cp.Index
 	}
 	for _, in := range a.inline {
 		if err := cp.WriteInline(p.dest, in); err != nil {

@@ -87,6 +87,19 @@
 //     src, 157 MB).
 //   - Commit moves the upper dir into the layer store and writes its tar
 //     once, as the blob (snapshot.Overlay): no re-extraction.
+//   - Incremental COPY (copyindex.go): a COPY from the context that misses
+//     the cache builds its layer from the layer the same COPY (context
+//     directory, instruction, resolved destination) produced last time:
+//     files whose content digest (the stat cache's, so only changed files
+//     are read) and metadata are unchanged are hardlinked from that
+//     immutable layer directory (copier.Reuse), only the others copied;
+//     --no-cache copies every file afresh. The layer tar is still written
+//     from the new directory, so it is byte for byte a fresh copy's (same
+//     diffID and image ID: TestIntegrationIncrementalCopy). Measured on
+//     Go's src (157 MB, 11.5k files), one file changed: the rebuild went
+//     from 1.53 s to 0.92 s (medians, paired); the COPY step is ~0.23 s of
+//     links and ~0.6 s of commit, mostly the layer tar (read, hash, write
+//     and fsync of 157 MB) and the walks of the new directory.
 //
 // # Roles and subpackages
 //
@@ -121,6 +134,7 @@
 //	                                  RUN's private copies (layout: package build/runmount)
 //	build/runc/                       the RUN runner's directory (layout: package build/runc)
 //	build/statcache/<hash of dir>     the stat cache of a context directory (format: package buildcontext)
+//	build/copyindex/<key>             the last layer of a COPY and its files' digests (format: copyindex.go)
 //	metadata.db bucket buildcache:    the cache records (layout: package build/cache)
 //
 // <pid> directories of dead processes are removed (after unmounting what is

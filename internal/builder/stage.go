@@ -192,6 +192,8 @@ type step struct {
 	meta func(cfg *Config)
 	// fs changes files in a prepared snapshot root; nil for metadata steps.
 	fs func(ctx context.Context, snap Snapshot, v *progress.Vertex) error
+	// committed, when set, is told the layer fs's changes became.
+	committed func(ctx context.Context, l Layer)
 	// history is the created_by text; the entry is empty_layer when fs is
 	// nil (a metadata step).
 	history   string
@@ -317,6 +319,9 @@ func (c *stageCtx) execute(ctx context.Context, st *step, v *progress.Vertex) (c
 	}
 	if empty {
 		return cache.Outcome{History: entry(true), ChainID: c.cur.chainID}, nil
+	}
+	if st.committed != nil {
+		st.committed(ctx, layer)
 	}
 	return cache.Outcome{History: entry(false), DiffID: layer.DiffID, ChainID: layer.ChainID}, nil
 }

@@ -10,7 +10,8 @@
 // store as a new layer (layers.Store.CreateFromDir, its tar written once
 // by archive.DiffOverlay; streamed through layers.Store.Create when the
 // two are on different filesystems) and Release unmounts and removes it.
-// View mounts a chain read-only (COPY --from, RUN --mount from=, --output),
+// LayerDir gives one layer's own directory (read-only: COPY hardlinks
+// unchanged files from it). View mounts a chain read-only (COPY --from, RUN --mount from=, --output),
 // Squash merges the layers between two chains into one (--squash, by
 // comparing the two trees as docker does), and CleanupStale removes what a
 // killed build left. The image store makes it over its layers

@@ -174,6 +174,18 @@ func (s *overlaySnap) Release(ctx context.Context) error {
 	return os.RemoveAll(s.dir)
 }
 
+// LayerDir is the directory of the layer chainID alone (its overlay
+// lowerdir, unpacked when it was not yet). It is read-only: nothing may
+// write into it (COPY hardlinks unchanged files from it, see
+// copier.Reuse).
+func (o *Overlay) LayerDir(ctx context.Context, chainID digest.Digest) (string, error) {
+	lowers, err := o.Layers.LowerDirs(ctx, chainID)
+	if err != nil {
+		return "", err
+	}
+	return lowers[0], nil
+}
+
 // View returns a read-only tree of the chain (a mount; a single layer is
 // used in place) and a function to release it.
 func (o *Overlay) View(ctx context.Context, chainID digest.Digest) (string, func() error, error) {

@@ -38,6 +38,31 @@ type Entry struct {
 type Selection struct {
 	Sources []Source
 	Entries []Entry
+	// sums are the content digests of the regular entries, by entry index,
+	// once Checksum ran; known says which hold the content of the file
+	// Entry.Info describes (a file replaced between Select and Checksum
+	// is not known).
+	sums  [][32]byte
+	known []bool
+}
+
+// Sum is the SHA-256 of the content of entry i, a regular file, as hashed
+// by Checksum (from the stat cache or read): ok is false before Checksum,
+// for other entries, and when the file hashed was not the one Info
+// describes. COPY's incremental path (copier.Reuse) relies on it.
+func (s *Selection) Sum(i int) (sum [32]byte, ok bool) {
+	if i < 0 || i >= len(s.known) || !s.known[i] {
+		return sum, false
+	}
+	return s.sums[i], true
+}
+
+// SameFile reports whether st (a stat of the file Entry i names, taken
+// after it was read) is the file Info describes: same inode, size, mtime
+// and ctime, the stat cache's identity.
+func (s *Selection) SameFile(i int, st *syscall.Stat_t) bool {
+	est, ok := s.Entries[i].Info.Sys().(*syscall.Stat_t)
+	return ok && st != nil && keyOf(est) == keyOf(st)
 }
 
 // SelectOptions configure Select.
@@ -131,6 +156,7 @@ func (s *Selection) Checksum(ctx context.Context, c *Context, opts ChecksumOptio
 		start = opts.Cache.now()
 	}
 	sums := make([][32]byte, len(s.Entries))
+	known := make([]bool, len(s.Entries))
 	var todo []int
 	for i, e := range s.Entries {
 		if !e.Info.Mode().IsRegular() {
@@ -139,7 +165,7 @@ func (s *Selection) Checksum(ctx context.Context, c *Context, opts ChecksumOptio
 		st, ok := e.Info.Sys().(*syscall.Stat_t)
 		if ok && opts.Cache != nil {
 			if sum, hit := opts.Cache.lookup(e.Rel, st); hit {
-				sums[i] = sum
+				sums[i], known[i] = sum, true
 				continue
 			}
 		}
@@ -174,6 +200,7 @@ func (s *Selection) Checksum(ctx context.Context, c *Context, opts ChecksumOptio
 						return fmt.Errorf("checksum %s: %w", e.Rel, err)
 					}
 					sums[i] = sum
+					known[i] = s.SameFile(i, st)
 					if opts.Cache != nil {
 						opts.Cache.store(e.Rel, st, sum, start)
 					}
@@ -185,6 +212,7 @@ func (s *Selection) Checksum(ctx context.Context, c *Context, opts ChecksumOptio
 			return "", err
 		}
 	}
+	s.sums, s.known = sums, known
 
 	h := sha256.New()
 	var line []byte

@@ -26,7 +26,9 @@
 // unchanged directory (it still lstats every entry). Entries whose mtime or
 // ctime is within a second of the run are used but not persisted (git's
 // "racy clean" rule), so a file rewritten within one timestamp tick is not
-// missed.
+// missed. After Checksum, Selection.Sum gives each regular file's content
+// digest (COPY's incremental path links the files whose digest did not
+// change from the previous layer).
 //
 // On-disk state owned here: the stat cache file, at a path chosen by the
 // caller (the builder keeps one per context directory). Format: the line

@@ -183,6 +183,12 @@ type Copier struct {
 	// copy, so that a step copies hardlinks as hardlinks (as docker and
 	// BuildKit do).
 	links map[[2]uint64]string
+	// Reuse and Index: COPY's incremental path (reuse.go).
+	Reuse *Reuse
+	Index Index
+	// reused holds the paths hardlinked from Reuse.Dir in this step: they
+	// are never written through (an overwrite replaces the link).
+	reused map[string]bool
 }
 
 // ParentsDest returns where a source goes under COPY --parents: dest joined
@@ -340,6 +346,21 @@ func (cp *Copier) CopyTree(ctx context.Context, src, dst, rel string) error {
 
 // CopyEntry copies one file, symlink or (empty) directory.
 func (cp *Copier) CopyEntry(src, dst string, fi fs.FileInfo) error {
+	_, err := cp.copyEntry(src, dst, fi)
+	return err
+}
+
+// copyEntry is CopyEntry; for a regular file copied it returns the stat
+// of the source taken after its content was read (nil otherwise).
+func (cp *Copier) copyEntry(src, dst string, fi fs.FileInfo) (*syscall.Stat_t, error) {
+	if cp.reused[dst] {
+		// A link into an earlier layer: replaced, never written through.
+		if err := os.Remove(dst); err != nil {
+			return nil, err
+		}
+		delete(cp.reused, dst)
+	}
+	var read *syscall.Stat_t
 	mode := fi.Mode()
 	perm := mode.Perm() | mode&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
 	if cp.Mode != nil && mode&fs.ModeSymlink == 0 {
@@ -350,52 +371,60 @@ func (cp *Copier) CopyEntry(src, dst string, fi fs.FileInfo) error {
 		if fi, err := os.Lstat(dst); err == nil && !fi.IsDir() {
 			// Never write through a symlink (or over a file) of the image.
 			if err := os.RemoveAll(dst); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if err := os.Mkdir(dst, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return err
+			return nil, err
 		}
 	case mode.IsRegular():
 		if done, err := cp.linkCopy(fi, dst); err != nil || done {
-			return err
+			return nil, err
 		}
-		if err := copyFile(src, dst); err != nil {
-			return err
+		st, err := copyFile(src, dst)
+		if err != nil {
+			return nil, err
 		}
+		read = st
 	case mode&fs.ModeSymlink != 0:
 		t, err := os.Readlink(src)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		_ = os.RemoveAll(dst)
 		if err := os.Symlink(t, dst); err != nil {
-			return err
+			return nil, err
 		}
 	case mode&(fs.ModeNamedPipe) != 0:
 		_ = os.RemoveAll(dst)
 		if err := unix.Mkfifo(dst, uint32(perm)); err != nil {
-			return err
+			return nil, err
 		}
 	default:
-		return nil // sockets and devices are not copied
+		return nil, nil // sockets and devices are not copied
 	}
-	uid, gid := -1, -1
+	uid, gid := cp.owner(fi)
+	if err := os.Lchown(dst, uid, gid); err != nil {
+		return nil, err
+	}
+	if mode&fs.ModeSymlink == 0 {
+		if err := os.Chmod(dst, toOSMode(perm)); err != nil {
+			return nil, err
+		}
+	}
+	return read, setTimes(dst, fi, mode&fs.ModeSymlink != 0)
+}
+
+// owner is the owner a copy of fi gets: --chown's, else the source's.
+func (cp *Copier) owner(fi fs.FileInfo) (uid, gid int) {
+	uid, gid = -1, -1
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		uid, gid = int(st.Uid), int(st.Gid)
 	}
 	if cp.Own != nil {
 		uid, gid = cp.Own.UID, cp.Own.GID
 	}
-	if err := os.Lchown(dst, uid, gid); err != nil {
-		return err
-	}
-	if mode&fs.ModeSymlink == 0 {
-		if err := os.Chmod(dst, toOSMode(perm)); err != nil {
-			return err
-		}
-	}
-	return setTimes(dst, fi, mode&fs.ModeSymlink != 0)
+	return uid, gid
 }
 
 func toOSMode(m fs.FileMode) fs.FileMode { return m } // fs.FileMode bits are os bits
@@ -435,26 +464,32 @@ func setTimes(p string, fi fs.FileInfo, link bool) error {
 	return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, flags)
 }
 
-func copyFile(src, dst string) error {
+// copyFile copies src's content to dst and returns the stat of src taken
+// once its content was read.
+func copyFile(src, dst string) (*syscall.Stat_t, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer in.Close()
 	if fi, err := os.Lstat(dst); err == nil && !fi.Mode().IsRegular() {
 		if err := os.RemoveAll(dst); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := io.Copy(out, in); err != nil {
 		out.Close()
-		return err
+		return nil, err
 	}
-	return out.Close()
+	st := new(syscall.Stat_t)
+	if err := syscall.Fstat(int(in.Fd()), st); err != nil {
+		st = nil
+	}
+	return st, out.Close()
 }
 
 // download fetches an ADD URL into dest (not extracted, mode 0600 as
@@ -567,7 +602,7 @@ func (cp *Copier) CopySelection(ctx context.Context, bc *buildcontext.Context, s
 		}
 		base[i] = dp
 	}
-	for _, e := range sel.Entries {
+	for i, e := range sel.Entries {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -578,7 +613,7 @@ func (cp *Copier) CopySelection(ctx context.Context, bc *buildcontext.Context, s
 				continue
 			}
 			tp := filepath.Join(base[e.Source], filepath.FromSlash(e.Path))
-			if err := cp.CopyEntry(abs, tp, e.Info); err != nil {
+			if err := cp.copySelected(sel, i, abs, tp); err != nil {
 				return err
 			}
 			if e.Info.IsDir() {

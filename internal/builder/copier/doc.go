@@ -16,7 +16,10 @@
 // (fsutil.MkdirAllInRoot). When the destination does not exist in the image and the
 // root is an overlay mount, directories are written straight into its
 // upper dir (Copier.Upper): overlayfs' write path costs several times a
-// plain write.
+// plain write. There, a file whose content and metadata equal the same
+// path of an earlier layer directory of the same COPY (Copier.Reuse, with
+// that layer's Index) is hardlinked from it instead of copied; a linked
+// file is never written through (reuse.go says why that is safe).
 //
 // It owns no on-disk state.
 package copier
