@@ -151,3 +151,31 @@ func writeCopyIndex(w io.Writer, chainID digest.Digest, idx copier.Index) error 
 	}
 	return bw.Flush()
 }
+
+// PruneCopyIndexes removes the copy indexes under dir (<root>/build) that
+// can serve no COPY: all of them with all (builder prune -a), else those
+// whose layer is gone (hasLayer false) or that cannot be read. It returns
+// the bytes freed.
+func PruneCopyIndexes(ctx context.Context, dir string, all bool, hasLayer func(context.Context, digest.Digest) (bool, error)) int64 {
+	idxDir := filepath.Join(dir, "copyindex")
+	ents, err := os.ReadDir(idxDir)
+	if err != nil {
+		return 0
+	}
+	var freed int64
+	for _, e := range ents {
+		p := filepath.Join(idxDir, e.Name())
+		if !all {
+			chainID, _, err := readCopyIndex(p)
+			if err == nil {
+				if ok, herr := hasLayer(ctx, chainID); herr != nil || ok {
+					continue
+				}
+			}
+		}
+		if fi, err := e.Info(); err == nil && os.Remove(p) == nil {
+			freed += fi.Size()
+		}
+	}
+	return freed
+}

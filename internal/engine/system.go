@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoistproject/hoist/internal/builder"
 	buildcache "github.com/hoistproject/hoist/internal/builder/cache"
 	"github.com/hoistproject/hoist/internal/container"
 	ociruntime "github.com/hoistproject/hoist/internal/container/runtime"
@@ -101,7 +102,12 @@ func (e *Engine) PruneBuildCache(ctx context.Context, o BuildCachePruneOptions) 
 	if err != nil {
 		return BuildCachePruneReport{}, err
 	}
-	return buildcache.Prune(ctx, st, filepath.Join(st.Root(), "build"), o)
+	rep, err := buildcache.Prune(ctx, st, filepath.Join(st.Root(), "build"), o)
+	if err == nil {
+		// COPY's indexes of layers that are gone (all of them with -a).
+		rep.SpaceReclaimed += builder.PruneCopyIndexes(ctx, filepath.Join(st.Root(), "build"), o.All, st.HasLayer)
+	}
+	return rep, err
 }
 
 // PruneBuildData is system prune's part of the build cache (docker: all of
