@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hoistproject/hoist/internal/registry/server"
-	"github.com/hoistproject/hoist/internal/registry/server/storage"
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/units"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -28,10 +27,10 @@ func newRegistryCmd(e *env) *cobra.Command {
 // then HOIST_REGISTRY_* variables, then the flags given on the command line.
 // The registry root is --root when given, else the configured root, else
 // <hoist root>/registry.
-func registryConfig(e *env, cmd *cobra.Command, configFile string) (server.Config, error) {
-	cfg := server.DefaultConfig()
+func registryConfig(e *env, cmd *cobra.Command, configFile string) (engine.RegistryConfig, error) {
+	cfg := engine.DefaultRegistryConfig()
 	if configFile == "" {
-		configFile = os.Getenv(server.EnvPrefix + "CONFIG")
+		configFile = os.Getenv(engine.RegistryEnvPrefix + "CONFIG")
 	}
 	if configFile != "" {
 		if err := cfg.LoadConfigFile(configFile); err != nil {
@@ -42,7 +41,7 @@ func registryConfig(e *env, cmd *cobra.Command, configFile string) (server.Confi
 		return cfg, err
 	}
 	known := map[string]bool{}
-	for _, k := range server.ConfigKeys() {
+	for _, k := range engine.RegistryConfigKeys() {
 		known[strings.ReplaceAll(k, "_", "-")] = true
 	}
 	var ferr error
@@ -73,7 +72,7 @@ func registryConfig(e *env, cmd *cobra.Command, configFile string) (server.Confi
 
 func newRegistryServeCmd(e *env) *cobra.Command {
 	var configFile string
-	d := server.DefaultConfig()
+	d := engine.DefaultRegistryConfig()
 	c := &cobra.Command{
 		Use: "serve [OPTIONS]",
 		Example: `  hoist registry serve --addr 127.0.0.1:5000           # store under --root
@@ -138,7 +137,7 @@ DENIED. /healthz answers without credentials.`,
 				return withStatus(125, err)
 			}
 			log := e.registryLogger(cmd.Flags().Changed("log-level"))
-			return server.Run(cmd.Context(), cfg, log)
+			return engine.ServeRegistry(cmd.Context(), cfg, log)
 		},
 	}
 	f := c.Flags()
@@ -219,11 +218,7 @@ blobs and manifests younger than --grace are never collected.`,
 			if !cmd.Flags().Changed("upload-max-age") {
 				uploadAge = time.Duration(cfg.UploadMaxAge)
 			}
-			st, err := cfg.OpenStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			rep, err := st.GC(cmd.Context(), storage.GCOptions{DryRun: dryRun, DeleteUntagged: untagged || cfg.GCDeleteUntagged, Grace: grace, UploadMaxAge: uploadAge})
+			rep, err := engine.RegistryGC(cmd.Context(), cfg, engine.RegistryGCOptions{DryRun: dryRun, DeleteUntagged: untagged || cfg.GCDeleteUntagged, Grace: grace, UploadMaxAge: uploadAge})
 			if err != nil {
 				return err
 			}
@@ -258,7 +253,7 @@ blobs and manifests younger than --grace are never collected.`,
 	f.BoolVar(&dryRun, "dry-run", false, "Report what would be deleted, delete nothing")
 	f.BoolVar(&untagged, "delete-untagged", false, "Also delete manifests no tag reaches")
 	f.DurationVar(&grace, "grace", time.Hour, "Never collect blobs or manifests younger than this (0s: no grace, unsafe while pushes are in flight)")
-	f.DurationVar(&uploadAge, "upload-max-age", time.Duration(server.DefaultConfig().UploadMaxAge), "Purge upload sessions idle for longer than this")
+	f.DurationVar(&uploadAge, "upload-max-age", time.Duration(engine.DefaultRegistryConfig().UploadMaxAge), "Purge upload sessions idle for longer than this")
 	f.StringVar(&format, "format", "", `Output format ("json")`)
 	addS3Flags(f)
 	return c

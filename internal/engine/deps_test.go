@@ -27,11 +27,6 @@ var cliImports = map[string]string{
 	"internal/container/attach": "the terminal streams of run/attach/exec",
 	"internal/fsutil":           "crash-safe writes of the client's own files (save -o, export -o)",
 	"internal/apiserver":        "the serve verb: the Docker Engine API, a front-end of its own",
-
-	// The registry verb is a front-end of its own: it serves hoist's OCI
-	// registry (distribution API) from its own storage, not a root.
-	"internal/registry/server":         "the registry verb: the registry server",
-	"internal/registry/server/storage": "the registry verb serves hoist's own registry",
 }
 
 // apiImports are the packages of this module that internal/apiserver, the
