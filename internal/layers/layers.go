@@ -191,19 +191,6 @@ func (s *Store) commit(ctx context.Context, parent digest.Digest, u *Staged) (La
 	return l, nil
 }
 
-// existing returns the layer record and adds it to ctx's lease.
-func (s *Store) existing(ctx context.Context, chainID digest.Digest) (Layer, error) {
-	var l Layer
-	err := s.db.Update(ctx, func(tx *metadata.Tx) error {
-		var err error
-		if l, err = GetTx(tx, chainID); err != nil {
-			return err
-		}
-		return metadata.AddResource(ctx, tx, Resource(chainID))
-	})
-	return l, err
-}
-
 func chainOf(parent, diffID digest.Digest) digest.Digest {
 	if parent == "" {
 		return diffID
