@@ -158,7 +158,7 @@ func (e *Engine) splitEndpoints(ctx context.Context, o *CreateOptions) (map[stri
 	}
 	extra := map[string]EndpointOptions{}
 	for ref, ep := range o.Networks {
-		n, err := get(ref)
+		n, err := get(ctrnet.Mode(ref)) // "default" is the default network
 		if err != nil {
 			return nil, err
 		}
