@@ -115,6 +115,12 @@ func createOptions(name string, req container.CreateRequest) (engine.CreateOptio
 		}
 	}
 	o.HostConfig = h
+	if nc := req.NetworkingConfig; nc != nil && len(nc.EndpointsConfig) > 0 {
+		o.Networks = map[string]engine.EndpointOptions{}
+		for ref, es := range nc.EndpointsConfig {
+			o.Networks[ref] = endpointOptions(es)
+		}
+	}
 	return o, nil
 }
 

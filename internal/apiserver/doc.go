@@ -12,7 +12,10 @@
 // hijacked connections (attach, exec start) with raw streams for a TTY and
 // docker's multiplexed frames otherwise; and the listeners (unix socket
 // 0660 root:docker, or root:hoist; TCP on loopback, or anywhere with
-// mutual TLS; systemd's sockets).
+// mutual TLS; systemd's sockets). JSON bodies are bounded (maxJSONBody,
+// 8 MiB: dockerd has no bound); build, load and import bodies are streams
+// the engine consumes as they come, and a client that goes away cancels
+// the request's context (the engine's writes are all-or-nothing).
 //
 // Rules:
 //   - each handler is thin: read the request, call one engine use case,

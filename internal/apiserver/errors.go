@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/moby/moby/api/types/common"
 
@@ -47,11 +49,18 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, statusOf(err), common.ErrorResponse{Message: err.Error()})
 }
 
-// writeJSON answers v as JSON with status.
+// writeJSON answers v as JSON with status, in one write with its
+// Content-Length (no chunks: a client reads it in one go).
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"message":"encoding the answer: `+strings.ReplaceAll(err.Error(), `"`, `'`)+`"}`)
+	}
+	b = append(b, '\n')
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	w.Write(b)
 }
 
 // maxJSONBody bounds a request's JSON body (container create, exec, ...).

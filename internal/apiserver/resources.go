@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/volume"
 
 	"github.com/hoistproject/hoist/internal/engine"
@@ -170,26 +169,4 @@ func (s *Server) volumePrune(w http.ResponseWriter, r *http.Request) {
 		names = []string{}
 	}
 	writeJSON(w, http.StatusOK, volume.PruneReport{VolumesDeleted: names, SpaceReclaimed: uint64(reclaimed)})
-}
-
-// hoist's network modes, shown as docker's predefined networks.
-var networks = []network.Summary{
-	{Network: network.Network{Name: "bridge", ID: "bridge", Driver: "bridge", Scope: "local"}},
-	{Network: network.Network{Name: "host", ID: "host", Driver: "host", Scope: "local"}},
-	{Network: network.Network{Name: "none", ID: "none", Driver: "null", Scope: "local"}},
-}
-
-func (s *Server) networkList(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, networks)
-}
-
-func (s *Server) networkInspect(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	for _, n := range networks {
-		if n.Name == id || n.ID == id {
-			writeJSON(w, http.StatusOK, network.Inspect{Network: n.Network, Containers: map[string]network.EndpointResource{}})
-			return
-		}
-	}
-	writeError(w, errdefs.NotFoundf("network %s not found", id))
 }

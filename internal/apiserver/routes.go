@@ -71,9 +71,14 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /volumes/{name}", s.volumeInspect)
 	m.HandleFunc("DELETE /volumes/{name}", s.volumeDelete)
 
-	// networks: hoist's modes, read-only
+	// networks
 	m.HandleFunc("GET /networks", s.networkList)
+	m.HandleFunc("POST /networks/create", s.networkCreate)
+	m.HandleFunc("POST /networks/prune", s.networkPrune)
 	m.HandleFunc("GET /networks/{id}", s.networkInspect)
+	m.HandleFunc("DELETE /networks/{id}", s.networkDelete)
+	m.HandleFunc("POST /networks/{id}/connect", s.networkConnect)
+	m.HandleFunc("POST /networks/{id}/disconnect", s.networkDisconnect)
 
 	m.HandleFunc("/", s.notFound)
 }

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -589,5 +591,99 @@ func TestAPIDockerCLILogin(t *testing.T) {
 	s.mustDocker("rmi", ref)
 	if _, errOut, code := s.docker("", "pull", ref); code == 0 || !strings.Contains(errOut, "unauthorized") {
 		t.Fatalf("pull after logout: %d %q", code, errOut)
+	}
+}
+
+// A JSON body over the server's limit (8 MiB; dockerd has none) is a 400
+// naming the limit, and the server keeps serving. A client that goes away
+// in the middle of a streamed body (load) leaves nothing half-written:
+// no image, no partial blob or layer, and `system check` finds no
+// problem.
+func TestAPIBodyLimitsAndGoneClient(t *testing.T) {
+	s := apiSetup(t)
+	dial := func() net.Conn {
+		t.Helper()
+		c, err := net.Dial("unix", s.sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", s.sock)
+	}}}
+	big := `{"Image": "busybox", "Labels": {"x": "` + strings.Repeat("a", 9<<20) + `"}}`
+	resp, err := hc.Post("http://hoist/v1.50/containers/create", "application/json", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(b), "request body too large (over 8388608 bytes)") {
+		t.Fatalf("oversized create: %d %s", resp.StatusCode, b)
+	}
+	if out := s.hoist("ps", "-aq"); out != "" {
+		t.Fatalf("a container from the oversized create: %q", out)
+	}
+
+	// An image the store lacks, as docker save writes it: a layer of
+	// 4 MiB that does not compress.
+	layer := t.TempDir()
+	noise := make([]byte, 4<<20)
+	for i := range noise {
+		noise[i] = byte(i*7919 + i>>8*31)
+	}
+	if err := os.WriteFile(filepath.Join(layer, "noise"), noise, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tarPath := filepath.Join(t.TempDir(), "layer.tar")
+	if out, err := exec.Command("tar", "-C", layer, "-cf", tarPath, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	s.hoist("import", tarPath, "big:1")
+	saved := filepath.Join(t.TempDir(), "big.tar")
+	s.hoist("save", "-o", saved, "big:1")
+	s.hoist("rmi", "big:1")
+	before := s.hoist("images", "-a", "-q", "--no-trunc")
+	archive, err := os.ReadFile(saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Half the archive is sent; once the server reports loading the
+	// layer, the client is gone.
+	c := dial()
+	fmt.Fprintf(c, "POST /v1.50/images/load HTTP/1.1\r\nHost: hoist\r\nContent-Type: application/x-tar\r\nContent-Length: %d\r\n\r\n", len(archive))
+	c.Write(archive[:len(archive)/2])
+	br := bufio.NewReader(c)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("the load's response ended before any progress: %v", err)
+		}
+		if strings.Contains(line, "Loading layer") {
+			break
+		}
+	}
+	c.Close()
+	// The server drops what it wrote (no fixed wait: until the store's
+	// scratch places are empty), and the store is whole.
+	scratch := []string{filepath.Join(s.root, "content", "ingest"), filepath.Join(s.root, "layers", "tmp")}
+	testutil.WaitFor(t, "the interrupted load to leave no scratch file", func() bool {
+		for _, d := range scratch {
+			if es, _ := os.ReadDir(d); len(es) > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	if out := s.hoist("images", "-a", "-q", "--no-trunc"); out != before {
+		t.Fatalf("images after the interrupted load: %q, before %q", out, before)
+	}
+	if out := s.hoist("system", "check"); !strings.Contains(out, "No problems found.") {
+		t.Fatalf("system check after the interrupted load: %s", out)
+	}
+	// The server still serves; the whole archive loads.
+	if out := s.mustDocker("load", "-i", saved); !strings.Contains(out, "Loaded image: big:1") {
+		t.Fatalf("load: %q", out)
 	}
 }

@@ -19,11 +19,13 @@ import (
 	"github.com/hoistproject/hoist/internal/testutil"
 )
 
-// TestNetworks runs the network tests inside a network namespace of its
-// own: the test binary re-executed under `unshare --net`, with loopback
-// up. Nothing touches the host's interfaces or rules; traffic stays among
-// the test's containers, a dummy interface of the namespace and 127.0.0.1.
-func TestNetworks(t *testing.T) {
+// inNetNS runs the test name inside a network namespace of its own: the
+// test binary re-executed under `unshare --net` (HOIST_TEST_NETNS=1, with
+// the bridge transport), with loopback up. It returns true in the
+// namespace, where the test goes on; false outside, where the re-executed
+// test's result is the test's.
+func inNetNS(t *testing.T, name string) bool {
+	t.Helper()
 	if os.Getenv("HOIST_TEST_NETNS") != "1" {
 		ctrRoot(t) // skips without root or runc
 		unshare, err := exec.LookPath("unshare")
@@ -31,7 +33,7 @@ func TestNetworks(t *testing.T) {
 			t.Skip("unshare (util-linux) not installed")
 		}
 		bin := hoistBinary(t)
-		args := []string{"--net", "--", os.Args[0], "-test.run", "^TestNetworks$", "-test.count=1", "-test.timeout=10m"}
+		args := []string{"--net", "--", os.Args[0], "-test.run", "^" + name + "$", "-test.count=1", "-test.timeout=10m"}
 		if testing.Verbose() {
 			args = append(args, "-test.v")
 		}
@@ -39,13 +41,28 @@ func TestNetworks(t *testing.T) {
 		cmd.Env = append(os.Environ(), "HOIST_TEST_NETNS=1", "HOIST_BIN="+bin, "HOIST_NETWORK_TRANSPORT=bridge")
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
-			t.Fatalf("the network tests in their own network namespace failed: %v", err)
+			t.Fatalf("%s in its own network namespace failed: %v", name, err)
 		}
-		return
+		return false
 	}
 	lo, err := netlink.LinkByName("lo")
 	if err != nil || netlink.LinkSetUp(lo) != nil {
 		t.Fatalf("loopback: %v", err)
+	}
+	return true
+}
+
+// shGet defines the shell function get: get HOST [PORT] prints the
+// body's last line of GET / (busybox wget crashes in Debian's static
+// busybox: nc does the request).
+const shGet = `get() { r=$(printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $1 ${2:-80} 2>/dev/null | tail -n1); [ -n "$r" ] && echo "$r"; }; `
+
+// TestNetworks runs the network tests inside a network namespace of its
+// own (inNetNS). Nothing touches the host's interfaces or rules; traffic stays among
+// the test's containers, a dummy interface of the namespace and 127.0.0.1.
+func TestNetworks(t *testing.T) {
+	if !inNetNS(t, "TestNetworks") {
+		return
 	}
 	// An address of "the outside": an interface of this namespace (a bridge with no port: dummy may be missing)
 	// with a web server, reached by containers through their default
@@ -97,9 +114,7 @@ func TestNetworks(t *testing.T) {
 	})
 	must("import", busyboxRootTar(t), "busybox")
 	serve := "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"
-	// get HOST [PORT] prints the body's last line of GET / (busybox wget
-	// crashes in Debian's static busybox: nc does the request).
-	const get = `get() { r=$(printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $1 ${2:-80} 2>/dev/null | tail -n1); [ -n "$r" ] && echo "$r"; }; `
+	const get = shGet
 	// fetch polls a URL from a new container until it answers (or gives
 	// up after about 5 s): the server may still be starting.
 	fetch := func(netArgs []string, hostPort string) (string, int) {

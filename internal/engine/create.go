@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/hoistproject/hoist/internal/container"
+	ctrnet "github.com/hoistproject/hoist/internal/container/network"
 	"github.com/hoistproject/hoist/internal/errdefs"
 	"github.com/hoistproject/hoist/internal/reference"
 	"github.com/hoistproject/hoist/internal/registry/client"
@@ -29,6 +33,12 @@ type CreateOptions struct {
 	Status io.Writer
 	// Progress receives the pull's per-layer events; nil discards them.
 	Progress client.ProgressFunc
+	// Networks are the Engine API's NetworkingConfig.EndpointsConfig:
+	// endpoint settings by network name or ID. The entry of the
+	// container's network mode becomes its Endpoint; the container is
+	// connected to the others once created (docker's multi-network
+	// create).
+	Networks map[string]EndpointOptions
 }
 
 // PullError is the failure of a pull that creating a container needed.
@@ -94,15 +104,71 @@ func (e *Engine) CreateContainer(ctx context.Context, o CreateOptions) (*contain
 	}
 	defer done()
 	ctx = lctx
-	c, err := m.Create(ctx, o.CreateOptions)
-	var missing *missingImage
-	if err == nil || !errors.As(err, &missing) || policy == "never" {
-		return c, err
-	}
-	if err := e.pullImage(ctx, o.Image, true, plat, o); err != nil {
+	extra, err := e.splitEndpoints(ctx, &o)
+	if err != nil {
 		return nil, err
 	}
-	return m.Create(ctx, o.CreateOptions)
+	c, err := m.Create(ctx, o.CreateOptions)
+	var missing *missingImage
+	if err != nil && errors.As(err, &missing) && policy != "never" {
+		if err := e.pullImage(ctx, o.Image, true, plat, o); err != nil {
+			return nil, err
+		}
+		c, err = m.Create(ctx, o.CreateOptions)
+	}
+	if err != nil {
+		return c, err
+	}
+	for _, ref := range slices.Sorted(maps.Keys(extra)) {
+		if err := e.ConnectNetwork(ctx, ref, c.ID, extra[ref]); err != nil {
+			// nothing half-made: the container goes with its leases
+			m.Remove(context.WithoutCancel(ctx), c.ID, RemoveOptions{Force: true, Volumes: true})
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// splitEndpoints moves the endpoint settings of o's network mode from
+// o.Networks to o.Endpoint and returns the others by network ID. Every
+// network named must exist, before anything is created: one that does not
+// is a bad parameter of the create (not a missing object: a client takes
+// a create's 404 for a missing image, and pulls).
+func (e *Engine) splitEndpoints(ctx context.Context, o *CreateOptions) (map[string]EndpointOptions, error) {
+	mode := ctrnet.Mode(o.HostConfig.NetworkMode)
+	if len(o.Networks) == 0 && (mode == "host" || mode == "none" || strings.HasPrefix(mode, "container:")) {
+		return nil, nil
+	}
+	s, err := e.networks()
+	if err != nil {
+		return nil, err
+	}
+	get := func(ref string) (*Network, error) {
+		n, err := s.Get(ctx, ref)
+		if errdefs.IsNotFound(err) {
+			err = errdefs.InvalidArgumentf("%v", err) // of the create: no longer a not-found
+		}
+		return n, err
+	}
+	var primary *Network
+	if !strings.HasPrefix(mode, "container:") {
+		if primary, err = get(mode); err != nil {
+			return nil, err
+		}
+	}
+	extra := map[string]EndpointOptions{}
+	for ref, ep := range o.Networks {
+		n, err := get(ctrnet.Mode(ref)) // "default" is the default network
+		if err != nil {
+			return nil, err
+		}
+		if primary != nil && n.ID == primary.ID {
+			o.Endpoint = ep
+			continue
+		}
+		extra[n.ID] = ep
+	}
+	return extra, nil
 }
 
 // otherPlatform returns the platform of the stored image ref when it is not

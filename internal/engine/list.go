@@ -230,11 +230,17 @@ func psFilter(filters []string, lookup func(ref string) (*container.Container, e
 }
 
 // matchAll is docker's rule for repeated filters: every key must match,
-// through at least one of its values.
+// through at least one of its values; but every label filter must match
+// (docker's MatchKVList: label=a and label=b select what has both).
 func matchAll[T any](byKey map[string][]string, one func(T, string, string) bool) func(T) bool {
 	return func(x T) bool {
 		for k, vs := range byKey {
-			if !slices.ContainsFunc(vs, func(v string) bool { return one(x, k, v) }) {
+			match := func(v string) bool { return one(x, k, v) }
+			ok := slices.ContainsFunc(vs, match)
+			if k == "label" {
+				ok = !slices.ContainsFunc(vs, func(v string) bool { return !match(v) })
+			}
+			if !ok {
 				return false
 			}
 		}
