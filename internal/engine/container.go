@@ -307,7 +307,12 @@ func (e *Engine) WaitCondition(ctx context.Context, ref, cond string, ready func
 			return 0, ctx.Err()
 		case <-time.After(pause):
 		}
-		pause = min(2*pause, 250*time.Millisecond)
+		// The state is another process's file: look often while a
+		// client's start is likely under way (docker run waits before it
+		// starts), then less.
+		if time.Since(since) > time.Second {
+			pause = min(2*pause, 250*time.Millisecond)
+		}
 		if c, err = e.Container(ctx, id); errdefs.IsNotFound(err) {
 			// Removed (--rm: as it exited, perhaps unseen here): its
 			// die event has the status.

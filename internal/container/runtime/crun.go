@@ -24,7 +24,8 @@ const crunSeccompBPF = "run.oci.seccomp_bpf_data"
 //
 //   - the seccomp filter compiled by hoist (package seccomp) rides along in
 //     crun's annotation, which spares the ~13 ms libseccomp takes over
-//     docker's profile; linux.seccomp stays for whoever reads the file. A
+//     docker's profile; linux.seccomp is left out then (crun would only
+//     parse it; exec uses the program crun saved at create). A
 //     filter hoist does not compile (seccomp.ErrUnsupported) is left to
 //     crun.
 //   - the read-only /proc paths become read-only binds of themselves, with
@@ -50,6 +51,7 @@ func forCrun(s *specs.Spec) *specs.Spec {
 				c.Annotations = map[string]string{}
 			}
 			c.Annotations[crunSeccompBPF] = base64.StdEncoding.EncodeToString(prog)
+			l.Seccomp = nil // crun never reads it then: spare it parsing ~20 KB of JSON
 		}
 	}
 	if s.Root == nil || !filepath.IsAbs(s.Root.Path) || slices.ContainsFunc(l.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.UserNamespace }) {
