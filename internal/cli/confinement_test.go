@@ -180,3 +180,37 @@ func maskedFileNames() []string {
 	}
 	return names
 }
+
+// TestCLIAppArmorDefault: where the host enforces AppArmor, containers run
+// under docker's default profile (hoist-default, from moby's template),
+// apparmor=unconfined and --privileged without one; where it does not,
+// none, as docker (info then lists no apparmor).
+func TestCLIAppArmorDefault(t *testing.T) {
+	root := ctrRoot(t)
+	cur := func(opts ...string) string {
+		args := append(append([]string{"run", "--rm", "--network", "none"}, opts...), "busybox", "cat", "/proc/self/attr/current")
+		out, errOut, code := ctrCLI(t, root, "", args...)
+		if code != 0 {
+			t.Fatalf("%v: %d %s", opts, code, errOut)
+		}
+		return strings.TrimSpace(strings.TrimRight(out, "\x00"))
+	}
+	info, _, _ := ctrCLI(t, root, "", "info")
+	if b, err := os.ReadFile("/sys/module/apparmor/parameters/enabled"); err != nil || !strings.HasPrefix(string(b), "Y") {
+		if strings.Contains(info, "apparmor") {
+			t.Errorf("info lists apparmor on a host without it:\n%s", info)
+		}
+		t.Skip("AppArmor is not enabled on this host: containers run without a profile, as docker's")
+	}
+	if _, err := exec.LookPath("apparmor_parser"); err != nil {
+		t.Skip("apparmor_parser is not installed (Debian's apparmor package)")
+	}
+	if got := cur(); got != "hoist-default (enforce)" {
+		t.Errorf("default container's profile: %q", got)
+	}
+	for _, opts := range [][]string{{"--security-opt", "apparmor=unconfined"}, {"--privileged"}} {
+		if got := cur(opts...); got != "unconfined" {
+			t.Errorf("%v: profile %q", opts, got)
+		}
+	}
+}

@@ -124,8 +124,10 @@ func Confine(s *specs.Spec, sec SecurityOpts, privileged bool) error {
 	if sec.SystemPaths == "unconfined" || privileged {
 		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
 	}
-	if sec.AppArmor != "" && sec.AppArmor != "unconfined" && AppArmorEnabled() {
-		s.Process.ApparmorProfile = sec.AppArmor
+	profile, err := appArmorProfile(sec, privileged)
+	if err != nil {
+		return err
 	}
+	s.Process.ApparmorProfile = profile
 	return nil
 }
