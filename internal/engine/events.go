@@ -62,18 +62,15 @@ func (e *Engine) Events(ctx context.Context, o EventsOptions, fn func(Event)) er
 // eventFilter builds `events -f`: type=, event=, container=, image=,
 // volume=, label=K[=V]; values of one key are alternatives, keys all apply.
 func eventFilter(filters []string) (func(events.Event) bool, error) {
-	byKey := map[string][]string{}
-	for _, f := range filters {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, errdefs.InvalidArgumentf("bad format of filter (expected name=value)")
-		}
+	byKey, err := filterValues(filters, "bad format of filter (expected name=value)", func(k, _ string) error {
 		switch k {
 		case "type", "event", "container", "image", "volume", "label":
-		default:
-			return nil, errdefs.InvalidArgumentf("Invalid filter '%s'", k)
+			return nil
 		}
-		byKey[k] = append(byKey[k], v)
+		return errdefs.InvalidArgumentf("Invalid filter '%s'", k)
+	})
+	if err != nil {
+		return nil, err
 	}
 	one := func(ev events.Event, k, v string) bool {
 		a := ev.Actor.Attributes

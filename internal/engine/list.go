@@ -136,30 +136,25 @@ func (e *Engine) ContainerSize(ctx context.Context, c *Container) (rw, rootFs in
 func psFilter(filters []string, lookup func(ref string) (*container.Container, error), nets map[string][]string) (func(*container.Container) bool, error) {
 	created := map[string]time.Time{}       // before=/since= reference -> its creation time
 	ports := map[string]network.PortRange{} // publish=/expose= value -> its ports
-	byKey := map[string][]string{}
-	for _, f := range filters {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, errdefs.InvalidArgumentf("Bad format of filter (expected name=value)")
-		}
+	byKey, err := filterValues(filters, "Bad format of filter (expected name=value)", func(k, v string) error {
 		switch k {
 		case "status":
 			switch v {
 			case container.StatusCreated, container.StatusRestarting, container.StatusRunning,
 				container.StatusRemoving, container.StatusPaused, container.StatusExited, container.StatusDead:
 			default:
-				return nil, errdefs.InvalidArgumentf("Invalid filter 'status=%s'", v)
+				return errdefs.InvalidArgumentf("Invalid filter 'status=%s'", v)
 			}
 		case "health":
 			switch v {
 			case container.HealthStarting, container.HealthHealthy, container.HealthUnhealthy, "none":
 			default:
-				return nil, errdefs.InvalidArgumentf("Unrecognised filter value for health: %s", v)
+				return errdefs.InvalidArgumentf("Unrecognised filter value for health: %s", v)
 			}
 		case "before", "since":
 			ref, err := lookup(v)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			created[v] = ref.Created
 		case "publish", "expose":
@@ -169,14 +164,17 @@ func psFilter(filters []string, lookup func(ref string) (*container.Container, e
 				err = fmt.Errorf("Invalid range specified for the Port: %s", ports)
 			}
 			if err != nil {
-				return nil, errdefs.InvalidArgumentf("error while looking up for %s %s: %v", k, v, err)
+				return errdefs.InvalidArgumentf("error while looking up for %s %s: %v", k, v, err)
 			}
 			ports[v] = r
 		case "name", "ancestor", "label", "exited", "id", "volume", "network":
 		default:
-			return nil, errdefs.InvalidArgumentf("Invalid filter '%s'", k)
+			return errdefs.InvalidArgumentf("Invalid filter '%s'", k)
 		}
-		byKey[k] = append(byKey[k], v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	one := func(c *container.Container, k, v string) bool {
 		switch k {
@@ -227,6 +225,25 @@ func psFilter(filters []string, lookup func(ref string) (*container.Container, e
 		return false
 	}
 	return matchAll(byKey, one), nil
+}
+
+// filterValues reads --filter KEY=VALUE arguments into their values by
+// key, in order; check refuses a key or a value (docker's words), and
+// badFormat is what an argument without "=" is told (its capital letter
+// differs between docker's endpoints).
+func filterValues(filters []string, badFormat string, check func(k, v string) error) (map[string][]string, error) {
+	byKey := map[string][]string{}
+	for _, f := range filters {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, errdefs.InvalidArgumentf("%s", badFormat)
+		}
+		if err := check(k, v); err != nil {
+			return nil, err
+		}
+		byKey[k] = append(byKey[k], v)
+	}
+	return byKey, nil
 }
 
 // matchAll is docker's rule for repeated filters: every key must match,

@@ -75,32 +75,30 @@ func (e *Engine) Network(ctx context.Context, ref string) (*Network, error) {
 
 // networkFilter is network ls's filters (prune: label and until only).
 func networkFilter(filters []string, prune bool) (func(*Network) bool, error) {
-	byKey := map[string][]string{}
-	for _, f := range filters {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return nil, errdefs.InvalidArgumentf("bad format of filter (expected name=value)")
-		}
+	byKey, err := filterValues(filters, "bad format of filter (expected name=value)", func(k, v string) error {
 		switch k {
 		case "name", "id", "label", "driver", "type", "dangling", "scope":
 			if prune && k != "label" {
-				return nil, errdefs.InvalidArgumentf("invalid filter '%s'", k)
+				return errdefs.InvalidArgumentf("invalid filter '%s'", k)
 			}
 		case "until", "label!":
 		default:
-			return nil, errdefs.InvalidArgumentf("invalid filter '%s'", k)
+			return errdefs.InvalidArgumentf("invalid filter '%s'", k)
 		}
 		switch {
 		case k == "type" && v != "custom" && v != "builtin":
-			return nil, errdefs.InvalidArgumentf("invalid filter: 'type'='%s'", v)
+			return errdefs.InvalidArgumentf("invalid filter: 'type'='%s'", v)
 		case k == "dangling" && v != "true" && v != "false" && v != "1" && v != "0":
-			return nil, errdefs.InvalidArgumentf("invalid filter 'dangling=%s'", v)
+			return errdefs.InvalidArgumentf("invalid filter 'dangling=%s'", v)
 		case k == "until":
 			if _, err := images.ParseTimestamp(v, time.Now()); err != nil {
-				return nil, errdefs.InvalidArgumentf("invalid filter 'until=%s': %v", v, err)
+				return errdefs.InvalidArgumentf("invalid filter 'until=%s': %v", v, err)
 			}
 		}
-		byKey[k] = append(byKey[k], v)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	one := func(n *Network, k, v string) bool {
 		switch k {
