@@ -349,6 +349,40 @@ func TestNetworks(t *testing.T) {
 		must("rm", "-f", "cr1", "cr2", "st1")
 	})
 
+	t.Run("RepairOfAnotherRootLeavesOursAlone", func(t *testing.T) {
+		// Two roots on one host: a repair of the other one (which never
+		// brought a network up) must not take this root's default
+		// bridge or its running container's veth, though their names are
+		// of the kinds hoist makes.
+		must("run", "-d", "--name", "held", "busybox", "sleep", "300")
+		defer h("rm", "-f", "held")
+		ports := func() int {
+			br, err := netlink.LinkByName(network.DefaultBridge)
+			if err != nil {
+				return -1
+			}
+			n := 0
+			links, _ := netlink.LinkList()
+			for _, l := range links {
+				if l.Attrs().MasterIndex == br.Attrs().Index {
+					n++
+				}
+			}
+			return n
+		}
+		if n := ports(); n < 1 {
+			t.Fatalf("%s has %d ports while held runs", network.DefaultBridge, n)
+		}
+		if out, err := exec.Command(bin, "--root", t.TempDir(), "system", "check", "--repair").CombinedOutput(); err != nil {
+			t.Fatalf("repair of another root: %v %s", err, out)
+		} else if strings.Contains(string(out), "removed interface") {
+			t.Errorf("repair of another root removed interfaces: %s", out)
+		}
+		if n := ports(); n < 1 {
+			t.Errorf("after another root's repair %s has %d ports (-1: gone)", network.DefaultBridge, n)
+		}
+	})
+
 	t.Run("BridgeKeptUntilNetworkRm", func(t *testing.T) {
 		// As docker0: a network's bridge, rules and resolver outlive its
 		// containers (a run does not make and delete them) and go with

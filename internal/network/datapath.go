@@ -409,9 +409,13 @@ func (s *Store) Repair(ctx context.Context, exists, running func(id string) bool
 		if Transport() != "bridge" {
 			return nil
 		}
-		// bridges and resolvers of networks no container uses, and
-		// interfaces of hoist's that no up endpoint or network owns
-		keep := map[string]bool{}
+		// bridges and resolvers of networks no container uses, and the
+		// interfaces this root made (its state names them: a network's
+		// bridge, an endpoint's veth) that no up endpoint or network
+		// owns. Only those: another root on this host has interfaces of
+		// the same kind, and the default bridge's name is every root's,
+		// so it is this root's to remove only while it brought it up.
+		keep, ours := map[string]bool{}, map[string]bool{}
 		for _, n := range st.Networks {
 			if n.AnyUp() {
 				keep[n.Bridge] = true
@@ -419,7 +423,14 @@ func (s *Store) Repair(ctx context.Context, exists, running func(id string) bool
 				deactivate(n)
 				done = append(done, fmt.Sprintf("took down the bridge %s of network %s (no container runs on it)", n.Bridge, n.Name))
 			}
-			for _, ep := range n.Endpoints {
+			if n.Bridge != "" && (n.Bridge != DefaultBridge || n.Active) {
+				ours[n.Bridge] = true
+			}
+			for id, ep := range n.Endpoints {
+				ours[vethName(id, n.ID)] = true
+				if ep.HostVeth != "" {
+					ours[ep.HostVeth] = true
+				}
 				if ep.Up {
 					keep[ep.HostVeth] = true
 				}
@@ -428,8 +439,7 @@ func (s *Store) Repair(ctx context.Context, exists, running func(id string) bool
 		links, _ := netlink.LinkList()
 		for _, l := range links {
 			name := l.Attrs().Name
-			ours := name == DefaultBridge || strings.HasPrefix(name, "hbr-") || (strings.HasPrefix(name, "hv") && l.Type() == "veth")
-			if ours && !keep[name] {
+			if ours[name] && !keep[name] {
 				netlink.LinkDel(l)
 				done = append(done, "removed interface "+name)
 			}
