@@ -82,6 +82,12 @@ func (h *Htpasswd) reload() {
 // maxBcryptCost is the highest bcrypt cost accepted (htpasswd's -C limit).
 const maxBcryptCost = 17
 
+// bcryptPrefix: hash is of a bcrypt version htpasswd -B ($2y$) or Go and
+// other tools ($2a$, $2b$) write.
+func bcryptPrefix(hash string) bool {
+	return strings.HasPrefix(hash, "$2a$") || strings.HasPrefix(hash, "$2b$") || strings.HasPrefix(hash, "$2y$")
+}
+
 // ParseHtpasswd parses htpasswd content (name is used in errors).
 func ParseHtpasswd(b []byte, name string) (*Htpasswd, error) {
 	h := &Htpasswd{users: map[string][]byte{}, good: map[[32]byte]string{}}
@@ -99,6 +105,11 @@ func ParseHtpasswd(b []byte, name string) (*Htpasswd, error) {
 			return nil, fmt.Errorf("%s:%d: expected user:hash", name, line)
 		}
 		c, err := bcrypt.Cost([]byte(hash))
+		if err == nil && !bcryptPrefix(hash) {
+			// bcrypt.Cost reads any "$V$NN" (e.g. "$0$17..."): only the
+			// bcrypt versions htpasswd and Go write are bcrypt hashes.
+			err = fmt.Errorf("not a $2a$, $2b$ or $2y$ hash")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: user %q: only bcrypt hashes are supported (htpasswd -B): %v", name, line, user, err)
 		}

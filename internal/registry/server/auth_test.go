@@ -96,6 +96,17 @@ func TestHtpasswd(t *testing.T) {
 	if _, err := ParseHtpasswd([]byte("nocolon\n"), "f"); err == nil {
 		t.Fatal("malformed line accepted")
 	}
+	// bcrypt.Cost reads any "$V$NN": a version that is no bcrypt's is
+	// refused (the fuzzer's "$0$17..." made a cost-17 dummy, ~10 s).
+	if _, err := ParseHtpasswd([]byte("0:$0$1700000000000000000000000000000000000000000000000000000\x80\x000"), "f"); err == nil || !strings.Contains(err.Error(), "only bcrypt hashes") {
+		t.Fatalf("$0$ hash accepted: %v", err)
+	}
+	for _, v := range []string{"2a", "2b", "2y"} {
+		hv := "$" + v + string(h8[3:])
+		if _, err := ParseHtpasswd([]byte("bob:"+hv+"\n"), "f"); err != nil {
+			t.Errorf("$%s$ refused: %v", v, err)
+		}
+	}
 }
 
 func TestAccessRules(t *testing.T) {
