@@ -48,10 +48,10 @@ type hijacked struct {
 
 func (h *hijacked) Close() { h.once.Do(func() { h.conn.Close() }) }
 
-// hijack takes the connection over and answers as dockerd: 101 UPGRADED
-// when the client asked to upgrade, else 200 OK, with the stream's media
-// type.
-func hijack(w http.ResponseWriter, r *http.Request, tty bool) (*hijacked, error) {
+// hijack takes the connection over from HTTP; answer then tells the
+// client, which may act on it at once (docker's CLI starts the container
+// once its attach is answered).
+func hijack(w http.ResponseWriter) (*hijacked, error) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		return nil, errdefs.InvalidArgumentf("this connection cannot be hijacked")
@@ -61,16 +61,21 @@ func hijack(w http.ResponseWriter, r *http.Request, tty bool) (*hijacked, error)
 		return nil, err
 	}
 	conn.SetDeadline(time.Time{})
+	return &hijacked{conn: conn, in: brw.Reader}, nil
+}
+
+// answer answers as dockerd: 101 UPGRADED when the client asked to
+// upgrade, else 200 OK, with the stream's media type.
+func (h *hijacked) answer(r *http.Request, tty bool) {
 	ct := types.MediaTypeMultiplexedStream
 	if tty {
 		ct = types.MediaTypeRawStream
 	}
 	if r.Header.Get("Upgrade") != "" {
-		fmt.Fprintf(conn, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", ct)
+		fmt.Fprintf(h.conn, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", ct)
 	} else {
-		fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n\r\n", ct)
+		fmt.Fprintf(h.conn, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n\r\n", ct)
 	}
-	return &hijacked{conn: conn, in: brw.Reader}, nil
 }
 
 // streams are an attached client's ends on its hijacked connection.
@@ -135,7 +140,7 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stdin := boolValue(r, "stdin") && c.Config.OpenStdin
-	h, err := hijack(w, r, c.Config.Tty)
+	h, err := hijack(w)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -154,6 +159,9 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	}
 	s.attaches[c.ID] = p
 	s.attachMu.Unlock()
+	// Answered only now that a start finds this attach waiting: docker's
+	// CLI sends its start as soon as the attach is answered.
+	h.answer(r, c.Config.Tty)
 	defer func() {
 		s.attachMu.Lock()
 		if s.attaches[c.ID] == p {
@@ -346,13 +354,14 @@ func (s *Server) execStart(w http.ResponseWriter, r *http.Request) {
 		}()
 		return
 	}
-	h, err := hijack(w, r, cr.Tty)
+	h, err := hijack(w)
 	if err != nil {
 		finish(126)
 		writeError(w, err)
 		return
 	}
 	defer h.Close()
+	h.answer(r, cr.Tty)
 	st := h.streams(cr.Tty, cr.AttachStdin, cr.AttachStdout, cr.AttachStderr)
 	st.CloseStdin = true
 	st.Resize = x.resize
