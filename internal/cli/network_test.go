@@ -74,6 +74,11 @@ func TestNetworks(t *testing.T) {
 	addr, _ := netlink.ParseAddr("192.0.2.1/24")
 	netlink.AddrAdd(dummy, addr)
 	netlink.LinkSetUp(dummy)
+	// A default route, as every host has: it takes no address pool (a
+	// network created without --subnet still gets 172.18.0.0/16).
+	if err := netlink.RouteAdd(&netlink.Route{LinkIndex: dummy.Attrs().Index, Gw: net.ParseIP("192.0.2.254")}); err != nil {
+		t.Fatal(err)
+	}
 	outside, err := net.Listen("tcp4", "192.0.2.1:8000")
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +151,9 @@ func TestNetworks(t *testing.T) {
 	})
 
 	must("network", "create", "n1")
+	if sub := must("network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", "n1"); sub != "172.18.0.0/16" {
+		t.Fatalf("n1's subnet: %q, want docker's first free default pool 172.18.0.0/16", sub)
+	}
 	must("network", "create", "--subnet", "10.77.0.0/24", "n2")
 	must("network", "create", "--internal", "nint")
 

@@ -39,7 +39,9 @@ func hostRoutes() []netip.Prefix {
 		if r.Dst == nil {
 			continue // the default route takes no pool
 		}
-		if p, ok := prefixOf(r.Dst); ok {
+		// netlink gives the default route as 0.0.0.0/0 too: it takes no
+		// pool either (else a host with a default route had none free).
+		if p, ok := prefixOf(r.Dst); ok && p.Bits() > 0 {
 			out = append(out, p)
 		}
 	}
