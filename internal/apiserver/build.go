@@ -7,6 +7,7 @@ import (
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/jsonstream"
 
+	"github.com/hoistproject/hoist/internal/apiserver/buildkit"
 	buildprogress "github.com/hoistproject/hoist/internal/builder/progress"
 	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -117,4 +118,19 @@ func (s *Server) buildPrune(w http.ResponseWriter, r *http.Request) {
 		deleted = []string{}
 	}
 	writeJSON(w, http.StatusOK, build.CachePruneReport{CachesDeleted: deleted, SpaceReclaimed: uint64(rep.SpaceReclaimed)})
+}
+
+// buildkit answers the connections BuildKit's clients upgrade to h2c
+// (buildx's docker driver): POST /grpc, the control and gateway services,
+// and POST /session, a build client's session (its files), with serve.
+func (s *Server) buildkit(serve func(*buildkit.Server, http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.bk == nil {
+			writeError(w, errdefs.NotFoundf("BuildKit's API is not available"))
+			return
+		}
+		if err := serve(s.bk, w, r); err != nil {
+			writeError(w, err)
+		}
+	}
 }

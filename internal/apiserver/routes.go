@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/common"
+
+	"github.com/hoistproject/hoist/internal/apiserver/buildkit"
 )
 
 // routes registers docker's paths (without their version prefix).
@@ -28,6 +30,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /images/prune", s.imagePrune)
 	m.HandleFunc("POST /build", s.build)
 	m.HandleFunc("POST /build/prune", s.buildPrune)
+	m.HandleFunc("POST /grpc", s.buildkit((*buildkit.Server).ServeGRPC))
+	m.HandleFunc("POST /session", s.buildkit((*buildkit.Server).ServeSession))
 	m.HandleFunc("POST /commit", s.commit)
 	m.HandleFunc("DELETE /images/{name...}", s.imageDelete)
 	m.HandleFunc("/images/{rest...}", s.imageAction)

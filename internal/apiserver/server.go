@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoistproject/hoist/internal/apiserver/buildkit"
 	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
@@ -62,6 +63,8 @@ type Server struct {
 	sizes  map[string][2]uint16
 	execMu sync.Mutex
 	execs  map[string]*execInstance
+	// bk answers BuildKit's /grpc and /session (buildx's docker driver).
+	bk *buildkit.Server
 }
 
 // New is the Engine API of eng.
@@ -71,6 +74,11 @@ func New(eng *engine.Engine, o Options) *Server {
 	}
 	s := &Server{eng: eng, o: o, mux: http.NewServeMux(), log: o.Logger,
 		attaches: map[string]*pendingAttach{}, sizes: map[string][2]uint16{}, execs: map[string]*execInstance{}}
+	if bk, err := buildkit.New(context.Background(), eng, o.Version, o.Logger); err == nil {
+		s.bk = bk
+	} else {
+		o.Logger.Warn("BuildKit's API is off", "err", err)
+	}
 	s.routes()
 	return s
 }

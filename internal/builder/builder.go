@@ -86,6 +86,8 @@ type Options struct {
 	// Progress output and its mode (progress.Plain, progress.TTY, progress.Quiet).
 	Progress     io.Writer
 	ProgressMode string
+	// ProgressObserver, when set, also receives every progress event.
+	ProgressObserver progress.Observer
 }
 
 // Result is a finished build.
@@ -126,6 +128,7 @@ func (b *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 	if j.log == nil {
 		j.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	j.prog.Observe(opts.ProgressObserver)
 	defer j.prog.Close()
 	defer j.releaseLease()
 	for _, w := range f.Warnings {

@@ -26,6 +26,9 @@ type BuildOptions struct {
 	// from a stream, a name in it) or "-" for Stdin.
 	Dockerfile string
 	Stdin      io.Reader
+	// Remote, when set, is the context instead of Source and Dockerfile:
+	// one that stays on the client and is mirrored on request.
+	Remote *RemoteContext
 }
 
 // buildRunner is the OCI runtime runner of the RUN steps of builds under
@@ -65,6 +68,14 @@ func (e *Engine) Build(ctx context.Context, o BuildOptions) (*builder.Result, er
 	tmpDir := filepath.Join(st.Root(), "build", "tmp")
 	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
 		return nil, err
+	}
+	if o.Remote != nil {
+		dir, df, release, err := e.fetchRemote(ctx, tmpDir, o.Remote)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		src, o.Dockerfile = dir, df
 	}
 	var dfPath string
 	switch {

@@ -32,11 +32,12 @@ var cliImports = map[string]string{
 // apiImports are the packages of this module that internal/apiserver, the
 // Engine API's front-end, may import, each with its reason.
 var apiImports = map[string]string{
-	"internal/engine":           "the application layer: every use case",
-	"internal/errdefs":          "error kinds, translated to HTTP statuses once (apiserver/errors.go)",
-	"internal/reference":        "parsing image references of pull and push (values)",
-	"internal/builder/progress": "the build's output modes (values)",
-	"internal/container/attach": "the streams of attach and exec on hijacked connections",
+	"internal/engine":             "the application layer: every use case",
+	"internal/errdefs":            "error kinds, translated to HTTP statuses once (apiserver/errors.go)",
+	"internal/reference":          "parsing image references of pull and push (values)",
+	"internal/builder/progress":   "the build's output modes (values)",
+	"internal/container/attach":   "the streams of attach and exec on hijacked connections",
+	"internal/apiserver/buildkit": "BuildKit's /grpc and /session, a part of the Engine API",
 }
 
 // imports lists the module's packages that the non-test Go files of dir
@@ -68,7 +69,7 @@ func imports(t *testing.T, dir string) map[string]bool {
 // front-ends imports the engine or the cli.
 func TestDependencies(t *testing.T) {
 	root := filepath.Join("..", "..")
-	for dir, allowed := range map[string]map[string]string{"cli": cliImports, "apiserver": apiImports} {
+	for dir, allowed := range map[string]map[string]string{"cli": cliImports, "apiserver": apiImports, "apiserver/buildkit": apiImports} {
 		for p := range imports(t, filepath.Join(root, "internal", dir)) {
 			if _, ok := allowed[p]; !ok {
 				t.Errorf("internal/%s imports %s: call it through internal/engine", dir, p)
@@ -81,7 +82,7 @@ func TestDependencies(t *testing.T) {
 		}
 		rel, _ := filepath.Rel(root, path)
 		rel = filepath.ToSlash(rel)
-		if rel == "internal/cli" || rel == "internal/engine" || rel == "internal/apiserver" {
+		if rel == "internal/cli" || rel == "internal/engine" || rel == "internal/apiserver" || rel == "internal/apiserver/buildkit" {
 			return nil
 		}
 		for p := range imports(t, path) {

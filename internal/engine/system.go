@@ -106,6 +106,8 @@ func (e *Engine) PruneBuildCache(ctx context.Context, o BuildCachePruneOptions) 
 	if err == nil {
 		// COPY's indexes of layers that are gone (all of them with -a).
 		rep.SpaceReclaimed += builder.PruneCopyIndexes(ctx, filepath.Join(st.Root(), "build"), o.All, st.HasLayer)
+		// The mirrors of remote clients' contexts no build is using.
+		rep.SpaceReclaimed += pruneSyncedContexts(ctx, st.Root())
 	}
 	return rep, err
 }

@@ -61,7 +61,7 @@ func New(dir string, opts Options) (*Context, error) {
 	c := &Context{dir: abs}
 	if opts.Excludes != nil {
 		c.excludes = opts.Excludes
-	} else if c.excludes, c.ignoreFile, err = loadIgnore(abs, opts.Dockerfile); err != nil {
+	} else if c.excludes, c.ignoreFile, err = IgnorePatterns(abs, opts.Dockerfile); err != nil {
 		return nil, err
 	}
 	if len(c.excludes) > 0 {
@@ -81,9 +81,9 @@ func New(dir string, opts Options) (*Context, error) {
 	return c, nil
 }
 
-// loadIgnore reads `<dockerfile>.dockerignore` when it exists, else
+// IgnorePatterns reads `<dockerfile>.dockerignore` when it exists, else
 // `<dir>/.dockerignore`. It returns the patterns and the file used.
-func loadIgnore(dir, dockerfile string) ([]string, string, error) {
+func IgnorePatterns(dir, dockerfile string) ([]string, string, error) {
 	var candidates []string
 	if dockerfile != "" {
 		candidates = append(candidates, dockerfile+".dockerignore")

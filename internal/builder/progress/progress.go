@@ -28,6 +28,25 @@ type Vertex struct {
 	logs    int
 }
 
+// Event is one change of the build as a front-end sees it, for those that
+// show progress their own way (BuildKit's Status stream of the Engine
+// API's /grpc): a vertex started, logged a line, was cached or finished,
+// or a warning outside any vertex (Vertex 0).
+type Event struct {
+	Vertex    int    // the vertex's number, 1 up; 0 for a warning
+	Name      string // the vertex's name ("[stage 2/3] RUN make")
+	Started   time.Time
+	Completed time.Time // zero while the vertex runs
+	Cached    bool
+	Err       error
+	Log       string // one output line of the vertex, or the warning
+	Time      time.Time
+}
+
+// Observer receives every Event of a Printer, in order, with the
+// Printer's lock held: it must not call back into the Printer.
+type Observer func(Event)
+
 // Printer renders events in BuildKit's plain form (one line per event, a
 // blank line between vertices) or, on a terminal, as a compact live view
 // rewritten in place.
@@ -37,6 +56,7 @@ type Printer struct {
 	mode  string
 	next  int
 	now   func() time.Time
+	obs   Observer
 	open  []*Vertex // tty: vertices shown in the live area
 	lines int       // tty: lines of the live area currently on screen
 }
@@ -50,12 +70,34 @@ func New(w io.Writer, mode string, now func() time.Time) *Printer {
 	return &Printer{w: w, mode: mode, now: now}
 }
 
+// Observe makes o receive every later event (nil: none).
+func (p *Printer) Observe(o Observer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.obs = o
+}
+
+// emit tells the observer (called with p.mu held).
+func (p *Printer) emit(v *Vertex, e Event) {
+	if p.obs == nil {
+		return
+	}
+	if v != nil {
+		e.Vertex, e.Name, e.Started, e.Cached, e.Err = v.n, v.name, v.started, v.cached, v.err
+	}
+	if e.Time.IsZero() {
+		e.Time = p.now()
+	}
+	p.obs(e)
+}
+
 // Start begins a vertex (a step) named name and numbers it.
 func (p *Printer) Start(name string) *Vertex {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.next++
 	v := &Vertex{p: p, n: p.next, name: name, started: p.now()}
+	p.emit(v, Event{})
 	if p.mode == TTY {
 		p.open = append(p.open, v)
 		p.redraw()
@@ -69,6 +111,7 @@ func (p *Printer) Start(name string) *Vertex {
 func (p *Printer) Warn(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.emit(nil, Event{Log: msg})
 	p.clearLive()
 	fmt.Fprintln(p.w, msg)
 	p.redraw()
@@ -93,6 +136,7 @@ func (v *Vertex) Cached() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v.cached, v.done = true, true
+	p.emit(v, Event{Completed: p.now()})
 	if p.mode == TTY {
 		p.settle()
 		return
@@ -117,6 +161,7 @@ func (v *Vertex) Log(line string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v.logs++
+	p.emit(v, Event{Log: line})
 	el := p.now().Sub(v.started).Seconds()
 	if p.mode == TTY {
 		p.clearLive()
@@ -133,6 +178,7 @@ func (v *Vertex) Finish(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v.done, v.err = true, err
+	p.emit(v, Event{Completed: p.now()})
 	if p.mode == TTY {
 		p.settle()
 		return
