@@ -27,6 +27,24 @@ median_of() {
 
 result() { local IFS='|'; echo "RESULT|$*"; }
 
+# build_fixture DIR: the bench build context in DIR: FROM bench/minbase, a
+# small RUN, COPY of Go's source tree (157 MB, 11,500 files), a RUN over it.
+# touch_one DIR changes one file of it.
+build_fixture() {
+	local src=${BENCH_BUILD_SRC:-$(go env GOROOT 2>/dev/null)/src}
+	mkdir -p "$1"
+	cp -a "$src" "$1/src"
+	cat >"$1/Dockerfile" <<'DF'
+FROM bench/minbase:latest
+RUN echo small > /small
+COPY src /src
+RUN find /src | wc -l
+ENV BENCH=1
+CMD ["sh"]
+DF
+}
+touch_one() { echo "// $RANDOM" >>"$1/src/go.mod"; }
+
 have() { command -v "$1" >/dev/null 2>&1; }
 
 # docker_up: true when a docker engine answers.

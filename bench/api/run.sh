@@ -3,6 +3,8 @@
 # unix socket beside the same CLI against dockerd (the default socket):
 #   docker run --rm busybox true          (and --network none)
 #   docker images with BENCH_IMAGES tags   (1,000 by default)
+#   docker build of the bench build fixture with the buildx plugin (BuildKit's
+#     /grpc through hoist serve, dockerd's own BuildKit): cold, one file changed
 # and the resident memory of an idle `hoist serve`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,3 +57,24 @@ fi
 h=$(median_of viahoist docker images)
 result api "docker images ($n tags)" "$h" dockerd "$d"
 echo "hoist serve idle RSS: $(rss "$server") MB" >&2
+
+# docker build with buildx (bench/peers.sh installs it): through hoist serve,
+# hoist's builder behind BuildKit's API; through dockerd, its BuildKit.
+if docker buildx version >/dev/null 2>&1; then
+	ctx=$work/ctx
+	build_fixture "$ctx"
+	viahoist docker import "$BENCH_CACHE/minbase.tar" bench/minbase:latest >/dev/null
+	hb=$(median_of viahoist docker build -q --no-cache -t bench/apibuild "$ctx")
+	viahoist docker build -q -t bench/apibuild "$ctx" >/dev/null
+	hb1=$(BENCH_SETUP="touch_one $ctx" median_of viahoist docker build -q -t bench/apibuild "$ctx")
+	db=fail db1=fail
+	if docker_up; then
+		docker image inspect bench/minbase:latest >/dev/null 2>&1 || docker import "$BENCH_CACHE/minbase.tar" bench/minbase:latest >/dev/null
+		db=$(median_of docker build -q --network host --no-cache -t bench/apibuild "$ctx")
+		docker build -q --network host -t bench/apibuild "$ctx" >/dev/null
+		db1=$(BENCH_SETUP="touch_one $ctx" median_of docker build -q --network host -t bench/apibuild "$ctx")
+		docker rmi bench/apibuild >/dev/null 2>&1 || true
+	fi
+	result api "docker build (buildx) cold" "$hb" dockerd-buildkit "$db"
+	result api "docker build (buildx) one file changed" "$hb1" dockerd-buildkit "$db1"
+fi

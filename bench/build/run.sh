@@ -11,28 +11,16 @@ work=$(mktemp -d /var/tmp/hoist-bench-build.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 root=$work/root
 ctx=$work/ctx
-mkdir -p "$ctx"
-src=${BENCH_BUILD_SRC:-$(go env GOROOT 2>/dev/null)/src}
-cp -a "$src" "$ctx/src"
-cat >"$ctx/Dockerfile" <<'DF'
-FROM bench/minbase:latest
-RUN echo small > /small
-COPY src /src
-RUN find /src | wc -l
-ENV BENCH=1
-CMD ["sh"]
-DF
+build_fixture "$ctx"
 "$HOIST" --root "$root" import "$BENCH_CACHE/minbase.tar" bench/minbase:latest >/dev/null
 size=$(du -sh "$ctx/src" | cut -f1)
 files=$(find "$ctx/src" -type f | wc -l)
 what="($size, $files files)"
 
-touch_one() { echo "// $RANDOM" >>"$ctx/src/go.mod"; }
-
 h_cold=$(median_of "$HOIST" --root "$root" build -q --no-cache -t bench/build "$ctx")
 "$HOIST" --root "$root" build -q -t bench/build "$ctx" >/dev/null
 h_noop=$(median_of "$HOIST" --root "$root" build -q -t bench/build "$ctx")
-BENCH_SETUP=touch_one h_one=$(median_of "$HOIST" --root "$root" build -q -t bench/build "$ctx")
+h_one=$(BENCH_SETUP="touch_one $ctx" median_of "$HOIST" --root "$root" build -q -t bench/build "$ctx")
 
 # docker: BuildKit (when the buildx plugin is there, see bench/peers.sh) and
 # the classic builder, both with --network host (dockerd runs with
@@ -43,7 +31,7 @@ docker_bench() { # peer-name DOCKER_BUILDKIT-value
 	d_cold=$(median_of docker build -q --network host --no-cache -t bench/build "$ctx")
 	docker build -q --network host -t bench/build "$ctx" >/dev/null
 	d_noop=$(median_of docker build -q --network host -t bench/build "$ctx")
-	BENCH_SETUP=touch_one d_one=$(median_of docker build -q --network host -t bench/build "$ctx")
+	d_one=$(BENCH_SETUP="touch_one $ctx" median_of docker build -q --network host -t bench/build "$ctx")
 	unset DOCKER_BUILDKIT
 	result build "cold $what" "$h_cold" "$peer" "$d_cold"
 	result build "no-op rebuild" "$h_noop" "$peer" "$d_noop"
@@ -60,7 +48,7 @@ if have buildah; then
 	buildah pull "docker-archive:$BENCH_CACHE/minbase-image.tar" >/dev/null 2>&1 || true
 	b_cold=$(median_of buildah bud -q --no-cache --layers -t bench/build "$ctx")
 	b_noop=$(median_of buildah bud -q --layers -t bench/build "$ctx")
-	BENCH_SETUP=touch_one b_one=$(median_of buildah bud -q --layers -t bench/build "$ctx")
+	b_one=$(BENCH_SETUP="touch_one $ctx" median_of buildah bud -q --layers -t bench/build "$ctx")
 	result build "cold $what" "$h_cold" buildah "$b_cold"
 	result build "no-op rebuild" "$h_noop" buildah "$b_noop"
 	result build "one file changed" "$h_one" buildah "$b_one"

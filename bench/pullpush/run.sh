@@ -47,14 +47,13 @@ root=$work/root
 "$HOIST" --root "$root" import "$BENCH_CACHE/minbase.tar" "$img:h" >/dev/null
 export DOCKER_CONFIG=$work/dc
 
-BENCH_SETUP="restart_registry" \
-	h=$(median_of "$HOIST" --root "$root" push "$img:h")
+h=$(BENCH_SETUP="restart_registry" median_of "$HOIST" --root "$root" push "$img:h")
 # the first push stored the compressed blob: measure the cold path too
 hc=$( { restart_registry; "$HOIST" --root "$work/cold" import "$BENCH_CACHE/minbase.tar" "$img:c" >/dev/null; s=$(date +%s.%N); "$HOIST" --root "$work/cold" push "$img:c" >/dev/null; e=$(date +%s.%N); python3 -c "print('%.4f' % ($e-$s))"; } )
 d=fail
 if docker_up; then
 	docker import "$BENCH_CACHE/minbase.tar" "$img:d" >/dev/null
-	BENCH_SETUP="restart_registry" d=$(median_of docker push "$img:d")
+	d=$(BENCH_SETUP="restart_registry" median_of docker push "$img:d")
 fi
 result pullpush "push minbase (compressed layer kept)" "$h" docker "$d"
 result pullpush "push minbase (cold: compress+upload)" "$hc" docker "$d"
@@ -62,12 +61,12 @@ result pullpush "push minbase (cold: compress+upload)" "$hc" docker "$d"
 # pull: the registry holds the image pushed by docker (or hoist)
 restart_registry
 if docker_up; then docker push "$img:d" >/dev/null; src=$img:d; else "$HOIST" --root "$root" push "$img:h" >/dev/null; src=$img:h; fi
-BENCH_SETUP="rm -rf $work/pullroot" h=$(median_of "$HOIST" --root "$work/pullroot" pull -q "$src")
+h=$(BENCH_SETUP="rm -rf $work/pullroot" median_of "$HOIST" --root "$work/pullroot" pull -q "$src")
 if docker_up; then
 	# every image holding the layer must go (bench/minbase, the build
 	# benchmark's images...), or docker finds it "Already exists"
 	layer=$(docker image inspect -f '{{index .RootFS.Layers 0}}' "$src")
-	BENCH_SETUP="drop_layer_users docker $layer" d=$(median_of docker pull -q "$src")
+	d=$(BENCH_SETUP="drop_layer_users docker $layer" median_of docker pull -q "$src")
 	docker rmi -f "$src" >/dev/null 2>&1 || true
 fi
 result pullpush "pull minbase" "$h" docker "$d"
@@ -106,7 +105,7 @@ h=$(median "${walls[@]}")
 d=fail
 if docker_up; then
 	tlayer=$(docker image inspect -f '{{index .RootFS.Layers 0}}' "$tsrc")
-	BENCH_SETUP="drop_layer_users docker $tlayer" d=$(median_of docker pull -q "$tsrc")
+	d=$(BENCH_SETUP="drop_layer_users docker $tlayer" median_of docker pull -q "$tsrc")
 	drop_layer_users docker "$tlayer"
 fi
 result pullpush "pull 10-layer image (10 x 22 MB gzip)" "$h" docker "$d"

@@ -45,16 +45,7 @@ fi
 result rootless "run --rm --network none busybox true, rootless" "$r" podman-rootless "$p"
 
 ctx=$work/ctx
-mkdir -p "$ctx"
-cp -a "${BENCH_BUILD_SRC:-$(go env GOROOT 2>/dev/null)/src}" "$ctx/src"
-cat >"$ctx/Dockerfile" <<'DF'
-FROM bench/minbase:latest
-RUN echo small > /small
-COPY src /src
-RUN find /src | wc -l
-ENV BENCH=1
-CMD ["sh"]
-DF
+build_fixture "$ctx"
 chown -R "$user" "$ctx"
 ru import "$work/minbase.tar" bench/minbase:latest >/dev/null
 "$HOIST" --root "$root" import "$BENCH_CACHE/minbase.tar" bench/minbase:latest >/dev/null

@@ -14,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 root=$work/root
 
 # load: a fresh store each run (nothing cached), fsync included.
-BENCH_SETUP="rm -rf $root" h=$(median_of "$HOIST" --root "$root" load -q -i "$arch")
+h=$(BENCH_SETUP="rm -rf $root" median_of "$HOIST" --root "$root" load -q -i "$arch")
 # the minbase layer's diffID: peers must not already hold it (other images)
 layer=sha256:$(sha256sum "$BENCH_CACHE/minbase.tar" | cut -d' ' -f1)
 # peer_load CLI: median time of CLI's load, the layer dropped before each run
@@ -36,8 +36,8 @@ fi
 # save: to a file on the same disk.
 "$HOIST" --root "$root" load -q -i "$arch" >/dev/null
 docker load -q -i "$arch" >/dev/null
-BENCH_SETUP="rm -f $work/h.tar" h=$(median_of "$HOIST" --root "$root" save -o "$work/h.tar" bench/minbase:latest)
-BENCH_SETUP="rm -f $work/d.tar" d=$(median_of docker save -o "$work/d.tar" bench/minbase:latest)
+h=$(BENCH_SETUP="rm -f $work/h.tar" median_of "$HOIST" --root "$root" save -o "$work/h.tar" bench/minbase:latest)
+d=$(BENCH_SETUP="rm -f $work/d.tar" median_of docker save -o "$work/d.tar" bench/minbase:latest)
 result store "save minbase (204MB)" "$h" docker "$d"
 peak=$( { /usr/bin/time -f '%M' "$HOIST" --root "$root" save -o "$work/m.tar" bench/minbase:latest; } 2>&1 | tail -1)
 echo "INFO save peak RSS ${peak} KiB" >&2

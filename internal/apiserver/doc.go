@@ -16,6 +16,8 @@
 // 8 MiB: dockerd has no bound); build, load and import bodies are streams
 // the engine consumes as they come, and a client that goes away cancels
 // the request's context (the engine's writes are all-or-nothing).
+// BuildKit's /grpc and /session (buildx's docker driver) are answered by
+// the subpackage buildkit.
 //
 // Rules:
 //   - each handler is thin: read the request, call one engine use case,

@@ -134,6 +134,7 @@
 //	                                  RUN's private copies (layout: package build/runmount)
 //	build/runc/                       the RUN runner's directory (layout: package build/runc)
 //	build/statcache/<hash of dir>     the stat cache of a context directory (format: package buildcontext)
+//	build/contexts/<hash of key>      a remote client's context mirrored between builds, and its .lock (engine.SyncedBuildContext)
 //	build/copyindex/<key>             the last layer of a COPY and its files' digests (format: copyindex.go)
 //	metadata.db bucket buildcache:    the cache records (layout: package build/cache)
 //

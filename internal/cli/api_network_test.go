@@ -108,26 +108,40 @@ func TestAPINetworks(t *testing.T) {
 // (or the module cache) once and kept in the user's cache directory; it
 // skips the test when it cannot be built (offline, no go command).
 func composePlugin(t *testing.T) string {
+	return goPlugin(t, "docker-compose", "github.com/docker/compose/v5", "v5.6.0", "./cmd", "")
+}
+
+// buildxPlugin is docker buildx v0.30.0, built as composePlugin is, with
+// its version stamped (compose build asks for buildx 0.17 or later).
+func buildxPlugin(t *testing.T) string {
+	return goPlugin(t, "docker-buildx", "github.com/docker/buildx", "v0.30.0", "./cmd/buildx",
+		"-X github.com/docker/buildx/version.Version=v0.30.0")
+}
+
+// goPlugin builds the docker CLI plugin name from module@version's
+// package pkg once (a writable copy of the module, with ldflags) and keeps
+// it in the user's cache directory; it skips the test when it cannot be
+// built (offline, no go command).
+func goPlugin(t *testing.T, name, module, version, pkg, ldflags string) string {
 	t.Helper()
-	const version = "v5.6.0"
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		t.Skipf("docker compose: no cache directory: %v", err)
+		t.Skipf("%s: no cache directory: %v", name, err)
 	}
 	dir := filepath.Join(cache, "hoist-test")
-	bin := filepath.Join(dir, "docker-compose-"+version)
+	bin := filepath.Join(dir, name+"-"+version)
 	if _, err := os.Stat(bin); err == nil {
 		return bin
 	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("docker compose is built from source: no go command")
+		t.Skipf("%s is built from source: no go command", name)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// One build at a time (parallel test binaries).
-	lock, err := os.OpenFile(filepath.Join(dir, "compose.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := os.OpenFile(filepath.Join(dir, name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,9 +152,9 @@ func composePlugin(t *testing.T) string {
 	if _, err := os.Stat(bin); err == nil {
 		return bin
 	}
-	out, err := exec.Command(goBin, "mod", "download", "-json", "github.com/docker/compose/v5@"+version).Output()
+	out, err := exec.Command(goBin, "mod", "download", "-json", module+"@"+version).Output()
 	if err != nil {
-		t.Skipf("docker compose %s could not be downloaded (offline?): %v", version, err)
+		t.Skipf("%s %s could not be downloaded (offline?): %v", module, version, err)
 	}
 	var modDir string
 	for _, l := range strings.Split(string(out), "\n") {
@@ -150,17 +164,17 @@ func composePlugin(t *testing.T) string {
 	}
 	src := t.TempDir()
 	if out, err := exec.Command("cp", "-r", modDir+"/.", src).CombinedOutput(); err != nil {
-		t.Fatalf("copy of the compose module: %v %s", err, out)
+		t.Fatalf("copy of the %s module: %v %s", module, err, out)
 	}
 	if out, err := exec.Command("chmod", "-R", "u+w", src).CombinedOutput(); err != nil {
 		t.Fatalf("chmod: %v %s", err, out)
 	}
 	tmp := bin + ".tmp"
-	build := exec.Command(goBin, "build", "-mod=mod", "-o", tmp, "./cmd")
+	build := exec.Command(goBin, "build", "-mod=mod", "-ldflags", ldflags, "-o", tmp, pkg)
 	build.Dir = src
 	if out, err := build.CombinedOutput(); err != nil {
 		os.Remove(tmp)
-		t.Skipf("docker compose %s could not be built (offline?): %v\n%s", version, err, out)
+		t.Skipf("%s %s could not be built (offline?): %v\n%s", module, version, err, out)
 	}
 	if err := os.Rename(tmp, bin); err != nil {
 		t.Fatal(err)
@@ -179,13 +193,7 @@ func TestAPICompose(t *testing.T) {
 	}
 	plugin := composePlugin(t)
 	s := apiSetup(t)
-	plugins := filepath.Join(s.config(), "cli-plugins")
-	if err := os.MkdirAll(plugins, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(plugin, filepath.Join(plugins, "docker-compose")); err != nil {
-		t.Fatal(err)
-	}
+	s.plugin("docker-compose", plugin)
 	dir := t.TempDir()
 	project := `name: hoisttest
 services:

@@ -37,6 +37,9 @@ type apiServer struct {
 	cmd        *exec.Cmd
 	exited     chan struct{}
 	logs       bytes.Buffer
+	// buildkit leaves docker's choice of builder alone (buildx when its
+	// plugin is installed); else the classic builder (DOCKER_BUILDKIT=0).
+	buildkit bool
 }
 
 func startAPIServer(t *testing.T, bin, root string) *apiServer {
@@ -103,7 +106,10 @@ func (s *apiServer) docker(stdin string, args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), testutil.Patience)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/usr/local/bin/docker", args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+s.host, "DOCKER_CONFIG="+s.config(), "DOCKER_BUILDKIT=0")
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+s.host, "DOCKER_CONFIG="+s.config())
+	if !s.buildkit {
+		cmd.Env = append(cmd.Env, "DOCKER_BUILDKIT=0")
+	}
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -126,6 +132,18 @@ func (s *apiServer) mustDocker(args ...string) string {
 		s.t.Fatalf("docker %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
 	}
 	return out
+}
+
+// plugin installs the docker CLI plugin bin as name in the server's
+// docker config.
+func (s *apiServer) plugin(name, bin string) {
+	dir := filepath.Join(s.config(), "cli-plugins")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := os.Symlink(bin, filepath.Join(dir, name)); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 func (s *apiServer) config() string {
