@@ -78,6 +78,9 @@ type Options struct {
 	Resources  Resources
 	// Secrets maps --secret ids to files.
 	Secrets map[string]string
+	// SecretSource, when set, gives the secrets Secrets lacks (a remote
+	// client's, asked for when a step mounts one: ok false if it has none).
+	SecretSource func(ctx context.Context, id string) (data []byte, ok bool, err error)
 	// SourceDateEpoch, when set, is used for every timestamp of the image.
 	SourceDateEpoch *time.Time
 	// Output, when set, exports the result's files instead of storing an

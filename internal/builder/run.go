@@ -131,7 +131,7 @@ func (c *stageCtx) prepareRun(ctx context.Context, x *dockerfile.Run) (*step, er
 			}
 			extra = append(extra, rm...)
 		}
-		env, err := me.SecretEnv(env, mounts)
+		env, err := me.SecretEnv(ctx, env, mounts)
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
@@ -195,9 +195,10 @@ func (c *stageCtx) prepareWorkdir(x *dockerfile.Workdir) (*step, error) {
 // mountEnv is what the RUN --mount flags of a step in c are made from.
 func (j *job) mountEnv(c *stageCtx) *runmount.Env {
 	e := &runmount.Env{
-		CacheDir: filepath.Join(j.b.Dir, "cache"),
-		TmpDir:   j.tmpDir(),
-		Secrets:  j.opts.Secrets,
+		CacheDir:     filepath.Join(j.b.Dir, "cache"),
+		TmpDir:       j.tmpDir(),
+		Secrets:      j.opts.Secrets,
+		SecretSource: j.opts.SecretSource,
 		Tree: func(ctx context.Context, from string) (string, func(), error) {
 			var chainID digest.Digest
 			if s := j.stageByRef(from, c.s.index); s != nil {

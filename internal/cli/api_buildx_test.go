@@ -82,6 +82,18 @@ func TestAPIBuildx(t *testing.T) {
 		t.Fatalf("run rebuilt bx:1: %q", out)
 	}
 
+	// --secret comes through the session, only while its step runs.
+	write("Dockerfile.secret", "FROM busybox\nRUN --mount=type=secret,id=tok cat /run/secrets/tok\nRUN --mount=type=secret,id=tok,env=TOK echo \"env=$TOK\"\nRUN --mount=type=secret,id=absent ls /run/secrets/ >/listing\n")
+	tok := filepath.Join(t.TempDir(), "tok")
+	os.WriteFile(tok, []byte("s3cr3t"), 0o600)
+	out, code = build("-t", "bx:secret", "--secret", "id=tok,src="+tok, "-f", filepath.Join(dir, "Dockerfile.secret"), dir)
+	if code != 0 || !strings.Contains(out, "s3cr3t") || !strings.Contains(out, "env=s3cr3t") {
+		t.Fatalf("build with --secret: exit %d\n%s", code, out)
+	}
+	if out := s.mustDocker("run", "--rm", "--network", "none", "bx:secret", "sh", "-c", "cat /listing; ls /run/secrets 2>&1; true"); strings.Contains(out, "tok") {
+		t.Fatalf("the secret stayed in the image: %q", out)
+	}
+
 	// Failures and what hoist's builder does not do.
 	write("Dockerfile.bad", "FROM busybox\nRUN exit 3\n")
 	other := "arm64"

@@ -2,6 +2,7 @@ package buildkit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	gwpb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/filesync"
+	"github.com/moby/buildkit/session/secrets"
 	"github.com/opencontainers/go-digest"
 	fstypes "github.com/tonistiigi/fsutil/types"
 	"google.golang.org/grpc/codes"
@@ -225,6 +227,15 @@ func (s *Server) build(ctx context.Context, b *solve, frontend string, attrs map
 		if err != nil {
 			return "", status.Errorf(codes.FailedPrecondition, "no session %s for the build context: %v", b.req.Session, err)
 		}
+		opts.SecretSource = func(ctx context.Context, id string) ([]byte, bool, error) {
+			data, err := secrets.GetSecret(ctx, caller, id)
+			// A client that attached no secrets has none.
+			if errors.Is(err, secrets.ErrNotFound) || status.Code(err) == codes.Unimplemented {
+				return nil, false, nil
+			}
+			return data, err == nil, err
+		}
+		bo.Options = opts
 		bo.Remote = &engine.RemoteContext{Key: caller.SharedKey(), ContextName: attrOr(attrs, "contextkey", "context"),
 			DockerfileName: attrOr(attrs, "dockerfilekey", "dockerfile"), Filename: attrs["filename"],
 			Fetch: s.fetcher(b, caller)}

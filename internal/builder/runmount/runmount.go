@@ -25,6 +25,9 @@ type Env struct {
 	TmpDir string
 	// Secrets maps --secret ids to files.
 	Secrets map[string]string
+	// SecretSource, when set, gives the secrets Secrets lacks (a remote
+	// client's: ok false when it has none of that id).
+	SecretSource func(ctx context.Context, id string) (data []byte, ok bool, err error)
 	// ContextDir is the build context's directory ("" when the build has
 	// no context).
 	ContextDir string
@@ -79,7 +82,10 @@ func (e *Env) Mount(ctx context.Context, m *dockerfile.Mount, cwd string) ([]run
 		return []runc.Mount{{Type: "bind", Source: dir, Destination: target, Options: opts}}, nil, nil
 	case dockerfile.MountSecret:
 		id := secretID(m)
-		src, ok := e.Secrets[id]
+		b, ok, err := e.secret(ctx, id)
+		if err != nil {
+			return nil, nil, err
+		}
 		if !ok {
 			if m.Required {
 				return nil, nil, errdefs.NotFoundf("secret %s not found", id)
@@ -99,10 +105,6 @@ func (e *Env) Mount(ctx context.Context, m *dockerfile.Mount, cwd string) ([]run
 			return nil, nil, err
 		}
 		cleanup := func() { os.RemoveAll(dir) }
-		b, err := os.ReadFile(src)
-		if err != nil {
-			return nil, cleanup, fmt.Errorf("secret %s: %w", id, err)
-		}
 		mode, uid, gid := uint32(0o400), 0, 0
 		if m.Mode != nil {
 			mode = *m.Mode
@@ -212,21 +214,40 @@ func (e *Env) Script(name, content string) (runc.Mount, func(), error) {
 
 // SecretEnv returns env plus VAR=content for every secret mount with
 // env=VAR whose secret was given (a new slice when it adds any).
-func (e *Env) SecretEnv(env []string, mounts []*dockerfile.Mount) ([]string, error) {
+func (e *Env) SecretEnv(ctx context.Context, env []string, mounts []*dockerfile.Mount) ([]string, error) {
 	for _, m := range mounts {
 		if m.Type != dockerfile.MountSecret || m.Env == "" {
 			continue
 		}
-		id := secretID(m)
-		if src, ok := e.Secrets[id]; ok {
-			b, err := os.ReadFile(src)
-			if err != nil {
-				return nil, fmt.Errorf("secret %s: %w", id, err)
-			}
+		b, ok, err := e.secret(ctx, secretID(m))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			env = append(append([]string(nil), env...), m.Env+"="+string(b))
 		}
 	}
 	return env, nil
+}
+
+// secret is the content of the secret id: a --secret file, else the
+// SecretSource's; ok is false when neither has it.
+func (e *Env) secret(ctx context.Context, id string) ([]byte, bool, error) {
+	if src, ok := e.Secrets[id]; ok {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return nil, true, fmt.Errorf("secret %s: %w", id, err)
+		}
+		return b, true, nil
+	}
+	if e.SecretSource == nil {
+		return nil, false, nil
+	}
+	b, ok, err := e.SecretSource(ctx, id)
+	if err != nil {
+		return nil, false, fmt.Errorf("secret %s: %w", id, err)
+	}
+	return b, ok, nil
 }
 
 // secretID is the id of a secret mount: id=, else the target's base name.

@@ -130,7 +130,7 @@ func TestScriptAndSecretEnv(t *testing.T) {
 		t.Errorf("script dir not removed: %v", err)
 	}
 	env := []string{"A=1"}
-	got, err := e.SecretEnv(env, []*dockerfile.Mount{
+	got, err := e.SecretEnv(context.Background(), env, []*dockerfile.Mount{
 		{Type: dockerfile.MountSecret, ID: "tok", Env: "TOKEN"},
 		{Type: dockerfile.MountSecret, ID: "absent", Env: "X"},
 		{Type: dockerfile.MountSecret, ID: "tok"},
