@@ -321,6 +321,27 @@ func (s *Server) imagePush(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// distributionInspect is GET /distribution/NAME/json: the registry's
+// descriptor of NAME and its platforms (buildx asks it after a push).
+func (s *Server) distributionInspect(w http.ResponseWriter, r *http.Request) {
+	name, ok := strings.CutSuffix(r.PathValue("name"), "/json")
+	if !ok {
+		writeError(w, errdefs.NotFoundf("page not found"))
+		return
+	}
+	n, auth, err := transferRef(r, name, reference.ParseNamed)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	info, err := s.eng.DistributionInspect(r.Context(), n, auth)
+	if err != nil {
+		writeError(w, transferError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, registry.DistributionInspect{Descriptor: info.Descriptor, Platforms: info.Platforms})
+}
+
 // imageSave is images/NAME/get and images/get?names=...: one archive.
 func (s *Server) imageSave(w http.ResponseWriter, r *http.Request) {
 	names := r.URL.Query()["names"]

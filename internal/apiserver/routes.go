@@ -30,6 +30,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /images/prune", s.imagePrune)
 	m.HandleFunc("POST /build", s.build)
 	m.HandleFunc("POST /build/prune", s.buildPrune)
+	m.HandleFunc("GET /distribution/{name...}", s.distributionInspect)
 	m.HandleFunc("POST /grpc", s.buildkit((*buildkit.Server).ServeGRPC))
 	m.HandleFunc("POST /session", s.buildkit((*buildkit.Server).ServeSession))
 	m.HandleFunc("POST /commit", s.commit)

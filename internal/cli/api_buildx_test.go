@@ -82,6 +82,32 @@ func TestAPIBuildx(t *testing.T) {
 		t.Fatalf("run rebuilt bx:1: %q", out)
 	}
 
+	// --push: buildx pushes through the Engine API and asks the registry
+	// for the pushed digest (GET /distribution/NAME/json).
+	addr := serveRegistryBinary(t, s.bin)
+	if out, code := build("--push", "-t", addr+"/bx/app:1", dir); code != 0 || !strings.Contains(out, "pushing "+addr+"/bx/app:1 with docker") {
+		t.Fatalf("build --push: exit %d\n%s", code, out)
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", s.sock)
+	}}}
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := hc.Get("http://hoist" + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, body := get("/v1.51/distribution/" + addr + "/bx/app:1/json"); code != 200 || !strings.Contains(body, `"Platforms":[{"architecture":"`+runtime.GOARCH+`","os":"linux"}]`) {
+		t.Fatalf("distribution inspect: %d %s", code, body)
+	}
+	if code, body := get("/v1.51/distribution/" + addr + "/bx/nosuch:1/json"); code != 404 || !strings.Contains(body, "not found") {
+		t.Fatalf("distribution inspect of a missing image: %d %s", code, body)
+	}
+
 	// --secret comes through the session, only while its step runs.
 	write("Dockerfile.secret", "FROM busybox\nRUN --mount=type=secret,id=tok cat /run/secrets/tok\nRUN --mount=type=secret,id=tok,env=TOK echo \"env=$TOK\"\nRUN --mount=type=secret,id=absent ls /run/secrets/ >/listing\n")
 	tok := filepath.Join(t.TempDir(), "tok")
@@ -127,9 +153,6 @@ func TestAPIBuildx(t *testing.T) {
 	}
 
 	// /grpc and /session take only connections upgraded to h2c.
-	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", s.sock)
-	}}}
 	for _, path := range []string{"/grpc", "/session"} {
 		resp, err := hc.Post("http://hoist"+path, "", nil)
 		if err != nil {
