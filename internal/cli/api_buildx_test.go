@@ -133,11 +133,36 @@ func TestAPIBuildx(t *testing.T) {
 		{[]string{"-f", filepath.Join(dir, "Dockerfile.bad"), dir}, "returned a non-zero code: 3"},
 		{[]string{"-f", filepath.Join(dir, "Nope"), dir}, "Nope"},
 		{[]string{"--platform", "linux/" + other, dir}, "builds for this machine's platform"},
-		{[]string{"-o", "type=local,dest=" + t.TempDir(), dir}, `exporter "local" is not supported`},
+		{[]string{"--build-context", "extra=docker-image://busybox", dir}, "named build contexts"},
 	} {
 		if out, code := build(c.args...); code == 0 || !strings.Contains(out, c.want) {
 			t.Fatalf("build %v: exit %d, want an error with %q:\n%s", c.args, code, c.want, out)
 		}
+	}
+
+	// --output: files instead of an image, sent to the client's session
+	// (a directory, or a tar stream).
+	dest := t.TempDir()
+	if out, code := build("-o", "type=local,dest="+dest, dir); code != 0 {
+		t.Fatalf("build -o type=local: exit %d\n%s", code, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(dest, "ctx", "f.txt")); err != nil || string(b) != "two\n" {
+		t.Fatalf("local output: %q %v", b, err)
+	}
+	tarFile := filepath.Join(t.TempDir(), "out.tar")
+	if out, code := build("-o", "type=tar,dest="+tarFile, dir); code != 0 {
+		t.Fatalf("build -o type=tar: exit %d\n%s", code, out)
+	}
+	tb, err := os.ReadFile(tarFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, m := range readTarMembers(t, tb) {
+		names[strings.TrimPrefix(m.name, "./")] = string(m.body)
+	}
+	if names["ctx/f.txt"] != "two\n" || names["x"] != "x=def\n" {
+		t.Fatalf("tar output: ctx/f.txt %q, x %q", names["ctx/f.txt"], names["x"])
 	}
 
 	// compose build goes through buildx too.

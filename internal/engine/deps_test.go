@@ -38,6 +38,7 @@ var apiImports = map[string]string{
 	"internal/builder/progress":   "the build's output modes (values)",
 	"internal/container/attach":   "the streams of attach and exec on hijacked connections",
 	"internal/apiserver/buildkit": "BuildKit's /grpc and /session, a part of the Engine API",
+	"internal/builder/output":     "a build's output, files instead of an image (a value)",
 }
 
 // imports lists the module's packages that the non-test Go files of dir

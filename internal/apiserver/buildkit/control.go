@@ -67,7 +67,7 @@ func (c *control) Solve(ctx context.Context, req *controlapi.SolveRequest) (*con
 	defer s.forget(b)
 	defer b.events.close()
 
-	names, err := exportNames(req)
+	ex, err := readExporter(req)
 	if err != nil {
 		return nil, err
 	}
@@ -92,10 +92,10 @@ func (c *control) Solve(ctx context.Context, req *controlapi.SolveRequest) (*con
 			return nil, ctx.Err()
 		}
 	}
-	if image == "" || len(req.Exporters)+len(req.ExporterDeprecated) == 0 {
+	if image == "" || ex.kind != "image" || len(req.Exporters)+len(req.ExporterDeprecated) == 0 {
 		return &controlapi.SolveResponse{}, nil
 	}
-	return &controlapi.SolveResponse{ExporterResponse: exportResponse(image, names)}, nil
+	return &controlapi.SolveResponse{ExporterResponse: exportResponse(image, ex.names)}, nil
 }
 
 // Status streams the events of a build, from its first, until it ends.

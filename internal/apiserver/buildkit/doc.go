@@ -18,12 +18,13 @@
 //     RemoteContext), so a rebuild receives only what changed;
 //   - progress: the builder's events (internal/builder/progress) become
 //     BuildKit's status stream (vertices, logs, warnings), which buildx
-//     renders itself; the exporter's result is the image ID
-//     (containerimage.digest) and its names, tagged at export.
+//     renders itself; the image exporter's result is the image ID
+//     (containerimage.digest) and its names (the build's tags); the local
+//     and tar exporters send the files to the client's session.
 //
 // What BuildKit does and hoist's builder does not is refused with a gRPC
 // error naming it: LLB definitions and other frontends, named contexts,
-// subrequests (--call, --check), exporters other than the image (moby),
+// subrequests (--call, --check), the oci and docker exporters,
 // multi-platform builds.
 //
 // Rules: every build is an engine use case (engine.Build with a

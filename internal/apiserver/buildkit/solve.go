@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,11 +16,13 @@ import (
 	"github.com/moby/buildkit/session/filesync"
 	"github.com/moby/buildkit/session/secrets"
 	"github.com/opencontainers/go-digest"
+	"github.com/tonistiigi/fsutil"
 	fstypes "github.com/tonistiigi/fsutil/types"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/hoistproject/hoist/internal/builder/output"
 	buildprogress "github.com/hoistproject/hoist/internal/builder/progress"
 	"github.com/hoistproject/hoist/internal/engine"
 )
@@ -161,33 +164,45 @@ func warning(msg string) *controlapi.StatusResponse {
 	return &controlapi.StatusResponse{Warnings: []*controlapi.VertexWarning{{Level: 1, Short: []byte(msg)}}}
 }
 
-// exportNames reads the solve's exporter: the image (moby) exporter, with
-// its names; others are refused.
-func exportNames(req *controlapi.SolveRequest) ([]string, error) {
+// exporter is what a solve's result becomes: an image with names
+// (BuildKit's moby or image exporter), or files sent to the client (local:
+// a directory, tar: one stream) through its session's target id.
+type exporter struct {
+	kind  string // "image", "local" or "tar"
+	names []string
+	id    int
+}
+
+// readExporter reads the solve's exporter; others are refused.
+func readExporter(req *controlapi.SolveRequest) (exporter, error) {
 	exps := req.Exporters
 	if len(exps) == 0 && req.ExporterDeprecated != "" {
 		exps = []*controlapi.Exporter{{Type: req.ExporterDeprecated, Attrs: req.ExporterAttrsDeprecated}}
 	}
 	if len(exps) > 1 {
-		return nil, status.Error(codes.Unimplemented, "hoist's builder exports one image per build: multiple outputs are not supported")
+		return exporter{}, status.Error(codes.Unimplemented, "hoist's builder exports one result per build: multiple outputs are not supported")
 	}
-	var names []string
-	for _, e := range exps {
+	ex := exporter{kind: "image"}
+	for i, e := range exps {
+		ex.id = i
 		switch e.Type {
 		case "moby", "image":
+		case "local", "tar":
+			ex.kind = e.Type
+			continue
 		default:
-			return nil, status.Errorf(codes.Unimplemented, "exporter %q is not supported by hoist's builder (it stores the image; use docker save or docker build --output with DOCKER_BUILDKIT=0)", e.Type)
+			return exporter{}, status.Errorf(codes.Unimplemented, "exporter %q is not supported by hoist's builder (image, local, tar)", e.Type)
 		}
 		for _, n := range strings.Split(e.Attrs["name"], ",") {
 			if n = strings.TrimSpace(n); n != "" {
 				if _, err := engine.NormalizeName(n); err != nil {
-					return nil, status.Errorf(codes.InvalidArgument, "invalid tag %q: %v", n, err)
+					return exporter{}, status.Errorf(codes.InvalidArgument, "invalid tag %q: %v", n, err)
 				}
-				names = append(names, n)
+				ex.names = append(ex.names, n)
 			}
 		}
 	}
-	return names, nil
+	return ex, nil
 }
 
 // exportResponse is what the image exporter answers: the image and its
@@ -211,10 +226,11 @@ func (s *Server) build(ctx context.Context, b *solve, frontend string, attrs map
 	if err != nil {
 		return "", err
 	}
-	// The exporter's names are the build's tags.
-	if opts.Tags, err = exportNames(b.req); err != nil {
+	ex, err := readExporter(b.req)
+	if err != nil {
 		return "", err
 	}
+	opts.Tags = ex.names // an image exporter's names are the build's tags
 	opts.ProgressMode = buildprogress.Quiet
 	opts.ProgressObserver = b.observe(n)
 	bo := engine.BuildOptions{Options: opts}
@@ -240,15 +256,63 @@ func (s *Server) build(ctx context.Context, b *solve, frontend string, attrs map
 			DockerfileName: attrOr(attrs, "dockerfilekey", "dockerfile"), Filename: attrs["filename"],
 			Fetch: s.fetcher(b, caller)}
 	}
+	var send func() error
+	if ex.kind != "image" {
+		if bo.Remote == nil {
+			return "", status.Errorf(codes.Unimplemented, "the %s exporter needs a client session (a local build context)", ex.kind)
+		}
+		if send, err = s.exportFiles(ctx, b, ex, &bo); err != nil {
+			return "", err
+		}
+	}
 	res, err := s.eng.Build(ctx, bo)
+	if err == nil && send != nil {
+		err = send()
+	}
 	if err != nil {
 		return "", grpcError(err)
 	}
 	id := res.ID.String()
+	if id == "" { // files were exported: the result names the build
+		id = fmt.Sprintf("hoist-export-%d", n)
+	}
 	b.mu.Lock()
 	b.images[id] = true
 	b.mu.Unlock()
 	return id, nil
+}
+
+// exportFiles points the build's output at the client: a tar stream
+// written to the client's target as it is made, or a directory made here
+// and sent when the build is done (send); the directory goes when sent.
+func (s *Server) exportFiles(ctx context.Context, b *solve, ex exporter, bo *engine.BuildOptions) (send func() error, err error) {
+	wctx, cancel := context.WithTimeout(ctx, solveWait)
+	caller, err := s.sm.Get(wctx, b.req.Session, false)
+	cancel()
+	if err != nil {
+		return nil, status.Errorf(codes.FailedPrecondition, "no session %s for the output: %v", b.req.Session, err)
+	}
+	if ex.kind == "tar" {
+		w, err := filesync.CopyFileWriter(ctx, nil, ex.id, caller)
+		if err != nil {
+			return nil, err
+		}
+		bo.Output = &output.Output{Type: "tar", Dest: "-", W: w}
+		return w.Close, nil
+	}
+	dir, err := os.MkdirTemp("", "hoist-output-")
+	if err != nil {
+		return nil, err
+	}
+	bo.Output = &output.Output{Type: "local", Dest: dir}
+	return func() error {
+		defer os.RemoveAll(dir)
+		fs, err := fsutil.NewFS(dir)
+		if err != nil {
+			return err
+		}
+		return filesync.CopyToCaller(ctx, fs, ex.id, caller, nil)
+	}, nil
 }
 
 func attrOr(attrs map[string]string, k, def string) string {

@@ -38,18 +38,21 @@ func TestBuilderOptions(t *testing.T) {
 	}
 }
 
-func TestExportNames(t *testing.T) {
-	names, err := exportNames(&controlapi.SolveRequest{Exporters: []*controlapi.Exporter{{Type: "moby", Attrs: map[string]string{"name": "a:1, b"}}}})
-	if err != nil || strings.Join(names, "|") != "a:1|b" {
-		t.Fatalf("names %q, %v", names, err)
+func TestReadExporter(t *testing.T) {
+	ex, err := readExporter(&controlapi.SolveRequest{Exporters: []*controlapi.Exporter{{Type: "moby", Attrs: map[string]string{"name": "a:1, b"}}}})
+	if err != nil || ex.kind != "image" || strings.Join(ex.names, "|") != "a:1|b" {
+		t.Fatalf("exporter %+v, %v", ex, err)
+	}
+	if ex, err := readExporter(&controlapi.SolveRequest{ExporterDeprecated: "tar"}); err != nil || ex.kind != "tar" {
+		t.Fatalf("tar exporter %+v, %v", ex, err)
 	}
 	for _, req := range []*controlapi.SolveRequest{
-		{Exporters: []*controlapi.Exporter{{Type: "local"}}},
+		{Exporters: []*controlapi.Exporter{{Type: "oci"}}},
 		{Exporters: []*controlapi.Exporter{{Type: "moby"}, {Type: "moby"}}},
 		{Exporters: []*controlapi.Exporter{{Type: "moby", Attrs: map[string]string{"name": "BAD NAME"}}}},
-		{ExporterDeprecated: "tar"},
+		{ExporterDeprecated: "docker"},
 	} {
-		if _, err := exportNames(req); err == nil {
+		if _, err := readExporter(req); err == nil {
 			t.Errorf("%v: accepted", req)
 		}
 	}
