@@ -56,14 +56,10 @@ func (c *control) Solve(ctx context.Context, req *controlapi.SolveRequest) (*con
 	if req.Ref == "" {
 		return nil, status.Error(codes.InvalidArgument, "a Solve needs a build reference (Ref)")
 	}
-	b := s.solveFor(req.Ref)
-	select {
-	case <-b.registered:
-		return nil, status.Errorf(codes.AlreadyExists, "build %s is already running", req.Ref)
-	default:
+	b, err := s.register(req)
+	if err != nil {
+		return nil, err
 	}
-	b.req = req
-	close(b.registered)
 	defer s.forget(b)
 	defer b.events.close()
 
@@ -104,6 +100,7 @@ func (c *control) Status(req *controlapi.StatusRequest, stream grpc.ServerStream
 		return status.Error(codes.InvalidArgument, "a Status needs a build reference (Ref)")
 	}
 	b := c.s.solveFor(req.Ref)
+	defer c.s.dropUnregistered(b)
 	return b.events.stream(stream.Context(), stream.Send)
 }
 

@@ -141,10 +141,47 @@ func (s *Server) registered(ctx context.Context, ref string) (*solve, error) {
 	case <-b.registered:
 		return b, nil
 	case <-ctx.Done():
+		s.dropUnregistered(b)
 		return nil, ctx.Err()
 	case <-t.C:
+		s.dropUnregistered(b)
 		return nil, status.Errorf(codes.NotFound, "no build %s: its Solve never arrived", ref)
 	}
+}
+
+// dropUnregistered forgets b if its Solve has not arrived (a caller that
+// waited for it gave up), so that such entries do not pile up.
+func (s *Server) dropUnregistered(b *solve) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-b.registered:
+		return
+	default:
+	}
+	if s.solves[b.ref] == b {
+		delete(s.solves, b.ref)
+	}
+}
+
+// register makes req the Solve of its reference, waking the calls that
+// wait for it; a reference has one Solve.
+func (s *Server) register(req *controlapi.SolveRequest) (*solve, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.solves[req.Ref]
+	if b == nil {
+		b = newSolve(req.Ref)
+		s.solves[req.Ref] = b
+	}
+	select {
+	case <-b.registered:
+		return nil, status.Errorf(codes.AlreadyExists, "build %s is already running", req.Ref)
+	default:
+	}
+	b.req = req
+	close(b.registered)
+	return b, nil
 }
 
 // forget drops ref once its solve is over; late Status calls within a
