@@ -3,6 +3,7 @@ package apiserver
 import (
 	"encoding/json"
 	"net/http"
+	"runtime/debug"
 
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/jsonstream"
@@ -79,6 +80,7 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request) {
 		src = remote
 	}
 	res, err := s.eng.Build(r.Context(), engine.BuildOptions{Options: opts, Source: src, Dockerfile: q.Get("dockerfile"), Stdin: r.Body})
+	debug.FreeOSMemory() // the build's buffers go back: the server idles small
 	if err != nil {
 		st.fail(err)
 		return

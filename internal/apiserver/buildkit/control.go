@@ -3,6 +3,7 @@ package buildkit
 import (
 	"context"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -62,6 +63,10 @@ func (c *control) Solve(ctx context.Context, req *controlapi.SolveRequest) (*con
 	}
 	defer s.forget(b)
 	defer b.events.close()
+	// A build's buffers (the context's transfer, the layers' tar and
+	// hashes) go back to the system once it is over: the server idles
+	// small between builds.
+	defer debug.FreeOSMemory()
 
 	ex, err := readExporter(req)
 	if err != nil {
