@@ -133,7 +133,8 @@
 // monitor's fd 3): the monitor prepares its sockets and says Ready (a
 // starter that fails before Start stops its network and closes its end;
 // the monitor then unmounts the rootfs, stops the network a killed starter
-// left, and exits); the starter attaches its streams if any and says Start
+// left, and exits); the starter attaches its streams if any (registered
+// before it goes on: package attach) and says Start
 // (with the terminal size); the monitor starts the process and says Started
 // or the error with docker's exit code (125/126/127). Attached clients
 // (run without -d, start -a, attach, wait) then get framed stdout/stderr and
