@@ -196,11 +196,11 @@ func RunExecMonitor(args []string) int {
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
 		if _, serr := os.Stat(pidFile); serr != nil { // it never ran
-			fmt.Fprintln(os.Stderr, err)
 			var ee *exec.ExitError
 			if errors.As(err, &ee) && ee.ExitCode() > 0 {
-				return ee.ExitCode()
+				return ee.ExitCode() // its own words are on stderr already
 			}
+			fmt.Fprintln(os.Stderr, err)
 			return 125
 		}
 	}
