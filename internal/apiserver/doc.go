@@ -29,6 +29,11 @@
 //     process is what docker's daemon keeps in memory too: exec instances
 //     (create, start, inspect) and attach connections waiting for their
 //     container's start;
+//   - the server is never a child subreaper (an exec -it's process is
+//     waited for by an exec monitor, a child process of its own; package
+//     container): a process orphaned below it goes to init, not to it, so
+//     its only children are the commands it starts and waits for, and no
+//     zombie accumulates however long it serves;
 //   - registry credentials arrive per request (X-Registry-Auth) and are
 //     neither logged nor stored.
 package apiserver

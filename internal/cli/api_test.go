@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"github.com/hoistproject/hoist/internal/container/proc"
 	"github.com/hoistproject/hoist/internal/registry/server/storage"
 	"github.com/hoistproject/hoist/internal/testutil"
 )
@@ -428,6 +430,48 @@ func TestAPIDockerCLIInteractive(t *testing.T) {
 	if code != 3 || !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "48") {
 		t.Fatalf("exec -it: %d %q", code, out)
 	}
+}
+
+// hoist serve is long-lived: no process orphaned under it may stay its
+// zombie. An interactive exec made it a child subreaper once (so that it
+// could wait for the exec's process), after which every orphan below it
+// was reparented to it and never reaped: here a job left behind by an
+// exec -it shell (the container shares the host's pid namespace, so the
+// job's orphaning walks up to the server's side) and a later exec -d's
+// process (orphaned by its runtime, in any container). Each is killed and
+// must end reaped or, at least, not the server's zombie.
+func TestAPIServeLeavesNoZombies(t *testing.T) {
+	s := apiSetup(t)
+	serve := s.cmd.Process.Pid
+	s.mustDocker("run", "-d", "--name", "box", "--pid", "host", "--network", "none", "busybox", "sleep", "1000")
+	out, code := s.ptySession([]string{"exec", "-it", "box", "sh"},
+		[][2]string{{"# ", "sleep 1001 & echo job:$!:$((40+2))\r"}, {":42", "exit 5\r"}})
+	m := regexp.MustCompile(`job:(\d+):42`).FindStringSubmatch(out)
+	if code != 5 || m == nil {
+		t.Fatalf("exec -it: %d %q", code, out)
+	}
+	var job int
+	fmt.Sscan(m[1], &job)
+	s.mustDocker("exec", "-d", "box", "sh", "-c", "echo $$ >/tmp/d.pid; exec sleep 1002")
+	var detached int
+	testutil.WaitFor(t, "the exec -d's pid file", func() bool {
+		out, _, _ := s.docker("", "exec", "box", "cat", "/tmp/d.pid")
+		_, err := fmt.Sscan(out, &detached)
+		return err == nil
+	})
+	for _, pid := range []int{job, detached} {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill orphan %d: %v", pid, err)
+		}
+	}
+	for _, pid := range []int{job, detached} {
+		testutil.WaitFor(t, fmt.Sprintf("orphan %d to be no zombie of hoist serve (%d)", pid, serve), func() bool {
+			return proc.Parent(pid) != serve
+		})
+	}
+	testutil.WaitFor(t, "hoist serve to have no zombie children", func() bool {
+		return len(proc.ZombieChildren(serve)) == 0
+	})
 }
 
 // The Go SDK (github.com/moby/moby/client) drives hoist serve: it

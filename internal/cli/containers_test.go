@@ -32,7 +32,7 @@ import (
 
 // TestMain lets the test binary serve as hoist's re-executed monitor.
 func TestMain(m *testing.M) {
-	if len(os.Args) >= 4 && os.Args[3] == "container-monitor" {
+	if len(os.Args) >= 4 && (os.Args[3] == "container-monitor" || os.Args[3] == engine.ExecMonitorVerb) {
 		os.Exit(Execute(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	keepHostNetwork()
@@ -270,6 +270,26 @@ func TestCLIDetachedLifecycle(t *testing.T) {
 	if _, errOut, code = ctrCLI(t, root, "", "exec", "web", "nosuch"); code != 127 || strings.Count(errOut, "executable file not found") != 1 {
 		t.Fatalf("exec not found (the runtime's words, once): %d %q", code, errOut)
 	}
+	// -d: exec returns once the process runs, which goes on alone (its
+	// output goes nowhere, as docker's: it holds no pipe of hoist's)
+	detached := make(chan string, 1)
+	go func() {
+		_, errOut, code := ctrCLI(t, root, "", "exec", "-d", "web", "sh", "-c", "echo $$ >/tmp/d.pid; exec sleep 1000")
+		detached <- fmt.Sprint(code, " ", errOut)
+	}()
+	select {
+	case res := <-detached:
+		if res != "0 " {
+			t.Fatalf("exec -d: %s", res)
+		}
+	case <-time.After(testutil.Patience):
+		t.Fatal("exec -d did not return while its process runs")
+	}
+	testutil.WaitFor(t, "the exec -d's process", func() bool {
+		out, _, _ := ctrCLI(t, root, "", "exec", "web", "sh", "-c", "kill -0 $(cat /tmp/d.pid) && echo alive")
+		return out == "alive\n"
+	})
+	ctrCLI(t, root, "", "exec", "web", "sh", "-c", "kill $(cat /tmp/d.pid)")
 	// -t: a real pty, handed over by the runtime; hoist waits for the process
 	out, _, code = ctrCLI(t, root, "", "exec", "-t", "web", "sh", "-c", "tty; exit 4")
 	if code != 4 || !strings.HasPrefix(out, "/dev/pts/") {

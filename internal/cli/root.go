@@ -116,6 +116,10 @@ func execute(ctx context.Context, e *env, args []string) int {
 	if len(args) >= 4 && args[0] == "--root" && args[2] == engine.NetworkHelperVerb {
 		return exitCode(engine.RunNetworkHelper(engine.Options{Root: args[1]}, args[3:], os.NewFile(3, "ready")), errOut)
 	}
+	// And the exec monitor, which waits for an exec -it's process.
+	if len(args) >= 3 && args[0] == "--root" && args[2] == engine.ExecMonitorVerb {
+		return engine.RunExecMonitor(args[3:])
+	}
 	root := newRootCommand(e, args)
 	setHelp(root)
 	root.SetArgs(args)

@@ -98,6 +98,19 @@
 // exited (255, as docker does when it loses track) and its mounts and
 // runtime record are removed.
 //
+// An exec (exec.go) runs "runtime exec" from the calling process: in the
+// foreground with the client's stdio, or --detach (exec -d: the process's
+// stdio is /dev/null, as docker's, and exec returns once it runs). With a
+// terminal the runtime detaches too, handing the pty over a console socket
+// and leaving the process to be reparented to a subreaper, the only one
+// that gets its exit status. That is the exec monitor: hoist re-executing
+// itself ("exec-monitor", RunExecMonitor), a child subreaper that runs the
+// runtime, reaps every child it gets until the exec's process exits, and
+// exits with its status. Exec never makes its caller a subreaper: a
+// long-lived one (hoist serve) would inherit every process orphaned below
+// it from then on, and could not reap them (a wait for any child takes the
+// status of a command it is itself waiting for).
+//
 // # Restart policies (restart.go)
 //
 // --restart (docker's four policies) is applied by the monitor itself: when
@@ -120,7 +133,8 @@
 // monitor's fd 3): the monitor prepares its sockets and says Ready (a
 // starter that fails before Start stops its network and closes its end;
 // the monitor then unmounts the rootfs, stops the network a killed starter
-// left, and exits); the starter attaches its streams if any and says Start
+// left, and exits); the starter attaches its streams if any (registered
+// before it goes on: package attach) and says Start
 // (with the terminal size); the monitor starts the process and says Started
 // or the error with docker's exit code (125/126/127). Attached clients
 // (run without -d, start -a, attach, wait) then get framed stdout/stderr and

@@ -62,16 +62,11 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 	rt := m.ociRuntime(c)
 	args := append(rt.LogArgs(f.log), "exec", "--process", f.proc, "--pid-file", f.pid)
 	// With a terminal the runtime hands the pty over a console socket, which
-	// it does only when it detaches: hoist then waits for the process itself
-	// (as a subreaper it inherits it when the runtime exits).
+	// it does only when it detaches: the exec monitor (a child process, see
+	// RunExecMonitor) then waits for the process, and exits with its status.
 	waitOwn := o.Tty && !o.Detach
 	if o.Detach || o.Tty {
 		args = append(args, "--detach")
-	}
-	if waitOwn {
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return 0, fmt.Errorf("exec with a terminal: set child subreaper: %w", err)
-		}
 	}
 	var consoleL *net.UnixListener
 	if o.Tty {
@@ -84,16 +79,33 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 		args = append(args, "--console-socket", sock)
 	}
 	args = append(args, c.ID)
-	cmd := rt.Command(context.WithoutCancel(ctx), args...)
+	var cmd interface {
+		Start() error
+		Wait() error
+	}
 	var errBuf strings.Builder
 	var procErr *runtime.ProcessStderr
-	if s != nil && !o.Tty && !o.Detach {
-		cmd.Stdin = s.Stdin
-		cmd.Stdout = s.Stdout
-		procErr = rt.NewProcessStderr(orDiscard(s.Stderr), f.started)
-		cmd.Stderr = io.MultiWriter(procErr, &limitedBuf{b: &errBuf})
+	if waitOwn {
+		mc := m.execMonitorCommand(rt, f.pid, args)
+		mc.Stderr = &limitedBuf{b: &errBuf}
+		cmd = mc
 	} else {
-		cmd.Stderr = &limitedBuf{b: &errBuf}
+		rc := rt.Command(context.WithoutCancel(ctx), args...)
+		switch {
+		case s != nil && !o.Tty && !o.Detach:
+			rc.Stdin = s.Stdin
+			rc.Stdout = s.Stdout
+			procErr = rt.NewProcessStderr(orDiscard(s.Stderr), f.started)
+			rc.Stderr = io.MultiWriter(procErr, &limitedBuf{b: &errBuf})
+		case o.Tty:
+			rc.Stderr = &limitedBuf{b: &errBuf}
+		}
+		// Detached without a terminal, the process is given the runtime's
+		// own stdio: /dev/null, as docker's exec -d's output goes nowhere.
+		// (A pipe to errBuf would be held by the process, and the runtime's
+		// Wait, which copies it to its end, last as long as the process;
+		// the runtime's errors are in its log.)
+		cmd = rc
 	}
 	if err := cmd.Start(); err != nil {
 		return 0, err
@@ -111,31 +123,93 @@ func (m *Manager) Exec(ctx context.Context, ref string, o ExecOptions, s *attach
 	if procErr != nil {
 		procErr.Done(f.started())
 	}
-	if err == nil && waitOwn {
-		pid, err := readPidFile(f.pid)
-		if err != nil {
-			return 0, fmt.Errorf("exec: %w", err)
-		}
-		code := waitChild(pid)
-		select { // the rest of its output (the pty reads EIO once it is gone)
-		case <-copied:
-		case <-time.After(2 * time.Second):
-		}
-		return code, nil
-	}
-	if err == nil {
-		return 0, nil
-	}
 	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
+	if err != nil && !errors.As(err, &ee) {
 		return 0, err
 	}
-	if !f.started() {
+	if err != nil && !f.started() {
 		se := classifyExecError(runtime.LastError(f.log, errBuf.String()), o.Cmd[0])
 		se.Shown = procErr != nil && procErr.Shows() && s.Stderr != nil
 		return 0, se
 	}
-	return ee.ExitCode(), nil
+	code := 0
+	if ee != nil {
+		code = ee.ExitCode()
+	}
+	if waitOwn {
+		if code < 0 {
+			code = 255 // the exec monitor was killed: lost track of the process
+		}
+		select { // the rest of its output (the pty reads EIO once it is gone)
+		case <-copied:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return code, nil
+}
+
+// ExecMonitorVerb is the hidden verb of the exec monitor: hoist re-executed
+// as "hoist --root ROOT exec-monitor RUNTIME RUNTIME-ROOT PID-FILE ARGS...".
+const ExecMonitorVerb = "exec-monitor"
+
+// execMonitorCommand is the exec monitor that runs the runtime with args
+// (an exec that detaches, writing its process's pid to pidFile) and waits
+// for that process.
+func (m *Manager) execMonitorCommand(rt runtime.Runtime, pidFile string, args []string) *exec.Cmd {
+	argv := append(append([]string{}, m.opts.Self[1:]...), "--root", m.root, ExecMonitorVerb, rt.Binary, rt.Root, pidFile)
+	cmd := exec.Command(m.opts.Self[0], append(argv, args...)...)
+	cmd.Env = append(os.Environ(), m.opts.SelfEnv...)
+	cmd.Dir = "/"
+	return cmd
+}
+
+// RunExecMonitor is the exec monitor, the body of the hidden exec-monitor
+// verb (args: the runtime's binary and state root, the pid file, the
+// runtime's arguments). It returns its exit code: the exec'd process's
+// docker-style status once the runtime started it, else the runtime's
+// (its errors on stderr and in its log).
+//
+// The runtime exits once it has handed the process's pty over, leaving
+// the process to be reparented: only a child subreaper gets it, and with
+// it its exit status. Being one is a property of the whole process and
+// lasts: every process orphaned below it from then on (a job the exec's
+// shell leaves in a container that shares the host's pid namespace; a
+// later exec -d's process, which its runtime leaves at once) becomes its
+// child, which it must reap. A long-lived caller of Exec (hoist serve)
+// cannot: reaping any child (wait(-1)) takes the statuses of the commands
+// it runs itself from their exec.Cmd.Wait. So Exec never makes its own
+// process a subreaper: this short-lived child is one, runs nothing else,
+// and so may reap every child it gets until the exec's process exits.
+// The orphans still alive then go to the next subreaper up or init.
+func RunExecMonitor(args []string) int {
+	if len(args) < 4 {
+		fmt.Fprintln(os.Stderr, "exec-monitor: want RUNTIME RUNTIME-ROOT PID-FILE ARGS...")
+		return 125
+	}
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "exec with a terminal: set child subreaper: %v\n", err)
+		return 125
+	}
+	rt := runtime.Runtime{Binary: args[0], Root: args[1]}
+	pidFile := args[2]
+	cmd := rt.Command(context.Background(), args[3:]...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		if _, serr := os.Stat(pidFile); serr != nil { // it never ran
+			var ee *exec.ExitError
+			if errors.As(err, &ee) && ee.ExitCode() > 0 {
+				return ee.ExitCode() // its own words are on stderr already
+			}
+			fmt.Fprintln(os.Stderr, err)
+			return 125
+		}
+	}
+	pid, err := readPidFile(pidFile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "exec: %v\n", err)
+		return 125
+	}
+	return reapUntil(pid)
 }
 
 // execTarget is the container ref names, if an exec may run in it now

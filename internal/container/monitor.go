@@ -324,10 +324,19 @@ func readPidFile(path string) (int, error) {
 // monitor, a subreaper, inherits the container's process when the runtime
 // exits; it waits for that one only, so that the commands it runs itself
 // meanwhile (health probes) keep their own exit statuses.
-func waitChild(pid int) int {
+func waitChild(pid int) int { return waitExit(pid, pid) }
+
+// reapUntil is waitChild for a subreaper that runs no command of its own
+// (the exec monitor): it reaps every child it has until pid has exited.
+func reapUntil(pid int) int { return waitExit(pid, -1) }
+
+// waitExit reaps children as wait4(which) does until pid has exited, and
+// returns pid's status.
+func waitExit(pid, which int) int {
 	for {
 		var ws unix.WaitStatus
-		if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
+		got, err := unix.Wait4(which, &ws, 0, nil)
+		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
 			}
@@ -341,6 +350,7 @@ func waitChild(pid int) int {
 			return 255 // lost track of it
 		}
 		switch {
+		case got != pid: // an orphan, reaped
 		case ws.Exited():
 			return ws.ExitStatus()
 		case ws.Signaled():

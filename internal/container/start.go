@@ -114,7 +114,12 @@ func (m *Manager) start(ctx context.Context, c *Container, o StartOptions) (int,
 	}
 	var ac *attach.Conn
 	if o.Streams != nil {
-		ac, err = attach.Dial(c.dir, o.Streams)
+		// Registered before the process starts: a container that exits
+		// at once (a fast runtime) must not exit before the monitor has
+		// taken this client, which would then lose the output and the
+		// exit code (run --rm: the container gone too, "No such
+		// container" from the fallback Wait).
+		ac, err = attach.DialRegistered(c.dir, o.Streams)
 		if err != nil {
 			return failed(fmt.Errorf("attach to %s: %w", c.ID, err))
 		}

@@ -16,6 +16,9 @@ func TestMain(m *testing.M) {
 	switch os.Getenv("HOIST_TEST_SELF") {
 	case "monitor":
 		a := os.Args[1:]
+		if a[2] == ExecMonitorVerb { // --root R exec-monitor ARGS...
+			os.Exit(RunExecMonitor(a[3:]))
+		}
 		// --root R container-monitor ID
 		mgr, err := New(a[1], Options{})
 		if err != nil {

@@ -76,6 +76,14 @@ func RunMonitor(ctx context.Context, o Options, id string, syncFile *os.File) er
 	return m.RunMonitor(ctx, id, syncFile)
 }
 
+// ExecMonitorVerb is the hidden verb of the exec monitor.
+const ExecMonitorVerb = container.ExecMonitorVerb
+
+// RunExecMonitor is the exec monitor process of an exec with a terminal
+// (hoist re-executes itself as it; package container): it returns its
+// exit code, the exec'd process's.
+func RunExecMonitor(args []string) int { return container.RunExecMonitor(args) }
+
 // SpawnMonitor starts a container monitor ahead of the container it will
 // hold (StartOptions.Monitor), so that it starts up while the container is
 // created.

@@ -10,9 +10,8 @@ import (
 
 // ProcessAlive tells whether the process pid, recorded as the owner of a
 // leftover (a temporary file or directory named <pid>-..., a lease), is
-// running. A zombie (dead, not yet reaped by its parent, which a long-lived
-// subreaper such as `hoist serve` may be) is not. It cannot tell a reused
-// pid: callers bound that by an age.
+// running. A zombie (dead, not yet reaped by its parent) is not. It cannot
+// tell a reused pid: callers bound that by an age.
 func ProcessAlive(pid int) bool {
 	if pid <= 0 {
 		return false

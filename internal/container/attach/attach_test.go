@@ -5,6 +5,10 @@ import (
 	"io"
 	"sync"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hoistproject/hoist/internal/testutil"
 )
 
 type input struct {
@@ -65,5 +69,78 @@ func TestServerClient(t *testing.T) {
 	// After the exit, a new client cannot connect (socket removed).
 	if _, err := Dial(dir, nil); err == nil {
 		t.Fatal("dial after exit succeeded")
+	}
+}
+
+// A client of DialRegistered is registered when it returns: what the
+// container writes at once, and its exit code, reach it. (With Dial the
+// monitor takes the client up later, and output sent meanwhile is lost.)
+func TestDialRegisteredGetsEverything(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := Listen(dir, &input{got: make(chan struct{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	var out bytes.Buffer
+	conn, err := DialRegistered(dir, &Streams{Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stdout([]byte("at once"))
+	srv.Exit(3, true)
+	if code, ok := conn.Stream(&Streams{Stdout: &out}); !ok || code != 3 || out.String() != "at once" {
+		t.Fatalf("stream: %d %v %q", code, ok, out.String())
+	}
+}
+
+// A monitor that exits (its container did) before it took a client up
+// closes the client's queued connection. A starter's DialRegistered then
+// fails: it never has the process started, so no exit code is lost. (A
+// Dial returned at once, and the starter's Stream found the monitor gone
+// without the code: run --rm of a fast container failed with "No such
+// container" from its fallback Wait, the container being removed.)
+func TestDialRegisteredMonitorGoneBeforeAccept(t *testing.T) {
+	dir := t.TempDir()
+	srv, err := Listen(dir, &input{got: make(chan struct{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		code   int
+		ok     bool
+		dialed error
+	}
+	done := make(chan result, 1)
+	go func() {
+		conn, err := DialRegistered(dir, nil)
+		if err != nil {
+			done <- result{dialed: err}
+			return
+		}
+		code, ok := conn.Stream(nil)
+		done <- result{code: code, ok: ok}
+	}()
+	// The client's connection is queued on the socket, not accepted (the
+	// monitor never gets to Serve); then the container exits.
+	rc, err := srv.l.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Control(func(fd uintptr) {
+		for {
+			n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(testutil.Patience.Milliseconds()))
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n == 0 {
+				t.Errorf("no connection queued on the attach socket: %v", err)
+			}
+			return
+		}
+	})
+	srv.Exit(7, true)
+	if r := <-done; r.dialed == nil && (!r.ok || r.code != 7) {
+		t.Fatalf("the client was attached but lost the exit code: %+v", r)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hoistproject/hoist/internal/container/unixsock"
 )
@@ -34,19 +35,37 @@ type Conn struct {
 	conn     *net.UnixConn
 	r        *bufio.Reader
 	detached atomic.Bool
+	// exit is the exit-code frame the monitor answered DialRegistered
+	// with (the container had exited already); Stream returns it.
+	exit []byte
 }
 
 // Detached reports whether Stream ended because the detach keys were read.
 func (a *Conn) Detached() bool { return a.detached.Load() }
 
 // Dial attaches to the monitor serving in dir, asking for the streams s
-// has (nil: none, only the exit code).
-func Dial(dir string, s *Streams) (*Conn, error) {
+// has (nil: none, only the exit code). It returns once its request is
+// sent: the monitor takes it up when it gets to it, and a container that
+// exits before then leaves the client without its code (Stream's ok is
+// false). That suits a client of a running container, whose monitor may
+// be of an older hoist that knows no more.
+func Dial(dir string, s *Streams) (*Conn, error) { return dial(dir, s, false) }
+
+// DialRegistered is Dial that returns only once the monitor has
+// registered the client (or answered with the exit code of a container
+// that has exited), so that everything the container writes from then on,
+// and its exit code, reach it: a starter attaches so before it has the
+// process started, whose output and exit (a fast one may exit at once)
+// would otherwise race the monitor's taking of the client.
+func DialRegistered(dir string, s *Streams) (*Conn, error) { return dial(dir, s, true) }
+
+func dial(dir string, s *Streams, registered bool) (*Conn, error) {
 	conn, err := unixsock.Dial(dir, SocketName)
 	if err != nil {
 		return nil, err
 	}
-	h := Header{Stdin: s != nil && s.Stdin != nil, Stdout: s != nil && s.Stdout != nil, Stderr: s != nil && s.Stderr != nil}
+	h := Header{Stdin: s != nil && s.Stdin != nil, Stdout: s != nil && s.Stdout != nil, Stderr: s != nil && s.Stderr != nil,
+		Registered: registered}
 	if s != nil {
 		h.Height, h.Width = s.Height, s.Width
 	}
@@ -55,7 +74,24 @@ func Dial(dir string, s *Streams) (*Conn, error) {
 		conn.Close()
 		return nil, err
 	}
-	return &Conn{conn: conn, r: bufio.NewReader(conn)}, nil
+	a := &Conn{conn: conn, r: bufio.NewReader(conn)}
+	if !registered {
+		return a, nil
+	}
+	conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	typ, p, err := ReadFrame(a.r)
+	conn.SetReadDeadline(time.Time{})
+	switch {
+	case err != nil:
+		conn.Close()
+		return nil, fmt.Errorf("the monitor did not take the attach: %w", err)
+	case typ == FrameExit:
+		a.exit = p
+	case typ != FrameAttached:
+		conn.Close()
+		return nil, fmt.Errorf("the monitor answered the attach with frame %d", typ)
+	}
+	return a, nil
 }
 
 // Close detaches.
@@ -66,6 +102,10 @@ func (a *Conn) Close() error { return a.conn.Close() }
 // connection.
 func (a *Conn) Stream(s *Streams) (code int, ok bool) {
 	defer a.conn.Close()
+	if a.exit != nil {
+		n, _ := strconv.Atoi(string(a.exit))
+		return n, true
+	}
 	var wmu sync.Mutex
 	send := func(typ byte, p []byte) error {
 		wmu.Lock()

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"time"
 )
 
 // SocketName is the monitor's attach socket in the container's directory.
@@ -20,14 +21,22 @@ const (
 	FrameExit       = 3 // monitor -> client: decimal exit code; last frame
 	FrameStdinClose = 5 // client -> monitor: stdin reached EOF
 	FrameResize     = 6 // client -> monitor: "HEIGHT WIDTH"
+	// FrameAttached (monitor -> client, first, when the Header asked for
+	// it): the client is registered; all output from now on reaches it.
+	FrameAttached = 7
 )
 
 // Header is the client's first message, one JSON line: the streams it
-// wants and its terminal size.
+// wants, its terminal size, and whether it waits for FrameAttached
+// (DialRegistered).
 type Header struct {
 	Stdin, Stdout, Stderr bool
 	Height, Width         uint16
+	Registered            bool `json:",omitempty"`
 }
+
+// handshakeTimeout bounds each side's wait for the other's first message.
+const handshakeTimeout = 10 * time.Second
 
 // WriteFrame writes one frame.
 func WriteFrame(w io.Writer, typ byte, p []byte) error {

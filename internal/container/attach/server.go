@@ -44,6 +44,11 @@ type client struct {
 func (cl *client) send(typ byte, p []byte) error {
 	cl.wmu.Lock()
 	defer cl.wmu.Unlock()
+	return cl.write(typ, p)
+}
+
+// write is send with cl.wmu held.
+func (cl *client) write(typ byte, p []byte) error {
 	cl.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	return WriteFrame(cl.conn, typ, p)
 }
@@ -70,7 +75,7 @@ func (s *Server) Serve() {
 
 func (s *Server) handle(conn net.Conn) {
 	r := bufio.NewReader(conn)
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	conn.SetReadDeadline(time.Now().Add(handshakeTimeout))
 	line, err := r.ReadBytes('\n')
 	conn.SetReadDeadline(time.Time{})
 	var h Header
@@ -87,8 +92,19 @@ func (s *Server) handle(conn net.Conn) {
 		conn.Close()
 		return
 	}
+	if h.Registered {
+		cl.wmu.Lock() // until the answer is out: no output goes before it
+	}
 	s.clients[cl] = struct{}{}
 	s.mu.Unlock()
+	if h.Registered {
+		err := cl.write(FrameAttached, nil)
+		cl.wmu.Unlock()
+		if err != nil {
+			s.drop(cl)
+			return
+		}
+	}
 	if h.Height > 0 {
 		s.in.Resize(h.Height, h.Width)
 	}
