@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/moby/moby/api/types/jsonstream"
@@ -14,14 +15,23 @@ import (
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
-// boolValue is docker's boolean query parameter: absent, "", "0", "no",
-// "false" and "none" are false.
+// boolValue is docker's boolean query parameter: absent, and "", "0",
+// "no", "false" and "none" in any case and spacing are false (docker-py
+// sends Python's False as "False").
 func boolValue(r *http.Request, k string) bool {
-	switch r.URL.Query().Get(k) {
+	switch strings.ToLower(strings.TrimSpace(r.URL.Query().Get(k))) {
 	case "", "0", "no", "false", "none":
 		return false
 	}
 	return true
+}
+
+// boolValueOr is boolValue, def when the parameter is absent.
+func boolValueOr(r *http.Request, k string, def bool) bool {
+	if !r.URL.Query().Has(k) {
+		return def
+	}
+	return boolValue(r, k)
 }
 
 // intValue is an integer query parameter (def when absent).
