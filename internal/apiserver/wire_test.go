@@ -1,8 +1,13 @@
 package apiserver
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/moby/moby/api/types/jsonstream"
+
+	"github.com/hoistproject/hoist/internal/engine"
 )
 
 // Docker's boolean query parameters: docker-py sends Python's booleans
@@ -18,5 +23,22 @@ func TestBoolValue(t *testing.T) {
 		if got := boolValueOr(httptest.NewRequest("GET", "/"+q, nil), "x", true); got != want {
 			t.Errorf("boolValueOr(%q, true) = %v", q, got)
 		}
+	}
+}
+
+// A stream's error is in errorDetail and in the older "error" field, as
+// dockerd writes it: docker-py's image build looks for "error" alone
+// (a failed build was an image-less BuildError of no message once). A
+// RUN's exit code is errorDetail's code, which docker's CLI exits with.
+func TestJSONStreamError(t *testing.T) {
+	rec := httptest.NewRecorder()
+	st := newJSONStream(rec)
+	st.send(jsonstream.Message{Stream: "Step 1/2\n"})
+	st.fail(fmt.Errorf("Dockerfile:2: RUN: %w", &engine.BuildRunError{Command: "/bin/sh -c exit 4", ExitCode: 4}))
+	want := `{"stream":"Step 1/2\n"}
+{"errorDetail":{"code":4,"message":"Dockerfile:2: RUN: The command '/bin/sh -c exit 4' returned a non-zero code: 4"},"error":"Dockerfile:2: RUN: The command '/bin/sh -c exit 4' returned a non-zero code: 4"}
+`
+	if rec.Code != 200 || rec.Body.String() != want {
+		t.Fatalf("%d %s", rec.Code, rec.Body.String())
 	}
 }
