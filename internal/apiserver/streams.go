@@ -151,6 +151,11 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	if stdin {
 		st.DetachKeys = keys
 	}
+	if !boolValue(r, "stream") { // the logs alone
+		h.answer(r, c.Config.Tty)
+		s.attachLogs(ctx, c.ID, st)
+		return
+	}
 	p := &pendingAttach{streams: st, resize: make(chan [2]uint16, 4), done: make(chan struct{})}
 	st.Resize = p.resize
 	s.attachMu.Lock()
@@ -169,12 +174,29 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		}
 		s.attachMu.Unlock()
 	}()
+	if boolValue(r, "logs") {
+		s.attachLogs(ctx, c.ID, st)
+	}
 	if c.State.Running() {
 		s.takeAttach(c.ID)
 		s.eng.Attach(context.WithoutCancel(ctx), c.ID, engine.StartOptions{Streams: st})
 		return
 	}
 	<-p.done // a start takes it and streams until the container ends
+}
+
+// attachLogs writes what container id wrote so far to an attached
+// client's streams, as dockerd's attach with logs=1 does before its live
+// output (docker-py's attach(logs=True) waits for it).
+func (s *Server) attachLogs(ctx context.Context, id string, st *attach.Streams) {
+	stdout, stderr := st.Stdout, st.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	s.eng.Logs(ctx, id, engine.LogOptions{Tail: -1}, stdout, stderr)
 }
 
 // takeAttach is the attach waiting for container id (nil: none), now
