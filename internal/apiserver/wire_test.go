@@ -2,8 +2,12 @@ package apiserver
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/moby/moby/api/types/jsonstream"
 
@@ -40,5 +44,47 @@ func TestJSONStreamError(t *testing.T) {
 `
 	if rec.Code != 200 || rec.Body.String() != want {
 		t.Fatalf("%d %s", rec.Code, rec.Body.String())
+	}
+}
+
+// unread sees a unix socket's written bytes until its peer has read them
+// all: what awaitRead waits on before a hijacked stream's output.
+func TestUnread(t *testing.T) {
+	dir := t.TempDir()
+	l, err := net.Listen("unix", filepath.Join(dir, "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	client, err := net.Dial("unix", filepath.Join(dir, "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	if q, err := unread(server); err != nil || q {
+		t.Fatalf("nothing written: %v %v", q, err)
+	}
+	head := "HTTP/1.1 101 UPGRADED\r\n\r\n"
+	io.WriteString(server, head)
+	if q, err := unread(server); err != nil || !q {
+		t.Fatalf("the head unread: %v %v", q, err)
+	}
+	buf := make([]byte, len(head)-1)
+	io.ReadFull(client, buf)
+	if q, err := unread(server); err != nil || !q {
+		t.Fatalf("a byte of the head unread: %v %v", q, err)
+	}
+	io.ReadFull(client, buf[:1])
+	if q, err := unread(server); err != nil || q {
+		t.Fatalf("the head read: %v %v", q, err)
+	}
+	awaitRead(server, time.Minute) // returns at once: all was read
+	if q, _ := unread(&net.TCPConn{}); q {
+		t.Fatal("a TCP connection: unread")
 	}
 }
