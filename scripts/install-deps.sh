@@ -7,8 +7,10 @@
 #   (newuidmap/newgidmap for rootless hoist), fuse-overlayfs fuse3 (rootless
 #   overlay where the kernel's cannot be mounted in a user namespace), xz-utils
 #   zstd bzip2 (archive formats), debootstrap (debian fixture), python3-seccomp
-#   (libseccomp itself, which the seccomp compiler is checked against), wrk hyperfine
-#   (benchmarks); versitygw from the Go module proxy (S3 server for tests).
+#   (libseccomp itself, which the seccomp compiler is checked against),
+#   python3-docker (docker-py, the Python SDK the API server is driven with),
+#   wrk hyperfine (benchmarks); versitygw from the Go module proxy (S3 server
+#   for tests).
 #
 # With --runtime only what hoist itself needs at run time and the demo
 # uses (make demo): runc crun slirp4netns uidmap fuse-overlayfs fuse3
@@ -16,7 +18,7 @@
 set -euo pipefail
 runtime_pkgs=(runc crun slirp4netns uidmap fuse-overlayfs fuse3 busybox-static curl)
 pkgs=("${runtime_pkgs[@]}" skopeo umoci apache2-utils docker-registry xz-utils zstd bzip2
-	debootstrap docker.io podman buildah wrk hyperfine python3-seccomp)
+	debootstrap docker.io podman buildah wrk hyperfine python3-seccomp python3-docker)
 runtime_only=
 if [ "${1:-}" = --runtime ]; then
 	runtime_only=1

@@ -523,7 +523,7 @@ func (s *Server) containerStats(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	stream := r.URL.Query().Get("stream") == "" || boolValue(r, "stream")
+	stream := boolValueOr(r, "stream", true)
 	if boolValue(r, "one-shot") {
 		stream = false
 	}

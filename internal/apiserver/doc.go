@@ -10,7 +10,12 @@
 // version X is too new" refusal); errors as {"message": ...} with docker's
 // status codes, mapped from hoist's error kinds in one place (errors.go);
 // hijacked connections (attach, exec start) with raw streams for a TTY and
-// docker's multiplexed frames otherwise; and the listeners (unix socket
+// docker's multiplexed frames otherwise, their output held until a client
+// on a unix socket has read the answer's head (docker-py reads the stream
+// from the socket itself, past its HTTP parser's buffer); boolean query
+// parameters read as dockerd reads them (docker-py's "False" is false);
+// streamed JSON errors in errorDetail and in the older "error" field
+// (docker-py and dockerode look there); and the listeners (unix socket
 // 0660 root:docker, or root:hoist; TCP on loopback, or anywhere with
 // mutual TLS; systemd's sockets). JSON bodies are bounded (maxJSONBody,
 // 8 MiB: dockerd has no bound); build, load and import bodies are streams

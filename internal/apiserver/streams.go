@@ -16,6 +16,7 @@ import (
 
 	"github.com/moby/moby/api/types"
 	"github.com/moby/moby/api/types/container"
+	"golang.org/x/sys/unix"
 
 	"github.com/hoistproject/hoist/internal/container/attach"
 	"github.com/hoistproject/hoist/internal/engine"
@@ -65,7 +66,8 @@ func hijack(w http.ResponseWriter) (*hijacked, error) {
 }
 
 // answer answers as dockerd: 101 UPGRADED when the client asked to
-// upgrade, else 200 OK, with the stream's media type.
+// upgrade, else 200 OK, with the stream's media type. It returns once the
+// client has read the answer (awaitRead).
 func (h *hijacked) answer(r *http.Request, tty bool) {
 	ct := types.MediaTypeMultiplexedStream
 	if tty {
@@ -76,6 +78,41 @@ func (h *hijacked) answer(r *http.Request, tty bool) {
 	} else {
 		fmt.Fprintf(h.conn, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n\r\n", ct)
 	}
+	awaitRead(h.conn, time.Second)
+}
+
+// awaitRead waits, at most max, until the client at the other end of a
+// unix socket has read all that was written to it (the socket's send
+// queue is empty). docker-py reads a hijacked stream from the socket
+// itself, past its HTTP parser's buffer: output sent right behind the
+// answer's head lands in that buffer and is lost to it (an attach with
+// logs=1 never saw the replayed logs). dockerd's head and output are as
+// close in principle; its slower start hides the race.
+func awaitRead(conn net.Conn, max time.Duration) {
+	for deadline := time.Now().Add(max); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if queued, err := unread(conn); err != nil || !queued {
+			return
+		}
+	}
+}
+
+// unread tells whether the peer of a unix socket has not read all that
+// was written to it yet (SIOCOUTQ: the send queue's size); false for
+// other connections.
+func unread(conn net.Conn) (bool, error) {
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return false, nil
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return false, err
+	}
+	n := 0
+	if cerr := rc.Control(func(fd uintptr) { n, err = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) }); cerr != nil {
+		return false, cerr
+	}
+	return n > 0, err
 }
 
 // streams are an attached client's ends on its hijacked connection.
@@ -151,6 +188,11 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 	if stdin {
 		st.DetachKeys = keys
 	}
+	if !boolValue(r, "stream") { // the logs alone
+		h.answer(r, c.Config.Tty)
+		s.attachLogs(ctx, c.ID, st)
+		return
+	}
 	p := &pendingAttach{streams: st, resize: make(chan [2]uint16, 4), done: make(chan struct{})}
 	st.Resize = p.resize
 	s.attachMu.Lock()
@@ -169,12 +211,29 @@ func (s *Server) containerAttach(w http.ResponseWriter, r *http.Request) {
 		}
 		s.attachMu.Unlock()
 	}()
+	if boolValue(r, "logs") {
+		s.attachLogs(ctx, c.ID, st)
+	}
 	if c.State.Running() {
 		s.takeAttach(c.ID)
 		s.eng.Attach(context.WithoutCancel(ctx), c.ID, engine.StartOptions{Streams: st})
 		return
 	}
 	<-p.done // a start takes it and streams until the container ends
+}
+
+// attachLogs writes what container id wrote so far to an attached
+// client's streams, as dockerd's attach with logs=1 does before its live
+// output (docker-py's attach(logs=True) waits for it).
+func (s *Server) attachLogs(ctx context.Context, id string, st *attach.Streams) {
+	stdout, stderr := st.Stdout, st.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	s.eng.Logs(ctx, id, engine.LogOptions{Tail: -1}, stdout, stderr)
 }
 
 // takeAttach is the attach waiting for container id (nil: none), now

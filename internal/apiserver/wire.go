@@ -3,25 +3,37 @@ package apiserver
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/moby/moby/api/types/jsonstream"
 
+	"github.com/hoistproject/hoist/internal/engine"
 	"github.com/hoistproject/hoist/internal/errdefs"
 )
 
-// boolValue is docker's boolean query parameter: absent, "", "0", "no",
-// "false" and "none" are false.
+// boolValue is docker's boolean query parameter: absent, and "", "0",
+// "no", "false" and "none" in any case and spacing are false (docker-py
+// sends Python's False as "False").
 func boolValue(r *http.Request, k string) bool {
-	switch r.URL.Query().Get(k) {
+	switch strings.ToLower(strings.TrimSpace(r.URL.Query().Get(k))) {
 	case "", "0", "no", "false", "none":
 		return false
 	}
 	return true
+}
+
+// boolValueOr is boolValue, def when the parameter is absent.
+func boolValueOr(r *http.Request, k string, def bool) bool {
+	if !r.URL.Query().Has(k) {
+		return def
+	}
+	return boolValue(r, k)
 }
 
 // intValue is an integer query parameter (def when absent).
@@ -104,15 +116,26 @@ func (s *jsonStream) hold(m jsonstream.Message) {
 	s.held = append(s.held, m)
 }
 
+// streamMessage is a stream message as dockerd writes it: an error is
+// also in the deprecated "error" field, the one docker-py and other older
+// clients look for (the module's Message has only errorDetail).
+type streamMessage struct {
+	jsonstream.Message
+	ErrorMessage string `json:"error,omitempty"`
+}
+
 func (s *jsonStream) send(m jsonstream.Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.start()
-	for _, h := range s.held {
-		s.enc.Encode(h)
+	for _, h := range append(s.held, m) {
+		sm := streamMessage{Message: h}
+		if h.Error != nil {
+			sm.ErrorMessage = h.Error.Message
+		}
+		s.enc.Encode(sm)
 	}
 	s.held = nil
-	s.enc.Encode(m)
 	if f, ok := s.w.(http.Flusher); ok {
 		f.Flush()
 	}
@@ -128,7 +151,12 @@ func (s *jsonStream) fail(err error) {
 		writeError(s.w, err)
 		return
 	}
-	s.send(jsonstream.Message{Error: &jsonstream.Error{Message: err.Error()}})
+	je := &jsonstream.Error{Message: err.Error()}
+	var re *engine.BuildRunError
+	if errors.As(err, &re) {
+		je.Code = re.ExitCode // docker's client exits with it
+	}
+	s.send(jsonstream.Message{Error: je})
 }
 
 // Write sends p as a stream message (a build's output).

@@ -104,6 +104,31 @@ func TestAPINetworks(t *testing.T) {
 	}
 }
 
+// lockTestCache is the directory of the tools tests keep in the user's
+// cache (hoist-test), locked for name until unlock: one build of a tool
+// at a time (parallel test binaries). It skips the test when there is no
+// cache directory.
+func lockTestCache(t *testing.T, name string) (dir string, unlock func()) {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Skipf("%s: no cache directory: %v", name, err)
+	}
+	dir = filepath.Join(cache, "hoist-test")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		lock.Close()
+		t.Fatal(err)
+	}
+	return dir, func() { lock.Close() }
+}
+
 // composePlugin is docker compose v5.6.0 built from the Go module proxy
 // (or the module cache) once and kept in the user's cache directory; it
 // skips the test when it cannot be built (offline, no go command).
@@ -124,31 +149,13 @@ func buildxPlugin(t *testing.T) string {
 // built (offline, no go command).
 func goPlugin(t *testing.T, name, module, version, pkg, ldflags string) string {
 	t.Helper()
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Skipf("%s: no cache directory: %v", name, err)
-	}
-	dir := filepath.Join(cache, "hoist-test")
-	bin := filepath.Join(dir, name+"-"+version)
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skipf("%s is built from source: no go command", name)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// One build at a time (parallel test binaries).
-	lock, err := os.OpenFile(filepath.Join(dir, name+".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
+	dir, unlock := lockTestCache(t, name)
+	defer unlock()
+	bin := filepath.Join(dir, name+"-"+version)
 	if _, err := os.Stat(bin); err == nil {
 		return bin
 	}

@@ -323,6 +323,13 @@ func TestAPIDockerCLIBuildSaveLoad(t *testing.T) {
 	if code == 0 || errOut == "" {
 		t.Fatalf("build with a missing Dockerfile: %d %q", code, errOut)
 	}
+	// A failing RUN: its exit code is the error message's, which docker's
+	// CLI exits with.
+	os.WriteFile(filepath.Join(dir, "Dockerfile.bad"), []byte("FROM busybox\nRUN exit 4\n"), 0o644)
+	_, errOut, code = s.docker("", "build", "-f", filepath.Join(dir, "Dockerfile.bad"), dir)
+	if code != 4 || !strings.Contains(errOut, "returned a non-zero code: 4") {
+		t.Fatalf("build with a failing RUN: %d %q", code, errOut)
+	}
 	tarPath := filepath.Join(t.TempDir(), "img.tar")
 	s.mustDocker("save", "-o", tarPath, "built:1")
 	s.mustDocker("rmi", "built:1")
