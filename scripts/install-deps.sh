@@ -9,6 +9,7 @@
 #   zstd bzip2 (archive formats), debootstrap (debian fixture), python3-seccomp
 #   (libseccomp itself, which the seccomp compiler is checked against),
 #   python3-docker (docker-py, the Python SDK the API server is driven with),
+#   nodejs npm when no npm is installed (dockerode, the Node SDK, from npm),
 #   wrk hyperfine (benchmarks); versitygw from the Go module proxy (S3 server
 #   for tests).
 #
@@ -19,6 +20,9 @@ set -euo pipefail
 runtime_pkgs=(runc crun slirp4netns uidmap fuse-overlayfs fuse3 busybox-static curl)
 pkgs=("${runtime_pkgs[@]}" skopeo umoci apache2-utils docker-registry xz-utils zstd bzip2
 	debootstrap docker.io podman buildah wrk hyperfine python3-seccomp python3-docker)
+# The Node SDK test's npm: Debian's, unless a node with npm is installed
+# (a nodesource nodejs ships its own and conflicts with Debian's npm).
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 runtime_only=
 if [ "${1:-}" = --runtime ]; then
 	runtime_only=1
