@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -57,7 +58,12 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, req *request) {
 		// ServeContent handles Range/If-Range and copies the body with
 		// io.CopyN, which ends in w's ReadFrom: on a filesystem f is the
 		// bare *os.File, which the connection's ReadFrom sends with
-		// sendfile(2) (respWriter.ReadFrom delegates; TestBlobGetIsSendfile).
+		// sendfile(2) (respWriter.ReadFrom delegates; TestBlobGetIsSendfile);
+		// an S3 reader copies through its WriteRangeTo (several ranged
+		// GETs at once).
+		if rw, ok := f.(storage.RangeWriter); ok {
+			w = rangeBody{w, rw}
+		}
 		http.ServeContent(w, r, "", time.Time{}, f)
 	case http.MethodDelete:
 		if err := s.store.UnlinkBlob(r.Context(), req.name, d); err != nil {
@@ -79,6 +85,25 @@ func blobHeaders(h http.Header, d digest.Digest) {
 	h.Set("Cache-Control", "max-age=31536000")
 	h.Set("Accept-Ranges", "bytes")
 }
+
+// rangeBody hands ServeContent's copy of a blob (io.CopyN: a ReadFrom of
+// an *io.LimitedReader of the blob) to the blob reader's WriteRangeTo;
+// anything else (a multipart/byteranges body) is copied as usual.
+type rangeBody struct {
+	http.ResponseWriter
+	blob storage.RangeWriter
+}
+
+func (b rangeBody) ReadFrom(src io.Reader) (int64, error) {
+	if lr, ok := src.(*io.LimitedReader); ok && any(lr.R) == any(b.blob) {
+		n, err := b.blob.WriteRangeTo(b.ResponseWriter, lr.N)
+		lr.N -= n
+		return n, err
+	}
+	return io.Copy(b.ResponseWriter, src)
+}
+
+func (b rangeBody) Unwrap() http.ResponseWriter { return b.ResponseWriter }
 
 // proxyBlob makes a pull-through cache hold blob d of repo before it is
 // served, fetching it from the upstream (a HEAD for a blob not cached yet

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -314,5 +317,130 @@ func TestS3ConcurrentChunksOnOneSession(t *testing.T) {
 	}
 	if ents, err := d.List(ctx, "uploads"); err != nil || len(ents) != 0 {
 		t.Fatalf("session objects left: %v %v", err, ents)
+	}
+}
+
+// writeHook is a writer that calls before on each Write and then keeps
+// the bytes, or fails the Write with err.
+type writeHook struct {
+	bytes.Buffer
+	before func(n int)
+	err    error
+	writes int
+}
+
+func (w *writeHook) Write(p []byte) (int, error) {
+	w.writes++
+	if w.before != nil {
+		w.before(w.writes)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestS3RangeWriter: WriteRangeTo of the S3 reader (the server's blob
+// GET) copies exactly the bytes asked for, at odd offsets and sizes: a
+// range of a part or less (one GET), of many parts (ranged GETs in
+// flight, written in order), running past the end (cut there), with too
+// few part buffers left (one GET); the reader's offset advances by what
+// was written. A part that fails (the object vanished) and a client that
+// stops taking bytes end the copy with the error after whole parts in
+// order, and every part buffer is given back.
+func TestS3RangeWriter(t *testing.T) {
+	srv := s3test.Start(t)
+	f := &fixture{t: t, sz: map[digest.Digest]int{}, srv: srv, bucket: srv.Bucket(t)}
+	s := f.replica()
+	drv := s.Driver().(*s3Driver)
+	drv.reads = newPartReads(1000, 3, 5)
+	ctx := context.Background()
+	data := make([]byte, 10007)
+	rand.Read(data)
+	d := digest.FromBytes(data)
+	if _, err := s.PutBlob(ctx, "r", bytes.NewReader(data), int64(len(data)), d); err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(data))
+	check := func(name string, off, n int64) {
+		t.Helper()
+		r, err := s.OpenBlob(ctx, "r", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if _, err := r.Seek(off, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		got, err := r.(RangeWriter).WriteRangeTo(&buf, n)
+		want := data[off:min(off+n, size)]
+		if err != nil || got != int64(len(want)) || !bytes.Equal(buf.Bytes(), want) {
+			t.Fatalf("%s: %d bytes at %d: wrote %d (%d), want %d: %v", name, n, off, got, buf.Len(), len(want), err)
+		}
+		if pos, _ := r.Seek(0, io.SeekCurrent); pos != off+got {
+			t.Fatalf("%s: offset %d after the copy, want %d", name, pos, off+got)
+		}
+		if len(drv.reads.tokens) != 0 {
+			t.Fatalf("%s: %d part buffers not given back", name, len(drv.reads.tokens))
+		}
+	}
+	for _, c := range []struct{ off, n int64 }{
+		{0, size}, {0, 1000}, {0, 1001}, {1, 2999}, {999, 5002}, {7, 1 << 40}, {size - 1, 1}, {size, 5}, {3000, 3000},
+	} {
+		check("free buffers", c.off, c.n)
+	}
+	// All but one buffer taken by other reads: one GET.
+	for range cap(drv.reads.tokens) - 1 {
+		drv.reads.tokens <- struct{}{}
+	}
+	r, err := s.OpenBlob(ctx, "r", d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if n, err := r.(RangeWriter).WriteRangeTo(&buf, size); err != nil || n != size || !bytes.Equal(buf.Bytes(), data) {
+		t.Fatalf("one GET: %d bytes: %v", n, err)
+	}
+	r.Close()
+	for range cap(drv.reads.tokens) - 1 {
+		<-drv.reads.tokens
+	}
+
+	// The client stops taking bytes at the second part.
+	stop := errors.New("client gone")
+	r, _ = s.OpenBlob(ctx, "r", d)
+	var w *writeHook
+	w = &writeHook{before: func(i int) {
+		if i == 2 {
+			w.err = stop
+		}
+	}}
+	if n, err := r.(RangeWriter).WriteRangeTo(w, size); !errors.Is(err, stop) || n != 1000 || !bytes.Equal(w.Bytes(), data[:1000]) {
+		t.Fatalf("client gone: %d bytes: %v", n, err)
+	}
+	r.Close()
+	if len(drv.reads.tokens) != 0 {
+		t.Fatalf("client gone: %d part buffers not given back", len(drv.reads.tokens))
+	}
+
+	// The object vanishes while the first part is written: the parts
+	// started after it fail.
+	obj := filepath.Join(srv.Dir, f.bucket, "reg", "blobs", "sha256", d.Encoded())
+	r, _ = s.OpenBlob(ctx, "r", d)
+	w = &writeHook{before: func(i int) {
+		if i == 1 {
+			if err := os.Remove(obj); err != nil {
+				t.Error(err)
+			}
+		}
+	}}
+	n, err := r.(RangeWriter).WriteRangeTo(w, size)
+	if err == nil || n >= size || n%1000 != 0 || !bytes.Equal(w.Bytes(), data[:n]) {
+		t.Fatalf("vanished object: %d bytes: %v", n, err)
+	}
+	r.Close()
+	if len(drv.reads.tokens) != 0 {
+		t.Fatalf("vanished object: %d part buffers not given back", len(drv.reads.tokens))
 	}
 }
