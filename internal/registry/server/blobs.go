@@ -3,7 +3,9 @@ package server
 import (
 	"io"
 	"net/http"
+	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hoistproject/hoist/internal/errdefs"
@@ -58,11 +60,10 @@ func (s *Server) blob(w http.ResponseWriter, r *http.Request, req *request) {
 		// ServeContent handles Range/If-Range and copies the body with
 		// io.CopyN, which ends in w's ReadFrom: on a filesystem f is the
 		// bare *os.File, which the connection's ReadFrom sends with
-		// sendfile(2) (respWriter.ReadFrom delegates; TestBlobGetIsSendfile);
-		// an S3 reader copies through its WriteRangeTo (several ranged
-		// GETs at once).
-		if rw, ok := f.(storage.RangeWriter); ok {
-			w = rangeBody{w, rw}
+		// sendfile(2) (respWriter.ReadFrom delegates; TestBlobGetIsSendfile).
+		// Other readers (S3) are copied in large pieces (bigCopy).
+		if _, ok := f.(*os.File); !ok {
+			w = bigCopy{w}
 		}
 		http.ServeContent(w, r, "", time.Time{}, f)
 	case http.MethodDelete:
@@ -86,24 +87,23 @@ func blobHeaders(h http.Header, d digest.Digest) {
 	h.Set("Accept-Ranges", "bytes")
 }
 
-// rangeBody hands ServeContent's copy of a blob (io.CopyN: a ReadFrom of
-// an *io.LimitedReader of the blob) to the blob reader's WriteRangeTo;
-// anything else (a multipart/byteranges body) is copied as usual.
-type rangeBody struct {
-	http.ResponseWriter
-	blob storage.RangeWriter
+// bigCopyBufs are bigCopy's buffers.
+var bigCopyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// bigCopy copies a blob body that cannot be sent with sendfile (an S3
+// reader) through a 1 MiB buffer. net/http's own copy (the connection's
+// ReadFrom) reads and writes 32 KiB at a time: serving a 101 MB blob from
+// versitygw took hoist 2.3 times the CPU and 1.5 times the time.
+type bigCopy struct{ http.ResponseWriter }
+
+func (b bigCopy) ReadFrom(src io.Reader) (int64, error) {
+	buf := bigCopyBufs.Get().(*[]byte)
+	defer bigCopyBufs.Put(buf)
+	// Only the Writer: CopyBuffer would hand src to a ReadFrom.
+	return io.CopyBuffer(struct{ io.Writer }{b.ResponseWriter}, src, *buf)
 }
 
-func (b rangeBody) ReadFrom(src io.Reader) (int64, error) {
-	if lr, ok := src.(*io.LimitedReader); ok && any(lr.R) == any(b.blob) {
-		n, err := b.blob.WriteRangeTo(b.ResponseWriter, lr.N)
-		lr.N -= n
-		return n, err
-	}
-	return io.Copy(b.ResponseWriter, src)
-}
-
-func (b rangeBody) Unwrap() http.ResponseWriter { return b.ResponseWriter }
+func (b bigCopy) Unwrap() http.ResponseWriter { return b.ResponseWriter }
 
 // proxyBlob makes a pull-through cache hold blob d of repo before it is
 // served, fetching it from the upstream (a HEAD for a blob not cached yet

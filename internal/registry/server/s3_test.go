@@ -249,11 +249,11 @@ func TestS3Redirect(t *testing.T) {
 	}
 }
 
-// TestS3BlobGetRanges: a blob of several S3 read parts (fetched by
-// concurrent ranged GETs) is served byte for byte: whole, from an offset
-// to the end, a range across part boundaries, a range within one part,
-// several ranges (multipart/byteranges), and If-Range; HEAD and GET carry
-// the blob headers.
+// TestS3BlobGetRanges: a 21 MB blob on S3 is served byte for byte:
+// whole, from an offset to the end, a range across 8 MiB boundaries, a
+// small range, a suffix, several ranges (multipart/byteranges), and
+// If-Range; HEAD and GET carry the blob headers; the body is copied by
+// bigCopy.
 func TestS3BlobGetRanges(t *testing.T) {
 	_, _, regs := s3Replicas(t, 1)
 	r := regs[0]
@@ -297,5 +297,12 @@ func TestS3BlobGetRanges(t *testing.T) {
 	resp = r.do("GET", path, nil, "Range", "bytes=5-", "If-Range", `"sha256:other"`)
 	if got := r.expect(resp, http.StatusOK, ""); !bytes.Equal(got, data) {
 		t.Fatalf("If-Range: %d bytes", len(got))
+	}
+	// The body is copied by bigCopy (1 MiB pieces), not handed to the
+	// connection's ReadFrom (32 KiB pieces when it is not a file).
+	rec := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+	New(r.store).ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), data) || len(rec.srcs) != 0 {
+		t.Fatalf("GET through a ReaderFrom: %d, %d bytes, %d ReadFrom calls", rec.Code, rec.Body.Len(), len(rec.srcs))
 	}
 }

@@ -41,7 +41,6 @@ type s3Driver struct {
 	bucket string
 	prefix string // rootdirectory without leading "/", with trailing "/" ("" for none)
 	chunk  int64
-	reads  *partReads // how large blob reads are split into ranged GETs (s3read.go)
 }
 
 // OpenS3 opens the registry storage in an S3 bucket. It checks that the
@@ -66,7 +65,7 @@ func newS3Driver(ctx context.Context, cfg S3Config) (*s3Driver, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &s3Driver{cfg: cfg, c: c, bucket: cfg.Bucket, chunk: cfg.ChunkSize, reads: newPartReads(s3PartSize, s3PartsAhead, s3PartBudget)}
+	d := &s3Driver{cfg: cfg, c: c, bucket: cfg.Bucket, chunk: cfg.ChunkSize}
 	if p := strings.Trim(cfg.RootDirectory, "/"); p != "" {
 		d.prefix = p + "/"
 	}
@@ -447,6 +446,92 @@ func fillParts(ctx context.Context, chunk int64, buf *[]byte, p []byte, upload f
 			}
 			*buf = (*buf)[:0]
 		}
+	}
+	return nil
+}
+
+// s3Reader reads a blob with ranged GETs: Read streams from the current
+// offset (one GET until the next Seek), ReadAt fetches its range.
+type s3Reader struct {
+	d       *s3Driver
+	ctx     context.Context
+	key     string
+	size    int64
+	pos     int64
+	body    io.ReadCloser
+	bodyPos int64
+}
+
+func (r *s3Reader) get(off, n int64) (io.ReadCloser, error) {
+	rng := fmt.Sprintf("bytes=%d-", off)
+	if n >= 0 {
+		rng = fmt.Sprintf("bytes=%d-%d", off, off+n-1)
+	}
+	out, err := r.d.c.GetObject(r.ctx, &s3.GetObjectInput{Bucket: &r.d.bucket, Key: &r.key, Range: &rng})
+	if err != nil {
+		return nil, r.d.wrap("read", r.key, err)
+	}
+	return out.Body, nil
+}
+
+func (r *s3Reader) Read(p []byte) (int, error) {
+	if r.pos >= r.size {
+		return 0, io.EOF
+	}
+	if r.body != nil && r.bodyPos != r.pos {
+		r.body.Close()
+		r.body = nil
+	}
+	if r.body == nil {
+		b, err := r.get(r.pos, -1)
+		if err != nil {
+			return 0, err
+		}
+		r.body, r.bodyPos = b, r.pos
+	}
+	n, err := r.body.Read(p)
+	r.pos += int64(n)
+	r.bodyPos += int64(n)
+	if err == io.EOF && r.pos < r.size {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func (r *s3Reader) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		off += r.pos
+	case io.SeekEnd:
+		off += r.size
+	}
+	if off < 0 {
+		return r.pos, errors.New("seek before the start of the blob")
+	}
+	r.pos = off
+	return off, nil
+}
+
+func (r *s3Reader) ReadAt(p []byte, off int64) (int, error) {
+	if off >= r.size {
+		return 0, io.EOF
+	}
+	n := min(int64(len(p)), r.size-off)
+	b, err := r.get(off, n)
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
+	got, err := io.ReadFull(b, p[:n])
+	if err == nil && n < int64(len(p)) {
+		err = io.EOF
+	}
+	return got, err
+}
+
+func (r *s3Reader) Close() error {
+	if r.body != nil {
+		return r.body.Close()
 	}
 	return nil
 }

@@ -130,25 +130,14 @@ func (s *Store) TouchBlob(ctx context.Context, d digest.Digest, older time.Durat
 }
 
 // OpenBlob opens a blob linked into repo (on a filesystem the bare
-// *os.File, so that serving it can use sendfile; on S3 a reader that is
-// also a RangeWriter). The caller closes it; its size is Seek(0,
-// io.SeekEnd). The blob's file is opened, not stat'ed first: a GET costs
-// the link's stat and the open.
+// *os.File, so that serving it can use sendfile). The caller closes it;
+// its size is Seek(0, io.SeekEnd). The blob's file is opened, not
+// stat'ed first: a GET costs the link's stat and the open.
 func (s *Store) OpenBlob(ctx context.Context, repo string, d digest.Digest) (content.Reader, error) {
 	if err := s.linked(ctx, repo, d); err != nil {
 		return nil, err
 	}
 	return s.blobs.Open(ctx, d)
-}
-
-// RangeWriter is a blob reader (from OpenBlob) that copies a range of the
-// blob to a writer faster than its Read would: the S3 reader fetches a
-// large range as several ranged GETs at once (s3read.go).
-type RangeWriter interface {
-	// WriteRangeTo copies the n bytes from the reader's offset to w
-	// (fewer when the blob ends first) and advances the offset by what
-	// was written.
-	WriteRangeTo(w io.Writer, n int64) (int64, error)
 }
 
 // Redirector is a Driver that can hand out URLs clients fetch blobs from
