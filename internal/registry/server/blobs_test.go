@@ -3,12 +3,14 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hoistproject/hoist/internal/registry/server/storage"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -331,6 +334,85 @@ func TestConcurrentPushesOfOneBlob(t *testing.T) {
 	for _, dir := range []string{"uploads", "ingest"} {
 		if ents, _ := os.ReadDir(filepath.Join(r.root, dir)); len(ents) != 0 {
 			t.Fatalf("%s left: %v", dir, ents)
+		}
+	}
+}
+
+// readFromRecorder is a ResponseWriter that, like net/http's, has
+// ReadFrom; it records what each ReadFrom was given.
+type readFromRecorder struct {
+	*httptest.ResponseRecorder
+	srcs []io.Reader
+}
+
+func (r *readFromRecorder) ReadFrom(src io.Reader) (int64, error) {
+	r.srcs = append(r.srcs, src)
+	return io.Copy(struct{ io.Writer }{r.ResponseRecorder}, src)
+}
+
+// TestBlobGetIsSendfile: a blob GET (whole or a Range) on the filesystem
+// hands the connection's ReadFrom the blob's bare *os.File (in
+// io.CopyN's LimitedReader), which is what makes net/http use
+// sendfile(2): no wrapper of the ResponseWriter (respWriter's metrics)
+// or of the file stands in between. GET and HEAD carry the blob headers.
+func TestBlobGetIsSendfile(t *testing.T) {
+	st, err := storage.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(st)
+	data := bytes.Repeat([]byte("0123456789"), 10000)
+	d := digest.FromBytes(data)
+	if _, err := st.PutBlob(context.Background(), "a", bytes.NewReader(data), int64(len(data)), d); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		rng        string
+		status     int
+		start, end int
+	}{{"", http.StatusOK, 0, len(data)}, {"bytes=7-99990", http.StatusPartialContent, 7, 99991}, {"bytes=5000-", http.StatusPartialContent, 5000, len(data)}} {
+		rec := &readFromRecorder{ResponseRecorder: httptest.NewRecorder()}
+		req := httptest.NewRequest("GET", "/v2/a/blobs/"+d.String(), nil)
+		if tc.rng != "" {
+			req.Header.Set("Range", tc.rng)
+		}
+		h.ServeHTTP(rec, req)
+		if rec.Code != tc.status || !bytes.Equal(rec.Body.Bytes(), data[tc.start:tc.end]) {
+			t.Fatalf("GET %q: %d, %d bytes", tc.rng, rec.Code, rec.Body.Len())
+		}
+		if len(rec.srcs) != 1 {
+			t.Fatalf("GET %q: %d ReadFrom calls, want 1", tc.rng, len(rec.srcs))
+		}
+		lr, ok := rec.srcs[0].(*io.LimitedReader)
+		if !ok {
+			t.Fatalf("GET %q: ReadFrom got a %T, want an *io.LimitedReader of the *os.File", tc.rng, rec.srcs[0])
+		}
+		if _, ok := lr.R.(*os.File); !ok {
+			t.Fatalf("GET %q: ReadFrom got a LimitedReader of a %T, want the bare *os.File", tc.rng, lr.R)
+		}
+		hd := rec.Header()
+		if hd.Get("Docker-Content-Digest") != d.String() || hd.Get("ETag") != `"`+d.String()+`"` || hd.Get("Accept-Ranges") != "bytes" ||
+			hd.Get("Content-Length") != fmt.Sprint(tc.end-tc.start) {
+			t.Fatalf("GET %q: headers %v", tc.rng, hd)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("HEAD", "/v2/a/blobs/"+d.String(), nil))
+	hd := rec.Header()
+	if rec.Code != http.StatusOK || rec.Body.Len() != 0 || hd.Get("Docker-Content-Digest") != d.String() || hd.Get("ETag") != `"`+d.String()+`"` ||
+		hd.Get("Accept-Ranges") != "bytes" || hd.Get("Content-Length") != fmt.Sprint(len(data)) {
+		t.Fatalf("HEAD: %d %v", rec.Code, hd)
+	}
+	// A blob whose file is gone (GC) is unknown, not an error.
+	p := filepath.Join(st.Root(), "blobs", "sha256", d.Encoded())
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"GET", "HEAD"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(m, "/v2/a/blobs/"+d.String(), nil))
+		if rec.Code != http.StatusNotFound {
+			t.Fatalf("%s of a deleted blob: %d %s", m, rec.Code, rec.Body)
 		}
 	}
 }

@@ -10,8 +10,9 @@
 //	GET  /v2/_catalog?n=&last=                        repositories the caller may read (n capped at 1000)
 //	GET  /v2/<name>/tags/list?n=&last=                tags, with a Link header when more follow
 //	GET|HEAD|PUT|DELETE /v2/<name>/manifests/<ref>    by tag or digest; PUT by digest takes ?tag= (OCI-Tag)
-//	GET|HEAD|DELETE /v2/<name>/blobs/<digest>         Range supported (http.ServeContent, sendfile); GET is a
-//	                                                  307 to a presigned URL on S3 with redirect on
+//	GET|HEAD|DELETE /v2/<name>/blobs/<digest>         Range supported (http.ServeContent: the bare *os.File,
+//	                                                  sendfile; S3 bodies in 1 MiB pieces); GET is a 307 to a
+//	                                                  presigned URL on S3 with redirect on; HEAD is a stat
 //	POST /v2/<name>/blobs/uploads/                    session, ?digest= (monolithic), ?digest-algorithm=,
 //	                                                  ?mount=<digest>[&from=<repo>] (cross-repo / anonymous mount)
 //	GET|PATCH|PUT|DELETE /v2/<name>/blobs/uploads/<id> status, chunk (Content-Range; 416 out of order),

@@ -61,14 +61,15 @@ func TestChunkedUploadAcrossReplicas(t *testing.T) {
 		if _, err := bu.Commit(ctx, want); err != nil {
 			t.Fatal(err)
 		}
-		r, info, err := a.OpenBlob(ctx, "split", want)
+		r, err := a.OpenBlob(ctx, "split", want)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer r.Close()
-		if info.Size != int64(len(data)) {
-			t.Fatalf("size %d", info.Size)
+		if size, err := r.Seek(0, io.SeekEnd); err != nil || size != int64(len(data)) {
+			t.Fatalf("size %d: %v", size, err)
 		}
+		r.Seek(0, io.SeekStart)
 		got, err := io.ReadAll(r)
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("read back: %v (%d bytes)", err, len(got))
@@ -185,7 +186,7 @@ func TestCommitWithAnotherAlgorithm(t *testing.T) {
 			if _, err := u.Commit(ctx, want); err != nil {
 				t.Fatalf("%d bytes: commit %s: %v", size, want, err)
 			}
-			r, _, err := f.s.OpenBlob(ctx, "alg", want)
+			r, err := f.s.OpenBlob(ctx, "alg", want)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -294,7 +295,7 @@ func TestS3ConcurrentChunksOnOneSession(t *testing.T) {
 		if _, err := su.Commit(ctx, d); err != nil {
 			t.Fatalf("round %d: commit of the winner's bytes: %v", round, err)
 		}
-		r, _, err := a.OpenBlob(ctx, "race", d)
+		r, err := a.OpenBlob(ctx, "race", d)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -100,15 +100,24 @@ func (s *Store) touch(ctx context.Context, d digest.Digest) { s.drv.TouchBlob(ct
 
 // StatBlob returns the blob's info if it is linked into repo.
 func (s *Store) StatBlob(ctx context.Context, repo string, d digest.Digest) (content.Info, error) {
-	if err := checkName(repo); err != nil {
+	if err := s.linked(ctx, repo, d); err != nil {
 		return content.Info{}, err
+	}
+	return s.blobs.Info(ctx, d)
+}
+
+// linked checks that blob d is part of repo (a layer link, or a manifest
+// revision: manifests are blobs too).
+func (s *Store) linked(ctx context.Context, repo string, d digest.Digest) error {
+	if err := checkName(repo); err != nil {
+		return err
 	}
 	if _, err := s.drv.Stat(ctx, layerLink(repo, d)); err != nil {
 		if _, err2 := s.drv.Stat(ctx, revisionLink(repo, d)); err2 != nil {
-			return content.Info{}, errdefs.NotFoundf("blob %s not found in repository %s", d, repo)
+			return errdefs.NotFoundf("blob %s not found in repository %s", d, repo)
 		}
 	}
-	return s.blobs.Info(ctx, d)
+	return nil
 }
 
 // TouchBlob refreshes a blob's GC grace period (called when a client learns
@@ -120,25 +129,22 @@ func (s *Store) TouchBlob(ctx context.Context, d digest.Digest, older time.Durat
 	s.drv.TouchBlob(ctx, d, older)
 }
 
-// OpenBlob opens a blob linked into repo (on a filesystem an *os.File, so
-// that serving it can use sendfile). The caller closes it.
-func (s *Store) OpenBlob(ctx context.Context, repo string, d digest.Digest) (content.Reader, content.Info, error) {
-	info, err := s.StatBlob(ctx, repo, d)
-	if err != nil {
-		return nil, content.Info{}, err
+// OpenBlob opens a blob linked into repo (on a filesystem the bare
+// *os.File, so that serving it can use sendfile). The caller closes it;
+// its size is Seek(0, io.SeekEnd). The blob's file is opened, not
+// stat'ed first: a GET costs the link's stat and the open.
+func (s *Store) OpenBlob(ctx context.Context, repo string, d digest.Digest) (content.Reader, error) {
+	if err := s.linked(ctx, repo, d); err != nil {
+		return nil, err
 	}
-	r, err := s.blobs.Open(ctx, d)
-	if err != nil {
-		return nil, content.Info{}, err
-	}
-	return r, info, nil
+	return s.blobs.Open(ctx, d)
 }
 
 // Redirector is a Driver that can hand out URLs clients fetch blobs from
 // directly (the S3 driver with redirect on).
 type Redirector interface {
 	// BlobURL is a URL of blob d valid for a while; "" when redirects are
-	// off.
+	// off (answered without a request to the storage).
 	BlobURL(ctx context.Context, d digest.Digest) (string, error)
 }
 
@@ -150,10 +156,16 @@ func (s *Store) BlobURL(ctx context.Context, repo string, d digest.Digest) (stri
 	if !ok {
 		return "", nil
 	}
+	// Presigning is local: with redirects off it answers "" before any
+	// request to the storage is made.
+	u, err := r.BlobURL(ctx, d)
+	if u == "" || err != nil {
+		return "", err
+	}
 	if _, err := s.StatBlob(ctx, repo, d); err != nil {
 		return "", err
 	}
-	return r.BlobURL(ctx, d)
+	return u, nil
 }
 
 // BlobExists reports whether the blob is stored, in any repository.
