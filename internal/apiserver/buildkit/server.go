@@ -14,7 +14,6 @@ import (
 
 	"github.com/moby/buildkit/session"
 	"github.com/sirupsen/logrus"
-	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -38,7 +37,7 @@ type Server struct {
 	ctx     context.Context // the server's life: sessions end with it
 	sm      *session.Manager
 	grpc    *grpc.Server
-	h2      *http2.Server
+	h2      *http.Server // HTTP/2 with prior knowledge only, for /grpc
 
 	mu     sync.Mutex
 	solves map[string]*solve // by the client's build reference
@@ -55,7 +54,11 @@ func New(ctx context.Context, eng *engine.Engine, version string, log *slog.Logg
 	}
 	quietLogrus(log)
 	s := &Server{eng: eng, version: version, log: log, ctx: ctx, sm: sm,
-		grpc: grpc.NewServer(), h2: &http2.Server{}, solves: map[string]*solve{}}
+		grpc: grpc.NewServer(), solves: map[string]*solve{}}
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	s.h2 = &http.Server{Handler: s.grpc, Protocols: &protocols, BaseContext: func(net.Listener) context.Context { return ctx },
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	controlapi.RegisterControlServer(s.grpc, &control{s: s})
 	gwpb.RegisterLLBBridgeServer(s.grpc, &gateway{s: s})
 	return s, nil
@@ -90,8 +93,44 @@ func (s *Server) ServeGRPC(w http.ResponseWriter, r *http.Request) error {
 		conn.Close()
 		return nil
 	}
-	s.h2.ServeConn(&bufferedConn{Conn: conn, r: brw.Reader}, &http2.ServeConnOpts{Context: s.ctx, Handler: s.grpc})
+	// The connection now speaks HTTP/2 with prior knowledge: an HTTP
+	// server that allows only that serves it, alone, until it closes.
+	l := &connListener{conn: &bufferedConn{Conn: conn, r: brw.Reader}, done: make(chan struct{})}
+	_ = s.h2.Serve(l)
 	return nil
+}
+
+// connListener hands one connection to an http.Server, then reports
+// itself closed once that connection is.
+type connListener struct {
+	conn net.Conn
+	once sync.Once
+	done chan struct{}
+}
+
+func (l *connListener) Accept() (net.Conn, error) {
+	var c net.Conn
+	l.once.Do(func() { c = &closeSignalConn{Conn: l.conn, l: l} })
+	if c != nil {
+		return c, nil
+	}
+	<-l.done
+	return nil, net.ErrClosed
+}
+
+func (l *connListener) Close() error   { return nil }
+func (l *connListener) Addr() net.Addr { return l.conn.LocalAddr() }
+
+type closeSignalConn struct {
+	net.Conn
+	l    *connListener
+	once sync.Once
+}
+
+func (c *closeSignalConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() { close(c.l.done) })
+	return err
 }
 
 // ServeSession is POST /session: the client's session, where the server
