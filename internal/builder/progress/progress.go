@@ -77,16 +77,18 @@ func (p *Printer) Observe(o Observer) {
 	p.obs = o
 }
 
-// emit tells the observer (called with p.mu held).
-func (p *Printer) emit(v *Vertex, e Event) {
+// emit tells the observer (called with p.mu held); completed marks the
+// vertex's end. The clock is read only when there is an observer.
+func (p *Printer) emit(v *Vertex, e Event, completed bool) {
 	if p.obs == nil {
 		return
 	}
+	e.Time = p.now()
+	if completed {
+		e.Completed = e.Time
+	}
 	if v != nil {
 		e.Vertex, e.Name, e.Started, e.Cached, e.Err = v.n, v.name, v.started, v.cached, v.err
-	}
-	if e.Time.IsZero() {
-		e.Time = p.now()
 	}
 	p.obs(e)
 }
@@ -97,7 +99,7 @@ func (p *Printer) Start(name string) *Vertex {
 	defer p.mu.Unlock()
 	p.next++
 	v := &Vertex{p: p, n: p.next, name: name, started: p.now()}
-	p.emit(v, Event{})
+	p.emit(v, Event{}, false)
 	if p.mode == TTY {
 		p.open = append(p.open, v)
 		p.redraw()
@@ -111,7 +113,7 @@ func (p *Printer) Start(name string) *Vertex {
 func (p *Printer) Warn(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.emit(nil, Event{Log: msg})
+	p.emit(nil, Event{Log: msg}, false)
 	p.clearLive()
 	fmt.Fprintln(p.w, msg)
 	p.redraw()
@@ -136,7 +138,7 @@ func (v *Vertex) Cached() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v.cached, v.done = true, true
-	p.emit(v, Event{Completed: p.now()})
+	p.emit(v, Event{}, true)
 	if p.mode == TTY {
 		p.settle()
 		return
@@ -161,7 +163,7 @@ func (v *Vertex) Log(line string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v.logs++
-	p.emit(v, Event{Log: line})
+	p.emit(v, Event{Log: line}, false)
 	el := p.now().Sub(v.started).Seconds()
 	if p.mode == TTY {
 		p.clearLive()
@@ -178,7 +180,7 @@ func (v *Vertex) Finish(err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v.done, v.err = true, err
-	p.emit(v, Event{Completed: p.now()})
+	p.emit(v, Event{}, true)
 	if p.mode == TTY {
 		p.settle()
 		return

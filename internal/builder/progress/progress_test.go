@@ -3,6 +3,7 @@ package progress
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -61,5 +62,36 @@ func TestTailKeepsTenLines(t *testing.T) {
 	}
 	if got := w.Tail(); len(got) != 10 || got[0] != "c" || got[9] != "l" {
 		t.Errorf("tail = %q", got)
+	}
+}
+
+// An observer sees every event, in order, with the vertex's fields; a
+// quiet printer still tells it.
+func TestObserver(t *testing.T) {
+	var got []string
+	p := New(nil, Quiet, clock())
+	p.Observe(func(e Event) {
+		s := fmt.Sprintf("%d %s", e.Vertex, e.Name)
+		switch {
+		case e.Log != "":
+			s += " log=" + e.Log
+		case !e.Completed.IsZero():
+			s += fmt.Sprintf(" done cached=%v err=%v", e.Cached, e.Err)
+		default:
+			s += " start"
+		}
+		got = append(got, s)
+	})
+	a := p.Start("FROM busybox")
+	a.Cached()
+	b := p.Start("RUN x")
+	w := NewLineWriter(b)
+	w.Write([]byte("out\n"))
+	b.Finish(errors.New("boom"))
+	p.Warn("careful")
+	want := []string{"1 FROM busybox start", "1 FROM busybox done cached=true err=<nil>",
+		"2 RUN x start", "2 RUN x log=out", "2 RUN x done cached=false err=boom", "0  log=careful"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("events:\n%q\nwant\n%q", got, want)
 	}
 }
