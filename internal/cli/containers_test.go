@@ -129,10 +129,29 @@ func ctrRoot(t *testing.T) string {
 		}
 		waitMonitors(t, root)
 		if n := containerDirs(root); n > 0 {
-			t.Errorf("orphan container dirs: %d", n)
+			t.Errorf("orphan container dirs: %d: %s", n, orphanListing(root))
 		}
 	})
 	return root
+}
+
+// orphanListing names the container directories under root and their
+// files, for the message of a leak.
+func orphanListing(root string) string {
+	var b strings.Builder
+	ents, _ := os.ReadDir(filepath.Join(root, "containers"))
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		files, _ := os.ReadDir(filepath.Join(root, "containers", e.Name()))
+		names := make([]string, 0, len(files))
+		for _, f := range files {
+			names = append(names, f.Name())
+		}
+		fmt.Fprintf(&b, "%s [%s] ", e.Name(), strings.Join(names, " "))
+	}
+	return b.String()
 }
 
 // containerDirs counts the container directories under root.
