@@ -39,6 +39,7 @@ var apiImports = map[string]string{
 	"internal/container/attach":   "the streams of attach and exec on hijacked connections",
 	"internal/apiserver/buildkit": "BuildKit's /grpc and /session, a part of the Engine API",
 	"internal/builder/output":     "a build's output, files instead of an image (a value)",
+	"internal/units":              "formatting sizes (BuildKit's transfer lines)",
 }
 
 // imports lists the module's packages that the non-test Go files of dir

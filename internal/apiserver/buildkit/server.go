@@ -160,6 +160,11 @@ func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
 func (s *Server) solveFor(ref string) *solve {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.solveLocked(ref)
+}
+
+// solveLocked is solveFor with s.mu held.
+func (s *Server) solveLocked(ref string) *solve {
 	b := s.solves[ref]
 	if b == nil {
 		b = newSolve(ref)
@@ -208,11 +213,7 @@ func (s *Server) dropUnregistered(b *solve) {
 func (s *Server) register(req *controlapi.SolveRequest) (*solve, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.solves[req.Ref]
-	if b == nil {
-		b = newSolve(req.Ref)
-		s.solves[req.Ref] = b
-	}
+	b := s.solveLocked(req.Ref)
 	select {
 	case <-b.registered:
 		return nil, status.Errorf(codes.AlreadyExists, "build %s is already running", req.Ref)

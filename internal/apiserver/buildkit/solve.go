@@ -25,6 +25,7 @@ import (
 	"github.com/hoistproject/hoist/internal/builder/output"
 	buildprogress "github.com/hoistproject/hoist/internal/builder/progress"
 	"github.com/hoistproject/hoist/internal/engine"
+	"github.com/hoistproject/hoist/internal/units"
 )
 
 // solve is one client build (one Solve of the control service), with the
@@ -234,11 +235,12 @@ func (s *Server) build(ctx context.Context, b *solve, frontend string, attrs map
 	opts.ProgressMode = buildprogress.Quiet
 	opts.ProgressObserver = b.observe(n)
 	bo := engine.BuildOptions{Options: opts}
+	var caller session.Caller // the client's session, for a local context
 	if src := attrs["context"]; src != "" && !strings.HasPrefix(src, "input:") && !strings.HasPrefix(src, "local:") {
 		bo.Source, bo.Dockerfile = src, attrs["filename"] // a remote context (URL)
 	} else {
 		wctx, cancel := context.WithTimeout(ctx, solveWait)
-		caller, err := s.sm.Get(wctx, b.req.Session, false)
+		caller, err = s.sm.Get(wctx, b.req.Session, false)
 		cancel()
 		if err != nil {
 			return "", status.Errorf(codes.FailedPrecondition, "no session %s for the build context: %v", b.req.Session, err)
@@ -258,10 +260,10 @@ func (s *Server) build(ctx context.Context, b *solve, frontend string, attrs map
 	}
 	var send func() error
 	if ex.kind != "image" {
-		if bo.Remote == nil {
+		if caller == nil {
 			return "", status.Errorf(codes.Unimplemented, "the %s exporter needs a client session (a local build context)", ex.kind)
 		}
-		if send, err = s.exportFiles(ctx, b, ex, &bo); err != nil {
+		if send, err = exportFiles(ctx, caller, ex, &bo); err != nil {
 			return "", err
 		}
 	}
@@ -282,16 +284,11 @@ func (s *Server) build(ctx context.Context, b *solve, frontend string, attrs map
 	return id, nil
 }
 
-// exportFiles points the build's output at the client: a tar stream
-// written to the client's target as it is made, or a directory made here
-// and sent when the build is done (send); the directory goes when sent.
-func (s *Server) exportFiles(ctx context.Context, b *solve, ex exporter, bo *engine.BuildOptions) (send func() error, err error) {
-	wctx, cancel := context.WithTimeout(ctx, solveWait)
-	caller, err := s.sm.Get(wctx, b.req.Session, false)
-	cancel()
-	if err != nil {
-		return nil, status.Errorf(codes.FailedPrecondition, "no session %s for the output: %v", b.req.Session, err)
-	}
+// exportFiles points the build's output at the client's session: a tar
+// stream written to the client's target as it is made, or a directory
+// made here and sent when the build is done (send); the directory goes
+// when sent.
+func exportFiles(ctx context.Context, caller session.Caller, ex exporter, bo *engine.BuildOptions) (send func() error, err error) {
 	if ex.kind == "tar" {
 		w, err := filesync.CopyFileWriter(ctx, nil, ex.id, caller)
 		if err != nil {
@@ -349,7 +346,7 @@ func (s *Server) fetcher(b *solve, caller session.Caller) func(ctx context.Conte
 			ProgressCb: func(n int, last bool) { bytes = n },
 		})
 		if err == nil && bytes > 0 {
-			b.logVertex(v, fmt.Sprintf("transferring %s: %s", name, humanBytes(bytes)))
+			b.logVertex(v, fmt.Sprintf("transferring %s: %s", name, units.HumanSize(int64(bytes), 4)))
 		}
 		if err != nil {
 			err = fmt.Errorf("transferring %s from the client: %w", name, err)
@@ -357,16 +354,6 @@ func (s *Server) fetcher(b *solve, caller session.Caller) func(ctx context.Conte
 		b.endVertex(v, false, err)
 		return err
 	}
-}
-
-func humanBytes(n int) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.2fMB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.2fkB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%dB", n)
 }
 
 // builderOptions reads the dockerfile frontend's attributes (buildx's
