@@ -26,7 +26,7 @@ func newContainerMonitorCmd(e *env) *cobra.Command {
 
 // monitorVerb is the hidden verb of the monitor (execute runs it directly
 // when hoist starts it).
-const monitorVerb = "container-monitor"
+const monitorVerb = engine.MonitorVerb
 
 func runMonitor(ctx context.Context, e *env, id string) error {
 	return engine.RunMonitor(ctx, engine.Options{Root: e.g.Root, Logger: e.logger()}, id, os.NewFile(3, "sync"))

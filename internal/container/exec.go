@@ -156,7 +156,17 @@ const ExecMonitorVerb = "exec-monitor"
 // (an exec that detaches, writing its process's pid to pidFile) and waits
 // for that process.
 func (m *Manager) execMonitorCommand(rt runtime.Runtime, pidFile string, args []string) *exec.Cmd {
-	argv := append(append([]string{}, m.opts.Self[1:]...), "--root", m.root, ExecMonitorVerb, rt.Binary, rt.Root, pidFile)
+	return m.selfCommand(ExecMonitorVerb, append([]string{rt.Binary, rt.Root, pidFile}, args...)...)
+}
+
+// MonitorVerb is the hidden verb of a container's monitor: hoist
+// re-executed as "hoist --root ROOT container-monitor ID".
+const MonitorVerb = "container-monitor"
+
+// selfCommand is hoist re-executed on this root as the hidden verb with
+// args (the monitors), in /.
+func (m *Manager) selfCommand(verb string, args ...string) *exec.Cmd {
+	argv := append(append([]string{}, m.opts.Self[1:]...), "--root", m.root, verb)
 	cmd := exec.Command(m.opts.Self[0], append(argv, args...)...)
 	cmd.Env = append(os.Environ(), m.opts.SelfEnv...)
 	cmd.Dir = "/"

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -187,9 +186,7 @@ func (m *Manager) spawnMonitorFor(id, dir string) (*os.File, <-chan struct{}, er
 	parent := os.NewFile(uintptr(fds[0]), "monitor-sync")
 	child := os.NewFile(uintptr(fds[1]), "monitor-sync-child")
 	defer child.Close()
-	args := append(append([]string{}, m.opts.Self[1:]...), "--root", m.root, "container-monitor", id)
-	cmd := exec.Command(m.opts.Self[0], args...)
-	cmd.Env = append(os.Environ(), m.opts.SelfEnv...)
+	cmd := m.selfCommand(MonitorVerb, id)
 	cmd.ExtraFiles = []*os.File{child}
 	// The monitor's own errors (it has no terminal) go to monitor.log.
 	if dir != "" {
@@ -199,7 +196,6 @@ func (m *Manager) spawnMonitorFor(id, dir string) (*os.File, <-chan struct{}, er
 		}
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Dir = "/"
 	if err := cmd.Start(); err != nil {
 		parent.Close()
 		return nil, nil, fmt.Errorf("start container monitor: %w", err)

@@ -76,8 +76,12 @@ func RunMonitor(ctx context.Context, o Options, id string, syncFile *os.File) er
 	return m.RunMonitor(ctx, id, syncFile)
 }
 
-// ExecMonitorVerb is the hidden verb of the exec monitor.
-const ExecMonitorVerb = container.ExecMonitorVerb
+// MonitorVerb and ExecMonitorVerb are the hidden verbs of a container's
+// monitor and of the exec monitor.
+const (
+	MonitorVerb     = container.MonitorVerb
+	ExecMonitorVerb = container.ExecMonitorVerb
+)
 
 // RunExecMonitor is the exec monitor process of an exec with a terminal
 // (hoist re-executes itself as it; package container): it returns its
